@@ -1,0 +1,43 @@
+import type Database from "better-sqlite3";
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+/**
+ * Applies the pending migrations of one component ("metrics", "deliveries",
+ * …) in order, each in its own transaction. Components keep separate version
+ * sequences so that parts of the schema owned by different modules evolve
+ * independently.
+ */
+export function runMigrations(
+  db: Database.Database,
+  component: string,
+  migrations: readonly Migration[],
+): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    component TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    description TEXT NOT NULL,
+    applied_at TEXT NOT NULL,
+    PRIMARY KEY (component, version)
+  )`);
+  const applied = new Set(
+    db
+      .prepare("SELECT version FROM schema_migrations WHERE component = ?")
+      .pluck()
+      .all(component) as number[],
+  );
+  const record = db.prepare(
+    "INSERT INTO schema_migrations (component, version, description, applied_at) VALUES (?, ?, ?, ?)",
+  );
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      record.run(component, m.version, m.description, new Date().toISOString());
+    }).immediate();
+  }
+}

@@ -1,0 +1,77 @@
+import type { MetricRow } from "../../protocol/index.js";
+
+/**
+ * The storage seam of the central server. SQLite (embedded default) and
+ * PostgreSQL (several central instances) implement the same interface, so
+ * ingest, aggregation, reports and the dashboard never know which one runs.
+ * Every method is async because PostgreSQL is.
+ */
+export interface MetricsStore {
+  readonly kind: "sqlite" | "postgres";
+  /** Creates or upgrades the schema (versioned migrations). Idempotent. */
+  init(): Promise<void>;
+  close(): Promise<void>;
+  /** True when the database answers (for /readyz). */
+  ping(): Promise<boolean>;
+
+  /**
+   * Stores one accepted upload and its rows in one transaction. Rows already
+   * stored under the same (server, timestamp, disk_mount) are duplicates and
+   * are not written again. Resolves only after the transaction is committed.
+   */
+  ingest(upload: UploadRecord, rows: readonly MetricRow[]): Promise<IngestOutcome>;
+  /** True when an upload with this content hash from this server is stored. */
+  hasUpload(server: string, sha256: string): Promise<boolean>;
+
+  /** Rows with from <= timestamp < to, ordered by server, timestamp, disk_mount. */
+  samples(query: SampleQuery): AsyncIterable<MetricRow>;
+  listServers(): Promise<ServerSummary[]>;
+
+  createAgentToken(token: AgentTokenRecord): Promise<void>;
+  findAgentToken(tokenId: string): Promise<AgentTokenRecord | null>;
+  listAgentTokens(): Promise<AgentTokenRecord[]>;
+  /** Revokes every active token of a server; resolves to how many were revoked. */
+  revokeAgentTokens(server: string, revokedAt: number): Promise<number>;
+}
+
+export interface UploadRecord {
+  uploadId: string;
+  server: string;
+  receivedAt: number;
+  /** Path of the raw file relative to the data directory. */
+  rawPath: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface IngestOutcome {
+  uploadId: string;
+  rows: number;
+  /** Rows that were new. */
+  inserted: number;
+  /** Rows already stored (same server, timestamp, disk_mount). */
+  duplicates: number;
+}
+
+export interface SampleQuery {
+  from: number;
+  to: number;
+  servers?: readonly string[];
+}
+
+export interface ServerSummary {
+  server: string;
+  firstSeen: number;
+  lastSeen: number;
+  rows: number;
+}
+
+export interface AgentTokenRecord {
+  /** Public part of the token, used to look it up. */
+  tokenId: string;
+  server: string;
+  /** Hex SHA-256 of the secret part; the secret itself is never stored. */
+  secretHash: string;
+  createdAt: number;
+  revokedAt: number | null;
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from "commander";
+import { registerAgentCommands } from "./agent.js";
+import { registerCentralCommands } from "./central.js";
+import { registerDemoCommand } from "./demo.js";
+import { reportCliError } from "./errors.js";
+import { registerReportCommands } from "./report.js";
+
+const program = new Command()
+  .name("srvutil")
+  .description("Server utilization monitoring: agent, central server, weekly report")
+  .version("0.1.0")
+  .showHelpAfterError()
+  .exitOverride();
+
+registerCentralCommands(program);
+registerAgentCommands(program);
+registerReportCommands(program);
+registerDemoCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  process.exit(reportCliError(err));
+}

@@ -1,0 +1,471 @@
+import {
+  KNOWN_COLUMN_SET,
+  type KnownColumn,
+  type MetricRow,
+  REQUIRED_COLUMNS,
+  type RequiredColumn,
+  serverNameProblem,
+} from "./metrics.js";
+import { parseTimestamp } from "./timestamp.js";
+
+/**
+ * A metrics file that breaks the CSV v1 contract. `line` is the 1-based
+ * physical line of the file, `column` the header name of the offending field
+ * (or null when the problem is not tied to one field), `field` its 1-based
+ * position in the row.
+ */
+export class CsvValidationError extends Error {
+  override readonly name = "CsvValidationError";
+  constructor(
+    readonly reason: CsvErrorReason,
+    message: string,
+    readonly line: number | null,
+    readonly column: string | null,
+    readonly field: number | null = null,
+  ) {
+    super(message);
+  }
+
+  /** "line 3, column cpu_percent: …" — what a person reads. */
+  describe(): string {
+    const where: string[] = [];
+    if (this.line !== null) where.push(`line ${this.line}`);
+    if (this.column !== null) where.push(`column ${this.column}`);
+    return where.length > 0 ? `${where.join(", ")}: ${this.message}` : this.message;
+  }
+}
+
+export type CsvErrorReason =
+  | "empty"
+  | "encoding"
+  | "syntax"
+  | "header"
+  | "field_count"
+  | "timestamp"
+  | "server"
+  | "number"
+  | "mount"
+  | "consistency"
+  | "too_many_rows";
+
+export interface ParseOptions {
+  /** Reject files with more data rows than this. */
+  maxRows?: number;
+  /** "Now" for the future-skew check, epoch ms (injectable for tests). */
+  now?: number;
+  /** How far in the future a timestamp may be, ms (clock skew allowance). */
+  maxFutureSkewMs?: number;
+  /** Earliest accepted timestamp, epoch ms. */
+  minTimestamp?: number;
+}
+
+export const DEFAULT_MAX_FUTURE_SKEW_MS = 24 * 3600 * 1000;
+export const DEFAULT_MIN_TIMESTAMP = Date.UTC(2000, 0, 1);
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Decodes UTF-8 strictly, reporting the line and byte column of the first bad byte. */
+export function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    const bad = firstInvalidUtf8Offset(bytes);
+    let line = 1;
+    let lineStart = 0;
+    for (let i = 0; i < bad; i++) {
+      if (bytes[i] === 0x0a) {
+        line++;
+        lineStart = i + 1;
+      }
+    }
+    throw new CsvValidationError(
+      "encoding",
+      `file is not valid UTF-8 (bad byte 0x${(bytes[bad] ?? 0).toString(16).padStart(2, "0")} at byte ${bad - lineStart + 1} of the line)`,
+      line,
+      null,
+    );
+  }
+}
+
+function firstInvalidUtf8Offset(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    let need = 0;
+    let min = 0;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      need = 1;
+      min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      need = 2;
+      min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      need = 3;
+      min = 0x10000;
+    } else {
+      return i;
+    }
+    let cp = c & (0x3f >> need);
+    for (let k = 1; k <= need; k++) {
+      const cc = b[i + k];
+      if (cc === undefined || (cc & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += need + 1;
+  }
+  return b.length;
+}
+
+/** One CSV record with the physical line it starts on. */
+interface CsvRecord {
+  line: number;
+  fields: string[];
+}
+
+/**
+ * Splits RFC 4180 text into records. Lines without a quote take a fast path
+ * (a plain split); quoted fields may contain commas, doubled quotes and line
+ * breaks. Accepts LF and CRLF line ends.
+ */
+export function* csvRecords(text: string): Generator<CsvRecord> {
+  const n = text.length;
+  let pos = 0;
+  let line = 1;
+  while (pos < n) {
+    let nl = text.indexOf("\n", pos);
+    if (nl === -1) nl = n;
+    let end = nl;
+    if (end > pos && text.charCodeAt(end - 1) === 13) end--;
+    const quote = text.indexOf('"', pos);
+    if (quote === -1 || quote >= nl) {
+      const raw = text.slice(pos, end);
+      if (raw.indexOf("\r") !== -1) {
+        throw new CsvValidationError("syntax", "stray carriage return inside a line", line, null);
+      }
+      yield { line, fields: raw === "" ? [] : raw.split(",") };
+      pos = nl + 1;
+      line++;
+      continue;
+    }
+    // Slow path: a record with quoted fields, possibly spanning lines.
+    const startLine = line;
+    const fields: string[] = [];
+    let field = "";
+    let i = pos;
+    let fieldStart = true;
+    for (;;) {
+      if (i >= n) {
+        fields.push(field);
+        pos = n;
+        break;
+      }
+      const ch = text.charCodeAt(i);
+      if (fieldStart && ch === 34) {
+        // Quoted field.
+        i++;
+        let closed = false;
+        while (i < n) {
+          const q = text.indexOf('"', i);
+          if (q === -1) break;
+          const chunk = text.slice(i, q);
+          for (let k = 0; k < chunk.length; k++) if (chunk.charCodeAt(k) === 10) line++;
+          field += chunk;
+          if (text.charCodeAt(q + 1) === 34) {
+            field += '"';
+            i = q + 2;
+            continue;
+          }
+          i = q + 1;
+          closed = true;
+          break;
+        }
+        if (!closed) {
+          throw new CsvValidationError(
+            "syntax",
+            "quoted field is never closed",
+            startLine,
+            null,
+            fields.length + 1,
+          );
+        }
+        fieldStart = false;
+        const next = text.charCodeAt(i);
+        if (i >= n || next === 44 || next === 10 || (next === 13 && text.charCodeAt(i + 1) === 10)) continue;
+        throw new CsvValidationError(
+          "syntax",
+          "unexpected character after a closing quote (quotes inside a field must be doubled)",
+          line,
+          null,
+          fields.length + 1,
+        );
+      }
+      if (ch === 44) {
+        fields.push(field);
+        field = "";
+        fieldStart = true;
+        i++;
+        continue;
+      }
+      if (ch === 10 || (ch === 13 && text.charCodeAt(i + 1) === 10)) {
+        fields.push(field);
+        pos = ch === 10 ? i + 1 : i + 2;
+        line++;
+        break;
+      }
+      if (ch === 34) {
+        throw new CsvValidationError(
+          "syntax",
+          "quote inside an unquoted field (quote the whole field and double the quote)",
+          line,
+          null,
+          fields.length + 1,
+        );
+      }
+      if (ch === 13)
+        throw new CsvValidationError("syntax", "stray carriage return inside a line", line, null);
+      field += text[i];
+      fieldStart = false;
+      i++;
+    }
+    yield { line: startLine, fields };
+  }
+}
+
+const DECIMAL = /^(?:0|[1-9][0-9]*)(?:\.[0-9]+)?$/;
+const INTEGER = /^(?:0|[1-9][0-9]*)$/;
+// Mount names are free text, but control characters in them only ever come
+// from corruption or an attack on whoever renders them.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+const MAX_MOUNT_LENGTH = 1024;
+
+export interface ParsedMetrics {
+  rows: MetricRow[];
+  /** The header as found, in file order. */
+  columns: string[];
+}
+
+/**
+ * Parses and validates a whole metrics file. Either every row is valid and
+ * returned, or a CsvValidationError names the first problem: a file is
+ * accepted or refused as a whole.
+ */
+export function parseMetricsCsv(input: Uint8Array | string, options: ParseOptions = {}): ParsedMetrics {
+  let text = typeof input === "string" ? input : decodeUtf8(input);
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.trim() === "")
+    throw new CsvValidationError("empty", "file is empty: expected a header row", 1, null);
+
+  const maxRows = options.maxRows ?? Number.POSITIVE_INFINITY;
+  const now = options.now ?? Date.now();
+  const maxTs = now + (options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
+  const minTs = options.minTimestamp ?? DEFAULT_MIN_TIMESTAMP;
+
+  const records = csvRecords(text);
+  const first = records.next();
+  if (first.done) throw new CsvValidationError("empty", "file is empty: expected a header row", 1, null);
+  const header = first.value.fields;
+  const index = headerIndex(header);
+  const width = header.length;
+
+  const iTs = index.timestamp;
+  const iServer = index.server;
+  const iCpu = index.cpu_percent;
+  const iPeak = index.cpu_peak_percent ?? -1;
+  const iInterval = index.interval_seconds ?? -1;
+  const iMemTotal = index.mem_total_bytes;
+  const iMemUsed = index.mem_used_bytes;
+  const iMemAvail = index.mem_available_bytes;
+  const iMount = index.disk_mount;
+  const iDiskTotal = index.disk_total_bytes;
+  const iDiskUsed = index.disk_used_bytes;
+  const iDiskFree = index.disk_free_bytes;
+
+  const rows: MetricRow[] = [];
+  // Timestamps and servers repeat on every mount row: cache the last ones.
+  let lastTsText = "";
+  let lastTs = 0;
+  let lastServer = "";
+  let pendingBlank: number | null = null;
+
+  for (const { line, fields } of records) {
+    if (fields.length === 0) {
+      // A blank line is tolerated only at the very end of the file.
+      pendingBlank ??= line;
+      continue;
+    }
+    if (pendingBlank !== null) {
+      throw new CsvValidationError("syntax", "blank line in the middle of the file", pendingBlank, null);
+    }
+    if (fields.length !== width) {
+      throw new CsvValidationError(
+        "field_count",
+        `expected ${width} fields as in the header, found ${fields.length}`,
+        line,
+        null,
+      );
+    }
+    if (rows.length >= maxRows) {
+      throw new CsvValidationError("too_many_rows", `file has more than ${maxRows} rows`, line, null);
+    }
+    const fail = (col: KnownColumn, reason: CsvErrorReason, message: string): never => {
+      throw new CsvValidationError(reason, message, line, col, header.indexOf(col) + 1);
+    };
+
+    const tsText = fields[iTs]!;
+    let ts: number;
+    if (tsText === lastTsText) {
+      ts = lastTs;
+    } else {
+      const parsed = parseTimestamp(tsText);
+      if (parsed === null) {
+        fail(
+          "timestamp",
+          "timestamp",
+          `'${clip(tsText)}' is not an ISO 8601 timestamp with Z or an offset (e.g. 2026-11-23T10:00:00Z)`,
+        );
+      }
+      ts = parsed as number;
+      if (ts < minTs)
+        fail("timestamp", "timestamp", `timestamp ${tsText} is before ${new Date(minTs).toISOString()}`);
+      if (ts > maxTs)
+        fail("timestamp", "timestamp", `timestamp ${tsText} is in the future beyond the allowed skew`);
+      lastTsText = tsText;
+      lastTs = ts;
+    }
+
+    const server = fields[iServer]!;
+    if (server !== lastServer) {
+      const problem = serverNameProblem(server);
+      if (problem !== null) fail("server", "server", `'${clip(server)}': ${problem}`);
+      lastServer = server;
+    }
+
+    const cpu = percent(fields[iCpu]!);
+    if (cpu === null) fail("cpu_percent", "number", `'${clip(fields[iCpu]!)}' is not a number from 0 to 100`);
+    let peak: number | null = null;
+    if (iPeak >= 0 && fields[iPeak] !== "") {
+      peak = percent(fields[iPeak]!);
+      if (peak === null) {
+        fail("cpu_peak_percent", "number", `'${clip(fields[iPeak]!)}' is not a number from 0 to 100`);
+      }
+    }
+    let interval: number | null = null;
+    if (iInterval >= 0 && fields[iInterval] !== "") {
+      const t = fields[iInterval]!;
+      interval = DECIMAL.test(t) ? Number(t) : null;
+      if (interval === null || interval <= 0 || interval > 366 * 86400) {
+        fail("interval_seconds", "number", `'${clip(t)}' is not a positive number of seconds`);
+      }
+    }
+
+    const memTotal = bytes(fields[iMemTotal]!);
+    if (memTotal === null) fail("mem_total_bytes", "number", byteMessage(fields[iMemTotal]!));
+    const memUsed = bytes(fields[iMemUsed]!);
+    if (memUsed === null) fail("mem_used_bytes", "number", byteMessage(fields[iMemUsed]!));
+    const memAvail = bytes(fields[iMemAvail]!);
+    if (memAvail === null) fail("mem_available_bytes", "number", byteMessage(fields[iMemAvail]!));
+    if ((memUsed as number) > (memTotal as number)) {
+      fail("mem_used_bytes", "consistency", `mem_used_bytes ${memUsed} exceeds mem_total_bytes ${memTotal}`);
+    }
+    if ((memAvail as number) > (memTotal as number)) {
+      fail(
+        "mem_available_bytes",
+        "consistency",
+        `mem_available_bytes ${memAvail} exceeds mem_total_bytes ${memTotal}`,
+      );
+    }
+
+    const mount = fields[iMount]!;
+    if (mount === "") fail("disk_mount", "mount", "disk_mount is empty");
+    if (mount.length > MAX_MOUNT_LENGTH)
+      fail("disk_mount", "mount", `disk_mount is longer than ${MAX_MOUNT_LENGTH}`);
+    if (CONTROL_CHARS.test(mount)) fail("disk_mount", "mount", "disk_mount contains a control character");
+
+    const diskTotal = bytes(fields[iDiskTotal]!);
+    if (diskTotal === null) fail("disk_total_bytes", "number", byteMessage(fields[iDiskTotal]!));
+    const diskUsed = bytes(fields[iDiskUsed]!);
+    if (diskUsed === null) fail("disk_used_bytes", "number", byteMessage(fields[iDiskUsed]!));
+    const diskFree = bytes(fields[iDiskFree]!);
+    if (diskFree === null) fail("disk_free_bytes", "number", byteMessage(fields[iDiskFree]!));
+    if ((diskUsed as number) > (diskTotal as number)) {
+      fail(
+        "disk_used_bytes",
+        "consistency",
+        `disk_used_bytes ${diskUsed} exceeds disk_total_bytes ${diskTotal}`,
+      );
+    }
+    if ((diskFree as number) > (diskTotal as number)) {
+      fail(
+        "disk_free_bytes",
+        "consistency",
+        `disk_free_bytes ${diskFree} exceeds disk_total_bytes ${diskTotal}`,
+      );
+    }
+
+    rows.push({
+      timestamp: ts,
+      server,
+      cpuPercent: cpu as number,
+      cpuPeakPercent: peak,
+      intervalSeconds: interval,
+      memTotalBytes: memTotal as number,
+      memUsedBytes: memUsed as number,
+      memAvailableBytes: memAvail as number,
+      diskMount: mount,
+      diskTotalBytes: diskTotal as number,
+      diskUsedBytes: diskUsed as number,
+      diskFreeBytes: diskFree as number,
+    });
+  }
+  return { rows, columns: header };
+}
+
+function headerIndex(
+  header: string[],
+): Record<RequiredColumn, number> & Partial<Record<KnownColumn, number>> {
+  const index: Partial<Record<KnownColumn, number>> = {};
+  header.forEach((name, i) => {
+    if (!KNOWN_COLUMN_SET.has(name)) return; // unknown extra columns are ignored
+    const col = name as KnownColumn;
+    if (index[col] !== undefined) {
+      throw new CsvValidationError("header", `column '${col}' appears twice in the header`, 1, col, i + 1);
+    }
+    index[col] = i;
+  });
+  for (const col of REQUIRED_COLUMNS) {
+    if (index[col] === undefined) {
+      throw new CsvValidationError(
+        "header",
+        `required column '${col}' is missing from the header (found: ${header.map(clip).join(", ")})`,
+        1,
+        col,
+      );
+    }
+  }
+  return index as Record<RequiredColumn, number> & Partial<Record<KnownColumn, number>>;
+}
+
+function percent(text: string): number | null {
+  if (!DECIMAL.test(text)) return null;
+  const v = Number(text);
+  return v <= 100 ? v : null;
+}
+
+function bytes(text: string): number | null {
+  if (text.length > 16 || !INTEGER.test(text)) return null;
+  const v = Number(text);
+  return Number.isSafeInteger(v) ? v : null;
+}
+
+function byteMessage(text: string): string {
+  return `'${clip(text)}' is not a whole number of bytes (0 to 2^53-1, digits only)`;
+}
+
+function clip(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
