@@ -1,0 +1,61 @@
+import type { Migration } from "./migrate.js";
+
+/**
+ * The metrics schema. Other modules (rollups, deliveries) read these tables
+ * directly in SQLite, so the column names below are a contract: add columns
+ * and indexes with new migrations, never rename.
+ *
+ * - samples: one row per (server, ts, mount); ts in epoch ms UTC. WITHOUT
+ *   ROWID keyed by the dedup key: the key index is the table, so inserts
+ *   touch one b-tree and duplicates are dropped by INSERT OR IGNORE.
+ * - uploads: one row per accepted file; seq grows monotonically, so derived
+ *   data (rollups) can catch up from a watermark; ts_min/ts_max bound the
+ *   time range the upload touched.
+ */
+export const METRICS_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "samples, uploads, agent tokens",
+    sql: `
+      CREATE TABLE samples (
+        server TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        mount TEXT NOT NULL,
+        cpu_percent REAL NOT NULL,
+        cpu_peak_percent REAL,
+        interval_seconds REAL,
+        mem_total INTEGER NOT NULL,
+        mem_used INTEGER NOT NULL,
+        mem_available INTEGER NOT NULL,
+        disk_total INTEGER NOT NULL,
+        disk_used INTEGER NOT NULL,
+        disk_free INTEGER NOT NULL,
+        PRIMARY KEY (server, ts, mount)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE uploads (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        upload_id TEXT NOT NULL UNIQUE,
+        server TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        raw_path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        rows INTEGER NOT NULL,
+        inserted INTEGER NOT NULL,
+        ts_min INTEGER,
+        ts_max INTEGER
+      );
+      CREATE INDEX uploads_server_sha ON uploads (server, sha256);
+
+      CREATE TABLE agent_tokens (
+        token_id TEXT PRIMARY KEY,
+        server TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      );
+      CREATE INDEX agent_tokens_server ON agent_tokens (server);
+    `,
+  },
+];
