@@ -1,0 +1,148 @@
+import { resolve } from "node:path";
+import { serializeMetricsCsv } from "../protocol/index.js";
+import { platformCollector } from "./collector/index.js";
+import { type AgentConfig, loadAgentConfig } from "./config.js";
+import { runAgentDaemon } from "./daemon.js";
+import { AgentUsageError } from "./errors.js";
+import {
+  applyInstall,
+  applyUninstall,
+  installPlan,
+  parseInstallMode,
+  uninstallPlan,
+} from "./install/index.js";
+import { collectOneShotSample, runAgentOnce } from "./once.js";
+import { rowsFromSample } from "./sample.js";
+import { agentStatus, formatAgentStatus } from "./status.js";
+
+/**
+ * The agent's commands, shared by the standalone bundle (main.ts) and the
+ * `srvutil agent …` commander wiring, so both behave identically.
+ */
+
+type Env = Readonly<Record<string, string | undefined>>;
+type Print = (line: string) => void;
+
+export interface RunCommandOptions {
+  once: boolean;
+  env?: Env;
+  /** Raw flags (`--config`, `--agent-dir`) for loadAgentConfig. */
+  argv?: readonly string[];
+  print?: Print;
+  /** For the daemon: stop on these signals (default SIGTERM and SIGINT). */
+  signals?: readonly NodeJS.Signals[];
+}
+
+/** `run [--once]`; resolves with the process exit code. */
+export async function agentRunCommand(options: RunCommandOptions): Promise<number> {
+  const print = options.print ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const config = loadAgentConfig(options.env ?? process.env, options.argv ?? []);
+  if (options.once) {
+    const result = await runAgentOnce(config);
+    const u = result.upload;
+    print(
+      `sample ${result.spoolFile ?? "(none)"}: cpu ${result.sample.cpuPercent.toFixed(1)}% (${result.cpuSource.replaceAll("_", " ")}), ${result.rowsSpooled} disk row(s); ` +
+        (u === null
+          ? "upload skipped"
+          : `uploaded ${u.uploadedFiles} file(s), ${u.pendingFiles} pending, ${u.rejectedFiles} rejected${u.stoppedBecause ? ` (${u.stoppedBecause})` : ""}`),
+    );
+    return 0;
+  }
+  const controller = new AbortController();
+  const signals = options.signals ?? ["SIGTERM", "SIGINT"];
+  const stop = () => controller.abort();
+  for (const s of signals) process.once(s, stop);
+  try {
+    print(
+      `srvutil agent running as ${config.serverName}; log: ${resolve(config.agentDir, "Logs", "agent.log")}`,
+    );
+    const summary = await runAgentDaemon(config, { signal: controller.signal });
+    print(`srvutil agent stopped after ${summary.samples} sample(s)`);
+  } finally {
+    for (const s of signals) process.removeListener(s, stop);
+  }
+  return 0;
+}
+
+/** `collect`: one sample printed as CSV v1, nothing spooled or sent (for checking and benchmarks). */
+export async function agentCollectCommand(options: {
+  env?: Env;
+  argv?: readonly string[];
+  print?: Print;
+}): Promise<number> {
+  const config: AgentConfig = loadAgentConfig(options.env ?? process.env, options.argv ?? [], {
+    requireCentral: false,
+  });
+  const { sample } = await collectOneShotSample(config, platformCollector(), undefined, false);
+  const out = serializeMetricsCsv(rowsFromSample(sample, config.serverName));
+  (options.print ?? ((l: string) => process.stdout.write(`${l}\n`)))(out.trimEnd());
+  return 0;
+}
+
+/** `status`: spool backlog, rejected files, last upload and last problem (no central needed). */
+export async function agentStatusCommand(options: {
+  env?: Env;
+  argv?: readonly string[];
+  print?: Print;
+}): Promise<number> {
+  const config = loadAgentConfig(options.env ?? process.env, options.argv ?? [], { requireCentral: false });
+  const status = await agentStatus(config);
+  (options.print ?? ((l: string) => process.stdout.write(`${l}\n`)))(formatAgentStatus(status));
+  return 0;
+}
+
+export interface InstallCommandOptions {
+  /** Program and leading arguments that start this agent (e.g. [node, bundle.mjs] or [node, srvutil.js, agent]). */
+  command: readonly string[];
+  mode?: string;
+  dryRun?: boolean;
+  /** Write files but do not call systemctl/launchctl/schtasks. */
+  noActivate?: boolean;
+  targetDir?: string;
+  env?: Env;
+  argv?: readonly string[];
+  platform?: NodeJS.Platform;
+  print?: Print;
+}
+
+export async function agentInstallCommand(options: InstallCommandOptions): Promise<number> {
+  if (!options.dryRun && options.command.some((part) => /\.[cm]?ts$/.test(part))) {
+    // A service manager runs plain node: a TypeScript entry point would fail at every start.
+    throw new AgentUsageError(
+      "install from the built CLI (bin/srvutil.js after npm run build) or from dist/srvutil-agent.mjs, not from TypeScript sources",
+    );
+  }
+  const config = loadAgentConfig(options.env ?? process.env, options.argv ?? [], { requireCentral: false });
+  const mode = parseInstallMode(options.mode);
+  const platform = options.platform ?? process.platform;
+  const plan = installPlan(
+    {
+      mode,
+      command: options.command,
+      agentDir: config.agentDir,
+      configFile: config.configFile,
+      intervalMinutes: Math.max(1, Math.round(config.uploadIntervalSeconds / 60)),
+    },
+    platform,
+    options.targetDir,
+  );
+  await applyInstall(plan, {
+    dryRun: options.dryRun ?? false,
+    activate: !options.noActivate,
+    ...(options.print ? { print: options.print } : {}),
+  });
+  return 0;
+}
+
+export async function agentUninstallCommand(
+  options: Omit<InstallCommandOptions, "command" | "mode">,
+): Promise<number> {
+  const config = loadAgentConfig(options.env ?? process.env, options.argv ?? [], { requireCentral: false });
+  const plan = uninstallPlan(options.platform ?? process.platform, options.targetDir, config.agentDir);
+  await applyUninstall(plan, {
+    dryRun: options.dryRun ?? false,
+    activate: !options.noActivate,
+    ...(options.print ? { print: options.print } : {}),
+  });
+  return 0;
+}

@@ -1,0 +1,403 @@
+import { readFileSync, statSync } from "node:fs";
+import { hostname } from "node:os";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { serverNameProblem } from "../protocol/index.js";
+import type { DiskFilter } from "./collector/types.js";
+import { AgentConfigError } from "./errors.js";
+
+/** How uploads are retried; see uploader.ts. */
+export interface UploadPolicy {
+  /** Socket inactivity and whole-request deadline for one POST. */
+  timeoutMs: number;
+  /** Attempts per upload round for one batch before leaving it for the next round. */
+  maxAttempts: number;
+  /** First backoff delay; doubles per attempt, with full jitter. */
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  /** Spool files are merged into one upload up to this many bytes of CSV. */
+  maxBatchBytes: number;
+}
+
+export interface SpoolLimits {
+  maxAgeMs: number;
+  maxBytes: number;
+}
+
+/** Everything the agent needs, validated. Build it with loadAgentConfig. */
+export interface AgentConfig {
+  /** Base URL of the central, e.g. https://central.example:8080 (the API path is appended). */
+  centralUrl: string;
+  /** Bearer token for this server. Never logged or printed. */
+  token: string;
+  serverName: string;
+  /** Absolute path; holds metrics/ (spool), Logs/agent.log, cpu-state.json. */
+  agentDir: string;
+  /** PEM file of extra CA certificates for an HTTPS central with a private CA. */
+  caFile: string | null;
+  /** The config file that was read, if any. */
+  configFile: string | null;
+  sampleIntervalSeconds: number;
+  uploadIntervalSeconds: number;
+  cpuSubsampleSeconds: number;
+  /** One-shot mode without usable previous counters: measure CPU for this long. */
+  oneShotCpuMeasureMs: number;
+  disks: DiskFilter;
+  spool: SpoolLimits;
+  upload: UploadPolicy;
+}
+
+export const DEFAULT_AGENT_DIR = "agent-data";
+
+export const DEFAULTS = {
+  sampleIntervalSeconds: 60,
+  uploadIntervalSeconds: 20 * 60,
+  cpuSubsampleSeconds: 5,
+  oneShotCpuMeasureMs: 1000,
+  spool: { maxAgeMs: 30 * 86_400_000, maxBytes: 256 * 1024 * 1024 },
+  upload: {
+    timeoutMs: 30_000,
+    maxAttempts: 5,
+    backoffInitialMs: 1000,
+    backoffMaxMs: 60_000,
+    maxBatchBytes: 1024 * 1024,
+  },
+} as const;
+
+export interface LoadAgentConfigOptions {
+  /** `agent install` does not need the central's URL or token; `run` does. Default true. */
+  requireCentral?: boolean;
+  cwd?: string;
+}
+
+/** Flags understood in `argv` (the rest is ignored so callers can pass their whole argv). */
+interface ConfigFlags {
+  config?: string;
+  agentDir?: string;
+}
+
+function flagsFrom(argv: readonly string[]): ConfigFlags {
+  const flags: ConfigFlags = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [name, inline] = arg.includes("=")
+      ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
+      : [arg, undefined];
+    if (name !== "--config" && name !== "--agent-dir") continue;
+    const value = inline ?? argv[++i];
+    if (value === undefined || value === "") throw new AgentConfigError(`${name} needs a value`);
+    if (name === "--config") flags.config = value;
+    else flags.agentDir = value;
+  }
+  return flags;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Builds the agent configuration. Precedence: command-line flags
+ * (`--config FILE`, `--agent-dir DIR`) > environment > agent.json > defaults.
+ * agent.json is read from `--config`, else SRVUTIL_AGENT_CONFIG, else
+ * `<agent dir>/agent.json` when it exists. Every problem is an
+ * AgentConfigError whose one-line message names the setting to fix.
+ */
+export function loadAgentConfig(
+  env: Env = process.env,
+  argv: readonly string[] = [],
+  options: LoadAgentConfigOptions = {},
+): AgentConfig {
+  const cwd = options.cwd ?? process.cwd();
+  const flags = flagsFrom(argv);
+  const nonEmpty = (v: string | undefined) => (v === undefined || v.trim() === "" ? undefined : v.trim());
+
+  const envAgentDir = nonEmpty(env.SRVUTIL_AGENT_DIR);
+  const explicitConfig = flags.config ?? nonEmpty(env.SRVUTIL_AGENT_CONFIG);
+  let configFile: string | null = null;
+  let file: ConfigFile = {};
+  if (explicitConfig !== undefined) {
+    configFile = resolve(cwd, explicitConfig);
+    file = readConfigFile(configFile, true)!;
+  } else {
+    const dir = resolve(cwd, flags.agentDir ?? envAgentDir ?? DEFAULT_AGENT_DIR);
+    const candidate = join(dir, "agent.json");
+    const found = readConfigFile(candidate, false);
+    if (found) {
+      configFile = candidate;
+      file = found;
+    }
+  }
+  const fileDir = configFile ? dirname(configFile) : cwd;
+  const fromFile = (p: string) => (isAbsolute(p) ? p : resolve(fileDir, p));
+  const where = configFile ?? "agent.json";
+
+  const agentDir = flags.agentDir
+    ? resolve(cwd, flags.agentDir)
+    : envAgentDir
+      ? resolve(cwd, envAgentDir)
+      : file.agent_dir !== undefined
+        ? fromFile(str(file.agent_dir, "agent_dir", where))
+        : resolve(cwd, DEFAULT_AGENT_DIR);
+
+  const requireCentral = options.requireCentral ?? true;
+
+  // Central URL.
+  const urlText = nonEmpty(env.SRVUTIL_CENTRAL_URL) ?? optStr(file.central_url, "central_url", where);
+  let centralUrl = "";
+  if (urlText === undefined) {
+    if (requireCentral) {
+      throw new AgentConfigError(
+        "SRVUTIL_CENTRAL_URL is not set (or central_url in agent.json): set it to the central's base URL, e.g. https://central.example:8080",
+      );
+    }
+  } else {
+    centralUrl = validateCentralUrl(urlText);
+  }
+
+  // Token: env value, env file, file value, file's token_file.
+  let token: string | undefined;
+  const tokenFile =
+    nonEmpty(env.SRVUTIL_AGENT_TOKEN_FILE) ??
+    (file.token_file !== undefined ? fromFile(str(file.token_file, "token_file", where)) : undefined);
+  const envToken = nonEmpty(env.SRVUTIL_AGENT_TOKEN);
+  if (envToken !== undefined) token = envToken;
+  else if (tokenFile !== undefined) token = readTokenFile(resolve(cwd, tokenFile));
+  else token = optStr(file.token, "token", where)?.trim();
+  if (token === undefined || token === "") {
+    if (requireCentral) {
+      throw new AgentConfigError(
+        "SRVUTIL_AGENT_TOKEN is not set (nor SRVUTIL_AGENT_TOKEN_FILE, nor token_file in agent.json): create a token on the central with `srvutil central token add <server>`",
+      );
+    }
+    token = "";
+  } else if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new AgentConfigError(
+      "the agent token contains spaces or non-ASCII characters: check SRVUTIL_AGENT_TOKEN / the token file",
+    );
+  }
+
+  // Server name: explicit names must be valid; the hostname default is sanitized.
+  const explicitName = nonEmpty(env.SRVUTIL_SERVER_NAME) ?? optStr(file.server_name, "server_name", where);
+  let serverName: string;
+  if (explicitName !== undefined) {
+    const problem = serverNameProblem(explicitName);
+    if (problem !== null) throw new AgentConfigError(`SRVUTIL_SERVER_NAME / server_name: ${problem}`);
+    serverName = explicitName;
+  } else {
+    serverName = serverNameFromHostname(hostname());
+  }
+
+  const caText = nonEmpty(env.SRVUTIL_AGENT_CA_FILE) ?? optStr(file.ca_file, "ca_file", where);
+  const caFile =
+    caText === undefined
+      ? null
+      : nonEmpty(env.SRVUTIL_AGENT_CA_FILE)
+        ? resolve(cwd, caText)
+        : fromFile(caText);
+  if (caFile !== null) {
+    try {
+      statSync(caFile);
+    } catch {
+      throw new AgentConfigError(`CA file ${caFile} (SRVUTIL_AGENT_CA_FILE / ca_file) cannot be read`);
+    }
+  }
+
+  const envNum = (name: string) => {
+    const v = nonEmpty(env[name]);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new AgentConfigError(`${name} must be a positive number, not '${v}'`);
+    return n;
+  };
+  const sampleIntervalSeconds =
+    envNum("SRVUTIL_AGENT_SAMPLE_SECONDS") ??
+    posNum(file.sample_interval_seconds, "sample_interval_seconds", where) ??
+    DEFAULTS.sampleIntervalSeconds;
+  const uploadIntervalSeconds =
+    envNum("SRVUTIL_AGENT_UPLOAD_SECONDS") ??
+    posNum(file.upload_interval_seconds, "upload_interval_seconds", where) ??
+    DEFAULTS.uploadIntervalSeconds;
+  const cpuSubsampleSeconds =
+    posNum(file.cpu_subsample_seconds, "cpu_subsample_seconds", where) ?? DEFAULTS.cpuSubsampleSeconds;
+  const oneShotCpuMeasureMs =
+    envNum("SRVUTIL_AGENT_CPU_MEASURE_MS") ??
+    posNum(file.one_shot_cpu_measure_ms, "one_shot_cpu_measure_ms", where) ??
+    DEFAULTS.oneShotCpuMeasureMs;
+
+  const disksFile = obj(file.disks, "disks", where) ?? {};
+  const disks: DiskFilter = {
+    includeMounts: strList(disksFile.include_mounts, "disks.include_mounts", where),
+    excludeMounts: strList(disksFile.exclude_mounts, "disks.exclude_mounts", where),
+    includeFsTypes: strList(disksFile.include_fs_types, "disks.include_fs_types", where),
+    excludeFsTypes: strList(disksFile.exclude_fs_types, "disks.exclude_fs_types", where),
+  };
+  const spoolFile = obj(file.spool, "spool", where) ?? {};
+  const maxAgeDays = posNum(spoolFile.max_age_days, "spool.max_age_days", where);
+  const spool: SpoolLimits = {
+    maxAgeMs: maxAgeDays !== undefined ? maxAgeDays * 86_400_000 : DEFAULTS.spool.maxAgeMs,
+    maxBytes: posNum(spoolFile.max_bytes, "spool.max_bytes", where) ?? DEFAULTS.spool.maxBytes,
+  };
+  const uploadFile = obj(file.upload, "upload", where) ?? {};
+  const timeoutSeconds = posNum(uploadFile.timeout_seconds, "upload.timeout_seconds", where);
+  const upload: UploadPolicy = {
+    timeoutMs: timeoutSeconds !== undefined ? timeoutSeconds * 1000 : DEFAULTS.upload.timeoutMs,
+    maxAttempts: posNum(uploadFile.max_attempts, "upload.max_attempts", where) ?? DEFAULTS.upload.maxAttempts,
+    backoffInitialMs:
+      posNum(uploadFile.backoff_initial_ms, "upload.backoff_initial_ms", where) ??
+      DEFAULTS.upload.backoffInitialMs,
+    backoffMaxMs:
+      posNum(uploadFile.backoff_max_ms, "upload.backoff_max_ms", where) ?? DEFAULTS.upload.backoffMaxMs,
+    maxBatchBytes:
+      posNum(uploadFile.max_batch_bytes, "upload.max_batch_bytes", where) ?? DEFAULTS.upload.maxBatchBytes,
+  };
+
+  return {
+    centralUrl,
+    token,
+    serverName,
+    agentDir,
+    caFile,
+    configFile,
+    sampleIntervalSeconds,
+    uploadIntervalSeconds,
+    cpuSubsampleSeconds,
+    oneShotCpuMeasureMs,
+    disks,
+    spool,
+    upload,
+  };
+}
+
+/** The config as it may be logged or printed: the token replaced by its length. */
+export function describeConfig(config: AgentConfig): Record<string, unknown> {
+  const { token, ...rest } = config;
+  return { ...rest, token: token === "" ? "(none)" : `(set, ${token.length} characters)` };
+}
+
+/**
+ * Turns a hostname into a valid server name: characters outside
+ * [A-Za-z0-9._-] become '-', leading punctuation and trailing dots are
+ * dropped, 64 characters at most. Falls back to "server" for an empty result.
+ */
+export function serverNameFromHostname(host: string): string {
+  let name = host.trim().replace(/[^A-Za-z0-9._-]/g, "-");
+  name = name
+    .replace(/^[^A-Za-z0-9]+/, "")
+    .slice(0, 64)
+    .replace(/\.+$/, "");
+  if (serverNameProblem(name) !== null)
+    name = serverNameProblem(`${name}-host`.slice(0, 64)) === null ? `${name}-host` : "server";
+  return name;
+}
+
+export function validateCentralUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new AgentConfigError(
+      `SRVUTIL_CENTRAL_URL '${text}' is not a URL (expected e.g. https://central.example:8080)`,
+    );
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new AgentConfigError(
+      `SRVUTIL_CENTRAL_URL must start with http:// or https://, not ${url.protocol}`,
+    );
+  }
+  if (url.username !== "" || url.password !== "") {
+    throw new AgentConfigError("SRVUTIL_CENTRAL_URL must not contain credentials: use SRVUTIL_AGENT_TOKEN");
+  }
+  return url.href;
+}
+
+/** The upload endpoint under the central's base URL (keeps a path prefix like /srvutil/). */
+export function metricsEndpoint(centralUrl: string): URL {
+  const base = centralUrl.endsWith("/") ? centralUrl : `${centralUrl}/`;
+  return new URL("api/v1/metrics", base);
+}
+
+function readTokenFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch (err) {
+    throw new AgentConfigError(
+      `token file ${path} (SRVUTIL_AGENT_TOKEN_FILE / token_file) cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+}
+
+// --- agent.json reading -------------------------------------------------------
+
+type ConfigFile = Record<string, unknown>;
+
+function readConfigFile(path: string, required: boolean): ConfigFile | null {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    if (!required && (err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new AgentConfigError(
+      `config file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new AgentConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new AgentConfigError(`config file ${path} must contain a JSON object`);
+  }
+  const known = new Set([
+    "central_url",
+    "token",
+    "token_file",
+    "server_name",
+    "agent_dir",
+    "ca_file",
+    "sample_interval_seconds",
+    "upload_interval_seconds",
+    "cpu_subsample_seconds",
+    "one_shot_cpu_measure_ms",
+    "disks",
+    "spool",
+    "upload",
+  ]);
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) {
+      throw new AgentConfigError(
+        `config file ${path}: unknown setting '${key}' (known: ${[...known].join(", ")})`,
+      );
+    }
+  }
+  return parsed as ConfigFile;
+}
+
+function str(v: unknown, key: string, where: string): string {
+  if (typeof v !== "string" || v.trim() === "")
+    throw new AgentConfigError(`${where}: ${key} must be a non-empty string`);
+  return v;
+}
+function optStr(v: unknown, key: string, where: string): string | undefined {
+  return v === undefined || v === null ? undefined : str(v, key, where);
+}
+function posNum(v: unknown, key: string, where: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+    throw new AgentConfigError(`${where}: ${key} must be a positive number`);
+  }
+  return v;
+}
+function obj(v: unknown, key: string, where: string): Record<string, unknown> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "object" || Array.isArray(v))
+    throw new AgentConfigError(`${where}: ${key} must be an object`);
+  return v as Record<string, unknown>;
+}
+function strList(v: unknown, key: string, where: string): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.some((s) => typeof s !== "string" || s === "")) {
+    throw new AgentConfigError(`${where}: ${key} must be a list of non-empty strings`);
+  }
+  return v as string[];
+}

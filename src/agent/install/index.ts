@@ -1,0 +1,120 @@
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { AgentUsageError } from "../errors.js";
+import { launchdPlan, launchdUninstallPlan } from "./launchd.js";
+import { schtasksPlan, schtasksUninstallPlan } from "./schtasks.js";
+import { systemdPlan, systemdUninstallPlan } from "./systemd.js";
+import type { GeneratedFile, InstallMode, InstallPlan, InstallSpec } from "./types.js";
+
+export * from "./launchd.js";
+export * from "./schtasks.js";
+export * from "./systemd.js";
+export * from "./types.js";
+
+export interface InstallOptions {
+  platform?: NodeJS.Platform;
+  /** Where the unit/plist/task XML goes (default: the platform's system location). */
+  targetDir?: string;
+  /** Print what would be written and run, change nothing. */
+  dryRun?: boolean;
+  /** Run the activation commands (systemctl / launchctl / schtasks). Default true. */
+  activate?: boolean;
+  /** Where --dry-run output and progress lines go. */
+  print?: (line: string) => void;
+}
+
+export function parseInstallMode(text: string | undefined): InstallMode {
+  if (text === undefined) return "service";
+  if (text === "service" || text === "timer") return text;
+  throw new AgentUsageError(`--mode must be 'service' or 'timer', not '${text}'`);
+}
+
+export function installPlan(spec: InstallSpec, platform: NodeJS.Platform, targetDir?: string): InstallPlan {
+  switch (platform) {
+    case "linux":
+      return systemdPlan(spec, targetDir);
+    case "darwin":
+      return launchdPlan(spec, targetDir);
+    case "win32":
+      return schtasksPlan(spec, targetDir);
+    default:
+      throw new AgentUsageError(
+        `agent install supports linux (systemd), darwin (launchd) and win32 (Task Scheduler), not ${platform}`,
+      );
+  }
+}
+
+export function uninstallPlan(
+  platform: NodeJS.Platform,
+  targetDir: string | undefined,
+  agentDir: string,
+): InstallPlan {
+  switch (platform) {
+    case "linux":
+      return systemdUninstallPlan(targetDir);
+    case "darwin":
+      return launchdUninstallPlan(targetDir);
+    case "win32":
+      return schtasksUninstallPlan(targetDir ?? agentDir);
+    default:
+      throw new AgentUsageError(`agent uninstall supports linux, darwin and win32, not ${platform}`);
+  }
+}
+
+function encode(file: GeneratedFile): Buffer {
+  return file.encoding === "utf16le"
+    ? Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(file.content, "utf16le")])
+    : Buffer.from(file.content, "utf8");
+}
+
+async function runAll(
+  commands: readonly string[][],
+  print: (l: string) => void,
+  tolerateFailure: boolean,
+): Promise<void> {
+  const { spawnSync } = await import("node:child_process");
+  for (const [cmd, ...args] of commands) {
+    print(`$ ${[cmd, ...args].join(" ")}`);
+    const r = spawnSync(cmd!, args, { stdio: "inherit", windowsHide: true });
+    if ((r.error || r.status !== 0) && !tolerateFailure) {
+      throw new Error(`'${[cmd, ...args].join(" ")}' failed (${r.error?.message ?? `exit ${r.status}`})`);
+    }
+  }
+}
+
+/** Writes the plan's files (and runs its activation commands), or only prints them with dryRun. */
+export async function applyInstall(plan: InstallPlan, options: InstallOptions = {}): Promise<void> {
+  const print = options.print ?? ((l: string) => process.stdout.write(`${l}\n`));
+  if (options.dryRun) {
+    for (const f of plan.files) {
+      print(`# would write ${f.path}${f.encoding === "utf16le" ? " (UTF-16LE with BOM)" : ""}:`);
+      print(f.content.trimEnd());
+      print("");
+    }
+    for (const c of plan.activate) print(`# would run: ${c.join(" ")}`);
+    return;
+  }
+  for (const f of plan.files) {
+    await mkdir(dirname(f.path), { recursive: true });
+    await writeFile(f.path, encode(f), { mode: 0o644 });
+    print(`wrote ${f.path}`);
+  }
+  if (options.activate ?? true) await runAll(plan.activate, print, false);
+}
+
+/** Stops and deregisters the agent, then deletes its files (missing ones are fine). */
+export async function applyUninstall(plan: InstallPlan, options: InstallOptions = {}): Promise<void> {
+  const print = options.print ?? ((l: string) => process.stdout.write(`${l}\n`));
+  if (options.dryRun) {
+    for (const c of plan.deactivate) print(`# would run: ${c.join(" ")}`);
+    for (const f of plan.files) print(`# would remove ${f.path}`);
+    for (const c of plan.activate) print(`# would run: ${c.join(" ")}`);
+    return;
+  }
+  if (options.activate ?? true) await runAll(plan.deactivate, print, true);
+  for (const f of plan.files) {
+    await rm(f.path, { force: true });
+    print(`removed ${f.path}`);
+  }
+  if (options.activate ?? true) await runAll(plan.activate, print, true);
+}

@@ -1,0 +1,192 @@
+import { statSync } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type MetricRow, serializeMetricsCsv } from "../protocol/index.js";
+import { fsyncDirectory, TEMP_PREFIX, writeFileAtomic } from "./atomic.js";
+import type { SpoolLimits } from "./config.js";
+
+/** A spooled CSV v1 file waiting for upload. */
+export interface SpoolFile {
+  name: string;
+  path: string;
+  bytes: number;
+  /** Sample timestamp encoded in the name, epoch ms. */
+  timestamp: number;
+}
+
+export interface DropReport {
+  droppedFiles: number;
+  droppedBytes: number;
+  /** Timestamp of the oldest and newest dropped sample, epoch ms. */
+  oldest: number | null;
+  newest: number | null;
+}
+
+/**
+ * Spool file names: `20261125T144700123Z-<random>.csv` — the sample's UTC
+ * timestamp (no ':' so Windows accepts it), which makes a plain name sort the
+ * upload order (oldest first); the random part keeps names unique.
+ */
+const NAME_PATTERN = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-[0-9a-f]+\.csv$/;
+
+export function spoolFileName(timestamp: number): string {
+  const iso = new Date(timestamp).toISOString(); // 2026-11-25T14:47:00.123Z
+  const compact = iso.replace(/[-:]/g, "").replace(".", "");
+  return `${compact}-${randomHex()}.csv`;
+}
+
+export function timestampFromSpoolName(name: string): number | null {
+  const m = NAME_PATTERN.exec(name);
+  if (!m) return null;
+  const [, y, mo, d, h, mi, s, ms] = m.map(Number) as number[];
+  return Date.UTC(y!, mo! - 1, d!, h!, mi!, s!, ms!);
+}
+
+/** Stale temp files (a crash between create and rename) are removed after this. */
+const TEMP_MAX_AGE_MS = 10 * 60_000;
+
+/**
+ * The agent's store-and-forward queue: `<agentDir>/metrics/*.csv`, one CSV v1
+ * file per sample, written atomically so a crash never leaves a partial file
+ * that would be sent; `metrics/rejected/` keeps files the central refused
+ * (with the reason in `<name>.error.txt`).
+ */
+export class SpoolDirectory {
+  readonly dir: string;
+  readonly rejectedDir: string;
+
+  constructor(
+    dir: string,
+    readonly limits: SpoolLimits,
+  ) {
+    this.dir = dir;
+    this.rejectedDir = join(dir, "rejected");
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.rejectedDir, { recursive: true, mode: 0o700 });
+  }
+
+  /** Writes one sample's rows as a new spool file (durable when this resolves). */
+  async write(rows: readonly MetricRow[], timestamp: number): Promise<SpoolFile> {
+    const name = spoolFileName(timestamp);
+    const path = join(this.dir, name);
+    const csv = serializeMetricsCsv(rows);
+    await writeFileAtomic(path, csv);
+    return { name, path, bytes: Buffer.byteLength(csv), timestamp };
+  }
+
+  /** Pending files, oldest first. Temp files and anything not named like a spool file are ignored. */
+  async list(): Promise<SpoolFile[]> {
+    return this.listIn(this.dir);
+  }
+
+  async listRejected(): Promise<SpoolFile[]> {
+    return this.listIn(this.rejectedDir);
+  }
+
+  private async listIn(dir: string): Promise<SpoolFile[]> {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw err;
+    }
+    const files: SpoolFile[] = [];
+    for (const name of names.sort()) {
+      const timestamp = timestampFromSpoolName(name);
+      if (timestamp === null) continue;
+      const path = join(dir, name);
+      try {
+        // Sync stat: a backlog of thousands of files is listed in milliseconds
+        // instead of a thread-pool round trip per file.
+        files.push({ name, path, bytes: statSync(path).size, timestamp });
+      } catch {
+        // removed concurrently (another agent process uploaded it)
+      }
+    }
+    return files;
+  }
+
+  read(file: SpoolFile): Promise<Buffer> {
+    return readFile(file.path);
+  }
+
+  /** Called only after the central answered 2xx for this file. */
+  async remove(files: readonly SpoolFile[]): Promise<void> {
+    for (const f of files) await rm(f.path, { force: true });
+    await fsyncDirectory(this.dir);
+  }
+
+  /** Moves a refused file aside with the central's reason, so it is never retried. */
+  async reject(file: SpoolFile, reason: string): Promise<string> {
+    await mkdir(this.rejectedDir, { recursive: true, mode: 0o700 });
+    const target = join(this.rejectedDir, file.name);
+    await writeFile(`${target}.error.txt`, `${reason}\n`, { mode: 0o600 });
+    await rename(file.path, target);
+    await fsyncDirectory(this.dir);
+    return target;
+  }
+
+  /** Deletes temp files left by a crash mid-write (never sent: they were never renamed). */
+  async removeStaleTemps(now = Date.now()): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      if (!name.startsWith(TEMP_PREFIX)) continue;
+      const path = join(this.dir, name);
+      try {
+        if (now - (await stat(path)).mtimeMs > TEMP_MAX_AGE_MS) {
+          await rm(path, { force: true });
+          removed++;
+        }
+      } catch {
+        // gone already
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Applies the age and size caps to pending and rejected files together:
+   * first everything older than maxAge (by sample time), then the oldest
+   * until the total fits maxBytes. Returns what was dropped so the caller
+   * can warn with counts.
+   */
+  async enforceLimits(now: number): Promise<DropReport> {
+    const pending = await this.list();
+    const rejected = await this.listRejected();
+    const all = [...pending, ...rejected].sort(
+      (a, b) => a.timestamp - b.timestamp || (a.name < b.name ? -1 : 1),
+    );
+    let total = all.reduce((sum, f) => sum + f.bytes, 0);
+    const drop: SpoolFile[] = [];
+    for (const f of all) {
+      const tooOld = now - f.timestamp > this.limits.maxAgeMs;
+      if (tooOld || total > this.limits.maxBytes) {
+        drop.push(f);
+        total -= f.bytes;
+      } else {
+        break; // sorted oldest first: the rest are newer and the total fits
+      }
+    }
+    for (const f of drop) {
+      await rm(f.path, { force: true });
+      await rm(`${f.path}.error.txt`, { force: true });
+    }
+    if (drop.length > 0) await fsyncDirectory(this.dir);
+    return {
+      droppedFiles: drop.length,
+      droppedBytes: drop.reduce((s, f) => s + f.bytes, 0),
+      oldest: drop[0]?.timestamp ?? null,
+      newest: drop.at(-1)?.timestamp ?? null,
+    };
+  }
+}
+
+/** Uniqueness, not secrecy: Math.random avoids loading node:crypto in a one-shot run. */
+function randomHex(): string {
+  return Math.floor(Math.random() * 0x100000000)
+    .toString(16)
+    .padStart(8, "0");
+}
