@@ -135,12 +135,15 @@ export function* csvRecords(text: string): Generator<CsvRecord> {
   const n = text.length;
   let pos = 0;
   let line = 1;
+  // Position of the next quote at or after `pos`, searched again only once
+  // passed: searching from every line would be quadratic on quote-free files.
+  let quote = text.indexOf('"');
   while (pos < n) {
     let nl = text.indexOf("\n", pos);
     if (nl === -1) nl = n;
     let end = nl;
     if (end > pos && text.charCodeAt(end - 1) === 13) end--;
-    const quote = text.indexOf('"', pos);
+    if (quote !== -1 && quote < pos) quote = text.indexOf('"', pos);
     if (quote === -1 || quote >= nl) {
       const raw = text.slice(pos, end);
       if (raw.indexOf("\r") !== -1) {
@@ -287,9 +290,9 @@ export function parseMetricsCsv(input: Uint8Array | string, options: ParseOption
 
   const rows: MetricRow[] = [];
   // Timestamps and servers repeat on every mount row: cache the last ones.
-  let lastTsText = "";
+  let lastTsText: string | null = null;
   let lastTs = 0;
-  let lastServer = "";
+  let lastServer: string | null = null;
   let pendingBlank: number | null = null;
 
   for (const { line, fields } of records) {

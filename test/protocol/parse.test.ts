@@ -120,3 +120,19 @@ describe("parseTimestamp", () => {
     }
   });
 });
+
+describe("first-row validation", () => {
+  it("validates an empty timestamp or server on the first row", () => {
+    expectError(`${HEADER}\n${ROW.replace("2026-11-23T10:00:00Z", "")}`, 2, "timestamp", "timestamp");
+    expectError(`${HEADER}\n${ROW.replace("web-01", "")}`, 2, "server", "server");
+  });
+
+  it("parses quote-free files in linear time (a quoted row after many plain ones still works)", () => {
+    const plain = Array.from({ length: 20_000 }, () => ROW).join("\n");
+    const { rows } = parseMetricsCsv(`${HEADER}\n${plain}\n${ROW.replace(",/,", ',"/q,x",')}\n`, {
+      now: NOW,
+    });
+    expect(rows).toHaveLength(20_001);
+    expect(rows.at(-1)!.diskMount).toBe("/q,x");
+  });
+});

@@ -22,6 +22,15 @@ export interface MetricsStore {
   ingest(upload: UploadRecord, rows: readonly MetricRow[]): Promise<IngestOutcome>;
   /** True when an upload with this content hash from this server is stored. */
   hasUpload(server: string, sha256: string): Promise<boolean>;
+  /** True when an upload with this id is stored (startup recovery). */
+  hasUploadId(uploadId: string): Promise<boolean>;
+  /** The earliest stored upload with this content hash from this server (replay detection). */
+  findUpload(server: string, sha256: string): Promise<StoredUpload | null>;
+  /**
+   * Deletes every sample, upload and per-server summary (tokens stay), so
+   * `central rebuild` can re-ingest received_metrics/ from scratch.
+   */
+  clearIngestedData(): Promise<void>;
 
   /** Rows with from <= timestamp < to, ordered by server, timestamp, disk_mount. */
   samples(query: SampleQuery): AsyncIterable<MetricRow>;
@@ -32,6 +41,21 @@ export interface MetricsStore {
   listAgentTokens(): Promise<AgentTokenRecord[]>;
   /** Revokes every active token of a server; resolves to how many were revoked. */
   revokeAgentTokens(server: string, revokedAt: number): Promise<number>;
+
+  /** Read-API (viewer) tokens: same shape, `server` holds the viewer's name. */
+  createViewerToken(token: AgentTokenRecord): Promise<void>;
+  findViewerToken(tokenId: string): Promise<AgentTokenRecord | null>;
+  listViewerTokens(): Promise<AgentTokenRecord[]>;
+  revokeViewerTokens(name: string, revokedAt: number): Promise<number>;
+}
+
+export interface StoredUpload {
+  uploadId: string;
+  server: string;
+  receivedAt: number;
+  rawPath: string;
+  rows: number;
+  inserted: number;
 }
 
 export interface UploadRecord {

@@ -24,18 +24,15 @@ export function runMigrations(
     applied_at TEXT NOT NULL,
     PRIMARY KEY (component, version)
   )`);
-  const applied = new Set(
-    db
-      .prepare("SELECT version FROM schema_migrations WHERE component = ?")
-      .pluck()
-      .all(component) as number[],
-  );
+  // Checked again inside each IMMEDIATE transaction: two processes starting
+  // on a new database must not both apply the same migration.
+  const isApplied = db.prepare("SELECT 1 FROM schema_migrations WHERE component = ? AND version = ?");
   const record = db.prepare(
     "INSERT INTO schema_migrations (component, version, description, applied_at) VALUES (?, ?, ?, ?)",
   );
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-    if (applied.has(m.version)) continue;
     db.transaction(() => {
+      if (isApplied.get(component, m.version) !== undefined) return;
       db.exec(m.sql);
       record.run(component, m.version, m.description, new Date().toISOString());
     }).immediate();

@@ -58,4 +58,32 @@ export const METRICS_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX agent_tokens_server ON agent_tokens (server);
     `,
   },
+  {
+    version: 2,
+    description: "viewer tokens for the read API, per-server summary",
+    sql: `
+      -- Read-API credentials. Separate from agent_tokens so an agent token can
+      -- never be used to read, and agent_tokens.server keeps meaning "the one
+      -- server this token may write as".
+      CREATE TABLE viewer_tokens (
+        token_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      );
+      CREATE INDEX viewer_tokens_name ON viewer_tokens (name);
+
+      -- Maintained inside each ingest transaction so GET /api/v1/servers does
+      -- not scan samples.
+      CREATE TABLE server_stats (
+        server TEXT PRIMARY KEY,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        rows INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO server_stats (server, first_seen, last_seen, rows)
+        SELECT server, MIN(ts), MAX(ts), COUNT(*) FROM samples GROUP BY server;
+    `,
+  },
 ];

@@ -1,0 +1,383 @@
+/**
+ * `npm run bench:ingest`: the real central (`srvutil central serve`, its own
+ * process) loaded over loopback by bench/ingest/load-client.ts (another
+ * process), against a raw-SQLite baseline measured in this run.
+ *
+ * Scenarios: (a) a fleet of agents each posting one 20-row file, (b) backlog
+ * files of 10,000 rows, plain and gzip. The baseline inserts the same rows
+ * through SqliteStore.ingestSync (one transaction per file, no HTTP, no
+ * parsing): the storage floor. Bounded: each HTTP scenario stops after
+ * BENCH_MAX_SECONDS (default 8 s); the whole run takes well under a minute.
+ *
+ * Env: BENCH_FLEET_FILES (10000), BENCH_BACKLOG_FILES (30), BENCH_FLEET_CONCURRENCY (32),
+ * BENCH_SYNC_MODES (NORMAL,FULL), BENCH_FROM_SOURCE=1 (run the central through tsx instead of a build), BENCH_CPU_PROF (directory for a CPU profile of the central),
+ * BENCH_SOAK_SECONDS (0; e.g. 300 for the memory-flat check: the fleet load in
+ * rounds of new rows, the central's RSS sampled every 5 s).
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { hashSecret } from "../../src/central/auth/tokens.js";
+import { SqliteStore, type SqliteSynchronous } from "../../src/central/storage/sqlite/sqlite-store.js";
+import { parseMetricsCsv } from "../../src/protocol/index.js";
+import type { LoadResult, LoadSpec } from "./load-client.js";
+import {
+  BACKLOG_SAMPLES,
+  BACKLOG_START,
+  backlogCsv,
+  backlogServer,
+  FLEET_SAMPLES,
+  FLEET_START,
+  fleetServer,
+  rowsFor,
+} from "./workload.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const FLEET_FILES = Number(process.env.BENCH_FLEET_FILES ?? 10_000);
+const BACKLOG_FILES = Number(process.env.BENCH_BACKLOG_FILES ?? 30);
+const FLEET_CONCURRENCY = Number(process.env.BENCH_FLEET_CONCURRENCY ?? 32);
+const MAX_MS = Number(process.env.BENCH_MAX_SECONDS ?? 8) * 1000;
+const SOAK_MS = Number(process.env.BENCH_SOAK_SECONDS ?? 0) * 1000;
+let soak: { r: LoadResult; samples: number[] } | null = null;
+/** Size of the WAL after each run: bounded when checkpoints keep up. */
+const walMiB: Record<string, number> = {};
+const fileMiB = (f: string) => (existsSync(f) ? statSync(f).size / 2 ** 20 : 0);
+
+/**
+ * The central runs from dist/ (what `npx srvutil` runs), compiled here first:
+ * under tsx every per-row closure pays for esbuild's keepNames helper, which
+ * is not what production pays. Falls back to tsx if the build produced no CLI.
+ */
+function buildCentral(): string[] {
+  // Inside the repository so that node finds node_modules from the compiled files.
+  const out = path.join(ROOT, "node_modules/.cache/srvutil-bench-ingest");
+  const tsc = spawnSync(
+    process.execPath,
+    [
+      path.join(ROOT, "node_modules/typescript/bin/tsc"),
+      "-p",
+      path.join(ROOT, "tsconfig.build.json"),
+      "--outDir",
+      out,
+    ],
+    { cwd: ROOT, stdio: "ignore" },
+  );
+  void tsc; // type errors elsewhere in the tree do not stop tsc from emitting
+  const main = path.join(out, "cli/main.js");
+  if (existsSync(main)) {
+    log("central: compiled build");
+    return [main];
+  }
+  log("central: build failed, running from source through tsx");
+  return ["--import", "tsx", path.join(ROOT, "src/cli/main.ts")];
+}
+
+const work = mkdtempSync(path.join(os.tmpdir(), "srvutil-bench-ingest-"));
+const children = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+  rmSync(work, { recursive: true, force: true });
+});
+
+function log(msg: string) {
+  process.stderr.write(`bench:ingest ${msg}\n`);
+}
+
+/** Creates every token the load needs in a template database, copied into each run's data dir. */
+function makeTemplate(): { file: string; tokens: Record<string, string> } {
+  const file = path.join(work, "template.db");
+  const store = new SqliteStore(file);
+  store.db.pragma("journal_mode = DELETE"); // a single self-contained file to copy
+  const tokens: Record<string, string> = {};
+  const servers = [
+    ...Array.from({ length: FLEET_FILES }, (_, i) => fleetServer(i)),
+    ...Array.from({ length: BACKLOG_FILES }, (_, i) => backlogServer("plain", i)),
+    ...Array.from({ length: BACKLOG_FILES }, (_, i) => backlogServer("gzip", i)),
+  ];
+  return {
+    file,
+    tokens: (() => {
+      void store.init();
+      const insert = store.db.prepare(
+        "INSERT INTO agent_tokens (token_id, server, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, NULL)",
+      );
+      store.db.transaction(() => {
+        for (const server of servers) {
+          const id = randomBytes(6).toString("hex");
+          const secret = randomBytes(32).toString("hex");
+          insert.run(id, server, hashSecret(secret), Date.now());
+          tokens[server] = `srvu_${id}_${secret}`;
+        }
+      })();
+      store.db.close();
+      return tokens;
+    })(),
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+async function startCentral(
+  dataDir: string,
+  sync: SqliteSynchronous,
+): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  // BENCH_CPU_PROF=DIR writes a CPU profile of the central (to find the next bottleneck).
+  const prof = process.env.BENCH_CPU_PROF
+    ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+    : [];
+  const child = spawn(process.execPath, [...prof, ...centralEntry, "central", "serve"], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      SRVUTIL_DATA_DIR: dataDir,
+      SRVUTIL_LISTEN: `127.0.0.1:${port}`,
+      SRVUTIL_SQLITE_SYNCHRONOUS: sync,
+      SRVUTIL_RATE_LIMIT_PER_SECOND: "0",
+      SRVUTIL_LOG_LEVEL: "error",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  children.add(child);
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) return { url, child };
+    } catch {
+      /* starting */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("central did not start");
+}
+
+async function stopCentral(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  child.kill("SIGKILL");
+  children.delete(child);
+}
+
+async function rssMiB(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = /^srvutil_process_resident_memory_bytes (\d+)/m.exec(text);
+  return m ? Number(m[1]) / 2 ** 20 : Number.NaN;
+}
+
+function runClient(spec: LoadSpec): Promise<LoadResult> {
+  const specFile = path.join(work, `spec-${spec.scenario}-${Date.now()}.json`);
+  writeFileSync(specFile, JSON.stringify(spec));
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", path.join(ROOT, "bench/ingest/load-client.ts"), specFile],
+      {
+        cwd: ROOT,
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    children.add(child);
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    child.on("exit", (code) => {
+      children.delete(child);
+      if (code !== 0) reject(new Error(`load client exited ${code}`));
+      else {
+        const r = JSON.parse(out.trim()) as LoadResult;
+        if (r.errors > 0) log(`${spec.scenario}: answers ${JSON.stringify(r.statuses)}`);
+        resolve(r);
+      }
+    });
+  });
+}
+
+interface Baseline {
+  rowsPerSec: number;
+  uploadsPerSec: number;
+}
+
+/** The storage floor: SqliteStore.ingestSync of prebuilt rows, one transaction per file. */
+function baseline(
+  sync: SqliteSynchronous,
+  kind: "fleet" | "backlog",
+  files: number,
+  withParse: false | "protocol",
+): Baseline {
+  const dir = mkdtempSync(path.join(work, "baseline-"));
+  const store = new SqliteStore(path.join(dir, "b.db"), { synchronous: sync });
+  void store.init();
+  const inputs =
+    kind === "fleet"
+      ? Array.from({ length: files }, (_, i) => rowsFor(fleetServer(i), FLEET_START, FLEET_SAMPLES))
+      : Array.from({ length: files }, (_, i) =>
+          rowsFor(backlogServer("plain", i), BACKLOG_START, BACKLOG_SAMPLES),
+        );
+  const texts = withParse ? Array.from({ length: files }, (_, i) => Buffer.from(backlogCsv("plain", i))) : [];
+  let rows = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < files; i++) {
+    const fileRows =
+      withParse === "protocol" ? parseMetricsCsv(texts[i]!, { maxRows: 1_000_000 }).rows : inputs[i]!;
+    const server = fileRows[0]!.server;
+    store.ingestSync(
+      { uploadId: `b${i}`, server, receivedAt: Date.now(), rawPath: `x/${i}`, sha256: String(i), bytes: 0 },
+      fileRows,
+    );
+    rows += fileRows.length;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  void store.close();
+  return { rowsPerSec: rows / seconds, uploadsPerSec: files / seconds };
+}
+
+const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : "-";
+
+let centralEntry: string[] = [];
+
+async function main() {
+  centralEntry = process.env.BENCH_FROM_SOURCE
+    ? ["--import", "tsx", path.join(ROOT, "src/cli/main.ts")]
+    : buildCentral();
+  log(`preparing ${FLEET_FILES} fleet tokens and ${2 * BACKLOG_FILES} backlog tokens`);
+  const template = makeTemplate();
+  const results: {
+    name: string;
+    sync: SqliteSynchronous;
+    r: LoadResult;
+    rssBefore: number;
+    rssAfter: number;
+  }[] = [];
+
+  const modes = (process.env.BENCH_SYNC_MODES ?? "NORMAL,FULL").split(",") as SqliteSynchronous[];
+  for (const sync of modes) {
+    const dataDir = path.join(work, `data-${sync}`);
+    mkdirSync(dataDir, { recursive: true });
+    copyFileSync(template.file, path.join(dataDir, "srvutil.db"));
+    const { url, child } = await startCentral(dataDir, sync);
+    const fleet = (scenario: "fleet" | "fleet-steady"): LoadSpec => ({
+      url,
+      tokens: template.tokens,
+      scenario,
+      files: FLEET_FILES,
+      concurrency: FLEET_CONCURRENCY,
+      maxMs: MAX_MS,
+    });
+    // First contact creates each agent's directories (a shared parent fsync
+    // per new server); the steady state is every later upload.
+    const scenarios: LoadSpec[] = [fleet("fleet"), fleet("fleet-steady")];
+    if (sync === "NORMAL") {
+      scenarios.push(
+        {
+          url,
+          tokens: template.tokens,
+          scenario: "backlog-plain",
+          files: BACKLOG_FILES,
+          concurrency: 4,
+          maxMs: MAX_MS,
+        },
+        {
+          url,
+          tokens: template.tokens,
+          scenario: "backlog-gzip",
+          files: BACKLOG_FILES,
+          concurrency: 4,
+          maxMs: MAX_MS,
+        },
+      );
+    }
+    for (const spec of scenarios) {
+      const rssBefore = await rssMiB(url);
+      log(`${sync}: ${spec.scenario} (${spec.files} files, concurrency ${spec.concurrency})`);
+      const r = await runClient(spec);
+      const rssAfter = await rssMiB(url);
+      results.push({ name: spec.scenario, sync, r, rssBefore, rssAfter });
+    }
+    if (sync === modes[0] && SOAK_MS > 0) {
+      log(`${sync}: soak for ${SOAK_MS / 1000} s, RSS every 5 s`);
+      const samples: number[] = [];
+      const sampler = setInterval(() => {
+        void rssMiB(url).then((v) => samples.push(v));
+      }, 5000);
+      const r = await runClient({
+        url,
+        tokens: template.tokens,
+        scenario: "soak",
+        files: FLEET_FILES,
+        concurrency: FLEET_CONCURRENCY,
+        maxMs: SOAK_MS,
+      });
+      clearInterval(sampler);
+      soak = { r, samples };
+    }
+    walMiB[sync] = fileMiB(path.join(dataDir, "srvutil.db-wal"));
+    await stopCentral(child);
+  }
+
+  log("baselines (raw SQLite, same rows, no HTTP, no parsing)");
+  const fleetFiles = Math.min(FLEET_FILES, 10_000);
+  const base = {
+    fleetNORMAL: baseline("NORMAL", "fleet", fleetFiles, false),
+    fleetFULL: baseline("FULL", "fleet", fleetFiles, false),
+    backlog: baseline("NORMAL", "backlog", BACKLOG_FILES, false),
+    backlogParse: baseline("NORMAL", "backlog", BACKLOG_FILES, "protocol"),
+  };
+
+  const header =
+    "| scenario | sync | files | rows/s | uploads/s | p50 ms | p99 ms | non-201 | baseline rows/s | vs baseline | RSS MiB before→after |";
+  const lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"];
+  for (const { name, sync, r, rssBefore, rssAfter } of results) {
+    const b = name.startsWith("fleet") ? (sync === "FULL" ? base.fleetFULL : base.fleetNORMAL) : base.backlog;
+    const rowsPerSec = r.rows / r.seconds;
+    lines.push(
+      `| ${name} | ${sync} | ${r.uploads} | ${fmt(rowsPerSec)} | ${fmt(r.uploads / r.seconds)} | ${fmt(r.p50ms, 1)} | ${fmt(r.p99ms, 1)} | ${r.errors} | ${fmt(b.rowsPerSec)} | ${fmt((rowsPerSec / b.rowsPerSec) * 100, 0)}% | ${fmt(rssBefore)}→${fmt(rssAfter)} |`,
+    );
+  }
+  lines.push(
+    `| baseline: raw insert, 20-row files | NORMAL | ${fleetFiles} | ${fmt(base.fleetNORMAL.rowsPerSec)} | ${fmt(base.fleetNORMAL.uploadsPerSec)} | | | | | 100% | |`,
+    `| baseline: raw insert, 20-row files | FULL | ${fleetFiles} | ${fmt(base.fleetFULL.rowsPerSec)} | ${fmt(base.fleetFULL.uploadsPerSec)} | | | | | | |`,
+    `| baseline: raw insert, 10k-row files | NORMAL | ${BACKLOG_FILES} | ${fmt(base.backlog.rowsPerSec)} | ${fmt(base.backlog.uploadsPerSec)} | | | | | 100% | |`,
+    `| in-process parseMetricsCsv + insert, 10k-row files | NORMAL | ${BACKLOG_FILES} | ${fmt(base.backlogParse.rowsPerSec)} | ${fmt(base.backlogParse.uploadsPerSec)} | | | | | ${fmt((base.backlogParse.rowsPerSec / base.backlog.rowsPerSec) * 100)}% | |`,
+  );
+  process.stdout.write(`\n${lines.join("\n")}\n\n`);
+  process.stdout.write(
+    `WAL size before shutdown: ${Object.entries(walMiB)
+      .map(([k, v]) => `${k} ${fmt(v, 1)} MiB`)
+      .join(", ")}\n`,
+  );
+  if (soak !== null) {
+    const s = soak.samples;
+    const q = Math.max(1, Math.floor(s.length / 4));
+    const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+    process.stdout.write(
+      `Soak ${fmt(soak.r.seconds)} s: ${soak.r.uploads} uploads (${fmt(soak.r.uploads / soak.r.seconds)}/s, p50 ${fmt(soak.r.p50ms, 1)} ms, p99 ${fmt(soak.r.p99ms, 1)} ms, non-201 ${soak.r.errors}); ` +
+        `RSS MiB every 5 s: ${s.map((v) => fmt(v)).join(" ")}; second quarter avg ${fmt(avg(s.slice(q, 2 * q)))} → last quarter avg ${fmt(avg(s.slice(-q)))}\n`,
+    );
+  }
+  process.stdout.write(
+    `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), Node ${process.version}, load average at the end ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")} (the machine is shared); load client and central are separate processes on loopback.\n`,
+  );
+}
+
+await main();

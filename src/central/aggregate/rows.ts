@@ -1,0 +1,283 @@
+import type { MetricRow } from "../../protocol/index.js";
+import type { DayReport, DiskDay } from "../report/types.js";
+
+/**
+ * The aggregation contract (docs/report.md), implemented once over "buckets".
+ *
+ * A bucket holds the sums, maxima and last values of the distinct timestamps
+ * of one server inside one UTC hour (and one local day). Days are built by
+ * merging hour buckets in chronological order, both here (directly from raw
+ * rows) and in the rollup tables (which store exactly these buckets), so the
+ * two paths perform the same floating-point operations in the same order and
+ * give bit-identical figures.
+ */
+export interface Bucket {
+  /** Distinct timestamps. */
+  samples: number;
+  cpuSum: number;
+  /** max(cpu_percent, cpu_peak_percent). */
+  cpuPeak: number;
+  memUsedSum: number;
+  memAvailableSum: number;
+  /** Sum of used/total×100 per timestamp. */
+  memPercentSum: number;
+  memPercentMax: number;
+  /** Timestamp of the last sample and its mem_total. */
+  lastTs: number;
+  lastMemTotal: number;
+  intervalSum: number;
+  intervalCount: number;
+}
+
+/** The last sample of one mount inside a bucket or day. */
+export interface MountLast {
+  lastTs: number;
+  total: number;
+  used: number;
+  free: number;
+}
+
+export const HOUR_MS = 3_600_000;
+
+export function emptyBucket(): Bucket {
+  return {
+    samples: 0,
+    cpuSum: 0,
+    cpuPeak: Number.NEGATIVE_INFINITY,
+    memUsedSum: 0,
+    memAvailableSum: 0,
+    memPercentSum: 0,
+    memPercentMax: Number.NEGATIVE_INFINITY,
+    lastTs: Number.NEGATIVE_INFINITY,
+    lastMemTotal: 0,
+    intervalSum: 0,
+    intervalCount: 0,
+  };
+}
+
+/** used/total×100; a machine reporting 0 bytes of memory counts as 0 % rather than NaN. */
+export function memoryPercent(used: number, total: number): number {
+  return total > 0 ? (used / total) * 100 : 0;
+}
+
+/** used/(used+free)×100 as df counts it; 0 for an empty filesystem. */
+export function diskPercent(used: number, free: number): number {
+  const capacity = used + free;
+  return capacity > 0 ? (used / capacity) * 100 : 0;
+}
+
+/** Adds one distinct timestamp (its CPU and memory figures) to a bucket. Timestamps must come in order. */
+export function addSample(b: Bucket, row: MetricRow): void {
+  b.samples += 1;
+  b.cpuSum += row.cpuPercent;
+  const peak =
+    row.cpuPeakPercent !== null && row.cpuPeakPercent > row.cpuPercent ? row.cpuPeakPercent : row.cpuPercent;
+  if (peak > b.cpuPeak) b.cpuPeak = peak;
+  b.memUsedSum += row.memUsedBytes;
+  b.memAvailableSum += row.memAvailableBytes;
+  const pct = memoryPercent(row.memUsedBytes, row.memTotalBytes);
+  b.memPercentSum += pct;
+  if (pct > b.memPercentMax) b.memPercentMax = pct;
+  if (row.timestamp >= b.lastTs) {
+    b.lastTs = row.timestamp;
+    b.lastMemTotal = row.memTotalBytes;
+  }
+  if (row.intervalSeconds !== null) {
+    b.intervalSum += row.intervalSeconds;
+    b.intervalCount += 1;
+  }
+}
+
+/** Merges `b` into `into`. Callers merge in chronological order (see the file comment). */
+export function mergeBucket(into: Bucket, b: Bucket): void {
+  if (b.samples === 0) return;
+  into.samples += b.samples;
+  into.cpuSum += b.cpuSum;
+  if (b.cpuPeak > into.cpuPeak) into.cpuPeak = b.cpuPeak;
+  into.memUsedSum += b.memUsedSum;
+  into.memAvailableSum += b.memAvailableSum;
+  into.memPercentSum += b.memPercentSum;
+  if (b.memPercentMax > into.memPercentMax) into.memPercentMax = b.memPercentMax;
+  if (b.lastTs >= into.lastTs) {
+    into.lastTs = b.lastTs;
+    into.lastMemTotal = b.lastMemTotal;
+  }
+  into.intervalSum += b.intervalSum;
+  into.intervalCount += b.intervalCount;
+}
+
+export function mergeMount(into: Map<string, MountLast>, mount: string, m: MountLast): void {
+  const cur = into.get(mount);
+  if (cur === undefined || m.lastTs > cur.lastTs) into.set(mount, { ...m });
+}
+
+/** One local day of one server: the contract's figures plus what findings need. */
+export interface DayAggregate {
+  day: DayReport;
+  /** Mean interval_seconds of the day's samples, when agents sent it. */
+  intervalAvg: number | null;
+  /** Timestamp of the day's last sample. */
+  lastTs: number | null;
+}
+
+export function finishDay(date: string, b: Bucket, mounts: Map<string, MountLast>): DayAggregate {
+  if (b.samples === 0) {
+    return {
+      day: {
+        date,
+        samples: 0,
+        cpu: { avg: null, peak: null },
+        memory: {
+          total_bytes: null,
+          used_avg_bytes: null,
+          available_avg_bytes: null,
+          percent_avg: null,
+          percent_peak: null,
+        },
+        disks: [],
+      },
+      intervalAvg: null,
+      lastTs: null,
+    };
+  }
+  const n = b.samples;
+  const disks: DiskDay[] = [...mounts.entries()]
+    .sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0))
+    .map(([mount, m]) => ({
+      mount,
+      total_bytes: m.total,
+      used_bytes: m.used,
+      free_bytes: m.free,
+      percent: diskPercent(m.used, m.free),
+    }));
+  return {
+    day: {
+      date,
+      samples: n,
+      cpu: { avg: b.cpuSum / n, peak: b.cpuPeak },
+      memory: {
+        total_bytes: b.lastMemTotal,
+        used_avg_bytes: b.memUsedSum / n,
+        available_avg_bytes: b.memAvailableSum / n,
+        percent_avg: b.memPercentSum / n,
+        percent_peak: b.memPercentMax,
+      },
+      disks,
+    },
+    intervalAvg: b.intervalCount > 0 ? b.intervalSum / b.intervalCount : null,
+    lastTs: b.lastTs,
+  };
+}
+
+/** Days to aggregate: `dates[i]` runs from `dayStarts[i]` (incl.) to `dayStarts[i + 1]` (excl.). */
+export interface DaySpan {
+  dates: readonly string[];
+  dayStarts: readonly number[];
+}
+
+/** Index of the day containing `ts`, or -1 outside the span. */
+export function dayIndex(span: DaySpan, ts: number): number {
+  const starts = span.dayStarts;
+  if (ts < starts[0]! || ts >= starts[starts.length - 1]!) return -1;
+  let lo = 0;
+  let hi = starts.length - 2;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= ts) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/**
+ * Collects one server's rows (any order, duplicates allowed) and produces its
+ * days. Duplicate (timestamp, mount) rows count once; when rows of one
+ * timestamp disagree on CPU or memory, the row of the smallest mount wins
+ * (the same row the store returns first).
+ */
+export class ServerRowAggregator {
+  /** timestamp → the row whose CPU/memory figures count, and per mount the first row seen. */
+  private readonly byTs = new Map<number, { row: MetricRow; mounts: Map<string, MetricRow> }>();
+
+  constructor(
+    readonly server: string,
+    private readonly span: DaySpan,
+  ) {}
+
+  add(row: MetricRow): void {
+    if (dayIndex(this.span, row.timestamp) < 0) return;
+    const entry = this.byTs.get(row.timestamp);
+    if (entry === undefined) {
+      this.byTs.set(row.timestamp, { row, mounts: new Map([[row.diskMount, row]]) });
+      return;
+    }
+    if (!entry.mounts.has(row.diskMount)) entry.mounts.set(row.diskMount, row);
+    if (row.diskMount < entry.row.diskMount) entry.row = row;
+  }
+
+  finish(): DayAggregate[] {
+    const dayCount = this.span.dates.length;
+    const days = Array.from({ length: dayCount }, () => ({
+      bucket: emptyBucket(),
+      mounts: new Map<string, MountLast>(),
+    }));
+    const timestamps = [...this.byTs.keys()].sort((a, b) => a - b);
+    // Hour buckets within a day, merged in order (the rollup path does the same).
+    let hourBucket = emptyBucket();
+    let hourKey = Number.NaN;
+    let hourDay = -1;
+    const flush = (): void => {
+      if (hourDay >= 0) mergeBucket(days[hourDay]!.bucket, hourBucket);
+      hourBucket = emptyBucket();
+    };
+    for (const ts of timestamps) {
+      const entry = this.byTs.get(ts)!;
+      const di = dayIndex(this.span, ts);
+      const hk = Math.floor(ts / HOUR_MS);
+      if (hk !== hourKey || di !== hourDay) {
+        flush();
+        hourKey = hk;
+        hourDay = di;
+      }
+      addSample(hourBucket, entry.row);
+      for (const [mount, r] of entry.mounts) {
+        mergeMount(days[di]!.mounts, mount, {
+          lastTs: ts,
+          total: r.diskTotalBytes,
+          used: r.diskUsedBytes,
+          free: r.diskFreeBytes,
+        });
+      }
+    }
+    flush();
+    this.byTs.clear();
+    return days.map((d, i) => finishDay(this.span.dates[i]!, d.bucket, d.mounts));
+  }
+}
+
+/**
+ * The reference implementation of the aggregation contract over raw rows:
+ * per server, one DayReport per day of `span`. Rows may come in any order and
+ * repeat. Servers without rows in the span are absent from the result.
+ */
+export function aggregateRows(rows: Iterable<MetricRow>, span: DaySpan): Map<string, DayReport[]> {
+  const byServer = new Map<string, ServerRowAggregator>();
+  for (const row of rows) {
+    let agg = byServer.get(row.server);
+    if (agg === undefined) {
+      agg = new ServerRowAggregator(row.server, span);
+      byServer.set(row.server, agg);
+    }
+    agg.add(row);
+  }
+  const out = new Map<string, DayReport[]>();
+  for (const server of [...byServer.keys()].sort()) {
+    const days = byServer.get(server)!.finish();
+    if (days.some((d) => d.day.samples > 0))
+      out.set(
+        server,
+        days.map((d) => d.day),
+      );
+  }
+  return out;
+}

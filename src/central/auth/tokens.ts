@@ -1,0 +1,101 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { serverNameProblem } from "../../protocol/index.js";
+import type { AgentTokenRecord, MetricsStore } from "../storage/store.js";
+
+/**
+ * Token format: `srvu_<id>_<secret>` (agent, may upload as one server) or
+ * `srvv_<id>_<secret>` (viewer, may use the read API). `id` is 12 hex chars
+ * (public, the lookup key), `secret` 64 hex chars = 256 random bits. Only
+ * SHA-256(secret) is stored; a plain hash is enough because the secret is
+ * random and long, so there is nothing to brute-force from a stolen hash.
+ */
+export type TokenRole = "agent" | "viewer";
+
+const PREFIX: Record<TokenRole, string> = { agent: "srvu", viewer: "srvv" };
+const TOKEN_PATTERN = /^(srvu|srvv)_([0-9a-f]{12})_([0-9a-f]{64})$/;
+
+/** A token name (server for agents, a label for viewers) that cannot be used. */
+export class TokenInputError extends Error {
+  override readonly name = "TokenInputError";
+}
+
+export interface ParsedToken {
+  role: TokenRole;
+  tokenId: string;
+  secret: string;
+}
+
+export function parseToken(token: string): ParsedToken | null {
+  const m = TOKEN_PATTERN.exec(token);
+  if (m === null) return null;
+  return { role: m[1] === "srvu" ? "agent" : "viewer", tokenId: m[2]!, secret: m[3]! };
+}
+
+export function hashSecret(secret: string): string {
+  return createHash("sha256").update(secret).digest("hex");
+}
+
+/** Constant-time comparison of a presented secret against a stored hash. */
+export function secretMatches(secret: string, storedHash: string): boolean {
+  const presented = createHash("sha256").update(secret).digest();
+  const stored = Buffer.from(storedHash, "hex");
+  return stored.length === presented.length && timingSafeEqual(presented, stored);
+}
+
+function newToken(role: TokenRole, name: string): { token: string; record: AgentTokenRecord } {
+  const tokenId = randomBytes(6).toString("hex");
+  const secret = randomBytes(32).toString("hex");
+  return {
+    token: `${PREFIX[role]}_${tokenId}_${secret}`,
+    record: { tokenId, server: name, secretHash: hashSecret(secret), createdAt: Date.now(), revokedAt: null },
+  };
+}
+
+/** Creates an agent token bound to `server` and returns it; it is shown once and never stored. */
+export async function createAgentToken(store: MetricsStore, server: string): Promise<string> {
+  const problem = serverNameProblem(server);
+  if (problem !== null) throw new TokenInputError(`server name '${server}': ${problem}`);
+  const { token, record } = newToken("agent", server);
+  await store.createAgentToken(record);
+  return token;
+}
+
+/** Creates a read-API token labelled `name` (who or what uses it). */
+export async function createViewerToken(store: MetricsStore, name: string): Promise<string> {
+  const problem = serverNameProblem(name);
+  if (problem !== null)
+    throw new TokenInputError(`viewer name '${name}': ${problem.replace("server name", "name")}`);
+  const { token, record } = newToken("viewer", name);
+  await store.createViewerToken(record);
+  return token;
+}
+
+export type Authentication =
+  | { ok: true; role: TokenRole; tokenId: string; name: string }
+  | { ok: false; reason: "missing" | "malformed" | "unknown" | "revoked" | "wrong_role" };
+
+/**
+ * Checks an Authorization header value for the given role. The failure reason
+ * is for metrics and logs; clients only ever see 401.
+ */
+export async function authenticate(
+  store: MetricsStore,
+  authorization: string | undefined,
+  role: TokenRole,
+): Promise<Authentication> {
+  if (authorization === undefined || authorization === "") return { ok: false, reason: "missing" };
+  const m = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
+  if (m === null) return { ok: false, reason: "malformed" };
+  const parsed = parseToken(m[1]!);
+  if (parsed === null) return { ok: false, reason: "malformed" };
+  if (parsed.role !== role) return { ok: false, reason: "wrong_role" };
+  const record =
+    role === "agent"
+      ? await store.findAgentToken(parsed.tokenId)
+      : await store.findViewerToken(parsed.tokenId);
+  if (record === null || !secretMatches(parsed.secret, record.secretHash)) {
+    return { ok: false, reason: "unknown" };
+  }
+  if (record.revokedAt !== null) return { ok: false, reason: "revoked" };
+  return { ok: true, role, tokenId: record.tokenId, name: record.server };
+}

@@ -1,0 +1,48 @@
+import { DateTime } from "luxon";
+
+/** A week the user typed that is not an ISO week; the message shows the accepted forms. */
+export class DeliveryWeekError extends Error {
+  override readonly name = "DeliveryWeekError";
+}
+
+/** "2026-W47" for the ISO week containing `instant` in `timeZone`. */
+export function isoWeekOf(instant: number, timeZone: string): string {
+  const d = DateTime.fromMillis(instant, { zone: timeZone });
+  return `${d.weekYear}-W${String(d.weekNumber).padStart(2, "0")}`;
+}
+
+/** The last complete ISO week before `instant` in `timeZone` (what a Monday-morning run reports). */
+export function isoWeekBefore(instant: number, timeZone: string): string {
+  const d = DateTime.fromMillis(instant, { zone: timeZone }).startOf("week").minus({ weeks: 1 });
+  return isoWeekOf(d.toMillis(), timeZone);
+}
+
+/**
+ * "2026-W47" (validated: W53 only in years that have one) or "last".
+ * Kept here, independent of the report module, because the scheduler must
+ * name the week before any report can be built.
+ */
+export function resolveDeliveryWeek(spec: string, timeZone: string, now: number): string {
+  const s = spec.trim();
+  if (s.toLowerCase() === "last") return isoWeekBefore(now, timeZone);
+  const m = /^(\d{4})-W(\d{2})$/.exec(s);
+  if (m !== null) {
+    const d = DateTime.fromObject(
+      { weekYear: Number(m[1]), weekNumber: Number(m[2]), weekday: 1 },
+      { zone: timeZone },
+    );
+    if (d.isValid && d.weekYear === Number(m[1]) && d.weekNumber === Number(m[2])) return s;
+  }
+  throw new DeliveryWeekError(`--week: '${spec}' is not an ISO week; expected e.g. 2026-W47 or "last"`);
+}
+
+/** Local Monday and Sunday of an ISO week, YYYY-MM-DD. */
+export function weekDateRange(week: string, timeZone: string): { first: string; last: string } {
+  const m = /^(\d{4})-W(\d{2})$/.exec(week);
+  if (m === null) throw new DeliveryWeekError(`'${week}' is not an ISO week like 2026-W47`);
+  const monday = DateTime.fromObject(
+    { weekYear: Number(m[1]), weekNumber: Number(m[2]), weekday: 1 },
+    { zone: timeZone },
+  );
+  return { first: monday.toISODate()!, last: monday.plus({ days: 6 }).toISODate()! };
+}

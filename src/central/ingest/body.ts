@@ -1,0 +1,105 @@
+import type { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { HttpError } from "./http-error.js";
+
+/**
+ * Reads a request body (or a multipart file stream) into one Buffer, with a
+ * hard cap on both the bytes on the wire and the bytes after decompression:
+ * a gzip bomb is cut off as soon as its output passes the cap, long before
+ * it could exhaust memory.
+ */
+export async function readCappedBody(
+  stream: Readable,
+  encoding: "identity" | "gzip",
+  maxBytes: number,
+): Promise<Buffer> {
+  const raw = await collect(stream, maxBytes, "request body");
+  if (encoding === "identity") return raw;
+  return gunzipCapped(raw, maxBytes);
+}
+
+/** Maps a Content-Encoding header to what we decode; anything else is 415. */
+export function contentEncoding(header: string | string[] | undefined): "identity" | "gzip" {
+  const value = (Array.isArray(header) ? header.join(",") : (header ?? "")).trim().toLowerCase();
+  if (value === "" || value === "identity") return "identity";
+  if (value === "gzip" || value === "x-gzip") return "gzip";
+  throw new HttpError(
+    415,
+    "unsupported_encoding",
+    `Content-Encoding '${value.slice(0, 40)}' is not supported; send the CSV plain or with Content-Encoding: gzip`,
+  );
+}
+
+export function isGzip(bytes: Buffer): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+export function gunzipCapped(compressed: Buffer, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const gunzip = createGunzip();
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let done = false;
+    gunzip.on("data", (chunk: Buffer) => {
+      if (done) return;
+      total += chunk.length;
+      if (total > maxBytes) {
+        done = true;
+        gunzip.destroy();
+        reject(tooLarge(maxBytes, "decompressed body"));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    gunzip.on("error", (err) => {
+      if (done) return;
+      done = true;
+      reject(new HttpError(400, "bad_gzip", `body is not valid gzip data: ${err.message}`));
+    });
+    gunzip.on("end", () => {
+      if (done) return;
+      done = true;
+      resolve(Buffer.concat(chunks, total));
+    });
+    gunzip.end(compressed);
+  });
+}
+
+function collect(stream: Readable, maxBytes: number, what: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let done = false;
+    const finish = (err: Error | null) => {
+      if (done) return;
+      done = true;
+      stream.off("data", onData);
+      stream.off("end", onEnd);
+      stream.off("error", onError);
+      if (err !== null) {
+        // Keep draining so the client can read our answer instead of a reset.
+        stream.resume();
+        reject(err);
+      } else resolve(Buffer.concat(chunks, total));
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > maxBytes) finish(tooLarge(maxBytes, what));
+      else chunks.push(chunk);
+    };
+    const onEnd = () => finish(null);
+    const onError = (err: Error) =>
+      finish(new HttpError(400, "bad_body", `could not read ${what}: ${err.message}`));
+    stream.on("data", onData);
+    stream.on("end", onEnd);
+    stream.on("error", onError);
+  });
+}
+
+export function tooLarge(maxBytes: number, what: string): HttpError {
+  return new HttpError(
+    413,
+    "too_large",
+    `${what} exceeds the limit of ${maxBytes} bytes (SRVUTIL_MAX_BODY_BYTES); split the file`,
+  );
+}

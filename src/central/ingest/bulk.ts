@@ -1,0 +1,176 @@
+import { readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { CsvValidationError } from "../../protocol/index.js";
+import type { MetricsStore } from "../storage/store.js";
+import { gunzipCapped } from "./body.js";
+import { IngestInputError, type IngestService, isUploadId, uploadIdTime } from "./ingest-service.js";
+
+/**
+ * `central import DIR` and `central rebuild`: many files through the same
+ * ingest path as the API, one transaction per file, with progress reporting.
+ */
+
+export interface BulkProgress {
+  /** Called after each file with counts so far. */
+  update(done: number, total: number, rows: number): void;
+  finish(): void;
+}
+
+export interface BulkFailure {
+  file: string;
+  error: string;
+}
+
+export interface ImportSummary {
+  files: number;
+  imported: number;
+  /** Files whose exact content (same server, same SHA-256) was already stored. */
+  skipped: number;
+  failed: BulkFailure[];
+  rows: number;
+  inserted: number;
+  duplicates: number;
+}
+
+/** Files accepted by import: CSV v1, plain or gzipped. */
+const IMPORTABLE = /\.csv(\.gz)?$/i;
+
+/** Lists importable files under `dir`, recursively, in a stable (sorted) order. */
+export async function listCsvFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string, depth: number) => {
+    if (depth > 16) return; // a symlink loop or an absurd tree: stop, don't recurse forever
+    const entries = await readdir(d, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p, depth + 1);
+      else if (e.isFile() && IMPORTABLE.test(e.name)) out.push(p);
+    }
+  };
+  await walk(dir, 0);
+  return out;
+}
+
+export async function importDirectory(
+  ingest: IngestService,
+  dir: string,
+  options: { maxBodyBytes: number; progress?: BulkProgress },
+): Promise<ImportSummary> {
+  const info = await stat(dir).catch(() => null);
+  if (info === null || !info.isDirectory()) throw new IngestInputError(`${dir}: not a directory`);
+  const files = await listCsvFiles(dir);
+  const summary: ImportSummary = {
+    files: files.length,
+    imported: 0,
+    skipped: 0,
+    failed: [],
+    rows: 0,
+    inserted: 0,
+    duplicates: 0,
+  };
+  for (const [i, file] of files.entries()) {
+    try {
+      let bytes: Buffer = await readFile(file);
+      if (bytes.length > options.maxBodyBytes && !file.endsWith(".gz")) {
+        throw new IngestInputError(`file is larger than SRVUTIL_MAX_BODY_BYTES (${options.maxBodyBytes})`);
+      }
+      if (file.toLowerCase().endsWith(".gz")) bytes = await gunzipCapped(bytes, options.maxBodyBytes);
+      const result = await ingest.ingestFile(bytes);
+      if (result.replay) summary.skipped++;
+      else {
+        summary.imported++;
+        summary.rows += result.rows;
+        summary.inserted += result.inserted;
+        summary.duplicates += result.duplicates;
+      }
+    } catch (err) {
+      summary.failed.push({ file, error: describeError(err) });
+    }
+    options.progress?.update(i + 1, files.length, summary.rows);
+  }
+  options.progress?.finish();
+  return summary;
+}
+
+export interface RebuildSummary {
+  files: number;
+  rebuilt: number;
+  failed: BulkFailure[];
+  rows: number;
+  inserted: number;
+}
+
+/**
+ * Re-derives samples and uploads from received_metrics/: clears them, then
+ * re-ingests every raw file under its original upload id. Tokens and other
+ * modules' tables stay. Restartable: an interrupted rebuild is finished by
+ * running it again.
+ */
+export async function rebuildFromRaw(
+  store: MetricsStore,
+  ingest: IngestService,
+  receivedMetricsDir: string,
+  options: { progress?: BulkProgress } = {},
+): Promise<RebuildSummary> {
+  const files = (await listCsvFiles(receivedMetricsDir).catch(() => [] as string[])).filter(
+    (f) => !f.endsWith(".gz"),
+  );
+  // Upload ids start with the receipt time: sorting by name replays in arrival order.
+  files.sort((a, b) => {
+    const ka = path.basename(a);
+    const kb = path.basename(b);
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  });
+  await store.clearIngestedData();
+  const summary: RebuildSummary = { files: files.length, rebuilt: 0, failed: [], rows: 0, inserted: 0 };
+  for (const [i, file] of files.entries()) {
+    try {
+      const bytes = await readFile(file);
+      const id = path.basename(file, ".csv");
+      const receivedAt = isUploadId(id) ? uploadIdTime(id) : (await stat(file)).mtimeMs;
+      const result = await ingest.ingestStoredFile(file, bytes, Math.floor(receivedAt));
+      summary.rebuilt++;
+      summary.rows += result.rows;
+      summary.inserted += result.inserted;
+    } catch (err) {
+      summary.failed.push({ file, error: describeError(err) });
+    }
+    options.progress?.update(i + 1, files.length, summary.rows);
+  }
+  options.progress?.finish();
+  return summary;
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof CsvValidationError) return err.describe();
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** Progress on stderr: a redrawn bar on a terminal, a line every ~10% otherwise (logs, CI). */
+export function stderrProgress(label: string, stream: NodeJS.WriteStream = process.stderr): BulkProgress {
+  let lastPrinted = -1;
+  let lastTime = 0;
+  return {
+    update(done, total, rows) {
+      const pct = total === 0 ? 100 : Math.floor((done / total) * 100);
+      if (stream.isTTY) {
+        const now = Date.now();
+        if (done !== total && now - lastTime < 100) return;
+        lastTime = now;
+        const width = 30;
+        const filled = Math.round((pct / 100) * width);
+        stream.write(
+          `\r${label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} files, ${rows} rows`,
+        );
+      } else if (Math.floor(pct / 10) !== Math.floor(lastPrinted / 10) || done === total) {
+        lastPrinted = pct;
+        stream.write(`${label}: ${done}/${total} files (${pct}%), ${rows} rows\n`);
+      }
+    },
+    finish() {
+      if (stream.isTTY) stream.write("\n");
+    },
+  };
+}

@@ -1,0 +1,387 @@
+import { createHash, randomBytes } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
+import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import path from "node:path";
+import {
+  CsvValidationError,
+  type MetricRow,
+  parseMetricsCsv,
+  serverNameProblem,
+} from "../../protocol/index.js";
+import type { AutomationLog } from "../automation-log.js";
+import type { MetricsStore } from "../storage/store.js";
+import { ParsePool } from "./parse-pool.js";
+
+/**
+ * The one path every metrics file takes into the central (API upload,
+ * `central import`, `central rebuild`): validate the whole file, write the
+ * raw file atomically, commit its rows in one transaction. A file is stored
+ * completely or not at all.
+ *
+ * Raw files live in `<data>/received_metrics/<server>/<YYYY-MM-DD>/<upload_id>.csv`
+ * where the date is the UTC date the central received the file (not the
+ * dates inside it: one file may span days, and receipt date makes "what came
+ * in on Tuesday" a directory listing). Gzip uploads are stored decompressed.
+ */
+
+/** Rows of a file name a server other than the one the token is bound to (→ 403). */
+export class ServerMismatchError extends Error {
+  override readonly name = "ServerMismatchError";
+  constructor(
+    readonly tokenServer: string,
+    readonly rowServer: string,
+    readonly dataRow: number,
+  ) {
+    super(
+      `data row ${dataRow} names server '${rowServer}' but this token may only upload for '${tokenServer}'`,
+    );
+  }
+}
+
+/** A file that is valid CSV v1 but cannot be ingested as one upload (e.g. several servers in one file on import). */
+export class IngestInputError extends Error {
+  override readonly name = "IngestInputError";
+}
+
+export interface IngestServiceOptions {
+  store: MetricsStore;
+  /** The data directory; raw paths in the database are relative to it. */
+  dataDir: string;
+  /** Normally `<dataDir>/received_metrics`. */
+  receivedMetricsDir: string;
+  log?: AutomationLog | null;
+  maxFutureSkewMs: number;
+  /** Data rows accepted in one file. */
+  maxRows: number;
+  /** Injectable clock, epoch ms. */
+  now?: () => number;
+  /** Worker threads parsing large files off the event loop (0: inline). Default 0. */
+  parseWorkers?: number;
+}
+
+export interface IngestResult {
+  uploadId: string;
+  server: string;
+  rows: number;
+  inserted: number;
+  duplicates: number;
+  /** True when this exact file (same server, same SHA-256) was already stored: nothing was written. */
+  replay: boolean;
+  rawPath: string;
+}
+
+export interface IngestFileOptions {
+  /** The server the caller's token is bound to; rows naming another server are refused. */
+  expectedServer?: string;
+}
+
+/** SRVUTIL_MAX_ROWS_PER_FILE, default 200,000 (a 16 MiB file holds about 100,000 rows). */
+export function maxRowsFromEnv(env: NodeJS.ProcessEnv): number {
+  const raw = env.SRVUTIL_MAX_ROWS_PER_FILE;
+  if (raw === undefined || raw.trim() === "") return 200_000;
+  const v = Number(raw);
+  if (!Number.isSafeInteger(v) || v < 1) {
+    throw new IngestInputError(`SRVUTIL_MAX_ROWS_PER_FILE: expected a whole number ≥ 1, got '${raw}'`);
+  }
+  return v;
+}
+
+const UPLOAD_ID_PATTERN = /^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{12}$/;
+
+export class IngestService {
+  private readonly store: MetricsStore;
+  private readonly now: () => number;
+  private readonly knownDirs = new Set<string>();
+  private readonly dirSync = new DirectorySyncer();
+  private readonly parsePool: ParsePool;
+
+  constructor(private readonly options: IngestServiceOptions) {
+    this.store = options.store;
+    this.now = options.now ?? Date.now;
+    this.parsePool = new ParsePool(
+      options.parseWorkers ?? 0,
+      (bytes, opts) => parseMetricsCsv(bytes, opts).rows,
+    );
+  }
+
+  /** Starts the parse workers ahead of the first large upload. */
+  warmUp(): Promise<void> {
+    return this.parsePool.warmUp();
+  }
+
+  /** Stops the parse workers. */
+  async close(): Promise<void> {
+    await this.parsePool.close();
+  }
+
+  /**
+   * Validates and stores one metrics file (decompressed bytes). Throws
+   * CsvValidationError (400), ServerMismatchError (403) or IngestInputError;
+   * in every error case nothing is stored.
+   */
+  async ingestFile(bytes: Uint8Array, opts: IngestFileOptions = {}): Promise<IngestResult> {
+    const receivedAt = this.now();
+    const rows = await this.parse(bytes, receivedAt);
+    const server = singleServer(rows, opts.expectedServer);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+
+    const earlier = await this.store.findUpload(server, sha256);
+    if (earlier !== null) {
+      return {
+        uploadId: earlier.uploadId,
+        server,
+        rows: rows.length,
+        inserted: 0,
+        duplicates: rows.length,
+        replay: true,
+        rawPath: earlier.rawPath,
+      };
+    }
+
+    const uploadId = newUploadId(receivedAt);
+    const day = new Date(receivedAt).toISOString().slice(0, 10);
+    const rawPath = `received_metrics/${server}/${day}/${uploadId}.csv`;
+    const dir = this.safeDir(server, day);
+    const file = path.join(dir, `${uploadId}.csv`);
+    await this.ensureDir(dir);
+    await writeFileDurably(file, bytes);
+    await this.dirSync.sync(dir);
+
+    let outcome: Awaited<ReturnType<MetricsStore["ingest"]>>;
+    try {
+      outcome = await this.store.ingest(
+        { uploadId, server, receivedAt, rawPath, sha256, bytes: bytes.byteLength },
+        rows,
+      );
+    } catch (err) {
+      // All or nothing: without its rows the raw file must not stay behind.
+      await rm(file, { force: true });
+      await this.dirSync.sync(dir).catch(() => {});
+      throw err;
+    }
+    this.options.log?.info("upload", {
+      upload_id: uploadId,
+      server,
+      rows: outcome.rows,
+      inserted: outcome.inserted,
+      duplicates: outcome.duplicates,
+      bytes: bytes.byteLength,
+    });
+    return { ...outcome, server, replay: false, rawPath };
+  }
+
+  /**
+   * Re-ingests a raw file already in received_metrics/ (for `central rebuild`)
+   * under its original upload id, without rewriting it.
+   */
+  async ingestStoredFile(absPath: string, bytes: Uint8Array, receivedAt: number): Promise<IngestResult> {
+    const rel = path.relative(this.options.dataDir, absPath).split(path.sep);
+    const [top, dirServer, day, name] = rel;
+    const uploadId = name?.endsWith(".csv") ? name.slice(0, -4) : "";
+    if (
+      rel.length !== 4 ||
+      top !== "received_metrics" ||
+      dirServer === undefined ||
+      serverNameProblem(dirServer) !== null ||
+      !/^\d{4}-\d{2}-\d{2}$/.test(day ?? "") ||
+      uploadId === ""
+    ) {
+      throw new IngestInputError(
+        `${absPath}: not a received_metrics/<server>/<YYYY-MM-DD>/<upload_id>.csv path`,
+      );
+    }
+    const rows = await this.parse(bytes, Number.POSITIVE_INFINITY);
+    const server = singleServer(rows, dirServer);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const outcome = await this.store.ingest(
+      { uploadId, server, receivedAt, rawPath: rel.join("/"), sha256, bytes: bytes.byteLength },
+      rows,
+    );
+    return { ...outcome, server, replay: false, rawPath: rel.join("/") };
+  }
+
+  /**
+   * Startup recovery: re-ingests raw files received in the last `windowMs`
+   * whose upload is missing from the database. With synchronous=NORMAL a
+   * power loss can roll back the last commits although their raw files were
+   * fsynced and acknowledged; this puts their rows back. It also adopts raw
+   * files of uploads that crashed between rename and commit (their rows are
+   * duplicates of the agent's retry, so nothing is doubled). Only the day
+   * folders that can hold such files are listed, and names are filtered by
+   * the receipt time they start with, so the cost does not grow with history.
+   */
+  async recoverRecent(windowMs: number): Promise<{ recovered: number; failed: string[] }> {
+    const now = this.now();
+    const since = now - windowMs;
+    const days = new Set([
+      new Date(since).toISOString().slice(0, 10),
+      new Date(now).toISOString().slice(0, 10),
+    ]);
+    const root = this.options.receivedMetricsDir;
+    const servers = await readdir(root).catch(() => [] as string[]);
+    let recovered = 0;
+    const failed: string[] = [];
+    for (const server of servers.sort()) {
+      if (serverNameProblem(server) !== null) continue;
+      for (const day of days) {
+        const dir = path.join(root, server, day);
+        const names = await readdir(dir).catch(() => [] as string[]);
+        for (const name of names.sort()) {
+          if (name.includes(".tmp-")) {
+            // A write that never reached its rename: no 2xx was sent for it.
+            await rm(path.join(dir, name), { force: true });
+            continue;
+          }
+          const id = name.endsWith(".csv") ? name.slice(0, -4) : "";
+          if (!isUploadId(id) || uploadIdTime(id) < since) continue;
+          if (await this.store.hasUploadId(id)) continue;
+          const file = path.join(dir, name);
+          try {
+            await this.ingestStoredFile(file, await readFile(file), uploadIdTime(id));
+            recovered++;
+          } catch (err) {
+            failed.push(`${file}: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        }
+      }
+    }
+    return { recovered, failed };
+  }
+
+  private async parse(bytes: Uint8Array, now: number): Promise<MetricRow[]> {
+    const rows = await this.parsePool.parse(bytes, {
+      // A stored file was validated when it arrived; re-checking its skew
+      // against today's clock would only refuse old data.
+      now: Number.isFinite(now) ? now : Date.now(),
+      maxFutureSkewMs: Number.isFinite(now) ? this.options.maxFutureSkewMs : Number.MAX_SAFE_INTEGER / 2,
+      maxRows: this.options.maxRows,
+    });
+    if (rows.length === 0) {
+      throw new CsvValidationError("empty", "file has a header but no data rows", 2, null);
+    }
+    return rows;
+  }
+
+  /** The day directory for a server, refusing anything that would leave received_metrics/. */
+  private safeDir(server: string, day: string): string {
+    const problem = serverNameProblem(server);
+    if (problem !== null) throw new IngestInputError(problem);
+    const root = this.options.receivedMetricsDir;
+    const dir = path.join(root, server, day);
+    if (path.dirname(path.dirname(dir)) !== path.resolve(root)) {
+      throw new IngestInputError(`server name '${server}' cannot be used as a directory name`);
+    }
+    return dir;
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    const created = await mkdir(dir, { recursive: true });
+    if (created !== undefined) {
+      // New directory entries are durable only once their parents are synced.
+      let d = dir;
+      while (d.length >= created.length) {
+        d = path.dirname(d);
+        await this.dirSync.sync(d);
+      }
+    }
+    this.knownDirs.add(dir);
+  }
+}
+
+function singleServer(rows: readonly MetricRow[], expected: string | undefined): string {
+  const server = expected ?? rows[0]!.server;
+  for (let i = 0; i < rows.length; i++) {
+    const s = rows[i]!.server;
+    if (s === server) continue;
+    if (expected !== undefined) throw new ServerMismatchError(expected, s, i + 1);
+    throw new IngestInputError(
+      `file has rows for several servers ('${server}' and '${s}' at data row ${i + 1}); one file must hold one server`,
+    );
+  }
+  return server;
+}
+
+/** `20261125T145012123Z-1a2b3c4d5e6f`: sorts by receipt time, unique by 48 random bits. */
+export function newUploadId(receivedAt: number): string {
+  const iso = new Date(receivedAt).toISOString(); // 2026-11-25T14:50:12.123Z
+  const compact = iso.replace(/[-:.]/g, "");
+  return `${compact}-${randomBytes(6).toString("hex")}`;
+}
+
+export function isUploadId(id: string): boolean {
+  return UPLOAD_ID_PATTERN.test(id);
+}
+
+/** The receipt time an upload id starts with, epoch ms. */
+export function uploadIdTime(id: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z/.exec(id);
+  if (m === null) return Number.NaN;
+  return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +m[7]!);
+}
+
+/** temp file + write + fsync + rename: a reader sees the whole file or none. */
+async function writeFileDurably(file: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fh = await open(tmp, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o640);
+  try {
+    await fh.write(bytes);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  await rename(tmp, file);
+}
+
+/**
+ * Coalesces directory fsyncs: uploads landing in the same directory at the
+ * same time share one fsync that starts after all their renames, instead of
+ * one fsync each (a directory fsync is what makes a rename durable).
+ */
+class DirectorySyncer {
+  private readonly state = new Map<string, { running: Promise<void> | null; queued: Promise<void> | null }>();
+
+  sync(dir: string): Promise<void> {
+    let s = this.state.get(dir);
+    if (s === undefined) {
+      s = { running: null, queued: null };
+      this.state.set(dir, s);
+    }
+    const st = s;
+    if (st.running === null) {
+      st.running = fsyncDir(dir).finally(() => {
+        st.running = null;
+        if (st.queued === null) this.state.delete(dir);
+      });
+      return st.running;
+    }
+    if (st.queued === null) {
+      // Starts only after the running fsync, hence after the caller's rename.
+      st.queued = st.running.then(
+        () => {
+          st.queued = null;
+          return this.sync(dir);
+        },
+        () => {
+          st.queued = null;
+          return this.sync(dir);
+        },
+      );
+    }
+    return st.queued;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  // Windows cannot open directories for fsync; NTFS metadata is journaled.
+  if (process.platform === "win32") return;
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

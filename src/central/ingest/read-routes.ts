@@ -1,0 +1,196 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { formatTimestamp, type MetricRow, parseTimestamp, serverNameProblem } from "../../protocol/index.js";
+import { authenticate } from "../auth/tokens.js";
+import type { MetricsStore } from "../storage/store.js";
+import { HttpError } from "./http-error.js";
+import { errorResponseSchema } from "./schemas.js";
+
+const DEFAULT_LIMIT = 10_000;
+const MAX_LIMIT = 100_000;
+
+const sampleSchema = {
+  type: "object",
+  properties: {
+    timestamp: { type: "string" },
+    server: { type: "string" },
+    cpu_percent: { type: "number" },
+    cpu_peak_percent: { type: ["number", "null"] },
+    interval_seconds: { type: ["number", "null"] },
+    mem_total_bytes: { type: "integer" },
+    mem_used_bytes: { type: "integer" },
+    mem_available_bytes: { type: "integer" },
+    disk_mount: { type: "string" },
+    disk_total_bytes: { type: "integer" },
+    disk_used_bytes: { type: "integer" },
+    disk_free_bytes: { type: "integer" },
+  },
+} as const;
+
+/**
+ * The read API for dashboards and scripts: GET /api/v1/servers and
+ * GET /api/v1/servers/{name}/samples. It takes viewer tokens only (srvv_…,
+ * `srvutil central token add --role viewer NAME`): an agent token, which
+ * sits on every monitored machine, must not read the whole fleet.
+ */
+export function registerReadRoutes(app: FastifyInstance, deps: { store: MetricsStore }): void {
+  const viewerOnly = async (req: FastifyRequest) => {
+    const auth = await authenticate(deps.store, req.headers.authorization, "viewer");
+    if (!auth.ok) {
+      throw new HttpError(
+        401,
+        "unauthorized",
+        "a valid viewer token is required: Authorization: Bearer srvv_… (create one with `srvutil central token add --role viewer NAME`)",
+        { "www-authenticate": 'Bearer realm="srvutil"' },
+      );
+    }
+  };
+
+  app.get(
+    "/api/v1/servers",
+    {
+      onRequest: viewerOnly,
+      schema: {
+        summary: "Servers that have sent data",
+        tags: ["read"],
+        security: [{ viewerToken: [] }],
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              servers: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    name: { type: "string" },
+                    first_seen: { type: "string", description: "Earliest sample timestamp" },
+                    last_seen: { type: "string", description: "Latest sample timestamp" },
+                    rows: { type: "integer" },
+                  },
+                },
+              },
+            },
+          },
+          401: errorResponseSchema,
+        },
+      },
+    },
+    async () => {
+      const servers = await deps.store.listServers();
+      return {
+        servers: servers.map((s) => ({
+          name: s.server,
+          first_seen: formatTimestamp(s.firstSeen),
+          last_seen: formatTimestamp(s.lastSeen),
+          rows: s.rows,
+        })),
+      };
+    },
+  );
+
+  app.get(
+    "/api/v1/servers/:name/samples",
+    {
+      onRequest: viewerOnly,
+      schema: {
+        summary: "Samples of one server with from <= timestamp < to",
+        description:
+          "At most `limit` rows, never splitting one timestamp; when more exist, `next_from` is the `from` of the next page.",
+        tags: ["read"],
+        security: [{ viewerToken: [] }],
+        params: {
+          type: "object",
+          required: ["name"],
+          properties: { name: { type: "string", maxLength: 64 } },
+        },
+        querystring: {
+          type: "object",
+          required: ["from", "to"],
+          properties: {
+            from: { type: "string", description: "ISO 8601 with Z or offset, inclusive" },
+            to: { type: "string", description: "ISO 8601 with Z or offset, exclusive" },
+            limit: { type: "integer", minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT },
+          },
+        },
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              server: { type: "string" },
+              from: { type: "string" },
+              to: { type: "string" },
+              samples: { type: "array", items: sampleSchema },
+              next_from: { type: ["string", "null"] },
+            },
+          },
+          400: errorResponseSchema,
+          401: errorResponseSchema,
+          404: errorResponseSchema,
+        },
+      },
+    },
+    async (req) => {
+      const { name } = req.params as { name: string };
+      const q = req.query as { from: string; to: string; limit: number };
+      const problem = serverNameProblem(name);
+      if (problem !== null) throw new HttpError(400, "bad_request", problem);
+      const from = parseTimestamp(q.from);
+      const to = parseTimestamp(q.to);
+      if (from === null)
+        throw new HttpError(
+          400,
+          "bad_request",
+          `from: '${q.from.slice(0, 40)}' is not ISO 8601 with Z or an offset`,
+        );
+      if (to === null)
+        throw new HttpError(
+          400,
+          "bad_request",
+          `to: '${q.to.slice(0, 40)}' is not ISO 8601 with Z or an offset`,
+        );
+      if (to <= from) throw new HttpError(400, "bad_request", "to must be after from");
+      const known = (await deps.store.listServers()).some((s) => s.server === name);
+      if (!known) throw new HttpError(404, "not_found", `no data from server '${name}'`);
+
+      const rows: MetricRow[] = [];
+      let nextFrom: string | null = null;
+      for await (const row of deps.store.samples({ from, to, servers: [name] })) {
+        if (rows.length >= q.limit) {
+          // Cut before the timestamp group the next row belongs to, so a page
+          // never holds half of one sample's mounts.
+          const cut = row.timestamp;
+          let keep = rows.length;
+          while (keep > 0 && rows[keep - 1]!.timestamp === cut) keep--;
+          if (keep > 0) rows.length = keep;
+          nextFrom = formatTimestamp(keep > 0 ? cut : row.timestamp);
+          break;
+        }
+        rows.push(row);
+      }
+      return {
+        server: name,
+        from: formatTimestamp(from),
+        to: formatTimestamp(to),
+        samples: rows.map(sampleJson),
+        next_from: nextFrom,
+      };
+    },
+  );
+}
+
+function sampleJson(r: MetricRow) {
+  return {
+    timestamp: formatTimestamp(r.timestamp),
+    server: r.server,
+    cpu_percent: r.cpuPercent,
+    cpu_peak_percent: r.cpuPeakPercent,
+    interval_seconds: r.intervalSeconds,
+    mem_total_bytes: r.memTotalBytes,
+    mem_used_bytes: r.memUsedBytes,
+    mem_available_bytes: r.memAvailableBytes,
+    disk_mount: r.diskMount,
+    disk_total_bytes: r.diskTotalBytes,
+    disk_used_bytes: r.diskUsedBytes,
+    disk_free_bytes: r.diskFreeBytes,
+  };
+}

@@ -1,0 +1,170 @@
+import type { Readable } from "node:stream";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { RateLimiter } from "../auth/rate-limit.js";
+import { authenticate } from "../auth/tokens.js";
+import type { MetricsStore } from "../storage/store.js";
+import { contentEncoding, gunzipCapped, isGzip, readCappedBody, tooLarge } from "./body.js";
+import { HttpError } from "./http-error.js";
+import type { IngestService } from "./ingest-service.js";
+import type { IngestMetrics } from "./prometheus.js";
+import { errorResponseSchema } from "./schemas.js";
+
+export interface UploadRouteDeps {
+  store: MetricsStore;
+  ingest: IngestService;
+  rateLimiter: RateLimiter;
+  metrics: IngestMetrics;
+  /** Cap on the body both on the wire and after decompression. */
+  maxBodyBytes: number;
+}
+
+/** Content types a metrics upload may use; anything else answers 415. */
+export const UPLOAD_CONTENT_TYPES = ["text/csv", "application/octet-stream", "multipart/form-data"] as const;
+
+const uploadResponseSchema = {
+  type: "object",
+  required: ["upload_id", "rows", "duplicates"],
+  properties: {
+    upload_id: {
+      type: "string",
+      description: "Identifier of the stored upload (of the earlier one for a replay)",
+    },
+    rows: { type: "integer", description: "Data rows in the file" },
+    duplicates: { type: "integer", description: "Rows already stored (same server, timestamp, disk_mount)" },
+  },
+} as const;
+
+/**
+ * POST /api/v1/metrics. Authentication and the rate limit run in onRequest,
+ * before the body is read, so an unauthenticated client cannot make the
+ * server buffer 16 MiB.
+ */
+export function registerUploadRoute(app: FastifyInstance, deps: UploadRouteDeps): void {
+  const agentOf = new WeakMap<FastifyRequest, string>();
+
+  app.post(
+    "/api/v1/metrics",
+    {
+      schema: {
+        summary: "Upload one metrics CSV v1 file",
+        description:
+          "Body: the CSV as text/csv (or application/octet-stream), optionally with Content-Encoding: gzip, " +
+          "or multipart/form-data with the file in field `file`. The file is stored completely or not at all.",
+        tags: ["ingest"],
+        security: [{ agentToken: [] }],
+        response: {
+          201: {
+            ...uploadResponseSchema,
+            description:
+              "Stored. Also the answer to a replay of a file already stored (same server, same SHA-256): nothing is written again, upload_id is the earlier one and duplicates = rows",
+          },
+          400: {
+            ...errorResponseSchema,
+            description: "The file breaks CSV v1: line and column name the problem",
+          },
+          401: { ...errorResponseSchema, description: "Missing, unknown or revoked agent token" },
+          403: { ...errorResponseSchema, description: "A row names a server other than the token's" },
+          413: {
+            ...errorResponseSchema,
+            description: "Body larger than SRVUTIL_MAX_BODY_BYTES (after decompression)",
+          },
+          415: {
+            ...errorResponseSchema,
+            description: "Unsupported Content-Type, charset or Content-Encoding",
+          },
+          429: { ...errorResponseSchema, description: "Rate limit of this token exceeded; see Retry-After" },
+        },
+      },
+      onRequest: async (req) => {
+        const auth = await authenticate(deps.store, req.headers.authorization, "agent");
+        if (!auth.ok) {
+          throw new HttpError(
+            401,
+            "unauthorized",
+            "a valid agent token is required: Authorization: Bearer srvu_… (create one with `srvutil central token add SERVER`)",
+            { "www-authenticate": 'Bearer realm="srvutil"' },
+          );
+        }
+        const decision = deps.rateLimiter.take(auth.tokenId);
+        if (!decision.allowed) {
+          throw new HttpError(
+            429,
+            "rate_limited",
+            `too many uploads for this token; retry after ${decision.retryAfterSeconds} s`,
+            { "retry-after": String(decision.retryAfterSeconds) },
+          );
+        }
+        const length = Number(req.headers["content-length"]);
+        if (Number.isFinite(length) && length > deps.maxBodyBytes)
+          throw tooLarge(deps.maxBodyBytes, "request body");
+        agentOf.set(req, auth.name);
+      },
+    },
+    async (req: FastifyRequest, reply: FastifyReply) => {
+      const server = agentOf.get(req)!;
+      const bytes = req.isMultipart() ? await multipartFile(req, deps.maxBodyBytes) : (req.body as Buffer);
+      if (!Buffer.isBuffer(bytes)) {
+        throw new HttpError(400, "bad_body", "request body is missing: send the CSV file");
+      }
+      const result = await deps.ingest.ingestFile(bytes, { expectedServer: server });
+      deps.metrics.uploads.inc({ result: result.replay ? "replay" : "accepted" });
+      deps.metrics.rows.inc({ kind: "inserted" }, result.inserted);
+      deps.metrics.rows.inc({ kind: "duplicate" }, result.duplicates);
+      // A replay answers 201 too: the contract has one success answer, and
+      // what a client needs (rows all duplicates, the original id) is in the body.
+      return reply.code(201).send({
+        upload_id: result.uploadId,
+        rows: result.rows,
+        duplicates: result.duplicates,
+      });
+    },
+  );
+}
+
+/** The body parser of text/csv and application/octet-stream: capped, gzip-aware. */
+export function registerCsvBodyParser(app: FastifyInstance, maxBodyBytes: number): void {
+  app.addContentTypeParser(
+    ["text/csv", "application/octet-stream"],
+    async (req: FastifyRequest, payload: Readable) => {
+      const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers["content-type"] ?? "")?.[1];
+      if (charset !== undefined && !/^(utf-?8|us-ascii)$/i.test(charset)) {
+        throw new HttpError(
+          415,
+          "unsupported_charset",
+          `charset '${charset.slice(0, 40)}' is not supported: send UTF-8`,
+        );
+      }
+      return readCappedBody(payload, contentEncoding(req.headers["content-encoding"]), maxBodyBytes);
+    },
+  );
+}
+
+async function multipartFile(req: FastifyRequest, maxBodyBytes: number): Promise<Buffer> {
+  if (contentEncoding(req.headers["content-encoding"]) !== "identity") {
+    throw new HttpError(
+      415,
+      "unsupported_encoding",
+      "Content-Encoding is not supported with multipart/form-data; gzip the file itself instead",
+    );
+  }
+  const part = await req.file({ limits: { fileSize: maxBodyBytes, files: 1, fields: 20, parts: 21 } });
+  if (part === undefined) {
+    throw new HttpError(
+      400,
+      "bad_body",
+      "multipart body has no file: send it in field 'file' (curl -F file=@x.csv)",
+    );
+  }
+  if (part.fieldname !== "file") {
+    part.file.resume();
+    throw new HttpError(
+      400,
+      "bad_body",
+      `multipart file is in field '${part.fieldname.slice(0, 40)}': send it in field 'file'`,
+    );
+  }
+  const bytes = await readCappedBody(part.file, "identity", maxBodyBytes);
+  if (part.file.truncated) throw tooLarge(maxBodyBytes, "uploaded file");
+  // `curl -F file=@x.csv.gz` works too: the gzip magic marks a compressed file.
+  return isGzip(bytes) ? gunzipCapped(bytes, maxBodyBytes) : bytes;
+}

@@ -1,0 +1,334 @@
+import type pg from "pg";
+import type {
+  AttemptOutcomeBase,
+  ClaimedDelivery,
+  ClaimOptions,
+  DeliveryKey,
+  DeliveryRecord,
+  DeliveryState,
+  DeliveryStore,
+  DeliveryTrigger,
+  EnqueueOptions,
+  EnqueueOutcome,
+} from "../../delivery/store.js";
+
+/**
+ * The "deliveries" migrations for PostgreSQL: the same tables and columns as
+ * the SQLite version (src/central/storage/sqlite/deliveries.ts), epoch-ms
+ * BIGINTs, JSON kept as TEXT.
+ */
+const PG_DELIVERIES_MIGRATIONS = [
+  {
+    version: 1,
+    description: "deliveries per (week, group) and schedule ticks",
+    sql: `
+      CREATE TABLE deliveries (
+        week TEXT NOT NULL,
+        group_name TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'failed')),
+        queued_by TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        resends INTEGER NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        next_attempt_at BIGINT NOT NULL,
+        retry_until BIGINT NOT NULL,
+        lease_owner TEXT,
+        lease_until BIGINT,
+        message_id TEXT,
+        recipients TEXT,
+        smtp_response TEXT,
+        rejected TEXT,
+        last_error TEXT,
+        sent_at BIGINT,
+        PRIMARY KEY (week, group_name)
+      );
+      CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
+      CREATE TABLE delivery_schedule (
+        name TEXT PRIMARY KEY,
+        last_tick_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+    `,
+  },
+] as const;
+
+interface PgRow {
+  week: string;
+  group_name: string;
+  state: DeliveryState;
+  queued_by: DeliveryTrigger;
+  attempts: number;
+  resends: number;
+  created_at: string | number;
+  updated_at: string | number;
+  next_attempt_at: string | number;
+  retry_until: string | number;
+  lease_owner: string | null;
+  lease_until: string | number | null;
+  message_id: string | null;
+  recipients: string | null;
+  smtp_response: string | null;
+  rejected: string | null;
+  last_error: string | null;
+  sent_at: string | number | null;
+}
+
+const num = (v: string | number): number => Number(v);
+const numOrNull = (v: string | number | null): number | null => (v === null ? null : Number(v));
+
+function toRecord(r: PgRow): DeliveryRecord {
+  return {
+    week: r.week,
+    group: r.group_name,
+    state: r.state,
+    trigger: r.queued_by,
+    attempts: r.attempts,
+    resends: r.resends,
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+    nextAttemptAt: num(r.next_attempt_at),
+    retryUntil: num(r.retry_until),
+    leaseOwner: r.lease_owner,
+    leaseUntil: numOrNull(r.lease_until),
+    messageId: r.message_id,
+    recipients: r.recipients,
+    smtpResponse: r.smtp_response,
+    rejected: r.rejected === null ? [] : (JSON.parse(r.rejected) as string[]),
+    lastError: r.last_error,
+    sentAt: numOrNull(r.sent_at),
+  };
+}
+
+/**
+ * Deliveries in PostgreSQL, for several central instances sharing one
+ * database. Claims use SELECT … FOR UPDATE SKIP LOCKED, so concurrent
+ * claimers never wait on or take the same row; ticks are claimed with a
+ * conditional upsert in the transaction that queues their deliveries.
+ */
+export class PgDeliveryStore implements DeliveryStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async init(): Promise<void> {
+    await this.tx(async (c) => {
+      // The same lock as the metrics migrations: several centrals may start at once.
+      await c.query("SELECT pg_advisory_xact_lock(hashtext('srvutil-migrations'))");
+      await c.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        component TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL,
+        applied_at TEXT NOT NULL, PRIMARY KEY (component, version))`);
+      const applied = new Set(
+        (
+          await c.query<{ version: number }>(
+            "SELECT version FROM schema_migrations WHERE component = 'deliveries'",
+          )
+        ).rows.map((r) => r.version),
+      );
+      for (const m of PG_DELIVERIES_MIGRATIONS) {
+        if (applied.has(m.version)) continue;
+        await c.query(m.sql);
+        await c.query(
+          "INSERT INTO schema_migrations (component, version, description, applied_at) VALUES ('deliveries', $1, $2, $3)",
+          [m.version, m.description, new Date().toISOString()],
+        );
+      }
+    });
+  }
+
+  async enqueue(key: DeliveryKey, o: EnqueueOptions): Promise<EnqueueOutcome> {
+    return this.tx((c) => this.enqueueWith(c, key, o));
+  }
+
+  private async enqueueWith(c: pg.PoolClient, key: DeliveryKey, o: EnqueueOptions): Promise<EnqueueOutcome> {
+    const inserted = await c.query(
+      `INSERT INTO deliveries (week, group_name, state, queued_by, attempts, resends, created_at, updated_at,
+         next_attempt_at, retry_until) VALUES ($1, $2, 'pending', $3, 0, 0, $4, $4, $4, $5)
+       ON CONFLICT (week, group_name) DO NOTHING`,
+      [key.week, key.group, o.trigger, o.now, o.retryUntil],
+    );
+    if (inserted.rowCount === 1) return "created";
+    const existing = (
+      await c.query<{ state: DeliveryState; next_attempt_at: string | number }>(
+        "SELECT state, next_attempt_at FROM deliveries WHERE week = $1 AND group_name = $2 FOR UPDATE",
+        [key.week, key.group],
+      )
+    ).rows[0];
+    if (existing === undefined) return "unchanged";
+    const requeue =
+      (existing.state === "failed" && (o.resend === true || o.retryFailed === true)) ||
+      (existing.state === "sent" && o.resend === true);
+    if (requeue) {
+      await c.query(
+        `UPDATE deliveries SET state = 'pending', queued_by = $1, attempts = 0, resends = resends + $2,
+           updated_at = $3, next_attempt_at = $3, retry_until = $4, lease_owner = NULL, lease_until = NULL,
+           last_error = NULL WHERE week = $5 AND group_name = $6`,
+        [o.trigger, existing.state === "sent" ? 1 : 0, o.now, o.retryUntil, key.week, key.group],
+      );
+      return "requeued";
+    }
+    if (o.dueNow === true && existing.state === "pending" && Number(existing.next_attempt_at) > o.now) {
+      await c.query(
+        "UPDATE deliveries SET next_attempt_at = $1, updated_at = $1 WHERE week = $2 AND group_name = $3",
+        [o.now, key.week, key.group],
+      );
+    }
+    return "unchanged";
+  }
+
+  async claimNext(o: ClaimOptions): Promise<ClaimedDelivery | null> {
+    return this.tx(async (c) => {
+      const only = o.only?.map((k) => `${k.week}\n${k.group}`) ?? null;
+      const pick = (
+        await c.query<PgRow>(
+          `SELECT * FROM deliveries
+            WHERE ((state = 'pending' AND next_attempt_at <= $1) OR (state = 'sending' AND lease_until <= $1))
+              AND ($2::text[] IS NULL OR week || E'\\n' || group_name = ANY($2::text[]))
+            ORDER BY next_attempt_at, week, group_name
+            LIMIT 1 FOR UPDATE SKIP LOCKED`,
+          [o.now, only],
+        )
+      ).rows[0];
+      if (pick === undefined) return null;
+      const updated = (
+        await c.query<PgRow>(
+          `UPDATE deliveries SET state = 'sending', lease_owner = $1, lease_until = $2, attempts = attempts + 1,
+             updated_at = $3 WHERE week = $4 AND group_name = $5 RETURNING *`,
+          [o.owner, o.now + o.leaseMs, o.now, pick.week, pick.group_name],
+        )
+      ).rows[0]!;
+      return {
+        ...toRecord(updated),
+        reclaimed: pick.state === "sending",
+        previousOwner: pick.state === "sending" ? pick.lease_owner : null,
+      };
+    });
+  }
+
+  async renewLease(key: DeliveryKey, owner: string, until: number): Promise<boolean> {
+    const r = await this.pool.query(
+      `UPDATE deliveries SET lease_until = $1
+        WHERE week = $2 AND group_name = $3 AND state = 'sending' AND lease_owner = $4`,
+      [until, key.week, key.group, owner],
+    );
+    return r.rowCount === 1;
+  }
+
+  async markSent(
+    key: DeliveryKey,
+    o: AttemptOutcomeBase & { messageId: string; response: string; rejected: string[]; recipients: string },
+  ): Promise<boolean> {
+    const r = await this.pool.query(
+      `UPDATE deliveries SET state = 'sent', message_id = $1, smtp_response = $2, rejected = $3, recipients = $4,
+         sent_at = $5, updated_at = $5, last_error = NULL, lease_owner = NULL, lease_until = NULL
+       WHERE week = $6 AND group_name = $7 AND state = 'sending' AND lease_owner = $8`,
+      [
+        o.messageId,
+        o.response,
+        JSON.stringify(o.rejected),
+        o.recipients,
+        o.now,
+        key.week,
+        key.group,
+        o.owner,
+      ],
+    );
+    return r.rowCount === 1;
+  }
+
+  async markRetry(
+    key: DeliveryKey,
+    o: AttemptOutcomeBase & { error: string; nextAttemptAt: number; recipients: string | null },
+  ): Promise<boolean> {
+    const r = await this.pool.query(
+      `UPDATE deliveries SET state = 'pending', last_error = $1, next_attempt_at = $2, updated_at = $3,
+         recipients = COALESCE($4, recipients), lease_owner = NULL, lease_until = NULL
+       WHERE week = $5 AND group_name = $6 AND state = 'sending' AND lease_owner = $7`,
+      [o.error, o.nextAttemptAt, o.now, o.recipients, key.week, key.group, o.owner],
+    );
+    return r.rowCount === 1;
+  }
+
+  async markFailed(
+    key: DeliveryKey,
+    o: AttemptOutcomeBase & { error: string; recipients: string | null },
+  ): Promise<boolean> {
+    const r = await this.pool.query(
+      `UPDATE deliveries SET state = 'failed', last_error = $1, updated_at = $2,
+         recipients = COALESCE($3, recipients), lease_owner = NULL, lease_until = NULL
+       WHERE week = $4 AND group_name = $5 AND state = 'sending' AND lease_owner = $6`,
+      [o.error, o.now, o.recipients, key.week, key.group, o.owner],
+    );
+    return r.rowCount === 1;
+  }
+
+  async get(key: DeliveryKey): Promise<DeliveryRecord | null> {
+    const r = await this.pool.query<PgRow>("SELECT * FROM deliveries WHERE week = $1 AND group_name = $2", [
+      key.week,
+      key.group,
+    ]);
+    return r.rows[0] === undefined ? null : toRecord(r.rows[0]);
+  }
+
+  async list(
+    filter: { week?: string; group?: string; state?: DeliveryState; limit?: number } = {},
+  ): Promise<DeliveryRecord[]> {
+    const r = await this.pool.query<PgRow>(
+      `SELECT * FROM deliveries
+        WHERE ($1::text IS NULL OR week = $1) AND ($2::text IS NULL OR group_name = $2)
+          AND ($3::text IS NULL OR state = $3)
+        ORDER BY week DESC, group_name LIMIT $4`,
+      [filter.week ?? null, filter.group ?? null, filter.state ?? null, filter.limit ?? 1000],
+    );
+    return r.rows.map(toRecord);
+  }
+
+  async nextWakeUp(): Promise<number | null> {
+    const r = await this.pool.query<{ t: string | number | null }>(
+      `SELECT LEAST(
+         (SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending'),
+         (SELECT MIN(lease_until) FROM deliveries WHERE state = 'sending')) AS t`,
+    );
+    return numOrNull(r.rows[0]?.t ?? null);
+  }
+
+  async lastScheduledTick(name: string): Promise<number | null> {
+    const r = await this.pool.query<{ last_tick_at: string | number }>(
+      "SELECT last_tick_at FROM delivery_schedule WHERE name = $1",
+      [name],
+    );
+    return r.rows[0] === undefined ? null : num(r.rows[0].last_tick_at);
+  }
+
+  async claimScheduledTick(
+    name: string,
+    tick: number,
+    now: number,
+    queue?: { keys: readonly DeliveryKey[]; options: EnqueueOptions },
+  ): Promise<boolean> {
+    return this.tx(async (c) => {
+      const r = await c.query(
+        `INSERT INTO delivery_schedule (name, last_tick_at, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET last_tick_at = excluded.last_tick_at, updated_at = excluded.updated_at
+         WHERE delivery_schedule.last_tick_at < excluded.last_tick_at`,
+        [name, tick, now],
+      );
+      if (r.rowCount !== 1) return false;
+      for (const key of queue?.keys ?? []) await this.enqueueWith(c, key, queue!.options);
+      return true;
+    });
+  }
+
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query("BEGIN");
+      const out = await fn(c);
+      await c.query("COMMIT");
+      return out;
+    } catch (err) {
+      await c.query("ROLLBACK").catch(() => {});
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+}

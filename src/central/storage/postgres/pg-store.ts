@@ -1,0 +1,402 @@
+import pg from "pg";
+import type { MetricRow } from "../../../protocol/index.js";
+import type {
+  AgentTokenRecord,
+  IngestOutcome,
+  MetricsStore,
+  SampleQuery,
+  ServerSummary,
+  StoredUpload,
+  UploadRecord,
+} from "../store.js";
+
+/**
+ * PostgreSQL behind the same MetricsStore interface, for several central
+ * instances sharing one database. Same tables and column names as SQLite
+ * (timestamps are epoch-ms BIGINTs in both), so queries port directly.
+ * One file = one transaction; its rows go in with a single
+ * `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING`, whose row
+ * count is the number of new rows.
+ *
+ * Not covered here: the rollups and deliveries modules work on the SQLite
+ * handle (`SqliteStore.db`) and have no PostgreSQL implementation yet.
+ */
+
+const MIGRATIONS: readonly { version: number; description: string; sql: string }[] = [
+  {
+    version: 1,
+    description: "samples, uploads, agent tokens",
+    sql: `
+      CREATE TABLE samples (
+        server TEXT NOT NULL, ts BIGINT NOT NULL, mount TEXT NOT NULL,
+        cpu_percent DOUBLE PRECISION NOT NULL, cpu_peak_percent DOUBLE PRECISION, interval_seconds DOUBLE PRECISION,
+        mem_total BIGINT NOT NULL, mem_used BIGINT NOT NULL, mem_available BIGINT NOT NULL,
+        disk_total BIGINT NOT NULL, disk_used BIGINT NOT NULL, disk_free BIGINT NOT NULL,
+        PRIMARY KEY (server, ts, mount)
+      );
+      CREATE TABLE uploads (
+        seq BIGSERIAL PRIMARY KEY, upload_id TEXT NOT NULL UNIQUE, server TEXT NOT NULL,
+        received_at BIGINT NOT NULL, raw_path TEXT NOT NULL, sha256 TEXT NOT NULL, bytes BIGINT NOT NULL,
+        rows INTEGER NOT NULL, inserted INTEGER NOT NULL, ts_min BIGINT, ts_max BIGINT
+      );
+      CREATE INDEX uploads_server_sha ON uploads (server, sha256);
+      CREATE TABLE agent_tokens (
+        token_id TEXT PRIMARY KEY, server TEXT NOT NULL, secret_hash TEXT NOT NULL,
+        created_at BIGINT NOT NULL, revoked_at BIGINT
+      );
+      CREATE INDEX agent_tokens_server ON agent_tokens (server);
+    `,
+  },
+  {
+    version: 2,
+    description: "viewer tokens for the read API, per-server summary",
+    sql: `
+      CREATE TABLE viewer_tokens (
+        token_id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT NOT NULL,
+        created_at BIGINT NOT NULL, revoked_at BIGINT
+      );
+      CREATE INDEX viewer_tokens_name ON viewer_tokens (name);
+      CREATE TABLE server_stats (
+        server TEXT PRIMARY KEY, first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL, rows BIGINT NOT NULL
+      );
+      INSERT INTO server_stats (server, first_seen, last_seen, rows)
+        SELECT server, MIN(ts), MAX(ts), COUNT(*) FROM samples GROUP BY server;
+    `,
+  },
+];
+
+const SAMPLE_COLUMNS =
+  "server, ts, mount, cpu_percent, cpu_peak_percent, interval_seconds, mem_total, mem_used, mem_available, disk_total, disk_used, disk_free";
+const SAMPLE_PAGE = 5000;
+
+/** BIGINT (oid 20) as a JS number: every value here (epoch ms, bytes ≤ 2^53) is a safe integer. */
+const types = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === 20
+      ? (v: string) => Number(v)
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+interface SampleDbRow {
+  server: string;
+  ts: number;
+  mount: string;
+  cpu_percent: number;
+  cpu_peak_percent: number | null;
+  interval_seconds: number | null;
+  mem_total: number;
+  mem_used: number;
+  mem_available: number;
+  disk_total: number;
+  disk_used: number;
+  disk_free: number;
+}
+
+interface TokenDbRow {
+  token_id: string;
+  server: string;
+  secret_hash: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export class PgStore implements MetricsStore {
+  readonly kind = "postgres" as const;
+  readonly pool: pg.Pool;
+
+  /** `schema`: a search_path to use (tests use a throwaway schema). */
+  constructor(connectionString: string, options: { schema?: string; max?: number } = {}) {
+    this.pool = new pg.Pool({
+      connectionString,
+      max: options.max ?? 10,
+      types,
+      ...(options.schema !== undefined ? { options: `-c search_path=${options.schema}` } : {}),
+    });
+    // An idle client losing its connection must not crash the process.
+    this.pool.on("error", () => {});
+  }
+
+  async init(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      // Several centrals may start at once: one migrates, the others wait.
+      await client.query("SELECT pg_advisory_xact_lock(hashtext('srvutil-migrations'))");
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        component TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL,
+        applied_at TEXT NOT NULL, PRIMARY KEY (component, version))`);
+      const applied = new Set(
+        (
+          await client.query<{ version: number }>(
+            "SELECT version FROM schema_migrations WHERE component = 'metrics'",
+          )
+        ).rows.map((r) => r.version),
+      );
+      for (const m of MIGRATIONS) {
+        if (applied.has(m.version)) continue;
+        await client.query(m.sql);
+        await client.query(
+          "INSERT INTO schema_migrations (component, version, description, applied_at) VALUES ('metrics', $1, $2, $3)",
+          [m.version, m.description, new Date().toISOString()],
+        );
+      }
+      await client.query("COMMIT");
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.pool.query("SELECT 1 AS ok")).rows[0]?.ok === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  async ingest(upload: UploadRecord, rows: readonly MetricRow[]): Promise<IngestOutcome> {
+    const cols: unknown[][] = Array.from({ length: 12 }, () => new Array(rows.length));
+    let tsMin = Number.POSITIVE_INFINITY;
+    let tsMax = Number.NEGATIVE_INFINITY;
+    rows.forEach((r, i) => {
+      if (r.timestamp < tsMin) tsMin = r.timestamp;
+      if (r.timestamp > tsMax) tsMax = r.timestamp;
+      const values = [
+        r.server,
+        r.timestamp,
+        r.diskMount,
+        r.cpuPercent,
+        r.cpuPeakPercent,
+        r.intervalSeconds,
+        r.memTotalBytes,
+        r.memUsedBytes,
+        r.memAvailableBytes,
+        r.diskTotalBytes,
+        r.diskUsedBytes,
+        r.diskFreeBytes,
+      ];
+      for (let c = 0; c < 12; c++) cols[c]![i] = values[c];
+    });
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const res = await client.query(
+        `INSERT INTO samples (${SAMPLE_COLUMNS})
+         SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::float8[], $5::float8[], $6::float8[],
+                              $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[])
+         ON CONFLICT DO NOTHING`,
+        cols,
+      );
+      const inserted = res.rowCount ?? 0;
+      const hasRows = rows.length > 0;
+      await client.query(
+        `INSERT INTO uploads (upload_id, server, received_at, raw_path, sha256, bytes, rows, inserted, ts_min, ts_max)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [
+          upload.uploadId,
+          upload.server,
+          upload.receivedAt,
+          upload.rawPath,
+          upload.sha256,
+          upload.bytes,
+          rows.length,
+          inserted,
+          hasRows ? tsMin : null,
+          hasRows ? tsMax : null,
+        ],
+      );
+      if (hasRows) {
+        await client.query(
+          `INSERT INTO server_stats (server, first_seen, last_seen, rows) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (server) DO UPDATE SET
+             first_seen = LEAST(server_stats.first_seen, excluded.first_seen),
+             last_seen = GREATEST(server_stats.last_seen, excluded.last_seen),
+             rows = server_stats.rows + excluded.rows`,
+          [upload.server, tsMin, tsMax, inserted],
+        );
+      }
+      await client.query("COMMIT");
+      return { uploadId: upload.uploadId, rows: rows.length, inserted, duplicates: rows.length - inserted };
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async hasUpload(server: string, sha256: string): Promise<boolean> {
+    return (await this.findUpload(server, sha256)) !== null;
+  }
+
+  async hasUploadId(uploadId: string): Promise<boolean> {
+    return (await this.pool.query("SELECT 1 FROM uploads WHERE upload_id = $1", [uploadId])).rowCount !== 0;
+  }
+
+  async findUpload(server: string, sha256: string): Promise<StoredUpload | null> {
+    const r = await this.pool.query<{
+      upload_id: string;
+      server: string;
+      received_at: number;
+      raw_path: string;
+      rows: number;
+      inserted: number;
+    }>(
+      "SELECT upload_id, server, received_at, raw_path, rows, inserted FROM uploads WHERE server = $1 AND sha256 = $2 ORDER BY seq LIMIT 1",
+      [server, sha256],
+    );
+    const row = r.rows[0];
+    if (row === undefined) return null;
+    return {
+      uploadId: row.upload_id,
+      server: row.server,
+      receivedAt: row.received_at,
+      rawPath: row.raw_path,
+      rows: row.rows,
+      inserted: row.inserted,
+    };
+  }
+
+  async clearIngestedData(): Promise<void> {
+    await this.pool.query("TRUNCATE samples, uploads, server_stats");
+  }
+
+  async *samples(query: SampleQuery): AsyncIterable<MetricRow> {
+    const servers =
+      query.servers !== undefined
+        ? [...new Set(query.servers)].sort()
+        : (
+            await this.pool.query<{ server: string }>(
+              'SELECT server FROM server_stats ORDER BY server COLLATE "C"',
+            )
+          ).rows.map((r) => r.server);
+    for (const server of servers) {
+      let page = (
+        await this.pool.query<SampleDbRow>(
+          `SELECT ${SAMPLE_COLUMNS} FROM samples WHERE server = $1 AND ts >= $2 AND ts < $3
+           ORDER BY ts, mount COLLATE "C" LIMIT $4`,
+          [server, query.from, query.to, SAMPLE_PAGE],
+        )
+      ).rows;
+      while (page.length > 0) {
+        for (const r of page) yield toMetricRow(r);
+        if (page.length < SAMPLE_PAGE) break;
+        const last = page[page.length - 1]!;
+        page = (
+          await this.pool.query<SampleDbRow>(
+            `SELECT ${SAMPLE_COLUMNS} FROM samples
+             WHERE server = $1 AND (ts > $2 OR (ts = $2 AND mount COLLATE "C" > $3)) AND ts < $4
+             ORDER BY ts, mount COLLATE "C" LIMIT $5`,
+            [server, last.ts, last.mount, query.to, SAMPLE_PAGE],
+          )
+        ).rows;
+      }
+    }
+  }
+
+  async listServers(): Promise<ServerSummary[]> {
+    const r = await this.pool.query<{ server: string; first_seen: number; last_seen: number; rows: number }>(
+      'SELECT server, first_seen, last_seen, rows FROM server_stats ORDER BY server COLLATE "C"',
+    );
+    return r.rows.map((x) => ({
+      server: x.server,
+      firstSeen: x.first_seen,
+      lastSeen: x.last_seen,
+      rows: x.rows,
+    }));
+  }
+
+  async createAgentToken(t: AgentTokenRecord): Promise<void> {
+    await this.pool.query(
+      "INSERT INTO agent_tokens (token_id, server, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
+      [t.tokenId, t.server, t.secretHash, t.createdAt, t.revokedAt],
+    );
+  }
+
+  async findAgentToken(tokenId: string): Promise<AgentTokenRecord | null> {
+    const r = await this.pool.query<TokenDbRow>(
+      "SELECT token_id, server, secret_hash, created_at, revoked_at FROM agent_tokens WHERE token_id = $1",
+      [tokenId],
+    );
+    return r.rows[0] === undefined ? null : toToken(r.rows[0]);
+  }
+
+  async listAgentTokens(): Promise<AgentTokenRecord[]> {
+    const r = await this.pool.query<TokenDbRow>(
+      'SELECT token_id, server, secret_hash, created_at, revoked_at FROM agent_tokens ORDER BY server COLLATE "C", created_at',
+    );
+    return r.rows.map(toToken);
+  }
+
+  async revokeAgentTokens(server: string, revokedAt: number): Promise<number> {
+    const r = await this.pool.query(
+      "UPDATE agent_tokens SET revoked_at = $1 WHERE server = $2 AND revoked_at IS NULL",
+      [revokedAt, server],
+    );
+    return r.rowCount ?? 0;
+  }
+
+  async createViewerToken(t: AgentTokenRecord): Promise<void> {
+    await this.pool.query(
+      "INSERT INTO viewer_tokens (token_id, name, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
+      [t.tokenId, t.server, t.secretHash, t.createdAt, t.revokedAt],
+    );
+  }
+
+  async findViewerToken(tokenId: string): Promise<AgentTokenRecord | null> {
+    const r = await this.pool.query<TokenDbRow>(
+      "SELECT token_id, name AS server, secret_hash, created_at, revoked_at FROM viewer_tokens WHERE token_id = $1",
+      [tokenId],
+    );
+    return r.rows[0] === undefined ? null : toToken(r.rows[0]);
+  }
+
+  async listViewerTokens(): Promise<AgentTokenRecord[]> {
+    const r = await this.pool.query<TokenDbRow>(
+      'SELECT token_id, name AS server, secret_hash, created_at, revoked_at FROM viewer_tokens ORDER BY name COLLATE "C", created_at',
+    );
+    return r.rows.map(toToken);
+  }
+
+  async revokeViewerTokens(name: string, revokedAt: number): Promise<number> {
+    const r = await this.pool.query(
+      "UPDATE viewer_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
+      [revokedAt, name],
+    );
+    return r.rowCount ?? 0;
+  }
+}
+
+function toMetricRow(r: SampleDbRow): MetricRow {
+  return {
+    timestamp: r.ts,
+    server: r.server,
+    cpuPercent: r.cpu_percent,
+    cpuPeakPercent: r.cpu_peak_percent,
+    intervalSeconds: r.interval_seconds,
+    memTotalBytes: r.mem_total,
+    memUsedBytes: r.mem_used,
+    memAvailableBytes: r.mem_available,
+    diskMount: r.mount,
+    diskTotalBytes: r.disk_total,
+    diskUsedBytes: r.disk_used,
+    diskFreeBytes: r.disk_free,
+  };
+}
+
+function toToken(r: TokenDbRow): AgentTokenRecord {
+  return {
+    tokenId: r.token_id,
+    server: r.server,
+    secretHash: r.secret_hash,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+  };
+}

@@ -1,0 +1,539 @@
+import type Database from "better-sqlite3";
+import { DateTime } from "luxon";
+import {
+  type Bucket,
+  type DayAggregate,
+  type DaySpan,
+  emptyBucket,
+  finishDay,
+  HOUR_MS,
+  type MountLast,
+  mergeBucket,
+  mergeMount,
+} from "../../aggregate/rows.js";
+import { type Migration, runMigrations } from "./migrate.js";
+
+/**
+ * Hourly and daily rollups of the samples table, so a report reads
+ * O(servers × days) rows instead of every sample.
+ *
+ * - rollup_hourly / rollup_hourly_disk: one bucket per (server, UTC hour)
+ *   and per (server, UTC hour, mount), computed from raw samples in JS with
+ *   the same code as the reference aggregation (aggregate/rows.ts), so the
+ *   figures are bit-identical.
+ * - rollup_daily / rollup_daily_disk: one row per (time zone, server, local
+ *   date), merged from the hours of that day. A zone is registered the first
+ *   time a report uses it; from then on refreshRollups keeps its days current.
+ *   Only zones whose midnights fall on whole UTC hours can use hourly buckets
+ *   (the report falls back to raw rows otherwise, e.g. Asia/Kolkata).
+ * - rollup_state: the watermark (highest uploads.seq already folded in).
+ *
+ * Exactness under late and duplicate rows: every upload records the server
+ * and its time range (ts_min, ts_max); a refresh recomputes every hour that
+ * range touches from the raw samples, so whatever arrived (late, duplicated,
+ * in any order) the buckets equal a fresh computation.
+ */
+export const ROLLUP_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "hourly and daily rollups with an uploads.seq watermark",
+    sql: `
+      CREATE TABLE rollup_hourly (
+        server TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        samples INTEGER NOT NULL,
+        cpu_sum REAL NOT NULL,
+        cpu_peak REAL NOT NULL,
+        mem_used_sum REAL NOT NULL,
+        mem_available_sum REAL NOT NULL,
+        mem_percent_sum REAL NOT NULL,
+        mem_percent_max REAL NOT NULL,
+        last_ts INTEGER NOT NULL,
+        last_mem_total INTEGER NOT NULL,
+        interval_sum REAL NOT NULL,
+        interval_count INTEGER NOT NULL,
+        PRIMARY KEY (server, hour)
+      ) WITHOUT ROWID;
+      CREATE TABLE rollup_hourly_disk (
+        server TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        mount TEXT NOT NULL,
+        last_ts INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        used INTEGER NOT NULL,
+        free INTEGER NOT NULL,
+        PRIMARY KEY (server, hour, mount)
+      ) WITHOUT ROWID;
+      CREATE TABLE rollup_daily (
+        tz TEXT NOT NULL,
+        server TEXT NOT NULL,
+        date TEXT NOT NULL,
+        samples INTEGER NOT NULL,
+        cpu_sum REAL NOT NULL,
+        cpu_peak REAL NOT NULL,
+        mem_used_sum REAL NOT NULL,
+        mem_available_sum REAL NOT NULL,
+        mem_percent_sum REAL NOT NULL,
+        mem_percent_max REAL NOT NULL,
+        last_ts INTEGER NOT NULL,
+        last_mem_total INTEGER NOT NULL,
+        interval_sum REAL NOT NULL,
+        interval_count INTEGER NOT NULL,
+        PRIMARY KEY (tz, server, date)
+      ) WITHOUT ROWID;
+      CREATE TABLE rollup_daily_disk (
+        tz TEXT NOT NULL,
+        server TEXT NOT NULL,
+        date TEXT NOT NULL,
+        mount TEXT NOT NULL,
+        last_ts INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        used INTEGER NOT NULL,
+        free INTEGER NOT NULL,
+        PRIMARY KEY (tz, server, date, mount)
+      ) WITHOUT ROWID;
+      CREATE TABLE rollup_zones (tz TEXT PRIMARY KEY) WITHOUT ROWID;
+      CREATE TABLE rollup_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    `,
+  },
+];
+
+export function ensureRollupSchema(db: Database.Database): void {
+  runMigrations(db, "rollups", ROLLUP_MIGRATIONS);
+}
+
+/** True when every local midnight of the span is a whole UTC hour, so hour buckets cut days exactly. */
+export function hourlyRollupsFit(span: DaySpan): boolean {
+  return span.dayStarts.every((t) => t % HOUR_MS === 0);
+}
+
+export interface RefreshResult {
+  /** Uploads folded in by this refresh. */
+  uploads: number;
+  /** Hour buckets (server, hour) recomputed. */
+  hours: number;
+  /** True when the rollups were rebuilt from scratch (first run or data was cleared). */
+  rebuilt: boolean;
+}
+
+// Raw sample columns in the order the hourly computation reads them.
+const SAMPLE_SELECT = `SELECT ts, mount, cpu_percent, cpu_peak_percent, interval_seconds, mem_total, mem_used,
+  mem_available, disk_total, disk_used, disk_free FROM samples WHERE server = ? AND ts >= ? AND ts < ? ORDER BY ts, mount`;
+
+type SampleTuple = [
+  number,
+  string,
+  number,
+  number | null,
+  number | null,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+];
+
+interface TouchedRange {
+  server: string;
+  /** First hour (epoch ms) and the exclusive end hour. */
+  from: number;
+  to: number;
+}
+
+/** Uploads folded in per transaction, so a large catch-up does not hold the write lock for long. */
+const REFRESH_BATCH_UPLOADS = 500;
+
+/**
+ * Folds every upload newer than the watermark into the rollups. Cheap when
+ * nothing changed (two indexed queries). Call it after ingest (the serve
+ * process) and before a report (the report build does). Safe to run from
+ * several processes: each batch is one IMMEDIATE transaction that also moves
+ * the watermark, so every committed state equals "all uploads up to seq X".
+ */
+export function refreshRollups(db: Database.Database): RefreshResult {
+  ensureRollupSchema(db);
+  const total: RefreshResult = { uploads: 0, hours: 0, rebuilt: false };
+  const batch = db.transaction((): boolean => {
+    const watermark = stateGet(db, "upload_seq");
+    const seenCount = stateGet(db, "upload_count");
+    const stillThere = db
+      .prepare("SELECT COUNT(*) FROM uploads WHERE seq <= ?")
+      .pluck()
+      .get(watermark) as number;
+    if (stillThere !== seenCount) {
+      // Uploads were deleted (the store was cleared for a rebuild): start over.
+      const maxSeq = (db.prepare("SELECT MAX(seq) FROM uploads").pluck().get() as number | null) ?? 0;
+      const r = rebuildAll(db, maxSeq);
+      total.uploads += r.uploads;
+      total.hours += r.hours;
+      total.rebuilt = true;
+      return false;
+    }
+    const uploads = db
+      .prepare("SELECT seq, server, ts_min, ts_max FROM uploads WHERE seq > ? ORDER BY seq LIMIT ?")
+      .raw()
+      .all(watermark, REFRESH_BATCH_UPLOADS) as [number, string, number | null, number | null][];
+    if (uploads.length === 0) return false;
+    const ranges = mergeRanges(
+      uploads
+        .filter((u) => u[2] !== null && u[3] !== null)
+        .map(([, server, tsMin, tsMax]) => ({
+          server,
+          from: Math.floor(tsMin! / HOUR_MS) * HOUR_MS,
+          to: Math.floor(tsMax! / HOUR_MS) * HOUR_MS + HOUR_MS,
+        })),
+    );
+    for (const r of ranges) total.hours += recomputeHours(db, r);
+    refreshDailyForRanges(db, ranges);
+    const lastSeq = uploads[uploads.length - 1]![0];
+    stateSet(db, "upload_seq", lastSeq);
+    stateSet(db, "upload_count", seenCount + uploads.length);
+    total.uploads += uploads.length;
+    return uploads.length === REFRESH_BATCH_UPLOADS;
+  });
+  // Bounded: each round consumes up to REFRESH_BATCH_UPLOADS uploads that existed when it ran.
+  for (let round = 0; round < 1_000_000 && batch.immediate(); round++);
+  return total;
+}
+
+/** Drops and recomputes every rollup from the samples table. */
+export function rebuildRollups(db: Database.Database): RefreshResult {
+  ensureRollupSchema(db);
+  return db
+    .transaction((): RefreshResult => {
+      const maxSeq = (db.prepare("SELECT MAX(seq) FROM uploads").pluck().get() as number | null) ?? 0;
+      return { ...rebuildAll(db, maxSeq), rebuilt: true };
+    })
+    .immediate();
+}
+
+function rebuildAll(db: Database.Database, maxSeq: number): { uploads: number; hours: number } {
+  db.exec(
+    "DELETE FROM rollup_hourly; DELETE FROM rollup_hourly_disk; DELETE FROM rollup_daily; DELETE FROM rollup_daily_disk;",
+  );
+  const spans = db.prepare("SELECT server, MIN(ts), MAX(ts) FROM samples GROUP BY server").raw().all() as [
+    string,
+    number,
+    number,
+  ][];
+  let hours = 0;
+  for (const [server, min, max] of spans) {
+    hours += recomputeHours(db, {
+      server,
+      from: Math.floor(min / HOUR_MS) * HOUR_MS,
+      to: Math.floor(max / HOUR_MS) * HOUR_MS + HOUR_MS,
+    });
+  }
+  const count = db.prepare("SELECT COUNT(*) FROM uploads WHERE seq <= ?").pluck().get(maxSeq) as number;
+  stateSet(db, "upload_seq", maxSeq);
+  stateSet(db, "upload_count", count);
+  return { uploads: count, hours };
+}
+
+/** Per server, overlapping or adjacent hour ranges merged into one. */
+function mergeRanges(ranges: TouchedRange[]): TouchedRange[] {
+  const sorted = [...ranges].sort((a, b) =>
+    a.server < b.server ? -1 : a.server > b.server ? 1 : a.from - b.from,
+  );
+  const out: TouchedRange[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last !== undefined && last.server === r.server && r.from <= last.to) {
+      last.to = Math.max(last.to, r.to);
+    } else {
+      out.push({ ...r });
+    }
+  }
+  return out;
+}
+
+/** Recomputes the hour buckets of one server in [from, to) from raw samples; returns how many exist now. */
+function recomputeHours(db: Database.Database, range: TouchedRange): number {
+  const hourly = new Map<number, Bucket>();
+  const disks = new Map<number, Map<string, MountLast>>();
+  let lastTs = Number.NaN;
+  let bucket: Bucket | null = null;
+  let bucketHour = Number.NaN;
+  let mounts: Map<string, MountLast> | null = null;
+  const rows = db.prepare(SAMPLE_SELECT).raw().iterate(range.server, range.from, range.to);
+  for (const raw of rows) {
+    const r = raw as SampleTuple;
+    const ts = r[0];
+    const hour = Math.floor(ts / HOUR_MS) * HOUR_MS;
+    if (hour !== bucketHour) {
+      bucketHour = hour;
+      bucket = emptyBucket();
+      mounts = new Map();
+      hourly.set(hour, bucket);
+      disks.set(hour, mounts);
+    }
+    if (ts !== lastTs) {
+      // First row of a timestamp = smallest mount: its CPU and memory count (as in aggregate/rows.ts).
+      lastTs = ts;
+      addTuple(bucket!, r);
+    }
+    mergeMount(mounts!, r[1], { lastTs: ts, total: r[8], used: r[9], free: r[10] });
+  }
+  db.prepare("DELETE FROM rollup_hourly WHERE server = ? AND hour >= ? AND hour < ?").run(
+    range.server,
+    range.from,
+    range.to,
+  );
+  db.prepare("DELETE FROM rollup_hourly_disk WHERE server = ? AND hour >= ? AND hour < ?").run(
+    range.server,
+    range.from,
+    range.to,
+  );
+  const insertHour = db.prepare("INSERT INTO rollup_hourly VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  const insertDisk = db.prepare("INSERT INTO rollup_hourly_disk VALUES (?, ?, ?, ?, ?, ?, ?)");
+  for (const [hour, b] of hourly) {
+    insertHour.run(range.server, hour, ...bucketValues(b));
+    for (const [mount, m] of disks.get(hour)!) {
+      insertDisk.run(range.server, hour, mount, m.lastTs, m.total, m.used, m.free);
+    }
+  }
+  return hourly.size;
+}
+
+function addTuple(b: Bucket, r: SampleTuple): void {
+  // Mirrors addSample() in aggregate/rows.ts operation for operation.
+  const cpu = r[2];
+  const peakField = r[3];
+  b.samples += 1;
+  b.cpuSum += cpu;
+  const peak = peakField !== null && peakField > cpu ? peakField : cpu;
+  if (peak > b.cpuPeak) b.cpuPeak = peak;
+  const total = r[5];
+  const used = r[6];
+  b.memUsedSum += used;
+  b.memAvailableSum += r[7];
+  const pct = total > 0 ? (used / total) * 100 : 0;
+  b.memPercentSum += pct;
+  if (pct > b.memPercentMax) b.memPercentMax = pct;
+  if (r[0] >= b.lastTs) {
+    b.lastTs = r[0];
+    b.lastMemTotal = total;
+  }
+  if (r[4] !== null) {
+    b.intervalSum += r[4];
+    b.intervalCount += 1;
+  }
+}
+
+function bucketValues(b: Bucket): (number | null)[] {
+  const empty = b.samples === 0;
+  return [
+    b.samples,
+    b.cpuSum,
+    empty ? 0 : b.cpuPeak,
+    b.memUsedSum,
+    b.memAvailableSum,
+    b.memPercentSum,
+    empty ? 0 : b.memPercentMax,
+    empty ? 0 : b.lastTs,
+    b.lastMemTotal,
+    b.intervalSum,
+    b.intervalCount,
+  ];
+}
+
+type BucketTuple = [number, number, number, number, number, number, number, number, number, number, number];
+
+function bucketFromTuple(t: BucketTuple, offset: number): Bucket {
+  const v = (i: number): number => t[offset + i] as number;
+  if (v(0) === 0) return emptyBucket();
+  return {
+    samples: v(0),
+    cpuSum: v(1),
+    cpuPeak: v(2),
+    memUsedSum: v(3),
+    memAvailableSum: v(4),
+    memPercentSum: v(5),
+    memPercentMax: v(6),
+    lastTs: v(7),
+    lastMemTotal: v(8),
+    intervalSum: v(9),
+    intervalCount: v(10),
+  };
+}
+
+const BUCKET_COLUMNS =
+  "samples, cpu_sum, cpu_peak, mem_used_sum, mem_available_sum, mem_percent_sum, mem_percent_max, last_ts, last_mem_total, interval_sum, interval_count";
+
+/** After hours changed: recompute the local days of every registered zone that overlap them. */
+function refreshDailyForRanges(db: Database.Database, ranges: TouchedRange[]): void {
+  const zones = db.prepare("SELECT tz FROM rollup_zones").pluck().all() as string[];
+  for (const tz of zones) {
+    for (const r of ranges) {
+      const first = DateTime.fromMillis(r.from, { zone: tz }).startOf("day");
+      const last = DateTime.fromMillis(r.to - 1, { zone: tz }).startOf("day");
+      const dates: string[] = [];
+      const dayStarts: number[] = [];
+      for (let d = first; d <= last; d = d.plus({ days: 1 }).startOf("day")) {
+        dates.push(d.toISODate()!);
+        dayStarts.push(d.toMillis());
+      }
+      dayStarts.push(last.plus({ days: 1 }).startOf("day").toMillis());
+      const span = { dates, dayStarts };
+      if (!hourlyRollupsFit(span)) continue;
+      computeDaily(db, tz, r.server, span);
+    }
+  }
+}
+
+/** Computes (and stores) the days of `span` for one server from hourly buckets. */
+function computeDaily(db: Database.Database, tz: string, server: string, span: DaySpan): DayAggregate[] {
+  const from = span.dayStarts[0]!;
+  const to = span.dayStarts[span.dayStarts.length - 1]!;
+  const hours = db
+    .prepare(
+      `SELECT hour, ${BUCKET_COLUMNS} FROM rollup_hourly WHERE server = ? AND hour >= ? AND hour < ? ORDER BY hour`,
+    )
+    .raw()
+    .all(server, from, to) as [number, ...BucketTuple][];
+  const diskRows = db
+    .prepare(
+      "SELECT hour, mount, last_ts, total, used, free FROM rollup_hourly_disk WHERE server = ? AND hour >= ? AND hour < ?",
+    )
+    .raw()
+    .all(server, from, to) as [number, string, number, number, number, number][];
+  const n = span.dates.length;
+  const buckets = Array.from({ length: n }, () => emptyBucket());
+  const mounts = Array.from({ length: n }, () => new Map<string, MountLast>());
+  let di = 0;
+  for (const h of hours) {
+    while (h[0] >= span.dayStarts[di + 1]!) di++;
+    mergeBucket(buckets[di]!, bucketFromTuple(h as unknown as BucketTuple, 1));
+  }
+  for (const [hour, mount, lastTs, total, used, free] of diskRows) {
+    let d = 0;
+    while (hour >= span.dayStarts[d + 1]!) d++;
+    mergeMount(mounts[d]!, mount, { lastTs, total, used, free });
+  }
+  // One range delete for the disks, INSERT OR REPLACE for the days: few statements per server.
+  db.prepare("DELETE FROM rollup_daily_disk WHERE tz = ? AND server = ? AND date >= ? AND date <= ?").run(
+    tz,
+    server,
+    span.dates[0],
+    span.dates[n - 1],
+  );
+  const insDay = db.prepare(
+    "INSERT OR REPLACE INTO rollup_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  );
+  const insDisk = db.prepare("INSERT INTO rollup_daily_disk VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  const out: DayAggregate[] = [];
+  for (let i = 0; i < n; i++) {
+    const date = span.dates[i]!;
+    insDay.run(tz, server, date, ...bucketValues(buckets[i]!));
+    for (const [mount, m] of mounts[i]!)
+      insDisk.run(tz, server, date, mount, m.lastTs, m.total, m.used, m.free);
+    out.push(finishDay(date, buckets[i]!, mounts[i]!));
+  }
+  return out;
+}
+
+/**
+ * Reads the days of `span` for `servers` in `tz` from the daily rollups,
+ * filling (and storing) days not computed yet from the hourly buckets.
+ * Requires hourlyRollupsFit(span). Call refreshRollups first.
+ */
+export function readDailyRollups(
+  db: Database.Database,
+  tz: string,
+  span: DaySpan,
+  servers: readonly string[],
+): Map<string, DayAggregate[]> {
+  if (!hourlyRollupsFit(span))
+    throw new Error(`readDailyRollups: days in ${tz} do not start on whole UTC hours`);
+  ensureRollupSchema(db);
+  const firstDate = span.dates[0]!;
+  const lastDate = span.dates[span.dates.length - 1]!;
+  const dateIndex = new Map(span.dates.map((d, i) => [d, i]));
+  const wanted = new Set(servers);
+  if (servers.length === 0) return new Map();
+  // Only the key range of the requested servers is read (callers pass chunks of a sorted list).
+  let lowest = servers[0]!;
+  let highest = servers[0]!;
+  for (const s of servers) {
+    if (s < lowest) lowest = s;
+    if (s > highest) highest = s;
+  }
+  const out = new Map<string, DayAggregate[]>();
+  const found = new Map<string, { buckets: (Bucket | null)[]; mounts: Map<string, MountLast>[] }>();
+  const slot = (server: string) => {
+    let s = found.get(server);
+    if (s === undefined) {
+      s = {
+        buckets: span.dates.map(() => null),
+        mounts: span.dates.map(() => new Map<string, MountLast>()),
+      };
+      found.set(server, s);
+    }
+    return s;
+  };
+  const days = db
+    .prepare(
+      `SELECT server, date, ${BUCKET_COLUMNS} FROM rollup_daily
+       WHERE tz = ? AND server >= ? AND server <= ? AND date >= ? AND date <= ?`,
+    )
+    .raw()
+    .iterate(tz, lowest, highest, firstDate, lastDate);
+  for (const raw of days) {
+    const r = raw as [string, string, ...BucketTuple];
+    if (!wanted.has(r[0])) continue;
+    slot(r[0]).buckets[dateIndex.get(r[1])!] = bucketFromTuple(r as unknown as BucketTuple, 2);
+  }
+  const disks = db
+    .prepare(
+      `SELECT server, date, mount, last_ts, total, used, free FROM rollup_daily_disk
+       WHERE tz = ? AND server >= ? AND server <= ? AND date >= ? AND date <= ?`,
+    )
+    .raw()
+    .iterate(tz, lowest, highest, firstDate, lastDate);
+  for (const raw of disks) {
+    const [server, date, mount, lastTs, total, used, free] = raw as [
+      string,
+      string,
+      string,
+      number,
+      number,
+      number,
+      number,
+    ];
+    if (!wanted.has(server)) continue;
+    slot(server).mounts[dateIndex.get(date)!]!.set(mount, { lastTs, total, used, free });
+  }
+  const missing: string[] = [];
+  for (const server of servers) {
+    const s = found.get(server);
+    if (s === undefined || s.buckets.some((b) => b === null)) {
+      missing.push(server);
+      continue;
+    }
+    out.set(
+      server,
+      span.dates.map((date, i) => finishDay(date, s.buckets[i]!, s.mounts[i]!)),
+    );
+  }
+  if (missing.length > 0) {
+    // First use of this zone or these days: compute from hourly buckets and keep them.
+    db.transaction(() => {
+      db.prepare("INSERT OR IGNORE INTO rollup_zones (tz) VALUES (?)").run(tz);
+      for (const server of missing) out.set(server, computeDaily(db, tz, server, span));
+    }).immediate();
+  }
+  return out;
+}
+
+function stateGet(db: Database.Database, key: string): number {
+  return (
+    (db.prepare("SELECT value FROM rollup_state WHERE key = ?").pluck().get(key) as number | undefined) ?? 0
+  );
+}
+
+function stateSet(db: Database.Database, key: string, value: number): void {
+  db.prepare(
+    "INSERT INTO rollup_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+  ).run(key, value);
+}

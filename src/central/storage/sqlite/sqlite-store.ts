@@ -1,0 +1,504 @@
+import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import Database from "better-sqlite3";
+import type { MetricRow } from "../../../protocol/index.js";
+import type {
+  AgentTokenRecord,
+  IngestOutcome,
+  MetricsStore,
+  SampleQuery,
+  ServerSummary,
+  StoredUpload,
+  UploadRecord,
+} from "../store.js";
+import { runMigrations } from "./migrate.js";
+import { METRICS_MIGRATIONS } from "./schema.js";
+
+/**
+ * How SQLite syncs the WAL. NORMAL (default): a commit is durable against a
+ * crash of the process (kill -9, OOM) and the event loop never waits for a
+ * disk flush; a power loss can roll back the commits since the last
+ * checkpoint, whose raw files were fsynced before the 201: the startup
+ * recovery of `central serve` re-ingests them. FULL: every commit fsyncs the
+ * WAL on the event loop. See docs/api.md for the measurement.
+ */
+export type SqliteSynchronous = "NORMAL" | "FULL";
+
+export interface SqliteStoreOptions {
+  synchronous?: SqliteSynchronous;
+  /** How long a writer waits for another process' lock before failing, ms. */
+  busyTimeoutMs?: number;
+  /**
+   * Run WAL checkpoints on a worker thread (default: true for files). A
+   * checkpoint copies the WAL into the database and fsyncs both; run inline
+   * it stalls the event loop for milliseconds every ~1000 pages, which shows
+   * up as p99 upload latency.
+   */
+  backgroundCheckpoint?: boolean;
+}
+
+/** How often the background checkpointer runs, ms. */
+const CHECKPOINT_INTERVAL_MS = 500;
+/** Inline auto-checkpoint threshold when the background one runs: only a safety net. */
+const SAFETY_NET_CHECKPOINT_PAGES = 2000;
+
+/** Plain CommonJS so it runs in a worker without any TypeScript loader. */
+const CHECKPOINT_WORKER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const Database = require(workerData.driver);
+const db = new Database(workerData.file);
+db.pragma("busy_timeout = 2000");
+db.pragma("synchronous = " + workerData.synchronous);
+const checkpoint = () => { try { db.pragma("wal_checkpoint(PASSIVE)"); } catch {} };
+const timer = setInterval(checkpoint, workerData.intervalMs);
+parentPort.on("message", (m) => {
+  if (m !== "stop") return;
+  clearInterval(timer);
+  checkpoint();
+  db.close();
+  parentPort.close();
+});
+`;
+
+/** A group commit is flushed early once it holds this many rows. */
+const GROUP_COMMIT_MAX_ROWS = 50_000;
+
+interface PendingIngest {
+  upload: UploadRecord;
+  rows: readonly MetricRow[];
+  resolve: (outcome: IngestOutcome) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Rows fetched per query while streaming samples (keyset pagination). */
+const SAMPLE_PAGE = 5000;
+
+interface SampleDbRow {
+  server: string;
+  ts: number;
+  mount: string;
+  cpu_percent: number;
+  cpu_peak_percent: number | null;
+  interval_seconds: number | null;
+  mem_total: number;
+  mem_used: number;
+  mem_available: number;
+  disk_total: number;
+  disk_used: number;
+  disk_free: number;
+}
+
+interface TokenDbRow {
+  token_id: string;
+  server: string;
+  secret_hash: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+interface UploadDbRow {
+  upload_id: string;
+  server: string;
+  received_at: number;
+  raw_path: string;
+  rows: number;
+  inserted: number;
+}
+
+/**
+ * The embedded store: one SQLite file in WAL mode. better-sqlite3 is
+ * synchronous, so every method runs to completion on the event loop; the
+ * async signatures exist for the PostgreSQL implementation behind the same
+ * interface. A single-file ingest is one transaction with prepared
+ * statements, which is what makes it fast (see bench/ingest).
+ */
+export class SqliteStore implements MetricsStore {
+  readonly kind = "sqlite" as const;
+  /** The raw handle, for modules in storage/sqlite/ (rollups, deliveries) that own their own tables. */
+  readonly db: Database.Database;
+  readonly synchronous: SqliteSynchronous;
+  private statements: ReturnType<typeof prepareStatements> | null = null;
+  private closed = false;
+  private checkpointer: Worker | null = null;
+  private pending: PendingIngest[] = [];
+  private pendingRows = 0;
+  private flushScheduled = false;
+
+  constructor(
+    readonly file: string,
+    options: SqliteStoreOptions = {},
+  ) {
+    if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.synchronous = options.synchronous ?? "NORMAL";
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma(`synchronous = ${this.synchronous}`);
+    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    this.db.pragma("foreign_keys = ON");
+    if ((options.backgroundCheckpoint ?? true) && file !== ":memory:") this.startCheckpointer();
+  }
+
+  async init(): Promise<void> {
+    runMigrations(this.db, "metrics", METRICS_MIGRATIONS);
+    this.statements = prepareStatements(this.db);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush(); // commit what is queued; its callers are waiting for it
+    this.closed = true;
+    const worker = this.checkpointer;
+    if (worker !== null) {
+      // Let the worker close its connection first, so ours is the last one
+      // and SQLite folds the WAL back into the database file on close.
+      worker.ref(); // keep the process alive until the worker has closed its connection
+      const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+      worker.postMessage("stop");
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 2000);
+      });
+      await Promise.race([exited, timeout]);
+      clearTimeout(timer);
+      await worker.terminate();
+    }
+    this.db.close();
+  }
+
+  private startCheckpointer(): void {
+    try {
+      const driver = createRequire(import.meta.url).resolve("better-sqlite3");
+      const worker = new Worker(CHECKPOINT_WORKER, {
+        eval: true,
+        workerData: {
+          driver,
+          file: this.file,
+          synchronous: this.synchronous,
+          intervalMs: CHECKPOINT_INTERVAL_MS,
+        },
+      });
+      worker.unref(); // a store someone forgets to close must not keep the process alive
+      worker.on("error", () => {
+        // Without it, the inline auto-checkpoint takes over again.
+        this.checkpointer = null;
+        if (!this.closed) this.db.pragma("wal_autocheckpoint = 1000");
+      });
+      this.checkpointer = worker;
+      this.db.pragma(`wal_autocheckpoint = ${SAFETY_NET_CHECKPOINT_PAGES}`);
+    } catch {
+      this.checkpointer = null;
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return this.db.prepare("SELECT 1").pluck().get() === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  private get st(): ReturnType<typeof prepareStatements> {
+    if (this.statements === null) throw new Error("SqliteStore.init() must be called before use");
+    return this.statements;
+  }
+
+  /**
+   * Group commit: uploads that arrive while the event loop is busy are
+   * committed together in one transaction on the next turn, each inside its
+   * own savepoint, so one failing file rolls back alone. The promise of each
+   * upload resolves only after that shared COMMIT: same durability, one WAL
+   * write instead of many (see docs/api.md, "Storage").
+   */
+  async ingest(upload: UploadRecord, rows: readonly MetricRow[]): Promise<IngestOutcome> {
+    return new Promise<IngestOutcome>((resolve, reject) => {
+      this.pending.push({ upload, rows, resolve, reject });
+      this.pendingRows += rows.length;
+      if (this.pendingRows >= GROUP_COMMIT_MAX_ROWS) this.flush();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    this.pendingRows = 0;
+    const outcomes: (IngestOutcome | Error)[] = [];
+    try {
+      this.db
+        .transaction(() => {
+          for (const item of batch) {
+            try {
+              // Nested transaction = SAVEPOINT: a failure undoes this file only.
+              outcomes.push(this.db.transaction(() => this.insertFile(item.upload, item.rows))());
+            } catch (err) {
+              outcomes.push(err instanceof Error ? err : new Error(String(err)));
+            }
+          }
+        })
+        .immediate();
+    } catch (err) {
+      for (const item of batch) item.reject(err);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const o = outcomes[i]!;
+      if (o instanceof Error) item.reject(o);
+      else item.resolve(o);
+    });
+  }
+
+  /** One file in its own transaction, synchronously (rebuild, benchmarks). */
+  ingestSync(upload: UploadRecord, rows: readonly MetricRow[]): IngestOutcome {
+    return this.db.transaction(() => this.insertFile(upload, rows)).immediate();
+  }
+
+  private insertFile(upload: UploadRecord, rows: readonly MetricRow[]): IngestOutcome {
+    const st = this.st;
+    let inserted = 0;
+    let tsMin = Number.POSITIVE_INFINITY;
+    let tsMax = Number.NEGATIVE_INFINITY;
+    const insert = st.insertSample;
+    for (const r of rows) {
+      const ts = r.timestamp;
+      if (ts < tsMin) tsMin = ts;
+      if (ts > tsMax) tsMax = ts;
+      inserted += insert.run(
+        r.server,
+        ts,
+        r.diskMount,
+        r.cpuPercent,
+        r.cpuPeakPercent,
+        r.intervalSeconds,
+        r.memTotalBytes,
+        r.memUsedBytes,
+        r.memAvailableBytes,
+        r.diskTotalBytes,
+        r.diskUsedBytes,
+        r.diskFreeBytes,
+      ).changes;
+    }
+    const hasRows = rows.length > 0;
+    st.insertUpload.run(
+      upload.uploadId,
+      upload.server,
+      upload.receivedAt,
+      upload.rawPath,
+      upload.sha256,
+      upload.bytes,
+      rows.length,
+      inserted,
+      hasRows ? tsMin : null,
+      hasRows ? tsMax : null,
+    );
+    if (hasRows) st.upsertServerStats.run(upload.server, tsMin, tsMax, inserted);
+    return { uploadId: upload.uploadId, rows: rows.length, inserted, duplicates: rows.length - inserted };
+  }
+
+  async hasUpload(server: string, sha256: string): Promise<boolean> {
+    return this.st.findUpload.get(server, sha256) !== undefined;
+  }
+
+  async hasUploadId(uploadId: string): Promise<boolean> {
+    return this.st.hasUploadId.get(uploadId) !== undefined;
+  }
+
+  async findUpload(server: string, sha256: string): Promise<StoredUpload | null> {
+    const row = this.st.findUpload.get(server, sha256) as UploadDbRow | undefined;
+    if (row === undefined) return null;
+    return {
+      uploadId: row.upload_id,
+      server: row.server,
+      receivedAt: row.received_at,
+      rawPath: row.raw_path,
+      rows: row.rows,
+      inserted: row.inserted,
+    };
+  }
+
+  async clearIngestedData(): Promise<void> {
+    this.db
+      .transaction(() => {
+        this.db.exec("DELETE FROM samples; DELETE FROM uploads; DELETE FROM server_stats;");
+      })
+      .immediate();
+  }
+
+  async *samples(query: SampleQuery): AsyncIterable<MetricRow> {
+    const servers =
+      query.servers !== undefined
+        ? [...new Set(query.servers)].sort()
+        : (this.st.listServerNames.all() as string[]);
+    for (const server of servers) {
+      // Keyset pagination instead of one open iterator: an iterator would hold
+      // the connection busy across awaits, blocking concurrent ingests.
+      let page = this.st.samplesFirstPage.all(server, query.from, query.to, SAMPLE_PAGE) as SampleDbRow[];
+      while (page.length > 0) {
+        for (const r of page) yield toMetricRow(r);
+        if (page.length < SAMPLE_PAGE) break;
+        const last = page[page.length - 1]!;
+        page = this.st.samplesNextPage.all(
+          server,
+          last.ts,
+          last.ts,
+          last.mount,
+          query.to,
+          SAMPLE_PAGE,
+        ) as SampleDbRow[];
+      }
+    }
+  }
+
+  async listServers(): Promise<ServerSummary[]> {
+    const rows = this.st.listServers.all() as {
+      server: string;
+      first_seen: number;
+      last_seen: number;
+      rows: number;
+    }[];
+    return rows.map((r) => ({
+      server: r.server,
+      firstSeen: r.first_seen,
+      lastSeen: r.last_seen,
+      rows: r.rows,
+    }));
+  }
+
+  async createAgentToken(token: AgentTokenRecord): Promise<void> {
+    this.st.insertAgentToken.run(
+      token.tokenId,
+      token.server,
+      token.secretHash,
+      token.createdAt,
+      token.revokedAt,
+    );
+  }
+
+  async findAgentToken(tokenId: string): Promise<AgentTokenRecord | null> {
+    const row = this.st.findAgentToken.get(tokenId) as TokenDbRow | undefined;
+    return row === undefined ? null : toTokenRecord(row);
+  }
+
+  async listAgentTokens(): Promise<AgentTokenRecord[]> {
+    return (this.st.listAgentTokens.all() as TokenDbRow[]).map(toTokenRecord);
+  }
+
+  async revokeAgentTokens(server: string, revokedAt: number): Promise<number> {
+    return this.st.revokeAgentTokens.run(revokedAt, server).changes;
+  }
+
+  async createViewerToken(token: AgentTokenRecord): Promise<void> {
+    this.st.insertViewerToken.run(
+      token.tokenId,
+      token.server,
+      token.secretHash,
+      token.createdAt,
+      token.revokedAt,
+    );
+  }
+
+  async findViewerToken(tokenId: string): Promise<AgentTokenRecord | null> {
+    const row = this.st.findViewerToken.get(tokenId) as TokenDbRow | undefined;
+    return row === undefined ? null : toTokenRecord(row);
+  }
+
+  async listViewerTokens(): Promise<AgentTokenRecord[]> {
+    return (this.st.listViewerTokens.all() as TokenDbRow[]).map(toTokenRecord);
+  }
+
+  async revokeViewerTokens(name: string, revokedAt: number): Promise<number> {
+    return this.st.revokeViewerTokens.run(revokedAt, name).changes;
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+  const sampleColumns =
+    "server, ts, mount, cpu_percent, cpu_peak_percent, interval_seconds, mem_total, mem_used, mem_available, disk_total, disk_used, disk_free";
+  return {
+    insertSample: db.prepare(
+      `INSERT OR IGNORE INTO samples (${sampleColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertUpload: db.prepare(
+      `INSERT INTO uploads (upload_id, server, received_at, raw_path, sha256, bytes, rows, inserted, ts_min, ts_max)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    upsertServerStats: db.prepare(
+      `INSERT INTO server_stats (server, first_seen, last_seen, rows) VALUES (?, ?, ?, ?)
+       ON CONFLICT (server) DO UPDATE SET
+         first_seen = MIN(first_seen, excluded.first_seen),
+         last_seen = MAX(last_seen, excluded.last_seen),
+         rows = rows + excluded.rows`,
+    ),
+    findUpload: db.prepare(
+      "SELECT upload_id, server, received_at, raw_path, rows, inserted FROM uploads WHERE server = ? AND sha256 = ? ORDER BY seq LIMIT 1",
+    ),
+    hasUploadId: db.prepare("SELECT 1 FROM uploads WHERE upload_id = ?").pluck(),
+    listServerNames: db.prepare("SELECT server FROM server_stats ORDER BY server").pluck(),
+    listServers: db.prepare("SELECT server, first_seen, last_seen, rows FROM server_stats ORDER BY server"),
+    samplesFirstPage: db.prepare(
+      `SELECT ${sampleColumns} FROM samples WHERE server = ? AND ts >= ? AND ts < ? ORDER BY ts, mount LIMIT ?`,
+    ),
+    samplesNextPage: db.prepare(
+      `SELECT ${sampleColumns} FROM samples
+       WHERE server = ? AND (ts > ? OR (ts = ? AND mount > ?)) AND ts < ? ORDER BY ts, mount LIMIT ?`,
+    ),
+    insertAgentToken: db.prepare(
+      "INSERT INTO agent_tokens (token_id, server, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
+    ),
+    findAgentToken: db.prepare(
+      "SELECT token_id, server, secret_hash, created_at, revoked_at FROM agent_tokens WHERE token_id = ?",
+    ),
+    listAgentTokens: db.prepare(
+      "SELECT token_id, server, secret_hash, created_at, revoked_at FROM agent_tokens ORDER BY server, created_at",
+    ),
+    revokeAgentTokens: db.prepare(
+      "UPDATE agent_tokens SET revoked_at = ? WHERE server = ? AND revoked_at IS NULL",
+    ),
+    insertViewerToken: db.prepare(
+      "INSERT INTO viewer_tokens (token_id, name, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
+    ),
+    findViewerToken: db.prepare(
+      "SELECT token_id, name AS server, secret_hash, created_at, revoked_at FROM viewer_tokens WHERE token_id = ?",
+    ),
+    listViewerTokens: db.prepare(
+      "SELECT token_id, name AS server, secret_hash, created_at, revoked_at FROM viewer_tokens ORDER BY name, created_at",
+    ),
+    revokeViewerTokens: db.prepare(
+      "UPDATE viewer_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+    ),
+  };
+}
+
+function toMetricRow(r: SampleDbRow): MetricRow {
+  return {
+    timestamp: r.ts,
+    server: r.server,
+    cpuPercent: r.cpu_percent,
+    cpuPeakPercent: r.cpu_peak_percent,
+    intervalSeconds: r.interval_seconds,
+    memTotalBytes: r.mem_total,
+    memUsedBytes: r.mem_used,
+    memAvailableBytes: r.mem_available,
+    diskMount: r.mount,
+    diskTotalBytes: r.disk_total,
+    diskUsedBytes: r.disk_used,
+    diskFreeBytes: r.disk_free,
+  };
+}
+
+function toTokenRecord(r: TokenDbRow): AgentTokenRecord {
+  return {
+    tokenId: r.token_id,
+    server: r.server,
+    secretHash: r.secret_hash,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+  };
+}

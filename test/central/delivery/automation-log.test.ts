@@ -1,0 +1,89 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AutomationLog, logRotationFromEnv, redactSecrets } from "../../../src/central/automation-log.js";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-log-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("AutomationLog", () => {
+  it("writes one JSON object per line (constructor(file) and info/warn/error/write keep working)", () => {
+    const file = path.join(dir, "Logs", "automation.log");
+    const log = new AutomationLog(file);
+    log.info("upload.accepted", { server: "web-01", rows: 3 });
+    log.warn("delivery.retry_scheduled", { error: new Error("ECONNREFUSED") });
+    log.error("delivery.failed");
+    log.write("debug", "x", { big: 10n });
+    const lines = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.level, l.event])).toEqual([
+      ["info", "upload.accepted"],
+      ["warn", "delivery.retry_scheduled"],
+      ["error", "delivery.failed"],
+      ["debug", "x"],
+    ]);
+    expect(lines[0]).toMatchObject({ server: "web-01", rows: 3 });
+    expect(lines[1].error).toEqual({ name: "Error", message: "ECONNREFUSED" });
+    expect(lines[3].big).toBe("10");
+    expect(Date.parse(lines[0].time)).toBeGreaterThan(0);
+  });
+
+  it("rotates by size and keeps at most maxFiles old files, so it never fills the disk", () => {
+    const file = path.join(dir, "automation.log");
+    const log = new AutomationLog(file, { maxBytes: 1000, maxFiles: 3, daily: false });
+    for (let i = 0; i < 200; i++) log.info("step", { i, pad: "x".repeat(50) });
+    const files = [file, ...log.rotatedFiles()];
+    expect(log.rotatedFiles()).toEqual([`${file}.1`, `${file}.2`, `${file}.3`]);
+    for (const f of files) expect(statSync(f).size).toBeLessThanOrEqual(1000);
+    // Nothing in between is lost: the kept files hold consecutive steps, newest in the live file.
+    const seq = [...files]
+      .reverse()
+      .flatMap((f) => readFileSync(f, "utf8").trim().split("\n"))
+      .map((l) => JSON.parse(l).i as number);
+    expect(seq.at(-1)).toBe(199);
+    expect(seq).toEqual(Array.from({ length: seq.length }, (_, k) => 200 - seq.length + k));
+  });
+
+  it("rotates daily at the first write of a new day when asked to", () => {
+    const file = path.join(dir, "automation.log");
+    writeFileSync(file, `${JSON.stringify({ event: "yesterday" })}\n`);
+    const yesterday = new Date(Date.now() - 86_400_000);
+    utimesSync(file, yesterday, yesterday);
+    const log = new AutomationLog(file, { maxBytes: 0, maxFiles: 2, daily: true });
+    log.info("today");
+    log.info("today again");
+    expect(readFileSync(`${file}.1`, "utf8")).toContain("yesterday");
+    expect(readFileSync(file, "utf8").trim().split("\n")).toHaveLength(2);
+  });
+
+  it("redacts credentials in URLs from every line", () => {
+    const file = path.join(dir, "automation.log");
+    new AutomationLog(file).error("delivery.failed", {
+      error: "connect smtp://reports:hunter2@mail.corp:587 failed",
+    });
+    const text = readFileSync(file, "utf8");
+    expect(text).not.toContain("hunter2");
+    expect(text).toContain("smtp://reports:***@mail.corp:587");
+    expect(redactSecrets("postgres://u:p%40ss@db/x and smtps://a:b@c")).toBe(
+      "postgres://u:***@db/x and smtps://a:***@c",
+    );
+  });
+
+  it("reads rotation settings from the environment with clear errors", () => {
+    expect(logRotationFromEnv({})).toEqual({ maxBytes: 10 * 1024 * 1024, maxFiles: 5, daily: false });
+    expect(
+      logRotationFromEnv({ SRVUTIL_LOG_MAX_BYTES: "2048", SRVUTIL_LOG_ROTATE_DAILY: "true" }),
+    ).toMatchObject({
+      maxBytes: 2048,
+      daily: true,
+    });
+    expect(() => logRotationFromEnv({ SRVUTIL_LOG_MAX_FILES: "0" })).toThrow(/SRVUTIL_LOG_MAX_FILES/);
+    expect(() => logRotationFromEnv({ SRVUTIL_LOG_MAX_BYTES: "10MB" })).toThrow(/SRVUTIL_LOG_MAX_BYTES/);
+  });
+});

@@ -1,0 +1,65 @@
+// Whether the report module (owned by another helper) is implemented yet, and
+// a small week of real samples for the tests that use the real report.
+
+import { buildWeeklyReport, renderReport } from "../../../src/central/report/index.js";
+import { openStore } from "../../../src/central/storage/open.js";
+import type { MetricRow } from "../../../src/protocol/index.js";
+
+async function probe(): Promise<boolean> {
+  const store = await openStore("sqlite::memory:", {});
+  try {
+    const report = await buildWeeklyReport(store, { week: "2026-W47", timeZone: "UTC" });
+    await renderReport(report, "email");
+    return true;
+  } catch (err) {
+    if (/not implemented/i.test((err as Error).message)) return false;
+    throw err;
+  } finally {
+    await store.close();
+  }
+}
+
+export const REPORT_MODULE_READY = await probe();
+
+/** Stores hourly samples for web-01 and db-01 during 2026-W47 (Europe/Berlin) into the SQLite file. */
+export async function ingestWeek(dbFile: string): Promise<void> {
+  const { mkdirSync } = await import("node:fs");
+  const path = await import("node:path");
+  mkdirSync(path.dirname(dbFile), { recursive: true });
+  const store = await openStore(`sqlite:${dbFile}`, {});
+  try {
+    const start = Date.parse("2026-11-16T00:00:00+01:00");
+    for (const server of ["web-01", "db-01"]) {
+      const rows: MetricRow[] = [];
+      for (let h = 0; h < 7 * 24; h += 1) {
+        rows.push({
+          timestamp: start + h * 3_600_000 + 1_800_000,
+          server,
+          cpuPercent: server === "db-01" ? 97 : 20,
+          cpuPeakPercent: null,
+          intervalSeconds: 3600,
+          memTotalBytes: 8e9,
+          memUsedBytes: 4e9,
+          memAvailableBytes: 4e9,
+          diskMount: "/",
+          diskTotalBytes: 100e9,
+          diskUsedBytes: server === "db-01" ? 97e9 : 40e9,
+          diskFreeBytes: server === "db-01" ? 3e9 : 60e9,
+        });
+      }
+      await store.ingest(
+        {
+          uploadId: `u-${server}`,
+          server,
+          receivedAt: Date.now(),
+          rawPath: `received_metrics/${server}/x.csv`,
+          sha256: server,
+          bytes: 1,
+        },
+        rows,
+      );
+    }
+  } finally {
+    await store.close();
+  }
+}

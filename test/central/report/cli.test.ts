@@ -1,0 +1,65 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseMetricsCsv } from "../../../src/protocol/index.js";
+import { REPO_ROOT, runCli } from "../../helpers/cli.js";
+import { type TempStore, tempStore, upload } from "./store-helpers.js";
+
+describe("srvutil report build", () => {
+  let t: TempStore;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    t = await tempStore(); // <dir>/srvutil.db is the default database of data dir <dir>
+    for (const f of ["w43-part1.csv", "w43-part2.csv"]) {
+      const bytes = readFileSync(path.join(REPO_ROOT, "test/fixtures/report", f));
+      await upload(t.store, parseMetricsCsv(bytes, { now: Date.UTC(2026, 10, 25) }).rows);
+    }
+    await t.store.close();
+    env = { ...process.env, SRVUTIL_DATA_DIR: t.dir, SRVUTIL_REPORT_TZ: "Europe/Berlin", SRVUTIL_DB_URL: "" };
+  });
+  afterAll(async () => {
+    await t.cleanup();
+  });
+
+  it("writes Report JSON v1 to stdout with --out -", async () => {
+    const r = await runCli(["report", "build", "--week", "2026-W43", "--format", "json", "--out", "-"], env);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.week).toBe("2026-W43");
+    expect(report.timezone).toBe("Europe/Berlin");
+    const sunday = report.servers[0].days[6];
+    expect(sunday).toMatchObject({ date: "2026-10-25", samples: 4, cpu: { avg: 50, peak: 95 } });
+  });
+
+  it("writes HTML to <data>/reports/<week>.html by default and logs the run", async () => {
+    const r = await runCli(["report", "build", "--week", "2026-W43", "--tz", "UTC"], env);
+    expect(r.code).toBe(0);
+    const file = path.join(t.dir, "reports", "2026-W43.html");
+    expect(existsSync(file)).toBe(true);
+    const html = readFileSync(file, "utf8");
+    expect(html).toContain("db-01");
+    expect(html).toContain("<b>UTC</b>");
+    const log = readFileSync(path.join(t.dir, "Logs", "automation.log"), "utf8")
+      .trim()
+      .split("\n");
+    expect(JSON.parse(log[log.length - 1]!)).toMatchObject({
+      event: "report built",
+      week: "2026-W43",
+      format: "html",
+    });
+  });
+
+  it.each([
+    [["--week", "2026-W99"], /week '2026-W99' does not exist/],
+    [["--week", "yesterday"], /expected an ISO week like "2026-W47" or "last"/],
+    [["--week", "last", "--tz", "Nowhere/City"], /unknown time zone 'Nowhere\/City'/],
+    [["--week", "last", "--format", "pdf"], /--format: expected html or json/],
+  ])("refuses %j with one clear line and exit code 2", async (args, message) => {
+    const r = await runCli(["report", "build", ...args], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  });
+});

@@ -1,0 +1,164 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { aggregateRows } from "../../../src/central/aggregate/rows.js";
+import { localDays, resolveReportWeek } from "../../../src/central/aggregate/week.js";
+import { buildWeeklyReport } from "../../../src/central/report/index.js";
+import type { WeeklyReport } from "../../../src/central/report/types.js";
+import { rebuildRollups, refreshRollups } from "../../../src/central/storage/sqlite/rollups.js";
+import type { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
+import type { MetricRow } from "../../../src/protocol/index.js";
+import { profileRows, randomProfile, rng } from "./fleet.js";
+import { type TempStore, tempStore, upload } from "./store-helpers.js";
+
+const NOW = Date.UTC(2026, 10, 26, 12);
+
+/** A random fleet around `week`, uploaded the messy way: shuffled chunks, late data, duplicates. */
+async function messyFleet(t: TempStore, seed: number, from: number, to: number): Promise<MetricRow[]> {
+  const r = rng(seed);
+  const all: MetricRow[] = [];
+  const chunks: MetricRow[][] = [];
+  for (let i = 0; i < 5; i++) {
+    const p = randomProfile(r, `srv-${seed}-${i}`);
+    p.intervalSeconds = r() < 0.5 ? 300 : 600;
+    if (i === 1) p.stopAt = from + (to - from) * 0.6;
+    const rows = [...profileRows(p, from, to, seed * 10 + i)];
+    all.push(...rows);
+    for (let k = 0; k < rows.length; ) {
+      const size = 1 + Math.floor(r() * 400);
+      chunks.push(rows.slice(k, k + size));
+      k += size;
+    }
+  }
+  // Late and out-of-order arrival, and some files uploaded twice.
+  for (let i = chunks.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [chunks[i], chunks[j]] = [chunks[j]!, chunks[i]!];
+  }
+  const db = (t.store as SqliteStore).db;
+  for (let i = 0; i < chunks.length; i++) {
+    await upload(t.store, chunks[i]!);
+    if (r() < 0.1) await upload(t.store, chunks[Math.floor(r() * (i + 1))]!);
+    // Fold in incrementally now and then, as `central serve` does after ingest.
+    if (r() < 0.1) refreshRollups(db);
+  }
+  return all;
+}
+
+const withoutSource = (r: WeeklyReport): WeeklyReport => ({ ...r, source: undefined });
+
+describe("rollups give exactly the figures of the raw rows", () => {
+  let t: TempStore | undefined;
+  afterEach(async () => {
+    await t?.cleanup();
+    t = undefined;
+  });
+
+  it.each([
+    ["Europe/Berlin", "2026-W43", 1],
+    ["Europe/Berlin", "2026-W13", 2],
+    ["America/New_York", "2026-W45", 3],
+    ["UTC", "2026-W47", 4],
+    ["Australia/Sydney", "2026-W14", 5],
+  ])("%s %s (seed %i)", async (timeZone, weekSpec, seed) => {
+    t = await tempStore();
+    const week = resolveReportWeek(weekSpec, timeZone);
+    await messyFleet(t, seed, week.from - 9 * 86_400_000, week.to + 86_400_000);
+    const now = week.to + 2 * 86_400_000;
+    const rollups = await buildWeeklyReport(t.store, { week: weekSpec, timeZone, now });
+    expect(rollups.source).toBe("rollups");
+    const raw = await buildWeeklyReport(t.store, { week: weekSpec, timeZone, now, source: "raw" });
+    expect(raw.source).toBe("raw");
+    expect(rollups.servers.length).toBeGreaterThan(0);
+    // Bit-identical, including every derived field (findings, week over week).
+    expect(withoutSource(rollups)).toEqual(withoutSource(raw));
+    // A second build (daily rollups now cached) and a full rebuild give the same report.
+    expect(withoutSource(await buildWeeklyReport(t.store, { week: weekSpec, timeZone, now }))).toEqual(
+      withoutSource(raw),
+    );
+    rebuildRollups((t.store as SqliteStore).db);
+    expect(withoutSource(await buildWeeklyReport(t.store, { week: weekSpec, timeZone, now }))).toEqual(
+      withoutSource(raw),
+    );
+  });
+
+  it("keeps cached days current when late rows arrive after a report was built", async () => {
+    t = await tempStore();
+    const week = resolveReportWeek("2026-W47", "Europe/Berlin");
+    const r = rng(9);
+    const p = randomProfile(r, "late-01");
+    p.intervalSeconds = 300;
+    const rows = [...profileRows(p, week.from, week.to, 9)];
+    const wednesday = (row: MetricRow) =>
+      row.timestamp >= week.dayStarts[2]! && row.timestamp < week.dayStarts[3]!;
+    await upload(
+      t.store,
+      rows.filter((x) => !wednesday(x)),
+    );
+    const before = await buildWeeklyReport(t.store, {
+      week: "2026-W47",
+      timeZone: "Europe/Berlin",
+      now: NOW,
+    });
+    expect(before.servers[0]!.days[2]!.samples).toBe(0);
+    await upload(t.store, rows.filter(wednesday)); // a late upload of Wednesday
+    const after = await buildWeeklyReport(t.store, { week: "2026-W47", timeZone: "Europe/Berlin", now: NOW });
+    const raw = await buildWeeklyReport(t.store, {
+      week: "2026-W47",
+      timeZone: "Europe/Berlin",
+      now: NOW,
+      source: "raw",
+    });
+    expect(after.servers[0]!.days[2]!.samples).toBe(288);
+    expect(withoutSource(after)).toEqual(withoutSource(raw));
+  });
+
+  it("serves overlapping weeks from partly cached days", async () => {
+    t = await tempStore();
+    const w47 = resolveReportWeek("2026-W47", "Europe/Berlin");
+    await messyFleet(t, 7, w47.from - 20 * 86_400_000, w47.to + 8 * 86_400_000);
+    for (const week of ["2026-W46", "2026-W48", "2026-W47"]) {
+      const opts = { week, timeZone: "Europe/Berlin", now: NOW + 7 * 86_400_000 };
+      const rollups = await buildWeeklyReport(t.store, opts);
+      const raw = await buildWeeklyReport(t.store, { ...opts, source: "raw" });
+      expect(rollups.source).toBe("rollups");
+      expect(withoutSource(rollups)).toEqual(withoutSource(raw));
+    }
+  });
+
+  it("starts over when the stored data was cleared (central rebuild)", async () => {
+    t = await tempStore();
+    const week = resolveReportWeek("2026-W47", "UTC");
+    const p = randomProfile(rng(3), "gone-01");
+    await upload(t.store, [...profileRows(p, week.from, week.to, 3)]);
+    const first = await buildWeeklyReport(t.store, { week: "2026-W47", timeZone: "UTC", now: NOW });
+    expect(first.servers).toHaveLength(1);
+    await t.store.clearIngestedData();
+    const q = randomProfile(rng(4), "new-01");
+    await upload(t.store, [...profileRows(q, week.from, week.to, 4)]);
+    const after = await buildWeeklyReport(t.store, { week: "2026-W47", timeZone: "UTC", now: NOW });
+    const raw = await buildWeeklyReport(t.store, {
+      week: "2026-W47",
+      timeZone: "UTC",
+      now: NOW,
+      source: "raw",
+    });
+    expect(after.servers.map((s) => s.server)).toEqual(["new-01"]);
+    expect(withoutSource(after)).toEqual(withoutSource(raw));
+  });
+
+  it("falls back to raw rows in a zone whose midnights are not whole UTC hours (Asia/Kolkata)", async () => {
+    t = await tempStore();
+    const week = resolveReportWeek("2026-W47", "Asia/Kolkata");
+    const all = await messyFleet(t, 6, week.from - 3 * 86_400_000, week.to + 86_400_000);
+    const report = await buildWeeklyReport(t.store, { week: "2026-W47", timeZone: "Asia/Kolkata", now: NOW });
+    expect(report.source).toBe("raw");
+    await expect(
+      buildWeeklyReport(t.store, { week: "2026-W47", timeZone: "Asia/Kolkata", now: NOW, source: "rollups" }),
+    ).rejects.toThrow(/whole UTC hours/);
+    // The store path equals the pure reference over the generated rows.
+    const reference = aggregateRows(all, localDays(week.dates[0]!, 7, "Asia/Kolkata"));
+    for (const s of report.servers) {
+      const days = s.days.map(({ expected_samples: _e, coverage: _c, ...d }) => d);
+      expect(days).toEqual(reference.get(s.server));
+    }
+  });
+});

@@ -1,0 +1,61 @@
+/**
+ * `npm start` runs `srvutil demo`: it must work on a fresh data directory
+ * with the embedded defaults (SQLite, outbox instead of SMTP), and again on
+ * the same directory (re-uploads are duplicates, nothing doubles).
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cli.js";
+
+describe("srvutil demo", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-demo-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const env = {
+    ...process.env,
+    SRVUTIL_DATA_DIR: dir,
+    SRVUTIL_LISTEN: "127.0.0.1:0",
+    SRVUTIL_REPORT_TZ: "Europe/Berlin",
+    SRVUTIL_SMTP_URL: "",
+    SRVUTIL_REPORT_TO: "",
+  };
+
+  it("builds last week's report, the email and the log from a simulated fleet", async () => {
+    const first = await runCli(["demo", "--no-serve", "--weeks", "2"], env, 120_000);
+    expect(first.code, first.stderr + first.stdout).toBe(0);
+    const reports = readdirSync(path.join(dir, "reports"));
+    const jsonFile = reports.find((f) => f.endsWith(".json"))!;
+    expect(reports).toContain(jsonFile.replace(/\.json$/, ".html"));
+    const report = JSON.parse(readFileSync(path.join(dir, "reports", jsonFile), "utf8"));
+    const names: string[] = report.servers.map((s: { server: string }) => s.server);
+    expect(names.filter((n) => n.startsWith("demo-"))).toHaveLength(10);
+    expect(report.servers.find((s: { server: string }) => s.server === "demo-ci-01").status).toBe("silent");
+    // Every demo server reported every day but the silent one's last days.
+    const web = report.servers.find((s: { server: string }) => s.server === "demo-web-01");
+    expect(web.days.map((d: { samples: number }) => d.samples)).toEqual([288, 288, 288, 288, 288, 288, 288]);
+
+    const eml = readdirSync(path.join(dir, "outbox")).filter((f) => f.endsWith(".eml"));
+    expect(eml).toHaveLength(1);
+    expect(readFileSync(path.join(dir, "outbox", eml[0]!), "utf8")).toContain("demo-db-01");
+    expect(existsSync(path.join(dir, "Logs", "automation.log"))).toBe(true);
+    expect(first.stdout).toContain("demo fleet");
+
+    const rowsBefore = countRows(dir);
+    const second = await runCli(["demo", "--no-serve", "--weeks", "2"], env, 120_000);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/already stored/);
+    // Only the real agent's new sample is added on the second run.
+    expect(countRows(dir) - rowsBefore).toBeLessThanOrEqual(20);
+  }, 240_000);
+});
+
+function countRows(dir: string): number {
+  const db = new Database(path.join(dir, "srvutil.db"), { readonly: true });
+  try {
+    return (db.prepare("SELECT count(*) AS n FROM samples").get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
