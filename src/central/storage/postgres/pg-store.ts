@@ -1,5 +1,6 @@
 import pg from "pg";
 import type { MetricRow } from "../../../protocol/index.js";
+import { type SampleDbRow, type TokenDbRow, toMetricRow, toTokenRecord } from "../db-rows.js";
 import type {
   AgentTokenRecord,
   IngestOutcome,
@@ -76,29 +77,6 @@ const types = {
       ? (v: string) => Number(v)
       : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
-
-interface SampleDbRow {
-  server: string;
-  ts: number;
-  mount: string;
-  cpu_percent: number;
-  cpu_peak_percent: number | null;
-  interval_seconds: number | null;
-  mem_total: number;
-  mem_used: number;
-  mem_available: number;
-  disk_total: number;
-  disk_used: number;
-  disk_free: number;
-}
-
-interface TokenDbRow {
-  token_id: string;
-  server: string;
-  secret_hash: string;
-  created_at: number;
-  revoked_at: number | null;
-}
 
 export class PgStore implements MetricsStore {
   readonly kind = "postgres" as const;
@@ -325,14 +303,14 @@ export class PgStore implements MetricsStore {
       "SELECT token_id, server, secret_hash, created_at, revoked_at FROM agent_tokens WHERE token_id = $1",
       [tokenId],
     );
-    return r.rows[0] === undefined ? null : toToken(r.rows[0]);
+    return r.rows[0] === undefined ? null : toTokenRecord(r.rows[0]);
   }
 
   async listAgentTokens(): Promise<AgentTokenRecord[]> {
     const r = await this.pool.query<TokenDbRow>(
       'SELECT token_id, server, secret_hash, created_at, revoked_at FROM agent_tokens ORDER BY server COLLATE "C", created_at',
     );
-    return r.rows.map(toToken);
+    return r.rows.map(toTokenRecord);
   }
 
   async revokeAgentTokens(server: string, revokedAt: number): Promise<number> {
@@ -355,14 +333,14 @@ export class PgStore implements MetricsStore {
       "SELECT token_id, name AS server, secret_hash, created_at, revoked_at FROM viewer_tokens WHERE token_id = $1",
       [tokenId],
     );
-    return r.rows[0] === undefined ? null : toToken(r.rows[0]);
+    return r.rows[0] === undefined ? null : toTokenRecord(r.rows[0]);
   }
 
   async listViewerTokens(): Promise<AgentTokenRecord[]> {
     const r = await this.pool.query<TokenDbRow>(
       'SELECT token_id, name AS server, secret_hash, created_at, revoked_at FROM viewer_tokens ORDER BY name COLLATE "C", created_at',
     );
-    return r.rows.map(toToken);
+    return r.rows.map(toTokenRecord);
   }
 
   async revokeViewerTokens(name: string, revokedAt: number): Promise<number> {
@@ -372,31 +350,4 @@ export class PgStore implements MetricsStore {
     );
     return r.rowCount ?? 0;
   }
-}
-
-function toMetricRow(r: SampleDbRow): MetricRow {
-  return {
-    timestamp: r.ts,
-    server: r.server,
-    cpuPercent: r.cpu_percent,
-    cpuPeakPercent: r.cpu_peak_percent,
-    intervalSeconds: r.interval_seconds,
-    memTotalBytes: r.mem_total,
-    memUsedBytes: r.mem_used,
-    memAvailableBytes: r.mem_available,
-    diskMount: r.mount,
-    diskTotalBytes: r.disk_total,
-    diskUsedBytes: r.disk_used,
-    diskFreeBytes: r.disk_free,
-  };
-}
-
-function toToken(r: TokenDbRow): AgentTokenRecord {
-  return {
-    tokenId: r.token_id,
-    server: r.server,
-    secretHash: r.secret_hash,
-    createdAt: r.created_at,
-    revokedAt: r.revoked_at,
-  };
 }

@@ -4,6 +4,7 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import type { MetricRow } from "../../../protocol/index.js";
+import { type SampleDbRow, type TokenDbRow, toMetricRow, toTokenRecord } from "../db-rows.js";
 import type {
   AgentTokenRecord,
   IngestOutcome,
@@ -74,29 +75,6 @@ interface PendingIngest {
 
 /** Rows fetched per query while streaming samples (keyset pagination). */
 const SAMPLE_PAGE = 5000;
-
-interface SampleDbRow {
-  server: string;
-  ts: number;
-  mount: string;
-  cpu_percent: number;
-  cpu_peak_percent: number | null;
-  interval_seconds: number | null;
-  mem_total: number;
-  mem_used: number;
-  mem_available: number;
-  disk_total: number;
-  disk_used: number;
-  disk_free: number;
-}
-
-interface TokenDbRow {
-  token_id: string;
-  server: string;
-  secret_hash: string;
-  created_at: number;
-  revoked_at: number | null;
-}
 
 interface UploadDbRow {
   upload_id: string;
@@ -473,32 +451,5 @@ function prepareStatements(db: Database.Database) {
     revokeViewerTokens: db.prepare(
       "UPDATE viewer_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
     ),
-  };
-}
-
-function toMetricRow(r: SampleDbRow): MetricRow {
-  return {
-    timestamp: r.ts,
-    server: r.server,
-    cpuPercent: r.cpu_percent,
-    cpuPeakPercent: r.cpu_peak_percent,
-    intervalSeconds: r.interval_seconds,
-    memTotalBytes: r.mem_total,
-    memUsedBytes: r.mem_used,
-    memAvailableBytes: r.mem_available,
-    diskMount: r.mount,
-    diskTotalBytes: r.disk_total,
-    diskUsedBytes: r.disk_used,
-    diskFreeBytes: r.disk_free,
-  };
-}
-
-function toTokenRecord(r: TokenDbRow): AgentTokenRecord {
-  return {
-    tokenId: r.token_id,
-    server: r.server,
-    secretHash: r.secret_hash,
-    createdAt: r.created_at,
-    revokedAt: r.revoked_at,
   };
 }

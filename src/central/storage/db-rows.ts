@@ -1,0 +1,56 @@
+import type { MetricRow } from "../../protocol/index.js";
+import type { AgentTokenRecord } from "./store.js";
+
+/**
+ * Rows as both SQL implementations return them (same column names in SQLite
+ * and PostgreSQL), and their mapping to the storage interface's types.
+ */
+export interface SampleDbRow {
+  server: string;
+  ts: number;
+  mount: string;
+  cpu_percent: number;
+  cpu_peak_percent: number | null;
+  interval_seconds: number | null;
+  mem_total: number;
+  mem_used: number;
+  mem_available: number;
+  disk_total: number;
+  disk_used: number;
+  disk_free: number;
+}
+
+export interface TokenDbRow {
+  token_id: string;
+  server: string;
+  secret_hash: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export function toMetricRow(r: SampleDbRow): MetricRow {
+  return {
+    timestamp: r.ts,
+    server: r.server,
+    cpuPercent: r.cpu_percent,
+    cpuPeakPercent: r.cpu_peak_percent,
+    intervalSeconds: r.interval_seconds,
+    memTotalBytes: r.mem_total,
+    memUsedBytes: r.mem_used,
+    memAvailableBytes: r.mem_available,
+    diskMount: r.mount,
+    diskTotalBytes: r.disk_total,
+    diskUsedBytes: r.disk_used,
+    diskFreeBytes: r.disk_free,
+  };
+}
+
+export function toTokenRecord(r: TokenDbRow): AgentTokenRecord {
+  return {
+    tokenId: r.token_id,
+    server: r.server,
+    secretHash: r.secret_hash,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+  };
+}
