@@ -239,7 +239,6 @@ export function* csvRecords(text: string): Generator<CsvRecord> {
 }
 
 const DECIMAL = /^(?:0|[1-9][0-9]*)(?:\.[0-9]+)?$/;
-const INTEGER = /^(?:0|[1-9][0-9]*)$/;
 // Mount names are free text, but control characters in them only ever come
 // from corruption or an attack on whoever renders them.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
@@ -294,6 +293,10 @@ export function parseMetricsCsv(input: Uint8Array | string, options: ParseOption
   let lastTs = 0;
   let lastServer: string | null = null;
   let pendingBlank: number | null = null;
+  let currentLine = 1;
+  const fail = (col: KnownColumn, reason: CsvErrorReason, message: string): never => {
+    throw new CsvValidationError(reason, message, currentLine, col, header.indexOf(col) + 1);
+  };
 
   for (const { line, fields } of records) {
     if (fields.length === 0) {
@@ -315,9 +318,8 @@ export function parseMetricsCsv(input: Uint8Array | string, options: ParseOption
     if (rows.length >= maxRows) {
       throw new CsvValidationError("too_many_rows", `file has more than ${maxRows} rows`, line, null);
     }
-    const fail = (col: KnownColumn, reason: CsvErrorReason, message: string): never => {
-      throw new CsvValidationError(reason, message, line, col, header.indexOf(col) + 1);
-    };
+    // Set before each row so `fail` (defined once, outside the hot loop) knows where it is.
+    currentLine = line;
 
     const tsText = fields[iTs]!;
     let ts: number;
@@ -459,10 +461,19 @@ function percent(text: string): number | null {
   return v <= 100 ? v : null;
 }
 
+/** A whole number of bytes: digits only, no leading zero, at most 2^53 − 1. */
 function bytes(text: string): number | null {
-  if (text.length > 16 || !INTEGER.test(text)) return null;
-  const v = Number(text);
-  return Number.isSafeInteger(v) ? v : null;
+  const n = text.length;
+  // A hand-written loop: this runs several times per row and a regex plus
+  // Number() was the parser's largest cost.
+  if (n === 0 || n > 16 || (n > 1 && text.charCodeAt(0) === 48)) return null;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return null;
+    v = v * 10 + d;
+  }
+  return v <= Number.MAX_SAFE_INTEGER ? v : null;
 }
 
 function byteMessage(text: string): string {

@@ -38,6 +38,25 @@ async function collect(it: AsyncIterable<MetricRow>): Promise<MetricRow[]> {
 }
 
 describe("SqliteStore", () => {
+  it("counts new and duplicate rows exactly across multi-row insert batches and the remainder", async () => {
+    const at = (i: number) => row("web-01", new Date(Date.UTC(2026, 10, 23) + i * 60_000).toISOString(), "/");
+    const first = Array.from({ length: 200 }, (_, i) => at(i)); // 3 batches of 64 + 8 single rows
+    const second = Array.from({ length: 301 }, (_, i) => at(i + 50)); // 150 old, 151 new, spread over both paths
+    expect(await store.ingest(upload("m1"), first)).toMatchObject({
+      rows: 200,
+      inserted: 200,
+      duplicates: 0,
+    });
+    expect(await store.ingest(upload("m2"), second)).toMatchObject({
+      rows: 301,
+      inserted: 151,
+      duplicates: 150,
+    });
+    const stored = await collect(store.samples({ from: 0, to: Date.UTC(2030, 0, 1) }));
+    expect(stored.map((r) => r.timestamp)).toEqual(Array.from({ length: 351 }, (_, i) => at(i).timestamp));
+    expect(stored[350]).toEqual(at(350));
+  });
+
   it("runs in WAL mode with the chosen sync level and migrates idempotently", async () => {
     expect(store.db.pragma("journal_mode", { simple: true })).toBe("wal");
     expect(store.db.pragma("synchronous", { simple: true })).toBe(1); // NORMAL
