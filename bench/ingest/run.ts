@@ -41,6 +41,7 @@ const FLEET_FILES = Number(process.env.BENCH_FLEET_FILES ?? 10_000);
 const BACKLOG_FILES = Number(process.env.BENCH_BACKLOG_FILES ?? 30);
 const FLEET_CONCURRENCY = Number(process.env.BENCH_FLEET_CONCURRENCY ?? 32);
 const MAX_MS = Number(process.env.BENCH_MAX_SECONDS ?? 8) * 1000;
+const BACKLOG_CONCURRENCY = Number(process.env.BENCH_BACKLOG_CONCURRENCY ?? 4);
 const SOAK_MS = Number(process.env.BENCH_SOAK_SECONDS ?? 0) * 1000;
 let soak: { r: LoadResult; samples: number[] } | null = null;
 /** Size of the WAL after each run: bounded when checkpoints keep up. */
@@ -291,7 +292,7 @@ async function main() {
           tokens: template.tokens,
           scenario: "backlog-plain",
           files: BACKLOG_FILES,
-          concurrency: 4,
+          concurrency: BACKLOG_CONCURRENCY,
           maxMs: MAX_MS,
         },
         {
@@ -299,7 +300,7 @@ async function main() {
           tokens: template.tokens,
           scenario: "backlog-gzip",
           files: BACKLOG_FILES,
-          concurrency: 4,
+          concurrency: BACKLOG_CONCURRENCY,
           maxMs: MAX_MS,
         },
       );
