@@ -25,7 +25,7 @@ import { registerReadRoutes } from "./ingest/read-routes.js";
 import type { ErrorResponse } from "./ingest/schemas.js";
 import { registerCsvBodyParser, registerUploadRoute, UPLOAD_CONTENT_TYPES } from "./ingest/upload-route.js";
 import { openStore } from "./storage/open.js";
-import { refreshRollups } from "./storage/sqlite/rollups.js";
+import { refreshRollups, registerRollupZone } from "./storage/sqlite/rollups.js";
 import { SqliteStore } from "./storage/sqlite/sqlite-store.js";
 import type { MetricsStore } from "./storage/store.js";
 
@@ -287,7 +287,13 @@ export function createIngestService(
  */
 export async function startCentral(
   config: CentralConfig,
-  opts: { store?: MetricsStore; logger?: FastifyServerOptions["logger"]; env?: NodeJS.ProcessEnv } = {},
+  opts: {
+    store?: MetricsStore;
+    logger?: FastifyServerOptions["logger"];
+    env?: NodeJS.ProcessEnv;
+    /** How often new uploads are folded into the rollups (tests shorten it). */
+    rollupRefreshMs?: number;
+  } = {},
 ): Promise<RunningCentral> {
   const env = opts.env ?? process.env;
   const log = new AutomationLog(config.paths.automationLog);
@@ -326,7 +332,7 @@ export async function startCentral(
   const host = config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host;
   const url = `${config.tls ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
   const scheduler = await startDeliveryScheduler({ config, store, log, env });
-  const rollups = startRollupRefresher(store, log);
+  const rollups = startRollupRefresher(store, config.reportTimeZone, log, opts.rollupRefreshMs);
   log.info("serve started", {
     url,
     listen: `${config.listen.host}:${port}`,
@@ -364,15 +370,30 @@ const ROLLUP_REFRESH_MS = 30_000;
  * week of uploads first. Report builds refresh too, so this is an
  * optimisation, never needed for correctness. PostgreSQL reports read raw rows.
  */
-function startRollupRefresher(store: MetricsStore, log: AutomationLog): { stop(): void } {
+function startRollupRefresher(
+  store: MetricsStore,
+  timeZone: string,
+  log: AutomationLog,
+  everyMs = ROLLUP_REFRESH_MS,
+): { stop(): void } {
   if (!(store instanceof SqliteStore)) return { stop() {} };
-  const timer = setInterval(() => {
+  const refresh = () => {
     try {
       refreshRollups(store.db);
     } catch (err) {
       log.warn("rollups.refresh_failed", { error: (err as Error).message });
     }
-  }, ROLLUP_REFRESH_MS);
+  };
+  registerRollupZone(store.db, timeZone);
+  // Soon after start (catch up on what arrived while down), then periodically.
+  const first = setTimeout(refresh, Math.min(1_000, everyMs));
+  const timer = setInterval(refresh, everyMs);
+  first.unref();
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: () => {
+      clearTimeout(first);
+      clearInterval(timer);
+    },
+  };
 }

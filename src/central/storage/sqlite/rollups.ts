@@ -102,6 +102,16 @@ export function ensureRollupSchema(db: Database.Database): void {
   runMigrations(db, "rollups", ROLLUP_MIGRATIONS);
 }
 
+/**
+ * Keeps daily rollups of `tz` current from now on (as uploads arrive), so the
+ * first report in that zone needs no catch-up. `central serve` registers the
+ * report time zone at start.
+ */
+export function registerRollupZone(db: Database.Database, tz: string): void {
+  ensureRollupSchema(db);
+  db.prepare("INSERT OR IGNORE INTO rollup_zones (tz) VALUES (?)").run(tz);
+}
+
 /** True when every local midnight of the span is a whole UTC hour, so hour buckets cut days exactly. */
 export function hourlyRollupsFit(span: DaySpan): boolean {
   return span.dayStarts.every((t) => t % HOUR_MS === 0);
