@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -10,6 +10,7 @@ import { runAgentOnce } from "../../src/agent/once.js";
 import { spoolFileName } from "../../src/agent/spool.js";
 import { agentStatus, formatAgentStatus } from "../../src/agent/status.js";
 import { CANONICAL_COLUMNS } from "../../src/protocol/index.js";
+import { makeSelfSignedCert } from "../helpers/tls.js";
 import { configFor, makeAgentDir } from "./helpers/agent-env.js";
 import { closedPort, TestCentral } from "./helpers/central.js";
 
@@ -239,30 +240,7 @@ describe("upload lock", () => {
 
 describe("HTTPS central with a private CA", () => {
   it("uploads when ca_file names the CA", async () => {
-    const certDir = agent.dir;
-    const key = join(certDir, "key.pem");
-    const cert = join(certDir, "cert.pem");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        cert,
-        "-days",
-        "2",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-      ],
-      { stdio: "ignore" },
-    );
+    const { keyFile: key, certFile: cert } = makeSelfSignedCert(agent.dir);
     const bodies: Buffer[] = [];
     const server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
       const chunks: Buffer[] = [];

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { createAgentToken, startCentral } from "../../../src/central/server.js";
 import { runCli } from "../../helpers/cli.js";
+import { makeSelfSignedCert } from "../../helpers/tls.js";
 import { csvFor } from "./fixtures.js";
 
 const dirs: string[] = [];
@@ -174,27 +175,7 @@ describe("startCentral over a real socket", () => {
 
   it.skipIf(!hasOpenssl)("speaks TLS when SRVUTIL_TLS_CERT/KEY are set", async () => {
     const data = tempDir();
-    const cert = path.join(data, "cert.pem");
-    const key = path.join(data, "key.pem");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        cert,
-        "-days",
-        "1",
-        "-subj",
-        "/CN=127.0.0.1",
-      ],
-      { stdio: "ignore" },
-    );
+    const { keyFile: key, certFile: cert } = makeSelfSignedCert(data);
     const config = loadCentralConfig({
       SRVUTIL_DATA_DIR: data,
       SRVUTIL_LISTEN: "127.0.0.1:0",

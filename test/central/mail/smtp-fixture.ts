@@ -1,10 +1,8 @@
-// A real SMTP server on loopback for the mail and delivery tests (smtp-server + mailparser).
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import { type ParsedMail, simpleParser } from "mailparser";
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
+
+export { makeSelfSignedCert } from "../../helpers/tls.js";
 
 export interface ReceivedMail {
   parsed: ParsedMail;
@@ -128,34 +126,6 @@ export async function startSmtpServer(opts: SmtpFixtureOptions = {}): Promise<Sm
       }
     },
   };
-}
-
-/** A self-signed certificate for 127.0.0.1/localhost, made with the openssl CLI. */
-export function makeSelfSignedCert(dir: string): { key: Buffer; cert: Buffer; certFile: string } {
-  const keyFile = path.join(dir, "key.pem");
-  const certFile = path.join(dir, "cert.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      keyFile,
-      "-out",
-      certFile,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
-    ],
-    { stdio: "ignore" },
-  );
-  return { key: readFileSync(keyFile), cert: readFileSync(certFile), certFile };
 }
 
 /** A free loopback port (listen on 0, then release it). */

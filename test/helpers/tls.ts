@@ -1,0 +1,41 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
+export interface SelfSignedCert {
+  key: Buffer;
+  cert: Buffer;
+  keyFile: string;
+  certFile: string;
+}
+
+/**
+ * A self-signed certificate for 127.0.0.1 and localhost, made with the
+ * openssl CLI (Debian's, always on these machines), written into `dir`.
+ */
+export function makeSelfSignedCert(dir: string): SelfSignedCert {
+  const keyFile = path.join(dir, "key.pem");
+  const certFile = path.join(dir, "cert.pem");
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "2",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+    ],
+    { stdio: "ignore" },
+  );
+  return { key: readFileSync(keyFile), cert: readFileSync(certFile), keyFile, certFile };
+}
