@@ -1,16 +1,8 @@
+import { seededRandom } from "../../../src/demo/fleet.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 
 /** Small deterministic PRNG (mulberry32) so generated fleets are reproducible from a seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = seededRandom;
 
 export interface ServerProfile {
   server: string;
