@@ -38,7 +38,7 @@ function setExit(code: number): void {
 export function registerAgentCommands(program: Command): void {
   const agent = program
     .command("agent")
-    .description("collect CPU, memory and disk metrics, spool them as CSV and upload them to the central");
+    .description("Collect CPU, memory and disk metrics, spool them as CSV and upload them to the central");
   const common = (cmd: Command) =>
     cmd
       .option("--config <file>", "agent.json to read (default <agent dir>/agent.json)")
