@@ -88,20 +88,16 @@ async function runDemo(opts: DemoOptions): Promise<void> {
 
     // This machine, measured for real by the agent, through the same API.
     const agentDir = path.join(config.dataDir, "agent");
-    const probe = loadAgentConfig({
+    // The token is bound to the server name the agent resolves (hostname by
+    // default), so resolve the config first, then give it the token.
+    const resolved = loadAgentConfig({
       ...process.env,
       SRVUTIL_CENTRAL_URL: central.url,
       SRVUTIL_AGENT_TOKEN: "pending",
       SRVUTIL_AGENT_DIR: agentDir,
     });
-    await store.revokeAgentTokens(probe.serverName, Date.now());
-    const agentToken = await createAgentToken(store, probe.serverName);
-    const agentConfig = loadAgentConfig({
-      ...process.env,
-      SRVUTIL_CENTRAL_URL: central.url,
-      SRVUTIL_AGENT_TOKEN: agentToken,
-      SRVUTIL_AGENT_DIR: agentDir,
-    });
+    await store.revokeAgentTokens(resolved.serverName, Date.now());
+    const agentConfig = { ...resolved, token: await createAgentToken(store, resolved.serverName) };
     const agentRun = await runAgentOnce(agentConfig);
     const s = agentRun.sample;
     console.log(

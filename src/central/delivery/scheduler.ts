@@ -6,9 +6,9 @@ import { createMailTransport } from "../mail/index.js";
 import type { MailTransport } from "../mail/transport.js";
 import type { MetricsStore } from "../storage/store.js";
 import { type ReportComposer, weeklyReportComposer } from "./composer.js";
-import { type DeliveryGroup, loadDeliveryGroups } from "./groups.js";
+import { loadDeliveryGroups } from "./groups.js";
 import { deliveryStoreFor } from "./open.js";
-import { type AttemptResult, DeliveryService } from "./service.js";
+import { type AttemptResult, DeliveryService, type DeliveryServiceOptions } from "./service.js";
 import { type DeliverySettings, loadDeliverySettings } from "./settings.js";
 import type { DeliveryStore } from "./store.js";
 import { isoWeekBefore } from "./week.js";
@@ -38,20 +38,12 @@ export interface RunningDeliveryEngine extends RunningScheduler {
   nextRun(): Date | null;
 }
 
-export interface DeliveryEngineOptions {
-  deliveries: DeliveryStore;
-  transport: MailTransport;
-  composer: ReportComposer;
-  groups: readonly DeliveryGroup[];
-  log: AutomationLog;
-  mailFrom: string;
-  timeZone: string;
+/** The delivery service's options, with retry timing and lease from the settings. */
+export type DeliveryEngineOptions = Omit<DeliveryServiceOptions, "retry" | "leaseMs"> & {
   settings: DeliverySettings;
-  owner?: string;
-  clock?: () => number;
   /** Close the transport on stop (default true). */
   closeTransport?: boolean;
-}
+};
 
 /**
  * The delivery engine of one `central serve` process:

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { Resvg } from "@resvg/resvg-js";
 import { DateTime } from "luxon";
+import { escapeHtml } from "./escape.js";
 import type { ServerReport } from "./types.js";
 
 /**
@@ -37,15 +38,6 @@ export interface ChartSeries {
   data: (number | null)[];
 }
 
-function xml(text: string): string {
-  return text
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;")
-    .replaceAll("'", "&#39;");
-}
-
 const n1 = (v: number): string => (Math.round(v * 10) / 10).toString();
 
 /** A percent chart (0–100 %) over categories: bars and lines, legend on top. */
@@ -73,7 +65,9 @@ export function percentChartSvg(categories: string[], series: ChartSeries[]): st
     );
   }
   categories.forEach((c, i) => {
-    out.push(`<text x="${n1(cx(i))}" y="${H - 8}" text-anchor="middle" fill="#374151">${xml(c)}</text>`);
+    out.push(
+      `<text x="${n1(cx(i))}" y="${H - 8}" text-anchor="middle" fill="#374151">${escapeHtml(c)}</text>`,
+    );
   });
   const bars = series.filter((s) => s.kind === "bar");
   const barWidth = Math.min(24, (band * 0.6) / Math.max(1, bars.length));
@@ -124,7 +118,7 @@ export function percentChartSvg(categories: string[], series: ChartSeries[]): st
         `<circle cx="${lx + 8}" cy="13.5" r="2.6" fill="#ffffff" stroke="${s.color}" stroke-width="1.5"/>`,
       );
     }
-    out.push(`<text x="${lx + 21}" y="17.5" fill="#374151">${xml(name)}</text>`);
+    out.push(`<text x="${lx + 21}" y="17.5" fill="#374151">${escapeHtml(name)}</text>`);
     lx += 21 + name.length * 6.8 + 16;
   }
   out.push("</svg>");

@@ -1,7 +1,10 @@
 import { DateTime } from "luxon";
 import { CHART_HEIGHT, CHART_WIDTH, type Chart, serverCharts, svgToPng } from "./charts.js";
+import { escapeHtml } from "./escape.js";
 import { humanBytes } from "./findings.js";
 import type { DayReport, Finding, ServerReport, ServerStatus, WeeklyReport } from "./types.js";
+
+export { escapeHtml };
 
 export interface InlineImage {
   /** Content-ID referenced as cid:… in the email HTML. */
@@ -31,15 +34,6 @@ export interface RenderOptions {
   maxHeatmapServers?: number;
 }
 
-/** Escapes text for HTML element content and quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;")
-    .replaceAll("'", "&#39;");
-}
 const e = escapeHtml;
 
 const FONT = "font-family:'DejaVu Sans',Verdana,Arial,Helvetica,sans-serif;";

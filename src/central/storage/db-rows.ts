@@ -1,5 +1,5 @@
 import type { MetricRow } from "../../protocol/index.js";
-import type { AgentTokenRecord } from "./store.js";
+import type { AgentTokenRecord, StoredUpload } from "./store.js";
 
 /**
  * Rows as both SQL implementations return them (same column names in SQLite
@@ -26,6 +26,26 @@ export interface TokenDbRow {
   secret_hash: string;
   created_at: number;
   revoked_at: number | null;
+}
+
+export interface UploadDbRow {
+  upload_id: string;
+  server: string;
+  received_at: number;
+  raw_path: string;
+  rows: number;
+  inserted: number;
+}
+
+export function toStoredUpload(r: UploadDbRow): StoredUpload {
+  return {
+    uploadId: r.upload_id,
+    server: r.server,
+    receivedAt: r.received_at,
+    rawPath: r.raw_path,
+    rows: r.rows,
+    inserted: r.inserted,
+  };
 }
 
 export function toMetricRow(r: SampleDbRow): MetricRow {

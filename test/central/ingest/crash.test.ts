@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -8,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createAgentToken } from "../../../src/central/auth/tokens.js";
 import { openStore } from "../../../src/central/storage/open.js";
 import { srvutilCommand } from "../../helpers/cli.js";
+import { freePort } from "../../helpers/net.js";
 import { csvFor } from "./fixtures.js";
 
 /**
@@ -22,17 +22,6 @@ const AGENTS = 16;
 const FILES_PER_AGENT = 40;
 const SAMPLES_PER_FILE = 100; // × 2 mounts = 200 rows per file
 const KILLS = 3;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

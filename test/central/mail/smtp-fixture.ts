@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import { type ParsedMail, simpleParser } from "mailparser";
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
 
+export { freePort } from "../../helpers/net.js";
 export { makeSelfSignedCert } from "../../helpers/tls.js";
 
 export interface ReceivedMail {
@@ -126,19 +127,6 @@ export async function startSmtpServer(opts: SmtpFixtureOptions = {}): Promise<Sm
       }
     },
   };
-}
-
-/** A free loopback port (listen on 0, then release it). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 /** A 1×1 PNG, used as the inline chart of test messages. */

@@ -1,6 +1,13 @@
 import pg from "pg";
 import type { MetricRow } from "../../../protocol/index.js";
-import { type SampleDbRow, type TokenDbRow, toMetricRow, toTokenRecord } from "../db-rows.js";
+import {
+  type SampleDbRow,
+  type TokenDbRow,
+  toMetricRow,
+  toStoredUpload,
+  toTokenRecord,
+  type UploadDbRow,
+} from "../db-rows.js";
 import type {
   AgentTokenRecord,
   IngestOutcome,
@@ -219,27 +226,11 @@ export class PgStore implements MetricsStore {
   }
 
   async findUpload(server: string, sha256: string): Promise<StoredUpload | null> {
-    const r = await this.pool.query<{
-      upload_id: string;
-      server: string;
-      received_at: number;
-      raw_path: string;
-      rows: number;
-      inserted: number;
-    }>(
+    const r = await this.pool.query<UploadDbRow>(
       "SELECT upload_id, server, received_at, raw_path, rows, inserted FROM uploads WHERE server = $1 AND sha256 = $2 ORDER BY seq LIMIT 1",
       [server, sha256],
     );
-    const row = r.rows[0];
-    if (row === undefined) return null;
-    return {
-      uploadId: row.upload_id,
-      server: row.server,
-      receivedAt: row.received_at,
-      rawPath: row.raw_path,
-      rows: row.rows,
-      inserted: row.inserted,
-    };
+    return r.rows[0] === undefined ? null : toStoredUpload(r.rows[0]);
   }
 
   async clearIngestedData(): Promise<void> {

@@ -4,7 +4,14 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import type { MetricRow } from "../../../protocol/index.js";
-import { type SampleDbRow, type TokenDbRow, toMetricRow, toTokenRecord } from "../db-rows.js";
+import {
+  type SampleDbRow,
+  type TokenDbRow,
+  toMetricRow,
+  toStoredUpload,
+  toTokenRecord,
+  type UploadDbRow,
+} from "../db-rows.js";
 import type {
   AgentTokenRecord,
   IngestOutcome,
@@ -75,15 +82,6 @@ interface PendingIngest {
 
 /** Rows fetched per query while streaming samples (keyset pagination). */
 const SAMPLE_PAGE = 5000;
-
-interface UploadDbRow {
-  upload_id: string;
-  server: string;
-  received_at: number;
-  raw_path: string;
-  rows: number;
-  inserted: number;
-}
 
 /**
  * The embedded store: one SQLite file in WAL mode. better-sqlite3 is
@@ -314,15 +312,7 @@ export class SqliteStore implements MetricsStore {
 
   async findUpload(server: string, sha256: string): Promise<StoredUpload | null> {
     const row = this.st.findUpload.get(server, sha256) as UploadDbRow | undefined;
-    if (row === undefined) return null;
-    return {
-      uploadId: row.upload_id,
-      server: row.server,
-      receivedAt: row.received_at,
-      rawPath: row.raw_path,
-      rows: row.rows,
-      inserted: row.inserted,
-    };
+    return row === undefined ? null : toStoredUpload(row);
   }
 
   async clearIngestedData(): Promise<void> {
