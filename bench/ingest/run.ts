@@ -9,7 +9,7 @@
  * parsing): the storage floor. Bounded: each HTTP scenario stops after
  * BENCH_MAX_SECONDS (default 8 s); the whole run takes well under a minute.
  *
- * Env: BENCH_FLEET_FILES (10000), BENCH_BACKLOG_FILES (30), BENCH_FLEET_CONCURRENCY (32),
+ * Env: BENCH_FLEET_FILES (10000), BENCH_BACKLOG_FILES (100), BENCH_WORK_DIR, BENCH_KEEP, BENCH_FLEET_CONCURRENCY (32),
  * BENCH_SYNC_MODES (NORMAL,FULL), BENCH_FROM_SOURCE=1 (run the central through tsx instead of a build), BENCH_CPU_PROF (directory for a CPU profile of the central),
  * BENCH_SOAK_SECONDS (0; e.g. 300 for the memory-flat check: the fleet load in
  * rounds of new rows, the central's RSS sampled every 5 s).
@@ -38,7 +38,7 @@ import {
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const FLEET_FILES = Number(process.env.BENCH_FLEET_FILES ?? 10_000);
-const BACKLOG_FILES = Number(process.env.BENCH_BACKLOG_FILES ?? 30);
+const BACKLOG_FILES = Number(process.env.BENCH_BACKLOG_FILES ?? 100);
 const FLEET_CONCURRENCY = Number(process.env.BENCH_FLEET_CONCURRENCY ?? 32);
 const MAX_MS = Number(process.env.BENCH_MAX_SECONDS ?? 8) * 1000;
 const BACKLOG_CONCURRENCY = Number(process.env.BENCH_BACKLOG_CONCURRENCY ?? 4);
@@ -77,11 +77,34 @@ function buildCentral(): string[] {
   return ["--import", "tsx", path.join(ROOT, "src/cli/main.ts")];
 }
 
-const work = mkdtempSync(path.join(os.tmpdir(), "srvutil-bench-ingest-"));
+/**
+ * Where the data directories go (BENCH_WORK_DIR, default the system temp
+ * directory). Deleted at the end unless BENCH_KEEP=1.
+ *
+ * Why BENCH_KEEP exists: after tens of thousands of files are deleted, ext4
+ * makes every new file and directory slow for about five minutes (its inode
+ * allocator skips "recently deleted" inodes one by one: 200-500 µs of kernel
+ * time per create instead of 5-20 µs, seen with perf on this machine). A
+ * production central never deletes its raw files, so that state is an
+ * artifact of benchmarking. Runs back to back should keep their data; the
+ * run warns when the previous cleanup was less than five minutes ago.
+ */
+const WORK_ROOT = process.env.BENCH_WORK_DIR ?? os.tmpdir();
+const KEEP = process.env.BENCH_KEEP === "1";
+const CLEANUP_MARK = path.join(ROOT, "node_modules/.cache/srvutil-bench-ingest-last-cleanup");
+const INODE_RECENCY_MS = 5 * 60 * 1000;
+mkdirSync(WORK_ROOT, { recursive: true });
+const work = mkdtempSync(path.join(WORK_ROOT, "srvutil-bench-ingest-"));
 const children = new Set<ChildProcess>();
 process.on("exit", () => {
   for (const c of children) c.kill("SIGKILL");
+  if (KEEP) {
+    process.stderr.write(`bench:ingest data kept in ${work}\n`);
+    return;
+  }
   rmSync(work, { recursive: true, force: true });
+  mkdirSync(path.dirname(CLEANUP_MARK), { recursive: true });
+  writeFileSync(CLEANUP_MARK, String(Date.now()));
 });
 
 function log(msg: string) {
@@ -173,10 +196,24 @@ async function stopCentral(child: ChildProcess): Promise<void> {
   children.delete(child);
 }
 
-async function rssMiB(url: string): Promise<number> {
+/** The central's own gauges from /metrics: resident memory and CPU seconds (user + system, all threads). */
+async function centralGauges(
+  url: string,
+): Promise<{ rssMiB: number; cpuSeconds: number; userSeconds: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const m = /^srvutil_process_resident_memory_bytes (\d+)/m.exec(text);
-  return m ? Number(m[1]) / 2 ** 20 : Number.NaN;
+  const value = (name: string) => {
+    const m = new RegExp(`^${name} ([0-9.e+-]+)`, "m").exec(text);
+    return m ? Number(m[1]) : Number.NaN;
+  };
+  return {
+    rssMiB: value("srvutil_process_resident_memory_bytes") / 2 ** 20,
+    cpuSeconds: value("srvutil_process_cpu_seconds_total"),
+    userSeconds: value("srvutil_process_cpu_user_seconds_total"),
+  };
+}
+
+async function rssMiB(url: string): Promise<number> {
+  return (await centralGauges(url)).rssMiB;
 }
 
 function runClient(spec: LoadSpec): Promise<LoadResult> {
@@ -258,6 +295,13 @@ async function main() {
   centralEntry = process.env.BENCH_FROM_SOURCE
     ? ["--import", "tsx", path.join(ROOT, "src/cli/main.ts")]
     : buildCentral();
+  const lastCleanup = existsSync(CLEANUP_MARK) ? statSync(CLEANUP_MARK).mtimeMs : 0;
+  if (Date.now() - lastCleanup < INODE_RECENCY_MS) {
+    log(
+      `warning: the previous run deleted its files ${Math.round((Date.now() - lastCleanup) / 1000)} s ago; ` +
+        "creating files stays slow for about 5 minutes after that (see BENCH_KEEP), so first-upload figures will be pessimistic",
+    );
+  }
   log(`preparing ${FLEET_FILES} fleet tokens and ${2 * BACKLOG_FILES} backlog tokens`);
   const template = makeTemplate();
   const results: {
@@ -266,6 +310,10 @@ async function main() {
     r: LoadResult;
     rssBefore: number;
     rssAfter: number;
+    /** The central's CPU time (all threads) per upload during the scenario. */
+    cpuMsPerUpload: number;
+    /** The part of it spent in the kernel (file system, sockets). */
+    sysShare: number;
   }[] = [];
 
   const modes = (process.env.BENCH_SYNC_MODES ?? "NORMAL,FULL").split(",") as SqliteSynchronous[];
@@ -306,11 +354,20 @@ async function main() {
       );
     }
     for (const spec of scenarios) {
-      const rssBefore = await rssMiB(url);
+      const before = await centralGauges(url);
       log(`${sync}: ${spec.scenario} (${spec.files} files, concurrency ${spec.concurrency})`);
       const r = await runClient(spec);
-      const rssAfter = await rssMiB(url);
-      results.push({ name: spec.scenario, sync, r, rssBefore, rssAfter });
+      const after = await centralGauges(url);
+      results.push({
+        name: spec.scenario,
+        sync,
+        r,
+        rssBefore: before.rssMiB,
+        rssAfter: after.rssMiB,
+        cpuMsPerUpload: ((after.cpuSeconds - before.cpuSeconds) * 1000) / Math.max(1, r.uploads),
+        sysShare:
+          1 - (after.userSeconds - before.userSeconds) / Math.max(1e-9, after.cpuSeconds - before.cpuSeconds),
+      });
     }
     if (sync === modes[0] && SOAK_MS > 0) {
       log(`${sync}: soak for ${SOAK_MS / 1000} s, RSS every 5 s`);
@@ -343,20 +400,20 @@ async function main() {
   };
 
   const header =
-    "| scenario | sync | files | rows/s | uploads/s | p50 ms | p99 ms | non-201 | baseline rows/s | vs baseline | RSS MiB before→after |";
-  const lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"];
-  for (const { name, sync, r, rssBefore, rssAfter } of results) {
+    "| scenario | sync | files | rows/s | uploads/s | p50 ms | p99 ms | non-201 | central CPU ms/upload (kernel share) | baseline rows/s | vs baseline | RSS MiB before→after |";
+  const lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"];
+  for (const { name, sync, r, rssBefore, rssAfter, cpuMsPerUpload, sysShare } of results) {
     const b = name.startsWith("fleet") ? (sync === "FULL" ? base.fleetFULL : base.fleetNORMAL) : base.backlog;
     const rowsPerSec = r.rows / r.seconds;
     lines.push(
-      `| ${name} | ${sync} | ${r.uploads} | ${fmt(rowsPerSec)} | ${fmt(r.uploads / r.seconds)} | ${fmt(r.p50ms, 1)} | ${fmt(r.p99ms, 1)} | ${r.errors} | ${fmt(b.rowsPerSec)} | ${fmt((rowsPerSec / b.rowsPerSec) * 100, 0)}% | ${fmt(rssBefore)}→${fmt(rssAfter)} |`,
+      `| ${name} | ${sync} | ${r.uploads} | ${fmt(rowsPerSec)} | ${fmt(r.uploads / r.seconds)} | ${fmt(r.p50ms, 1)} | ${fmt(r.p99ms, 1)} | ${r.errors} | ${fmt(cpuMsPerUpload, 3)} (${fmt(sysShare * 100)}%) | ${fmt(b.rowsPerSec)} | ${fmt((rowsPerSec / b.rowsPerSec) * 100, 0)}% | ${fmt(rssBefore)}→${fmt(rssAfter)} |`,
     );
   }
   lines.push(
-    `| baseline: raw insert, 20-row files | NORMAL | ${fleetFiles} | ${fmt(base.fleetNORMAL.rowsPerSec)} | ${fmt(base.fleetNORMAL.uploadsPerSec)} | | | | | 100% | |`,
-    `| baseline: raw insert, 20-row files | FULL | ${fleetFiles} | ${fmt(base.fleetFULL.rowsPerSec)} | ${fmt(base.fleetFULL.uploadsPerSec)} | | | | | | |`,
-    `| baseline: raw insert, 10k-row files | NORMAL | ${BACKLOG_FILES} | ${fmt(base.backlog.rowsPerSec)} | ${fmt(base.backlog.uploadsPerSec)} | | | | | 100% | |`,
-    `| in-process parseMetricsCsv + insert, 10k-row files | NORMAL | ${BACKLOG_FILES} | ${fmt(base.backlogParse.rowsPerSec)} | ${fmt(base.backlogParse.uploadsPerSec)} | | | | | ${fmt((base.backlogParse.rowsPerSec / base.backlog.rowsPerSec) * 100)}% | |`,
+    `| baseline: raw insert, 20-row files | NORMAL | ${fleetFiles} | ${fmt(base.fleetNORMAL.rowsPerSec)} | ${fmt(base.fleetNORMAL.uploadsPerSec)} | | | | | | 100% | |`,
+    `| baseline: raw insert, 20-row files | FULL | ${fleetFiles} | ${fmt(base.fleetFULL.rowsPerSec)} | ${fmt(base.fleetFULL.uploadsPerSec)} | | | | | | | |`,
+    `| baseline: raw insert, 10k-row files | NORMAL | ${BACKLOG_FILES} | ${fmt(base.backlog.rowsPerSec)} | ${fmt(base.backlog.uploadsPerSec)} | | | | | | 100% | |`,
+    `| in-process parseMetricsCsv + insert, 10k-row files | NORMAL | ${BACKLOG_FILES} | ${fmt(base.backlogParse.rowsPerSec)} | ${fmt(base.backlogParse.uploadsPerSec)} | | | | | | ${fmt((base.backlogParse.rowsPerSec / base.backlog.rowsPerSec) * 100)}% | |`,
   );
   process.stdout.write(`\n${lines.join("\n")}\n\n`);
   process.stdout.write(

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import path from "node:path";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -62,16 +62,35 @@ export function redactSecrets(text: string): string {
  *
  * The file is rotated (automation.log → .1 → .2 …, at most `maxFiles` kept)
  * when it would exceed `maxBytes` or, with `daily`, at the first write of a
- * new UTC day, so the log never fills the disk. Several processes (two
- * `central serve`, a CLI run) may share the file: each checks the size on
- * disk before writing, and a rotation that lost a race to another process is
- * harmless (at worst one extra rotation).
+ * new UTC day, so the log never fills the disk.
+ *
+ * The file stays open and its size is tracked in memory: an upload is one
+ * line, and re-opening and stat-ing the file for every line cost more than
+ * the line itself at thousands of uploads a second. Several processes (two
+ * `central serve`, a CLI run) may share the file, so at most every
+ * `RECHECK_MS` the path is stat-ed again: a file another process rotated away
+ * is reopened, and the size others appended counts toward `maxBytes`. In
+ * between, lines may land in a file another process just rotated (kept as
+ * automation.log.1, nothing lost) and the file may pass `maxBytes` by what
+ * others wrote in that second. A rotation that lost a race to another process
+ * is harmless (at worst one extra rotation).
  *
  * Credentials in URLs (`smtp://user:pass@…`) are redacted from every line as
  * a safety net; callers should still not pass secrets.
  */
+/** How often a writer looks at the file on disk again (another process may have rotated or grown it). */
+const RECHECK_MS = 1000;
+
 export class AutomationLog {
   readonly rotation: LogRotation;
+  private fd: number | null = null;
+  /** Identity of the open file, to notice that the path now names another one. */
+  private ino = -1;
+  /** Bytes in the open file, as far as this process knows. */
+  private size = 0;
+  /** UTC day of the last write to the file (for daily rotation). */
+  private day = "";
+  private checkedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly file: string,
@@ -84,12 +103,25 @@ export class AutomationLog {
   write(level: LogLevel, event: string, fields: Record<string, unknown> = {}): void {
     const now = new Date();
     const line = `${redactSecrets(JSON.stringify({ time: now.toISOString(), level, event, ...fields }, jsonSafe))}\n`;
+    const bytes = Buffer.from(line);
     try {
-      this.rotateIfNeeded(Buffer.byteLength(line), now);
+      this.rotateIfNeeded(bytes.length, now);
     } catch {
       // A failed rotation must never stop the step being logged; appending is what matters.
     }
-    appendFileSync(this.file, line);
+    if (this.fd === null) this.open();
+    // O_APPEND: each line lands whole at the end, even with other writers.
+    writeSync(this.fd!, bytes);
+    this.size += bytes.length;
+    this.day = utcDay(now.getTime());
+  }
+
+  /** Closes the file (a later write reopens it). */
+  close(): void {
+    if (this.fd === null) return;
+    const fd = this.fd;
+    this.fd = null;
+    closeSync(fd);
   }
 
   info(event: string, fields?: Record<string, unknown>): void {
@@ -119,26 +151,52 @@ export class AutomationLog {
     return out;
   }
 
-  private rotateIfNeeded(incoming: number, now: Date): void {
-    const { maxBytes, daily } = this.rotation;
-    if (maxBytes === 0 && !daily) return;
-    let st: { size: number; mtimeMs: number };
+  private open(): void {
+    this.fd = openSync(this.file, "a");
+    const st = fstatSync(this.fd);
+    this.ino = st.ino;
+    this.size = st.size;
+    this.day = st.size > 0 ? utcDay(st.mtimeMs) : "";
+    this.checkedAt = Date.now();
+  }
+
+  /** Looks at the path again: reopens when another process rotated the file, picks up their appends. */
+  private recheck(nowMs: number): void {
+    this.checkedAt = nowMs;
+    if (this.fd === null) return;
+    let st: { ino: number; size: number; mtimeMs: number } | null = null;
     try {
       st = statSync(this.file);
     } catch {
-      return; // no file yet
+      // Renamed away and not yet recreated.
     }
-    if (st.size === 0) return;
-    const tooBig = maxBytes > 0 && st.size + incoming > maxBytes;
-    const newDay = daily && utcDay(st.mtimeMs) !== utcDay(now.getTime());
+    if (st === null || st.ino !== this.ino) {
+      this.close();
+      return; // the next write reopens (and reads the new file's size)
+    }
+    this.size = st.size;
+    if (st.size > 0) this.day = utcDay(st.mtimeMs);
+  }
+
+  private rotateIfNeeded(incoming: number, now: Date): void {
+    const nowMs = now.getTime();
+    if (nowMs - this.checkedAt >= RECHECK_MS) this.recheck(nowMs);
+    if (this.fd === null) this.open();
+    const { maxBytes, daily } = this.rotation;
+    if (maxBytes === 0 && !daily) return;
+    if (this.size === 0) return;
+    const tooBig = maxBytes > 0 && this.size + incoming > maxBytes;
+    const newDay = daily && this.day !== "" && this.day !== utcDay(nowMs);
     if (tooBig || newDay) this.rotate();
   }
 
   private rotate(): void {
+    this.close();
     const { maxFiles } = this.rotation;
     rmSync(`${this.file}.${maxFiles}`, { force: true });
     for (let i = maxFiles - 1; i >= 1; i--) renameIfExists(`${this.file}.${i}`, `${this.file}.${i + 1}`);
     renameIfExists(this.file, `${this.file}.1`);
+    this.open();
   }
 }
 

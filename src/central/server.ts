@@ -355,6 +355,7 @@ export async function startCentral(
         await runningIngest.close();
         if (ownsStore) await store.close();
         log.info("serve stopped", { url });
+        log.close();
       })();
       return closing;
     },

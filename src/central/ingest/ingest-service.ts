@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { constants as fsConstants } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import {
   CsvValidationError,
@@ -11,6 +10,7 @@ import {
 import type { AutomationLog } from "../automation-log.js";
 import type { MetricsStore } from "../storage/store.js";
 import { ParsePool } from "./parse-pool.js";
+import { RawFileWriter } from "./raw-file-writer.js";
 
 /**
  * The one path every metrics file takes into the central (API upload,
@@ -91,8 +91,14 @@ const UPLOAD_ID_PATTERN = /^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{12}$/;
 export class IngestService {
   private readonly store: MetricsStore;
   private readonly now: () => number;
+  /**
+   * Today's day directories known to exist durably: later writes into them
+   * skip mkdir and the parent fsyncs. Reset when the day changes, so it
+   * holds at most one entry per server.
+   */
   private readonly knownDirs = new Set<string>();
-  private readonly dirSync = new DirectorySyncer();
+  private knownDirsDay = "";
+  private readonly rawFiles = new RawFileWriter();
   private readonly parsePool: ParsePool;
 
   constructor(private readonly options: IngestServiceOptions) {
@@ -109,9 +115,10 @@ export class IngestService {
     return this.parsePool.warmUp();
   }
 
-  /** Stops the parse workers. */
+  /** Stops the parse workers and the raw file writer (after its pending writes). */
   async close(): Promise<void> {
     await this.parsePool.close();
+    await this.rawFiles.close();
   }
 
   /**
@@ -143,9 +150,18 @@ export class IngestService {
     const rawPath = `received_metrics/${server}/${day}/${uploadId}.csv`;
     const dir = this.safeDir(server, day);
     const file = path.join(dir, `${uploadId}.csv`);
-    await this.ensureDir(dir);
-    await writeFileDurably(file, bytes);
-    await this.dirSync.sync(dir);
+    if (day !== this.knownDirsDay) {
+      this.knownDirs.clear();
+      this.knownDirsDay = day;
+    }
+    const known = this.knownDirs.has(dir);
+    await this.rawFiles.write({
+      dir,
+      file,
+      bytes,
+      createDirUnder: known ? null : path.resolve(this.options.receivedMetricsDir),
+    });
+    if (!known) this.knownDirs.add(dir);
 
     let outcome: Awaited<ReturnType<MetricsStore["ingest"]>>;
     try {
@@ -155,8 +171,7 @@ export class IngestService {
       );
     } catch (err) {
       // All or nothing: without its rows the raw file must not stay behind.
-      await rm(file, { force: true });
-      await this.dirSync.sync(dir).catch(() => {});
+      await this.rawFiles.unlink(dir, file).catch(() => rm(file, { force: true }));
       throw err;
     }
     this.options.log?.info("upload", {
@@ -273,20 +288,6 @@ export class IngestService {
     }
     return dir;
   }
-
-  private async ensureDir(dir: string): Promise<void> {
-    if (this.knownDirs.has(dir)) return;
-    const created = await mkdir(dir, { recursive: true });
-    if (created !== undefined) {
-      // New directory entries are durable only once their parents are synced.
-      let d = dir;
-      while (d.length >= created.length) {
-        d = path.dirname(d);
-        await this.dirSync.sync(d);
-      }
-    }
-    this.knownDirs.add(dir);
-  }
 }
 
 function singleServer(rows: readonly MetricRow[], expected: string | undefined): string {
@@ -302,11 +303,21 @@ function singleServer(rows: readonly MetricRow[], expected: string | undefined):
   return server;
 }
 
+/** Random bytes drawn in blocks: one getrandom call per 680 upload ids instead of one each. */
+let randomPool = Buffer.alloc(0);
+let randomOffset = 0;
+
 /** `20261125T145012123Z-1a2b3c4d5e6f`: sorts by receipt time, unique by 48 random bits. */
 export function newUploadId(receivedAt: number): string {
   const iso = new Date(receivedAt).toISOString(); // 2026-11-25T14:50:12.123Z
   const compact = iso.replace(/[-:.]/g, "");
-  return `${compact}-${randomBytes(6).toString("hex")}`;
+  if (randomOffset + 6 > randomPool.length) {
+    randomPool = randomBytes(4080);
+    randomOffset = 0;
+  }
+  const suffix = randomPool.toString("hex", randomOffset, randomOffset + 6);
+  randomOffset += 6;
+  return `${compact}-${suffix}`;
 }
 
 export function isUploadId(id: string): boolean {
@@ -318,70 +329,4 @@ export function uploadIdTime(id: string): number {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z/.exec(id);
   if (m === null) return Number.NaN;
   return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +m[7]!);
-}
-
-/** temp file + write + fsync + rename: a reader sees the whole file or none. */
-async function writeFileDurably(file: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fh = await open(tmp, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o640);
-  try {
-    await fh.write(bytes);
-    await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => {});
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await fh.close();
-  await rename(tmp, file);
-}
-
-/**
- * Coalesces directory fsyncs: uploads landing in the same directory at the
- * same time share one fsync that starts after all their renames, instead of
- * one fsync each (a directory fsync is what makes a rename durable).
- */
-class DirectorySyncer {
-  private readonly state = new Map<string, { running: Promise<void> | null; queued: Promise<void> | null }>();
-
-  sync(dir: string): Promise<void> {
-    let s = this.state.get(dir);
-    if (s === undefined) {
-      s = { running: null, queued: null };
-      this.state.set(dir, s);
-    }
-    const st = s;
-    if (st.running === null) {
-      st.running = fsyncDir(dir).finally(() => {
-        st.running = null;
-        if (st.queued === null) this.state.delete(dir);
-      });
-      return st.running;
-    }
-    if (st.queued === null) {
-      // Starts only after the running fsync, hence after the caller's rename.
-      st.queued = st.running.then(
-        () => {
-          st.queued = null;
-          return this.sync(dir);
-        },
-        () => {
-          st.queued = null;
-          return this.sync(dir);
-        },
-      );
-    }
-    return st.queued;
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  // Windows cannot open directories for fsync; NTFS metadata is journaled.
-  if (process.platform === "win32") return;
-  const fh = await open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }

@@ -62,6 +62,25 @@ describe("AutomationLog", () => {
     expect(readFileSync(file, "utf8").trim().split("\n")).toHaveLength(2);
   });
 
+  it("shares the file with another writer that rotates it: nothing lost, and back on the live file within a second", async () => {
+    const file = path.join(dir, "automation.log");
+    const a = new AutomationLog(file, { maxBytes: 0, maxFiles: 5, daily: false });
+    const b = new AutomationLog(file, { maxBytes: 600, maxFiles: 5, daily: false });
+    a.info("a", { i: 0 });
+    for (let i = 0; i < 8; i++) b.info("b", { i, pad: "x".repeat(60) }); // b rotates at least once
+    expect(b.rotatedFiles().length).toBeGreaterThan(0);
+    a.info("a", { i: 1 }); // may still land in the file b rotated away: kept, not lost
+    await new Promise((r) => setTimeout(r, 1100));
+    a.info("a", { i: 2 });
+    const live = readFileSync(file, "utf8");
+    expect(live).toContain('"event":"a","i":2');
+    const all = [file, ...b.rotatedFiles()].map((f) => readFileSync(f, "utf8")).join("");
+    for (let i = 0; i < 3; i++) expect(all).toContain(`"event":"a","i":${i}`);
+    for (let i = 0; i < 8; i++) expect(all).toContain(`"event":"b","i":${i},`);
+    a.close();
+    b.close();
+  });
+
   it("redacts credentials in URLs from every line", () => {
     const file = path.join(dir, "automation.log");
     new AutomationLog(file).error("delivery.failed", {

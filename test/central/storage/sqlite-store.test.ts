@@ -127,6 +127,30 @@ describe("SqliteStore", () => {
     expect((await store.listServers())[0]!.rows).toBe(1);
   });
 
+  it("commits uploads of one turn together, and a failing one rolls back alone", async () => {
+    // Issued in the same turn of the event loop: one group commit.
+    const results = await Promise.allSettled([
+      store.ingest(upload("g1"), [row("web-01", "2026-11-23T10:00:00Z")]),
+      store.ingest(upload("g1"), [row("web-01", "2026-11-23T11:00:00Z")]), // duplicate upload id
+      store.ingest(upload("g3", "web-02"), [row("web-02", "2026-11-23T12:00:00Z")]),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/UNIQUE/);
+    const stored = store.db.prepare("SELECT server, ts FROM samples ORDER BY ts").all();
+    expect(stored).toEqual([
+      { server: "web-01", ts: Date.parse("2026-11-23T10:00:00Z") },
+      { server: "web-02", ts: Date.parse("2026-11-23T12:00:00Z") },
+    ]);
+    expect(store.db.prepare("SELECT upload_id FROM uploads ORDER BY seq").pluck().all()).toEqual([
+      "g1",
+      "g3",
+    ]);
+    expect((await store.listServers()).map((s) => [s.server, s.rows])).toEqual([
+      ["web-01", 1],
+      ["web-02", 1],
+    ]);
+  });
+
   it("streams samples in [from, to) ordered by server, timestamp, mount across page boundaries", async () => {
     const rows: MetricRow[] = [];
     const t0 = Date.parse("2026-11-16T00:00:00Z");
@@ -216,5 +240,6 @@ describe("IngestService all-or-nothing", () => {
         String(f).includes(".tmp-"),
       ),
     ).toBe(false);
+    await service.close();
   });
 });
