@@ -1,4 +1,5 @@
 import {
+  CANONICAL_COLUMNS,
   KNOWN_COLUMN_SET,
   type KnownColumn,
   type MetricRow,
@@ -6,6 +7,7 @@ import {
   type RequiredColumn,
   serverNameProblem,
 } from "./metrics.js";
+import { parseCanonicalMetricsCsv } from "./parse-fast.js";
 import { parseTimestamp } from "./timestamp.js";
 
 /**
@@ -255,8 +257,29 @@ export interface ParsedMetrics {
  * Parses and validates a whole metrics file. Either every row is valid and
  * returned, or a CsvValidationError names the first problem: a file is
  * accepted or refused as a whole.
+ *
+ * Files as agents write them take the byte-level fast path
+ * (parse-fast.ts); anything else, and every file with a problem, goes
+ * through the general parser below, which is the definition of CSV v1.
  */
 export function parseMetricsCsv(input: Uint8Array | string, options: ParseOptions = {}): ParsedMetrics {
+  if (typeof input !== "string") {
+    const now = options.now ?? Date.now();
+    const rows = parseCanonicalMetricsCsv(input, {
+      maxRows: options.maxRows ?? Number.POSITIVE_INFINITY,
+      minTimestamp: options.minTimestamp ?? DEFAULT_MIN_TIMESTAMP,
+      maxTimestamp: now + (options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS),
+    });
+    if (rows !== null) return { rows, columns: [...CANONICAL_COLUMNS] };
+  }
+  return parseMetricsCsvGeneral(input, options);
+}
+
+/** The general CSV v1 parser: any column order, quoting, CRLF, UTF-8; exact errors. */
+export function parseMetricsCsvGeneral(
+  input: Uint8Array | string,
+  options: ParseOptions = {},
+): ParsedMetrics {
   let text = typeof input === "string" ? input : decodeUtf8(input);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === "")
