@@ -43,7 +43,7 @@ const FLEET_CONCURRENCY = Number(process.env.BENCH_FLEET_CONCURRENCY ?? 32);
 const MAX_MS = Number(process.env.BENCH_MAX_SECONDS ?? 8) * 1000;
 const BACKLOG_CONCURRENCY = Number(process.env.BENCH_BACKLOG_CONCURRENCY ?? 4);
 const SOAK_MS = Number(process.env.BENCH_SOAK_SECONDS ?? 0) * 1000;
-let soak: { r: LoadResult; samples: number[] } | null = null;
+let soak: { r: LoadResult; samples: number[]; cpuMsPerUpload: number } | null = null;
 /** Size of the WAL after each run: bounded when checkpoints keep up. */
 const walMiB: Record<string, number> = {};
 const fileMiB = (f: string) => (existsSync(f) ? statSync(f).size / 2 ** 20 : 0);
@@ -388,6 +388,7 @@ async function main() {
     if (sync === modes[0] && SOAK_MS > 0) {
       log(`${sync}: soak for ${SOAK_MS / 1000} s, RSS every 5 s`);
       const samples: number[] = [];
+      const cpuBefore = (await centralGauges(url)).cpuSeconds;
       const sampler = setInterval(() => {
         void rssMiB(url).then((v) => samples.push(v));
       }, 5000);
@@ -400,7 +401,9 @@ async function main() {
         maxMs: SOAK_MS,
       });
       clearInterval(sampler);
-      soak = { r, samples };
+      const cpuMsPerUpload =
+        (((await centralGauges(url)).cpuSeconds - cpuBefore) * 1000) / Math.max(1, r.uploads);
+      soak = { r, samples, cpuMsPerUpload };
     }
     walMiB[sync] = fileMiB(path.join(dataDir, "srvutil.db-wal"));
     await stopCentral(child);
@@ -451,7 +454,7 @@ async function main() {
     const q = Math.max(1, Math.floor(s.length / 4));
     const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     process.stdout.write(
-      `Soak ${fmt(soak.r.seconds)} s: ${soak.r.uploads} uploads (${fmt(soak.r.uploads / soak.r.seconds)}/s, p50 ${fmt(soak.r.p50ms, 1)} ms, p99 ${fmt(soak.r.p99ms, 1)} ms, non-201 ${soak.r.errors}); ` +
+      `Soak ${fmt(soak.r.seconds)} s: ${soak.r.uploads} uploads (${fmt(soak.r.uploads / soak.r.seconds)}/s, p50 ${fmt(soak.r.p50ms, 1)} ms, p99 ${fmt(soak.r.p99ms, 1)} ms, non-201 ${soak.r.errors}, central CPU ${fmt(soak.cpuMsPerUpload, 3)} ms/upload); ` +
         `RSS MiB every 5 s: ${s.map((v) => fmt(v)).join(" ")}; second quarter avg ${fmt(avg(s.slice(q, 2 * q)))} → last quarter avg ${fmt(avg(s.slice(-q)))}\n`,
     );
   }

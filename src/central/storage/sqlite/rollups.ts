@@ -14,6 +14,28 @@ import {
 import { type Migration, runMigrations } from "./migrate.js";
 
 /**
+ * Statements prepared once per connection: a refresh touches thousands of
+ * (server, hour) ranges and preparing the same SQL for each was about a
+ * quarter of its time (bench:ingest soak profile). Every call site sets its
+ * own mode (raw, pluck) on each use, so sharing is safe.
+ */
+const statementCache = new WeakMap<Database.Database, Map<string, Database.Statement>>();
+
+function prepared(db: Database.Database, sql: string): Database.Statement {
+  let bySql = statementCache.get(db);
+  if (bySql === undefined) {
+    bySql = new Map();
+    statementCache.set(db, bySql);
+  }
+  let statement = bySql.get(sql);
+  if (statement === undefined) {
+    statement = db.prepare(sql);
+    bySql.set(sql, statement);
+  }
+  return statement;
+}
+
+/**
  * Hourly and daily rollups of the samples table, so a report reads
  * O(servers × days) rows instead of every sample.
  *
@@ -109,7 +131,7 @@ export function ensureRollupSchema(db: Database.Database): void {
  */
 export function registerRollupZone(db: Database.Database, tz: string): void {
   ensureRollupSchema(db);
-  db.prepare("INSERT OR IGNORE INTO rollup_zones (tz) VALUES (?)").run(tz);
+  prepared(db, "INSERT OR IGNORE INTO rollup_zones (tz) VALUES (?)").run(tz);
 }
 
 /** True when every local midnight of the span is a whole UTC hour, so hour buckets cut days exactly. */
@@ -167,21 +189,22 @@ export function refreshRollups(db: Database.Database): RefreshResult {
   const batch = db.transaction((): boolean => {
     const watermark = stateGet(db, "upload_seq");
     const seenCount = stateGet(db, "upload_count");
-    const stillThere = db
-      .prepare("SELECT COUNT(*) FROM uploads WHERE seq <= ?")
+    const stillThere = prepared(db, "SELECT COUNT(*) FROM uploads WHERE seq <= ?")
       .pluck()
       .get(watermark) as number;
     if (stillThere !== seenCount) {
       // Uploads were deleted (the store was cleared for a rebuild): start over.
-      const maxSeq = (db.prepare("SELECT MAX(seq) FROM uploads").pluck().get() as number | null) ?? 0;
+      const maxSeq = (prepared(db, "SELECT MAX(seq) FROM uploads").pluck().get() as number | null) ?? 0;
       const r = rebuildAll(db, maxSeq);
       total.uploads += r.uploads;
       total.hours += r.hours;
       total.rebuilt = true;
       return false;
     }
-    const uploads = db
-      .prepare("SELECT seq, server, ts_min, ts_max FROM uploads WHERE seq > ? ORDER BY seq LIMIT ?")
+    const uploads = prepared(
+      db,
+      "SELECT seq, server, ts_min, ts_max FROM uploads WHERE seq > ? ORDER BY seq LIMIT ?",
+    )
       .raw()
       .all(watermark, REFRESH_BATCH_UPLOADS) as [number, string, number | null, number | null][];
     if (uploads.length === 0) return false;
@@ -212,7 +235,7 @@ export function rebuildRollups(db: Database.Database): RefreshResult {
   ensureRollupSchema(db);
   return db
     .transaction((): RefreshResult => {
-      const maxSeq = (db.prepare("SELECT MAX(seq) FROM uploads").pluck().get() as number | null) ?? 0;
+      const maxSeq = (prepared(db, "SELECT MAX(seq) FROM uploads").pluck().get() as number | null) ?? 0;
       return { ...rebuildAll(db, maxSeq), rebuilt: true };
     })
     .immediate();
@@ -222,7 +245,7 @@ function rebuildAll(db: Database.Database, maxSeq: number): { uploads: number; h
   db.exec(
     "DELETE FROM rollup_hourly; DELETE FROM rollup_hourly_disk; DELETE FROM rollup_daily; DELETE FROM rollup_daily_disk;",
   );
-  const spans = db.prepare("SELECT server, MIN(ts), MAX(ts) FROM samples GROUP BY server").raw().all() as [
+  const spans = prepared(db, "SELECT server, MIN(ts), MAX(ts) FROM samples GROUP BY server").raw().all() as [
     string,
     number,
     number,
@@ -235,7 +258,7 @@ function rebuildAll(db: Database.Database, maxSeq: number): { uploads: number; h
       to: Math.floor(max / HOUR_MS) * HOUR_MS + HOUR_MS,
     });
   }
-  const count = db.prepare("SELECT COUNT(*) FROM uploads WHERE seq <= ?").pluck().get(maxSeq) as number;
+  const count = prepared(db, "SELECT COUNT(*) FROM uploads WHERE seq <= ?").pluck().get(maxSeq) as number;
   stateSet(db, "upload_seq", maxSeq);
   stateSet(db, "upload_count", count);
   return { uploads: count, hours };
@@ -266,7 +289,7 @@ function recomputeHours(db: Database.Database, range: TouchedRange): number {
   let bucket: Bucket | null = null;
   let bucketHour = Number.NaN;
   let mounts: Map<string, MountLast> | null = null;
-  const rows = db.prepare(SAMPLE_SELECT).raw().iterate(range.server, range.from, range.to);
+  const rows = prepared(db, SAMPLE_SELECT).raw().iterate(range.server, range.from, range.to);
   for (const raw of rows) {
     const r = raw as SampleTuple;
     const ts = r[0];
@@ -285,18 +308,18 @@ function recomputeHours(db: Database.Database, range: TouchedRange): number {
     }
     mergeMount(mounts!, r[1], { lastTs: ts, total: r[8], used: r[9], free: r[10] });
   }
-  db.prepare("DELETE FROM rollup_hourly WHERE server = ? AND hour >= ? AND hour < ?").run(
+  prepared(db, "DELETE FROM rollup_hourly WHERE server = ? AND hour >= ? AND hour < ?").run(
     range.server,
     range.from,
     range.to,
   );
-  db.prepare("DELETE FROM rollup_hourly_disk WHERE server = ? AND hour >= ? AND hour < ?").run(
+  prepared(db, "DELETE FROM rollup_hourly_disk WHERE server = ? AND hour >= ? AND hour < ?").run(
     range.server,
     range.from,
     range.to,
   );
-  const insertHour = db.prepare("INSERT INTO rollup_hourly VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  const insertDisk = db.prepare("INSERT INTO rollup_hourly_disk VALUES (?, ?, ?, ?, ?, ?, ?)");
+  const insertHour = prepared(db, "INSERT INTO rollup_hourly VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  const insertDisk = prepared(db, "INSERT INTO rollup_hourly_disk VALUES (?, ?, ?, ?, ?, ?, ?)");
   for (const [hour, b] of hourly) {
     insertHour.run(range.server, hour, ...bucketValues(b));
     for (const [mount, m] of disks.get(hour)!) {
@@ -373,7 +396,7 @@ const BUCKET_COLUMNS =
 
 /** After hours changed: recompute the local days of every registered zone that overlap them. */
 function refreshDailyForRanges(db: Database.Database, ranges: TouchedRange[]): void {
-  const zones = db.prepare("SELECT tz FROM rollup_zones").pluck().all() as string[];
+  const zones = prepared(db, "SELECT tz FROM rollup_zones").pluck().all() as string[];
   for (const tz of zones) {
     for (const r of ranges) {
       const first = DateTime.fromMillis(r.from, { zone: tz }).startOf("day");
@@ -396,16 +419,16 @@ function refreshDailyForRanges(db: Database.Database, ranges: TouchedRange[]): v
 function computeDaily(db: Database.Database, tz: string, server: string, span: DaySpan): DayAggregate[] {
   const from = span.dayStarts[0]!;
   const to = span.dayStarts[span.dayStarts.length - 1]!;
-  const hours = db
-    .prepare(
-      `SELECT hour, ${BUCKET_COLUMNS} FROM rollup_hourly WHERE server = ? AND hour >= ? AND hour < ? ORDER BY hour`,
-    )
+  const hours = prepared(
+    db,
+    `SELECT hour, ${BUCKET_COLUMNS} FROM rollup_hourly WHERE server = ? AND hour >= ? AND hour < ? ORDER BY hour`,
+  )
     .raw()
     .all(server, from, to) as [number, ...BucketTuple][];
-  const diskRows = db
-    .prepare(
-      "SELECT hour, mount, last_ts, total, used, free FROM rollup_hourly_disk WHERE server = ? AND hour >= ? AND hour < ?",
-    )
+  const diskRows = prepared(
+    db,
+    "SELECT hour, mount, last_ts, total, used, free FROM rollup_hourly_disk WHERE server = ? AND hour >= ? AND hour < ?",
+  )
     .raw()
     .all(server, from, to) as [number, string, number, number, number, number][];
   const n = span.dates.length;
@@ -422,16 +445,17 @@ function computeDaily(db: Database.Database, tz: string, server: string, span: D
     mergeMount(mounts[d]!, mount, { lastTs, total, used, free });
   }
   // One range delete for the disks, INSERT OR REPLACE for the days: few statements per server.
-  db.prepare("DELETE FROM rollup_daily_disk WHERE tz = ? AND server = ? AND date >= ? AND date <= ?").run(
+  prepared(db, "DELETE FROM rollup_daily_disk WHERE tz = ? AND server = ? AND date >= ? AND date <= ?").run(
     tz,
     server,
     span.dates[0],
     span.dates[n - 1],
   );
-  const insDay = db.prepare(
+  const insDay = prepared(
+    db,
     "INSERT OR REPLACE INTO rollup_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
   );
-  const insDisk = db.prepare("INSERT INTO rollup_daily_disk VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  const insDisk = prepared(db, "INSERT INTO rollup_daily_disk VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   const out: DayAggregate[] = [];
   for (let i = 0; i < n; i++) {
     const date = span.dates[i]!;
@@ -482,11 +506,11 @@ export function readDailyRollups(
     }
     return s;
   };
-  const days = db
-    .prepare(
-      `SELECT server, date, ${BUCKET_COLUMNS} FROM rollup_daily
+  const days = prepared(
+    db,
+    `SELECT server, date, ${BUCKET_COLUMNS} FROM rollup_daily
        WHERE tz = ? AND server >= ? AND server <= ? AND date >= ? AND date <= ?`,
-    )
+  )
     .raw()
     .iterate(tz, lowest, highest, firstDate, lastDate);
   for (const raw of days) {
@@ -494,11 +518,11 @@ export function readDailyRollups(
     if (!wanted.has(r[0])) continue;
     slot(r[0]).buckets[dateIndex.get(r[1])!] = bucketFromTuple(r as unknown as BucketTuple, 2);
   }
-  const disks = db
-    .prepare(
-      `SELECT server, date, mount, last_ts, total, used, free FROM rollup_daily_disk
+  const disks = prepared(
+    db,
+    `SELECT server, date, mount, last_ts, total, used, free FROM rollup_daily_disk
        WHERE tz = ? AND server >= ? AND server <= ? AND date >= ? AND date <= ?`,
-    )
+  )
     .raw()
     .iterate(tz, lowest, highest, firstDate, lastDate);
   for (const raw of disks) {
@@ -529,7 +553,7 @@ export function readDailyRollups(
   if (missing.length > 0) {
     // First use of this zone or these days: compute from hourly buckets and keep them.
     db.transaction(() => {
-      db.prepare("INSERT OR IGNORE INTO rollup_zones (tz) VALUES (?)").run(tz);
+      prepared(db, "INSERT OR IGNORE INTO rollup_zones (tz) VALUES (?)").run(tz);
       for (const server of missing) out.set(server, computeDaily(db, tz, server, span));
     }).immediate();
   }
@@ -538,12 +562,13 @@ export function readDailyRollups(
 
 function stateGet(db: Database.Database, key: string): number {
   return (
-    (db.prepare("SELECT value FROM rollup_state WHERE key = ?").pluck().get(key) as number | undefined) ?? 0
+    (prepared(db, "SELECT value FROM rollup_state WHERE key = ?").pluck().get(key) as number | undefined) ?? 0
   );
 }
 
 function stateSet(db: Database.Database, key: string, value: number): void {
-  db.prepare(
+  prepared(
+    db,
     "INSERT INTO rollup_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
   ).run(key, value);
 }
