@@ -110,8 +110,9 @@ export class IngestService {
     );
   }
 
-  /** Starts the parse workers ahead of the first large upload. */
+  /** Starts the parse workers and the raw file writer threads ahead of the first upload. */
   warmUp(): Promise<void> {
+    this.rawFiles.warmUp();
     return this.parsePool.warmUp();
   }
 

@@ -156,6 +156,11 @@ export class RawFileWriter {
   /** `workers`: threads writing in parallel; each batch is one thread's work. */
   constructor(private readonly workers = 2) {}
 
+  /** Starts the writer threads now, so the first upload does not wait for a thread to boot. */
+  warmUp(): void {
+    while (!this.closed && this.slots.length < Math.max(1, this.workers)) this.spawn();
+  }
+
   /** Writes one raw file durably; rejects with RawFileWriteError and leaves nothing behind. */
   write(req: RawFileRequest): Promise<void> {
     // A copy the worker owns: the caller's buffer may be a view into a shared pool.
