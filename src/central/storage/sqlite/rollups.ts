@@ -149,6 +149,9 @@ export interface RefreshResult {
 }
 
 // Raw sample columns in the order the hourly computation reads them.
+/** Ranges up to this long are read with one all() call in recomputeHours. */
+const SMALL_RANGE_MS = 2 * 86_400_000;
+
 const SAMPLE_SELECT = `SELECT ts, mount, cpu_percent, cpu_peak_percent, interval_seconds, mem_total, mem_used,
   mem_available, disk_total, disk_used, disk_free FROM samples WHERE server = ? AND ts >= ? AND ts < ? ORDER BY ts, mount`;
 
@@ -289,7 +292,14 @@ function recomputeHours(db: Database.Database, range: TouchedRange): number {
   let bucket: Bucket | null = null;
   let bucketHour = Number.NaN;
   let mounts: Map<string, MountLast> | null = null;
-  const rows = prepared(db, SAMPLE_SELECT).raw().iterate(range.server, range.from, range.to);
+  // A refresh touches a few hours per server: fetching them in one call is
+  // cheaper than the per-row iterator. A rebuild spans whole histories and
+  // streams them instead.
+  const select = prepared(db, SAMPLE_SELECT).raw();
+  const rows =
+    range.to - range.from <= SMALL_RANGE_MS
+      ? select.all(range.server, range.from, range.to)
+      : select.iterate(range.server, range.from, range.to);
   for (const raw of rows) {
     const r = raw as SampleTuple;
     const ts = r[0];
