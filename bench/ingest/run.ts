@@ -43,7 +43,7 @@ const FLEET_CONCURRENCY = Number(process.env.BENCH_FLEET_CONCURRENCY ?? 32);
 const MAX_MS = Number(process.env.BENCH_MAX_SECONDS ?? 8) * 1000;
 const BACKLOG_CONCURRENCY = Number(process.env.BENCH_BACKLOG_CONCURRENCY ?? 4);
 const SOAK_MS = Number(process.env.BENCH_SOAK_SECONDS ?? 0) * 1000;
-let soak: { r: LoadResult; samples: number[]; cpuMsPerUpload: number } | null = null;
+let soak: { r: LoadResult; samples: number[]; lagMaxMs: number[]; cpuMsPerUpload: number } | null = null;
 /** Size of the WAL after each run: bounded when checkpoints keep up. */
 const walMiB: Record<string, number> = {};
 const fileMiB = (f: string) => (existsSync(f) ? statSync(f).size / 2 ** 20 : 0);
@@ -199,7 +199,7 @@ async function stopCentral(child: ChildProcess): Promise<void> {
 /** The central's own gauges from /metrics: resident memory and CPU seconds (user + system, all threads). */
 async function centralGauges(
   url: string,
-): Promise<{ rssMiB: number; cpuSeconds: number; userSeconds: number }> {
+): Promise<{ rssMiB: number; cpuSeconds: number; userSeconds: number; lagMaxMs: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const value = (name: string) => {
     const m = new RegExp(`^${name} ([0-9.e+-]+)`, "m").exec(text);
@@ -209,11 +209,9 @@ async function centralGauges(
     rssMiB: value("srvutil_process_resident_memory_bytes") / 2 ** 20,
     cpuSeconds: value("srvutil_process_cpu_seconds_total"),
     userSeconds: value("srvutil_process_cpu_user_seconds_total"),
+    /** Longest event-loop stall since the previous scrape (prom-client resets it on each). */
+    lagMaxMs: value("srvutil_nodejs_eventloop_lag_max_seconds") * 1000,
   };
-}
-
-async function rssMiB(url: string): Promise<number> {
-  return (await centralGauges(url)).rssMiB;
 }
 
 function runClient(spec: LoadSpec): Promise<LoadResult> {
@@ -388,9 +386,13 @@ async function main() {
     if (sync === modes[0] && SOAK_MS > 0) {
       log(`${sync}: soak for ${SOAK_MS / 1000} s, RSS every 5 s`);
       const samples: number[] = [];
+      const lagMaxMs: number[] = [];
       const cpuBefore = (await centralGauges(url)).cpuSeconds;
       const sampler = setInterval(() => {
-        void rssMiB(url).then((v) => samples.push(v));
+        void centralGauges(url).then((g) => {
+          samples.push(g.rssMiB);
+          lagMaxMs.push(g.lagMaxMs);
+        });
       }, 5000);
       const r = await runClient({
         url,
@@ -403,7 +405,7 @@ async function main() {
       clearInterval(sampler);
       const cpuMsPerUpload =
         (((await centralGauges(url)).cpuSeconds - cpuBefore) * 1000) / Math.max(1, r.uploads);
-      soak = { r, samples, cpuMsPerUpload };
+      soak = { r, samples, lagMaxMs, cpuMsPerUpload };
     }
     walMiB[sync] = fileMiB(path.join(dataDir, "srvutil.db-wal"));
     await stopCentral(child);
@@ -455,7 +457,8 @@ async function main() {
     const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     process.stdout.write(
       `Soak ${fmt(soak.r.seconds)} s: ${soak.r.uploads} uploads (${fmt(soak.r.uploads / soak.r.seconds)}/s, p50 ${fmt(soak.r.p50ms, 1)} ms, p99 ${fmt(soak.r.p99ms, 1)} ms, non-201 ${soak.r.errors}, central CPU ${fmt(soak.cpuMsPerUpload, 3)} ms/upload); ` +
-        `RSS MiB every 5 s: ${s.map((v) => fmt(v)).join(" ")}; second quarter avg ${fmt(avg(s.slice(q, 2 * q)))} → last quarter avg ${fmt(avg(s.slice(-q)))}\n`,
+        `RSS MiB every 5 s: ${s.map((v) => fmt(v)).join(" ")}; second quarter avg ${fmt(avg(s.slice(q, 2 * q)))} → last quarter avg ${fmt(avg(s.slice(-q)))}; ` +
+        `longest event-loop stall ${fmt(Math.max(...soak.lagMaxMs), 0)} ms (per 5 s: ${soak.lagMaxMs.map((v) => fmt(v)).join(" ")})\n`,
     );
   }
   process.stdout.write(

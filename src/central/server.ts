@@ -362,6 +362,9 @@ export async function startCentral(
   };
 }
 
+/** Uploads folded into the rollups per event-loop turn while serving (about 5-10 ms of work on a busy fleet). */
+const SERVE_REFRESH_BATCH_UPLOADS = 50;
+
 /** How often `central serve` folds new uploads into the rollups. */
 const ROLLUP_REFRESH_MS = 30_000;
 
@@ -378,12 +381,32 @@ function startRollupRefresher(
   everyMs = ROLLUP_REFRESH_MS,
 ): { stop(): void } {
   if (!(store instanceof SqliteStore)) return { stop() {} };
-  const refresh = () => {
+  // One small transaction per turn of the event loop: a refresh after 30 s
+  // of a busy fleet folds in tens of thousands of uploads, and done in one
+  // go it held the event loop (and every upload waiting on it) for seconds.
+  let running = false;
+  let stopped = false;
+  const step = () => {
+    if (stopped) {
+      running = false;
+      return;
+    }
+    let more = false;
     try {
-      refreshRollups(store.db);
+      more = refreshRollups(store.db, {
+        maxBatches: 1,
+        batchUploads: SERVE_REFRESH_BATCH_UPLOADS,
+      }).more;
     } catch (err) {
       log.warn("rollups.refresh_failed", { error: (err as Error).message });
     }
+    if (more && !stopped) setImmediate(step);
+    else running = false;
+  };
+  const refresh = () => {
+    if (running || stopped) return;
+    running = true;
+    step();
   };
   registerRollupZone(store.db, timeZone);
   // Soon after start (catch up on what arrived while down), then periodically.
@@ -393,6 +416,7 @@ function startRollupRefresher(
   timer.unref();
   return {
     stop: () => {
+      stopped = true;
       clearTimeout(first);
       clearInterval(timer);
     },

@@ -37,11 +37,52 @@ async function messyFleet(t: TempStore, seed: number, from: number, to: number):
   for (let i = 0; i < chunks.length; i++) {
     await upload(t.store, chunks[i]!);
     if (r() < 0.1) await upload(t.store, chunks[Math.floor(r() * (i + 1))]!);
-    // Fold in incrementally now and then, as `central serve` does after ingest.
-    if (r() < 0.1) refreshRollups(db);
+    // Fold in incrementally now and then, as `central serve` does after ingest:
+    // all at once, or (as serve does) a few uploads per step, leaving the rest.
+    if (r() < 0.1) {
+      if (r() < 0.5) refreshRollups(db);
+      else refreshRollups(db, { maxBatches: 1 + Math.floor(r() * 3), batchUploads: 1 + Math.floor(r() * 5) });
+    }
   }
   return all;
 }
+
+describe("refreshRollups in steps", () => {
+  let t: TempStore | undefined;
+  afterEach(async () => {
+    await t?.cleanup();
+    t = undefined;
+  });
+
+  it("stops after maxBatches with more = true and finishes exactly where one full refresh would", async () => {
+    t = await tempStore();
+    const db = (t.store as SqliteStore).db;
+    const from = Date.UTC(2026, 10, 16);
+    await messyFleet(t, 11, from, from + 3 * 86_400_000);
+    refreshRollups(db); // the watermark is now at the end
+    const uploadsBefore = db.prepare("SELECT COUNT(*) FROM uploads").pluck().get() as number;
+    const p = randomProfile(rng(99), "srv-late");
+    const rows = [...profileRows(p, from, from + 86_400_000, 7)];
+    for (let k = 0; k < rows.length; k += 50) await upload(t.store, rows.slice(k, k + 50));
+    const added = (db.prepare("SELECT COUNT(*) FROM uploads").pluck().get() as number) - uploadsBefore;
+    expect(added).toBeGreaterThan(6);
+
+    const first = refreshRollups(db, { maxBatches: 2, batchUploads: 3 });
+    expect(first).toMatchObject({ uploads: 6, more: true });
+    let folded = first.uploads;
+    for (let guard = 0; guard < 1000; guard++) {
+      const step = refreshRollups(db, { maxBatches: 1, batchUploads: 3 });
+      folded += step.uploads;
+      if (!step.more) break;
+    }
+    expect(folded).toBe(added);
+    expect(refreshRollups(db)).toMatchObject({ uploads: 0, more: false });
+
+    const stepped = db.prepare("SELECT * FROM rollup_hourly ORDER BY server, hour").all();
+    rebuildRollups(db);
+    expect(db.prepare("SELECT * FROM rollup_hourly ORDER BY server, hour").all()).toEqual(stepped);
+  });
+});
 
 const withoutSource = (r: WeeklyReport): WeeklyReport => ({ ...r, source: undefined });
 

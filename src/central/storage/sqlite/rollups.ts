@@ -146,6 +146,8 @@ export interface RefreshResult {
   hours: number;
   /** True when the rollups were rebuilt from scratch (first run or data was cleared). */
   rebuilt: boolean;
+  /** True when maxBatches stopped the refresh with uploads still to fold in. */
+  more: boolean;
 }
 
 // Raw sample columns in the order the hourly computation reads them.
@@ -186,9 +188,18 @@ const REFRESH_BATCH_UPLOADS = 500;
  * several processes: each batch is one IMMEDIATE transaction that also moves
  * the watermark, so every committed state equals "all uploads up to seq X".
  */
-export function refreshRollups(db: Database.Database): RefreshResult {
+export function refreshRollups(
+  db: Database.Database,
+  opts: {
+    /** Stop after this many transactions (the caller continues later: `more`). Default: until done. */
+    maxBatches?: number;
+    /** Uploads per transaction. */
+    batchUploads?: number;
+  } = {},
+): RefreshResult {
   ensureRollupSchema(db);
-  const total: RefreshResult = { uploads: 0, hours: 0, rebuilt: false };
+  const batchUploads = opts.batchUploads ?? REFRESH_BATCH_UPLOADS;
+  const total: RefreshResult = { uploads: 0, hours: 0, rebuilt: false, more: false };
   const batch = db.transaction((): boolean => {
     const watermark = stateGet(db, "upload_seq");
     const seenCount = stateGet(db, "upload_count");
@@ -209,7 +220,7 @@ export function refreshRollups(db: Database.Database): RefreshResult {
       "SELECT seq, server, ts_min, ts_max FROM uploads WHERE seq > ? ORDER BY seq LIMIT ?",
     )
       .raw()
-      .all(watermark, REFRESH_BATCH_UPLOADS) as [number, string, number | null, number | null][];
+      .all(watermark, batchUploads) as [number, string, number | null, number | null][];
     if (uploads.length === 0) return false;
     const ranges = mergeRanges(
       uploads
@@ -226,10 +237,14 @@ export function refreshRollups(db: Database.Database): RefreshResult {
     stateSet(db, "upload_seq", lastSeq);
     stateSet(db, "upload_count", seenCount + uploads.length);
     total.uploads += uploads.length;
-    return uploads.length === REFRESH_BATCH_UPLOADS;
+    return uploads.length === batchUploads;
   });
-  // Bounded: each round consumes up to REFRESH_BATCH_UPLOADS uploads that existed when it ran.
-  for (let round = 0; round < 1_000_000 && batch.immediate(); round++);
+  // Bounded: each round consumes up to batchUploads uploads that existed when it ran.
+  const maxBatches = opts.maxBatches ?? 1_000_000;
+  for (let round = 0; round < maxBatches; round++) {
+    total.more = batch.immediate();
+    if (!total.more) break;
+  }
   return total;
 }
 
@@ -239,7 +254,7 @@ export function rebuildRollups(db: Database.Database): RefreshResult {
   return db
     .transaction((): RefreshResult => {
       const maxSeq = (prepared(db, "SELECT MAX(seq) FROM uploads").pluck().get() as number | null) ?? 0;
-      return { ...rebuildAll(db, maxSeq), rebuilt: true };
+      return { ...rebuildAll(db, maxSeq), rebuilt: true, more: false };
     })
     .immediate();
 }
