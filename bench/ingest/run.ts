@@ -43,7 +43,14 @@ const FLEET_CONCURRENCY = Number(process.env.BENCH_FLEET_CONCURRENCY ?? 32);
 const MAX_MS = Number(process.env.BENCH_MAX_SECONDS ?? 8) * 1000;
 const BACKLOG_CONCURRENCY = Number(process.env.BENCH_BACKLOG_CONCURRENCY ?? 4);
 const SOAK_MS = Number(process.env.BENCH_SOAK_SECONDS ?? 0) * 1000;
-let soak: { r: LoadResult; samples: number[]; lagMaxMs: number[]; cpuMsPerUpload: number } | null = null;
+let soak: {
+  r: LoadResult;
+  samples: number[];
+  lagMaxMs: number[];
+  cpuMsPerUpload: number;
+  /** Slowest /healthz answer, polled every 200 ms: how long the central stood still at worst. */
+  healthzMaxMs: number;
+} | null = null;
 /** Size of the WAL after each run: bounded when checkpoints keep up. */
 const walMiB: Record<string, number> = {};
 const fileMiB = (f: string) => (existsSync(f) ? statSync(f).size / 2 ** 20 : 0);
@@ -388,6 +395,20 @@ async function main() {
       const samples: number[] = [];
       const lagMaxMs: number[] = [];
       const cpuBefore = (await centralGauges(url)).cpuSeconds;
+      let healthzMaxMs = 0;
+      let probing = false;
+      const prober = setInterval(() => {
+        if (probing) return; // one probe at a time; a stalled one is measured when it returns
+        probing = true;
+        const t0 = performance.now();
+        void fetch(`${url}/healthz`)
+          .then((res) => res.arrayBuffer())
+          .catch(() => undefined)
+          .finally(() => {
+            healthzMaxMs = Math.max(healthzMaxMs, performance.now() - t0);
+            probing = false;
+          });
+      }, 200);
       const sampler = setInterval(() => {
         void centralGauges(url).then((g) => {
           samples.push(g.rssMiB);
@@ -403,9 +424,10 @@ async function main() {
         maxMs: SOAK_MS,
       });
       clearInterval(sampler);
+      clearInterval(prober);
       const cpuMsPerUpload =
         (((await centralGauges(url)).cpuSeconds - cpuBefore) * 1000) / Math.max(1, r.uploads);
-      soak = { r, samples, lagMaxMs, cpuMsPerUpload };
+      soak = { r, samples, lagMaxMs, cpuMsPerUpload, healthzMaxMs };
     }
     walMiB[sync] = fileMiB(path.join(dataDir, "srvutil.db-wal"));
     await stopCentral(child);
@@ -458,7 +480,8 @@ async function main() {
     process.stdout.write(
       `Soak ${fmt(soak.r.seconds)} s: ${soak.r.uploads} uploads (${fmt(soak.r.uploads / soak.r.seconds)}/s, p50 ${fmt(soak.r.p50ms, 1)} ms, p99 ${fmt(soak.r.p99ms, 1)} ms, non-201 ${soak.r.errors}, central CPU ${fmt(soak.cpuMsPerUpload, 3)} ms/upload); ` +
         `RSS MiB every 5 s: ${s.map((v) => fmt(v)).join(" ")}; second quarter avg ${fmt(avg(s.slice(q, 2 * q)))} → last quarter avg ${fmt(avg(s.slice(-q)))}; ` +
-        `longest event-loop stall ${fmt(Math.max(...soak.lagMaxMs), 0)} ms (per 5 s: ${soak.lagMaxMs.map((v) => fmt(v)).join(" ")})\n`,
+        `slowest /healthz answer (polled every 200 ms) ${fmt(soak.healthzMaxMs)} ms; ` +
+        `event-loop lag gauge max ${fmt(Math.max(...soak.lagMaxMs), 0)} ms (per 5 s: ${soak.lagMaxMs.map((v) => fmt(v)).join(" ")})\n`,
     );
   }
   process.stdout.write(

@@ -364,6 +364,8 @@ export async function startCentral(
 
 /** Uploads folded into the rollups per event-loop turn while serving (about 5-10 ms of work on a busy fleet). */
 const SERVE_REFRESH_BATCH_UPLOADS = 50;
+/** …and at most this many of their rows (one backlog file can hold 10,000). */
+const SERVE_REFRESH_BATCH_ROWS = 5_000;
 
 /** How often `central serve` folds new uploads into the rollups. */
 const ROLLUP_REFRESH_MS = 30_000;
@@ -396,6 +398,7 @@ function startRollupRefresher(
       more = refreshRollups(store.db, {
         maxBatches: 1,
         batchUploads: SERVE_REFRESH_BATCH_UPLOADS,
+        batchRows: SERVE_REFRESH_BATCH_ROWS,
       }).more;
     } catch (err) {
       log.warn("rollups.refresh_failed", { error: (err as Error).message });

@@ -69,7 +69,10 @@ describe("refreshRollups in steps", () => {
 
     const first = refreshRollups(db, { maxBatches: 2, batchUploads: 3 });
     expect(first).toMatchObject({ uploads: 6, more: true });
-    let folded = first.uploads;
+    // A row bound below one upload's rows still moves on, one upload per batch.
+    const byRows = refreshRollups(db, { maxBatches: 1, batchUploads: 3, batchRows: 1 });
+    expect(byRows).toMatchObject({ uploads: 1, more: true });
+    let folded = first.uploads + byRows.uploads;
     for (let guard = 0; guard < 1000; guard++) {
       const step = refreshRollups(db, { maxBatches: 1, batchUploads: 3 });
       folded += step.uploads;
@@ -81,6 +84,30 @@ describe("refreshRollups in steps", () => {
     const stepped = db.prepare("SELECT * FROM rollup_hourly ORDER BY server, hour").all();
     rebuildRollups(db);
     expect(db.prepare("SELECT * FROM rollup_hourly ORDER BY server, hour").all()).toEqual(stepped);
+  });
+});
+
+describe("refreshRollups after the store is cleared", () => {
+  it("notices that the watermark's upload is gone and rebuilds from what is there now", async () => {
+    const t = await tempStore();
+    try {
+      const db = (t.store as SqliteStore).db;
+      const from = Date.UTC(2026, 10, 16);
+      await messyFleet(t, 21, from, from + 86_400_000);
+      expect(refreshRollups(db).rebuilt).toBe(false);
+      await t.store.clearIngestedData(); // what `central rebuild` does first
+      const p = randomProfile(rng(5), "srv-after");
+      await upload(t.store, [...profileRows(p, from, from + 6 * 3_600_000, 3)]);
+      const r = refreshRollups(db);
+      expect(r.rebuilt).toBe(true);
+      const servers = db.prepare("SELECT DISTINCT server FROM rollup_hourly").pluck().all();
+      expect(servers).toEqual(["srv-after"]);
+      const refreshed = db.prepare("SELECT * FROM rollup_hourly ORDER BY server, hour").all();
+      rebuildRollups(db);
+      expect(db.prepare("SELECT * FROM rollup_hourly ORDER BY server, hour").all()).toEqual(refreshed);
+    } finally {
+      await t.cleanup();
+    }
   });
 });
 

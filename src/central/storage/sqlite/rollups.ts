@@ -195,18 +195,24 @@ export function refreshRollups(
     maxBatches?: number;
     /** Uploads per transaction. */
     batchUploads?: number;
+    /** Rows of those uploads per transaction (at least one upload goes in each). Default: no limit. */
+    batchRows?: number;
   } = {},
 ): RefreshResult {
   ensureRollupSchema(db);
   const batchUploads = opts.batchUploads ?? REFRESH_BATCH_UPLOADS;
+  const batchRows = opts.batchRows ?? Number.POSITIVE_INFINITY;
   const total: RefreshResult = { uploads: 0, hours: 0, rebuilt: false, more: false };
   const batch = db.transaction((): boolean => {
     const watermark = stateGet(db, "upload_seq");
     const seenCount = stateGet(db, "upload_count");
-    const stillThere = prepared(db, "SELECT COUNT(*) FROM uploads WHERE seq <= ?")
-      .pluck()
-      .get(watermark) as number;
-    if (stillThere !== seenCount) {
+    // The upload the watermark names is gone only when the store was cleared
+    // (seq is AUTOINCREMENT, never reused). One index lookup: counting the
+    // uploads up to the watermark instead grew with history, on every batch.
+    const stillThere =
+      watermark === 0 ||
+      prepared(db, "SELECT 1 FROM uploads WHERE seq = ?").pluck().get(watermark) !== undefined;
+    if (!stillThere) {
       // Uploads were deleted (the store was cleared for a rebuild): start over.
       const maxSeq = (prepared(db, "SELECT MAX(seq) FROM uploads").pluck().get() as number | null) ?? 0;
       const r = rebuildAll(db, maxSeq);
@@ -215,13 +221,23 @@ export function refreshRollups(
       total.rebuilt = true;
       return false;
     }
-    const uploads = prepared(
+    const fetched = prepared(
       db,
-      "SELECT seq, server, ts_min, ts_max FROM uploads WHERE seq > ? ORDER BY seq LIMIT ?",
+      "SELECT seq, server, ts_min, ts_max, rows FROM uploads WHERE seq > ? ORDER BY seq LIMIT ?",
     )
       .raw()
-      .all(watermark, batchUploads) as [number, string, number | null, number | null][];
-    if (uploads.length === 0) return false;
+      .all(watermark, batchUploads) as [number, string, number | null, number | null, number][];
+    if (fetched.length === 0) return false;
+    // A 10,000-row backlog file costs as much as 500 small ones: bound the rows too.
+    let take = 0;
+    for (
+      let rows = 0;
+      take < fetched.length && (take === 0 || rows + fetched[take]![4] <= batchRows);
+      take++
+    ) {
+      rows += fetched[take]![4];
+    }
+    const uploads = fetched.slice(0, take);
     const ranges = mergeRanges(
       uploads
         .filter((u) => u[2] !== null && u[3] !== null)
@@ -237,7 +253,7 @@ export function refreshRollups(
     stateSet(db, "upload_seq", lastSeq);
     stateSet(db, "upload_count", seenCount + uploads.length);
     total.uploads += uploads.length;
-    return uploads.length === batchUploads;
+    return fetched.length === batchUploads || take < fetched.length;
   });
   // Bounded: each round consumes up to batchUploads uploads that existed when it ran.
   const maxBatches = opts.maxBatches ?? 1_000_000;
