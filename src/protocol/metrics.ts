@@ -57,6 +57,11 @@ export const CANONICAL_COLUMNS: readonly KnownColumn[] = [
   "disk_free_bytes",
 ];
 
+/** Longest disk_mount accepted, in characters. */
+export const MAX_MOUNT_LENGTH = 1024;
+/** Longest interval_seconds accepted: a year. */
+export const MAX_INTERVAL_SECONDS = 366 * 86400;
+
 export const SERVER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /**

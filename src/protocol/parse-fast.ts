@@ -1,5 +1,11 @@
-import { CANONICAL_COLUMNS, type MetricRow, serverNameProblem } from "./metrics.js";
-import { parseTimestamp } from "./timestamp.js";
+import {
+  CANONICAL_COLUMNS,
+  MAX_INTERVAL_SECONDS,
+  MAX_MOUNT_LENGTH,
+  type MetricRow,
+  serverNameProblem,
+} from "./metrics.js";
+import { parseTimestamp, utcFromFields } from "./timestamp.js";
 
 /**
  * The fast path of the CSV v1 parser, for the files agents actually send:
@@ -29,8 +35,6 @@ const COMMA = 44;
 const LF = 10;
 const DOT = 46;
 const QUOTE = 34;
-const MAX_MOUNT_LENGTH = 1024;
-const MAX_INTERVAL_SECONDS = 366 * 86400;
 /** Exact powers of ten: m / 10^k is correctly rounded while m < 2^53 and k ≤ 22 (Clinger's fast path). */
 const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
 
@@ -139,7 +143,6 @@ export function parseCanonicalMetricsCsv(bytes: Uint8Array, limits: FastParseLim
   return rows.length > 0 ? rows : null;
 }
 
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 /**
  * Milliseconds of a 3-digit fraction exactly as parseTimestamp computes them
  * (floor(Number("0.ddd") × 1000)), so both paths agree even where binary
@@ -151,8 +154,8 @@ const FRACTION_MS = Array.from({ length: 1000 }, (_, d) =>
 
 /**
  * `YYYY-MM-DDTHH:MM:SSZ` or `…SS.mmmZ` (what agents write) to epoch ms;
- * NaN for any other form, which parseTimestamp then reads. Range checks as
- * in parseTimestamp; null for an impossible date or time.
+ * NaN for any other form, which parseTimestamp then reads; null for an
+ * impossible date or time (the same check as parseTimestamp's).
  */
 function utcTimestamp(b: Uint8Array, s: number, e: number): number | null {
   const len = e - s;
@@ -178,11 +181,7 @@ function utcTimestamp(b: Uint8Array, s: number, e: number): number | null {
   if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || fraction < 0) {
     return Number.NaN;
   }
-  if (month < 1 || month > 12 || day < 1) return null;
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  const dim = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
-  if (day > dim || hour > 23 || minute > 59 || second > 59) return null;
-  return Date.UTC(year, month - 1, day, hour, minute, second, FRACTION_MS[fraction]!);
+  return utcFromFields(year, month, day, hour, minute, second, FRACTION_MS[fraction]!);
 }
 
 /** `count` ASCII digits at `at` as a number; −1 if any is not a digit. */

@@ -2,6 +2,8 @@ import {
   CANONICAL_COLUMNS,
   KNOWN_COLUMN_SET,
   type KnownColumn,
+  MAX_INTERVAL_SECONDS,
+  MAX_MOUNT_LENGTH,
   type MetricRow,
   REQUIRED_COLUMNS,
   type RequiredColumn,
@@ -245,7 +247,6 @@ const DECIMAL = /^(?:0|[1-9][0-9]*)(?:\.[0-9]+)?$/;
 // from corruption or an attack on whoever renders them.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
-const MAX_MOUNT_LENGTH = 1024;
 
 export interface ParsedMetrics {
   rows: MetricRow[];
@@ -386,7 +387,7 @@ export function parseMetricsCsvGeneral(
     if (iInterval >= 0 && fields[iInterval] !== "") {
       const t = fields[iInterval]!;
       interval = DECIMAL.test(t) ? Number(t) : null;
-      if (interval === null || interval <= 0 || interval > 366 * 86400) {
+      if (interval === null || interval <= 0 || interval > MAX_INTERVAL_SECONDS) {
         fail("interval_seconds", "number", `'${clip(t)}' is not a positive number of seconds`);
       }
     }

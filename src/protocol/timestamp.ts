@@ -12,17 +12,9 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 export function parseTimestamp(text: string): number | null {
   const m = ISO_WITH_ZONE.exec(text);
   if (m === null) return null;
-  const year = Number(m[1]);
-  const month = Number(m[2]);
-  const day = Number(m[3]);
-  const hour = Number(m[4]);
-  const minute = Number(m[5]);
-  const second = Number(m[6]);
-  if (month < 1 || month > 12 || day < 1) return null;
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  const dim = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
-  if (day > dim || hour > 23 || minute > 59 || second > 59) return null;
   const frac = m[7] === undefined ? 0 : Math.floor(Number(`0.${m[7]}`) * 1000);
+  const utc = utcFromFields(+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!, frac);
+  if (utc === null) return null;
   let offsetMinutes = 0;
   const zone = m[8]!;
   if (zone !== "Z" && zone !== "z") {
@@ -33,7 +25,28 @@ export function parseTimestamp(text: string): number | null {
     if (oh > 18 || om > 59) return null;
     offsetMinutes = sign * (oh * 60 + om);
   }
-  return Date.UTC(year, month - 1, day, hour, minute, second, frac) - offsetMinutes * 60_000;
+  return utc - offsetMinutes * 60_000;
+}
+
+/**
+ * Epoch ms of a UTC calendar date and time (month 1-12), or null for an
+ * impossible one (02-30, 24:00, second 60). Shared by parseTimestamp and the
+ * byte-level fast path, so both read a timestamp the same way.
+ */
+export function utcFromFields(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+  ms: number,
+): number | null {
+  if (month < 1 || month > 12 || day < 1) return null;
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const dim = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
+  if (day > dim || hour > 23 || minute > 59 || second > 59) return null;
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
 }
 
 /** Formats epoch ms as `2026-11-23T10:00:00Z` (milliseconds only when non-zero). */

@@ -236,7 +236,7 @@ export class SqliteStore implements MetricsStore {
       try {
         return [this.db.transaction(() => this.insertFile(item.upload, item.rows)).immediate()];
       } catch (err) {
-        return [err instanceof Error ? err : new Error(String(err))];
+        return [asError(err)];
       }
     }
     try {
@@ -254,7 +254,7 @@ export class SqliteStore implements MetricsStore {
             // Nested transaction = SAVEPOINT: a failure undoes this file only.
             outcomes.push(this.db.transaction(() => this.insertFile(item.upload, item.rows))());
           } catch (err) {
-            outcomes.push(err instanceof Error ? err : new Error(String(err)));
+            outcomes.push(asError(err));
           }
         }
       })
@@ -501,4 +501,8 @@ function prepareStatements(db: Database.Database) {
       "UPDATE viewer_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
     ),
   };
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
