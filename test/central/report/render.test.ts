@@ -1,11 +1,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveReportWeek } from "../../../src/central/aggregate/week.js";
 import { buildWeeklyReport, renderReport, type WeeklyReport } from "../../../src/central/report/index.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
+import { launchTestBrowser } from "../../helpers/browser.js";
 import { REPO_ROOT } from "../../helpers/cli.js";
 import { demoFleet } from "./demo-fleet.js";
 import { type TempStore, tempStore, upload } from "./store-helpers.js";
@@ -122,19 +122,7 @@ describe("renderReport", () => {
     writeFileSync(file, (await renderReport(withoutEvil, "standalone")).html);
     const evilFile = path.join(dir, "evil.html");
     writeFileSync(evilFile, (await renderReport(report, "standalone")).html);
-    const browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchTestBrowser();
     try {
       const page = await browser.newPage({ viewport: { width: 760, height: 1600 } });
       const dialogs: string[] = [];
