@@ -46,13 +46,10 @@ describe("loadAgentConfig", () => {
     expect(() => loadAgentConfig({ SRVUTIL_AGENT_DIR: dir, SRVUTIL_CENTRAL_URL: "http://c" })).toThrow(
       /^SRVUTIL_AGENT_TOKEN is not set/,
     );
-    try {
-      loadAgentConfig({ SRVUTIL_AGENT_DIR: dir });
-    } catch (err) {
-      expect(err).toBeInstanceOf(AgentConfigError);
-      expect((err as Error).name).toMatch(/ConfigError$/);
-      expect((err as Error).message).not.toContain("\n");
-    }
+    const missingBoth = () => loadAgentConfig({ SRVUTIL_AGENT_DIR: dir });
+    expect(missingBoth).toThrow(AgentConfigError);
+    expect(missingBoth).toThrow(expect.objectContaining({ name: expect.stringMatching(/ConfigError$/) }));
+    expect(missingBoth).toThrow(/^[^\n]+$/);
     expect(() => loadAgentConfig({ SRVUTIL_AGENT_DIR: dir }, [], { requireCentral: false })).not.toThrow();
   });
 

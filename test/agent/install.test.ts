@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -9,10 +9,11 @@ import { launchdPlist } from "../../src/agent/install/launchd.js";
 import { schtasksXml, windowsQuote } from "../../src/agent/install/schtasks.js";
 import { systemdQuote, systemdServiceUnit } from "../../src/agent/install/systemd.js";
 import type { InstallSpec } from "../../src/agent/install/types.js";
+import { requireProgram } from "../helpers/programs.js";
 
-const SYSTEMD_ANALYZE = "/usr/bin/systemd-analyze";
-const hasSystemdAnalyze = existsSync(SYSTEMD_ANALYZE);
-const hasPython = spawnSync("python3", ["-c", "import plistlib, xml.dom.minidom"]).status === 0;
+// The real tools check what we write; a missing one fails the test and names its package.
+const systemdAnalyze = () => requireProgram("systemd-analyze", "systemd");
+const python3 = () => requireProgram("python3", "python3");
 
 let work: string;
 beforeEach(() => {
@@ -30,7 +31,7 @@ const spec = (over: Partial<InstallSpec> = {}): InstallSpec => ({
 });
 
 function verify(files: string[]): { status: number | null; output: string } {
-  const r = spawnSync(SYSTEMD_ANALYZE, ["verify", ...files], { encoding: "utf8" });
+  const r = spawnSync(systemdAnalyze(), ["verify", ...files], { encoding: "utf8" });
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
@@ -52,50 +53,47 @@ describe("systemd", () => {
     expect(readdirSync(work)).toEqual([]);
   });
 
-  it.runIf(hasSystemdAnalyze)(
-    "service and timer units pass systemd-analyze verify; uninstall removes them",
-    async () => {
-      const env = {
-        SRVUTIL_AGENT_DIR: join(work, "agent dir"),
-        SRVUTIL_CENTRAL_URL: "http://x",
-        SRVUTIL_AGENT_TOKEN: "secret-token-1",
-      };
-      const units = join(work, "units");
-      for (const mode of ["service", "timer"] as const) {
-        rmSync(units, { recursive: true, force: true });
-        await agentInstallCommand({
-          command: [process.execPath, join(work, "srvutil-agent.mjs")],
-          mode,
-          targetDir: units,
-          noActivate: true,
-          platform: "linux",
-          env,
-          print: () => {},
-        });
-        const files = readdirSync(units).map((f) => join(units, f));
-        expect(files.length).toBe(mode === "timer" ? 2 : 1);
-        const result = verify(files);
-        expect(result.output).toBe("");
-        expect(result.status).toBe(0);
-        const service = readFileSync(join(units, "srvutil-agent.service"), "utf8");
-        expect(service).not.toContain("secret-token-1"); // tokens never go into unit files
-        expect(service).toContain(`Environment="SRVUTIL_AGENT_DIR=${join(work, "agent dir")}"`);
-        expect(service).toContain(mode === "timer" ? "Type=oneshot" : "Restart=on-failure");
-        expect(service).toContain(mode === "timer" ? " run --once\n" : " run\n");
-      }
-      expect(readFileSync(join(units, "srvutil-agent.timer"), "utf8")).toContain("OnUnitActiveSec=20min");
-      await agentUninstallCommand({
+  it("service and timer units pass systemd-analyze verify; uninstall removes them", async () => {
+    const env = {
+      SRVUTIL_AGENT_DIR: join(work, "agent dir"),
+      SRVUTIL_CENTRAL_URL: "http://x",
+      SRVUTIL_AGENT_TOKEN: "secret-token-1",
+    };
+    const units = join(work, "units");
+    for (const mode of ["service", "timer"] as const) {
+      rmSync(units, { recursive: true, force: true });
+      await agentInstallCommand({
+        command: [process.execPath, join(work, "srvutil-agent.mjs")],
+        mode,
         targetDir: units,
         noActivate: true,
         platform: "linux",
         env,
         print: () => {},
       });
-      expect(readdirSync(units)).toEqual([]);
-    },
-  );
+      const files = readdirSync(units).map((f) => join(units, f));
+      expect(files.length).toBe(mode === "timer" ? 2 : 1);
+      const result = verify(files);
+      expect(result.output).toBe("");
+      expect(result.status).toBe(0);
+      const service = readFileSync(join(units, "srvutil-agent.service"), "utf8");
+      expect(service).not.toContain("secret-token-1"); // tokens never go into unit files
+      expect(service).toContain(`Environment="SRVUTIL_AGENT_DIR=${join(work, "agent dir")}"`);
+      expect(service).toContain(mode === "timer" ? "Type=oneshot" : "Restart=on-failure");
+      expect(service).toContain(mode === "timer" ? " run --once\n" : " run\n");
+    }
+    expect(readFileSync(join(units, "srvutil-agent.timer"), "utf8")).toContain("OnUnitActiveSec=20min");
+    await agentUninstallCommand({
+      targetDir: units,
+      noActivate: true,
+      platform: "linux",
+      env,
+      print: () => {},
+    });
+    expect(readdirSync(units)).toEqual([]);
+  });
 
-  it.runIf(hasSystemdAnalyze)("the verify step itself catches a broken unit (control)", () => {
+  it("the verify step itself catches a broken unit (control)", () => {
     const bad = join(work, "broken.service");
     writeFileSync(bad, "[Service]\nExecStart=relative/program run\n");
     expect(verify([bad]).status).not.toBe(0);
@@ -121,11 +119,11 @@ describe("launchd", () => {
     expect(timer).toContain("<string>--once</string>");
   });
 
-  it.runIf(hasPython)("is a valid property list (parsed by python's plistlib)", () => {
+  it("is a valid property list (parsed by python's plistlib)", () => {
     const file = join(work, "com.srvutil.agent.plist");
     writeFileSync(file, launchdPlist(spec({ mode: "timer", configFile: "/etc/srvutil/agent.json" })));
     const json = execFileSync(
-      "python3",
+      python3(),
       ["-c", "import plistlib,json,sys; print(json.dumps(plistlib.load(open(sys.argv[1],'rb'))))", file],
       { encoding: "utf8" },
     );
@@ -163,33 +161,30 @@ describe("Windows Task Scheduler", () => {
     expect(xml).toContain("<MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy>");
   });
 
-  it.runIf(hasPython)(
-    "is well-formed XML in the Task Scheduler namespace, written as UTF-16 with BOM",
-    async () => {
-      await agentInstallCommand({
-        command: winSpec.command,
-        mode: "timer",
-        targetDir: work,
-        noActivate: true,
-        platform: "win32",
-        env: { SRVUTIL_AGENT_DIR: join(work, "a") },
-        print: () => {},
-      });
-      const file = join(work, "srvutil-agent.task.xml");
-      const bytes = readFileSync(file);
-      expect([bytes[0], bytes[1]]).toEqual([0xff, 0xfe]);
-      const root = execFileSync(
-        "python3",
-        [
-          "-c",
-          "import xml.dom.minidom,sys; d=xml.dom.minidom.parse(sys.argv[1]); print(d.documentElement.namespaceURI, d.getElementsByTagName('Interval')[0].firstChild.data)",
-          file,
-        ],
-        { encoding: "utf8" },
-      );
-      expect(root.trim()).toBe("http://schemas.microsoft.com/windows/2004/02/mit/task PT20M");
-    },
-  );
+  it("is well-formed XML in the Task Scheduler namespace, written as UTF-16 with BOM", async () => {
+    await agentInstallCommand({
+      command: winSpec.command,
+      mode: "timer",
+      targetDir: work,
+      noActivate: true,
+      platform: "win32",
+      env: { SRVUTIL_AGENT_DIR: join(work, "a") },
+      print: () => {},
+    });
+    const file = join(work, "srvutil-agent.task.xml");
+    const bytes = readFileSync(file);
+    expect([bytes[0], bytes[1]]).toEqual([0xff, 0xfe]);
+    const root = execFileSync(
+      python3(),
+      [
+        "-c",
+        "import xml.dom.minidom,sys; d=xml.dom.minidom.parse(sys.argv[1]); print(d.documentElement.namespaceURI, d.getElementsByTagName('Interval')[0].firstChild.data)",
+        file,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(root.trim()).toBe("http://schemas.microsoft.com/windows/2004/02/mit/task PT20M");
+  });
 
   it("quotes arguments like the Microsoft C runtime", () => {
     expect(windowsQuote("plain")).toBe("plain");

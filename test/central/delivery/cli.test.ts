@@ -6,7 +6,7 @@ import type { SqliteDeliveryStore } from "../../../src/central/storage/sqlite/de
 import { runCli } from "../../helpers/cli.js";
 import { type SmtpFixture, startSmtpServer } from "../mail/smtp-fixture.js";
 import { openDeliveryDb } from "./helpers.js";
-import { ingestWeek, REPORT_MODULE_READY } from "./report-ready.js";
+import { ingestWeek } from "./week-fixture.js";
 
 let dir: string;
 const servers: SmtpFixture[] = [];
@@ -79,7 +79,7 @@ describe("srvutil report status / send (arguments and listing)", () => {
 });
 
 // Needs the report module (buildWeeklyReport / renderReport); runs once it is implemented.
-describe.skipIf(!REPORT_MODULE_READY)("srvutil report send with the real report", () => {
+describe("srvutil report send with the real report", () => {
   it("sends by hand once, then says 'already sent' (resend: see send.test.ts)", async () => {
     const server = await startSmtpServer();
     servers.push(server);

@@ -18,7 +18,7 @@ import { SqliteDeliveryStore } from "../../../src/central/storage/sqlite/deliver
 import type { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import { type SmtpFixture, startSmtpServer } from "../mail/smtp-fixture.js";
 import { fleetComposer, openDeliveryDb, readLog, waitFor } from "./helpers.js";
-import { ingestWeek, REPORT_MODULE_READY } from "./report-ready.js";
+import { ingestWeek } from "./week-fixture.js";
 
 const FLEET = ["web-01", "db-01"];
 let dir: string;
@@ -214,7 +214,7 @@ describe("startDeliveryScheduler (the `central serve` entry point)", () => {
 });
 
 // Needs the report module (buildWeeklyReport / renderReport); runs once it is implemented.
-describe.skipIf(!REPORT_MODULE_READY)("startDeliveryScheduler with the real weekly report", () => {
+describe("startDeliveryScheduler with the real weekly report", () => {
   it("emails each group the report of its servers over SMTP", async () => {
     const server = await startSmtpServer();
     cleanup.push(() => server.close());

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { REPO_ROOT, srvutilCommand } from "../../helpers/cli.js";
 import { type SmtpFixture, startSmtpServer } from "../mail/smtp-fixture.js";
 import { openDeliveryDb, readLog, waitFor } from "./helpers.js";
-import { ingestWeek, REPORT_MODULE_READY } from "./report-ready.js";
+import { ingestWeek } from "./week-fixture.js";
 
 const children: ChildProcess[] = [];
 const servers: SmtpFixture[] = [];
@@ -42,7 +42,7 @@ function serve(env: NodeJS.ProcessEnv): {
 }
 
 // Two real `srvutil central serve` processes on one database. Needs the report module.
-describe.skipIf(!REPORT_MODULE_READY)("two `srvutil central serve` processes on the same database", () => {
+describe("two `srvutil central serve` processes on the same database", () => {
   it("deliver each (week, group) exactly once", async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-serve-"));
     // The mail server answers nothing until both processes listen, so the one that starts

@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AutomationLog } from "../../../src/central/automation-log.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
@@ -10,30 +9,17 @@ import { startDeliveryScheduler } from "../../../src/central/delivery/scheduler.
 import type { DeliveryStore, EnqueueOptions } from "../../../src/central/delivery/store.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
+import { createTestSchema, findTestPostgres, requirePostgres } from "../../helpers/postgres.js";
 import { startSmtpServer } from "../mail/smtp-fixture.js";
 import { fleetComposer, readLog } from "./helpers.js";
 
 /**
- * The DeliveryStore contract, against SQLite and the real PostgreSQL at
- * 127.0.0.1:5432 (user postgres, database test, a throwaway schema per test).
+ * The DeliveryStore contract, against SQLite and the real PostgreSQL that
+ * test/helpers/postgres.ts finds (a throwaway schema per test).
  * Each harness opens two independent connections (pools) to the same
  * database, standing in for two central processes.
  */
-const PG_URL = process.env.SRVUTIL_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-
-async function pgReachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-const hasPg = await pgReachable();
-if (!hasPg)
-  console.warn(`delivery store contract: PostgreSQL at ${PG_URL} is not reachable; its half is skipped`);
+const PG = await findTestPostgres();
 
 interface Harness {
   a: DeliveryStore;
@@ -41,10 +27,10 @@ interface Harness {
   cleanup(): Promise<void>;
 }
 
-const factories: [string, boolean, () => Promise<Harness>][] = [
+const factories: [string, string | undefined, () => Promise<Harness>][] = [
   [
     "sqlite",
-    true,
+    undefined,
     async () => {
       const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-dcontract-"));
       const sa = new SqliteStore(path.join(dir, "d.db"));
@@ -64,14 +50,12 @@ const factories: [string, boolean, () => Promise<Harness>][] = [
   ],
   [
     "postgres",
-    hasPg,
+    PG.skipReason,
     async () => {
-      const schema = `srvutil_dtest_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
-      const admin = new pg.Client({ connectionString: PG_URL });
-      await admin.connect();
-      await admin.query(`CREATE SCHEMA ${schema}`);
-      const sa = new PgStore(PG_URL, { schema, max: 4 });
-      const sb = new PgStore(PG_URL, { schema, max: 4 });
+      const url = PG.url!;
+      const { schema, drop } = await createTestSchema(url, "srvutil_dtest");
+      const sa = new PgStore(url, { schema, max: 4 });
+      const sb = new PgStore(url, { schema, max: 4 });
       await sa.init();
       return {
         a: deliveryStoreFor(sa),
@@ -79,8 +63,7 @@ const factories: [string, boolean, () => Promise<Harness>][] = [
         cleanup: async () => {
           await sa.close();
           await sb.close();
-          await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-          await admin.end();
+          await drop();
         },
       };
     },
@@ -96,15 +79,16 @@ const opts = (over: Partial<EnqueueOptions> = {}): EnqueueOptions => ({
 });
 const W47 = { week: "2026-W47", group: "default" };
 
-for (const [name, enabled, make] of factories) {
-  describe.skipIf(!enabled)(`DeliveryStore contract: ${name}`, () => {
+for (const [name, skipReason, make] of factories) {
+  describe(`DeliveryStore contract: ${name}`, () => {
     let h: Harness;
-    beforeEach(async () => {
+    beforeEach(async (ctx) => {
+      if (skipReason !== undefined) ctx.skip(skipReason);
       h = await make();
       await Promise.all([h.a.init(), h.b.init()]); // concurrent and idempotent
     });
     afterEach(async () => {
-      await h.cleanup();
+      await h?.cleanup();
     });
 
     it("queues once per (week, group); a claim is exclusive until its lease ends", async () => {
@@ -256,15 +240,13 @@ for (const [name, enabled, make] of factories) {
   });
 }
 
-describe.skipIf(!hasPg)("startDeliveryScheduler on PostgreSQL", () => {
-  it("resumes a pending delivery from the shared database and sends it over SMTP", async () => {
-    const schema = `srvutil_dtest_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
-    const admin = new pg.Client({ connectionString: PG_URL });
-    await admin.connect();
-    await admin.query(`CREATE SCHEMA ${schema}`);
+describe("startDeliveryScheduler on PostgreSQL", () => {
+  it("resumes a pending delivery from the shared database and sends it over SMTP", async (ctx) => {
+    const url = requirePostgres(ctx, PG);
+    const { schema, drop } = await createTestSchema(url, "srvutil_dtest");
     const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-dpg-"));
     const server = await startSmtpServer();
-    const store = new PgStore(PG_URL, { schema, max: 4 });
+    const store = new PgStore(url, { schema, max: 4 });
     try {
       await store.init();
       const deliveries = deliveryStoreFor(store);
@@ -296,8 +278,7 @@ describe.skipIf(!hasPg)("startDeliveryScheduler on PostgreSQL", () => {
     } finally {
       await store.close();
       await server.close();
-      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-      await admin.end();
+      await drop();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import os from "node:os";
@@ -111,15 +110,6 @@ describe("srvutil central import and rebuild", () => {
   });
 });
 
-const hasOpenssl = (() => {
-  try {
-    execFileSync("openssl", ["version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
 describe("startCentral over a real socket", () => {
   it("serves uploads on a free port and stops cleanly", async () => {
     const data = tempDir();
@@ -173,7 +163,7 @@ describe("startCentral over a real socket", () => {
     }
   });
 
-  it.skipIf(!hasOpenssl)("speaks TLS when SRVUTIL_TLS_CERT/KEY are set", async () => {
+  it("speaks TLS when SRVUTIL_TLS_CERT/KEY are set", async () => {
     const data = tempDir();
     const { keyFile: key, certFile: cert } = makeSelfSignedCert(data);
     const config = loadCentralConfig({

@@ -1,8 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createAgentToken } from "../../../src/central/auth/tokens.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { createApiApp, createIngestService } from "../../../src/central/server.js";
@@ -10,37 +9,25 @@ import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { MetricsStore } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
+import { createTestSchema, findTestPostgres } from "../../helpers/postgres.js";
 import { csvFor, row } from "../ingest/fixtures.js";
 
 /**
  * The MetricsStore contract, run against SQLite and against the real
- * PostgreSQL at 127.0.0.1:5432 (user postgres, database test; each run in a
- * throwaway schema). SRVUTIL_TEST_PG_URL overrides the address.
+ * PostgreSQL that test/helpers/postgres.ts finds (SRVUTIL_TEST_PG_URL, else
+ * the local server), each run in a throwaway schema.
  */
-const PG_URL = process.env.SRVUTIL_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-
-async function pgReachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-const hasPg = await pgReachable();
-if (!hasPg) console.warn(`store contract: PostgreSQL at ${PG_URL} is not reachable; its half is skipped`);
+const PG = await findTestPostgres();
 
 interface Harness {
   store: MetricsStore;
   cleanup(): Promise<void>;
 }
 
-const factories: [string, boolean, () => Promise<Harness>][] = [
+const factories: [string, string | undefined, () => Promise<Harness>][] = [
   [
     "sqlite",
-    true,
+    undefined,
     async () => {
       const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-contract-"));
       const store = new SqliteStore(path.join(dir, "c.db"));
@@ -56,21 +43,18 @@ const factories: [string, boolean, () => Promise<Harness>][] = [
   ],
   [
     "postgres",
-    hasPg,
+    PG.skipReason,
     async () => {
-      const schema = `srvutil_test_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
-      const admin = new pg.Client({ connectionString: PG_URL });
-      await admin.connect();
-      await admin.query(`CREATE SCHEMA ${schema}`);
-      const store = new PgStore(PG_URL, { schema, max: 4 });
+      const url = PG.url!;
+      const { schema, drop } = await createTestSchema(url);
+      const store = new PgStore(url, { schema, max: 4 });
       await store.init();
       await store.init(); // idempotent
       return {
         store,
         cleanup: async () => {
           await store.close();
-          await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-          await admin.end();
+          await drop();
         },
       };
     },
@@ -92,88 +76,88 @@ const upload = (id: string, server: string) => ({
   bytes: 10,
 });
 
-describe.each(factories)("MetricsStore contract: %s", (_name, available, make) => {
-  let h: Harness;
+describe.each(factories)("MetricsStore contract: %s", (_name, skipReason, make) => {
+  let h: Harness | undefined;
   beforeAll(async () => {
-    if (available) h = await make();
+    if (skipReason === undefined) h = await make();
   });
   afterAll(async () => {
-    if (available) await h.cleanup();
+    await h?.cleanup();
+  });
+  beforeEach((ctx) => {
+    if (skipReason !== undefined) ctx.skip(skipReason);
   });
 
-  it.skipIf(!available)(
-    "dedups rows, reports new vs duplicate, summarises servers, replays by hash",
-    async () => {
-      const { store } = h;
-      expect(await store.ping()).toBe(true);
-      const a = [row("web-01", "2026-11-23T10:00:00Z", "/"), row("web-01", "2026-11-23T10:00:00Z", "/data")];
-      const b = [
-        row("web-01", "2026-11-23T10:00:00Z", "/"),
-        row("web-01", "2026-11-23T10:05:00Z", "/", { cpuPeakPercent: null, intervalSeconds: null }),
-      ];
-      expect(await store.ingest(upload("u1", "web-01"), a)).toEqual({
-        uploadId: "u1",
-        rows: 2,
-        inserted: 2,
-        duplicates: 0,
-      });
-      expect(await store.ingest(upload("u2", "web-01"), b)).toEqual({
-        uploadId: "u2",
-        rows: 2,
-        inserted: 1,
-        duplicates: 1,
-      });
-      await store.ingest(upload("u3", "db-01"), [row("db-01", "2026-11-22T00:00:00Z", "C:")]);
-      await expect(
-        store.ingest(upload("u3", "db-01"), [row("db-01", "2026-11-24T00:00:00Z", "C:")]),
-      ).rejects.toThrow();
+  it("dedups rows, reports new vs duplicate, summarises servers, replays by hash", async () => {
+    const { store } = h!;
+    expect(await store.ping()).toBe(true);
+    const a = [row("web-01", "2026-11-23T10:00:00Z", "/"), row("web-01", "2026-11-23T10:00:00Z", "/data")];
+    const b = [
+      row("web-01", "2026-11-23T10:00:00Z", "/"),
+      row("web-01", "2026-11-23T10:05:00Z", "/", { cpuPeakPercent: null, intervalSeconds: null }),
+    ];
+    expect(await store.ingest(upload("u1", "web-01"), a)).toEqual({
+      uploadId: "u1",
+      rows: 2,
+      inserted: 2,
+      duplicates: 0,
+    });
+    expect(await store.ingest(upload("u2", "web-01"), b)).toEqual({
+      uploadId: "u2",
+      rows: 2,
+      inserted: 1,
+      duplicates: 1,
+    });
+    await store.ingest(upload("u3", "db-01"), [row("db-01", "2026-11-22T00:00:00Z", "C:")]);
+    await expect(
+      store.ingest(upload("u3", "db-01"), [row("db-01", "2026-11-24T00:00:00Z", "C:")]),
+    ).rejects.toThrow();
 
-      expect(await store.listServers()).toEqual([
-        {
-          server: "db-01",
-          firstSeen: Date.parse("2026-11-22T00:00:00Z"),
-          lastSeen: Date.parse("2026-11-22T00:00:00Z"),
-          rows: 1,
-        },
-        {
-          server: "web-01",
-          firstSeen: Date.parse("2026-11-23T10:00:00Z"),
-          lastSeen: Date.parse("2026-11-23T10:05:00Z"),
-          rows: 3,
-        },
-      ]);
-      const all = await collect(store.samples({ from: 0, to: Date.parse("2027-01-01T00:00:00Z") }));
-      expect(all.map((r) => `${r.server} ${new Date(r.timestamp).toISOString()} ${r.diskMount}`)).toEqual([
-        "db-01 2026-11-22T00:00:00.000Z C:",
-        "web-01 2026-11-23T10:00:00.000Z /",
-        "web-01 2026-11-23T10:00:00.000Z /data",
-        "web-01 2026-11-23T10:05:00.000Z /",
-      ]);
-      expect(all[1]).toEqual(a[0]);
-      expect(all[3]).toEqual(b[1]);
-      const window = await collect(
-        store.samples({
-          from: Date.parse("2026-11-23T10:05:00Z"),
-          to: Date.parse("2026-11-24T00:00:00Z"),
-          servers: ["web-01"],
-        }),
-      );
-      expect(window).toHaveLength(1);
+    expect(await store.listServers()).toEqual([
+      {
+        server: "db-01",
+        firstSeen: Date.parse("2026-11-22T00:00:00Z"),
+        lastSeen: Date.parse("2026-11-22T00:00:00Z"),
+        rows: 1,
+      },
+      {
+        server: "web-01",
+        firstSeen: Date.parse("2026-11-23T10:00:00Z"),
+        lastSeen: Date.parse("2026-11-23T10:05:00Z"),
+        rows: 3,
+      },
+    ]);
+    const all = await collect(store.samples({ from: 0, to: Date.parse("2027-01-01T00:00:00Z") }));
+    expect(all.map((r) => `${r.server} ${new Date(r.timestamp).toISOString()} ${r.diskMount}`)).toEqual([
+      "db-01 2026-11-22T00:00:00.000Z C:",
+      "web-01 2026-11-23T10:00:00.000Z /",
+      "web-01 2026-11-23T10:00:00.000Z /data",
+      "web-01 2026-11-23T10:05:00.000Z /",
+    ]);
+    expect(all[1]).toEqual(a[0]);
+    expect(all[3]).toEqual(b[1]);
+    const window = await collect(
+      store.samples({
+        from: Date.parse("2026-11-23T10:05:00Z"),
+        to: Date.parse("2026-11-24T00:00:00Z"),
+        servers: ["web-01"],
+      }),
+    );
+    expect(window).toHaveLength(1);
 
-      expect(await store.findUpload("web-01", "sha-u2")).toMatchObject({
-        uploadId: "u2",
-        rows: 2,
-        inserted: 1,
-      });
-      expect(await store.hasUpload("db-01", "sha-u2")).toBe(false);
-      expect(await store.hasUploadId("u1")).toBe(true);
-      await store.clearIngestedData();
-      expect(await store.listServers()).toEqual([]);
-    },
-  );
+    expect(await store.findUpload("web-01", "sha-u2")).toMatchObject({
+      uploadId: "u2",
+      rows: 2,
+      inserted: 1,
+    });
+    expect(await store.hasUpload("db-01", "sha-u2")).toBe(false);
+    expect(await store.hasUploadId("u1")).toBe(true);
+    await store.clearIngestedData();
+    expect(await store.listServers()).toEqual([]);
+  });
 
-  it.skipIf(!available)("stores, finds, lists and revokes agent and viewer tokens", async () => {
-    const { store } = h;
+  it("stores, finds, lists and revokes agent and viewer tokens", async () => {
+    const { store } = h!;
     const token = await createAgentToken(store, "web-01");
     const id = token.split("_")[1]!;
     expect(await store.findAgentToken(id)).toMatchObject({ tokenId: id, server: "web-01", revokedAt: null });
@@ -193,8 +177,8 @@ describe.each(factories)("MetricsStore contract: %s", (_name, available, make) =
     expect((await store.listViewerTokens())[0]!.revokedAt).toBe(6);
   });
 
-  it.skipIf(!available)("serves the real API on top of it", async () => {
-    const { store } = h;
+  it("serves the real API on top of it", async () => {
+    const { store } = h!;
     const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-contract-api-"));
     const config = loadCentralConfig({ SRVUTIL_DATA_DIR: dir });
     const app = await createApiApp({

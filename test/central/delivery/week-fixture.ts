@@ -1,30 +1,11 @@
-// Whether the report module (owned by another helper) is implemented yet, and
-// a small week of real samples for the tests that use the real report.
-
-import { buildWeeklyReport, renderReport } from "../../../src/central/report/index.js";
+// A small week of real samples, for the delivery tests that send the real weekly report.
+import { mkdirSync } from "node:fs";
+import path from "node:path";
 import { openStore } from "../../../src/central/storage/open.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 
-async function probe(): Promise<boolean> {
-  const store = await openStore("sqlite::memory:", {});
-  try {
-    const report = await buildWeeklyReport(store, { week: "2026-W47", timeZone: "UTC" });
-    await renderReport(report, "email");
-    return true;
-  } catch (err) {
-    if (/not implemented/i.test((err as Error).message)) return false;
-    throw err;
-  } finally {
-    await store.close();
-  }
-}
-
-export const REPORT_MODULE_READY = await probe();
-
 /** Stores hourly samples for web-01 and db-01 during 2026-W47 (Europe/Berlin) into the SQLite file. */
 export async function ingestWeek(dbFile: string): Promise<void> {
-  const { mkdirSync } = await import("node:fs");
-  const path = await import("node:path");
   mkdirSync(path.dirname(dbFile), { recursive: true });
   const store = await openStore(`sqlite:${dbFile}`, {});
   try {
