@@ -25,7 +25,7 @@ export function writeFileAtomic(file: string, content: string | Buffer): void {
   renameSync(tmp, file);
 }
 
-// OWNER: report helper — `srvutil report build`.
+/** `srvutil report build`. */
 export function registerReportBuildCommand(report: Command): void {
   report
     .command("build")

@@ -10,7 +10,7 @@ import type { DeliveryRecord, DeliveryState, DeliveryStore } from "../central/de
 import { resolveDeliveryWeek } from "../central/delivery/week.js";
 import { openStore } from "../central/storage/open.js";
 
-// OWNER: delivery helper — `srvutil report send`, `srvutil report status`.
+/** `srvutil report send`, `srvutil report status`. */
 export function registerReportDeliveryCommands(report: Command): void {
   report
     .command("send")
