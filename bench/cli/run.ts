@@ -13,7 +13,10 @@
  * one unmeasured build first fills the daily rollup cache).
  *
  * Runs `npm run build` first (the CLI runs from dist/); BENCH_CLI_SKIP_BUILD=1
- * skips it. Linux (GNU time at /usr/bin/time).
+ * skips it. BENCH_CLI_BEFORE=DIR adds, for every srvutil case, the same
+ * command run from another built checkout (e.g. the commit before a change),
+ * interleaved in the same rounds: a before/after comparison under the same
+ * load. Linux (GNU time at /usr/bin/time).
  */
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -99,15 +102,24 @@ const env: Record<string, string> = {
   SRVUTIL_REPORT_TZ: TZ,
 };
 
+const srvutilCases = (cli: string, suffix: string): Case[] => [
+  { label: `srvutil --help${suffix}`, argv: [cli, "--help"] },
+  { label: `srvutil agent --help${suffix}`, argv: [cli, "agent", "--help"] },
+  { label: `srvutil report build --help${suffix}`, argv: [cli, "report", "build", "--help"] },
+  {
+    label: `srvutil report build --week ${WEEK} (warm, ${SERVERS} servers)${suffix}`,
+    argv: [cli, "report", "build", "--week", WEEK, "--out", join(work, "report.html")],
+  },
+];
+const before = process.env.BENCH_CLI_BEFORE;
+if (before !== undefined && !existsSync(join(before, "dist", "cli", "main.js"))) {
+  console.error(`BENCH_CLI_BEFORE: ${before} has no dist/cli/main.js (build it there first)`);
+  process.exit(1);
+}
 const cases: Case[] = [
   { label: "node -e 0 (baseline)", argv: ["-e", "0"] },
-  { label: "srvutil --help", argv: [CLI, "--help"] },
-  { label: "srvutil agent --help", argv: [CLI, "agent", "--help"] },
-  { label: "srvutil report build --help", argv: [CLI, "report", "build", "--help"] },
-  {
-    label: `srvutil report build --week ${WEEK} (warm, ${SERVERS} servers)`,
-    argv: [CLI, "report", "build", "--week", WEEK, "--out", join(work, "report.html")],
-  },
+  ...srvutilCases(CLI, ""),
+  ...(before === undefined ? [] : srvutilCases(join(resolve(before), "bin", "srvutil.js"), " [before]")),
 ];
 
 /** One run: wall time from spawn to exit, peak RSS from GNU time. Fails loudly on a non-zero exit. */
@@ -147,7 +159,7 @@ function quantiles(values: number[]): { min: number; median: number; max: number
 async function main(): Promise<void> {
   const rows = await seed();
   // Fill the daily rollup cache once, so the measured builds are the warm ones a cron job sees.
-  await runOnce(cases[cases.length - 1]!);
+  await runOnce(cases[4]!);
   // One unmeasured round warms the page cache for every case.
   for (const c of cases) await runOnce(c);
 
