@@ -11,6 +11,7 @@ import {
   parseInstallMode,
   uninstallPlan,
 } from "./install/index.js";
+import { oneLine } from "./log.js";
 import { collectOneShotSample, runAgentOnce } from "./once.js";
 import { rowsFromSample } from "./sample.js";
 import { agentStatus, formatAgentStatus } from "./status.js";
@@ -35,7 +36,8 @@ export interface RunCommandOptions {
 
 /** `run [--once]`; resolves with the process exit code. */
 export async function agentRunCommand(options: RunCommandOptions): Promise<number> {
-  const print = options.print ?? ((l: string) => process.stdout.write(`${l}\n`));
+  // One whole line each: cron and terminals interleave it with stderr's warnings.
+  const print = options.print ?? ((l: string) => process.stdout.write(`${oneLine(l)}\n`));
   const config = loadAgentConfig(options.env ?? process.env, options.argv ?? []);
   if (options.once) {
     const result = await runAgentOnce(config);

@@ -348,29 +348,100 @@ function readConfigFile(path: string, required: boolean): ConfigFile | null {
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new AgentConfigError(`config file ${path} must contain a JSON object`);
   }
-  const known = new Set([
-    "central_url",
-    "token",
-    "token_file",
-    "server_name",
-    "agent_dir",
-    "ca_file",
-    "sample_interval_seconds",
-    "upload_interval_seconds",
-    "cpu_subsample_seconds",
-    "one_shot_cpu_measure_ms",
-    "disks",
-    "spool",
-    "upload",
-  ]);
-  for (const key of Object.keys(parsed)) {
-    if (!known.has(key)) {
+  refuseUnknownKeys(parsed as ConfigFile, CONFIG_KEYS, "", path);
+  return parsed as ConfigFile;
+}
+
+/**
+ * Every key agent.json may hold; a nested object lists its own keys. A typo
+ * must stop the agent: `upload.timeout_sec` silently ignored would leave the
+ * default in force while the operator believes it changed.
+ */
+const CONFIG_KEYS: KeySchema = {
+  central_url: true,
+  token: true,
+  token_file: true,
+  server_name: true,
+  agent_dir: true,
+  ca_file: true,
+  sample_interval_seconds: true,
+  upload_interval_seconds: true,
+  cpu_subsample_seconds: true,
+  one_shot_cpu_measure_ms: true,
+  disks: { include_mounts: true, exclude_mounts: true, include_fs_types: true, exclude_fs_types: true },
+  spool: { max_age_days: true, max_bytes: true },
+  upload: {
+    timeout_seconds: true,
+    max_attempts: true,
+    backoff_initial_ms: true,
+    backoff_max_ms: true,
+    max_batch_bytes: true,
+  },
+};
+
+/** `true`: a leaf setting; an object: a nested section and its keys. */
+interface KeySchema {
+  readonly [key: string]: true | KeySchema;
+}
+
+/**
+ * Throws on the first key the schema does not know, at any depth, naming its
+ * full path and the nearest known key at that level. Wrong types of known
+ * sections are left to the typed readers below, which name the key too.
+ */
+function refuseUnknownKeys(value: ConfigFile, schema: KeySchema, prefix: string, file: string): void {
+  for (const [key, child] of Object.entries(value)) {
+    const spec = Object.hasOwn(schema, key) ? schema[key] : undefined;
+    if (spec === undefined) {
+      const known = Object.keys(schema);
+      const nearest = nearestKey(key, known);
+      const hint = nearest === null ? "" : `did you mean '${prefix}${nearest}'? `;
       throw new AgentConfigError(
-        `config file ${path}: unknown setting '${key}' (known: ${[...known].join(", ")})`,
+        `config file ${file}: unknown setting '${prefix}${key}' (${hint}known${prefix === "" ? "" : ` in ${prefix.slice(0, -1)}`}: ${known.join(", ")})`,
       );
     }
+    if (spec !== true && typeof child === "object" && child !== null && !Array.isArray(child)) {
+      refuseUnknownKeys(child as ConfigFile, spec, `${prefix}${key}.`, file);
+    }
   }
-  return parsed as ConfigFile;
+}
+
+/**
+ * The known key nearest to `key`: the one it abbreviates when exactly one
+ * starts with it (`max_age` → `max_age_days`, although `max_bytes` is fewer
+ * edits away), else the closest by edit distance if close enough to be a
+ * plausible typo (at most half the longer name's length, so `colour`
+ * suggests nothing).
+ */
+export function nearestKey(key: string, known: readonly string[]): string | null {
+  const typed = key.toLowerCase();
+  const completions = known.filter((candidate) => candidate.startsWith(typed));
+  if (typed.length >= 3 && completions.length === 1) return completions[0]!;
+  let best: string | null = null;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of known) {
+    const d = editDistance(typed, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  if (best === null || bestDistance > Math.ceil(Math.max(key.length, best.length) / 2)) return null;
+  return best;
+}
+
+/** Levenshtein distance (insert, delete, substitute each cost 1). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitute = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(substitute, previous[j]! + 1, current[j - 1]! + 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 function str(v: unknown, key: string, where: string): string {

@@ -7,6 +7,17 @@ export type LogLevel = "info" | "warn" | "error";
 const MAX_LOG_BYTES = 10 * 1024 * 1024;
 
 /**
+ * `text` as one terminal line: every run of whitespace or control characters
+ * (a proxy's multi-line 502 page, a stray `\r`) becomes one space. Output that
+ * shares a terminal, cron mail or journald with other lines must end each
+ * line itself and never move the cursor back over another one.
+ */
+export function oneLine(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this removes
+  return text.replace(/[\s\u0000-\u001f\u007f]+/g, " ").trim();
+}
+
+/**
  * JSON-lines log in `<agentDir>/Logs/agent.log`: one object per line with
  * `time`, `level`, `event`, `msg` and event fields. Warnings and errors are also
  * echoed to stderr (one line) so cron mail and journald show them. Never pass
@@ -41,7 +52,7 @@ export class AgentLog {
     } catch {
       // Logging must never stop metrics collection (full disk, read-only dir).
     }
-    if (this.echo && level !== "info") process.stderr.write(`srvutil-agent: ${level}: ${msg}\n`);
+    if (this.echo && level !== "info") process.stderr.write(`srvutil-agent: ${level}: ${oneLine(msg)}\n`);
   }
 
   private rotateIfLarge(): void {

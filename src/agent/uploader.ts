@@ -3,7 +3,7 @@ import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
 import type { UploadPolicy } from "./config.js";
 import { tryLock } from "./lock.js";
-import type { AgentLog } from "./log.js";
+import { type AgentLog, oneLine } from "./log.js";
 import type { SpoolDirectory, SpoolFile } from "./spool.js";
 
 export interface UploadTarget {
@@ -137,7 +137,7 @@ function classify(res: IncomingMessage, text: string): PostOutcome {
       if (json.column !== undefined && json.column !== null) where.push(`column ${String(json.column)}`);
       return `HTTP ${status}: ${where.length ? `${where.join(", ")}: ` : ""}${json.error}`;
     }
-    return `HTTP ${status}: ${text.slice(0, 300).trim() || res.statusMessage || "no body"}`;
+    return `HTTP ${status}: ${oneLine(text.slice(0, 300)) || res.statusMessage || "no body"}`;
   };
   if (status >= 200 && status < 300) {
     const num = (v: unknown) => (typeof v === "number" ? v : null);

@@ -49,9 +49,16 @@ export function logRotationFromEnv(env: NodeJS.ProcessEnv = process.env): LogRot
   };
 }
 
-/** `scheme://user:secret@host` → `scheme://user:***@host`, anywhere in a string. */
+/**
+ * `scheme://user:secret@host` → `scheme://user:***@host`, anywhere in a
+ * string; only the password goes, user, host and port stay readable. The
+ * text is a JSON line, so a match never leaves the JSON string it starts in
+ * (no bare `"`; `\"` and other escapes are part of the string): otherwise
+ * `"smtp://127.0.0.1:1","from":"srvutil <srvutil@localhost>"` read as user
+ * `127.0.0.1`, password `1","from":"srvutil <srvutil` and hid the port.
+ */
 export function redactSecrets(text: string): string {
-  return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s/]+@/g, "$1***@");
+  return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/(?:[^:/@\s"\\]|\\.)*:)(?:[^@\s/"\\]|\\.)+@/g, "$1***@");
 }
 
 /**

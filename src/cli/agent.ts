@@ -1,17 +1,13 @@
 import { realpathSync } from "node:fs";
 import type { Command } from "commander";
-import {
-  agentCollectCommand,
-  agentInstallCommand,
-  agentRunCommand,
-  agentStatusCommand,
-  agentUninstallCommand,
-} from "../agent/commands.js";
 
 /**
  * `srvutil agent …`: thin commander wiring over src/agent/commands.ts (the
- * standalone bundle, src/agent/main.ts, calls the same functions).
+ * standalone bundle, src/agent/main.ts, calls the same functions). The
+ * commands (collectors, spool, uploader, installers) load only when one runs,
+ * so `srvutil --help` and the other commands start fast.
  */
+const agentCommands = () => import("../agent/commands.js");
 
 interface CommonOptions {
   config?: string;
@@ -50,12 +46,12 @@ export function registerAgentCommands(program: Command): void {
       .description("run as a daemon (sample every 60 s, upload every 20 min), or once with --once")
       .option("--once", "collect one sample, upload the spool, exit (for cron / Task Scheduler)"),
   ).action(async (o: CommonOptions & { once?: boolean }) => {
-    setExit(await agentRunCommand({ once: o.once === true, argv: configArgv(o) }));
+    setExit(await (await agentCommands()).agentRunCommand({ once: o.once === true, argv: configArgv(o) }));
   });
 
   common(agent.command("collect").description("print one sample as CSV v1 (nothing spooled or sent)")).action(
     async (o: CommonOptions) => {
-      setExit(await agentCollectCommand({ argv: configArgv(o) }));
+      setExit(await (await agentCommands()).agentCollectCommand({ argv: configArgv(o) }));
     },
   );
 
@@ -64,7 +60,7 @@ export function registerAgentCommands(program: Command): void {
       .command("status")
       .description("show the spool backlog, rejected files, last upload and last problem"),
   ).action(async (o: CommonOptions) => {
-    setExit(await agentStatusCommand({ argv: configArgv(o) }));
+    setExit(await (await agentCommands()).agentStatusCommand({ argv: configArgv(o) }));
   });
 
   common(
@@ -78,7 +74,7 @@ export function registerAgentCommands(program: Command): void {
   ).action(
     async (o: CommonOptions & { dryRun?: boolean; mode: string; targetDir?: string; activate: boolean }) => {
       setExit(
-        await agentInstallCommand({
+        await (await agentCommands()).agentInstallCommand({
           command: selfCommand(),
           mode: o.mode,
           dryRun: o.dryRun === true,
@@ -99,7 +95,7 @@ export function registerAgentCommands(program: Command): void {
       .option("--no-activate", "only delete the files, do not call systemctl/launchctl/schtasks"),
   ).action(async (o: CommonOptions & { dryRun?: boolean; targetDir?: string; activate: boolean }) => {
     setExit(
-      await agentUninstallCommand({
+      await (await agentCommands()).agentUninstallCommand({
         dryRun: o.dryRun === true,
         noActivate: !o.activate,
         ...(o.targetDir ? { targetDir: o.targetDir } : {}),

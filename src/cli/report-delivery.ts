@@ -1,16 +1,10 @@
 import { type Command, Option } from "commander";
-import { Cron } from "croner";
-import { AutomationLog } from "../central/automation-log.js";
-import { loadCentralConfig } from "../central/config.js";
-import { deliveryStoreFor } from "../central/delivery/open.js";
-import { WEEKLY_SCHEDULE } from "../central/delivery/scheduler.js";
-import { sendWeeklyReport } from "../central/delivery/send.js";
-import { loadDeliverySettings } from "../central/delivery/settings.js";
-import type { DeliveryRecord, DeliveryState, DeliveryStore } from "../central/delivery/store.js";
-import { resolveDeliveryWeek } from "../central/delivery/week.js";
-import { openStore } from "../central/storage/open.js";
+import type { DeliveryState } from "../central/delivery/store.js";
 
-// OWNER: delivery helper — `srvutil report send`, `srvutil report status`.
+/** The delivery code (mail, croner, storage drivers) loads only when a command runs. */
+const run = () => import("./report-delivery-run.js");
+
+/** `srvutil report send`, `srvutil report status`. */
 export function registerReportDeliveryCommands(report: Command): void {
   report
     .command("send")
@@ -26,7 +20,7 @@ export function registerReportDeliveryCommands(report: Command): void {
       false,
     )
     .action(async (opts: { week: string; group: string[]; resend: boolean }) => {
-      process.exitCode = await sendCommand(opts);
+      process.exitCode = await (await run()).sendCommand(opts);
     });
 
   report
@@ -47,156 +41,11 @@ export function registerReportDeliveryCommands(report: Command): void {
         limit: string;
         json: boolean;
       }) => {
-        await statusCommand(opts);
+        await (await run()).statusCommand(opts);
       },
     );
 }
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-async function sendCommand(opts: { week: string; group: string[]; resend: boolean }): Promise<number> {
-  const config = loadCentralConfig();
-  loadDeliverySettings(); // configuration errors before the database is opened
-  const log = new AutomationLog(config.paths.automationLog);
-  const store = await openStore(config.dbUrl);
-  try {
-    const outcomes = await sendWeeklyReport({
-      config,
-      store,
-      log,
-      week: opts.week,
-      groups: opts.group,
-      resend: opts.resend,
-    });
-    for (const o of outcomes) {
-      const what = `${o.week} ${o.group}`;
-      switch (o.status) {
-        case "sent":
-          console.log(`${what}: sent via ${o.transport} as ${o.messageId ?? "?"}`);
-          if (o.file !== undefined) console.log(`  ${o.file}`);
-          break;
-        case "already-sent":
-          console.log(
-            `${what}: already sent ${iso(o.sentAt ?? null)} as ${o.messageId ?? "?"} (use --resend to send again)`,
-          );
-          break;
-        case "in-progress":
-          console.log(`${what}: being sent by another process (${o.error ?? ""})`);
-          break;
-        case "pending":
-          console.log(
-            `${what}: not sent (${o.error ?? "error"}); ` +
-              `a running \`srvutil central serve\` retries it at ${iso(o.nextAttemptAt ?? null)}`,
-          );
-          break;
-        case "failed":
-          console.log(`${what}: failed: ${o.error ?? ""}`);
-          break;
-      }
-    }
-    return outcomes.every((o) => o.status === "sent" || o.status === "already-sent") ? 0 : 1;
-  } finally {
-    await store.close();
-  }
-}
-
-async function statusCommand(opts: {
-  week?: string;
-  group?: string;
-  state?: DeliveryState;
-  limit: string;
-  json: boolean;
-}): Promise<void> {
-  const config = loadCentralConfig();
-  const week =
-    opts.week === undefined ? undefined : resolveDeliveryWeek(opts.week, config.reportTimeZone, Date.now());
-  const limit = Number(opts.limit);
-  if (!Number.isInteger(limit) || limit < 1) {
-    throw new StatusInputError(`--limit: expected a positive whole number, got '${opts.limit}'`);
-  }
-  const store = await openStore(config.dbUrl);
-  try {
-    const deliveries = deliveryStoreFor(store);
-    await deliveries.init();
-    const rows = await deliveries.list({ week, group: opts.group, state: opts.state, limit });
-    if (opts.json) {
-      console.log(JSON.stringify(rows.map(toJson), null, 2));
-      return;
-    }
-    console.log(await scheduleLine(deliveries, config.reportTimeZone));
-    if (rows.length === 0) {
-      console.log("no deliveries recorded");
-      return;
-    }
-    console.log(formatStatusTable(rows));
-  } finally {
-    await store.close();
-  }
-}
-
-/** "schedule: 0 7 * * 1 (Europe/Berlin), last run …, next run …" — what `central serve` will do. */
-async function scheduleLine(deliveries: DeliveryStore, timeZone: string): Promise<string> {
-  const { cron } = loadDeliverySettings();
-  if (cron === null) return "schedule: off (SRVUTIL_REPORT_CRON=off)";
-  const last = await deliveries.lastScheduledTick(WEEKLY_SCHEDULE);
-  const next = new Cron(cron, { timezone: timeZone, paused: true }).nextRun();
-  return (
-    `schedule: ${cron} (${timeZone}), last run ${last === null ? "never" : iso(last)}, ` +
-    `next run ${next === null ? "never" : next.toISOString()} (while \`srvutil central serve\` runs)`
-  );
-}
-
-class StatusInputError extends Error {
-  override readonly name = "StatusInputError";
-}
-
-function iso(ms: number | null): string {
-  return ms === null ? "-" : new Date(ms).toISOString();
-}
-
-function toJson(r: DeliveryRecord): Record<string, unknown> {
-  return {
-    week: r.week,
-    group: r.group,
-    state: r.state,
-    trigger: r.trigger,
-    attempts: r.attempts,
-    resends: r.resends,
-    created_at: iso(r.createdAt),
-    updated_at: iso(r.updatedAt),
-    next_attempt_at: r.state === "pending" ? iso(r.nextAttemptAt) : null,
-    retry_until: iso(r.retryUntil),
-    sent_at: r.sentAt === null ? null : iso(r.sentAt),
-    message_id: r.messageId,
-    smtp_response: r.smtpResponse,
-    rejected: r.rejected,
-    last_error: r.lastError,
-  };
-}
-
-export function formatStatusTable(rows: readonly DeliveryRecord[]): string {
-  const header = ["WEEK", "GROUP", "STATE", "ATTEMPTS", "UPDATED", "DETAIL"];
-  const body = rows.map((r) => [
-    r.week,
-    r.group,
-    r.state,
-    String(r.attempts),
-    iso(r.updatedAt).slice(0, 19).replace("T", " "),
-    r.state === "sent"
-      ? `${r.messageId ?? ""} ${r.smtpResponse ?? ""}${r.rejected.length > 0 ? ` rejected: ${r.rejected.join(",")}` : ""}`
-      : r.state === "pending"
-        ? `next attempt ${iso(r.nextAttemptAt)}${r.lastError !== null ? ` after: ${r.lastError}` : ""}`
-        : r.state === "sending"
-          ? `claimed by ${r.leaseOwner ?? "?"} until ${iso(r.leaseUntil)}`
-          : (r.lastError ?? ""),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join("  ")
-      .trimEnd();
-  return [line(header), ...body.map(line)].join("\n");
 }

@@ -1,8 +1,11 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { freePort } from "../helpers/net.js";
 
 /**
  * `srvutil agent …` through the real commander CLI (from source, via tsx). The
@@ -60,5 +63,90 @@ describe("srvutil agent", () => {
     expect(r.err.trim()).toMatch(/^srvutil: SRVUTIL_CENTRAL_URL is not set/);
     expect(r.err.trim().split("\n")).toHaveLength(1);
     expect(r.err + r.out).not.toContain("tok-cli-secret");
+  });
+});
+
+describe("srvutil agent run --once with the central down", () => {
+  /**
+   * Runs the real CLI with stdout and stderr on one file descriptor, as in a
+   * terminal or a cron mail, and returns what that shared stream received.
+   */
+  async function runSharingOneStream(centralUrl: string): Promise<{ code: number | null; text: string }> {
+    // Two quick attempts instead of five with up to a minute of backoff.
+    mkdirSync(join(dir, "agent"), { recursive: true });
+    writeFileSync(
+      join(dir, "agent", "agent.json"),
+      JSON.stringify({ upload: { max_attempts: 2, backoff_initial_ms: 10, backoff_max_ms: 20 } }),
+    );
+    const file = join(dir, "terminal.txt");
+    const fd = openSync(file, "w");
+    try {
+      const code = await new Promise<number | null>((done, fail) => {
+        const child = spawn(
+          process.execPath,
+          ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "agent", "run", "--once"],
+          {
+            cwd: ROOT,
+            env: {
+              PATH: process.env.PATH ?? "",
+              SRVUTIL_AGENT_DIR: join(dir, "agent"),
+              SRVUTIL_CENTRAL_URL: centralUrl,
+              SRVUTIL_AGENT_TOKEN: "tok-cli",
+              SRVUTIL_AGENT_CPU_MEASURE_MS: "50",
+            },
+            stdio: ["ignore", fd, fd],
+          },
+        );
+        const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+        child.once("error", fail);
+        child.once("close", (c) => {
+          clearTimeout(timer);
+          done(c);
+        });
+      });
+      return { code, text: readFileSync(file, "utf8") };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Every line is whole: the warning and the summary each start a line of their own and end with \n. */
+  function expectWholeLines(text: string, reason: RegExp): void {
+    expect(text.endsWith("\n")).toBe(true);
+    const lines = text.slice(0, -1).split("\n");
+    for (const line of lines) expect(line).toMatch(/^(srvutil-agent: (warn|error): |sample )/);
+    expect(text).not.toContain("\r");
+    const warning = lines.find((l) => l.startsWith("srvutil-agent: warn: "));
+    expect(warning).toMatch(reason);
+    expect(warning).toContain("data stays spooled for the next round");
+    const summary = lines.find((l) => l.startsWith("sample "));
+    expect(summary).toMatch(
+      /uploaded 0 file\(s\), 1 pending, 0 rejected \(central unavailable after \d+ attempts/,
+    );
+    expect(text).not.toContain("tok-cli");
+  }
+
+  it("ends the summary with a newline, apart from the warning, when nothing listens", async () => {
+    const closedPort = await freePort();
+    const r = await runSharingOneStream(`http://127.0.0.1:${closedPort}`);
+    expect(r.code).toBe(0);
+    expectWholeLines(r.text, /ECONNREFUSED/);
+  });
+
+  it("keeps a proxy's multi-line 502 page on the warning's and the summary's own lines", async () => {
+    // What nginx answers while the central behind it is down: CRLF lines, no final newline.
+    const proxy = createServer((req, res) => {
+      req.resume();
+      res.writeHead(502, { "content-type": "text/html" });
+      res.end("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center>nginx</center>");
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", () => r()));
+    try {
+      const r = await runSharingOneStream(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`);
+      expect(r.code).toBe(0);
+      expectWholeLines(r.text, /HTTP 502: <html> <head><title>502 Bad Gateway<\/title><\/head> <body>/);
+    } finally {
+      await new Promise<void>((r) => proxy.close(() => r()));
+    }
   });
 });

@@ -156,3 +156,94 @@ describe("serverNameFromHostname", () => {
     expect(isValidServerName(name)).toBe(true);
   });
 });
+
+describe("agent.json typos at every nesting level", () => {
+  /** Writes agent.json, loads it, and returns the AgentConfigError's message (fails if nothing throws). */
+  const refusal = (content: Record<string, unknown>): string => {
+    writeFileSync(join(dir, "agent.json"), JSON.stringify(content));
+    let thrown: unknown;
+    try {
+      loadAgentConfig(base());
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(AgentConfigError);
+    const message = (thrown as Error).message;
+    expect(message).not.toContain("\n");
+    return message;
+  };
+
+  it.each([
+    [{ centrl_url: "http://c" }, "centrl_url", "central_url"],
+    [{ sample_interval_secs: 30 }, "sample_interval_secs", "sample_interval_seconds"],
+    [{ Token_File: "/t" }, "Token_File", "token_file"],
+    [{ disk: {} }, "disk", "disks"],
+  ])("top level: %j names '%s' and suggests '%s'", (content, key, suggestion) => {
+    const message = refusal(content);
+    expect(message).toContain(`unknown setting '${key}'`);
+    expect(message).toContain(`did you mean '${suggestion}'?`);
+  });
+
+  it.each([
+    [{ disks: { include_mount: ["/"] } }, "disks.include_mount", "disks.include_mounts"],
+    [{ disks: { exclude_fstypes: ["nfs"] } }, "disks.exclude_fstypes", "disks.exclude_fs_types"],
+    [
+      { disks: { include_mounts: ["/"], exclde_mounts: ["/boot"] } },
+      "disks.exclde_mounts",
+      "disks.exclude_mounts",
+    ],
+    [{ spool: { max_age: 7 } }, "spool.max_age", "spool.max_age_days"],
+    [{ spool: { maxbytes: 1000 } }, "spool.maxbytes", "spool.max_bytes"],
+    [{ upload: { timeout_sec: 10 } }, "upload.timeout_sec", "upload.timeout_seconds"],
+    [{ upload: { max_attempt: 3 } }, "upload.max_attempt", "upload.max_attempts"],
+    [{ upload: { backoff_max: 9000 } }, "upload.backoff_max", "upload.backoff_max_ms"],
+    [{ upload: { max_batch_byte: 1 } }, "upload.max_batch_byte", "upload.max_batch_bytes"],
+  ])("nested: %j names '%s' and suggests '%s'", (content, path, suggestion) => {
+    const message = refusal(content);
+    expect(message).toContain(`unknown setting '${path}'`);
+    expect(message).toContain(`did you mean '${suggestion}'?`);
+    expect(message).toContain(`known in ${path.split(".")[0]}:`);
+  });
+
+  it("lists the known keys without a guess when nothing is close", () => {
+    const message = refusal({ upload: { colour: "blue" } });
+    expect(message).toContain("unknown setting 'upload.colour'");
+    expect(message).not.toContain("did you mean");
+    expect(message).toContain(
+      "known in upload: timeout_seconds, max_attempts, backoff_initial_ms, backoff_max_ms, max_batch_bytes",
+    );
+  });
+
+  it("still accepts every documented nested key, and reports a wrong section type by name", () => {
+    writeFileSync(
+      join(dir, "agent.json"),
+      JSON.stringify({
+        disks: {
+          include_mounts: ["/"],
+          exclude_mounts: ["/boot*"],
+          include_fs_types: [],
+          exclude_fs_types: [],
+        },
+        spool: { max_age_days: 7, max_bytes: 1000 },
+        upload: {
+          timeout_seconds: 10,
+          max_attempts: 3,
+          backoff_initial_ms: 100,
+          backoff_max_ms: 900,
+          max_batch_bytes: 4096,
+        },
+      }),
+    );
+    const c = loadAgentConfig(base());
+    expect(c.upload).toEqual({
+      timeoutMs: 10_000,
+      maxAttempts: 3,
+      backoffInitialMs: 100,
+      backoffMaxMs: 900,
+      maxBatchBytes: 4096,
+    });
+    expect(c.spool).toEqual({ maxAgeMs: 7 * 86_400_000, maxBytes: 1000 });
+    expect(c.disks.includeMounts).toEqual(["/"]);
+    expect(refusal({ upload: [1, 2] })).toContain("upload must be an object");
+  });
+});

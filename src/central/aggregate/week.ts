@@ -1,4 +1,3 @@
-// OWNER: report helper. Signatures are a contract used by the CLI and delivery code.
 import { DateTime, IANAZone } from "luxon";
 
 /** A week spec the user can't mean (e.g. "2026-W54"); the message says the accepted forms. */

@@ -1,4 +1,3 @@
-// OWNER: delivery helper. `central serve` calls startDeliveryScheduler; its signature is a contract.
 import { Cron } from "croner";
 import type { AutomationLog } from "../automation-log.js";
 import type { CentralConfig } from "../config.js";

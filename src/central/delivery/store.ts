@@ -1,8 +1,9 @@
 /**
- * Where deliveries are recorded. One row per (week, group); the SQLite
- * implementation is src/central/storage/sqlite/deliveries.ts, a PostgreSQL one
- * can implement the same interface (claims with SELECT … FOR UPDATE SKIP
- * LOCKED instead of BEGIN IMMEDIATE).
+ * Where deliveries are recorded. One row per (week, group), in the same
+ * database as the metrics: src/central/storage/sqlite/deliveries.ts (claims in
+ * BEGIN IMMEDIATE transactions) and src/central/storage/postgres/deliveries.ts
+ * (claims with SELECT … FOR UPDATE SKIP LOCKED); ./open.ts picks the one
+ * matching the metrics store.
  *
  * States:
  *   pending  — waiting for its next attempt (next_attempt_at)

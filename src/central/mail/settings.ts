@@ -41,9 +41,15 @@ export function redactSmtpUrl(url: string): string {
   }
 }
 
+/**
+ * The transport as logs and `report send` show it: scheme, user, host and
+ * port as configured (an IPv6 host keeps its brackets), the password (if
+ * any) as ***.
+ */
 export function describeSmtp(s: SmtpSettings): string {
-  const auth = s.user !== null ? `${encodeURIComponent(s.user)}:***@` : "";
-  return `${s.secure ? "smtps" : "smtp"}://${auth}${s.host}:${s.port}`;
+  const auth = s.user === null ? "" : `${encodeURIComponent(s.user)}${s.password === null ? "" : ":***"}@`;
+  const host = s.host.includes(":") ? `[${s.host}]` : s.host; // settings keep IPv6 unbracketed for nodemailer
+  return `${s.secure ? "smtps" : "smtp"}://${auth}${host}:${s.port}`;
 }
 
 /**

@@ -1,4 +1,3 @@
-// OWNER: report helper. Signatures are a contract used by the CLI, demo and delivery code.
 // buildWeeklyReport(store, options) and renderReport(report, mode) are the entry points.
 
 export { type BuildReportOptions, buildWeeklyReport } from "./build.js";

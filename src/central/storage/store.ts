@@ -3,7 +3,10 @@ import type { MetricRow } from "../../protocol/index.js";
 /**
  * The storage seam of the central server. SQLite (embedded default) and
  * PostgreSQL (several central instances) implement the same interface, so
- * ingest, aggregation, reports and the dashboard never know which one runs.
+ * ingest and aggregation never know which one runs. Not yet a complete seam:
+ * the report builder (report/build.ts) and the serve-time rollup refresher
+ * (server.ts) check for SqliteStore to use the SQLite-only rollups, and
+ * delivery/open.ts picks the delivery store by backend.
  * Every method is async because PostgreSQL is.
  */
 export interface MetricsStore {

@@ -3,6 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AutomationLog, logRotationFromEnv, redactSecrets } from "../../../src/central/automation-log.js";
+import { runCli } from "../../helpers/cli.js";
+import { freePort } from "../../helpers/net.js";
 
 let dir: string;
 beforeEach(() => {
@@ -92,6 +94,51 @@ describe("AutomationLog", () => {
     expect(redactSecrets("postgres://u:p%40ss@db/x and smtps://a:b@c")).toBe(
       "postgres://u:***@db/x and smtps://a:***@c",
     );
+  });
+
+  it.each([
+    // [text inside a log field, what the line shows]
+    ["smtp://127.0.0.1:1", "smtp://127.0.0.1:1"],
+    ["smtp://reports@mail.corp:25", "smtp://reports@mail.corp:25"],
+    ["smtp://reports:hunter2@mail.corp:587", "smtp://reports:***@mail.corp:587"],
+    ["smtp://me%40corp.com:hunter2@mail.corp:2525", "smtp://me%40corp.com:***@mail.corp:2525"],
+    ["smtps://u:hunter2@mail.corp:465", "smtps://u:***@mail.corp:465"],
+    ["smtp://[2001:db8::1]:25", "smtp://[2001:db8::1]:25"],
+    ["smtp://u:hunter2@[2001:db8::1]:25", "smtp://u:***@[2001:db8::1]:25"],
+    ['smtp://u:hun"ter2@mail.corp', "smtp://u:***@mail.corp"],
+  ])("masks only the password of %s, next to a field holding an @", (url, shown) => {
+    const file = path.join(dir, "automation.log");
+    new AutomationLog(file).info("delivery.sending", {
+      transport: url,
+      message_id: "<srvutil.2026-W47.default.0b67@localhost>",
+      from: "srvutil <srvutil@localhost>",
+    });
+    const line = JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
+    expect(line.transport).toBe(shown);
+    expect(line.message_id).toBe("<srvutil.2026-W47.default.0b67@localhost>");
+    expect(line.from).toBe("srvutil <srvutil@localhost>");
+    expect(readFileSync(file, "utf8")).not.toContain("hunter2");
+  });
+
+  it("shows host and port of an SMTP URL without credentials in a real `report send`", async () => {
+    const closedPort = await freePort();
+    const data = path.join(dir, "data");
+    const r = await runCli(["report", "send", "--week", "2026-W47"], {
+      PATH: process.env.PATH,
+      SRVUTIL_DATA_DIR: data,
+      SRVUTIL_REPORT_TO: "ops@example.com",
+      SRVUTIL_SMTP_URL: `smtp://127.0.0.1:${closedPort}`,
+    });
+    expect(r.code).toBe(1); // the server is down: not sent, left for `central serve` to retry
+    expect(r.stdout).toContain("ECONNREFUSED");
+    const lines = readFileSync(path.join(data, "Logs", "automation.log"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const sending = lines.find((l) => l.event === "delivery.sending");
+    expect(sending?.transport).toBe(`smtp://127.0.0.1:${closedPort}`);
+    expect(String(sending?.message_id)).toMatch(/^<srvutil\.2026-W47\.default\.[0-9a-f]+@localhost>$/);
+    expect(readFileSync(path.join(data, "Logs", "automation.log"), "utf8")).not.toContain("***");
   });
 
   it("reads rotation settings from the environment with clear errors", () => {

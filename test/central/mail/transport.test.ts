@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { simpleParser } from "mailparser";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { redactSecrets } from "../../../src/central/automation-log.js";
 import {
   createMailTransport,
   deliveryMessageId,
@@ -202,6 +203,24 @@ describe("SMTP settings", () => {
     expect(parseSmtpSettings("smtp://mail.corp", {}).port).toBe(587);
     expect(describeSmtp(s)).toBe("smtp://me%40corp:***@mail.corp:2525");
     expect(redactSmtpUrl("smtps://u:hunter2@h:465")).toBe("smtps://u:***@h:465");
+  });
+
+  it.each([
+    ["smtp://127.0.0.1:1", "smtp://127.0.0.1:1"],
+    ["smtp://mail.corp", "smtp://mail.corp:587"],
+    ["smtp://reports@mail.corp:25", "smtp://reports@mail.corp:25"],
+    ["smtp://reports:hunter2@mail.corp:587", "smtp://reports:***@mail.corp:587"],
+    ["smtp://me%40corp.com:p%40ss@mail.corp:2525", "smtp://me%40corp.com:***@mail.corp:2525"],
+    ["smtps://u:hunter2@mail.corp", "smtps://u:***@mail.corp:465"],
+    ["smtp://[2001:db8::1]:2525", "smtp://[2001:db8::1]:2525"],
+    ["smtps://u:hunter2@[2001:db8::1]:465", "smtps://u:***@[2001:db8::1]:465"],
+  ])("describes %s as %s (only a password masked), unchanged by the log's redaction", (url, shown) => {
+    const described = describeSmtp(parseSmtpSettings(url, {}));
+    expect(described).toBe(shown);
+    expect(described).not.toContain("hunter2");
+    expect(redactSecrets(JSON.stringify({ transport: described, message_id: "<m.1@localhost>" }))).toBe(
+      JSON.stringify({ transport: shown, message_id: "<m.1@localhost>" }),
+    );
   });
 
   it("names the variable to fix", () => {

@@ -26,8 +26,9 @@ import type {
  * `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING`, whose row
  * count is the number of new rows.
  *
- * Not covered here: the rollups and deliveries modules work on the SQLite
- * handle (`SqliteStore.db`) and have no PostgreSQL implementation yet.
+ * Deliveries on PostgreSQL live in ./deliveries.ts (same connection pool).
+ * Not covered: the hourly/daily rollups (../sqlite/rollups.ts) work on the
+ * SQLite handle only, so reports on PostgreSQL aggregate the raw rows.
  */
 
 const MIGRATIONS: readonly { version: number; description: string; sql: string }[] = [

@@ -1,0 +1,136 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { loadAgentConfig, runAgentOnce } from "../agent/index.js";
+import { resolveReportWeek } from "../central/aggregate/week.js";
+import { AutomationLog } from "../central/automation-log.js";
+import { type CentralConfig, loadCentralConfig } from "../central/config.js";
+import { sendWeeklyReport } from "../central/delivery/send.js";
+import { buildWeeklyReport, renderReport } from "../central/report/index.js";
+import { createAgentToken, type RunningCentral, startCentral } from "../central/server.js";
+import { DEMO_FLEET, simulateServer } from "../demo/fleet.js";
+import { postMetrics } from "../demo/upload.js";
+
+// What `srvutil demo` runs (wired in ./demo.ts, which loads this module only when it runs).
+
+export interface DemoOptions {
+  serve: boolean;
+  weeks: string;
+}
+
+async function startCentralOnAnyPort(config: CentralConfig): Promise<RunningCentral> {
+  try {
+    return await startCentral(config);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") throw err;
+    console.log(`  ${config.listen.host}:${config.listen.port} is taken; using a free port instead`);
+    return startCentral({ ...config, listen: { ...config.listen, port: 0 } });
+  }
+}
+
+export async function runDemo(opts: DemoOptions): Promise<void> {
+  const weeks = Number(opts.weeks);
+  if (!Number.isInteger(weeks) || weeks < 1 || weeks > 52) {
+    throw new DemoUsageError("--weeks must be a whole number from 1 to 52");
+  }
+  const config = loadCentralConfig();
+  const started = Date.now();
+  console.log("srvutil demo — a simulated fleet (servers named demo-*) plus this machine's real agent\n");
+  console.log(`  data directory   ${config.dataDir}`);
+  const central = await startCentralOnAnyPort(config);
+  const { store } = central;
+  const log = new AutomationLog(config.paths.automationLog);
+  log.info("demo.started", { url: central.url });
+  console.log(`  central API      ${central.url}  (SQLite: ${config.dbUrl.replace(/^sqlite:/, "")})`);
+
+  try {
+    // History up to the end of last week, so last week's report is complete.
+    const lastWeek = resolveReportWeek("last", config.reportTimeZone);
+    const range = { from: lastWeek.to - weeks * 7 * 86400_000, to: lastWeek.to, intervalSeconds: 300 };
+    let rows = 0;
+    let duplicates = 0;
+    let uploads = 0;
+    await Promise.all(
+      DEMO_FLEET.map(async (profile) => {
+        await store.revokeAgentTokens(profile.name, Date.now());
+        const token = await createAgentToken(store, profile.name);
+        for (const file of simulateServer(profile, range)) {
+          const res = await postMetrics(central.url, token, file);
+          if (res.status !== 201) {
+            throw new Error(
+              `demo upload for ${profile.name} failed: ${res.status} ${JSON.stringify(res.body)}`,
+            );
+          }
+          const body = res.body as { rows: number; duplicates: number };
+          rows += body.rows;
+          duplicates += body.duplicates;
+          uploads++;
+        }
+      }),
+    );
+    console.log(
+      `  demo fleet       ${DEMO_FLEET.length} servers, ${uploads} uploads, ${rows} rows` +
+        (duplicates > 0 ? ` (${duplicates} already stored from an earlier run)` : ""),
+    );
+
+    // This machine, measured for real by the agent, through the same API.
+    const agentDir = path.join(config.dataDir, "agent");
+    // The token is bound to the server name the agent resolves (hostname by
+    // default), so resolve the config first, then give it the token.
+    const resolved = loadAgentConfig({
+      ...process.env,
+      SRVUTIL_CENTRAL_URL: central.url,
+      SRVUTIL_AGENT_TOKEN: "pending",
+      SRVUTIL_AGENT_DIR: agentDir,
+    });
+    await store.revokeAgentTokens(resolved.serverName, Date.now());
+    const agentConfig = { ...resolved, token: await createAgentToken(store, resolved.serverName) };
+    const agentRun = await runAgentOnce(agentConfig);
+    const s = agentRun.sample;
+    console.log(
+      `  real agent       ${agentConfig.serverName}: CPU ${s.cpuPercent.toFixed(1)} %, ` +
+        `memory ${((s.memory.usedBytes / s.memory.totalBytes) * 100).toFixed(1)} %, ` +
+        `${s.disks.length} disk(s); uploaded ${agentRun.upload?.uploadedFiles ?? 0} file(s) — spool in ${agentDir}`,
+    );
+
+    // Last week's report, as the Monday job builds it.
+    const report = await buildWeeklyReport(store, { week: "last", timeZone: config.reportTimeZone });
+    const rendered = await renderReport(report, "standalone");
+    await mkdir(config.paths.reports, { recursive: true });
+    const htmlFile = path.join(config.paths.reports, `${report.week}.html`);
+    const jsonFile = path.join(config.paths.reports, `${report.week}.json`);
+    await writeFile(htmlFile, rendered.html);
+    await writeFile(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+    const needAction = report.servers.filter((x) => x.status !== "ok").length;
+    console.log(
+      `  report           ${report.week} (${config.reportTimeZone}): ${needAction} server(s) need action`,
+    );
+    console.log(`                   ${htmlFile}`);
+    console.log(`                   ${jsonFile}`);
+
+    // The email, recorded as a delivery like the Monday schedule's; re-running
+    // the demo resends it (same Message-ID).
+    const sent = await sendWeeklyReport({ config, store, log, week: report.week, resend: true });
+    for (const o of sent) {
+      const where = o.file ?? o.transport;
+      console.log(
+        `  email            group ${o.group}: ${o.status}${o.error ? ` (${o.error})` : ""} → ${where}`,
+      );
+    }
+    console.log(`  automation log   ${config.paths.automationLog}`);
+    console.log(`\n  done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    if (opts.serve) {
+      console.log(`\n  serving ${central.url} — agents can upload now; Ctrl-C to stop`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+    }
+  } finally {
+    await central.close();
+  }
+}
+
+export class DemoUsageError extends Error {
+  override readonly name = "DemoUsageError";
+}

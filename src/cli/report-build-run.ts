@@ -1,0 +1,82 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
+import path from "node:path";
+import { AutomationLog } from "../central/automation-log.js";
+import { loadCentralConfig } from "../central/config.js";
+import { buildWeeklyReport, renderReport, thresholdsFromEnv } from "../central/report/index.js";
+import { openStore } from "../central/storage/open.js";
+
+/** A command-line value the user must fix; reportCliError prints it as one line. */
+export class ReportUsageError extends Error {
+  override readonly name = "ReportUsageError";
+}
+
+/** Writes a file atomically: temp file, fsync, rename (a crash leaves the old file or the new one). */
+export function writeFileAtomic(file: string, content: string | Buffer): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const fd = openSync(tmp, "w");
+  try {
+    writeSync(fd, typeof content === "string" ? Buffer.from(content) : content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
+export interface ReportBuildOptions {
+  week: string;
+  tz?: string;
+  format: string;
+  out?: string;
+}
+
+/** `srvutil report build` (wired in ./report-build.ts, which loads this module only when it runs). */
+export async function reportBuildCommand(opts: ReportBuildOptions): Promise<void> {
+  if (opts.format !== "html" && opts.format !== "json") {
+    throw new ReportUsageError(`--format: expected html or json, got '${opts.format}'`);
+  }
+  const config = loadCentralConfig();
+  const timeZone = opts.tz ?? config.reportTimeZone;
+  const thresholds = thresholdsFromEnv(process.env);
+  const log = new AutomationLog(config.paths.automationLog);
+  const started = Date.now();
+  const store = await openStore(config.dbUrl);
+  try {
+    const built = await buildWeeklyReport(store, { week: opts.week, timeZone, thresholds });
+    const content =
+      opts.format === "json"
+        ? `${JSON.stringify(built, null, 2)}\n`
+        : (await renderReport(built, "standalone")).html;
+    let where: string;
+    if (opts.out === "-") {
+      process.stdout.write(content);
+      where = "stdout";
+    } else {
+      // The default name comes from the resolved week (validated), never from raw input.
+      where = opts.out ?? path.join(config.paths.reports, `${built.week}.${opts.format}`);
+      writeFileAtomic(where, content);
+      process.stderr.write(
+        `report ${built.week} (${timeZone}, ${built.servers.length} servers) → ${where}\n`,
+      );
+    }
+    log.info("report built", {
+      week: built.week,
+      timezone: timeZone,
+      format: opts.format,
+      servers: built.servers.length,
+      needs_action: built.servers.filter((s) => s.status !== "ok").length,
+      source: built.source,
+      out: where,
+      ms: Date.now() - started,
+    });
+  } catch (err) {
+    log.error("report build failed", {
+      week: opts.week,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    throw err;
+  } finally {
+    await store.close();
+  }
+}
