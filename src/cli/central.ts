@@ -26,11 +26,9 @@ export function registerCentralCommands(program: Command): void {
       "Run the API (POST /api/v1/metrics, read API, /healthz, /readyz, /metrics) and the report scheduler until SIGTERM/SIGINT",
     )
     .action(async () => {
-      const config = loadCentralConfig();
+      const config = loadCentralConfig(process.env);
       const { startCentral } = await server();
-      const running = await startCentral(config, {
-        logger: { level: process.env.SRVUTIL_LOG_LEVEL ?? "warn" },
-      });
+      const running = await startCentral(config, { logger: { level: config.logLevel } });
       process.stdout.write(`srvutil central listening on ${running.url}\n`);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
@@ -59,7 +57,10 @@ export function registerCentralCommands(program: Command): void {
       await withStore(async (store, config) => {
         const value =
           role === "agent" ? await createAgentToken(store, name) : await createViewerToken(store, name);
-        new AutomationLog(config.paths.automationLog).info("token created", { role, name });
+        new AutomationLog(config.paths.automationLog, config.logRotation).info("token created", {
+          role,
+          name,
+        });
         process.stdout.write(
           role === "agent"
             ? `Agent token for server '${name}' (set SRVUTIL_AGENT_TOKEN on that server; shown only once):\n${value}\n`
@@ -104,7 +105,11 @@ export function registerCentralCommands(program: Command): void {
           role === "agent"
             ? await store.revokeAgentTokens(name, now)
             : await store.revokeViewerTokens(name, now);
-        new AutomationLog(config.paths.automationLog).info("token revoked", { role, name, count: n });
+        new AutomationLog(config.paths.automationLog, config.logRotation).info("token revoked", {
+          role,
+          name,
+          count: n,
+        });
         if (n === 0)
           throw new TokenInputError(
             `no active ${role} token for '${name}' (see \`srvutil central token list\`)`,
@@ -121,7 +126,7 @@ export function registerCentralCommands(program: Command): void {
     .argument("<dir>", "folder to import, e.g. an old recieved_metrics/")
     .action(async (dir: string) => {
       await withStore(async (store, config) => {
-        const log = new AutomationLog(config.paths.automationLog);
+        const log = new AutomationLog(config.paths.automationLog, config.logRotation);
         const { createIngestService } = await server();
         const { importDirectory, stderrProgress } = await bulk();
         const ingest = createIngestService(config, store, null);
@@ -145,7 +150,7 @@ export function registerCentralCommands(program: Command): void {
     )
     .action(async () => {
       await withStore(async (store, config) => {
-        const log = new AutomationLog(config.paths.automationLog);
+        const log = new AutomationLog(config.paths.automationLog, config.logRotation);
         const { createIngestService } = await server();
         const { rebuildFromRaw, stderrProgress } = await bulk();
         const ingest = createIngestService(config, store, null);
@@ -170,9 +175,9 @@ function parseRole(role: string): "agent" | "viewer" {
 async function withStore(
   fn: (store: MetricsStore, config: ReturnType<typeof loadCentralConfig>) => Promise<void>,
 ): Promise<void> {
-  const config = loadCentralConfig();
+  const config = loadCentralConfig(process.env);
   const { openStore } = await import("../central/storage/open.js");
-  const store = await openStore(config.dbUrl);
+  const store = await openStore(config.dbUrl, { synchronous: config.sqliteSynchronous });
   try {
     await fn(store, config);
   } finally {

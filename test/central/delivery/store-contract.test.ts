@@ -282,7 +282,6 @@ describe.skipIf(!hasPg)("startDeliveryScheduler on PostgreSQL", () => {
         config,
         store,
         log,
-        env,
         composer: fleetComposer(["web-01"]),
       });
       try {

@@ -124,7 +124,7 @@ describe("startCentral over a real socket", () => {
   it("serves uploads on a free port and stops cleanly", async () => {
     const data = tempDir();
     const config = loadCentralConfig({ SRVUTIL_DATA_DIR: data, SRVUTIL_LISTEN: "127.0.0.1:0" });
-    const central = await startCentral(config, { env: {} });
+    const central = await startCentral(config);
     try {
       const token = await createAgentToken(central.store, "web-01");
       const res = await fetch(`${central.url}/api/v1/metrics`, {
@@ -146,7 +146,7 @@ describe("startCentral over a real socket", () => {
   it("re-ingests at startup acknowledged raw files whose commit was lost (power loss with synchronous=NORMAL)", async () => {
     const data = tempDir();
     const config = loadCentralConfig({ SRVUTIL_DATA_DIR: data, SRVUTIL_LISTEN: "127.0.0.1:0" });
-    let central = await startCentral(config, { env: {} });
+    let central = await startCentral(config);
     let uploadId: string;
     try {
       const token = await createAgentToken(central.store, "web-01");
@@ -164,7 +164,7 @@ describe("startCentral over a real socket", () => {
     const db = new Database(path.join(data, "srvutil.db"));
     db.exec("DELETE FROM samples; DELETE FROM uploads; DELETE FROM server_stats;");
     db.close();
-    central = await startCentral(config, { env: {} });
+    central = await startCentral(config);
     try {
       expect(query<number>(data, "SELECT COUNT(*) FROM samples")).toBe(8);
       expect(query<string>(data, "SELECT upload_id FROM uploads")).toBe(uploadId);
@@ -182,7 +182,7 @@ describe("startCentral over a real socket", () => {
       SRVUTIL_TLS_CERT: cert,
       SRVUTIL_TLS_KEY: key,
     });
-    const central = await startCentral(config, { env: {} });
+    const central = await startCentral(config);
     try {
       expect(central.url).toMatch(/^https:\/\//);
       const status = await new Promise<number>((resolve, reject) => {
