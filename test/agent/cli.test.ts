@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { EXIT_CODE } from "../../src/errors.js";
 
 /**
  * `srvutil agent …` through the real commander CLI (from source, via tsx). The
@@ -51,12 +52,12 @@ describe("srvutil agent", () => {
     expect(r.out).toContain("--dry-run");
   });
 
-  it("prints a missing setting as one line and exits 2", async () => {
+  it("prints a missing setting as one line and exits 78 (bad configuration)", async () => {
     const r = await srvutil(["agent", "run", "--once"], {
       SRVUTIL_AGENT_DIR: dir,
       SRVUTIL_AGENT_TOKEN: "tok-cli-secret",
     });
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(EXIT_CODE.bad_config);
     expect(r.err.trim()).toMatch(/^srvutil: SRVUTIL_CENTRAL_URL is not set/);
     expect(r.err.trim().split("\n")).toHaveLength(1);
     expect(r.err + r.out).not.toContain("tok-cli-secret");

@@ -34,8 +34,8 @@ export function validateCron(expr: string): void {
     new Cron(expr, { paused: true });
   } catch (err) {
     throw new ConfigError(
-      `SRVUTIL_REPORT_CRON: '${expr}' is not a cron expression (${(err as Error).message}); ` +
-        `e.g. "${DEFAULT_REPORT_CRON}" = Mondays 07:00, or "off"`,
+      `SRVUTIL_REPORT_CRON: expected a cron expression such as "${DEFAULT_REPORT_CRON}" (Mondays 07:00) or "off", ` +
+        `got '${expr}' (${(err as Error).message})`,
     );
   }
 }

@@ -8,6 +8,7 @@ import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { createAgentToken, startCentral } from "../../../src/central/server.js";
+import { EXIT_CODE } from "../../../src/errors.js";
 import { runCli } from "../../helpers/cli.js";
 import { makeSelfSignedCert } from "../../helpers/tls.js";
 import { csvFor } from "./fixtures.js";
@@ -48,14 +49,14 @@ describe("srvutil central token", () => {
     expect(list.stdout).not.toContain(token.split("_")[2]!);
 
     const bad = await runCli(["central", "token", "add", "../etc"], env);
-    expect(bad.code).toBe(2);
+    expect(bad.code).toBe(EXIT_CODE.bad_input);
     expect(bad.stderr).toContain("server name");
 
     const revoke = await runCli(["central", "token", "revoke", "web-01"], env);
     expect(revoke.code).toBe(0);
     expect(query<number>(data, "SELECT COUNT(*) FROM agent_tokens WHERE revoked_at IS NOT NULL")).toBe(1);
     const again = await runCli(["central", "token", "revoke", "web-01"], env);
-    expect(again.code).toBe(2);
+    expect(again.code).toBe(EXIT_CODE.bad_input);
     expect(again.stderr).toContain("no active agent token");
   });
 });
