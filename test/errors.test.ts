@@ -128,9 +128,7 @@ describe("the central's HTTP answers by category", () => {
   it("answers 503 when the raw file cannot be stored, and stores nothing", async () => {
     // received_metrics/ is a regular file: the file system refuses the write.
     writeFileSync(c.config.paths.receivedMetrics, "not a directory");
-    const token = await import("../src/central/auth/tokens.js").then((t) =>
-      t.createAgentToken(c.store, "web-01"),
-    );
+    const token = await createAgentToken(c.store, "web-01");
     const res = await c.app.inject({
       method: "POST",
       url: "/api/v1/metrics",
