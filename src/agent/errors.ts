@@ -1,11 +1,9 @@
-/**
- * Errors the operator fixes (a missing setting, a bad flag). Their class names
- * end in ConfigError / UsageError so the srvutil CLI prints them as one line.
- */
-export class AgentConfigError extends Error {
-  override readonly name = "AgentConfigError";
-}
+import { ConfigError, InputError } from "../errors.js";
 
-export class AgentUsageError extends Error {
-  override readonly name = "AgentUsageError";
-}
+/**
+ * Errors the operator fixes: a missing or malformed setting (exit 78), a bad
+ * flag (exit 64). Both CLIs print them as one line; see src/errors.ts.
+ */
+export class AgentConfigError extends ConfigError {}
+
+export class AgentUsageError extends InputError {}

@@ -5,6 +5,7 @@
  * runs with `node srvutil-agent.mjs …` on a server without node_modules.
  */
 import { fileURLToPath } from "node:url";
+import { errorCategory, exitCodeOf } from "../errors.js";
 import {
   agentCollectCommand,
   agentInstallCommand,
@@ -115,25 +116,21 @@ export async function agentMain(argv: readonly string[]): Promise<number> {
   }
 }
 
-function isOperatorError(err: unknown): err is Error {
-  return err instanceof Error && /(ConfigError|UsageError)$/.test(err.name);
-}
-
 // Run only when executed directly (the bundle or `node --import tsx src/agent/main.ts`), not when imported.
 const invokedPath = process.argv[1];
 if (invokedPath !== undefined && fileURLToPath(import.meta.url) === (await realPath(invokedPath))) {
   try {
     process.exitCode = await agentMain(process.argv.slice(2));
   } catch (err) {
-    if (isOperatorError(err)) {
+    // The same exit codes as `srvutil agent …` (src/errors.ts); the stack only for bugs.
+    if (errorCategory(err) !== "internal" && err instanceof Error) {
       process.stderr.write(`srvutil-agent: ${err.message}\n`);
-      process.exitCode = 2;
     } else {
       process.stderr.write(
         `srvutil-agent: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
       );
-      process.exitCode = 1;
     }
+    process.exitCode = exitCodeOf(err);
   }
 }
 

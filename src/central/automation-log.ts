@@ -3,11 +3,6 @@ import path from "node:path";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
-/** A rotation setting that is malformed; the message names the variable. */
-export class LogConfigError extends Error {
-  override readonly name = "LogConfigError";
-}
-
 export interface LogRotation {
   /** Rotate before a write would make the file larger than this. 0 disables size rotation. */
   maxBytes: number;
@@ -18,36 +13,6 @@ export interface LogRotation {
 }
 
 export const DEFAULT_LOG_ROTATION: LogRotation = { maxBytes: 10 * 1024 * 1024, maxFiles: 5, daily: false };
-
-/**
- * Rotation settings from SRVUTIL_LOG_MAX_BYTES, SRVUTIL_LOG_MAX_FILES and
- * SRVUTIL_LOG_ROTATE_DAILY (see docs/delivery.md). Read here rather than in
- * the central config so that every `new AutomationLog(file)` in any module
- * gets the same bounded log without extra wiring.
- */
-export function logRotationFromEnv(env: NodeJS.ProcessEnv = process.env): LogRotation {
-  const int = (name: string, fallback: number, min: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === "") return fallback;
-    if (!/^\d+$/.test(raw) || Number(raw) < min) {
-      throw new LogConfigError(`${name}: expected an integer >= ${min}, got '${raw}'`);
-    }
-    return Number(raw);
-  };
-  const dailyRaw = env.SRVUTIL_LOG_ROTATE_DAILY;
-  let daily = DEFAULT_LOG_ROTATION.daily;
-  if (dailyRaw !== undefined && dailyRaw !== "") {
-    if (!/^(true|false|1|0|yes|no)$/i.test(dailyRaw)) {
-      throw new LogConfigError(`SRVUTIL_LOG_ROTATE_DAILY: expected true or false, got '${dailyRaw}'`);
-    }
-    daily = /^(true|1|yes)$/i.test(dailyRaw);
-  }
-  return {
-    maxBytes: int("SRVUTIL_LOG_MAX_BYTES", DEFAULT_LOG_ROTATION.maxBytes, 0),
-    maxFiles: int("SRVUTIL_LOG_MAX_FILES", DEFAULT_LOG_ROTATION.maxFiles, 1),
-    daily,
-  };
-}
 
 /**
  * `scheme://user:secret@host` → `scheme://user:***@host`, anywhere in a
@@ -101,7 +66,7 @@ export class AutomationLog {
 
   constructor(
     readonly file: string,
-    rotation: Partial<LogRotation> = logRotationFromEnv(),
+    rotation: Partial<LogRotation> = DEFAULT_LOG_ROTATION,
   ) {
     this.rotation = { ...DEFAULT_LOG_ROTATION, ...rotation };
     mkdirSync(path.dirname(file), { recursive: true });

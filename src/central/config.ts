@@ -1,10 +1,55 @@
 import path from "node:path";
 import { z } from "zod";
+import { ConfigError } from "../errors.js";
+import { DEFAULT_LOG_ROTATION, type LogRotation } from "./automation-log.js";
+import { DEFAULT_REPORT_CRON, type DeliverySettings, validateCron } from "./delivery/settings.js";
+import { DEFAULT_SMTP_OPTIONS, type SmtpOptions } from "./mail/settings.js";
+import { DEFAULT_THRESHOLDS } from "./report/thresholds.js";
+import type { ReportThresholds } from "./report/types.js";
+import type { SqliteSynchronous } from "./storage/sqlite/sqlite-store.js";
 
-/** A configuration value that is missing or malformed; the message names the setting. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
+export { ConfigError };
+
+/**
+ * The central's configuration: ONE schema for every SRVUTIL_* variable the
+ * central reads. Only the entry layer (the CLI) calls loadCentralConfig with
+ * process.env; library code receives the typed CentralConfig (or the part
+ * of it it needs) and never reads the environment. README.md's
+ * configuration table lists exactly these variables (test/central/config.test.ts).
+ */
+
+/** Adds one issue and aborts the value; the message is "expected <form>, got '<value>'". */
+function refuse(ctx: z.RefinementCtx, message: string): never {
+  ctx.addIssue({ code: "custom", message });
+  return z.NEVER as never;
 }
+
+/** A number ≥ min (or > min when `exclusive`), decimals allowed. */
+const number = (min: number, form: string, exclusive = false) =>
+  z.string().transform((raw, ctx) => {
+    const v = Number(raw.trim());
+    if (!Number.isFinite(v) || v < min || (exclusive && v === min)) {
+      return refuse(ctx, `expected ${form}, got '${raw}'`);
+    }
+    return v;
+  });
+
+/** A whole number from min to max. */
+const whole = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.string().transform((raw, ctx) => {
+    const v = Number(raw.trim());
+    if (!Number.isSafeInteger(v) || v < min || v > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `${min}-${max}`;
+      return refuse(ctx, `expected a whole number ${range}, got '${raw}'`);
+    }
+    return v;
+  });
+
+const bool = z.string().transform((raw, ctx) => {
+  if (/^(true|1|yes|on)$/i.test(raw.trim())) return true;
+  if (/^(false|0|no|off)$/i.test(raw.trim())) return false;
+  return refuse(ctx, `expected true or false, got '${raw}'`);
+});
 
 const listen = z
   .string()
@@ -38,23 +83,90 @@ const emailList = z
   )
   .pipe(z.array(z.string().regex(/^[^\s@]+@[^\s@]+$/, "expected a comma-separated list of email addresses")));
 
+/** SRVUTIL_REPORT_CRON: a cron expression, or off/none/disabled (→ null). */
+const reportCron = z.string().transform((raw, ctx) => {
+  const v = raw.trim();
+  if (/^(off|none|disabled)$/i.test(v)) return null;
+  try {
+    validateCron(v);
+  } catch (err) {
+    return refuse(ctx, (err as Error).message.replace(/^SRVUTIL_REPORT_CRON: /, ""));
+  }
+  return v;
+});
+
+const sqliteSynchronous = z.string().transform((raw, ctx): SqliteSynchronous => {
+  const v = raw.trim().toUpperCase();
+  if (v === "NORMAL" || v === "FULL") return v;
+  return refuse(ctx, `expected NORMAL or FULL, got '${raw}'`);
+});
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const logLevel = z.string().transform((raw, ctx) => {
+  const v = raw.trim().toLowerCase();
+  if ((LOG_LEVELS as readonly string[]).includes(v)) return v as (typeof LOG_LEVELS)[number];
+  return refuse(ctx, `expected one of ${LOG_LEVELS.join(", ")}, got '${raw}'`);
+});
+
+const seconds = number(0, "a positive number of seconds", true);
+
+/** SRVUTIL_REPORT_<THRESHOLD>: one variable per report threshold (docs/report.md). */
+const THRESHOLD_KEYS = Object.keys(DEFAULT_THRESHOLDS) as (keyof ReportThresholds)[];
+export const thresholdVariable = (key: keyof ReportThresholds): string =>
+  `SRVUTIL_REPORT_${key.toUpperCase()}`;
+const thresholdShape = Object.fromEntries(
+  THRESHOLD_KEYS.map((k) => [thresholdVariable(k), number(0, "a non-negative number").optional()]),
+);
+
 const CentralEnv = z.object({
   SRVUTIL_DATA_DIR: z.string().min(1).default("./data"),
   SRVUTIL_LISTEN: listen.prefault("127.0.0.1:8080"),
   SRVUTIL_DB_URL: z.string().min(1).optional(),
-  SRVUTIL_REPORT_TZ: timeZone.default("UTC"),
-  SRVUTIL_SMTP_URL: smtpUrl.optional(),
-  SRVUTIL_MAIL_FROM: z.string().min(3).default("srvutil <srvutil@localhost>"),
-  SRVUTIL_REPORT_TO: emailList.default([]),
-  SRVUTIL_MAX_BODY_BYTES: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(16 * 1024 * 1024),
-  SRVUTIL_MAX_FUTURE_SKEW_SECONDS: z.coerce.number().int().nonnegative().default(86_400),
   SRVUTIL_TLS_CERT: z.string().min(1).optional(),
   SRVUTIL_TLS_KEY: z.string().min(1).optional(),
+  SRVUTIL_LOG_LEVEL: logLevel.prefault("warn"),
+  SRVUTIL_LOG_MAX_BYTES: whole(0).optional(),
+  SRVUTIL_LOG_MAX_FILES: whole(1).optional(),
+  SRVUTIL_LOG_ROTATE_DAILY: bool.optional(),
+  // Ingest
+  SRVUTIL_MAX_BODY_BYTES: whole(1).prefault(String(16 * 1024 * 1024)),
+  SRVUTIL_MAX_ROWS_PER_FILE: whole(1).prefault("200000"),
+  SRVUTIL_MAX_FUTURE_SKEW_SECONDS: whole(0).prefault("86400"),
+  SRVUTIL_PARSE_WORKERS: whole(0, 64).prefault("2"),
+  SRVUTIL_RATE_LIMIT_PER_SECOND: number(0, "a number ≥ 0").prefault("5"),
+  SRVUTIL_RATE_LIMIT_BURST: number(0, "a number ≥ 0").prefault("60"),
+  SRVUTIL_SQLITE_SYNCHRONOUS: sqliteSynchronous.prefault("NORMAL"),
+  // Report and delivery
+  SRVUTIL_REPORT_TZ: timeZone.default("UTC"),
+  SRVUTIL_REPORT_TO: emailList.default([]),
+  SRVUTIL_REPORT_CRON: reportCron.prefault(DEFAULT_REPORT_CRON),
+  SRVUTIL_GROUPS_FILE: z
+    .string()
+    .transform((v) => v.trim())
+    .optional(),
+  SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS: seconds.prefault("60"),
+  SRVUTIL_DELIVERY_RETRY_MAX_SECONDS: seconds.prefault("3600"),
+  SRVUTIL_DELIVERY_RETRY_HOURS: number(0, "a positive number of hours", true).prefault("12"),
+  SRVUTIL_DELIVERY_POLL_SECONDS: seconds.prefault("30"),
+  SRVUTIL_DELIVERY_LEASE_SECONDS: seconds.prefault("300"),
+  // Mail
+  SRVUTIL_SMTP_URL: smtpUrl.optional(),
+  SRVUTIL_MAIL_FROM: z.string().min(3).default("srvutil <srvutil@localhost>"),
+  SRVUTIL_SMTP_CA_FILE: z.string().optional(),
+  SRVUTIL_SMTP_REQUIRE_TLS: bool.optional(),
+  SRVUTIL_SMTP_ALLOW_SELF_SIGNED: bool.optional(),
+  SRVUTIL_SMTP_POOL: bool.optional(),
+  SRVUTIL_SMTP_MAX_CONNECTIONS: whole(1).optional(),
+  SRVUTIL_SMTP_TIMEOUT_SECONDS: whole(1).optional(),
+  ...thresholdShape,
 });
+
+/** Every variable of the schema except the SRVUTIL_REPORT_<THRESHOLD> family. */
+export const CENTRAL_ENV_VARIABLES: readonly string[] = Object.keys(CentralEnv.shape).filter(
+  (k) => !(k in thresholdShape),
+);
+/** The SRVUTIL_REPORT_<THRESHOLD> variables, one per key of DEFAULT_THRESHOLDS. */
+export const THRESHOLD_ENV_VARIABLES: readonly string[] = Object.keys(thresholdShape);
 
 export interface CentralConfig {
   dataDir: string;
@@ -67,7 +179,22 @@ export interface CentralConfig {
   reportTo: string[];
   maxBodyBytes: number;
   maxFutureSkewMs: number;
+  /** Data rows accepted in one file. */
+  maxRowsPerFile: number;
+  /** Worker threads parsing large uploads (0 = inline). */
+  parseWorkers: number;
+  /** Per-token upload rate; perSecond 0 disables it. */
+  rateLimit: { perSecond: number; burst: number };
+  sqliteSynchronous: SqliteSynchronous;
   tls: { certFile: string; keyFile: string } | null;
+  /** fastify's log level for `central serve`. */
+  logLevel: string;
+  logRotation: LogRotation;
+  delivery: DeliverySettings;
+  /** SMTP tuning beyond the URL (SRVUTIL_SMTP_*). */
+  smtp: SmtpOptions;
+  /** Report threshold overrides; unset ones keep DEFAULT_THRESHOLDS. */
+  thresholds: Partial<ReportThresholds>;
   paths: CentralPaths;
 }
 
@@ -90,17 +217,35 @@ export function centralPaths(dataDir: string): CentralPaths {
   };
 }
 
-/** Reads and validates the central configuration from the environment. */
-export function loadCentralConfig(env: NodeJS.ProcessEnv = process.env): CentralConfig {
+/**
+ * Reads and validates the whole central configuration. Every problem is a
+ * ConfigError naming the variable and the accepted form; all of them are
+ * reported at once, so one start-up shows everything to fix.
+ */
+export function loadCentralConfig(env: Readonly<Record<string, string | undefined>>): CentralConfig {
   const parsed = CentralEnv.safeParse(stripEmpty(env));
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const key = String(issue.path[0] ?? "configuration");
-    throw new ConfigError(`${key}: ${issue.message}`);
+    const problems = parsed.error.issues.map(
+      (issue) => `${String(issue.path[0] ?? "configuration")}: ${issue.message}`,
+    );
+    throw new ConfigError(problems.join("; "));
   }
   const e = parsed.data;
   if ((e.SRVUTIL_TLS_CERT === undefined) !== (e.SRVUTIL_TLS_KEY === undefined)) {
     throw new ConfigError("SRVUTIL_TLS_CERT and SRVUTIL_TLS_KEY must be set together");
+  }
+  if (e.SRVUTIL_RATE_LIMIT_PER_SECOND > 0 && e.SRVUTIL_RATE_LIMIT_BURST < 1) {
+    throw new ConfigError("SRVUTIL_RATE_LIMIT_BURST: must be at least 1 while the rate limit is on");
+  }
+  if (e.SRVUTIL_DELIVERY_RETRY_MAX_SECONDS < e.SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS) {
+    throw new ConfigError(
+      "SRVUTIL_DELIVERY_RETRY_MAX_SECONDS must be >= SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS",
+    );
+  }
+  const thresholds: Partial<ReportThresholds> = {};
+  for (const key of THRESHOLD_KEYS) {
+    const v = (e as Record<string, unknown>)[thresholdVariable(key)];
+    if (typeof v === "number") thresholds[key] = v;
   }
   const dataDir = path.resolve(e.SRVUTIL_DATA_DIR);
   return {
@@ -113,17 +258,55 @@ export function loadCentralConfig(env: NodeJS.ProcessEnv = process.env): Central
     reportTo: e.SRVUTIL_REPORT_TO,
     maxBodyBytes: e.SRVUTIL_MAX_BODY_BYTES,
     maxFutureSkewMs: e.SRVUTIL_MAX_FUTURE_SKEW_SECONDS * 1000,
+    maxRowsPerFile: e.SRVUTIL_MAX_ROWS_PER_FILE,
+    parseWorkers: e.SRVUTIL_PARSE_WORKERS,
+    rateLimit: { perSecond: e.SRVUTIL_RATE_LIMIT_PER_SECOND, burst: e.SRVUTIL_RATE_LIMIT_BURST },
+    sqliteSynchronous: e.SRVUTIL_SQLITE_SYNCHRONOUS,
     tls:
       e.SRVUTIL_TLS_CERT !== undefined && e.SRVUTIL_TLS_KEY !== undefined
         ? { certFile: e.SRVUTIL_TLS_CERT, keyFile: e.SRVUTIL_TLS_KEY }
         : null,
+    logLevel: e.SRVUTIL_LOG_LEVEL,
+    logRotation: {
+      maxBytes: e.SRVUTIL_LOG_MAX_BYTES ?? DEFAULT_LOG_ROTATION.maxBytes,
+      maxFiles: e.SRVUTIL_LOG_MAX_FILES ?? DEFAULT_LOG_ROTATION.maxFiles,
+      daily: e.SRVUTIL_LOG_ROTATE_DAILY ?? DEFAULT_LOG_ROTATION.daily,
+    },
+    delivery: {
+      cron: e.SRVUTIL_REPORT_CRON,
+      groupsFile: e.SRVUTIL_GROUPS_FILE ?? null,
+      retry: {
+        initialDelayMs: e.SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS * 1000,
+        maxDelayMs: e.SRVUTIL_DELIVERY_RETRY_MAX_SECONDS * 1000,
+        retryForMs: e.SRVUTIL_DELIVERY_RETRY_HOURS * 3_600_000,
+      },
+      pollMs: e.SRVUTIL_DELIVERY_POLL_SECONDS * 1000,
+      leaseMs: e.SRVUTIL_DELIVERY_LEASE_SECONDS * 1000,
+    },
+    smtp: {
+      caFile: e.SRVUTIL_SMTP_CA_FILE ?? DEFAULT_SMTP_OPTIONS.caFile,
+      requireTls: e.SRVUTIL_SMTP_REQUIRE_TLS ?? DEFAULT_SMTP_OPTIONS.requireTls,
+      allowSelfSigned: e.SRVUTIL_SMTP_ALLOW_SELF_SIGNED ?? DEFAULT_SMTP_OPTIONS.allowSelfSigned,
+      pool: e.SRVUTIL_SMTP_POOL ?? DEFAULT_SMTP_OPTIONS.pool,
+      maxConnections: e.SRVUTIL_SMTP_MAX_CONNECTIONS ?? DEFAULT_SMTP_OPTIONS.maxConnections,
+      timeoutMs:
+        e.SRVUTIL_SMTP_TIMEOUT_SECONDS === undefined
+          ? DEFAULT_SMTP_OPTIONS.timeoutMs
+          : e.SRVUTIL_SMTP_TIMEOUT_SECONDS * 1000,
+    },
+    thresholds,
     paths: centralPaths(dataDir),
   };
 }
 
-/** Empty variables count as unset, as shells and compose files tend to produce them. */
-function stripEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
+/**
+ * Empty (or blank) variables count as unset, as shells and compose files tend
+ * to produce them. Only SRVUTIL_* variables are looked at.
+ */
+function stripEmpty(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== "") out[k] = v;
+  for (const [k, v] of Object.entries(env)) {
+    if (k.startsWith("SRVUTIL_") && v !== undefined && v.trim() !== "") out[k] = v;
+  }
   return out;
 }

@@ -7,19 +7,14 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from "fastify";
+import { SrvutilError } from "../errors.js";
 import { CsvValidationError } from "../protocol/index.js";
-import { RateLimiter, type RateLimitOptions, rateLimitFromEnv } from "./auth/rate-limit.js";
+import { RateLimiter, type RateLimitOptions } from "./auth/rate-limit.js";
 import { AutomationLog } from "./automation-log.js";
 import type { CentralConfig } from "./config.js";
 import { startDeliveryScheduler } from "./delivery/scheduler.js";
 import { HttpError } from "./ingest/http-error.js";
-import {
-  IngestInputError,
-  IngestService,
-  maxRowsFromEnv,
-  ServerMismatchError,
-} from "./ingest/ingest-service.js";
-import { parseWorkersFromEnv } from "./ingest/parse-pool.js";
+import { IngestService, ServerMismatchError } from "./ingest/ingest-service.js";
 import { IngestMetrics } from "./ingest/prometheus.js";
 import { registerReadRoutes } from "./ingest/read-routes.js";
 import type { ErrorResponse } from "./ingest/schemas.js";
@@ -36,7 +31,7 @@ export interface ApiDeps {
   ingest: IngestService;
   /** Cap on an upload, on the wire and after decompression. */
   maxBodyBytes: number;
-  /** Per-token upload rate; perSecond 0 disables it. Default: from env, else 5/s with a burst of 60. */
+  /** Per-token upload rate; perSecond 0 disables it. Default 5/s with a burst of 60 (config.rateLimit). */
   rateLimit?: RateLimitOptions;
   metrics?: IngestMetrics;
   /** fastify logger; `false` (default) for tests. Authorization headers are redacted either way. */
@@ -52,7 +47,7 @@ export interface ApiDeps {
  */
 export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? new IngestMetrics();
-  const rateLimiter = new RateLimiter(deps.rateLimit ?? rateLimitFromEnv(process.env));
+  const rateLimiter = new RateLimiter(deps.rateLimit ?? DEFAULT_RATE_LIMIT);
   const options: FastifyServerOptions = {
     logger: withRedaction(deps.logger ?? false),
     // Per-request log lines would cost more than the upload at 2,000/s and
@@ -153,6 +148,8 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   return app;
 }
 
+const DEFAULT_RATE_LIMIT: RateLimitOptions = { perSecond: 5, burst: 60 };
+
 const statusSchema = { type: "object", properties: { status: { type: "string" } } } as const;
 
 /** The generated document, plus the upload's request body that fastify's schema cannot express (raw CSV). */
@@ -210,8 +207,21 @@ function errorAnswer(err: FastifyError | Error): {
   if (err instanceof CsvValidationError) {
     return answer(400, err.reason, err.describe(), err.line, err.column);
   }
-  if (err instanceof ServerMismatchError) return answer(403, "forbidden_server", err.message);
-  if (err instanceof IngestInputError) return answer(400, "bad_request", err.message);
+  if (err instanceof ServerMismatchError) return answer(err.status, "forbidden_server", err.message);
+  if (err instanceof SrvutilError) {
+    // By category (src/errors.ts). Only the client's own mistakes are explained
+    // to the client; configuration and dependency details stay in the log.
+    switch (err.category) {
+      case "bad_input":
+        return answer(err.status, "bad_request", err.message);
+      case "bad_config":
+        return answer(err.status, "misconfigured", "the central is misconfigured; see its log");
+      case "unavailable":
+        return answer(err.status, "unavailable", "a dependency of the central is unavailable; retry later");
+      case "internal":
+        return answer(err.status, "internal", "internal error; see the central's log");
+    }
+  }
   const code = (err as FastifyError).code;
   const status = (err as FastifyError).statusCode;
   if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || code === "FST_INVALID_MULTIPART_CONTENT_TYPE") {
@@ -267,7 +277,6 @@ export function createIngestService(
   config: CentralConfig,
   store: MetricsStore,
   log: AutomationLog | null,
-  env: NodeJS.ProcessEnv = process.env,
 ): IngestService {
   return new IngestService({
     store,
@@ -275,8 +284,8 @@ export function createIngestService(
     receivedMetricsDir: config.paths.receivedMetrics,
     log,
     maxFutureSkewMs: config.maxFutureSkewMs,
-    maxRows: maxRowsFromEnv(env),
-    parseWorkers: parseWorkersFromEnv(env),
+    maxRows: config.maxRowsPerFile,
+    parseWorkers: config.parseWorkers,
   });
 }
 
@@ -290,15 +299,13 @@ export async function startCentral(
   opts: {
     store?: MetricsStore;
     logger?: FastifyServerOptions["logger"];
-    env?: NodeJS.ProcessEnv;
     /** How often new uploads are folded into the rollups (tests shorten it). */
     rollupRefreshMs?: number;
   } = {},
 ): Promise<RunningCentral> {
-  const env = opts.env ?? process.env;
-  const log = new AutomationLog(config.paths.automationLog);
+  const log = new AutomationLog(config.paths.automationLog, config.logRotation);
   const ownsStore = opts.store === undefined;
-  const store = opts.store ?? (await openStore(config.dbUrl, env));
+  const store = opts.store ?? (await openStore(config.dbUrl, { synchronous: config.sqliteSynchronous }));
   let app: FastifyInstance | null = null;
   let ingest: IngestService | null = null;
   try {
@@ -306,7 +313,7 @@ export async function startCentral(
     const tls = config.tls
       ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }
       : null;
-    ingest = createIngestService(config, store, log, env);
+    ingest = createIngestService(config, store, log);
     await ingest.warmUp();
     const recovery = await ingest.recoverRecent(RECOVERY_WINDOW_MS);
     if (recovery.recovered > 0 || recovery.failed.length > 0) {
@@ -316,7 +323,7 @@ export async function startCentral(
       store,
       ingest,
       maxBodyBytes: config.maxBodyBytes,
-      rateLimit: rateLimitFromEnv(env),
+      rateLimit: config.rateLimit,
       logger: opts.logger ?? false,
       tls,
     });
@@ -331,7 +338,7 @@ export async function startCentral(
   const port = typeof address === "object" && address !== null ? address.port : config.listen.port;
   const host = config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host;
   const url = `${config.tls ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
-  const scheduler = await startDeliveryScheduler({ config, store, log, env });
+  const scheduler = await startDeliveryScheduler({ config, store, log });
   const rollups = startRollupRefresher(store, config.reportTimeZone, log, opts.rollupRefreshMs);
   log.info("serve started", {
     url,

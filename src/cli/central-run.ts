@@ -14,11 +14,9 @@ const bulk = () => import("../central/ingest/bulk.js");
 
 /** `central serve`: the API and the scheduler until SIGTERM/SIGINT. */
 export async function serveCommand(): Promise<void> {
-  const config = loadCentralConfig();
+  const config = loadCentralConfig(process.env);
   const { startCentral } = await server();
-  const running = await startCentral(config, {
-    logger: { level: process.env.SRVUTIL_LOG_LEVEL ?? "warn" },
-  });
+  const running = await startCentral(config, { logger: { level: config.logLevel } });
   process.stdout.write(`srvutil central listening on ${running.url}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -38,7 +36,7 @@ export async function tokenAddCommand(name: string, roleOption: string): Promise
   await withStore(async (store, config) => {
     const value =
       role === "agent" ? await createAgentToken(store, name) : await createViewerToken(store, name);
-    new AutomationLog(config.paths.automationLog).info("token created", { role, name });
+    new AutomationLog(config.paths.automationLog, config.logRotation).info("token created", { role, name });
     process.stdout.write(
       role === "agent"
         ? `Agent token for server '${name}' (set SRVUTIL_AGENT_TOKEN on that server; shown only once):\n${value}\n`
@@ -73,7 +71,11 @@ export async function tokenRevokeCommand(name: string, roleOption: string): Prom
     const now = Date.now();
     const n =
       role === "agent" ? await store.revokeAgentTokens(name, now) : await store.revokeViewerTokens(name, now);
-    new AutomationLog(config.paths.automationLog).info("token revoked", { role, name, count: n });
+    new AutomationLog(config.paths.automationLog, config.logRotation).info("token revoked", {
+      role,
+      name,
+      count: n,
+    });
     if (n === 0)
       throw new TokenInputError(`no active ${role} token for '${name}' (see \`srvutil central token list\`)`);
     process.stdout.write(`Revoked ${n} ${role} token${n === 1 ? "" : "s"} of '${name}'\n`);
@@ -82,7 +84,7 @@ export async function tokenRevokeCommand(name: string, roleOption: string): Prom
 
 export async function importCommand(dir: string): Promise<void> {
   await withStore(async (store, config) => {
-    const log = new AutomationLog(config.paths.automationLog);
+    const log = new AutomationLog(config.paths.automationLog, config.logRotation);
     const { createIngestService } = await server();
     const { importDirectory, stderrProgress } = await bulk();
     const ingest = createIngestService(config, store, null);
@@ -101,7 +103,7 @@ export async function importCommand(dir: string): Promise<void> {
 
 export async function rebuildCommand(): Promise<void> {
   await withStore(async (store, config) => {
-    const log = new AutomationLog(config.paths.automationLog);
+    const log = new AutomationLog(config.paths.automationLog, config.logRotation);
     const { createIngestService } = await server();
     const { rebuildFromRaw, stderrProgress } = await bulk();
     const ingest = createIngestService(config, store, null);
@@ -125,9 +127,9 @@ function parseRole(role: string): "agent" | "viewer" {
 async function withStore(
   fn: (store: MetricsStore, config: ReturnType<typeof loadCentralConfig>) => Promise<void>,
 ): Promise<void> {
-  const config = loadCentralConfig();
+  const config = loadCentralConfig(process.env);
   const { openStore } = await import("../central/storage/open.js");
-  const store = await openStore(config.dbUrl);
+  const store = await openStore(config.dbUrl, { synchronous: config.sqliteSynchronous });
   try {
     await fn(store, config);
   } finally {

@@ -9,6 +9,7 @@ import { buildWeeklyReport, renderReport } from "../central/report/index.js";
 import { createAgentToken, type RunningCentral, startCentral } from "../central/server.js";
 import { DEMO_FLEET, simulateServer } from "../demo/fleet.js";
 import { postMetrics } from "../demo/upload.js";
+import { InputError } from "../errors.js";
 
 // What `srvutil demo` runs (wired in ./demo.ts, which loads this module only when it runs).
 
@@ -32,13 +33,13 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   if (!Number.isInteger(weeks) || weeks < 1 || weeks > 52) {
     throw new DemoUsageError("--weeks must be a whole number from 1 to 52");
   }
-  const config = loadCentralConfig();
+  const config = loadCentralConfig(process.env);
   const started = Date.now();
   console.log("srvutil demo — a simulated fleet (servers named demo-*) plus this machine's real agent\n");
   console.log(`  data directory   ${config.dataDir}`);
   const central = await startCentralOnAnyPort(config);
   const { store } = central;
-  const log = new AutomationLog(config.paths.automationLog);
+  const log = new AutomationLog(config.paths.automationLog, config.logRotation);
   log.info("demo.started", { url: central.url });
   console.log(`  central API      ${central.url}  (SQLite: ${config.dbUrl.replace(/^sqlite:/, "")})`);
 
@@ -131,6 +132,4 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   }
 }
 
-export class DemoUsageError extends Error {
-  override readonly name = "DemoUsageError";
-}
+export class DemoUsageError extends InputError {}

@@ -1,18 +1,17 @@
+import { errorCategory, exitCodeOf } from "../errors.js";
+
 /**
  * Prints an error the way an operator wants to read it: one line naming what
- * to fix for expected errors (configuration, input), the stack for bugs.
- * Returns the process exit code.
+ * to fix for expected errors (bad input, bad configuration, a dependency
+ * that is down), the stack for bugs. Returns the process exit code of the
+ * error's category (src/errors.ts: 64 bad input, 78 bad configuration,
+ * 69 unavailable, 70 internal).
  */
 export function reportCliError(err: unknown): number {
-  if (err instanceof Error && isUserFacing(err)) {
+  if (errorCategory(err) !== "internal" && err instanceof Error) {
     console.error(`srvutil: ${err.message}`);
-    return 2;
+  } else {
+    console.error(err);
   }
-  console.error(err);
-  return 1;
-}
-
-/** Errors whose class name marks them as the user's to fix rather than a bug. */
-function isUserFacing(err: Error): boolean {
-  return /(Config|Validation|Usage|Input|Week)Error$/.test(err.name);
+  return exitCodeOf(err);
 }

@@ -2,13 +2,12 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from
 import path from "node:path";
 import { AutomationLog } from "../central/automation-log.js";
 import { loadCentralConfig } from "../central/config.js";
-import { buildWeeklyReport, renderReport, thresholdsFromEnv } from "../central/report/index.js";
+import { buildWeeklyReport, renderReport } from "../central/report/index.js";
 import { openStore } from "../central/storage/open.js";
+import { InputError } from "../errors.js";
 
 /** A command-line value the user must fix; reportCliError prints it as one line. */
-export class ReportUsageError extends Error {
-  override readonly name = "ReportUsageError";
-}
+export class ReportUsageError extends InputError {}
 
 /** Writes a file atomically: temp file, fsync, rename (a crash leaves the old file or the new one). */
 export function writeFileAtomic(file: string, content: string | Buffer): void {
@@ -36,12 +35,12 @@ export async function reportBuildCommand(opts: ReportBuildOptions): Promise<void
   if (opts.format !== "html" && opts.format !== "json") {
     throw new ReportUsageError(`--format: expected html or json, got '${opts.format}'`);
   }
-  const config = loadCentralConfig();
+  const config = loadCentralConfig(process.env);
   const timeZone = opts.tz ?? config.reportTimeZone;
-  const thresholds = thresholdsFromEnv(process.env);
-  const log = new AutomationLog(config.paths.automationLog);
+  const thresholds = config.thresholds;
+  const log = new AutomationLog(config.paths.automationLog, config.logRotation);
   const started = Date.now();
-  const store = await openStore(config.dbUrl);
+  const store = await openStore(config.dbUrl, { synchronous: config.sqliteSynchronous });
   try {
     const built = await buildWeeklyReport(store, { week: opts.week, timeZone, thresholds });
     const content =

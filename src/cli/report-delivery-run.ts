@@ -4,19 +4,18 @@ import { loadCentralConfig } from "../central/config.js";
 import { deliveryStoreFor } from "../central/delivery/open.js";
 import { WEEKLY_SCHEDULE } from "../central/delivery/scheduler.js";
 import { sendWeeklyReport } from "../central/delivery/send.js";
-import { loadDeliverySettings } from "../central/delivery/settings.js";
 import type { DeliveryRecord, DeliveryState, DeliveryStore } from "../central/delivery/store.js";
 import { resolveDeliveryWeek } from "../central/delivery/week.js";
 import { openStore } from "../central/storage/open.js";
+import { InputError } from "../errors.js";
 
 // What `srvutil report send` and `report status` run (the commander wiring is
 // ./report-delivery.ts, which loads this module only when one of them runs).
 
 export async function sendCommand(opts: { week: string; group: string[]; resend: boolean }): Promise<number> {
-  const config = loadCentralConfig();
-  loadDeliverySettings(); // configuration errors before the database is opened
-  const log = new AutomationLog(config.paths.automationLog);
-  const store = await openStore(config.dbUrl);
+  const config = loadCentralConfig(process.env); // configuration errors before the database is opened
+  const log = new AutomationLog(config.paths.automationLog, config.logRotation);
+  const store = await openStore(config.dbUrl, { synchronous: config.sqliteSynchronous });
   try {
     const outcomes = await sendWeeklyReport({
       config,
@@ -65,14 +64,14 @@ export async function statusCommand(opts: {
   limit: string;
   json: boolean;
 }): Promise<void> {
-  const config = loadCentralConfig();
+  const config = loadCentralConfig(process.env);
   const week =
     opts.week === undefined ? undefined : resolveDeliveryWeek(opts.week, config.reportTimeZone, Date.now());
   const limit = Number(opts.limit);
   if (!Number.isInteger(limit) || limit < 1) {
     throw new StatusInputError(`--limit: expected a positive whole number, got '${opts.limit}'`);
   }
-  const store = await openStore(config.dbUrl);
+  const store = await openStore(config.dbUrl, { synchronous: config.sqliteSynchronous });
   try {
     const deliveries = deliveryStoreFor(store);
     await deliveries.init();
@@ -81,7 +80,7 @@ export async function statusCommand(opts: {
       console.log(JSON.stringify(rows.map(toJson), null, 2));
       return;
     }
-    console.log(await scheduleLine(deliveries, config.reportTimeZone));
+    console.log(await scheduleLine(deliveries, config.delivery.cron, config.reportTimeZone));
     if (rows.length === 0) {
       console.log("no deliveries recorded");
       return;
@@ -93,8 +92,11 @@ export async function statusCommand(opts: {
 }
 
 /** "schedule: 0 7 * * 1 (Europe/Berlin), last run …, next run …" — what `central serve` will do. */
-async function scheduleLine(deliveries: DeliveryStore, timeZone: string): Promise<string> {
-  const { cron } = loadDeliverySettings();
+async function scheduleLine(
+  deliveries: DeliveryStore,
+  cron: string | null,
+  timeZone: string,
+): Promise<string> {
   if (cron === null) return "schedule: off (SRVUTIL_REPORT_CRON=off)";
   const last = await deliveries.lastScheduledTick(WEEKLY_SCHEDULE);
   const next = new Cron(cron, { timezone: timeZone, paused: true }).nextRun();
@@ -104,9 +106,7 @@ async function scheduleLine(deliveries: DeliveryStore, timeZone: string): Promis
   );
 }
 
-class StatusInputError extends Error {
-  override readonly name = "StatusInputError";
-}
+class StatusInputError extends InputError {}
 
 function iso(ms: number | null): string {
   return ms === null ? "-" : new Date(ms).toISOString();

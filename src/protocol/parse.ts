@@ -1,3 +1,4 @@
+import { InputError } from "../errors.js";
 import {
   CANONICAL_COLUMNS,
   KNOWN_COLUMN_SET,
@@ -18,8 +19,7 @@ import { parseTimestamp } from "./timestamp.js";
  * (or null when the problem is not tied to one field), `field` its 1-based
  * position in the row.
  */
-export class CsvValidationError extends Error {
-  override readonly name = "CsvValidationError";
+export class CsvValidationError extends InputError {
   constructor(
     readonly reason: CsvErrorReason,
     message: string,

@@ -11,6 +11,7 @@ import {
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { EXIT_CODE } from "../../src/errors.js";
 import { parseMetricsCsv } from "../../src/protocol/index.js";
 import { closedPort, TestCentral } from "./helpers/central.js";
 
@@ -96,15 +97,15 @@ describe("single-file agent", () => {
 
   it("a missing setting is a one-line error naming it, and the token is never printed", () => {
     const r = runBundle(["run", "--once"], { SRVUTIL_AGENT_TOKEN: TOKEN });
-    expect(r.status).toBe(2);
+    expect(r.status).toBe(EXIT_CODE.bad_config);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain("SRVUTIL_CENTRAL_URL");
     expect(`${r.stdout}${r.stderr}`).not.toContain(TOKEN);
     const noToken = runBundle(["run", "--once"], { SRVUTIL_CENTRAL_URL: "http://127.0.0.1:9" });
-    expect(noToken.status).toBe(2);
+    expect(noToken.status).toBe(EXIT_CODE.bad_config);
     expect(noToken.stderr).toMatch(/^srvutil-agent: SRVUTIL_AGENT_TOKEN is not set/);
     const badFlag = runBundle(["run", "--bogus"]);
-    expect(badFlag.status).toBe(2);
+    expect(badFlag.status).toBe(EXIT_CODE.bad_input);
     expect(badFlag.stderr).toContain("unknown argument '--bogus'");
   });
 

@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { EXIT_CODE } from "../../src/errors.js";
 import { freePort } from "../helpers/net.js";
 
 /**
@@ -54,12 +55,12 @@ describe("srvutil agent", () => {
     expect(r.out).toContain("--dry-run");
   });
 
-  it("prints a missing setting as one line and exits 2", async () => {
+  it("prints a missing setting as one line and exits 78 (bad configuration)", async () => {
     const r = await srvutil(["agent", "run", "--once"], {
       SRVUTIL_AGENT_DIR: dir,
       SRVUTIL_AGENT_TOKEN: "tok-cli-secret",
     });
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(EXIT_CODE.bad_config);
     expect(r.err.trim()).toMatch(/^srvutil: SRVUTIL_CENTRAL_URL is not set/);
     expect(r.err.trim().split("\n")).toHaveLength(1);
     expect(r.err + r.out).not.toContain("tok-cli-secret");

@@ -83,8 +83,9 @@ describe("srvutil loads command modules only when the command runs", () => {
       const loaded = packages(r.urls);
       expect(loaded.has("commander")).toBe(true); // the recorder sees packages
       for (const heavy of HEAVY) expect(loaded, heavy).not.toContain(heavy);
-      // Only the CLI's wiring: no central, agent, protocol or demo module.
-      expect(ownModules(r.urls).filter((m) => !m.startsWith("cli/"))).toEqual([]);
+      // Only the CLI's wiring and the error taxonomy (src/errors.ts imports
+      // nothing): no central, agent, protocol or demo module.
+      expect(ownModules(r.urls).filter((m) => !m.startsWith("cli/") && m !== "errors.ts")).toEqual([]);
       expect(ownModules(r.urls).filter((m) => m.endsWith("-run.ts"))).toEqual([]);
     },
   );

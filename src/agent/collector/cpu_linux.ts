@@ -1,8 +1,12 @@
 import { readFile } from "node:fs/promises";
+import { SrvutilError } from "../../errors.js";
 import type { CpuCounters } from "./types.js";
 
-export class ProcStatParseError extends Error {
-  override readonly name = "ProcStatParseError";
+export class ProcStatParseError extends SrvutilError {
+  constructor(message: string) {
+    // The OS printed something we cannot read: our bug or an OS we do not know yet.
+    super("internal", message);
+  }
 }
 
 /**

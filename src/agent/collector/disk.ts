@@ -1,4 +1,5 @@
 import { statfs } from "node:fs/promises";
+import { UnavailableError } from "../../errors.js";
 import type { DiskFilter } from "./types.js";
 
 /**
@@ -97,9 +98,7 @@ export function bytesFromStatfs(s: {
   return { totalBytes, usedBytes, freeBytes };
 }
 
-export class StatfsTimeoutError extends Error {
-  override readonly name = "StatfsTimeoutError";
-}
+export class StatfsTimeoutError extends UnavailableError {}
 
 /**
  * statfs with a deadline: a hung network mount would otherwise block the

@@ -1,9 +1,13 @@
+import { SrvutilError } from "../../errors.js";
 import { mountIsReported } from "./disk.js";
 import type { DiskCollectResult } from "./disk_linux.js";
 import type { CommandRunner, DiskFilter, DiskReading } from "./types.js";
 
-export class Win32DiskParseError extends Error {
-  override readonly name = "Win32DiskParseError";
+export class Win32DiskParseError extends SrvutilError {
+  constructor(message: string) {
+    // The OS printed something we cannot read: our bug or an OS we do not know yet.
+    super("internal", message);
+  }
 }
 
 /** Win32_LogicalDisk.DriveType 3 = local fixed disk (2 removable, 4 network, 5 CD). */

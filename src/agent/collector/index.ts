@@ -1,3 +1,4 @@
+import { UnavailableError } from "../../errors.js";
 import { readCpuCountersDarwin } from "./cpu_darwin.js";
 import { readCpuCountersLinux } from "./cpu_linux.js";
 import { readCpuCountersWin32 } from "./cpu_win32.js";
@@ -13,9 +14,7 @@ export * from "./cpu.js";
 export type { DiskCollectResult } from "./disk_linux.js";
 export * from "./types.js";
 
-export class UnsupportedPlatformError extends Error {
-  override readonly name = "UnsupportedPlatformError";
-}
+export class UnsupportedPlatformError extends UnavailableError {}
 
 /** Runs a command with a deadline; output is small (vm_stat, df, a CSV of drives). */
 export const runCommand: CommandRunner = async (command, args) => {

@@ -1,7 +1,11 @@
+import { SrvutilError } from "../../errors.js";
 import type { MemoryReading } from "./types.js";
 
-export class MemoryParseError extends Error {
-  override readonly name = "MemoryParseError";
+export class MemoryParseError extends SrvutilError {
+  constructor(message: string) {
+    // The OS printed something we cannot read: our bug or an OS we do not know yet.
+    super("internal", message);
+  }
 }
 
 /** Builds a reading with the contract's meaning: used = total − available. */

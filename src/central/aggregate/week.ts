@@ -1,9 +1,8 @@
 import { DateTime, IANAZone } from "luxon";
+import { InputError } from "../../errors.js";
 
 /** A week spec the user can't mean (e.g. "2026-W54"); the message says the accepted forms. */
-export class WeekError extends Error {
-  override readonly name = "WeekError";
-}
+export class WeekError extends InputError {}
 
 export interface ReportWeek {
   /** "2026-W47" */

@@ -4,6 +4,7 @@
  * buckets, which only ever lets a client through sooner.
  */
 export interface RateLimitOptions {
+  /** SRVUTIL_RATE_LIMIT_PER_SECOND (0 disables) and SRVUTIL_RATE_LIMIT_BURST, see loadCentralConfig. */
   perSecond: number;
   burst: number;
   /** Injectable clock for tests, ms. */
@@ -58,28 +59,4 @@ export class RateLimiter {
       if (!first.done) this.buckets.delete(first.value);
     }
   }
-}
-
-/** Reads SRVUTIL_RATE_LIMIT_PER_SECOND (default 5, 0 disables) and SRVUTIL_RATE_LIMIT_BURST (default 60). */
-export function rateLimitFromEnv(env: NodeJS.ProcessEnv): RateLimitOptions {
-  const perSecond = envNumber(env, "SRVUTIL_RATE_LIMIT_PER_SECOND", 5);
-  const burst = envNumber(env, "SRVUTIL_RATE_LIMIT_BURST", 60);
-  if (perSecond > 0 && burst < 1) {
-    throw new RateLimitConfigError("SRVUTIL_RATE_LIMIT_BURST: must be at least 1");
-  }
-  return { perSecond, burst };
-}
-
-export class RateLimitConfigError extends Error {
-  override readonly name = "RateLimitConfigError";
-}
-
-function envNumber(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
-  const raw = env[key];
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const v = Number(raw);
-  if (!Number.isFinite(v) || v < 0) {
-    throw new RateLimitConfigError(`${key}: expected a number ≥ 0, got '${raw}'`);
-  }
-  return v;
 }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { InputError } from "../../errors.js";
 import { serverNameProblem } from "../../protocol/index.js";
 import type { AgentTokenRecord, MetricsStore } from "../storage/store.js";
 
@@ -15,9 +16,7 @@ const PREFIX: Record<TokenRole, string> = { agent: "srvu", viewer: "srvv" };
 const TOKEN_PATTERN = /^(srvu|srvv)_([0-9a-f]{12})_([0-9a-f]{64})$/;
 
 /** A token name (server for agents, a label for viewers) that cannot be used. */
-export class TokenInputError extends Error {
-  override readonly name = "TokenInputError";
-}
+export class TokenInputError extends InputError {}
 
 export interface ParsedToken {
   role: TokenRole;

@@ -1,5 +1,11 @@
 import type { InlineImage } from "../mail/transport.js";
-import { buildWeeklyReport, renderReport, thresholdsFromEnv, type WeeklyReport } from "../report/index.js";
+import {
+  buildWeeklyReport,
+  type ReportThresholds,
+  renderReport,
+  resolveThresholds,
+  type WeeklyReport,
+} from "../report/index.js";
 import type { MetricsStore } from "../storage/store.js";
 import { DEFAULT_GROUP, type DeliveryGroup } from "./groups.js";
 import { weekDateRange } from "./week.js";
@@ -32,10 +38,10 @@ export type ReportComposer = (request: ComposeRequest) => Promise<ComposedReport
 /** The production composer: Report JSON v1 for the group's servers, rendered for email. */
 export function weeklyReportComposer(
   store: MetricsStore,
-  env: NodeJS.ProcessEnv = process.env,
+  thresholds: Partial<ReportThresholds> = {},
 ): ReportComposer {
-  // Read once: a bad threshold fails at start-up, not on Monday morning.
-  const thresholds = thresholdsFromEnv(env);
+  // Checked once: contradicting thresholds fail at start-up, not on Monday morning.
+  resolveThresholds(thresholds);
   return async ({ week, group, timeZone, now }) => {
     const report = await buildWeeklyReport(store, {
       week,

@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { ConfigError } from "../../errors.js";
 
 /** The groups file is missing or malformed; the message names the file and the field. */
-export class GroupsConfigError extends Error {
-  override readonly name = "GroupsConfigError";
-}
+export class GroupsConfigError extends ConfigError {}
 
 export interface Recipients {
   to: string[];

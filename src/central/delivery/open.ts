@@ -1,3 +1,4 @@
+import { ConfigError } from "../../errors.js";
 import { PgDeliveryStore } from "../storage/postgres/deliveries.js";
 import { PgStore } from "../storage/postgres/pg-store.js";
 import { SqliteDeliveryStore } from "../storage/sqlite/deliveries.js";
@@ -6,9 +7,7 @@ import type { MetricsStore } from "../storage/store.js";
 import type { DeliveryStore } from "./store.js";
 
 /** A store kind without a deliveries implementation. */
-export class DeliveryStoreConfigError extends Error {
-  override readonly name = "DeliveryStoreConfigError";
-}
+export class DeliveryStoreConfigError extends ConfigError {}
 
 /**
  * The deliveries live in the same database as the metrics (one thing to back

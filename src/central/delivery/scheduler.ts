@@ -8,7 +8,7 @@ import { type ReportComposer, weeklyReportComposer } from "./composer.js";
 import { loadDeliveryGroups } from "./groups.js";
 import { deliveryStoreFor } from "./open.js";
 import { type AttemptResult, DeliveryService, type DeliveryServiceOptions } from "./service.js";
-import { type DeliverySettings, loadDeliverySettings } from "./settings.js";
+import type { DeliverySettings } from "./settings.js";
 import type { DeliveryStore } from "./store.js";
 import { isoWeekBefore } from "./week.js";
 
@@ -215,25 +215,25 @@ function countTicksBetween(pattern: Cron, after: number, before: number): number
 
 /**
  * Starts the weekly report schedule (and resumes pending deliveries) inside
- * `central serve`. Reads the delivery settings (SRVUTIL_REPORT_CRON,
- * SRVUTIL_GROUPS_FILE, retry timings) from the environment; the optional
- * fields are for tests and embedding.
+ * `central serve`, with the delivery settings of the config (SRVUTIL_REPORT_CRON,
+ * SRVUTIL_GROUPS_FILE, retry timings); the optional fields are for tests and embedding.
  */
 export async function startDeliveryScheduler(deps: {
   config: CentralConfig;
   store: MetricsStore;
   log: AutomationLog;
-  env?: NodeJS.ProcessEnv;
   composer?: ReportComposer;
   deliveries?: DeliveryStore;
   transport?: MailTransport;
 }): Promise<RunningScheduler> {
-  const env = deps.env ?? process.env;
-  const settings = loadDeliverySettings(env);
+  const settings = deps.config.delivery;
   const groups = loadDeliveryGroups(settings.groupsFile, deps.config.reportTo);
   const transport =
     deps.transport ??
-    createMailTransport({ smtpUrl: deps.config.smtpUrl, outboxDir: deps.config.paths.outbox }, env);
+    createMailTransport(
+      { smtpUrl: deps.config.smtpUrl, outboxDir: deps.config.paths.outbox },
+      deps.config.smtp,
+    );
   if (transport.kind === "smtp") {
     for (const g of groups) {
       if (g.recipients.to.length + g.recipients.cc.length + g.recipients.bcc.length === 0) {
@@ -247,7 +247,7 @@ export async function startDeliveryScheduler(deps: {
   return startDeliveryEngine({
     deliveries: deps.deliveries ?? deliveryStoreFor(deps.store),
     transport,
-    composer: deps.composer ?? weeklyReportComposer(deps.store, env),
+    composer: deps.composer ?? weeklyReportComposer(deps.store, deps.config.thresholds),
     groups,
     log: deps.log,
     mailFrom: deps.config.mailFrom,

@@ -7,7 +7,6 @@ import { type ReportComposer, weeklyReportComposer } from "./composer.js";
 import { loadDeliveryGroups } from "./groups.js";
 import { deliveryStoreFor } from "./open.js";
 import { DeliveryService } from "./service.js";
-import { loadDeliverySettings } from "./settings.js";
 import type { DeliveryKey, DeliveryRecord, DeliveryStore } from "./store.js";
 import { resolveDeliveryWeek } from "./week.js";
 
@@ -44,25 +43,24 @@ export async function sendWeeklyReport(o: {
   week: string;
   groups?: readonly string[];
   resend?: boolean;
-  env?: NodeJS.ProcessEnv;
   now?: number;
   composer?: ReportComposer;
   transport?: MailTransport;
   deliveries?: DeliveryStore;
 }): Promise<ManualSendOutcome[]> {
-  const env = o.env ?? process.env;
-  const settings = loadDeliverySettings(env);
+  const settings = o.config.delivery;
   const groups = loadDeliveryGroups(settings.groupsFile, o.config.reportTo);
   const week = resolveDeliveryWeek(o.week, o.config.reportTimeZone, o.now ?? Date.now());
   const deliveries = o.deliveries ?? deliveryStoreFor(o.store);
   await deliveries.init();
   const transport =
-    o.transport ?? createMailTransport({ smtpUrl: o.config.smtpUrl, outboxDir: o.config.paths.outbox }, env);
+    o.transport ??
+    createMailTransport({ smtpUrl: o.config.smtpUrl, outboxDir: o.config.paths.outbox }, o.config.smtp);
   try {
     const service = new DeliveryService({
       deliveries,
       transport,
-      composer: o.composer ?? weeklyReportComposer(o.store, env),
+      composer: o.composer ?? weeklyReportComposer(o.store, o.config.thresholds),
       groups,
       log: o.log,
       mailFrom: o.config.mailFrom,

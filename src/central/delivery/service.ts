@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { InputError } from "../../errors.js";
 import type { AutomationLog } from "../automation-log.js";
 import { deliveryMessageId } from "../mail/index.js";
 import { MailSendError, type MailTransport } from "../mail/transport.js";
@@ -41,9 +42,7 @@ export interface AttemptResult extends DeliveryKey {
 }
 
 /** A group named on the command line that is not configured; lists the configured ones. */
-export class UnknownGroupError extends Error {
-  override readonly name = "UnknownGroupInputError";
-}
+export class UnknownGroupError extends InputError {}
 
 /**
  * Queues and sends the weekly report of each (week, group) exactly once:

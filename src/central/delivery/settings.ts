@@ -1,9 +1,5 @@
 import { Cron } from "croner";
-
-/** A delivery setting that is malformed; the message names the variable and the accepted form. */
-export class DeliveryConfigError extends Error {
-  override readonly name = "DeliveryConfigError";
-}
+import { ConfigError } from "../../errors.js";
 
 export interface RetryPolicy {
   /** Delay after the first failed attempt; doubles after each further failure. */
@@ -14,6 +10,7 @@ export interface RetryPolicy {
   retryForMs: number;
 }
 
+/** Delivery-only knobs, read from SRVUTIL_REPORT_CRON, SRVUTIL_GROUPS_FILE and SRVUTIL_DELIVERY_* by loadCentralConfig. */
 export interface DeliverySettings {
   /** Cron expression in the report time zone; null when SRVUTIL_REPORT_CRON=off. */
   cron: string | null;
@@ -32,58 +29,15 @@ export interface DeliverySettings {
 
 export const DEFAULT_REPORT_CRON = "0 7 * * 1";
 
-/**
- * Delivery settings from the environment (the central config owns the SMTP
- * URL, sender, recipients and time zone; these are delivery-only knobs):
- * SRVUTIL_REPORT_CRON, SRVUTIL_GROUPS_FILE, SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS,
- * SRVUTIL_DELIVERY_RETRY_MAX_SECONDS, SRVUTIL_DELIVERY_RETRY_HOURS,
- * SRVUTIL_DELIVERY_POLL_SECONDS, SRVUTIL_DELIVERY_LEASE_SECONDS.
- * Durations accept decimals (tests use fractions of a second).
- */
-export function loadDeliverySettings(env: NodeJS.ProcessEnv = process.env): DeliverySettings {
-  const cronRaw = (env.SRVUTIL_REPORT_CRON ?? "").trim();
-  let cron: string | null = cronRaw === "" ? DEFAULT_REPORT_CRON : cronRaw;
-  if (/^(off|none|disabled)$/i.test(cronRaw)) cron = null;
-  if (cron !== null) validateCron(cron);
-  const groupsFile = (env.SRVUTIL_GROUPS_FILE ?? "").trim();
-  const retryInitial = seconds(env, "SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS", 60);
-  const retryMax = seconds(env, "SRVUTIL_DELIVERY_RETRY_MAX_SECONDS", 3600);
-  if (retryMax < retryInitial) {
-    throw new DeliveryConfigError(
-      "SRVUTIL_DELIVERY_RETRY_MAX_SECONDS must be >= SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS",
-    );
-  }
-  return {
-    cron,
-    groupsFile: groupsFile === "" ? null : groupsFile,
-    retry: {
-      initialDelayMs: retryInitial * 1000,
-      maxDelayMs: retryMax * 1000,
-      retryForMs: seconds(env, "SRVUTIL_DELIVERY_RETRY_HOURS", 12) * 3_600_000,
-    },
-    pollMs: seconds(env, "SRVUTIL_DELIVERY_POLL_SECONDS", 30) * 1000,
-    leaseMs: seconds(env, "SRVUTIL_DELIVERY_LEASE_SECONDS", 300) * 1000,
-  };
-}
-
 export function validateCron(expr: string): void {
   try {
     new Cron(expr, { paused: true });
   } catch (err) {
-    throw new DeliveryConfigError(
-      `SRVUTIL_REPORT_CRON: '${expr}' is not a cron expression (${(err as Error).message}); ` +
-        `e.g. "${DEFAULT_REPORT_CRON}" = Mondays 07:00, or "off"`,
+    throw new ConfigError(
+      `SRVUTIL_REPORT_CRON: expected a cron expression such as "${DEFAULT_REPORT_CRON}" (Mondays 07:00) or "off", ` +
+        `got '${expr}' (${(err as Error).message})`,
     );
   }
-}
-
-function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = (env[name] ?? "").trim();
-  if (raw === "") return fallback;
-  if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) <= 0) {
-    throw new DeliveryConfigError(`${name}: expected a positive number, got '${raw}'`);
-  }
-  return Number(raw);
 }
 
 /** Delay before attempt n+1 after n failed attempts: initial × 2^(n−1), capped. */

@@ -1,9 +1,8 @@
 import { DateTime } from "luxon";
+import { InputError } from "../../errors.js";
 
 /** A week the user typed that is not an ISO week; the message shows the accepted forms. */
-export class DeliveryWeekError extends Error {
-  override readonly name = "DeliveryWeekError";
-}
+export class DeliveryWeekError extends InputError {}
 
 /** "2026-W47" for the ISO week containing `instant` in `timeZone`. */
 export function isoWeekOf(instant: number, timeZone: string): string {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
+import { InputError } from "../../errors.js";
 import {
   CsvValidationError,
   type MetricRow,
@@ -25,8 +26,7 @@ import { RawFileWriter } from "./raw-file-writer.js";
  */
 
 /** Rows of a file name a server other than the one the token is bound to (→ 403). */
-export class ServerMismatchError extends Error {
-  override readonly name = "ServerMismatchError";
+export class ServerMismatchError extends InputError {
   constructor(
     readonly tokenServer: string,
     readonly rowServer: string,
@@ -34,14 +34,13 @@ export class ServerMismatchError extends Error {
   ) {
     super(
       `data row ${dataRow} names server '${rowServer}' but this token may only upload for '${tokenServer}'`,
+      { status: 403 },
     );
   }
 }
 
 /** A file that is valid CSV v1 but cannot be ingested as one upload (e.g. several servers in one file on import). */
-export class IngestInputError extends Error {
-  override readonly name = "IngestInputError";
-}
+export class IngestInputError extends InputError {}
 
 export interface IngestServiceOptions {
   store: MetricsStore;
@@ -51,7 +50,7 @@ export interface IngestServiceOptions {
   receivedMetricsDir: string;
   log?: AutomationLog | null;
   maxFutureSkewMs: number;
-  /** Data rows accepted in one file. */
+  /** Data rows accepted in one file (SRVUTIL_MAX_ROWS_PER_FILE). */
   maxRows: number;
   /** Injectable clock, epoch ms. */
   now?: () => number;
@@ -73,17 +72,6 @@ export interface IngestResult {
 export interface IngestFileOptions {
   /** The server the caller's token is bound to; rows naming another server are refused. */
   expectedServer?: string;
-}
-
-/** SRVUTIL_MAX_ROWS_PER_FILE, default 200,000 (a 16 MiB file holds about 100,000 rows). */
-export function maxRowsFromEnv(env: NodeJS.ProcessEnv): number {
-  const raw = env.SRVUTIL_MAX_ROWS_PER_FILE;
-  if (raw === undefined || raw.trim() === "") return 200_000;
-  const v = Number(raw);
-  if (!Number.isSafeInteger(v) || v < 1) {
-    throw new IngestInputError(`SRVUTIL_MAX_ROWS_PER_FILE: expected a whole number ≥ 1, got '${raw}'`);
-  }
-  return v;
 }
 
 const UPLOAD_ID_PATTERN = /^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{12}$/;

@@ -257,18 +257,3 @@ function rowsFromColumns(reply: Extract<WorkerReply, { kind: "ok" }>): MetricRow
   }
   return rows;
 }
-
-/** SRVUTIL_PARSE_WORKERS: worker threads for parsing large files (default 2, 0 = parse inline). */
-export function parseWorkersFromEnv(env: NodeJS.ProcessEnv): number {
-  const raw = env.SRVUTIL_PARSE_WORKERS;
-  if (raw === undefined || raw.trim() === "") return 2;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < 0 || v > 64) {
-    throw new CsvPoolConfigError(`SRVUTIL_PARSE_WORKERS: expected a whole number 0-64, got '${raw}'`);
-  }
-  return v;
-}
-
-export class CsvPoolConfigError extends Error {
-  override readonly name = "CsvPoolConfigError";
-}

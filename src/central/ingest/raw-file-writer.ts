@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import { UnavailableError } from "../../errors.js";
 
 /**
  * Makes raw files durable in received_metrics/ without holding the event
@@ -41,8 +42,7 @@ export interface RawFileRequest {
 }
 
 /** A write the file system refused (disk full, permissions); nothing of the file is left behind. */
-export class RawFileWriteError extends Error {
-  override readonly name = "RawFileWriteError";
+export class RawFileWriteError extends UnavailableError {
   constructor(
     readonly file: string,
     readonly code: string | undefined,

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { parseSmtpSettings } from "./settings.js";
+import { parseSmtpSettings, type SmtpOptions } from "./settings.js";
 import { type MailTransport, OutboxMailTransport, SmtpMailTransport } from "./transport.js";
 
 export * from "./settings.js";
@@ -11,10 +11,10 @@ export * from "./transport.js";
  */
 export function createMailTransport(
   opts: { smtpUrl: string | null; outboxDir: string },
-  env: NodeJS.ProcessEnv = process.env,
+  smtp: Partial<SmtpOptions> = {},
 ): MailTransport {
   if (opts.smtpUrl === null) return new OutboxMailTransport(opts.outboxDir);
-  return new SmtpMailTransport(parseSmtpSettings(opts.smtpUrl, env));
+  return new SmtpMailTransport(parseSmtpSettings(opts.smtpUrl, smtp));
 }
 
 /**

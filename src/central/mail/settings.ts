@@ -1,9 +1,8 @@
 import { readFileSync } from "node:fs";
+import { ConfigError } from "../../errors.js";
 
 /** An SMTP setting that is missing or malformed; the message names the variable. */
-export class MailConfigError extends Error {
-  override readonly name = "MailConfigError";
-}
+export class MailConfigError extends ConfigError {}
 
 /**
  * Everything needed to talk to an SMTP server, parsed from SRVUTIL_SMTP_URL
@@ -30,6 +29,26 @@ export interface SmtpSettings {
   timeoutMs: number;
 }
 
+/** The SRVUTIL_SMTP_* tuning settings (read by loadCentralConfig, src/central/config.ts). */
+export interface SmtpOptions {
+  requireTls: boolean;
+  /** PEM CA bundle file, read when the transport is created. */
+  caFile: string | null;
+  allowSelfSigned: boolean;
+  pool: boolean;
+  maxConnections: number;
+  timeoutMs: number;
+}
+
+export const DEFAULT_SMTP_OPTIONS: Readonly<SmtpOptions> = Object.freeze({
+  requireTls: false,
+  caFile: null,
+  allowSelfSigned: false,
+  pool: true,
+  maxConnections: 2,
+  timeoutMs: 30_000,
+});
+
 /** The SMTP URL with the password replaced by ***, safe for logs and status output. */
 export function redactSmtpUrl(url: string): string {
   try {
@@ -53,11 +72,12 @@ export function describeSmtp(s: SmtpSettings): string {
 }
 
 /**
- * Parses the SMTP URL and the SRVUTIL_SMTP_* variables. URL query parameters
+ * Parses the SMTP URL and applies the SRVUTIL_SMTP_* options. URL query parameters
  * are not used for options so that the URL can be copied from a mail
  * provider's settings page unchanged.
  */
-export function parseSmtpSettings(url: string, env: NodeJS.ProcessEnv = process.env): SmtpSettings {
+export function parseSmtpSettings(url: string, options: Partial<SmtpOptions> = {}): SmtpSettings {
+  const o: SmtpOptions = { ...DEFAULT_SMTP_OPTIONS, ...options };
   let u: URL;
   try {
     u = new URL(url);
@@ -78,7 +98,7 @@ export function parseSmtpSettings(url: string, env: NodeJS.ProcessEnv = process.
     throw new MailConfigError("SRVUTIL_SMTP_URL: a password without a user name");
   }
 
-  const caFile = nonEmpty(env.SRVUTIL_SMTP_CA_FILE);
+  const caFile = o.caFile;
   let caPem: string | null = null;
   if (caFile !== null) {
     try {
@@ -99,32 +119,11 @@ export function parseSmtpSettings(url: string, env: NodeJS.ProcessEnv = process.
     port,
     user,
     password,
-    requireTls: bool(env, "SRVUTIL_SMTP_REQUIRE_TLS", false),
+    requireTls: o.requireTls,
     caPem,
-    allowSelfSigned: bool(env, "SRVUTIL_SMTP_ALLOW_SELF_SIGNED", false),
-    pool: bool(env, "SRVUTIL_SMTP_POOL", true),
-    maxConnections: int(env, "SRVUTIL_SMTP_MAX_CONNECTIONS", 2, 1),
-    timeoutMs: int(env, "SRVUTIL_SMTP_TIMEOUT_SECONDS", 30, 1) * 1000,
+    allowSelfSigned: o.allowSelfSigned,
+    pool: o.pool,
+    maxConnections: o.maxConnections,
+    timeoutMs: o.timeoutMs,
   };
-}
-
-function nonEmpty(v: string | undefined): string | null {
-  return v === undefined || v.trim() === "" ? null : v;
-}
-
-export function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const raw = nonEmpty(env[name]);
-  if (raw === null) return fallback;
-  if (/^(true|1|yes|on)$/i.test(raw)) return true;
-  if (/^(false|0|no|off)$/i.test(raw)) return false;
-  throw new MailConfigError(`${name}: expected true or false, got '${raw}'`);
-}
-
-export function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
-  const raw = nonEmpty(env[name]);
-  if (raw === null) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) {
-    throw new MailConfigError(`${name}: expected a whole number >= ${min}, got '${raw}'`);
-  }
-  return Number(raw);
 }

@@ -13,6 +13,7 @@ import { isIP } from "node:net";
 import path from "node:path";
 import nodemailer, { type Transporter } from "nodemailer";
 import type Mail from "nodemailer/lib/mailer/index.js";
+import { SrvutilError } from "../../errors.js";
 import { describeSmtp, type SmtpSettings } from "./settings.js";
 
 export interface InlineImage {
@@ -66,15 +67,15 @@ export interface MailTransport {
  * else (connection refused, timeouts, 4xx, TLS, auth) is retried because an
  * operator may fix it while retries are still running.
  */
-export class MailSendError extends Error {
-  override readonly name = "MailSendError";
+export class MailSendError extends SrvutilError {
   constructor(
     message: string,
     readonly permanent: boolean,
     readonly code: string | null,
     readonly responseCode: number | null,
   ) {
-    super(message);
+    // A permanent refusal (recipients, sender, credentials) is ours to fix; anything else is the server being away.
+    super(permanent ? "bad_config" : "unavailable", message);
   }
 }
 

@@ -13,6 +13,5 @@ export {
   DEFAULT_THRESHOLDS,
   resolveThresholds,
   ThresholdConfigError,
-  thresholdsFromEnv,
 } from "./thresholds.js";
 export type * from "./types.js";

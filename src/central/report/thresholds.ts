@@ -1,3 +1,4 @@
+import { ConfigError } from "../../errors.js";
 import type { ReportThresholds } from "./types.js";
 
 /** Defaults chosen for general-purpose Linux/Windows servers; see docs/report.md. */
@@ -22,29 +23,8 @@ export const DEFAULT_THRESHOLDS: Readonly<ReportThresholds> = Object.freeze({
   anomaly_min_weeks: 3,
 });
 
-/** A threshold setting that is not a usable number; the message names the variable. */
-export class ThresholdConfigError extends Error {
-  override readonly name = "ThresholdConfigError";
-}
-
-/**
- * Reads overrides from the environment: SRVUTIL_REPORT_<NAME in upper case>,
- * e.g. SRVUTIL_REPORT_DISK_PERCENT_WARNING=80. Unset or empty → default.
- */
-export function thresholdsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<ReportThresholds> {
-  const out: Partial<ReportThresholds> = {};
-  for (const key of Object.keys(DEFAULT_THRESHOLDS) as (keyof ReportThresholds)[]) {
-    const name = `SRVUTIL_REPORT_${key.toUpperCase()}`;
-    const raw = env[name];
-    if (raw === undefined || raw.trim() === "") continue;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value < 0) {
-      throw new ThresholdConfigError(`${name}: expected a non-negative number, got '${raw}'`);
-    }
-    out[key] = value;
-  }
-  return out;
-}
+/** Thresholds that contradict each other (SRVUTIL_REPORT_<THRESHOLD>, read by loadCentralConfig). */
+export class ThresholdConfigError extends ConfigError {}
 
 export function resolveThresholds(overrides: Partial<ReportThresholds> = {}): ReportThresholds {
   const t = { ...DEFAULT_THRESHOLDS, ...overrides };

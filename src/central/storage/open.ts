@@ -1,25 +1,31 @@
 import path from "node:path";
+import { ConfigError, UnavailableError } from "../../errors.js";
 import { PgStore } from "./postgres/pg-store.js";
 import { SqliteStore, type SqliteSynchronous } from "./sqlite/sqlite-store.js";
 import type { MetricsStore } from "./store.js";
 
 /** A database URL that names no supported store, or a store that cannot be used yet. */
-export class StoreConfigError extends Error {
-  override readonly name = "StoreConfigError";
+export class StoreConfigError extends ConfigError {}
+
+/** A database that does not answer (refused, unreachable, starting up): try again later. */
+export class StoreUnavailableError extends UnavailableError {}
+
+export interface OpenStoreOptions {
+  /** SQLite sync mode (SRVUTIL_SQLITE_SYNCHRONOUS): NORMAL, the default, or FULL; see docs/api.md. */
+  synchronous?: SqliteSynchronous;
 }
 
 /**
  * Opens the store named by SRVUTIL_DB_URL (`sqlite:/abs/path.db` or
- * `postgres://user:pass@host:5432/db`) and runs its migrations. The SQLite sync mode comes from SRVUTIL_SQLITE_SYNCHRONOUS
- * (NORMAL, the default, or FULL; see docs/api.md).
+ * `postgres://user:pass@host:5432/db`) and runs its migrations.
  */
-export async function openStore(dbUrl: string, env: NodeJS.ProcessEnv = process.env): Promise<MetricsStore> {
+export async function openStore(dbUrl: string, options: OpenStoreOptions = {}): Promise<MetricsStore> {
   if (dbUrl.startsWith("sqlite:")) {
     let file = dbUrl.slice("sqlite:".length);
     if (file.startsWith("//")) file = file.slice(2); // sqlite:///abs/path
     if (file === "") throw new StoreConfigError("SRVUTIL_DB_URL: expected sqlite:/path/to/file.db");
     const store = new SqliteStore(file === ":memory:" ? file : path.resolve(file), {
-      synchronous: sqliteSynchronousFromEnv(env),
+      synchronous: options.synchronous ?? "NORMAL",
     });
     try {
       await store.init();
@@ -36,6 +42,12 @@ export async function openStore(dbUrl: string, env: NodeJS.ProcessEnv = process.
     } catch (err) {
       await store.close().catch(() => {});
       const why = err instanceof Error ? err.message : String(err);
+      // Not answering is the server being away; anything else (password, database name) is ours to fix.
+      if (isUnreachable(err)) {
+        throw new StoreUnavailableError(`SRVUTIL_DB_URL: the PostgreSQL server does not answer (${why})`, {
+          cause: err,
+        });
+      }
       throw new StoreConfigError(`SRVUTIL_DB_URL: cannot use the PostgreSQL database (${why})`);
     }
     return store;
@@ -45,9 +57,22 @@ export async function openStore(dbUrl: string, env: NodeJS.ProcessEnv = process.
   );
 }
 
-export function sqliteSynchronousFromEnv(env: NodeJS.ProcessEnv): SqliteSynchronous {
-  const v = (env.SRVUTIL_SQLITE_SYNCHRONOUS ?? "").trim().toUpperCase();
-  if (v === "") return "NORMAL";
-  if (v === "NORMAL" || v === "FULL") return v;
-  throw new StoreConfigError(`SRVUTIL_SQLITE_SYNCHRONOUS: expected NORMAL or FULL, got '${v}'`);
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  // PostgreSQL: cannot_connect_now (starting up, shutting down), too_many_connections.
+  "57P03",
+  "53300",
+]);
+
+function isUnreachable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && UNREACHABLE_CODES.has(code)) return true;
+  if (err instanceof AggregateError) return err.errors.some(isUnreachable);
+  return err instanceof Error && /Connection terminated|timeout expired/i.test(err.message);
 }

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync 
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AutomationLog, logRotationFromEnv, redactSecrets } from "../../../src/central/automation-log.js";
+import { AutomationLog, redactSecrets } from "../../../src/central/automation-log.js";
+import { loadCentralConfig } from "../../../src/central/config.js";
 import { runCli } from "../../helpers/cli.js";
 import { freePort } from "../../helpers/net.js";
 
@@ -142,6 +143,7 @@ describe("AutomationLog", () => {
   });
 
   it("reads rotation settings from the environment with clear errors", () => {
+    const logRotationFromEnv = (env: Record<string, string>) => loadCentralConfig(env).logRotation;
     expect(logRotationFromEnv({})).toEqual({ maxBytes: 10 * 1024 * 1024, maxFiles: 5, daily: false });
     expect(
       logRotationFromEnv({ SRVUTIL_LOG_MAX_BYTES: "2048", SRVUTIL_LOG_ROTATE_DAILY: "true" }),

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { SqliteDeliveryStore } from "../../../src/central/storage/sqlite/deliveries.js";
+import { EXIT_CODE } from "../../../src/errors.js";
 import { runCli } from "../../helpers/cli.js";
 import { type SmtpFixture, startSmtpServer } from "../mail/smtp-fixture.js";
 import { openDeliveryDb } from "./helpers.js";
@@ -70,10 +71,10 @@ describe("srvutil report status / send (arguments and listing)", () => {
     expect(rows[0]).toMatchObject({ week: "2026-W46", group: "web", state: "sent", message_id: "<m@x>" });
   });
 
-  it("refuses an unknown group with a message naming the option (exit code 2)", async () => {
+  it("refuses an unknown group with a message naming the option (exit code 64, bad input)", async () => {
     const data = path.join(dir, "bad");
     const group = await runCli(["report", "send", "--week", "2026-W47", "--group", "nope"], env(data));
-    expect(group.code).toBe(2);
+    expect(group.code).toBe(EXIT_CODE.bad_input);
     expect(group.stderr).toContain("--group: no group named 'nope'; configured: default");
   });
 });

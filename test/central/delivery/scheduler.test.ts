@@ -11,7 +11,7 @@ import {
   startDeliveryEngine,
   startDeliveryScheduler,
 } from "../../../src/central/delivery/scheduler.js";
-import { type DeliverySettings, loadDeliverySettings } from "../../../src/central/delivery/settings.js";
+import type { DeliverySettings } from "../../../src/central/delivery/settings.js";
 import { createMailTransport } from "../../../src/central/mail/index.js";
 import { openStore } from "../../../src/central/storage/open.js";
 import { SqliteDeliveryStore } from "../../../src/central/storage/sqlite/deliveries.js";
@@ -168,7 +168,7 @@ describe("startDeliveryScheduler (the `central serve` entry point)", () => {
       SRVUTIL_DELIVERY_POLL_SECONDS: "0.05",
     };
     const config = loadCentralConfig(env);
-    const store = await openStore(config.dbUrl, env);
+    const store = await openStore(config.dbUrl);
     cleanup.push(() => store.close());
     // A delivery left pending by an earlier run is resumed at start.
     const deliveries = new SqliteDeliveryStore((store as SqliteStore).db);
@@ -178,7 +178,7 @@ describe("startDeliveryScheduler (the `central serve` entry point)", () => {
       { now: Date.now(), trigger: "schedule", retryUntil: Date.now() + 60_000 },
     );
 
-    const running = await startDeliveryScheduler({ config, store, log, env, composer: fleetComposer(FLEET) });
+    const running = await startDeliveryScheduler({ config, store, log, composer: fleetComposer(FLEET) });
     cleanup.push(() => running.stop());
     await waitFor(
       async () => (await deliveries.get({ week: "2026-W47", group: "web" }))?.state === "sent",
@@ -195,6 +195,7 @@ describe("startDeliveryScheduler (the `central serve` entry point)", () => {
   });
 
   it("reads its settings from the environment with clear errors", () => {
+    const loadDeliverySettings = (env: Record<string, string>) => loadCentralConfig(env).delivery;
     expect(loadDeliverySettings({}).cron).toBe("0 7 * * 1");
     expect(loadDeliverySettings({ SRVUTIL_REPORT_CRON: "off" }).cron).toBeNull();
     expect(() => loadDeliverySettings({ SRVUTIL_REPORT_CRON: "every monday" })).toThrow(
@@ -233,7 +234,7 @@ describe("startDeliveryScheduler with the real weekly report", () => {
     };
     const config = loadCentralConfig(env);
     await ingestWeek(path.join(dir, "srvutil.db"));
-    const store = await openStore(config.dbUrl, env);
+    const store = await openStore(config.dbUrl);
     cleanup.push(() => store.close());
     const deliveries = new SqliteDeliveryStore((store as SqliteStore).db);
     await deliveries.init();
@@ -243,7 +244,7 @@ describe("startDeliveryScheduler with the real weekly report", () => {
         { now: Date.now(), trigger: "schedule", retryUntil: Date.now() + 60_000 },
       );
     }
-    const running = await startDeliveryScheduler({ config, store, log, env });
+    const running = await startDeliveryScheduler({ config, store, log });
     cleanup.push(() => running.stop());
     await server.waitForMessages(2, 20_000);
     await running.stop();

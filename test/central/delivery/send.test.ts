@@ -42,7 +42,7 @@ describe("sendWeeklyReport (srvutil report send)", () => {
     const log = new AutomationLog(config.paths.automationLog);
     const composer = fleetComposer(["web-01"]);
     const send = (extra: { resend?: boolean; groups?: string[] } = {}) =>
-      sendWeeklyReport({ config, store, log, env, composer, week: "2026-W47", ...extra });
+      sendWeeklyReport({ config, store, log, composer, week: "2026-W47", ...extra });
 
     const down = await send();
     expect(down).toMatchObject([{ week: "2026-W47", group: "default", status: "pending" }]);
@@ -76,7 +76,6 @@ describe("sendWeeklyReport (srvutil report send)", () => {
       config,
       store,
       log: new AutomationLog(config.paths.automationLog),
-      env,
       composer: fleetComposer(["web-01"]),
       week: "last",
       now: Date.parse("2026-11-25T12:00:00Z"),
@@ -110,7 +109,6 @@ describe("sendWeeklyReport (srvutil report send)", () => {
         config,
         store,
         log: new AutomationLog(config.paths.automationLog),
-        env,
         composer: fleetComposer(["web-01"]),
         week: "2026-W47",
       });
@@ -133,7 +131,6 @@ describe("sendWeeklyReport (srvutil report send)", () => {
       config,
       store,
       log: new AutomationLog(config.paths.automationLog),
-      env,
       composer: fleetComposer(["web-01"]),
       week: "2026-W47",
     });

@@ -62,7 +62,7 @@ async function service(
 ): Promise<{ svc: DeliveryService; transport: MailTransport }> {
   const transport = createMailTransport(
     { smtpUrl: `smtp://127.0.0.1:${smtpPort}`, outboxDir: path.join(dir, "outbox") },
-    { SRVUTIL_SMTP_TIMEOUT_SECONDS: "3" },
+    { timeoutMs: 3000 },
   );
   cleanup.push(() => transport.close());
   const store = over.store ?? db.store;

@@ -264,7 +264,6 @@ describe("startDeliveryScheduler on PostgreSQL", () => {
         config,
         store,
         log,
-        env,
         composer: fleetComposer(["web-01"]),
       });
       try {

@@ -417,7 +417,7 @@ describe("secrets in logs", () => {
     });
     const app = await createApiApp({
       store: c.store,
-      ingest: createIngestService(c.config, c.store, null, {}),
+      ingest: createIngestService(c.config, c.store, null),
       maxBodyBytes: c.config.maxBodyBytes,
       rateLimit: { perSecond: 0, burst: 1 },
       logger: { level: "trace", stream: sink },

@@ -7,6 +7,7 @@ import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { createAgentToken, startCentral } from "../../../src/central/server.js";
+import { EXIT_CODE } from "../../../src/errors.js";
 import { runCli } from "../../helpers/cli.js";
 import { makeSelfSignedCert } from "../../helpers/tls.js";
 import { csvFor } from "./fixtures.js";
@@ -47,14 +48,14 @@ describe("srvutil central token", () => {
     expect(list.stdout).not.toContain(token.split("_")[2]!);
 
     const bad = await runCli(["central", "token", "add", "../etc"], env);
-    expect(bad.code).toBe(2);
+    expect(bad.code).toBe(EXIT_CODE.bad_input);
     expect(bad.stderr).toContain("server name");
 
     const revoke = await runCli(["central", "token", "revoke", "web-01"], env);
     expect(revoke.code).toBe(0);
     expect(query<number>(data, "SELECT COUNT(*) FROM agent_tokens WHERE revoked_at IS NOT NULL")).toBe(1);
     const again = await runCli(["central", "token", "revoke", "web-01"], env);
-    expect(again.code).toBe(2);
+    expect(again.code).toBe(EXIT_CODE.bad_input);
     expect(again.stderr).toContain("no active agent token");
   });
 });
@@ -114,7 +115,7 @@ describe("startCentral over a real socket", () => {
   it("serves uploads on a free port and stops cleanly", async () => {
     const data = tempDir();
     const config = loadCentralConfig({ SRVUTIL_DATA_DIR: data, SRVUTIL_LISTEN: "127.0.0.1:0" });
-    const central = await startCentral(config, { env: {} });
+    const central = await startCentral(config);
     try {
       const token = await createAgentToken(central.store, "web-01");
       const res = await fetch(`${central.url}/api/v1/metrics`, {
@@ -136,7 +137,7 @@ describe("startCentral over a real socket", () => {
   it("re-ingests at startup acknowledged raw files whose commit was lost (power loss with synchronous=NORMAL)", async () => {
     const data = tempDir();
     const config = loadCentralConfig({ SRVUTIL_DATA_DIR: data, SRVUTIL_LISTEN: "127.0.0.1:0" });
-    let central = await startCentral(config, { env: {} });
+    let central = await startCentral(config);
     let uploadId: string;
     try {
       const token = await createAgentToken(central.store, "web-01");
@@ -154,7 +155,7 @@ describe("startCentral over a real socket", () => {
     const db = new Database(path.join(data, "srvutil.db"));
     db.exec("DELETE FROM samples; DELETE FROM uploads; DELETE FROM server_stats;");
     db.close();
-    central = await startCentral(config, { env: {} });
+    central = await startCentral(config);
     try {
       expect(query<number>(data, "SELECT COUNT(*) FROM samples")).toBe(8);
       expect(query<string>(data, "SELECT upload_id FROM uploads")).toBe(uploadId);
@@ -172,7 +173,7 @@ describe("startCentral over a real socket", () => {
       SRVUTIL_TLS_CERT: cert,
       SRVUTIL_TLS_KEY: key,
     });
-    const central = await startCentral(config, { env: {} });
+    const central = await startCentral(config);
     try {
       expect(central.url).toMatch(/^https:\/\//);
       const status = await new Promise<number>((resolve, reject) => {

@@ -31,7 +31,7 @@ export async function makeTestCentral(
   await store.init();
   const app = await createApiApp({
     store,
-    ingest: createIngestService(config, store, null, {}),
+    ingest: createIngestService(config, store, null),
     maxBodyBytes: config.maxBodyBytes,
     rateLimit: opts.rateLimit ?? { perSecond: 0, burst: 1 },
   });

@@ -4,6 +4,7 @@ import path from "node:path";
 import { simpleParser } from "mailparser";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { redactSecrets } from "../../../src/central/automation-log.js";
+import { loadCentralConfig } from "../../../src/central/config.js";
 import {
   createMailTransport,
   deliveryMessageId,
@@ -15,6 +16,9 @@ import {
   redactSmtpUrl,
 } from "../../../src/central/mail/index.js";
 import { makeSelfSignedCert, type SmtpFixture, startSmtpServer, TINY_PNG } from "./smtp-fixture.js";
+
+/** The SMTP options as `central serve` gets them: SRVUTIL_SMTP_* through the one config schema. */
+const smtpEnv = (env: Record<string, string>) => loadCentralConfig(env).smtp;
 
 let dir: string;
 let cert: ReturnType<typeof makeSelfSignedCert>;
@@ -59,7 +63,7 @@ describe("SMTP transport", () => {
     servers.push(server);
     const transport = createMailTransport(
       { smtpUrl: `smtp://reports:${encodeURIComponent("s3cr:et")}@127.0.0.1:${server.port}`, outboxDir: dir },
-      { SRVUTIL_SMTP_CA_FILE: cert.certFile, SRVUTIL_SMTP_REQUIRE_TLS: "true" },
+      smtpEnv({ SRVUTIL_SMTP_CA_FILE: cert.certFile, SRVUTIL_SMTP_REQUIRE_TLS: "true" }),
     );
     try {
       const res = await transport.send(mail());
@@ -90,7 +94,7 @@ describe("SMTP transport", () => {
     const url = `smtps://127.0.0.1:${server.port}`;
     const strict = createMailTransport(
       { smtpUrl: url, outboxDir: dir },
-      { SRVUTIL_SMTP_TIMEOUT_SECONDS: "5" },
+      smtpEnv({ SRVUTIL_SMTP_TIMEOUT_SECONDS: "5" }),
     );
     try {
       const err = await strict.send(mail()).catch((e: unknown) => e);
@@ -104,7 +108,7 @@ describe("SMTP transport", () => {
 
     const lax = createMailTransport(
       { smtpUrl: url, outboxDir: dir },
-      { SRVUTIL_SMTP_ALLOW_SELF_SIGNED: "true" },
+      smtpEnv({ SRVUTIL_SMTP_ALLOW_SELF_SIGNED: "true" }),
     );
     try {
       await lax.send(mail());
@@ -120,7 +124,7 @@ describe("SMTP transport", () => {
     servers.push(server);
     const t = createMailTransport(
       { smtpUrl: `smtp://127.0.0.1:${server.port}`, outboxDir: dir },
-      { SRVUTIL_SMTP_REQUIRE_TLS: "true", SRVUTIL_SMTP_POOL: "false" },
+      smtpEnv({ SRVUTIL_SMTP_REQUIRE_TLS: "true", SRVUTIL_SMTP_POOL: "false" }),
     );
     try {
       await expect(t.send(mail())).rejects.toThrow(/STARTTLS/i);
@@ -154,7 +158,7 @@ describe("SMTP transport", () => {
     servers.push(server);
     const t = createMailTransport(
       { smtpUrl: `smtp://reports:wrongpass@127.0.0.1:${server.port}`, outboxDir: dir },
-      { SRVUTIL_SMTP_CA_FILE: cert.certFile },
+      smtpEnv({ SRVUTIL_SMTP_CA_FILE: cert.certFile }),
     );
     try {
       const err = (await t.send(mail()).catch((e: unknown) => e)) as MailSendError;
@@ -226,13 +230,13 @@ describe("SMTP settings", () => {
   it("names the variable to fix", () => {
     expect(() => parseSmtpSettings("http://u:hunter2@h", {})).toThrow(MailConfigError);
     expect(() => parseSmtpSettings("http://u:hunter2@h", {})).not.toThrow(/hunter2/);
-    expect(() => parseSmtpSettings("smtp://h", { SRVUTIL_SMTP_CA_FILE: "/nonexistent.pem" })).toThrow(
-      /SRVUTIL_SMTP_CA_FILE/,
-    );
-    expect(() => parseSmtpSettings("smtp://h", { SRVUTIL_SMTP_TIMEOUT_SECONDS: "soon" })).toThrow(
+    expect(() =>
+      parseSmtpSettings("smtp://h", smtpEnv({ SRVUTIL_SMTP_CA_FILE: "/nonexistent.pem" })),
+    ).toThrow(/SRVUTIL_SMTP_CA_FILE/);
+    expect(() => parseSmtpSettings("smtp://h", smtpEnv({ SRVUTIL_SMTP_TIMEOUT_SECONDS: "soon" }))).toThrow(
       /SRVUTIL_SMTP_TIMEOUT_SECONDS/,
     );
-    expect(() => parseSmtpSettings("smtp://h", { SRVUTIL_SMTP_ALLOW_SELF_SIGNED: "maybe" })).toThrow(
+    expect(() => parseSmtpSettings("smtp://h", smtpEnv({ SRVUTIL_SMTP_ALLOW_SELF_SIGNED: "maybe" }))).toThrow(
       /SRVUTIL_SMTP_ALLOW_SELF_SIGNED/,
     );
   });

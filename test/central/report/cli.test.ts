@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXIT_CODE } from "../../../src/errors.js";
 import { parseMetricsCsv } from "../../../src/protocol/index.js";
 import { REPO_ROOT, runCli } from "../../helpers/cli.js";
 import { type TempStore, tempStore, upload } from "./store-helpers.js";
@@ -56,9 +57,9 @@ describe("srvutil report build", () => {
     [["--week", "yesterday"], /expected an ISO week like "2026-W47" or "last"/],
     [["--week", "last", "--tz", "Nowhere/City"], /unknown time zone 'Nowhere\/City'/],
     [["--week", "last", "--format", "pdf"], /--format: expected html or json/],
-  ])("refuses %j with one clear line and exit code 2", async (args, message) => {
+  ])("refuses %j with one clear line and exit code 64 (bad input)", async (args, message) => {
     const r = await runCli(["report", "build", ...args], env);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(EXIT_CODE.bad_input);
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
   });

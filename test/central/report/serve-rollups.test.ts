@@ -25,7 +25,7 @@ describe("central serve rollup upkeep", () => {
       SRVUTIL_REPORT_CRON: "off",
     };
     const config = loadCentralConfig(env);
-    const central = await startCentral(config, { env, rollupRefreshMs: 200 });
+    const central = await startCentral(config, { rollupRefreshMs: 200 });
     try {
       const store = central.store as SqliteStore;
       const token = await createAgentToken(store, "web-01");

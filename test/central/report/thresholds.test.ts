@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { loadCentralConfig } from "../../../src/central/config.js";
 import {
   DEFAULT_THRESHOLDS,
   resolveThresholds,
   ThresholdConfigError,
-  thresholdsFromEnv,
 } from "../../../src/central/report/index.js";
+
+const thresholdsFromEnv = (env: Record<string, string>) => loadCentralConfig(env).thresholds;
 
 describe("report thresholds", () => {
   it("reads SRVUTIL_REPORT_<NAME> overrides and ignores empty ones", () => {

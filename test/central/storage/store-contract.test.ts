@@ -183,7 +183,7 @@ describe.each(factories)("MetricsStore contract: %s", (_name, skipReason, make) 
     const config = loadCentralConfig({ SRVUTIL_DATA_DIR: dir });
     const app = await createApiApp({
       store,
-      ingest: createIngestService(config, store, null, {}),
+      ingest: createIngestService(config, store, null),
       maxBodyBytes: config.maxBodyBytes,
       rateLimit: { perSecond: 0, burst: 1 },
     });

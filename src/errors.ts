@@ -1,0 +1,105 @@
+/**
+ * The one error taxonomy of srvutil. Every error we raise on purpose is a
+ * SrvutilError with a category; the category alone decides the HTTP status
+ * the central answers and the exit code the CLI returns, so no caller
+ * matches class names or messages.
+ *
+ * It lives at the top of src/ (not in src/central or src/agent) and imports
+ * nothing, because the agent, the protocol parser, the central and the CLI
+ * all raise these errors, and the agent must never import central code: its
+ * single-file bundle has to stay free of the central's dependencies.
+ */
+
+export type ErrorCategory =
+  /** The caller's request, file or command line is wrong; they can fix it and retry. */
+  | "bad_input"
+  /** A setting (environment variable, config file) is missing or malformed; the operator fixes it. */
+  | "bad_config"
+  /** Something we depend on (database, mail server, disk, the central) does not answer; retry later. */
+  | "unavailable"
+  /** A bug or a state we did not foresee. Also every error that is not a SrvutilError. */
+  | "internal";
+
+/** HTTP status per category; an error may override it (413, 415, 429, 403 … stay specific). */
+export const HTTP_STATUS: Readonly<Record<ErrorCategory, number>> = Object.freeze({
+  bad_input: 400,
+  // A misconfigured central is the server's fault, not the client's: 5xx, so agents keep their files and retry.
+  bad_config: 500,
+  unavailable: 503,
+  internal: 500,
+});
+
+/**
+ * CLI exit codes per category, from BSD sysexits(3) so cron mails and
+ * service managers can tell "fix the command" from "fix the config" from
+ * "try again later" from "report a bug". 0 is success and 1 means the
+ * command ran but part of its work failed (a file of an import, an email
+ * of `report send`); commander's own usage errors keep commander's codes.
+ */
+export const EXIT_CODE: Readonly<Record<ErrorCategory, number>> = Object.freeze({
+  /** EX_USAGE: a bad flag or argument value (every bad input reaching the CLI's top is one). */
+  bad_input: 64,
+  /** EX_CONFIG */
+  bad_config: 78,
+  /** EX_UNAVAILABLE */
+  unavailable: 69,
+  /** EX_SOFTWARE */
+  internal: 70,
+});
+
+export interface SrvutilErrorOptions {
+  /** HTTP status when the category's default is not precise enough (e.g. 403, 413, 429). */
+  status?: number;
+  cause?: unknown;
+}
+
+export class SrvutilError extends Error {
+  readonly status: number;
+  constructor(
+    readonly category: ErrorCategory,
+    message: string,
+    options: SrvutilErrorOptions = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.status = options.status ?? HTTP_STATUS[category];
+    // Only for stack traces and logs: nothing classifies errors by name.
+    this.name = new.target.name;
+  }
+}
+
+/** The request, file or command line is wrong (HTTP 400 unless overridden, exit 64). */
+export class InputError extends SrvutilError {
+  constructor(message: string, options?: SrvutilErrorOptions) {
+    super("bad_input", message, options);
+  }
+}
+
+/**
+ * A setting is missing or malformed (HTTP 500, exit 78). The message starts
+ * with the setting's name (an environment variable or a config file key)
+ * and says the accepted form, so the operator knows what to change.
+ */
+export class ConfigError extends SrvutilError {
+  constructor(message: string, options?: SrvutilErrorOptions) {
+    super("bad_config", message, options);
+  }
+}
+
+/** A dependency does not answer (HTTP 503, exit 69). */
+export class UnavailableError extends SrvutilError {
+  constructor(message: string, options?: SrvutilErrorOptions) {
+    super("unavailable", message, options);
+  }
+}
+
+export function errorCategory(err: unknown): ErrorCategory {
+  return err instanceof SrvutilError ? err.category : "internal";
+}
+
+export function httpStatusOf(err: unknown): number {
+  return err instanceof SrvutilError ? err.status : HTTP_STATUS.internal;
+}
+
+export function exitCodeOf(err: unknown): number {
+  return EXIT_CODE[errorCategory(err)];
+}

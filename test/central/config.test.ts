@@ -1,0 +1,225 @@
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  CENTRAL_ENV_VARIABLES,
+  ConfigError,
+  loadCentralConfig,
+  THRESHOLD_ENV_VARIABLES,
+} from "../../src/central/config.js";
+import { DEFAULT_THRESHOLDS } from "../../src/central/report/thresholds.js";
+import { EXIT_CODE, HTTP_STATUS } from "../../src/errors.js";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+/** Every `SRVUTIL_…` name in the first column of README.md's "## Configuration" table, by "used by". */
+function readmeVariables(): { central: Set<string>; agent: Set<string> } {
+  const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const section = readme.split(/^## Configuration$/m)[1]!.split(/^## /m)[0]!;
+  const out = { central: new Set<string>(), agent: new Set<string>() };
+  for (const line of section.split("\n")) {
+    const cells = line.split("|").map((c) => c.trim());
+    if (cells.length < 5 || !cells[1]!.includes("SRVUTIL_")) continue;
+    const usedBy = cells[3] as "central" | "agent";
+    expect(["central", "agent"], line).toContain(usedBy);
+    for (const m of cells[1]!.matchAll(/`(SRVUTIL_[A-Z0-9_<>]+)`/g)) out[usedBy].add(m[1]!);
+  }
+  return out;
+}
+
+/** The variables src/agent/config.ts reads (the agent must not import central code, so its names are read from source). */
+function agentVariables(): Set<string> {
+  const source = readFileSync(path.join(ROOT, "src/agent/config.ts"), "utf8");
+  return new Set([...source.matchAll(/\bSRVUTIL_[A-Z0-9_]*[A-Z0-9]\b/g)].map((m) => m[0]));
+}
+
+describe("central configuration schema", () => {
+  it("keeps every default", () => {
+    const c = loadCentralConfig({});
+    expect(c).toMatchObject({
+      dataDir: path.resolve("./data"),
+      listen: { host: "127.0.0.1", port: 8080 },
+      dbUrl: `sqlite:${path.resolve("./data/srvutil.db")}`,
+      reportTimeZone: "UTC",
+      smtpUrl: null,
+      mailFrom: "srvutil <srvutil@localhost>",
+      reportTo: [],
+      maxBodyBytes: 16 * 1024 * 1024,
+      maxFutureSkewMs: 86_400_000,
+      maxRowsPerFile: 200_000,
+      parseWorkers: 2,
+      rateLimit: { perSecond: 5, burst: 60 },
+      sqliteSynchronous: "NORMAL",
+      tls: null,
+      logLevel: "warn",
+      logRotation: { maxBytes: 10 * 1024 * 1024, maxFiles: 5, daily: false },
+      delivery: {
+        cron: "0 7 * * 1",
+        groupsFile: null,
+        retry: { initialDelayMs: 60_000, maxDelayMs: 3_600_000, retryForMs: 12 * 3_600_000 },
+        pollMs: 30_000,
+        leaseMs: 300_000,
+      },
+      smtp: {
+        caFile: null,
+        requireTls: false,
+        allowSelfSigned: false,
+        pool: true,
+        maxConnections: 2,
+        timeoutMs: 30_000,
+      },
+      thresholds: {},
+    });
+  });
+
+  it("reads every variable, and empty or blank ones count as unset", () => {
+    const c = loadCentralConfig({
+      SRVUTIL_LISTEN: "[::1]:9000",
+      SRVUTIL_MAX_ROWS_PER_FILE: "10",
+      SRVUTIL_PARSE_WORKERS: "0",
+      SRVUTIL_RATE_LIMIT_PER_SECOND: "0.5",
+      SRVUTIL_RATE_LIMIT_BURST: "3",
+      SRVUTIL_SQLITE_SYNCHRONOUS: "full",
+      SRVUTIL_LOG_LEVEL: "debug",
+      SRVUTIL_LOG_ROTATE_DAILY: "yes",
+      SRVUTIL_REPORT_CRON: "off",
+      SRVUTIL_DELIVERY_LEASE_SECONDS: "0.5",
+      SRVUTIL_SMTP_POOL: "off",
+      SRVUTIL_SMTP_TIMEOUT_SECONDS: "5",
+      SRVUTIL_REPORT_DISK_PERCENT_WARNING: "80",
+      SRVUTIL_REPORT_TO: " ",
+      SRVUTIL_GROUPS_FILE: "",
+    });
+    expect(c.listen).toEqual({ host: "::1", port: 9000 });
+    expect(c.maxRowsPerFile).toBe(10);
+    expect(c.parseWorkers).toBe(0);
+    expect(c.rateLimit).toEqual({ perSecond: 0.5, burst: 3 });
+    expect(c.sqliteSynchronous).toBe("FULL");
+    expect(c.logLevel).toBe("debug");
+    expect(c.logRotation.daily).toBe(true);
+    expect(c.delivery.cron).toBeNull();
+    expect(c.delivery.leaseMs).toBe(500);
+    expect(c.smtp.pool).toBe(false);
+    expect(c.smtp.timeoutMs).toBe(5000);
+    expect(c.thresholds).toEqual({ disk_percent_warning: 80 });
+    expect(c.reportTo).toEqual([]);
+    expect(c.delivery.groupsFile).toBeNull();
+  });
+
+  // One malformed value per variable: a ConfigError (exit 78, HTTP 500) naming the variable.
+  const bad: Record<string, string> = {
+    SRVUTIL_LISTEN: "8080",
+    SRVUTIL_REPORT_TZ: "Mars/Base",
+    SRVUTIL_SMTP_URL: "http://mail",
+    SRVUTIL_MAIL_FROM: "x",
+    SRVUTIL_REPORT_TO: "ops",
+    SRVUTIL_MAX_BODY_BYTES: "0",
+    SRVUTIL_MAX_FUTURE_SKEW_SECONDS: "-1",
+    SRVUTIL_MAX_ROWS_PER_FILE: "many",
+    SRVUTIL_PARSE_WORKERS: "65",
+    SRVUTIL_RATE_LIMIT_PER_SECOND: "-1",
+    SRVUTIL_RATE_LIMIT_BURST: "lots",
+    SRVUTIL_SQLITE_SYNCHRONOUS: "OFF",
+    SRVUTIL_LOG_LEVEL: "loud",
+    SRVUTIL_LOG_MAX_BYTES: "10MB",
+    SRVUTIL_LOG_MAX_FILES: "0",
+    SRVUTIL_LOG_ROTATE_DAILY: "maybe",
+    SRVUTIL_REPORT_CRON: "every monday",
+    SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS: "0",
+    SRVUTIL_DELIVERY_RETRY_MAX_SECONDS: "x",
+    SRVUTIL_DELIVERY_RETRY_HOURS: "-1",
+    SRVUTIL_DELIVERY_POLL_SECONDS: "soon",
+    SRVUTIL_DELIVERY_LEASE_SECONDS: "0",
+    SRVUTIL_SMTP_REQUIRE_TLS: "maybe",
+    SRVUTIL_SMTP_ALLOW_SELF_SIGNED: "2",
+    SRVUTIL_SMTP_POOL: "sometimes",
+    SRVUTIL_SMTP_MAX_CONNECTIONS: "0",
+    SRVUTIL_SMTP_TIMEOUT_SECONDS: "soon",
+    SRVUTIL_REPORT_CPU_DAY_AVG_WARNING: "high",
+  };
+  it.each(Object.entries(bad))("refuses %s=%j as a ConfigError naming it", (name, value) => {
+    let caught: unknown;
+    try {
+      loadCentralConfig({ [name]: value });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const err = caught as ConfigError;
+    expect(err.message).toMatch(new RegExp(`^${name}: `));
+    expect(err.message).toMatch(/expected|must/);
+    expect(err.category).toBe("bad_config");
+    expect(err.status).toBe(HTTP_STATUS.bad_config);
+    expect(EXIT_CODE[err.category]).toBe(78);
+  });
+
+  it("has a malformed-value case above for every variable whose value has a form", () => {
+    // Free-form paths and URLs (data dir, DB URL, TLS and CA files, groups file) are checked when used.
+    const freeForm = [
+      "SRVUTIL_DATA_DIR",
+      "SRVUTIL_DB_URL",
+      "SRVUTIL_TLS_CERT",
+      "SRVUTIL_TLS_KEY",
+      "SRVUTIL_SMTP_CA_FILE",
+      "SRVUTIL_GROUPS_FILE",
+    ];
+    expect(new Set([...Object.keys(bad), ...freeForm])).toEqual(
+      new Set([...CENTRAL_ENV_VARIABLES, "SRVUTIL_REPORT_CPU_DAY_AVG_WARNING"]),
+    );
+  });
+
+  it("reports every problem at once, and checks settings that go together", () => {
+    expect(() => loadCentralConfig({ SRVUTIL_LISTEN: "x", SRVUTIL_PARSE_WORKERS: "-3" })).toThrow(
+      /^SRVUTIL_LISTEN: .*; SRVUTIL_PARSE_WORKERS: expected a whole number 0-64, got '-3'$/,
+    );
+    expect(() => loadCentralConfig({ SRVUTIL_TLS_CERT: "/c.pem" })).toThrow(/must be set together/);
+    expect(() => loadCentralConfig({ SRVUTIL_RATE_LIMIT_BURST: "0" })).toThrow(/SRVUTIL_RATE_LIMIT_BURST/);
+    expect(
+      loadCentralConfig({ SRVUTIL_RATE_LIMIT_PER_SECOND: "0", SRVUTIL_RATE_LIMIT_BURST: "0" }).rateLimit,
+    ).toEqual({ perSecond: 0, burst: 0 });
+  });
+
+  it("has one SRVUTIL_REPORT_<THRESHOLD> variable per report threshold", () => {
+    expect(THRESHOLD_ENV_VARIABLES).toEqual(
+      Object.keys(DEFAULT_THRESHOLDS).map((k) => `SRVUTIL_REPORT_${k.toUpperCase()}`),
+    );
+  });
+
+  it("does not read process.env in library code: only the CLI calls the loader with it", () => {
+    const offenders = readdirRecursive(path.join(ROOT, "src/central"))
+      .filter((file) => /process\.env[.[),]|=\s*process\.env/.test(readFileSync(file, "utf8")))
+      .map((file) => path.relative(ROOT, file));
+    expect(offenders).toEqual([]);
+  });
+});
+
+describe("README configuration table", () => {
+  it("lists exactly the central schema's variables", () => {
+    const { central } = readmeVariables();
+    const expected = new Set([...CENTRAL_ENV_VARIABLES, "SRVUTIL_REPORT_<THRESHOLD>"]);
+    expect([...central].sort()).toEqual([...expected].sort());
+  });
+
+  it("lists exactly the variables the agent reads", () => {
+    const { agent } = readmeVariables();
+    expect([...agent].sort()).toEqual([...agentVariables()].sort());
+  });
+
+  it("names no SRVUTIL_ variable anywhere in src/ that neither table row nor schema knows", () => {
+    const { central, agent } = readmeVariables();
+    const known = new Set([...central, ...agent, ...THRESHOLD_ENV_VARIABLES]);
+    const unknown = new Set<string>();
+    for (const file of readdirRecursive(path.join(ROOT, "src"))) {
+      for (const m of readFileSync(file, "utf8").matchAll(/\bSRVUTIL_[A-Z0-9_]*[A-Z0-9]\b/g)) {
+        if (!known.has(m[0])) unknown.add(`${m[0]} (${path.relative(ROOT, file)})`);
+      }
+    }
+    expect([...unknown]).toEqual([]);
+  });
+});
+
+function readdirRecursive(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith(".ts"))
+    .map((e) => path.join(e.parentPath, e.name));
+}
