@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { DEFAULT_SEED_NETWORKS, parseNetworkList } from "./ingest/seed/networks.js";
 
 /** A configuration value that is missing or malformed; the message names the setting. */
 export class ConfigError extends Error {
@@ -38,6 +39,17 @@ const emailList = z
   )
   .pipe(z.array(z.string().regex(/^[^\s@]+@[^\s@]+$/, "expected a comma-separated list of email addresses")));
 
+const onOff = z.enum(["on", "off"], { error: "expected on or off" });
+
+const networkList = z.string().transform((v, ctx) => {
+  try {
+    return parseNetworkList(v);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
 const CentralEnv = z.object({
   SRVUTIL_DATA_DIR: z.string().min(1).default("./data"),
   SRVUTIL_LISTEN: listen.prefault("127.0.0.1:8080"),
@@ -54,6 +66,8 @@ const CentralEnv = z.object({
   SRVUTIL_MAX_FUTURE_SKEW_SECONDS: z.coerce.number().int().nonnegative().default(86_400),
   SRVUTIL_TLS_CERT: z.string().min(1).optional(),
   SRVUTIL_TLS_KEY: z.string().min(1).optional(),
+  SRVUTIL_SEED_COMPAT: onOff.default("off"),
+  SRVUTIL_SEED_COMPAT_NETWORKS: networkList.prefault(DEFAULT_SEED_NETWORKS.join(",")),
 });
 
 export interface CentralConfig {
@@ -68,6 +82,8 @@ export interface CentralConfig {
   maxBodyBytes: number;
   maxFutureSkewMs: number;
   tls: { certFile: string; keyFile: string } | null;
+  /** POST /upload_metrics for the seed system's agents (docs/migrating-from-the-seed.md). */
+  seedCompat: { enabled: boolean; networks: string[] };
   paths: CentralPaths;
 }
 
@@ -117,6 +133,7 @@ export function loadCentralConfig(env: NodeJS.ProcessEnv = process.env): Central
       e.SRVUTIL_TLS_CERT !== undefined && e.SRVUTIL_TLS_KEY !== undefined
         ? { certFile: e.SRVUTIL_TLS_CERT, keyFile: e.SRVUTIL_TLS_KEY }
         : null,
+    seedCompat: { enabled: e.SRVUTIL_SEED_COMPAT === "on", networks: e.SRVUTIL_SEED_COMPAT_NETWORKS },
     paths: centralPaths(dataDir),
   };
 }

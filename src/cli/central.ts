@@ -9,6 +9,7 @@ import type { MetricsStore } from "../central/storage/store.js";
 // central command runs, so `srvutil agent …` and `--help` start quickly.
 const server = () => import("../central/server.js");
 const bulk = () => import("../central/ingest/bulk.js");
+const seedCli = () => import("./central-seed.js");
 
 // Every upload fsyncs its raw file on libuv's threadpool. With the default 4
 // threads, 4 fsyncs are in flight at once and the rest queue behind them;
@@ -32,6 +33,7 @@ export function registerCentralCommands(program: Command): void {
         logger: { level: process.env.SRVUTIL_LOG_LEVEL ?? "warn" },
       });
       process.stdout.write(`srvutil central listening on ${running.url}\n`);
+      for (const w of running.warnings) process.stderr.write(`srvutil: warning: ${w}\n`);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           process.stderr.write(`srvutil central: ${signal}, shutting down\n`);
@@ -116,10 +118,17 @@ export function registerCentralCommands(program: Command): void {
   central
     .command("import")
     .description(
-      "Load a folder of CSV v1 files (recursively, .csv and .csv.gz) through the ingest path; files already stored are skipped",
+      "Load a folder of CSV v1 or seed-format files (recursively, .csv and .csv.gz) through the ingest path; files already stored are skipped",
     )
     .argument("<dir>", "folder to import, e.g. an old recieved_metrics/")
-    .action(async (dir: string) => {
+    .option("--format <format>", "auto (by header), v1 or seed", "auto")
+    .option(
+      "--source-tz <zone>",
+      "IANA zone of the seed format's zone-less times (default: SRVUTIL_REPORT_TZ)",
+    )
+    .action(async (dir: string, opts: { format: string; sourceTz?: string }) => {
+      const { importFileOptions } = await seedCli();
+      const fileOptions = importFileOptions(opts);
       await withStore(async (store, config) => {
         const log = new AutomationLog(config.paths.automationLog);
         const { createIngestService } = await server();
@@ -128,11 +137,20 @@ export function registerCentralCommands(program: Command): void {
         const summary = await importDirectory(ingest, path.resolve(dir), {
           maxBodyBytes: config.maxBodyBytes,
           progress: stderrProgress("import"),
+          ...fileOptions,
         }).finally(() => ingest.close());
         for (const f of summary.failed) process.stderr.write(`srvutil: ${f.file}: ${f.error}\n`);
-        log.info("import", { dir: path.resolve(dir), ...summary, failed: summary.failed.length });
+        for (const s of summary.skippedLines) {
+          process.stderr.write(`srvutil: ${s.file}: skipped ${s.error}\n`);
+        }
+        log.info("import", {
+          dir: path.resolve(dir),
+          ...summary,
+          failed: summary.failed.length,
+          skippedLines: summary.skippedLines.length,
+        });
         process.stdout.write(
-          `Imported ${summary.imported} of ${summary.files} files (${summary.rows} rows: ${summary.inserted} new, ${summary.duplicates} duplicates); ${summary.skipped} already stored, ${summary.failed.length} failed\n`,
+          `Imported ${summary.imported} of ${summary.files} files (${summary.rows} rows: ${summary.inserted} new, ${summary.duplicates} repeated); ${summary.skippedLines.length} lines skipped; ${summary.skipped} files already stored, ${summary.failed.length} failed\n`,
         );
         if (summary.failed.length > 0) process.exitCode = 1;
       });
@@ -155,7 +173,7 @@ export function registerCentralCommands(program: Command): void {
         for (const f of summary.failed) process.stderr.write(`srvutil: ${f.file}: ${f.error}\n`);
         log.info("rebuild", { ...summary, failed: summary.failed.length });
         process.stdout.write(
-          `Rebuilt from ${summary.rebuilt} of ${summary.files} raw files: ${summary.rows} rows (${summary.inserted} distinct); ${summary.failed.length} failed\n`,
+          `Rebuilt from ${summary.rebuilt} of ${summary.files} raw files: ${summary.rows} rows (${summary.inserted} distinct); ${summary.skippedLines} seed lines skipped; ${summary.failed.length} failed\n`,
         );
         if (summary.failed.length > 0) process.exitCode = 1;
       });
