@@ -150,7 +150,7 @@ export function registerCentralCommands(program: Command): void {
           skippedLines: summary.skippedLines.length,
         });
         process.stdout.write(
-          `Imported ${summary.imported} of ${summary.files} files (${summary.rows} rows: ${summary.inserted} new, ${summary.duplicates} repeated); ${summary.skippedLines.length} lines skipped; ${summary.skipped} files already stored, ${summary.failed.length} failed\n`,
+          `Imported ${summary.imported} of ${summary.files} files (${summary.rows} rows: ${summary.inserted} new, ${summary.duplicates} repeated); ${summary.skipped} already stored, ${summary.failed.length} failed; ${summary.skippedLines.length} lines skipped\n`,
         );
         if (summary.failed.length > 0) process.exitCode = 1;
       });

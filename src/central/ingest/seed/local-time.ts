@@ -37,12 +37,25 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-/** An offset lookup for `timeZone` (throws RangeError for an unknown zone). */
+const lookups = new Map<string, OffsetLookup>();
+
+/** An offset lookup for `timeZone` (throws RangeError for an unknown zone), shared by every file. */
 export function zoneOffsets(timeZone: string): OffsetLookup {
+  let lookup = lookups.get(timeZone);
+  if (lookup === undefined) {
+    lookup = newOffsetLookup(timeZone);
+    lookups.set(timeZone, lookup);
+  }
+  return lookup;
+}
+
+function newOffsetLookup(timeZone: string): OffsetLookup {
   const f = formatterFor(timeZone);
   // Offsets change at most a few times a year: remember them per UTC quarter
   // hour (every zone's transitions fall on a quarter hour since 1970), so a
-  // large import formats a date once per distinct quarter hour, not per row.
+  // large import formats a date once per distinct quarter hour, not per row
+  // (Intl formatting costs microseconds; an import of a fleet reads the same
+  // weeks for every server).
   const cache = new Map<number, number>();
   return (ms: number) => {
     const key = Math.floor(ms / 900_000);

@@ -85,14 +85,16 @@ export function isSeedFile(bytes: Uint8Array): boolean {
   return next === undefined || next === 0x0a || next === 0x0d;
 }
 
-/** A problem with one line: the line is skipped, the file goes on. */
-class LineProblem extends Error {
+/**
+ * A problem with one line: the line is skipped, the file goes on. Not an
+ * Error: a hand-edited file can have thousands of bad lines, and capturing a
+ * stack trace for each cost more than reading the good ones.
+ */
+class LineProblem {
   constructor(
     readonly column: string | null,
-    message: string,
-  ) {
-    super(message);
-  }
+    readonly message: string,
+  ) {}
 }
 
 /**

@@ -58,7 +58,7 @@ describe("importing the seed's recieved_metrics/", () => {
     // WEB-01: 9 lines, 3 skipped, 6 × 2 partitions = 12 rows, 2 of them the repeated line.
     // WIN-01: 2 lines × 2 drives = 4. DB-01: 2 × 1 = 2. The "- Copy" file is the same upload.
     expect(stdout).toContain(
-      "Imported 3 of 4 files (18 rows: 16 new, 2 repeated); 3 lines skipped; 1 files already stored, 0 failed",
+      "Imported 3 of 4 files (18 rows: 16 new, 2 repeated); 1 already stored, 0 failed; 3 lines skipped",
     );
     const web = path.join(src, "WEB-01_2026-02-14_12-00-05_server_metrics.csv");
     expect(stderr).toContain(
@@ -84,7 +84,7 @@ describe("importing the seed's recieved_metrics/", () => {
   it("changes nothing when imported again, even with another --source-tz", async () => {
     const again = await runCli(["central", "import", src], env);
     expect(again.stdout).toContain(
-      "Imported 0 of 4 files (0 rows: 0 new, 0 repeated); 0 lines skipped; 4 files already stored",
+      "Imported 0 of 4 files (0 rows: 0 new, 0 repeated); 4 already stored, 0 failed; 0 lines skipped",
     );
     const utc = await runCli(["central", "import", "--source-tz", "UTC", src], env);
     expect(utc.stdout).toContain("Imported 0 of 4 files");
@@ -202,7 +202,9 @@ describe("importing zone-less times across both DST changes", () => {
     );
     expect(out.code, out.stderr).toBe(0);
     // spring 3 rows; fall 9 rows, one the repeated line; the lone 02:20 file lands on 00:20Z, already stored.
-    expect(out.stdout).toContain("Imported 3 of 3 files (13 rows: 11 new, 2 repeated); 0 lines skipped");
+    expect(out.stdout).toContain(
+      "Imported 3 of 3 files (13 rows: 11 new, 2 repeated); 0 already stored, 0 failed; 0 lines skipped",
+    );
     const db = new Database(path.join(data, "srvutil.db"), { readonly: true });
     try {
       const times = db
