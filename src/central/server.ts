@@ -345,7 +345,6 @@ export async function startCentral(
       const networks = config.seedCompat.networks.join(", ");
       const warning = `seed bridge on: POST ${SEED_BRIDGE_PATH} accepts uploads without a token from ${networks} for enrolled servers`;
       log.warn("seed bridge on", { path: SEED_BRIDGE_PATH, networks: config.seedCompat.networks });
-      app.log.warn(warning);
       warnings.push(warning);
     }
     await app.listen({ host: config.listen.host, port: config.listen.port });
