@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ConfigError } from "../errors.js";
 import { DEFAULT_LOG_ROTATION, type LogRotation } from "./automation-log.js";
 import { DEFAULT_REPORT_CRON, type DeliverySettings, validateCron } from "./delivery/settings.js";
+import { DEFAULT_SEED_NETWORKS, parseNetworkList } from "./ingest/seed/networks.js";
 import { DEFAULT_SMTP_OPTIONS, type SmtpOptions } from "./mail/settings.js";
 import { DEFAULT_THRESHOLDS } from "./report/thresholds.js";
 import type { ReportThresholds } from "./report/types.js";
@@ -118,6 +119,17 @@ const thresholdShape = Object.fromEntries(
   THRESHOLD_KEYS.map((k) => [thresholdVariable(k), number(0, "a non-negative number").optional()]),
 );
 
+const onOff = z.enum(["on", "off"], { error: "expected on or off" });
+
+const networkList = z.string().transform((v, ctx) => {
+  try {
+    return parseNetworkList(v);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
 const CentralEnv = z.object({
   SRVUTIL_DATA_DIR: z.string().min(1).default("./data"),
   SRVUTIL_LISTEN: listen.prefault("127.0.0.1:8080"),
@@ -159,6 +171,8 @@ const CentralEnv = z.object({
   SRVUTIL_SMTP_MAX_CONNECTIONS: whole(1).optional(),
   SRVUTIL_SMTP_TIMEOUT_SECONDS: whole(1).optional(),
   ...thresholdShape,
+  SRVUTIL_SEED_COMPAT: onOff.default("off"),
+  SRVUTIL_SEED_COMPAT_NETWORKS: networkList.prefault(DEFAULT_SEED_NETWORKS.join(",")),
 });
 
 /** Every variable of the schema except the SRVUTIL_REPORT_<THRESHOLD> family. */
@@ -195,6 +209,8 @@ export interface CentralConfig {
   smtp: SmtpOptions;
   /** Report threshold overrides; unset ones keep DEFAULT_THRESHOLDS. */
   thresholds: Partial<ReportThresholds>;
+  /** POST /upload_metrics for the seed system's agents (docs/migrating-from-the-seed.md). */
+  seedCompat: { enabled: boolean; networks: string[] };
   paths: CentralPaths;
 }
 
@@ -295,6 +311,7 @@ export function loadCentralConfig(env: Readonly<Record<string, string | undefine
           : e.SRVUTIL_SMTP_TIMEOUT_SECONDS * 1000,
     },
     thresholds,
+    seedCompat: { enabled: e.SRVUTIL_SEED_COMPAT === "on", networks: e.SRVUTIL_SEED_COMPAT_NETWORKS },
     paths: centralPaths(dataDir),
   };
 }

@@ -18,6 +18,7 @@ import { IngestService, ServerMismatchError } from "./ingest/ingest-service.js";
 import { IngestMetrics } from "./ingest/prometheus.js";
 import { registerReadRoutes } from "./ingest/read-routes.js";
 import type { ErrorResponse } from "./ingest/schemas.js";
+import { registerSeedBridge, SEED_BRIDGE_PATH, type SeedBridgeSettings } from "./ingest/seed/bridge.js";
 import { registerCsvBodyParser, registerUploadRoute, UPLOAD_CONTENT_TYPES } from "./ingest/upload-route.js";
 import { openStore } from "./storage/open.js";
 import { refreshRollups, registerRollupZone } from "./storage/sqlite/rollups.js";
@@ -37,6 +38,9 @@ export interface ApiDeps {
   /** fastify logger; `false` (default) for tests. Authorization headers are redacted either way. */
   logger?: FastifyServerOptions["logger"];
   tls?: { cert: Buffer; key: Buffer } | null;
+  /** POST /upload_metrics for the seed system's agents; absent or null: off. */
+  seedBridge?: SeedBridgeSettings | null;
+  log?: AutomationLog | null;
 }
 
 /**
@@ -114,6 +118,15 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     maxBodyBytes: deps.maxBodyBytes,
   });
   registerReadRoutes(app, { store: deps.store });
+  if (deps.seedBridge) {
+    await registerSeedBridge(app, {
+      ...deps.seedBridge,
+      store: deps.store,
+      ingest: deps.ingest,
+      maxBodyBytes: deps.maxBodyBytes,
+      log: deps.log ?? null,
+    });
+  }
 
   app.get(
     "/healthz",
@@ -269,6 +282,8 @@ export interface RunningCentral {
   url: string;
   store: MetricsStore;
   app: FastifyInstance;
+  /** What the operator must see at start (printed by `central serve`), e.g. that the seed bridge is on. */
+  warnings: string[];
   close(): Promise<void>;
 }
 
@@ -286,6 +301,7 @@ export function createIngestService(
     maxFutureSkewMs: config.maxFutureSkewMs,
     maxRows: config.maxRowsPerFile,
     parseWorkers: config.parseWorkers,
+    seedTimeZone: config.reportTimeZone,
   });
 }
 
@@ -308,6 +324,7 @@ export async function startCentral(
   const store = opts.store ?? (await openStore(config.dbUrl, { synchronous: config.sqliteSynchronous }));
   let app: FastifyInstance | null = null;
   let ingest: IngestService | null = null;
+  const warnings: string[] = [];
   try {
     await store.init();
     const tls = config.tls
@@ -326,7 +343,17 @@ export async function startCentral(
       rateLimit: config.rateLimit,
       logger: opts.logger ?? false,
       tls,
+      seedBridge: config.seedCompat.enabled
+        ? { networks: config.seedCompat.networks, sourceTimeZone: config.reportTimeZone }
+        : null,
+      log,
     });
+    if (config.seedCompat.enabled) {
+      const networks = config.seedCompat.networks.join(", ");
+      const warning = `seed bridge on: POST ${SEED_BRIDGE_PATH} accepts uploads without a token from ${networks} for enrolled servers`;
+      log.warn("seed bridge on", { path: SEED_BRIDGE_PATH, networks: config.seedCompat.networks });
+      warnings.push(warning);
+    }
     await app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (err) {
     await app?.close();
@@ -354,6 +381,7 @@ export async function startCentral(
     url,
     store,
     app: running,
+    warnings,
     close: () => {
       closing ??= (async () => {
         rollups.stop();

@@ -18,6 +18,7 @@ export async function serveCommand(): Promise<void> {
   const { startCentral } = await server();
   const running = await startCentral(config, { logger: { level: config.logLevel } });
   process.stdout.write(`srvutil central listening on ${running.url}\n`);
+  for (const w of running.warnings) process.stderr.write(`srvutil: warning: ${w}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.stderr.write(`srvutil central: ${signal}, shutting down\n`);
@@ -82,7 +83,9 @@ export async function tokenRevokeCommand(name: string, roleOption: string): Prom
   });
 }
 
-export async function importCommand(dir: string): Promise<void> {
+export async function importCommand(dir: string, opts: { format: string; sourceTz?: string }): Promise<void> {
+  const { importFileOptions } = await import("./central-seed.js");
+  const fileOptions = importFileOptions(opts);
   await withStore(async (store, config) => {
     const log = new AutomationLog(config.paths.automationLog, config.logRotation);
     const { createIngestService } = await server();
@@ -91,11 +94,18 @@ export async function importCommand(dir: string): Promise<void> {
     const summary = await importDirectory(ingest, path.resolve(dir), {
       maxBodyBytes: config.maxBodyBytes,
       progress: stderrProgress("import"),
+      ...fileOptions,
     }).finally(() => ingest.close());
     for (const f of summary.failed) process.stderr.write(`srvutil: ${f.file}: ${f.error}\n`);
-    log.info("import", { dir: path.resolve(dir), ...summary, failed: summary.failed.length });
+    for (const s of summary.skippedLines) process.stderr.write(`srvutil: ${s.file}: skipped ${s.error}\n`);
+    log.info("import", {
+      dir: path.resolve(dir),
+      ...summary,
+      failed: summary.failed.length,
+      skippedLines: summary.skippedLines.length,
+    });
     process.stdout.write(
-      `Imported ${summary.imported} of ${summary.files} files (${summary.rows} rows: ${summary.inserted} new, ${summary.duplicates} duplicates); ${summary.skipped} already stored, ${summary.failed.length} failed\n`,
+      `Imported ${summary.imported} of ${summary.files} files (${summary.rows} rows: ${summary.inserted} new, ${summary.duplicates} repeated); ${summary.skipped} already stored, ${summary.failed.length} failed; ${summary.skippedLines.length} lines skipped\n`,
     );
     if (summary.failed.length > 0) process.exitCode = 1;
   });
@@ -113,7 +123,7 @@ export async function rebuildCommand(): Promise<void> {
     for (const f of summary.failed) process.stderr.write(`srvutil: ${f.file}: ${f.error}\n`);
     log.info("rebuild", { ...summary, failed: summary.failed.length });
     process.stdout.write(
-      `Rebuilt from ${summary.rebuilt} of ${summary.files} raw files: ${summary.rows} rows (${summary.inserted} distinct); ${summary.failed.length} failed\n`,
+      `Rebuilt from ${summary.rebuilt} of ${summary.files} raw files: ${summary.rows} rows (${summary.inserted} distinct); ${summary.skippedLines} seed lines skipped; ${summary.failed.length} failed\n`,
     );
     if (summary.failed.length > 0) process.exitCode = 1;
   });

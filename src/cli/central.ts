@@ -56,11 +56,16 @@ export function registerCentralCommands(program: Command): void {
   central
     .command("import")
     .description(
-      "Load a folder of CSV v1 files (recursively, .csv and .csv.gz) through the ingest path; files already stored are skipped",
+      "Load a folder of CSV v1 or seed-format files (recursively, .csv and .csv.gz) through the ingest path; files already stored are skipped",
     )
     .argument("<dir>", "folder to import, e.g. an old recieved_metrics/")
-    .action(async (dir: string) => {
-      await (await run()).importCommand(dir);
+    .option("--format <format>", "auto (by header), v1 or seed", "auto")
+    .option(
+      "--source-tz <zone>",
+      "IANA zone of the seed format's zone-less times (default: SRVUTIL_REPORT_TZ)",
+    )
+    .action(async (dir: string, opts: { format: string; sourceTz?: string }) => {
+      await (await run()).importCommand(dir, opts);
     });
 
   central

@@ -135,6 +135,8 @@ describe("central configuration schema", () => {
     SRVUTIL_SMTP_POOL: "sometimes",
     SRVUTIL_SMTP_MAX_CONNECTIONS: "0",
     SRVUTIL_SMTP_TIMEOUT_SECONDS: "soon",
+    SRVUTIL_SEED_COMPAT: "maybe",
+    SRVUTIL_SEED_COMPAT_NETWORKS: "10.0.0.0/33",
     SRVUTIL_REPORT_CPU_DAY_AVG_WARNING: "high",
   };
   it.each(Object.entries(bad))("refuses %s=%j as a ConfigError naming it", (name, value) => {

@@ -4,6 +4,7 @@ import { CsvValidationError } from "../../protocol/index.js";
 import type { MetricsStore } from "../storage/store.js";
 import { gunzipCapped } from "./body.js";
 import { IngestInputError, type IngestService, isUploadId, uploadIdTime } from "./ingest-service.js";
+import { describeSeedProblem, type FileFormat, parseRawFileName } from "./seed/format.js";
 
 /**
  * `central import DIR` and `central rebuild`: many files through the same
@@ -21,6 +22,13 @@ export interface BulkFailure {
   error: string;
 }
 
+/** A seed line skipped on import (the rest of its file was imported). */
+export interface SkippedLine {
+  file: string;
+  line: number;
+  error: string;
+}
+
 export interface ImportSummary {
   files: number;
   imported: number;
@@ -30,6 +38,8 @@ export interface ImportSummary {
   rows: number;
   inserted: number;
   duplicates: number;
+  /** Seed lines skipped for breaking the seed contract, with file and line. */
+  skippedLines: SkippedLine[];
 }
 
 /** Files accepted by import: CSV v1, plain or gzipped. */
@@ -55,7 +65,14 @@ export async function listCsvFiles(dir: string): Promise<string[]> {
 export async function importDirectory(
   ingest: IngestService,
   dir: string,
-  options: { maxBodyBytes: number; progress?: BulkProgress },
+  options: {
+    maxBodyBytes: number;
+    progress?: BulkProgress;
+    /** Default auto: seed files are recognised by their header. */
+    format?: FileFormat;
+    /** Zone of seed timestamps; default the ingest service's (the report time zone). */
+    sourceTimeZone?: string;
+  },
 ): Promise<ImportSummary> {
   const info = await stat(dir).catch(() => null);
   if (info === null || !info.isDirectory()) throw new IngestInputError(`${dir}: not a directory`);
@@ -68,6 +85,11 @@ export async function importDirectory(
     rows: 0,
     inserted: 0,
     duplicates: 0,
+    skippedLines: [],
+  };
+  const fileOptions = {
+    format: options.format ?? "auto",
+    ...(options.sourceTimeZone === undefined ? {} : { sourceTimeZone: options.sourceTimeZone }),
   };
   for (const [i, file] of files.entries()) {
     try {
@@ -76,9 +98,12 @@ export async function importDirectory(
         throw new IngestInputError(`file is larger than SRVUTIL_MAX_BODY_BYTES (${options.maxBodyBytes})`);
       }
       if (file.toLowerCase().endsWith(".gz")) bytes = await gunzipCapped(bytes, options.maxBodyBytes);
-      const result = await ingest.ingestFile(bytes);
+      const result = await ingest.ingestFile(bytes, fileOptions);
       if (result.replay) summary.skipped++;
       else {
+        for (const p of result.skippedRows) {
+          summary.skippedLines.push({ file, line: p.line, error: describeSeedProblem(p) });
+        }
         summary.imported++;
         summary.rows += result.rows;
         summary.inserted += result.inserted;
@@ -99,6 +124,8 @@ export interface RebuildSummary {
   failed: BulkFailure[];
   rows: number;
   inserted: number;
+  /** Seed lines skipped again, as they were when the file was received. */
+  skippedLines: number;
 }
 
 /**
@@ -123,16 +150,24 @@ export async function rebuildFromRaw(
     return ka < kb ? -1 : ka > kb ? 1 : 0;
   });
   await store.clearIngestedData();
-  const summary: RebuildSummary = { files: files.length, rebuilt: 0, failed: [], rows: 0, inserted: 0 };
+  const summary: RebuildSummary = {
+    files: files.length,
+    rebuilt: 0,
+    failed: [],
+    rows: 0,
+    inserted: 0,
+    skippedLines: 0,
+  };
   for (const [i, file] of files.entries()) {
     try {
       const bytes = await readFile(file);
-      const id = path.basename(file, ".csv");
+      const id = parseRawFileName(path.basename(file))?.uploadId ?? "";
       const receivedAt = isUploadId(id) ? uploadIdTime(id) : (await stat(file)).mtimeMs;
       const result = await ingest.ingestStoredFile(file, bytes, Math.floor(receivedAt));
       summary.rebuilt++;
       summary.rows += result.rows;
       summary.inserted += result.inserted;
+      summary.skippedLines += result.skippedRows.length;
     } catch (err) {
       summary.failed.push({ file, error: describeError(err) });
     }

@@ -12,6 +12,14 @@ import type { AutomationLog } from "../automation-log.js";
 import type { MetricsStore } from "../storage/store.js";
 import { ParsePool } from "./parse-pool.js";
 import { RawFileWriter } from "./raw-file-writer.js";
+import {
+  type FileFormat,
+  parseRawFileName,
+  rawFileName,
+  readSeedFile,
+  resolveFormat,
+} from "./seed/format.js";
+import type { SeedRowProblem } from "./seed/parse-seed.js";
 
 /**
  * The one path every metrics file takes into the central (API upload,
@@ -56,6 +64,8 @@ export interface IngestServiceOptions {
   now?: () => number;
   /** Worker threads parsing large files off the event loop (0: inline). Default 0. */
   parseWorkers?: number;
+  /** Zone of the seed format's zone-less times when the caller names none (the report time zone). Default UTC. */
+  seedTimeZone?: string;
 }
 
 export interface IngestResult {
@@ -67,11 +77,17 @@ export interface IngestResult {
   /** True when this exact file (same server, same SHA-256) was already stored: nothing was written. */
   replay: boolean;
   rawPath: string;
+  /** Seed lines skipped for breaking the seed contract (always empty for CSV v1, which refuses the file). */
+  skippedRows: SeedRowProblem[];
 }
 
 export interface IngestFileOptions {
   /** The server the caller's token is bound to; rows naming another server are refused. */
   expectedServer?: string;
+  /** The reader: CSV v1 (default), the seed format, or chosen by the header. */
+  format?: FileFormat;
+  /** Zone of seed timestamps; default the service's seedTimeZone. */
+  sourceTimeZone?: string;
 }
 
 const UPLOAD_ID_PATTERN = /^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{12}$/;
@@ -117,7 +133,7 @@ export class IngestService {
    */
   async ingestFile(bytes: Uint8Array, opts: IngestFileOptions = {}): Promise<IngestResult> {
     const receivedAt = this.now();
-    const rows = await this.parse(bytes, receivedAt);
+    const { rows, skippedRows, seedTimeZone } = await this.decode(bytes, receivedAt, opts);
     const server = singleServer(rows, opts.expectedServer);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
 
@@ -131,14 +147,16 @@ export class IngestService {
         duplicates: rows.length,
         replay: true,
         rawPath: earlier.rawPath,
+        skippedRows,
       };
     }
 
     const uploadId = newUploadId(receivedAt);
     const day = new Date(receivedAt).toISOString().slice(0, 10);
-    const rawPath = `received_metrics/${server}/${day}/${uploadId}.csv`;
+    const name = rawFileName(uploadId, seedTimeZone);
+    const rawPath = `received_metrics/${server}/${day}/${name}`;
     const dir = this.safeDir(server, day);
-    const file = path.join(dir, `${uploadId}.csv`);
+    const file = path.join(dir, name);
     if (day !== this.knownDirsDay) {
       this.knownDirs.clear();
       this.knownDirsDay = day;
@@ -170,8 +188,9 @@ export class IngestService {
       inserted: outcome.inserted,
       duplicates: outcome.duplicates,
       bytes: bytes.byteLength,
+      ...(seedTimeZone === null ? {} : { format: "seed", skipped_lines: skippedRows.length }),
     });
-    return { ...outcome, server, replay: false, rawPath };
+    return { ...outcome, server, replay: false, rawPath, skippedRows };
   }
 
   /**
@@ -181,7 +200,8 @@ export class IngestService {
   async ingestStoredFile(absPath: string, bytes: Uint8Array, receivedAt: number): Promise<IngestResult> {
     const rel = path.relative(this.options.dataDir, absPath).split(path.sep);
     const [top, dirServer, day, name] = rel;
-    const uploadId = name?.endsWith(".csv") ? name.slice(0, -4) : "";
+    const parsedName = parseRawFileName(name ?? "");
+    const uploadId = parsedName?.uploadId ?? "";
     if (
       rel.length !== 4 ||
       top !== "received_metrics" ||
@@ -194,14 +214,18 @@ export class IngestService {
         `${absPath}: not a received_metrics/<server>/<YYYY-MM-DD>/<upload_id>.csv path`,
       );
     }
-    const rows = await this.parse(bytes, Number.POSITIVE_INFINITY);
+    // A seed raw file says so in its name; one dropped in by hand is recognised by its header.
+    const { rows, skippedRows } = await this.decode(bytes, Number.POSITIVE_INFINITY, {
+      format: parsedName?.seedTimeZone == null ? "auto" : "seed",
+      ...(parsedName?.seedTimeZone == null ? {} : { sourceTimeZone: parsedName.seedTimeZone }),
+    });
     const server = singleServer(rows, dirServer);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const outcome = await this.store.ingest(
       { uploadId, server, receivedAt, rawPath: rel.join("/"), sha256, bytes: bytes.byteLength },
       rows,
     );
-    return { ...outcome, server, replay: false, rawPath: rel.join("/") };
+    return { ...outcome, server, replay: false, rawPath: rel.join("/"), skippedRows };
   }
 
   /**
@@ -236,7 +260,7 @@ export class IngestService {
             await rm(path.join(dir, name), { force: true });
             continue;
           }
-          const id = name.endsWith(".csv") ? name.slice(0, -4) : "";
+          const id = parseRawFileName(name)?.uploadId ?? "";
           if (!isUploadId(id) || uploadIdTime(id) < since) continue;
           if (await this.store.hasUploadId(id)) continue;
           const file = path.join(dir, name);
@@ -250,6 +274,24 @@ export class IngestService {
       }
     }
     return { recovered, failed };
+  }
+
+  private async decode(
+    bytes: Uint8Array,
+    now: number,
+    opts: IngestFileOptions,
+  ): Promise<{ rows: MetricRow[]; skippedRows: SeedRowProblem[]; seedTimeZone: string | null }> {
+    if (resolveFormat(bytes, opts.format ?? "v1") === "v1") {
+      return { rows: await this.parse(bytes, now), skippedRows: [], seedTimeZone: null };
+    }
+    const timeZone = opts.sourceTimeZone ?? this.options.seedTimeZone ?? "UTC";
+    const { rows, skipped } = readSeedFile(bytes, {
+      timeZone,
+      now: Number.isFinite(now) ? now : Date.now(),
+      maxFutureSkewMs: Number.isFinite(now) ? this.options.maxFutureSkewMs : Number.MAX_SAFE_INTEGER / 2,
+      maxRows: this.options.maxRows,
+    });
+    return { rows, skippedRows: skipped, seedTimeZone: timeZone };
   }
 
   private async parse(bytes: Uint8Array, now: number): Promise<MetricRow[]> {

@@ -1,0 +1,166 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { CsvValidationError } from "../../../protocol/index.js";
+import type { AutomationLog } from "../../automation-log.js";
+import type { MetricsStore } from "../../storage/store.js";
+import { readCappedBody } from "../body.js";
+import { HttpError } from "../http-error.js";
+import { IngestInputError, type IngestService, ServerMismatchError } from "../ingest-service.js";
+import { describeSeedProblem } from "./format.js";
+import { networkMatcher } from "./networks.js";
+
+/**
+ * POST /upload_metrics: the seed system's endpoint, for its agents still
+ * deployed (`requests.post(url, files={'file': …}, data={'server_name': …})`)
+ * while they are replaced one by one. Off unless SRVUTIL_SEED_COMPAT=on.
+ *
+ * The seed agent cannot authenticate, so a request is accepted only from the
+ * configured networks and only for a server name enrolled with
+ * `srvutil central token add NAME`; anything else gets 403 and nothing is
+ * stored. Accepted files take the one ingest path (raw file kept as received,
+ * rows in one transaction, replays change nothing). Answers are short plain
+ * text, as the seed's Flask service gave: the old agent ignores them anyway
+ * and deletes its file whatever the answer.
+ *
+ * A line that breaks the seed contract is skipped and the rest of the file
+ * stored (with the raw file, bad line included); the skipped lines are named
+ * in the answer and in automation.log. Refusing the whole file instead would
+ * lose its good samples too, since the agent deletes the file either way.
+ */
+
+export interface SeedBridgeSettings {
+  /** CIDR list (SRVUTIL_SEED_COMPAT_NETWORKS), already checked. */
+  networks: readonly string[];
+  /** Zone of the seed agents' zone-less times (the report time zone). */
+  sourceTimeZone: string;
+}
+
+export interface SeedBridgeDeps extends SeedBridgeSettings {
+  store: MetricsStore;
+  ingest: IngestService;
+  maxBodyBytes: number;
+  log: AutomationLog | null;
+}
+
+export const SEED_BRIDGE_PATH = "/upload_metrics";
+
+/** A plain-text answer of the bridge. */
+class BridgeAnswer extends Error {
+  constructor(
+    readonly status: number,
+    readonly text: string,
+  ) {
+    super(text);
+  }
+}
+
+export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeDeps): Promise<void> {
+  const allowed = networkMatcher(deps.networks);
+  // An encapsulated scope: its error handler answers in text, the rest of the API keeps JSON.
+  await app.register(async (scope) => {
+    scope.setErrorHandler((err: FastifyError | Error, req, reply) => {
+      const { status, text } = bridgeAnswer(err);
+      if (status >= 500) req.log.error({ err }, "seed bridge request failed");
+      return reply.code(status).type("text/plain; charset=utf-8").send(text);
+    });
+    scope.post(
+      SEED_BRIDGE_PATH,
+      {
+        schema: {
+          summary: "Seed-system upload (compatibility bridge, off by default)",
+          description:
+            "multipart/form-data with the seed agent's CSV in field `file` and the host name in field `server_name`. " +
+            "No token: only from SRVUTIL_SEED_COMPAT_NETWORKS and for enrolled server names. See docs/migrating-from-the-seed.md.",
+          tags: ["ingest"],
+        },
+        onRequest: async (req) => {
+          if (!allowed(req.socket.remoteAddress)) {
+            deps.log?.warn("seed bridge refused", {
+              reason: "network",
+              address: req.socket.remoteAddress ?? null,
+            });
+            throw new BridgeAnswer(
+              403,
+              "Forbidden: this address may not upload (SRVUTIL_SEED_COMPAT_NETWORKS)",
+            );
+          }
+          const length = Number(req.headers["content-length"]);
+          if (Number.isFinite(length) && length > deps.maxBodyBytes) {
+            throw new BridgeAnswer(413, `File too large (limit ${deps.maxBodyBytes} bytes)`);
+          }
+        },
+      },
+      async (req: FastifyRequest, reply: FastifyReply) => {
+        const form = await readSeedForm(req, deps.maxBodyBytes);
+        const enrolled = (await deps.store.listAgentTokens()).some(
+          (t) => t.server === form.serverName && t.revokedAt === null,
+        );
+        if (!enrolled) {
+          deps.log?.warn("seed bridge refused", { reason: "not_enrolled", server: form.serverName });
+          throw new BridgeAnswer(
+            403,
+            `Forbidden: server '${form.serverName.slice(0, 64)}' is not enrolled (srvutil central token add NAME)`,
+          );
+        }
+        const result = await deps.ingest.ingestFile(form.file, {
+          expectedServer: form.serverName,
+          format: "seed",
+          sourceTimeZone: deps.sourceTimeZone,
+        });
+        let text = result.replay
+          ? `File already received as ${result.rawPath}`
+          : `File received and saved as ${result.rawPath}`;
+        if (!result.replay && result.skippedRows.length > 0) {
+          const lines = result.skippedRows.map(describeSeedProblem);
+          deps.log?.warn("seed bridge skipped lines", {
+            server: result.server,
+            upload_id: result.uploadId,
+            lines,
+          });
+          text += `; ${lines.length} line${lines.length === 1 ? "" : "s"} skipped: ${lines.slice(0, 5).join("; ")}`;
+        }
+        return reply.code(200).type("text/plain; charset=utf-8").send(text);
+      },
+    );
+  });
+}
+
+/** The seed agent's form: `server_name` and the file in `file`, in either order. */
+async function readSeedForm(
+  req: FastifyRequest,
+  maxBodyBytes: number,
+): Promise<{ serverName: string; file: Buffer }> {
+  if (!req.isMultipart()) throw new BridgeAnswer(400, "No file part");
+  let serverName: string | undefined;
+  let file: Buffer | undefined;
+  let emptyName = false;
+  for await (const part of req.parts({
+    limits: { fileSize: maxBodyBytes, files: 1, fields: 20, parts: 21 },
+  })) {
+    if (part.type === "field") {
+      if (part.fieldname === "server_name" && typeof part.value === "string") serverName = part.value;
+      continue;
+    }
+    if (part.fieldname !== "file") {
+      part.file.resume();
+      continue;
+    }
+    emptyName = part.filename === "";
+    file = await readCappedBody(part.file, "identity", maxBodyBytes);
+    if (part.file.truncated) throw new BridgeAnswer(413, `File too large (limit ${maxBodyBytes} bytes)`);
+  }
+  if (serverName === undefined || serverName === "") throw new BridgeAnswer(400, "Server name missing");
+  if (file === undefined) throw new BridgeAnswer(400, "No file part");
+  if (emptyName) throw new BridgeAnswer(400, "No selected file");
+  return { serverName, file };
+}
+
+function bridgeAnswer(err: FastifyError | Error): { status: number; text: string } {
+  if (err instanceof BridgeAnswer) return { status: err.status, text: err.text };
+  if (err instanceof CsvValidationError) return { status: 400, text: `Error: ${err.describe()}` };
+  if (err instanceof ServerMismatchError) return { status: 403, text: `Forbidden: ${err.message}` };
+  if (err instanceof IngestInputError) return { status: 400, text: `Error: ${err.message}` };
+  if (err instanceof HttpError) return { status: err.statusCode, text: `Error: ${err.message}` };
+  const status = (err as FastifyError).statusCode;
+  if (status !== undefined && status >= 400 && status < 500) return { status, text: `Error: ${err.message}` };
+  return { status: 500, text: "Error: internal error; see the central's log" };
+}
