@@ -27,14 +27,20 @@ export interface Bucket {
   lastMemTotal: number;
   intervalSum: number;
   intervalCount: number;
+  /** Timestamp of the first sample and its mem_total (change detection: RAM resized). */
+  firstTs: number;
+  firstMemTotal: number;
 }
 
-/** The last sample of one mount inside a bucket or day. */
+/** The last sample of one mount inside a bucket or day, and when the mount was first seen there. */
 export interface MountLast {
   lastTs: number;
   total: number;
   used: number;
   free: number;
+  /** First sample of the mount in the bucket and its total (change detection: resized, mounted). */
+  firstTs: number;
+  firstTotal: number;
 }
 
 export const HOUR_MS = 3_600_000;
@@ -52,6 +58,8 @@ export function emptyBucket(): Bucket {
     lastMemTotal: 0,
     intervalSum: 0,
     intervalCount: 0,
+    firstTs: Number.POSITIVE_INFINITY,
+    firstMemTotal: 0,
   };
 }
 
@@ -82,6 +90,10 @@ export function addSample(b: Bucket, row: MetricRow): void {
     b.lastTs = row.timestamp;
     b.lastMemTotal = row.memTotalBytes;
   }
+  if (row.timestamp < b.firstTs) {
+    b.firstTs = row.timestamp;
+    b.firstMemTotal = row.memTotalBytes;
+  }
   if (row.intervalSeconds !== null) {
     b.intervalSum += row.intervalSeconds;
     b.intervalCount += 1;
@@ -102,13 +114,30 @@ export function mergeBucket(into: Bucket, b: Bucket): void {
     into.lastTs = b.lastTs;
     into.lastMemTotal = b.lastMemTotal;
   }
+  if (b.firstTs < into.firstTs) {
+    into.firstTs = b.firstTs;
+    into.firstMemTotal = b.firstMemTotal;
+  }
   into.intervalSum += b.intervalSum;
   into.intervalCount += b.intervalCount;
 }
 
 export function mergeMount(into: Map<string, MountLast>, mount: string, m: MountLast): void {
   const cur = into.get(mount);
-  if (cur === undefined || m.lastTs > cur.lastTs) into.set(mount, { ...m });
+  if (cur === undefined) {
+    into.set(mount, { ...m });
+    return;
+  }
+  if (m.lastTs > cur.lastTs) {
+    cur.lastTs = m.lastTs;
+    cur.total = m.total;
+    cur.used = m.used;
+    cur.free = m.free;
+  }
+  if (m.firstTs < cur.firstTs) {
+    cur.firstTs = m.firstTs;
+    cur.firstTotal = m.firstTotal;
+  }
 }
 
 /** One local day of one server: the contract's figures plus what findings need. */
@@ -118,6 +147,47 @@ export interface DayAggregate {
   intervalAvg: number | null;
   /** Timestamp of the day's last sample. */
   lastTs: number | null;
+  /** Internal (not in the JSON): first sample and its mem_total, per mount the first sample and its total. */
+  firstTs: number | null;
+  firstMemTotal: number | null;
+  mountFirst: Map<string, { firstTs: number; firstTotal: number; lastTs: number }>;
+}
+
+/**
+ * One hour bucket of one server (a bucket never spans two local days), for
+ * trends on hourly points and for locating changes to the sample.
+ */
+export interface HourAggregate {
+  samples: number;
+  firstTs: number;
+  lastTs: number;
+  cpuAvg: number;
+  memPercentAvg: number;
+  firstMemTotal: number;
+  lastMemTotal: number;
+  /** Per mount, sorted by mount. */
+  mounts: { mount: string; firstTs: number; lastTs: number; firstTotal: number; total: number }[];
+}
+
+export function finishHour(b: Bucket, mounts: Map<string, MountLast>): HourAggregate {
+  return {
+    samples: b.samples,
+    firstTs: b.firstTs,
+    lastTs: b.lastTs,
+    cpuAvg: b.cpuSum / b.samples,
+    memPercentAvg: b.memPercentSum / b.samples,
+    firstMemTotal: b.firstMemTotal,
+    lastMemTotal: b.lastMemTotal,
+    mounts: [...mounts.entries()]
+      .sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0))
+      .map(([mount, m]) => ({
+        mount,
+        firstTs: m.firstTs,
+        lastTs: m.lastTs,
+        firstTotal: m.firstTotal,
+        total: m.total,
+      })),
+  };
 }
 
 export function finishDay(date: string, b: Bucket, mounts: Map<string, MountLast>): DayAggregate {
@@ -138,6 +208,9 @@ export function finishDay(date: string, b: Bucket, mounts: Map<string, MountLast
       },
       intervalAvg: null,
       lastTs: null,
+      firstTs: null,
+      firstMemTotal: null,
+      mountFirst: new Map(),
     };
   }
   const n = b.samples;
@@ -166,6 +239,14 @@ export function finishDay(date: string, b: Bucket, mounts: Map<string, MountLast
     },
     intervalAvg: b.intervalCount > 0 ? b.intervalSum / b.intervalCount : null,
     lastTs: b.lastTs,
+    firstTs: b.firstTs,
+    firstMemTotal: b.firstMemTotal,
+    mountFirst: new Map(
+      [...mounts.entries()].map(([mount, m]) => [
+        mount,
+        { firstTs: m.firstTs, firstTotal: m.firstTotal, lastTs: m.lastTs },
+      ]),
+    ),
   };
 }
 
@@ -216,19 +297,30 @@ export class ServerRowAggregator {
   }
 
   finish(): DayAggregate[] {
+    return this.finishWithHours(Number.POSITIVE_INFINITY).days;
+  }
+
+  /** The days, and the hour buckets that start at or after `hoursFrom` (chronological). */
+  finishWithHours(hoursFrom: number): { days: DayAggregate[]; hours: HourAggregate[] } {
     const dayCount = this.span.dates.length;
     const days = Array.from({ length: dayCount }, () => ({
       bucket: emptyBucket(),
       mounts: new Map<string, MountLast>(),
     }));
+    const hours: HourAggregate[] = [];
     const timestamps = [...this.byTs.keys()].sort((a, b) => a - b);
     // Hour buckets within a day, merged in order (the rollup path does the same).
     let hourBucket = emptyBucket();
+    let hourMounts = new Map<string, MountLast>();
     let hourKey = Number.NaN;
     let hourDay = -1;
     const flush = (): void => {
-      if (hourDay >= 0) mergeBucket(days[hourDay]!.bucket, hourBucket);
+      if (hourDay >= 0) {
+        mergeBucket(days[hourDay]!.bucket, hourBucket);
+        if (hourKey * HOUR_MS >= hoursFrom) hours.push(finishHour(hourBucket, hourMounts));
+      }
       hourBucket = emptyBucket();
+      hourMounts = new Map();
     };
     for (const ts of timestamps) {
       const entry = this.byTs.get(ts)!;
@@ -240,18 +332,23 @@ export class ServerRowAggregator {
         hourDay = di;
       }
       addSample(hourBucket, entry.row);
+      const keepHour = hk * HOUR_MS >= hoursFrom;
       for (const [mount, r] of entry.mounts) {
-        mergeMount(days[di]!.mounts, mount, {
+        const m: MountLast = {
           lastTs: ts,
           total: r.diskTotalBytes,
           used: r.diskUsedBytes,
           free: r.diskFreeBytes,
-        });
+          firstTs: ts,
+          firstTotal: r.diskTotalBytes,
+        };
+        mergeMount(days[di]!.mounts, mount, m);
+        if (keepHour) mergeMount(hourMounts, mount, m);
       }
     }
     flush();
     this.byTs.clear();
-    return days.map((d, i) => finishDay(this.span.dates[i]!, d.bucket, d.mounts));
+    return { days: days.map((d, i) => finishDay(this.span.dates[i]!, d.bucket, d.mounts)), hours };
   }
 }
 
