@@ -1,11 +1,22 @@
 import { DateTime } from "luxon";
-import { type DayAggregate, type DaySpan, ServerRowAggregator } from "../aggregate/rows.js";
+import {
+  type DayAggregate,
+  type DaySpan,
+  type HourAggregate,
+  ServerRowAggregator,
+} from "../aggregate/rows.js";
 import { isoInZone, localDays, resolveReportWeek } from "../aggregate/week.js";
-import { hourlyRollupsFit, readDailyRollups, refreshRollups } from "../storage/sqlite/rollups.js";
+import {
+  hourlyRollupsFit,
+  readDailyRollups,
+  readHourlyRollups,
+  refreshRollups,
+} from "../storage/sqlite/rollups.js";
 import { SqliteStore } from "../storage/sqlite/sqlite-store.js";
 import type { MetricsStore, ServerSummary } from "../storage/store.js";
 import { forecastDisks, serverFindings } from "./findings.js";
 import { resolveThresholds } from "./thresholds.js";
+import { usageTrends } from "./trends.js";
 import type {
   FleetSummary,
   ReportThresholds,
@@ -73,12 +84,26 @@ export async function buildWeeklyReport(
   if (useRollups) refreshRollups((store as SqliteStore).db);
   for (let i = 0; i < known.length; i += SERVER_CHUNK) {
     const chunk = known.slice(i, i + SERVER_CHUNK);
-    const chunkNames = chunk.map((s) => s.server);
-    const daysByServer = useRollups
-      ? readDailyRollups((store as SqliteStore).db, tz, span, chunkNames)
-      : await aggregateFromStore(store, chunkNames, span);
-    for (const summary of chunk) {
-      servers.push(serverReport(summary, daysByServer.get(summary.server)!, span, t, tz, now, judgedAt));
+    if (useRollups) {
+      const db = (store as SqliteStore).db;
+      const daysByServer = readDailyRollups(
+        db,
+        tz,
+        span,
+        chunk.map((s) => s.server),
+      );
+      for (const summary of chunk) {
+        const days = daysByServer.get(summary.server)!;
+        // Hour buckets only for servers with samples this week (trends, change times).
+        const hasWeek = days.slice(-7).some((d) => d.day.samples > 0);
+        const hours = hasWeek ? readHourlyRollups(db, summary.server, week.from, week.to) : [];
+        servers.push(serverReport(summary, days, hours, span, t, tz, now, judgedAt));
+      }
+    } else {
+      for (const summary of chunk) {
+        const { days, hours } = await aggregateFromStore(store, summary.server, span, week.from);
+        servers.push(serverReport(summary, days, hours, span, t, tz, now, judgedAt));
+      }
     }
   }
 
@@ -98,23 +123,21 @@ export async function buildWeeklyReport(
 /** The raw path: one server at a time, so memory stays bounded by one server's rows. */
 async function aggregateFromStore(
   store: MetricsStore,
-  servers: readonly string[],
+  server: string,
   span: DaySpan,
-): Promise<Map<string, DayAggregate[]>> {
-  const out = new Map<string, DayAggregate[]>();
+  hoursFrom: number,
+): Promise<{ days: DayAggregate[]; hours: HourAggregate[] }> {
   const from = span.dayStarts[0]!;
   const to = span.dayStarts[span.dayStarts.length - 1]!;
-  for (const server of servers) {
-    const agg = new ServerRowAggregator(server, span);
-    for await (const row of store.samples({ from, to, servers: [server] })) agg.add(row);
-    out.set(server, agg.finish());
-  }
-  return out;
+  const agg = new ServerRowAggregator(server, span);
+  for await (const row of store.samples({ from, to, servers: [server] })) agg.add(row);
+  return agg.finishWithHours(hoursFrom);
 }
 
 function serverReport(
   summary: ServerSummary,
   days: DayAggregate[],
+  hours: HourAggregate[],
   span: DaySpan,
   t: ReportThresholds,
   tz: string,
@@ -155,9 +178,12 @@ function serverReport(
       null,
     ),
     judgedAt,
+    firstSeen: summary.firstSeen,
+    hours,
   };
   const forecasts = forecastDisks(evidence, t);
-  const { findings, status } = serverFindings(evidence, t, forecasts);
+  const trends = usageTrends(evidence, t);
+  const { findings, status } = serverFindings(evidence, t, forecasts, trends);
   const weekDays = days.slice(n - 7).map((d, i) => ({
     ...d.day,
     expected_samples: expected[n - 7 + i]!,
@@ -175,6 +201,7 @@ function serverReport(
     previous_week: previous,
     week_over_week: previous === null || current.samples === 0 ? null : weekOverWeek(current, previous),
     forecasts,
+    trends,
     last_seen: evidence.lastSeen === null ? null : new Date(evidence.lastSeen).toISOString(),
   };
 }
