@@ -1,11 +1,12 @@
 import { DateTime } from "luxon";
+import type { MetricRow } from "../../protocol/index.js";
 import {
   type DayAggregate,
   type DaySpan,
   type HourAggregate,
   ServerRowAggregator,
 } from "../aggregate/rows.js";
-import { isoInZone, localDays, resolveReportWeek } from "../aggregate/week.js";
+import { isoInZone, localDays, type ReportWeek, resolveReportWeek } from "../aggregate/week.js";
 import {
   hourlyRollupsFit,
   readDailyRollups,
@@ -56,11 +57,7 @@ export async function buildWeeklyReport(
   const t = resolveThresholds(options.thresholds);
   const week = resolveReportWeek(options.week, options.timeZone, now);
   const tz = week.timeZone;
-  // History for week-over-week, forecasts and baselines, then the week itself.
-  const historyStart = DateTime.fromISO(week.dates[0]!, { zone: tz })
-    .minus({ days: t.history_days })
-    .toISODate()!;
-  const span = localDays(historyStart, t.history_days + 7, tz);
+  const span = reportSpan(week, t);
   const spanFrom = span.dayStarts[0]!;
 
   const include = options.includeServer ?? (() => true);
@@ -118,6 +115,42 @@ export async function buildWeeklyReport(
     thresholds: t,
     source: useRollups ? "rollups" : "raw",
   };
+}
+
+/** History for week-over-week, forecasts and baselines, then the week itself. */
+function reportSpan(week: ReportWeek, t: ReportThresholds): DaySpan {
+  const historyStart = DateTime.fromISO(week.dates[0]!, { zone: week.timeZone })
+    .minus({ days: t.history_days })
+    .toISODate()!;
+  return localDays(historyStart, t.history_days + 7, week.timeZone);
+}
+
+/**
+ * One server's report from its rows alone, without a store: the raw path of
+ * buildWeeklyReport (the server's first sample is taken from the rows). For
+ * tests that judge findings on many generated fleets quickly.
+ */
+export function serverReportFromRows(
+  server: string,
+  rows: Iterable<MetricRow>,
+  options: { week: ReportWeek; now: number; thresholds?: Partial<ReportThresholds> },
+): ServerReport {
+  const t = resolveThresholds(options.thresholds);
+  const span = reportSpan(options.week, t);
+  const agg = new ServerRowAggregator(server, span);
+  let firstSeen = Number.POSITIVE_INFINITY;
+  let lastSeen = Number.NEGATIVE_INFINITY;
+  let count = 0;
+  for (const row of rows) {
+    if (row.timestamp < firstSeen) firstSeen = row.timestamp;
+    if (row.timestamp > lastSeen) lastSeen = row.timestamp;
+    count++;
+    agg.add(row);
+  }
+  const { days, hours } = agg.finishWithHours(options.week.from);
+  const judgedAt = Math.min(options.now, options.week.to);
+  const summary: ServerSummary = { server, firstSeen, lastSeen, rows: count };
+  return serverReport(summary, days, hours, span, t, options.week.timeZone, options.now, judgedAt);
 }
 
 /** The raw path: one server at a time, so memory stays bounded by one server's rows. */

@@ -51,7 +51,7 @@ function detect(ev: ServerEvidence, t: ReportThresholds): ChangeEvent[] {
   // State at the last sample before the week (the last day with data in the history).
   let lastTs: number | null = null;
   let memTotal: number | null = null;
-  let mounts = new Map<string, { total: number; lastTs: number }>();
+  let mounts = new Map<string, { total: number; lastTs: number; gone: number | null }>();
   for (let i = n - 8; i >= 0; i--) {
     const d = ev.days[i]!;
     if (d.lastTs === null) continue;
@@ -60,7 +60,9 @@ function detect(ev: ServerEvidence, t: ReportThresholds): ChangeEvent[] {
     for (const disk of d.day.disks) {
       const span = d.mountFirst.get(disk.mount)!;
       // Only mounts present at that day's last sample: one gone earlier was removed before the week.
-      if (span.lastTs === d.lastTs) mounts.set(disk.mount, { total: disk.total_bytes, lastTs: span.lastTs });
+      if (span.lastTs === d.lastTs) {
+        mounts.set(disk.mount, { total: disk.total_bytes, lastTs: span.lastTs, gone: null });
+      }
     }
     break;
   }
@@ -88,13 +90,14 @@ function detect(ev: ServerEvidence, t: ReportThresholds): ChangeEvent[] {
         to: h.lastMemTotal,
       });
     }
-    const now = new Map<string, { total: number; lastTs: number }>();
+    const now = new Map<string, { total: number; lastTs: number; gone: number | null }>();
     for (const m of h.mounts) {
       const prev = mounts.get(m.mount);
       if (prev === undefined) {
-        // A server's first samples bring its mounts; only later ones were added.
-        if (lastTs !== null)
-          events.push({ kind: "mount_added", mount: m.mount, before: lastTs, after: m.firstTs });
+        // A server's first samples bring its mounts; only later ones were added. Mounted
+        // mid-hour: the hour's first sample lacked it.
+        const before = m.firstTs > h.firstTs ? h.firstTs : lastTs;
+        if (before !== null) events.push({ kind: "mount_added", mount: m.mount, before, after: m.firstTs });
       } else if (totalChanged(prev.total, m.firstTotal, t.change_min_percent)) {
         events.push({
           kind: "disk_resized",
@@ -115,11 +118,13 @@ function detect(ev: ServerEvidence, t: ReportThresholds): ChangeEvent[] {
           to: m.total,
         });
       }
-      now.set(m.mount, { total: m.total, lastTs: m.lastTs });
+      // Gone before the hour's last sample: a sample without it came by then.
+      now.set(m.mount, { total: m.total, lastTs: m.lastTs, gone: m.lastTs < h.lastTs ? h.lastTs : null });
     }
     for (const [mount, prev] of mounts) {
-      if (!now.has(mount))
-        events.push({ kind: "mount_removed", mount, before: prev.lastTs, after: h.firstTs });
+      if (!now.has(mount)) {
+        events.push({ kind: "mount_removed", mount, before: prev.lastTs, after: prev.gone ?? h.firstTs });
+      }
     }
     mounts = now;
     lastTs = h.lastTs;
@@ -136,11 +141,9 @@ function eventMessage(e: ChangeEvent, timeZone: string): string {
     case "disk_resized":
       return `Disk ${e.mount} was resized from ${humanBytes(e.from!)} to ${humanBytes(e.to!)} ${when}.`;
     case "mount_added":
-      return `Mount ${e.mount} appeared ${when} (first sample with it ${stamp(e.after, timeZone).toFormat("HH:mm")}).`;
+      return `Mount ${e.mount} appeared ${when}.`;
     case "mount_removed":
-      return `Mount ${e.mount} disappeared ${when} (last sample with it ${stamp(e.before, timeZone).toFormat(
-        "HH:mm",
-      )}); the server kept reporting.`;
+      return `Mount ${e.mount} disappeared ${when}; the server kept reporting.`;
   }
 }
 
