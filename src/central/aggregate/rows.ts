@@ -30,6 +30,10 @@ export interface Bucket {
   /** Timestamp of the first sample and its mem_total (change detection: RAM resized). */
   firstTs: number;
   firstMemTotal: number;
+  /** Lowest memory %, lowest and highest mem_total (whether an hour-level look could find a restart or a RAM change). */
+  memPercentMin: number;
+  memTotalMin: number;
+  memTotalMax: number;
 }
 
 /** The last sample of one mount inside a bucket or day, and when the mount was first seen there. */
@@ -41,6 +45,10 @@ export interface MountLast {
   /** First sample of the mount in the bucket and its total (change detection: resized, mounted). */
   firstTs: number;
   firstTotal: number;
+  /** Samples with this mount, and the range of its totals. */
+  samples: number;
+  totalMin: number;
+  totalMax: number;
 }
 
 export const HOUR_MS = 3_600_000;
@@ -60,6 +68,9 @@ export function emptyBucket(): Bucket {
     intervalCount: 0,
     firstTs: Number.POSITIVE_INFINITY,
     firstMemTotal: 0,
+    memPercentMin: Number.POSITIVE_INFINITY,
+    memTotalMin: Number.POSITIVE_INFINITY,
+    memTotalMax: Number.NEGATIVE_INFINITY,
   };
 }
 
@@ -86,6 +97,9 @@ export function addSample(b: Bucket, row: MetricRow): void {
   const pct = memoryPercent(row.memUsedBytes, row.memTotalBytes);
   b.memPercentSum += pct;
   if (pct > b.memPercentMax) b.memPercentMax = pct;
+  if (pct < b.memPercentMin) b.memPercentMin = pct;
+  if (row.memTotalBytes < b.memTotalMin) b.memTotalMin = row.memTotalBytes;
+  if (row.memTotalBytes > b.memTotalMax) b.memTotalMax = row.memTotalBytes;
   if (row.timestamp >= b.lastTs) {
     b.lastTs = row.timestamp;
     b.lastMemTotal = row.memTotalBytes;
@@ -110,6 +124,9 @@ export function mergeBucket(into: Bucket, b: Bucket): void {
   into.memAvailableSum += b.memAvailableSum;
   into.memPercentSum += b.memPercentSum;
   if (b.memPercentMax > into.memPercentMax) into.memPercentMax = b.memPercentMax;
+  if (b.memPercentMin < into.memPercentMin) into.memPercentMin = b.memPercentMin;
+  if (b.memTotalMin < into.memTotalMin) into.memTotalMin = b.memTotalMin;
+  if (b.memTotalMax > into.memTotalMax) into.memTotalMax = b.memTotalMax;
   if (b.lastTs >= into.lastTs) {
     into.lastTs = b.lastTs;
     into.lastMemTotal = b.lastMemTotal;
@@ -138,6 +155,9 @@ export function mergeMount(into: Map<string, MountLast>, mount: string, m: Mount
     cur.firstTs = m.firstTs;
     cur.firstTotal = m.firstTotal;
   }
+  cur.samples += m.samples;
+  if (m.totalMin < cur.totalMin) cur.totalMin = m.totalMin;
+  if (m.totalMax > cur.totalMax) cur.totalMax = m.totalMax;
 }
 
 /** One local day of one server: the contract's figures plus what findings need. */
@@ -150,7 +170,20 @@ export interface DayAggregate {
   /** Internal (not in the JSON): first sample and its mem_total, per mount the first sample and its total. */
   firstTs: number | null;
   firstMemTotal: number | null;
-  mountFirst: Map<string, { firstTs: number; firstTotal: number; lastTs: number }>;
+  memPercentMin: number | null;
+  memTotalMin: number | null;
+  memTotalMax: number | null;
+  mountSpans: Map<string, MountSpan>;
+}
+
+/** One mount within one day: when it was first and last seen, how often, and its totals. */
+export interface MountSpan {
+  firstTs: number;
+  lastTs: number;
+  firstTotal: number;
+  samples: number;
+  totalMin: number;
+  totalMax: number;
 }
 
 /**
@@ -210,7 +243,10 @@ export function finishDay(date: string, b: Bucket, mounts: Map<string, MountLast
       lastTs: null,
       firstTs: null,
       firstMemTotal: null,
-      mountFirst: new Map(),
+      memPercentMin: null,
+      memTotalMin: null,
+      memTotalMax: null,
+      mountSpans: new Map(),
     };
   }
   const n = b.samples;
@@ -241,10 +277,20 @@ export function finishDay(date: string, b: Bucket, mounts: Map<string, MountLast
     lastTs: b.lastTs,
     firstTs: b.firstTs,
     firstMemTotal: b.firstMemTotal,
-    mountFirst: new Map(
+    memPercentMin: b.memPercentMin,
+    memTotalMin: b.memTotalMin,
+    memTotalMax: b.memTotalMax,
+    mountSpans: new Map(
       [...mounts.entries()].map(([mount, m]) => [
         mount,
-        { firstTs: m.firstTs, firstTotal: m.firstTotal, lastTs: m.lastTs },
+        {
+          firstTs: m.firstTs,
+          lastTs: m.lastTs,
+          firstTotal: m.firstTotal,
+          samples: m.samples,
+          totalMin: m.totalMin,
+          totalMax: m.totalMax,
+        },
       ]),
     ),
   };
@@ -341,6 +387,9 @@ export class ServerRowAggregator {
           free: r.diskFreeBytes,
           firstTs: ts,
           firstTotal: r.diskTotalBytes,
+          samples: 1,
+          totalMin: r.diskTotalBytes,
+          totalMax: r.diskTotalBytes,
         };
         mergeMount(days[di]!.mounts, mount, m);
         if (keepHour) mergeMount(hourMounts, mount, m);

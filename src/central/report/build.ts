@@ -17,7 +17,7 @@ import { SqliteStore } from "../storage/sqlite/sqlite-store.js";
 import type { MetricsStore, ServerSummary } from "../storage/store.js";
 import { forecastDisks, serverFindings } from "./findings.js";
 import { resolveThresholds } from "./thresholds.js";
-import { usageTrends } from "./trends.js";
+import { hoursCouldMatter, usageTrends } from "./trends.js";
 import type {
   FleetSummary,
   ReportThresholds,
@@ -91,15 +91,20 @@ export async function buildWeeklyReport(
       );
       for (const summary of chunk) {
         const days = daysByServer.get(summary.server)!;
-        // Hour buckets only for servers with samples this week (trends, change times).
+        // Hour buckets only where the days say they could matter (see hoursCouldMatter).
         const hasWeek = days.slice(-7).some((d) => d.day.samples > 0);
-        const hours = hasWeek ? readHourlyRollups(db, summary.server, week.from, week.to) : [];
+        const hours =
+          hasWeek && hoursCouldMatter(days, t)
+            ? readHourlyRollups(db, summary.server, week.from, week.to)
+            : [];
         servers.push(serverReport(summary, days, hours, span, t, tz, now, judgedAt));
       }
     } else {
       for (const summary of chunk) {
         const { days, hours } = await aggregateFromStore(store, summary.server, span, week.from);
-        servers.push(serverReport(summary, days, hours, span, t, tz, now, judgedAt));
+        servers.push(
+          serverReport(summary, days, hoursCouldMatter(days, t) ? hours : [], span, t, tz, now, judgedAt),
+        );
       }
     }
   }
@@ -147,7 +152,8 @@ export function serverReportFromRows(
     count++;
     agg.add(row);
   }
-  const { days, hours } = agg.finishWithHours(options.week.from);
+  const { days, hours: allHours } = agg.finishWithHours(options.week.from);
+  const hours = hoursCouldMatter(days, t) ? allHours : [];
   const judgedAt = Math.min(options.now, options.week.to);
   const summary: ServerSummary = { server, firstSeen, lastSeen, rows: count };
   return serverReport(summary, days, hours, span, t, options.week.timeZone, options.now, judgedAt);

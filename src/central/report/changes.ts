@@ -58,7 +58,7 @@ function detect(ev: ServerEvidence, t: ReportThresholds): ChangeEvent[] {
     lastTs = d.lastTs;
     memTotal = d.day.memory.total_bytes;
     for (const disk of d.day.disks) {
-      const span = d.mountFirst.get(disk.mount)!;
+      const span = d.mountSpans.get(disk.mount)!;
       // Only mounts present at that day's last sample: one gone earlier was removed before the week.
       if (span.lastTs === d.lastTs) {
         mounts.set(disk.mount, { total: disk.total_bytes, lastTs: span.lastTs, gone: null });
@@ -176,13 +176,15 @@ export function changeFindings(ev: ServerEvidence, t: ReportThresholds): Finding
   const weekStart = ev.dayStarts[n - 7]!;
   const findings: Finding[] = [];
   if (ev.firstSeen >= weekStart && ev.firstSeen < ev.dayStarts[n]!) {
-    const first = ev.hours.find((h) => h.firstTs === ev.firstSeen);
+    const first = ev.days.find((d) => d.firstTs === ev.firstSeen);
+    const mounts = [...(first?.mountSpans.entries() ?? [])]
+      .filter(([, m]) => m.firstTs === ev.firstSeen)
+      .map(([mount]) => mount)
+      .sort();
     const what =
       first === undefined
         ? ""
-        : ` with ${humanBytes(first.firstMemTotal)} RAM and ${first.mounts.length === 1 ? "mount" : "mounts"} ${first.mounts
-            .map((m) => m.mount)
-            .join(", ")}`;
+        : ` with ${humanBytes(first.firstMemTotal!)} RAM and ${mounts.length === 1 ? "mount" : "mounts"} ${mounts.join(", ")}`;
     findings.push({
       severity: "info",
       kind: "new_server",

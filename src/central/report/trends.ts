@@ -1,5 +1,5 @@
 import { DateTime } from "luxon";
-import type { HourAggregate } from "../aggregate/rows.js";
+import type { DayAggregate, HourAggregate } from "../aggregate/rows.js";
 import type { ServerEvidence } from "./findings.js";
 import type { Finding, ReportThresholds, Severity, UsageTrend } from "./types.js";
 
@@ -27,14 +27,16 @@ export function totalChanged(a: number, b: number, minPercent: number): boolean 
  * the hour after it.
  */
 export function trendStretch(
+  week: readonly DayAggregate[],
   hours: readonly HourAggregate[],
   firstSeen: number,
   weekStart: number,
   t: ReportThresholds,
 ): TrendStretch | null {
-  if (hours.length === 0) return null;
+  const firstDay = week.find((d) => d.firstTs !== null);
+  if (firstDay === undefined) return null;
   let stretch: TrendStretch = {
-    start: hours[0]!.firstTs,
+    start: firstDay.firstTs!,
     reason: firstSeen >= weekStart ? "first_seen" : "week",
   };
   for (let i = 0; i < hours.length; i++) {
@@ -55,6 +57,56 @@ export function trendStretch(
     }
   }
   return stretch;
+}
+
+/** (max − min) / min ≥ minPercent: the range holds a step that totalChanged would see. */
+function rangeChanged(min: number | null, max: number | null, minPercent: number): boolean {
+  return min !== null && max !== null && totalChanged(min, max, minPercent);
+}
+
+/**
+ * Whether the week's hour buckets could change this server's trends or
+ * changes; when not, the report does not read them (they cost more than the
+ * rest of the report). Judged from the day buckets, as a superset of what the
+ * hourly rules look for: too few days for a daily fit, a RAM or mount total
+ * that moved (within a day: its range; between days: last vs first), a mount
+ * missing from some samples or not there at the previous day's end, or a
+ * memory minimum far enough below a peak to hold a restart-sized hourly drop.
+ * Both the raw path and the rollups use it, so their reports stay identical.
+ */
+export function hoursCouldMatter(days: readonly DayAggregate[], t: ReportThresholds): boolean {
+  const n = days.length;
+  const week = days.slice(n - 7);
+  if (week.filter((d) => d.day.samples > 0).length < t.trend_min_points) return true;
+  let prev: DayAggregate | null = null;
+  for (let i = n - 8; i >= 0 && prev === null; i--) if (days[i]!.lastTs !== null) prev = days[i]!;
+  const p = t.change_min_percent;
+  for (const d of week) {
+    if (d.lastTs === null) continue;
+    if (rangeChanged(d.memTotalMin, d.memTotalMax, p)) return true;
+    if (prev !== null && totalChanged(prev.day.memory.total_bytes!, d.firstMemTotal!, p)) return true;
+    const peak = Math.max(
+      d.day.memory.percent_peak!,
+      prev?.day.memory.percent_peak ?? Number.NEGATIVE_INFINITY,
+    );
+    if (d.memPercentMin! <= peak - t.trend_reset_drop) return true;
+    for (const [mount, m] of d.mountSpans) {
+      if (m.samples < d.day.samples || rangeChanged(m.totalMin, m.totalMax, p)) return true;
+      if (prev !== null) {
+        const before = prev.mountSpans.get(mount);
+        if (before === undefined || before.lastTs !== prev.lastTs) return true;
+        const lastTotal = prev.day.disks.find((x) => x.mount === mount)!.total_bytes;
+        if (totalChanged(lastTotal, m.firstTotal, p)) return true;
+      }
+    }
+    if (prev !== null) {
+      for (const [mount, m] of prev.mountSpans) {
+        if (m.lastTs === prev.lastTs && !d.mountSpans.has(mount)) return true;
+      }
+    }
+    prev = d;
+  }
+  return false;
 }
 
 interface Point {
@@ -98,9 +150,9 @@ export function linearFit(points: readonly Point[]): { slope: number; intercept:
 export function usageTrends(ev: ServerEvidence, t: ReportThresholds): UsageTrend[] {
   const n = ev.days.length;
   const weekStart = ev.dayStarts[n - 7]!;
-  const stretch = trendStretch(ev.hours, ev.firstSeen, weekStart, t);
-  if (stretch === null) return [];
   const week = ev.days.slice(n - 7);
+  const stretch = trendStretch(week, ev.hours, ev.firstSeen, weekStart, t);
+  if (stretch === null) return [];
   const out: UsageTrend[] = [];
   const metrics = [
     {

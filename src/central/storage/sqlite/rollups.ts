@@ -134,6 +134,18 @@ export const ROLLUP_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE rollup_hourly_disk ADD COLUMN first_total INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE rollup_daily_disk ADD COLUMN first_ts INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE rollup_daily_disk ADD COLUMN first_total INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_hourly ADD COLUMN mem_percent_min REAL NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_hourly ADD COLUMN mem_total_min INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_hourly ADD COLUMN mem_total_max INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_daily ADD COLUMN mem_percent_min REAL NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_daily ADD COLUMN mem_total_min INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_daily ADD COLUMN mem_total_max INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_hourly_disk ADD COLUMN samples INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_hourly_disk ADD COLUMN total_min INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_hourly_disk ADD COLUMN total_max INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_daily_disk ADD COLUMN samples INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_daily_disk ADD COLUMN total_min INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_daily_disk ADD COLUMN total_max INTEGER NOT NULL DEFAULT 0;
       DELETE FROM rollup_hourly; DELETE FROM rollup_hourly_disk; DELETE FROM rollup_daily; DELETE FROM rollup_daily_disk;
       DELETE FROM rollup_state;
     `,
@@ -374,6 +386,9 @@ function recomputeHours(db: Database.Database, range: TouchedRange): number {
       free: r[10],
       firstTs: ts,
       firstTotal: r[8],
+      samples: 1,
+      totalMin: r[8],
+      totalMax: r[8],
     });
   }
   prepared(db, "DELETE FROM rollup_hourly WHERE server = ? AND hour >= ? AND hour < ?").run(
@@ -388,11 +403,11 @@ function recomputeHours(db: Database.Database, range: TouchedRange): number {
   );
   const insertHour = prepared(
     db,
-    `INSERT INTO rollup_hourly (server, hour, ${BUCKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO rollup_hourly (server, hour, ${BUCKET_COLUMNS}) VALUES (?, ?, ${BUCKET_PLACEHOLDERS})`,
   );
   const insertDisk = prepared(
     db,
-    `INSERT INTO rollup_hourly_disk (server, hour, mount, ${MOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO rollup_hourly_disk (server, hour, mount, ${MOUNT_COLUMNS}) VALUES (?, ?, ?, ${MOUNT_PLACEHOLDERS})`,
   );
   for (const [hour, b] of hourly) {
     insertHour.run(range.server, hour, ...bucketValues(b));
@@ -418,6 +433,9 @@ function addTuple(b: Bucket, r: SampleTuple): void {
   const pct = total > 0 ? (used / total) * 100 : 0;
   b.memPercentSum += pct;
   if (pct > b.memPercentMax) b.memPercentMax = pct;
+  if (pct < b.memPercentMin) b.memPercentMin = pct;
+  if (total < b.memTotalMin) b.memTotalMin = total;
+  if (total > b.memTotalMax) b.memTotalMax = total;
   if (r[0] >= b.lastTs) {
     b.lastTs = r[0];
     b.lastMemTotal = total;
@@ -448,6 +466,9 @@ function bucketValues(b: Bucket): (number | null)[] {
     b.intervalCount,
     empty ? 0 : b.firstTs,
     b.firstMemTotal,
+    empty ? 0 : b.memPercentMin,
+    empty ? 0 : b.memTotalMin,
+    empty ? 0 : b.memTotalMax,
   ];
 }
 
@@ -465,19 +486,35 @@ type BucketTuple = [
   number,
   number,
   number,
+  number,
+  number,
+  number,
 ];
 
 /** Disk columns in the order of MountLast as stored. */
-const MOUNT_COLUMNS = "last_ts, total, used, free, first_ts, first_total";
+const MOUNT_COLUMNS = "last_ts, total, used, free, first_ts, first_total, samples, total_min, total_max";
+const MOUNT_PLACEHOLDERS = MOUNT_COLUMNS.split(",")
+  .map(() => "?")
+  .join(", ");
 
 function mountValues(m: MountLast): number[] {
-  return [m.lastTs, m.total, m.used, m.free, m.firstTs, m.firstTotal];
+  return [m.lastTs, m.total, m.used, m.free, m.firstTs, m.firstTotal, m.samples, m.totalMin, m.totalMax];
 }
 
-type MountTuple = [number, number, number, number, number, number];
+type MountTuple = [number, number, number, number, number, number, number, number, number];
 
 function mountFromTuple(t: MountTuple): MountLast {
-  return { lastTs: t[0], total: t[1], used: t[2], free: t[3], firstTs: t[4], firstTotal: t[5] };
+  return {
+    lastTs: t[0],
+    total: t[1],
+    used: t[2],
+    free: t[3],
+    firstTs: t[4],
+    firstTotal: t[5],
+    samples: t[6],
+    totalMin: t[7],
+    totalMax: t[8],
+  };
 }
 
 function bucketFromTuple(t: BucketTuple, offset: number): Bucket {
@@ -497,11 +534,17 @@ function bucketFromTuple(t: BucketTuple, offset: number): Bucket {
     intervalCount: v(10),
     firstTs: v(11),
     firstMemTotal: v(12),
+    memPercentMin: v(13),
+    memTotalMin: v(14),
+    memTotalMax: v(15),
   };
 }
 
 const BUCKET_COLUMNS =
-  "samples, cpu_sum, cpu_peak, mem_used_sum, mem_available_sum, mem_percent_sum, mem_percent_max, last_ts, last_mem_total, interval_sum, interval_count, first_ts, first_mem_total";
+  "samples, cpu_sum, cpu_peak, mem_used_sum, mem_available_sum, mem_percent_sum, mem_percent_max, last_ts, last_mem_total, interval_sum, interval_count, first_ts, first_mem_total, mem_percent_min, mem_total_min, mem_total_max";
+const BUCKET_PLACEHOLDERS = BUCKET_COLUMNS.split(",")
+  .map(() => "?")
+  .join(", ");
 
 /** After hours changed: recompute the local days of every registered zone that overlap them. */
 function refreshDailyForRanges(db: Database.Database, ranges: TouchedRange[]): void {
@@ -562,12 +605,11 @@ function computeDaily(db: Database.Database, tz: string, server: string, span: D
   );
   const insDay = prepared(
     db,
-    `INSERT OR REPLACE INTO rollup_daily (tz, server, date, ${BUCKET_COLUMNS})
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT OR REPLACE INTO rollup_daily (tz, server, date, ${BUCKET_COLUMNS}) VALUES (?, ?, ?, ${BUCKET_PLACEHOLDERS})`,
   );
   const insDisk = prepared(
     db,
-    `INSERT INTO rollup_daily_disk (tz, server, date, mount, ${MOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO rollup_daily_disk (tz, server, date, mount, ${MOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ${MOUNT_PLACEHOLDERS})`,
   );
   const out: DayAggregate[] = [];
   for (let i = 0; i < n; i++) {
