@@ -138,7 +138,13 @@ function reportSpan(week: ReportWeek, t: ReportThresholds): DaySpan {
 export function serverReportFromRows(
   server: string,
   rows: Iterable<MetricRow>,
-  options: { week: ReportWeek; now: number; thresholds?: Partial<ReportThresholds> },
+  options: {
+    week: ReportWeek;
+    now: number;
+    thresholds?: Partial<ReportThresholds>;
+    /** Judge with the week's hour buckets even where hoursCouldMatter says they cannot matter (tests check it). */
+    alwaysHours?: boolean;
+  },
 ): ServerReport {
   const t = resolveThresholds(options.thresholds);
   const span = reportSpan(options.week, t);
@@ -153,7 +159,7 @@ export function serverReportFromRows(
     agg.add(row);
   }
   const { days, hours: allHours } = agg.finishWithHours(options.week.from);
-  const hours = hoursCouldMatter(days, t) ? allHours : [];
+  const hours = options.alwaysHours === true || hoursCouldMatter(days, t) ? allHours : [];
   const judgedAt = Math.min(options.now, options.week.to);
   const summary: ServerSummary = { server, firstSeen, lastSeen, rows: count };
   return serverReport(summary, days, hours, span, t, options.week.timeZone, options.now, judgedAt);

@@ -129,6 +129,15 @@ describe("randomized stable fleets raise nothing", () => {
         }
       }
       if (report.trends!.length > 0) noisy.push(`seed ${seed}: trends ${JSON.stringify(report.trends)}`);
+      // Skipping the hour buckets (hoursCouldMatter) must not change anything.
+      if (i % 3 === 0) {
+        const withHours = serverReportFromRows(`stable-${seed}`, stableServer(seed, zone, from, week.to), {
+          week,
+          now,
+          alwaysHours: true,
+        });
+        expect(withHours).toEqual(report);
+      }
     }
     expect(noisy).toEqual([]);
     // The same kind of server with a leak of 5 points a day this week is seen: the check can fail.

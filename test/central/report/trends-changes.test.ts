@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveReportWeek } from "../../../src/central/aggregate/week.js";
+import { serverReportFromRows } from "../../../src/central/report/build.js";
 import {
   buildWeeklyReport,
   type Finding,
@@ -160,6 +161,17 @@ describe("trends and changes on hand-built weeks", () => {
   it("the rollups give the same findings as the raw rows", () => {
     expect(report.source).toBe("rollups");
     expect({ ...report, source: undefined }).toEqual({ ...raw, source: undefined });
+  });
+
+  it("reading the hours only where they could matter changes nothing", () => {
+    let seed = 1;
+    for (const s of shapes) {
+      const rows = [...shapeRows(s, seed++)];
+      const lazy = serverReportFromRows(s.server, rows, { week: WEEK, now: NOW });
+      const always = serverReportFromRows(s.server, rows, { week: WEEK, now: NOW, alwaysHours: true });
+      expect(lazy, s.server).toEqual(always);
+      expect(lazy, s.server).toEqual(server(s.server));
+    }
   });
 
   it("a calm server has no findings and no trends", () => {
