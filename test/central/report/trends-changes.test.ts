@@ -4,9 +4,13 @@ import { serverReportFromRows } from "../../../src/central/report/build.js";
 import {
   buildWeeklyReport,
   type Finding,
+  renderReport,
   type ServerReport,
   type WeeklyReport,
 } from "../../../src/central/report/index.js";
+import { runMigrations } from "../../../src/central/storage/sqlite/migrate.js";
+import { ROLLUP_MIGRATIONS } from "../../../src/central/storage/sqlite/rollups.js";
+import type { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import { DAY, diurnal, GiB, HOUR, type Shape, shapeRows } from "./shaped.js";
 import { type TempStore, tempStore, upload } from "./store-helpers.js";
 
@@ -174,6 +178,21 @@ describe("trends and changes on hand-built weeks", () => {
     }
   });
 
+  it("the plain text and the HTML show the new findings (needs action, per server)", async () => {
+    const { text, html } = await renderReport(report, "standalone");
+    expect(text).toContain(
+      "- db-leak [critical]: Memory use grew from 47 % to 84 % this week (+6.2 points a day); at this rate it reaches 100 % around Wed 25 Nov (in 2 days).",
+    );
+    expect(text).toContain(
+      "   INFO: RAM changed from 16.0 GiB to 32.0 GiB on Wed 18 Nov between 13:50 and 14:00.",
+    );
+    expect(text).toContain("   INFO: Mount /backup appeared on Tue 17 Nov between 08:50 and 09:00.");
+    // Information does not make a server need action.
+    expect(text).not.toMatch(/^- web-ram /m);
+    expect(html).toContain("Memory use grew from 47 % to 84 % this week");
+    expect(html).toContain("Disk D: was resized from 200 GiB to 1.2 TiB");
+  });
+
   it("a calm server has no findings and no trends", () => {
     expect(server("calm").findings).toEqual([]);
     expect(server("calm").trends).toEqual([]);
@@ -322,5 +341,31 @@ describe("trends and changes on hand-built weeks", () => {
     expect(kinds("disk-100")).not.toContain("disk_full_forecast");
     expect(server("disk-growing").forecasts).toHaveLength(1);
     expect(kinds("disk-growing")).toContain("disk_full_forecast");
+  });
+});
+
+describe("rollups made before issue 16 (schema v1)", () => {
+  it("are emptied by migration 2 and refilled by the next refresh, giving the raw figures", async () => {
+    const t = await tempStore();
+    try {
+      const db = (t.store as SqliteStore).db;
+      // A store whose rollups are at v1 and claim to have folded in every upload.
+      runMigrations(db, "rollups", ROLLUP_MIGRATIONS.slice(0, 1));
+      let seed = 1;
+      for (const s of shapes.slice(0, 6)) await upload(t.store, [...shapeRows(s, seed++)]);
+      const maxSeq = db.prepare("SELECT MAX(seq) FROM uploads").pluck().get() as number;
+      db.prepare("INSERT INTO rollup_state (key, value) VALUES ('upload_seq', ?), ('upload_count', 6)").run(
+        maxSeq,
+      );
+      const opts = { week: "2026-W47", timeZone: TZ, now: NOW };
+      const rollups = await buildWeeklyReport(t.store, opts);
+      const raw = await buildWeeklyReport(t.store, { ...opts, source: "raw" });
+      expect(rollups.source).toBe("rollups");
+      expect(rollups.servers).toHaveLength(6);
+      expect({ ...rollups, source: undefined }).toEqual({ ...raw, source: undefined });
+      expect(rollups.servers.find((s) => s.server === "db-leak")!.findings[0]!.kind).toBe("memory_trend");
+    } finally {
+      await t.cleanup();
+    }
   });
 });
