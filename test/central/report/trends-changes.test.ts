@@ -83,6 +83,13 @@ const shapes: Shape[] = [
     memTotal: (ts) => (ts < at(2, "14:00") ? 16 : 32) * GiB,
     memPercent: (ts) => (ts < at(2, "14:00") ? 37.5 : 18.75),
   }),
+  // Dynamic memory: 8 ↔ 12 GiB every 12 hours of the week (4 GiB used): one summarized finding.
+  shape("dyn-mem", {
+    memTotal: (ts) =>
+      (ts >= WEEK.from && Math.floor((ts - WEEK.from) / (12 * HOUR)) % 2 === 1 ? 12 : 8) * GiB,
+    memPercent: (ts) =>
+      ts >= WEEK.from && Math.floor((ts - WEEK.from) / (12 * HOUR)) % 2 === 1 ? 100 / 3 : 50,
+  }),
   // A kernel update takes 200 MiB off MemTotal (1.2 %): not a RAM change.
   shape("ram-jitter", { memTotal: (ts) => (ts < at(2, "14:00") ? 16 * GiB : 16 * GiB - 200 * 1024 ** 2) }),
   // Windows: D: extended to six times its size at 10:20 on Wednesday (inside an hour).
@@ -287,6 +294,19 @@ describe("trends and changes on hand-built weeks", () => {
     // Memory % halved with the RAM: neither a restart nor a finding of its own.
     expect(server("web-ram").status).toBe("ok");
     expect(kinds("ram-jitter")).toEqual([]);
+  });
+
+  it("more than three changes of one kind in a week are summarized in one finding", () => {
+    expect(of("dyn-mem", "ram_changed")).toEqual([
+      {
+        severity: "info",
+        kind: "ram_changed",
+        date: "2026-11-16",
+        message:
+          "RAM changed 13 times this week, first Mon 16 Nov 12:00, last Sun 22 Nov 12:00, between 8.0 GiB and 12.0 GiB; now 12.0 GiB (dynamic memory?).",
+      },
+    ]);
+    expect(server("dyn-mem").status).toBe("ok");
   });
 
   it("a drive resized: inside an hour, located to that hour; pool drift is not a resize", () => {
