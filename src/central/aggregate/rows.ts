@@ -27,14 +27,28 @@ export interface Bucket {
   lastMemTotal: number;
   intervalSum: number;
   intervalCount: number;
+  /** Timestamp of the first sample and its mem_total (change detection: RAM resized). */
+  firstTs: number;
+  firstMemTotal: number;
+  /** Lowest memory %, lowest and highest mem_total (whether an hour-level look could find a restart or a RAM change). */
+  memPercentMin: number;
+  memTotalMin: number;
+  memTotalMax: number;
 }
 
-/** The last sample of one mount inside a bucket or day. */
+/** The last sample of one mount inside a bucket or day, and when the mount was first seen there. */
 export interface MountLast {
   lastTs: number;
   total: number;
   used: number;
   free: number;
+  /** First sample of the mount in the bucket and its total (change detection: resized, mounted). */
+  firstTs: number;
+  firstTotal: number;
+  /** Samples with this mount, and the range of its totals. */
+  samples: number;
+  totalMin: number;
+  totalMax: number;
 }
 
 export const HOUR_MS = 3_600_000;
@@ -52,6 +66,11 @@ export function emptyBucket(): Bucket {
     lastMemTotal: 0,
     intervalSum: 0,
     intervalCount: 0,
+    firstTs: Number.POSITIVE_INFINITY,
+    firstMemTotal: 0,
+    memPercentMin: Number.POSITIVE_INFINITY,
+    memTotalMin: Number.POSITIVE_INFINITY,
+    memTotalMax: Number.NEGATIVE_INFINITY,
   };
 }
 
@@ -78,9 +97,16 @@ export function addSample(b: Bucket, row: MetricRow): void {
   const pct = memoryPercent(row.memUsedBytes, row.memTotalBytes);
   b.memPercentSum += pct;
   if (pct > b.memPercentMax) b.memPercentMax = pct;
+  if (pct < b.memPercentMin) b.memPercentMin = pct;
+  if (row.memTotalBytes < b.memTotalMin) b.memTotalMin = row.memTotalBytes;
+  if (row.memTotalBytes > b.memTotalMax) b.memTotalMax = row.memTotalBytes;
   if (row.timestamp >= b.lastTs) {
     b.lastTs = row.timestamp;
     b.lastMemTotal = row.memTotalBytes;
+  }
+  if (row.timestamp < b.firstTs) {
+    b.firstTs = row.timestamp;
+    b.firstMemTotal = row.memTotalBytes;
   }
   if (row.intervalSeconds !== null) {
     b.intervalSum += row.intervalSeconds;
@@ -98,9 +124,16 @@ export function mergeBucket(into: Bucket, b: Bucket): void {
   into.memAvailableSum += b.memAvailableSum;
   into.memPercentSum += b.memPercentSum;
   if (b.memPercentMax > into.memPercentMax) into.memPercentMax = b.memPercentMax;
+  if (b.memPercentMin < into.memPercentMin) into.memPercentMin = b.memPercentMin;
+  if (b.memTotalMin < into.memTotalMin) into.memTotalMin = b.memTotalMin;
+  if (b.memTotalMax > into.memTotalMax) into.memTotalMax = b.memTotalMax;
   if (b.lastTs >= into.lastTs) {
     into.lastTs = b.lastTs;
     into.lastMemTotal = b.lastMemTotal;
+  }
+  if (b.firstTs < into.firstTs) {
+    into.firstTs = b.firstTs;
+    into.firstMemTotal = b.firstMemTotal;
   }
   into.intervalSum += b.intervalSum;
   into.intervalCount += b.intervalCount;
@@ -108,7 +141,23 @@ export function mergeBucket(into: Bucket, b: Bucket): void {
 
 export function mergeMount(into: Map<string, MountLast>, mount: string, m: MountLast): void {
   const cur = into.get(mount);
-  if (cur === undefined || m.lastTs > cur.lastTs) into.set(mount, { ...m });
+  if (cur === undefined) {
+    into.set(mount, { ...m });
+    return;
+  }
+  if (m.lastTs > cur.lastTs) {
+    cur.lastTs = m.lastTs;
+    cur.total = m.total;
+    cur.used = m.used;
+    cur.free = m.free;
+  }
+  if (m.firstTs < cur.firstTs) {
+    cur.firstTs = m.firstTs;
+    cur.firstTotal = m.firstTotal;
+  }
+  cur.samples += m.samples;
+  if (m.totalMin < cur.totalMin) cur.totalMin = m.totalMin;
+  if (m.totalMax > cur.totalMax) cur.totalMax = m.totalMax;
 }
 
 /** One local day of one server: the contract's figures plus what findings need. */
@@ -118,6 +167,60 @@ export interface DayAggregate {
   intervalAvg: number | null;
   /** Timestamp of the day's last sample. */
   lastTs: number | null;
+  /** Internal (not in the JSON): first sample and its mem_total, per mount the first sample and its total. */
+  firstTs: number | null;
+  firstMemTotal: number | null;
+  memPercentMin: number | null;
+  memTotalMin: number | null;
+  memTotalMax: number | null;
+  mountSpans: Map<string, MountSpan>;
+}
+
+/** One mount within one day: when it was first and last seen, how often, and its totals. */
+export interface MountSpan {
+  firstTs: number;
+  lastTs: number;
+  firstTotal: number;
+  samples: number;
+  totalMin: number;
+  totalMax: number;
+}
+
+/**
+ * One hour bucket of one server (a bucket never spans two local days), for
+ * trends on hourly points and for locating changes to the sample.
+ */
+export interface HourAggregate {
+  samples: number;
+  firstTs: number;
+  lastTs: number;
+  cpuAvg: number;
+  memPercentAvg: number;
+  firstMemTotal: number;
+  lastMemTotal: number;
+  /** Per mount, sorted by mount. */
+  mounts: { mount: string; firstTs: number; lastTs: number; firstTotal: number; total: number }[];
+}
+
+export function finishHour(b: Bucket, mounts: Map<string, MountLast>): HourAggregate {
+  return {
+    samples: b.samples,
+    firstTs: b.firstTs,
+    lastTs: b.lastTs,
+    cpuAvg: b.cpuSum / b.samples,
+    memPercentAvg: b.memPercentSum / b.samples,
+    firstMemTotal: b.firstMemTotal,
+    lastMemTotal: b.lastMemTotal,
+    mounts: [...mounts.entries()]
+      .sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0))
+      .map(([mount, m]) => ({
+        mount,
+        firstTs: m.firstTs,
+        lastTs: m.lastTs,
+        firstTotal: m.firstTotal,
+        total: m.total,
+      })),
+  };
 }
 
 export function finishDay(date: string, b: Bucket, mounts: Map<string, MountLast>): DayAggregate {
@@ -138,6 +241,12 @@ export function finishDay(date: string, b: Bucket, mounts: Map<string, MountLast
       },
       intervalAvg: null,
       lastTs: null,
+      firstTs: null,
+      firstMemTotal: null,
+      memPercentMin: null,
+      memTotalMin: null,
+      memTotalMax: null,
+      mountSpans: new Map(),
     };
   }
   const n = b.samples;
@@ -166,6 +275,24 @@ export function finishDay(date: string, b: Bucket, mounts: Map<string, MountLast
     },
     intervalAvg: b.intervalCount > 0 ? b.intervalSum / b.intervalCount : null,
     lastTs: b.lastTs,
+    firstTs: b.firstTs,
+    firstMemTotal: b.firstMemTotal,
+    memPercentMin: b.memPercentMin,
+    memTotalMin: b.memTotalMin,
+    memTotalMax: b.memTotalMax,
+    mountSpans: new Map(
+      [...mounts.entries()].map(([mount, m]) => [
+        mount,
+        {
+          firstTs: m.firstTs,
+          lastTs: m.lastTs,
+          firstTotal: m.firstTotal,
+          samples: m.samples,
+          totalMin: m.totalMin,
+          totalMax: m.totalMax,
+        },
+      ]),
+    ),
   };
 }
 
@@ -216,19 +343,30 @@ export class ServerRowAggregator {
   }
 
   finish(): DayAggregate[] {
+    return this.finishWithHours(Number.POSITIVE_INFINITY).days;
+  }
+
+  /** The days, and the hour buckets that start at or after `hoursFrom` (chronological). */
+  finishWithHours(hoursFrom: number): { days: DayAggregate[]; hours: HourAggregate[] } {
     const dayCount = this.span.dates.length;
     const days = Array.from({ length: dayCount }, () => ({
       bucket: emptyBucket(),
       mounts: new Map<string, MountLast>(),
     }));
+    const hours: HourAggregate[] = [];
     const timestamps = [...this.byTs.keys()].sort((a, b) => a - b);
     // Hour buckets within a day, merged in order (the rollup path does the same).
     let hourBucket = emptyBucket();
+    let hourMounts = new Map<string, MountLast>();
     let hourKey = Number.NaN;
     let hourDay = -1;
     const flush = (): void => {
-      if (hourDay >= 0) mergeBucket(days[hourDay]!.bucket, hourBucket);
+      if (hourDay >= 0) {
+        mergeBucket(days[hourDay]!.bucket, hourBucket);
+        if (hourKey * HOUR_MS >= hoursFrom) hours.push(finishHour(hourBucket, hourMounts));
+      }
       hourBucket = emptyBucket();
+      hourMounts = new Map();
     };
     for (const ts of timestamps) {
       const entry = this.byTs.get(ts)!;
@@ -240,18 +378,26 @@ export class ServerRowAggregator {
         hourDay = di;
       }
       addSample(hourBucket, entry.row);
+      const keepHour = hk * HOUR_MS >= hoursFrom;
       for (const [mount, r] of entry.mounts) {
-        mergeMount(days[di]!.mounts, mount, {
+        const m: MountLast = {
           lastTs: ts,
           total: r.diskTotalBytes,
           used: r.diskUsedBytes,
           free: r.diskFreeBytes,
-        });
+          firstTs: ts,
+          firstTotal: r.diskTotalBytes,
+          samples: 1,
+          totalMin: r.diskTotalBytes,
+          totalMax: r.diskTotalBytes,
+        };
+        mergeMount(days[di]!.mounts, mount, m);
+        if (keepHour) mergeMount(hourMounts, mount, m);
       }
     }
     flush();
     this.byTs.clear();
-    return days.map((d, i) => finishDay(this.span.dates[i]!, d.bucket, d.mounts));
+    return { days: days.map((d, i) => finishDay(this.span.dates[i]!, d.bucket, d.mounts)), hours };
   }
 }
 

@@ -1,11 +1,23 @@
 import { DateTime } from "luxon";
-import { type DayAggregate, type DaySpan, ServerRowAggregator } from "../aggregate/rows.js";
-import { isoInZone, localDays, resolveReportWeek } from "../aggregate/week.js";
-import { hourlyRollupsFit, readDailyRollups, refreshRollups } from "../storage/sqlite/rollups.js";
+import type { MetricRow } from "../../protocol/index.js";
+import {
+  type DayAggregate,
+  type DaySpan,
+  type HourAggregate,
+  ServerRowAggregator,
+} from "../aggregate/rows.js";
+import { isoInZone, localDays, type ReportWeek, resolveReportWeek } from "../aggregate/week.js";
+import {
+  hourlyRollupsFit,
+  readDailyRollups,
+  readHourlyRollups,
+  refreshRollups,
+} from "../storage/sqlite/rollups.js";
 import { SqliteStore } from "../storage/sqlite/sqlite-store.js";
 import type { MetricsStore, ServerSummary } from "../storage/store.js";
 import { forecastDisks, serverFindings } from "./findings.js";
 import { resolveThresholds } from "./thresholds.js";
+import { hoursCouldMatter, usageTrends } from "./trends.js";
 import type {
   FleetSummary,
   ReportThresholds,
@@ -45,11 +57,7 @@ export async function buildWeeklyReport(
   const t = resolveThresholds(options.thresholds);
   const week = resolveReportWeek(options.week, options.timeZone, now);
   const tz = week.timeZone;
-  // History for week-over-week, forecasts and baselines, then the week itself.
-  const historyStart = DateTime.fromISO(week.dates[0]!, { zone: tz })
-    .minus({ days: t.history_days })
-    .toISODate()!;
-  const span = localDays(historyStart, t.history_days + 7, tz);
+  const span = reportSpan(week, t);
   const spanFrom = span.dayStarts[0]!;
 
   const include = options.includeServer ?? (() => true);
@@ -73,12 +81,31 @@ export async function buildWeeklyReport(
   if (useRollups) refreshRollups((store as SqliteStore).db);
   for (let i = 0; i < known.length; i += SERVER_CHUNK) {
     const chunk = known.slice(i, i + SERVER_CHUNK);
-    const chunkNames = chunk.map((s) => s.server);
-    const daysByServer = useRollups
-      ? readDailyRollups((store as SqliteStore).db, tz, span, chunkNames)
-      : await aggregateFromStore(store, chunkNames, span);
-    for (const summary of chunk) {
-      servers.push(serverReport(summary, daysByServer.get(summary.server)!, span, t, tz, now, judgedAt));
+    if (useRollups) {
+      const db = (store as SqliteStore).db;
+      const daysByServer = readDailyRollups(
+        db,
+        tz,
+        span,
+        chunk.map((s) => s.server),
+      );
+      for (const summary of chunk) {
+        const days = daysByServer.get(summary.server)!;
+        // Hour buckets only where the days say they could matter (see hoursCouldMatter).
+        const hasWeek = days.slice(-7).some((d) => d.day.samples > 0);
+        const hours =
+          hasWeek && hoursCouldMatter(days, t)
+            ? readHourlyRollups(db, summary.server, week.from, week.to)
+            : [];
+        servers.push(serverReport(summary, days, hours, span, t, tz, now, judgedAt));
+      }
+    } else {
+      for (const summary of chunk) {
+        const { days, hours } = await aggregateFromStore(store, summary.server, span, week.from);
+        servers.push(
+          serverReport(summary, days, hoursCouldMatter(days, t) ? hours : [], span, t, tz, now, judgedAt),
+        );
+      }
     }
   }
 
@@ -95,26 +122,67 @@ export async function buildWeeklyReport(
   };
 }
 
+/** History for week-over-week, forecasts and baselines, then the week itself. */
+function reportSpan(week: ReportWeek, t: ReportThresholds): DaySpan {
+  const historyStart = DateTime.fromISO(week.dates[0]!, { zone: week.timeZone })
+    .minus({ days: t.history_days })
+    .toISODate()!;
+  return localDays(historyStart, t.history_days + 7, week.timeZone);
+}
+
+/**
+ * One server's report from its rows alone, without a store: the raw path of
+ * buildWeeklyReport (the server's first sample is taken from the rows). For
+ * tests that judge findings on many generated fleets quickly.
+ */
+export function serverReportFromRows(
+  server: string,
+  rows: Iterable<MetricRow>,
+  options: {
+    week: ReportWeek;
+    now: number;
+    thresholds?: Partial<ReportThresholds>;
+    /** Judge with the week's hour buckets even where hoursCouldMatter says they cannot matter (tests check it). */
+    alwaysHours?: boolean;
+  },
+): ServerReport {
+  const t = resolveThresholds(options.thresholds);
+  const span = reportSpan(options.week, t);
+  const agg = new ServerRowAggregator(server, span);
+  let firstSeen = Number.POSITIVE_INFINITY;
+  let lastSeen = Number.NEGATIVE_INFINITY;
+  let count = 0;
+  for (const row of rows) {
+    if (row.timestamp < firstSeen) firstSeen = row.timestamp;
+    if (row.timestamp > lastSeen) lastSeen = row.timestamp;
+    count++;
+    agg.add(row);
+  }
+  const { days, hours: allHours } = agg.finishWithHours(options.week.from);
+  const hours = options.alwaysHours === true || hoursCouldMatter(days, t) ? allHours : [];
+  const judgedAt = Math.min(options.now, options.week.to);
+  const summary: ServerSummary = { server, firstSeen, lastSeen, rows: count };
+  return serverReport(summary, days, hours, span, t, options.week.timeZone, options.now, judgedAt);
+}
+
 /** The raw path: one server at a time, so memory stays bounded by one server's rows. */
 async function aggregateFromStore(
   store: MetricsStore,
-  servers: readonly string[],
+  server: string,
   span: DaySpan,
-): Promise<Map<string, DayAggregate[]>> {
-  const out = new Map<string, DayAggregate[]>();
+  hoursFrom: number,
+): Promise<{ days: DayAggregate[]; hours: HourAggregate[] }> {
   const from = span.dayStarts[0]!;
   const to = span.dayStarts[span.dayStarts.length - 1]!;
-  for (const server of servers) {
-    const agg = new ServerRowAggregator(server, span);
-    for await (const row of store.samples({ from, to, servers: [server] })) agg.add(row);
-    out.set(server, agg.finish());
-  }
-  return out;
+  const agg = new ServerRowAggregator(server, span);
+  for await (const row of store.samples({ from, to, servers: [server] })) agg.add(row);
+  return agg.finishWithHours(hoursFrom);
 }
 
 function serverReport(
   summary: ServerSummary,
   days: DayAggregate[],
+  hours: HourAggregate[],
   span: DaySpan,
   t: ReportThresholds,
   tz: string,
@@ -155,9 +223,12 @@ function serverReport(
       null,
     ),
     judgedAt,
+    firstSeen: summary.firstSeen,
+    hours,
   };
   const forecasts = forecastDisks(evidence, t);
-  const { findings, status } = serverFindings(evidence, t, forecasts);
+  const trends = usageTrends(evidence, t);
+  const { findings, status } = serverFindings(evidence, t, forecasts, trends);
   const weekDays = days.slice(n - 7).map((d, i) => ({
     ...d.day,
     expected_samples: expected[n - 7 + i]!,
@@ -175,6 +246,7 @@ function serverReport(
     previous_week: previous,
     week_over_week: previous === null || current.samples === 0 ? null : weekOverWeek(current, previous),
     forecasts,
+    trends,
     last_seen: evidence.lastSeen === null ? null : new Date(evidence.lastSeen).toISOString(),
   };
 }

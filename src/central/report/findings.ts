@@ -1,6 +1,12 @@
 import { DateTime } from "luxon";
-import type { DayAggregate } from "../aggregate/rows.js";
-import type { DiskForecast, Finding, ReportThresholds, ServerStatus } from "./types.js";
+import type { DayAggregate, HourAggregate } from "../aggregate/rows.js";
+import { changeFindings } from "./changes.js";
+import { humanBytes } from "./format.js";
+import { linearFit, trendFinding } from "./trends.js";
+import type { DiskForecast, Finding, ReportThresholds, ServerStatus, UsageTrend } from "./types.js";
+
+export { humanBytes } from "./format.js";
+export { linearFit } from "./trends.js";
 
 /** Everything the findings of one server are derived from. */
 export interface ServerEvidence {
@@ -16,6 +22,10 @@ export interface ServerEvidence {
   lastSeen: number | null;
   /** min(now, end of the week): the moment "silent" is judged at. */
   judgedAt: number;
+  /** First sample ever stored for this server (epoch ms). */
+  firstSeen: number;
+  /** The week's hour buckets with samples, chronological (trends on hourly points, change times). */
+  hours: HourAggregate[];
 }
 
 const pct = (v: number): string => `${v.toFixed(v >= 10 ? 0 : 1)} %`;
@@ -41,52 +51,10 @@ function localTime(ms: number, timeZone: string): string {
   return DateTime.fromMillis(ms, { zone: timeZone }).toFormat("ccc d LLL HH:mm");
 }
 
-export function humanBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-  let v = Math.abs(bytes);
-  let u = 0;
-  // 1023.6 MiB would print as "1024 MiB": switch units before rounding can reach 1024.
-  while (v >= 1023.5 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  const s = u === 0 ? String(Math.round(v)) : v.toFixed(v >= 100 ? 0 : 1);
-  return `${bytes < 0 ? "−" : ""}${s} ${units[u]}`;
-}
-
 function duration(ms: number): string {
   const h = Math.floor(ms / 3_600_000);
   if (h < 48) return `${h} hours`;
   return `${Math.floor(h / 24)} days`;
-}
-
-/** Least-squares line through (x, y); null when x does not vary. */
-export function linearFit(
-  points: { x: number; y: number }[],
-): { slope: number; intercept: number; r2: number } | null {
-  const n = points.length;
-  if (n < 2) return null;
-  let sx = 0;
-  let sy = 0;
-  for (const p of points) {
-    sx += p.x;
-    sy += p.y;
-  }
-  const mx = sx / n;
-  const my = sy / n;
-  let sxx = 0;
-  let sxy = 0;
-  let syy = 0;
-  for (const p of points) {
-    sxx += (p.x - mx) ** 2;
-    sxy += (p.x - mx) * (p.y - my);
-    syy += (p.y - my) ** 2;
-  }
-  if (sxx === 0) return null;
-  const slope = sxy / sxx;
-  // A flat series fits perfectly but predicts nothing; R² = 0 keeps it out of forecasts.
-  const r2 = syy === 0 ? 0 : (sxy * sxy) / (sxx * syy);
-  return { slope, intercept: my - slope * mx, r2 };
 }
 
 /**
@@ -113,6 +81,9 @@ export function forecastDisks(ev: ServerEvidence, t: ReportThresholds): DiskFore
     const fit = linearFit(pts);
     if (fit === null || fit.slope <= 0 || fit.r2 < t.forecast_min_r2) continue;
     const last = pts[pts.length - 1]!;
+    // Already (critically) full: disk_full says so, and "full in 0 days" would add nothing.
+    const capacity = last.y + last.free;
+    if (capacity <= 0 || (last.y / capacity) * 100 >= t.disk_percent_critical) continue;
     const days = last.free / fit.slope;
     if (!Number.isFinite(days) || days > t.disk_full_days_horizon) continue;
     const fullAt = last.at + days * 86_400_000;
@@ -139,6 +110,7 @@ export function serverFindings(
   ev: ServerEvidence,
   t: ReportThresholds,
   forecasts: DiskForecast[],
+  trends: UsageTrend[] = [],
 ): { findings: Finding[]; status: ServerStatus } {
   const findings: Finding[] = [];
   const n = ev.days.length;
@@ -299,6 +271,9 @@ export function serverFindings(
       });
     }
   }
+
+  for (const tr of trends) findings.push(trendFinding(tr, t, ev.timeZone));
+  findings.push(...changeFindings(ev, t));
 
   const rank = { critical: 0, warning: 1, info: 2 } as const;
   findings.sort((a, b) => rank[a.severity] - rank[b.severity]);

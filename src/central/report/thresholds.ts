@@ -21,6 +21,15 @@ export const DEFAULT_THRESHOLDS: Readonly<ReportThresholds> = Object.freeze({
   anomaly_sigma: 3,
   anomaly_min_delta: 10,
   anomaly_min_weeks: 3,
+  trend_min_points: 5,
+  trend_min_hours: 48,
+  trend_min_r2: 0.8,
+  trend_min_rise: 10,
+  trend_reset_drop: 20,
+  trend_full_days_critical: 7,
+  trend_full_days_warning: 30,
+  trend_full_days_horizon: 90,
+  change_min_percent: 5,
 });
 
 /** Thresholds that contradict each other (SRVUTIL_REPORT_<THRESHOLD>, read by loadCentralConfig). */
@@ -30,6 +39,19 @@ export function resolveThresholds(overrides: Partial<ReportThresholds> = {}): Re
   const t = { ...DEFAULT_THRESHOLDS, ...overrides };
   if (t.cpu_day_avg_critical < t.cpu_day_avg_warning || t.disk_percent_critical < t.disk_percent_warning) {
     throw new ThresholdConfigError("report thresholds: a critical threshold is below its warning threshold");
+  }
+  if (
+    t.trend_full_days_warning < t.trend_full_days_critical ||
+    t.trend_full_days_horizon < t.trend_full_days_warning
+  ) {
+    throw new ThresholdConfigError(
+      "report thresholds: trend_full_days_critical ≤ trend_full_days_warning ≤ trend_full_days_horizon is required",
+    );
+  }
+  if (t.trend_min_points < 2 || t.trend_min_hours < 2) {
+    throw new ThresholdConfigError(
+      "report thresholds: a trend needs at least 2 points (trend_min_points, trend_min_hours)",
+    );
   }
   if (!Number.isInteger(t.history_days) || t.history_days < 7 || t.history_days > 366) {
     throw new ThresholdConfigError("report thresholds: history_days must be a whole number from 7 to 366");

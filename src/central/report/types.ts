@@ -41,6 +41,8 @@ export interface ServerReport {
   forecasts?: DiskForecast[];
   /** Added: last sample ever received from this server (ISO), null if none. */
   last_seen?: string | null;
+  /** Added (issue 16): memory / CPU climbing towards 100 % this week. */
+  trends?: UsageTrend[];
 }
 
 export interface DayReport {
@@ -136,6 +138,25 @@ export interface ReportThresholds {
   anomaly_min_delta: number;
   /** … with at least this many previous same weekdays to compare with. */
   anomaly_min_weeks: number;
+  /**
+   * Memory / CPU trends (issue 16): a least-squares line through the week's
+   * daily averages (at least trend_min_points of them), else through hourly
+   * averages (at least trend_min_hours), over the stretch since the last
+   * restart or RAM change; it must fit with R² ≥ trend_min_r2 and rise by at
+   * least trend_min_rise percentage points over that stretch.
+   */
+  trend_min_points: number;
+  trend_min_hours: number;
+  trend_min_r2: number;
+  trend_min_rise: number;
+  /** An hourly memory average this many points below the hour before marks a restart (a new stretch). */
+  trend_reset_drop: number;
+  /** Days until the line reaches 100 %: ≤ critical / ≤ warning / ≤ horizon (info); beyond, no finding. */
+  trend_full_days_critical: number;
+  trend_full_days_warning: number;
+  trend_full_days_horizon: number;
+  /** A RAM or disk total that changes by less than this % is not reported as resized. */
+  change_min_percent: number;
 }
 
 /** Change of a figure against the previous week: current − previous (percentage points for %). */
@@ -159,6 +180,26 @@ export interface DiskForecast {
   r2: number;
   /** Daily points the fit used. */
   points: number;
+}
+
+/** A memory or CPU climb fitted by least squares (issue 16). */
+export interface UsageTrend {
+  metric: "memory" | "cpu";
+  /** Daily averages, or hourly ones when the stretch has too few days. */
+  resolution: "daily" | "hourly";
+  /** First sample of the stretch judged (ISO, UTC) and why it starts there. */
+  since: string;
+  since_reason: "week" | "first_seen" | "restart" | "ram_change";
+  /** The fitted line at the first and the last point, percent. */
+  from_percent: number;
+  to_percent: number;
+  /** Slope in percentage points per day. */
+  points_per_day: number;
+  r2: number;
+  points: number;
+  /** Local date the line reaches 100 %, and whole days until then from the last point. */
+  full_date: string;
+  days_to_full: number;
 }
 
 export interface FleetSummary {

@@ -32,3 +32,21 @@ describe("report thresholds", () => {
     expect(() => resolveThresholds({ history_days: 3 })).toThrow(/history_days/);
   });
 });
+
+describe("trend and change thresholds (issue 16)", () => {
+  it("are read from SRVUTIL_REPORT_TREND_* / SRVUTIL_REPORT_CHANGE_MIN_PERCENT", () => {
+    expect(
+      thresholdsFromEnv({
+        SRVUTIL_REPORT_TREND_MIN_R2: "0.9",
+        SRVUTIL_REPORT_TREND_MIN_RISE: "15",
+        SRVUTIL_REPORT_CHANGE_MIN_PERCENT: "2",
+      }),
+    ).toEqual({ trend_min_r2: 0.9, trend_min_rise: 15, change_min_percent: 2 });
+  });
+
+  it("refuses day limits out of order and trends on fewer than two points", () => {
+    expect(() => resolveThresholds({ trend_full_days_critical: 40 })).toThrow(/trend_full_days_critical/);
+    expect(() => resolveThresholds({ trend_full_days_horizon: 10 })).toThrow(/trend_full_days_horizon/);
+    expect(() => resolveThresholds({ trend_min_hours: 1 })).toThrow(/at least 2 points/);
+  });
+});

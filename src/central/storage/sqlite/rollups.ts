@@ -6,7 +6,9 @@ import {
   type DaySpan,
   emptyBucket,
   finishDay,
+  finishHour,
   HOUR_MS,
+  type HourAggregate,
   type MountLast,
   mergeBucket,
   mergeMount,
@@ -116,6 +118,36 @@ export const ROLLUP_MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
       CREATE TABLE rollup_zones (tz TEXT PRIMARY KEY) WITHOUT ROWID;
       CREATE TABLE rollup_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 2,
+    description: "first sample of each bucket (and its mem_total / disk total) for change detection",
+    // Existing buckets lack the new columns: emptying them and the watermark
+    // makes the next refresh fold every upload in again (in batches, as usual).
+    sql: `
+      ALTER TABLE rollup_hourly ADD COLUMN first_ts INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_hourly ADD COLUMN first_mem_total INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_daily ADD COLUMN first_ts INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_daily ADD COLUMN first_mem_total INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_hourly_disk ADD COLUMN first_ts INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_hourly_disk ADD COLUMN first_total INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_daily_disk ADD COLUMN first_ts INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_daily_disk ADD COLUMN first_total INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_hourly ADD COLUMN mem_percent_min REAL NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_hourly ADD COLUMN mem_total_min INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_hourly ADD COLUMN mem_total_max INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_daily ADD COLUMN mem_percent_min REAL NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_daily ADD COLUMN mem_total_min INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_daily ADD COLUMN mem_total_max INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_hourly_disk ADD COLUMN samples INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_hourly_disk ADD COLUMN total_min INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_hourly_disk ADD COLUMN total_max INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_daily_disk ADD COLUMN samples INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_daily_disk ADD COLUMN total_min INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup_daily_disk ADD COLUMN total_max INTEGER NOT NULL DEFAULT 0;
+      DELETE FROM rollup_hourly; DELETE FROM rollup_hourly_disk; DELETE FROM rollup_daily; DELETE FROM rollup_daily_disk;
+      DELETE FROM rollup_state;
     `,
   },
 ];
@@ -347,7 +379,17 @@ function recomputeHours(db: Database.Database, range: TouchedRange): number {
       lastTs = ts;
       addTuple(bucket!, r);
     }
-    mergeMount(mounts!, r[1], { lastTs: ts, total: r[8], used: r[9], free: r[10] });
+    mergeMount(mounts!, r[1], {
+      lastTs: ts,
+      total: r[8],
+      used: r[9],
+      free: r[10],
+      firstTs: ts,
+      firstTotal: r[8],
+      samples: 1,
+      totalMin: r[8],
+      totalMax: r[8],
+    });
   }
   prepared(db, "DELETE FROM rollup_hourly WHERE server = ? AND hour >= ? AND hour < ?").run(
     range.server,
@@ -359,12 +401,18 @@ function recomputeHours(db: Database.Database, range: TouchedRange): number {
     range.from,
     range.to,
   );
-  const insertHour = prepared(db, "INSERT INTO rollup_hourly VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  const insertDisk = prepared(db, "INSERT INTO rollup_hourly_disk VALUES (?, ?, ?, ?, ?, ?, ?)");
+  const insertHour = prepared(
+    db,
+    `INSERT INTO rollup_hourly (server, hour, ${BUCKET_COLUMNS}) VALUES (?, ?, ${BUCKET_PLACEHOLDERS})`,
+  );
+  const insertDisk = prepared(
+    db,
+    `INSERT INTO rollup_hourly_disk (server, hour, mount, ${MOUNT_COLUMNS}) VALUES (?, ?, ?, ${MOUNT_PLACEHOLDERS})`,
+  );
   for (const [hour, b] of hourly) {
     insertHour.run(range.server, hour, ...bucketValues(b));
     for (const [mount, m] of disks.get(hour)!) {
-      insertDisk.run(range.server, hour, mount, m.lastTs, m.total, m.used, m.free);
+      insertDisk.run(range.server, hour, mount, ...mountValues(m));
     }
   }
   return hourly.size;
@@ -385,9 +433,16 @@ function addTuple(b: Bucket, r: SampleTuple): void {
   const pct = total > 0 ? (used / total) * 100 : 0;
   b.memPercentSum += pct;
   if (pct > b.memPercentMax) b.memPercentMax = pct;
+  if (pct < b.memPercentMin) b.memPercentMin = pct;
+  if (total < b.memTotalMin) b.memTotalMin = total;
+  if (total > b.memTotalMax) b.memTotalMax = total;
   if (r[0] >= b.lastTs) {
     b.lastTs = r[0];
     b.lastMemTotal = total;
+  }
+  if (r[0] < b.firstTs) {
+    b.firstTs = r[0];
+    b.firstMemTotal = total;
   }
   if (r[4] !== null) {
     b.intervalSum += r[4];
@@ -409,10 +464,58 @@ function bucketValues(b: Bucket): (number | null)[] {
     b.lastMemTotal,
     b.intervalSum,
     b.intervalCount,
+    empty ? 0 : b.firstTs,
+    b.firstMemTotal,
+    empty ? 0 : b.memPercentMin,
+    empty ? 0 : b.memTotalMin,
+    empty ? 0 : b.memTotalMax,
   ];
 }
 
-type BucketTuple = [number, number, number, number, number, number, number, number, number, number, number];
+type BucketTuple = [
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+];
+
+/** Disk columns in the order of MountLast as stored. */
+const MOUNT_COLUMNS = "last_ts, total, used, free, first_ts, first_total, samples, total_min, total_max";
+const MOUNT_PLACEHOLDERS = MOUNT_COLUMNS.split(",")
+  .map(() => "?")
+  .join(", ");
+
+function mountValues(m: MountLast): number[] {
+  return [m.lastTs, m.total, m.used, m.free, m.firstTs, m.firstTotal, m.samples, m.totalMin, m.totalMax];
+}
+
+type MountTuple = [number, number, number, number, number, number, number, number, number];
+
+function mountFromTuple(t: MountTuple): MountLast {
+  return {
+    lastTs: t[0],
+    total: t[1],
+    used: t[2],
+    free: t[3],
+    firstTs: t[4],
+    firstTotal: t[5],
+    samples: t[6],
+    totalMin: t[7],
+    totalMax: t[8],
+  };
+}
 
 function bucketFromTuple(t: BucketTuple, offset: number): Bucket {
   const v = (i: number): number => t[offset + i] as number;
@@ -429,11 +532,19 @@ function bucketFromTuple(t: BucketTuple, offset: number): Bucket {
     lastMemTotal: v(8),
     intervalSum: v(9),
     intervalCount: v(10),
+    firstTs: v(11),
+    firstMemTotal: v(12),
+    memPercentMin: v(13),
+    memTotalMin: v(14),
+    memTotalMax: v(15),
   };
 }
 
 const BUCKET_COLUMNS =
-  "samples, cpu_sum, cpu_peak, mem_used_sum, mem_available_sum, mem_percent_sum, mem_percent_max, last_ts, last_mem_total, interval_sum, interval_count";
+  "samples, cpu_sum, cpu_peak, mem_used_sum, mem_available_sum, mem_percent_sum, mem_percent_max, last_ts, last_mem_total, interval_sum, interval_count, first_ts, first_mem_total, mem_percent_min, mem_total_min, mem_total_max";
+const BUCKET_PLACEHOLDERS = BUCKET_COLUMNS.split(",")
+  .map(() => "?")
+  .join(", ");
 
 /** After hours changed: recompute the local days of every registered zone that overlap them. */
 function refreshDailyForRanges(db: Database.Database, ranges: TouchedRange[]): void {
@@ -468,10 +579,10 @@ function computeDaily(db: Database.Database, tz: string, server: string, span: D
     .all(server, from, to) as [number, ...BucketTuple][];
   const diskRows = prepared(
     db,
-    "SELECT hour, mount, last_ts, total, used, free FROM rollup_hourly_disk WHERE server = ? AND hour >= ? AND hour < ?",
+    `SELECT hour, mount, ${MOUNT_COLUMNS} FROM rollup_hourly_disk WHERE server = ? AND hour >= ? AND hour < ?`,
   )
     .raw()
-    .all(server, from, to) as [number, string, number, number, number, number][];
+    .all(server, from, to) as [number, string, ...MountTuple][];
   const n = span.dates.length;
   const buckets = Array.from({ length: n }, () => emptyBucket());
   const mounts = Array.from({ length: n }, () => new Map<string, MountLast>());
@@ -480,10 +591,10 @@ function computeDaily(db: Database.Database, tz: string, server: string, span: D
     while (h[0] >= span.dayStarts[di + 1]!) di++;
     mergeBucket(buckets[di]!, bucketFromTuple(h as unknown as BucketTuple, 1));
   }
-  for (const [hour, mount, lastTs, total, used, free] of diskRows) {
+  for (const [hour, mount, ...m] of diskRows) {
     let d = 0;
     while (hour >= span.dayStarts[d + 1]!) d++;
-    mergeMount(mounts[d]!, mount, { lastTs, total, used, free });
+    mergeMount(mounts[d]!, mount, mountFromTuple(m));
   }
   // One range delete for the disks, INSERT OR REPLACE for the days: few statements per server.
   prepared(db, "DELETE FROM rollup_daily_disk WHERE tz = ? AND server = ? AND date >= ? AND date <= ?").run(
@@ -494,15 +605,17 @@ function computeDaily(db: Database.Database, tz: string, server: string, span: D
   );
   const insDay = prepared(
     db,
-    "INSERT OR REPLACE INTO rollup_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    `INSERT OR REPLACE INTO rollup_daily (tz, server, date, ${BUCKET_COLUMNS}) VALUES (?, ?, ?, ${BUCKET_PLACEHOLDERS})`,
   );
-  const insDisk = prepared(db, "INSERT INTO rollup_daily_disk VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  const insDisk = prepared(
+    db,
+    `INSERT INTO rollup_daily_disk (tz, server, date, mount, ${MOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ${MOUNT_PLACEHOLDERS})`,
+  );
   const out: DayAggregate[] = [];
   for (let i = 0; i < n; i++) {
     const date = span.dates[i]!;
     insDay.run(tz, server, date, ...bucketValues(buckets[i]!));
-    for (const [mount, m] of mounts[i]!)
-      insDisk.run(tz, server, date, mount, m.lastTs, m.total, m.used, m.free);
+    for (const [mount, m] of mounts[i]!) insDisk.run(tz, server, date, mount, ...mountValues(m));
     out.push(finishDay(date, buckets[i]!, mounts[i]!));
   }
   return out;
@@ -561,23 +674,15 @@ export function readDailyRollups(
   }
   const disks = prepared(
     db,
-    `SELECT server, date, mount, last_ts, total, used, free FROM rollup_daily_disk
+    `SELECT server, date, mount, ${MOUNT_COLUMNS} FROM rollup_daily_disk
        WHERE tz = ? AND server >= ? AND server <= ? AND date >= ? AND date <= ?`,
   )
     .raw()
     .iterate(tz, lowest, highest, firstDate, lastDate);
   for (const raw of disks) {
-    const [server, date, mount, lastTs, total, used, free] = raw as [
-      string,
-      string,
-      string,
-      number,
-      number,
-      number,
-      number,
-    ];
+    const [server, date, mount, ...m] = raw as [string, string, string, ...MountTuple];
     if (!wanted.has(server)) continue;
-    slot(server).mounts[dateIndex.get(date)!]!.set(mount, { lastTs, total, used, free });
+    slot(server).mounts[dateIndex.get(date)!]!.set(mount, mountFromTuple(m));
   }
   const missing: string[] = [];
   for (const server of servers) {
@@ -599,6 +704,45 @@ export function readDailyRollups(
     }).immediate();
   }
   return out;
+}
+
+/**
+ * The hour buckets of one server in [from, to), chronological, from the
+ * hourly rollups: the same objects ServerRowAggregator.finishWithHours gives
+ * from raw rows. Requires hourlyRollupsFit for the days they belong to.
+ */
+export function readHourlyRollups(
+  db: Database.Database,
+  server: string,
+  from: number,
+  to: number,
+): HourAggregate[] {
+  const hours = prepared(
+    db,
+    `SELECT hour, ${BUCKET_COLUMNS} FROM rollup_hourly WHERE server = ? AND hour >= ? AND hour < ? ORDER BY hour`,
+  )
+    .raw()
+    .all(server, from, to) as [number, ...BucketTuple][];
+  const diskRows = prepared(
+    db,
+    `SELECT hour, mount, ${MOUNT_COLUMNS} FROM rollup_hourly_disk WHERE server = ? AND hour >= ? AND hour < ?`,
+  )
+    .raw()
+    .all(server, from, to) as [number, string, ...MountTuple][];
+  const mountsByHour = new Map<number, Map<string, MountLast>>();
+  for (const [hour, mount, ...m] of diskRows) {
+    let mounts = mountsByHour.get(hour);
+    if (mounts === undefined) {
+      mounts = new Map();
+      mountsByHour.set(hour, mounts);
+    }
+    mounts.set(mount, mountFromTuple(m));
+  }
+  return hours
+    .filter((h) => h[1] > 0)
+    .map((h) =>
+      finishHour(bucketFromTuple(h as unknown as BucketTuple, 1), mountsByHour.get(h[0]) ?? new Map()),
+    );
 }
 
 function stateGet(db: Database.Database, key: string): number {
