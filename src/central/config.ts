@@ -52,6 +52,20 @@ const CentralEnv = z.object({
     .positive()
     .default(16 * 1024 * 1024),
   SRVUTIL_MAX_FUTURE_SKEW_SECONDS: z.coerce.number().int().nonnegative().default(86_400),
+  SRVUTIL_PUBLIC_URL: z
+    .string()
+    .regex(
+      /^https?:\/\/[^\s/]+(\/[^\s]*)?$/,
+      "expected the dashboard's base URL, e.g. https://srvutil.example.com",
+    )
+    .optional(),
+  SRVUTIL_DIGEST_TOP_N: z.coerce.number().int().min(1).max(200).default(15),
+  SRVUTIL_DIGEST_MAX_CHARTS: z.coerce.number().int().min(0).max(30).default(6),
+  SRVUTIL_ATTACHMENT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(10_000)
+    .default(1024 * 1024),
   SRVUTIL_TLS_CERT: z.string().min(1).optional(),
   SRVUTIL_TLS_KEY: z.string().min(1).optional(),
 });
@@ -69,7 +83,27 @@ export interface CentralConfig {
   maxFutureSkewMs: number;
   tls: { certFile: string; keyFile: string } | null;
   paths: CentralPaths;
+  /** How the weekly email is shaped (docs/report.md, "The email digest"). */
+  digest: DigestSettings;
 }
+
+export interface DigestSettings {
+  /** Dashboard base URL for links, null when unset. */
+  publicUrl: string | null;
+  /** Servers in each heatmap of the digest. */
+  topN: number;
+  /** Servers needing action that get charts in the digest. */
+  maxChartServers: number;
+  /** Largest attachment (each of HTML, JSON, CSV), bytes before base64. */
+  attachmentMaxBytes: number;
+}
+
+export const DEFAULT_DIGEST_SETTINGS: Readonly<DigestSettings> = Object.freeze({
+  publicUrl: null,
+  topN: 15,
+  maxChartServers: 6,
+  attachmentMaxBytes: 1024 * 1024,
+});
 
 export interface CentralPaths {
   receivedMetrics: string;
@@ -118,6 +152,12 @@ export function loadCentralConfig(env: NodeJS.ProcessEnv = process.env): Central
         ? { certFile: e.SRVUTIL_TLS_CERT, keyFile: e.SRVUTIL_TLS_KEY }
         : null,
     paths: centralPaths(dataDir),
+    digest: {
+      publicUrl: e.SRVUTIL_PUBLIC_URL ?? null,
+      topN: e.SRVUTIL_DIGEST_TOP_N,
+      maxChartServers: e.SRVUTIL_DIGEST_MAX_CHARTS,
+      attachmentMaxBytes: e.SRVUTIL_ATTACHMENT_MAX_BYTES,
+    },
   };
 }
 

@@ -1,5 +1,12 @@
-import type { InlineImage } from "../mail/transport.js";
-import { buildWeeklyReport, renderReport, thresholdsFromEnv, type WeeklyReport } from "../report/index.js";
+import { DEFAULT_DIGEST_SETTINGS, type DigestSettings } from "../config.js";
+import type { InlineImage, MailAttachment } from "../mail/transport.js";
+import {
+  buildWeeklyReport,
+  type ReportThresholds,
+  renderDigest,
+  reportAttachments,
+  type WeeklyReport,
+} from "../report/index.js";
 import type { MetricsStore } from "../storage/store.js";
 import { DEFAULT_GROUP, type DeliveryGroup } from "./groups.js";
 import { weekDateRange } from "./week.js";
@@ -10,6 +17,8 @@ export interface ComposedReport {
   html: string;
   text: string;
   images: InlineImage[];
+  /** Files attached beside the body: the full report (HTML, JSON, daily CSV). */
+  attachments?: MailAttachment[];
   /** Servers in the report, and how many need action (warning, critical or silent). */
   servers?: number;
   needingAction?: number;
@@ -29,37 +38,69 @@ export interface ComposeRequest {
  */
 export type ReportComposer = (request: ComposeRequest) => Promise<ComposedReport>;
 
-/** The production composer: Report JSON v1 for the group's servers, rendered for email. */
-export function weeklyReportComposer(
-  store: MetricsStore,
-  env: NodeJS.ProcessEnv = process.env,
-): ReportComposer {
-  // Read once: a bad threshold fails at start-up, not on Monday morning.
-  const thresholds = thresholdsFromEnv(env);
+export interface ComposerOptions {
+  /** Finding thresholds (the callers read them from the environment once, at start-up). */
+  thresholds?: Partial<ReportThresholds>;
+  /** Digest shape, links and attachment cap; defaults: DEFAULT_DIGEST_SETTINGS. */
+  digest?: Partial<DigestSettings>;
+}
+
+/**
+ * The production composer: Report JSON for the group's servers, the digest
+ * as the body, the full report (standalone HTML, JSON, daily CSV) attached.
+ */
+export function weeklyReportComposer(store: MetricsStore, options: ComposerOptions = {}): ReportComposer {
   return async ({ week, group, timeZone, now }) => {
     const report = await buildWeeklyReport(store, {
       week,
       timeZone,
       includeServer: (server) => group.includes(server),
       now,
-      thresholds,
+      ...(options.thresholds !== undefined ? { thresholds: options.thresholds } : {}),
     });
-    const rendered = await renderReport(report, "email");
-    const needingAction = serversNeedingAction(report);
-    return {
-      subject: reportSubject({
-        week,
-        timeZone,
-        group: group.name,
-        servers: report.servers.length,
-        needingAction,
-      }),
-      html: rendered.html,
-      text: rendered.text,
-      images: rendered.images,
+    return composeReportMail(report, { group: group.name, timeZone, digest: options.digest });
+  };
+}
+
+/** The email for a built report (separate from the build so that large synthetic fleets can be measured). */
+export async function composeReportMail(
+  report: WeeklyReport,
+  o: { group: string; timeZone: string; digest?: Partial<DigestSettings> },
+): Promise<ComposedReport> {
+  const settings = { ...DEFAULT_DIGEST_SETTINGS, ...o.digest };
+  const week = report.week;
+  const groupPart = o.group === DEFAULT_GROUP ? "" : `-${o.group.replace(/[^A-Za-z0-9._-]/g, "_")}`;
+  const hint =
+    settings.publicUrl !== null
+      ? `The complete report is in the dashboard: ${settings.publicUrl.replace(/\/+$/, "")}/reports/${week}.`
+      : `Build the complete files with: srvutil report build --week ${week} --format html|json.`;
+  const files = await reportAttachments(report, {
+    maxBytes: settings.attachmentMaxBytes,
+    baseName: `srvutil-${week}${groupPart}`,
+    fullReportHint: hint,
+  });
+  const digest = renderDigest(report, {
+    publicUrl: settings.publicUrl,
+    topN: settings.topN,
+    maxChartServers: settings.maxChartServers,
+    group: o.group,
+    attachments: files.notes,
+  });
+  const needingAction = serversNeedingAction(report);
+  return {
+    subject: reportSubject({
+      week,
+      timeZone: o.timeZone,
+      group: o.group,
       servers: report.servers.length,
       needingAction,
-    };
+    }),
+    html: digest.html,
+    text: digest.text,
+    images: digest.images,
+    attachments: files.attachments,
+    servers: report.servers.length,
+    needingAction,
   };
 }
 

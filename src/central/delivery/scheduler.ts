@@ -4,6 +4,7 @@ import type { AutomationLog } from "../automation-log.js";
 import type { CentralConfig } from "../config.js";
 import { createMailTransport } from "../mail/index.js";
 import type { MailTransport } from "../mail/transport.js";
+import { thresholdsFromEnv } from "../report/thresholds.js";
 import type { MetricsStore } from "../storage/store.js";
 import { type ReportComposer, weeklyReportComposer } from "./composer.js";
 import { loadDeliveryGroups } from "./groups.js";
@@ -248,7 +249,12 @@ export async function startDeliveryScheduler(deps: {
   return startDeliveryEngine({
     deliveries: deps.deliveries ?? deliveryStoreFor(deps.store),
     transport,
-    composer: deps.composer ?? weeklyReportComposer(deps.store, env),
+    composer:
+      deps.composer ??
+      weeklyReportComposer(deps.store, {
+        thresholds: thresholdsFromEnv(env),
+        digest: deps.config.digest,
+      }),
     groups,
     log: deps.log,
     mailFrom: deps.config.mailFrom,

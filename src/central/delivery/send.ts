@@ -2,6 +2,7 @@ import type { AutomationLog } from "../automation-log.js";
 import type { CentralConfig } from "../config.js";
 import { createMailTransport } from "../mail/index.js";
 import type { MailTransport } from "../mail/transport.js";
+import { thresholdsFromEnv } from "../report/thresholds.js";
 import type { MetricsStore } from "../storage/store.js";
 import { type ReportComposer, weeklyReportComposer } from "./composer.js";
 import { loadDeliveryGroups } from "./groups.js";
@@ -62,7 +63,9 @@ export async function sendWeeklyReport(o: {
     const service = new DeliveryService({
       deliveries,
       transport,
-      composer: o.composer ?? weeklyReportComposer(o.store, env),
+      composer:
+        o.composer ??
+        weeklyReportComposer(o.store, { thresholds: thresholdsFromEnv(env), digest: o.config.digest }),
       groups,
       log: o.log,
       mailFrom: o.config.mailFrom,

@@ -1,0 +1,487 @@
+import { DateTime } from "luxon";
+import type { AttachmentNote } from "./attachments.js";
+import { mb } from "./attachments.js";
+import { serverCharts, svgToPng } from "./charts.js";
+import { escapeHtml as e } from "./escape.js";
+import { humanBytes } from "./findings.js";
+import { heatColor, type InlineImage, reportSubject, STATUS_STYLE } from "./render.js";
+import type { DayReport, ServerReport, ServerStatus, WeeklyReport } from "./types.js";
+
+/**
+ * The weekly email's body: a digest that fits every mail client whatever the
+ * fleet size (docs/report.md, "The email digest"). The full report travels
+ * as attachments (attachments.ts).
+ */
+export interface DigestOptions {
+  /** Dashboard base URL (SRVUTIL_PUBLIC_URL); links to the report and to each server when set. */
+  publicUrl?: string | null;
+  /** Servers in each heatmap (SRVUTIL_DIGEST_TOP_N). Default 15. */
+  topN?: number;
+  /** Servers needing action that get charts (SRVUTIL_DIGEST_MAX_CHARTS). Default 6. */
+  maxChartServers?: number;
+  /** Rows of the needs-action list before it is counted instead. Default 100 (fewer if the budget needs it). */
+  maxActionRows?: number;
+  /** Group the digest is for ("default": the whole fleet); used in links. */
+  group?: string;
+  /** What happened to the attachments, listed at the end of the digest. */
+  attachments?: readonly AttachmentNote[];
+  /** Largest HTML, in bytes. Default 88,000: Gmail clips above ~102 KB. */
+  htmlBudgetBytes?: number;
+}
+
+export interface RenderedDigest {
+  subject: string;
+  /** The week's verdict in one sentence: the preview line of mail clients, and the body's first line. */
+  preheader: string;
+  html: string;
+  text: string;
+  /** PNG charts referenced as cid: from the HTML. */
+  images: InlineImage[];
+}
+
+export const DIGEST_DEFAULTS = { topN: 15, maxChartServers: 6, maxActionRows: 100, htmlBudgetBytes: 88_000 };
+/** A change of at least this many percentage points is listed under "Changes since last week". */
+export const CHANGE_MIN_POINTS = { cpu: 10, memory: 10, disk: 5 };
+
+const FONT = "font-family:Arial,Helvetica,sans-serif;";
+const INK = "#111827";
+const MUTED = "#4b5563";
+const PAPER = "#ffffff";
+const LINK = "#1d4ed8";
+const RANK: Record<ServerStatus, number> = { critical: 0, silent: 1, warning: 2, ok: 3 };
+const LABEL: Record<ServerStatus, string> = {
+  critical: "CRITICAL",
+  silent: "SILENT",
+  warning: "WARNING",
+  ok: "OK",
+};
+
+interface Layout {
+  topN: number;
+  charts: number;
+  actionRows: number;
+  changeRows: number;
+}
+
+export interface WeekChange {
+  server: string;
+  status: ServerStatus;
+  figure: string;
+  before: number;
+  now: number;
+  delta: number;
+}
+
+/** Week-over-week changes that matter: CPU or memory average ±10 points, a disk ±5, largest first. */
+export function weekChanges(report: WeeklyReport): WeekChange[] {
+  const out: WeekChange[] = [];
+  for (const s of report.servers) {
+    const w = s.week_over_week;
+    const cur = s.summary;
+    if (w === null || w === undefined || cur === undefined) continue;
+    const add = (figure: string, now: number | null, delta: number | null, min: number): void => {
+      if (now !== null && delta !== null && Math.abs(delta) >= min) {
+        out.push({ server: s.server, status: s.status, figure, before: now - delta, now, delta });
+      }
+    };
+    add("CPU average", cur.cpu_avg, w.cpu_avg, CHANGE_MIN_POINTS.cpu);
+    add("Memory average", cur.memory_percent_avg, w.memory_percent_avg, CHANGE_MIN_POINTS.memory);
+    for (const d of w.disks) {
+      const now = cur.disks.find((x) => x.mount === d.mount)?.percent ?? null;
+      add(`Disk ${d.mount}`, now, d.percent, CHANGE_MIN_POINTS.disk);
+    }
+  }
+  return out.sort((a, b) => Math.abs(b.delta) - Math.abs(a.delta) || (a.server < b.server ? -1 : 1));
+}
+
+/** "3 of 120 servers need action in week 47: 1 critical, 2 warning. Worst: db-01, …" */
+export function weekVerdict(report: WeeklyReport): string {
+  const n = report.servers.length;
+  const c = countStatuses(report);
+  const wk = `week ${Number(report.week.slice(-2))}`;
+  if (n === 0) return `No servers reported in ${wk}.`;
+  const action = n - c.ok;
+  if (action === 0) return `All ${n} servers OK in ${wk}: nothing needs action.`;
+  const parts = (["critical", "silent", "warning"] as const)
+    .filter((st) => c[st] > 0)
+    .map((st) => `${c[st]} ${st}`);
+  const worst = needsAction(report)[0]!;
+  const reason = worst.reason.length > 90 ? `${worst.reason.slice(0, 89)}…` : worst.reason;
+  return `${action} of ${n} server${n === 1 ? "" : "s"} need${action === 1 ? "s" : ""} action in ${wk} (${parts.join(", ")}); worst: ${worst.server}, ${reason}.`;
+}
+
+function countStatuses(report: WeeklyReport): Record<ServerStatus, number> {
+  if (report.fleet !== undefined) return report.fleet.counts;
+  const c: Record<ServerStatus, number> = { ok: 0, warning: 0, critical: 0, silent: 0 };
+  for (const s of report.servers) c[s.status]++;
+  return c;
+}
+
+function needsAction(report: WeeklyReport): { server: string; status: ServerStatus; reason: string }[] {
+  if (report.fleet !== undefined) return report.fleet.needs_action;
+  return report.servers
+    .filter((s) => s.status !== "ok")
+    .sort((a, b) => RANK[a.status] - RANK[b.status] || (a.server < b.server ? -1 : 1))
+    .map((s) => ({
+      server: s.server,
+      status: s.status,
+      reason: s.findings[0]?.message ?? "needs attention",
+    }));
+}
+
+function links(
+  report: WeeklyReport,
+  o: DigestOptions,
+): { report: string; server(name: string): string } | null {
+  const base = (o.publicUrl ?? "").replace(/\/+$/, "");
+  if (base === "") return null;
+  const group = o.group !== undefined && o.group !== "default" ? `?group=${encodeURIComponent(o.group)}` : "";
+  const week = encodeURIComponent(report.week);
+  return {
+    report: `${base}/reports/${week}${group}`,
+    server: (name) => `${base}/servers/${encodeURIComponent(name)}?week=${week}`,
+  };
+}
+
+const pct = (v: number | null | undefined): string =>
+  v === null || v === undefined ? "no data" : `${v.toFixed(1)}&nbsp;%`;
+const shortName = (name: string): string => (name.length > 22 ? `${name.slice(0, 21)}…` : name);
+
+function section(title: string, body: string): string {
+  return `<tr><td bgcolor="${PAPER}" style="background-color:${PAPER};color:${INK};padding:18px 18px 4px 18px;${FONT}font-size:17px;font-weight:bold;">${title}</td></tr>
+<tr><td bgcolor="${PAPER}" style="background-color:${PAPER};color:${INK};padding:4px 18px 8px 18px;${FONT}font-size:13px;">${body}</td></tr>`;
+}
+
+function table(rows: string): string {
+  return `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;">${rows}</table>`;
+}
+
+function label(status: ServerStatus): string {
+  const s = STATUS_STYLE[status];
+  return `<td valign="top" bgcolor="${s.bg}" style="background-color:${s.bg};color:${s.fg};${FONT}font-size:11px;font-weight:bold;padding:4px 6px;">${LABEL[status]}</td>`;
+}
+
+function serverName(name: string, href: ((n: string) => string) | null, display = name): string {
+  return href === null
+    ? e(display)
+    : `<a href="${e(href(name))}" style="color:${LINK};text-decoration:underline;">${e(display)}</a>`;
+}
+
+function heatmap(
+  report: WeeklyReport,
+  title: string,
+  metric: (d: DayReport) => number | null,
+  topN: number,
+  href: ((n: string) => string) | null,
+): string {
+  const weekValue = (s: ServerReport): number => Math.max(-1, ...s.days.map((d) => metric(d) ?? -1));
+  const ranked = [...report.servers].sort(
+    (a, b) => weekValue(b) - weekValue(a) || (a.server < b.server ? -1 : 1),
+  );
+  const shown = ranked.slice(0, topN);
+  const rest = ranked.slice(topN);
+  const days = report.servers[0]?.days ?? [];
+  const th = `style="color:${MUTED};${FONT}font-size:11px;font-weight:normal;padding:2px 0;"`;
+  const head = `<tr><th align="left" ${th}>server</th>${days
+    .map((d) => `<th align="center" ${th}>${DateTime.fromISO(d.date).toFormat("ccc")}</th>`)
+    .join("")}</tr>`;
+  const rows = shown
+    .map((s) => {
+      const cells = s.days
+        .map((d) => {
+          const v = metric(d);
+          const c = heatColor(v);
+          return `<td align="center" bgcolor="${c.bg}" style="background-color:${c.bg};color:${c.fg};${FONT}font-size:12px;padding:4px 0;border:1px solid ${PAPER};">${v === null ? "–" : Math.round(v)}</td>`;
+        })
+        .join("");
+      return `<tr><td style="color:${INK};${FONT}font-size:12px;padding:3px 4px 3px 0;">${serverName(s.server, href, shortName(s.server))}</td>${cells}</tr>`;
+    })
+    .join("\n");
+  const restOk = rest.filter((s) => s.status === "ok").length;
+  const restLine =
+    rest.length === 0
+      ? ""
+      : restOk === rest.length
+        ? `and ${rest.length} more server${rest.length === 1 ? "" : "s"}, all OK, with lower values.`
+        : `and ${rest.length} more servers with lower values: ${restOk} OK, ${rest.length - restOk} needing action (see Needs action).`;
+  return section(
+    title,
+    `${table(head + rows)}${restLine === "" ? "" : `<p style="color:${MUTED};${FONT}font-size:12px;margin:6px 0 0 0;">${restLine}</p>`}`,
+  );
+}
+
+function legend(): string {
+  const steps: [string, number | null][] = [
+    ["under 25", 10],
+    ["25–50", 30],
+    ["50–75", 60],
+    ["75–90", 80],
+    ["90 and over", 95],
+    ["– no data", null],
+  ];
+  return `<tr><td bgcolor="${PAPER}" style="background-color:${PAPER};padding:0 18px 6px 18px;">${table(
+    `<tr>${steps
+      .map(([text, v]) => {
+        const c = heatColor(v);
+        return `<td align="center" bgcolor="${c.bg}" style="background-color:${c.bg};color:${c.fg};${FONT}font-size:10px;padding:2px 3px;border:1px solid ${PAPER};">${text}</td>`;
+      })
+      .join("")}</tr>`,
+  )}</td></tr>`;
+}
+
+function renderHtml(
+  report: WeeklyReport,
+  o: DigestOptions,
+  layout: Layout,
+  pngs: Map<string, Buffer>,
+): { html: string; images: InlineImage[] } {
+  const subject = reportSubject(report);
+  const verdict = weekVerdict(report);
+  const link = links(report, o);
+  const href = link === null ? null : link.server;
+  const counts = countStatuses(report);
+  const needs = needsAction(report);
+  const images: InlineImage[] = [];
+  const first = DateTime.fromISO(report.from, { setZone: true });
+  const last = DateTime.fromISO(report.to, { setZone: true }).minus({ days: 1 });
+  const parts: string[] = [];
+
+  parts.push(`<tr><td bgcolor="${INK}" style="background-color:${INK};color:#ffffff;padding:18px 18px;${FONT}">
+<p style="color:#d1d5db;font-size:12px;margin:0;">srvutil weekly report${o.group !== undefined && o.group !== "default" ? ` &middot; group ${e(o.group)}` : ""}</p>
+<p style="color:#ffffff;font-size:22px;font-weight:bold;margin:4px 0 0 0;">Week ${Number(report.week.slice(-2))}: ${e(first.toFormat("ccc d LLL"))} &ndash; ${e(last.toFormat("ccc d LLL yyyy"))}</p>
+<p style="color:#d1d5db;font-size:12px;margin:6px 0 0 0;">${report.servers.length} servers &middot; days in ${e(report.timezone)} &middot; ISO week ${e(report.week)}</p></td></tr>`);
+  parts.push(
+    `<tr><td bgcolor="${PAPER}" style="background-color:${PAPER};color:${INK};padding:14px 18px 0 18px;${FONT}font-size:15px;font-weight:bold;">${e(verdict)}</td></tr>`,
+  );
+
+  const tiles = (["critical", "silent", "warning", "ok"] as const)
+    .map((st) => {
+      const s = STATUS_STYLE[st];
+      return `<td width="25%" align="center" bgcolor="${s.bg}" style="background-color:${s.bg};color:${s.fg};${FONT}padding:10px 2px;border:3px solid ${PAPER};"><span style="color:${s.fg};font-size:24px;font-weight:bold;">${counts[st]}</span><br><span style="color:${s.fg};font-size:12px;">${s.label}</span></td>`;
+    })
+    .join("");
+  parts.push(
+    `<tr><td bgcolor="${PAPER}" style="background-color:${PAPER};padding:12px 15px 0 15px;">${table(`<tr>${tiles}</tr>`)}</td></tr>`,
+  );
+
+  const shownNeeds = needs.slice(0, layout.actionRows);
+  const needsBody =
+    needs.length === 0
+      ? `<p style="color:#166534;${FONT}font-size:14px;margin:0;">Nothing needs action this week.</p>`
+      : table(
+          shownNeeds
+            .map(
+              (n) =>
+                `<tr>${label(n.status)}<td valign="top" style="color:${INK};${FONT}font-size:13px;font-weight:bold;padding:4px 8px;">${serverName(n.server, href)}</td><td valign="top" style="color:${INK};${FONT}font-size:13px;padding:4px 0;">${e(n.reason)}</td></tr>`,
+            )
+            .join("\n"),
+        ) +
+        (needs.length > shownNeeds.length
+          ? `<p style="color:${MUTED};${FONT}font-size:12px;margin:6px 0 0 0;">and ${needs.length - shownNeeds.length} more servers needing action, listed in the full report (attachments below).</p>`
+          : "");
+  parts.push(section(`Needs action (${needs.length})`, needsBody));
+
+  const changes = weekChanges(report);
+  if (changes.length > 0) {
+    const shown = changes.slice(0, layout.changeRows);
+    const th = `style="color:${MUTED};${FONT}font-size:11px;font-weight:normal;padding:2px 4px 2px 0;"`;
+    const rows = shown
+      .map((c) => {
+        const up = c.delta > 0;
+        return `<tr><td style="color:${INK};${FONT}font-size:12px;padding:3px 4px 3px 0;">${serverName(c.server, href, shortName(c.server))}</td><td style="color:${INK};${FONT}font-size:12px;padding:3px 4px 3px 0;">${e(c.figure)}</td><td align="right" style="color:${INK};${FONT}font-size:12px;padding:3px 4px 3px 0;">${pct(c.before)} &rarr; ${pct(c.now)}</td><td align="right" style="color:${up ? "#92400e" : "#065f46"};${FONT}font-size:12px;font-weight:bold;padding:3px 0;">${up ? "up" : "down"} ${Math.abs(c.delta).toFixed(1)}</td></tr>`;
+      })
+      .join("\n");
+    const more =
+      changes.length > shown.length
+        ? `<p style="color:${MUTED};${FONT}font-size:12px;margin:6px 0 0 0;">and ${changes.length - shown.length} more changes of that size in the full report.</p>`
+        : "";
+    parts.push(
+      section(
+        "Changes since last week",
+        `<p style="color:${MUTED};${FONT}font-size:12px;margin:0 0 4px 0;">CPU or memory average moved by ${CHANGE_MIN_POINTS.cpu} points or more, a disk by ${CHANGE_MIN_POINTS.disk} or more (percentage points).</p>${table(
+          `<tr><th align="left" ${th}>server</th><th align="left" ${th}>figure</th><th align="right" ${th}>last week &rarr; this week</th><th align="right" ${th}>points</th></tr>${rows}`,
+        )}${more}`,
+      ),
+    );
+  }
+
+  if (report.servers.length > 0) {
+    parts.push(heatmap(report, "Peak CPU per day, %", (d) => d.cpu.peak, layout.topN, href));
+    parts.push(
+      heatmap(report, "Memory used per day, % (average)", (d) => d.memory.percent_avg, layout.topN, href),
+    );
+    parts.push(legend());
+  }
+
+  const chartServers = report.servers
+    .filter((s) => s.status !== "ok")
+    .sort((a, b) => RANK[a.status] - RANK[b.status] || (a.server < b.server ? -1 : 1))
+    .slice(0, layout.charts);
+  if (chartServers.length > 0) {
+    const body = chartServers
+      .map((s, i) => {
+        const blocks = serverCharts(s, i).map((c) => {
+          const cid = `${c.id}@srvutil`;
+          let png = pngs.get(c.id);
+          if (png === undefined) {
+            png = svgToPng(c.svg);
+            pngs.set(c.id, png);
+          }
+          images.push({ cid, filename: `${c.id}.png`, contentType: "image/png", content: png });
+          return `<p style="color:${MUTED};${FONT}font-size:12px;margin:8px 0 2px 0;">${e(c.title)}</p><img src="cid:${cid}" width="564" alt="${e(c.alt)}" style="display:block;width:100%;height:auto;border:0;"><p style="color:${MUTED};${FONT}font-size:11px;margin:2px 0 0 0;">${e(c.alt)}</p>`;
+        });
+        return `<p style="color:${INK};${FONT}font-size:14px;font-weight:bold;margin:14px 0 0 0;">${serverName(s.server, href)} &middot; ${LABEL[s.status]}</p>${blocks.join("")}`;
+      })
+      .join("\n");
+    const total = report.servers.length - counts.ok;
+    const note =
+      total > chartServers.length
+        ? `<p style="color:${MUTED};${FONT}font-size:12px;margin:8px 0 0 0;">Charts for ${chartServers.length} of the ${total} servers needing action; every server's charts are in the full report.</p>`
+        : "";
+    parts.push(section("Charts for servers needing action", body + note));
+  }
+
+  const notes = o.attachments ?? [];
+  if (notes.length > 0 || link !== null) {
+    const items = notes
+      .map(
+        (n) =>
+          `<tr><td valign="top" style="color:${INK};${FONT}font-size:12px;padding:3px 8px 3px 0;"><b>${e(n.label)}</b><br>${e(n.filename)}</td><td valign="top" style="color:${n.state === "attached" ? INK : "#92400e"};${FONT}font-size:12px;padding:3px 0;">${n.state === "omitted" ? "NOT ATTACHED" : `${n.state === "attached" ? "attached" : n.state === "trimmed" ? "attached, trimmed" : "attached, gzip"}, ${mb(n.bytes)}`}${n.detail === undefined ? "" : `<br>${e(n.detail)}`}</td></tr>`,
+      )
+      .join("\n");
+    const open =
+      link === null
+        ? ""
+        : `<p style="color:${INK};${FONT}font-size:13px;margin:0 0 6px 0;"><a href="${e(link.report)}" style="color:${LINK};text-decoration:underline;">Open this report in the dashboard</a></p>`;
+    parts.push(section("The full report", open + (items === "" ? "" : table(items))));
+  }
+
+  const t = report.thresholds;
+  const th =
+    t === undefined
+      ? ""
+      : `Levels: CPU day average ${t.cpu_day_avg_warning} / ${t.cpu_day_avg_critical} %, memory ${t.memory_day_avg_warning} / ${t.memory_day_avg_critical} %, disk ${t.disk_percent_warning} / ${t.disk_percent_critical} % (warning / critical); silent after ${t.silent_after_hours} h. `;
+  parts.push(
+    `<tr><td bgcolor="${PAPER}" style="background-color:${PAPER};color:${MUTED};padding:16px 18px 18px 18px;${FONT}font-size:11px;border-top:1px solid #d1d5db;">${e(th)}Days run midnight to midnight in ${e(report.timezone)}. Generated ${e(report.generated_at)} by srvutil.</td></tr>`,
+  );
+
+  const html = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light"><meta name="supported-color-schemes" content="light"><title>${e(subject)}</title></head>
+<body style="margin:0;padding:0;background-color:#e5e7eb;">
+<div style="display:none;max-height:0;overflow:hidden;color:#e5e7eb;font-size:1px;">${e(verdict)}</div>
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" bgcolor="#e5e7eb" style="background-color:#e5e7eb;"><tr><td align="center" style="padding:10px 0;">
+<table role="presentation" width="600" cellpadding="0" cellspacing="0" border="0" bgcolor="${PAPER}" style="width:100%;max-width:600px;background-color:${PAPER};">
+${parts.join("\n")}
+</table></td></tr></table></body></html>
+`;
+  return { html, images };
+}
+
+function renderText(report: WeeklyReport, o: DigestOptions, layout: Layout): string {
+  const counts = countStatuses(report);
+  const needs = needsAction(report);
+  const link = links(report, o);
+  const lines = [
+    reportSubject(report),
+    "",
+    weekVerdict(report),
+    `Week ${report.week}, ${report.from.slice(0, 10)} to ${DateTime.fromISO(report.to, { setZone: true }).minus({ days: 1 }).toISODate()}, days in ${report.timezone}.`,
+    `Servers: ${report.servers.length}: critical ${counts.critical}, silent ${counts.silent}, warning ${counts.warning}, ok ${counts.ok}.`,
+    "",
+  ];
+  if (needs.length === 0) lines.push("Nothing needs action this week.");
+  else {
+    lines.push(`NEEDS ACTION (${needs.length})`);
+    for (const n of needs)
+      lines.push(
+        `- ${n.server} [${n.status}]: ${n.reason}${link === null ? "" : ` <${link.server(n.server)}>`}`,
+      );
+  }
+  const changes = weekChanges(report);
+  if (changes.length > 0) {
+    lines.push("", `CHANGES SINCE LAST WEEK (${changes.length}; percentage points)`);
+    for (const c of changes.slice(0, layout.changeRows)) {
+      lines.push(
+        `- ${c.server} ${c.figure}: ${c.before.toFixed(1)} % -> ${c.now.toFixed(1)} % (${c.delta > 0 ? "up" : "down"} ${Math.abs(c.delta).toFixed(1)})`,
+      );
+    }
+    if (changes.length > layout.changeRows)
+      lines.push(`  and ${changes.length - layout.changeRows} more in the full report`);
+  }
+  for (const [title, metric] of [
+    ["TOP PEAK CPU PER DAY, % (Mon..Sun)", (d: DayReport) => d.cpu.peak],
+    ["TOP MEMORY USED PER DAY, % average (Mon..Sun)", (d: DayReport) => d.memory.percent_avg],
+  ] as const) {
+    const value = (s: ServerReport): number => Math.max(-1, ...s.days.map((d) => metric(d) ?? -1));
+    const ranked = [...report.servers].sort((a, b) => value(b) - value(a) || (a.server < b.server ? -1 : 1));
+    if (ranked.length === 0) continue;
+    lines.push("", title);
+    for (const s of ranked.slice(0, layout.topN)) {
+      lines.push(
+        `- ${s.server}: ${s.days.map((d) => (metric(d) === null ? "-" : Math.round(metric(d)!))).join(" ")}`,
+      );
+    }
+    const rest = ranked.slice(layout.topN);
+    if (rest.length > 0) {
+      const ok = rest.filter((s) => s.status === "ok").length;
+      lines.push(
+        ok === rest.length
+          ? `  and ${rest.length} more servers, all OK`
+          : `  and ${rest.length} more servers: ${ok} OK, ${rest.length - ok} needing action`,
+      );
+    }
+  }
+  const notes = o.attachments ?? [];
+  if (notes.length > 0 || link !== null) {
+    lines.push("", "THE FULL REPORT");
+    if (link !== null) lines.push(`Dashboard: ${link.report}`);
+    for (const n of notes) {
+      const state =
+        n.state === "omitted"
+          ? "NOT ATTACHED"
+          : `${n.state === "attached" ? "attached" : n.state === "trimmed" ? "attached, trimmed" : "attached, gzip"}, ${mb(n.bytes)}`;
+      lines.push(`- ${n.label}: ${n.filename} (${state})${n.detail === undefined ? "" : `. ${n.detail}`}`);
+    }
+  }
+  lines.push(
+    "",
+    `Disk figures count used / (used + free), as df does; ${humanBytes(1024 ** 3)} = 1024^3 bytes.`,
+    `Generated ${report.generated_at} by srvutil.`,
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * Renders the digest. The configured caps shape it; if the HTML still
+ * exceeds the budget (a huge fleet with many servers needing action, long
+ * names), the needs-action list, the changes and the heatmaps are shortened
+ * step by step (each says how many more there are) until it fits.
+ */
+export function renderDigest(report: WeeklyReport, options: DigestOptions = {}): RenderedDigest {
+  const budget = options.htmlBudgetBytes ?? DIGEST_DEFAULTS.htmlBudgetBytes;
+  const layout: Layout = {
+    topN: options.topN ?? DIGEST_DEFAULTS.topN,
+    charts: options.maxChartServers ?? DIGEST_DEFAULTS.maxChartServers,
+    actionRows: options.maxActionRows ?? DIGEST_DEFAULTS.maxActionRows,
+    changeRows: 15,
+  };
+  const pngs = new Map<string, Buffer>();
+  let out = renderHtml(report, options, layout, pngs);
+  for (let i = 0; i < 40 && Buffer.byteLength(out.html) > budget; i++) {
+    if (layout.actionRows > 10) layout.actionRows = Math.floor(layout.actionRows * 0.7);
+    else if (layout.changeRows > 5) layout.changeRows = Math.floor(layout.changeRows * 0.7);
+    else if (layout.topN > 5) layout.topN = Math.floor(layout.topN * 0.7);
+    else if (layout.charts > 0) layout.charts--;
+    else if (layout.actionRows > 0) layout.actionRows = Math.floor(layout.actionRows / 2);
+    else break;
+    out = renderHtml(report, options, layout, pngs);
+  }
+  return {
+    subject: reportSubject(report),
+    preheader: weekVerdict(report),
+    html: out.html,
+    text: renderText(report, options, layout),
+    images: out.images,
+  };
+}
