@@ -219,7 +219,7 @@ function legend(): string {
     ["90 and over", 95],
     ["– no data", null],
   ];
-  return `<tr><td bgcolor="${PAPER}" style="background-color:${PAPER};padding:0 18px 6px 18px;">${table(
+  return `<tr><td bgcolor="${PAPER}" style="background-color:${PAPER};color:${INK};padding:0 18px 6px 18px;">${table(
     `<tr>${steps
       .map(([text, v]) => {
         const c = heatColor(v);
@@ -261,7 +261,7 @@ function renderHtml(
     })
     .join("");
   parts.push(
-    `<tr><td bgcolor="${PAPER}" style="background-color:${PAPER};padding:12px 15px 0 15px;">${table(`<tr>${tiles}</tr>`)}</td></tr>`,
+    `<tr><td bgcolor="${PAPER}" style="background-color:${PAPER};color:${INK};padding:12px 15px 0 15px;">${table(`<tr>${tiles}</tr>`)}</td></tr>`,
   );
 
   const shownNeeds = needs.slice(0, layout.actionRows);
