@@ -102,7 +102,7 @@ interface Feature {
   slug: string;
   stats: Record<string, Record<string, Record<string, string>>>;
 }
-const FEATURES = (rawData as { data: Feature[] }).data;
+const FEATURES = (rawData as unknown as { data: Feature[] }).data;
 
 /** The latest tested version decides, as the caniemail checker does. */
 function support(f: Feature, client: string): Support | null {
