@@ -145,6 +145,9 @@ function links(
 
 const pct = (v: number | null | undefined): string =>
   v === null || v === undefined ? "no data" : `${v.toFixed(1)}&nbsp;%`;
+/** The report's heat colours, with a darker grey for "no data" (the report's #9ca3af is below 4.5:1 contrast). */
+const cellColor = (v: number | null): { bg: string; fg: string } =>
+  v === null ? { bg: "#f3f4f6", fg: "#4b5563" } : heatColor(v);
 const shortName = (name: string): string => (name.length > 22 ? `${name.slice(0, 21)}…` : name);
 
 function section(title: string, body: string): string {
@@ -190,7 +193,7 @@ function heatmap(
       const cells = s.days
         .map((d) => {
           const v = metric(d);
-          const c = heatColor(v);
+          const c = cellColor(v);
           return `<td align="center" bgcolor="${c.bg}" style="background-color:${c.bg};color:${c.fg};${FONT}font-size:12px;padding:4px 0;border:1px solid ${PAPER};">${v === null ? "–" : Math.round(v)}</td>`;
         })
         .join("");
@@ -222,7 +225,7 @@ function legend(): string {
   return `<tr><td bgcolor="${PAPER}" style="background-color:${PAPER};color:${INK};padding:0 18px 6px 18px;">${table(
     `<tr>${steps
       .map(([text, v]) => {
-        const c = heatColor(v);
+        const c = cellColor(v);
         return `<td align="center" bgcolor="${c.bg}" style="background-color:${c.bg};color:${c.fg};${FONT}font-size:10px;padding:2px 3px;border:1px solid ${PAPER};">${text}</td>`;
       })
       .join("")}</tr>`,
