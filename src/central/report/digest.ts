@@ -72,8 +72,12 @@ export interface WeekChange {
   delta: number;
 }
 
+const changesCache = new WeakMap<WeeklyReport, WeekChange[]>();
+
 /** Week-over-week changes that matter: CPU or memory average ±10 points, a disk ±5, largest first. */
 export function weekChanges(report: WeeklyReport): WeekChange[] {
+  const cached = changesCache.get(report);
+  if (cached !== undefined) return cached;
   const out: WeekChange[] = [];
   for (const s of report.servers) {
     const w = s.week_over_week;
@@ -91,7 +95,9 @@ export function weekChanges(report: WeeklyReport): WeekChange[] {
       add(`Disk ${d.mount}`, now, d.percent, CHANGE_MIN_POINTS.disk);
     }
   }
-  return out.sort((a, b) => Math.abs(b.delta) - Math.abs(a.delta) || (a.server < b.server ? -1 : 1));
+  out.sort((a, b) => Math.abs(b.delta) - Math.abs(a.delta) || (a.server < b.server ? -1 : 1));
+  changesCache.set(report, out);
+  return out;
 }
 
 /** "3 of 120 servers need action in week 47: 1 critical, 2 warning. Worst: db-01, …" */
@@ -170,19 +176,46 @@ function serverName(name: string, href: ((n: string) => string) | null, display 
     : `<a href="${e(href(name))}" style="color:${LINK};text-decoration:underline;">${e(display)}</a>`;
 }
 
+type HeatMetric = "cpu" | "memory";
+const METRIC: Record<HeatMetric, (d: DayReport) => number | null> = {
+  cpu: (d) => d.cpu.peak,
+  memory: (d) => d.memory.percent_avg,
+};
+const rankings = new WeakMap<WeeklyReport, Map<HeatMetric, ServerReport[]>>();
+
+/** Servers by their highest daily value of the week, highest first (computed once per report: the budget loop re-renders). */
+function ranked(report: WeeklyReport, metric: HeatMetric): ServerReport[] {
+  let byMetric = rankings.get(report);
+  if (byMetric === undefined) {
+    byMetric = new Map();
+    rankings.set(report, byMetric);
+  }
+  let out = byMetric.get(metric);
+  if (out === undefined) {
+    const f = METRIC[metric];
+    const value = new Map<ServerReport, number>();
+    for (const s of report.servers) {
+      let v = -1;
+      for (const d of s.days) v = Math.max(v, f(d) ?? -1);
+      value.set(s, v);
+    }
+    out = [...report.servers].sort((a, b) => value.get(b)! - value.get(a)! || (a.server < b.server ? -1 : 1));
+    byMetric.set(metric, out);
+  }
+  return out;
+}
+
 function heatmap(
   report: WeeklyReport,
   title: string,
-  metric: (d: DayReport) => number | null,
+  which: HeatMetric,
   topN: number,
   href: ((n: string) => string) | null,
 ): string {
-  const weekValue = (s: ServerReport): number => Math.max(-1, ...s.days.map((d) => metric(d) ?? -1));
-  const ranked = [...report.servers].sort(
-    (a, b) => weekValue(b) - weekValue(a) || (a.server < b.server ? -1 : 1),
-  );
-  const shown = ranked.slice(0, topN);
-  const rest = ranked.slice(topN);
+  const metric = METRIC[which];
+  const order = ranked(report, which);
+  const shown = order.slice(0, topN);
+  const rest = order.slice(topN);
   const days = report.servers[0]?.days ?? [];
   const th = `style="color:${MUTED};${FONT}font-size:11px;font-weight:normal;padding:2px 0;"`;
   const head = `<tr><th align="left" ${th}>server</th>${days
@@ -309,10 +342,8 @@ function renderHtml(
   }
 
   if (report.servers.length > 0) {
-    parts.push(heatmap(report, "Peak CPU per day, %", (d) => d.cpu.peak, layout.topN, href));
-    parts.push(
-      heatmap(report, "Memory used per day, % (average)", (d) => d.memory.percent_avg, layout.topN, href),
-    );
+    parts.push(heatmap(report, "Peak CPU per day, %", "cpu", layout.topN, href));
+    parts.push(heatmap(report, "Memory used per day, % (average)", "memory", layout.topN, href));
     parts.push(legend());
   }
 
@@ -349,7 +380,7 @@ function renderHtml(
     const items = notes
       .map(
         (n) =>
-          `<tr><td valign="top" style="color:${INK};${FONT}font-size:12px;padding:3px 8px 3px 0;"><b>${e(n.label)}</b><br>${e(n.filename)}</td><td valign="top" style="color:${n.state === "attached" ? INK : "#92400e"};${FONT}font-size:12px;padding:3px 0;">${n.state === "omitted" ? "NOT ATTACHED" : `${n.state === "attached" ? "attached" : n.state === "trimmed" ? "attached, trimmed" : "attached, gzip"}, ${mb(n.bytes)}`}${n.detail === undefined ? "" : `<br>${e(n.detail)}`}</td></tr>`,
+          `<tr><td valign="top" width="38%" style="color:${INK};${FONT}font-size:12px;padding:3px 8px 3px 0;"><b>${e(n.label)}</b><br>${e(n.filename)}</td><td valign="top" style="color:${n.state === "attached" ? INK : "#92400e"};${FONT}font-size:12px;padding:3px 0;">${n.state === "omitted" ? "NOT ATTACHED" : `${n.state === "attached" ? "attached" : n.state === "trimmed" ? "attached, trimmed" : "attached, gzip"}, ${mb(n.bytes)}`}${n.detail === undefined ? "" : `<br>${e(n.detail)}`}</td></tr>`,
       )
       .join("\n");
     const open =
@@ -412,20 +443,20 @@ function renderText(report: WeeklyReport, o: DigestOptions, layout: Layout): str
     if (changes.length > layout.changeRows)
       lines.push(`  and ${changes.length - layout.changeRows} more in the full report`);
   }
-  for (const [title, metric] of [
-    ["TOP PEAK CPU PER DAY, % (Mon..Sun)", (d: DayReport) => d.cpu.peak],
-    ["TOP MEMORY USED PER DAY, % average (Mon..Sun)", (d: DayReport) => d.memory.percent_avg],
+  for (const [title, which] of [
+    ["TOP PEAK CPU PER DAY, % (Mon..Sun)", "cpu"],
+    ["TOP MEMORY USED PER DAY, % average (Mon..Sun)", "memory"],
   ] as const) {
-    const value = (s: ServerReport): number => Math.max(-1, ...s.days.map((d) => metric(d) ?? -1));
-    const ranked = [...report.servers].sort((a, b) => value(b) - value(a) || (a.server < b.server ? -1 : 1));
-    if (ranked.length === 0) continue;
+    const metric = METRIC[which];
+    const order = ranked(report, which);
+    if (order.length === 0) continue;
     lines.push("", title);
-    for (const s of ranked.slice(0, layout.topN)) {
+    for (const s of order.slice(0, layout.topN)) {
       lines.push(
         `- ${s.server}: ${s.days.map((d) => (metric(d) === null ? "-" : Math.round(metric(d)!))).join(" ")}`,
       );
     }
-    const rest = ranked.slice(layout.topN);
+    const rest = order.slice(layout.topN);
     if (rest.length > 0) {
       const ok = rest.filter((s) => s.status === "ok").length;
       lines.push(

@@ -230,6 +230,20 @@ describe("the weekly email digest", () => {
     expect(renderDigest(allOk).preheader).toBe("All 3 servers OK in week 47: nothing needs action.");
   });
 
+  it("escapes agent-supplied strings (mount names in reasons, changes and chart text)", () => {
+    const evil = "<script>alert(1)</script>";
+    const report = syntheticReport(30);
+    const s = report.servers.find((x) => x.status !== "ok")!;
+    for (const d of s.days) for (const k of d.disks) k.mount = evil;
+    s.week_over_week!.disks = [{ mount: evil, percent: 30, used_bytes: 1 }];
+    s.summary!.disks = s.summary!.disks.map((k) => ({ ...k, mount: evil }));
+    report.fleet!.needs_action.find((n) => n.server === s.server)!.reason = `Disk ${evil} is full`;
+    const d = renderDigest(report);
+    expect(d.html).not.toMatch(/<script/i);
+    expect(d.html).toContain("Disk &lt;script&gt;alert(1)&lt;/script&gt; is full");
+    expect(d.html).toContain("Disk &lt;script&gt;alert(1)&lt;/script&gt;</td>");
+  });
+
   it("links to the dashboard only when SRVUTIL_PUBLIC_URL is set", () => {
     const report = syntheticReport(30);
     expect(renderDigest(report).html).not.toContain("<a ");
