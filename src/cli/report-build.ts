@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { AutomationLog } from "../central/automation-log.js";
 import { loadCentralConfig } from "../central/config.js";
-import { buildWeeklyReport, renderReport, thresholdsFromEnv } from "../central/report/index.js";
+import { buildWeeklyReport, dailyCsv, renderReport, thresholdsFromEnv } from "../central/report/index.js";
 import { openStore } from "../central/storage/open.js";
 
 /** A command-line value the user must fix; reportCliError prints it as one line. */
@@ -30,15 +30,15 @@ export function registerReportBuildCommand(report: Command): void {
   report
     .command("build")
     .description(
-      "Build the weekly report (HTML with charts, or Report JSON v1) from the stored metrics; default output <data>/reports/<week>.<ext>",
+      "Build the weekly report (HTML with charts, Report JSON v1, or the daily CSV) from the stored metrics; default output <data>/reports/<week>.<ext>",
     )
     .requiredOption("--week <week>", 'ISO week such as 2026-W47, or "last" (the last complete week)')
     .option("--tz <zone>", "IANA time zone the days are cut in (default SRVUTIL_REPORT_TZ)")
-    .option("--format <format>", "html or json", "html")
+    .option("--format <format>", "html, json or csv", "html")
     .option("--out <file>", "output file, or - for stdout")
     .action(async (opts: { week: string; tz?: string; format: string; out?: string }) => {
-      if (opts.format !== "html" && opts.format !== "json") {
-        throw new ReportUsageError(`--format: expected html or json, got '${opts.format}'`);
+      if (opts.format !== "html" && opts.format !== "json" && opts.format !== "csv") {
+        throw new ReportUsageError(`--format: expected html, json or csv, got '${opts.format}'`);
       }
       const config = loadCentralConfig();
       const timeZone = opts.tz ?? config.reportTimeZone;
@@ -51,7 +51,9 @@ export function registerReportBuildCommand(report: Command): void {
         const content =
           opts.format === "json"
             ? `${JSON.stringify(built, null, 2)}\n`
-            : (await renderReport(built, "standalone")).html;
+            : opts.format === "csv"
+              ? dailyCsv(built)
+              : (await renderReport(built, "standalone")).html;
         let where: string;
         if (opts.out === "-") {
           process.stdout.write(content);

@@ -73,7 +73,7 @@ export async function composeReportMail(
   const hint =
     settings.publicUrl !== null
       ? `The complete report is in the dashboard: ${settings.publicUrl.replace(/\/+$/, "")}/reports/${week}.`
-      : `Build the complete files with: srvutil report build --week ${week} --format html|json.`;
+      : `Build the complete files with: srvutil report build --week ${week} --format html|json|csv.`;
   const files = await reportAttachments(report, {
     maxBytes: settings.attachmentMaxBytes,
     baseName: `srvutil-${week}${groupPart}`,

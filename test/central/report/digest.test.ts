@@ -188,7 +188,7 @@ describe("the weekly email digest", () => {
       if (n === 10_000) {
         // Over the 1 MiB cap even compressed: the digest says so and how to get the files.
         expect(mail.attachments.filter((a) => a.contentDisposition === "attachment")).toHaveLength(0);
-        expect(c.text).toContain("srvutil report build --week 2026-W47");
+        expect(c.text).toContain("srvutil report build --week 2026-W47 --format html|json|csv");
       } else {
         expect(attachment(mail, ".json.gz")).toBeDefined();
         expect(c.html).toContain("attached, gzip");
