@@ -1,34 +1,40 @@
 import { DateTime } from "luxon";
-import type { AttachmentNote } from "./attachments.js";
 import { mb } from "./attachments.js";
 import { serverCharts, svgToPng } from "./charts.js";
+import {
+  CHANGE_MIN_POINTS,
+  countStatuses,
+  DIGEST_DEFAULTS,
+  type DigestOptions,
+  type HeatMetric,
+  type Layout,
+  links,
+  METRIC,
+  needsAction,
+  RANK,
+  ranked,
+  weekChanges,
+  weekVerdict,
+} from "./digest-content.js";
+import { renderText } from "./digest-text.js";
 import { escapeHtml as e } from "./escape.js";
-import { humanBytes } from "./findings.js";
 import { heatColor, type InlineImage, reportSubject, STATUS_STYLE } from "./render.js";
-import type { DayReport, ServerReport, ServerStatus, WeeklyReport } from "./types.js";
+import type { ServerStatus, WeeklyReport } from "./types.js";
+
+export {
+  CHANGE_MIN_POINTS,
+  DIGEST_DEFAULTS,
+  type DigestOptions,
+  type WeekChange,
+  weekChanges,
+  weekVerdict,
+} from "./digest-content.js";
 
 /**
- * The weekly email's body: a digest that fits every mail client whatever the
- * fleet size (docs/report.md, "The email digest"). The full report travels
- * as attachments (attachments.ts).
+ * The weekly email's body as HTML: a digest that fits every mail client
+ * whatever the fleet size (docs/report.md, "The email digest"). The full
+ * report travels as attachments (attachments.ts).
  */
-export interface DigestOptions {
-  /** Dashboard base URL (SRVUTIL_PUBLIC_URL); links to the report and to each server when set. */
-  publicUrl?: string | null;
-  /** Servers in each heatmap (SRVUTIL_DIGEST_TOP_N). Default 15. */
-  topN?: number;
-  /** Servers needing action that get charts (SRVUTIL_DIGEST_MAX_CHARTS). Default 6. */
-  maxChartServers?: number;
-  /** Rows of the needs-action list before it is counted instead. Default 100 (fewer if the budget needs it). */
-  maxActionRows?: number;
-  /** Group the digest is for ("default": the whole fleet); used in links. */
-  group?: string;
-  /** What happened to the attachments, listed at the end of the digest. */
-  attachments?: readonly AttachmentNote[];
-  /** Largest HTML, in bytes. Default 88,000: Gmail clips above ~102 KB. */
-  htmlBudgetBytes?: number;
-}
-
 export interface RenderedDigest {
   subject: string;
   /** The week's verdict in one sentence: the preview line of mail clients, and the body's first line. */
@@ -39,115 +45,17 @@ export interface RenderedDigest {
   images: InlineImage[];
 }
 
-export const DIGEST_DEFAULTS = { topN: 15, maxChartServers: 6, maxActionRows: 100, htmlBudgetBytes: 88_000 };
-/** A change of at least this many percentage points is listed under "Changes since last week". */
-export const CHANGE_MIN_POINTS = { cpu: 10, memory: 10, disk: 5 };
-
 const FONT = "font-family:Arial,Helvetica,sans-serif;";
 const INK = "#111827";
 const MUTED = "#4b5563";
 const PAPER = "#ffffff";
 const LINK = "#1d4ed8";
-const RANK: Record<ServerStatus, number> = { critical: 0, silent: 1, warning: 2, ok: 3 };
 const LABEL: Record<ServerStatus, string> = {
   critical: "CRITICAL",
   silent: "SILENT",
   warning: "WARNING",
   ok: "OK",
 };
-
-interface Layout {
-  topN: number;
-  charts: number;
-  actionRows: number;
-  changeRows: number;
-}
-
-export interface WeekChange {
-  server: string;
-  status: ServerStatus;
-  figure: string;
-  before: number;
-  now: number;
-  delta: number;
-}
-
-const changesCache = new WeakMap<WeeklyReport, WeekChange[]>();
-
-/** Week-over-week changes that matter: CPU or memory average ±10 points, a disk ±5, largest first. */
-export function weekChanges(report: WeeklyReport): WeekChange[] {
-  const cached = changesCache.get(report);
-  if (cached !== undefined) return cached;
-  const out: WeekChange[] = [];
-  for (const s of report.servers) {
-    const w = s.week_over_week;
-    const cur = s.summary;
-    if (w === null || w === undefined || cur === undefined) continue;
-    const add = (figure: string, now: number | null, delta: number | null, min: number): void => {
-      if (now !== null && delta !== null && Math.abs(delta) >= min) {
-        out.push({ server: s.server, status: s.status, figure, before: now - delta, now, delta });
-      }
-    };
-    add("CPU average", cur.cpu_avg, w.cpu_avg, CHANGE_MIN_POINTS.cpu);
-    add("Memory average", cur.memory_percent_avg, w.memory_percent_avg, CHANGE_MIN_POINTS.memory);
-    for (const d of w.disks) {
-      const now = cur.disks.find((x) => x.mount === d.mount)?.percent ?? null;
-      add(`Disk ${d.mount}`, now, d.percent, CHANGE_MIN_POINTS.disk);
-    }
-  }
-  out.sort((a, b) => Math.abs(b.delta) - Math.abs(a.delta) || (a.server < b.server ? -1 : 1));
-  changesCache.set(report, out);
-  return out;
-}
-
-/** "3 of 120 servers need action in week 47: 1 critical, 2 warning. Worst: db-01, …" */
-export function weekVerdict(report: WeeklyReport): string {
-  const n = report.servers.length;
-  const c = countStatuses(report);
-  const wk = `week ${Number(report.week.slice(-2))}`;
-  if (n === 0) return `No servers reported in ${wk}.`;
-  const action = n - c.ok;
-  if (action === 0) return `All ${n} servers OK in ${wk}: nothing needs action.`;
-  const parts = (["critical", "silent", "warning"] as const)
-    .filter((st) => c[st] > 0)
-    .map((st) => `${c[st]} ${st}`);
-  const worst = needsAction(report)[0]!;
-  const reason = worst.reason.length > 90 ? `${worst.reason.slice(0, 89)}…` : worst.reason;
-  return `${action} of ${n} server${n === 1 ? "" : "s"} need${action === 1 ? "s" : ""} action in ${wk} (${parts.join(", ")}); worst: ${worst.server}, ${reason}.`;
-}
-
-function countStatuses(report: WeeklyReport): Record<ServerStatus, number> {
-  if (report.fleet !== undefined) return report.fleet.counts;
-  const c: Record<ServerStatus, number> = { ok: 0, warning: 0, critical: 0, silent: 0 };
-  for (const s of report.servers) c[s.status]++;
-  return c;
-}
-
-function needsAction(report: WeeklyReport): { server: string; status: ServerStatus; reason: string }[] {
-  if (report.fleet !== undefined) return report.fleet.needs_action;
-  return report.servers
-    .filter((s) => s.status !== "ok")
-    .sort((a, b) => RANK[a.status] - RANK[b.status] || (a.server < b.server ? -1 : 1))
-    .map((s) => ({
-      server: s.server,
-      status: s.status,
-      reason: s.findings[0]?.message ?? "needs attention",
-    }));
-}
-
-function links(
-  report: WeeklyReport,
-  o: DigestOptions,
-): { report: string; server(name: string): string } | null {
-  const base = (o.publicUrl ?? "").replace(/\/+$/, "");
-  if (base === "") return null;
-  const group = o.group !== undefined && o.group !== "default" ? `?group=${encodeURIComponent(o.group)}` : "";
-  const week = encodeURIComponent(report.week);
-  return {
-    report: `${base}/reports/${week}${group}`,
-    server: (name) => `${base}/servers/${encodeURIComponent(name)}?week=${week}`,
-  };
-}
 
 const pct = (v: number | null | undefined): string =>
   v === null || v === undefined ? "no data" : `${v.toFixed(1)}&nbsp;%`;
@@ -174,35 +82,6 @@ function serverName(name: string, href: ((n: string) => string) | null, display 
   return href === null
     ? e(display)
     : `<a href="${e(href(name))}" style="color:${LINK};text-decoration:underline;">${e(display)}</a>`;
-}
-
-type HeatMetric = "cpu" | "memory";
-const METRIC: Record<HeatMetric, (d: DayReport) => number | null> = {
-  cpu: (d) => d.cpu.peak,
-  memory: (d) => d.memory.percent_avg,
-};
-const rankings = new WeakMap<WeeklyReport, Map<HeatMetric, ServerReport[]>>();
-
-/** Servers by their highest daily value of the week, highest first (computed once per report: the budget loop re-renders). */
-function ranked(report: WeeklyReport, metric: HeatMetric): ServerReport[] {
-  let byMetric = rankings.get(report);
-  if (byMetric === undefined) {
-    byMetric = new Map();
-    rankings.set(report, byMetric);
-  }
-  let out = byMetric.get(metric);
-  if (out === undefined) {
-    const f = METRIC[metric];
-    const value = new Map<ServerReport, number>();
-    for (const s of report.servers) {
-      let v = -1;
-      for (const d of s.days) v = Math.max(v, f(d) ?? -1);
-      value.set(s, v);
-    }
-    out = [...report.servers].sort((a, b) => value.get(b)! - value.get(a)! || (a.server < b.server ? -1 : 1));
-    byMetric.set(metric, out);
-  }
-  return out;
 }
 
 function heatmap(
@@ -410,80 +289,6 @@ ${parts.join("\n")}
 </table></td></tr></table></body></html>
 `;
   return { html, images };
-}
-
-function renderText(report: WeeklyReport, o: DigestOptions, layout: Layout): string {
-  const counts = countStatuses(report);
-  const needs = needsAction(report);
-  const link = links(report, o);
-  const lines = [
-    reportSubject(report),
-    "",
-    weekVerdict(report),
-    `Week ${report.week}, ${report.from.slice(0, 10)} to ${DateTime.fromISO(report.to, { setZone: true }).minus({ days: 1 }).toISODate()}, days in ${report.timezone}.`,
-    `Servers: ${report.servers.length}: critical ${counts.critical}, silent ${counts.silent}, warning ${counts.warning}, ok ${counts.ok}.`,
-    "",
-  ];
-  if (needs.length === 0) lines.push("Nothing needs action this week.");
-  else {
-    lines.push(`NEEDS ACTION (${needs.length})`);
-    for (const n of needs)
-      lines.push(
-        `- ${n.server} [${n.status}]: ${n.reason}${link === null ? "" : ` <${link.server(n.server)}>`}`,
-      );
-  }
-  const changes = weekChanges(report);
-  if (changes.length > 0) {
-    lines.push("", `CHANGES SINCE LAST WEEK (${changes.length}; percentage points)`);
-    for (const c of changes.slice(0, layout.changeRows)) {
-      lines.push(
-        `- ${c.server} ${c.figure}: ${c.before.toFixed(1)} % -> ${c.now.toFixed(1)} % (${c.delta > 0 ? "up" : "down"} ${Math.abs(c.delta).toFixed(1)})`,
-      );
-    }
-    if (changes.length > layout.changeRows)
-      lines.push(`  and ${changes.length - layout.changeRows} more in the full report`);
-  }
-  for (const [title, which] of [
-    ["TOP PEAK CPU PER DAY, % (Mon..Sun)", "cpu"],
-    ["TOP MEMORY USED PER DAY, % average (Mon..Sun)", "memory"],
-  ] as const) {
-    const metric = METRIC[which];
-    const order = ranked(report, which);
-    if (order.length === 0) continue;
-    lines.push("", title);
-    for (const s of order.slice(0, layout.topN)) {
-      lines.push(
-        `- ${s.server}: ${s.days.map((d) => (metric(d) === null ? "-" : Math.round(metric(d)!))).join(" ")}`,
-      );
-    }
-    const rest = order.slice(layout.topN);
-    if (rest.length > 0) {
-      const ok = rest.filter((s) => s.status === "ok").length;
-      lines.push(
-        ok === rest.length
-          ? `  and ${rest.length} more servers, all OK`
-          : `  and ${rest.length} more servers: ${ok} OK, ${rest.length - ok} needing action`,
-      );
-    }
-  }
-  const notes = o.attachments ?? [];
-  if (notes.length > 0 || link !== null) {
-    lines.push("", "THE FULL REPORT");
-    if (link !== null) lines.push(`Dashboard: ${link.report}`);
-    for (const n of notes) {
-      const state =
-        n.state === "omitted"
-          ? "NOT ATTACHED"
-          : `${n.state === "attached" ? "attached" : n.state === "trimmed" ? "attached, trimmed" : "attached, gzip"}, ${mb(n.bytes)}`;
-      lines.push(`- ${n.label}: ${n.filename} (${state})${n.detail === undefined ? "" : `. ${n.detail}`}`);
-    }
-  }
-  lines.push(
-    "",
-    `Disk figures count used / (used + free), as df does; ${humanBytes(1024 ** 3)} = 1024^3 bytes.`,
-    `Generated ${report.generated_at} by srvutil.`,
-  );
-  return `${lines.join("\n")}\n`;
 }
 
 /**
