@@ -134,6 +134,18 @@ const CentralEnv = z.object({
   SRVUTIL_DATA_DIR: z.string().min(1).default("./data"),
   SRVUTIL_LISTEN: listen.prefault("127.0.0.1:8080"),
   SRVUTIL_DB_URL: z.string().min(1).optional(),
+  // Email digest
+  SRVUTIL_PUBLIC_URL: z
+    .string()
+    .transform((raw, ctx) => {
+      const v = raw.trim();
+      if (/^https?:\/\/[^\s/]+(\/\S*)?$/.test(v)) return v;
+      return refuse(ctx, `expected the dashboard's base URL, e.g. https://srvutil.example.com, got '${raw}'`);
+    })
+    .optional(),
+  SRVUTIL_DIGEST_TOP_N: whole(1, 200).prefault("15"),
+  SRVUTIL_DIGEST_MAX_CHARTS: whole(0, 30).prefault("6"),
+  SRVUTIL_ATTACHMENT_MAX_BYTES: whole(10_000).prefault(String(1024 * 1024)),
   SRVUTIL_TLS_CERT: z.string().min(1).optional(),
   SRVUTIL_TLS_KEY: z.string().min(1).optional(),
   SRVUTIL_LOG_LEVEL: logLevel.prefault("warn"),
@@ -212,7 +224,27 @@ export interface CentralConfig {
   /** POST /upload_metrics for the seed system's agents (docs/migrating-from-the-seed.md). */
   seedCompat: { enabled: boolean; networks: string[] };
   paths: CentralPaths;
+  /** How the weekly email is shaped (docs/report.md, "The email digest"). */
+  digest: DigestSettings;
 }
+
+export interface DigestSettings {
+  /** Dashboard base URL for links, null when unset. */
+  publicUrl: string | null;
+  /** Servers in each heatmap of the digest. */
+  topN: number;
+  /** Servers needing action that get charts in the digest. */
+  maxChartServers: number;
+  /** Largest attachment (each of HTML, JSON, CSV), bytes before base64. */
+  attachmentMaxBytes: number;
+}
+
+export const DEFAULT_DIGEST_SETTINGS: Readonly<DigestSettings> = Object.freeze({
+  publicUrl: null,
+  topN: 15,
+  maxChartServers: 6,
+  attachmentMaxBytes: 1024 * 1024,
+});
 
 export interface CentralPaths {
   receivedMetrics: string;
@@ -313,6 +345,12 @@ export function loadCentralConfig(env: Readonly<Record<string, string | undefine
     thresholds,
     seedCompat: { enabled: e.SRVUTIL_SEED_COMPAT === "on", networks: e.SRVUTIL_SEED_COMPAT_NETWORKS },
     paths: centralPaths(dataDir),
+    digest: {
+      publicUrl: e.SRVUTIL_PUBLIC_URL ?? null,
+      topN: e.SRVUTIL_DIGEST_TOP_N,
+      maxChartServers: e.SRVUTIL_DIGEST_MAX_CHARTS,
+      attachmentMaxBytes: e.SRVUTIL_ATTACHMENT_MAX_BYTES,
+    },
   };
 }
 

@@ -2,7 +2,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from
 import path from "node:path";
 import { AutomationLog } from "../central/automation-log.js";
 import { loadCentralConfig } from "../central/config.js";
-import { buildWeeklyReport, renderReport } from "../central/report/index.js";
+import { buildWeeklyReport, dailyCsv, renderReport } from "../central/report/index.js";
 import { openStore } from "../central/storage/open.js";
 import { InputError } from "../errors.js";
 
@@ -32,8 +32,8 @@ export interface ReportBuildOptions {
 
 /** `srvutil report build` (wired in ./report-build.ts, which loads this module only when it runs). */
 export async function reportBuildCommand(opts: ReportBuildOptions): Promise<void> {
-  if (opts.format !== "html" && opts.format !== "json") {
-    throw new ReportUsageError(`--format: expected html or json, got '${opts.format}'`);
+  if (opts.format !== "html" && opts.format !== "json" && opts.format !== "csv") {
+    throw new ReportUsageError(`--format: expected html, json or csv, got '${opts.format}'`);
   }
   const config = loadCentralConfig(process.env);
   const timeZone = opts.tz ?? config.reportTimeZone;
@@ -46,7 +46,9 @@ export async function reportBuildCommand(opts: ReportBuildOptions): Promise<void
     const content =
       opts.format === "json"
         ? `${JSON.stringify(built, null, 2)}\n`
-        : (await renderReport(built, "standalone")).html;
+        : opts.format === "csv"
+          ? dailyCsv(built)
+          : (await renderReport(built, "standalone")).html;
     let where: string;
     if (opts.out === "-") {
       process.stdout.write(content);

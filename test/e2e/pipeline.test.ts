@@ -215,6 +215,15 @@ describe("end to end: agent → API → SQLite → report → SMTP", () => {
     expect(String(mail.html)).toContain(SERVER);
     expect(mail.text).toContain(SERVER);
     expect(JSON.stringify(mail.to)).toContain("ops@example.test");
+    // The body is the digest; the full report travels as attachments (HTML, JSON, daily CSV).
+    const files = mail.attachments.filter((a) => a.contentDisposition === "attachment");
+    expect(files.map((a) => a.filename).sort()).toEqual([
+      "srvutil-2026-W47-daily.csv",
+      "srvutil-2026-W47.html",
+      "srvutil-2026-W47.json",
+    ]);
+    const attachedJson = JSON.parse(files.find((a) => a.filename!.endsWith(".json"))!.content.toString());
+    expect(attachedJson.servers.map((s: { server: string }) => s.server)).toEqual([SERVER]);
 
     // 6. Every step is in the automation log.
     const log = readFileSync(path.join(dir, "central", "Logs", "automation.log"), "utf8");

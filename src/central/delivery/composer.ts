@@ -1,8 +1,10 @@
-import type { InlineImage } from "../mail/transport.js";
+import { DEFAULT_DIGEST_SETTINGS, type DigestSettings } from "../config.js";
+import type { InlineImage, MailAttachment } from "../mail/transport.js";
 import {
   buildWeeklyReport,
   type ReportThresholds,
-  renderReport,
+  renderDigest,
+  reportAttachments,
   resolveThresholds,
   type WeeklyReport,
 } from "../report/index.js";
@@ -16,6 +18,8 @@ export interface ComposedReport {
   html: string;
   text: string;
   images: InlineImage[];
+  /** Files attached beside the body: the full report (HTML, JSON, daily CSV). */
+  attachments?: MailAttachment[];
   /** Servers in the report, and how many need action (warning, critical or silent). */
   servers?: number;
   needingAction?: number;
@@ -35,37 +39,71 @@ export interface ComposeRequest {
  */
 export type ReportComposer = (request: ComposeRequest) => Promise<ComposedReport>;
 
-/** The production composer: Report JSON v1 for the group's servers, rendered for email. */
-export function weeklyReportComposer(
-  store: MetricsStore,
-  thresholds: Partial<ReportThresholds> = {},
-): ReportComposer {
+export interface ComposerOptions {
+  /** Finding thresholds (the callers read them from the environment once, at start-up). */
+  thresholds?: Partial<ReportThresholds>;
+  /** Digest shape, links and attachment cap; defaults: DEFAULT_DIGEST_SETTINGS. */
+  digest?: Partial<DigestSettings>;
+}
+
+/**
+ * The production composer: Report JSON for the group's servers, the digest
+ * as the body, the full report (standalone HTML, JSON, daily CSV) attached.
+ */
+export function weeklyReportComposer(store: MetricsStore, options: ComposerOptions = {}): ReportComposer {
   // Checked once: contradicting thresholds fail at start-up, not on Monday morning.
-  resolveThresholds(thresholds);
+  resolveThresholds(options.thresholds ?? {});
   return async ({ week, group, timeZone, now }) => {
     const report = await buildWeeklyReport(store, {
       week,
       timeZone,
       includeServer: (server) => group.includes(server),
       now,
-      thresholds,
+      ...(options.thresholds !== undefined ? { thresholds: options.thresholds } : {}),
     });
-    const rendered = await renderReport(report, "email");
-    const needingAction = serversNeedingAction(report);
-    return {
-      subject: reportSubject({
-        week,
-        timeZone,
-        group: group.name,
-        servers: report.servers.length,
-        needingAction,
-      }),
-      html: rendered.html,
-      text: rendered.text,
-      images: rendered.images,
+    return composeReportMail(report, { group: group.name, timeZone, digest: options.digest });
+  };
+}
+
+/** The email for a built report (separate from the build so that large synthetic fleets can be measured). */
+export async function composeReportMail(
+  report: WeeklyReport,
+  o: { group: string; timeZone: string; digest?: Partial<DigestSettings> },
+): Promise<ComposedReport> {
+  const settings = { ...DEFAULT_DIGEST_SETTINGS, ...o.digest };
+  const week = report.week;
+  const groupPart = o.group === DEFAULT_GROUP ? "" : `-${o.group.replace(/[^A-Za-z0-9._-]/g, "_")}`;
+  const hint =
+    settings.publicUrl !== null
+      ? `The complete report is in the dashboard: ${settings.publicUrl.replace(/\/+$/, "")}/reports/${week}.`
+      : `Build the complete files with: srvutil report build --week ${week} --format html|json|csv.`;
+  const files = await reportAttachments(report, {
+    maxBytes: settings.attachmentMaxBytes,
+    baseName: `srvutil-${week}${groupPart}`,
+    fullReportHint: hint,
+  });
+  const digest = renderDigest(report, {
+    publicUrl: settings.publicUrl,
+    topN: settings.topN,
+    maxChartServers: settings.maxChartServers,
+    group: o.group,
+    attachments: files.notes,
+  });
+  const needingAction = serversNeedingAction(report);
+  return {
+    subject: reportSubject({
+      week,
+      timeZone: o.timeZone,
+      group: o.group,
       servers: report.servers.length,
       needingAction,
-    };
+    }),
+    html: digest.html,
+    text: digest.text,
+    images: digest.images,
+    attachments: files.attachments,
+    servers: report.servers.length,
+    needingAction,
   };
 }
 

@@ -247,7 +247,9 @@ export async function startDeliveryScheduler(deps: {
   return startDeliveryEngine({
     deliveries: deps.deliveries ?? deliveryStoreFor(deps.store),
     transport,
-    composer: deps.composer ?? weeklyReportComposer(deps.store, deps.config.thresholds),
+    composer:
+      deps.composer ??
+      weeklyReportComposer(deps.store, { thresholds: deps.config.thresholds, digest: deps.config.digest }),
     groups,
     log: deps.log,
     mailFrom: deps.config.mailFrom,

@@ -60,7 +60,9 @@ export async function sendWeeklyReport(o: {
     const service = new DeliveryService({
       deliveries,
       transport,
-      composer: o.composer ?? weeklyReportComposer(o.store, o.config.thresholds),
+      composer:
+        o.composer ??
+        weeklyReportComposer(o.store, { thresholds: o.config.thresholds, digest: o.config.digest }),
       groups,
       log: o.log,
       mailFrom: o.config.mailFrom,

@@ -205,6 +205,7 @@ export class DeliveryService {
         servers: content.servers,
         needing_action: content.needingAction,
         images: content.images.length,
+        attachments: (content.attachments ?? []).map((a) => `${a.filename} ${a.content.length}`),
       });
     } catch (err) {
       return this.retryOrFail(
@@ -235,6 +236,7 @@ export class DeliveryService {
         html: content.html,
         text: content.text,
         images: content.images,
+        ...(content.attachments !== undefined ? { attachments: content.attachments } : {}),
         headers: {
           "X-Srvutil-Week": record.week,
           "X-Srvutil-Group": record.group,

@@ -24,7 +24,17 @@ export interface InlineImage {
   content: Buffer;
 }
 
-/** One message: multipart/alternative (text + HTML), the HTML with its inline images (multipart/related). */
+/** A file attached to a message (Content-Disposition: attachment). */
+export interface MailAttachment {
+  filename: string;
+  contentType: string;
+  content: Buffer;
+}
+
+/**
+ * One message: multipart/alternative (text + HTML), the HTML with its inline
+ * images (multipart/related), and files attached beside them (multipart/mixed).
+ */
 export interface OutgoingMail {
   /** `<…@host>`, stable per (week, group) so that a resend is recognizable. */
   messageId: string;
@@ -36,6 +46,8 @@ export interface OutgoingMail {
   html: string;
   text: string;
   images: readonly InlineImage[];
+  /** Files attached to the message, e.g. the full report. */
+  attachments?: readonly MailAttachment[];
   headers?: Record<string, string>;
   /** Base name of the .eml in the outbox ([A-Za-z0-9._-] only); ignored by SMTP. */
   outboxName?: string;
@@ -90,13 +102,21 @@ function toMailOptions(mail: OutgoingMail): Mail.Options {
     text: mail.text,
     html: mail.html,
     headers: mail.headers,
-    attachments: mail.images.map((img) => ({
-      cid: img.cid,
-      filename: img.filename,
-      contentType: img.contentType,
-      content: img.content,
-      contentDisposition: "inline" as const,
-    })),
+    attachments: [
+      ...mail.images.map((img) => ({
+        cid: img.cid,
+        filename: img.filename,
+        contentType: img.contentType,
+        content: img.content,
+        contentDisposition: "inline" as const,
+      })),
+      ...(mail.attachments ?? []).map((a) => ({
+        filename: a.filename,
+        contentType: a.contentType,
+        content: a.content,
+        contentDisposition: "attachment" as const,
+      })),
+    ],
   };
 }
 

@@ -1,6 +1,22 @@
 // buildWeeklyReport(store, options) and renderReport(report, mode) are the entry points.
 
+export {
+  type AttachmentNote,
+  type AttachmentOptions,
+  type ReportAttachment,
+  type ReportAttachments,
+  reportAttachments,
+} from "./attachments.js";
 export { type BuildReportOptions, buildWeeklyReport } from "./build.js";
+export { csvText, DAILY_CSV_COLUMNS, dailyCsv } from "./daily-csv.js";
+export {
+  DIGEST_DEFAULTS,
+  type DigestOptions,
+  type RenderedDigest,
+  renderDigest,
+  weekChanges,
+  weekVerdict,
+} from "./digest.js";
 export {
   escapeHtml,
   type InlineImage,

@@ -32,12 +32,14 @@ export interface RenderOptions {
   maxDetailedServers?: number;
   /** Servers in each heatmap, those needing action first. Default 60. */
   maxHeatmapServers?: number;
+  /** A line shown under the header, e.g. why this copy has fewer full sections. */
+  notice?: string;
 }
 
 const e = escapeHtml;
 
 const FONT = "font-family:'DejaVu Sans',Verdana,Arial,Helvetica,sans-serif;";
-const STATUS_STYLE: Record<ServerStatus, { bg: string; fg: string; label: string }> = {
+export const STATUS_STYLE: Record<ServerStatus, { bg: string; fg: string; label: string }> = {
   ok: { bg: "#dcfce7", fg: "#166534", label: "OK" },
   warning: { bg: "#fef3c7", fg: "#92400e", label: "Warning" },
   critical: { bg: "#fee2e2", fg: "#991b1b", label: "Critical" },
@@ -107,7 +109,7 @@ function statusBadge(status: ServerStatus): string {
 }
 
 /** Background for a heatmap cell: calm below 50 %, amber from 75 %, red from 90 %. */
-function heatColor(v: number | null): { bg: string; fg: string } {
+export function heatColor(v: number | null): { bg: string; fg: string } {
   if (v === null) return { bg: "#f3f4f6", fg: "#9ca3af" };
   if (v >= 90) return { bg: "#fca5a5", fg: "#7f1d1d" };
   if (v >= 75) return { bg: "#fdba74", fg: "#7c2d12" };
@@ -357,6 +359,12 @@ export async function renderReport(
 <div style="font-size:12px;color:#d1d5db;padding-top:6px;">${report.servers.length} servers · all times and days in <b>${e(
     report.timezone,
   )}</b> · ISO week ${e(report.week)}</div></td></tr>`);
+
+  if (options.notice !== undefined) {
+    parts.push(
+      `<tr><td bgcolor="#fef3c7" style="background:#fef3c7;color:#78350f;padding:10px 24px;font-size:13px;${FONT}">${e(options.notice)}</td></tr>`,
+    );
+  }
 
   // Status tiles.
   const tiles = (["critical", "warning", "silent", "ok"] as ServerStatus[])

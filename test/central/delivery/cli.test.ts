@@ -101,6 +101,12 @@ describe("srvutil report send with the real report", () => {
     for (const cid of [...String(msg.html).matchAll(/cid:([^"')\s]+)/g)].map((m) => m[1])) {
       expect(msg.attachments.some((a) => a.cid === cid)).toBe(true);
     }
+    // The full report is attached beside the digest.
+    expect(
+      msg.attachments.some(
+        (a) => a.contentDisposition === "attachment" && a.filename === "srvutil-2026-W47.json",
+      ),
+    ).toBe(true);
 
     const again = await runCli(["report", "send", "--week", "2026-W47"], smtpEnv);
     expect(again.code).toBe(0);

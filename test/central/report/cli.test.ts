@@ -34,6 +34,14 @@ describe("srvutil report build", () => {
     expect(sunday).toMatchObject({ date: "2026-10-25", samples: 4, cpu: { avg: 50, peak: 95 } });
   });
 
+  it("writes the daily CSV (the email's CSV attachment) with --format csv", async () => {
+    const r = await runCli(["report", "build", "--week", "2026-W43", "--format", "csv", "--out", "-"], env);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.split("\r\n");
+    expect(lines[0]).toMatch(/^week,server,status,date,samples,/);
+    expect(lines.some((l) => l.startsWith("2026-W43,") && l.includes(",2026-10-25,4,"))).toBe(true);
+  });
+
   it("writes HTML to <data>/reports/<week>.html by default and logs the run", async () => {
     const r = await runCli(["report", "build", "--week", "2026-W43", "--tz", "UTC"], env);
     expect(r.code).toBe(0);
@@ -56,7 +64,7 @@ describe("srvutil report build", () => {
     [["--week", "2026-W99"], /week '2026-W99' does not exist/],
     [["--week", "yesterday"], /expected an ISO week like "2026-W47" or "last"/],
     [["--week", "last", "--tz", "Nowhere/City"], /unknown time zone 'Nowhere\/City'/],
-    [["--week", "last", "--format", "pdf"], /--format: expected html or json/],
+    [["--week", "last", "--format", "pdf"], /--format: expected html, json or csv/],
   ])("refuses %j with one clear line and exit code 64 (bad input)", async (args, message) => {
     const r = await runCli(["report", "build", ...args], env);
     expect(r.code).toBe(EXIT_CODE.bad_input);

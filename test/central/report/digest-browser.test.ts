@@ -1,0 +1,139 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { resolveReportWeek } from "../../../src/central/aggregate/week.js";
+import { composeReportMail } from "../../../src/central/delivery/composer.js";
+import { buildWeeklyReport, type WeeklyReport } from "../../../src/central/report/index.js";
+import { launchTestBrowser } from "../../helpers/browser.js";
+import { REPO_ROOT } from "../../helpers/cli.js";
+import { seedFleet } from "./seeded-fleet.js";
+import { type TempStore, tempStore } from "./store-helpers.js";
+
+const TZ = "Europe/Berlin";
+const WEEK = resolveReportWeek("2026-W47", TZ);
+const NOW = WEEK.to + 6 * 3_600_000;
+
+interface Facts {
+  viewport: number;
+  scrollWidth: number;
+  mainWidth: number;
+  broken: number;
+  images: number;
+  text: string;
+  /** Texts whose own colour is not set on an element, or whose contrast with their background is below 4.5. */
+  unreadable: string[];
+}
+
+// Evaluated in the page (a string, so this Node-typed file needs no DOM types).
+const FACTS = `(() => {
+  const lum = (c) => {
+    const [r, g, b] = c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number).map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const bgOf = (el) => {
+    for (let e = el; e !== null; e = e.parentElement) {
+      const bg = getComputedStyle(e).backgroundColor;
+      if (bg !== "rgba(0, 0, 0, 0)" && bg !== "transparent") return bg;
+    }
+    return null;
+  };
+  const unreadable = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n !== null; n = walker.nextNode()) {
+    const text = n.textContent.trim();
+    const el = n.parentElement;
+    if (text === "" || el.closest('div[style*="display:none"]')) continue;
+    let own = null;
+    for (let e = el; e !== null && own === null; e = e.parentElement) if (e.style && e.style.color !== "") own = e;
+    const bg = bgOf(el);
+    if (own === null || bg === null) { unreadable.push("no explicit colour: " + text.slice(0, 40)); continue; }
+    const a = lum(getComputedStyle(el).color), b = lum(bg);
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) unreadable.push(ratio.toFixed(2) + ": " + text.slice(0, 40));
+  }
+  const imgs = [...document.images];
+  const main = document.querySelector('table[width="600"]');
+  return {
+    viewport: window.innerWidth,
+    scrollWidth: document.documentElement.scrollWidth,
+    mainWidth: main.getBoundingClientRect().width,
+    broken: imgs.filter((i) => !i.complete || i.naturalWidth === 0).length,
+    images: imgs.length,
+    text: document.body.innerText,
+    unreadable,
+  };
+})()`;
+
+describe("the digest in Chromium", () => {
+  let t: TempStore;
+  let report: WeeklyReport;
+  let dir: string;
+  let file: string;
+  beforeAll(async () => {
+    t = await tempStore();
+    await seedFleet(t.store, WEEK, 40);
+    report = await buildWeeklyReport(t.store, { week: WEEK.week, timeZone: TZ, now: NOW });
+    const mail = await composeReportMail(report, {
+      group: "default",
+      timeZone: TZ,
+      digest: { publicUrl: "https://srvutil.example.com" },
+    });
+    // A mail client resolves cid: to the attached images; a file page needs them inline.
+    let html = mail.html;
+    for (const img of mail.images) {
+      html = html.replace(
+        `cid:${img.cid}`,
+        `data:${img.contentType};base64,${img.content.toString("base64")}`,
+      );
+    }
+    dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-digest-shot-"));
+    file = path.join(dir, "digest.html");
+    writeFileSync(file, html);
+  }, 120_000);
+  afterAll(async () => {
+    await t.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("fits 600 px and a phone (375 px) without sideways scrolling; readable in light and dark", async () => {
+    const browser = await launchTestBrowser();
+    // Pages stay open until the browser closes: the bundled Chromium runs single-process and exits with its last page.
+    try {
+      for (const [width, shot] of [
+        [600, "digest-600.png"],
+        [375, "digest-phone.png"],
+      ] as const) {
+        for (const scheme of ["light", "dark"] as const) {
+          const page = await browser.newPage({ viewport: { width, height: 1200 }, colorScheme: scheme });
+          await page.goto(`file://${file}`);
+          const f = (await page.evaluate(FACTS)) as Facts;
+          expect(f.scrollWidth, `${width} px ${scheme}`).toBeLessThanOrEqual(f.viewport);
+          expect(f.mainWidth).toBe(Math.min(600, width));
+          expect(f.images).toBeGreaterThan(0);
+          expect(f.broken).toBe(0);
+          expect(f.unreadable).toEqual([]);
+          for (const key of [
+            "Needs action",
+            "Peak CPU per day",
+            "Memory used per day",
+            "The full report",
+            "Critical",
+          ]) {
+            expect(f.text).toContain(key);
+          }
+          expect(f.text).toContain(report.fleet!.needs_action[0]!.server);
+          expect(f.text).toContain("more servers");
+          if (scheme === "light" && process.env.SRVUTIL_UPDATE_SCREENSHOT === "1") {
+            await page.screenshot({ path: path.join(REPO_ROOT, "docs", shot), fullPage: true });
+          }
+        }
+      }
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
+});
