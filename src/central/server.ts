@@ -24,6 +24,7 @@ import { IngestMetrics } from "./ingest/prometheus.js";
 import { registerReadRoutes } from "./ingest/read-routes.js";
 import type { ErrorResponse } from "./ingest/schemas.js";
 import { registerCsvBodyParser, registerUploadRoute, UPLOAD_CONTENT_TYPES } from "./ingest/upload-route.js";
+import { registerWhoamiRoute } from "./ingest/whoami-route.js";
 import { openStore } from "./storage/open.js";
 import { refreshRollups, registerRollupZone } from "./storage/sqlite/rollups.js";
 import { SqliteStore } from "./storage/sqlite/sqlite-store.js";
@@ -119,6 +120,7 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     maxBodyBytes: deps.maxBodyBytes,
   });
   registerReadRoutes(app, { store: deps.store });
+  registerWhoamiRoute(app, { store: deps.store });
 
   app.get(
     "/healthz",
