@@ -35,7 +35,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 import { build } from "esbuild";
 import { unsign } from "macho-unsign";
 import { signatureSet } from "portable-executable-signature";
@@ -190,6 +190,9 @@ async function bundleSeaMain(): Promise<string> {
     platform: "node",
     format: "cjs",
     target: "node20",
+    // A SEA has no dynamic import() (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING): the agent's lazy
+    // `await import("node:http")` become require() calls.
+    supported: { "dynamic-import": false },
     logLevel: "warning",
     outfile,
   });
@@ -198,18 +201,23 @@ async function bundleSeaMain(): Promise<string> {
 
 /** Writes the SEA blob with `node` (which must be of the target's version). */
 function writeBlob(node: string, main: string, out: string, codeCache: boolean): void {
-  const config = join(WORK_DIR, `${out.split("/").at(-1)}.json`);
+  const config = join(WORK_DIR, `${basename(out)}.json`);
+  // Paths relative to the work dir: the blob records the main script's path, and the
+  // build machine's folders have no business in a released executable.
   writeFileSync(
     config,
     JSON.stringify({
-      main,
-      output: out,
+      main: relative(WORK_DIR, main),
+      output: relative(WORK_DIR, out),
       disableExperimentalSEAWarning: true,
       useSnapshot: false,
       useCodeCache: codeCache,
     }),
   );
-  execFileSync(node, ["--experimental-sea-config", config], { stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync(node, ["--experimental-sea-config", config], {
+    cwd: WORK_DIR,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
 }
 
 function stripSignature(bytes: Buffer, format: Target["format"]): Buffer {
