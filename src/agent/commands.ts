@@ -149,7 +149,7 @@ export async function agentInstallCommand(options: InstallCommandOptions): Promi
     options.executable != null
       ? path.join(options.binDir ?? defaultBinDir(platform, env), executableName(platform))
       : null;
-  const settings = settingsFiles(config, platform);
+  const settings = settingsFiles(config);
   const plan = installPlan(
     {
       mode,

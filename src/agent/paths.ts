@@ -37,3 +37,12 @@ export function executableName(platform: NodeJS.Platform = process.platform): st
 export function pathModule(platform: NodeJS.Platform): typeof posix {
   return platform === "win32" ? win32 : posix;
 }
+
+/**
+ * Path rules for a file that install writes on this machine: Windows rules for a Windows path
+ * (C:\…, \\server\share\…) or on Windows, else POSIX. A Windows plan made on Linux (tests,
+ * --dry-run) keeps Windows paths; a Linux directory never gets a backslash-joined name.
+ */
+export function pathRulesFor(dir: string): typeof posix {
+  return process.platform === "win32" || /^[A-Za-z]:[\\/]|^\\\\/.test(dir) ? win32 : posix;
+}

@@ -177,6 +177,8 @@ describe("Windows Task Scheduler", () => {
         env: { SRVUTIL_AGENT_DIR: join(work, "a") },
         print: () => {},
       });
+      // agent.json went into the agent dir with this machine's path rules, not into the cwd.
+      expect(readdirSync(join(work, "a"))).toEqual(["agent.json"]);
       const file = join(work, "srvutil-agent.task.xml");
       const bytes = readFileSync(file);
       expect([bytes[0], bytes[1]]).toEqual([0xff, 0xfe]);

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { AgentConfig } from "../config.js";
 import { DEFAULTS } from "../config.js";
-import { pathModule } from "../paths.js";
+import { pathRulesFor } from "../paths.js";
 import type { GeneratedFile } from "./types.js";
 
 /**
@@ -20,8 +20,8 @@ export interface SavedSettings {
   tokenPath: string | null;
 }
 
-export function settingsFiles(config: AgentConfig, platform: NodeJS.Platform): SavedSettings {
-  const path = pathModule(platform);
+export function settingsFiles(config: AgentConfig): SavedSettings {
+  const path = pathRulesFor(config.agentDir);
   const configPath = config.configFile ?? path.join(config.agentDir, "agent.json");
   let existing: Record<string, unknown> = {};
   if (config.configFile !== null) {
