@@ -1,18 +1,23 @@
+import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { serializeMetricsCsv } from "../protocol/index.js";
 import { platformCollector } from "./collector/index.js";
-import { type AgentConfig, loadAgentConfig } from "./config.js";
+import { type AgentConfig, loadAgentConfig, serverNameFromHostname } from "./config.js";
 import { runAgentDaemon } from "./daemon.js";
-import { AgentUsageError } from "./errors.js";
+import { AgentConfigError, AgentUsageError } from "./errors.js";
 import {
   applyInstall,
   applyUninstall,
   installPlan,
   parseInstallMode,
+  settingsFiles,
   uninstallPlan,
+  verifyAgainstCentral,
+  windowsAclCommand,
 } from "./install/index.js";
 import { oneLine } from "./log.js";
 import { collectOneShotSample, runAgentOnce } from "./once.js";
+import { defaultBinDir, executableName, pathModule } from "./paths.js";
 import { rowsFromSample } from "./sample.js";
 import { agentStatus, formatAgentStatus } from "./status.js";
 
@@ -96,10 +101,16 @@ export async function agentStatusCommand(options: {
 export interface InstallCommandOptions {
   /** Program and leading arguments that start this agent (e.g. [node, bundle.mjs] or [node, srvutil.js, agent]). */
   command: readonly string[];
+  /** Running as the single executable: this file is copied to binDir and the units run the copy. */
+  executable?: string | null;
+  /** Where the executable goes (default /usr/local/bin, %ProgramFiles%\\srvutil). */
+  binDir?: string;
   mode?: string;
   dryRun?: boolean;
   /** Write files but do not call systemctl/launchctl/schtasks. */
   noActivate?: boolean;
+  /** Check URL, token and server name against the central first (default true). */
+  verify?: boolean;
   targetDir?: string;
   env?: Env;
   argv?: readonly string[];
@@ -114,13 +125,37 @@ export async function agentInstallCommand(options: InstallCommandOptions): Promi
       "install from the built CLI (bin/srvutil.js after npm run build) or from dist/srvutil-agent.mjs, not from TypeScript sources",
     );
   }
-  const config = loadAgentConfig(options.env ?? process.env, options.argv ?? [], { requireCentral: false });
-  const mode = parseInstallMode(options.mode);
+  const print = options.print ?? ((l: string) => process.stdout.write(`${l}\n`));
   const platform = options.platform ?? process.platform;
+  const env = options.env ?? process.env;
+  const config = loadAgentConfig(env, options.argv ?? [], { requireCentral: false, platform });
+  const mode = parseInstallMode(options.mode);
+  const central = config.centralUrl !== "" && config.token !== "";
+  if (options.verify ?? true) {
+    if (central) {
+      const nameWasGiven = config.serverName !== serverNameFromHostname(hostname());
+      await verifyAgainstCentral(config, nameWasGiven);
+      print(`central ${config.centralUrl} accepts the token for server ${config.serverName}`);
+    } else if (!options.dryRun) {
+      throw new AgentConfigError(
+        "install needs the central's URL and this server's token to leave an agent that reports: " +
+          "set SRVUTIL_CENTRAL_URL and SRVUTIL_AGENT_TOKEN_FILE (or put them in agent.json), " +
+          "or pass --no-verify to install without them",
+      );
+    } else {
+      print("# not checked against the central: SRVUTIL_CENTRAL_URL or the token is not set");
+    }
+  }
+  const path = pathModule(platform);
+  const installed =
+    options.executable != null
+      ? path.join(options.binDir ?? defaultBinDir(platform, env), executableName(platform))
+      : null;
+  const settings = settingsFiles(config);
   const plan = installPlan(
     {
       mode,
-      command: options.command,
+      command: installed !== null ? [installed] : options.command,
       agentDir: config.agentDir,
       configFile: config.configFile,
       intervalMinutes: Math.max(1, Math.round(config.uploadIntervalSeconds / 60)),
@@ -128,19 +163,36 @@ export async function agentInstallCommand(options: InstallCommandOptions): Promi
     platform,
     options.targetDir,
   );
+  plan.files.unshift(...settings.files);
+  if (installed !== null) plan.copies = [{ from: options.executable!, to: installed }];
+  if (platform === "win32") {
+    plan.activate.unshift(...settings.files.map((f) => windowsAclCommand(f.path)));
+  }
   await applyInstall(plan, {
     dryRun: options.dryRun ?? false,
     activate: !options.noActivate,
-    ...(options.print ? { print: options.print } : {}),
+    print,
   });
   return 0;
 }
 
 export async function agentUninstallCommand(
-  options: Omit<InstallCommandOptions, "command" | "mode">,
+  options: Omit<InstallCommandOptions, "command" | "mode" | "executable" | "verify"> & {
+    /** Also delete the executable that install copied (the single executable's uninstall). */
+    removeExecutable?: boolean;
+  },
 ): Promise<number> {
-  const config = loadAgentConfig(options.env ?? process.env, options.argv ?? [], { requireCentral: false });
-  const plan = uninstallPlan(options.platform ?? process.platform, options.targetDir, config.agentDir);
+  const platform = options.platform ?? process.platform;
+  const env = options.env ?? process.env;
+  const config = loadAgentConfig(env, options.argv ?? [], { requireCentral: false, platform });
+  const plan = uninstallPlan(platform, options.targetDir, config.agentDir);
+  if (options.removeExecutable) {
+    const installed = pathModule(platform).join(
+      options.binDir ?? defaultBinDir(platform, env),
+      executableName(platform),
+    );
+    plan.copies = [{ from: installed, to: installed }];
+  }
   await applyUninstall(plan, {
     dryRun: options.dryRun ?? false,
     activate: !options.noActivate,

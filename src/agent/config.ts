@@ -4,6 +4,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { serverNameProblem } from "../protocol/index.js";
 import type { DiskFilter } from "./collector/types.js";
 import { AgentConfigError } from "./errors.js";
+import { defaultAgentDir } from "./paths.js";
 
 /** How uploads are retried; see uploader.ts. */
 export interface UploadPolicy {
@@ -29,6 +30,8 @@ export interface AgentConfig {
   centralUrl: string;
   /** Bearer token for this server. Never logged or printed. */
   token: string;
+  /** Absolute path of the file the token was read from (null: from SRVUTIL_AGENT_TOKEN or agent.json). */
+  tokenFile: string | null;
   serverName: string;
   /** Absolute path; holds metrics/ (spool), Logs/agent.log, cpu-state.json. */
   agentDir: string;
@@ -45,8 +48,6 @@ export interface AgentConfig {
   spool: SpoolLimits;
   upload: UploadPolicy;
 }
-
-export const DEFAULT_AGENT_DIR = "agent-data";
 
 export const DEFAULTS = {
   sampleIntervalSeconds: 60,
@@ -67,6 +68,8 @@ export interface LoadAgentConfigOptions {
   /** `agent install` does not need the central's URL or token; `run` does. Default true. */
   requireCentral?: boolean;
   cwd?: string;
+  /** Whose default agent directory applies (default process.platform); see paths.ts. */
+  platform?: NodeJS.Platform;
 }
 
 /** Flags understood in `argv` (the rest is ignored so callers can pass their whole argv). */
@@ -110,6 +113,7 @@ export function loadAgentConfig(
   const nonEmpty = (v: string | undefined) => (v === undefined || v.trim() === "" ? undefined : v.trim());
 
   const envAgentDir = nonEmpty(env.SRVUTIL_AGENT_DIR);
+  const platformAgentDir = defaultAgentDir(options.platform ?? process.platform, env);
   const explicitConfig = flags.config ?? nonEmpty(env.SRVUTIL_AGENT_CONFIG);
   let configFile: string | null = null;
   let file: ConfigFile = {};
@@ -117,7 +121,8 @@ export function loadAgentConfig(
     configFile = resolve(cwd, explicitConfig);
     file = readConfigFile(configFile, true)!;
   } else {
-    const dir = resolve(cwd, flags.agentDir ?? envAgentDir ?? DEFAULT_AGENT_DIR);
+    const given = flags.agentDir ?? envAgentDir;
+    const dir = given !== undefined ? resolve(cwd, given) : platformAgentDir;
     const candidate = join(dir, "agent.json");
     const found = readConfigFile(candidate, false);
     if (found) {
@@ -135,7 +140,7 @@ export function loadAgentConfig(
       ? resolve(cwd, envAgentDir)
       : file.agent_dir !== undefined
         ? fromFile(str(file.agent_dir, "agent_dir", where))
-        : resolve(cwd, DEFAULT_AGENT_DIR);
+        : platformAgentDir;
 
   const requireCentral = options.requireCentral ?? true;
 
@@ -161,6 +166,7 @@ export function loadAgentConfig(
   if (envToken !== undefined) token = envToken;
   else if (tokenFile !== undefined) token = readTokenFile(resolve(cwd, tokenFile));
   else token = optStr(file.token, "token", where)?.trim();
+  const tokenFileUsed = envToken === undefined && tokenFile !== undefined ? resolve(cwd, tokenFile) : null;
   if (token === undefined || token === "") {
     if (requireCentral) {
       throw new AgentConfigError(
@@ -253,6 +259,7 @@ export function loadAgentConfig(
   return {
     centralUrl,
     token,
+    tokenFile: tokenFileUsed,
     serverName,
     agentDir,
     caFile,

@@ -20,6 +20,7 @@ import { registerReadRoutes } from "./ingest/read-routes.js";
 import type { ErrorResponse } from "./ingest/schemas.js";
 import { registerSeedBridge, SEED_BRIDGE_PATH, type SeedBridgeSettings } from "./ingest/seed/bridge.js";
 import { registerCsvBodyParser, registerUploadRoute, UPLOAD_CONTENT_TYPES } from "./ingest/upload-route.js";
+import { registerWhoamiRoute } from "./ingest/whoami-route.js";
 import { openStore } from "./storage/open.js";
 import { refreshRollups, registerRollupZone } from "./storage/sqlite/rollups.js";
 import { SqliteStore } from "./storage/sqlite/sqlite-store.js";
@@ -127,6 +128,7 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
       log: deps.log ?? null,
     });
   }
+  registerWhoamiRoute(app, { store: deps.store });
 
   app.get(
     "/healthz",

@@ -38,7 +38,10 @@ export function registerAgentCommands(program: Command): void {
   const common = (cmd: Command) =>
     cmd
       .option("--config <file>", "agent.json to read (default <agent dir>/agent.json)")
-      .option("--agent-dir <dir>", "agent directory (default $SRVUTIL_AGENT_DIR or ./agent-data)");
+      .option(
+        "--agent-dir <dir>",
+        "agent directory (default $SRVUTIL_AGENT_DIR, else /var/lib/srvutil-agent or the platform's place)",
+      );
 
   common(
     agent
@@ -70,15 +73,25 @@ export function registerAgentCommands(program: Command): void {
       .option("--dry-run", "print what would be written and run, change nothing")
       .option("--mode <mode>", "service (daemon) or timer (run --once every 20 min)", "service")
       .option("--target-dir <dir>", "write the unit/plist/task XML here instead of the system location")
-      .option("--no-activate", "write the files but do not call systemctl/launchctl/schtasks"),
+      .option("--no-activate", "write the files but do not call systemctl/launchctl/schtasks")
+      .option("--no-verify", "do not check URL, token and server name against the central first"),
   ).action(
-    async (o: CommonOptions & { dryRun?: boolean; mode: string; targetDir?: string; activate: boolean }) => {
+    async (
+      o: CommonOptions & {
+        dryRun?: boolean;
+        mode: string;
+        targetDir?: string;
+        activate: boolean;
+        verify: boolean;
+      },
+    ) => {
       setExit(
         await (await agentCommands()).agentInstallCommand({
           command: selfCommand(),
           mode: o.mode,
           dryRun: o.dryRun === true,
           noActivate: !o.activate,
+          verify: o.verify,
           ...(o.targetDir ? { targetDir: o.targetDir } : {}),
           argv: configArgv(o),
         }),

@@ -117,8 +117,9 @@ describe("single-file agent", () => {
     });
     afterEach(() => central.stop());
 
-    it("run --once collects and uploads; the agent dir defaults to ./agent-data", async () => {
+    it("run --once collects and uploads into the agent dir, never printing the token", async () => {
       const r = await runBundleAsync(["run", "--once"], {
+        SRVUTIL_AGENT_DIR: join(folder, "agent-data"),
         SRVUTIL_CENTRAL_URL: central.url,
         SRVUTIL_AGENT_TOKEN: TOKEN,
         SRVUTIL_SERVER_NAME: "bundle-host",

@@ -67,6 +67,7 @@ describe("systemd", () => {
         mode,
         targetDir: units,
         noActivate: true,
+        verify: false,
         platform: "linux",
         env,
         print: () => {},
@@ -167,10 +168,13 @@ describe("Windows Task Scheduler", () => {
       mode: "timer",
       targetDir: work,
       noActivate: true,
+      verify: false,
       platform: "win32",
       env: { SRVUTIL_AGENT_DIR: join(work, "a") },
       print: () => {},
     });
+    // agent.json went into the agent dir with this machine's path rules, not into the cwd.
+    expect(readdirSync(join(work, "a"))).toEqual(["agent.json"]);
     const file = join(work, "srvutil-agent.task.xml");
     const bytes = readFileSync(file);
     expect([bytes[0], bytes[1]]).toEqual([0xff, 0xfe]);

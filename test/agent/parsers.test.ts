@@ -11,11 +11,7 @@ import {
   selectDarwinDisks,
 } from "../../src/agent/collector/disk_darwin.js";
 import { parseMountinfo, selectRealMounts } from "../../src/agent/collector/disk_linux.js";
-import {
-  parseLogicalDisks,
-  readDisksWin32,
-  Win32DiskParseError,
-} from "../../src/agent/collector/disk_win32.js";
+import { readDisksWin32, Win32DriveList } from "../../src/agent/collector/disk_win32.js";
 import { platformCollector, UnsupportedPlatformError } from "../../src/agent/collector/index.js";
 import { MemoryParseError } from "../../src/agent/collector/memory.js";
 import { parseVmStat, readMemoryDarwin } from "../../src/agent/collector/memory_darwin.js";
@@ -198,51 +194,7 @@ describe("macOS vm_stat, sysctl, df", () => {
   });
 });
 
-describe("Windows logical disks and memory", () => {
-  it("parses PowerShell ConvertTo-Csv output: fixed drives only", () => {
-    const disks = parseLogicalDisks(fixture("win32", "get-ciminstance-logicaldisk.csv"), filter());
-    expect(disks).toEqual([
-      {
-        mount: "C:",
-        fsType: "NTFS",
-        device: "C:",
-        totalBytes: 255369396224,
-        usedBytes: 255369396224 - 53729345536,
-        freeBytes: 53729345536,
-      },
-      {
-        mount: "D:",
-        fsType: "NTFS",
-        device: "D:",
-        totalBytes: 1000202039296,
-        usedBytes: 1000202039296 - 987654320128,
-        freeBytes: 987654320128,
-      },
-    ]);
-  });
-
-  it("parses wmic /format:csv output and honours exclude lists", () => {
-    const disks = parseLogicalDisks(
-      fixture("win32", "wmic-logicaldisk-csv.txt"),
-      filter({ excludeMounts: ["D:"] }),
-    );
-    expect(disks.map((d) => d.mount)).toEqual(["C:"]);
-    const refs = parseLogicalDisks(fixture("win32", "wmic-logicaldisk-csv.txt"), filter());
-    expect(refs[1]).toMatchObject({ mount: "D:", fsType: "ReFS" });
-  });
-
-  it("an explicit include reports a network drive", () => {
-    const disks = parseLogicalDisks(
-      fixture("win32", "get-ciminstance-logicaldisk.csv"),
-      filter({ includeMounts: ["Z:"] }),
-    );
-    expect(disks.map((d) => d.mount)).toEqual(["Z:"]);
-  });
-
-  it("refuses a listing without the needed columns", () => {
-    expect(() => parseLogicalDisks("Name,Foo\nC:,1\n", filter())).toThrow(Win32DiskParseError);
-  });
-
+describe("Windows memory (disks: disk-win32.test.ts)", () => {
   it("parses Win32_OperatingSystem memory figures (KiB)", () => {
     const m = parseWin32OperatingSystem(fixture("win32", "wmic-os-memory.txt"));
     expect(m.totalBytes).toBe(33417272 * 1024);
@@ -276,15 +228,20 @@ describe("platform readers wired to captured command output", () => {
     expect(problems.join("\n")).toMatch(/Backup Disk: statfs failed, using df's KiB figures/);
   });
 
-  it("Windows: falls back from PowerShell to wmic", async () => {
+  it("Windows: falls back from PowerShell to wmic for the drive list, then measures each drive", async () => {
     const run = runner({
-      "wmic logicaldisk get DeviceID,DriveType,FileSystem,FreeSpace,Size /format:csv": fixture(
+      "wmic logicaldisk get DeviceID,DriveType,FileSystem /format:csv": fixture(
         "win32",
         "wmic-logicaldisk-csv.txt",
       ),
     });
-    const { disks } = await readDisksWin32(run, filter());
+    const measured: string[] = [];
+    const { disks } = await readDisksWin32(new Win32DriveList(run), filter(), async (path) => {
+      measured.push(path);
+      return { totalBytes: 100, usedBytes: 40, freeBytes: 60 };
+    });
     expect(disks.map((d) => d.mount)).toEqual(["C:", "D:"]);
+    expect(measured.sort()).toEqual(["C:\\", "D:\\"]);
   });
 
   it("refuses to guess on an unsupported platform", () => {

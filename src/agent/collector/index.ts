@@ -4,7 +4,7 @@ import { readCpuCountersLinux } from "./cpu_linux.js";
 import { readCpuCountersWin32 } from "./cpu_win32.js";
 import { readDisksDarwin } from "./disk_darwin.js";
 import { type DiskCollectResult, readDisksLinux } from "./disk_linux.js";
-import { readDisksWin32 } from "./disk_win32.js";
+import { readDisksWin32, Win32DriveList } from "./disk_win32.js";
 import { readMemoryDarwin } from "./memory_darwin.js";
 import { readMemoryLinux } from "./memory_linux.js";
 import { readMemoryWin32 } from "./memory_win32.js";
@@ -24,11 +24,18 @@ export const runCommand: CommandRunner = async (command, args) => {
     execFile(
       command,
       [...args],
-      { timeout: 15_000, maxBuffer: 4 * 1024 * 1024, windowsHide: true, encoding: "utf8" },
-      (err, stdout) => (err ? reject(err) : resolve(stdout)),
+      { timeout: 15_000, maxBuffer: 4 * 1024 * 1024, windowsHide: true, encoding: "buffer" },
+      (err, stdout) => (err ? reject(err) : resolve(decodeOutput(stdout))),
     );
   });
 };
+
+/** wmic writes UTF-16LE (with a BOM) into a pipe; everything else here writes UTF-8. */
+export function decodeOutput(bytes: Buffer): string {
+  const utf16 =
+    (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes.length >= 4 && bytes[1] === 0 && bytes[3] === 0);
+  return (utf16 ? bytes.toString("utf16le") : bytes.toString("utf8")).replace(/^\uFEFF/, "");
+}
 
 /** The three readings for one platform. */
 export interface PlatformCollector {
@@ -54,12 +61,14 @@ export function platformCollector(
         readMemory: () => readMemoryDarwin(run),
         readDisks: (filter) => readDisksDarwin(run, filter),
       };
-    case "win32":
+    case "win32": {
+      const drives = new Win32DriveList(run);
       return {
         readCpuCounters: readCpuCountersWin32,
         readMemory: readMemoryWin32,
-        readDisks: (filter) => readDisksWin32(run, filter),
+        readDisks: (filter) => readDisksWin32(drives, filter),
       };
+    }
     default:
       throw new UnsupportedPlatformError(
         `the agent collects metrics on linux, darwin and win32, not on ${platform}`,

@@ -1,4 +1,5 @@
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { realpathSync } from "node:fs";
+import { chmod, copyFile, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { AgentUsageError } from "../errors.js";
 import { launchdPlan, launchdUninstallPlan } from "./launchd.js";
@@ -8,8 +9,10 @@ import type { GeneratedFile, InstallMode, InstallPlan, InstallSpec } from "./typ
 
 export * from "./launchd.js";
 export * from "./schtasks.js";
+export * from "./settings.js";
 export * from "./systemd.js";
 export * from "./types.js";
+export * from "./verify.js";
 
 export interface InstallOptions {
   platform?: NodeJS.Platform;
@@ -61,6 +64,14 @@ export function uninstallPlan(
   }
 }
 
+function sameFile(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
 function encode(file: GeneratedFile): Buffer {
   return file.encoding === "utf16le"
     ? Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(file.content, "utf16le")])
@@ -85,18 +96,36 @@ async function runAll(
 /** Writes the plan's files (and runs its activation commands), or only prints them with dryRun. */
 export async function applyInstall(plan: InstallPlan, options: InstallOptions = {}): Promise<void> {
   const print = options.print ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const copies = plan.copies ?? [];
   if (options.dryRun) {
+    for (const c of copies) {
+      print(sameFile(c.from, c.to) ? `# ${c.to} is already in place` : `# would copy ${c.from} to ${c.to}`);
+    }
     for (const f of plan.files) {
-      print(`# would write ${f.path}${f.encoding === "utf16le" ? " (UTF-16LE with BOM)" : ""}:`);
-      print(f.content.trimEnd());
+      const mode = f.mode !== undefined && plan.platform !== "win32" ? `, mode ${f.mode.toString(8)}` : "";
+      print(`# would write ${f.path}${f.encoding === "utf16le" ? " (UTF-16LE with BOM)" : ""}${mode}:`);
+      print(f.secret ? `(the token, ${f.content.trim().length} characters)` : f.content.trimEnd());
       print("");
     }
     for (const c of plan.activate) print(`# would run: ${c.join(" ")}`);
     return;
   }
+  for (const c of copies) {
+    if (sameFile(c.from, c.to)) continue;
+    await mkdir(dirname(c.to), { recursive: true });
+    // Copy beside, then rename: the old executable may be running (ETXTBSY if written in place).
+    const temp = `${c.to}.new-${process.pid}`;
+    await copyFile(c.from, temp);
+    await chmod(temp, 0o755);
+    await rename(temp, c.to);
+    print(`copied ${c.from} to ${c.to}`);
+  }
   for (const f of plan.files) {
     await mkdir(dirname(f.path), { recursive: true });
-    await writeFile(f.path, encode(f), { mode: 0o644 });
+    const mode = f.mode ?? 0o644;
+    await writeFile(f.path, encode(f), { mode });
+    // writeFile's mode applies only to a new file; an agent.json from an earlier install is tightened too.
+    if (process.platform !== "win32") await chmod(f.path, mode);
     print(`wrote ${f.path}`);
   }
   if (options.activate ?? true) await runAll(plan.activate, print, false);
@@ -108,13 +137,14 @@ export async function applyUninstall(plan: InstallPlan, options: InstallOptions 
   if (options.dryRun) {
     for (const c of plan.deactivate) print(`# would run: ${c.join(" ")}`);
     for (const f of plan.files) print(`# would remove ${f.path}`);
+    for (const c of plan.copies ?? []) print(`# would remove ${c.to}`);
     for (const c of plan.activate) print(`# would run: ${c.join(" ")}`);
     return;
   }
   if (options.activate ?? true) await runAll(plan.deactivate, print, true);
-  for (const f of plan.files) {
-    await rm(f.path, { force: true });
-    print(`removed ${f.path}`);
+  for (const f of [...plan.files.map((f) => f.path), ...(plan.copies ?? []).map((c) => c.to)]) {
+    await rm(f, { force: true });
+    print(`removed ${f}`);
   }
   if (options.activate ?? true) await runAll(plan.activate, print, true);
 }

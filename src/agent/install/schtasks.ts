@@ -104,8 +104,15 @@ export function schtasksPlan(spec: InstallSpec, xmlDir = spec.agentDir): Install
   return {
     platform: "win32",
     files: [{ path, content: schtasksXml(spec), encoding: "utf16le" }],
-    activate: [["schtasks", "/Create", "/TN", SCHTASKS_NAME, "/XML", path, "/F"]],
-    deactivate: [["schtasks", "/Delete", "/TN", SCHTASKS_NAME, "/F"]],
+    // A boot trigger alone would first run the agent at the next reboot: start it now too.
+    activate: [
+      ["schtasks", "/Create", "/TN", SCHTASKS_NAME, "/XML", path, "/F"],
+      ["schtasks", "/Run", "/TN", SCHTASKS_NAME],
+    ],
+    deactivate: [
+      ["schtasks", "/End", "/TN", SCHTASKS_NAME],
+      ["schtasks", "/Delete", "/TN", SCHTASKS_NAME, "/F"],
+    ],
   };
 }
 
@@ -114,6 +121,9 @@ export function schtasksUninstallPlan(xmlDir: string): InstallPlan {
     platform: "win32",
     files: [{ path: join(xmlDir, `${SCHTASKS_NAME}.task.xml`), content: "", encoding: "utf16le" }],
     activate: [],
-    deactivate: [["schtasks", "/Delete", "/TN", SCHTASKS_NAME, "/F"]],
+    deactivate: [
+      ["schtasks", "/End", "/TN", SCHTASKS_NAME],
+      ["schtasks", "/Delete", "/TN", SCHTASKS_NAME, "/F"],
+    ],
   };
 }

@@ -18,10 +18,22 @@ export interface GeneratedFile {
   content: string;
   /** schtasks wants UTF-16 with a BOM. */
   encoding: "utf8" | "utf16le";
+  /** File mode on Linux/macOS (default 0644); agent.json is 0600. */
+  mode?: number;
+  /** Holds the token: --dry-run prints its length, not its content. */
+  secret?: boolean;
+}
+
+/** A file copied as it is: the single executable into the bin directory. */
+export interface CopiedFile {
+  from: string;
+  to: string;
 }
 
 export interface InstallPlan {
   platform: NodeJS.Platform;
+  /** Copied before the files are written (install) or removed with them (uninstall). */
+  copies?: CopiedFile[];
   files: GeneratedFile[];
   /** Commands that activate the installed files, in order. */
   activate: string[][];

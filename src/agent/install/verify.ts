@@ -1,0 +1,157 @@
+import { readFileSync } from "node:fs";
+import type { AgentConfig } from "../config.js";
+import { AgentConfigError } from "../errors.js";
+
+/**
+ * `install` checks its settings against the central before activating
+ * anything: the URL answers, the token is accepted, and the token belongs to
+ * the server name this agent will put in every row. A mistake found here is
+ * one message at the terminal; found later, it is a service that starts fine
+ * and then logs 401/403 every 20 minutes.
+ */
+
+export function whoamiEndpoint(centralUrl: string): URL {
+  const base = centralUrl.endsWith("/") ? centralUrl : `${centralUrl}/`;
+  return new URL("api/v1/agent/whoami", base);
+}
+
+interface HttpAnswer {
+  status: number;
+  body: string;
+}
+
+async function getWithToken(
+  url: URL,
+  token: string,
+  ca: Buffer | null,
+  timeoutMs: number,
+): Promise<HttpAnswer> {
+  const isHttps = url.protocol === "https:";
+  const { request } = isHttps ? await import("node:https") : await import("node:http");
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: "GET",
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: "application/json",
+          "user-agent": "srvutil-agent/0.1",
+        },
+        timeout: timeoutMs,
+        ...(isHttps && ca !== null ? { ca } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size <= 64 * 1024) chunks.push(c);
+        });
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+        );
+        res.on("error", reject);
+      },
+    );
+    const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    req.on("close", () => clearTimeout(deadline));
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+function errorText(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown };
+    if (typeof parsed.error === "string") return parsed.error.slice(0, 300);
+  } catch {
+    // not JSON: fall through
+  }
+  return body.slice(0, 120).replace(/\s+/g, " ");
+}
+
+/**
+ * The message for a token whose server is not this agent's server name.
+ * Names are compared exactly (the central keeps them case-sensitive), so a
+ * Windows host, whose name is upper case, and a token made for the lower-case
+ * name do not match: say which two ways out there are.
+ */
+export function serverMismatchMessage(
+  tokenServer: string,
+  agentServer: string,
+  nameWasGiven: boolean,
+): string {
+  const source = nameWasGiven ? "SRVUTIL_SERVER_NAME / server_name" : "this host's name";
+  const head = `the token belongs to server '${tokenServer}', but ${source} is '${agentServer}'`;
+  if (tokenServer.toLowerCase() === agentServer.toLowerCase()) {
+    return (
+      `${head}: server names are case-sensitive (Windows reports host names in upper case). ` +
+      `Either set SRVUTIL_SERVER_NAME=${tokenServer} and run install again (it is saved in agent.json), ` +
+      `or create a token for '${agentServer}' on the central (srvutil central token add ${agentServer}) and use that one`
+    );
+  }
+  return (
+    `${head}: use the token created for this server (srvutil central token add ${agentServer}), ` +
+    `or set SRVUTIL_SERVER_NAME=${tokenServer} if this server reports under that name`
+  );
+}
+
+export interface VerifyResult {
+  /** The server name the central has for the token (equal to config.serverName). */
+  server: string;
+}
+
+/** Throws an AgentConfigError naming what to fix; resolves when the central accepts token and name. */
+export async function verifyAgainstCentral(
+  config: AgentConfig,
+  nameWasGiven: boolean,
+  timeoutMs = 10_000,
+): Promise<VerifyResult> {
+  const url = whoamiEndpoint(config.centralUrl);
+  const ca = config.caFile === null ? null : readFileSync(config.caFile);
+  let answer: HttpAnswer;
+  try {
+    answer = await getWithToken(url, config.token, ca, timeoutMs);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new AgentConfigError(
+      `cannot reach the central at ${config.centralUrl} (${e.code ? `${e.code}: ` : ""}${e.message}): ` +
+        "check SRVUTIL_CENTRAL_URL, that the central runs and this host may connect to it" +
+        (url.protocol === "https:" ? ", and SRVUTIL_AGENT_CA_FILE for a private CA" : ""),
+    );
+  }
+  if (answer.status === 401 || answer.status === 403) {
+    throw new AgentConfigError(
+      `the central at ${config.centralUrl} refused the token (HTTP ${answer.status}: ${errorText(answer.body)}): ` +
+        "check the token file, or create a new token with `srvutil central token add <server>`",
+    );
+  }
+  if (answer.status === 404) {
+    throw new AgentConfigError(
+      `the central at ${config.centralUrl} has no ${url.pathname}: check the URL (and its path prefix), ` +
+        "or update the central; `install --no-verify` skips this check",
+    );
+  }
+  if (answer.status !== 200) {
+    throw new AgentConfigError(
+      `the central at ${config.centralUrl} answered HTTP ${answer.status} to ${url.pathname}: ${errorText(answer.body)}`,
+    );
+  }
+  let server: unknown;
+  try {
+    server = (JSON.parse(answer.body) as { server?: unknown }).server;
+  } catch {
+    server = undefined;
+  }
+  if (typeof server !== "string") {
+    throw new AgentConfigError(
+      `${url.href} did not answer with a server name: is SRVUTIL_CENTRAL_URL the srvutil central?`,
+    );
+  }
+  if (server !== config.serverName) {
+    throw new AgentConfigError(serverMismatchMessage(server, config.serverName, nameWasGiven));
+  }
+  return { server };
+}

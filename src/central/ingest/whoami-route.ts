@@ -1,0 +1,54 @@
+import type { FastifyInstance } from "fastify";
+import { authenticate } from "../auth/tokens.js";
+import type { MetricsStore } from "../storage/store.js";
+import { HttpError } from "./http-error.js";
+import { errorResponseSchema } from "./schemas.js";
+
+const whoamiResponseSchema = {
+  type: "object",
+  required: ["server"],
+  properties: {
+    server: {
+      type: "string",
+      description:
+        "The server name the token belongs to: every row the agent uploads must carry exactly this name",
+    },
+  },
+} as const;
+
+/**
+ * GET /api/v1/agent/whoami: which server an agent token belongs to. `agent
+ * install` calls it before activating anything, so a wrong URL, a revoked
+ * token or a server-name mismatch (sgcs-it-04 vs SGCS-IT-04) is reported at
+ * install time instead of as 401/403 in the service's log. Reads nothing but
+ * the token record and stores nothing.
+ */
+export function registerWhoamiRoute(app: FastifyInstance, deps: { store: MetricsStore }): void {
+  app.get(
+    "/api/v1/agent/whoami",
+    {
+      schema: {
+        summary: "The server an agent token belongs to",
+        description: "For `agent install`: checks the token and tells the server name uploads must use.",
+        tags: ["ingest"],
+        security: [{ agentToken: [] }],
+        response: {
+          200: { ...whoamiResponseSchema, description: "The token is valid" },
+          401: { ...errorResponseSchema, description: "Missing, unknown or revoked agent token" },
+        },
+      },
+    },
+    async (req) => {
+      const auth = await authenticate(deps.store, req.headers.authorization, "agent");
+      if (!auth.ok) {
+        throw new HttpError(
+          401,
+          "unauthorized",
+          "a valid agent token is required: Authorization: Bearer srvu_… (create one with `srvutil central token add SERVER`)",
+          { "www-authenticate": 'Bearer realm="srvutil"' },
+        );
+      }
+      return { server: auth.name };
+    },
+  );
+}
