@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from "commander";
 import { registerAgentCommands } from "./agent.js";
 import { registerCentralCommands } from "./central.js";
+import { Command, CommanderError } from "./commander.js";
 import { registerDemoCommand } from "./demo.js";
 import { reportCliError } from "./errors.js";
 import { registerReportCommands } from "./report.js";

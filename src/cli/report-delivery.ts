@@ -1,5 +1,6 @@
-import { type Command, Option } from "commander";
+import type { Command } from "commander";
 import type { DeliveryState } from "../central/delivery/store.js";
+import { Option } from "./commander.js";
 
 /** The delivery code (mail, croner, storage drivers) loads only when a command runs. */
 const run = () => import("./report-delivery-run.js");
