@@ -1,8 +1,8 @@
 import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RateLimiter } from "../auth/rate-limit.js";
-import { authenticate } from "../auth/tokens.js";
 import type { MetricsStore } from "../storage/store.js";
+import { requireAgentToken } from "./agent-auth.js";
 import { contentEncoding, gunzipCapped, isGzip, readCappedBody, tooLarge } from "./body.js";
 import { HttpError } from "./http-error.js";
 import type { IngestService } from "./ingest-service.js";
@@ -76,15 +76,7 @@ export function registerUploadRoute(app: FastifyInstance, deps: UploadRouteDeps)
         },
       },
       onRequest: async (req) => {
-        const auth = await authenticate(deps.store, req.headers.authorization, "agent");
-        if (!auth.ok) {
-          throw new HttpError(
-            401,
-            "unauthorized",
-            "a valid agent token is required: Authorization: Bearer srvu_… (create one with `srvutil central token add SERVER`)",
-            { "www-authenticate": 'Bearer realm="srvutil"' },
-          );
-        }
+        const auth = await requireAgentToken(deps.store, req.headers.authorization);
         const decision = deps.rateLimiter.take(auth.tokenId);
         if (!decision.allowed) {
           throw new HttpError(

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from "fastify";
-import { authenticate } from "../auth/tokens.js";
 import type { MetricsStore } from "../storage/store.js";
-import { HttpError } from "./http-error.js";
+import { requireAgentToken } from "./agent-auth.js";
 import { errorResponseSchema } from "./schemas.js";
 
 const whoamiResponseSchema = {
@@ -39,15 +38,7 @@ export function registerWhoamiRoute(app: FastifyInstance, deps: { store: Metrics
       },
     },
     async (req) => {
-      const auth = await authenticate(deps.store, req.headers.authorization, "agent");
-      if (!auth.ok) {
-        throw new HttpError(
-          401,
-          "unauthorized",
-          "a valid agent token is required: Authorization: Bearer srvu_… (create one with `srvutil central token add SERVER`)",
-          { "www-authenticate": 'Bearer realm="srvutil"' },
-        );
-      }
+      const auth = await requireAgentToken(deps.store, req.headers.authorization);
       return { server: auth.name };
     },
   );

@@ -567,10 +567,13 @@ function refreshDailyForRanges(db: Database.Database, ranges: TouchedRange[]): v
   }
 }
 
-/** Computes (and stores) the days of `span` for one server from hourly buckets. */
-function computeDaily(db: Database.Database, tz: string, server: string, span: DaySpan): DayAggregate[] {
-  const from = span.dayStarts[0]!;
-  const to = span.dayStarts[span.dayStarts.length - 1]!;
+/** One server's hourly buckets (in hour order) and per-mount rows in [from, to). */
+function hourlyRows(
+  db: Database.Database,
+  server: string,
+  from: number,
+  to: number,
+): { hours: [number, ...BucketTuple][]; diskRows: [number, string, ...MountTuple][] } {
   const hours = prepared(
     db,
     `SELECT hour, ${BUCKET_COLUMNS} FROM rollup_hourly WHERE server = ? AND hour >= ? AND hour < ? ORDER BY hour`,
@@ -583,6 +586,14 @@ function computeDaily(db: Database.Database, tz: string, server: string, span: D
   )
     .raw()
     .all(server, from, to) as [number, string, ...MountTuple][];
+  return { hours, diskRows };
+}
+
+/** Computes (and stores) the days of `span` for one server from hourly buckets. */
+function computeDaily(db: Database.Database, tz: string, server: string, span: DaySpan): DayAggregate[] {
+  const from = span.dayStarts[0]!;
+  const to = span.dayStarts[span.dayStarts.length - 1]!;
+  const { hours, diskRows } = hourlyRows(db, server, from, to);
   const n = span.dates.length;
   const buckets = Array.from({ length: n }, () => emptyBucket());
   const mounts = Array.from({ length: n }, () => new Map<string, MountLast>());
@@ -717,18 +728,7 @@ export function readHourlyRollups(
   from: number,
   to: number,
 ): HourAggregate[] {
-  const hours = prepared(
-    db,
-    `SELECT hour, ${BUCKET_COLUMNS} FROM rollup_hourly WHERE server = ? AND hour >= ? AND hour < ? ORDER BY hour`,
-  )
-    .raw()
-    .all(server, from, to) as [number, ...BucketTuple][];
-  const diskRows = prepared(
-    db,
-    `SELECT hour, mount, ${MOUNT_COLUMNS} FROM rollup_hourly_disk WHERE server = ? AND hour >= ? AND hour < ?`,
-  )
-    .raw()
-    .all(server, from, to) as [number, string, ...MountTuple][];
+  const { hours, diskRows } = hourlyRows(db, server, from, to);
   const mountsByHour = new Map<number, Map<string, MountLast>>();
   for (const [hour, mount, ...m] of diskRows) {
     let mounts = mountsByHour.get(hour);
