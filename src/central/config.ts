@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { ConfigError } from "../errors.js";
@@ -134,6 +135,7 @@ const CentralEnv = z.object({
   SRVUTIL_DATA_DIR: z.string().min(1).default("./data"),
   SRVUTIL_LISTEN: listen.prefault("127.0.0.1:8080"),
   SRVUTIL_DB_URL: z.string().min(1).optional(),
+  SRVUTIL_DB_URL_FILE: z.string().optional(),
   // Email digest
   SRVUTIL_PUBLIC_URL: z
     .string()
@@ -175,6 +177,9 @@ const CentralEnv = z.object({
   SRVUTIL_DELIVERY_LEASE_SECONDS: seconds.prefault("300"),
   // Mail
   SRVUTIL_SMTP_URL: smtpUrl.optional(),
+  SRVUTIL_SMTP_URL_FILE: z.string().optional(),
+  SRVUTIL_SMTP_PASSWORD: z.string().optional(),
+  SRVUTIL_SMTP_PASSWORD_FILE: z.string().optional(),
   SRVUTIL_MAIL_FROM: z.string().min(3).default("srvutil <srvutil@localhost>"),
   SRVUTIL_SMTP_CA_FILE: z.string().optional(),
   SRVUTIL_SMTP_REQUIRE_TLS: bool.optional(),
@@ -271,11 +276,17 @@ export function centralPaths(dataDir: string): CentralPaths {
  * reported at once, so one start-up shows everything to fix.
  */
 export function loadCentralConfig(env: Readonly<Record<string, string | undefined>>): CentralConfig {
-  const parsed = CentralEnv.safeParse(stripEmpty(env));
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (issue) => `${String(issue.path[0] ?? "configuration")}: ${issue.message}`,
-    );
+  const { env: resolved, problems: fileProblems, fromFile } = readSecretFiles(stripEmpty(env));
+  const parsed = CentralEnv.safeParse(resolved);
+  if (!parsed.success || fileProblems.length > 0) {
+    const problems = [
+      ...fileProblems,
+      ...(parsed.success ? [] : parsed.error.issues).map((issue) => {
+        const name = String(issue.path[0] ?? "configuration");
+        // A value read from X_FILE is reported under X_FILE: that is what the operator set.
+        return `${fromFile.has(name) ? `${name}_FILE` : name}: ${issue.message}`;
+      }),
+    ];
     throw new ConfigError(problems.join("; "));
   }
   const e = parsed.data;
@@ -301,7 +312,7 @@ export function loadCentralConfig(env: Readonly<Record<string, string | undefine
     listen: e.SRVUTIL_LISTEN,
     dbUrl: e.SRVUTIL_DB_URL ?? `sqlite:${path.join(dataDir, "srvutil.db")}`,
     reportTimeZone: e.SRVUTIL_REPORT_TZ,
-    smtpUrl: e.SRVUTIL_SMTP_URL ?? null,
+    smtpUrl: smtpUrlWithPassword(e.SRVUTIL_SMTP_URL, e.SRVUTIL_SMTP_PASSWORD, fromFile),
     mailFrom: e.SRVUTIL_MAIL_FROM,
     reportTo: e.SRVUTIL_REPORT_TO,
     maxBodyBytes: e.SRVUTIL_MAX_BODY_BYTES,
@@ -352,6 +363,89 @@ export function loadCentralConfig(env: Readonly<Record<string, string | undefine
       attachmentMaxBytes: e.SRVUTIL_ATTACHMENT_MAX_BYTES,
     },
   };
+}
+
+/**
+ * The secrets that may come from a file instead of the environment: X_FILE
+ * names a file whose content (without the trailing newline) is X. A file
+ * keeps the secret out of `ps e`, shell history and unit files; systemd's
+ * LoadCredential= and Docker/Kubernetes secrets mount exactly such files.
+ */
+export const SECRET_VARIABLES = ["SRVUTIL_SMTP_URL", "SRVUTIL_SMTP_PASSWORD", "SRVUTIL_DB_URL"] as const;
+
+function readSecretFiles(env: Record<string, string>): {
+  env: Record<string, string>;
+  problems: string[];
+  fromFile: Set<string>;
+} {
+  const out = { ...env };
+  const problems: string[] = [];
+  const fromFile = new Set<string>();
+  for (const name of SECRET_VARIABLES) {
+    const fileVar = `${name}_FILE`;
+    const file = env[fileVar];
+    if (file === undefined) continue;
+    delete out[fileVar];
+    if (env[name] !== undefined) {
+      problems.push(`${fileVar}: must not be set together with ${name}; set one of them`);
+      continue;
+    }
+    let content: string;
+    try {
+      content = readFileSync(file.trim(), "utf8").replace(/\r?\n$/, "");
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      problems.push(`${fileVar}: cannot read '${file}' (${why}); expected a readable file holding ${name}`);
+      continue;
+    }
+    if (content.trim() === "") {
+      problems.push(`${fileVar}: '${file}' is empty; expected a file holding ${name}`);
+      continue;
+    }
+    out[name] = content;
+    fromFile.add(name);
+  }
+  return { env: out, problems, fromFile };
+}
+
+/**
+ * SRVUTIL_SMTP_PASSWORD goes into the URL's password, percent-encoded, so a
+ * password with @ : / # needs no escaping by hand (docs/mail.md).
+ */
+function smtpUrlWithPassword(
+  url: string | undefined,
+  password: string | undefined,
+  fromFile: ReadonlySet<string>,
+): string | null {
+  const passwordVar = fromFile.has("SRVUTIL_SMTP_PASSWORD")
+    ? "SRVUTIL_SMTP_PASSWORD_FILE"
+    : "SRVUTIL_SMTP_PASSWORD";
+  if (password === undefined) return url ?? null;
+  if (url === undefined) {
+    throw new ConfigError(
+      `${passwordVar}: must be set together with SRVUTIL_SMTP_URL (smtp://user@host:587)`,
+    );
+  }
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ConfigError(
+      "SRVUTIL_SMTP_URL: expected smtp://user@host:port when SRVUTIL_SMTP_PASSWORD is set",
+    );
+  }
+  if (u.username === "") {
+    throw new ConfigError(
+      `${passwordVar}: SRVUTIL_SMTP_URL must name the user (smtp://user@host:587), it must not be set without one`,
+    );
+  }
+  if (u.password !== "") {
+    throw new ConfigError(
+      `${passwordVar}: must not be set when SRVUTIL_SMTP_URL holds a password too; keep one of them`,
+    );
+  }
+  u.password = encodeURIComponent(password);
+  return u.toString();
 }
 
 /**

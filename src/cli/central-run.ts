@@ -52,22 +52,25 @@ export async function tokenListCommand(): Promise<void> {
       ...(await store.listAgentTokens()).map((t) => ({ ...t, role: "agent" })),
       ...(await store.listViewerTokens()).map((t) => ({ ...t, role: "viewer" })),
     ];
-    const lines = [["ROLE", "NAME", "TOKEN ID", "CREATED", "STATUS"]];
+    const minute = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace("T", " ");
+    const lines = [["ROLE", "NAME", "TOKEN ID", "CREATED", "LAST USED", "STATUS"]];
     for (const t of rows) {
       lines.push([
         t.role,
         t.server,
         t.tokenId,
-        new Date(t.createdAt).toISOString(),
-        t.revokedAt === null ? "active" : `revoked ${new Date(t.revokedAt).toISOString()}`,
+        minute(t.createdAt),
+        t.lastUsedAt === null ? "never" : minute(t.lastUsedAt),
+        t.revokedAt === null ? "active" : `revoked ${minute(t.revokedAt)}`,
       ]);
     }
     process.stdout.write(formatTable(lines));
   });
 }
 
-export async function tokenRevokeCommand(name: string, roleOption: string): Promise<void> {
+export async function tokenRevokeCommand(name: string, roleOption: string, id?: string): Promise<void> {
   const role = parseRole(roleOption);
+  if (id !== undefined) return tokenRevokeOne(name, role, id);
   await withStore(async (store, config) => {
     const now = Date.now();
     const n =
@@ -126,6 +129,39 @@ export async function rebuildCommand(): Promise<void> {
       `Rebuilt from ${summary.rebuilt} of ${summary.files} raw files: ${summary.rows} rows (${summary.inserted} distinct); ${summary.skippedLines} seed lines skipped; ${summary.failed.length} failed\n`,
     );
     if (summary.failed.length > 0) process.exitCode = 1;
+  });
+}
+
+/** `token revoke NAME --id ID`: one token, the others of NAME stay (rotation). */
+async function tokenRevokeOne(name: string, role: "agent" | "viewer", id: string): Promise<void> {
+  const tokenId = /^srv[uv]_([0-9a-f]{12})(_|$)/.exec(id)?.[1] ?? id;
+  if (!/^[0-9a-f]{12}$/.test(tokenId)) {
+    throw new TokenInputError(
+      `--id: expected a token id of 12 hex digits (see \`srvutil central token list\`), got '${id}'`,
+    );
+  }
+  await withStore(async (store, config) => {
+    const now = Date.now();
+    const revoked =
+      role === "agent"
+        ? await store.revokeAgentToken(name, tokenId, now)
+        : await store.revokeViewerToken(name, tokenId, now);
+    if (!revoked) {
+      throw new TokenInputError(
+        `no active ${role} token ${tokenId} for '${name}' (see \`srvutil central token list\`)`,
+      );
+    }
+    new AutomationLog(config.paths.automationLog, config.logRotation).info("token revoked", {
+      role,
+      name,
+      tokenId,
+      count: 1,
+    });
+    const all = role === "agent" ? await store.listAgentTokens() : await store.listViewerTokens();
+    const left = all.filter((t) => t.server === name && t.revokedAt === null).length;
+    process.stdout.write(
+      `Revoked ${role} token ${tokenId} of '${name}'; ${left} active token${left === 1 ? "" : "s"} left\n`,
+    );
   });
 }
 

@@ -39,18 +39,21 @@ export function registerCentralCommands(program: Command): void {
 
   token
     .command("list")
-    .description("List tokens (ids, roles, names, dates; never the secrets)")
+    .description("List tokens: role, name, id, created, last used (to the minute), status; never the secrets")
     .action(async () => {
       await (await run()).tokenListCommand();
     });
 
   token
     .command("revoke")
-    .description("Revoke every active token of NAME")
+    .description(
+      "Revoke every active token of NAME, or with --id only that one (rotation: add the new token, switch the agent, revoke the old one)",
+    )
     .argument("<name>", "server name (or viewer name with --role viewer)")
     .option("--role <role>", "agent or viewer", "agent")
-    .action(async (name: string, opts: { role: string }) => {
-      await (await run()).tokenRevokeCommand(name, opts.role);
+    .option("--id <id>", "revoke only this token (its TOKEN ID in `token list`)")
+    .action(async (name: string, opts: { role: string; id?: string }) => {
+      await (await run()).tokenRevokeCommand(name, opts.role, opts.id);
     });
 
   central

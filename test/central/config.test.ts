@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
@@ -142,6 +143,10 @@ describe("central configuration schema", () => {
     SRVUTIL_SEED_COMPAT: "maybe",
     SRVUTIL_SEED_COMPAT_NETWORKS: "10.0.0.0/33",
     SRVUTIL_REPORT_CPU_DAY_AVG_WARNING: "high",
+    SRVUTIL_SMTP_URL_FILE: "/nonexistent/srvutil/smtp-url",
+    SRVUTIL_SMTP_PASSWORD: "set without SRVUTIL_SMTP_URL",
+    SRVUTIL_SMTP_PASSWORD_FILE: "/nonexistent/srvutil/smtp-password",
+    SRVUTIL_DB_URL_FILE: "/nonexistent/srvutil/db-url",
   };
   it.each(Object.entries(bad))("refuses %s=%j as a ConfigError naming it", (name, value) => {
     let caught: unknown;
@@ -196,6 +201,72 @@ describe("central configuration schema", () => {
       .filter((file) => /process\.env[.[),]|=\s*process\.env/.test(readFileSync(file, "utf8")))
       .map((file) => path.relative(ROOT, file));
     expect(offenders).toEqual([]);
+  });
+});
+
+describe("secrets from files (X_FILE)", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "srvutil-secrets-"));
+  const secret = (name: string, content: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, content, { mode: 0o600 });
+    return file;
+  };
+
+  it("reads SRVUTIL_SMTP_URL_FILE and SRVUTIL_DB_URL_FILE without their trailing newline", () => {
+    const c = loadCentralConfig({
+      SRVUTIL_SMTP_URL_FILE: secret("smtp-url", "smtp://reports:s3cret@mail.example.com:587\n"),
+      SRVUTIL_DB_URL_FILE: secret("db-url", "postgres://srvutil:pw@db:5432/srvutil\r\n"),
+    });
+    expect(c.smtpUrl).toBe("smtp://reports:s3cret@mail.example.com:587");
+    expect(c.dbUrl).toBe("postgres://srvutil:pw@db:5432/srvutil");
+  });
+
+  it("puts SRVUTIL_SMTP_PASSWORD(_FILE) into the URL, percent-encoded (a Gmail app password, any character)", () => {
+    const c = loadCentralConfig({
+      SRVUTIL_SMTP_URL: "smtp://reports%40example.com@smtp.gmail.com:587",
+      SRVUTIL_SMTP_PASSWORD_FILE: secret("smtp-password", "abcd efgh@ijkl/mnop\n"),
+    });
+    const u = new URL(c.smtpUrl!);
+    expect(decodeURIComponent(u.username)).toBe("reports@example.com");
+    expect(decodeURIComponent(u.password)).toBe("abcd efgh@ijkl/mnop");
+    expect(u.hostname).toBe("smtp.gmail.com");
+    expect(
+      loadCentralConfig({ SRVUTIL_SMTP_URL: "smtp://u@h:25", SRVUTIL_SMTP_PASSWORD: "p:w" }).smtpUrl,
+    ).toBe("smtp://u:p%3Aw@h:25");
+  });
+
+  it("refuses ambiguous or unusable secrets, naming the variable the operator set", () => {
+    const file = secret("url2", "smtp://a:b@h:25");
+    expect(() => loadCentralConfig({ SRVUTIL_SMTP_URL: "smtp://h:25", SRVUTIL_SMTP_URL_FILE: file })).toThrow(
+      /^SRVUTIL_SMTP_URL_FILE: must not be set together with SRVUTIL_SMTP_URL/,
+    );
+    expect(() => loadCentralConfig({ SRVUTIL_SMTP_URL_FILE: secret("bad-url", "http://mail\n") })).toThrow(
+      /^SRVUTIL_SMTP_URL_FILE: expected smtp:\/\//,
+    );
+    expect(() => loadCentralConfig({ SRVUTIL_DB_URL_FILE: secret("empty", "\n") })).toThrow(
+      /^SRVUTIL_DB_URL_FILE: '.*' is empty/,
+    );
+    expect(() => loadCentralConfig({ SRVUTIL_SMTP_URL: "smtp://h:25", SRVUTIL_SMTP_PASSWORD: "p" })).toThrow(
+      /^SRVUTIL_SMTP_PASSWORD: SRVUTIL_SMTP_URL must name the user/,
+    );
+    expect(() =>
+      loadCentralConfig({
+        SRVUTIL_SMTP_URL: "smtp://u:old@h:25",
+        SRVUTIL_SMTP_PASSWORD_FILE: secret("pw", "new"),
+      }),
+    ).toThrow(/^SRVUTIL_SMTP_PASSWORD_FILE: must not be set when SRVUTIL_SMTP_URL holds a password/);
+  });
+
+  it("never puts a secret file's content into an error message", () => {
+    const file = secret("leaky", "smtp://u:TOPSECRET@h:99999999\n");
+    let message = "";
+    try {
+      loadCentralConfig({ SRVUTIL_SMTP_URL_FILE: file, SRVUTIL_LISTEN: "x" });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^SRVUTIL_LISTEN: /);
+    expect(message).not.toContain("TOPSECRET");
   });
 });
 

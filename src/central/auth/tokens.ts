@@ -46,7 +46,14 @@ function newToken(role: TokenRole, name: string): { token: string; record: Agent
   const secret = randomBytes(32).toString("hex");
   return {
     token: `${PREFIX[role]}_${tokenId}_${secret}`,
-    record: { tokenId, server: name, secretHash: hashSecret(secret), createdAt: Date.now(), revokedAt: null },
+    record: {
+      tokenId,
+      server: name,
+      secretHash: hashSecret(secret),
+      createdAt: Date.now(),
+      revokedAt: null,
+      lastUsedAt: null,
+    },
   };
 }
 
@@ -96,5 +103,32 @@ export async function authenticate(
     return { ok: false, reason: "unknown" };
   }
   if (record.revokedAt !== null) return { ok: false, reason: "revoked" };
+  noteTokenUse(store, role, record.tokenId, Date.now());
   return { ok: true, role, tokenId: record.tokenId, name: record.server };
+}
+
+/** last_used_at is written at most this often per token: `token list` shows it to the minute. */
+export const TOKEN_USE_WRITE_INTERVAL_MS = 60_000;
+
+/** Per store: when each token's last use was last written (epoch ms). */
+const lastUseWritten = new WeakMap<MetricsStore, Map<string, number>>();
+
+/**
+ * Records a token's use without slowing ingest: one UPDATE per token per
+ * minute at most, not awaited. A failed write (database busy, store
+ * closing) only loses that minute's last-use time, never the request.
+ */
+function noteTokenUse(store: MetricsStore, role: TokenRole, tokenId: string, now: number): void {
+  let written = lastUseWritten.get(store);
+  if (written === undefined) {
+    written = new Map();
+    lastUseWritten.set(store, written);
+  }
+  const key = `${role}:${tokenId}`;
+  const last = written.get(key);
+  if (last !== undefined && now - last < TOKEN_USE_WRITE_INTERVAL_MS) return;
+  written.set(key, now);
+  const write =
+    role === "agent" ? store.recordAgentTokenUse(tokenId, now) : store.recordViewerTokenUse(tokenId, now);
+  write.catch(() => written.delete(key));
 }

@@ -26,6 +26,7 @@ export interface TokenDbRow {
   secret_hash: string;
   created_at: number;
   revoked_at: number | null;
+  last_used_at: number | null;
 }
 
 export interface UploadDbRow {
@@ -72,5 +73,6 @@ export function toTokenRecord(r: TokenDbRow): AgentTokenRecord {
     secretHash: r.secret_hash,
     createdAt: r.created_at,
     revokedAt: r.revoked_at,
+    lastUsedAt: r.last_used_at,
   };
 }

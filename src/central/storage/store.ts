@@ -44,12 +44,18 @@ export interface MetricsStore {
   listAgentTokens(): Promise<AgentTokenRecord[]>;
   /** Revokes every active token of a server; resolves to how many were revoked. */
   revokeAgentTokens(server: string, revokedAt: number): Promise<number>;
+  /** Revokes one active token of a server (rotation); false when no active token of `server` has that id. */
+  revokeAgentToken(server: string, tokenId: string, revokedAt: number): Promise<boolean>;
+  /** Sets last_used_at (auth/tokens.ts calls it at most once a minute per token). */
+  recordAgentTokenUse(tokenId: string, usedAt: number): Promise<void>;
 
   /** Read-API (viewer) tokens: same shape, `server` holds the viewer's name. */
   createViewerToken(token: AgentTokenRecord): Promise<void>;
   findViewerToken(tokenId: string): Promise<AgentTokenRecord | null>;
   listViewerTokens(): Promise<AgentTokenRecord[]>;
   revokeViewerTokens(name: string, revokedAt: number): Promise<number>;
+  revokeViewerToken(name: string, tokenId: string, revokedAt: number): Promise<boolean>;
+  recordViewerTokenUse(tokenId: string, usedAt: number): Promise<void>;
 }
 
 export interface StoredUpload {
@@ -101,4 +107,6 @@ export interface AgentTokenRecord {
   secretHash: string;
   createdAt: number;
   revokedAt: number | null;
+  /** Last authenticated request, to the minute (epoch ms); null when never used. */
+  lastUsedAt: number | null;
 }

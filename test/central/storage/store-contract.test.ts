@@ -167,6 +167,7 @@ describe.each(factories)("MetricsStore contract: %s", (_name, skipReason, make) 
       secretHash: "h",
       createdAt: 1,
       revokedAt: null,
+      lastUsedAt: null,
     });
     expect(await store.findViewerToken("v1")).toMatchObject({ server: "ops" });
     expect(await store.findAgentToken("v1")).toBeNull();
@@ -175,6 +176,37 @@ describe.each(factories)("MetricsStore contract: %s", (_name, skipReason, make) 
     expect((await store.findAgentToken(id))!.revokedAt).toBe(5);
     expect(await store.revokeViewerTokens("ops", 6)).toBe(1);
     expect((await store.listViewerTokens())[0]!.revokedAt).toBe(6);
+  });
+
+  it("rotates: revokes one token of a server by id, records last use (never backwards)", async () => {
+    const { store } = h!;
+    const oldId = (await createAgentToken(store, "web-02")).split("_")[1]!;
+    const newId = (await createAgentToken(store, "web-02")).split("_")[1]!;
+    const otherId = (await createAgentToken(store, "web-03")).split("_")[1]!;
+    expect((await store.findAgentToken(oldId))!.lastUsedAt).toBeNull();
+    await store.recordAgentTokenUse(oldId, 2_000);
+    await store.recordAgentTokenUse(oldId, 1_000); // an older write arriving late does not win
+    expect((await store.findAgentToken(oldId))!.lastUsedAt).toBe(2_000);
+    // The id must belong to that server: web-03's token is not revoked through web-02.
+    expect(await store.revokeAgentToken("web-02", otherId, 5)).toBe(false);
+    expect(await store.revokeAgentToken("web-02", oldId, 5)).toBe(true);
+    expect(await store.revokeAgentToken("web-02", oldId, 6)).toBe(false); // already revoked
+    const byId = new Map((await store.listAgentTokens()).map((t) => [t.tokenId, t]));
+    expect(byId.get(oldId)).toMatchObject({ revokedAt: 5, lastUsedAt: 2_000 });
+    expect(byId.get(newId)).toMatchObject({ revokedAt: null });
+    expect(byId.get(otherId)).toMatchObject({ revokedAt: null });
+    await store.createViewerToken({
+      tokenId: "v2",
+      server: "grafana",
+      secretHash: "h",
+      createdAt: 1,
+      revokedAt: null,
+      lastUsedAt: null,
+    });
+    await store.recordViewerTokenUse("v2", 7_000);
+    expect(await store.findViewerToken("v2")).toMatchObject({ lastUsedAt: 7_000 });
+    expect(await store.revokeViewerToken("grafana", "v2", 8)).toBe(true);
+    expect((await store.findViewerToken("v2"))!.revokedAt).toBe(8);
   });
 
   it("serves the real API on top of it", async () => {

@@ -11,6 +11,7 @@ import type {
   EnqueueOptions,
   EnqueueOutcome,
 } from "../../delivery/store.js";
+import { refuseNewerSchema } from "../schema-version.js";
 
 /**
  * The "deliveries" migrations for PostgreSQL: the same tables and columns as
@@ -123,6 +124,7 @@ export class PgDeliveryStore implements DeliveryStore {
           )
         ).rows.map((r) => r.version),
       );
+      refuseNewerSchema("deliveries", applied, PG_DELIVERIES_MIGRATIONS);
       for (const m of PG_DELIVERIES_MIGRATIONS) {
         if (applied.has(m.version)) continue;
         await c.query(m.sql);

@@ -8,6 +8,7 @@ import {
   toTokenRecord,
   type UploadDbRow,
 } from "../db-rows.js";
+import { refuseNewerSchema } from "../schema-version.js";
 import type {
   AgentTokenRecord,
   IngestOutcome,
@@ -72,6 +73,14 @@ const MIGRATIONS: readonly { version: number; description: string; sql: string }
         SELECT server, MIN(ts), MAX(ts), COUNT(*) FROM samples GROUP BY server;
     `,
   },
+  {
+    version: 3,
+    description: "token last use (rotation: list shows which token an agent still uses)",
+    sql: `
+      ALTER TABLE agent_tokens ADD COLUMN last_used_at BIGINT;
+      ALTER TABLE viewer_tokens ADD COLUMN last_used_at BIGINT;
+    `,
+  },
 ];
 
 const SAMPLE_COLUMNS =
@@ -118,6 +127,7 @@ export class PgStore implements MetricsStore {
           )
         ).rows.map((r) => r.version),
       );
+      refuseNewerSchema("metrics", applied, MIGRATIONS);
       for (const m of MIGRATIONS) {
         if (applied.has(m.version)) continue;
         await client.query(m.sql);
@@ -292,7 +302,7 @@ export class PgStore implements MetricsStore {
 
   async findAgentToken(tokenId: string): Promise<AgentTokenRecord | null> {
     const r = await this.pool.query<TokenDbRow>(
-      "SELECT token_id, server, secret_hash, created_at, revoked_at FROM agent_tokens WHERE token_id = $1",
+      "SELECT token_id, server, secret_hash, created_at, revoked_at, last_used_at FROM agent_tokens WHERE token_id = $1",
       [tokenId],
     );
     return r.rows[0] === undefined ? null : toTokenRecord(r.rows[0]);
@@ -300,7 +310,7 @@ export class PgStore implements MetricsStore {
 
   async listAgentTokens(): Promise<AgentTokenRecord[]> {
     const r = await this.pool.query<TokenDbRow>(
-      'SELECT token_id, server, secret_hash, created_at, revoked_at FROM agent_tokens ORDER BY server COLLATE "C", created_at',
+      'SELECT token_id, server, secret_hash, created_at, revoked_at, last_used_at FROM agent_tokens ORDER BY server COLLATE "C", created_at',
     );
     return r.rows.map(toTokenRecord);
   }
@@ -313,6 +323,21 @@ export class PgStore implements MetricsStore {
     return r.rowCount ?? 0;
   }
 
+  async revokeAgentToken(server: string, tokenId: string, revokedAt: number): Promise<boolean> {
+    const r = await this.pool.query(
+      "UPDATE agent_tokens SET revoked_at = $1 WHERE server = $2 AND token_id = $3 AND revoked_at IS NULL",
+      [revokedAt, server, tokenId],
+    );
+    return r.rowCount === 1;
+  }
+
+  async recordAgentTokenUse(tokenId: string, usedAt: number): Promise<void> {
+    await this.pool.query(
+      "UPDATE agent_tokens SET last_used_at = $1 WHERE token_id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+      [usedAt, tokenId],
+    );
+  }
+
   async createViewerToken(t: AgentTokenRecord): Promise<void> {
     await this.pool.query(
       "INSERT INTO viewer_tokens (token_id, name, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
@@ -322,7 +347,7 @@ export class PgStore implements MetricsStore {
 
   async findViewerToken(tokenId: string): Promise<AgentTokenRecord | null> {
     const r = await this.pool.query<TokenDbRow>(
-      "SELECT token_id, name AS server, secret_hash, created_at, revoked_at FROM viewer_tokens WHERE token_id = $1",
+      "SELECT token_id, name AS server, secret_hash, created_at, revoked_at, last_used_at FROM viewer_tokens WHERE token_id = $1",
       [tokenId],
     );
     return r.rows[0] === undefined ? null : toTokenRecord(r.rows[0]);
@@ -330,7 +355,7 @@ export class PgStore implements MetricsStore {
 
   async listViewerTokens(): Promise<AgentTokenRecord[]> {
     const r = await this.pool.query<TokenDbRow>(
-      'SELECT token_id, name AS server, secret_hash, created_at, revoked_at FROM viewer_tokens ORDER BY name COLLATE "C", created_at',
+      'SELECT token_id, name AS server, secret_hash, created_at, revoked_at, last_used_at FROM viewer_tokens ORDER BY name COLLATE "C", created_at',
     );
     return r.rows.map(toTokenRecord);
   }
@@ -341,5 +366,20 @@ export class PgStore implements MetricsStore {
       [revokedAt, name],
     );
     return r.rowCount ?? 0;
+  }
+
+  async revokeViewerToken(name: string, tokenId: string, revokedAt: number): Promise<boolean> {
+    const r = await this.pool.query(
+      "UPDATE viewer_tokens SET revoked_at = $1 WHERE name = $2 AND token_id = $3 AND revoked_at IS NULL",
+      [revokedAt, name, tokenId],
+    );
+    return r.rowCount === 1;
+  }
+
+  async recordViewerTokenUse(tokenId: string, usedAt: number): Promise<void> {
+    await this.pool.query(
+      "UPDATE viewer_tokens SET last_used_at = $1 WHERE token_id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+      [usedAt, tokenId],
+    );
   }
 }

@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { refuseNewerSchema } from "../schema-version.js";
 
 export interface Migration {
   version: number;
@@ -24,6 +25,14 @@ export function runMigrations(
     applied_at TEXT NOT NULL,
     PRIMARY KEY (component, version)
   )`);
+  refuseNewerSchema(
+    component,
+    db
+      .prepare("SELECT version FROM schema_migrations WHERE component = ?")
+      .pluck()
+      .all(component) as number[],
+    migrations,
+  );
   // Checked again inside each IMMEDIATE transaction: two processes starting
   // on a new database must not both apply the same migration.
   const isApplied = db.prepare("SELECT 1 FROM schema_migrations WHERE component = ? AND version = ?");

@@ -86,4 +86,14 @@ export const METRICS_MIGRATIONS: readonly Migration[] = [
         SELECT server, MIN(ts), MAX(ts), COUNT(*) FROM samples GROUP BY server;
     `,
   },
+  {
+    version: 3,
+    description: "token last use (rotation: list shows which token an agent still uses)",
+    sql: `
+      -- Written at most once a minute per token (auth/tokens.ts), so ingest
+      -- does not pay a write per upload. NULL: never used since this column exists.
+      ALTER TABLE agent_tokens ADD COLUMN last_used_at INTEGER;
+      ALTER TABLE viewer_tokens ADD COLUMN last_used_at INTEGER;
+    `,
+  },
 ];

@@ -415,6 +415,14 @@ export class SqliteStore implements MetricsStore {
     return this.st.revokeAgentTokens.run(revokedAt, server).changes;
   }
 
+  async revokeAgentToken(server: string, tokenId: string, revokedAt: number): Promise<boolean> {
+    return this.st.revokeAgentToken.run(revokedAt, server, tokenId).changes === 1;
+  }
+
+  async recordAgentTokenUse(tokenId: string, usedAt: number): Promise<void> {
+    this.st.recordAgentTokenUse.run(usedAt, tokenId, usedAt);
+  }
+
   async createViewerToken(token: AgentTokenRecord): Promise<void> {
     this.st.insertViewerToken.run(
       token.tokenId,
@@ -436,6 +444,14 @@ export class SqliteStore implements MetricsStore {
 
   async revokeViewerTokens(name: string, revokedAt: number): Promise<number> {
     return this.st.revokeViewerTokens.run(revokedAt, name).changes;
+  }
+
+  async revokeViewerToken(name: string, tokenId: string, revokedAt: number): Promise<boolean> {
+    return this.st.revokeViewerToken.run(revokedAt, name, tokenId).changes === 1;
+  }
+
+  async recordViewerTokenUse(tokenId: string, usedAt: number): Promise<void> {
+    this.st.recordViewerTokenUse.run(usedAt, tokenId, usedAt);
   }
 }
 
@@ -480,25 +496,37 @@ function prepareStatements(db: Database.Database) {
       "INSERT INTO agent_tokens (token_id, server, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
     ),
     findAgentToken: db.prepare(
-      "SELECT token_id, server, secret_hash, created_at, revoked_at FROM agent_tokens WHERE token_id = ?",
+      "SELECT token_id, server, secret_hash, created_at, revoked_at, last_used_at FROM agent_tokens WHERE token_id = ?",
     ),
     listAgentTokens: db.prepare(
-      "SELECT token_id, server, secret_hash, created_at, revoked_at FROM agent_tokens ORDER BY server, created_at",
+      "SELECT token_id, server, secret_hash, created_at, revoked_at, last_used_at FROM agent_tokens ORDER BY server, created_at",
     ),
     revokeAgentTokens: db.prepare(
       "UPDATE agent_tokens SET revoked_at = ? WHERE server = ? AND revoked_at IS NULL",
+    ),
+    revokeAgentToken: db.prepare(
+      "UPDATE agent_tokens SET revoked_at = ? WHERE server = ? AND token_id = ? AND revoked_at IS NULL",
+    ),
+    recordAgentTokenUse: db.prepare(
+      "UPDATE agent_tokens SET last_used_at = ? WHERE token_id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
     ),
     insertViewerToken: db.prepare(
       "INSERT INTO viewer_tokens (token_id, name, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
     ),
     findViewerToken: db.prepare(
-      "SELECT token_id, name AS server, secret_hash, created_at, revoked_at FROM viewer_tokens WHERE token_id = ?",
+      "SELECT token_id, name AS server, secret_hash, created_at, revoked_at, last_used_at FROM viewer_tokens WHERE token_id = ?",
     ),
     listViewerTokens: db.prepare(
-      "SELECT token_id, name AS server, secret_hash, created_at, revoked_at FROM viewer_tokens ORDER BY name, created_at",
+      "SELECT token_id, name AS server, secret_hash, created_at, revoked_at, last_used_at FROM viewer_tokens ORDER BY name, created_at",
     ),
     revokeViewerTokens: db.prepare(
       "UPDATE viewer_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+    ),
+    revokeViewerToken: db.prepare(
+      "UPDATE viewer_tokens SET revoked_at = ? WHERE name = ? AND token_id = ? AND revoked_at IS NULL",
+    ),
+    recordViewerTokenUse: db.prepare(
+      "UPDATE viewer_tokens SET last_used_at = ? WHERE token_id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
     ),
   };
 }
