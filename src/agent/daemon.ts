@@ -12,6 +12,7 @@ import { agentPaths, enforceSpoolLimits } from "./once.js";
 import { rowsFromSample } from "./sample.js";
 import { SpoolDirectory } from "./spool.js";
 import { type UploadSummary, uploadSpool, uploadTarget } from "./uploader.js";
+import { AGENT_VERSION } from "./version.js";
 
 export interface DaemonOptions {
   /** Stops the daemon: the current partial interval is sampled and spooled, then it resolves. */
@@ -53,7 +54,11 @@ export async function runAgentDaemon(config: AgentConfig, options: DaemonOptions
   await spool.removeStaleTemps();
   const collector = options.collector ?? platformCollector();
   const target = uploadTarget(metricsEndpoint(config.centralUrl), config.token, config.caFile);
-  log.info("daemon_start", "agent daemon started", { config: describeConfig(config), pid: process.pid });
+  log.info("daemon_start", "agent daemon started", {
+    version: AGENT_VERSION,
+    config: describeConfig(config),
+    pid: process.pid,
+  });
 
   const summary: DaemonSummary = { samples: 0, uploadRounds: 0, lastUpload: null };
   let intervalStart: CpuCounters = await collector.readCpuCounters();

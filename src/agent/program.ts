@@ -4,6 +4,7 @@
  * with `node`) and the single executable (sea.ts → dist/bin/srvutil-agent-*),
  * which differ only in how a service manager starts them again (`context`).
  */
+
 import { errorCategory, exitCodeOf } from "../errors.js";
 import {
   agentCollectCommand,
@@ -13,8 +14,7 @@ import {
   agentUninstallCommand,
 } from "./commands.js";
 import { AgentUsageError } from "./errors.js";
-
-const VERSION = "0.1.0";
+import { AGENT_VERSION } from "./version.js";
 
 export const AGENT_HELP = `Usage: srvutil-agent <command> [options]
 
@@ -99,7 +99,7 @@ export interface ProgramContext {
 export async function agentMain(argv: readonly string[], context: ProgramContext): Promise<number> {
   const args = parseAgentArgs(argv);
   if (args.flags.has("--version")) {
-    process.stdout.write(`${VERSION}\n`);
+    process.stdout.write(`${AGENT_VERSION}\n`);
     return 0;
   }
   if (args.flags.has("--help") || args.command === null) {

@@ -12,6 +12,9 @@ import { CsvValidationError } from "../protocol/index.js";
 import { RateLimiter, type RateLimitOptions } from "./auth/rate-limit.js";
 import { AutomationLog } from "./automation-log.js";
 import type { CentralConfig } from "./config.js";
+import { mailDestination } from "./delivery/mail-destination.js";
+import { deliveryStoreFor } from "./delivery/open.js";
+import { registerDeliveryMetrics } from "./delivery/prometheus.js";
 import { startDeliveryScheduler } from "./delivery/scheduler.js";
 import { HttpError } from "./ingest/http-error.js";
 import { IngestService, ServerMismatchError } from "./ingest/ingest-service.js";
@@ -319,6 +322,8 @@ export async function startCentral(
     logger?: FastifyServerOptions["logger"];
     /** How often new uploads are folded into the rollups (tests shorten it). */
     rollupRefreshMs?: number;
+    /** The release, for the "serve started" log entry (the CLI passes it). */
+    version?: string;
   } = {},
 ): Promise<RunningCentral> {
   const log = new AutomationLog(config.paths.automationLog, config.logRotation);
@@ -326,6 +331,9 @@ export async function startCentral(
   const store = opts.store ?? (await openStore(config.dbUrl, { synchronous: config.sqliteSynchronous }));
   let app: FastifyInstance | null = null;
   let ingest: IngestService | null = null;
+  // The same database as the metrics: /metrics reads the deliveries the scheduler writes.
+  const deliveries = deliveryStoreFor(store);
+  const metrics = new IngestMetrics();
   const warnings: string[] = [];
   try {
     await store.init();
@@ -343,6 +351,7 @@ export async function startCentral(
       ingest,
       maxBodyBytes: config.maxBodyBytes,
       rateLimit: config.rateLimit,
+      metrics,
       logger: opts.logger ?? false,
       tls,
       seedBridge: config.seedCompat.enabled
@@ -356,6 +365,12 @@ export async function startCentral(
       log.warn("seed bridge on", { path: SEED_BRIDGE_PATH, networks: config.seedCompat.networks });
       warnings.push(warning);
     }
+    registerDeliveryMetrics(metrics.registry, { deliveries, config });
+    const mail = mailDestination(config);
+    if (mail.outboxOnly) {
+      log.warn("mail not sent: outbox only", { outbox: config.paths.outbox, recipients: mail.recipients });
+      warnings.push(mail.summary.replace(/^mail: /, ""));
+    }
     await app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (err) {
     await app?.close();
@@ -367,9 +382,10 @@ export async function startCentral(
   const port = typeof address === "object" && address !== null ? address.port : config.listen.port;
   const host = config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host;
   const url = `${config.tls ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
-  const scheduler = await startDeliveryScheduler({ config, store, log });
+  const scheduler = await startDeliveryScheduler({ config, store, log, deliveries });
   const rollups = startRollupRefresher(store, config.reportTimeZone, log, opts.rollupRefreshMs);
   log.info("serve started", {
+    ...(opts.version !== undefined ? { version: opts.version } : {}),
     url,
     listen: `${config.listen.host}:${port}`,
     db: store.kind,

@@ -3,6 +3,7 @@ import { createAgentToken, createViewerToken, TokenInputError } from "../central
 import { AutomationLog } from "../central/automation-log.js";
 import { loadCentralConfig } from "../central/config.js";
 import type { MetricsStore } from "../central/storage/store.js";
+import { VERSION } from "./version.js";
 
 /**
  * What `srvutil central …` runs (the commander wiring is ./central.ts, which
@@ -16,8 +17,8 @@ const bulk = () => import("../central/ingest/bulk.js");
 export async function serveCommand(): Promise<void> {
   const config = loadCentralConfig(process.env);
   const { startCentral } = await server();
-  const running = await startCentral(config, { logger: { level: config.logLevel } });
-  process.stdout.write(`srvutil central listening on ${running.url}\n`);
+  const running = await startCentral(config, { logger: { level: config.logLevel }, version: VERSION });
+  process.stdout.write(`srvutil ${VERSION} central listening on ${running.url}\n`);
   for (const w of running.warnings) process.stderr.write(`srvutil: warning: ${w}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -5,11 +5,12 @@ import { Command, CommanderError } from "./commander.js";
 import { registerDemoCommand } from "./demo.js";
 import { reportCliError } from "./errors.js";
 import { registerReportCommands } from "./report.js";
+import { versionLine } from "./version.js";
 
 const program = new Command()
   .name("srvutil")
   .description("Server utilization monitoring: agent, central server, weekly report")
-  .version("0.1.0")
+  .version(versionLine(), "-V, --version", "print the version (include it in bug reports)")
   .showHelpAfterError()
   .exitOverride();
 

@@ -1,6 +1,7 @@
 import { Cron } from "croner";
 import { AutomationLog } from "../central/automation-log.js";
 import { loadCentralConfig } from "../central/config.js";
+import { mailDestination } from "../central/delivery/mail-destination.js";
 import { deliveryStoreFor } from "../central/delivery/open.js";
 import { WEEKLY_SCHEDULE } from "../central/delivery/scheduler.js";
 import { sendWeeklyReport } from "../central/delivery/send.js";
@@ -15,6 +16,7 @@ import { InputError } from "../errors.js";
 export async function sendCommand(opts: { week: string; group: string[]; resend: boolean }): Promise<number> {
   const config = loadCentralConfig(process.env); // configuration errors before the database is opened
   const log = new AutomationLog(config.paths.automationLog, config.logRotation);
+  const outboxOnly = mailDestination(config).outboxOnly;
   const store = await openStore(config.dbUrl, { synchronous: config.sqliteSynchronous });
   try {
     const outcomes = await sendWeeklyReport({
@@ -29,7 +31,11 @@ export async function sendCommand(opts: { week: string; group: string[]; resend:
       const what = `${o.week} ${o.group}`;
       switch (o.status) {
         case "sent":
-          console.log(`${what}: sent via ${o.transport} as ${o.messageId ?? "?"}`);
+          console.log(
+            o.file !== undefined && outboxOnly
+              ? `${what}: NOT SENT, written to the outbox as ${o.messageId ?? "?"} (SRVUTIL_SMTP_URL is unset; docs/mail.md)`
+              : `${what}: sent via ${o.transport} as ${o.messageId ?? "?"}`,
+          );
           if (o.file !== undefined) console.log(`  ${o.file}`);
           break;
         case "already-sent":
@@ -81,6 +87,7 @@ export async function statusCommand(opts: {
       return;
     }
     console.log(await scheduleLine(deliveries, config.delivery.cron, config.reportTimeZone));
+    console.log(mailDestination(config).summary);
     if (rows.length === 0) {
       console.log("no deliveries recorded");
       return;

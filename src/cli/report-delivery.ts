@@ -5,8 +5,18 @@ import { Option } from "./commander.js";
 /** The delivery code (mail, croner, storage drivers) loads only when a command runs. */
 const run = () => import("./report-delivery-run.js");
 
-/** `srvutil report send`, `srvutil report status`. */
+/** `srvutil report send`, `srvutil report status`, `srvutil report test-mail`. */
 export function registerReportDeliveryCommands(report: Command): void {
+  report
+    .command("test-mail")
+    .description(
+      "Send a small test message through SRVUTIL_SMTP_URL and print exactly what the SMTP server answered",
+    )
+    .requiredOption("--to <address>", "recipient (repeatable)", collect, [])
+    .action(async (opts: { to: string[] }) => {
+      process.exitCode = await (await import("./report-test-mail-run.js")).testMailCommand(opts);
+    });
+
   report
     .command("send")
     .description(

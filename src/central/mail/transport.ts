@@ -85,6 +85,10 @@ export class MailSendError extends SrvutilError {
     readonly permanent: boolean,
     readonly code: string | null,
     readonly responseCode: number | null,
+    /** The server's reply as it sent it (e.g. "550 5.1.1 no such user"), when it answered. */
+    readonly response: string | null = null,
+    /** The SMTP command it answered (e.g. "RCPT TO", "AUTH PLAIN"), when known. */
+    readonly command: string | null = null,
   ) {
     // A permanent refusal (recipients, sender, credentials) is ours to fix; anything else is the server being away.
     super(permanent ? "bad_config" : "unavailable", message);
@@ -179,7 +183,13 @@ export class SmtpMailTransport implements MailTransport {
 }
 
 export function classifySmtpError(err: unknown): MailSendError {
-  const e = err as { message?: string; code?: string; responseCode?: number; response?: string };
+  const e = err as {
+    message?: string;
+    code?: string;
+    responseCode?: number;
+    response?: string;
+    command?: string;
+  };
   const code = typeof e.code === "string" ? e.code : null;
   const responseCode = typeof e.responseCode === "number" ? e.responseCode : null;
   const permanent =
@@ -189,7 +199,14 @@ export function classifySmtpError(err: unknown): MailSendError {
     (code === "EENVELOPE" || code === "EMESSAGE");
   const parts = [e.message ?? String(err)];
   if (code !== null && !(e.message ?? "").includes(code)) parts.push(`(${code})`);
-  return new MailSendError(parts.join(" "), permanent, code, responseCode);
+  return new MailSendError(
+    parts.join(" "),
+    permanent,
+    code,
+    responseCode,
+    typeof e.response === "string" ? e.response : null,
+    typeof e.command === "string" ? e.command : null,
+  );
 }
 
 /**

@@ -61,9 +61,13 @@ describe("srvutil report status / send (arguments and listing)", () => {
     expect(table.code).toBe(0);
     const lines = table.stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^schedule: 0 7 \* \* 1 \(Europe\/Berlin\), last run never, next run 20\d\d-/);
-    expect(lines[1]).toMatch(/^WEEK\s+GROUP\s+STATE\s+ATTEMPTS/);
-    expect(lines[2]).toMatch(/^2026-W47\s+default\s+pending\s+0/);
-    expect(lines[3]).toMatch(/^2026-W46\s+web\s+sent\s+1 .*<m@x> 250 OK queued/);
+    // Recipients without an SMTP server: the status says that nothing is sent.
+    expect(lines[1]).toBe(
+      `mail: NOT SENT. SRVUTIL_SMTP_URL is unset, so the emails for 1 recipient are only written to ${path.join(data, "outbox")} (0 there); set SRVUTIL_SMTP_URL (docs/mail.md) and check it with \`srvutil report test-mail --to ADDRESS\``,
+    );
+    expect(lines[2]).toMatch(/^WEEK\s+GROUP\s+STATE\s+ATTEMPTS/);
+    expect(lines[3]).toMatch(/^2026-W47\s+default\s+pending\s+0/);
+    expect(lines[4]).toMatch(/^2026-W46\s+web\s+sent\s+1 .*<m@x> 250 OK queued/);
 
     const json = await runCli(["report", "status", "--state", "sent", "--json"], env(data));
     const rows = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
