@@ -11,9 +11,28 @@ const run = () => import("./central-run.js");
 // commits. Must be set before the pool's first use, hence at import time.
 process.env.UV_THREADPOOL_SIZE ??= "16";
 
-/** `srvutil central …`: serve, token add|list|revoke, import, rebuild. */
+/**
+ * Applies `--settings FILE` (an option of the command group) before any of
+ * its commands runs, except `skip` (they read the option themselves).
+ */
+export function useEnvFile(group: Command, skip: readonly string[] = []): void {
+  group.hook("preAction", async (self, action) => {
+    const file = (self.opts() as { settings?: string }).settings;
+    if (file === undefined || skip.includes(action.name())) return;
+    (await import("./env-file-run.js")).applyEnvFile(file);
+  });
+}
+
+/** `srvutil central …`: serve, token add|list|revoke, import, rebuild, install|uninstall|status, backup|restore. */
 export function registerCentralCommands(program: Command): void {
-  const central = program.command("central").description("The central server: API, storage, tokens");
+  const central = program
+    .command("central")
+    .description("The central server: API, storage, tokens, service, backups")
+    .option(
+      "--settings <file>",
+      "settings of an installed central (`central install` writes it); as root, run as the data directory's owner",
+    );
+  useEnvFile(central, ["install", "uninstall", "status"]);
 
   central
     .command("serve")
@@ -69,6 +88,68 @@ export function registerCentralCommands(program: Command): void {
     )
     .action(async (dir: string, opts: { format: string; sourceTz?: string }) => {
       await (await run()).importCommand(dir, opts);
+    });
+
+  const serviceOptions = (cmd: Command) =>
+    cmd
+      .option("--dry-run", "print what would be written and run; change nothing", false)
+      .option("--no-start", "write the files, do not run systemctl / launchctl / schtasks")
+      .option(
+        "--user <name>",
+        "account the service runs as (Linux: srvutil, created when missing; macOS: daemon)",
+      )
+      .option("--unit-dir <dir>", "where the unit / plist / task XML goes (default: the system's place)");
+  const install = () => import("./central-install-run.js");
+  const envFileOf = (cmd: Command) => (cmd.optsWithGlobals() as { settings?: string }).settings;
+
+  serviceOptions(
+    central
+      .command("install")
+      .description(
+        "Run the central as a service: systemd unit (dedicated user, EnvironmentFile mode 0600, hardened), launchd daemon, or a Task Scheduler task at boot. A new settings file gets this shell's SRVUTIL_* variables; an existing one is kept.",
+      ),
+  ).action(
+    async (opts: { dryRun: boolean; start: boolean; user?: string; unitDir?: string }, cmd: Command) => {
+      await (await install()).centralInstallCommand({ ...opts, envFile: envFileOf(cmd) });
+    },
+  );
+
+  serviceOptions(
+    central
+      .command("uninstall")
+      .description("Stop the service and remove its unit; the settings file, the data and the account stay"),
+  ).action(
+    async (opts: { dryRun: boolean; start: boolean; user?: string; unitDir?: string }, cmd: Command) => {
+      await (await install()).centralUninstallCommand({ ...opts, envFile: envFileOf(cmd) });
+    },
+  );
+
+  central
+    .command("status")
+    .description("Is the central installed and running: service file, settings (mode), data dir, state")
+    .option("--unit-dir <dir>", "where the unit / plist / task XML is")
+    .action(async (opts: { unitDir?: string }, cmd: Command) => {
+      process.exitCode = await (await install()).centralStatusCommand({ ...opts, envFile: envFileOf(cmd) });
+    });
+
+  central
+    .command("backup")
+    .description(
+      "Copy the SQLite database (samples, tokens, deliveries, schedule) into FILE, consistently, while `central serve` runs. PostgreSQL: use pg_dump (docs/operations.md)",
+    )
+    .argument("<file>", "new file to write (it must not exist)")
+    .action(async (file: string) => {
+      await (await import("./central-backup-run.js")).backupCommand(file);
+    });
+
+  central
+    .command("restore")
+    .description(
+      "Replace the SQLite database with a backup (stop `central serve` first); the current one is kept beside it as .before-restore-<time>",
+    )
+    .argument("<file>", "a file written by `central backup`")
+    .action(async (file: string) => {
+      await (await import("./central-backup-run.js")).restoreCommand(file);
     });
 
   central
