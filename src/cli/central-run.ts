@@ -53,7 +53,7 @@ export async function tokenListCommand(): Promise<void> {
       ...(await store.listAgentTokens()).map((t) => ({ ...t, role: "agent" })),
       ...(await store.listViewerTokens()).map((t) => ({ ...t, role: "viewer" })),
     ];
-    const minute = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace("T", " ");
+    const minute = (ms: number) => `${new Date(ms).toISOString().slice(0, 16)}Z`;
     const lines = [["ROLE", "NAME", "TOKEN ID", "CREATED", "LAST USED", "STATUS"]];
     for (const t of rows) {
       lines.push([

@@ -69,6 +69,14 @@ export async function backupDatabase(dbUrl: string, target: string): Promise<Bac
     db.close();
   }
   try {
+    // The copy inherits WAL mode; a backup is one self-contained file instead
+    // (no -wal/-shm beside it to forget when it is copied elsewhere).
+    const copy = new Database(partial, { fileMustExist: true });
+    try {
+      copy.pragma("journal_mode = DELETE");
+    } finally {
+      copy.close();
+    }
     checkBackupFile(partial);
   } catch (err) {
     rmSync(partial, { force: true });

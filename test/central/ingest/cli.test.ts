@@ -43,7 +43,10 @@ describe("srvutil central token", () => {
     expect(viewer.stdout.trim().split("\n").at(-1)).toMatch(/^srvv_/);
 
     const list = await runCli(["central", "token", "list"], env);
-    expect(list.stdout).toMatch(/agent\s+web-01\s+[0-9a-f]{12}\s+\S+\s+active/);
+    expect(list.stdout).toMatch(/^ROLE\s+NAME\s+TOKEN ID\s+CREATED\s+LAST USED\s+STATUS$/m);
+    expect(list.stdout).toMatch(
+      /agent\s+web-01\s+[0-9a-f]{12}\s+\d{4}-\d\d-\d\dT\d\d:\d\dZ\s+never\s+active/,
+    );
     expect(list.stdout).toMatch(/viewer\s+grafana/);
     expect(list.stdout).not.toContain(token.split("_")[2]!);
 
