@@ -30,7 +30,7 @@ import { METRICS_MIGRATIONS } from "./schema.js";
  * disk flush; a power loss can roll back the commits since the last
  * checkpoint, whose raw files were fsynced before the 201: the startup
  * recovery of `central serve` re-ingests them. FULL: every commit fsyncs the
- * WAL on the event loop. See docs/api.md for the measurement.
+ * WAL on the event loop. See docs/performance.md for the measurement.
  */
 export type SqliteSynchronous = "NORMAL" | "FULL";
 
