@@ -25,7 +25,8 @@ export function docCommands(doc: string, section?: string): string[] {
         .trim()
         .replace(/^sudo\s+/, "")
         .replace(/^(?:[A-Z_]+=\S+\s+)+/, "");
-      if (/^(?:\.\\|\.\/)?srvutil(?:\.exe)?\s/.test(line) || line.startsWith("npx srvutil ")) out.push(line);
+      if (/^(?:\.\\|\.\/)?srvutil(?:-agent)?(?:\.exe)?\s/.test(line) || line.startsWith("npx srvutil "))
+        out.push(line);
     }
   }
   return out;
