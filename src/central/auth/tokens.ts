@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { InputError } from "../../errors.js";
 import { serverNameProblem } from "../../protocol/index.js";
-import type { AgentTokenRecord, MetricsStore } from "../storage/store.js";
+import type { AgentTokenRecord, MetricsStore, TokenUse } from "../storage/store.js";
 
 /**
  * Token format: `srvu_<id>_<secret>` (agent, may upload as one server) or
@@ -110,25 +110,34 @@ export async function authenticate(
 /** last_used_at is written at most this often per token: `token list` shows it to the minute. */
 export const TOKEN_USE_WRITE_INTERVAL_MS = 60_000;
 
-/** Per store: when each token's last use was last written (epoch ms). */
-const lastUseWritten = new WeakMap<MetricsStore, Map<string, number>>();
+/** Per store: when each token's last use was last queued (epoch ms), and the uses waiting to be written. */
+const tokenUses = new WeakMap<MetricsStore, { written: Map<string, number>; pending: TokenUse[] }>();
 
 /**
- * Records a token's use without slowing ingest: one UPDATE per token per
- * minute at most, not awaited. A failed write (database busy, store
- * closing) only loses that minute's last-use time, never the request.
+ * Records a token's use without slowing ingest: each token at most once a
+ * minute, and the uses of one event-loop turn written together in one
+ * transaction after the answers went out, not awaited by any request. A
+ * failed write (database busy, store closing) only loses those last-use
+ * times, never a request.
  */
 function noteTokenUse(store: MetricsStore, role: TokenRole, tokenId: string, now: number): void {
-  let written = lastUseWritten.get(store);
-  if (written === undefined) {
-    written = new Map();
-    lastUseWritten.set(store, written);
+  let state = tokenUses.get(store);
+  if (state === undefined) {
+    state = { written: new Map(), pending: [] };
+    tokenUses.set(store, state);
   }
   const key = `${role}:${tokenId}`;
-  const last = written.get(key);
+  const last = state.written.get(key);
   if (last !== undefined && now - last < TOKEN_USE_WRITE_INTERVAL_MS) return;
-  written.set(key, now);
-  const write =
-    role === "agent" ? store.recordAgentTokenUse(tokenId, now) : store.recordViewerTokenUse(tokenId, now);
-  write.catch(() => written.delete(key));
+  state.written.set(key, now);
+  state.pending.push({ role, tokenId, usedAt: now });
+  if (state.pending.length > 1) return; // a flush is already scheduled
+  const s = state;
+  setImmediate(() => {
+    const batch = s.pending;
+    s.pending = [];
+    store.recordTokenUses(batch).catch(() => {
+      for (const u of batch) s.written.delete(`${u.role}:${u.tokenId}`);
+    });
+  });
 }

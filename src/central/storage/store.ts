@@ -46,8 +46,12 @@ export interface MetricsStore {
   revokeAgentTokens(server: string, revokedAt: number): Promise<number>;
   /** Revokes one active token of a server (rotation); false when no active token of `server` has that id. */
   revokeAgentToken(server: string, tokenId: string, revokedAt: number): Promise<boolean>;
-  /** Sets last_used_at (auth/tokens.ts calls it at most once a minute per token). */
-  recordAgentTokenUse(tokenId: string, usedAt: number): Promise<void>;
+  /**
+   * Sets last_used_at of agent and viewer tokens in one transaction, never
+   * moving it backwards (auth/tokens.ts batches the uses of one event-loop
+   * turn, each token at most once a minute).
+   */
+  recordTokenUses(uses: readonly TokenUse[]): Promise<void>;
 
   /** Read-API (viewer) tokens: same shape, `server` holds the viewer's name. */
   createViewerToken(token: AgentTokenRecord): Promise<void>;
@@ -55,7 +59,12 @@ export interface MetricsStore {
   listViewerTokens(): Promise<AgentTokenRecord[]>;
   revokeViewerTokens(name: string, revokedAt: number): Promise<number>;
   revokeViewerToken(name: string, tokenId: string, revokedAt: number): Promise<boolean>;
-  recordViewerTokenUse(tokenId: string, usedAt: number): Promise<void>;
+}
+
+export interface TokenUse {
+  role: "agent" | "viewer";
+  tokenId: string;
+  usedAt: number;
 }
 
 export interface StoredUpload {

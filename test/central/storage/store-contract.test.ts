@@ -184,8 +184,12 @@ describe.each(factories)("MetricsStore contract: %s", (_name, skipReason, make) 
     const newId = (await createAgentToken(store, "web-02")).split("_")[1]!;
     const otherId = (await createAgentToken(store, "web-03")).split("_")[1]!;
     expect((await store.findAgentToken(oldId))!.lastUsedAt).toBeNull();
-    await store.recordAgentTokenUse(oldId, 2_000);
-    await store.recordAgentTokenUse(oldId, 1_000); // an older write arriving late does not win
+    await store.recordTokenUses([{ role: "agent", tokenId: oldId, usedAt: 2_000 }]);
+    // An older write arriving late does not win; unknown ids are ignored.
+    await store.recordTokenUses([
+      { role: "agent", tokenId: oldId, usedAt: 1_000 },
+      { role: "agent", tokenId: "000000000000", usedAt: 9_000 },
+    ]);
     expect((await store.findAgentToken(oldId))!.lastUsedAt).toBe(2_000);
     // The id must belong to that server: web-03's token is not revoked through web-02.
     expect(await store.revokeAgentToken("web-02", otherId, 5)).toBe(false);
@@ -203,7 +207,11 @@ describe.each(factories)("MetricsStore contract: %s", (_name, skipReason, make) 
       revokedAt: null,
       lastUsedAt: null,
     });
-    await store.recordViewerTokenUse("v2", 7_000);
+    await store.recordTokenUses([
+      { role: "viewer", tokenId: "v2", usedAt: 7_000 },
+      { role: "agent", tokenId: newId, usedAt: 7_500 },
+    ]);
+    expect((await store.findAgentToken(newId))!.lastUsedAt).toBe(7_500);
     expect(await store.findViewerToken("v2")).toMatchObject({ lastUsedAt: 7_000 });
     expect(await store.revokeViewerToken("grafana", "v2", 8)).toBe(true);
     expect((await store.findViewerToken("v2"))!.revokedAt).toBe(8);

@@ -16,6 +16,7 @@ import type {
   SampleQuery,
   ServerSummary,
   StoredUpload,
+  TokenUse,
   UploadRecord,
 } from "../store.js";
 
@@ -331,11 +332,21 @@ export class PgStore implements MetricsStore {
     return r.rowCount === 1;
   }
 
-  async recordAgentTokenUse(tokenId: string, usedAt: number): Promise<void> {
-    await this.pool.query(
-      "UPDATE agent_tokens SET last_used_at = $1 WHERE token_id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
-      [usedAt, tokenId],
-    );
+  async recordTokenUses(uses: readonly TokenUse[]): Promise<void> {
+    // One statement per table for the whole batch (rows from arrays, as ingest does).
+    for (const [role, table] of [
+      ["agent", "agent_tokens"],
+      ["viewer", "viewer_tokens"],
+    ] as const) {
+      const mine = uses.filter((u) => u.role === role);
+      if (mine.length === 0) continue;
+      await this.pool.query(
+        `UPDATE ${table} t SET last_used_at = u.used_at
+         FROM unnest($1::text[], $2::int8[]) AS u(token_id, used_at)
+         WHERE t.token_id = u.token_id AND (t.last_used_at IS NULL OR t.last_used_at < u.used_at)`,
+        [mine.map((u) => u.tokenId), mine.map((u) => u.usedAt)],
+      );
+    }
   }
 
   async createViewerToken(t: AgentTokenRecord): Promise<void> {
@@ -374,12 +385,5 @@ export class PgStore implements MetricsStore {
       [revokedAt, name, tokenId],
     );
     return r.rowCount === 1;
-  }
-
-  async recordViewerTokenUse(tokenId: string, usedAt: number): Promise<void> {
-    await this.pool.query(
-      "UPDATE viewer_tokens SET last_used_at = $1 WHERE token_id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
-      [usedAt, tokenId],
-    );
   }
 }

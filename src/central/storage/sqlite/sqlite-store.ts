@@ -19,6 +19,7 @@ import type {
   SampleQuery,
   ServerSummary,
   StoredUpload,
+  TokenUse,
   UploadRecord,
 } from "../store.js";
 import { runMigrations } from "./migrate.js";
@@ -419,8 +420,17 @@ export class SqliteStore implements MetricsStore {
     return this.st.revokeAgentToken.run(revokedAt, server, tokenId).changes === 1;
   }
 
-  async recordAgentTokenUse(tokenId: string, usedAt: number): Promise<void> {
-    this.st.recordAgentTokenUse.run(usedAt, tokenId, usedAt);
+  async recordTokenUses(uses: readonly TokenUse[]): Promise<void> {
+    const st = this.st;
+    this.db.transaction(() => {
+      for (const u of uses) {
+        (u.role === "agent" ? st.recordAgentTokenUse : st.recordViewerTokenUse).run(
+          u.usedAt,
+          u.tokenId,
+          u.usedAt,
+        );
+      }
+    })();
   }
 
   async createViewerToken(token: AgentTokenRecord): Promise<void> {
@@ -448,10 +458,6 @@ export class SqliteStore implements MetricsStore {
 
   async revokeViewerToken(name: string, tokenId: string, revokedAt: number): Promise<boolean> {
     return this.st.revokeViewerToken.run(revokedAt, name, tokenId).changes === 1;
-  }
-
-  async recordViewerTokenUse(tokenId: string, usedAt: number): Promise<void> {
-    this.st.recordViewerTokenUse.run(usedAt, tokenId, usedAt);
   }
 }
 
