@@ -6,6 +6,7 @@ import { createAgentToken, parseToken, secretMatches } from "../../../src/centra
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { IngestService } from "../../../src/central/ingest/ingest-service.js";
 import { openStore, StoreConfigError, StoreUnavailableError } from "../../../src/central/storage/open.js";
+import { METRICS_MIGRATIONS } from "../../../src/central/storage/sqlite/schema.js";
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { csvFor, row } from "../ingest/fixtures.js";
@@ -66,7 +67,8 @@ describe("SqliteStore", () => {
       .prepare("SELECT version FROM schema_migrations WHERE component = 'metrics' ORDER BY version")
       .pluck()
       .all();
-    expect(versions).toEqual([1, 2]);
+    expect(versions).toEqual(METRICS_MIGRATIONS.map((m) => m.version));
+    expect(versions).toEqual([1, 2, 3]);
     const full = new SqliteStore(path.join(dir, "full.db"), { synchronous: "FULL" });
     expect(full.db.pragma("synchronous", { simple: true })).toBe(2);
     await full.close();
