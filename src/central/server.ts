@@ -9,6 +9,7 @@ import Fastify, {
 } from "fastify";
 import { SrvutilError } from "../errors.js";
 import { CsvValidationError } from "../protocol/index.js";
+import { RollupMaintainer } from "./aggregate/rollup-maintainer.js";
 import { RateLimiter, type RateLimitOptions } from "./auth/rate-limit.js";
 import { AutomationLog } from "./automation-log.js";
 import type { CentralConfig } from "./config.js";
@@ -21,15 +22,13 @@ import type { ErrorResponse } from "./ingest/schemas.js";
 import { registerSeedBridge, SEED_BRIDGE_PATH, type SeedBridgeSettings } from "./ingest/seed/bridge.js";
 import { registerCsvBodyParser, registerUploadRoute, UPLOAD_CONTENT_TYPES } from "./ingest/upload-route.js";
 import { registerWhoamiRoute } from "./ingest/whoami-route.js";
-import { openStore } from "./storage/open.js";
-import { refreshRollups, registerRollupZone } from "./storage/sqlite/rollups.js";
-import { SqliteStore } from "./storage/sqlite/sqlite-store.js";
-import type { MetricsStore } from "./storage/store.js";
+import { openStorage } from "./storage/open.js";
+import type { Storage } from "./storage/store.js";
 
 export { createAgentToken, createViewerToken } from "./auth/tokens.js";
 
 export interface ApiDeps {
-  store: MetricsStore;
+  store: Storage;
   ingest: IngestService;
   /** Cap on an upload, on the wire and after decompression. */
   maxBodyBytes: number;
@@ -282,7 +281,7 @@ const RECOVERY_WINDOW_MS = 60 * 60 * 1000;
 
 export interface RunningCentral {
   url: string;
-  store: MetricsStore;
+  store: Storage;
   app: FastifyInstance;
   /** What the operator must see at start (printed by `central serve`), e.g. that the seed bridge is on. */
   warnings: string[];
@@ -292,7 +291,7 @@ export interface RunningCentral {
 /** Builds the IngestService for a config (also used by `central import` / `rebuild`). */
 export function createIngestService(
   config: CentralConfig,
-  store: MetricsStore,
+  store: Storage,
   log: AutomationLog | null,
 ): IngestService {
   return new IngestService({
@@ -315,7 +314,7 @@ export function createIngestService(
 export async function startCentral(
   config: CentralConfig,
   opts: {
-    store?: MetricsStore;
+    store?: Storage;
     logger?: FastifyServerOptions["logger"];
     /** How often new uploads are folded into the rollups (tests shorten it). */
     rollupRefreshMs?: number;
@@ -323,7 +322,7 @@ export async function startCentral(
 ): Promise<RunningCentral> {
   const log = new AutomationLog(config.paths.automationLog, config.logRotation);
   const ownsStore = opts.store === undefined;
-  const store = opts.store ?? (await openStore(config.dbUrl, { synchronous: config.sqliteSynchronous }));
+  const store = opts.store ?? (await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous }));
   let app: FastifyInstance | null = null;
   let ingest: IngestService | null = null;
   const warnings: string[] = [];
@@ -368,7 +367,8 @@ export async function startCentral(
   const host = config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host;
   const url = `${config.tls ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
   const scheduler = await startDeliveryScheduler({ config, store, log });
-  const rollups = startRollupRefresher(store, config.reportTimeZone, log, opts.rollupRefreshMs);
+  const rollups = new RollupMaintainer(store.rollups, log, opts.rollupRefreshMs);
+  await rollups.start(config.reportTimeZone);
   log.info("serve started", {
     url,
     listen: `${config.listen.host}:${port}`,
@@ -386,7 +386,7 @@ export async function startCentral(
     warnings,
     close: () => {
       closing ??= (async () => {
-        rollups.stop();
+        await rollups.stop();
         await scheduler.stop();
         await running.close();
         await runningIngest.close();
@@ -395,70 +395,6 @@ export async function startCentral(
         log.close();
       })();
       return closing;
-    },
-  };
-}
-
-/** Uploads folded into the rollups per event-loop turn while serving (about 5-10 ms of work on a busy fleet). */
-const SERVE_REFRESH_BATCH_UPLOADS = 50;
-/** …and at most this many of their rows (one backlog file can hold 10,000). */
-const SERVE_REFRESH_BATCH_ROWS = 5_000;
-
-/** How often `central serve` folds new uploads into the rollups. */
-const ROLLUP_REFRESH_MS = 30_000;
-
-/**
- * Keeps the SQLite rollups close to the raw rows while serving, so the
- * Monday report reads O(servers × days) rows instead of catching up on a
- * week of uploads first. Report builds refresh too, so this is an
- * optimisation, never needed for correctness. PostgreSQL reports read raw rows.
- */
-function startRollupRefresher(
-  store: MetricsStore,
-  timeZone: string,
-  log: AutomationLog,
-  everyMs = ROLLUP_REFRESH_MS,
-): { stop(): void } {
-  if (!(store instanceof SqliteStore)) return { stop() {} };
-  // One small transaction per turn of the event loop: a refresh after 30 s
-  // of a busy fleet folds in tens of thousands of uploads, and done in one
-  // go it held the event loop (and every upload waiting on it) for seconds.
-  let running = false;
-  let stopped = false;
-  const step = () => {
-    if (stopped) {
-      running = false;
-      return;
-    }
-    let more = false;
-    try {
-      more = refreshRollups(store.db, {
-        maxBatches: 1,
-        batchUploads: SERVE_REFRESH_BATCH_UPLOADS,
-        batchRows: SERVE_REFRESH_BATCH_ROWS,
-      }).more;
-    } catch (err) {
-      log.warn("rollups.refresh_failed", { error: (err as Error).message });
-    }
-    if (more && !stopped) setImmediate(step);
-    else running = false;
-  };
-  const refresh = () => {
-    if (running || stopped) return;
-    running = true;
-    step();
-  };
-  registerRollupZone(store.db, timeZone);
-  // Soon after start (catch up on what arrived while down), then periodically.
-  const first = setTimeout(refresh, Math.min(1_000, everyMs));
-  const timer = setInterval(refresh, everyMs);
-  first.unref();
-  timer.unref();
-  return {
-    stop: () => {
-      stopped = true;
-      clearTimeout(first);
-      clearInterval(timer);
     },
   };
 }
