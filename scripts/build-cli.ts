@@ -33,7 +33,8 @@ const CLI_SRC = join(ROOT, "src", "cli");
 function allowedInBundle(input: string): boolean {
   return (
     (input.startsWith("src/cli/") && !input.endsWith("-run.ts") && input !== "src/cli/errors.ts") ||
-    input.startsWith("node_modules/commander/")
+    // Wherever npm put it (a hoisted or linked node_modules is outside the repository).
+    /(^|\/)node_modules\/commander\//.test(input)
   );
 }
 
