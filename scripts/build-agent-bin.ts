@@ -25,6 +25,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   chmodSync,
+  copyFileSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -247,8 +248,15 @@ async function buildTarget(target: Target, main: string): Promise<string> {
     sentinelFuse: SEA_FUSE,
     ...(target.format === "macho" ? { machoSegmentName: "NODE_SEA" } : {}),
   });
-  chmodSync(temp, 0o755);
-  renameSync(temp, out);
+  // Copied, not renamed: `inject` wrote the file with one write() of ~95 MB, which leaves it in
+  // the page cache as large folios, and a process mapping such a file is charged whole folios
+  // (peak RSS +10–20 MiB for the same code, docs/agent.md). A copy (as `install` makes, or a
+  // download) is cached page by page, like any installed binary.
+  const copy = `${out}.copy`;
+  copyFileSync(temp, copy);
+  rmSync(temp);
+  chmodSync(copy, 0o755);
+  renameSync(copy, out);
   log(
     `${target.file}: ${(statSync(out).size / 1048576).toFixed(1)} MiB, Node ${target.runtime.version}` +
       `${native ? ", code cache" : ""} (${((Date.now() - started) / 1000).toFixed(1)} s)`,

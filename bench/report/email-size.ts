@@ -32,7 +32,8 @@ const outbox = new OutboxMailTransport(dir);
 interface Size {
   htmlBytes: number;
   messageBytes: number;
-  attachments: number;
+  /** The attached files, e.g. "html.zip (trimmed), json, csv". */
+  attachments: string;
   ms: number[];
 }
 
@@ -65,7 +66,14 @@ async function measure(
   return {
     htmlBytes: Buffer.byteLength(String(parsed.html)),
     messageBytes: raw.length,
-    attachments: parsed.attachments.filter((a) => a.contentDisposition === "attachment").length,
+    attachments:
+      parsed.attachments
+        .filter((a) => a.contentDisposition === "attachment")
+        .map((a) => {
+          const kind = a.filename!.replace(/^srvutil-[0-9W-]+?(-daily)?\./, "");
+          return kind.startsWith("html") && c.html.includes("attached, trimmed") ? `${kind} (trimmed)` : kind;
+        })
+        .join(", ") || "none",
     ms,
   };
 }

@@ -23,7 +23,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolveReportWeek } from "../../src/central/aggregate/week.js";
 import { buildWeeklyReport, renderReport } from "../../src/central/report/index.js";
-import { openStore } from "../../src/central/storage/open.js";
+import { openStorage } from "../../src/central/storage/open.js";
 import { refreshRollups } from "../../src/central/storage/sqlite/rollups.js";
 import type { SqliteStore } from "../../src/central/storage/sqlite/sqlite-store.js";
 import type { MetricRow } from "../../src/protocol/index.js";
@@ -42,7 +42,7 @@ interface Measurement {
 }
 
 async function measure(dbFile: string, what: string): Promise<Measurement> {
-  const store = await openStore(`sqlite:${dbFile}`);
+  const store = await openStorage(`sqlite:${dbFile}`);
   const started = performance.now();
   let bytes = 0;
   const report = await buildWeeklyReport(store, {
@@ -75,7 +75,7 @@ async function ingest(
   days: number,
   interval: number,
 ): Promise<{ rows: number; ms: number }> {
-  const store = (await openStore(`sqlite:${dbFile}`)) as SqliteStore;
+  const store = (await openStorage(`sqlite:${dbFile}`)) as SqliteStore;
   const week = resolveReportWeek(WEEK, TZ);
   const from = week.to - days * 86_400_000;
   const r = rng(42);
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     for (const n of sizes) {
       const dbFile = path.join(dir, `fleet-${n}.db`);
       const ing = await ingest(dbFile, n, days, interval);
-      const store = (await openStore(`sqlite:${dbFile}`)) as SqliteStore;
+      const store = (await openStorage(`sqlite:${dbFile}`)) as SqliteStore;
       const t0 = performance.now();
       refreshRollups(store.db);
       const rollupMs = performance.now() - t0;

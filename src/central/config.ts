@@ -8,7 +8,7 @@ import { DEFAULT_SEED_NETWORKS, parseNetworkList } from "./ingest/seed/networks.
 import { DEFAULT_SMTP_OPTIONS, type SmtpOptions } from "./mail/settings.js";
 import { DEFAULT_THRESHOLDS } from "./report/thresholds.js";
 import type { ReportThresholds } from "./report/types.js";
-import type { SqliteSynchronous } from "./storage/sqlite/sqlite-store.js";
+import type { SqliteSynchronous } from "./storage/open.js";
 
 export { ConfigError };
 

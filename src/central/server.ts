@@ -9,11 +9,11 @@ import Fastify, {
 } from "fastify";
 import { SrvutilError } from "../errors.js";
 import { CsvValidationError } from "../protocol/index.js";
+import { RollupMaintainer } from "./aggregate/rollup-maintainer.js";
 import { RateLimiter, type RateLimitOptions } from "./auth/rate-limit.js";
 import { AutomationLog } from "./automation-log.js";
 import type { CentralConfig } from "./config.js";
 import { mailDestination } from "./delivery/mail-destination.js";
-import { deliveryStoreFor } from "./delivery/open.js";
 import { registerDeliveryMetrics } from "./delivery/prometheus.js";
 import { startDeliveryScheduler } from "./delivery/scheduler.js";
 import { HttpError } from "./ingest/http-error.js";
@@ -24,15 +24,13 @@ import type { ErrorResponse } from "./ingest/schemas.js";
 import { registerSeedBridge, SEED_BRIDGE_PATH, type SeedBridgeSettings } from "./ingest/seed/bridge.js";
 import { registerCsvBodyParser, registerUploadRoute, UPLOAD_CONTENT_TYPES } from "./ingest/upload-route.js";
 import { registerWhoamiRoute } from "./ingest/whoami-route.js";
-import { openStore } from "./storage/open.js";
-import { refreshRollups, registerRollupZone } from "./storage/sqlite/rollups.js";
-import { SqliteStore } from "./storage/sqlite/sqlite-store.js";
-import type { MetricsStore } from "./storage/store.js";
+import { openStorage } from "./storage/open.js";
+import type { Storage } from "./storage/store.js";
 
 export { createAgentToken, createViewerToken } from "./auth/tokens.js";
 
 export interface ApiDeps {
-  store: MetricsStore;
+  store: Storage;
   ingest: IngestService;
   /** Cap on an upload, on the wire and after decompression. */
   maxBodyBytes: number;
@@ -285,7 +283,7 @@ const RECOVERY_WINDOW_MS = 60 * 60 * 1000;
 
 export interface RunningCentral {
   url: string;
-  store: MetricsStore;
+  store: Storage;
   app: FastifyInstance;
   /** What the operator must see at start (printed by `central serve`), e.g. that the seed bridge is on. */
   warnings: string[];
@@ -295,7 +293,7 @@ export interface RunningCentral {
 /** Builds the IngestService for a config (also used by `central import` / `rebuild`). */
 export function createIngestService(
   config: CentralConfig,
-  store: MetricsStore,
+  store: Storage,
   log: AutomationLog | null,
 ): IngestService {
   return new IngestService({
@@ -318,7 +316,7 @@ export function createIngestService(
 export async function startCentral(
   config: CentralConfig,
   opts: {
-    store?: MetricsStore;
+    store?: Storage;
     logger?: FastifyServerOptions["logger"];
     /** How often new uploads are folded into the rollups (tests shorten it). */
     rollupRefreshMs?: number;
@@ -328,11 +326,9 @@ export async function startCentral(
 ): Promise<RunningCentral> {
   const log = new AutomationLog(config.paths.automationLog, config.logRotation);
   const ownsStore = opts.store === undefined;
-  const store = opts.store ?? (await openStore(config.dbUrl, { synchronous: config.sqliteSynchronous }));
+  const store = opts.store ?? (await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous }));
   let app: FastifyInstance | null = null;
   let ingest: IngestService | null = null;
-  // The same database as the metrics: /metrics reads the deliveries the scheduler writes.
-  const deliveries = deliveryStoreFor(store);
   const metrics = new IngestMetrics();
   const warnings: string[] = [];
   try {
@@ -365,7 +361,8 @@ export async function startCentral(
       log.warn("seed bridge on", { path: SEED_BRIDGE_PATH, networks: config.seedCompat.networks });
       warnings.push(warning);
     }
-    registerDeliveryMetrics(metrics.registry, { deliveries, config });
+    // The same database as the metrics: /metrics reads the deliveries the scheduler writes.
+    registerDeliveryMetrics(metrics.registry, { deliveries: store.deliveries, config });
     const mail = mailDestination(config);
     if (mail.outboxOnly) {
       log.warn("mail not sent: outbox only", { outbox: config.paths.outbox, recipients: mail.recipients });
@@ -382,8 +379,9 @@ export async function startCentral(
   const port = typeof address === "object" && address !== null ? address.port : config.listen.port;
   const host = config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host;
   const url = `${config.tls ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
-  const scheduler = await startDeliveryScheduler({ config, store, log, deliveries });
-  const rollups = startRollupRefresher(store, config.reportTimeZone, log, opts.rollupRefreshMs);
+  const scheduler = await startDeliveryScheduler({ config, store, log });
+  const rollups = new RollupMaintainer(store.rollups, log, opts.rollupRefreshMs);
+  await rollups.start(config.reportTimeZone);
   log.info("serve started", {
     ...(opts.version !== undefined ? { version: opts.version } : {}),
     url,
@@ -402,7 +400,7 @@ export async function startCentral(
     warnings,
     close: () => {
       closing ??= (async () => {
-        rollups.stop();
+        await rollups.stop();
         await scheduler.stop();
         await running.close();
         await runningIngest.close();
@@ -411,70 +409,6 @@ export async function startCentral(
         log.close();
       })();
       return closing;
-    },
-  };
-}
-
-/** Uploads folded into the rollups per event-loop turn while serving (about 5-10 ms of work on a busy fleet). */
-const SERVE_REFRESH_BATCH_UPLOADS = 50;
-/** …and at most this many of their rows (one backlog file can hold 10,000). */
-const SERVE_REFRESH_BATCH_ROWS = 5_000;
-
-/** How often `central serve` folds new uploads into the rollups. */
-const ROLLUP_REFRESH_MS = 30_000;
-
-/**
- * Keeps the SQLite rollups close to the raw rows while serving, so the
- * Monday report reads O(servers × days) rows instead of catching up on a
- * week of uploads first. Report builds refresh too, so this is an
- * optimisation, never needed for correctness. PostgreSQL reports read raw rows.
- */
-function startRollupRefresher(
-  store: MetricsStore,
-  timeZone: string,
-  log: AutomationLog,
-  everyMs = ROLLUP_REFRESH_MS,
-): { stop(): void } {
-  if (!(store instanceof SqliteStore)) return { stop() {} };
-  // One small transaction per turn of the event loop: a refresh after 30 s
-  // of a busy fleet folds in tens of thousands of uploads, and done in one
-  // go it held the event loop (and every upload waiting on it) for seconds.
-  let running = false;
-  let stopped = false;
-  const step = () => {
-    if (stopped) {
-      running = false;
-      return;
-    }
-    let more = false;
-    try {
-      more = refreshRollups(store.db, {
-        maxBatches: 1,
-        batchUploads: SERVE_REFRESH_BATCH_UPLOADS,
-        batchRows: SERVE_REFRESH_BATCH_ROWS,
-      }).more;
-    } catch (err) {
-      log.warn("rollups.refresh_failed", { error: (err as Error).message });
-    }
-    if (more && !stopped) setImmediate(step);
-    else running = false;
-  };
-  const refresh = () => {
-    if (running || stopped) return;
-    running = true;
-    step();
-  };
-  registerRollupZone(store.db, timeZone);
-  // Soon after start (catch up on what arrived while down), then periodically.
-  const first = setTimeout(refresh, Math.min(1_000, everyMs));
-  const timer = setInterval(refresh, everyMs);
-  first.unref();
-  timer.unref();
-  return {
-    stop: () => {
-      stopped = true;
-      clearTimeout(first);
-      clearInterval(timer);
     },
   };
 }

@@ -2,7 +2,7 @@ import path from "node:path";
 import { createAgentToken, createViewerToken, TokenInputError } from "../central/auth/tokens.js";
 import { AutomationLog } from "../central/automation-log.js";
 import { loadCentralConfig } from "../central/config.js";
-import type { MetricsStore } from "../central/storage/store.js";
+import type { Storage } from "../central/storage/store.js";
 import { VERSION } from "./version.js";
 
 /**
@@ -172,11 +172,11 @@ function parseRole(role: string): "agent" | "viewer" {
 }
 
 async function withStore(
-  fn: (store: MetricsStore, config: ReturnType<typeof loadCentralConfig>) => Promise<void>,
+  fn: (store: Storage, config: ReturnType<typeof loadCentralConfig>) => Promise<void>,
 ): Promise<void> {
   const config = loadCentralConfig(process.env);
-  const { openStore } = await import("../central/storage/open.js");
-  const store = await openStore(config.dbUrl, { synchronous: config.sqliteSynchronous });
+  const { openStorage } = await import("../central/storage/open.js");
+  const store = await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous });
   try {
     await fn(store, config);
   } finally {

@@ -3,7 +3,6 @@ import { registerAgentCommands } from "./agent.js";
 import { registerCentralCommands } from "./central.js";
 import { Command, CommanderError } from "./commander.js";
 import { registerDemoCommand } from "./demo.js";
-import { reportCliError } from "./errors.js";
 import { registerReportCommands } from "./report.js";
 import { versionLine } from "./version.js";
 
@@ -19,9 +18,11 @@ registerAgentCommands(program);
 registerReportCommands(program);
 registerDemoCommand(program);
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
+// No top-level await: this file is the entry of a CommonJS bundle (scripts/build-cli.ts).
+program.parseAsync(process.argv).catch(async (err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);
-  process.exit(reportCliError(err));
-}
+  // Loaded lazily, like the commands: the error classes must be the very ones
+  // the commands throw (src/errors.ts on the lazy side), or `instanceof` would
+  // see every error as internal.
+  process.exit((await import("./errors.js")).reportCliError(err));
+});

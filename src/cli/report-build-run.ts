@@ -3,7 +3,7 @@ import path from "node:path";
 import { AutomationLog } from "../central/automation-log.js";
 import { loadCentralConfig } from "../central/config.js";
 import { buildWeeklyReport, dailyCsv, renderReport } from "../central/report/index.js";
-import { openStore } from "../central/storage/open.js";
+import { openStorage } from "../central/storage/open.js";
 import { InputError } from "../errors.js";
 
 /** A command-line value the user must fix; reportCliError prints it as one line. */
@@ -40,7 +40,7 @@ export async function reportBuildCommand(opts: ReportBuildOptions): Promise<void
   const thresholds = config.thresholds;
   const log = new AutomationLog(config.paths.automationLog, config.logRotation);
   const started = Date.now();
-  const store = await openStore(config.dbUrl, { synchronous: config.sqliteSynchronous });
+  const store = await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous });
   try {
     const built = await buildWeeklyReport(store, { week: opts.week, timeZone, thresholds });
     const content =

@@ -2,12 +2,11 @@ import { Cron } from "croner";
 import { AutomationLog } from "../central/automation-log.js";
 import { loadCentralConfig } from "../central/config.js";
 import { mailDestination } from "../central/delivery/mail-destination.js";
-import { deliveryStoreFor } from "../central/delivery/open.js";
 import { WEEKLY_SCHEDULE } from "../central/delivery/scheduler.js";
 import { sendWeeklyReport } from "../central/delivery/send.js";
 import type { DeliveryRecord, DeliveryState, DeliveryStore } from "../central/delivery/store.js";
 import { resolveDeliveryWeek } from "../central/delivery/week.js";
-import { openStore } from "../central/storage/open.js";
+import { openStorage } from "../central/storage/open.js";
 import { InputError } from "../errors.js";
 
 // What `srvutil report send` and `report status` run (the commander wiring is
@@ -17,7 +16,7 @@ export async function sendCommand(opts: { week: string; group: string[]; resend:
   const config = loadCentralConfig(process.env); // configuration errors before the database is opened
   const log = new AutomationLog(config.paths.automationLog, config.logRotation);
   const outboxOnly = mailDestination(config).outboxOnly;
-  const store = await openStore(config.dbUrl, { synchronous: config.sqliteSynchronous });
+  const store = await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous });
   try {
     const outcomes = await sendWeeklyReport({
       config,
@@ -77,9 +76,9 @@ export async function statusCommand(opts: {
   if (!Number.isInteger(limit) || limit < 1) {
     throw new StatusInputError(`--limit: expected a positive whole number, got '${opts.limit}'`);
   }
-  const store = await openStore(config.dbUrl, { synchronous: config.sqliteSynchronous });
+  const store = await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous });
   try {
-    const deliveries = deliveryStoreFor(store);
+    const deliveries = store.deliveries;
     await deliveries.init();
     const rows = await deliveries.list({ week, group: opts.group, state: opts.state, limit });
     if (opts.json) {

@@ -1,5 +1,5 @@
 import type { MetricRow } from "../../protocol/index.js";
-import type { DayReport, DiskDay } from "../report/types.js";
+import type { DayReport, DiskDay } from "../model/report.js";
 
 /**
  * The aggregation contract (docs/report.md), implemented once over "buckets".
@@ -303,6 +303,14 @@ export interface DaySpan {
 }
 
 /** Index of the day containing `ts`, or -1 outside the span. */
+/**
+ * True when every local midnight of the span is a whole UTC hour, so hour
+ * buckets (and the rollups built from them) cut its days exactly.
+ */
+export function hourlyRollupsFit(span: DaySpan): boolean {
+  return span.dayStarts.every((t) => t % HOUR_MS === 0);
+}
+
 export function dayIndex(span: DaySpan, ts: number): number {
   const starts = span.dayStarts;
   if (ts < starts[0]! || ts >= starts[starts.length - 1]!) return -1;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { InputError } from "../../errors.js";
 import { serverNameProblem } from "../../protocol/index.js";
-import type { AgentTokenRecord, MetricsStore, TokenUse } from "../storage/store.js";
+import type { AgentTokenRecord, MetricsStore, Storage, TokenUse } from "../storage/store.js";
 
 /**
  * Token format: `srvu_<id>_<secret>` (agent, may upload as one server) or
@@ -58,7 +58,7 @@ function newToken(role: TokenRole, name: string): { token: string; record: Agent
 }
 
 /** Creates an agent token bound to `server` and returns it; it is shown once and never stored. */
-export async function createAgentToken(store: MetricsStore, server: string): Promise<string> {
+export async function createAgentToken(store: Storage, server: string): Promise<string> {
   const problem = serverNameProblem(server);
   if (problem !== null) throw new TokenInputError(`server name '${server}': ${problem}`);
   const { token, record } = newToken("agent", server);
@@ -67,7 +67,7 @@ export async function createAgentToken(store: MetricsStore, server: string): Pro
 }
 
 /** Creates a read-API token labelled `name` (who or what uses it). */
-export async function createViewerToken(store: MetricsStore, name: string): Promise<string> {
+export async function createViewerToken(store: Storage, name: string): Promise<string> {
   const problem = serverNameProblem(name);
   if (problem !== null)
     throw new TokenInputError(`viewer name '${name}': ${problem.replace("server name", "name")}`);
@@ -85,7 +85,7 @@ export type Authentication =
  * is for metrics and logs; clients only ever see 401.
  */
 export async function authenticate(
-  store: MetricsStore,
+  store: Storage,
   authorization: string | undefined,
   role: TokenRole,
 ): Promise<Authentication> {

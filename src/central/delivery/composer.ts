@@ -8,7 +8,7 @@ import {
   resolveThresholds,
   type WeeklyReport,
 } from "../report/index.js";
-import type { MetricsStore } from "../storage/store.js";
+import type { Storage } from "../storage/store.js";
 import { DEFAULT_GROUP, type DeliveryGroup } from "./groups.js";
 import { weekDateRange } from "./week.js";
 
@@ -50,7 +50,7 @@ export interface ComposerOptions {
  * The production composer: Report JSON for the group's servers, the digest
  * as the body, the full report (standalone HTML, JSON, daily CSV) attached.
  */
-export function weeklyReportComposer(store: MetricsStore, options: ComposerOptions = {}): ReportComposer {
+export function weeklyReportComposer(store: Storage, options: ComposerOptions = {}): ReportComposer {
   // Checked once: contradicting thresholds fail at start-up, not on Monday morning.
   resolveThresholds(options.thresholds ?? {});
   return async ({ week, group, timeZone, now }) => {

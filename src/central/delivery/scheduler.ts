@@ -3,10 +3,9 @@ import type { AutomationLog } from "../automation-log.js";
 import type { CentralConfig } from "../config.js";
 import { createMailTransport } from "../mail/index.js";
 import type { MailTransport } from "../mail/transport.js";
-import type { MetricsStore } from "../storage/store.js";
+import type { Storage } from "../storage/store.js";
 import { type ReportComposer, weeklyReportComposer } from "./composer.js";
 import { loadDeliveryGroups } from "./groups.js";
-import { deliveryStoreFor } from "./open.js";
 import { type AttemptResult, DeliveryService, type DeliveryServiceOptions } from "./service.js";
 import type { DeliverySettings } from "./settings.js";
 import type { DeliveryStore } from "./store.js";
@@ -220,7 +219,7 @@ function countTicksBetween(pattern: Cron, after: number, before: number): number
  */
 export async function startDeliveryScheduler(deps: {
   config: CentralConfig;
-  store: MetricsStore;
+  store: Storage;
   log: AutomationLog;
   composer?: ReportComposer;
   deliveries?: DeliveryStore;
@@ -245,7 +244,7 @@ export async function startDeliveryScheduler(deps: {
     }
   }
   return startDeliveryEngine({
-    deliveries: deps.deliveries ?? deliveryStoreFor(deps.store),
+    deliveries: deps.deliveries ?? deps.store.deliveries,
     transport,
     composer:
       deps.composer ??

@@ -2,10 +2,9 @@ import type { AutomationLog } from "../automation-log.js";
 import type { CentralConfig } from "../config.js";
 import { createMailTransport } from "../mail/index.js";
 import type { MailTransport } from "../mail/transport.js";
-import type { MetricsStore } from "../storage/store.js";
+import type { Storage } from "../storage/store.js";
 import { type ReportComposer, weeklyReportComposer } from "./composer.js";
 import { loadDeliveryGroups } from "./groups.js";
-import { deliveryStoreFor } from "./open.js";
 import { DeliveryService } from "./service.js";
 import type { DeliveryKey, DeliveryRecord, DeliveryStore } from "./store.js";
 import { resolveDeliveryWeek } from "./week.js";
@@ -37,7 +36,7 @@ export interface ManualSendOutcome {
  */
 export async function sendWeeklyReport(o: {
   config: CentralConfig;
-  store: MetricsStore;
+  store: Storage;
   log: AutomationLog;
   /** "2026-W47" or "last". */
   week: string;
@@ -51,7 +50,7 @@ export async function sendWeeklyReport(o: {
   const settings = o.config.delivery;
   const groups = loadDeliveryGroups(settings.groupsFile, o.config.reportTo);
   const week = resolveDeliveryWeek(o.week, o.config.reportTimeZone, o.now ?? Date.now());
-  const deliveries = o.deliveries ?? deliveryStoreFor(o.store);
+  const deliveries = o.deliveries ?? o.store.deliveries;
   await deliveries.init();
   const transport =
     o.transport ??

@@ -1,5 +1,5 @@
 import { authenticate } from "../auth/tokens.js";
-import type { MetricsStore } from "../storage/store.js";
+import type { Storage } from "../storage/store.js";
 import { HttpError } from "./http-error.js";
 
 /**
@@ -7,7 +7,7 @@ import { HttpError } from "./http-error.js";
  * answers (with the hint an operator needs to create a token).
  */
 export async function requireAgentToken(
-  store: MetricsStore,
+  store: Storage,
   authorization: string | undefined,
 ): Promise<{ tokenId: string; name: string }> {
   const auth = await authenticate(store, authorization, "agent");

@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { CsvValidationError } from "../../protocol/index.js";
-import type { MetricsStore } from "../storage/store.js";
+import type { Storage } from "../storage/store.js";
 import { gunzipCapped } from "./body.js";
 import { IngestInputError, type IngestService, isUploadId, uploadIdTime } from "./ingest-service.js";
 import { describeSeedProblem, type FileFormat, parseRawFileName } from "./seed/format.js";
@@ -135,7 +135,7 @@ export interface RebuildSummary {
  * running it again.
  */
 export async function rebuildFromRaw(
-  store: MetricsStore,
+  store: Storage,
   ingest: IngestService,
   receivedMetricsDir: string,
   options: { progress?: BulkProgress } = {},

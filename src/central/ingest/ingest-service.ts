@@ -9,7 +9,7 @@ import {
   serverNameProblem,
 } from "../../protocol/index.js";
 import type { AutomationLog } from "../automation-log.js";
-import type { MetricsStore } from "../storage/store.js";
+import type { Storage } from "../storage/store.js";
 import { ParsePool } from "./parse-pool.js";
 import { RawFileWriter } from "./raw-file-writer.js";
 import {
@@ -51,7 +51,7 @@ export class ServerMismatchError extends InputError {
 export class IngestInputError extends InputError {}
 
 export interface IngestServiceOptions {
-  store: MetricsStore;
+  store: Storage;
   /** The data directory; raw paths in the database are relative to it. */
   dataDir: string;
   /** Normally `<dataDir>/received_metrics`. */
@@ -93,7 +93,7 @@ export interface IngestFileOptions {
 const UPLOAD_ID_PATTERN = /^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{12}$/;
 
 export class IngestService {
-  private readonly store: MetricsStore;
+  private readonly store: Storage;
   private readonly now: () => number;
   /**
    * Today's day directories known to exist durably: later writes into them
@@ -170,7 +170,7 @@ export class IngestService {
     });
     if (!known) this.knownDirs.add(dir);
 
-    let outcome: Awaited<ReturnType<MetricsStore["ingest"]>>;
+    let outcome: Awaited<ReturnType<Storage["ingest"]>>;
     try {
       outcome = await this.store.ingest(
         { uploadId, server, receivedAt, rawPath, sha256, bytes: bytes.byteLength },

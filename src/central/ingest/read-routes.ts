@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { formatTimestamp, type MetricRow, parseTimestamp, serverNameProblem } from "../../protocol/index.js";
 import { authenticate } from "../auth/tokens.js";
-import type { MetricsStore } from "../storage/store.js";
+import type { Storage } from "../storage/store.js";
 import { HttpError } from "./http-error.js";
 import { errorResponseSchema } from "./schemas.js";
 
@@ -32,7 +32,7 @@ const sampleSchema = {
  * `srvutil central token add --role viewer NAME`): an agent token, which
  * sits on every monitored machine, must not read the whole fleet.
  */
-export function registerReadRoutes(app: FastifyInstance, deps: { store: MetricsStore }): void {
+export function registerReadRoutes(app: FastifyInstance, deps: { store: Storage }): void {
   const viewerOnly = async (req: FastifyRequest) => {
     const auth = await authenticate(deps.store, req.headers.authorization, "viewer");
     if (!auth.ok) {

@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RateLimiter } from "../auth/rate-limit.js";
-import type { MetricsStore } from "../storage/store.js";
+import type { Storage } from "../storage/store.js";
 import { requireAgentToken } from "./agent-auth.js";
 import { contentEncoding, gunzipCapped, isGzip, readCappedBody, tooLarge } from "./body.js";
 import { HttpError } from "./http-error.js";
@@ -10,7 +10,7 @@ import type { IngestMetrics } from "./prometheus.js";
 import { errorResponseSchema } from "./schemas.js";
 
 export interface UploadRouteDeps {
-  store: MetricsStore;
+  store: Storage;
   ingest: IngestService;
   rateLimiter: RateLimiter;
   metrics: IngestMetrics;

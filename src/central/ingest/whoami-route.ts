@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import type { MetricsStore } from "../storage/store.js";
+import type { Storage } from "../storage/store.js";
 import { requireAgentToken } from "./agent-auth.js";
 import { errorResponseSchema } from "./schemas.js";
 
@@ -22,7 +22,7 @@ const whoamiResponseSchema = {
  * install time instead of as 401/403 in the service's log. Reads nothing but
  * the token record and stores nothing.
  */
-export function registerWhoamiRoute(app: FastifyInstance, deps: { store: MetricsStore }): void {
+export function registerWhoamiRoute(app: FastifyInstance, deps: { store: Storage }): void {
   app.get(
     "/api/v1/agent/whoami",
     {

@@ -1,7 +1,7 @@
-import { gzipSync } from "node:zlib";
 import { dailyCsv } from "./daily-csv.js";
 import { renderReport } from "./render.js";
 import type { WeeklyReport } from "./types.js";
+import { zipOneFile } from "./zip.js";
 
 /** A file attached to the report email (not shown inline). */
 export interface ReportAttachment {
@@ -12,8 +12,8 @@ export interface ReportAttachment {
 
 /**
  * What happened to one of the three full-report files, for the digest to
- * say: attached as is, attached gzip-compressed, trimmed to fit (HTML:
- * fewer full server sections), or omitted (even compressed it is over the cap).
+ * say: attached as is, attached zip-compressed, trimmed to fit (HTML: fewer
+ * full server sections, then zipped), or omitted (even zipped it is over the cap).
  */
 export interface AttachmentNote {
   /** What the file is, e.g. "Full report (HTML)". */
@@ -43,13 +43,49 @@ export interface ReportAttachments {
   notes: AttachmentNote[];
 }
 
+/** A file as attached: as is when it fits the cap, else as a one-file ZIP when that fits, else nothing. */
+interface Packed {
+  attachment: ReportAttachment | null;
+  zipped: boolean;
+  /** The ZIP's size when one was made (also when it did not fit). */
+  zipBytes?: number;
+}
+
+/**
+ * How many times the cap a file may be for zipping it to be worth trying:
+ * deflate shrinks the Report JSON and the CSV 5–7×, the HTML (repetitive
+ * markup and SVG) 15–50× (bench:email). Zipping 50 MB to learn it does not
+ * fit would cost seconds.
+ */
+const WORTH_ZIPPING = { data: 10, html: 60 } as const;
+
+function pack(
+  filename: string,
+  contentType: string,
+  raw: Buffer,
+  cap: number,
+  modified: Date,
+  kind: keyof typeof WORTH_ZIPPING,
+): Packed {
+  if (raw.length <= cap) return { attachment: { filename, contentType, content: raw }, zipped: false };
+  if (raw.length > cap * WORTH_ZIPPING[kind]) return { attachment: null, zipped: false };
+  const zip = zipOneFile(filename, raw, modified);
+  if (zip.length > cap) return { attachment: null, zipped: false, zipBytes: zip.length };
+  return {
+    attachment: { filename: `${filename}.zip`, contentType: "application/zip", content: zip },
+    zipped: true,
+    zipBytes: zip.length,
+  };
+}
+
 /**
  * The full report travelling with the digest: the standalone HTML (inline
  * SVG charts), the Report JSON and the daily CSV, each within `maxBytes`.
- * Above the cap: the HTML is re-rendered with fewer full server sections
- * (every server keeps its line); the JSON and the CSV are sent gzip-
- * compressed, never cut (a truncated data file would silently mislead); what
- * still does not fit is left out. Every such step is reported in `notes`.
+ * Above the cap a file is sent as a one-file ZIP (report files deflate 6–50×);
+ * the HTML, if even zipped it is over, is re-rendered with fewer full server
+ * sections (every server keeps its line); the JSON and the CSV are never cut
+ * (a truncated data file would silently mislead), so what still does not fit
+ * is left out. Every such step is reported in `notes`.
  */
 export async function reportAttachments(
   report: WeeklyReport,
@@ -58,27 +94,37 @@ export async function reportAttachments(
   const attachments: ReportAttachment[] = [];
   const notes: AttachmentNote[] = [];
   const cap = options.maxBytes;
+  const modified = new Date(report.generated_at);
 
-  const html = await standaloneWithinCap(report, cap, options.fullReportHint);
   const htmlName = `${options.baseName}.html`;
-  if (html.content !== null) {
-    attachments.push({ filename: htmlName, contentType: "text/html; charset=utf-8", content: html.content });
-  }
+  const html = await standaloneWithinCap(report, htmlName, cap, modified, options.fullReportHint);
+  if (html.attachment !== null) attachments.push(html.attachment);
   notes.push({
     label: "Full report (HTML, opens offline in any browser)",
-    filename: htmlName,
-    state: html.content === null ? "omitted" : html.detailed < html.wanted ? "trimmed" : "attached",
-    bytes: html.content?.length ?? 0,
+    filename: html.attachment?.filename ?? htmlName,
+    state:
+      html.attachment === null
+        ? "omitted"
+        : html.detailed < html.wanted
+          ? "trimmed"
+          : html.attachment.filename.endsWith(".zip")
+            ? "compressed"
+            : "attached",
+    bytes: html.attachment?.content.length ?? 0,
     fullBytes: html.fullBytes,
-    ...(html.content === null
+    ...(html.attachment === null
       ? {
-          detail: `Not attached: even without per-server sections it is ${mb(html.fullBytes)}, over the ${mb(cap)} attachment limit. ${options.fullReportHint}`,
+          detail: `Not attached: even without per-server sections and zipped it is over the ${mb(cap)} attachment limit (${mb(html.fullBytes)} uncompressed). ${options.fullReportHint}`,
         }
       : html.detailed < html.wanted
         ? {
             detail: `Full sections for the ${html.detailed} servers needing attention most (of ${html.wanted}) to stay under the ${mb(cap)} attachment limit; every server keeps its line in "Other servers". ${options.fullReportHint}`,
           }
-        : {}),
+        : html.attachment.filename.endsWith(".zip")
+          ? {
+              detail: `Zip-compressed (${mb(html.fullBytes)} uncompressed) to stay under the ${mb(cap)} attachment limit; open the .zip to read it.`,
+            }
+          : {}),
   });
 
   const data: [string, string, string, string][] = [
@@ -87,22 +133,20 @@ export async function reportAttachments(
   ];
   for (const [label, filename, contentType, text] of data) {
     const raw = Buffer.from(text);
-    if (raw.length <= cap) {
-      attachments.push({ filename, contentType, content: raw });
-      notes.push({ label, filename, state: "attached", bytes: raw.length, fullBytes: raw.length });
-      continue;
-    }
-    // Report JSON and CSV shrink 5–10× with gzip; past 20× the cap trying is wasted time.
-    const gz = raw.length <= cap * 20 ? gzipSync(raw, { level: 6 }) : null;
-    if (gz !== null && gz.length <= cap) {
-      attachments.push({ filename: `${filename}.gz`, contentType: "application/gzip", content: gz });
+    const packed = pack(filename, contentType, raw, cap, modified, "data");
+    if (packed.attachment !== null) {
+      attachments.push(packed.attachment);
       notes.push({
         label,
-        filename: `${filename}.gz`,
-        state: "compressed",
-        bytes: gz.length,
+        filename: packed.attachment.filename,
+        state: packed.zipped ? "compressed" : "attached",
+        bytes: packed.attachment.content.length,
         fullBytes: raw.length,
-        detail: `Gzip-compressed (${mb(raw.length)} uncompressed) to stay under the ${mb(cap)} attachment limit.`,
+        ...(packed.zipped
+          ? {
+              detail: `Zip-compressed (${mb(raw.length)} uncompressed) to stay under the ${mb(cap)} attachment limit; open the .zip to read it.`,
+            }
+          : {}),
       });
       continue;
     }
@@ -112,10 +156,17 @@ export async function reportAttachments(
       state: "omitted",
       bytes: 0,
       fullBytes: raw.length,
-      detail: `Not attached: ${mb(raw.length)}${gz === null ? "" : ` (${mb(gz.length)} compressed)`} is over the ${mb(cap)} attachment limit even compressed. ${options.fullReportHint}`,
+      detail: `Not attached: ${mb(raw.length)}${packed.zipBytes === undefined ? "" : ` (${mb(packed.zipBytes)} zipped)`} is over the ${mb(cap)} attachment limit even zipped. ${options.fullReportHint}`,
     });
   }
   return { attachments, notes };
+}
+
+/** How the digest names a note's state: "attached, zipped, 812 KB", "NOT ATTACHED". */
+export function attachmentStateText(n: AttachmentNote): string {
+  if (n.state === "omitted") return "NOT ATTACHED";
+  const zipped = n.filename.endsWith(".zip") ? ", zipped" : "";
+  return `${n.state === "trimmed" ? "attached, trimmed" : "attached"}${zipped}, ${mb(n.bytes)}`;
 }
 
 /** Sizes for readers: "1.2 MB" (decimal, as mail clients show attachment sizes). */
@@ -126,14 +177,17 @@ export function mb(bytes: number): string {
 
 /**
  * The standalone HTML with as many full server sections as fit under the
- * cap: a render without sections gives the fixed part, a full render the
- * size per section; a few re-renders settle on a count that fits.
+ * cap, as is or zipped: a render without sections gives the fixed part, a
+ * sample render the size per section (raw and zipped); a few re-renders
+ * settle on a count that fits.
  */
 async function standaloneWithinCap(
   report: WeeklyReport,
+  filename: string,
   cap: number,
+  modified: Date,
   hint: string,
-): Promise<{ content: Buffer | null; detailed: number; wanted: number; fullBytes: number }> {
+): Promise<{ attachment: ReportAttachment | null; detailed: number; wanted: number; fullBytes: number }> {
   const wanted = Math.min(report.servers.length, 1000);
   const render = async (detailed: number, notice?: string): Promise<Buffer> =>
     Buffer.from(
@@ -144,26 +198,42 @@ async function standaloneWithinCap(
         })
       ).html,
     );
-  // The fixed part (header, heatmaps, one line per server) first: at tens of
-  // thousands of servers it alone is over the cap, and nothing more is rendered.
+  const packHtml = (html: Buffer): ReportAttachment | null =>
+    pack(filename, "text/html; charset=utf-8", html, cap, modified, "html").attachment;
+  const zipped = (html: Buffer): number => zipOneFile(filename, html, modified).length;
+
+  // The fixed part (header, heatmaps, one line per server) first: at very
+  // large fleets it alone is over the cap even zipped, and nothing more is rendered.
   const base = await render(0);
-  if (base.length > cap) return { content: null, detailed: 0, wanted, fullBytes: base.length };
+  const baseFit = packHtml(base);
+  if (baseFit === null) return { attachment: null, detailed: 0, wanted, fullBytes: base.length };
+  if (wanted === 0) return { attachment: baseFit, detailed: 0, wanted, fullBytes: base.length };
   // The size of a full section from a sample, so a large fleet is not rendered whole just to learn it is too big.
   const sample = Math.min(wanted, 20);
-  const sampled = sample === wanted ? null : await render(sample);
-  const perSection = sampled === null ? 0 : (sampled.length - base.length) / sample;
-  if (sampled === null || base.length + perSection * wanted * 1.05 <= cap) {
-    const full = await render(wanted);
-    if (full.length <= cap) return { content: full, detailed: wanted, wanted, fullBytes: full.length };
+  const sampled = await render(sample);
+  if (sample === wanted) {
+    const whole = packHtml(sampled);
+    if (whole !== null) return { attachment: whole, detailed: wanted, wanted, fullBytes: sampled.length };
   }
+  const perSection = (sampled.length - base.length) / sample;
+  const baseZip = base.length <= cap ? zipped(base) : baseFit.content.length;
+  const perSectionZip = Math.max(1, (zipped(sampled) - baseZip) / sample);
   const fullBytes = Math.round(base.length + perSection * wanted);
-  let detailed = perSection > 0 ? Math.floor(((cap - base.length) / perSection) * 0.95) : 0;
+  if (sample < wanted && Math.min(fullBytes, baseZip + perSectionZip * wanted) * 1.05 <= cap) {
+    const full = await render(wanted);
+    const whole = packHtml(full);
+    if (whole !== null) return { attachment: whole, detailed: wanted, wanted, fullBytes: full.length };
+  }
+  // Trimmed copies travel zipped when they are over the cap as is, so the zipped size per section decides.
+  const rawRoom = perSection > 0 ? (cap - base.length) / perSection : 0;
+  const zipRoom = (cap - baseZip) / perSectionZip;
+  let detailed = Math.floor(Math.max(rawRoom, zipRoom) * 0.95);
   detailed = Math.min(detailed, wanted - 1);
   for (let attempt = 0; attempt < 6 && detailed > 0; attempt++) {
     const notice = `This copy has full sections for the ${detailed} servers needing attention most (of ${report.servers.length}) to fit the mail's attachment limit. ${hint}`;
-    const html = await render(detailed, notice);
-    if (html.length <= cap) return { content: html, detailed, wanted, fullBytes };
+    const trimmed = packHtml(await render(detailed, notice));
+    if (trimmed !== null) return { attachment: trimmed, detailed, wanted, fullBytes };
     detailed = Math.floor(detailed * 0.8);
   }
-  return { content: base, detailed: 0, wanted, fullBytes };
+  return { attachment: baseFit, detailed: 0, wanted, fullBytes };
 }

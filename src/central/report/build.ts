@@ -4,17 +4,11 @@ import {
   type DayAggregate,
   type DaySpan,
   type HourAggregate,
+  hourlyRollupsFit,
   ServerRowAggregator,
 } from "../aggregate/rows.js";
 import { isoInZone, localDays, type ReportWeek, resolveReportWeek } from "../aggregate/week.js";
-import {
-  hourlyRollupsFit,
-  readDailyRollups,
-  readHourlyRollups,
-  refreshRollups,
-} from "../storage/sqlite/rollups.js";
-import { SqliteStore } from "../storage/sqlite/sqlite-store.js";
-import type { MetricsStore, ServerSummary } from "../storage/store.js";
+import type { ServerSummary, Storage } from "../storage/store.js";
 import { forecastDisks, serverFindings } from "./findings.js";
 import { resolveThresholds } from "./thresholds.js";
 import { hoursCouldMatter, usageTrends } from "./trends.js";
@@ -42,17 +36,14 @@ export interface BuildReportOptions {
   /** Finding thresholds; missing ones take the defaults (see thresholds.ts). */
   thresholds?: Partial<ReportThresholds>;
   /**
-   * Where figures come from. "auto" (default): SQLite rollups when the zone
+   * Where figures come from. "auto" (default): the rollups when the zone
    * allows, raw rows otherwise. "raw": always the raw rows (the reference).
    */
   source?: "auto" | "raw" | "rollups";
 }
 
 /** Aggregates one ISO week per server and per local day (Report JSON v1 plus additions). */
-export async function buildWeeklyReport(
-  store: MetricsStore,
-  options: BuildReportOptions,
-): Promise<WeeklyReport> {
+export async function buildWeeklyReport(store: Storage, options: BuildReportOptions): Promise<WeeklyReport> {
   const now = options.now ?? Date.now();
   const t = resolveThresholds(options.thresholds);
   const week = resolveReportWeek(options.week, options.timeZone, now);
@@ -67,24 +58,19 @@ export async function buildWeeklyReport(
   known.sort((a, b) => (a.server < b.server ? -1 : a.server > b.server ? 1 : 0));
   const names = known.map((s) => s.server);
 
-  const useRollups =
-    options.source !== "raw" && store instanceof SqliteStore && hourlyRollupsFit(span) && names.length > 0;
+  const useRollups = options.source !== "raw" && hourlyRollupsFit(span) && names.length > 0;
   if (options.source === "rollups" && !useRollups && names.length > 0) {
-    throw new Error(
-      `rollups cannot serve ${tz}: its midnights are not whole UTC hours (or the store is not SQLite)`,
-    );
+    throw new Error(`rollups cannot serve ${tz}: its midnights are not whole UTC hours`);
   }
   const judgedAt = Math.min(now, week.to);
   // Servers are processed in chunks so that memory holds the history of one
   // chunk at a time, not of the whole fleet.
   const servers: ServerReport[] = [];
-  if (useRollups) refreshRollups((store as SqliteStore).db);
+  if (useRollups) await store.rollups.refresh();
   for (let i = 0; i < known.length; i += SERVER_CHUNK) {
     const chunk = known.slice(i, i + SERVER_CHUNK);
     if (useRollups) {
-      const db = (store as SqliteStore).db;
-      const daysByServer = readDailyRollups(
-        db,
+      const daysByServer = await store.rollups.readDaily(
         tz,
         span,
         chunk.map((s) => s.server),
@@ -95,7 +81,7 @@ export async function buildWeeklyReport(
         const hasWeek = days.slice(-7).some((d) => d.day.samples > 0);
         const hours =
           hasWeek && hoursCouldMatter(days, t)
-            ? readHourlyRollups(db, summary.server, week.from, week.to)
+            ? await store.rollups.readHourly(summary.server, week.from, week.to)
             : [];
         servers.push(serverReport(summary, days, hours, span, t, tz, now, judgedAt));
       }
@@ -167,7 +153,7 @@ export function serverReportFromRows(
 
 /** The raw path: one server at a time, so memory stays bounded by one server's rows. */
 async function aggregateFromStore(
-  store: MetricsStore,
+  store: Storage,
   server: string,
   span: DaySpan,
   hoursFrom: number,

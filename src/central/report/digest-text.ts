@@ -1,5 +1,5 @@
 import { DateTime } from "luxon";
-import { mb } from "./attachments.js";
+import { attachmentStateText } from "./attachments.js";
 import {
   countStatuses,
   type DigestOptions,
@@ -75,11 +75,9 @@ export function renderText(report: WeeklyReport, o: DigestOptions, layout: Layou
     lines.push("", "THE FULL REPORT");
     if (link !== null) lines.push(`Dashboard: ${link.report}`);
     for (const n of notes) {
-      const state =
-        n.state === "omitted"
-          ? "NOT ATTACHED"
-          : `${n.state === "attached" ? "attached" : n.state === "trimmed" ? "attached, trimmed" : "attached, gzip"}, ${mb(n.bytes)}`;
-      lines.push(`- ${n.label}: ${n.filename} (${state})${n.detail === undefined ? "" : `. ${n.detail}`}`);
+      lines.push(
+        `- ${n.label}: ${n.filename} (${attachmentStateText(n)})${n.detail === undefined ? "" : `. ${n.detail}`}`,
+      );
     }
   }
   lines.push(

@@ -1,5 +1,5 @@
 import { DateTime } from "luxon";
-import { mb } from "./attachments.js";
+import { attachmentStateText } from "./attachments.js";
 import { serverCharts, svgToPng } from "./charts.js";
 import {
   CHANGE_MIN_POINTS,
@@ -259,7 +259,7 @@ function renderHtml(
     const items = notes
       .map(
         (n) =>
-          `<tr><td valign="top" width="38%" style="color:${INK};${FONT}font-size:12px;padding:3px 8px 3px 0;"><b>${e(n.label)}</b><br>${e(n.filename)}</td><td valign="top" style="color:${n.state === "attached" ? INK : "#92400e"};${FONT}font-size:12px;padding:3px 0;">${n.state === "omitted" ? "NOT ATTACHED" : `${n.state === "attached" ? "attached" : n.state === "trimmed" ? "attached, trimmed" : "attached, gzip"}, ${mb(n.bytes)}`}${n.detail === undefined ? "" : `<br>${e(n.detail)}`}</td></tr>`,
+          `<tr><td valign="top" width="38%" style="color:${INK};${FONT}font-size:12px;padding:3px 8px 3px 0;"><b>${e(n.label)}</b><br>${e(n.filename)}</td><td valign="top" style="color:${n.state === "attached" ? INK : "#92400e"};${FONT}font-size:12px;padding:3px 0;">${attachmentStateText(n)}${n.detail === undefined ? "" : `<br>${e(n.detail)}`}</td></tr>`,
       )
       .join("\n");
     const open =

@@ -2,7 +2,7 @@ import path from "node:path";
 import { ConfigError, UnavailableError } from "../../errors.js";
 import { PgStore } from "./postgres/pg-store.js";
 import { SqliteStore, type SqliteSynchronous } from "./sqlite/sqlite-store.js";
-import type { MetricsStore } from "./store.js";
+import type { Storage } from "./store.js";
 
 /** A database URL that names no supported store, or a store that cannot be used yet. */
 export class StoreConfigError extends ConfigError {}
@@ -10,16 +10,19 @@ export class StoreConfigError extends ConfigError {}
 /** A database that does not answer (refused, unreachable, starting up): try again later. */
 export class StoreUnavailableError extends UnavailableError {}
 
+export type { SqliteSynchronous };
+
 export interface OpenStoreOptions {
   /** SQLite sync mode (SRVUTIL_SQLITE_SYNCHRONOUS): NORMAL, the default, or FULL; see docs/api.md. */
   synchronous?: SqliteSynchronous;
 }
 
 /**
- * Opens the store named by SRVUTIL_DB_URL (`sqlite:/abs/path.db` or
- * `postgres://user:pass@host:5432/db`) and runs its migrations.
+ * Opens the storage named by SRVUTIL_DB_URL (`sqlite:/abs/path.db` or
+ * `postgres://user:pass@host:5432/db`) and runs its migrations: the one
+ * place that picks the backend.
  */
-export async function openStore(dbUrl: string, options: OpenStoreOptions = {}): Promise<MetricsStore> {
+export async function openStorage(dbUrl: string, options: OpenStoreOptions = {}): Promise<Storage> {
   if (dbUrl.startsWith("sqlite:")) {
     let file = dbUrl.slice("sqlite:".length);
     if (file.startsWith("//")) file = file.slice(2); // sqlite:///abs/path

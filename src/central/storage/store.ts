@@ -1,17 +1,25 @@
 import type { MetricRow } from "../../protocol/index.js";
+import type { DeliveryStore } from "./delivery-store.js";
+import type { RollupStore } from "./rollup-store.js";
 
 /**
- * The storage seam of the central server. SQLite (embedded default) and
- * PostgreSQL (several central instances) implement the same interface, so
- * ingest and aggregation never know which one runs. Not yet a complete seam:
- * the report builder (report/build.ts) and the serve-time rollup refresher
- * (server.ts) check for SqliteStore to use the SQLite-only rollups, and
- * delivery/open.ts picks the delivery store by backend.
- * Every method is async because PostgreSQL is.
+ * The storage port of the central server: everything the central keeps, on
+ * SQLite (the embedded default) or PostgreSQL (several central instances).
+ * `openStorage` (./open.ts) is the one place that picks the backend; nothing
+ * outside storage/ knows which one runs. Every method is async because
+ * PostgreSQL is.
  */
+export interface Storage extends MetricsStore {
+  /** Hourly and daily rollups of the samples (./rollup-store.ts). */
+  readonly rollups: RollupStore;
+  /** Report deliveries per (week, group) (./delivery-store.ts). */
+  readonly deliveries: DeliveryStore;
+}
+
+/** Samples, uploads and tokens: the part of the port that ingest and authentication use. */
 export interface MetricsStore {
   readonly kind: "sqlite" | "postgres";
-  /** Creates or upgrades the schema (versioned migrations). Idempotent. */
+  /** Creates or upgrades the schema of every part (versioned migrations). Idempotent. */
   init(): Promise<void>;
   close(): Promise<void>;
   /** True when the database answers (for /readyz). */

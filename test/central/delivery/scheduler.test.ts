@@ -13,7 +13,7 @@ import {
 } from "../../../src/central/delivery/scheduler.js";
 import type { DeliverySettings } from "../../../src/central/delivery/settings.js";
 import { createMailTransport } from "../../../src/central/mail/index.js";
-import { openStore } from "../../../src/central/storage/open.js";
+import { openStorage } from "../../../src/central/storage/open.js";
 import { SqliteDeliveryStore } from "../../../src/central/storage/sqlite/deliveries.js";
 import type { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import { type SmtpFixture, startSmtpServer } from "../mail/smtp-fixture.js";
@@ -168,7 +168,7 @@ describe("startDeliveryScheduler (the `central serve` entry point)", () => {
       SRVUTIL_DELIVERY_POLL_SECONDS: "0.05",
     };
     const config = loadCentralConfig(env);
-    const store = await openStore(config.dbUrl);
+    const store = await openStorage(config.dbUrl);
     cleanup.push(() => store.close());
     // A delivery left pending by an earlier run is resumed at start.
     const deliveries = new SqliteDeliveryStore((store as SqliteStore).db);
@@ -234,7 +234,7 @@ describe("startDeliveryScheduler with the real weekly report", () => {
     };
     const config = loadCentralConfig(env);
     await ingestWeek(path.join(dir, "srvutil.db"));
-    const store = await openStore(config.dbUrl);
+    const store = await openStorage(config.dbUrl);
     cleanup.push(() => store.close());
     const deliveries = new SqliteDeliveryStore((store as SqliteStore).db);
     await deliveries.init();

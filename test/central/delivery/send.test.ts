@@ -5,20 +5,20 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AutomationLog } from "../../../src/central/automation-log.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { sendWeeklyReport } from "../../../src/central/delivery/send.js";
-import { openStore } from "../../../src/central/storage/open.js";
+import { openStorage } from "../../../src/central/storage/open.js";
 import { SqliteDeliveryStore } from "../../../src/central/storage/sqlite/deliveries.js";
 import type { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
-import type { MetricsStore } from "../../../src/central/storage/store.js";
+import type { Storage } from "../../../src/central/storage/store.js";
 import { freePort, type SmtpFixture, startSmtpServer } from "../mail/smtp-fixture.js";
 import { fleetComposer, readLog } from "./helpers.js";
 
 let dir: string;
-let store: MetricsStore;
+let store: Storage;
 let smtp: SmtpFixture | null = null;
 
 beforeEach(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-send-"));
-  store = await openStore(`sqlite:${path.join(dir, "srvutil.db")}`, {});
+  store = await openStorage(`sqlite:${path.join(dir, "srvutil.db")}`, {});
 });
 afterEach(async () => {
   await smtp?.close();

@@ -4,7 +4,6 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AutomationLog } from "../../../src/central/automation-log.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
-import { deliveryStoreFor } from "../../../src/central/delivery/open.js";
 import { startDeliveryScheduler } from "../../../src/central/delivery/scheduler.js";
 import type { DeliveryStore, EnqueueOptions } from "../../../src/central/delivery/store.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
@@ -38,8 +37,8 @@ const factories: [string, string | undefined, () => Promise<Harness>][] = [
       const sb = new SqliteStore(path.join(dir, "d.db"));
       await sb.init();
       return {
-        a: deliveryStoreFor(sa),
-        b: deliveryStoreFor(sb),
+        a: sa.deliveries,
+        b: sb.deliveries,
         cleanup: async () => {
           await sa.close();
           await sb.close();
@@ -58,8 +57,8 @@ const factories: [string, string | undefined, () => Promise<Harness>][] = [
       const sb = new PgStore(url, { schema, max: 4 });
       await sa.init();
       return {
-        a: deliveryStoreFor(sa),
-        b: deliveryStoreFor(sb),
+        a: sa.deliveries,
+        b: sb.deliveries,
         cleanup: async () => {
           await sa.close();
           await sb.close();
@@ -249,7 +248,7 @@ describe("startDeliveryScheduler on PostgreSQL", () => {
     const store = new PgStore(url, { schema, max: 4 });
     try {
       await store.init();
-      const deliveries = deliveryStoreFor(store);
+      const deliveries = store.deliveries;
       await deliveries.init();
       await deliveries.enqueue(W47, opts({ now: Date.now(), retryUntil: Date.now() + 60_000 }));
       const env = {

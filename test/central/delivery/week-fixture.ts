@@ -1,13 +1,13 @@
 // A small week of real samples, for the delivery tests that send the real weekly report.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { openStore } from "../../../src/central/storage/open.js";
+import { openStorage } from "../../../src/central/storage/open.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 
 /** Stores hourly samples for web-01 and db-01 during 2026-W47 (Europe/Berlin) into the SQLite file. */
 export async function ingestWeek(dbFile: string): Promise<void> {
   mkdirSync(path.dirname(dbFile), { recursive: true });
-  const store = await openStore(`sqlite:${dbFile}`, {});
+  const store = await openStorage(`sqlite:${dbFile}`, {});
   try {
     const start = Date.parse("2026-11-16T00:00:00+01:00");
     for (const server of ["web-01", "db-01"]) {

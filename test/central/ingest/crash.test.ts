@@ -5,7 +5,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { createAgentToken } from "../../../src/central/auth/tokens.js";
-import { openStore } from "../../../src/central/storage/open.js";
+import { openStorage } from "../../../src/central/storage/open.js";
 import { srvutilCommand } from "../../helpers/cli.js";
 import { freePort } from "../../helpers/net.js";
 import { csvFor } from "./fixtures.js";
@@ -44,7 +44,7 @@ describe("crash safety", () => {
     };
     const base = `http://127.0.0.1:${port}`;
 
-    const store = await openStore(`sqlite:${path.join(dir, "srvutil.db")}`);
+    const store = await openStorage(`sqlite:${path.join(dir, "srvutil.db")}`);
     const agents: { server: string; token: string; files: string[] }[] = [];
     for (let a = 0; a < AGENTS; a++) {
       const server = `crash-${String(a).padStart(2, "0")}`;

@@ -1,5 +1,5 @@
 import type { ReportWeek } from "../../../src/central/aggregate/week.js";
-import type { MetricsStore } from "../../../src/central/storage/store.js";
+import type { Storage } from "../../../src/central/storage/store.js";
 import { profileRows, randomProfile, rng, type ServerProfile } from "./fleet.js";
 import { upload } from "./store-helpers.js";
 
@@ -10,7 +10,7 @@ const DAY = 86_400_000;
  * A realistic small fleet for rendering tests and the docs screenshot:
  * mostly healthy servers plus one of each problem the report must surface.
  */
-export async function demoFleet(store: MetricsStore, week: ReportWeek, historyDays: number): Promise<void> {
+export async function demoFleet(store: Storage, week: ReportWeek, historyDays: number): Promise<void> {
   const r = rng(2026);
   const from = week.from - historyDays * DAY;
   const names = [

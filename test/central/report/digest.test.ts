@@ -1,7 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { gunzipSync } from "node:zlib";
 import { type ParsedMail, simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveReportWeek } from "../../../src/central/aggregate/week.js";
@@ -18,6 +17,7 @@ import {
   renderDigest,
   type WeeklyReport,
 } from "../../../src/central/report/index.js";
+import { unzip } from "../../helpers/unzip.js";
 import { seedFleet } from "./seeded-fleet.js";
 import { type TempStore, tempStore } from "./store-helpers.js";
 import { syntheticReport } from "./synthetic-report.js";
@@ -49,12 +49,21 @@ async function roundTrip(c: ComposedReport): Promise<{ raw: Buffer; mail: Parsed
   return { raw, mail: await simpleParser(raw, { keepCidLinks: true }) };
 }
 
+/** An attached file's content; a `.zip` is opened (it must hold exactly the file it is named after). */
 function attachment(mail: ParsedMail, suffix: string): Buffer | undefined {
   const a = mail.attachments.find(
     (x) => x.contentDisposition === "attachment" && x.filename?.endsWith(suffix),
   );
   if (a === undefined) return undefined;
-  return a.filename!.endsWith(".gz") ? gunzipSync(a.content) : a.content;
+  return a.filename!.endsWith(".zip") ? unzipped(a.filename!, a.content, a.contentType) : a.content;
+}
+
+function unzipped(filename: string, content: Buffer, contentType: string): Buffer {
+  expect(contentType).toBe("application/zip");
+  const files = unzip(content);
+  const inside = filename.slice(0, -".zip".length);
+  expect([...files.keys()]).toEqual([inside]);
+  return files.get(inside)!;
 }
 
 function parseCsv(text: string): string[][] {
@@ -105,9 +114,9 @@ async function checkMessage(
   expect(inline.sort()).toEqual([...cids].sort());
 
   // Attachments, when attached, are the report.
-  const json = attachment(mail, ".json") ?? attachment(mail, ".json.gz");
+  const json = attachment(mail, ".json") ?? attachment(mail, ".json.zip");
   if (json !== undefined) expect(JSON.parse(json.toString())).toEqual(JSON.parse(JSON.stringify(report)));
-  const csv = attachment(mail, "-daily.csv") ?? attachment(mail, "-daily.csv.gz");
+  const csv = attachment(mail, "-daily.csv") ?? attachment(mail, "-daily.csv.zip");
   if (csv !== undefined) {
     const rows = parseCsv(csv.toString());
     expect(rows[0]).toEqual([...DAILY_CSV_COLUMNS]);
@@ -132,13 +141,15 @@ async function checkMessage(
       }
     }
   }
-  const full = attachment(mail, ".html");
+  const full = attachment(mail, ".html") ?? attachment(mail, ".html.zip");
   if (full !== undefined) {
     const text = full.toString();
-    // Whole, it has every server's charts inline; trimmed to the cap, possibly none.
-    if (!c.html.includes("attached, trimmed")) expect(text).toContain("data:image/svg+xml;base64,");
-    expect(text).not.toMatch(/cid:|src="http/);
-    for (const s of report.servers) expect(text).toContain(s.server);
+    // Whole, it has every server's charts as inline SVG; trimmed to the cap, possibly none.
+    if (!c.html.includes("attached, trimmed")) expect(text).toContain('<svg role="img"');
+    expect(text).not.toMatch(/cid:|src="http|data:image/);
+    // Every server has its line (one scan of the text nodes: 10,000 substring searches in 20 MB would take minutes).
+    const texts = new Set([...text.matchAll(/>([^<]+)</g)].map((m) => m[1]!.trim()));
+    expect(report.servers.filter((s) => !texts.has(s.server)).map((s) => s.server)).toEqual([]);
   }
   // What was not attached whole is said in the digest and in the text part.
   for (const name of ["json", "csv", "html"]) {
@@ -169,10 +180,11 @@ describe("the weekly email digest", () => {
         expect(report.servers).toHaveLength(n);
         const c = await composeReportMail(report, { group: "default", timeZone: TZ });
         const { mail } = await checkMessage(report, c);
-        // At this size the JSON and the CSV travel uncompressed.
+        // At this size the JSON and the CSV travel uncompressed, the HTML whole (zipped when over the cap).
         expect(attachment(mail, ".json")).toBeDefined();
         expect(attachment(mail, "-daily.csv")).toBeDefined();
-        expect(attachment(mail, ".html")).toBeDefined();
+        expect(attachment(mail, ".html") ?? attachment(mail, ".html.zip")).toBeDefined();
+        expect(c.html).not.toContain("trimmed");
         expect(c.html).toContain(report.fleet!.needs_action[0]!.server);
       }, 60_000);
     });
@@ -185,13 +197,19 @@ describe("the weekly email digest", () => {
       const { mail } = await checkMessage(report, c);
       const rest = n - 15;
       expect(c.html).toMatch(new RegExp(`and ${rest} more servers`));
+      // The HTML report travels at every size: zipped, and past the cap with fewer full sections.
+      const full = mail.attachments.find((a) => a.filename === "srvutil-2026-W47.html.zip");
+      expect(full?.content.length).toBeLessThanOrEqual(1024 * 1024);
+      expect(c.html).toContain("attached, trimmed, zipped");
       if (n === 10_000) {
-        // Over the 1 MiB cap even compressed: the digest says so and how to get the files.
-        expect(mail.attachments.filter((a) => a.contentDisposition === "attachment")).toHaveLength(0);
+        // The data files are over the 1 MiB cap even zipped: the digest says so and how to get them.
+        expect(attachment(mail, ".json")).toBeUndefined();
+        expect(attachment(mail, "-daily.csv.zip")).toBeUndefined();
+        expect(c.html).toMatch(/Not attached: 52\.0 MB is over the 1\.0 MB attachment limit even zipped/);
         expect(c.text).toContain("srvutil report build --week 2026-W47 --format html|json|csv");
       } else {
-        expect(attachment(mail, ".json.gz")).toBeDefined();
-        expect(c.html).toContain("attached, gzip");
+        expect(attachment(mail, ".json.zip")).toBeDefined();
+        expect(c.html).toContain("attached, zipped");
       }
     }, 120_000);
   }
@@ -254,7 +272,7 @@ describe("the weekly email digest", () => {
     expect(d.text).toContain("Dashboard: https://srvutil.example.com/reports/2026-W47?group=web");
   });
 
-  it("over the attachment cap: gzip, then left out, and the digest says which", async () => {
+  it("over the attachment cap: zipped, then left out, and the digest says which", async () => {
     const report = syntheticReport(200);
     const c = await composeReportMail(report, {
       group: "default",
@@ -351,7 +369,12 @@ describe("groups keep their own digests", () => {
       const mine = own[o.group as "web" | "data"];
       const files = mail.attachments
         .filter((a) => a.contentDisposition === "attachment")
-        .map((a) => (a.filename!.endsWith(".gz") ? gunzipSync(a.content) : a.content).toString());
+        .map((a) =>
+          (a.filename!.endsWith(".zip")
+            ? unzipped(a.filename!, a.content, a.contentType)
+            : a.content
+          ).toString(),
+        );
       expect(files).toHaveLength(3);
       const json = JSON.parse(files.find((f) => f.startsWith("{"))!) as WeeklyReport;
       expect(json.servers.map((s) => s.server).sort()).toEqual([...mine].sort());

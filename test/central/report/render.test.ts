@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,22 +54,83 @@ describe("renderReport", () => {
       const r = await renderReport(report, mode);
       expect(r.html).not.toMatch(/<script/i);
       expect(r.html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
-      for (const m of r.html.matchAll(/data:image\/svg\+xml;base64,([A-Za-z0-9+/=]+)/g)) {
-        expect(Buffer.from(m[1]!, "base64").toString()).not.toMatch(/<script/i);
-      }
     }
   });
 
-  it("standalone: self-contained, charts inline as data: URIs with alt text, no scripts", async () => {
+  it("standalone: agent-supplied strings inside the inline SVG stay text (server and mount names, in Chromium)", async () => {
+    // Server names are checked at ingest, but the renderer must not rely on it.
+    const evilName = `"><svg onload=alert(2)><script>alert(3)</script>`;
+    const renamed: WeeklyReport = {
+      ...report,
+      servers: report.servers.map((s) => (s.server === "evil-01" ? { ...s, server: evilName } : s)),
+    };
+    const r = await renderReport(renamed, "standalone");
+    expect(r.html).not.toMatch(/<script|<svg onload/i);
+    const evilSection = r.html.slice(r.html.indexOf("&quot;&gt;&lt;svg onload=alert(2)&gt;"));
+    // The chart's accessible name (aria-label and <title>) and its legend (the evil mount) are escaped.
+    expect(evilSection).toMatch(
+      /<svg role="img" aria-label="&quot;&gt;&lt;svg onload=alert\(2\)&gt;&lt;script&gt;alert\(3\)&lt;\/script&gt;: /,
+    );
+    expect(evilSection).toContain(
+      "<title>&quot;&gt;&lt;svg onload=alert(2)&gt;&lt;script&gt;alert(3)&lt;/script&gt;: ",
+    );
+    expect(evilSection).toContain('fill="#374151">&lt;script&gt;alert(1)&lt;/script&gt;</text>');
+
+    const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-report-svg-"));
+    const file = path.join(dir, "evil.html");
+    writeFileSync(file, r.html);
+    const browser = await launchTestBrowser();
+    try {
+      const page = await browser.newPage();
+      const dialogs: string[] = [];
+      page.on("dialog", (d) => {
+        dialogs.push(d.message());
+        void d.dismiss();
+      });
+      await page.goto(`file://${file}`);
+      const facts = (await page.evaluate(`(() => {
+        const svgs = [...document.querySelectorAll("svg")];
+        const evil = svgs.filter((s) => s.getAttribute("aria-label").startsWith(${JSON.stringify(evilName)}));
+        return {
+          svgs: svgs.length,
+          scripts: document.querySelectorAll("script").length,
+          handlers: [...document.querySelectorAll("*")].filter((el) => [...el.attributes].some((a) => a.name.startsWith("on"))).length,
+          evilTitles: evil.map((s) => s.querySelector("title").textContent.slice(0, ${evilName.length})),
+          legends: evil.flatMap((s) => [...s.querySelectorAll("text")].map((t) => t.textContent)),
+          sized: svgs.every((s) => Math.abs(s.getBoundingClientRect().height / s.getBoundingClientRect().width - 190 / 640) < 0.01),
+        };
+      })()`)) as {
+        svgs: number;
+        scripts: number;
+        handlers: number;
+        evilTitles: string[];
+        legends: string[];
+        sized: boolean;
+      };
+      expect(dialogs).toEqual([]);
+      expect(facts.scripts).toBe(0);
+      expect(facts.handlers).toBe(0);
+      // Every chart of every server is an <svg> (not a nested one from a name), keeping its aspect ratio.
+      expect(facts.svgs).toBe(r.html.match(/<svg role="img"/g)!.length);
+      expect(facts.sized).toBe(true);
+      expect(facts.evilTitles).toEqual([evilName, evilName]);
+      expect(facts.legends).toContain(EVIL);
+    } finally {
+      await browser.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("standalone: self-contained, charts as inline SVG with an accessible name, no scripts", async () => {
     const r = await renderReport(report, "standalone");
     expect(r.images).toEqual([]);
-    expect(r.html).not.toMatch(/cid:|<link|<style|src="http/i);
-    const imgs = [...r.html.matchAll(/<img src="([^"]+)"[^>]*alt="([^"]+)"/g)];
+    expect(r.html).not.toMatch(/cid:|<link|<style|src="http|data:image|<img/i);
+    const svgs = [...r.html.matchAll(/<svg role="img" aria-label="([^"]+)"[^>]*><title>([^<]+)<\/title>/g)];
     // Two charts per server with disks.
-    expect(imgs.length).toBe(report.servers.filter((s) => s.days.some((d) => d.disks.length > 0)).length * 2);
-    for (const [, src, alt] of imgs) {
-      expect(src).toMatch(/^data:image\/svg\+xml;base64,/);
-      expect(alt!.length).toBeGreaterThan(20);
+    expect(svgs.length).toBe(report.servers.filter((s) => s.days.some((d) => d.disks.length > 0)).length * 2);
+    for (const [, label, title] of svgs) {
+      expect(label!.length).toBeGreaterThan(20);
+      expect(title).toBe(label);
     }
     expect(r.html).toContain("Europe/Berlin");
     expect(r.html).toMatch(/max-width:680px/);
@@ -108,7 +169,7 @@ describe("renderReport", () => {
     for (const s of report.servers) expect(r.text).toContain(`== ${s.server} [${s.status}]`);
   });
 
-  it("renders in headless Chromium: images load, width fits 680 px, readable on a phone", async () => {
+  it("renders in headless Chromium: charts drawn, width fits 680 px, readable on a phone", async () => {
     const dir = path.join(os.tmpdir(), `srvutil-report-shot-${process.pid}`);
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, "report.html");
@@ -134,11 +195,11 @@ describe("renderReport", () => {
       await page.goto(`file://${file}`);
       // Evaluated in the page (a string, so this Node-typed file needs no DOM types).
       const facts = (await page.evaluate(`(() => {
-        const imgs = [...document.images];
+        const charts = [...document.querySelectorAll("svg")];
         const main = document.querySelector('table[width="680"]');
         return {
-          images: imgs.length,
-          broken: imgs.filter((i) => !i.complete || i.naturalWidth === 0).length,
+          images: charts.length,
+          broken: charts.filter((c) => c.getBoundingClientRect().height < 100).length,
           mainWidth: main.getBoundingClientRect().width,
           text: document.body.innerText,
         };

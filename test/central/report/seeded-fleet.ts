@@ -1,5 +1,5 @@
 import type { ReportWeek } from "../../../src/central/aggregate/week.js";
-import type { MetricsStore } from "../../../src/central/storage/store.js";
+import type { Storage } from "../../../src/central/storage/store.js";
 import { demoFleet } from "./demo-fleet.js";
 import { profileRows, randomProfile, rng } from "./fleet.js";
 import { upload } from "./store-helpers.js";
@@ -13,7 +13,7 @@ const DAY = 86_400_000;
  * seconds of ingest while the report sees full weeks).
  */
 export async function seedFleet(
-  store: MetricsStore,
+  store: Storage,
   week: ReportWeek,
   servers: number,
   historyDays = 14,

@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { openStore } from "../../../src/central/storage/open.js";
-import type { MetricsStore } from "../../../src/central/storage/store.js";
+import { openStorage } from "../../../src/central/storage/open.js";
+import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 
 export interface TempStore {
-  store: MetricsStore;
+  store: Storage;
   dir: string;
   cleanup(): Promise<void>;
 }
@@ -14,7 +14,7 @@ export interface TempStore {
 /** A real SQLite store in a fresh temp directory. */
 export async function tempStore(): Promise<TempStore> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-report-"));
-  const store = await openStore(`sqlite:${path.join(dir, "srvutil.db")}`);
+  const store = await openStorage(`sqlite:${path.join(dir, "srvutil.db")}`);
   return {
     store,
     dir,
@@ -28,7 +28,7 @@ export async function tempStore(): Promise<TempStore> {
 let uploadCounter = 0;
 
 /** Stores rows as one upload of one server (as the API would after validation). */
-export async function upload(store: MetricsStore, rows: readonly MetricRow[]): Promise<void> {
+export async function upload(store: Storage, rows: readonly MetricRow[]): Promise<void> {
   if (rows.length === 0) return;
   const server = rows[0]!.server;
   uploadCounter++;

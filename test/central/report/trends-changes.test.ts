@@ -1,3 +1,5 @@
+import path from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveReportWeek } from "../../../src/central/aggregate/week.js";
 import { serverReportFromRows } from "../../../src/central/report/build.js";
@@ -8,9 +10,9 @@ import {
   type ServerReport,
   type WeeklyReport,
 } from "../../../src/central/report/index.js";
+import { openStorage } from "../../../src/central/storage/open.js";
 import { runMigrations } from "../../../src/central/storage/sqlite/migrate.js";
 import { ROLLUP_MIGRATIONS } from "../../../src/central/storage/sqlite/rollups.js";
-import type { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import { DAY, diurnal, GiB, HOUR, type Shape, shapeRows } from "./shaped.js";
 import { type TempStore, tempStore, upload } from "./store-helpers.js";
 
@@ -366,17 +368,24 @@ describe("trends and changes on hand-built weeks", () => {
 
 describe("rollups made before issue 16 (schema v1)", () => {
   it("are emptied by migration 2 and refilled by the next refresh, giving the raw figures", async () => {
-    const t = await tempStore();
+    let t = await tempStore();
     try {
-      const db = (t.store as SqliteStore).db;
-      // A store whose rollups are at v1 and claim to have folded in every upload.
-      runMigrations(db, "rollups", ROLLUP_MIGRATIONS.slice(0, 1));
       let seed = 1;
       for (const s of shapes.slice(0, 6)) await upload(t.store, [...shapeRows(s, seed++)]);
+      await t.store.close();
+      // Put the file back to rollups schema v1, with a watermark claiming every upload folded in.
+      const file = path.join(t.dir, "srvutil.db");
+      const db = new Database(file);
+      db.exec(`DROP TABLE rollup_hourly; DROP TABLE rollup_hourly_disk; DROP TABLE rollup_daily;
+        DROP TABLE rollup_daily_disk; DROP TABLE rollup_zones; DROP TABLE rollup_state;
+        DELETE FROM schema_migrations WHERE component = 'rollups';`);
+      runMigrations(db, "rollups", ROLLUP_MIGRATIONS.slice(0, 1));
       const maxSeq = db.prepare("SELECT MAX(seq) FROM uploads").pluck().get() as number;
       db.prepare("INSERT INTO rollup_state (key, value) VALUES ('upload_seq', ?), ('upload_count', 6)").run(
         maxSeq,
       );
+      db.close();
+      t = { ...t, store: await openStorage(`sqlite:${file}`) };
       const opts = { week: "2026-W47", timeZone: TZ, now: NOW };
       const rollups = await buildWeeklyReport(t.store, opts);
       const raw = await buildWeeklyReport(t.store, { ...opts, source: "raw" });
@@ -385,6 +394,7 @@ describe("rollups made before issue 16 (schema v1)", () => {
       expect({ ...rollups, source: undefined }).toEqual({ ...raw, source: undefined });
       expect(rollups.servers.find((s) => s.server === "db-leak")!.findings[0]!.kind).toBe("memory_trend");
     } finally {
+      await t.store.close();
       await t.cleanup();
     }
   });

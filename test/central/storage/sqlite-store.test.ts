@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createAgentToken, parseToken, secretMatches } from "../../../src/central/auth/tokens.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { IngestService } from "../../../src/central/ingest/ingest-service.js";
-import { openStore, StoreConfigError, StoreUnavailableError } from "../../../src/central/storage/open.js";
+import { openStorage, StoreConfigError, StoreUnavailableError } from "../../../src/central/storage/open.js";
 import { METRICS_MIGRATIONS } from "../../../src/central/storage/sqlite/schema.js";
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
@@ -204,19 +204,19 @@ describe("SqliteStore", () => {
   });
 });
 
-describe("openStore", () => {
+describe("openStorage", () => {
   it("opens sqlite: URLs and refuses others with a clear message", async () => {
-    const s = await openStore(`sqlite:${path.join(dir, "other.db")}`);
+    const s = await openStorage(`sqlite:${path.join(dir, "other.db")}`);
     expect(await s.ping()).toBe(true);
     await s.close();
     // Nobody listens on port 1: the database is away (retry later), not misconfigured.
-    await expect(openStore("postgres://u@127.0.0.1:1/db")).rejects.toThrow(StoreUnavailableError);
-    await expect(openStore("mysql://x")).rejects.toThrow(StoreConfigError);
-    await expect(openStore("mysql://x")).rejects.toThrow(/unsupported/);
+    await expect(openStorage("postgres://u@127.0.0.1:1/db")).rejects.toThrow(StoreUnavailableError);
+    await expect(openStorage("mysql://x")).rejects.toThrow(StoreConfigError);
+    await expect(openStorage("mysql://x")).rejects.toThrow(/unsupported/);
     expect(() => loadCentralConfig({ SRVUTIL_SQLITE_SYNCHRONOUS: "OFF" })).toThrow(
       /SRVUTIL_SQLITE_SYNCHRONOUS: expected NORMAL or FULL, got 'OFF'/,
     );
-    const full = await openStore(`sqlite:${path.join(dir, "full-open.db")}`, {
+    const full = await openStorage(`sqlite:${path.join(dir, "full-open.db")}`, {
       synchronous: loadCentralConfig({ SRVUTIL_SQLITE_SYNCHRONOUS: "full" }).sqliteSynchronous,
     });
     expect((full as SqliteStore).db.pragma("synchronous", { simple: true })).toBe(2);

@@ -7,20 +7,20 @@ import { loadCentralConfig } from "../../../src/central/config.js";
 import { createApiApp, createIngestService } from "../../../src/central/server.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
-import type { MetricsStore } from "../../../src/central/storage/store.js";
+import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { createTestSchema, findTestPostgres } from "../../helpers/postgres.js";
 import { csvFor, row } from "../ingest/fixtures.js";
 
 /**
- * The MetricsStore contract, run against SQLite and against the real
+ * The Storage contract, run against SQLite and against the real
  * PostgreSQL that test/helpers/postgres.ts finds (SRVUTIL_TEST_PG_URL, else
  * the local server), each run in a throwaway schema.
  */
 const PG = await findTestPostgres();
 
 interface Harness {
-  store: MetricsStore;
+  store: Storage;
   cleanup(): Promise<void>;
 }
 
@@ -76,7 +76,7 @@ const upload = (id: string, server: string) => ({
   bytes: 10,
 });
 
-describe.each(factories)("MetricsStore contract: %s", (_name, skipReason, make) => {
+describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
   let h: Harness | undefined;
   beforeAll(async () => {
     if (skipReason === undefined) h = await make();

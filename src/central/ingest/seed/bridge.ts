@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { CsvValidationError } from "../../../protocol/index.js";
 import type { AutomationLog } from "../../automation-log.js";
-import type { MetricsStore } from "../../storage/store.js";
+import type { Storage } from "../../storage/store.js";
 import { readCappedBody } from "../body.js";
 import { HttpError } from "../http-error.js";
 import { IngestInputError, type IngestService, ServerMismatchError } from "../ingest-service.js";
@@ -35,7 +35,7 @@ export interface SeedBridgeSettings {
 }
 
 export interface SeedBridgeDeps extends SeedBridgeSettings {
-  store: MetricsStore;
+  store: Storage;
   ingest: IngestService;
   maxBodyBytes: number;
   log: AutomationLog | null;

@@ -10,8 +10,8 @@ import type {
   DeliveryTrigger,
   EnqueueOptions,
   EnqueueOutcome,
-} from "../../delivery/store.js";
-import { refuseNewerSchema } from "../schema-version.js";
+} from "../delivery-store.js";
+import { runPgMigrations } from "./migrate.js";
 
 /**
  * The "deliveries" migrations for PostgreSQL: the same tables and columns as
@@ -111,29 +111,7 @@ export class PgDeliveryStore implements DeliveryStore {
   constructor(private readonly pool: pg.Pool) {}
 
   async init(): Promise<void> {
-    await this.tx(async (c) => {
-      // The same lock as the metrics migrations: several centrals may start at once.
-      await c.query("SELECT pg_advisory_xact_lock(hashtext('srvutil-migrations'))");
-      await c.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-        component TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL,
-        applied_at TEXT NOT NULL, PRIMARY KEY (component, version))`);
-      const applied = new Set(
-        (
-          await c.query<{ version: number }>(
-            "SELECT version FROM schema_migrations WHERE component = 'deliveries'",
-          )
-        ).rows.map((r) => r.version),
-      );
-      refuseNewerSchema("deliveries", applied, PG_DELIVERIES_MIGRATIONS);
-      for (const m of PG_DELIVERIES_MIGRATIONS) {
-        if (applied.has(m.version)) continue;
-        await c.query(m.sql);
-        await c.query(
-          "INSERT INTO schema_migrations (component, version, description, applied_at) VALUES ('deliveries', $1, $2, $3)",
-          [m.version, m.description, new Date().toISOString()],
-        );
-      }
-    });
+    await runPgMigrations(this.pool, "deliveries", PG_DELIVERIES_MIGRATIONS);
   }
 
   async enqueue(key: DeliveryKey, o: EnqueueOptions): Promise<EnqueueOutcome> {

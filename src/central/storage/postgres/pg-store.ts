@@ -8,32 +8,34 @@ import {
   toTokenRecord,
   type UploadDbRow,
 } from "../db-rows.js";
-import { refuseNewerSchema } from "../schema-version.js";
+import type { RollupStore } from "../rollup-store.js";
 import type {
   AgentTokenRecord,
   IngestOutcome,
-  MetricsStore,
   SampleQuery,
   ServerSummary,
+  Storage,
   StoredUpload,
   TokenUse,
   UploadRecord,
 } from "../store.js";
+import { PgDeliveryStore } from "./deliveries.js";
+import { type Migration, runPgMigrations } from "./migrate.js";
+import { PgRawRollupStore } from "./rollups.js";
 
 /**
- * PostgreSQL behind the same MetricsStore interface, for several central
- * instances sharing one database. Same tables and column names as SQLite
+ * PostgreSQL behind the Storage port, for several central instances sharing
+ * one database. Same tables and column names as SQLite
  * (timestamps are epoch-ms BIGINTs in both), so queries port directly.
  * One file = one transaction; its rows go in with a single
  * `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING`, whose row
  * count is the number of new rows.
  *
- * Deliveries on PostgreSQL live in ./deliveries.ts (same connection pool).
- * Not covered: the hourly/daily rollups (../sqlite/rollups.ts) work on the
- * SQLite handle only, so reports on PostgreSQL aggregate the raw rows.
+ * Deliveries live in ./deliveries.ts and rollups in ./rollups.ts, on the
+ * same connection pool.
  */
 
-const MIGRATIONS: readonly { version: number; description: string; sql: string }[] = [
+const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     description: "samples, uploads, agent tokens",
@@ -96,9 +98,11 @@ const types = {
       : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-export class PgStore implements MetricsStore {
+export class PgStore implements Storage {
   readonly kind = "postgres" as const;
   readonly pool: pg.Pool;
+  readonly rollups: RollupStore;
+  readonly deliveries: PgDeliveryStore;
 
   /** `schema`: a search_path to use (tests use a throwaway schema). */
   constructor(connectionString: string, options: { schema?: string; max?: number } = {}) {
@@ -110,40 +114,13 @@ export class PgStore implements MetricsStore {
     });
     // An idle client losing its connection must not crash the process.
     this.pool.on("error", () => {});
+    this.rollups = new PgRawRollupStore((query) => this.samples(query));
+    this.deliveries = new PgDeliveryStore(this.pool);
   }
 
   async init(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
-      // Several centrals may start at once: one migrates, the others wait.
-      await client.query("SELECT pg_advisory_xact_lock(hashtext('srvutil-migrations'))");
-      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-        component TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL,
-        applied_at TEXT NOT NULL, PRIMARY KEY (component, version))`);
-      const applied = new Set(
-        (
-          await client.query<{ version: number }>(
-            "SELECT version FROM schema_migrations WHERE component = 'metrics'",
-          )
-        ).rows.map((r) => r.version),
-      );
-      refuseNewerSchema("metrics", applied, MIGRATIONS);
-      for (const m of MIGRATIONS) {
-        if (applied.has(m.version)) continue;
-        await client.query(m.sql);
-        await client.query(
-          "INSERT INTO schema_migrations (component, version, description, applied_at) VALUES ('metrics', $1, $2, $3)",
-          [m.version, m.description, new Date().toISOString()],
-        );
-      }
-      await client.query("COMMIT");
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+    await runPgMigrations(this.pool, "metrics", MIGRATIONS);
+    await this.deliveries.init();
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,7 @@ import type {
   DeliveryTrigger,
   EnqueueOptions,
   EnqueueOutcome,
-} from "../../delivery/store.js";
+} from "../delivery-store.js";
 import { type Migration, runMigrations } from "./migrate.js";
 
 /**

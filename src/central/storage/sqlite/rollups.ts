@@ -9,10 +9,12 @@ import {
   finishHour,
   HOUR_MS,
   type HourAggregate,
+  hourlyRollupsFit,
   type MountLast,
   mergeBucket,
   mergeMount,
 } from "../../aggregate/rows.js";
+import type { RollupRefreshOptions, RollupRefreshResult, RollupStore } from "../rollup-store.js";
 import { type Migration, runMigrations } from "./migrate.js";
 
 /**
@@ -166,21 +168,7 @@ export function registerRollupZone(db: Database.Database, tz: string): void {
   prepared(db, "INSERT OR IGNORE INTO rollup_zones (tz) VALUES (?)").run(tz);
 }
 
-/** True when every local midnight of the span is a whole UTC hour, so hour buckets cut days exactly. */
-export function hourlyRollupsFit(span: DaySpan): boolean {
-  return span.dayStarts.every((t) => t % HOUR_MS === 0);
-}
-
-export interface RefreshResult {
-  /** Uploads folded in by this refresh. */
-  uploads: number;
-  /** Hour buckets (server, hour) recomputed. */
-  hours: number;
-  /** True when the rollups were rebuilt from scratch (first run or data was cleared). */
-  rebuilt: boolean;
-  /** True when maxBatches stopped the refresh with uploads still to fold in. */
-  more: boolean;
-}
+type RefreshResult = RollupRefreshResult;
 
 // Raw sample columns in the order the hourly computation reads them.
 /** Ranges up to this long are read with one all() call in recomputeHours. */
@@ -220,17 +208,7 @@ const REFRESH_BATCH_UPLOADS = 500;
  * several processes: each batch is one IMMEDIATE transaction that also moves
  * the watermark, so every committed state equals "all uploads up to seq X".
  */
-export function refreshRollups(
-  db: Database.Database,
-  opts: {
-    /** Stop after this many transactions (the caller continues later: `more`). Default: until done. */
-    maxBatches?: number;
-    /** Uploads per transaction. */
-    batchUploads?: number;
-    /** Rows of those uploads per transaction (at least one upload goes in each). Default: no limit. */
-    batchRows?: number;
-  } = {},
-): RefreshResult {
+export function refreshRollups(db: Database.Database, opts: RollupRefreshOptions = {}): RefreshResult {
   ensureRollupSchema(db);
   const batchUploads = opts.batchUploads ?? REFRESH_BATCH_UPLOADS;
   const batchRows = opts.batchRows ?? Number.POSITIVE_INFINITY;
@@ -756,4 +734,37 @@ function stateSet(db: Database.Database, key: string, value: number): void {
     db,
     "INSERT INTO rollup_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
   ).run(key, value);
+}
+
+/**
+ * The rollup port on one SQLite connection. better-sqlite3 is synchronous:
+ * each call runs to completion on the calling thread, so callers that must
+ * keep the event loop free (the serve-time refresher) pass small bounds.
+ */
+export class SqliteRollupStore implements RollupStore {
+  constructor(private readonly db: Database.Database) {}
+
+  async registerZone(tz: string): Promise<void> {
+    registerRollupZone(this.db, tz);
+  }
+
+  async refresh(options?: RollupRefreshOptions): Promise<RollupRefreshResult> {
+    return refreshRollups(this.db, options);
+  }
+
+  async rebuild(): Promise<RollupRefreshResult> {
+    return rebuildRollups(this.db);
+  }
+
+  async readDaily(
+    tz: string,
+    span: DaySpan,
+    servers: readonly string[],
+  ): Promise<Map<string, DayAggregate[]>> {
+    return readDailyRollups(this.db, tz, span, servers);
+  }
+
+  async readHourly(server: string, from: number, to: number): Promise<HourAggregate[]> {
+    return readHourlyRollups(this.db, server, from, to);
+  }
 }

@@ -15,14 +15,16 @@ import {
 import type {
   AgentTokenRecord,
   IngestOutcome,
-  MetricsStore,
   SampleQuery,
   ServerSummary,
+  Storage,
   StoredUpload,
   TokenUse,
   UploadRecord,
 } from "../store.js";
+import { SqliteDeliveryStore } from "./deliveries.js";
 import { runMigrations } from "./migrate.js";
+import { ensureRollupSchema, SqliteRollupStore } from "./rollups.js";
 import { METRICS_MIGRATIONS } from "./schema.js";
 
 /**
@@ -91,10 +93,12 @@ const SAMPLE_PAGE = 5000;
  * interface. A single-file ingest is one transaction with prepared
  * statements, which is what makes it fast (see bench/ingest).
  */
-export class SqliteStore implements MetricsStore {
+export class SqliteStore implements Storage {
   readonly kind = "sqlite" as const;
   /** The raw handle, for modules in storage/sqlite/ (rollups, deliveries) that own their own tables. */
   readonly db: Database.Database;
+  readonly rollups: SqliteRollupStore;
+  readonly deliveries: SqliteDeliveryStore;
   readonly synchronous: SqliteSynchronous;
   private statements: ReturnType<typeof prepareStatements> | null = null;
   private closed = false;
@@ -117,10 +121,14 @@ export class SqliteStore implements MetricsStore {
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     this.db.pragma("foreign_keys = ON");
     if ((options.backgroundCheckpoint ?? true) && file !== ":memory:") this.startCheckpointer();
+    this.rollups = new SqliteRollupStore(this.db);
+    this.deliveries = new SqliteDeliveryStore(this.db);
   }
 
   async init(): Promise<void> {
     runMigrations(this.db, "metrics", METRICS_MIGRATIONS);
+    ensureRollupSchema(this.db);
+    await this.deliveries.init();
     this.statements = prepareStatements(this.db);
   }
 

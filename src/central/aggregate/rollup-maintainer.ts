@@ -1,0 +1,84 @@
+import type { AutomationLog } from "../automation-log.js";
+import type { RollupStore } from "../storage/rollup-store.js";
+
+/** Uploads folded into the rollups per step while serving (about 5-10 ms of work on a busy fleet). */
+const SERVE_REFRESH_BATCH_UPLOADS = 50;
+/** …and at most this many of their rows (one backlog file can hold 10,000). */
+const SERVE_REFRESH_BATCH_ROWS = 5_000;
+
+/** How often `central serve` folds new uploads into the rollups. */
+export const ROLLUP_REFRESH_MS = 30_000;
+
+/**
+ * Keeps the rollups close to the raw rows while `central serve` runs, so the
+ * Monday report reads O(servers × days) rows instead of catching up on a
+ * week of uploads first. Report builds refresh too, so this is an
+ * optimisation, never needed for correctness.
+ *
+ * Every instance of a fleet runs one: the store's refresh is safe to run
+ * concurrently. Work goes in small bounded steps, one per turn of the event
+ * loop: a refresh after 30 s of a busy fleet folds in tens of thousands of
+ * uploads, and done in one go it held the event loop (and every upload
+ * waiting on it) for seconds on SQLite, whose calls are synchronous.
+ */
+export class RollupMaintainer {
+  private running = false;
+  private stopped = false;
+  private first: NodeJS.Timeout | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private current: Promise<void> | null = null;
+
+  constructor(
+    private readonly rollups: RollupStore,
+    private readonly log: AutomationLog | null,
+    private readonly everyMs = ROLLUP_REFRESH_MS,
+  ) {}
+
+  /** Registers the report zone (its days stay current from now on), then refreshes soon and periodically. */
+  async start(timeZone: string): Promise<void> {
+    await this.rollups.registerZone(timeZone);
+    // Soon after start (catch up on what arrived while down), then periodically.
+    this.first = setTimeout(() => this.refreshSoon(), Math.min(1_000, this.everyMs));
+    this.timer = setInterval(() => this.refreshSoon(), this.everyMs);
+    this.first.unref();
+    this.timer.unref();
+  }
+
+  /** Starts a catch-up unless one is running; resolves when it has finished. */
+  refreshSoon(): Promise<void> {
+    if (this.running || this.stopped) return this.current ?? Promise.resolve();
+    this.running = true;
+    this.current = this.catchUp().finally(() => {
+      this.running = false;
+    });
+    return this.current;
+  }
+
+  /** Stops the timers and waits for the step in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.first !== null) clearTimeout(this.first);
+    if (this.timer !== null) clearInterval(this.timer);
+    await this.current;
+  }
+
+  private async catchUp(): Promise<void> {
+    let more = true;
+    while (more && !this.stopped) {
+      try {
+        more = (
+          await this.rollups.refresh({
+            maxBatches: 1,
+            batchUploads: SERVE_REFRESH_BATCH_UPLOADS,
+            batchRows: SERVE_REFRESH_BATCH_ROWS,
+          })
+        ).more;
+      } catch (err) {
+        this.log?.warn("rollups.refresh_failed", { error: (err as Error).message });
+        return;
+      }
+      // Let waiting uploads run between steps.
+      if (more) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+}
