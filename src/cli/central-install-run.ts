@@ -20,7 +20,7 @@ function serviceCommand(): string[] {
 
 export async function centralInstallCommand(flags: CentralInstallFlags): Promise<void> {
   const command = serviceCommand();
-  const built = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+  const built = fileURLToPath(new URL("../../dist/cli/srvutil.cjs", import.meta.url));
   if (!existsSync(built)) {
     process.stderr.write(
       `srvutil: warning: ${built} is missing; run \`npm run build\` before the service starts\n`,

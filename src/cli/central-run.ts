@@ -3,7 +3,6 @@ import { createAgentToken, createViewerToken, TokenInputError } from "../central
 import { AutomationLog } from "../central/automation-log.js";
 import { loadCentralConfig } from "../central/config.js";
 import type { Storage } from "../central/storage/store.js";
-import { VERSION } from "./version.js";
 
 /**
  * What `srvutil central …` runs (the commander wiring is ./central.ts, which
@@ -14,11 +13,12 @@ const server = () => import("../central/server.js");
 const bulk = () => import("../central/ingest/bulk.js");
 
 /** `central serve`: the API and the scheduler until SIGTERM/SIGINT. */
-export async function serveCommand(): Promise<void> {
+/** `version`: the release, passed in by the wiring (./version.ts is part of the start-up bundle). */
+export async function serveCommand(version: string): Promise<void> {
   const config = loadCentralConfig(process.env);
   const { startCentral } = await server();
-  const running = await startCentral(config, { logger: { level: config.logLevel }, version: VERSION });
-  process.stdout.write(`srvutil ${VERSION} central listening on ${running.url}\n`);
+  const running = await startCentral(config, { logger: { level: config.logLevel }, version });
+  process.stdout.write(`srvutil ${version} central listening on ${running.url}\n`);
   for (const w of running.warnings) process.stderr.write(`srvutil: warning: ${w}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

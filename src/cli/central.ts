@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { VERSION } from "./version.js";
 
 // The implementations (config schema, tokens, storage drivers, fastify) load
 // only when a central command runs, so `srvutil --help` and `srvutil agent …`
@@ -40,7 +41,7 @@ export function registerCentralCommands(program: Command): void {
       "Run the API (POST /api/v1/metrics, read API, /healthz, /readyz, /metrics) and the report scheduler until SIGTERM/SIGINT",
     )
     .action(async () => {
-      await (await run()).serveCommand();
+      await (await run()).serveCommand(VERSION);
     });
 
   const token = central

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { DeliveryState } from "../central/delivery/store.js";
 import { Option } from "./commander.js";
+import { VERSION } from "./version.js";
 
 /** The delivery code (mail, croner, storage drivers) loads only when a command runs. */
 const run = () => import("./report-delivery-run.js");
@@ -14,7 +15,10 @@ export function registerReportDeliveryCommands(report: Command): void {
     )
     .requiredOption("--to <address>", "recipient (repeatable)", collect, [])
     .action(async (opts: { to: string[] }) => {
-      process.exitCode = await (await import("./report-test-mail-run.js")).testMailCommand(opts);
+      process.exitCode = await (await import("./report-test-mail-run.js")).testMailCommand({
+        ...opts,
+        version: VERSION,
+      });
     });
 
   report

@@ -3,7 +3,6 @@ import { loadCentralConfig } from "../central/config.js";
 import { parseSmtpSettings } from "../central/mail/settings.js";
 import { MailSendError, SmtpMailTransport } from "../central/mail/transport.js";
 import { ConfigError, EXIT_CODE, InputError } from "../errors.js";
-import { VERSION } from "./version.js";
 
 // What `srvutil report test-mail` runs (wired in ./report-delivery.ts, loaded only then).
 
@@ -16,7 +15,8 @@ class TestMailInputError extends InputError {}
  * the command it refused. The exit code is 0 only when every recipient was
  * accepted.
  */
-export async function testMailCommand(opts: { to: string[] }): Promise<number> {
+export async function testMailCommand(opts: { to: string[]; version: string }): Promise<number> {
+  const version = opts.version;
   const config = loadCentralConfig(process.env);
   const bad = opts.to.filter((a) => !/^[^\s@<>,]+@[^\s@<>,]+$/.test(a));
   if (opts.to.length === 0 || bad.length > 0) {
@@ -48,10 +48,10 @@ export async function testMailCommand(opts: { to: string[] }): Promise<number> {
       bcc: [],
       subject: `srvutil test mail from ${os.hostname()}`,
       text:
-        `This is a test message from srvutil ${VERSION} on ${os.hostname()}, sent ${sentAt.toISOString()}.\n` +
+        `This is a test message from srvutil ${version} on ${os.hostname()}, sent ${sentAt.toISOString()}.\n` +
         `If you read it, the weekly report will reach this address too.\n`,
       html:
-        `<p>This is a test message from srvutil ${VERSION} on ${escapeHtml(os.hostname())}, sent ${sentAt.toISOString()}.</p>` +
+        `<p>This is a test message from srvutil ${version} on ${escapeHtml(os.hostname())}, sent ${sentAt.toISOString()}.</p>` +
         "<p>If you read it, the weekly report will reach this address too.</p>",
       images: [],
       headers: { "X-Srvutil-Test": "1" },
