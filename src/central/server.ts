@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import multipart from "@fastify/multipart";
 import swagger from "@fastify/swagger";
 import Fastify, {
@@ -22,7 +23,11 @@ import type { ErrorResponse } from "./ingest/schemas.js";
 import { registerSeedBridge, SEED_BRIDGE_PATH, type SeedBridgeSettings } from "./ingest/seed/bridge.js";
 import { registerCsvBodyParser, registerUploadRoute, UPLOAD_CONTENT_TYPES } from "./ingest/upload-route.js";
 import { registerWhoamiRoute } from "./ingest/whoami-route.js";
+import { InstancePresence } from "./jobs/instance-presence.js";
+import { retentionJob } from "./jobs/retention-job.js";
+import { instanceId, JobRunner, type ScheduledJob } from "./jobs/scheduled-jobs.js";
 import { openStorage } from "./storage/open.js";
+import { rawStoreMode } from "./storage/raw-upload-store.js";
 import type { Storage } from "./storage/store.js";
 
 export { createAgentToken, createViewerToken } from "./auth/tokens.js";
@@ -303,6 +308,7 @@ export function createIngestService(
     maxRows: config.maxRowsPerFile,
     parseWorkers: config.parseWorkers,
     seedTimeZone: config.reportTimeZone,
+    rawStore: rawStoreMode(config.rawStore, store),
   });
 }
 
@@ -318,6 +324,10 @@ export async function startCentral(
     logger?: FastifyServerOptions["logger"];
     /** How often new uploads are folded into the rollups (tests shorten it). */
     rollupRefreshMs?: number;
+    /** The once-across-instances jobs (default: retention). */
+    jobs?: readonly ScheduledJob[];
+    /** How often the job runner looks for due jobs (tests shorten it). */
+    jobCheckMs?: number;
   } = {},
 ): Promise<RunningCentral> {
   const log = new AutomationLog(config.paths.automationLog, config.logRotation);
@@ -369,11 +379,27 @@ export async function startCentral(
   const scheduler = await startDeliveryScheduler({ config, store, log });
   const rollups = new RollupMaintainer(store.rollups, log, opts.rollupRefreshMs);
   await rollups.start(config.reportTimeZone);
+  const id = instanceId();
+  const presence = new InstancePresence(
+    store.coordination,
+    { id, description: `${hostname()} pid ${process.pid} ${url}`, startedAt: Date.now() },
+    log,
+  );
+  await presence.start();
+  const jobs = new JobRunner({
+    coordination: store.coordination,
+    jobs: opts.jobs ?? [retentionJob(store, log)],
+    log,
+    holder: id,
+    ...(opts.jobCheckMs !== undefined ? { checkMs: opts.jobCheckMs } : {}),
+  });
+  jobs.start();
   log.info("serve started", {
     url,
     listen: `${config.listen.host}:${port}`,
     db: store.kind,
     tls: config.tls !== null,
+    instance: id,
   });
 
   const running = app;
@@ -386,8 +412,10 @@ export async function startCentral(
     warnings,
     close: () => {
       closing ??= (async () => {
+        await jobs.stop();
         await rollups.stop();
         await scheduler.stop();
+        await presence.stop();
         await running.close();
         await runningIngest.close();
         if (ownsStore) await store.close();

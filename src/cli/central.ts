@@ -11,7 +11,7 @@ const run = () => import("./central-run.js");
 // commits. Must be set before the pool's first use, hence at import time.
 process.env.UV_THREADPOOL_SIZE ??= "16";
 
-/** `srvutil central …`: serve, token add|list|revoke, import, rebuild. */
+/** `srvutil central …`: serve, token add|list|revoke, import, migrate, rebuild. */
 export function registerCentralCommands(program: Command): void {
   const central = program.command("central").description("The central server: API, storage, tokens");
 
@@ -69,9 +69,18 @@ export function registerCentralCommands(program: Command): void {
     });
 
   central
+    .command("migrate")
+    .description(
+      "Create or upgrade the database schema of every part, print the migrations applied, and exit (safe while other instances start)",
+    )
+    .action(async () => {
+      await (await run()).migrateCommand();
+    });
+
+  central
     .command("rebuild")
     .description(
-      "Re-derive samples and uploads from received_metrics/ (tokens stay). Stop `central serve` first.",
+      "Re-derive samples and uploads from the raw uploads (received_metrics/, or the database with SRVUTIL_RAW_STORE=database; tokens stay). Refuses while any `central serve` runs on the database.",
     )
     .action(async () => {
       await (await run()).rebuildCommand();

@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
 import { InputError } from "../../errors.js";
 import {
   CsvValidationError,
@@ -66,6 +68,13 @@ export interface IngestServiceOptions {
   parseWorkers?: number;
   /** Zone of the seed format's zone-less times when the caller names none (the report time zone). Default UTC. */
   seedTimeZone?: string;
+  /**
+   * Where raw files go (SRVUTIL_RAW_STORE, resolved by storage's rawStoreMode):
+   * "files" (default), durable in received_metrics/ before the commit;
+   * "database", gzip-compressed in the ingest transaction itself, so an
+   * acknowledged upload survives the loss of this instance's disk.
+   */
+  rawStore?: "files" | "database";
 }
 
 export interface IngestResult {
@@ -156,6 +165,15 @@ export class IngestService {
     const name = rawFileName(uploadId, seedTimeZone);
     const rawPath = `received_metrics/${server}/${day}/${name}`;
     const dir = this.safeDir(server, day);
+    if (this.options.rawStore === "database") {
+      const rawGzip = await gzipAsync(bytes, { level: 6 });
+      const outcome = await this.store.ingest(
+        { uploadId, server, receivedAt, rawPath, sha256, bytes: bytes.byteLength, rawGzip },
+        rows,
+      );
+      this.logUpload(outcome, server, bytes.byteLength, seedTimeZone, skippedRows.length);
+      return { ...outcome, server, replay: false, rawPath, skippedRows };
+    }
     const file = path.join(dir, name);
     if (day !== this.knownDirsDay) {
       this.knownDirs.clear();
@@ -181,16 +199,26 @@ export class IngestService {
       await this.rawFiles.unlink(dir, file).catch(() => rm(file, { force: true }));
       throw err;
     }
+    this.logUpload(outcome, server, bytes.byteLength, seedTimeZone, skippedRows.length);
+    return { ...outcome, server, replay: false, rawPath, skippedRows };
+  }
+
+  private logUpload(
+    outcome: Awaited<ReturnType<Storage["ingest"]>>,
+    server: string,
+    bytes: number,
+    seedTimeZone: string | null,
+    skippedLines: number,
+  ): void {
     this.options.log?.info("upload", {
-      upload_id: uploadId,
+      upload_id: outcome.uploadId,
       server,
       rows: outcome.rows,
       inserted: outcome.inserted,
       duplicates: outcome.duplicates,
-      bytes: bytes.byteLength,
-      ...(seedTimeZone === null ? {} : { format: "seed", skipped_lines: skippedRows.length }),
+      bytes,
+      ...(seedTimeZone === null ? {} : { format: "seed", skipped_lines: skippedLines }),
     });
-    return { ...outcome, server, replay: false, rawPath, skippedRows };
   }
 
   /**
@@ -199,6 +227,24 @@ export class IngestService {
    */
   async ingestStoredFile(absPath: string, bytes: Uint8Array, receivedAt: number): Promise<IngestResult> {
     const rel = path.relative(this.options.dataDir, absPath).split(path.sep);
+    return this.ingestStoredRaw(rel, bytes, receivedAt, absPath);
+  }
+
+  /**
+   * Re-ingests a raw upload kept in the database (`central rebuild` with
+   * SRVUTIL_RAW_STORE=database) under its original upload id and path; the
+   * raw upload itself stays where it is.
+   */
+  ingestStoredUpload(rawPath: string, bytes: Uint8Array, receivedAt: number): Promise<IngestResult> {
+    return this.ingestStoredRaw(rawPath.split("/"), bytes, receivedAt, `raw upload ${rawPath}`);
+  }
+
+  private async ingestStoredRaw(
+    rel: string[],
+    bytes: Uint8Array,
+    receivedAt: number,
+    absPath: string,
+  ): Promise<IngestResult> {
     const [top, dirServer, day, name] = rel;
     const parsedName = parseRawFileName(name ?? "");
     const uploadId = parsedName?.uploadId ?? "";
@@ -350,6 +396,8 @@ export function newUploadId(receivedAt: number): string {
   randomOffset += 6;
   return `${compact}-${suffix}`;
 }
+
+const gzipAsync = promisify(gzip);
 
 export function isUploadId(id: string): boolean {
   return UPLOAD_ID_PATTERN.test(id);
