@@ -47,7 +47,7 @@ export class SqliteCoordinationStore implements CoordinationStore {
     now: number,
     leaseMs: number,
   ): Promise<boolean> {
-    return this.s.claim.run(job, holder, now + leaseMs, period, now).changes === 1;
+    return this.s.claim.run({ job, holder, leaseUntil: now + leaseMs, period, now }).changes === 1;
   }
 
   async completeJob(job: string, period: number, holder: string): Promise<boolean> {
@@ -92,13 +92,13 @@ export class SqliteCoordinationStore implements CoordinationStore {
 function prepare(db: Database.Database) {
   return {
     claim: db.prepare(
-      `INSERT INTO job_leases (job, holder, lease_until) VALUES (?1, ?2, ?3)
+      `INSERT INTO job_leases (job, holder, lease_until) VALUES (@job, @holder, @leaseUntil)
        ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until
-       WHERE (job_leases.done_period IS NULL OR job_leases.done_period < ?4)
-         AND (job_leases.holder IS NULL OR job_leases.holder = excluded.holder OR job_leases.lease_until <= ?5)`,
+       WHERE (job_leases.done_period IS NULL OR job_leases.done_period < @period)
+         AND (job_leases.holder IS NULL OR job_leases.holder = excluded.holder OR job_leases.lease_until <= @now)`,
     ),
     complete: db.prepare(
-      "UPDATE job_leases SET done_period = ?1, done_at = ?2, holder = NULL, lease_until = 0 WHERE job = ?3 AND holder = ?4",
+      "UPDATE job_leases SET done_period = ?, done_at = ?, holder = NULL, lease_until = 0 WHERE job = ? AND holder = ?",
     ),
     release: db.prepare("UPDATE job_leases SET holder = NULL, lease_until = 0 WHERE job = ? AND holder = ?"),
     lastDone: db.prepare("SELECT done_period FROM job_leases WHERE job = ?"),
