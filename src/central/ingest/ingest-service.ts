@@ -125,7 +125,7 @@ export class IngestService {
 
   /** Starts the parse workers and the raw file writer threads ahead of the first upload. */
   warmUp(): Promise<void> {
-    this.rawFiles.warmUp();
+    if (this.options.rawStore !== "database") this.rawFiles.warmUp();
     return this.parsePool.warmUp();
   }
 
