@@ -24,8 +24,8 @@ import { registerSeedBridge, SEED_BRIDGE_PATH, type SeedBridgeSettings } from ".
 import { registerCsvBodyParser, registerUploadRoute, UPLOAD_CONTENT_TYPES } from "./ingest/upload-route.js";
 import { registerWhoamiRoute } from "./ingest/whoami-route.js";
 import { InstancePresence } from "./jobs/instance-presence.js";
-import { retentionJob } from "./jobs/retention-job.js";
 import { instanceId, JobRunner, type ScheduledJob } from "./jobs/scheduled-jobs.js";
+import { serveJobs } from "./jobs/serve-jobs.js";
 import { openStorage } from "./storage/open.js";
 import { rawStoreMode } from "./storage/raw-upload-store.js";
 import type { Storage } from "./storage/store.js";
@@ -324,7 +324,7 @@ export async function startCentral(
     logger?: FastifyServerOptions["logger"];
     /** How often new uploads are folded into the rollups (tests shorten it). */
     rollupRefreshMs?: number;
-    /** The once-across-instances jobs (default: retention). */
+    /** The once-across-instances jobs (default: ./jobs/serve-jobs.ts). */
     jobs?: readonly ScheduledJob[];
     /** How often the job runner looks for due jobs (tests shorten it). */
     jobCheckMs?: number;
@@ -388,7 +388,7 @@ export async function startCentral(
   await presence.start();
   const jobs = new JobRunner({
     coordination: store.coordination,
-    jobs: opts.jobs ?? [retentionJob(store, log)],
+    jobs: opts.jobs ?? serveJobs(store, log),
     log,
     holder: id,
     ...(opts.jobCheckMs !== undefined ? { checkMs: opts.jobCheckMs } : {}),
