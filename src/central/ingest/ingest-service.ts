@@ -33,6 +33,8 @@ import type { SeedRowProblem } from "./seed/parse-seed.js";
  * where the date is the UTC date the central received the file (not the
  * dates inside it: one file may span days, and receipt date makes "what came
  * in on Tuesday" a directory listing). Gzip uploads are stored decompressed.
+ * With rawStore "database" the same bytes, under the same path name, go into
+ * the database's raw_uploads table in the ingest transaction instead.
  */
 
 /** Rows of a file name a server other than the one the token is bound to (→ 403). */
@@ -239,11 +241,12 @@ export class IngestService {
     return this.ingestStoredRaw(rawPath.split("/"), bytes, receivedAt, `raw upload ${rawPath}`);
   }
 
+  /** `label` names the file in errors: its absolute path, or the raw upload's path in the database. */
   private async ingestStoredRaw(
     rel: string[],
     bytes: Uint8Array,
     receivedAt: number,
-    absPath: string,
+    label: string,
   ): Promise<IngestResult> {
     const [top, dirServer, day, name] = rel;
     const parsedName = parseRawFileName(name ?? "");
@@ -257,7 +260,7 @@ export class IngestService {
       uploadId === ""
     ) {
       throw new IngestInputError(
-        `${absPath}: not a received_metrics/<server>/<YYYY-MM-DD>/<upload_id>.csv path`,
+        `${label}: not a received_metrics/<server>/<YYYY-MM-DD>/<upload_id>.csv path`,
       );
     }
     // A seed raw file says so in its name; one dropped in by hand is recognised by its header.

@@ -10,13 +10,15 @@ const MIGRATIONS: readonly Migration[] = [
     description: "raw uploads kept in the database",
     // The key starts with server so the table can be distributed by server
     // like samples (docs/scaling.md); upload ids are unique on their own.
+    // Rebuild pages through upload ids in byte order (= receipt order), hence
+    // the "C" index: in a linguistic collation '-' may sort as if absent.
     sql: `
       CREATE TABLE raw_uploads (
         server TEXT NOT NULL, upload_id TEXT NOT NULL, received_at BIGINT NOT NULL,
         raw_path TEXT NOT NULL, body_gzip BYTEA NOT NULL,
         PRIMARY KEY (server, upload_id)
       );
-      CREATE INDEX raw_uploads_upload_id ON raw_uploads (upload_id);
+      CREATE INDEX raw_uploads_upload_id ON raw_uploads (upload_id COLLATE "C");
       CREATE INDEX raw_uploads_received_at ON raw_uploads (received_at);
     `,
   },
@@ -47,7 +49,7 @@ export class PgRawUploadStore implements RawUploadStore {
       body_gzip: Buffer;
     }>(
       `SELECT server, upload_id, received_at, raw_path, body_gzip FROM raw_uploads
-       WHERE upload_id > $1 ORDER BY upload_id COLLATE "C" LIMIT $2`,
+       WHERE upload_id COLLATE "C" > $1 ORDER BY upload_id COLLATE "C" LIMIT $2`,
       [after ?? "", limit],
     );
     return r.rows.map((x) => ({
