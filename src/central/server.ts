@@ -27,7 +27,7 @@ import { InstancePresence } from "./jobs/instance-presence.js";
 import { instanceId, JobRunner, type ScheduledJob } from "./jobs/scheduled-jobs.js";
 import { serveJobs } from "./jobs/serve-jobs.js";
 import { openStorage } from "./storage/open.js";
-import { rawStoreMode } from "./storage/raw-upload-store.js";
+import { rawStoreMode, rawStoreWarning } from "./storage/raw-upload-store.js";
 import type { Storage } from "./storage/store.js";
 
 export { createAgentToken, createViewerToken } from "./auth/tokens.js";
@@ -359,6 +359,11 @@ export async function startCentral(
         : null,
       log,
     });
+    const rawWarning = rawStoreWarning(rawStoreMode(config.rawStore, store), store, config.sqliteSynchronous);
+    if (rawWarning !== null) {
+      log.warn("raw store", { warning: rawWarning });
+      warnings.push(rawWarning);
+    }
     if (config.seedCompat.enabled) {
       const networks = config.seedCompat.networks.join(", ");
       const warning = `seed bridge on: POST ${SEED_BRIDGE_PATH} accepts uploads without a token from ${networks} for enrolled servers`;

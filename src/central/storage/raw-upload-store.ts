@@ -43,6 +43,21 @@ export function rawStoreMode(setting: RawStoreSetting, store: Pick<Storage, "kin
   return store.kind === "postgres" ? "database" : "files";
 }
 
+/**
+ * What an operator must hear at start about the chosen raw store, or null.
+ * SQLite with synchronous=NORMAL does not fsync its commits; in files mode
+ * the fsynced raw file is what startup recovery re-ingests an acknowledged
+ * upload from after a power loss, and in database mode there is no such file.
+ */
+export function rawStoreWarning(
+  mode: "files" | "database",
+  store: Pick<Storage, "kind">,
+  sqliteSynchronous: "NORMAL" | "FULL",
+): string | null {
+  if (mode !== "database" || store.kind !== "sqlite" || sqliteSynchronous === "FULL") return null;
+  return "SRVUTIL_RAW_STORE=database on SQLite with SRVUTIL_SQLITE_SYNCHRONOUS=NORMAL: a power loss can lose acknowledged uploads (there is no raw file to recover them from); set SRVUTIL_SQLITE_SYNCHRONOUS=FULL or SRVUTIL_RAW_STORE=files";
+}
+
 /** True when several central instances can share this storage (a server database, not a local file). */
 export function isSharedStorage(store: Pick<Storage, "kind">): boolean {
   return store.kind === "postgres";

@@ -15,7 +15,7 @@ import type { IngestService } from "../../../src/central/ingest/ingest-service.j
 import { RebuildRefusedError, rebuildCentral } from "../../../src/central/ingest/rebuild.js";
 import { createIngestService } from "../../../src/central/server.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
-import { rawStoreMode } from "../../../src/central/storage/raw-upload-store.js";
+import { rawStoreMode, rawStoreWarning } from "../../../src/central/storage/raw-upload-store.js";
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import { ConfigError, EXIT_CODE } from "../../../src/errors.js";
@@ -193,12 +193,19 @@ describe("central rebuild with raw files on local disks", () => {
     expect(r.stderr).toContain("SRVUTIL_RAW_STORE=files: central rebuild refuses on a shared database");
   }, 60_000);
 
-  it("auto means database on PostgreSQL and files on SQLite", async (ctx) => {
+  it("auto means database on PostgreSQL and files on SQLite; database on SQLite NORMAL is warned about", async (ctx) => {
     const pgStore = await (await backends[0]!.open(ctx))();
     const sqliteStore = await (await backends[1]!.open(ctx))();
     expect(rawStoreMode("auto", pgStore)).toBe("database");
     expect(rawStoreMode("auto", sqliteStore)).toBe("files");
     expect(rawStoreMode("files", pgStore)).toBe("files");
     expect(rawStoreMode("database", sqliteStore)).toBe("database");
+    // Only the combination that weakens "acknowledged means durable" is warned about.
+    expect(rawStoreWarning("database", sqliteStore, "NORMAL")).toMatch(
+      /^SRVUTIL_RAW_STORE=database on SQLite with SRVUTIL_SQLITE_SYNCHRONOUS=NORMAL: a power loss can lose/,
+    );
+    expect(rawStoreWarning("database", sqliteStore, "FULL")).toBeNull();
+    expect(rawStoreWarning("files", sqliteStore, "NORMAL")).toBeNull();
+    expect(rawStoreWarning("database", pgStore, "NORMAL")).toBeNull();
   });
 });
