@@ -9,6 +9,7 @@ import { DEFAULT_SMTP_OPTIONS, type SmtpOptions } from "./mail/settings.js";
 import { DEFAULT_THRESHOLDS } from "./report/thresholds.js";
 import type { ReportThresholds } from "./report/types.js";
 import type { SqliteSynchronous } from "./storage/open.js";
+import type { RawStoreSetting } from "./storage/raw-upload-store.js";
 
 export { ConfigError };
 
@@ -103,6 +104,12 @@ const sqliteSynchronous = z.string().transform((raw, ctx): SqliteSynchronous => 
   return refuse(ctx, `expected NORMAL or FULL, got '${raw}'`);
 });
 
+const rawStore = z.string().transform((raw, ctx): RawStoreSetting => {
+  const v = raw.trim().toLowerCase();
+  if (v === "auto" || v === "files" || v === "database") return v;
+  return refuse(ctx, `expected auto, files or database, got '${raw}'`);
+});
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 const logLevel = z.string().transform((raw, ctx) => {
   const v = raw.trim().toLowerCase();
@@ -162,6 +169,7 @@ const CentralEnv = z.object({
   SRVUTIL_RATE_LIMIT_PER_SECOND: number(0, "a number ≥ 0").prefault("5"),
   SRVUTIL_RATE_LIMIT_BURST: number(0, "a number ≥ 0").prefault("60"),
   SRVUTIL_SQLITE_SYNCHRONOUS: sqliteSynchronous.prefault("NORMAL"),
+  SRVUTIL_RAW_STORE: rawStore.prefault("auto"),
   // Report and delivery
   SRVUTIL_REPORT_TZ: timeZone.default("UTC"),
   SRVUTIL_REPORT_TO: emailList.default([]),
@@ -217,6 +225,8 @@ export interface CentralConfig {
   /** Per-token upload rate; perSecond 0 disables it. */
   rateLimit: { perSecond: number; burst: number };
   sqliteSynchronous: SqliteSynchronous;
+  /** Where raw uploads are kept: auto (database on PostgreSQL, files on SQLite), files or database. */
+  rawStore: RawStoreSetting;
   tls: { certFile: string; keyFile: string } | null;
   /** fastify's log level for `central serve`. */
   logLevel: string;
@@ -321,6 +331,7 @@ export function loadCentralConfig(env: Readonly<Record<string, string | undefine
     parseWorkers: e.SRVUTIL_PARSE_WORKERS,
     rateLimit: { perSecond: e.SRVUTIL_RATE_LIMIT_PER_SECOND, burst: e.SRVUTIL_RATE_LIMIT_BURST },
     sqliteSynchronous: e.SRVUTIL_SQLITE_SYNCHRONOUS,
+    rawStore: e.SRVUTIL_RAW_STORE,
     tls:
       e.SRVUTIL_TLS_CERT !== undefined && e.SRVUTIL_TLS_KEY !== undefined
         ? { certFile: e.SRVUTIL_TLS_CERT, keyFile: e.SRVUTIL_TLS_KEY }

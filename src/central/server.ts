@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import multipart from "@fastify/multipart";
 import swagger from "@fastify/swagger";
 import Fastify, {
@@ -24,7 +25,11 @@ import type { ErrorResponse } from "./ingest/schemas.js";
 import { registerSeedBridge, SEED_BRIDGE_PATH, type SeedBridgeSettings } from "./ingest/seed/bridge.js";
 import { registerCsvBodyParser, registerUploadRoute, UPLOAD_CONTENT_TYPES } from "./ingest/upload-route.js";
 import { registerWhoamiRoute } from "./ingest/whoami-route.js";
+import { InstancePresence } from "./jobs/instance-presence.js";
+import { instanceId, JobRunner, type ScheduledJob } from "./jobs/scheduled-jobs.js";
+import { serveJobs } from "./jobs/serve-jobs.js";
 import { openStorage } from "./storage/open.js";
+import { rawStoreMode, rawStoreWarning } from "./storage/raw-upload-store.js";
 import type { Storage } from "./storage/store.js";
 
 export { createAgentToken, createViewerToken } from "./auth/tokens.js";
@@ -305,6 +310,7 @@ export function createIngestService(
     maxRows: config.maxRowsPerFile,
     parseWorkers: config.parseWorkers,
     seedTimeZone: config.reportTimeZone,
+    rawStore: rawStoreMode(config.rawStore, store),
   });
 }
 
@@ -322,6 +328,10 @@ export async function startCentral(
     rollupRefreshMs?: number;
     /** The release, for the "serve started" log entry (the CLI passes it). */
     version?: string;
+    /** The once-across-instances jobs (default: ./jobs/serve-jobs.ts). */
+    jobs?: readonly ScheduledJob[];
+    /** How often the job runner looks for due jobs (tests shorten it). */
+    jobCheckMs?: number;
   } = {},
 ): Promise<RunningCentral> {
   const log = new AutomationLog(config.paths.automationLog, config.logRotation);
@@ -355,6 +365,11 @@ export async function startCentral(
         : null,
       log,
     });
+    const rawWarning = rawStoreWarning(rawStoreMode(config.rawStore, store), store, config.sqliteSynchronous);
+    if (rawWarning !== null) {
+      log.warn("raw store", { warning: rawWarning });
+      warnings.push(rawWarning);
+    }
     if (config.seedCompat.enabled) {
       const networks = config.seedCompat.networks.join(", ");
       const warning = `seed bridge on: POST ${SEED_BRIDGE_PATH} accepts uploads without a token from ${networks} for enrolled servers`;
@@ -382,12 +397,28 @@ export async function startCentral(
   const scheduler = await startDeliveryScheduler({ config, store, log });
   const rollups = new RollupMaintainer(store.rollups, log, opts.rollupRefreshMs);
   await rollups.start(config.reportTimeZone);
+  const id = instanceId();
+  const presence = new InstancePresence(
+    store.coordination,
+    { id, description: `${hostname()} pid ${process.pid} ${url}`, startedAt: Date.now() },
+    log,
+  );
+  await presence.start();
+  const jobs = new JobRunner({
+    coordination: store.coordination,
+    jobs: opts.jobs ?? serveJobs(store, log),
+    log,
+    holder: id,
+    ...(opts.jobCheckMs !== undefined ? { checkMs: opts.jobCheckMs } : {}),
+  });
+  jobs.start();
   log.info("serve started", {
     ...(opts.version !== undefined ? { version: opts.version } : {}),
     url,
     listen: `${config.listen.host}:${port}`,
     db: store.kind,
     tls: config.tls !== null,
+    instance: id,
   });
 
   const running = app;
@@ -400,8 +431,10 @@ export async function startCentral(
     warnings,
     close: () => {
       closing ??= (async () => {
+        await jobs.stop();
         await rollups.stop();
         await scheduler.stop();
+        await presence.stop();
         await running.close();
         await runningIngest.close();
         if (ownsStore) await store.close();

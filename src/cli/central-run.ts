@@ -115,13 +115,36 @@ export async function importCommand(dir: string, opts: { format: string; sourceT
   });
 }
 
+/** `central migrate`: openStorage applies what is pending (under the migration lock); this reports it. */
+export async function migrateCommand(): Promise<void> {
+  await withStore(async (store, config) => {
+    const applied = store.appliedMigrations();
+    new AutomationLog(config.paths.automationLog, config.logRotation).info("migrate", {
+      db: store.kind,
+      applied: applied.map((m) => `${m.component} ${m.version}`),
+    });
+    if (applied.length === 0) {
+      process.stdout.write(`The ${store.kind} schema is current: no migrations to apply\n`);
+      return;
+    }
+    const lines = applied.map((m) => `  ${m.component} ${m.version}: ${m.description}\n`);
+    process.stdout.write(
+      `Applied ${applied.length} migration${applied.length === 1 ? "" : "s"} to the ${store.kind} schema:\n${lines.join("")}`,
+    );
+  });
+}
+
 export async function rebuildCommand(): Promise<void> {
   await withStore(async (store, config) => {
     const log = new AutomationLog(config.paths.automationLog, config.logRotation);
     const { createIngestService } = await server();
-    const { rebuildFromRaw, stderrProgress } = await bulk();
+    const { stderrProgress } = await bulk();
+    const { rebuildCentral } = await import("../central/ingest/rebuild.js");
+    const { rawStoreMode } = await import("../central/storage/raw-upload-store.js");
     const ingest = createIngestService(config, store, null);
-    const summary = await rebuildFromRaw(store, ingest, config.paths.receivedMetrics, {
+    const summary = await rebuildCentral(store, ingest, {
+      rawStore: rawStoreMode(config.rawStore, store),
+      receivedMetricsDir: config.paths.receivedMetrics,
       progress: stderrProgress("rebuild"),
     }).finally(() => ingest.close());
     for (const f of summary.failed) process.stderr.write(`srvutil: ${f.file}: ${f.error}\n`);

@@ -24,7 +24,7 @@ export function useEnvFile(group: Command, skip: readonly string[] = []): void {
   });
 }
 
-/** `srvutil central …`: serve, token add|list|revoke, import, rebuild, install|uninstall|status, backup|restore. */
+/** `srvutil central …`: serve, token add|list|revoke, import, migrate, rebuild, install|uninstall|status, backup|restore. */
 export function registerCentralCommands(program: Command): void {
   const central = program
     .command("central")
@@ -154,9 +154,18 @@ export function registerCentralCommands(program: Command): void {
     });
 
   central
+    .command("migrate")
+    .description(
+      "Create or upgrade the database schema of every part, print the migrations applied, and exit (safe while other instances start)",
+    )
+    .action(async () => {
+      await (await run()).migrateCommand();
+    });
+
+  central
     .command("rebuild")
     .description(
-      "Re-derive samples and uploads from received_metrics/ (tokens stay). Stop `central serve` first.",
+      "Re-derive samples and uploads from the raw uploads (received_metrics/, or the database with SRVUTIL_RAW_STORE=database; tokens stay). Refuses while any `central serve` runs on the database.",
     )
     .action(async () => {
       await (await run()).rebuildCommand();

@@ -121,6 +121,7 @@ describe("central configuration schema", () => {
     SRVUTIL_RATE_LIMIT_PER_SECOND: "-1",
     SRVUTIL_RATE_LIMIT_BURST: "lots",
     SRVUTIL_SQLITE_SYNCHRONOUS: "OFF",
+    SRVUTIL_RAW_STORE: "s3",
     SRVUTIL_LOG_LEVEL: "loud",
     SRVUTIL_LOG_MAX_BYTES: "10MB",
     SRVUTIL_LOG_MAX_FILES: "0",

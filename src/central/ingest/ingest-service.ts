@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
 import { InputError } from "../../errors.js";
 import {
   CsvValidationError,
@@ -31,6 +33,8 @@ import type { SeedRowProblem } from "./seed/parse-seed.js";
  * where the date is the UTC date the central received the file (not the
  * dates inside it: one file may span days, and receipt date makes "what came
  * in on Tuesday" a directory listing). Gzip uploads are stored decompressed.
+ * With rawStore "database" the same bytes, under the same path name, go into
+ * the database's raw_uploads table in the ingest transaction instead.
  */
 
 /** Rows of a file name a server other than the one the token is bound to (→ 403). */
@@ -66,6 +70,13 @@ export interface IngestServiceOptions {
   parseWorkers?: number;
   /** Zone of the seed format's zone-less times when the caller names none (the report time zone). Default UTC. */
   seedTimeZone?: string;
+  /**
+   * Where raw files go (SRVUTIL_RAW_STORE, resolved by storage's rawStoreMode):
+   * "files" (default), durable in received_metrics/ before the commit;
+   * "database", gzip-compressed in the ingest transaction itself, so an
+   * acknowledged upload survives the loss of this instance's disk.
+   */
+  rawStore?: "files" | "database";
 }
 
 export interface IngestResult {
@@ -116,7 +127,7 @@ export class IngestService {
 
   /** Starts the parse workers and the raw file writer threads ahead of the first upload. */
   warmUp(): Promise<void> {
-    this.rawFiles.warmUp();
+    if (this.options.rawStore !== "database") this.rawFiles.warmUp();
     return this.parsePool.warmUp();
   }
 
@@ -156,6 +167,15 @@ export class IngestService {
     const name = rawFileName(uploadId, seedTimeZone);
     const rawPath = `received_metrics/${server}/${day}/${name}`;
     const dir = this.safeDir(server, day);
+    if (this.options.rawStore === "database") {
+      const rawGzip = await gzipAsync(bytes, { level: 6 });
+      const outcome = await this.store.ingest(
+        { uploadId, server, receivedAt, rawPath, sha256, bytes: bytes.byteLength, rawGzip },
+        rows,
+      );
+      this.logUpload(outcome, server, bytes.byteLength, seedTimeZone, skippedRows.length);
+      return { ...outcome, server, replay: false, rawPath, skippedRows };
+    }
     const file = path.join(dir, name);
     if (day !== this.knownDirsDay) {
       this.knownDirs.clear();
@@ -181,16 +201,26 @@ export class IngestService {
       await this.rawFiles.unlink(dir, file).catch(() => rm(file, { force: true }));
       throw err;
     }
+    this.logUpload(outcome, server, bytes.byteLength, seedTimeZone, skippedRows.length);
+    return { ...outcome, server, replay: false, rawPath, skippedRows };
+  }
+
+  private logUpload(
+    outcome: Awaited<ReturnType<Storage["ingest"]>>,
+    server: string,
+    bytes: number,
+    seedTimeZone: string | null,
+    skippedLines: number,
+  ): void {
     this.options.log?.info("upload", {
-      upload_id: uploadId,
+      upload_id: outcome.uploadId,
       server,
       rows: outcome.rows,
       inserted: outcome.inserted,
       duplicates: outcome.duplicates,
-      bytes: bytes.byteLength,
-      ...(seedTimeZone === null ? {} : { format: "seed", skipped_lines: skippedRows.length }),
+      bytes,
+      ...(seedTimeZone === null ? {} : { format: "seed", skipped_lines: skippedLines }),
     });
-    return { ...outcome, server, replay: false, rawPath, skippedRows };
   }
 
   /**
@@ -199,6 +229,25 @@ export class IngestService {
    */
   async ingestStoredFile(absPath: string, bytes: Uint8Array, receivedAt: number): Promise<IngestResult> {
     const rel = path.relative(this.options.dataDir, absPath).split(path.sep);
+    return this.ingestStoredRaw(rel, bytes, receivedAt, absPath);
+  }
+
+  /**
+   * Re-ingests a raw upload kept in the database (`central rebuild` with
+   * SRVUTIL_RAW_STORE=database) under its original upload id and path; the
+   * raw upload itself stays where it is.
+   */
+  ingestStoredUpload(rawPath: string, bytes: Uint8Array, receivedAt: number): Promise<IngestResult> {
+    return this.ingestStoredRaw(rawPath.split("/"), bytes, receivedAt, `raw upload ${rawPath}`);
+  }
+
+  /** `label` names the file in errors: its absolute path, or the raw upload's path in the database. */
+  private async ingestStoredRaw(
+    rel: string[],
+    bytes: Uint8Array,
+    receivedAt: number,
+    label: string,
+  ): Promise<IngestResult> {
     const [top, dirServer, day, name] = rel;
     const parsedName = parseRawFileName(name ?? "");
     const uploadId = parsedName?.uploadId ?? "";
@@ -211,7 +260,7 @@ export class IngestService {
       uploadId === ""
     ) {
       throw new IngestInputError(
-        `${absPath}: not a received_metrics/<server>/<YYYY-MM-DD>/<upload_id>.csv path`,
+        `${label}: not a received_metrics/<server>/<YYYY-MM-DD>/<upload_id>.csv path`,
       );
     }
     // A seed raw file says so in its name; one dropped in by hand is recognised by its header.
@@ -350,6 +399,8 @@ export function newUploadId(receivedAt: number): string {
   randomOffset += 6;
   return `${compact}-${suffix}`;
 }
+
+const gzipAsync = promisify(gzip);
 
 export function isUploadId(id: string): boolean {
   return UPLOAD_ID_PATTERN.test(id);

@@ -1,5 +1,8 @@
 import type { MetricRow } from "../../protocol/index.js";
+import type { CoordinationStore } from "./coordination-store.js";
 import type { DeliveryStore } from "./delivery-store.js";
+import type { AppliedMigration } from "./migration-log.js";
+import type { RawUploadStore } from "./raw-upload-store.js";
 import type { RollupStore } from "./rollup-store.js";
 
 /**
@@ -14,6 +17,12 @@ export interface Storage extends MetricsStore {
   readonly rollups: RollupStore;
   /** Report deliveries per (week, group) (./delivery-store.ts). */
   readonly deliveries: DeliveryStore;
+  /** Raw uploads kept in the database (SRVUTIL_RAW_STORE=database; ./raw-upload-store.ts). */
+  readonly rawUploads: RawUploadStore;
+  /** Job leases and instance heartbeats shared by every instance (./coordination-store.ts). */
+  readonly coordination: CoordinationStore;
+  /** The migrations this handle's init() applied (empty when the schema was current). */
+  appliedMigrations(): readonly AppliedMigration[];
 }
 
 /** Samples, uploads and tokens: the part of the port that ingest and authentication use. */
@@ -22,7 +31,7 @@ export interface MetricsStore {
   /** Creates or upgrades the schema of every part (versioned migrations). Idempotent. */
   init(): Promise<void>;
   close(): Promise<void>;
-  /** True when the database answers (for /readyz). */
+  /** True when the database answers within a few seconds (for /readyz). */
   ping(): Promise<boolean>;
 
   /**
@@ -92,6 +101,11 @@ export interface UploadRecord {
   rawPath: string;
   sha256: string;
   bytes: number;
+  /**
+   * The file, gzip-compressed, when raw uploads are kept in the database
+   * (SRVUTIL_RAW_STORE=database): stored in the same transaction as the rows.
+   */
+  rawGzip?: Uint8Array;
 }
 
 export interface IngestOutcome {

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { recordAppliedMigration } from "../migration-log.js";
 import { refuseNewerSchema } from "../schema-version.js";
 import type { Migration } from "../sqlite/migrate.js";
 
@@ -33,6 +34,7 @@ export async function runPgMigrations(
       ).rows.map((r) => r.version),
     );
     refuseNewerSchema(component, applied, migrations);
+    const done: Migration[] = [];
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (applied.has(m.version)) continue;
       await client.query(m.sql);
@@ -40,8 +42,11 @@ export async function runPgMigrations(
         "INSERT INTO schema_migrations (component, version, description, applied_at) VALUES ($1, $2, $3, $4)",
         [component, m.version, m.description, new Date().toISOString()],
       );
+      done.push(m);
     }
     await client.query("COMMIT");
+    for (const m of done)
+      recordAppliedMigration(pool, { component, version: m.version, description: m.description });
   } catch (err) {
     await client.query("ROLLBACK").catch(() => {});
     throw err;

@@ -8,6 +8,7 @@ import {
   toTokenRecord,
   type UploadDbRow,
 } from "../db-rows.js";
+import { appliedMigrationsOf } from "../migration-log.js";
 import type { RollupStore } from "../rollup-store.js";
 import type {
   AgentTokenRecord,
@@ -19,8 +20,10 @@ import type {
   TokenUse,
   UploadRecord,
 } from "../store.js";
+import { PgCoordinationStore } from "./coordination.js";
 import { PgDeliveryStore } from "./deliveries.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
+import { insertPgRawUpload, PgRawUploadStore } from "./raw-uploads.js";
 import { PgRawRollupStore } from "./rollups.js";
 
 /**
@@ -89,6 +92,8 @@ const MIGRATIONS: readonly Migration[] = [
 const SAMPLE_COLUMNS =
   "server, ts, mount, cpu_percent, cpu_peak_percent, interval_seconds, mem_total, mem_used, mem_available, disk_total, disk_used, disk_free";
 const SAMPLE_PAGE = 5000;
+/** /readyz answers 503 when the database has not answered `SELECT 1` within this. */
+const PING_TIMEOUT_MS = 2_000;
 
 /** BIGINT (oid 20) as a JS number: every value here (epoch ms, bytes ≤ 2^53) is a safe integer. */
 const types = {
@@ -103,12 +108,17 @@ export class PgStore implements Storage {
   readonly pool: pg.Pool;
   readonly rollups: RollupStore;
   readonly deliveries: PgDeliveryStore;
+  readonly rawUploads: PgRawUploadStore;
+  readonly coordination: PgCoordinationStore;
 
   /** `schema`: a search_path to use (tests use a throwaway schema). */
   constructor(connectionString: string, options: { schema?: string; max?: number } = {}) {
     this.pool = new pg.Pool({
       connectionString,
       max: options.max ?? 10,
+      // A server that stops answering must fail requests (and /readyz) in
+      // seconds, not hang them until the kernel gives up on the connection.
+      connectionTimeoutMillis: 5_000,
       types,
       ...(options.schema !== undefined ? { options: `-c search_path=${options.schema}` } : {}),
     });
@@ -116,11 +126,19 @@ export class PgStore implements Storage {
     this.pool.on("error", () => {});
     this.rollups = new PgRawRollupStore((query) => this.samples(query));
     this.deliveries = new PgDeliveryStore(this.pool);
+    this.rawUploads = new PgRawUploadStore(this.pool);
+    this.coordination = new PgCoordinationStore(this.pool);
   }
 
   async init(): Promise<void> {
     await runPgMigrations(this.pool, "metrics", MIGRATIONS);
     await this.deliveries.init();
+    await this.rawUploads.init();
+    await this.coordination.init();
+  }
+
+  appliedMigrations() {
+    return appliedMigrationsOf(this.pool);
   }
 
   async close(): Promise<void> {
@@ -128,10 +146,18 @@ export class PgStore implements Storage {
   }
 
   async ping(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
+    });
+    const answer = this.pool
+      .query("SELECT 1 AS ok")
+      .then((r) => r.rows[0]?.ok === 1)
+      .catch(() => false);
     try {
-      return (await this.pool.query("SELECT 1 AS ok")).rows[0]?.ok === 1;
-    } catch {
-      return false;
+      return await Promise.race([answer, timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -186,6 +212,7 @@ export class PgStore implements Storage {
           hasRows ? tsMax : null,
         ],
       );
+      await insertPgRawUpload(client, upload);
       if (hasRows) {
         await client.query(
           `INSERT INTO server_stats (server, first_seen, last_seen, rows) VALUES ($1, $2, $3, $4)

@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { recordAppliedMigration } from "../migration-log.js";
 import { refuseNewerSchema } from "../schema-version.js";
 
 export interface Migration {
@@ -40,10 +41,14 @@ export function runMigrations(
     "INSERT INTO schema_migrations (component, version, description, applied_at) VALUES (?, ?, ?, ?)",
   );
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-    db.transaction(() => {
-      if (isApplied.get(component, m.version) !== undefined) return;
-      db.exec(m.sql);
-      record.run(component, m.version, m.description, new Date().toISOString());
-    }).immediate();
+    const ran = db
+      .transaction(() => {
+        if (isApplied.get(component, m.version) !== undefined) return false;
+        db.exec(m.sql);
+        record.run(component, m.version, m.description, new Date().toISOString());
+        return true;
+      })
+      .immediate();
+    if (ran) recordAppliedMigration(db, { component, version: m.version, description: m.description });
   }
 }

@@ -12,6 +12,7 @@ import {
   toTokenRecord,
   type UploadDbRow,
 } from "../db-rows.js";
+import { appliedMigrationsOf } from "../migration-log.js";
 import type {
   AgentTokenRecord,
   IngestOutcome,
@@ -22,8 +23,10 @@ import type {
   TokenUse,
   UploadRecord,
 } from "../store.js";
+import { SqliteCoordinationStore } from "./coordination.js";
 import { SqliteDeliveryStore } from "./deliveries.js";
 import { runMigrations } from "./migrate.js";
+import { insertSqliteRawUpload, SqliteRawUploadStore } from "./raw-uploads.js";
 import { ensureRollupSchema, SqliteRollupStore } from "./rollups.js";
 import { METRICS_MIGRATIONS } from "./schema.js";
 
@@ -99,6 +102,8 @@ export class SqliteStore implements Storage {
   readonly db: Database.Database;
   readonly rollups: SqliteRollupStore;
   readonly deliveries: SqliteDeliveryStore;
+  readonly rawUploads: SqliteRawUploadStore;
+  readonly coordination: SqliteCoordinationStore;
   readonly synchronous: SqliteSynchronous;
   private statements: ReturnType<typeof prepareStatements> | null = null;
   private closed = false;
@@ -123,13 +128,21 @@ export class SqliteStore implements Storage {
     if ((options.backgroundCheckpoint ?? true) && file !== ":memory:") this.startCheckpointer();
     this.rollups = new SqliteRollupStore(this.db);
     this.deliveries = new SqliteDeliveryStore(this.db);
+    this.rawUploads = new SqliteRawUploadStore(this.db);
+    this.coordination = new SqliteCoordinationStore(this.db);
   }
 
   async init(): Promise<void> {
     runMigrations(this.db, "metrics", METRICS_MIGRATIONS);
     ensureRollupSchema(this.db);
     await this.deliveries.init();
+    await this.rawUploads.init();
+    await this.coordination.init();
     this.statements = prepareStatements(this.db);
+  }
+
+  appliedMigrations() {
+    return appliedMigrationsOf(this.db);
   }
 
   async close(): Promise<void> {
@@ -336,6 +349,7 @@ export class SqliteStore implements Storage {
       hasRows ? tsMin : null,
       hasRows ? tsMax : null,
     );
+    insertSqliteRawUpload(this.db, upload);
     if (hasRows) st.upsertServerStats.run(upload.server, tsMin, tsMax, inserted);
     return { uploadId: upload.uploadId, rows: rows.length, inserted, duplicates: rows.length - inserted };
   }
