@@ -1,6 +1,9 @@
 import type { MetricRow } from "../../protocol/index.js";
+import type { DashboardReads } from "./dashboard-reads.js";
 import type { DeliveryStore } from "./delivery-store.js";
+import type { ReportArchiveStore } from "./report-archive-store.js";
 import type { RollupStore } from "./rollup-store.js";
+import type { UserStore } from "./user-store.js";
 
 /**
  * The storage port of the central server: everything the central keeps, on
@@ -14,6 +17,12 @@ export interface Storage extends MetricsStore {
   readonly rollups: RollupStore;
   /** Report deliveries per (week, group) (./delivery-store.ts). */
   readonly deliveries: DeliveryStore;
+  /** Dashboard users, sessions, login throttle (./user-store.ts). */
+  readonly users: UserStore;
+  /** Weekly reports as sent (./report-archive-store.ts). */
+  readonly reports: ReportArchiveStore;
+  /** The dashboard's batched reads (./dashboard-reads.ts). */
+  readonly dashboard: DashboardReads;
 }
 
 /** Samples, uploads and tokens: the part of the port that ingest and authentication use. */

@@ -18,9 +18,12 @@ import type {
   StoredUpload,
   UploadRecord,
 } from "../store.js";
+import { PgDashboardReads } from "./dashboard-reads.js";
 import { PgDeliveryStore } from "./deliveries.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
+import { PgReportArchive } from "./report-archive.js";
 import { PgRawRollupStore } from "./rollups.js";
+import { PgUserStore } from "./users.js";
 
 /**
  * PostgreSQL behind the Storage port, for several central instances sharing
@@ -94,6 +97,9 @@ export class PgStore implements Storage {
   readonly pool: pg.Pool;
   readonly rollups: RollupStore;
   readonly deliveries: PgDeliveryStore;
+  readonly users: PgUserStore;
+  readonly reports: PgReportArchive;
+  readonly dashboard: PgDashboardReads;
 
   /** `schema`: a search_path to use (tests use a throwaway schema). */
   constructor(connectionString: string, options: { schema?: string; max?: number } = {}) {
@@ -107,11 +113,16 @@ export class PgStore implements Storage {
     this.pool.on("error", () => {});
     this.rollups = new PgRawRollupStore((query) => this.samples(query));
     this.deliveries = new PgDeliveryStore(this.pool);
+    this.users = new PgUserStore(this.pool);
+    this.reports = new PgReportArchive(this.pool);
+    this.dashboard = new PgDashboardReads(this.pool);
   }
 
   async init(): Promise<void> {
     await runPgMigrations(this.pool, "metrics", MIGRATIONS);
     await this.deliveries.init();
+    await this.users.init();
+    await this.reports.init();
   }
 
   async close(): Promise<void> {

@@ -21,10 +21,13 @@ import type {
   StoredUpload,
   UploadRecord,
 } from "../store.js";
+import { SqliteDashboardReads } from "./dashboard-reads.js";
 import { SqliteDeliveryStore } from "./deliveries.js";
 import { runMigrations } from "./migrate.js";
+import { SqliteReportArchive } from "./report-archive.js";
 import { ensureRollupSchema, SqliteRollupStore } from "./rollups.js";
 import { METRICS_MIGRATIONS } from "./schema.js";
+import { SqliteUserStore } from "./users.js";
 
 /**
  * How SQLite syncs the WAL. NORMAL (default): a commit is durable against a
@@ -98,6 +101,9 @@ export class SqliteStore implements Storage {
   readonly db: Database.Database;
   readonly rollups: SqliteRollupStore;
   readonly deliveries: SqliteDeliveryStore;
+  readonly users: SqliteUserStore;
+  readonly reports: SqliteReportArchive;
+  readonly dashboard: SqliteDashboardReads;
   readonly synchronous: SqliteSynchronous;
   private statements: ReturnType<typeof prepareStatements> | null = null;
   private closed = false;
@@ -122,12 +128,17 @@ export class SqliteStore implements Storage {
     if ((options.backgroundCheckpoint ?? true) && file !== ":memory:") this.startCheckpointer();
     this.rollups = new SqliteRollupStore(this.db);
     this.deliveries = new SqliteDeliveryStore(this.db);
+    this.users = new SqliteUserStore(this.db);
+    this.reports = new SqliteReportArchive(this.db);
+    this.dashboard = new SqliteDashboardReads(this.db);
   }
 
   async init(): Promise<void> {
     runMigrations(this.db, "metrics", METRICS_MIGRATIONS);
     ensureRollupSchema(this.db);
     await this.deliveries.init();
+    await this.users.init();
+    await this.reports.init();
     this.statements = prepareStatements(this.db);
   }
 
