@@ -13,6 +13,7 @@ import { RollupMaintainer } from "./aggregate/rollup-maintainer.js";
 import { RateLimiter, type RateLimitOptions } from "./auth/rate-limit.js";
 import { AutomationLog } from "./automation-log.js";
 import type { CentralConfig } from "./config.js";
+import { type DashboardOptions, dashboardOptions, dashboardPlugin } from "./dashboard/index.js";
 import { startDeliveryScheduler } from "./delivery/scheduler.js";
 import { HttpError } from "./ingest/http-error.js";
 import { IngestService, ServerMismatchError } from "./ingest/ingest-service.js";
@@ -41,6 +42,8 @@ export interface ApiDeps {
   /** POST /upload_metrics for the seed system's agents; absent or null: off. */
   seedBridge?: SeedBridgeSettings | null;
   log?: AutomationLog | null;
+  /** The web dashboard at / (src/central/dashboard); absent or null: off. */
+  dashboard?: DashboardOptions | null;
 }
 
 /**
@@ -128,6 +131,7 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     });
   }
   registerWhoamiRoute(app, { store: deps.store });
+  if (deps.dashboard) await app.register(dashboardPlugin(deps.dashboard));
 
   app.get(
     "/healthz",
@@ -348,6 +352,7 @@ export async function startCentral(
         ? { networks: config.seedCompat.networks, sourceTimeZone: config.reportTimeZone }
         : null,
       log,
+      dashboard: dashboardOptions(config, store),
     });
     if (config.seedCompat.enabled) {
       const networks = config.seedCompat.networks.join(", ");
