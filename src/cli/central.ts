@@ -11,7 +11,7 @@ const run = () => import("./central-run.js");
 // commits. Must be set before the pool's first use, hence at import time.
 process.env.UV_THREADPOOL_SIZE ??= "16";
 
-/** `srvutil central …`: serve, token add|list|revoke, import, rebuild. */
+/** `srvutil central …`: serve, token add|list|revoke, user add|list|remove, import, rebuild. */
 export function registerCentralCommands(program: Command): void {
   const central = program.command("central").description("The central server: API, storage, tokens");
 
@@ -51,6 +51,32 @@ export function registerCentralCommands(program: Command): void {
     .option("--role <role>", "agent or viewer", "agent")
     .action(async (name: string, opts: { role: string }) => {
       await (await run()).tokenRevokeCommand(name, opts.role);
+    });
+
+  // Dashboard users (src/cli/user-run.ts, loaded only when one of these runs).
+  const users = () => import("./user-run.js");
+  const user = central.command("user").description("Manage dashboard users (admin or viewer)");
+  user
+    .command("add")
+    .description("Add a user; the password is read from stdin (first line) or --password-file")
+    .argument("<name>", "user name (letters, digits, . _ @ -)")
+    .option("--role <role>", "admin (everything) or viewer (fleet, servers, reports)", "viewer")
+    .option("--password-file <file>", "read the password from the first line of this file")
+    .action(async (name: string, opts: { role: string; passwordFile?: string }) => {
+      await (await users()).userAddCommand(name, opts);
+    });
+  user
+    .command("list")
+    .description("List dashboard users and their roles")
+    .action(async () => {
+      await (await users()).userListCommand();
+    });
+  user
+    .command("remove")
+    .description("Remove a user and end its sessions")
+    .argument("<name>", "user name")
+    .action(async (name: string) => {
+      await (await users()).userRemoveCommand(name);
     });
 
   central

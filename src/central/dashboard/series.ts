@@ -185,12 +185,16 @@ export async function loadSeries(
   } else {
     out.resolution = "day";
     let tz = ctx.timeZone;
-    const firstDate = DateTime.fromMillis(range.from, { zone: tz }).toISODate()!;
-    const count = Math.max(1, Math.ceil((range.to - range.from) / DAY));
-    let span = localDays(firstDate, count, tz);
+    // Every local day the range touches, today included.
+    const daysIn = (zone: string) => {
+      const first = DateTime.fromMillis(range.from, { zone }).startOf("day");
+      const last = DateTime.fromMillis(range.to - 1, { zone }).startOf("day");
+      return localDays(first.toISODate()!, Math.round(last.diff(first, "days").days) + 1, zone);
+    };
+    let span = daysIn(tz);
     if (!hourlyRollupsFit(span)) {
       tz = "UTC";
-      span = localDays(DateTime.fromMillis(range.from, { zone: tz }).toISODate()!, count, tz);
+      span = daysIn(tz);
     }
     const days = (await ctx.store.rollups.readDaily(tz, span, [server])).get(server) ?? [];
     days.forEach((d, i) => {

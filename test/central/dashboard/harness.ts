@@ -157,3 +157,79 @@ export async function seed(store: Storage): Promise<void> {
     );
   }
 }
+
+/** The backends every dashboard test runs on: SQLite, and PostgreSQL when test/helpers/postgres.ts finds one. */
+export async function dashboardBackends(): Promise<
+  [string, string | undefined, () => Promise<DashboardHarness>][]
+> {
+  const { findTestPostgres } = await import("../../helpers/postgres.js");
+  const pg = await findTestPostgres();
+  return [
+    ["sqlite", undefined, () => dashboardHarness({ kind: "sqlite" })],
+    ["postgres", pg.skipReason, () => dashboardHarness({ kind: "postgres", url: pg.url! })],
+  ];
+}
+
+/** A signed-in client over app.inject: keeps the session cookie, fills CSRF tokens. */
+export class InjectClient {
+  cookies = new Map<string, string>();
+  csrf = "";
+  constructor(readonly app: FastifyInstance) {}
+
+  private cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  }
+
+  private keep(res: { headers: Record<string, unknown> }): void {
+    const set = res.headers["set-cookie"];
+    for (const c of set === undefined ? [] : Array.isArray(set) ? set : [set]) {
+      const [pair] = String(c).split(";");
+      const i = pair!.indexOf("=");
+      const name = pair!.slice(0, i);
+      const value = pair!.slice(i + 1);
+      if (value === "") this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  async get(url: string, headers: Record<string, string> = {}) {
+    const res = await this.app.inject({
+      method: "GET",
+      url,
+      headers: { cookie: this.cookieHeader(), ...headers },
+    });
+    this.keep(res);
+    const m = /name="_csrf" value="([^"]+)"/.exec(res.body);
+    if (m !== null) this.csrf = m[1]!;
+    return res;
+  }
+
+  async post(
+    url: string,
+    form: Record<string, string>,
+    headers: Record<string, string> = {},
+    withCsrf = true,
+  ) {
+    const res = await this.app.inject({
+      method: "POST",
+      url,
+      headers: {
+        cookie: this.cookieHeader(),
+        "content-type": "application/x-www-form-urlencoded",
+        ...headers,
+      },
+      payload: new URLSearchParams({ ...(withCsrf ? { _csrf: this.csrf } : {}), ...form }).toString(),
+    });
+    this.keep(res);
+    return res;
+  }
+
+  async signIn(user: { name: string; password: string }) {
+    await this.get("/login");
+    const res = await this.post("/login", { username: user.name, password: user.password, next: "/" });
+    if (res.statusCode !== 303)
+      throw new Error(`sign-in failed: ${res.statusCode} ${res.body.slice(0, 300)}`);
+    await this.get("/");
+    return res;
+  }
+}
