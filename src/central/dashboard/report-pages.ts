@@ -91,8 +91,8 @@ ${
 <ul class="files" aria-label="Files of the report${current.group === "default" ? "" : ` for group ${current.group}`}">
   <li><a href="${file("report.html", current.group)}">Open the report (HTML)</a></li>
   <li><a href="${file("email.html", current.group)}">The email as sent</a></li>
-  <li><a href="${file("report.json", current.group)}" download>Download JSON</a></li>
-  <li><a href="${file("daily.csv", current.group)}" download>Download CSV</a></li>
+  <li><a href="${file("report.json", current.group)}">Download JSON</a></li>
+  <li><a href="${file("daily.csv", current.group)}">Download CSV</a></li>
 </ul>`
 }
 <h2>Delivery per group</h2>
