@@ -3,6 +3,7 @@ import type { DeliveryGroup } from "../delivery/groups.js";
 import type { ReportThresholds } from "../model/report.js";
 import type { Storage } from "../storage/store.js";
 import type { ActiveSession } from "../storage/user-store.js";
+import type { FleetCache } from "./fleet-data.js";
 import { html } from "./html.js";
 import { page } from "./layout.js";
 import { type Sessions, sameToken } from "./sessions.js";
@@ -21,12 +22,15 @@ export interface DashboardOptions {
   /** How long a resent delivery keeps retrying (SRVUTIL_DELIVERY_RETRY_HOURS). */
   retryForMs: number;
   clock?: () => number;
+  /** How long the fleet's last 24 hours are reused per instance (default 15 s; 0: read on every request). */
+  fleetCacheMs?: number;
   /** Folder with app.js and app.css (default: dist/dashboard of this package). */
   assetsDir?: string;
 }
 
-export interface DashboardContext extends Required<Omit<DashboardOptions, "assetsDir">> {
+export interface DashboardContext extends Required<Omit<DashboardOptions, "assetsDir" | "fleetCacheMs">> {
   sessions: Sessions;
+  fleetCache: FleetCache;
   assetsDir: string;
 }
 

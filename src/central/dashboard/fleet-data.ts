@@ -52,13 +52,12 @@ export const statusRank = (s: ServerStatus): number => STATUS_RANK[s];
  * the day-average / disk thresholds. The weekly report stays the authority;
  * this is the "right now" view between two reports.
  */
-export async function loadFleet(ctx: DashboardContext): Promise<FleetData> {
+export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Promise<FleetData> {
   const now = ctx.clock();
   const to = Math.floor(now / HOUR) * HOUR + HOUR;
   const from = to - 24 * HOUR;
-  const [servers, hours, reports] = await Promise.all([
-    ctx.store.listServers(),
-    ctx.store.dashboard.fleetHours(from, to),
+  const [{ servers, hours }, reports] = await Promise.all([
+    cache !== undefined ? cache.get(ctx, from, to) : readLive(ctx, from, to),
     ctx.store.reports.list(20),
   ]);
   const t = ctx.thresholds;
@@ -142,13 +141,54 @@ export async function loadFleet(ctx: DashboardContext): Promise<FleetData> {
   return { now, rows, counts, report, needsAction, changes };
 }
 
+type LiveFleet = {
+  servers: Awaited<ReturnType<DashboardContext["store"]["listServers"]>>;
+  hours: Awaited<ReturnType<DashboardContext["store"]["dashboard"]["fleetHours"]>>;
+};
+
+async function readLive(ctx: DashboardContext, from: number, to: number): Promise<LiveFleet> {
+  const [servers, hours] = await Promise.all([
+    ctx.store.listServers(),
+    ctx.store.dashboard.fleetHours(from, to),
+  ]);
+  return { servers, hours };
+}
+
+/**
+ * The fleet's last 24 hours, kept for a few seconds per instance: the
+ * figures are hourly averages that the rollup refresher updates every few
+ * seconds anyway, and several people (or one reloading) should not each
+ * cost a read of 1,000 servers × 24 hours. Read-only, so instances need not agree.
+ */
+export class FleetCache {
+  private entry: { at: number; to: number; data: Promise<LiveFleet> } | null = null;
+  constructor(readonly ttlMs = 15_000) {}
+
+  get(ctx: DashboardContext, from: number, to: number): Promise<LiveFleet> {
+    const now = ctx.clock();
+    const e = this.entry;
+    if (this.ttlMs > 0 && e !== null && e.to === to && now - e.at < this.ttlMs && now >= e.at) return e.data;
+    const data = readLive(ctx, from, to);
+    this.entry = { at: now, to, data };
+    data.catch(() => {
+      if (this.entry?.data === data) this.entry = null;
+    });
+    return data;
+  }
+}
+
 export interface FleetQuery {
   q: string;
   status: ServerStatus | "";
   group: string;
   sort: "name" | "status" | "cpu" | "memory" | "disk" | "seen";
   dir: "asc" | "desc";
+  /** Rows per page (0: all) and the page, from 1. */
+  per: number;
+  page: number;
 }
+
+export const FLEET_PAGE_SIZES = [100, 500, 0] as const;
 
 const SORTS = new Set(["name", "status", "cpu", "memory", "disk", "seen"]);
 
@@ -163,6 +203,8 @@ export function parseFleetQuery(query: Record<string, unknown>): FleetQuery {
     group: str("group"),
     sort: SORTS.has(sort) ? (sort as FleetQuery["sort"]) : "status",
     dir: str("dir") === "desc" ? "desc" : "asc",
+    per: str("per") === "all" ? 0 : str("per") === "500" ? 500 : 100,
+    page: Math.max(1, Math.min(10_000, Number.parseInt(str("page"), 10) || 1)),
   };
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { escapeHtml } from "../report/escape.js";
 import { type DashboardContext, requireRole, sendPage } from "./context.js";
-import { type FleetQuery, filterFleet, loadFleet, parseFleetQuery } from "./fleet-data.js";
+import { FLEET_PAGE_SIZES, type FleetQuery, filterFleet, loadFleet, parseFleetQuery } from "./fleet-data.js";
 import { html, raw } from "./html.js";
 import { ago, findingLabel, page, pct, STATUS_LABEL, statusBadge } from "./layout.js";
 import { sparklineSvg } from "./sparkline.js";
@@ -20,8 +20,11 @@ export function registerFleetPage(app: FastifyInstance, ctx: DashboardContext): 
     const session = await requireRole(ctx, req, reply, "viewer");
     if (session === null) return reply;
     const query = parseFleetQuery((req.query ?? {}) as Record<string, unknown>);
-    const data = await loadFleet(ctx);
-    const rows = filterFleet(data.rows, query);
+    const data = await loadFleet(ctx, ctx.fleetCache);
+    const matching = filterFleet(data.rows, query);
+    const pages = query.per === 0 ? 1 : Math.max(1, Math.ceil(matching.length / query.per));
+    const pageNo = Math.min(query.page, pages);
+    const rows = query.per === 0 ? matching : matching.slice((pageNo - 1) * query.per, pageNo * query.per);
     const link = (over: Partial<FleetQuery>) => {
       const p = new URLSearchParams();
       const merged = { ...query, ...over };
@@ -30,18 +33,20 @@ export function registerFleetPage(app: FastifyInstance, ctx: DashboardContext): 
       if (merged.group !== "") p.set("group", merged.group);
       if (merged.sort !== "status") p.set("sort", merged.sort);
       if (merged.dir !== "asc") p.set("dir", merged.dir);
+      if (merged.per !== 100) p.set("per", merged.per === 0 ? "all" : String(merged.per));
+      if (merged.page !== 1) p.set("page", String(merged.page));
       const s = p.toString();
       return s === "" ? "/" : `/?${s}`;
     };
     const header = (key: FleetQuery["sort"]) => {
       const active = query.sort === key;
       const nextDir = active && query.dir === "asc" ? "desc" : "asc";
-      return html`<th scope="col"${active ? html` aria-sort="${query.dir === "asc" ? "ascending" : "descending"}"` : ""}><a href="${link({ sort: key, dir: nextDir })}">${SORT_LABEL[key]}${active ? (query.dir === "asc" ? " ↑" : " ↓") : ""}</a></th>`;
+      return html`<th scope="col"${active ? html` aria-sort="${query.dir === "asc" ? "ascending" : "descending"}"` : ""}><a href="${link({ sort: key, dir: nextDir, page: 1 })}">${SORT_LABEL[key]}${active ? (query.dir === "asc" ? " ↑" : " ↓") : ""}</a></th>`;
     };
     const groups = ctx.groups.filter((g) => g.servers.length > 0);
     const counts = (["critical", "silent", "warning", "ok"] as const).map(
       (s) =>
-        html`<li><a href="${link({ status: s })}">${statusBadge(s)} <strong>${data.counts[s]}</strong><span class="sr-only"> servers ${STATUS_LABEL[s]}</span></a></li>`,
+        html`<li><a href="${link({ status: s, page: 1 })}">${statusBadge(s)} <strong>${data.counts[s]}</strong><span class="sr-only"> servers ${STATUS_LABEL[s]}</span></a></li>`,
     );
     const body = html`<h1>Fleet</h1>
 <ul class="counts" aria-label="Servers by status (live)">${counts}<li><a href="/">All <strong>${data.rows.length}</strong></a></li></ul>
@@ -57,10 +62,11 @@ ${needsActionSection(data)}
       ? html`<div><label for="f-group">Group</label><select id="f-group" name="group"><option value="">any</option>${groups.map((g) => html`<option value="${g.name}"${query.group === g.name ? " selected" : ""}>${g.name}</option>`)}</select></div>`
       : ""
   }
+  <div><label for="f-per">Per page</label><select id="f-per" name="per">${FLEET_PAGE_SIZES.map((n) => html`<option value="${n === 0 ? "all" : n}"${query.per === n ? " selected" : ""}>${n === 0 ? "all" : n}</option>`)}</select></div>
   <input type="hidden" name="sort" value="${query.sort}"><input type="hidden" name="dir" value="${query.dir}">
   <div><button type="submit">Apply</button> <a href="/">Clear</a></div>
 </form>
-<p class="hint" id="fleet-caption">${rows.length} of ${data.rows.length} servers. Current figures are the averages of each server's newest hour; the sparkline shows CPU (solid) and memory (dashed) over the last 24 h.</p>
+<p class="hint" id="fleet-caption">${matching.length} of ${data.rows.length} servers${pages > 1 ? `, page ${pageNo} of ${pages}` : ""}. Current figures are the averages of each server's newest hour; the sparkline shows CPU (solid) and memory (dashed) over the last 24 h.</p>
 <div class="table-wrap">
 <table class="fleet" aria-describedby="fleet-caption">
 <thead><tr>${header("name")}${header("status")}${header("cpu")}${header("memory")}${header("disk")}<th scope="col">Last 24 h</th>${header("seen")}</tr></thead>
@@ -69,6 +75,7 @@ ${raw(rows.map((r) => fleetRowHtml(r, data.now)).join(""))}
 </tbody>
 </table>
 </div>
+${pager(pages, pageNo, query, link)}
 ${rows.length === 0 ? html`<p class="notice">No server matches. <a href="/">Show all servers</a></p>` : ""}`;
     return sendPage(reply, page({ title: "Fleet", session, nav: "fleet", body }));
   });
@@ -124,4 +131,16 @@ ${
         )}</ul>`
 }
 </section>`;
+}
+
+function pager(pages: number, current: number, _q: FleetQuery, link: (over: Partial<FleetQuery>) => string) {
+  if (pages <= 1) return "";
+  const shown = [...new Set([1, current - 1, current, current + 1, pages])].filter(
+    (p) => p >= 1 && p <= pages,
+  );
+  return html`<nav class="pager" aria-label="Pages of servers"><ul>
+${current > 1 ? html`<li><a href="${link({ page: current - 1 })}">Previous</a></li>` : ""}
+${shown.map((p) => (p === current ? html`<li><a href="${link({ page: p })}" aria-current="page">${p}</a></li>` : html`<li><a href="${link({ page: p })}">${p}</a></li>`))}
+${current < pages ? html`<li><a href="${link({ page: current + 1 })}">Next</a></li>` : ""}
+</ul></nav>`;
 }

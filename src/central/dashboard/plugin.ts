@@ -12,6 +12,7 @@ import {
   safeNext,
   sendPage,
 } from "./context.js";
+import { FleetCache } from "./fleet-data.js";
 import { registerFleetPage } from "./fleet-page.js";
 import { html } from "./html.js";
 import { page } from "./layout.js";
@@ -55,6 +56,7 @@ export function dashboardPlugin(options: DashboardOptions) {
       clock,
       assetsDir: options.assetsDir ?? DEFAULT_ASSETS_DIR,
       sessions: new Sessions(options.store.users, clock, secure),
+      fleetCache: new FleetCache(options.fleetCacheMs ?? 15_000),
     };
 
     app.addContentTypeParser(

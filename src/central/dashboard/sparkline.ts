@@ -15,8 +15,9 @@ export function sparklineSvg(
 ): string {
   const W = 120;
   const H = 28;
-  const x = (i: number) => ((i / Math.max(1, cpu.length - 1)) * (W - 2) + 1).toFixed(1);
-  const y = (v: number) => (H - 1 - (Math.min(100, Math.max(0, v)) / 100) * (H - 2)).toFixed(1);
+  // Whole pixels: a 120 × 28 line needs no more, and 1,000 rows stay light.
+  const x = (i: number) => Math.round((i / Math.max(1, cpu.length - 1)) * (W - 2) + 1);
+  const y = (v: number) => Math.round(H - 1 - (Math.min(100, Math.max(0, v)) / 100) * (H - 2));
   const path = (data: readonly (number | null)[]) => {
     let d = "";
     let pen = false;
