@@ -18,7 +18,7 @@ export function registerCentralCommands(program: Command): void {
   central
     .command("serve")
     .description(
-      "Run the API (POST /api/v1/metrics, read API, /healthz, /readyz, /metrics) and the report scheduler until SIGTERM/SIGINT",
+      "Run the API (POST /api/v1/metrics, read API, /healthz, /readyz, /metrics), the web dashboard at / and the report scheduler until SIGTERM/SIGINT",
     )
     .action(async () => {
       await (await run()).serveCommand();

@@ -33,6 +33,7 @@ export interface DashboardHarness {
 /** A store of either backend, seeded, with the API app and the dashboard on. */
 export async function dashboardHarness(
   backend: { kind: "sqlite" } | { kind: "postgres"; url: string },
+  options: { publicUrl?: string } = {},
 ): Promise<DashboardHarness> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-dash-"));
   let store: Storage;
@@ -61,7 +62,7 @@ export async function dashboardHarness(
       groups,
       timeZone: "UTC",
       thresholds: DEFAULT_THRESHOLDS,
-      publicUrl: null,
+      publicUrl: options.publicUrl ?? null,
       tls: false,
       retryForMs: 3_600_000,
       clock: () => NOW,

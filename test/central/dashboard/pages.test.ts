@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { authenticate } from "../../../src/central/auth/tokens.js";
+import { links } from "../../../src/central/report/digest-content.js";
 import {
   ADMIN,
   type DashboardHarness,
   dashboardBackends,
+  dashboardHarness,
   InjectClient,
   NOW,
   REPORT_WEEK,
@@ -64,6 +66,22 @@ describe.each(backends)("dashboard pages: %s", (_name, skipReason, make) => {
     // The week's days, hour points: 7 × 24.
     expect(server.body).toMatch(/hourly points, 168 of them/);
     expect(server.body).toContain('class="report-findings current"');
+  });
+
+  it("answers every link the digest makes (SRVUTIL_PUBLIC_URL), hostile names and groups included", async () => {
+    const c = new InjectClient(h!.app);
+    await c.signIn(VIEWER);
+    const base = "https://srvutil.example.com/";
+    const report = JSON.parse((await c.get(`/reports/${REPORT_WEEK}/report.json`)).body);
+    for (const group of ["default", "web"]) {
+      const l = links(report, { publicUrl: base, group })!;
+      const urls = [l.report, ...["web-01", "web-02", HOSTILE].map((n) => l.server(n))];
+      for (const url of urls) {
+        const u = new URL(url);
+        const res = await c.get(u.pathname + u.search);
+        expect(res.statusCode, url).toBe(200);
+      }
+    }
   });
 
   it("sets the cookie HttpOnly and SameSite=Lax, and the security headers on every page", async () => {
@@ -277,5 +295,34 @@ describe.each(backends)("dashboard pages: %s", (_name, skipReason, make) => {
     expect(d?.nextAttemptAt).toBeLessThanOrEqual(NOW);
     expect((await c.get(`/reports/2019-W01`)).statusCode).toBe(404);
     expect((await c.get(`/reports/${REPORT_WEEK}/..%2F..%2Fetc%2Fpasswd`)).statusCode).toBe(404);
+  });
+});
+
+describe("dashboard behind https (SRVUTIL_PUBLIC_URL)", () => {
+  it("marks the cookies Secure and accepts the public origin on forms", async () => {
+    const h = await dashboardHarness({ kind: "sqlite" }, { publicUrl: "https://srvutil.example.com" });
+    try {
+      const c = new InjectClient(h.app);
+      const login = await c.get("/login");
+      expect(String(login.headers["set-cookie"])).toMatch(/HttpOnly; SameSite=Lax; Max-Age=3600; Secure/);
+      const res = await c.post(
+        "/login",
+        { username: ADMIN.name, password: ADMIN.password },
+        { origin: "https://srvutil.example.com" },
+      );
+      expect(res.statusCode).toBe(303);
+      expect((res.headers["set-cookie"] as string[]).find((x) => x.startsWith("srvutil_session="))).toMatch(
+        /; Secure$/,
+      );
+      await c.get("/admin/tokens");
+      const ok = await c.post(
+        "/admin/tokens",
+        { role: "viewer", name: "grafana" },
+        { origin: "https://srvutil.example.com" },
+      );
+      expect(ok.statusCode).toBe(201);
+    } finally {
+      await h.close();
+    }
   });
 });
