@@ -81,6 +81,8 @@ export class Sessions {
   async start(reply: FastifyReply, user: string): Promise<void> {
     const id = newToken();
     const now = this.clock();
+    // Expired sessions are dropped here, on sign-in, rather than by a timer on every instance.
+    await this.users.deleteExpiredSessions(now);
     await this.users.createSession({
       idHash: sha256(id),
       user,

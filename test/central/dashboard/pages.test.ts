@@ -326,3 +326,70 @@ describe("dashboard behind https (SRVUTIL_PUBLIC_URL)", () => {
     }
   });
 });
+
+const NEW_KINDS: [string, "info" | "warning" | "critical", string][] = [
+  ["memory_trend", "warning", "Memory climbing"],
+  ["cpu_trend", "critical", "CPU climbing"],
+  ["ram_changed", "info", "RAM changed"],
+  ["disk_resized", "info", "Disk resized"],
+  ["mount_added", "info", "Mount added"],
+  ["mount_removed", "info", "Mount removed"],
+  ["new_server", "info", "New server"],
+];
+
+describe.each(backends)("issue 16's finding kinds in the dashboard: %s", (_name, skipReason, make) => {
+  let h: DashboardHarness | undefined;
+  beforeAll(async () => {
+    if (skipReason === undefined) h = await make();
+  });
+  afterAll(async () => h?.close());
+  beforeEach((ctx) => {
+    if (skipReason !== undefined) ctx.skip(skipReason);
+  });
+
+  it("lists trends under needs action, changes under the week's changes, and all of them on the server page", async () => {
+    await h!.store.reports.save({
+      week: "2026-W11",
+      group: "default",
+      createdAt: NOW,
+      subject: "s",
+      servers: 1,
+      needingAction: 1,
+      digestHtml: "",
+      reportHtml: "",
+      json: "{}",
+      csv: "",
+      serverRows: [
+        {
+          server: "web-01",
+          status: "critical",
+          reason: "CPU climbing",
+          findings: NEW_KINDS.map(([kind, severity]) => ({
+            kind,
+            severity,
+            message: `${kind} message`,
+            ...(kind.startsWith("mount") || kind === "disk_resized" ? { mount: "/srv" } : {}),
+          })),
+          forecasts: [],
+        },
+      ],
+    });
+    const c = new InjectClient(h!.app);
+    await c.signIn(VIEWER);
+    const fleet = (await c.get("/")).body;
+    const needs = fleet.slice(fleet.indexOf('id="na-h"'), fleet.indexOf("Changes in 2026-W11"));
+    expect(needs).toContain("Memory climbing: memory_trend message");
+    expect(needs).toContain("CPU climbing: cpu_trend message");
+    const changes = fleet.slice(fleet.indexOf("Changes in 2026-W11"), fleet.indexOf("</section>"));
+    for (const [kind, , label] of NEW_KINDS.filter(([, s]) => s === "info")) {
+      expect(changes, kind).toContain(`<span class="kind">${label}</span>`);
+      expect(changes, kind).toContain(`${kind} message`);
+    }
+    const server = (await c.get("/servers/web-01?week=2026-W11")).body;
+    for (const [kind, severity, label] of NEW_KINDS) {
+      expect(server, kind).toContain(
+        `<span class="sev sev-${severity}">${severity}</span> <span class="kind">${label}</span>`,
+      );
+    }
+  });
+});
