@@ -73,16 +73,15 @@ export class SqliteDashboardReads implements DashboardReads {
         entry.latest = { ...h, worstDisk: null };
       }
     }
+    // The disks of each server's newest hour only: point lookups on the (server, hour, mount) key.
+    const newest = JSON.stringify([...out].map(([server, e]) => [server, e.latest.hour]));
     const disks = this.db
       .prepare(
-        `SELECT d.server, d.mount, d.used, d.free FROM rollup_hourly_disk d
-         JOIN (SELECT server, MAX(hour) AS hour FROM rollup_hourly
-               WHERE server IN (SELECT server FROM server_stats) AND hour >= ? AND hour < ? AND samples > 0
-               GROUP BY server) m
-           ON d.server = m.server AND d.hour = m.hour`,
+        `SELECT d.server, d.mount, d.used, d.free FROM json_each(?) j
+         JOIN rollup_hourly_disk d ON d.server = j.value ->> 0 AND d.hour = j.value ->> 1`,
       )
       .raw()
-      .all(from, to) as [string, string, number, number][];
+      .all(newest) as [string, string, number, number][];
     for (const [server, mount, used, free] of disks) {
       const latest = out.get(server)?.latest;
       if (latest === undefined) continue;
