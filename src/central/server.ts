@@ -352,7 +352,7 @@ export async function startCentral(
         ? { networks: config.seedCompat.networks, sourceTimeZone: config.reportTimeZone }
         : null,
       log,
-      dashboard: dashboardOptions(config, store),
+      dashboard: dashboardOptions(config, store, log),
     });
     if (config.seedCompat.enabled) {
       const networks = config.seedCompat.networks.join(", ");

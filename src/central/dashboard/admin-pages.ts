@@ -61,6 +61,7 @@ ${flash ?? ""}
     try {
       const token =
         role === "agent" ? await createAgentToken(ctx.store, name) : await createViewerToken(ctx.store, name);
+      ctx.log?.info("token created", { role, name, by: session.user });
       const flash = html`<div class="created" role="status"><h2>New ${role} token for ${name}</h2>
 <p>Copy it now: it is shown only this once.${role === "agent" ? " Set it as SRVUTIL_AGENT_TOKEN on that server." : ""}</p>
 <p><label for="new-token">Token</label> <input id="new-token" class="token" readonly value="${token}" size="80"></p></div>`;
@@ -81,6 +82,7 @@ ${flash ?? ""}
       role === "agent"
         ? await ctx.store.revokeAgentTokens(name, now)
         : await ctx.store.revokeViewerTokens(name, now);
+    ctx.log?.info("token revoked", { role, name, count: n, by: session.user });
     return tokensPage(
       reply,
       session,
@@ -123,6 +125,7 @@ ${flash ?? ""}
     const role = formField(req, "role") === "admin" ? "admin" : "viewer";
     try {
       await addUser(ctx.store.users, { name, role, password: formField(req, "password"), now: ctx.clock() });
+      ctx.log?.info("user added", { name, role, by: session.user });
       return usersPage(reply, session, html`<p class="notice" role="status">Added ${role} ${name}.</p>`, 201);
     } catch (err) {
       if (!(err instanceof SrvutilError)) throw err;
@@ -135,6 +138,7 @@ ${flash ?? ""}
     if (session === null) return reply;
     const name = formField(req, "name");
     const removed = await ctx.store.users.removeUser(name);
+    if (removed) ctx.log?.info("user removed", { name, by: session.user });
     if (name === session.user) return reply.redirect("/login", 303);
     return usersPage(
       reply,

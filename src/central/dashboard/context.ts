@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
+import type { AutomationLog } from "../automation-log.js";
 import type { DeliveryGroup } from "../delivery/groups.js";
 import type { ReportThresholds } from "../model/report.js";
 import type { Storage } from "../storage/store.js";
@@ -22,13 +23,17 @@ export interface DashboardOptions {
   /** How long a resent delivery keeps retrying (SRVUTIL_DELIVERY_RETRY_HOURS). */
   retryForMs: number;
   clock?: () => number;
+  /** automation.log: sign-ins, refused sign-ins and every admin action are recorded there. */
+  log?: AutomationLog | null;
   /** How long the fleet's last 24 hours are reused per instance (default 15 s; 0: read on every request). */
   fleetCacheMs?: number;
   /** Folder with app.js and app.css (default: dist/dashboard of this package). */
   assetsDir?: string;
 }
 
-export interface DashboardContext extends Required<Omit<DashboardOptions, "assetsDir" | "fleetCacheMs">> {
+export interface DashboardContext
+  extends Required<Omit<DashboardOptions, "assetsDir" | "fleetCacheMs" | "log">> {
+  log: AutomationLog | null;
   sessions: Sessions;
   fleetCache: FleetCache;
   assetsDir: string;

@@ -1,3 +1,4 @@
+import type { AutomationLog } from "../automation-log.js";
 import type { CentralConfig } from "../config.js";
 import { loadDeliveryGroups } from "../delivery/groups.js";
 import { resolveThresholds } from "../report/thresholds.js";
@@ -8,8 +9,13 @@ export type { DashboardOptions } from "./context.js";
 export { dashboardPlugin } from "./plugin.js";
 
 /** The dashboard's options from the central's configuration. */
-export function dashboardOptions(config: CentralConfig, store: Storage): DashboardOptions {
+export function dashboardOptions(
+  config: CentralConfig,
+  store: Storage,
+  log: AutomationLog | null,
+): DashboardOptions {
   return {
+    log,
     store,
     groups: loadDeliveryGroups(config.delivery.groupsFile, config.reportTo),
     timeZone: config.reportTimeZone,

@@ -57,6 +57,7 @@ export function dashboardPlugin(options: DashboardOptions) {
       assetsDir: options.assetsDir ?? DEFAULT_ASSETS_DIR,
       sessions: new Sessions(options.store.users, clock, secure),
       fleetCache: new FleetCache(options.fleetCacheMs ?? 15_000),
+      log: options.log ?? null,
     };
 
     app.addContentTypeParser(
@@ -172,6 +173,7 @@ function registerLogin(app: FastifyInstance, ctx: DashboardContext): void {
       (await users.countLoginFailures(addressKey, since)) >= LOGIN_MAX_FAILURES_PER_ADDRESS
     ) {
       reply.header("retry-after", String(LOGIN_WINDOW_MS / 1000));
+      ctx.log?.warn("dashboard.sign_in_throttled", { user: name, address: req.ip });
       return showForm(
         req,
         reply,
@@ -186,10 +188,12 @@ function registerLogin(app: FastifyInstance, ctx: DashboardContext): void {
     if (user === null || !ok) {
       await users.recordLoginFailure(userKey, now, since);
       await users.recordLoginFailure(addressKey, now, since);
+      ctx.log?.warn("dashboard.sign_in_refused", { user: name, address: req.ip });
       return showForm(req, reply, "Wrong user name or password.", 401, name);
     }
     await users.clearLoginFailures(userKey);
     await ctx.sessions.start(reply, user.name);
+    ctx.log?.info("dashboard.signed_in", { user: user.name, role: user.role, address: req.ip });
     return reply.redirect(safeNext(formField(req, "next")), 303);
   });
 

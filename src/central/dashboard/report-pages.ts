@@ -168,6 +168,7 @@ ${
         dueNow: true,
       },
     );
+    ctx.log?.info("delivery.resend_requested", { week, group, by: session.user });
     return reply.redirect(
       `/reports/${week}?resent=${encodeURIComponent(group)}${group === "default" ? "" : `&group=${encodeURIComponent(group)}`}`,
       303,

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
+import { AutomationLog } from "../../../src/central/automation-log.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { addUser } from "../../../src/central/dashboard/users.js";
 import { archiveEntry } from "../../../src/central/delivery/archive.js";
@@ -25,6 +26,8 @@ const HOUR = 3_600_000;
 export interface DashboardHarness {
   store: Storage;
   app: FastifyInstance;
+  /** automation.log of this dashboard. */
+  logFile: string;
   /** Base URL once `listen()` ran. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -66,11 +69,13 @@ export async function dashboardHarness(
       tls: false,
       retryForMs: 3_600_000,
       clock: () => NOW,
+      log: new AutomationLog(path.join(dir, "automation.log")),
     },
   });
   return {
     store,
     app,
+    logFile: path.join(dir, "automation.log"),
     listen: async () => {
       await app.listen({ host: "127.0.0.1", port: 0 });
       const a = app.server.address();

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { authenticate } from "../../../src/central/auth/tokens.js";
 import { links } from "../../../src/central/report/digest-content.js";
@@ -240,6 +241,12 @@ describe.each(backends)("dashboard pages: %s", (_name, skipReason, make) => {
     });
     const bad = await c.post("/admin/tokens", { role: "agent", name: "bad name!" });
     expect(bad.statusCode).toBe(400);
+    // Recorded in automation.log, never the secret.
+    const log = readFileSync(h!.logFile, "utf8");
+    expect(log).toMatch(/token created.*"name":"web-03".*"by":"alice"/);
+    expect(log).toMatch(/token revoked.*"name":"web-03".*"count":1/);
+    expect(log).toMatch(/dashboard\.signed_in.*"user":"alice"/);
+    expect(log).not.toContain(token.split("_")[2]!);
   });
 
   it("signing out and removing a user end sessions in the database", async () => {
