@@ -14,6 +14,7 @@ import { RollupMaintainer } from "./aggregate/rollup-maintainer.js";
 import { RateLimiter, type RateLimitOptions } from "./auth/rate-limit.js";
 import { AutomationLog } from "./automation-log.js";
 import type { CentralConfig } from "./config.js";
+import { type DashboardOptions, dashboardOptions, dashboardPlugin } from "./dashboard/index.js";
 import { mailDestination } from "./delivery/mail-destination.js";
 import { registerDeliveryMetrics } from "./delivery/prometheus.js";
 import { startDeliveryScheduler } from "./delivery/scheduler.js";
@@ -48,6 +49,8 @@ export interface ApiDeps {
   /** POST /upload_metrics for the seed system's agents; absent or null: off. */
   seedBridge?: SeedBridgeSettings | null;
   log?: AutomationLog | null;
+  /** The web dashboard at / (src/central/dashboard); absent or null: off. */
+  dashboard?: DashboardOptions | null;
 }
 
 /**
@@ -135,6 +138,7 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     });
   }
   registerWhoamiRoute(app, { store: deps.store });
+  if (deps.dashboard) await app.register(dashboardPlugin(deps.dashboard));
 
   app.get(
     "/healthz",
@@ -364,6 +368,7 @@ export async function startCentral(
         ? { networks: config.seedCompat.networks, sourceTimeZone: config.reportTimeZone }
         : null,
       log,
+      dashboard: dashboardOptions(config, store, log),
     });
     const rawWarning = rawStoreWarning(rawStoreMode(config.rawStore, store), store, config.sqliteSynchronous);
     if (rawWarning !== null) {

@@ -24,7 +24,7 @@ export function useEnvFile(group: Command, skip: readonly string[] = []): void {
   });
 }
 
-/** `srvutil central …`: serve, token add|list|revoke, import, migrate, rebuild, install|uninstall|status, backup|restore. */
+/** `srvutil central …`: serve, token add|list|revoke, user add|list|remove, import, migrate, rebuild, install|uninstall|status, backup|restore. */
 export function registerCentralCommands(program: Command): void {
   const central = program
     .command("central")
@@ -38,7 +38,7 @@ export function registerCentralCommands(program: Command): void {
   central
     .command("serve")
     .description(
-      "Run the API (POST /api/v1/metrics, read API, /healthz, /readyz, /metrics) and the report scheduler until SIGTERM/SIGINT",
+      "Run the API (POST /api/v1/metrics, read API, /healthz, /readyz, /metrics), the web dashboard at / and the report scheduler until SIGTERM/SIGINT",
     )
     .action(async () => {
       await (await run()).serveCommand(VERSION);
@@ -74,6 +74,32 @@ export function registerCentralCommands(program: Command): void {
     .option("--id <id>", "revoke only this token (its TOKEN ID in `token list`)")
     .action(async (name: string, opts: { role: string; id?: string }) => {
       await (await run()).tokenRevokeCommand(name, opts.role, opts.id);
+    });
+
+  // Dashboard users (src/cli/user-run.ts, loaded only when one of these runs).
+  const users = () => import("./user-run.js");
+  const user = central.command("user").description("Manage dashboard users (admin or viewer)");
+  user
+    .command("add")
+    .description("Add a user; the password is read from stdin (first line) or --password-file")
+    .argument("<name>", "user name (letters, digits, . _ @ -)")
+    .option("--role <role>", "admin (everything) or viewer (fleet, servers, reports)", "viewer")
+    .option("--password-file <file>", "read the password from the first line of this file")
+    .action(async (name: string, opts: { role: string; passwordFile?: string }) => {
+      await (await users()).userAddCommand(name, opts);
+    });
+  user
+    .command("list")
+    .description("List dashboard users and their roles")
+    .action(async () => {
+      await (await users()).userListCommand();
+    });
+  user
+    .command("remove")
+    .description("Remove a user and end its sessions")
+    .argument("<name>", "user name")
+    .action(async (name: string) => {
+      await (await users()).userRemoveCommand(name);
     });
 
   central

@@ -1,9 +1,11 @@
+import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadAgentConfig, runAgentOnce } from "../agent/index.js";
 import { resolveReportWeek } from "../central/aggregate/week.js";
 import { AutomationLog } from "../central/automation-log.js";
 import { type CentralConfig, loadCentralConfig } from "../central/config.js";
+import { hashPassword } from "../central/dashboard/password.js";
 import { sendWeeklyReport } from "../central/delivery/send.js";
 import { buildWeeklyReport, renderReport } from "../central/report/index.js";
 import { createAgentToken, type RunningCentral, startCentral } from "../central/server.js";
@@ -117,6 +119,15 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
         `  email            group ${o.group}: ${o.status}${o.error ? ` (${o.error})` : ""} → ${where}`,
       );
     }
+    // A demo admin for the dashboard, with a fresh password each run (older demo sessions end).
+    const password = randomBytes(9).toString("base64url");
+    await store.users.putUser({
+      name: "demo",
+      role: "admin",
+      passwordHash: await hashPassword(password),
+      createdAt: Date.now(),
+    });
+    console.log(`  dashboard        ${central.url}/  sign in as demo / ${password}`);
     console.log(`  automation log   ${config.paths.automationLog}`);
     console.log(`\n  done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 

@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
+import { verifyPassword } from "../../src/central/dashboard/password.js";
 import { runCli } from "../helpers/cli.js";
 
 describe("srvutil demo", () => {
@@ -41,6 +42,22 @@ describe("srvutil demo", () => {
     expect(readFileSync(path.join(dir, "outbox", eml[0]!), "utf8")).toContain("demo-db-01");
     expect(existsSync(path.join(dir, "Logs", "automation.log"))).toBe(true);
     expect(first.stdout).toContain("demo fleet");
+    // A dashboard admin whose printed password is the stored one; the report is in the archive.
+    const login = /dashboard\s+http:\/\/\S+\/\s+sign in as demo \/ (\S+)/.exec(first.stdout);
+    expect(login, first.stdout).not.toBeNull();
+    const db = new Database(path.join(dir, "srvutil.db"), { readonly: true });
+    try {
+      const hash = db
+        .prepare("SELECT password_hash FROM dashboard_users WHERE name = 'demo' AND role = 'admin'")
+        .pluck()
+        .get() as string;
+      expect(await verifyPassword(login![1]!, hash)).toBe(true);
+      expect(db.prepare("SELECT count(*) FROM report_archive WHERE week = ?").pluck().get(report.week)).toBe(
+        1,
+      );
+    } finally {
+      db.close();
+    }
 
     const rowsBefore = countRows(dir);
     const second = await runCli(["demo", "--no-serve", "--weeks", "2"], env, 120_000);

@@ -1,5 +1,6 @@
 import { DEFAULT_DIGEST_SETTINGS, type DigestSettings } from "../config.js";
 import type { InlineImage, MailAttachment } from "../mail/transport.js";
+import type { AttachmentNote } from "../report/index.js";
 import {
   buildWeeklyReport,
   type ReportThresholds,
@@ -9,6 +10,7 @@ import {
   type WeeklyReport,
 } from "../report/index.js";
 import type { Storage } from "../storage/store.js";
+import { archiveEntry } from "./archive.js";
 import { DEFAULT_GROUP, type DeliveryGroup } from "./groups.js";
 import { weekDateRange } from "./week.js";
 
@@ -20,6 +22,8 @@ export interface ComposedReport {
   images: InlineImage[];
   /** Files attached beside the body: the full report (HTML, JSON, daily CSV). */
   attachments?: MailAttachment[];
+  /** What happened to each full-report file (attached, compressed, trimmed, omitted). */
+  attachmentNotes?: AttachmentNote[];
   /** Servers in the report, and how many need action (warning, critical or silent). */
   servers?: number;
   needingAction?: number;
@@ -61,7 +65,10 @@ export function weeklyReportComposer(store: Storage, options: ComposerOptions = 
       now,
       ...(options.thresholds !== undefined ? { thresholds: options.thresholds } : {}),
     });
-    return composeReportMail(report, { group: group.name, timeZone, digest: options.digest });
+    const mail = await composeReportMail(report, { group: group.name, timeZone, digest: options.digest });
+    // Archived as composed, before the send: the dashboard shows it with the delivery's state.
+    await store.reports.save(await archiveEntry(report, mail, group.name, now));
+    return mail;
   };
 }
 
@@ -102,6 +109,7 @@ export async function composeReportMail(
     text: digest.text,
     images: digest.images,
     attachments: files.attachments,
+    attachmentNotes: files.notes,
     servers: report.servers.length,
     needingAction,
   };

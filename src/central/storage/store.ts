@@ -1,9 +1,12 @@
 import type { MetricRow } from "../../protocol/index.js";
 import type { CoordinationStore } from "./coordination-store.js";
+import type { DashboardReads } from "./dashboard-reads.js";
 import type { DeliveryStore } from "./delivery-store.js";
 import type { AppliedMigration } from "./migration-log.js";
 import type { RawUploadStore } from "./raw-upload-store.js";
+import type { ReportArchiveStore } from "./report-archive-store.js";
 import type { RollupStore } from "./rollup-store.js";
+import type { UserStore } from "./user-store.js";
 
 /**
  * The storage port of the central server: everything the central keeps, on
@@ -23,6 +26,12 @@ export interface Storage extends MetricsStore {
   readonly coordination: CoordinationStore;
   /** The migrations this handle's init() applied (empty when the schema was current). */
   appliedMigrations(): readonly AppliedMigration[];
+  /** Dashboard users, sessions, login throttle (./user-store.ts). */
+  readonly users: UserStore;
+  /** Weekly reports as sent (./report-archive-store.ts). */
+  readonly reports: ReportArchiveStore;
+  /** The dashboard's batched reads (./dashboard-reads.ts). */
+  readonly dashboard: DashboardReads;
 }
 
 /** Samples, uploads and tokens: the part of the port that ingest and authentication use. */

@@ -21,10 +21,13 @@ import type {
   UploadRecord,
 } from "../store.js";
 import { PgCoordinationStore } from "./coordination.js";
+import { PgDashboardReads } from "./dashboard-reads.js";
 import { PgDeliveryStore } from "./deliveries.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
 import { insertPgRawUpload, PgRawUploadStore } from "./raw-uploads.js";
+import { PgReportArchive } from "./report-archive.js";
 import { PgRawRollupStore } from "./rollups.js";
+import { PgUserStore } from "./users.js";
 
 /**
  * PostgreSQL behind the Storage port, for several central instances sharing
@@ -110,6 +113,9 @@ export class PgStore implements Storage {
   readonly deliveries: PgDeliveryStore;
   readonly rawUploads: PgRawUploadStore;
   readonly coordination: PgCoordinationStore;
+  readonly users: PgUserStore;
+  readonly reports: PgReportArchive;
+  readonly dashboard: PgDashboardReads;
 
   /** `schema`: a search_path to use (tests use a throwaway schema). */
   constructor(connectionString: string, options: { schema?: string; max?: number } = {}) {
@@ -128,11 +134,16 @@ export class PgStore implements Storage {
     this.deliveries = new PgDeliveryStore(this.pool);
     this.rawUploads = new PgRawUploadStore(this.pool);
     this.coordination = new PgCoordinationStore(this.pool);
+    this.users = new PgUserStore(this.pool);
+    this.reports = new PgReportArchive(this.pool);
+    this.dashboard = new PgDashboardReads(this.pool);
   }
 
   async init(): Promise<void> {
     await runPgMigrations(this.pool, "metrics", MIGRATIONS);
     await this.deliveries.init();
+    await this.users.init();
+    await this.reports.init();
     await this.rawUploads.init();
     await this.coordination.init();
   }

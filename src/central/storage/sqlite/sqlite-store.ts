@@ -24,11 +24,14 @@ import type {
   UploadRecord,
 } from "../store.js";
 import { SqliteCoordinationStore } from "./coordination.js";
+import { SqliteDashboardReads } from "./dashboard-reads.js";
 import { SqliteDeliveryStore } from "./deliveries.js";
 import { runMigrations } from "./migrate.js";
 import { insertSqliteRawUpload, SqliteRawUploadStore } from "./raw-uploads.js";
+import { SqliteReportArchive } from "./report-archive.js";
 import { ensureRollupSchema, SqliteRollupStore } from "./rollups.js";
 import { METRICS_MIGRATIONS } from "./schema.js";
+import { SqliteUserStore } from "./users.js";
 
 /**
  * How SQLite syncs the WAL. NORMAL (default): a commit is durable against a
@@ -104,6 +107,9 @@ export class SqliteStore implements Storage {
   readonly deliveries: SqliteDeliveryStore;
   readonly rawUploads: SqliteRawUploadStore;
   readonly coordination: SqliteCoordinationStore;
+  readonly users: SqliteUserStore;
+  readonly reports: SqliteReportArchive;
+  readonly dashboard: SqliteDashboardReads;
   readonly synchronous: SqliteSynchronous;
   private statements: ReturnType<typeof prepareStatements> | null = null;
   private closed = false;
@@ -130,12 +136,17 @@ export class SqliteStore implements Storage {
     this.deliveries = new SqliteDeliveryStore(this.db);
     this.rawUploads = new SqliteRawUploadStore(this.db);
     this.coordination = new SqliteCoordinationStore(this.db);
+    this.users = new SqliteUserStore(this.db);
+    this.reports = new SqliteReportArchive(this.db);
+    this.dashboard = new SqliteDashboardReads(this.db);
   }
 
   async init(): Promise<void> {
     runMigrations(this.db, "metrics", METRICS_MIGRATIONS);
     ensureRollupSchema(this.db);
     await this.deliveries.init();
+    await this.users.init();
+    await this.reports.init();
     await this.rawUploads.init();
     await this.coordination.init();
     this.statements = prepareStatements(this.db);

@@ -1,0 +1,237 @@
+import type { ServerStatus } from "../model/report.js";
+import type { ArchivedReportSummary, ArchivedServerRow } from "../storage/report-archive-store.js";
+import type { DashboardContext } from "./context.js";
+
+const HOUR = 3_600_000;
+
+export interface FleetRow {
+  server: string;
+  status: ServerStatus;
+  /** Why the status is not ok (live figures), or null. */
+  why: string | null;
+  lastSeen: number;
+  /** Newest hour's averages, and the fullest mount then. */
+  cpu: number | null;
+  memory: number | null;
+  disk: { mount: string; percent: number } | null;
+  /** 24 hourly CPU and memory averages, oldest first (null: no samples that hour). */
+  cpuHours: (number | null)[];
+  memHours: (number | null)[];
+  groups: string[];
+}
+
+export interface FleetData {
+  now: number;
+  rows: FleetRow[];
+  counts: Record<ServerStatus, number>;
+  /** The newest archived report (the default group's when it has one). */
+  report: ArchivedReportSummary | null;
+  needsAction: ArchivedServerRow[];
+  /** Informational findings of that report: changes to servers (issue 16's kinds). */
+  changes: { server: string; kind: string; message: string; mount?: string }[];
+}
+
+export const CHANGE_KINDS = new Set([
+  "ram_changed",
+  "disk_resized",
+  "mount_added",
+  "mount_removed",
+  "new_server",
+]);
+const STATUS_RANK: Record<ServerStatus, number> = { critical: 0, silent: 1, warning: 2, ok: 3 };
+export const statusRank = (s: ServerStatus): number => STATUS_RANK[s];
+
+/**
+ * Everything the fleet page shows, in three reads: the server list, the
+ * last 24 hours of hourly rollups of every server (one batched read), and
+ * the newest report's per-server rows.
+ *
+ * The live status uses the report's thresholds on the last 24 hours:
+ * silent when nothing arrived for silent_after_hours; critical / warning
+ * when the 24-hour CPU or memory average, or the fullest disk now, reaches
+ * the day-average / disk thresholds. The weekly report stays the authority;
+ * this is the "right now" view between two reports.
+ */
+export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Promise<FleetData> {
+  const now = ctx.clock();
+  const to = Math.floor(now / HOUR) * HOUR + HOUR;
+  const from = to - 24 * HOUR;
+  const [{ servers, hours }, reports] = await Promise.all([
+    cache !== undefined ? cache.get(ctx, from, to) : readLive(ctx, from, to),
+    ctx.store.reports.list(20),
+  ]);
+  const t = ctx.thresholds;
+  const counts: Record<ServerStatus, number> = { ok: 0, warning: 0, critical: 0, silent: 0 };
+  const rows: FleetRow[] = servers.map((s) => {
+    const h = hours.get(s.server);
+    const cpuHours: (number | null)[] = new Array(24).fill(null);
+    const memHours: (number | null)[] = new Array(24).fill(null);
+    let cpuSum = 0;
+    let memSum = 0;
+    let n = 0;
+    for (const x of h?.hours ?? []) {
+      const i = (x.hour - from) / HOUR;
+      cpuHours[i] = x.cpuAvg;
+      memHours[i] = x.memAvg;
+      cpuSum += x.cpuAvg;
+      memSum += x.memAvg;
+      n++;
+    }
+    const cpuDay = n > 0 ? cpuSum / n : null;
+    const memDay = n > 0 ? memSum / n : null;
+    const disk = h?.latest.worstDisk ?? null;
+    let status: ServerStatus = "ok";
+    let why: string | null = null;
+    if (now - s.lastSeen > t.silent_after_hours * HOUR) {
+      status = "silent";
+      why = `no data for more than ${t.silent_after_hours} h`;
+    } else {
+      const checks: [number | null, number, number, string][] = [
+        [cpuDay, t.cpu_day_avg_warning, t.cpu_day_avg_critical, "CPU 24 h average"],
+        [memDay, t.memory_day_avg_warning, t.memory_day_avg_critical, "memory 24 h average"],
+        [disk?.percent ?? null, t.disk_percent_warning, t.disk_percent_critical, `disk ${disk?.mount ?? ""}`],
+      ];
+      for (const [v, warn, crit, label] of checks) {
+        if (v === null) continue;
+        if (v >= crit && status !== "critical") {
+          status = "critical";
+          why = `${label} ${v.toFixed(0)} % ≥ ${crit} %`;
+        } else if (v >= warn && status === "ok") {
+          status = "warning";
+          why = `${label} ${v.toFixed(0)} % ≥ ${warn} %`;
+        }
+      }
+    }
+    counts[status]++;
+    return {
+      server: s.server,
+      status,
+      why,
+      lastSeen: s.lastSeen,
+      cpu: h?.latest.cpuAvg ?? null,
+      memory: h?.latest.memAvg ?? null,
+      disk,
+      cpuHours,
+      memHours,
+      groups: ctx.groups.filter((g) => g.servers.length > 0 && g.includes(s.server)).map((g) => g.name),
+    };
+  });
+
+  const newestWeek = reports[0]?.week;
+  const report =
+    newestWeek === undefined
+      ? null
+      : (reports.find((r) => r.week === newestWeek && r.group === "default") ??
+        reports.find((r) => r.week === newestWeek) ??
+        null);
+  const serverRows = report === null ? [] : await ctx.store.reports.serverRows(report.week, report.group);
+  const needsAction = serverRows
+    .filter((r) => r.status !== "ok")
+    .sort((a, b) => statusRank(a.status) - statusRank(b.status) || (a.server < b.server ? -1 : 1));
+  const changes = serverRows.flatMap((r) =>
+    r.findings
+      .filter((f) => CHANGE_KINDS.has(f.kind))
+      .map((f) => ({
+        server: r.server,
+        kind: f.kind,
+        message: f.message,
+        ...(f.mount !== undefined ? { mount: f.mount } : {}),
+      })),
+  );
+  return { now, rows, counts, report, needsAction, changes };
+}
+
+type LiveFleet = {
+  servers: Awaited<ReturnType<DashboardContext["store"]["listServers"]>>;
+  hours: Awaited<ReturnType<DashboardContext["store"]["dashboard"]["fleetHours"]>>;
+};
+
+async function readLive(ctx: DashboardContext, from: number, to: number): Promise<LiveFleet> {
+  const [servers, hours] = await Promise.all([
+    ctx.store.listServers(),
+    ctx.store.dashboard.fleetHours(from, to),
+  ]);
+  return { servers, hours };
+}
+
+/**
+ * The fleet's last 24 hours, kept for a few seconds per instance: the
+ * figures are hourly averages that the rollup refresher updates every few
+ * seconds anyway, and several people (or one reloading) should not each
+ * cost a read of 1,000 servers × 24 hours. Read-only, so instances need not agree.
+ */
+export class FleetCache {
+  private entry: { at: number; to: number; data: Promise<LiveFleet> } | null = null;
+  constructor(readonly ttlMs = 15_000) {}
+
+  get(ctx: DashboardContext, from: number, to: number): Promise<LiveFleet> {
+    const now = ctx.clock();
+    const e = this.entry;
+    if (this.ttlMs > 0 && e !== null && e.to === to && now - e.at < this.ttlMs && now >= e.at) return e.data;
+    const data = readLive(ctx, from, to);
+    this.entry = { at: now, to, data };
+    data.catch(() => {
+      if (this.entry?.data === data) this.entry = null;
+    });
+    return data;
+  }
+}
+
+export interface FleetQuery {
+  q: string;
+  status: ServerStatus | "";
+  group: string;
+  sort: "name" | "status" | "cpu" | "memory" | "disk" | "seen";
+  dir: "asc" | "desc";
+  /** Rows per page (0: all) and the page, from 1. */
+  per: number;
+  page: number;
+}
+
+export const FLEET_PAGE_SIZES = [100, 500, 0] as const;
+
+const SORTS = new Set(["name", "status", "cpu", "memory", "disk", "seen"]);
+
+export function parseFleetQuery(query: Record<string, unknown>): FleetQuery {
+  const str = (k: string) => (typeof query[k] === "string" ? (query[k] as string).slice(0, 100) : "");
+  const status = str("status");
+  const sort = str("sort");
+  return {
+    q: str("q").trim(),
+    status:
+      status === "ok" || status === "warning" || status === "critical" || status === "silent" ? status : "",
+    group: str("group"),
+    sort: SORTS.has(sort) ? (sort as FleetQuery["sort"]) : "status",
+    dir: str("dir") === "desc" ? "desc" : "asc",
+    per: str("per") === "all" ? 0 : str("per") === "500" ? 500 : 100,
+    page: Math.max(1, Math.min(10_000, Number.parseInt(str("page"), 10) || 1)),
+  };
+}
+
+export function filterFleet(rows: FleetRow[], q: FleetQuery): FleetRow[] {
+  const needle = q.q.toLowerCase();
+  const out = rows.filter(
+    (r) =>
+      (needle === "" || r.server.toLowerCase().includes(needle)) &&
+      (q.status === "" || r.status === q.status) &&
+      (q.group === "" || r.groups.includes(q.group)),
+  );
+  const num = (v: number | null | undefined) => (v === null || v === undefined ? -1 : v);
+  const key: Record<FleetQuery["sort"], (r: FleetRow) => number | string> = {
+    name: (r) => r.server,
+    status: (r) => statusRank(r.status),
+    cpu: (r) => num(r.cpu),
+    memory: (r) => num(r.memory),
+    disk: (r) => num(r.disk?.percent),
+    seen: (r) => r.lastSeen,
+  };
+  const k = key[q.sort];
+  const sign = q.dir === "desc" ? -1 : 1;
+  return out.sort((a, b) => {
+    const x = k(a);
+    const y = k(b);
+    if (x < y) return -sign;
+    if (x > y) return sign;
+    return a.server < b.server ? -1 : a.server > b.server ? 1 : 0;
+  });
+}

@@ -1,0 +1,146 @@
+import type { FastifyInstance } from "fastify";
+import { escapeHtml } from "../report/escape.js";
+import { type DashboardContext, requireRole, sendPage } from "./context.js";
+import { FLEET_PAGE_SIZES, type FleetQuery, filterFleet, loadFleet, parseFleetQuery } from "./fleet-data.js";
+import { html, raw } from "./html.js";
+import { ago, findingLabel, page, pct, STATUS_LABEL, statusBadge } from "./layout.js";
+import { sparklineSvg } from "./sparkline.js";
+
+const SORT_LABEL: Record<FleetQuery["sort"], string> = {
+  name: "Server",
+  status: "Status",
+  cpu: "CPU",
+  memory: "Memory",
+  disk: "Worst disk",
+  seen: "Last seen",
+};
+
+export function registerFleetPage(app: FastifyInstance, ctx: DashboardContext): void {
+  app.get("/", async (req, reply) => {
+    const session = await requireRole(ctx, req, reply, "viewer");
+    if (session === null) return reply;
+    const query = parseFleetQuery((req.query ?? {}) as Record<string, unknown>);
+    const data = await loadFleet(ctx, ctx.fleetCache);
+    const matching = filterFleet(data.rows, query);
+    const pages = query.per === 0 ? 1 : Math.max(1, Math.ceil(matching.length / query.per));
+    const pageNo = Math.min(query.page, pages);
+    const rows = query.per === 0 ? matching : matching.slice((pageNo - 1) * query.per, pageNo * query.per);
+    const link = (over: Partial<FleetQuery>) => {
+      const p = new URLSearchParams();
+      const merged = { ...query, ...over };
+      if (merged.q !== "") p.set("q", merged.q);
+      if (merged.status !== "") p.set("status", merged.status);
+      if (merged.group !== "") p.set("group", merged.group);
+      if (merged.sort !== "status") p.set("sort", merged.sort);
+      if (merged.dir !== "asc") p.set("dir", merged.dir);
+      if (merged.per !== 100) p.set("per", merged.per === 0 ? "all" : String(merged.per));
+      if (merged.page !== 1) p.set("page", String(merged.page));
+      const s = p.toString();
+      return s === "" ? "/" : `/?${s}`;
+    };
+    const header = (key: FleetQuery["sort"]) => {
+      const active = query.sort === key;
+      const nextDir = active && query.dir === "asc" ? "desc" : "asc";
+      return html`<th scope="col"${active ? html` aria-sort="${query.dir === "asc" ? "ascending" : "descending"}"` : ""}><a href="${link({ sort: key, dir: nextDir, page: 1 })}">${SORT_LABEL[key]}${active ? (query.dir === "asc" ? " ↑" : " ↓") : ""}</a></th>`;
+    };
+    const groups = ctx.groups.filter((g) => g.servers.length > 0);
+    const counts = (["critical", "silent", "warning", "ok"] as const).map(
+      (s) =>
+        html`<li><a href="${link({ status: s, page: 1 })}">${statusBadge(s)} <strong>${data.counts[s]}</strong><span class="sr-only"> servers ${STATUS_LABEL[s]}</span></a></li>`,
+    );
+    const body = html`<h1>Fleet</h1>
+<ul class="counts" aria-label="Servers by status (live)">${counts}<li><a href="/">All <strong>${data.rows.length}</strong></a></li></ul>
+${needsActionSection(data)}
+<form class="filters" method="get" action="/" role="search" aria-label="Filter servers">
+  <div><label for="f-q">Name contains</label><input id="f-q" name="q" value="${query.q}" type="search"></div>
+  <div><label for="f-status">Status</label><select id="f-status" name="status">
+    <option value="">any</option>
+    ${(["critical", "silent", "warning", "ok"] as const).map((s) => html`<option value="${s}"${query.status === s ? " selected" : ""}>${STATUS_LABEL[s]}</option>`)}
+  </select></div>
+  ${
+    groups.length > 0
+      ? html`<div><label for="f-group">Group</label><select id="f-group" name="group"><option value="">any</option>${groups.map((g) => html`<option value="${g.name}"${query.group === g.name ? " selected" : ""}>${g.name}</option>`)}</select></div>`
+      : ""
+  }
+  <div><label for="f-per">Per page</label><select id="f-per" name="per">${FLEET_PAGE_SIZES.map((n) => html`<option value="${n === 0 ? "all" : n}"${query.per === n ? " selected" : ""}>${n === 0 ? "all" : n}</option>`)}</select></div>
+  <input type="hidden" name="sort" value="${query.sort}"><input type="hidden" name="dir" value="${query.dir}">
+  <div><button type="submit">Apply</button> <a href="/">Clear</a></div>
+</form>
+<p class="hint" id="fleet-caption">${matching.length} of ${data.rows.length} servers${pages > 1 ? `, page ${pageNo} of ${pages}` : ""}. Current figures are the averages of each server's newest hour; the sparkline shows CPU (solid) and memory (dashed) over the last 24 h.</p>
+<div class="table-wrap">
+<table class="fleet" aria-describedby="fleet-caption">
+<thead><tr>${header("name")}${header("status")}${header("cpu")}${header("memory")}${header("disk")}<th scope="col">Last 24 h</th>${header("seen")}</tr></thead>
+<tbody>
+${raw(rows.map((r) => fleetRowHtml(r, data.now)).join(""))}
+</tbody>
+</table>
+</div>
+${pager(pages, pageNo, query, link)}
+${rows.length === 0 ? html`<p class="notice">No server matches. <a href="/">Show all servers</a></p>` : ""}`;
+    return sendPage(reply, page({ title: "Fleet", session, nav: "fleet", body }));
+  });
+}
+
+/** One row; built as a plain string (1,000 rows per page: no template objects per cell). */
+function fleetRowHtml(r: import("./fleet-data.js").FleetRow, now: number): string {
+  const e = escapeHtml;
+  const name = e(r.server);
+  const label = `${r.server}: CPU and memory, last 24 hours`;
+  return (
+    `<tr><th scope="row"><a href="/servers/${encodeURIComponent(r.server)}">${name}</a></th>` +
+    `<td>${statusBadge(r.status).value}${r.why === null ? "" : `<span class="why">${e(r.why)}</span>`}</td>` +
+    `<td class="num">${pct(r.cpu)}</td><td class="num">${pct(r.memory)}</td>` +
+    `<td class="num">${r.disk === null ? "–" : `${pct(r.disk.percent)} <span class="mount">${e(r.disk.mount)}</span>`}</td>` +
+    `<td>${sparklineSvg(r.cpuHours, r.memHours, e(label))}</td>` +
+    `<td><time datetime="${new Date(r.lastSeen).toISOString()}">${ago(r.lastSeen, now)}</time></td></tr>`
+  );
+}
+
+function needsActionSection(data: import("./fleet-data.js").FleetData) {
+  if (data.report === null) {
+    return html`<section aria-labelledby="na-h"><h2 id="na-h">Needs action</h2><p class="hint">No weekly report has been sent yet; the list appears with the first one.</p></section>`;
+  }
+  const rep = data.report;
+  const findings = (r: (typeof data.needsAction)[number]) =>
+    r.findings
+      .filter((f) => f.severity !== "info")
+      .map(
+        (f) =>
+          html`<li><span class="sev sev-${f.severity}">${f.severity}</span> ${findingLabel(f.kind)}: ${f.message}</li>`,
+      );
+  return html`<section aria-labelledby="na-h">
+<h2 id="na-h">Needs action <span class="sub">from the report of <a href="/reports/${rep.week}${rep.group === "default" ? "" : `?group=${encodeURIComponent(rep.group)}`}">${rep.week}</a></span></h2>
+${
+  data.needsAction.length === 0
+    ? html`<p>Nothing needed action in ${rep.week}.</p>`
+    : html`<ul class="needs">${data.needsAction
+        .slice(0, 50)
+        .map(
+          (r) =>
+            html`<li>${statusBadge(r.status)} <a href="/servers/${encodeURIComponent(r.server)}?week=${rep.week}">${r.server}</a> — ${r.reason ?? ""}<ul>${findings(r)}</ul></li>`,
+        )}</ul>${data.needsAction.length > 50 ? html`<p><a href="/reports/${rep.week}">All ${data.needsAction.length} in the report</a></p>` : ""}`
+}
+${
+  data.changes.length === 0
+    ? ""
+    : html`<h3>Changes in ${rep.week}</h3><ul class="changes">${data.changes
+        .slice(0, 30)
+        .map(
+          (c) =>
+            html`<li><span class="kind">${findingLabel(c.kind)}</span> <a href="/servers/${encodeURIComponent(c.server)}?week=${rep.week}">${c.server}</a>: ${c.message}</li>`,
+        )}</ul>`
+}
+</section>`;
+}
+
+function pager(pages: number, current: number, _q: FleetQuery, link: (over: Partial<FleetQuery>) => string) {
+  if (pages <= 1) return "";
+  const shown = [...new Set([1, current - 1, current, current + 1, pages])].filter(
+    (p) => p >= 1 && p <= pages,
+  );
+  return html`<nav class="pager" aria-label="Pages of servers"><ul>
+${current > 1 ? html`<li><a href="${link({ page: current - 1 })}">Previous</a></li>` : ""}
+${shown.map((p) => (p === current ? html`<li><a href="${link({ page: p })}" aria-current="page">${p}</a></li>` : html`<li><a href="${link({ page: p })}">${p}</a></li>`))}
+${current < pages ? html`<li><a href="${link({ page: current + 1 })}">Next</a></li>` : ""}
+</ul></nav>`;
+}

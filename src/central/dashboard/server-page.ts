@@ -1,0 +1,218 @@
+import type { FastifyInstance } from "fastify";
+import { DateTime } from "luxon";
+import { percentChartSvg, type ChartSeries as StaticSeries } from "../report/charts.js";
+import { humanBytes } from "../report/format.js";
+import { type DashboardContext, errorPage, requireRole, sendPage } from "./context.js";
+import { html, raw } from "./html.js";
+import { ago, findingLabel, isoMinute, page, pct, statusBadge } from "./layout.js";
+import {
+  type ChartRange,
+  type ChartSeries,
+  loadSeries,
+  parseRange,
+  RANGE_LABEL,
+  rangeFigures,
+} from "./series.js";
+
+/** Okabe–Ito: distinguishable with the common colour-vision deficiencies. */
+export const SERIES_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"];
+
+export function registerServerPage(app: FastifyInstance, ctx: DashboardContext): void {
+  app.get<{ Params: { name: string } }>("/servers/:name", async (req, reply) => {
+    const session = await requireRole(ctx, req, reply, "viewer");
+    if (session === null) return reply;
+    const name = req.params.name;
+    const servers = await ctx.store.listServers();
+    const summary = servers.find((s) => s.server === name);
+    if (summary === undefined) {
+      return errorPage(
+        reply,
+        session,
+        404,
+        "No such server",
+        `No server named '${name.slice(0, 100)}' has reported.`,
+      );
+    }
+    const now = ctx.clock();
+    const query = (req.query ?? {}) as Record<string, unknown>;
+    const range = parseRange(query, now, ctx.timeZone);
+    const [series, history] = await Promise.all([
+      loadSeries(ctx, name, range),
+      ctx.store.reports.serverHistory(name, 12),
+    ]);
+    const fig = rangeFigures(series);
+    const latest = history[0] ?? null;
+    const enc = encodeURIComponent(name);
+    const presets = (Object.keys(RANGE_LABEL) as (keyof typeof RANGE_LABEL)[]).map(
+      (k) =>
+        html`<li><a href="/servers/${enc}?range=${k}"${range.key === k ? html` aria-current="true"` : ""}>${RANGE_LABEL[k]}</a></li>`,
+    );
+    const data = JSON.stringify({
+      server: name,
+      timeZone: ctx.timeZone,
+      colors: SERIES_COLORS,
+      ...series,
+    }).replace(/</g, "\\u003c");
+    const tz = ctx.timeZone;
+    const body = html`<p class="crumbs"><a href="/">Fleet</a> › ${name}</p>
+<h1>${name}</h1>
+<p>${latest === null ? "" : html`${statusBadge(latest.status)} in the report of <a href="/reports/${latest.week}">${latest.week}</a> · `}
+last seen <time datetime="${new Date(summary.lastSeen).toISOString()}">${isoMinute(summary.lastSeen, tz)}</time> (${ago(summary.lastSeen, now)}) · first seen ${isoMinute(summary.firstSeen, tz)} · times in ${tz}</p>
+<nav aria-label="Chart range" class="ranges"><ul>${presets}</ul>
+<form method="get" action="/servers/${enc}" class="custom-range">
+  <input type="hidden" name="range" value="custom">
+  <label for="r-from">From</label><input id="r-from" name="from" type="date" value="${range.fromDate}" required>
+  <label for="r-to">To</label><input id="r-to" name="to" type="date" value="${range.toDate}" required>
+  <button type="submit">Show</button>
+</form></nav>
+${range.error === null ? "" : html`<p class="notice" role="alert">${range.error}; showing 7 days.</p>`}
+<h2>${range.week !== null ? `Week ${range.week}` : range.key === "custom" ? `${range.fromDate} to ${range.toDate}` : `Last ${RANGE_LABEL[range.key]}`}
+ <span class="sub">${series.resolution === "hour" ? "hourly points" : "daily points"}, ${series.t.length} of them</span></h2>
+${figuresTable(fig)}
+${series.t.length === 0 ? html`<p class="notice">No samples in this range.</p>` : charts(series, range, tz)}
+<script type="application/json" id="chart-data">${raw(data)}</script>
+${forecastSection(latest)}
+${findingsSection(history, range.week)}`;
+    return sendPage(reply, page({ title: name, session, nav: "fleet", body, script: true }));
+  });
+}
+
+function figuresTable(f: ReturnType<typeof rangeFigures>) {
+  return html`<div class="table-wrap"><table class="figures">
+<caption>Average and maximum over the range</caption>
+<thead><tr><th scope="col">Metric</th><th scope="col">Average</th><th scope="col">Maximum</th></tr></thead>
+<tbody>
+<tr><th scope="row">CPU</th><td class="num">${pct(f.cpuAvg)}</td><td class="num">${pct(f.cpuMax)} <span class="hint">(peak)</span></td></tr>
+<tr><th scope="row">Memory</th><td class="num">${pct(f.memAvg)}</td><td class="num">${pct(f.memMax)}</td></tr>
+${f.disks.map(
+  (d) =>
+    html`<tr><th scope="row">Disk <span class="mount">${d.mount}</span>${d.totalBytes === null ? "" : ` (${humanBytes(d.totalBytes)})`}</th><td class="num">${pct(d.last)} <span class="hint">(now)</span></td><td class="num">${pct(d.max)}</td></tr>`,
+)}
+</tbody></table></div>`;
+}
+
+/** Coarse buckets for the static chart (the report's renderer): hours, days or months. */
+function staticBuckets(s: ChartSeries, range: ChartRange, tz: string) {
+  const span = range.to - range.from;
+  const unit: "hour" | "day" | "month" =
+    span <= 2 * 86_400_000 ? "hour" : span <= 62 * 86_400_000 ? "day" : "month";
+  const keyOf = (t: number) => {
+    const d = DateTime.fromSeconds(t, { zone: tz });
+    return unit === "hour"
+      ? d.toFormat("yyyy-MM-dd HH")
+      : unit === "day"
+        ? d.toISODate()!
+        : d.toFormat("yyyy-MM");
+  };
+  const labelOf = (t: number) => {
+    const d = DateTime.fromSeconds(t, { zone: tz });
+    return unit === "hour" ? d.toFormat("HH") : unit === "day" ? d.toFormat("d") : d.toFormat("LLL");
+  };
+  const keys: string[] = [];
+  const labels: string[] = [];
+  const idx: number[] = [];
+  s.t.forEach((t) => {
+    const k = keyOf(t);
+    if (keys[keys.length - 1] !== k) {
+      keys.push(k);
+      labels.push(labelOf(t));
+    }
+    idx.push(keys.length - 1);
+  });
+  const avg = (vals: (number | null)[]) => {
+    const sums = new Array(keys.length).fill(0);
+    const ns = new Array(keys.length).fill(0);
+    vals.forEach((v, i) => {
+      if (v !== null) {
+        sums[idx[i]!] += v * s.samples[i]!;
+        ns[idx[i]!] += s.samples[i]!;
+      }
+    });
+    return sums.map((x, i) => (ns[i] > 0 ? x / ns[i] : null));
+  };
+  const max = (vals: (number | null)[]) => {
+    const out: (number | null)[] = new Array(keys.length).fill(null);
+    vals.forEach((v, i) => {
+      const j = idx[i]!;
+      if (v !== null && (out[j] === null || v > out[j]!)) out[j] = v;
+    });
+    return out;
+  };
+  const last = (vals: (number | null)[]) => {
+    const out: (number | null)[] = new Array(keys.length).fill(null);
+    vals.forEach((v, i) => {
+      if (v !== null) out[idx[i]!] = v;
+    });
+    return out;
+  };
+  return { unit, labels, avg, max, last };
+}
+
+function charts(s: ChartSeries, range: ChartRange, tz: string) {
+  const b = staticBuckets(s, range, tz);
+  const per = b.unit === "hour" ? "per hour" : b.unit === "day" ? "per day" : "per month";
+  const figure = (id: string, title: string, desc: string, svg: string) =>
+    html`<figure class="chart" data-chart="${id}" aria-labelledby="${id}-t">
+<figcaption id="${id}-t">${title}</figcaption>
+<div class="static" role="img" aria-label="${desc}">${raw(svg)}</div>
+<div class="live" aria-hidden="true"></div>
+</figure>`;
+  const cpu: StaticSeries[] = [
+    { name: "CPU avg", kind: "bar", color: "#56B4E9", data: b.avg(s.cpuAvg) },
+    { name: "CPU peak", kind: "line", color: "#0072B2", dashed: true, data: b.max(s.cpuPeak) },
+  ];
+  const mem: StaticSeries[] = [
+    { name: "Memory avg", kind: "bar", color: "#E69F00", data: b.avg(s.memAvg) },
+    { name: "Memory peak", kind: "line", color: "#D55E00", dashed: true, data: b.max(s.memPeak) },
+  ];
+  const disk: StaticSeries[] = s.disks.map((d, i) => ({
+    name: d.mount,
+    kind: "line",
+    color: SERIES_COLORS[i % SERIES_COLORS.length]!,
+    dashed: i % 2 === 1,
+    data: b.last(d.percent),
+  }));
+  return html`<div class="charts">
+${figure("cpu", "CPU, average and peak (%)", `CPU average and peak ${per}`, percentChartSvg(b.labels, cpu))}
+${figure("mem", "Memory used, average and peak (%)", `Memory used ${per}`, percentChartSvg(b.labels, mem))}
+${s.disks.length === 0 ? "" : figure("disk", "Disk used per mount (%)", `Disk used ${per} for ${s.disks.map((d) => d.mount).join(", ")}`, percentChartSvg(b.labels, disk))}
+</div>`;
+}
+
+function forecastSection(latest: import("../storage/report-archive-store.js").ArchivedServerEntry | null) {
+  if (latest === null)
+    return html`<h2>Disk-full forecast</h2><p class="hint">No report covers this server yet.</p>`;
+  return html`<h2>Disk-full forecast <span class="sub">from the report of ${latest.week}</span></h2>
+${
+  latest.forecasts.length === 0
+    ? html`<p>No disk is expected to fill up at its recent growth rate.</p>`
+    : html`<div class="table-wrap"><table><thead><tr><th scope="col">Mount</th><th scope="col">Full on</th><th scope="col">Days left</th><th scope="col">Growth</th><th scope="col">Fit (R²)</th></tr></thead><tbody>
+${latest.forecasts.map(
+  (f) =>
+    html`<tr><th scope="row"><span class="mount">${f.mount}</span></th><td>${f.full_date}</td><td class="num">${f.days_to_full}</td><td class="num">${humanBytes(f.growth_bytes_per_day)}/day</td><td class="num">${f.r2.toFixed(2)}</td></tr>`,
+)}</tbody></table></div>`
+}`;
+}
+
+function findingsSection(
+  history: import("../storage/report-archive-store.js").ArchivedServerEntry[],
+  week: string | null,
+) {
+  if (history.length === 0) return "";
+  return html`<h2>Findings from recent reports</h2>
+${history.map(
+  (
+    h,
+  ) => html`<section class="report-findings${h.week === week ? " current" : ""}" aria-labelledby="f-${h.week}-${h.group}">
+<h3 id="f-${h.week}-${h.group}"><a href="/reports/${h.week}${h.group === "default" ? "" : `?group=${encodeURIComponent(h.group)}`}">${h.week}</a>${h.group === "default" ? "" : ` (${h.group})`} ${statusBadge(h.status)}</h3>
+${
+  h.findings.length === 0
+    ? html`<p>No findings.</p>`
+    : html`<ul class="findings">${h.findings.map(
+        (f) =>
+          html`<li><span class="sev sev-${f.severity}">${f.severity}</span> <span class="kind">${findingLabel(f.kind)}</span>${f.mount === undefined ? "" : html` <span class="mount">${f.mount}</span>`}: ${f.message}</li>`,
+      )}</ul>`
+}
+</section>`,
+)}`;
+}

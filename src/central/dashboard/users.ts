@@ -1,0 +1,17 @@
+import { InputError } from "../../errors.js";
+import type { UserRole, UserStore } from "../storage/user-store.js";
+import { checkUserName, hashPassword } from "./password.js";
+
+export class UserExistsError extends InputError {}
+
+/** Adds a dashboard user (CLI and admin page); the name must be free. */
+export async function addUser(
+  users: UserStore,
+  o: { name: string; role: UserRole; password: string; now: number },
+): Promise<void> {
+  checkUserName(o.name);
+  const passwordHash = await hashPassword(o.password);
+  const added = await users.addUser({ name: o.name, role: o.role, passwordHash, createdAt: o.now });
+  if (!added)
+    throw new UserExistsError(`user '${o.name}' exists; remove it first to change its password or role`);
+}

@@ -1,0 +1,159 @@
+import type Database from "better-sqlite3";
+import type { ActiveSession, SessionRecord, UserRecord, UserRole, UserStore } from "../user-store.js";
+import { type Migration, runMigrations } from "./migrate.js";
+
+/** The "users" migration component: dashboard users, sessions, failed logins. */
+export const USERS_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "dashboard users, server-side sessions, failed login attempts",
+    sql: `
+      CREATE TABLE dashboard_users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
+        password_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE dashboard_sessions (
+        id_hash TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL REFERENCES dashboard_users (name) ON DELETE CASCADE,
+        csrf_token TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX dashboard_sessions_user ON dashboard_sessions (user_name);
+      CREATE TABLE login_failures (
+        key TEXT NOT NULL,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX login_failures_key ON login_failures (key, at);
+    `,
+  },
+];
+
+interface UserRow {
+  name: string;
+  role: UserRole;
+  password_hash: string;
+  created_at: number;
+}
+
+const toUser = (r: UserRow): UserRecord => ({
+  name: r.name,
+  role: r.role,
+  passwordHash: r.password_hash,
+  createdAt: r.created_at,
+});
+
+export class SqliteUserStore implements UserStore {
+  constructor(private readonly db: Database.Database) {}
+
+  async init(): Promise<void> {
+    runMigrations(this.db, "users", USERS_MIGRATIONS);
+  }
+
+  async addUser(user: UserRecord): Promise<boolean> {
+    const r = this.db
+      .prepare(
+        "INSERT INTO dashboard_users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+      )
+      .run(user.name, user.role, user.passwordHash, user.createdAt);
+    return r.changes === 1;
+  }
+
+  async putUser(user: UserRecord): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare("DELETE FROM dashboard_sessions WHERE user_name = ?").run(user.name);
+      this.db
+        .prepare(
+          `INSERT INTO dashboard_users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash`,
+        )
+        .run(user.name, user.role, user.passwordHash, user.createdAt);
+    })();
+  }
+
+  async findUser(name: string): Promise<UserRecord | null> {
+    const r = this.db.prepare("SELECT * FROM dashboard_users WHERE name = ?").get(name) as
+      | UserRow
+      | undefined;
+    return r === undefined ? null : toUser(r);
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return (this.db.prepare("SELECT * FROM dashboard_users ORDER BY name").all() as UserRow[]).map(toUser);
+  }
+
+  async removeUser(name: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      this.db.prepare("DELETE FROM dashboard_sessions WHERE user_name = ?").run(name);
+      return this.db.prepare("DELETE FROM dashboard_users WHERE name = ?").run(name).changes === 1;
+    })();
+  }
+
+  async createSession(s: SessionRecord): Promise<void> {
+    this.db
+      .prepare(
+        "INSERT INTO dashboard_sessions (id_hash, user_name, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+      )
+      .run(s.idHash, s.user, s.csrfToken, s.createdAt, s.expiresAt);
+  }
+
+  async findSession(idHash: string, now: number): Promise<ActiveSession | null> {
+    const r = this.db
+      .prepare(
+        `SELECT s.id_hash, s.user_name, s.csrf_token, s.created_at, s.expires_at, u.role
+         FROM dashboard_sessions s JOIN dashboard_users u ON u.name = s.user_name
+         WHERE s.id_hash = ? AND s.expires_at > ?`,
+      )
+      .get(idHash, now) as
+      | {
+          id_hash: string;
+          user_name: string;
+          csrf_token: string;
+          created_at: number;
+          expires_at: number;
+          role: UserRole;
+        }
+      | undefined;
+    if (r === undefined) return null;
+    return {
+      idHash: r.id_hash,
+      user: r.user_name,
+      csrfToken: r.csrf_token,
+      createdAt: r.created_at,
+      expiresAt: r.expires_at,
+      role: r.role,
+    };
+  }
+
+  async touchSession(idHash: string, expiresAt: number): Promise<void> {
+    this.db.prepare("UPDATE dashboard_sessions SET expires_at = ? WHERE id_hash = ?").run(expiresAt, idHash);
+  }
+
+  async deleteSession(idHash: string): Promise<void> {
+    this.db.prepare("DELETE FROM dashboard_sessions WHERE id_hash = ?").run(idHash);
+  }
+
+  async deleteExpiredSessions(now: number): Promise<number> {
+    return this.db.prepare("DELETE FROM dashboard_sessions WHERE expires_at <= ?").run(now).changes;
+  }
+
+  async countLoginFailures(key: string, since: number): Promise<number> {
+    return this.db
+      .prepare("SELECT COUNT(*) FROM login_failures WHERE key = ? AND at >= ?")
+      .pluck()
+      .get(key, since) as number;
+  }
+
+  async recordLoginFailure(key: string, at: number, forgetBefore: number): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare("DELETE FROM login_failures WHERE key = ? AND at < ?").run(key, forgetBefore);
+      this.db.prepare("INSERT INTO login_failures (key, at) VALUES (?, ?)").run(key, at);
+    })();
+  }
+
+  async clearLoginFailures(key: string): Promise<void> {
+    this.db.prepare("DELETE FROM login_failures WHERE key = ?").run(key);
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Dashboard users, their server-side sessions and the login throttle, in the
+ * central's database so that every instance behind a load balancer sees the
+ * same sessions: signing out or removing a user on one ends it on all.
+ * SQLite: ./sqlite/users.ts; PostgreSQL: ./postgres/users.ts.
+ */
+export type UserRole = "admin" | "viewer";
+
+export interface UserRecord {
+  name: string;
+  role: UserRole;
+  /** `scrypt$N$r$p$salt$hash` (src/central/dashboard/password.ts); never the password. */
+  passwordHash: string;
+  createdAt: number;
+}
+
+export interface SessionRecord {
+  /** Hex SHA-256 of the cookie value: a copy of the database does not give live sessions. */
+  idHash: string;
+  user: string;
+  /** The synchronizer token every form and state-changing request of this session carries. */
+  csrfToken: string;
+  createdAt: number;
+  /** Idle expiry, pushed forward as the session is used. */
+  expiresAt: number;
+}
+
+/** A live session joined with its user (removed users have none). */
+export interface ActiveSession extends SessionRecord {
+  role: UserRole;
+}
+
+export interface UserStore {
+  /** Creates or upgrades the users tables. Idempotent. */
+  init(): Promise<void>;
+
+  /** Adds a user; false (nothing changed) when the name is taken. */
+  addUser(user: UserRecord): Promise<boolean>;
+  /** Sets role and password of an existing user or adds it; ends its sessions when it existed. */
+  putUser(user: UserRecord): Promise<void>;
+  findUser(name: string): Promise<UserRecord | null>;
+  /** By name. */
+  listUsers(): Promise<UserRecord[]>;
+  /** Removes the user and every session of it in one transaction; false when there was none. */
+  removeUser(name: string): Promise<boolean>;
+
+  createSession(session: SessionRecord): Promise<void>;
+  /** The session if it exists, has not expired at `now` and its user still exists. */
+  findSession(idHash: string, now: number): Promise<ActiveSession | null>;
+  /** Moves the idle expiry forward. */
+  touchSession(idHash: string, expiresAt: number): Promise<void>;
+  deleteSession(idHash: string): Promise<void>;
+  /** Drops sessions expired before `now`; resolves to how many. */
+  deleteExpiredSessions(now: number): Promise<number>;
+
+  /** Failed logins recorded under `key` (a user name or a client address) at or after `since`. */
+  countLoginFailures(key: string, since: number): Promise<number>;
+  /** Records one failed login; rows older than `forgetBefore` are dropped on the way. */
+  recordLoginFailure(key: string, at: number, forgetBefore: number): Promise<void>;
+  clearLoginFailures(key: string): Promise<void>;
+}

@@ -1,0 +1,203 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
+import type { ArchivedReport } from "../../../src/central/storage/report-archive-store.js";
+import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
+import type { Storage } from "../../../src/central/storage/store.js";
+import type { MetricRow } from "../../../src/protocol/index.js";
+import { createTestSchema, findTestPostgres } from "../../helpers/postgres.js";
+
+/** The dashboard's parts of the storage port (users, report archive, batched reads), on both backends. */
+const PG = await findTestPostgres();
+const HOUR = 3_600_000;
+const T0 = Date.parse("2026-03-09T00:00:00Z");
+
+async function sqlite(): Promise<{ store: Storage; cleanup(): Promise<void> }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-dash-store-"));
+  const store = new SqliteStore(path.join(dir, "s.db"));
+  await store.init();
+  return { store, cleanup: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
+}
+async function postgres(): Promise<{ store: Storage; cleanup(): Promise<void> }> {
+  const { schema, drop } = await createTestSchema(PG.url!);
+  const store = new PgStore(PG.url!, { schema, max: 4 });
+  await store.init();
+  await store.init();
+  return { store, cleanup: async () => (await store.close(), await drop()) };
+}
+
+const archived = (week: string, group: string, createdAt: number): ArchivedReport => ({
+  week,
+  group,
+  createdAt,
+  subject: `report ${week} ${group}`,
+  servers: 2,
+  needingAction: 1,
+  digestHtml: "<p>digest</p>",
+  reportHtml: "<p>report</p>",
+  json: '{"week":"x"}',
+  csv: "week,server\n",
+  serverRows: [
+    { server: "a", status: "ok", reason: null, findings: [], forecasts: [] },
+    {
+      server: "b",
+      status: "critical",
+      reason: "disk full",
+      findings: [{ severity: "critical", kind: "disk_full", message: "full", mount: "/" }],
+      forecasts: [
+        {
+          mount: "/",
+          full_date: "2026-04-01",
+          days_to_full: 20,
+          growth_bytes_per_day: 5,
+          r2: 0.9,
+          points: 14,
+        },
+      ],
+    },
+  ],
+});
+
+function rows(server: string, hours: number, cpu: (i: number) => number): MetricRow[] {
+  const out: MetricRow[] = [];
+  for (let i = 0; i < hours * 4; i++) {
+    const ts = T0 + i * 15 * 60_000;
+    for (const mount of ["/", "/var"]) {
+      out.push({
+        timestamp: ts,
+        server,
+        cpuPercent: cpu(i),
+        cpuPeakPercent: i % 3 === 0 ? null : cpu(i) + 10,
+        intervalSeconds: 900,
+        memTotalBytes: 1000,
+        memUsedBytes: 300 + (i % 7) * 10,
+        memAvailableBytes: 700 - (i % 7) * 10,
+        diskMount: mount,
+        diskTotalBytes: 10_000,
+        diskUsedBytes: mount === "/" ? 4000 + i : 9000,
+        diskFreeBytes: mount === "/" ? 6000 - i : 1000,
+      });
+    }
+  }
+  return out;
+}
+
+describe.each([
+  ["sqlite", undefined, sqlite],
+  ["postgres", PG.skipReason, postgres],
+] as const)("dashboard storage parts: %s", (_name, skipReason, make) => {
+  let h: Awaited<ReturnType<typeof sqlite>> | undefined;
+  beforeAll(async () => {
+    if (skipReason === undefined) h = await make();
+  });
+  afterAll(async () => h?.cleanup());
+  beforeEach((ctx) => {
+    if (skipReason !== undefined) ctx.skip(skipReason);
+  });
+
+  it("users: unique names, replace ends sessions, remove ends sessions, expiry", async () => {
+    const u = h!.store.users;
+    const user = { name: "ann", role: "admin" as const, passwordHash: "scrypt$x", createdAt: 1 };
+    expect(await u.addUser(user)).toBe(true);
+    expect(await u.addUser({ ...user, role: "viewer" })).toBe(false);
+    expect((await u.findUser("ann"))?.role).toBe("admin");
+    await u.createSession({ idHash: "s1", user: "ann", csrfToken: "c1", createdAt: 10, expiresAt: 100 });
+    expect(await u.findSession("s1", 50)).toEqual({
+      idHash: "s1",
+      user: "ann",
+      csrfToken: "c1",
+      createdAt: 10,
+      expiresAt: 100,
+      role: "admin",
+    });
+    expect(await u.findSession("s1", 100)).toBeNull();
+    await u.touchSession("s1", 200);
+    expect((await u.findSession("s1", 150))?.expiresAt).toBe(200);
+    await u.putUser({ ...user, role: "viewer", passwordHash: "scrypt$y" });
+    expect(await u.findSession("s1", 150)).toBeNull();
+    expect((await u.findUser("ann"))?.role).toBe("viewer");
+    await u.createSession({ idHash: "s2", user: "ann", csrfToken: "c2", createdAt: 10, expiresAt: 1000 });
+    await u.createSession({ idHash: "s3", user: "ann", csrfToken: "c3", createdAt: 10, expiresAt: 20 });
+    expect(await u.deleteExpiredSessions(50)).toBe(1);
+    expect(await u.removeUser("ann")).toBe(true);
+    expect(await u.removeUser("ann")).toBe(false);
+    expect(await u.findSession("s2", 50)).toBeNull();
+    expect(await u.listUsers()).toEqual([]);
+  });
+
+  it("login failures are counted per key within the window", async () => {
+    const u = h!.store.users;
+    for (const at of [100, 200, 300]) await u.recordLoginFailure("user:x", at, 0);
+    await u.recordLoginFailure("ip:1", 300, 0);
+    expect(await u.countLoginFailures("user:x", 150)).toBe(2);
+    expect(await u.countLoginFailures("user:x", 0)).toBe(3);
+    // Recording drops what is older than forgetBefore.
+    await u.recordLoginFailure("user:x", 400, 250);
+    expect(await u.countLoginFailures("user:x", 0)).toBe(2);
+    await u.clearLoginFailures("user:x");
+    expect(await u.countLoginFailures("user:x", 0)).toBe(0);
+    expect(await u.countLoginFailures("ip:1", 0)).toBe(1);
+  });
+
+  it("report archive: save replaces, lists newest first, serves parts and server history", async () => {
+    const r = h!.store.reports;
+    await r.save(archived("2026-W09", "default", 1));
+    await r.save(archived("2026-W10", "default", 2));
+    await r.save(archived("2026-W10", "web", 3));
+    await r.save({
+      ...archived("2026-W10", "default", 4),
+      subject: "resent",
+      serverRows: archived("", "", 0).serverRows.slice(1),
+    });
+    expect((await r.list()).map((x) => [x.week, x.group, x.createdAt])).toEqual([
+      ["2026-W10", "default", 4],
+      ["2026-W10", "web", 3],
+      ["2026-W09", "default", 1],
+    ]);
+    expect((await r.listWeek("2026-W10")).map((x) => x.subject)).toEqual(["resent", "report 2026-W10 web"]);
+    expect(await r.part("2026-W10", "web", "csv")).toBe("week,server\n");
+    expect(await r.part("2026-W10", "web", "json")).toBe('{"week":"x"}');
+    expect(await r.part("2026-W11", "web", "html")).toBeNull();
+    expect((await r.serverRows("2026-W10", "default")).map((x) => x.server)).toEqual(["b"]);
+    const hist = await r.serverHistory("b", 10);
+    expect(hist.map((x) => [x.week, x.group])).toEqual([
+      ["2026-W10", "default"],
+      ["2026-W10", "web"],
+      ["2026-W09", "default"],
+    ]);
+    expect(hist[0]!.findings[0]!.kind).toBe("disk_full");
+    expect(hist[0]!.forecasts[0]!.days_to_full).toBe(20);
+    expect(await r.serverHistory("a", 1)).toHaveLength(1);
+  });
+
+  it("dashboard reads: hour points with peaks and disks, the fleet's hours and newest hour", async () => {
+    const s = h!.store;
+    await s.ingest(
+      { uploadId: "u1", server: "a", receivedAt: 1, rawPath: "a", sha256: "a", bytes: 1 },
+      rows("a", 5, (i) => 10 + i),
+    );
+    await s.ingest(
+      { uploadId: "u2", server: "b", receivedAt: 1, rawPath: "b", sha256: "b", bytes: 1 },
+      rows("b", 3, () => 50),
+    );
+    await s.rollups.refresh();
+    const points = await s.dashboard.hourPoints("a", T0 + HOUR, T0 + 3 * HOUR);
+    expect(points.map((p) => p.hour)).toEqual([T0 + HOUR, T0 + 2 * HOUR]);
+    expect(points[0]!.samples).toBe(4);
+    // Hour 1 holds samples 4..7: CPU 14..17, average 15.5, peak max(cpu, cpu+10 when sent) = 27.
+    expect(points[0]!.cpuAvg).toBeCloseTo(15.5, 10);
+    expect(points[0]!.cpuPeak).toBeCloseTo(27, 10);
+    expect(points[0]!.disks.map((d) => d.mount)).toEqual(["/", "/var"]);
+    expect(points[0]!.disks[0]!.usedBytes).toBe(4007);
+    expect(points[0]!.disks[1]!.percent).toBeCloseTo(90, 10);
+    const fleet = await s.dashboard.fleetHours(T0, T0 + 24 * HOUR);
+    expect([...fleet.keys()].sort()).toEqual(["a", "b"]);
+    expect(fleet.get("a")!.hours).toHaveLength(5);
+    expect(fleet.get("b")!.latest.hour).toBe(T0 + 2 * HOUR);
+    expect(fleet.get("b")!.latest.cpuAvg).toBeCloseTo(50, 10);
+    expect(fleet.get("b")!.latest.worstDisk).toEqual({ mount: "/var", percent: 90 });
+    expect(await s.dashboard.hourPoints("nobody", T0, T0 + HOUR)).toEqual([]);
+  });
+});

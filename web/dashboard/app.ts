@@ -1,0 +1,84 @@
+// The dashboard's only script (bundled with uPlot into dist/dashboard/app.js by
+// scripts/build-dashboard.mjs). The server page renders static SVG charts; this
+// replaces them with interactive uPlot charts (cursor read-out, drag to zoom,
+// double-click to reset) drawn from the JSON the page carries. Without it the
+// static charts stay, so every page works with scripts off.
+import uPlot from "uplot";
+
+interface ChartData {
+  server: string;
+  timeZone: string;
+  colors: string[];
+  resolution: "hour" | "day";
+  t: number[];
+  cpuAvg: (number | null)[];
+  cpuPeak: (number | null)[];
+  memAvg: (number | null)[];
+  memPeak: (number | null)[];
+  disks: { mount: string; percent: (number | null)[] }[];
+}
+
+const pct = (_u: uPlot, v: number | null): string =>
+  v === null || v === undefined ? "–" : `${v.toFixed(1)} %`;
+
+function draw(): void {
+  const el = document.getElementById("chart-data");
+  if (el === null || el.textContent === null) return;
+  const data = JSON.parse(el.textContent) as ChartData;
+  if (data.t.length === 0) return;
+  const sync = uPlot.sync("server");
+  const charts: { plot: uPlot; box: HTMLElement }[] = [];
+  const specs: Record<string, { series: uPlot.Series[]; values: (number | null)[][] }> = {
+    cpu: {
+      series: [
+        { label: "CPU avg", stroke: data.colors[0], width: 1.5, value: pct },
+        { label: "CPU peak", stroke: data.colors[1], width: 1, dash: [5, 4], value: pct },
+      ],
+      values: [data.cpuAvg, data.cpuPeak],
+    },
+    mem: {
+      series: [
+        { label: "Memory avg", stroke: data.colors[0], width: 1.5, value: pct },
+        { label: "Memory peak", stroke: data.colors[1], width: 1, dash: [5, 4], value: pct },
+      ],
+      values: [data.memAvg, data.memPeak],
+    },
+    disk: {
+      series: data.disks.map((d, i) => ({
+        label: d.mount,
+        stroke: data.colors[i % data.colors.length],
+        width: 1.5,
+        ...(i % 2 === 1 ? { dash: [6, 3] } : {}),
+        value: pct,
+      })),
+      values: data.disks.map((d) => d.percent),
+    },
+  };
+  for (const figure of document.querySelectorAll<HTMLElement>("figure[data-chart]")) {
+    const spec = specs[figure.dataset.chart ?? ""];
+    const box = figure.querySelector<HTMLElement>(".live");
+    if (spec === undefined || box === null || spec.series.length === 0) continue;
+    const opts: uPlot.Options = {
+      width: Math.max(280, box.clientWidth),
+      height: 220,
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), data.timeZone),
+      cursor: { sync: { key: sync.key }, drag: { x: true, y: false } },
+      scales: { y: { range: [0, 100] } },
+      axes: [{}, { values: (_u, ticks) => ticks.map((v) => `${v} %`), size: 56 }],
+      series: [{ label: data.resolution === "hour" ? "Hour" : "Day" }, ...spec.series],
+    };
+    const plot = new uPlot(opts, [data.t, ...spec.values] as uPlot.AlignedData, box);
+    figure.classList.add("is-live");
+    charts.push({ plot, box });
+  }
+  let pending = 0;
+  window.addEventListener("resize", () => {
+    cancelAnimationFrame(pending);
+    pending = requestAnimationFrame(() => {
+      for (const c of charts) c.plot.setSize({ width: Math.max(280, c.box.clientWidth), height: 220 });
+    });
+  });
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);
+else draw();
