@@ -34,17 +34,25 @@ export interface RollupStore {
   readHourly(server: string, from: number, to: number): Promise<HourAggregate[]>;
 }
 
+/**
+ * Bounds of one refresh. The two backends follow new data differently
+ * (SQLite: uploads past a watermark; PostgreSQL: dirty (server, hour) rows,
+ * see their modules), so each reads the bounds that apply to it; a caller
+ * that must stay responsive passes all of them.
+ */
 export interface RollupRefreshOptions {
   /** Stop after this many transactions (the caller continues later: `more`). Default: until done. */
   maxBatches?: number;
-  /** Uploads folded in per transaction. */
+  /** SQLite: uploads folded in per transaction. */
   batchUploads?: number;
-  /** Rows of those uploads per transaction (at least one upload goes in each). Default: no limit. */
+  /** SQLite: rows of those uploads per transaction (at least one upload goes in each). Default: no limit. */
   batchRows?: number;
+  /** PostgreSQL: dirty (server, hour) buckets recomputed per transaction. */
+  batchHours?: number;
 }
 
 export interface RollupRefreshResult {
-  /** Uploads folded in by this refresh. */
+  /** Uploads folded in by this refresh (SQLite; PostgreSQL follows dirty hours, not uploads, and says 0). */
   uploads: number;
   /** Hour buckets (server, hour) recomputed. */
   hours: number;

@@ -2,8 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { openStorage } from "../../../src/central/storage/open.js";
+import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
+import { createTestSchema, findTestPostgres } from "../../helpers/postgres.js";
 
 export interface TempStore {
   store: Storage;
@@ -20,6 +22,39 @@ export async function tempStore(): Promise<TempStore> {
     dir,
     async cleanup() {
       await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The backends a port-level test runs on: SQLite always, PostgreSQL when
+ * test/helpers/postgres.ts finds it (else `skipReason` says why; tests call
+ * ctx.skip with it, so the summary names them).
+ */
+export async function storeBackends(): Promise<
+  { name: "sqlite" | "postgres"; skipReason: string | undefined; make: () => Promise<TempStore> }[]
+> {
+  const pg = await findTestPostgres();
+  return [
+    { name: "sqlite", skipReason: undefined, make: tempStore },
+    { name: "postgres", skipReason: pg.skipReason, make: () => tempPgStore(pg.url!) },
+  ];
+}
+
+/** A real PostgreSQL store in a throwaway schema (`max` connections in its pool). */
+export async function tempPgStore(url: string, max = 4): Promise<TempStore & { schema: string }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-report-pg-"));
+  const { schema, drop } = await createTestSchema(url);
+  const store = new PgStore(url, { schema, max });
+  await store.init();
+  return {
+    store,
+    dir,
+    schema,
+    async cleanup() {
+      await store.close();
+      await drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -8,7 +8,6 @@ import {
   toTokenRecord,
   type UploadDbRow,
 } from "../db-rows.js";
-import type { RollupStore } from "../rollup-store.js";
 import type {
   AgentTokenRecord,
   IngestOutcome,
@@ -20,7 +19,7 @@ import type {
 } from "../store.js";
 import { PgDeliveryStore } from "./deliveries.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
-import { PgRawRollupStore } from "./rollups.js";
+import { markDirtyHours, PG_ROLLUP_DATA_TABLES, PgRollupStore } from "./rollups.js";
 
 /**
  * PostgreSQL behind the Storage port, for several central instances sharing
@@ -92,7 +91,7 @@ const types = {
 export class PgStore implements Storage {
   readonly kind = "postgres" as const;
   readonly pool: pg.Pool;
-  readonly rollups: RollupStore;
+  readonly rollups: PgRollupStore;
   readonly deliveries: PgDeliveryStore;
 
   /** `schema`: a search_path to use (tests use a throwaway schema). */
@@ -105,13 +104,14 @@ export class PgStore implements Storage {
     });
     // An idle client losing its connection must not crash the process.
     this.pool.on("error", () => {});
-    this.rollups = new PgRawRollupStore((query) => this.samples(query));
+    this.rollups = new PgRollupStore(this.pool);
     this.deliveries = new PgDeliveryStore(this.pool);
   }
 
   async init(): Promise<void> {
     await runPgMigrations(this.pool, "metrics", MIGRATIONS);
     await this.deliveries.init();
+    await this.rollups.init();
   }
 
   async close(): Promise<void> {
@@ -187,6 +187,7 @@ export class PgStore implements Storage {
           [upload.server, tsMin, tsMax, inserted],
         );
       }
+      if (inserted > 0) await markDirtyHours(client, upload.server, rows); // rollups: commits with the rows
       await client.query("COMMIT");
       return { uploadId: upload.uploadId, rows: rows.length, inserted, duplicates: rows.length - inserted };
     } catch (err) {
@@ -214,7 +215,7 @@ export class PgStore implements Storage {
   }
 
   async clearIngestedData(): Promise<void> {
-    await this.pool.query("TRUNCATE samples, uploads, server_stats");
+    await this.pool.query(`TRUNCATE samples, uploads, server_stats, ${PG_ROLLUP_DATA_TABLES}`);
   }
 
   async *samples(query: SampleQuery): AsyncIterable<MetricRow> {
