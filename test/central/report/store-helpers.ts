@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { openStorage } from "../../../src/central/storage/open.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
+import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { createTestSchema, findTestPostgres } from "../../helpers/postgres.js";
@@ -78,4 +79,20 @@ export async function upload(store: Storage, rows: readonly MetricRow[]): Promis
     },
     rows,
   );
+}
+
+/**
+ * The dates stored in the daily rollups of `tz` for `server`: what the port
+ * does not show (readDaily fills what is missing), so tests that check that
+ * days were kept ahead of a report look at the table of the backend.
+ */
+export async function storedDailyDates(store: Storage, tz: string, server: string): Promise<string[]> {
+  const sql = "SELECT date FROM rollup_daily WHERE tz = $1 AND server = $2 ORDER BY date";
+  if (store instanceof SqliteStore) {
+    return store.db.prepare(sql.replace(/\$\d/g, "?")).pluck().all(tz, server) as string[];
+  }
+  if (store instanceof PgStore) {
+    return (await store.pool.query<{ date: string }>(sql, [tz, server])).rows.map((r) => r.date);
+  }
+  throw new Error("storedDailyDates: unknown store");
 }
