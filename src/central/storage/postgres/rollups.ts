@@ -10,27 +10,20 @@ import {
 import {
   BUCKET_COLUMN_NAMES,
   BUCKET_COLUMNS,
-  bucketValues,
   type FoldedDays,
   finishDays,
   foldDays,
-  HourBucketFolder,
   hourAggregates,
   MOUNT_COLUMN_NAMES,
   MOUNT_COLUMNS,
-  mountValues,
-  SAMPLE_FOLD_COLUMNS,
-  type SampleTuple,
   type TouchedRange,
   zoneDaysCovering,
 } from "../rollup-buckets.js";
 import type { RollupRefreshOptions, RollupRefreshResult, RollupStore } from "../rollup-store.js";
+import { recomputeHoursInSql } from "./hour-buckets-sql.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
 import {
-  arrayParams,
-  BUCKET_ARRAY_TYPES,
   bucketColumnsDdl,
-  MOUNT_ARRAY_TYPES,
   mountColumnsDdl,
   readDailyRows,
   type ServerDays,
@@ -283,7 +276,7 @@ async function refreshBatch(
     list.push(c.hour);
   }
   const ranges = hourRanges(hoursByServer);
-  await recomputeHours(client, work, ranges);
+  await recomputeHoursInSql(client, work, ranges);
   const zones = (await client.query<{ tz: string }>("SELECT tz FROM rollup_zones")).rows.map((r) => r.tz);
   for (const tz of zones) {
     const wanted = daysAround(tz, ranges);
@@ -359,71 +352,6 @@ function hourRanges(hoursByServer: Map<string, number[]>): TouchedRange[] {
     ranges.push({ server, from, to });
   }
   return ranges;
-}
-
-/** Recomputes the claimed hours from the raw samples (one read for all ranges) and replaces their buckets. */
-async function recomputeHours(
-  client: pg.ClientBase,
-  claimed: readonly { server: string; hour: number }[],
-  ranges: readonly TouchedRange[],
-): Promise<void> {
-  const samples = await client.query({
-    text: `SELECT s.server, ${SAMPLE_FOLD_COLUMNS.split(", ")
-      .map((c) => `s.${c}`)
-      .join(", ")}
-      FROM unnest($1::text[], $2::int8[], $3::int8[]) AS r(server, f, t)
-      JOIN samples s ON s.server = r.server AND s.ts >= r.f AND s.ts < r.t
-      ORDER BY s.server, s.ts, s.mount COLLATE "C"`,
-    values: [ranges.map((r) => r.server), ranges.map((r) => r.from), ranges.map((r) => r.to)],
-    rowMode: "array",
-  });
-  const hourCols: unknown[][] = Array.from({ length: 2 + BUCKET_COLUMN_NAMES.length }, () => []);
-  const diskCols: unknown[][] = Array.from({ length: 3 + MOUNT_COLUMN_NAMES.length }, () => []);
-  let folder: HourBucketFolder | null = null;
-  let folderServer = "";
-  const flush = (): void => {
-    if (folder === null) return;
-    for (const [hour, { bucket, mounts }] of folder.hours) {
-      const values = [folderServer, hour, ...bucketValues(bucket)];
-      for (let c = 0; c < values.length; c++) hourCols[c]!.push(values[c]);
-      for (const [mount, m] of mounts) {
-        const dv = [folderServer, hour, mount, ...mountValues(m)];
-        for (let c = 0; c < dv.length; c++) diskCols[c]!.push(dv[c]);
-      }
-    }
-  };
-  for (const row of samples.rows as unknown[][]) {
-    const server = row[0] as string;
-    if (folder === null || server !== folderServer) {
-      flush();
-      folder = new HourBucketFolder();
-      folderServer = server;
-    }
-    folder.add(row.slice(1) as SampleTuple);
-  }
-  flush();
-  const keys = [claimed.map((c) => c.server), claimed.map((c) => c.hour)];
-  for (const table of ["rollup_hourly", "rollup_hourly_disk"]) {
-    await client.query(
-      `DELETE FROM ${table} t USING unnest($1::text[], $2::int8[]) AS c(server, hour)
-       WHERE t.server = c.server AND t.hour = c.hour`,
-      keys,
-    );
-  }
-  if (hourCols[0]!.length > 0) {
-    await client.query(
-      `INSERT INTO rollup_hourly (server, hour, ${BUCKET_COLUMNS})
-       SELECT * FROM unnest($1::text[], $2::int8[], ${arrayParams(BUCKET_ARRAY_TYPES, 3)})`,
-      hourCols,
-    );
-  }
-  if (diskCols[0]!.length > 0) {
-    await client.query(
-      `INSERT INTO rollup_hourly_disk (server, hour, mount, ${MOUNT_COLUMNS})
-       SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], ${arrayParams(MOUNT_ARRAY_TYPES, 4)})`,
-      diskCols,
-    );
-  }
 }
 
 /**
