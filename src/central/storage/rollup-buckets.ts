@@ -346,3 +346,31 @@ export function hourAggregates(
   }
   return out;
 }
+
+/**
+ * The runs of consecutive days of `span` that `missing(i)` says are missing,
+ * each as its own span starting at day index `first`. A read fills only
+ * these from the hour buckets: days stored already stay as they are (past
+ * hourly retention they are all there is).
+ */
+export function missingDayRuns(
+  span: DaySpan,
+  missing: (i: number) => boolean,
+): { first: number; span: DaySpan }[] {
+  const runs: { first: number; span: DaySpan }[] = [];
+  let i = 0;
+  while (i < span.dates.length) {
+    if (!missing(i)) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < span.dates.length && missing(j)) j++;
+    runs.push({
+      first: i,
+      span: { dates: span.dates.slice(i, j), dayStarts: span.dayStarts.slice(i, j + 1) },
+    });
+    i = j;
+  }
+  return runs;
+}

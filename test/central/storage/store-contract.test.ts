@@ -322,6 +322,39 @@ describe.each(factories)("Storage contract, rollups: %s", (_name, skipReason, ma
     );
   });
 
+  it("retention: hour buckets go at their cutoff, days stay, and hours past the raw horizon are never recomputed", async () => {
+    const { store } = h!;
+    await store.rollups.registerZone("Europe/Berlin");
+    const rows = awkwardRows("kept-01");
+    await store.ingest(upload("k1", "kept-01"), rows);
+    await store.rollups.refresh();
+    const days = (await store.rollups.readDaily("Europe/Berlin", span, ["kept-01"])).get("kept-01")!;
+    const hours = await store.rollups.readHourly("kept-01", from, to);
+    expect(hours).toHaveLength(5);
+
+    const rawBefore = Date.parse("2026-11-25T00:00:00Z") - 1; // rounds up to the whole hour
+    const pruned = await store.rollups.prune({ rawBefore, hourlyBefore: Date.parse("2026-11-23T10:30:00Z") });
+    expect(pruned).toEqual({ hourlyDeleted: 1, rawHorizon: Date.parse("2026-11-25T00:00:00Z") });
+    // The horizon only moves forward.
+    expect((await store.rollups.prune({ rawBefore: 0, hourlyBefore: 0 })).rawHorizon).toBe(pruned.rawHorizon);
+    expect(await store.rollups.readHourly("kept-01", from, to)).toEqual(hours.slice(1));
+
+    // The raw rows before the horizon are pruned (here: the store is cleared and only the later rows
+    // come back), and a late row for a day past the horizon arrives: neither changes a bucket or a day.
+    await store.clearIngestedData();
+    const after = rows.filter((r) => r.timestamp >= rawBefore);
+    await store.ingest(upload("k2", "kept-01"), after);
+    await store.ingest(upload("k3", "kept-01"), [
+      row("kept-01", "2026-11-24T12:00:00Z", "/", { cpuPercent: 77 }),
+    ]);
+    await store.rollups.refresh();
+    expect(await store.rollups.readHourly("kept-01", from, to)).toEqual(hours.slice(1));
+    expect((await store.rollups.readDaily("Europe/Berlin", span, ["kept-01"])).get("kept-01")).toEqual(days);
+    await store.rollups.rebuild();
+    expect(await store.rollups.readHourly("kept-01", from, to)).toEqual(hours.slice(1));
+    expect((await store.rollups.readDaily("Europe/Berlin", span, ["kept-01"])).get("kept-01")).toEqual(days);
+  });
+
   it("refuse daily reads in a zone whose midnights are not whole UTC hours", async () => {
     const { store } = h!;
     await expect(

@@ -19,7 +19,7 @@ import type {
 } from "../store.js";
 import { PgDeliveryStore } from "./deliveries.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
-import { markDirtyHours, PG_ROLLUP_DATA_TABLES, PgRollupStore } from "./rollups.js";
+import { markDirtyHours, PgRollupStore } from "./rollups.js";
 
 /**
  * PostgreSQL behind the Storage port, for several central instances sharing
@@ -215,7 +215,8 @@ export class PgStore implements Storage {
   }
 
   async clearIngestedData(): Promise<void> {
-    await this.pool.query(`TRUNCATE samples, uploads, server_stats, ${PG_ROLLUP_DATA_TABLES}`);
+    await this.pool.query("TRUNCATE samples, uploads, server_stats");
+    await this.rollups.clear();
   }
 
   async *samples(query: SampleQuery): AsyncIterable<MetricRow> {

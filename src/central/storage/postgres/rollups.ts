@@ -16,10 +16,19 @@ import {
   hourAggregates,
   MOUNT_COLUMN_NAMES,
   MOUNT_COLUMNS,
+  missingDayRuns,
   type TouchedRange,
   zoneDaysCovering,
 } from "../rollup-buckets.js";
-import type { RollupRefreshOptions, RollupRefreshResult, RollupStore } from "../rollup-store.js";
+import {
+  firstDateFrom,
+  type RollupPruneCutoffs,
+  type RollupPruneResult,
+  type RollupRefreshOptions,
+  type RollupRefreshResult,
+  type RollupStore,
+  rawHorizonHour,
+} from "../rollup-store.js";
 import { recomputeHoursInSql } from "./hour-buckets-sql.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
 import {
@@ -92,6 +101,11 @@ export const PG_ROLLUP_MIGRATIONS: readonly Migration[] = [
         FROM server_stats;
     `,
   },
+  {
+    version: 2,
+    description: "rollup_state: the raw retention horizon (hours before it are never recomputed)",
+    sql: "CREATE TABLE rollup_state (key TEXT PRIMARY KEY, value BIGINT NOT NULL);",
+  },
 ];
 
 /** Tables emptied with the samples (clearIngestedData); registered zones stay. */
@@ -153,15 +167,40 @@ export class PgRollupStore implements RollupStore {
 
   async rebuild(): Promise<RollupRefreshResult> {
     await this.transaction(async (client) => {
-      // TRUNCATE waits for refreshers in progress; every hour with samples is then dirty again.
-      await client.query(`TRUNCATE ${PG_ROLLUP_DATA_TABLES}`);
+      const horizon = await dropFromHorizon(client);
+      // Every hour with samples after the horizon is dirty again.
       await client.query(
         `INSERT INTO rollup_dirty (server, hour)
-         SELECT server, generate_series(first_seen - first_seen % ${HOUR_MS}, last_seen - last_seen % ${HOUR_MS}, ${HOUR_MS})
-         FROM server_stats`,
+         SELECT server, generate_series(GREATEST(first_seen - first_seen % ${HOUR_MS}, $1), last_seen - last_seen % ${HOUR_MS}, ${HOUR_MS})
+         FROM server_stats
+         ON CONFLICT DO NOTHING`,
+        [horizon],
       );
     });
     return { ...(await this.refresh()), rebuilt: true };
+  }
+
+  /** With the samples (clearIngestedData): every rollup the samples could give again, i.e. after the horizon. */
+  async clear(): Promise<void> {
+    await this.transaction(async (client) => {
+      await dropFromHorizon(client);
+    });
+  }
+
+  async prune(cutoffs: RollupPruneCutoffs): Promise<RollupPruneResult> {
+    return this.transaction(async (client) => {
+      const horizon = (
+        await client.query<{ value: number }>(
+          `INSERT INTO rollup_state (key, value) VALUES ('raw_horizon', $1)
+           ON CONFLICT (key) DO UPDATE SET value = GREATEST(rollup_state.value, excluded.value)
+           RETURNING value`,
+          [rawHorizonHour(cutoffs.rawBefore)],
+        )
+      ).rows[0]!.value;
+      const deleted = await client.query("DELETE FROM rollup_hourly WHERE hour < $1", [cutoffs.hourlyBefore]);
+      await client.query("DELETE FROM rollup_hourly_disk WHERE hour < $1", [cutoffs.hourlyBefore]);
+      return { hourlyDeleted: deleted.rowCount ?? 0, rawHorizon: horizon };
+    });
   }
 
   async readDaily(
@@ -264,8 +303,12 @@ async function refreshBatch(
       )
     ).rows.map((r) => r.s),
   );
-  const work = claimed.filter((c) => mine.has(c.server));
-  if (work.length === 0) return { hours: 0, more: claimed.length === batchHours };
+  // Marks before the raw retention horizon are dropped unseen: their raw rows are pruned.
+  const horizon = await rawHorizon(client);
+  const expired = claimed.filter((c) => mine.has(c.server) && c.hour < horizon);
+  const work = claimed.filter((c) => mine.has(c.server) && c.hour >= horizon);
+  if (expired.length > 0) await deleteMarks(client, expired);
+  if (work.length === 0) return { hours: 0, more: claimed.length === batchHours || expired.length > 0 };
   const hoursByServer = new Map<string, number[]>();
   for (const c of work) {
     let list = hoursByServer.get(c.server);
@@ -282,12 +325,47 @@ async function refreshBatch(
     const wanted = daysAround(tz, ranges);
     if (wanted.length > 0) await computeDays(client, tz, wanted);
   }
+  await deleteMarks(client, work);
+  return { hours: work.length, more: true };
+}
+
+async function deleteMarks(
+  client: pg.ClientBase,
+  marks: readonly { server: string; hour: number }[],
+): Promise<void> {
   await client.query(
     `DELETE FROM rollup_dirty d USING unnest($1::text[], $2::int8[]) AS c(server, hour)
      WHERE d.server = c.server AND d.hour = c.hour`,
-    [work.map((c) => c.server), work.map((c) => c.hour)],
+    [marks.map((c) => c.server), marks.map((c) => c.hour)],
   );
-  return { hours: work.length, more: true };
+}
+
+/**
+ * Drops the rollups from the raw retention horizon on, and every dirty mark;
+ * returns the horizon. Before it the kept buckets are all there is (their raw
+ * rows are pruned), so they stay.
+ */
+async function dropFromHorizon(client: pg.ClientBase): Promise<number> {
+  const horizon = await rawHorizon(client);
+  if (horizon === 0) {
+    // TRUNCATE waits for refreshers in progress (and is far cheaper than DELETE on big tables).
+    await client.query(`TRUNCATE ${PG_ROLLUP_DATA_TABLES}`);
+    return 0;
+  }
+  for (const table of ["rollup_hourly", "rollup_hourly_disk"]) {
+    await client.query(`DELETE FROM ${table} WHERE hour >= $1`, [horizon]);
+  }
+  for (const table of ["rollup_daily", "rollup_daily_disk"]) {
+    await client.query(`DELETE FROM ${table} WHERE date >= $1`, [firstDateFrom(horizon)]);
+  }
+  await client.query("DELETE FROM rollup_dirty");
+  return horizon;
+}
+
+/** The raw retention horizon recorded by prune (0: none). */
+async function rawHorizon(client: pg.ClientBase): Promise<number> {
+  const r = await client.query<{ value: number }>("SELECT value FROM rollup_state WHERE key = 'raw_horizon'");
+  return r.rows[0]?.value ?? 0;
 }
 
 /**
@@ -365,23 +443,9 @@ async function computeDays(
   wanted: readonly ServerDays[],
 ): Promise<Map<string, DayAggregate[]>> {
   // Per server, the runs of consecutive missing days: each is a sub-span folded on its own.
-  const runs: { server: string; span: DaySpan }[] = [];
-  for (const w of wanted) {
-    let i = 0;
-    while (i < w.span.dates.length) {
-      if (w.days[i] !== null) {
-        i++;
-        continue;
-      }
-      let j = i;
-      while (j < w.span.dates.length && w.days[j] === null) j++;
-      runs.push({
-        server: w.server,
-        span: { dates: w.span.dates.slice(i, j), dayStarts: w.span.dayStarts.slice(i, j + 1) },
-      });
-      i = j;
-    }
-  }
+  const runs = wanted.flatMap((w) =>
+    missingDayRuns(w.span, (i) => w.days[i] === null).map((run) => ({ server: w.server, span: run.span })),
+  );
   const params = [
     runs.map((r) => r.server),
     runs.map((r) => r.span.dayStarts[0]!),

@@ -21,6 +21,7 @@ import {
   MOUNT_COLUMNS,
   type MountTuple,
   mergeRanges,
+  missingDayRuns,
   mountFromTuple,
   mountValues,
   SAMPLE_FOLD_COLUMNS,
@@ -28,7 +29,15 @@ import {
   type TouchedRange,
   zoneDaysCovering,
 } from "../rollup-buckets.js";
-import type { RollupRefreshOptions, RollupRefreshResult, RollupStore } from "../rollup-store.js";
+import {
+  firstDateFrom,
+  type RollupPruneCutoffs,
+  type RollupPruneResult,
+  type RollupRefreshOptions,
+  type RollupRefreshResult,
+  type RollupStore,
+  rawHorizonHour,
+} from "../rollup-store.js";
 import { type Migration, runMigrations } from "./migrate.js";
 
 /**
@@ -67,6 +76,18 @@ function prepared(db: Database.Database, sql: string): Database.Statement {
  *   Only zones whose midnights fall on whole UTC hours can use hourly buckets
  *   (the report falls back to raw rows otherwise, e.g. Asia/Kolkata).
  * - rollup_state: the watermark (highest uploads.seq already folded in).
+ *
+ * Why a watermark is sound here and not on PostgreSQL (which uses dirty
+ * (server, hour) marks instead, see ../postgres/rollups.ts): every write to
+ * SQLite, from any process, is one IMMEDIATE transaction, and SQLite admits
+ * one writer at a time. An upload's seq is assigned inside its transaction
+ * and AUTOINCREMENT never goes back, so a transaction that commits later
+ * holds larger seqs than every one committed before it: seq order is commit
+ * order, and a refresher that has seen seq X has seen every upload up to X.
+ * The refresh batch itself is IMMEDIATE too, so it reads the uploads and
+ * moves the watermark with no writer in between. Several processes on one
+ * file (serve, import, report) may refresh at once; they take turns. A dirty
+ * table would add a write per upload to buy nothing SQLite needs.
  *
  * Exactness under late and duplicate rows: every upload records the server
  * and its time range (ts_min, ts_max); a refresh recomputes every hour that
@@ -240,14 +261,17 @@ export function refreshRollups(db: Database.Database, opts: RollupRefreshOptions
       rows += fetched[take]![4];
     }
     const uploads = fetched.slice(0, take);
+    // Hours before the raw retention horizon are never recomputed (their raw rows are pruned).
+    const horizon = stateGet(db, "raw_horizon");
     const ranges = mergeRanges(
       uploads
         .filter((u) => u[2] !== null && u[3] !== null)
         .map(([, server, tsMin, tsMax]) => ({
           server,
-          from: Math.floor(tsMin! / HOUR_MS) * HOUR_MS,
+          from: Math.max(horizon, Math.floor(tsMin! / HOUR_MS) * HOUR_MS),
           to: Math.floor(tsMax! / HOUR_MS) * HOUR_MS + HOUR_MS,
-        })),
+        }))
+        .filter((r) => r.from < r.to),
     );
     for (const r of ranges) total.hours += recomputeHours(db, r);
     refreshDailyForRanges(db, ranges);
@@ -278,19 +302,23 @@ export function rebuildRollups(db: Database.Database): RefreshResult {
 }
 
 function rebuildAll(db: Database.Database, maxSeq: number): { uploads: number; hours: number } {
-  db.exec(
-    "DELETE FROM rollup_hourly; DELETE FROM rollup_hourly_disk; DELETE FROM rollup_daily; DELETE FROM rollup_daily_disk;",
-  );
-  const spans = prepared(db, "SELECT server, MIN(ts), MAX(ts) FROM samples GROUP BY server").raw().all() as [
-    string,
-    number,
-    number,
-  ][];
+  // Past the raw retention horizon the kept buckets are all there is: only the hours after it are redone.
+  const horizon = stateGet(db, "raw_horizon");
+  const firstDate = horizon > 0 ? firstDateFrom(horizon) : "";
+  for (const table of ["rollup_hourly", "rollup_hourly_disk"]) {
+    prepared(db, `DELETE FROM ${table} WHERE hour >= ?`).run(horizon);
+  }
+  for (const table of ["rollup_daily", "rollup_daily_disk"]) {
+    prepared(db, `DELETE FROM ${table} WHERE date >= ?`).run(firstDate);
+  }
+  const spans = prepared(db, "SELECT server, MIN(ts), MAX(ts) FROM samples WHERE ts >= ? GROUP BY server")
+    .raw()
+    .all(horizon) as [string, number, number][];
   let hours = 0;
   for (const [server, min, max] of spans) {
     hours += recomputeHours(db, {
       server,
-      from: Math.floor(min / HOUR_MS) * HOUR_MS,
+      from: Math.max(horizon, Math.floor(min / HOUR_MS) * HOUR_MS),
       to: Math.floor(max / HOUR_MS) * HOUR_MS + HOUR_MS,
     });
   }
@@ -488,10 +516,22 @@ export function readDailyRollups(
     );
   }
   if (missing.length > 0) {
-    // First use of this zone or these days: compute from hourly buckets and keep them.
+    // First use of this zone or these days: compute the missing days from hourly buckets and keep them.
     db.transaction(() => {
       prepared(db, "INSERT OR IGNORE INTO rollup_zones (tz) VALUES (?)").run(tz);
-      for (const server of missing) out.set(server, computeDaily(db, tz, server, span));
+      for (const server of missing) {
+        const s = found.get(server);
+        const days: (DayAggregate | null)[] = span.dates.map((date, i) => {
+          const b = s?.buckets[i];
+          return b === undefined || b === null ? null : finishDay(date, b, s!.mounts[i]!);
+        });
+        for (const run of missingDayRuns(span, (i) => days[i] === null)) {
+          computeDaily(db, tz, server, run.span).forEach((d, k) => {
+            days[run.first + k] = d;
+          });
+        }
+        out.set(server, days as DayAggregate[]);
+      }
     }).immediate();
   }
   return out;
@@ -510,6 +550,22 @@ export function readHourlyRollups(
 ): HourAggregate[] {
   const { hours, diskRows } = hourlyRows(db, server, from, to);
   return hourAggregates(hours, diskRows);
+}
+
+/** Retention, rollup side: see RollupStore.prune. */
+export function pruneRollups(db: Database.Database, cutoffs: RollupPruneCutoffs): RollupPruneResult {
+  ensureRollupSchema(db);
+  return db
+    .transaction((): RollupPruneResult => {
+      const rawHorizon = Math.max(stateGet(db, "raw_horizon"), rawHorizonHour(cutoffs.rawBefore));
+      stateSet(db, "raw_horizon", rawHorizon);
+      const hourlyDeleted = prepared(db, "DELETE FROM rollup_hourly WHERE hour < ?").run(
+        cutoffs.hourlyBefore,
+      ).changes;
+      prepared(db, "DELETE FROM rollup_hourly_disk WHERE hour < ?").run(cutoffs.hourlyBefore);
+      return { hourlyDeleted, rawHorizon };
+    })
+    .immediate();
 }
 
 function stateGet(db: Database.Database, key: string): number {
@@ -555,5 +611,9 @@ export class SqliteRollupStore implements RollupStore {
 
   async readHourly(server: string, from: number, to: number): Promise<HourAggregate[]> {
     return readHourlyRollups(this.db, server, from, to);
+  }
+
+  async prune(cutoffs: RollupPruneCutoffs): Promise<RollupPruneResult> {
+    return pruneRollups(this.db, cutoffs);
   }
 }
