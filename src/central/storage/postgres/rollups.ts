@@ -319,6 +319,8 @@ async function refreshBatch(
     list.push(c.hour);
   }
   const ranges = hourRanges(hoursByServer);
+  // The hour aggregation sorts a batch's samples (up to ~100,000 rows): in memory, not in temp files.
+  await client.query("SET LOCAL work_mem = '64MB'");
   await recomputeHoursInSql(client, work, ranges);
   const zones = (await client.query<{ tz: string }>("SELECT tz FROM rollup_zones")).rows.map((r) => r.tz);
   for (const tz of zones) {
