@@ -4,6 +4,7 @@ import {
   type DayAggregate,
   type DaySpan,
   finishDay,
+  hourlyRollupsFit,
   type MountLast,
 } from "../../aggregate/rows.js";
 import {
@@ -12,15 +13,21 @@ import {
   bucketFromTuple,
   bucketValues,
   type FoldedDays,
+  finishDays,
+  foldDays,
   MOUNT_COLUMN_NAMES,
   MOUNT_COLUMNS,
+  missingDayRuns,
   mountFromTuple,
   mountValues,
+  type TouchedRange,
+  zoneDaysCovering,
 } from "../rollup-buckets.js";
 
 /**
- * The PostgreSQL side of the rollup encoding: column types, parallel-array
- * parameters (one unnest per multi-row write) and the daily reads and writes.
+ * The PostgreSQL side of the rollup encoding (column types, parallel-array
+ * parameters: one unnest per multi-row write) and the daily rollups: reading
+ * them set-based, folding missing days from the hour buckets, writing them.
  */
 
 /** Bucket columns holding sums, maxima and percentages (floating point); the rest are counts and epoch ms. */
@@ -167,5 +174,118 @@ function columns(rows: readonly unknown[][], width: number): unknown[][] {
   rows.forEach((row, i) => {
     for (let c = 0; c < width; c++) out[c]![i] = row[c];
   });
+  return out;
+}
+
+/**
+ * Per server, the local days of `tz` that the ranges touch, each day once
+ * (two ranges of one server may fall on the same day). Zones whose days do
+ * not start on whole UTC hours are not kept (the report reads raw rows there).
+ */
+export function daysAround(tz: string, ranges: readonly TouchedRange[]): ServerDays[] {
+  const byServer = new Map<string, Map<string, [number, number]>>();
+  for (const r of ranges) {
+    const span = zoneDaysCovering(tz, r.from, r.to);
+    if (!hourlyRollupsFit(span)) return [];
+    let days = byServer.get(r.server);
+    if (days === undefined) {
+      days = new Map();
+      byServer.set(r.server, days);
+    }
+    for (let i = 0; i < span.dates.length; i++) {
+      days.set(span.dates[i]!, [span.dayStarts[i]!, span.dayStarts[i + 1]!]);
+    }
+  }
+  const out: ServerDays[] = [];
+  for (const [server, days] of byServer) {
+    const sorted = [...days.entries()].sort((a, b) => a[1][0] - b[1][0]);
+    // Days that do not follow each other are separate spans (a span's days must be contiguous).
+    let dates: string[] = [];
+    let starts: number[] = [];
+    const push = (): void => {
+      if (dates.length === 0) return;
+      out.push({ server, span: { dates, dayStarts: starts }, days: dates.map(() => null) });
+    };
+    for (const [date, [start, end]] of sorted) {
+      if (starts.length > 0 && starts[starts.length - 1] !== start) {
+        push();
+        dates = [];
+        starts = [];
+      }
+      if (starts.length > 0) starts.pop();
+      dates.push(date);
+      starts.push(start, end);
+    }
+    push();
+  }
+  return out;
+}
+
+/**
+ * Computes the days not given in each `wanted[i].days` (null) from the hour
+ * buckets, stores them, and returns them per server in date order. The
+ * caller holds the servers' locks.
+ */
+export async function computeDays(
+  client: pg.ClientBase,
+  tz: string,
+  wanted: readonly ServerDays[],
+): Promise<Map<string, DayAggregate[]>> {
+  // Per server, the runs of consecutive missing days: each is a sub-span folded on its own.
+  const runs = wanted.flatMap((w) =>
+    missingDayRuns(w.span, (i) => w.days[i] === null).map((run) => ({ server: w.server, span: run.span })),
+  );
+  const params = [
+    runs.map((r) => r.server),
+    runs.map((r) => r.span.dayStarts[0]!),
+    runs.map((r) => r.span.dayStarts[r.span.dayStarts.length - 1]!),
+  ];
+  // WITH ORDINALITY keeps each run's rows together and in hour order, whatever the servers.
+  const [hours, disks] = await Promise.all([
+    client.query({
+      text: `SELECT r.n, h.hour, ${BUCKET_COLUMN_NAMES.map((c) => `h.${c}`).join(", ")}
+        FROM unnest($1::text[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r(server, f, t, n)
+        JOIN rollup_hourly h ON h.server = r.server AND h.hour >= r.f AND h.hour < r.t
+        ORDER BY r.n, h.hour`,
+      values: params,
+      rowMode: "array",
+    }),
+    client.query({
+      text: `SELECT r.n, d.hour, d.mount, ${MOUNT_COLUMN_NAMES.map((c) => `d.${c}`).join(", ")}
+        FROM unnest($1::text[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r(server, f, t, n)
+        JOIN rollup_hourly_disk d ON d.server = r.server AND d.hour >= r.f AND d.hour < r.t
+        ORDER BY r.n`,
+      values: params,
+      rowMode: "array",
+    }),
+  ]);
+  const hoursByRun = groupByRun(hours.rows as unknown[][], runs.length);
+  const disksByRun = groupByRun(disks.rows as unknown[][], runs.length);
+  const folded: { server: string; span: DaySpan; days: FoldedDays }[] = runs.map((r, i) => ({
+    ...r,
+    days: foldDays(r.span, hoursByRun[i]!, disksByRun[i]!, {
+      hourIndex: 1,
+      bucketOffset: 2,
+      diskHourIndex: 1,
+      mountIndex: 2,
+    }),
+  }));
+  await writeDays(client, tz, folded);
+  const out = new Map<string, DayAggregate[]>();
+  for (const f of folded) {
+    let list = out.get(f.server);
+    if (list === undefined) {
+      list = [];
+      out.set(f.server, list);
+    }
+    list.push(...finishDays(f.span, f.days));
+  }
+  return out;
+}
+
+/** Rows whose first column is a 1-based run number, split per run. */
+function groupByRun(rows: readonly unknown[][], runs: number): unknown[][][] {
+  const out: unknown[][][] = Array.from({ length: runs }, () => []);
+  for (const row of rows) out[Number(row[0]) - 1]!.push(row);
   return out;
 }

@@ -7,19 +7,7 @@ import {
   type HourAggregate,
   hourlyRollupsFit,
 } from "../../aggregate/rows.js";
-import {
-  BUCKET_COLUMN_NAMES,
-  BUCKET_COLUMNS,
-  type FoldedDays,
-  finishDays,
-  foldDays,
-  hourAggregates,
-  MOUNT_COLUMN_NAMES,
-  MOUNT_COLUMNS,
-  missingDayRuns,
-  type TouchedRange,
-  zoneDaysCovering,
-} from "../rollup-buckets.js";
+import { BUCKET_COLUMNS, hourAggregates, MOUNT_COLUMNS, type TouchedRange } from "../rollup-buckets.js";
 import {
   firstDateFrom,
   type RollupPruneCutoffs,
@@ -31,19 +19,16 @@ import {
 } from "../rollup-store.js";
 import { recomputeHoursInSql } from "./hour-buckets-sql.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
-import {
-  bucketColumnsDdl,
-  mountColumnsDdl,
-  readDailyRows,
-  type ServerDays,
-  writeDays,
-} from "./rollup-rows.js";
+import { bucketColumnsDdl, computeDays, daysAround, mountColumnsDdl, readDailyRows } from "./rollup-rows.js";
+import { inTransaction } from "./transaction.js";
 
 /**
  * Hourly and daily rollups on PostgreSQL, for several central instances
  * writing and refreshing at once. The tables and figures are those of
  * SQLite (../sqlite/rollups.ts, encoding in ../rollup-buckets.ts): hour
- * buckets recomputed in JS from the raw samples, days merged from hours.
+ * buckets recomputed from the raw samples (here by SQL that mirrors
+ * aggregate/rows.ts, ./hour-buckets-sql.ts), days merged from hours in JS
+ * (./rollup-rows.ts).
  *
  * What is new is how a refresh finds its work. SQLite follows uploads.seq,
  * which is only sound when commits happen in seq order; on PostgreSQL
@@ -251,19 +236,8 @@ export class PgRollupStore implements RollupStore {
     return hourAggregates(hours.rows as unknown[][], disks.rows as unknown[][]);
   }
 
-  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
-      const result = await fn(client);
-      await client.query("COMMIT");
-      return result;
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+  private transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, fn);
   }
 }
 
@@ -370,50 +344,6 @@ async function rawHorizon(client: pg.ClientBase): Promise<number> {
   return r.rows[0]?.value ?? 0;
 }
 
-/**
- * Per server, the local days of `tz` that the ranges touch, each day once
- * (two ranges of one server may fall on the same day). Zones whose days do
- * not start on whole UTC hours are not kept (the report reads raw rows there).
- */
-function daysAround(tz: string, ranges: readonly TouchedRange[]): ServerDays[] {
-  const byServer = new Map<string, Map<string, [number, number]>>();
-  for (const r of ranges) {
-    const span = zoneDaysCovering(tz, r.from, r.to);
-    if (!hourlyRollupsFit(span)) return [];
-    let days = byServer.get(r.server);
-    if (days === undefined) {
-      days = new Map();
-      byServer.set(r.server, days);
-    }
-    for (let i = 0; i < span.dates.length; i++) {
-      days.set(span.dates[i]!, [span.dayStarts[i]!, span.dayStarts[i + 1]!]);
-    }
-  }
-  const out: ServerDays[] = [];
-  for (const [server, days] of byServer) {
-    const sorted = [...days.entries()].sort((a, b) => a[1][0] - b[1][0]);
-    // Days that do not follow each other are separate spans (a span's days must be contiguous).
-    let dates: string[] = [];
-    let starts: number[] = [];
-    const push = (): void => {
-      if (dates.length === 0) return;
-      out.push({ server, span: { dates, dayStarts: starts }, days: dates.map(() => null) });
-    };
-    for (const [date, [start, end]] of sorted) {
-      if (starts.length > 0 && starts[starts.length - 1] !== start) {
-        push();
-        dates = [];
-        starts = [];
-      }
-      if (starts.length > 0) starts.pop();
-      dates.push(date);
-      starts.push(start, end);
-    }
-    push();
-  }
-  return out;
-}
-
 /** Runs of consecutive hours per server, as [from, to) ranges. */
 function hourRanges(hoursByServer: Map<string, number[]>): TouchedRange[] {
   const ranges: TouchedRange[] = [];
@@ -432,73 +362,4 @@ function hourRanges(hoursByServer: Map<string, number[]>): TouchedRange[] {
     ranges.push({ server, from, to });
   }
   return ranges;
-}
-
-/**
- * Computes the days not given in each `wanted[i].days` (null) from the hour
- * buckets, stores them, and returns them per server in date order. The
- * caller holds the servers' locks.
- */
-async function computeDays(
-  client: pg.ClientBase,
-  tz: string,
-  wanted: readonly ServerDays[],
-): Promise<Map<string, DayAggregate[]>> {
-  // Per server, the runs of consecutive missing days: each is a sub-span folded on its own.
-  const runs = wanted.flatMap((w) =>
-    missingDayRuns(w.span, (i) => w.days[i] === null).map((run) => ({ server: w.server, span: run.span })),
-  );
-  const params = [
-    runs.map((r) => r.server),
-    runs.map((r) => r.span.dayStarts[0]!),
-    runs.map((r) => r.span.dayStarts[r.span.dayStarts.length - 1]!),
-  ];
-  // WITH ORDINALITY keeps each run's rows together and in hour order, whatever the servers.
-  const [hours, disks] = await Promise.all([
-    client.query({
-      text: `SELECT r.n, h.hour, ${BUCKET_COLUMN_NAMES.map((c) => `h.${c}`).join(", ")}
-        FROM unnest($1::text[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r(server, f, t, n)
-        JOIN rollup_hourly h ON h.server = r.server AND h.hour >= r.f AND h.hour < r.t
-        ORDER BY r.n, h.hour`,
-      values: params,
-      rowMode: "array",
-    }),
-    client.query({
-      text: `SELECT r.n, d.hour, d.mount, ${MOUNT_COLUMN_NAMES.map((c) => `d.${c}`).join(", ")}
-        FROM unnest($1::text[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r(server, f, t, n)
-        JOIN rollup_hourly_disk d ON d.server = r.server AND d.hour >= r.f AND d.hour < r.t
-        ORDER BY r.n`,
-      values: params,
-      rowMode: "array",
-    }),
-  ]);
-  const hoursByRun = groupByRun(hours.rows as unknown[][], runs.length);
-  const disksByRun = groupByRun(disks.rows as unknown[][], runs.length);
-  const folded: { server: string; span: DaySpan; days: FoldedDays }[] = runs.map((r, i) => ({
-    ...r,
-    days: foldDays(r.span, hoursByRun[i]!, disksByRun[i]!, {
-      hourIndex: 1,
-      bucketOffset: 2,
-      diskHourIndex: 1,
-      mountIndex: 2,
-    }),
-  }));
-  await writeDays(client, tz, folded);
-  const out = new Map<string, DayAggregate[]>();
-  for (const f of folded) {
-    let list = out.get(f.server);
-    if (list === undefined) {
-      list = [];
-      out.set(f.server, list);
-    }
-    list.push(...finishDays(f.span, f.days));
-  }
-  return out;
-}
-
-/** Rows whose first column is a 1-based run number, split per run. */
-function groupByRun(rows: readonly unknown[][], runs: number): unknown[][][] {
-  const out: unknown[][][] = Array.from({ length: runs }, () => []);
-  for (const row of rows) out[Number(row[0]) - 1]!.push(row);
-  return out;
 }
