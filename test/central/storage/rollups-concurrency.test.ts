@@ -4,6 +4,7 @@ import { resolveReportWeek } from "../../../src/central/aggregate/week.js";
 import { buildWeeklyReport } from "../../../src/central/report/index.js";
 import type { WeeklyReport } from "../../../src/central/report/types.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
+import { ROLLUP_SERVER_LOCK } from "../../../src/central/storage/postgres/rollups.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { createTestSchema, findTestPostgres, type TestSchema } from "../../helpers/postgres.js";
 import { profileRows, randomProfile, rng } from "../report/fleet.js";
@@ -111,4 +112,41 @@ describe("PostgreSQL rollups with concurrent writers and refreshers", () => {
       expect(noSource(fromRollups)).toEqual(noSource(fromRaw));
     }
   }, 180_000);
+
+  it("a refresh until done waits for a refresher in flight on another instance, so a report right after is exact", async () => {
+    const store = stores[0]!;
+    const p = randomProfile(rng(5), "inflight-01");
+    p.intervalSeconds = 60;
+    const from = Date.UTC(2026, 10, 2);
+    const rows = [...profileRows(p, from, from + 6 * 3_600_000, 5)];
+    await upload(store, rows);
+    // Another instance's refresher, mid-batch: it holds the server's lock and its marks.
+    const other = await stores[1]!.pool.connect();
+    let released = false;
+    try {
+      await other.query("BEGIN");
+      await other.query(`SELECT pg_advisory_xact_lock($1, ${ROLLUP_SERVER_LOCK.keySql("$2::text")})`, [
+        ROLLUP_SERVER_LOCK.namespace,
+        "inflight-01",
+      ]);
+      await other.query("SELECT * FROM rollup_dirty WHERE server = 'inflight-01' FOR UPDATE");
+      const refreshed = store.rollups.refresh().then((r) => ({ ...r, released }));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      released = true;
+      await other.query("COMMIT"); // it stops without folding anything in (as if it had failed)
+      const result = await refreshed;
+      expect(result.released).toBe(true); // the refresh did not return while the lock was held
+      expect(result.hours).toBe(6);
+    } finally {
+      other.release();
+    }
+    const agg = new ServerRowAggregator("inflight-01", {
+      dates: ["all"],
+      dayStarts: [from, from + 86_400_000],
+    });
+    for (const r of rows) agg.add(r);
+    expect(await stores[2]!.rollups.readHourly("inflight-01", from, from + 86_400_000)).toEqual(
+      agg.finishWithHours(from).hours,
+    );
+  });
 });

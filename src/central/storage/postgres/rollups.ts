@@ -101,7 +101,10 @@ export const PG_ROLLUP_DATA_TABLES =
 const LOCK_NAMESPACE = 0x726f6c6c; // "roll"
 /** Servers share this many locks: a bounded number of lock-table entries per transaction, whatever the fleet. */
 const LOCK_BUCKETS = 256;
-const LOCK_KEY_SQL = `hashtext(s) & ${LOCK_BUCKETS - 1}`;
+/** The lock key of the server named by the SQL expression `server`. */
+const lockKeySql = (server: string): string => `hashtext(${server}) & ${LOCK_BUCKETS - 1}`;
+/** A refresher's per-server lock is pg_advisory_xact_lock(namespace, keySql(server)); for tests that stand in for one. */
+export const ROLLUP_SERVER_LOCK = { namespace: LOCK_NAMESPACE, keySql: lockKeySql };
 
 /** Dirty hours claimed per transaction when the caller sets no bound. */
 const DEFAULT_BATCH_HOURS = 1000;
@@ -146,6 +149,27 @@ export class PgRollupStore implements RollupStore {
       total.hours += step.hours;
       total.more = step.more;
       if (!step.more) break;
+    }
+    if (options.maxBatches === undefined) {
+      // "Until done" must not mean "until what other refreshers hold": a report built right after
+      // would miss the hours another instance is folding in at that moment. So the tail runs with
+      // every server lock held (blocking, in key order), which waits for refreshers in flight.
+      total.hours += await this.transaction(async (client) => {
+        await client.query(
+          `SELECT pg_advisory_xact_lock(${LOCK_NAMESPACE}, k) FROM generate_series(0, ${LOCK_BUCKETS - 1}) AS k`,
+        );
+        // Bounded by what is dirty now: marks that keep arriving meanwhile are the next refresh's.
+        const pending = Number(
+          (await client.query<{ n: string }>("SELECT count(*) AS n FROM rollup_dirty")).rows[0]!.n,
+        );
+        let hours = 0;
+        for (let round = 0; round <= Math.ceil(pending / batchHours) + 1; round++) {
+          const step = await refreshBatch(client, batchHours);
+          hours += step.hours;
+          if (!step.more) break;
+        }
+        return hours;
+      });
     }
     return total;
   }
@@ -244,9 +268,10 @@ export class PgRollupStore implements RollupStore {
 /** Blocking per-server locks (readDaily's fill), taken in key order so two fills never deadlock. */
 async function lockServers(client: pg.ClientBase, servers: readonly string[]): Promise<void> {
   const keys = (
-    await client.query<{ k: number }>(`SELECT DISTINCT ${LOCK_KEY_SQL} AS k FROM unnest($1::text[]) AS s`, [
-      servers,
-    ])
+    await client.query<{ k: number }>(
+      `SELECT DISTINCT ${lockKeySql("s")} AS k FROM unnest($1::text[]) AS s`,
+      [servers],
+    )
   ).rows
     .map((r) => r.k)
     .sort((a, b) => a - b);
@@ -272,7 +297,7 @@ async function refreshBatch(
   const mine = new Set(
     (
       await client.query<{ s: string }>(
-        `SELECT s FROM unnest($1::text[]) AS s WHERE pg_try_advisory_xact_lock(${LOCK_NAMESPACE}, ${LOCK_KEY_SQL})`,
+        `SELECT s FROM unnest($1::text[]) AS s WHERE pg_try_advisory_xact_lock(${LOCK_NAMESPACE}, ${lockKeySql("s")})`,
         [servers],
       )
     ).rows.map((r) => r.s),
