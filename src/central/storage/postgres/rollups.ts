@@ -44,11 +44,12 @@ import { inTransaction } from "./transaction.js";
  *   left to it), recomputes those hours and the registered zones' days
  *   around them, deletes the claimed marks and commits. Refreshers on every
  *   instance run at once on disjoint servers.
- * - The ingest's upsert is ON CONFLICT DO UPDATE, which waits for the row
- *   lock of a refresher holding that mark and then, the mark being gone,
- *   inserts it anew: rows committed after the refresher read the samples are
- *   never lost. (DO NOTHING would not wait, and the refresher would delete
- *   the only mark of rows it never saw.)
+ * - The ingest's upsert is ON CONFLICT DO UPDATE … WHERE false: it locks an
+ *   existing mark without writing a new row version (no churn on hot
+ *   hours), so it waits for a refresher holding that mark and then, the mark
+ *   being gone, inserts it anew: rows committed after the refresher read the
+ *   samples are never lost. (DO NOTHING takes no lock and would not wait,
+ *   and the refresher would delete the only mark of rows it never saw.)
  * - Days are written only under the server's advisory lock (refresh and the
  *   first-use fill of readDaily), so two writers never merge hours of the
  *   same day from different snapshots.
@@ -77,7 +78,7 @@ export const PG_ROLLUP_MIGRATIONS: readonly Migration[] = [
       );
       CREATE TABLE rollup_zones (tz TEXT PRIMARY KEY);
       CREATE TABLE rollup_dirty (
-        server TEXT NOT NULL, hour BIGINT NOT NULL, marks BIGINT NOT NULL DEFAULT 1,
+        server TEXT NOT NULL, hour BIGINT NOT NULL,
         PRIMARY KEY (server, hour)
       );
       -- Samples stored before this migration: every hour of every server is to be computed.
@@ -124,7 +125,7 @@ export async function markDirtyHours(
   for (const r of rows) hours.add(r.timestamp - (((r.timestamp % HOUR_MS) + HOUR_MS) % HOUR_MS));
   await client.query(
     `INSERT INTO rollup_dirty (server, hour) SELECT $1, h FROM unnest($2::int8[]) AS h
-     ON CONFLICT (server, hour) DO UPDATE SET marks = rollup_dirty.marks + 1`,
+     ON CONFLICT (server, hour) DO UPDATE SET hour = excluded.hour WHERE false`,
     [server, [...hours].sort((a, b) => a - b)],
   );
 }
