@@ -70,7 +70,8 @@ async function messyFleet(t: TempStore, seed: number, from: number, to: number):
   return all;
 }
 
-describe.each(BACKENDS)("rollups on $name", ({ name, skipReason, make }) => {
+// The reference reports read every raw row: slow on a PostgreSQL shared with other test files.
+describe.each(BACKENDS)("rollups on $name", { timeout: 120_000 }, ({ name, skipReason, make }) => {
   let t: TempStore | undefined;
   beforeEach((ctx) => {
     if (skipReason !== undefined) ctx.skip(skipReason);

@@ -227,10 +227,11 @@ export function daysAround(tz: string, ranges: readonly TouchedRange[]): ServerD
  * caller holds the servers' locks.
  */
 export async function computeDays(
-  client: pg.ClientBase,
+  client: pg.Pool | pg.ClientBase,
   tz: string,
   wanted: readonly ServerDays[],
-): Promise<Map<string, DayAggregate[]>> {
+  store = true,
+): Promise<{ days: Map<string, DayAggregate[]>; withHours: Set<string> }> {
   // Per server, the runs of consecutive missing days: each is a sub-span folded on its own.
   const runs = wanted.flatMap((w) =>
     missingDayRuns(w.span, (i) => w.days[i] === null).map((run) => ({ server: w.server, span: run.span })),
@@ -270,7 +271,8 @@ export async function computeDays(
       mountIndex: 2,
     }),
   }));
-  await writeDays(client, tz, folded);
+  if (store) await writeDays(client as pg.ClientBase, tz, folded);
+  const withHours = new Set(runs.filter((_, i) => hoursByRun[i]!.length > 0).map((r) => r.server));
   const out = new Map<string, DayAggregate[]>();
   for (const f of folded) {
     let list = out.get(f.server);
@@ -280,7 +282,7 @@ export async function computeDays(
     }
     list.push(...finishDays(f.span, f.days));
   }
-  return out;
+  return { days: out, withHours };
 }
 
 /** Rows whose first column is a 1-based run number, split per run. */

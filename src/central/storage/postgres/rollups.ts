@@ -225,15 +225,24 @@ export class PgRollupStore implements RollupStore {
     for (const [server, days] of complete) out.set(server, days);
     if (missing.length > 0) {
       // First use of this zone or these days: register the zone (refreshers keep it current from
-      // their next batch on), then compute the missing days from the hours under the servers' locks.
+      // their next batch on), then compute the missing days from the hours. Days without any hour
+      // (before a server's first sample, say) are answered as they are and not stored: nothing to
+      // lock, nothing that could go stale. The others are computed again, and stored, under the
+      // servers' locks.
       await this.registerZone(tz);
-      const filled = await this.transaction(async (client) => {
-        await lockServers(
-          client,
-          missing.map((m) => m.server),
-        );
-        return computeDays(client, tz, missing);
-      });
+      const probe = await computeDays(this.pool, tz, missing, false);
+      const filled = probe.days;
+      const toStore = missing.filter((m) => probe.withHours.has(m.server));
+      if (toStore.length > 0) {
+        const stored = await this.transaction(async (client) => {
+          await lockServers(
+            client,
+            toStore.map((m) => m.server),
+          );
+          return (await computeDays(client, tz, toStore)).days;
+        });
+        for (const [server, days] of stored) filled.set(server, days);
+      }
       for (const m of missing) {
         const days = filled.get(m.server)!;
         out.set(
