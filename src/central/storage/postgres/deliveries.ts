@@ -12,6 +12,7 @@ import type {
   EnqueueOutcome,
 } from "../delivery-store.js";
 import { runPgMigrations } from "./migrate.js";
+import { inTransaction } from "./transaction.js";
 
 /**
  * The "deliveries" migrations for PostgreSQL: the same tables and columns as
@@ -297,18 +298,7 @@ export class PgDeliveryStore implements DeliveryStore {
     });
   }
 
-  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
-    try {
-      await c.query("BEGIN");
-      const out = await fn(c);
-      await c.query("COMMIT");
-      return out;
-    } catch (err) {
-      await c.query("ROLLBACK").catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+  private tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, fn);
   }
 }

@@ -9,7 +9,6 @@ import {
   type UploadDbRow,
 } from "../db-rows.js";
 import { appliedMigrationsOf } from "../migration-log.js";
-import type { RollupStore } from "../rollup-store.js";
 import type {
   AgentTokenRecord,
   IngestOutcome,
@@ -26,7 +25,7 @@ import { PgDeliveryStore } from "./deliveries.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
 import { insertPgRawUpload, PgRawUploadStore } from "./raw-uploads.js";
 import { PgReportArchive } from "./report-archive.js";
-import { PgRawRollupStore } from "./rollups.js";
+import { markDirtyHours, PgRollupStore } from "./rollups.js";
 import { PgUserStore } from "./users.js";
 
 /**
@@ -109,7 +108,7 @@ const types = {
 export class PgStore implements Storage {
   readonly kind = "postgres" as const;
   readonly pool: pg.Pool;
-  readonly rollups: RollupStore;
+  readonly rollups: PgRollupStore;
   readonly deliveries: PgDeliveryStore;
   readonly rawUploads: PgRawUploadStore;
   readonly coordination: PgCoordinationStore;
@@ -130,7 +129,7 @@ export class PgStore implements Storage {
     });
     // An idle client losing its connection must not crash the process.
     this.pool.on("error", () => {});
-    this.rollups = new PgRawRollupStore((query) => this.samples(query));
+    this.rollups = new PgRollupStore(this.pool);
     this.deliveries = new PgDeliveryStore(this.pool);
     this.rawUploads = new PgRawUploadStore(this.pool);
     this.coordination = new PgCoordinationStore(this.pool);
@@ -146,6 +145,7 @@ export class PgStore implements Storage {
     await this.reports.init();
     await this.rawUploads.init();
     await this.coordination.init();
+    await this.rollups.init();
   }
 
   appliedMigrations() {
@@ -234,6 +234,7 @@ export class PgStore implements Storage {
           [upload.server, tsMin, tsMax, inserted],
         );
       }
+      if (inserted > 0) await markDirtyHours(client, upload.server, rows); // rollups: commits with the rows
       await client.query("COMMIT");
       return { uploadId: upload.uploadId, rows: rows.length, inserted, duplicates: rows.length - inserted };
     } catch (err) {
@@ -262,6 +263,7 @@ export class PgStore implements Storage {
 
   async clearIngestedData(): Promise<void> {
     await this.pool.query("TRUNCATE samples, uploads, server_stats");
+    await this.rollups.clear();
   }
 
   async *samples(query: SampleQuery): AsyncIterable<MetricRow> {

@@ -1,0 +1,293 @@
+import type pg from "pg";
+import {
+  type Bucket,
+  type DayAggregate,
+  type DaySpan,
+  finishDay,
+  hourlyRollupsFit,
+  type MountLast,
+} from "../../aggregate/rows.js";
+import {
+  BUCKET_COLUMN_NAMES,
+  BUCKET_COLUMNS,
+  bucketFromTuple,
+  bucketValues,
+  type FoldedDays,
+  finishDays,
+  foldDays,
+  MOUNT_COLUMN_NAMES,
+  MOUNT_COLUMNS,
+  missingDayRuns,
+  mountFromTuple,
+  mountValues,
+  type TouchedRange,
+  zoneDaysCovering,
+} from "../rollup-buckets.js";
+
+/**
+ * The PostgreSQL side of the rollup encoding (column types, parallel-array
+ * parameters: one unnest per multi-row write) and the daily rollups: reading
+ * them set-based, folding missing days from the hour buckets, writing them.
+ */
+
+/** Bucket columns holding sums, maxima and percentages (floating point); the rest are counts and epoch ms. */
+const FLOAT_BUCKET_COLUMNS = new Set<string>([
+  "cpu_sum",
+  "cpu_peak",
+  "mem_used_sum",
+  "mem_available_sum",
+  "mem_percent_sum",
+  "mem_percent_max",
+  "interval_sum",
+  "mem_percent_min",
+]);
+
+export function bucketColumnsDdl(): string {
+  return BUCKET_COLUMN_NAMES.map(
+    (c) => `${c} ${FLOAT_BUCKET_COLUMNS.has(c) ? "DOUBLE PRECISION" : "BIGINT"} NOT NULL`,
+  ).join(", ");
+}
+
+export function mountColumnsDdl(): string {
+  return MOUNT_COLUMN_NAMES.map((c) => `${c} BIGINT NOT NULL`).join(", ");
+}
+
+/** SQL array types of the bucket columns, in BUCKET_COLUMN_NAMES order (for unnest). */
+export const BUCKET_ARRAY_TYPES = BUCKET_COLUMN_NAMES.map((c) =>
+  FLOAT_BUCKET_COLUMNS.has(c) ? "float8[]" : "int8[]",
+);
+export const MOUNT_ARRAY_TYPES = MOUNT_COLUMN_NAMES.map(() => "int8[]");
+
+/** `$first::type, $first+1::type, …` for an unnest of parallel arrays. */
+export function arrayParams(types: readonly string[], first: number): string {
+  return types.map((t, i) => `$${first + i}::${t}`).join(", ");
+}
+
+/** One server's days of a span: the ones found (or computed), null where missing. */
+export interface ServerDays {
+  server: string;
+  span: DaySpan;
+  days: (DayAggregate | null)[];
+}
+
+/**
+ * The stored days of `span` for `servers` in `tz`, read set-based (two
+ * queries for the whole chunk of servers, whatever its size): servers with
+ * every day stored, and the others with what was found.
+ */
+export async function readDailyRows(
+  db: pg.Pool | pg.ClientBase,
+  tz: string,
+  span: DaySpan,
+  servers: readonly string[],
+): Promise<{ complete: Map<string, DayAggregate[]>; missing: ServerDays[] }> {
+  const firstDate = span.dates[0]!;
+  const lastDate = span.dates[span.dates.length - 1]!;
+  const dateIndex = new Map(span.dates.map((d, i) => [d, i]));
+  const params = [tz, servers, firstDate, lastDate];
+  const [days, disks] = await Promise.all([
+    db.query({
+      text: `SELECT server, date, ${BUCKET_COLUMNS} FROM rollup_daily
+        WHERE tz = $1 AND server = ANY($2::text[]) AND date >= $3 AND date <= $4`,
+      values: params,
+      rowMode: "array",
+    }),
+    db.query({
+      text: `SELECT server, date, mount, ${MOUNT_COLUMNS} FROM rollup_daily_disk
+        WHERE tz = $1 AND server = ANY($2::text[]) AND date >= $3 AND date <= $4`,
+      values: params,
+      rowMode: "array",
+    }),
+  ]);
+  const found = new Map<string, { buckets: (Bucket | null)[]; mounts: Map<string, MountLast>[] }>();
+  const slot = (server: string) => {
+    let s = found.get(server);
+    if (s === undefined) {
+      s = { buckets: span.dates.map(() => null), mounts: span.dates.map(() => new Map<string, MountLast>()) };
+      found.set(server, s);
+    }
+    return s;
+  };
+  for (const r of days.rows as unknown[][]) {
+    slot(r[0] as string).buckets[dateIndex.get(r[1] as string)!] = bucketFromTuple(r, 2);
+  }
+  for (const r of disks.rows as unknown[][]) {
+    slot(r[0] as string).mounts[dateIndex.get(r[1] as string)!]!.set(r[2] as string, mountFromTuple(r, 3));
+  }
+  const complete = new Map<string, DayAggregate[]>();
+  const missing: ServerDays[] = [];
+  for (const server of new Set(servers)) {
+    const s = found.get(server);
+    const dayList = span.dates.map((date, i) => {
+      const b = s?.buckets[i];
+      return b === undefined || b === null ? null : finishDay(date, b, s!.mounts[i]!);
+    });
+    if (dayList.every((d) => d !== null)) complete.set(server, dayList as DayAggregate[]);
+    else missing.push({ server, span, days: dayList });
+  }
+  return { complete, missing };
+}
+
+/** Replaces the stored days (and their mounts) of each entry in `tz`. The caller holds the servers' locks. */
+export async function writeDays(
+  client: pg.ClientBase,
+  tz: string,
+  entries: readonly { server: string; span: DaySpan; days: FoldedDays }[],
+): Promise<void> {
+  const keyServers: string[] = [];
+  const keyDates: string[] = [];
+  const dayCols: unknown[][] = [];
+  const diskCols: unknown[][] = [];
+  for (const e of entries) {
+    e.span.dates.forEach((date, i) => {
+      keyServers.push(e.server);
+      keyDates.push(date);
+      dayCols.push([e.server, date, ...bucketValues(e.days.buckets[i]!)]);
+      for (const [mount, m] of e.days.mounts[i]!) diskCols.push([e.server, date, mount, ...mountValues(m)]);
+    });
+  }
+  if (keyServers.length === 0) return;
+  for (const table of ["rollup_daily", "rollup_daily_disk"]) {
+    await client.query(
+      `DELETE FROM ${table} t USING unnest($2::text[], $3::text[]) AS k(server, date)
+       WHERE t.tz = $1 AND t.server = k.server AND t.date = k.date`,
+      [tz, keyServers, keyDates],
+    );
+  }
+  await client.query(
+    `INSERT INTO rollup_daily (tz, server, date, ${BUCKET_COLUMNS})
+     SELECT $1, * FROM unnest($2::text[], $3::text[], ${arrayParams(BUCKET_ARRAY_TYPES, 4)})`,
+    [tz, ...columns(dayCols, 2 + BUCKET_ARRAY_TYPES.length)],
+  );
+  if (diskCols.length > 0) {
+    await client.query(
+      `INSERT INTO rollup_daily_disk (tz, server, date, mount, ${MOUNT_COLUMNS})
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], ${arrayParams(MOUNT_ARRAY_TYPES, 5)})`,
+      [tz, ...columns(diskCols, 3 + MOUNT_ARRAY_TYPES.length)],
+    );
+  }
+}
+
+/** Rows to parallel column arrays (what unnest takes). */
+function columns(rows: readonly unknown[][], width: number): unknown[][] {
+  const out: unknown[][] = Array.from({ length: width }, () => new Array(rows.length));
+  rows.forEach((row, i) => {
+    for (let c = 0; c < width; c++) out[c]![i] = row[c];
+  });
+  return out;
+}
+
+/**
+ * Per server, the local days of `tz` that the ranges touch, each day once
+ * (two ranges of one server may fall on the same day). Zones whose days do
+ * not start on whole UTC hours are not kept (the report reads raw rows there).
+ */
+export function daysAround(tz: string, ranges: readonly TouchedRange[]): ServerDays[] {
+  const byServer = new Map<string, Map<string, [number, number]>>();
+  for (const r of ranges) {
+    const span = zoneDaysCovering(tz, r.from, r.to);
+    if (!hourlyRollupsFit(span)) return [];
+    let days = byServer.get(r.server);
+    if (days === undefined) {
+      days = new Map();
+      byServer.set(r.server, days);
+    }
+    for (let i = 0; i < span.dates.length; i++) {
+      days.set(span.dates[i]!, [span.dayStarts[i]!, span.dayStarts[i + 1]!]);
+    }
+  }
+  const out: ServerDays[] = [];
+  for (const [server, days] of byServer) {
+    const sorted = [...days.entries()].sort((a, b) => a[1][0] - b[1][0]);
+    // Days that do not follow each other are separate spans (a span's days must be contiguous).
+    let dates: string[] = [];
+    let starts: number[] = [];
+    const push = (): void => {
+      if (dates.length === 0) return;
+      out.push({ server, span: { dates, dayStarts: starts }, days: dates.map(() => null) });
+    };
+    for (const [date, [start, end]] of sorted) {
+      if (starts.length > 0 && starts[starts.length - 1] !== start) {
+        push();
+        dates = [];
+        starts = [];
+      }
+      if (starts.length > 0) starts.pop();
+      dates.push(date);
+      starts.push(start, end);
+    }
+    push();
+  }
+  return out;
+}
+
+/**
+ * Computes the days not given in each `wanted[i].days` (null) from the hour
+ * buckets, stores them, and returns them per server in date order. The
+ * caller holds the servers' locks.
+ */
+export async function computeDays(
+  client: pg.Pool | pg.ClientBase,
+  tz: string,
+  wanted: readonly ServerDays[],
+  store = true,
+): Promise<{ days: Map<string, DayAggregate[]>; withHours: Set<string> }> {
+  // Per server, the runs of consecutive missing days: each is a sub-span folded on its own.
+  const runs = wanted.flatMap((w) =>
+    missingDayRuns(w.span, (i) => w.days[i] === null).map((run) => ({ server: w.server, span: run.span })),
+  );
+  const params = [
+    runs.map((r) => r.server),
+    runs.map((r) => r.span.dayStarts[0]!),
+    runs.map((r) => r.span.dayStarts[r.span.dayStarts.length - 1]!),
+  ];
+  // WITH ORDINALITY keeps each run's rows together and in hour order, whatever the servers.
+  const [hours, disks] = await Promise.all([
+    client.query({
+      text: `SELECT r.n, h.hour, ${BUCKET_COLUMN_NAMES.map((c) => `h.${c}`).join(", ")}
+        FROM unnest($1::text[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r(server, f, t, n)
+        JOIN rollup_hourly h ON h.server = r.server AND h.hour >= r.f AND h.hour < r.t
+        ORDER BY r.n, h.hour`,
+      values: params,
+      rowMode: "array",
+    }),
+    client.query({
+      text: `SELECT r.n, d.hour, d.mount, ${MOUNT_COLUMN_NAMES.map((c) => `d.${c}`).join(", ")}
+        FROM unnest($1::text[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r(server, f, t, n)
+        JOIN rollup_hourly_disk d ON d.server = r.server AND d.hour >= r.f AND d.hour < r.t
+        ORDER BY r.n`,
+      values: params,
+      rowMode: "array",
+    }),
+  ]);
+  const hoursByRun = groupByRun(hours.rows as unknown[][], runs.length);
+  const disksByRun = groupByRun(disks.rows as unknown[][], runs.length);
+  const folded: { server: string; span: DaySpan; days: FoldedDays }[] = runs.map((r, i) => ({
+    ...r,
+    days: foldDays(r.span, hoursByRun[i]!, disksByRun[i]!, {
+      hourIndex: 1,
+      bucketOffset: 2,
+      diskHourIndex: 1,
+      mountIndex: 2,
+    }),
+  }));
+  if (store) await writeDays(client as pg.ClientBase, tz, folded);
+  const withHours = new Set(runs.filter((_, i) => hoursByRun[i]!.length > 0).map((r) => r.server));
+  const out = new Map<string, DayAggregate[]>();
+  for (const f of folded) {
+    let list = out.get(f.server);
+    if (list === undefined) {
+      list = [];
+      out.set(f.server, list);
+    }
+    list.push(...finishDays(f.span, f.days));
+  }
+  return { days: out, withHours };
+}
+
+/** Rows whose first column is a 1-based run number, split per run. */
+function groupByRun(rows: readonly unknown[][], runs: number): unknown[][][] {
+  const out: unknown[][][] = Array.from({ length: runs }, () => []);
+  for (const row of rows) out[Number(row[0]) - 1]!.push(row);
+  return out;
+}
