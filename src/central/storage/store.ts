@@ -1,5 +1,6 @@
 import type { MetricRow } from "../../protocol/index.js";
 import type { DeliveryStore } from "./delivery-store.js";
+import type { RetentionStore } from "./retention-store.js";
 import type { RollupStore } from "./rollup-store.js";
 
 /**
@@ -14,6 +15,8 @@ export interface Storage extends MetricsStore {
   readonly rollups: RollupStore;
   /** Report deliveries per (week, group) (./delivery-store.ts). */
   readonly deliveries: DeliveryStore;
+  /** Pruning of the raw samples past the retention horizon (./retention-store.ts). */
+  readonly retention: RetentionStore;
 }
 
 /** Samples, uploads and tokens: the part of the port that ingest and authentication use. */

@@ -23,6 +23,7 @@ import type {
 } from "../store.js";
 import { SqliteDeliveryStore } from "./deliveries.js";
 import { runMigrations } from "./migrate.js";
+import { SqliteRetentionStore } from "./retention.js";
 import { ensureRollupSchema, SqliteRollupStore } from "./rollups.js";
 import { METRICS_MIGRATIONS } from "./schema.js";
 
@@ -98,6 +99,7 @@ export class SqliteStore implements Storage {
   readonly db: Database.Database;
   readonly rollups: SqliteRollupStore;
   readonly deliveries: SqliteDeliveryStore;
+  readonly retention: SqliteRetentionStore;
   readonly synchronous: SqliteSynchronous;
   private statements: ReturnType<typeof prepareStatements> | null = null;
   private closed = false;
@@ -122,6 +124,7 @@ export class SqliteStore implements Storage {
     if ((options.backgroundCheckpoint ?? true) && file !== ":memory:") this.startCheckpointer();
     this.rollups = new SqliteRollupStore(this.db);
     this.deliveries = new SqliteDeliveryStore(this.db);
+    this.retention = new SqliteRetentionStore(this.db);
   }
 
   async init(): Promise<void> {
