@@ -43,7 +43,8 @@ import {
  * retention in ./retention.ts, on the same connection pool.
  */
 
-const MIGRATIONS: readonly Migration[] = [
+/** Component "metrics" (samples is partitioned afterwards by "./partitions.ts"). */
+export const PG_METRICS_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     description: "samples, uploads, agent tokens",
@@ -130,7 +131,7 @@ export class PgStore implements Storage {
   }
 
   async init(): Promise<void> {
-    await runPgMigrations(this.pool, "metrics", MIGRATIONS);
+    await runPgMigrations(this.pool, "metrics", PG_METRICS_MIGRATIONS);
     await runPgMigrations(this.pool, "samples_partitions", PARTITION_MIGRATIONS);
     await this.partitions.ensureAhead(Date.now());
     await this.deliveries.init();
