@@ -103,7 +103,8 @@ export async function compareImport(
         times[backend].push(await importOnce(folder, backend, pgUrl));
       }
     }
-    const s = (xs: number[]) => `${(Math.min(...xs) / 1000).toFixed(1)}–${(Math.max(...xs) / 1000).toFixed(1)} s`;
+    const s = (xs: number[]) =>
+      `${(Math.min(...xs) / 1000).toFixed(1)}–${(Math.max(...xs) / 1000).toFixed(1)} s`;
     const best = (xs: number[]) => Math.min(...xs);
     const rps = (xs: number[]) => Math.round(rows / (best(xs) / 1000)).toLocaleString("en-US");
     return [

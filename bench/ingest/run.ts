@@ -179,7 +179,12 @@ async function preparePostgres(tokens: readonly TokenRow[]): Promise<string> {
   await store.init();
   await store.pool.query(
     "INSERT INTO agent_tokens (token_id, server, secret_hash, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[])",
-    [tokens.map((t) => t.id), tokens.map((t) => t.server), tokens.map((t) => t.hash), tokens.map(() => Date.now())],
+    [
+      tokens.map((t) => t.id),
+      tokens.map((t) => t.server),
+      tokens.map((t) => t.hash),
+      tokens.map(() => Date.now()),
+    ],
   );
   await store.close();
   return pgUrlWithSchema(PG_URL, PG_SCHEMA);
@@ -534,10 +539,14 @@ async function main() {
         `| ${x.name} | ${sq ? fmt(rps(sq.r)) : "-"} | ${fmt(rps(x.r))} | ${sq ? `${fmt((rps(x.r) / rps(sq.r)) * 100)}%` : "-"} | ${sq ? fmt(sq.r.uploads / sq.r.seconds) : "-"} | ${fmt(x.r.uploads / x.r.seconds)} | ${sq ? fmt(sq.r.p99ms, 1) : "-"} | ${fmt(x.r.p99ms, 1)} | ${x.r.errors} |`,
       );
     }
-    process.stdout.write(`SQLite (NORMAL) and PostgreSQL, same HTTP load, same run:\n\n${side.join("\n")}\n\n`);
+    process.stdout.write(
+      `SQLite (NORMAL) and PostgreSQL, same HTTP load, same run:\n\n${side.join("\n")}\n\n`,
+    );
     if (process.env.BENCH_PG_BULK !== "0") {
       log("postgres: bulk-insert methods (storage only)");
-      const bulk = await measureBulkMethods(PG_URL, { rounds: Number(process.env.BENCH_PG_BULK_ROUNDS ?? 2) });
+      const bulk = await measureBulkMethods(PG_URL, {
+        rounds: Number(process.env.BENCH_PG_BULK_ROUNDS ?? 2),
+      });
       process.stdout.write(`${bulk.table}\n\n`);
     }
     if (process.env.BENCH_IMPORT !== "0") {

@@ -96,6 +96,7 @@ export async function importCommand(dir: string, opts: { format: string; sourceT
       progress: stderrProgress("import"),
       ...fileOptions,
     }).finally(() => ingest.close());
+    await updateRollups(store, config.reportTimeZone);
     for (const f of summary.failed) process.stderr.write(`srvutil: ${f.file}: ${f.error}\n`);
     for (const s of summary.skippedLines) process.stderr.write(`srvutil: ${s.file}: skipped ${s.error}\n`);
     log.info("import", {
@@ -120,6 +121,7 @@ export async function rebuildCommand(): Promise<void> {
     const summary = await rebuildFromRaw(store, ingest, config.paths.receivedMetrics, {
       progress: stderrProgress("rebuild"),
     }).finally(() => ingest.close());
+    await updateRollups(store, config.reportTimeZone);
     for (const f of summary.failed) process.stderr.write(`srvutil: ${f.file}: ${f.error}\n`);
     log.info("rebuild", { ...summary, failed: summary.failed.length });
     process.stdout.write(
@@ -127,6 +129,16 @@ export async function rebuildCommand(): Promise<void> {
     );
     if (summary.failed.length > 0) process.exitCode = 1;
   });
+}
+
+/** Bulk writes fold their rows into the rollups before returning: the next report is a warm one. */
+async function updateRollups(store: Storage, timeZone: string): Promise<void> {
+  const { catchUpRollups } = await import("../central/aggregate/rollup-maintainer.js");
+  const started = Date.now();
+  const r = await catchUpRollups(store.rollups, timeZone);
+  process.stderr.write(
+    `rollups: ${r.hours} hour buckets updated in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+  );
 }
 
 function parseRole(role: string): "agent" | "viewer" {

@@ -1,15 +1,32 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { aggregateRows } from "../../../src/central/aggregate/rows.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { aggregateRows, type HourAggregate } from "../../../src/central/aggregate/rows.js";
 import { localDays, resolveReportWeek } from "../../../src/central/aggregate/week.js";
 import { buildWeeklyReport } from "../../../src/central/report/index.js";
 import type { WeeklyReport } from "../../../src/central/report/types.js";
-import { rebuildRollups, refreshRollups } from "../../../src/central/storage/sqlite/rollups.js";
-import type { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
+import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { profileRows, randomProfile, rng } from "./fleet.js";
-import { type TempStore, tempStore, upload } from "./store-helpers.js";
+import { storeBackends, type TempStore, upload } from "./store-helpers.js";
 
+/**
+ * Rollups against raw rows, through the port (store.rollups), on SQLite and
+ * on PostgreSQL: the same messy uploads, the same reports, bit for bit.
+ */
 const NOW = Date.UTC(2026, 10, 26, 12);
+const BACKENDS = await storeBackends();
+const withoutSource = (r: WeeklyReport): WeeklyReport => ({ ...r, source: undefined });
+
+/** Every server's hour buckets over [from, to), through the port. */
+async function hourlySnapshot(
+  store: Storage,
+  from: number,
+  to: number,
+): Promise<Record<string, HourAggregate[]>> {
+  const out: Record<string, HourAggregate[]> = {};
+  for (const s of await store.listServers())
+    out[s.server] = await store.rollups.readHourly(s.server, from, to);
+  return out;
+}
 
 /** A random fleet around `week`, uploaded the messy way: shuffled chunks, late data, duplicates. */
 async function messyFleet(t: TempStore, seed: number, from: number, to: number): Promise<MetricRow[]> {
@@ -33,91 +50,92 @@ async function messyFleet(t: TempStore, seed: number, from: number, to: number):
     const j = Math.floor(r() * (i + 1));
     [chunks[i], chunks[j]] = [chunks[j]!, chunks[i]!];
   }
-  const db = (t.store as SqliteStore).db;
   for (let i = 0; i < chunks.length; i++) {
     await upload(t.store, chunks[i]!);
     if (r() < 0.1) await upload(t.store, chunks[Math.floor(r() * (i + 1))]!);
     // Fold in incrementally now and then, as `central serve` does after ingest:
     // all at once, or (as serve does) a few uploads per step, leaving the rest.
     if (r() < 0.1) {
-      if (r() < 0.5) refreshRollups(db);
-      else refreshRollups(db, { maxBatches: 1 + Math.floor(r() * 3), batchUploads: 1 + Math.floor(r() * 5) });
+      if (r() < 0.5) await t.store.rollups.refresh();
+      else {
+        const bound = 1 + Math.floor(r() * 5);
+        await t.store.rollups.refresh({
+          maxBatches: 1 + Math.floor(r() * 3),
+          batchUploads: bound,
+          batchHours: bound * 4,
+        });
+      }
     }
   }
   return all;
 }
 
-describe("refreshRollups in steps", () => {
+describe.each(BACKENDS)("rollups on $name", ({ name, skipReason, make }) => {
   let t: TempStore | undefined;
+  beforeEach((ctx) => {
+    if (skipReason !== undefined) ctx.skip(skipReason);
+  });
   afterEach(async () => {
     await t?.cleanup();
     t = undefined;
   });
 
-  it("stops after maxBatches with more = true and finishes exactly where one full refresh would", async () => {
-    t = await tempStore();
-    const db = (t.store as SqliteStore).db;
+  it("refresh in bounded steps stops with more = true and ends exactly where one full refresh would", async () => {
+    t = await make();
     const from = Date.UTC(2026, 10, 16);
     await messyFleet(t, 11, from, from + 3 * 86_400_000);
-    refreshRollups(db); // the watermark is now at the end
-    const uploadsBefore = db.prepare("SELECT COUNT(*) FROM uploads").pluck().get() as number;
+    await t.store.rollups.refresh(); // caught up
+    expect(await t.store.rollups.refresh()).toMatchObject({ hours: 0, more: false });
     const p = randomProfile(rng(99), "srv-late");
     const rows = [...profileRows(p, from, from + 86_400_000, 7)];
     for (let k = 0; k < rows.length; k += 50) await upload(t.store, rows.slice(k, k + 50));
-    const added = (db.prepare("SELECT COUNT(*) FROM uploads").pluck().get() as number) - uploadsBefore;
-    expect(added).toBeGreaterThan(6);
 
-    const first = refreshRollups(db, { maxBatches: 2, batchUploads: 3 });
-    expect(first).toMatchObject({ uploads: 6, more: true });
-    // A row bound below one upload's rows still moves on, one upload per batch.
-    const byRows = refreshRollups(db, { maxBatches: 1, batchUploads: 3, batchRows: 1 });
-    expect(byRows).toMatchObject({ uploads: 1, more: true });
-    let folded = first.uploads + byRows.uploads;
+    // SQLite counts uploads (7 here, 3 per batch), PostgreSQL dirty hours (24, 3 per batch).
+    const bounds = { batchUploads: 3, batchHours: 3 };
+    const first = await t.store.rollups.refresh({ maxBatches: 2, ...bounds });
+    expect(first.more).toBe(true);
+    if (name === "sqlite") {
+      expect(first.uploads).toBe(6);
+      // A row bound below one upload's rows still moves on, one upload per batch.
+      const byRows = await t.store.rollups.refresh({ maxBatches: 1, batchUploads: 3, batchRows: 1 });
+      expect(byRows).toMatchObject({ uploads: 1, more: true });
+    } else {
+      expect(first.hours).toBe(6);
+    }
+    let steps = 0;
     for (let guard = 0; guard < 1000; guard++) {
-      const step = refreshRollups(db, { maxBatches: 1, batchUploads: 3 });
-      folded += step.uploads;
-      if (!step.more) break;
+      steps++;
+      if (!(await t.store.rollups.refresh({ maxBatches: 1, ...bounds })).more) break;
     }
-    expect(folded).toBe(added);
-    expect(refreshRollups(db)).toMatchObject({ uploads: 0, more: false });
+    expect(steps).toBeGreaterThan(1);
+    expect(await t.store.rollups.refresh()).toMatchObject({ hours: 0, more: false });
 
-    const stepped = db.prepare("SELECT * FROM rollup_hourly ORDER BY server, hour").all();
-    rebuildRollups(db);
-    expect(db.prepare("SELECT * FROM rollup_hourly ORDER BY server, hour").all()).toEqual(stepped);
+    const span = { from, to: from + 4 * 86_400_000 };
+    const stepped = await hourlySnapshot(t.store, span.from, span.to);
+    expect(stepped["srv-late"]).toHaveLength(24);
+    await t.store.rollups.rebuild();
+    expect(await hourlySnapshot(t.store, span.from, span.to)).toEqual(stepped);
   });
-});
 
-describe("refreshRollups after the store is cleared", () => {
-  it("notices that the watermark's upload is gone and rebuilds from what is there now", async () => {
-    const t = await tempStore();
-    try {
-      const db = (t.store as SqliteStore).db;
-      const from = Date.UTC(2026, 10, 16);
-      await messyFleet(t, 21, from, from + 86_400_000);
-      expect(refreshRollups(db).rebuilt).toBe(false);
-      await t.store.clearIngestedData(); // what `central rebuild` does first
-      const p = randomProfile(rng(5), "srv-after");
-      await upload(t.store, [...profileRows(p, from, from + 6 * 3_600_000, 3)]);
-      const r = refreshRollups(db);
-      expect(r.rebuilt).toBe(true);
-      const servers = db.prepare("SELECT DISTINCT server FROM rollup_hourly").pluck().all();
-      expect(servers).toEqual(["srv-after"]);
-      const refreshed = db.prepare("SELECT * FROM rollup_hourly ORDER BY server, hour").all();
-      rebuildRollups(db);
-      expect(db.prepare("SELECT * FROM rollup_hourly ORDER BY server, hour").all()).toEqual(refreshed);
-    } finally {
-      await t.cleanup();
+  it("after the store is cleared (central rebuild) holds only what was ingested since", async () => {
+    t = await make();
+    const from = Date.UTC(2026, 10, 16);
+    await messyFleet(t, 21, from, from + 86_400_000);
+    await t.store.rollups.refresh();
+    const before = await hourlySnapshot(t.store, from, from + 86_400_000);
+    expect(Object.keys(before)).toHaveLength(5);
+    await t.store.clearIngestedData(); // what `central rebuild` does first
+    const p = randomProfile(rng(5), "srv-after");
+    await upload(t.store, [...profileRows(p, from, from + 6 * 3_600_000, 3)]);
+    await t.store.rollups.refresh();
+    for (const server of Object.keys(before)) {
+      expect(await t.store.rollups.readHourly(server, from, from + 86_400_000)).toEqual([]);
     }
-  });
-});
-
-const withoutSource = (r: WeeklyReport): WeeklyReport => ({ ...r, source: undefined });
-
-describe("rollups give exactly the figures of the raw rows", () => {
-  let t: TempStore | undefined;
-  afterEach(async () => {
-    await t?.cleanup();
-    t = undefined;
+    const refreshed = await hourlySnapshot(t.store, from, from + 86_400_000);
+    expect(Object.keys(refreshed)).toEqual(["srv-after"]);
+    expect(refreshed["srv-after"]).toHaveLength(6);
+    await t.store.rollups.rebuild();
+    expect(await hourlySnapshot(t.store, from, from + 86_400_000)).toEqual(refreshed);
   });
 
   it.each([
@@ -126,8 +144,8 @@ describe("rollups give exactly the figures of the raw rows", () => {
     ["America/New_York", "2026-W45", 3],
     ["UTC", "2026-W47", 4],
     ["Australia/Sydney", "2026-W14", 5],
-  ])("%s %s (seed %i)", async (timeZone, weekSpec, seed) => {
-    t = await tempStore();
+  ])("give the raw rows' figures exactly: %s %s (seed %i)", async (timeZone, weekSpec, seed) => {
+    t = await make();
     const week = resolveReportWeek(weekSpec, timeZone);
     await messyFleet(t, seed, week.from - 9 * 86_400_000, week.to + 86_400_000);
     const now = week.to + 2 * 86_400_000;
@@ -142,14 +160,14 @@ describe("rollups give exactly the figures of the raw rows", () => {
     expect(withoutSource(await buildWeeklyReport(t.store, { week: weekSpec, timeZone, now }))).toEqual(
       withoutSource(raw),
     );
-    rebuildRollups((t.store as SqliteStore).db);
+    await t.store.rollups.rebuild();
     expect(withoutSource(await buildWeeklyReport(t.store, { week: weekSpec, timeZone, now }))).toEqual(
       withoutSource(raw),
     );
   });
 
   it("keeps cached days current when late rows arrive after a report was built", async () => {
-    t = await tempStore();
+    t = await make();
     const week = resolveReportWeek("2026-W47", "Europe/Berlin");
     const r = rng(9);
     const p = randomProfile(r, "late-01");
@@ -180,7 +198,7 @@ describe("rollups give exactly the figures of the raw rows", () => {
   });
 
   it("serves overlapping weeks from partly cached days", async () => {
-    t = await tempStore();
+    t = await make();
     const w47 = resolveReportWeek("2026-W47", "Europe/Berlin");
     await messyFleet(t, 7, w47.from - 20 * 86_400_000, w47.to + 8 * 86_400_000);
     for (const week of ["2026-W46", "2026-W48", "2026-W47"]) {
@@ -193,7 +211,7 @@ describe("rollups give exactly the figures of the raw rows", () => {
   });
 
   it("starts over when the stored data was cleared (central rebuild)", async () => {
-    t = await tempStore();
+    t = await make();
     const week = resolveReportWeek("2026-W47", "UTC");
     const p = randomProfile(rng(3), "gone-01");
     await upload(t.store, [...profileRows(p, week.from, week.to, 3)]);
@@ -214,7 +232,7 @@ describe("rollups give exactly the figures of the raw rows", () => {
   });
 
   it("falls back to raw rows in a zone whose midnights are not whole UTC hours (Asia/Kolkata)", async () => {
-    t = await tempStore();
+    t = await make();
     const week = resolveReportWeek("2026-W47", "Asia/Kolkata");
     const all = await messyFleet(t, 6, week.from - 3 * 86_400_000, week.to + 86_400_000);
     const report = await buildWeeklyReport(t.store, { week: "2026-W47", timeZone: "Asia/Kolkata", now: NOW });

@@ -1,21 +1,27 @@
 /**
  * `central serve` keeps the rollups of the report time zone current as
- * uploads arrive, so Monday's report needs no catch-up.
+ * uploads arrive, so Monday's report needs no catch-up: on SQLite and on
+ * PostgreSQL, through the port.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { buildWeeklyReport } from "../../../src/central/report/index.js";
 import { createAgentToken, startCentral } from "../../../src/central/server.js";
-import type { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import { postMetrics } from "../../../src/demo/upload.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
+import { storeBackends, storedDailyDates } from "./store-helpers.js";
 
-describe("central serve rollup upkeep", () => {
+const BACKENDS = await storeBackends();
+
+describe.each(BACKENDS)("central serve rollup upkeep on $name", ({ skipReason, make }) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-serve-rollups-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  beforeEach((ctx) => {
+    if (skipReason !== undefined) ctx.skip(skipReason);
+  });
 
   it("folds uploads into hourly and report-zone daily rollups without a report build", async () => {
     const env = {
@@ -25,9 +31,10 @@ describe("central serve rollup upkeep", () => {
       SRVUTIL_REPORT_CRON: "off",
     };
     const config = loadCentralConfig(env);
-    const central = await startCentral(config, { rollupRefreshMs: 200 });
+    const t = await make();
+    const central = await startCentral(config, { rollupRefreshMs: 200, store: t.store });
     try {
-      const store = central.store as SqliteStore;
+      const store = t.store;
       const token = await createAgentToken(store, "web-01");
       const rows: MetricRow[] = Array.from({ length: 48 }, (_, i) => ({
         timestamp: Date.UTC(2026, 10, 17, 5) + i * 1800_000, // Tue 00:00 New York, every 30 min
@@ -45,14 +52,16 @@ describe("central serve rollup upkeep", () => {
       }));
       expect((await postMetrics(central.url, token, rows)).status).toBe(201);
 
-      const daily = () =>
-        store.db
-          .prepare("SELECT date FROM rollup_daily WHERE tz = 'America/New_York' AND server = 'web-01'")
-          .pluck()
-          .all() as string[];
+      const daily = () => storedDailyDates(store, "America/New_York", "web-01");
       const deadline = Date.now() + 10_000;
-      while (daily().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      expect(daily()).toContain("2026-11-17");
+      while (!(await daily()).includes("2026-11-17") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(await daily()).toContain("2026-11-17");
+      // The serve-time refresher left nothing to fold in.
+      expect(await store.rollups.refresh()).toMatchObject({ hours: 0, uploads: 0, more: false });
+      const hours = await store.rollups.readHourly("web-01", Date.UTC(2026, 10, 17), Date.UTC(2026, 10, 19));
+      expect(hours).toHaveLength(24);
 
       // The report from the kept rollups equals the one computed from raw rows.
       const options = { week: "2026-W47", timeZone: "America/New_York", now: Date.UTC(2026, 10, 25) };
@@ -62,6 +71,7 @@ describe("central serve rollup upkeep", () => {
       expect(fromRollups.servers[0]!.days[1]).toMatchObject({ date: "2026-11-17", samples: 48 });
     } finally {
       await central.close();
+      await t.cleanup();
     }
   });
 });

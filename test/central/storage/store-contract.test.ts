@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ServerRowAggregator } from "../../../src/central/aggregate/rows.js";
+import { localDays } from "../../../src/central/aggregate/week.js";
 import { createAgentToken } from "../../../src/central/auth/tokens.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { createApiApp, createIngestService } from "../../../src/central/server.js";
@@ -15,7 +17,10 @@ import { csvFor, row } from "../ingest/fixtures.js";
 /**
  * The Storage contract, run against SQLite and against the real
  * PostgreSQL that test/helpers/postgres.ts finds (SRVUTIL_TEST_PG_URL, else
- * the local server), each run in a throwaway schema.
+ * the local server), each run in a throwaway schema: samples and uploads,
+ * tokens, the API on top, and the rollups (store.rollups). The deliveries
+ * part of the port has its own contract on both backends, with two
+ * instances each (test/central/delivery/store-contract.test.ts).
  */
 const PG = await findTestPostgres();
 
@@ -210,5 +215,150 @@ describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
       await app.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/** Rows that make the aggregation work: mounts that disagree, missing optional columns, 0 bytes of RAM, −0. */
+function awkwardRows(server: string): MetricRow[] {
+  const at = (iso: string) => `2026-11-${iso}Z`;
+  return [
+    // Same timestamp, mounts disagreeing on CPU and memory: "/" (the smallest) counts.
+    row(server, at("23T10:00:00"), "/data", { cpuPercent: 90, memUsedBytes: 7_000_000_000 }),
+    row(server, at("23T10:00:00"), "/", { cpuPercent: 10, cpuPeakPercent: 5 }),
+    row(server, at("23T10:05:00"), "/", { cpuPeakPercent: null, intervalSeconds: null }),
+    row(server, at("23T10:10:00"), "/", { cpuPercent: 33.3, memTotalBytes: 0, memUsedBytes: 0 }),
+    row(server, at("23T10:10:00"), "C:", { diskTotalBytes: 1, diskUsedBytes: 1, diskFreeBytes: 0 }),
+    row(server, at("23T11:00:00"), "/", { cpuPercent: -0, cpuPeakPercent: null }),
+    row(server, at("23T23:30:00"), "/", { cpuPercent: 0.1 }),
+    row(server, at("24T00:30:00"), "/", { cpuPercent: 0.2, diskTotalBytes: 200_000_000_000 }),
+    row(server, at("25T05:00:00"), "/data", { cpuPercent: 1e-9 }),
+  ];
+}
+
+describe.each(factories)("Storage contract, rollups: %s", (_name, skipReason, make) => {
+  let h: Harness | undefined;
+  beforeEach(async (ctx) => {
+    if (skipReason !== undefined) ctx.skip(skipReason);
+    h = await make();
+  });
+  afterEach(async () => {
+    await h?.cleanup();
+    h = undefined;
+  });
+  const from = Date.parse("2026-11-20T00:00:00Z");
+  const to = Date.parse("2026-11-30T00:00:00Z");
+  const span = localDays("2026-11-20", 10, "Europe/Berlin");
+
+  /** What the rollups must equal: the reference aggregation of the stored rows. */
+  async function reference(store: Storage, server: string) {
+    const agg = new ServerRowAggregator(server, span);
+    for await (const r of store.samples({ from, to, servers: [server] })) agg.add(r);
+    const hourly = new ServerRowAggregator(server, { dates: ["all"], dayStarts: [from, to] });
+    for await (const r of store.samples({ from, to, servers: [server] })) hourly.add(r);
+    return { days: agg.finish(), hours: hourly.finishWithHours(from).hours };
+  }
+
+  it("give the reference figures exactly, through late rows, duplicates and conflicting repeats", async () => {
+    const { store } = h!;
+    await store.rollups.registerZone("Europe/Berlin");
+    const rows = awkwardRows("odd-01");
+    await store.ingest(upload("r1", "odd-01"), rows.slice(0, 4));
+    expect((await store.rollups.refresh()).more).toBe(false);
+    await store.ingest(upload("r2", "odd-01"), rows.slice(2)); // overlaps r1: duplicates
+    // A repeat of stored keys with other figures: the stored row stays.
+    await store.ingest(upload("r3", "odd-01"), [{ ...rows[1]!, cpuPercent: 99 }]);
+    await store.ingest(upload("r4", "other-02"), awkwardRows("other-02").slice(3));
+    await store.rollups.refresh();
+    for (const server of ["odd-01", "other-02"]) {
+      const want = await reference(store, server);
+      expect(await store.rollups.readHourly(server, from, to)).toEqual(want.hours);
+      const days = (await store.rollups.readDaily("Europe/Berlin", span, [server])).get(server)!;
+      expect(days).toEqual(want.days);
+    }
+    expect((await store.rollups.readHourly("odd-01", from, to)).map((x) => x.samples)).toEqual([
+      3, 1, 1, 1, 1,
+    ]);
+    const odd = (await store.rollups.readDaily("Europe/Berlin", span, ["odd-01"])).get("odd-01")!;
+    expect(odd.find((d) => d.day.date === "2026-11-23")!.day.cpu.avg).toBeCloseTo(
+      (10 + 12.5 + 33.3 + 0) / 4,
+      10,
+    );
+  });
+
+  it("keep a registered zone's days, read many servers at once, and rebuild to the same figures", async () => {
+    const { store } = h!;
+    await store.rollups.registerZone("Europe/Berlin");
+    const servers = ["a-01", "b-02", "c-03"];
+    for (const s of servers) await store.ingest(upload(`u-${s}`, s), awkwardRows(s));
+    // Bounded steps: small batches until done.
+    let steps = 0;
+    while ((await store.rollups.refresh({ maxBatches: 1, batchUploads: 1, batchHours: 2 })).more) steps++;
+    expect(steps).toBeGreaterThan(0);
+    const read = await store.rollups.readDaily("Europe/Berlin", span, [...servers, "never-seen"]);
+    expect([...read.keys()].sort()).toEqual([...servers, "never-seen"].sort());
+    expect(read.get("never-seen")!.every((d) => d.day.samples === 0)).toBe(true);
+    for (const s of servers) expect(read.get(s)).toEqual((await reference(store, s)).days);
+    const before = await store.rollups.readHourly("b-02", from, to);
+    const rebuilt = await store.rollups.rebuild();
+    expect(rebuilt.rebuilt).toBe(true);
+    expect(await store.rollups.readHourly("b-02", from, to)).toEqual(before);
+    expect((await store.rollups.readDaily("Europe/Berlin", span, servers)).get("c-03")).toEqual(
+      read.get("c-03"),
+    );
+    expect(await store.rollups.refresh()).toMatchObject({ hours: 0, more: false });
+  });
+
+  it("are emptied with the samples (clearIngestedData) and refilled from what comes after", async () => {
+    const { store } = h!;
+    await store.ingest(upload("c1", "gone-01"), awkwardRows("gone-01"));
+    await store.rollups.refresh();
+    expect(await store.rollups.readHourly("gone-01", from, to)).toHaveLength(5);
+    await store.clearIngestedData();
+    await store.ingest(upload("c2", "new-01"), awkwardRows("new-01").slice(0, 2));
+    await store.rollups.refresh();
+    expect(await store.rollups.readHourly("gone-01", from, to)).toEqual([]);
+    expect(await store.rollups.readHourly("new-01", from, to)).toEqual(
+      (await reference(store, "new-01")).hours,
+    );
+  });
+
+  it("retention: hour buckets go at their cutoff, days stay, and hours past the raw horizon are never recomputed", async () => {
+    const { store } = h!;
+    await store.rollups.registerZone("Europe/Berlin");
+    const rows = awkwardRows("kept-01");
+    await store.ingest(upload("k1", "kept-01"), rows);
+    await store.rollups.refresh();
+    const days = (await store.rollups.readDaily("Europe/Berlin", span, ["kept-01"])).get("kept-01")!;
+    const hours = await store.rollups.readHourly("kept-01", from, to);
+    expect(hours).toHaveLength(5);
+
+    const rawBefore = Date.parse("2026-11-25T00:00:00Z") - 1; // rounds up to the whole hour
+    const pruned = await store.rollups.prune({ rawBefore, hourlyBefore: Date.parse("2026-11-23T10:30:00Z") });
+    expect(pruned).toEqual({ hourlyDeleted: 1, rawHorizon: Date.parse("2026-11-25T00:00:00Z") });
+    // The horizon only moves forward.
+    expect((await store.rollups.prune({ rawBefore: 0, hourlyBefore: 0 })).rawHorizon).toBe(pruned.rawHorizon);
+    expect(await store.rollups.readHourly("kept-01", from, to)).toEqual(hours.slice(1));
+
+    // The raw rows before the horizon are pruned (here: the store is cleared and only the later rows
+    // come back), and a late row for a day past the horizon arrives: neither changes a bucket or a day.
+    await store.clearIngestedData();
+    const after = rows.filter((r) => r.timestamp >= rawBefore);
+    await store.ingest(upload("k2", "kept-01"), after);
+    await store.ingest(upload("k3", "kept-01"), [
+      row("kept-01", "2026-11-24T12:00:00Z", "/", { cpuPercent: 77 }),
+    ]);
+    await store.rollups.refresh();
+    expect(await store.rollups.readHourly("kept-01", from, to)).toEqual(hours.slice(1));
+    expect((await store.rollups.readDaily("Europe/Berlin", span, ["kept-01"])).get("kept-01")).toEqual(days);
+    await store.rollups.rebuild();
+    expect(await store.rollups.readHourly("kept-01", from, to)).toEqual(hours.slice(1));
+    expect((await store.rollups.readDaily("Europe/Berlin", span, ["kept-01"])).get("kept-01")).toEqual(days);
+  });
+
+  it("refuse daily reads in a zone whose midnights are not whole UTC hours", async () => {
+    const { store } = h!;
+    await expect(
+      store.rollups.readDaily("Asia/Kolkata", localDays("2026-11-20", 3, "Asia/Kolkata"), ["x"]),
+    ).rejects.toThrow(/whole UTC hours/);
   });
 });

@@ -8,7 +8,6 @@ import {
   toTokenRecord,
   type UploadDbRow,
 } from "../db-rows.js";
-import type { RollupStore } from "../rollup-store.js";
 import type {
   AgentTokenRecord,
   IngestOutcome,
@@ -22,7 +21,7 @@ import { PgDeliveryStore } from "./deliveries.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
 import { PARTITION_MIGRATIONS, SamplePartitions } from "./partitions.js";
 import { PgRetentionStore } from "./retention.js";
-import { PgRawRollupStore } from "./rollups.js";
+import { markDirtyHours, PgRollupStore } from "./rollups.js";
 import {
   insertSamples,
   SAMPLE_COLUMNS,
@@ -100,7 +99,7 @@ const types = {
 export class PgStore implements Storage {
   readonly kind = "postgres" as const;
   readonly pool: pg.Pool;
-  readonly rollups: RollupStore;
+  readonly rollups: PgRollupStore;
   readonly deliveries: PgDeliveryStore;
   readonly retention: PgRetentionStore;
   private readonly partitions: SamplePartitions;
@@ -124,7 +123,7 @@ export class PgStore implements Storage {
     });
     // An idle client losing its connection must not crash the process.
     this.pool.on("error", () => {});
-    this.rollups = new PgRawRollupStore((query) => this.samples(query));
+    this.rollups = new PgRollupStore(this.pool);
     this.deliveries = new PgDeliveryStore(this.pool);
     this.partitions = new SamplePartitions(this.pool);
     this.retention = new PgRetentionStore(this.pool, this.partitions);
@@ -135,6 +134,7 @@ export class PgStore implements Storage {
     await runPgMigrations(this.pool, "samples_partitions", PARTITION_MIGRATIONS);
     await this.partitions.ensureAhead(Date.now());
     await this.deliveries.init();
+    await this.rollups.init();
   }
 
   async close(): Promise<void> {
@@ -200,6 +200,7 @@ export class PgStore implements Storage {
           [upload.server, tsMin, tsMax, inserted],
         );
       }
+      if (inserted > 0) await markDirtyHours(client, upload.server, rows); // rollups: commits with the rows
       await client.query("COMMIT");
       return { uploadId: upload.uploadId, rows: rows.length, inserted, duplicates: rows.length - inserted };
     } catch (err) {
@@ -228,6 +229,7 @@ export class PgStore implements Storage {
 
   async clearIngestedData(): Promise<void> {
     await this.pool.query("TRUNCATE samples, uploads, server_stats");
+    await this.rollups.clear();
   }
 
   async *samples(query: SampleQuery): AsyncIterable<MetricRow> {

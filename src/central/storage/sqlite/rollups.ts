@@ -1,20 +1,43 @@
 import type Database from "better-sqlite3";
-import { DateTime } from "luxon";
 import {
   type Bucket,
   type DayAggregate,
   type DaySpan,
-  emptyBucket,
   finishDay,
-  finishHour,
   HOUR_MS,
   type HourAggregate,
   hourlyRollupsFit,
   type MountLast,
-  mergeBucket,
-  mergeMount,
 } from "../../aggregate/rows.js";
-import type { RollupRefreshOptions, RollupRefreshResult, RollupStore } from "../rollup-store.js";
+import {
+  BUCKET_COLUMNS,
+  type BucketTuple,
+  bucketFromTuple,
+  bucketValues,
+  finishDays,
+  foldDays,
+  HourBucketFolder,
+  hourAggregates,
+  MOUNT_COLUMNS,
+  type MountTuple,
+  mergeRanges,
+  missingDayRuns,
+  mountFromTuple,
+  mountValues,
+  SAMPLE_FOLD_COLUMNS,
+  type SampleTuple,
+  type TouchedRange,
+  zoneDaysCovering,
+} from "../rollup-buckets.js";
+import {
+  firstDateFrom,
+  type RollupPruneCutoffs,
+  type RollupPruneResult,
+  type RollupRefreshOptions,
+  type RollupRefreshResult,
+  type RollupStore,
+  rawHorizonHour,
+} from "../rollup-store.js";
 import { type Migration, runMigrations } from "./migrate.js";
 
 /**
@@ -53,6 +76,18 @@ function prepared(db: Database.Database, sql: string): Database.Statement {
  *   Only zones whose midnights fall on whole UTC hours can use hourly buckets
  *   (the report falls back to raw rows otherwise, e.g. Asia/Kolkata).
  * - rollup_state: the watermark (highest uploads.seq already folded in).
+ *
+ * Why a watermark is sound here and not on PostgreSQL (which uses dirty
+ * (server, hour) marks instead, see ../postgres/rollups.ts): every write to
+ * SQLite, from any process, is one IMMEDIATE transaction, and SQLite admits
+ * one writer at a time. An upload's seq is assigned inside its transaction
+ * and AUTOINCREMENT never goes back, so a transaction that commits later
+ * holds larger seqs than every one committed before it: seq order is commit
+ * order, and a refresher that has seen seq X has seen every upload up to X.
+ * The refresh batch itself is IMMEDIATE too, so it reads the uploads and
+ * moves the watermark with no writer in between. Several processes on one
+ * file (serve, import, report) may refresh at once; they take turns. A dirty
+ * table would add a write per upload to buy nothing SQLite needs.
  *
  * Exactness under late and duplicate rows: every upload records the server
  * and its time range (ts_min, ts_max); a refresh recomputes every hour that
@@ -174,29 +209,7 @@ type RefreshResult = RollupRefreshResult;
 /** Ranges up to this long are read with one all() call in recomputeHours. */
 const SMALL_RANGE_MS = 2 * 86_400_000;
 
-const SAMPLE_SELECT = `SELECT ts, mount, cpu_percent, cpu_peak_percent, interval_seconds, mem_total, mem_used,
-  mem_available, disk_total, disk_used, disk_free FROM samples WHERE server = ? AND ts >= ? AND ts < ? ORDER BY ts, mount`;
-
-type SampleTuple = [
-  number,
-  string,
-  number,
-  number | null,
-  number | null,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-];
-
-interface TouchedRange {
-  server: string;
-  /** First hour (epoch ms) and the exclusive end hour. */
-  from: number;
-  to: number;
-}
+const SAMPLE_SELECT = `SELECT ${SAMPLE_FOLD_COLUMNS} FROM samples WHERE server = ? AND ts >= ? AND ts < ? ORDER BY ts, mount`;
 
 /** Uploads folded in per transaction, so a large catch-up does not hold the write lock for long. */
 const REFRESH_BATCH_UPLOADS = 500;
@@ -248,14 +261,17 @@ export function refreshRollups(db: Database.Database, opts: RollupRefreshOptions
       rows += fetched[take]![4];
     }
     const uploads = fetched.slice(0, take);
+    // Hours before the raw retention horizon are never recomputed (their raw rows are pruned).
+    const horizon = stateGet(db, "raw_horizon");
     const ranges = mergeRanges(
       uploads
         .filter((u) => u[2] !== null && u[3] !== null)
         .map(([, server, tsMin, tsMax]) => ({
           server,
-          from: Math.floor(tsMin! / HOUR_MS) * HOUR_MS,
+          from: Math.max(horizon, Math.floor(tsMin! / HOUR_MS) * HOUR_MS),
           to: Math.floor(tsMax! / HOUR_MS) * HOUR_MS + HOUR_MS,
-        })),
+        }))
+        .filter((r) => r.from < r.to),
     );
     for (const r of ranges) total.hours += recomputeHours(db, r);
     refreshDailyForRanges(db, ranges);
@@ -286,19 +302,23 @@ export function rebuildRollups(db: Database.Database): RefreshResult {
 }
 
 function rebuildAll(db: Database.Database, maxSeq: number): { uploads: number; hours: number } {
-  db.exec(
-    "DELETE FROM rollup_hourly; DELETE FROM rollup_hourly_disk; DELETE FROM rollup_daily; DELETE FROM rollup_daily_disk;",
-  );
-  const spans = prepared(db, "SELECT server, MIN(ts), MAX(ts) FROM samples GROUP BY server").raw().all() as [
-    string,
-    number,
-    number,
-  ][];
+  // Past the raw retention horizon the kept buckets are all there is: only the hours after it are redone.
+  const horizon = stateGet(db, "raw_horizon");
+  const firstDate = horizon > 0 ? firstDateFrom(horizon) : "";
+  for (const table of ["rollup_hourly", "rollup_hourly_disk"]) {
+    prepared(db, `DELETE FROM ${table} WHERE hour >= ?`).run(horizon);
+  }
+  for (const table of ["rollup_daily", "rollup_daily_disk"]) {
+    prepared(db, `DELETE FROM ${table} WHERE date >= ?`).run(firstDate);
+  }
+  const spans = prepared(db, "SELECT server, MIN(ts), MAX(ts) FROM samples WHERE ts >= ? GROUP BY server")
+    .raw()
+    .all(horizon) as [string, number, number][];
   let hours = 0;
   for (const [server, min, max] of spans) {
     hours += recomputeHours(db, {
       server,
-      from: Math.floor(min / HOUR_MS) * HOUR_MS,
+      from: Math.max(horizon, Math.floor(min / HOUR_MS) * HOUR_MS),
       to: Math.floor(max / HOUR_MS) * HOUR_MS + HOUR_MS,
     });
   }
@@ -308,31 +328,9 @@ function rebuildAll(db: Database.Database, maxSeq: number): { uploads: number; h
   return { uploads: count, hours };
 }
 
-/** Per server, overlapping or adjacent hour ranges merged into one. */
-function mergeRanges(ranges: TouchedRange[]): TouchedRange[] {
-  const sorted = [...ranges].sort((a, b) =>
-    a.server < b.server ? -1 : a.server > b.server ? 1 : a.from - b.from,
-  );
-  const out: TouchedRange[] = [];
-  for (const r of sorted) {
-    const last = out[out.length - 1];
-    if (last !== undefined && last.server === r.server && r.from <= last.to) {
-      last.to = Math.max(last.to, r.to);
-    } else {
-      out.push({ ...r });
-    }
-  }
-  return out;
-}
-
 /** Recomputes the hour buckets of one server in [from, to) from raw samples; returns how many exist now. */
 function recomputeHours(db: Database.Database, range: TouchedRange): number {
-  const hourly = new Map<number, Bucket>();
-  const disks = new Map<number, Map<string, MountLast>>();
-  let lastTs = Number.NaN;
-  let bucket: Bucket | null = null;
-  let bucketHour = Number.NaN;
-  let mounts: Map<string, MountLast> | null = null;
+  const folder = new HourBucketFolder();
   // A refresh touches a few hours per server: fetching them in one call is
   // cheaper than the per-row iterator. A rebuild spans whole histories and
   // streams them instead.
@@ -341,34 +339,7 @@ function recomputeHours(db: Database.Database, range: TouchedRange): number {
     range.to - range.from <= SMALL_RANGE_MS
       ? select.all(range.server, range.from, range.to)
       : select.iterate(range.server, range.from, range.to);
-  for (const raw of rows) {
-    const r = raw as SampleTuple;
-    const ts = r[0];
-    const hour = Math.floor(ts / HOUR_MS) * HOUR_MS;
-    if (hour !== bucketHour) {
-      bucketHour = hour;
-      bucket = emptyBucket();
-      mounts = new Map();
-      hourly.set(hour, bucket);
-      disks.set(hour, mounts);
-    }
-    if (ts !== lastTs) {
-      // First row of a timestamp = smallest mount: its CPU and memory count (as in aggregate/rows.ts).
-      lastTs = ts;
-      addTuple(bucket!, r);
-    }
-    mergeMount(mounts!, r[1], {
-      lastTs: ts,
-      total: r[8],
-      used: r[9],
-      free: r[10],
-      firstTs: ts,
-      firstTotal: r[8],
-      samples: 1,
-      totalMin: r[8],
-      totalMax: r[8],
-    });
-  }
+  for (const raw of rows) folder.add(raw as SampleTuple);
   prepared(db, "DELETE FROM rollup_hourly WHERE server = ? AND hour >= ? AND hour < ?").run(
     range.server,
     range.from,
@@ -387,140 +358,17 @@ function recomputeHours(db: Database.Database, range: TouchedRange): number {
     db,
     `INSERT INTO rollup_hourly_disk (server, hour, mount, ${MOUNT_COLUMNS}) VALUES (?, ?, ?, ${MOUNT_PLACEHOLDERS})`,
   );
-  for (const [hour, b] of hourly) {
-    insertHour.run(range.server, hour, ...bucketValues(b));
-    for (const [mount, m] of disks.get(hour)!) {
-      insertDisk.run(range.server, hour, mount, ...mountValues(m));
-    }
+  for (const [hour, { bucket, mounts }] of folder.hours) {
+    insertHour.run(range.server, hour, ...bucketValues(bucket));
+    for (const [mount, m] of mounts) insertDisk.run(range.server, hour, mount, ...mountValues(m));
   }
-  return hourly.size;
+  return folder.hours.size;
 }
 
-function addTuple(b: Bucket, r: SampleTuple): void {
-  // Mirrors addSample() in aggregate/rows.ts operation for operation.
-  const cpu = r[2];
-  const peakField = r[3];
-  b.samples += 1;
-  b.cpuSum += cpu;
-  const peak = peakField !== null && peakField > cpu ? peakField : cpu;
-  if (peak > b.cpuPeak) b.cpuPeak = peak;
-  const total = r[5];
-  const used = r[6];
-  b.memUsedSum += used;
-  b.memAvailableSum += r[7];
-  const pct = total > 0 ? (used / total) * 100 : 0;
-  b.memPercentSum += pct;
-  if (pct > b.memPercentMax) b.memPercentMax = pct;
-  if (pct < b.memPercentMin) b.memPercentMin = pct;
-  if (total < b.memTotalMin) b.memTotalMin = total;
-  if (total > b.memTotalMax) b.memTotalMax = total;
-  if (r[0] >= b.lastTs) {
-    b.lastTs = r[0];
-    b.lastMemTotal = total;
-  }
-  if (r[0] < b.firstTs) {
-    b.firstTs = r[0];
-    b.firstMemTotal = total;
-  }
-  if (r[4] !== null) {
-    b.intervalSum += r[4];
-    b.intervalCount += 1;
-  }
-}
-
-function bucketValues(b: Bucket): (number | null)[] {
-  const empty = b.samples === 0;
-  return [
-    b.samples,
-    b.cpuSum,
-    empty ? 0 : b.cpuPeak,
-    b.memUsedSum,
-    b.memAvailableSum,
-    b.memPercentSum,
-    empty ? 0 : b.memPercentMax,
-    empty ? 0 : b.lastTs,
-    b.lastMemTotal,
-    b.intervalSum,
-    b.intervalCount,
-    empty ? 0 : b.firstTs,
-    b.firstMemTotal,
-    empty ? 0 : b.memPercentMin,
-    empty ? 0 : b.memTotalMin,
-    empty ? 0 : b.memTotalMax,
-  ];
-}
-
-type BucketTuple = [
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-];
-
-/** Disk columns in the order of MountLast as stored. */
-const MOUNT_COLUMNS = "last_ts, total, used, free, first_ts, first_total, samples, total_min, total_max";
-const MOUNT_PLACEHOLDERS = MOUNT_COLUMNS.split(",")
+const BUCKET_PLACEHOLDERS = BUCKET_COLUMNS.split(",")
   .map(() => "?")
   .join(", ");
-
-function mountValues(m: MountLast): number[] {
-  return [m.lastTs, m.total, m.used, m.free, m.firstTs, m.firstTotal, m.samples, m.totalMin, m.totalMax];
-}
-
-type MountTuple = [number, number, number, number, number, number, number, number, number];
-
-function mountFromTuple(t: MountTuple): MountLast {
-  return {
-    lastTs: t[0],
-    total: t[1],
-    used: t[2],
-    free: t[3],
-    firstTs: t[4],
-    firstTotal: t[5],
-    samples: t[6],
-    totalMin: t[7],
-    totalMax: t[8],
-  };
-}
-
-function bucketFromTuple(t: BucketTuple, offset: number): Bucket {
-  const v = (i: number): number => t[offset + i] as number;
-  if (v(0) === 0) return emptyBucket();
-  return {
-    samples: v(0),
-    cpuSum: v(1),
-    cpuPeak: v(2),
-    memUsedSum: v(3),
-    memAvailableSum: v(4),
-    memPercentSum: v(5),
-    memPercentMax: v(6),
-    lastTs: v(7),
-    lastMemTotal: v(8),
-    intervalSum: v(9),
-    intervalCount: v(10),
-    firstTs: v(11),
-    firstMemTotal: v(12),
-    memPercentMin: v(13),
-    memTotalMin: v(14),
-    memTotalMax: v(15),
-  };
-}
-
-const BUCKET_COLUMNS =
-  "samples, cpu_sum, cpu_peak, mem_used_sum, mem_available_sum, mem_percent_sum, mem_percent_max, last_ts, last_mem_total, interval_sum, interval_count, first_ts, first_mem_total, mem_percent_min, mem_total_min, mem_total_max";
-const BUCKET_PLACEHOLDERS = BUCKET_COLUMNS.split(",")
+const MOUNT_PLACEHOLDERS = MOUNT_COLUMNS.split(",")
   .map(() => "?")
   .join(", ");
 
@@ -529,16 +377,7 @@ function refreshDailyForRanges(db: Database.Database, ranges: TouchedRange[]): v
   const zones = prepared(db, "SELECT tz FROM rollup_zones").pluck().all() as string[];
   for (const tz of zones) {
     for (const r of ranges) {
-      const first = DateTime.fromMillis(r.from, { zone: tz }).startOf("day");
-      const last = DateTime.fromMillis(r.to - 1, { zone: tz }).startOf("day");
-      const dates: string[] = [];
-      const dayStarts: number[] = [];
-      for (let d = first; d <= last; d = d.plus({ days: 1 }).startOf("day")) {
-        dates.push(d.toISODate()!);
-        dayStarts.push(d.toMillis());
-      }
-      dayStarts.push(last.plus({ days: 1 }).startOf("day").toMillis());
-      const span = { dates, dayStarts };
+      const span = zoneDaysCovering(tz, r.from, r.to);
       if (!hourlyRollupsFit(span)) continue;
       computeDaily(db, tz, r.server, span);
     }
@@ -567,24 +406,17 @@ function hourlyRows(
   return { hours, diskRows };
 }
 
+/** Where hourlyRows puts the hour, bucket and mount columns. */
+const HOURLY_ROW_LAYOUT = { hourIndex: 0, bucketOffset: 1, diskHourIndex: 0, mountIndex: 1 };
+
 /** Computes (and stores) the days of `span` for one server from hourly buckets. */
 function computeDaily(db: Database.Database, tz: string, server: string, span: DaySpan): DayAggregate[] {
   const from = span.dayStarts[0]!;
   const to = span.dayStarts[span.dayStarts.length - 1]!;
   const { hours, diskRows } = hourlyRows(db, server, from, to);
   const n = span.dates.length;
-  const buckets = Array.from({ length: n }, () => emptyBucket());
-  const mounts = Array.from({ length: n }, () => new Map<string, MountLast>());
-  let di = 0;
-  for (const h of hours) {
-    while (h[0] >= span.dayStarts[di + 1]!) di++;
-    mergeBucket(buckets[di]!, bucketFromTuple(h as unknown as BucketTuple, 1));
-  }
-  for (const [hour, mount, ...m] of diskRows) {
-    let d = 0;
-    while (hour >= span.dayStarts[d + 1]!) d++;
-    mergeMount(mounts[d]!, mount, mountFromTuple(m));
-  }
+  const days = foldDays(span, hours, diskRows, HOURLY_ROW_LAYOUT);
+  const { buckets, mounts } = days;
   // One range delete for the disks, INSERT OR REPLACE for the days: few statements per server.
   prepared(db, "DELETE FROM rollup_daily_disk WHERE tz = ? AND server = ? AND date >= ? AND date <= ?").run(
     tz,
@@ -600,14 +432,12 @@ function computeDaily(db: Database.Database, tz: string, server: string, span: D
     db,
     `INSERT INTO rollup_daily_disk (tz, server, date, mount, ${MOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ${MOUNT_PLACEHOLDERS})`,
   );
-  const out: DayAggregate[] = [];
   for (let i = 0; i < n; i++) {
     const date = span.dates[i]!;
     insDay.run(tz, server, date, ...bucketValues(buckets[i]!));
     for (const [mount, m] of mounts[i]!) insDisk.run(tz, server, date, mount, ...mountValues(m));
-    out.push(finishDay(date, buckets[i]!, mounts[i]!));
   }
-  return out;
+  return finishDays(span, days);
 }
 
 /**
@@ -659,7 +489,7 @@ export function readDailyRollups(
   for (const raw of days) {
     const r = raw as [string, string, ...BucketTuple];
     if (!wanted.has(r[0])) continue;
-    slot(r[0]).buckets[dateIndex.get(r[1])!] = bucketFromTuple(r as unknown as BucketTuple, 2);
+    slot(r[0]).buckets[dateIndex.get(r[1])!] = bucketFromTuple(r, 2);
   }
   const disks = prepared(
     db,
@@ -669,9 +499,9 @@ export function readDailyRollups(
     .raw()
     .iterate(tz, lowest, highest, firstDate, lastDate);
   for (const raw of disks) {
-    const [server, date, mount, ...m] = raw as [string, string, string, ...MountTuple];
-    if (!wanted.has(server)) continue;
-    slot(server).mounts[dateIndex.get(date)!]!.set(mount, mountFromTuple(m));
+    const r = raw as [string, string, string, ...MountTuple];
+    if (!wanted.has(r[0])) continue;
+    slot(r[0]).mounts[dateIndex.get(r[1])!]!.set(r[2], mountFromTuple(r, 3));
   }
   const missing: string[] = [];
   for (const server of servers) {
@@ -686,10 +516,22 @@ export function readDailyRollups(
     );
   }
   if (missing.length > 0) {
-    // First use of this zone or these days: compute from hourly buckets and keep them.
+    // First use of this zone or these days: compute the missing days from hourly buckets and keep them.
     db.transaction(() => {
       prepared(db, "INSERT OR IGNORE INTO rollup_zones (tz) VALUES (?)").run(tz);
-      for (const server of missing) out.set(server, computeDaily(db, tz, server, span));
+      for (const server of missing) {
+        const s = found.get(server);
+        const days: (DayAggregate | null)[] = span.dates.map((date, i) => {
+          const b = s?.buckets[i];
+          return b === undefined || b === null ? null : finishDay(date, b, s!.mounts[i]!);
+        });
+        for (const run of missingDayRuns(span, (i) => days[i] === null)) {
+          computeDaily(db, tz, server, run.span).forEach((d, k) => {
+            days[run.first + k] = d;
+          });
+        }
+        out.set(server, days as DayAggregate[]);
+      }
     }).immediate();
   }
   return out;
@@ -707,20 +549,23 @@ export function readHourlyRollups(
   to: number,
 ): HourAggregate[] {
   const { hours, diskRows } = hourlyRows(db, server, from, to);
-  const mountsByHour = new Map<number, Map<string, MountLast>>();
-  for (const [hour, mount, ...m] of diskRows) {
-    let mounts = mountsByHour.get(hour);
-    if (mounts === undefined) {
-      mounts = new Map();
-      mountsByHour.set(hour, mounts);
-    }
-    mounts.set(mount, mountFromTuple(m));
-  }
-  return hours
-    .filter((h) => h[1] > 0)
-    .map((h) =>
-      finishHour(bucketFromTuple(h as unknown as BucketTuple, 1), mountsByHour.get(h[0]) ?? new Map()),
-    );
+  return hourAggregates(hours, diskRows);
+}
+
+/** Retention, rollup side: see RollupStore.prune. */
+export function pruneRollups(db: Database.Database, cutoffs: RollupPruneCutoffs): RollupPruneResult {
+  ensureRollupSchema(db);
+  return db
+    .transaction((): RollupPruneResult => {
+      const rawHorizon = Math.max(stateGet(db, "raw_horizon"), rawHorizonHour(cutoffs.rawBefore));
+      stateSet(db, "raw_horizon", rawHorizon);
+      const hourlyDeleted = prepared(db, "DELETE FROM rollup_hourly WHERE hour < ?").run(
+        cutoffs.hourlyBefore,
+      ).changes;
+      prepared(db, "DELETE FROM rollup_hourly_disk WHERE hour < ?").run(cutoffs.hourlyBefore);
+      return { hourlyDeleted, rawHorizon };
+    })
+    .immediate();
 }
 
 function stateGet(db: Database.Database, key: string): number {
@@ -766,5 +611,9 @@ export class SqliteRollupStore implements RollupStore {
 
   async readHourly(server: string, from: number, to: number): Promise<HourAggregate[]> {
     return readHourlyRollups(this.db, server, from, to);
+  }
+
+  async prune(cutoffs: RollupPruneCutoffs): Promise<RollupPruneResult> {
+    return pruneRollups(this.db, cutoffs);
   }
 }

@@ -1,0 +1,171 @@
+import type pg from "pg";
+import {
+  type Bucket,
+  type DayAggregate,
+  type DaySpan,
+  finishDay,
+  type MountLast,
+} from "../../aggregate/rows.js";
+import {
+  BUCKET_COLUMN_NAMES,
+  BUCKET_COLUMNS,
+  bucketFromTuple,
+  bucketValues,
+  type FoldedDays,
+  MOUNT_COLUMN_NAMES,
+  MOUNT_COLUMNS,
+  mountFromTuple,
+  mountValues,
+} from "../rollup-buckets.js";
+
+/**
+ * The PostgreSQL side of the rollup encoding: column types, parallel-array
+ * parameters (one unnest per multi-row write) and the daily reads and writes.
+ */
+
+/** Bucket columns holding sums, maxima and percentages (floating point); the rest are counts and epoch ms. */
+const FLOAT_BUCKET_COLUMNS = new Set<string>([
+  "cpu_sum",
+  "cpu_peak",
+  "mem_used_sum",
+  "mem_available_sum",
+  "mem_percent_sum",
+  "mem_percent_max",
+  "interval_sum",
+  "mem_percent_min",
+]);
+
+export function bucketColumnsDdl(): string {
+  return BUCKET_COLUMN_NAMES.map(
+    (c) => `${c} ${FLOAT_BUCKET_COLUMNS.has(c) ? "DOUBLE PRECISION" : "BIGINT"} NOT NULL`,
+  ).join(", ");
+}
+
+export function mountColumnsDdl(): string {
+  return MOUNT_COLUMN_NAMES.map((c) => `${c} BIGINT NOT NULL`).join(", ");
+}
+
+/** SQL array types of the bucket columns, in BUCKET_COLUMN_NAMES order (for unnest). */
+export const BUCKET_ARRAY_TYPES = BUCKET_COLUMN_NAMES.map((c) =>
+  FLOAT_BUCKET_COLUMNS.has(c) ? "float8[]" : "int8[]",
+);
+export const MOUNT_ARRAY_TYPES = MOUNT_COLUMN_NAMES.map(() => "int8[]");
+
+/** `$first::type, $first+1::type, …` for an unnest of parallel arrays. */
+export function arrayParams(types: readonly string[], first: number): string {
+  return types.map((t, i) => `$${first + i}::${t}`).join(", ");
+}
+
+/** One server's days of a span: the ones found (or computed), null where missing. */
+export interface ServerDays {
+  server: string;
+  span: DaySpan;
+  days: (DayAggregate | null)[];
+}
+
+/**
+ * The stored days of `span` for `servers` in `tz`, read set-based (two
+ * queries for the whole chunk of servers, whatever its size): servers with
+ * every day stored, and the others with what was found.
+ */
+export async function readDailyRows(
+  db: pg.Pool | pg.ClientBase,
+  tz: string,
+  span: DaySpan,
+  servers: readonly string[],
+): Promise<{ complete: Map<string, DayAggregate[]>; missing: ServerDays[] }> {
+  const firstDate = span.dates[0]!;
+  const lastDate = span.dates[span.dates.length - 1]!;
+  const dateIndex = new Map(span.dates.map((d, i) => [d, i]));
+  const params = [tz, servers, firstDate, lastDate];
+  const [days, disks] = await Promise.all([
+    db.query({
+      text: `SELECT server, date, ${BUCKET_COLUMNS} FROM rollup_daily
+        WHERE tz = $1 AND server = ANY($2::text[]) AND date >= $3 AND date <= $4`,
+      values: params,
+      rowMode: "array",
+    }),
+    db.query({
+      text: `SELECT server, date, mount, ${MOUNT_COLUMNS} FROM rollup_daily_disk
+        WHERE tz = $1 AND server = ANY($2::text[]) AND date >= $3 AND date <= $4`,
+      values: params,
+      rowMode: "array",
+    }),
+  ]);
+  const found = new Map<string, { buckets: (Bucket | null)[]; mounts: Map<string, MountLast>[] }>();
+  const slot = (server: string) => {
+    let s = found.get(server);
+    if (s === undefined) {
+      s = { buckets: span.dates.map(() => null), mounts: span.dates.map(() => new Map<string, MountLast>()) };
+      found.set(server, s);
+    }
+    return s;
+  };
+  for (const r of days.rows as unknown[][]) {
+    slot(r[0] as string).buckets[dateIndex.get(r[1] as string)!] = bucketFromTuple(r, 2);
+  }
+  for (const r of disks.rows as unknown[][]) {
+    slot(r[0] as string).mounts[dateIndex.get(r[1] as string)!]!.set(r[2] as string, mountFromTuple(r, 3));
+  }
+  const complete = new Map<string, DayAggregate[]>();
+  const missing: ServerDays[] = [];
+  for (const server of new Set(servers)) {
+    const s = found.get(server);
+    const dayList = span.dates.map((date, i) => {
+      const b = s?.buckets[i];
+      return b === undefined || b === null ? null : finishDay(date, b, s!.mounts[i]!);
+    });
+    if (dayList.every((d) => d !== null)) complete.set(server, dayList as DayAggregate[]);
+    else missing.push({ server, span, days: dayList });
+  }
+  return { complete, missing };
+}
+
+/** Replaces the stored days (and their mounts) of each entry in `tz`. The caller holds the servers' locks. */
+export async function writeDays(
+  client: pg.ClientBase,
+  tz: string,
+  entries: readonly { server: string; span: DaySpan; days: FoldedDays }[],
+): Promise<void> {
+  const keyServers: string[] = [];
+  const keyDates: string[] = [];
+  const dayCols: unknown[][] = [];
+  const diskCols: unknown[][] = [];
+  for (const e of entries) {
+    e.span.dates.forEach((date, i) => {
+      keyServers.push(e.server);
+      keyDates.push(date);
+      dayCols.push([e.server, date, ...bucketValues(e.days.buckets[i]!)]);
+      for (const [mount, m] of e.days.mounts[i]!) diskCols.push([e.server, date, mount, ...mountValues(m)]);
+    });
+  }
+  if (keyServers.length === 0) return;
+  for (const table of ["rollup_daily", "rollup_daily_disk"]) {
+    await client.query(
+      `DELETE FROM ${table} t USING unnest($2::text[], $3::text[]) AS k(server, date)
+       WHERE t.tz = $1 AND t.server = k.server AND t.date = k.date`,
+      [tz, keyServers, keyDates],
+    );
+  }
+  await client.query(
+    `INSERT INTO rollup_daily (tz, server, date, ${BUCKET_COLUMNS})
+     SELECT $1, * FROM unnest($2::text[], $3::text[], ${arrayParams(BUCKET_ARRAY_TYPES, 4)})`,
+    [tz, ...columns(dayCols, 2 + BUCKET_ARRAY_TYPES.length)],
+  );
+  if (diskCols.length > 0) {
+    await client.query(
+      `INSERT INTO rollup_daily_disk (tz, server, date, mount, ${MOUNT_COLUMNS})
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], ${arrayParams(MOUNT_ARRAY_TYPES, 5)})`,
+      [tz, ...columns(diskCols, 3 + MOUNT_ARRAY_TYPES.length)],
+    );
+  }
+}
+
+/** Rows to parallel column arrays (what unnest takes). */
+function columns(rows: readonly unknown[][], width: number): unknown[][] {
+  const out: unknown[][] = Array.from({ length: width }, () => new Array(rows.length));
+  rows.forEach((row, i) => {
+    for (let c = 0; c < width; c++) out[c]![i] = row[c];
+  });
+  return out;
+}
