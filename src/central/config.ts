@@ -112,13 +112,13 @@ const logLevel = z.string().transform((raw, ctx) => {
 
 const seconds = number(0, "a positive number of seconds", true);
 
-/** A retention in days (whole, ≥ 1), or keep/off/forever (→ null: never pruned). */
+/** A retention (whole days or months, ≥ 1), or keep/off/forever (→ null: never pruned). */
 const retentionDays = z.string().transform((raw, ctx): number | null => {
   const v = raw.trim();
   if (/^(keep|off|forever)$/i.test(v)) return null;
   const n = Number(v);
   if (Number.isSafeInteger(n) && n >= 1) return n;
-  return refuse(ctx, `expected a whole number of days ≥ 1, or keep, got '${raw}'`);
+  return refuse(ctx, `expected a whole number ≥ 1, or keep, got '${raw}'`);
 });
 
 /** SRVUTIL_REPORT_<THRESHOLD>: one variable per report threshold (docs/report.md). */
@@ -173,6 +173,7 @@ const CentralEnv = z.object({
   // Retention
   SRVUTIL_RETENTION_RAW_DAYS: retentionDays.prefault(String(DEFAULT_RETENTION.rawDays)),
   SRVUTIL_RETENTION_RECEIVED_METRICS_DAYS: retentionDays.prefault("keep"),
+  SRVUTIL_RETENTION_HOURLY_MONTHS: retentionDays.prefault(String(DEFAULT_RETENTION.hourlyMonths)),
   // Report and delivery
   SRVUTIL_REPORT_TZ: timeZone.default("UTC"),
   SRVUTIL_REPORT_TO: emailList.default([]),
@@ -328,6 +329,7 @@ export function loadCentralConfig(env: Readonly<Record<string, string | undefine
     retention: {
       rawDays: e.SRVUTIL_RETENTION_RAW_DAYS,
       receivedMetricsDays: e.SRVUTIL_RETENTION_RECEIVED_METRICS_DAYS,
+      hourlyMonths: e.SRVUTIL_RETENTION_HOURLY_MONTHS,
     },
     tls:
       e.SRVUTIL_TLS_CERT !== undefined && e.SRVUTIL_TLS_KEY !== undefined

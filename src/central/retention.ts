@@ -1,6 +1,7 @@
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { SamplePruneResult } from "./storage/retention-store.js";
+import type { RollupPruneResult } from "./storage/rollup-store.js";
 import type { Storage } from "./storage/store.js";
 
 /**
@@ -15,17 +16,22 @@ export interface RetentionSettings {
   rawDays: number | null;
   /** Days of raw upload files in received_metrics/ kept (SRVUTIL_RETENTION_RECEIVED_METRICS_DAYS); null keeps them. */
   receivedMetricsDays: number | null;
+  /** Calendar months of hourly rollups kept (SRVUTIL_RETENTION_HOURLY_MONTHS); null keeps them. Daily rollups are kept forever. */
+  hourlyMonths: number | null;
 }
 
 export const DEFAULT_RETENTION: Readonly<RetentionSettings> = Object.freeze({
   rawDays: 35,
   receivedMetricsDays: null,
+  hourlyMonths: 13,
 });
 
 export interface RetentionRun {
   /** Raw samples before this instant are gone (epoch ms, a whole UTC hour); null when kept forever. */
   rawCutoff: number | null;
   samples: SamplePruneResult | null;
+  /** Hour buckets deleted, and the raw horizon before which no hour is recomputed. */
+  rollups: RollupPruneResult;
   /** received_metrics/<server>/<day>/ directories removed; null when the files are kept. */
   receivedMetricsDaysRemoved: number | null;
 }
@@ -42,6 +48,18 @@ export function rawCutoff(now: number, days: number): number {
   return Math.floor((now - days * DAY_MS) / HOUR_MS) * HOUR_MS;
 }
 
+/** The first hour of hourly rollups kept: `months` calendar months before `now` (UTC), on the hour. */
+export function hourlyCutoff(now: number, months: number): number {
+  const d = new Date(now);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - months, d.getUTCDate(), d.getUTCHours());
+}
+
+/**
+ * In this order: partitions ahead; rollups caught up, so every hour about to
+ * lose its raw rows is folded in first; the rollup side (hour buckets past
+ * their retention, and the raw horizon recorded so that no hour before it is
+ * recomputed from a part of its rows); then the raw samples; then the files.
+ */
 export async function runRetention(
   storage: Storage,
   settings: RetentionSettings,
@@ -49,6 +67,11 @@ export async function runRetention(
 ): Promise<RetentionRun> {
   await storage.retention.maintain(options.now);
   const cutoff = settings.rawDays === null ? null : rawCutoff(options.now, settings.rawDays);
+  await storage.rollups.refresh();
+  const rollups = await storage.rollups.prune({
+    rawBefore: cutoff ?? 0,
+    hourlyBefore: settings.hourlyMonths === null ? 0 : hourlyCutoff(options.now, settings.hourlyMonths),
+  });
   const samples = cutoff === null ? null : await storage.retention.pruneSamples(cutoff);
   const receivedMetricsDaysRemoved =
     settings.receivedMetricsDays === null
@@ -57,7 +80,7 @@ export async function runRetention(
           options.receivedMetricsDir,
           options.now - settings.receivedMetricsDays * DAY_MS,
         );
-  return { rawCutoff: cutoff, samples, receivedMetricsDaysRemoved };
+  return { rawCutoff: cutoff, samples, rollups, receivedMetricsDaysRemoved };
 }
 
 /**

@@ -159,6 +159,27 @@ describe("PostgreSQL samples partitioned by week", () => {
     expect(await collect(store)).toHaveLength(rows.length);
   });
 
+  it("keys every per-server table by server first, so it can be distributed by server", async () => {
+    const store = open();
+    await store.init();
+    const r = await admin!.query<{ table: string; key: string[] }>(
+      `SELECT c.relname AS table, array_agg(a.attname ORDER BY k.ord)::text[] AS key
+       FROM pg_constraint p
+       JOIN pg_class c ON c.oid = p.conrelid
+       JOIN unnest(p.conkey) WITH ORDINALITY AS k(attnum, ord) ON true
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+       WHERE p.contype = 'p' AND c.relnamespace = current_schema()::regnamespace
+         AND c.relkind IN ('r', 'p') AND c.relname NOT LIKE 'samples_p%'
+         AND EXISTS (SELECT 1 FROM pg_attribute s WHERE s.attrelid = c.oid AND s.attname = 'server' AND NOT s.attisdropped)
+       GROUP BY c.relname ORDER BY 1`,
+    );
+    const notByServer = r.rows.filter((x) => !x.key.includes("server")).map((x) => x.table);
+    // Tokens are found by token id alone: a small reference table, copied to every node.
+    expect(notByServer).toEqual(["agent_tokens"]);
+    expect(r.rows.find((x) => x.table === "samples")?.key).toEqual(["server", "ts", "mount"]);
+    expect(r.rows.find((x) => x.table === "uploads")?.key).toEqual(["server", "seq"]);
+  });
+
   it("creates the current week and four ahead at init", async () => {
     const store = open();
     await store.init();

@@ -59,9 +59,9 @@ afterEach(() => {
 
 async function fill(store: Storage): Promise<void> {
   const r = rng(7);
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 3; i++) {
     const p = randomProfile(r, `srv-${i}`);
-    p.intervalSeconds = 600;
+    p.intervalSeconds = 1800;
     let day: MetricRow[] = [];
     let n = 0;
     const flush = async () => {
@@ -104,17 +104,25 @@ describe.each(backends)("raw retention: %s", (name, open) => {
   it("prunes rows before the cutoff, keeps the rest, and reports inside retention stay identical", async () => {
     const store = h!.store;
     await fill(store);
-    const before = { w46: await report(store, "2026-W46"), w47: await report(store, "2026-W47") };
+    // W47 with the default 28-day history reaches back past the cutoff: those days come from the rollups.
+    const fullHistory = () => buildWeeklyReport(store, { week: "2026-W47", timeZone: "UTC", now: NOW });
+    const before = {
+      w46: await report(store, "2026-W46"),
+      w47: await report(store, "2026-W47"),
+      full: await fullHistory(),
+    };
     const kept = await count(store, CUTOFF, NOW);
     expect(await count(store, 0, CUTOFF)).toBeGreaterThan(0);
 
     const run = await runRetention(
       store,
-      { rawDays: 35, receivedMetricsDays: null },
+      { rawDays: 35, receivedMetricsDays: null, hourlyMonths: 13 },
       { now: NOW, receivedMetricsDir: path.join(os.tmpdir(), "srvutil-no-such-dir") },
     );
     expect(run.rawCutoff).toBe(Date.UTC(2026, 9, 21, 9));
     expect(run.receivedMetricsDaysRemoved).toBeNull();
+    expect(run.rollups.rawHorizon).toBe(CUTOFF); // the rollup side: no hour before it is recomputed
+    expect(run.rollups.hourlyDeleted).toBe(0); // nothing is 13 months old
     expect(await count(store, 0, CUTOFF)).toBe(0);
     expect(await count(store, CUTOFF, NOW)).toBe(kept);
     expect(run.samples!.rowsDeleted).toBeGreaterThan(0); // the boundary week (PG) or everything (SQLite)
@@ -132,6 +140,7 @@ describe.each(backends)("raw retention: %s", (name, open) => {
     }
     expect(await report(store, "2026-W46")).toEqual(before.w46);
     expect(await report(store, "2026-W47")).toEqual(before.w47);
+    expect(await fullHistory()).toEqual(before.full);
     // The servers stay listed (first seen, rows ever stored): older weeks are the rollups' to serve.
     expect((await store.listServers()).map((s) => s.firstSeen)).toEqual(
       expect.arrayContaining([expect.any(Number)]),
@@ -150,7 +159,7 @@ describe.each(backends)("raw retention: %s", (name, open) => {
     if (name === "postgres") expect(lateRun.partitionsDropped).toEqual(["samples_p20260914"]);
     else expect(lateRun.rowsDeleted).toBe(1);
     expect(await count(store, 0, CUTOFF)).toBe(0);
-  });
+  }, 90_000); // ten weeks of samples and six report builds on a shared 2-core machine
 
   it("deletes in batches smaller than one timestamp's rows", async () => {
     const store = h!.store;

@@ -82,6 +82,28 @@ export const PARTITION_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
+/**
+ * Component "distribution_keys": every per-server table keyed by `server`
+ * first, so a distributed PostgreSQL (Citus) can shard them by server with
+ * their keys and unique constraints intact (docs/scaling.md). samples,
+ * server_stats and the rollup tables already are; uploads was keyed by seq.
+ * upload_id stays unique per server (raw files live under
+ * received_metrics/<server>/) and indexed on its own for startup recovery.
+ */
+export const DISTRIBUTION_KEY_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "uploads keyed by (server, seq), upload_id unique per server",
+    sql: `
+      ALTER TABLE uploads DROP CONSTRAINT uploads_pkey;
+      ALTER TABLE uploads ADD CONSTRAINT uploads_pkey PRIMARY KEY (server, seq);
+      ALTER TABLE uploads DROP CONSTRAINT uploads_upload_id_key;
+      ALTER TABLE uploads ADD CONSTRAINT uploads_server_upload_id_key UNIQUE (server, upload_id);
+      CREATE INDEX uploads_upload_id ON uploads (upload_id);
+    `,
+  },
+];
+
 export interface PartitionInfo {
   name: string;
   /** Inclusive lower bound (a Monday 00:00 UTC), ms. */

@@ -19,7 +19,7 @@ import type {
 } from "../store.js";
 import { PgDeliveryStore } from "./deliveries.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
-import { PARTITION_MIGRATIONS, SamplePartitions } from "./partitions.js";
+import { DISTRIBUTION_KEY_MIGRATIONS, PARTITION_MIGRATIONS, SamplePartitions } from "./partitions.js";
 import { PgRetentionStore } from "./retention.js";
 import { markDirtyHours, PgRollupStore } from "./rollups.js";
 import {
@@ -132,6 +132,7 @@ export class PgStore implements Storage {
   async init(): Promise<void> {
     await runPgMigrations(this.pool, "metrics", PG_METRICS_MIGRATIONS);
     await runPgMigrations(this.pool, "samples_partitions", PARTITION_MIGRATIONS);
+    await runPgMigrations(this.pool, "distribution_keys", DISTRIBUTION_KEY_MIGRATIONS);
     await this.partitions.ensureAhead(Date.now());
     await this.deliveries.init();
     await this.rollups.init();
