@@ -9,6 +9,12 @@
  * parsing): the storage floor. Bounded: each HTTP scenario stops after
  * BENCH_MAX_SECONDS (default 8 s); the whole run takes well under a minute.
  *
+ * PostgreSQL: the same HTTP scenarios against a central on BENCH_PG_URL
+ * (default postgres://postgres@127.0.0.1:5432/postgres, in a throwaway
+ * schema dropped at the end), printed next to SQLite with ratios; then the
+ * bulk-insert methods (./pg-bulk.ts) and `central import` on both backends
+ * (./import-compare.ts). BENCH_PG=0 leaves PostgreSQL out.
+ *
  * Env: BENCH_FLEET_FILES (10000), BENCH_BACKLOG_FILES (100), BENCH_WORK_DIR, BENCH_KEEP, BENCH_FLEET_CONCURRENCY (32),
  * BENCH_SYNC_MODES (NORMAL,FULL), BENCH_FROM_SOURCE=1 (run the central through tsx instead of a build), BENCH_CPU_PROF (directory for a CPU profile of the central),
  * BENCH_SOAK_SECONDS (0; e.g. 300 for the memory-flat check: the fleet load in
@@ -21,10 +27,14 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
 import { hashSecret } from "../../src/central/auth/tokens.js";
+import { PgStore } from "../../src/central/storage/postgres/pg-store.js";
 import { SqliteStore, type SqliteSynchronous } from "../../src/central/storage/sqlite/sqlite-store.js";
 import { parseMetricsCsv, parseMetricsCsvGeneral } from "../../src/protocol/index.js";
+import { compareImport, pgUrlWithSchema } from "./import-compare.js";
 import type { LoadResult, LoadSpec } from "./load-client.js";
+import { DEFAULT_BENCH_PG_URL, measureBulkMethods } from "./pg-bulk.js";
 import {
   BACKLOG_SAMPLES,
   BACKLOG_START,
@@ -43,6 +53,11 @@ const FLEET_CONCURRENCY = Number(process.env.BENCH_FLEET_CONCURRENCY ?? 32);
 const MAX_MS = Number(process.env.BENCH_MAX_SECONDS ?? 8) * 1000;
 const BACKLOG_CONCURRENCY = Number(process.env.BENCH_BACKLOG_CONCURRENCY ?? 4);
 const SOAK_MS = Number(process.env.BENCH_SOAK_SECONDS ?? 0) * 1000;
+const PG_URL = process.env.BENCH_PG_URL ?? DEFAULT_BENCH_PG_URL;
+const WITH_PG = process.env.BENCH_PG !== "0";
+const PG_SCHEMA = `srvutil_bench_ingest_${process.pid}`;
+/** "postgres" runs the central on PG_URL; the SQLite modes on a file. */
+type Backend = SqliteSynchronous | "postgres";
 let soak: {
   r: LoadResult;
   samples: number[];
@@ -119,35 +134,67 @@ function log(msg: string) {
 }
 
 /** Creates every token the load needs in a template database, copied into each run's data dir. */
-function makeTemplate(): { file: string; tokens: Record<string, string> } {
+interface TokenRow {
+  id: string;
+  server: string;
+  hash: string;
+}
+
+async function makeTemplate(): Promise<{ file: string; tokens: Record<string, string>; rows: TokenRow[] }> {
   const file = path.join(work, "template.db");
-  const store = new SqliteStore(file);
+  const store = new SqliteStore(file, { backgroundCheckpoint: false });
   store.db.pragma("journal_mode = DELETE"); // a single self-contained file to copy
+  await store.init();
   const tokens: Record<string, string> = {};
+  const rows: TokenRow[] = [];
   const servers = [
     ...Array.from({ length: FLEET_FILES }, (_, i) => fleetServer(i)),
     ...Array.from({ length: BACKLOG_FILES }, (_, i) => backlogServer("plain", i)),
     ...Array.from({ length: BACKLOG_FILES }, (_, i) => backlogServer("gzip", i)),
   ];
-  return {
-    file,
-    tokens: (() => {
-      void store.init();
-      const insert = store.db.prepare(
-        "INSERT INTO agent_tokens (token_id, server, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, NULL)",
-      );
-      store.db.transaction(() => {
-        for (const server of servers) {
-          const id = randomBytes(6).toString("hex");
-          const secret = randomBytes(32).toString("hex");
-          insert.run(id, server, hashSecret(secret), Date.now());
-          tokens[server] = `srvu_${id}_${secret}`;
-        }
-      })();
-      store.db.close();
-      return tokens;
-    })(),
-  };
+  const insert = store.db.prepare(
+    "INSERT INTO agent_tokens (token_id, server, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, NULL)",
+  );
+  store.db.transaction(() => {
+    for (const server of servers) {
+      const id = randomBytes(6).toString("hex");
+      const secret = randomBytes(32).toString("hex");
+      const hash = hashSecret(secret);
+      insert.run(id, server, hash, Date.now());
+      rows.push({ id, server, hash });
+      tokens[server] = `srvu_${id}_${secret}`;
+    }
+  })();
+  await store.close();
+  return { file, rows, tokens };
+}
+
+/** A fresh schema on PG_URL holding the same tokens as the SQLite template. */
+async function preparePostgres(tokens: readonly TokenRow[]): Promise<string> {
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`DROP SCHEMA IF EXISTS ${PG_SCHEMA} CASCADE; CREATE SCHEMA ${PG_SCHEMA}`);
+  await admin.end();
+  const store = new PgStore(PG_URL, { schema: PG_SCHEMA, max: 1 });
+  await store.init();
+  await store.pool.query(
+    "INSERT INTO agent_tokens (token_id, server, secret_hash, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[])",
+    [
+      tokens.map((t) => t.id),
+      tokens.map((t) => t.server),
+      tokens.map((t) => t.hash),
+      tokens.map(() => Date.now()),
+    ],
+  );
+  await store.close();
+  return pgUrlWithSchema(PG_URL, PG_SCHEMA);
+}
+
+async function dropPostgres(): Promise<void> {
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`DROP SCHEMA IF EXISTS ${PG_SCHEMA} CASCADE`).catch(() => {});
+  await admin.end();
 }
 
 function freePort(): Promise<number> {
@@ -163,7 +210,8 @@ function freePort(): Promise<number> {
 
 async function startCentral(
   dataDir: string,
-  sync: SqliteSynchronous,
+  backend: Backend,
+  dbUrl: string | null,
 ): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
   // BENCH_CPU_PROF=DIR writes a CPU profile of the central (to find the next bottleneck).
@@ -176,7 +224,8 @@ async function startCentral(
       ...process.env,
       SRVUTIL_DATA_DIR: dataDir,
       SRVUTIL_LISTEN: `127.0.0.1:${port}`,
-      SRVUTIL_SQLITE_SYNCHRONOUS: sync,
+      SRVUTIL_SQLITE_SYNCHRONOUS: backend === "postgres" ? "NORMAL" : backend,
+      ...(dbUrl === null ? {} : { SRVUTIL_DB_URL: dbUrl }),
       SRVUTIL_RATE_LIMIT_PER_SECOND: "0",
       SRVUTIL_LOG_LEVEL: "error",
     },
@@ -256,15 +305,15 @@ interface Baseline {
 }
 
 /** The storage floor: SqliteStore.ingestSync of prebuilt rows, one transaction per file. */
-function baseline(
+async function baseline(
   sync: SqliteSynchronous,
   kind: "fleet" | "backlog",
   files: number,
   withParse: false | "protocol",
-): Baseline {
+): Promise<Baseline> {
   const dir = mkdtempSync(path.join(work, "baseline-"));
   const store = new SqliteStore(path.join(dir, "b.db"), { synchronous: sync });
-  void store.init();
+  await store.init();
   const inputs =
     kind === "fleet"
       ? Array.from({ length: files }, (_, i) => rowsFor(fleetServer(i), FLEET_START, FLEET_SAMPLES))
@@ -285,7 +334,7 @@ function baseline(
     rows += fileRows.length;
   }
   const seconds = (performance.now() - t0) / 1000;
-  void store.close();
+  await store.close();
   return { rowsPerSec: rows / seconds, uploadsPerSec: files / seconds };
 }
 
@@ -324,10 +373,10 @@ async function main() {
     );
   }
   log(`preparing ${FLEET_FILES} fleet tokens and ${2 * BACKLOG_FILES} backlog tokens`);
-  const template = makeTemplate();
+  const template = await makeTemplate();
   const results: {
     name: string;
-    sync: SqliteSynchronous;
+    sync: Backend;
     r: LoadResult;
     rssBefore: number;
     rssAfter: number;
@@ -337,12 +386,19 @@ async function main() {
     sysShare: number;
   }[] = [];
 
-  const modes = (process.env.BENCH_SYNC_MODES ?? "NORMAL,FULL").split(",") as SqliteSynchronous[];
+  const modes: Backend[] = [
+    ...((process.env.BENCH_SYNC_MODES ?? "NORMAL,FULL").split(",") as SqliteSynchronous[]),
+    ...(WITH_PG ? (["postgres"] as const) : []),
+  ];
   for (const sync of modes) {
     const dataDir = path.join(work, `data-${sync}`);
     mkdirSync(dataDir, { recursive: true });
-    copyFileSync(template.file, path.join(dataDir, "srvutil.db"));
-    const { url, child } = await startCentral(dataDir, sync);
+    let dbUrl: string | null = null;
+    if (sync === "postgres") {
+      log(`postgres: tokens into schema ${PG_SCHEMA} on ${PG_URL.replace(/\/\/[^@/]*@/, "//***@")}`);
+      dbUrl = await preparePostgres(template.rows);
+    } else copyFileSync(template.file, path.join(dataDir, "srvutil.db"));
+    const { url, child } = await startCentral(dataDir, sync, dbUrl);
     const fleet = (scenario: "fleet" | "fleet-steady"): LoadSpec => ({
       url,
       tokens: template.tokens,
@@ -354,7 +410,7 @@ async function main() {
     // First contact creates each agent's directories (a shared parent fsync
     // per new server); the steady state is every later upload.
     const scenarios: LoadSpec[] = [fleet("fleet"), fleet("fleet-steady")];
-    if (sync === "NORMAL") {
+    if (sync === "NORMAL" || sync === "postgres") {
       scenarios.push(
         {
           url,
@@ -429,17 +485,18 @@ async function main() {
         (((await centralGauges(url)).cpuSeconds - cpuBefore) * 1000) / Math.max(1, r.uploads);
       soak = { r, samples, lagMaxMs, cpuMsPerUpload, healthzMaxMs };
     }
-    walMiB[sync] = fileMiB(path.join(dataDir, "srvutil.db-wal"));
+    if (sync !== "postgres") walMiB[sync] = fileMiB(path.join(dataDir, "srvutil.db-wal"));
     await stopCentral(child);
+    if (sync === "postgres") await dropPostgres();
   }
 
   log("baselines (raw SQLite, same rows, no HTTP, no parsing)");
   const fleetFiles = Math.min(FLEET_FILES, 10_000);
   const base = {
-    fleetNORMAL: baseline("NORMAL", "fleet", fleetFiles, false),
-    fleetFULL: baseline("FULL", "fleet", fleetFiles, false),
-    backlog: baseline("NORMAL", "backlog", BACKLOG_FILES, false),
-    backlogParse: baseline("NORMAL", "backlog", BACKLOG_FILES, "protocol"),
+    fleetNORMAL: await baseline("NORMAL", "fleet", fleetFiles, false),
+    fleetFULL: await baseline("FULL", "fleet", fleetFiles, false),
+    backlog: await baseline("NORMAL", "backlog", BACKLOG_FILES, false),
+    backlogParse: await baseline("NORMAL", "backlog", BACKLOG_FILES, "protocol"),
   };
   const parser = parserOnly(Math.min(BACKLOG_FILES, 30));
 
@@ -448,6 +505,7 @@ async function main() {
   const lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"];
   for (const { name, sync, r, rssBefore, rssAfter, cpuMsPerUpload, sysShare } of results) {
     const b = name.startsWith("fleet") ? (sync === "FULL" ? base.fleetFULL : base.fleetNORMAL) : base.backlog;
+    // postgres rows are measured against the same SQLite baseline: the storage floor of this machine.
     const rowsPerSec = r.rows / r.seconds;
     lines.push(
       `| ${name} | ${sync} | ${r.uploads} | ${fmt(rowsPerSec)} | ${fmt(r.uploads / r.seconds)} | ${fmt(r.p50ms, 1)} | ${fmt(r.p99ms, 1)} | ${r.errors} | ${fmt(cpuMsPerUpload, 3)} (${fmt(sysShare * 100)}%) | ${fmt(b.rowsPerSec)} | ${fmt((rowsPerSec / b.rowsPerSec) * 100, 0)}% | ${fmt(rssBefore)}→${fmt(rssAfter)} |`,
@@ -468,6 +526,40 @@ async function main() {
       `| parseMetricsCsv (byte-level fast path) | ${fmt(parser.fast)} | ${fmt(parser.fast / parser.general, 2)}× |`,
     ].join("\n") + "\n\n",
   );
+  if (WITH_PG) {
+    // Side by side: the same scenario on SQLite (NORMAL) and on PostgreSQL, in this run.
+    const side = [
+      "| scenario | SQLite rows/s | PostgreSQL rows/s | PG / SQLite | SQLite uploads/s | PG uploads/s | SQLite p99 ms | PG p99 ms | PG non-201 |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ];
+    for (const x of results.filter((y) => y.sync === "postgres")) {
+      const sq = results.find((y) => y.sync === "NORMAL" && y.name === x.name);
+      const rps = (r: LoadResult) => r.rows / r.seconds;
+      side.push(
+        `| ${x.name} | ${sq ? fmt(rps(sq.r)) : "-"} | ${fmt(rps(x.r))} | ${sq ? `${fmt((rps(x.r) / rps(sq.r)) * 100)}%` : "-"} | ${sq ? fmt(sq.r.uploads / sq.r.seconds) : "-"} | ${fmt(x.r.uploads / x.r.seconds)} | ${sq ? fmt(sq.r.p99ms, 1) : "-"} | ${fmt(x.r.p99ms, 1)} | ${x.r.errors} |`,
+      );
+    }
+    process.stdout.write(
+      `SQLite (NORMAL) and PostgreSQL, same HTTP load, same run:\n\n${side.join("\n")}\n\n`,
+    );
+    if (process.env.BENCH_PG_BULK !== "0") {
+      log("postgres: bulk-insert methods (storage only)");
+      const bulk = await measureBulkMethods(PG_URL, {
+        rounds: Number(process.env.BENCH_PG_BULK_ROUNDS ?? 2),
+      });
+      process.stdout.write(`${bulk.table}\n\n`);
+    }
+    if (process.env.BENCH_IMPORT !== "0") {
+      log("central import on both backends");
+      process.stdout.write(
+        `${await compareImport(PG_URL, {
+          servers: Number(process.env.BENCH_IMPORT_SERVERS ?? 20),
+          days: Number(process.env.BENCH_IMPORT_DAYS ?? 28),
+          rounds: Number(process.env.BENCH_IMPORT_ROUNDS ?? 2),
+        })}\n\n`,
+      );
+    }
+  }
   process.stdout.write(
     `WAL size before shutdown: ${Object.entries(walMiB)
       .map(([k, v]) => `${k} ${fmt(v, 1)} MiB`)

@@ -1,38 +1,49 @@
 /**
- * `npm run bench:report`: report build time from rollups vs directly from raw rows.
+ * `npm run bench:report`: report build time on SQLite and on PostgreSQL side
+ * by side, from the rollups (first build and warm) and from raw rows (the
+ * reference), with ratios measured in the same run.
  *
- * 1. Ingest N servers × D days × 60 s samples (1–3 mounts each) into a fresh
- *    SQLite file. Rows go straight into the store with its prepared-statement
- *    ingest (SqliteStore.ingestSync, one upload per server-day) in this one
- *    process — no CSV parsing and no HTTP, which bench:ingest measures — so
- *    the bench spends its time on what it is about.
- * 2. Fold everything into the hourly rollups (refreshRollups).
- * 3. In a child process per measurement (so peak RSS is the build's own):
- *    JSON from rollups (cold: first use of the zone computes the daily
- *    rollups; warm: cached), JSON from raw rows, HTML with charts.
- * 4. The same at N/10 servers, to show memory does not grow with the fleet.
+ * Per fleet and backend, in a fresh database (SQLite file; PostgreSQL: a
+ * throwaway schema on BENCH_PG_URL, default the local server):
+ * 1. Ingest SERVERS × DAYS × INTERVAL-s samples (1–3 mounts each), one upload
+ *    per server-day through store.ingest, 4 in flight. No CSV parsing and no
+ *    HTTP (bench:ingest measures those).
+ * 2. Catch the rollups up (catchUpRollups: what `central import` runs).
+ * 3. In a child process per measurement (peak RSS is the build's own): JSON
+ *    from rollups (first build in the zone, then warm), HTML with charts,
+ *    the email, and JSON from raw rows.
  *
- * Env: SRVUTIL_BENCH_SERVERS (default 1000), SRVUTIL_BENCH_DAYS (7),
- * SRVUTIL_BENCH_INTERVAL_SECONDS (60), SRVUTIL_BENCH_SKIP_RAW=1 to skip the
- * slow raw builds.
+ * Fleets: SRVUTIL_BENCH_FLEETS, "SERVERSxDAYSxINTERVAL" comma-separated;
+ * default "100x28x60" (the issue's four-week fleet). The 10,000-server floor
+ * is "10000x7x3600": a report from rollups reads one bucket per (server,
+ * hour) whatever the sample interval, so hourly samples give the same
+ * rollup volume as 60 s ones at 1/60 of the ingest time (say so when quoting).
+ * Env: BENCH_PG_URL, BENCH_PG=0 (SQLite only), SRVUTIL_BENCH_SKIP_RAW=1,
+ * SRVUTIL_BENCH_RUNS (warm builds, best and range; default 3).
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { catchUpRollups } from "../../src/central/aggregate/rollup-maintainer.js";
 import { resolveReportWeek } from "../../src/central/aggregate/week.js";
 import { buildWeeklyReport, renderReport } from "../../src/central/report/index.js";
 import { openStorage } from "../../src/central/storage/open.js";
-import { refreshRollups } from "../../src/central/storage/sqlite/rollups.js";
-import type { SqliteStore } from "../../src/central/storage/sqlite/sqlite-store.js";
+import type { Storage } from "../../src/central/storage/store.js";
 import type { MetricRow } from "../../src/protocol/index.js";
 import { profileRows, randomProfile, rng } from "../../test/central/report/fleet.js";
+import { pgUrlWithSchema } from "../ingest/import-compare.js";
+import { DEFAULT_BENCH_PG_URL } from "../ingest/pg-bulk.js";
 
 const TZ = "Europe/Berlin";
 const WEEK = "2026-W47";
 const NOW = Date.UTC(2026, 10, 23, 8);
 const here = fileURLToPath(import.meta.url);
+const PG_URL = process.env.BENCH_PG_URL ?? DEFAULT_BENCH_PG_URL;
+const WITH_PG = process.env.BENCH_PG !== "0";
+const RUNS = Number(process.env.SRVUTIL_BENCH_RUNS ?? 3);
 
 interface Measurement {
   ms: number;
@@ -41,8 +52,10 @@ interface Measurement {
   bytes: number;
 }
 
-async function measure(dbFile: string, what: string): Promise<Measurement> {
-  const store = await openStorage(`sqlite:${dbFile}`);
+type What = "rollups-json" | "rollups-html" | "rollups-email" | "raw-json";
+
+async function measure(dbUrl: string, what: What): Promise<Measurement> {
+  const store = await openStorage(dbUrl);
   const started = performance.now();
   let bytes = 0;
   const report = await buildWeeklyReport(store, {
@@ -61,133 +74,168 @@ async function measure(dbFile: string, what: string): Promise<Measurement> {
   return { ms, maxRssMiB: process.resourceUsage().maxRSS / 1024, servers: report.servers.length, bytes };
 }
 
-function child(dbFile: string, what: string): Measurement {
-  const out = execFileSync(process.execPath, ["--import", "tsx", here, "--child", dbFile, what], {
+function child(dbUrl: string, what: What): Measurement {
+  const out = execFileSync(process.execPath, ["--import", "tsx", here, "--child", dbUrl, what], {
     encoding: "utf8",
     maxBuffer: 1 << 20,
   });
   return JSON.parse(out.trim().split("\n").pop()!) as Measurement;
 }
 
-async function ingest(
-  dbFile: string,
-  servers: number,
-  days: number,
-  interval: number,
-): Promise<{ rows: number; ms: number }> {
-  const store = (await openStorage(`sqlite:${dbFile}`)) as SqliteStore;
+async function ingest(store: Storage, servers: number, days: number, interval: number): Promise<number> {
   const week = resolveReportWeek(WEEK, TZ);
   const from = week.to - days * 86_400_000;
   const r = rng(42);
   let rows = 0;
-  const started = performance.now();
+  const inFlight = new Set<Promise<unknown>>();
   for (let i = 0; i < servers; i++) {
     const p = randomProfile(r, `srv-${String(i).padStart(5, "0")}`);
     p.intervalSeconds = interval;
     let batch: MetricRow[] = [];
-    let batchDay = -1;
     let upload = 0;
-    const flush = (): void => {
+    const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      store.ingestSync(
-        {
-          uploadId: `bench-${i}-${upload++}`,
-          server: p.server,
-          receivedAt: NOW,
-          rawPath: "bench",
-          sha256: `bench-${i}-${upload}`,
-          bytes: 0,
-        },
+      const id = `bench-${i}-${upload++}`;
+      const job = store.ingest(
+        { uploadId: id, server: p.server, receivedAt: NOW, rawPath: "bench", sha256: id, bytes: 0 },
         batch,
       );
       rows += batch.length;
       batch = [];
+      inFlight.add(job);
+      void job.finally(() => inFlight.delete(job));
+      if (inFlight.size >= 4) await Promise.race(inFlight);
     };
     for (const row of profileRows(p, from, week.to, i)) {
-      const day = Math.floor(row.timestamp / 86_400_000);
-      if (day !== batchDay) {
-        flush();
-        batchDay = day;
-      }
+      if (
+        batch.length > 0 &&
+        Math.floor(row.timestamp / 86_400_000) !== Math.floor(batch[0]!.timestamp / 86_400_000)
+      )
+        await flush();
       batch.push(row);
     }
-    flush();
+    await flush();
   }
-  const ms = performance.now() - started;
-  await store.close();
-  return { rows, ms };
+  await Promise.all(inFlight);
+  return rows;
 }
 
-function fmt(ms: number): string {
-  return ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
+const fmt = (ms: number): string => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
+const range = (xs: number[]): string =>
+  xs.length === 1 ? fmt(xs[0]!) : `${fmt(Math.min(...xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`;
+
+interface BackendRun {
+  rows: number;
+  ingestMs: number;
+  catchUpMs: number;
+  first: Measurement;
+  warm: Measurement[];
+  html: Measurement;
+  email: Measurement;
+  raw: Measurement | null;
+}
+
+async function runBackend(
+  backend: "sqlite" | "postgres",
+  fleet: { servers: number; days: number; interval: number },
+  dir: string,
+  skipRaw: boolean,
+): Promise<BackendRun> {
+  const schema = `srvutil_bench_report_${process.pid}`;
+  let dbUrl = `sqlite:${path.join(dir, `fleet-${fleet.servers}.db`)}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  if (backend === "postgres") {
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`);
+    dbUrl = pgUrlWithSchema(PG_URL, schema);
+  }
+  try {
+    const store = await openStorage(dbUrl);
+    let t0 = performance.now();
+    const rows = await ingest(store, fleet.servers, fleet.days, fleet.interval);
+    const ingestMs = performance.now() - t0;
+    t0 = performance.now();
+    await catchUpRollups(store.rollups, TZ);
+    const catchUpMs = performance.now() - t0;
+    await store.close();
+    process.stderr.write(
+      `bench:report ${backend} ${fleet.servers} servers: ${rows.toLocaleString("en")} rows in ${fmt(ingestMs)}, rollups caught up in ${fmt(catchUpMs)}\n`,
+    );
+    const first = child(dbUrl, "rollups-json");
+    const warm = Array.from({ length: RUNS }, () => child(dbUrl, "rollups-json"));
+    const html = child(dbUrl, "rollups-html");
+    const email = child(dbUrl, "rollups-email");
+    const raw = skipRaw ? null : child(dbUrl, "raw-json");
+    return { rows, ingestMs, catchUpMs, first, warm, html, email, raw };
+  } finally {
+    if (backend === "postgres") {
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
+      await admin.end();
+    }
+  }
 }
 
 async function main(): Promise<void> {
   if (process.argv[2] === "--child") {
-    const m = await measure(process.argv[3]!, process.argv[4]!);
+    const m = await measure(process.argv[3]!, process.argv[4] as What);
     process.stdout.write(`${JSON.stringify(m)}\n`);
     return;
   }
-  const servers = Number(process.env.SRVUTIL_BENCH_SERVERS ?? 1000);
-  const days = Number(process.env.SRVUTIL_BENCH_DAYS ?? 7);
-  const interval = Number(process.env.SRVUTIL_BENCH_INTERVAL_SECONDS ?? 60);
+  const fleets = (process.env.SRVUTIL_BENCH_FLEETS ?? "100x28x60").split(",").map((f) => {
+    const [servers, days, interval] = f.split("x").map(Number);
+    return { servers: servers!, days: days!, interval: interval! };
+  });
   const skipRaw = process.env.SRVUTIL_BENCH_SKIP_RAW === "1";
   const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-bench-report-"));
-  const sizes = [Math.max(1, Math.round(servers / 10)), servers];
   const table: string[][] = [];
   try {
-    for (const n of sizes) {
-      const dbFile = path.join(dir, `fleet-${n}.db`);
-      const ing = await ingest(dbFile, n, days, interval);
-      const store = (await openStorage(`sqlite:${dbFile}`)) as SqliteStore;
-      const t0 = performance.now();
-      refreshRollups(store.db);
-      const rollupMs = performance.now() - t0;
-      await store.close();
-      process.stderr.write(
-        `${n} servers: ingested ${ing.rows.toLocaleString("en")} rows in ${fmt(ing.ms)} (${Math.round(
-          ing.rows / (ing.ms / 1000),
-        ).toLocaleString("en")} rows/s); hourly rollups ${fmt(rollupMs)}\n`,
+    for (const fleet of fleets) {
+      const label = `${fleet.servers} × ${fleet.days} d × ${fleet.interval} s`;
+      const sq = await runBackend("sqlite", fleet, dir, skipRaw);
+      const pgr = WITH_PG ? await runBackend("postgres", fleet, dir, skipRaw) : null;
+      const ratio = (a: number, b: number | undefined) => (b === undefined ? "" : `${(b / a).toFixed(2)}×`);
+      const best = (ms: Measurement[]) => Math.min(...ms.map((m) => m.ms));
+      const row = (
+        what: string,
+        s: number,
+        p: number | undefined,
+        sText = fmt(s),
+        pText = p === undefined ? "" : fmt(p),
+      ) => table.push([label, what, sText, pText, ratio(s, p)]);
+      row(
+        "ingest (store.ingest, 4 in flight)",
+        sq.ingestMs,
+        pgr?.ingestMs,
+        `${fmt(sq.ingestMs)} (${sq.rows.toLocaleString("en")} rows)`,
       );
+      row("rollups catch-up (catchUpRollups)", sq.catchUpMs, pgr?.catchUpMs);
+      row("JSON from rollups, first build", sq.first.ms, pgr?.first.ms);
+      row(
+        `JSON from rollups, warm (best of ${RUNS}, range)`,
+        best(sq.warm),
+        pgr === null ? undefined : best(pgr.warm),
+        range(sq.warm.map((m) => m.ms)),
+        pgr === null ? "" : range(pgr.warm.map((m) => m.ms)),
+      );
+      row("HTML + charts from rollups", sq.html.ms, pgr?.html.ms);
+      row("email + PNG charts from rollups", sq.email.ms, pgr?.email.ms);
+      if (sq.raw !== null) row("JSON from raw rows (reference)", sq.raw.ms, pgr?.raw?.ms);
       table.push([
-        String(n),
-        "ingest (prepared statements, 1 process)",
-        `${ing.rows.toLocaleString("en")} rows`,
-        fmt(ing.ms),
-        "",
+        label,
+        "peak RSS, warm JSON build",
+        `${Math.max(...sq.warm.map((m) => m.maxRssMiB)).toFixed(0)} MiB`,
+        pgr === null ? "" : `${Math.max(...pgr.warm.map((m) => m.maxRssMiB)).toFixed(0)} MiB`,
         "",
       ]);
-      table.push([String(n), "hourly rollups from raw (refreshRollups)", "", fmt(rollupMs), "", ""]);
-      const cold = child(dbFile, "rollups-json");
-      const warm = child(dbFile, "rollups-json");
-      const html = child(dbFile, "rollups-html");
-      const email = child(dbFile, "rollups-email");
-      const raw = skipRaw ? null : child(dbFile, "raw-json");
-      const ratio = (m: Measurement, base: Measurement | null) =>
-        base === null ? "" : `${(base.ms / m.ms).toFixed(1)}×`;
-      const row = (label: string, m: Measurement, base: Measurement | null) =>
-        table.push([
-          String(n),
-          label,
-          `${(m.bytes / 1024).toFixed(0)} KiB`,
-          fmt(m.ms),
-          ratio(m, base),
-          `${m.maxRssMiB.toFixed(0)} MiB`,
-        ]);
-      if (raw !== null) row("JSON from raw rows (baseline)", raw, null);
-      row("JSON from rollups, first build in zone (daily cache cold)", cold, raw);
-      row("JSON from rollups (daily cache warm)", warm, raw);
-      row("HTML + charts (all servers, SVG) from rollups", html, raw);
-      row("email HTML + 60 PNG charts (30 detailed) from rollups", email, raw);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const head = ["servers", "measurement", "output", "time", "speed-up vs raw", "peak RSS"];
+  const head = ["fleet", "measurement", "SQLite", "PostgreSQL", "PG / SQLite"];
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
   console.log(
-    `\nbench:report — ${days} days × ${interval} s samples, week ${WEEK} in ${TZ}, Node ${process.version}`,
+    `\nbench:report — week ${WEEK} in ${TZ}, Node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}`,
   );
   console.log(line(head));
   console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);

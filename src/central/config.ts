@@ -8,6 +8,7 @@ import { DEFAULT_SEED_NETWORKS, parseNetworkList } from "./ingest/seed/networks.
 import { DEFAULT_SMTP_OPTIONS, type SmtpOptions } from "./mail/settings.js";
 import { DEFAULT_THRESHOLDS } from "./report/thresholds.js";
 import type { ReportThresholds } from "./report/types.js";
+import { DEFAULT_RETENTION, type RetentionSettings } from "./retention.js";
 import type { SqliteSynchronous } from "./storage/open.js";
 import type { RawStoreSetting } from "./storage/raw-upload-store.js";
 
@@ -119,6 +120,15 @@ const logLevel = z.string().transform((raw, ctx) => {
 
 const seconds = number(0, "a positive number of seconds", true);
 
+/** A retention (whole days or months, ≥ 1), or keep/off/forever (→ null: never pruned). */
+const retentionDays = z.string().transform((raw, ctx): number | null => {
+  const v = raw.trim();
+  if (/^(keep|off|forever)$/i.test(v)) return null;
+  const n = Number(v);
+  if (Number.isSafeInteger(n) && n >= 1) return n;
+  return refuse(ctx, `expected a whole number ≥ 1, or keep, got '${raw}'`);
+});
+
 /** SRVUTIL_REPORT_<THRESHOLD>: one variable per report threshold (docs/report.md). */
 const THRESHOLD_KEYS = Object.keys(DEFAULT_THRESHOLDS) as (keyof ReportThresholds)[];
 export const thresholdVariable = (key: keyof ReportThresholds): string =>
@@ -170,6 +180,10 @@ const CentralEnv = z.object({
   SRVUTIL_RATE_LIMIT_BURST: number(0, "a number ≥ 0").prefault("60"),
   SRVUTIL_SQLITE_SYNCHRONOUS: sqliteSynchronous.prefault("NORMAL"),
   SRVUTIL_RAW_STORE: rawStore.prefault("auto"),
+  // Retention
+  SRVUTIL_RETENTION_RAW_DAYS: retentionDays.prefault(String(DEFAULT_RETENTION.rawDays)),
+  SRVUTIL_RETENTION_RECEIVED_METRICS_DAYS: retentionDays.prefault("keep"),
+  SRVUTIL_RETENTION_HOURLY_MONTHS: retentionDays.prefault(String(DEFAULT_RETENTION.hourlyMonths)),
   // Report and delivery
   SRVUTIL_REPORT_TZ: timeZone.default("UTC"),
   SRVUTIL_REPORT_TO: emailList.default([]),
@@ -227,6 +241,8 @@ export interface CentralConfig {
   sqliteSynchronous: SqliteSynchronous;
   /** Where raw uploads are kept: auto (database on PostgreSQL, files on SQLite), files or database. */
   rawStore: RawStoreSetting;
+  /** What the retention job prunes (../retention.ts). */
+  retention: RetentionSettings;
   tls: { certFile: string; keyFile: string } | null;
   /** fastify's log level for `central serve`. */
   logLevel: string;
@@ -332,6 +348,11 @@ export function loadCentralConfig(env: Readonly<Record<string, string | undefine
     rateLimit: { perSecond: e.SRVUTIL_RATE_LIMIT_PER_SECOND, burst: e.SRVUTIL_RATE_LIMIT_BURST },
     sqliteSynchronous: e.SRVUTIL_SQLITE_SYNCHRONOUS,
     rawStore: e.SRVUTIL_RAW_STORE,
+    retention: {
+      rawDays: e.SRVUTIL_RETENTION_RAW_DAYS,
+      receivedMetricsDays: e.SRVUTIL_RETENTION_RECEIVED_METRICS_DAYS,
+      hourlyMonths: e.SRVUTIL_RETENTION_HOURLY_MONTHS,
+    },
     tls:
       e.SRVUTIL_TLS_CERT !== undefined && e.SRVUTIL_TLS_KEY !== undefined
         ? { certFile: e.SRVUTIL_TLS_CERT, keyFile: e.SRVUTIL_TLS_KEY }

@@ -411,7 +411,12 @@ export async function startCentral(
   await presence.start();
   const jobs = new JobRunner({
     coordination: store.coordination,
-    jobs: opts.jobs ?? serveJobs(store, log),
+    jobs:
+      opts.jobs ??
+      serveJobs(store, log, {
+        retention: config.retention,
+        receivedMetricsDir: config.paths.receivedMetrics,
+      }),
     log,
     holder: id,
     ...(opts.jobCheckMs !== undefined ? { checkMs: opts.jobCheckMs } : {}),

@@ -51,6 +51,7 @@ describe("central configuration schema", () => {
       parseWorkers: 2,
       rateLimit: { perSecond: 5, burst: 60 },
       sqliteSynchronous: "NORMAL",
+      retention: { rawDays: 35, receivedMetricsDays: null, hourlyMonths: 13 },
       tls: null,
       logLevel: "warn",
       logRotation: { maxBytes: 10 * 1024 * 1024, maxFiles: 5, daily: false },
@@ -90,8 +91,11 @@ describe("central configuration schema", () => {
       SRVUTIL_REPORT_DISK_PERCENT_WARNING: "80",
       SRVUTIL_REPORT_TO: " ",
       SRVUTIL_GROUPS_FILE: "",
+      SRVUTIL_RETENTION_RAW_DAYS: "keep",
+      SRVUTIL_RETENTION_RECEIVED_METRICS_DAYS: "400",
     });
     expect(c.listen).toEqual({ host: "::1", port: 9000 });
+    expect(c.retention).toEqual({ rawDays: null, receivedMetricsDays: 400, hourlyMonths: 13 });
     expect(c.maxRowsPerFile).toBe(10);
     expect(c.parseWorkers).toBe(0);
     expect(c.rateLimit).toEqual({ perSecond: 0.5, burst: 3 });
@@ -122,6 +126,9 @@ describe("central configuration schema", () => {
     SRVUTIL_RATE_LIMIT_BURST: "lots",
     SRVUTIL_SQLITE_SYNCHRONOUS: "OFF",
     SRVUTIL_RAW_STORE: "s3",
+    SRVUTIL_RETENTION_RAW_DAYS: "0",
+    SRVUTIL_RETENTION_RECEIVED_METRICS_DAYS: "a month",
+    SRVUTIL_RETENTION_HOURLY_MONTHS: "1.5",
     SRVUTIL_LOG_LEVEL: "loud",
     SRVUTIL_LOG_MAX_BYTES: "10MB",
     SRVUTIL_LOG_MAX_FILES: "0",

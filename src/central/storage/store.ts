@@ -5,6 +5,7 @@ import type { DeliveryStore } from "./delivery-store.js";
 import type { AppliedMigration } from "./migration-log.js";
 import type { RawUploadStore } from "./raw-upload-store.js";
 import type { ReportArchiveStore } from "./report-archive-store.js";
+import type { RetentionStore } from "./retention-store.js";
 import type { RollupStore } from "./rollup-store.js";
 import type { UserStore } from "./user-store.js";
 
@@ -32,6 +33,8 @@ export interface Storage extends MetricsStore {
   readonly reports: ReportArchiveStore;
   /** The dashboard's batched reads (./dashboard-reads.ts). */
   readonly dashboard: DashboardReads;
+  /** Pruning of the raw samples past the retention horizon (./retention-store.ts). */
+  readonly retention: RetentionStore;
 }
 
 /** Samples, uploads and tokens: the part of the port that ingest and authentication use. */

@@ -10,8 +10,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { serveJobs } from "../../../src/central/jobs/serve-jobs.js";
 import { type RunningCentral, startCentral } from "../../../src/central/server.js";
+import { openStorage } from "../../../src/central/storage/open.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
+import type { Storage } from "../../../src/central/storage/store.js";
+import type { MetricRow } from "../../../src/protocol/index.js";
 import { createTestSchema, findTestPostgres, requirePostgres } from "../../helpers/postgres.js";
+import { upload } from "../report/store-helpers.js";
 
 const PG = await findTestPostgres();
 
@@ -66,6 +70,56 @@ describe("central serve's scheduled jobs", () => {
     // A clean shutdown leaves the list at once.
     expect(await admin.coordination.liveInstances(Date.now())).toEqual([]);
     // By default serve runs the retention job.
-    expect(serveJobs(admin, null).map((j) => j.name)).toContain("retention");
+    const settings = {
+      retention: { rawDays: 35, receivedMetricsDays: null, hourlyMonths: 13 },
+      receivedMetricsDir: "",
+    };
+    expect(serveJobs(admin, null, settings).map((j) => j.name)).toContain("retention");
   }, 30_000);
 });
+
+describe("the retention job as central serve wires it", () => {
+  it("prunes raw samples past the horizon and keeps the rest (SQLite)", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-retention-job-"));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const t = await tempStoreIn(dir);
+    cleanups.push(() => t.close());
+    const now = Date.now();
+    const old = Math.floor((now - 40 * DAY) / HOUR) * HOUR;
+    const recent = Math.floor((now - 2 * DAY) / HOUR) * HOUR;
+    await upload(t, [sampleAt("srv-a", old), sampleAt("srv-a", old + 60_000)]);
+    await upload(t, [sampleAt("srv-a", recent)]);
+    const job = serveJobs(t, null, {
+      retention: { rawDays: 35, receivedMetricsDays: null, hourlyMonths: 13 },
+      receivedMetricsDir: path.join(dir, "received_metrics"),
+    }).find((j) => j.name === "retention")!;
+    await job.run();
+    const left: number[] = [];
+    for await (const r of t.samples({ from: 0, to: now })) left.push(r.timestamp);
+    expect(left).toEqual([recent]);
+  });
+});
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+
+async function tempStoreIn(dir: string): Promise<Storage> {
+  return openStorage(`sqlite:${path.join(dir, "srvutil.db")}`);
+}
+
+function sampleAt(server: string, timestamp: number): MetricRow {
+  return {
+    server,
+    timestamp,
+    cpuPercent: 10,
+    cpuPeakPercent: null,
+    intervalSeconds: 60,
+    memTotalBytes: 8e9,
+    memUsedBytes: 4e9,
+    memAvailableBytes: 4e9,
+    diskMount: "/",
+    diskTotalBytes: 1e11,
+    diskUsedBytes: 5e10,
+    diskFreeBytes: 5e10,
+  };
+}

@@ -23,24 +23,34 @@ import { PgCoordinationStore } from "./coordination.js";
 import { PgDashboardReads } from "./dashboard-reads.js";
 import { PgDeliveryStore } from "./deliveries.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
+import { DISTRIBUTION_KEY_MIGRATIONS, PARTITION_MIGRATIONS, SamplePartitions } from "./partitions.js";
 import { insertPgRawUpload, PgRawUploadStore } from "./raw-uploads.js";
 import { PgReportArchive } from "./report-archive.js";
+import { PgRetentionStore } from "./retention.js";
 import { markDirtyHours, PgRollupStore } from "./rollups.js";
+import {
+  insertSamples,
+  SAMPLE_COLUMNS,
+  SAMPLE_INSERT_METHOD,
+  type SampleInsertMethod,
+} from "./sample-insert.js";
 import { PgUserStore } from "./users.js";
 
 /**
  * PostgreSQL behind the Storage port, for several central instances sharing
  * one database. Same tables and column names as SQLite
  * (timestamps are epoch-ms BIGINTs in both), so queries port directly.
- * One file = one transaction; its rows go in with a single
- * `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING`, whose row
- * count is the number of new rows.
+ One file = one transaction; its rows go in through ./sample-insert.ts
+ * (ON CONFLICT DO NOTHING, whose row count is the number of new rows).
+ * `samples` is partitioned by week (./partitions.ts); the partitions a file
+ * needs are created before its transaction.
  *
- * Deliveries live in ./deliveries.ts and rollups in ./rollups.ts, on the
- * same connection pool.
+ * Deliveries live in ./deliveries.ts, rollups in ./rollups.ts and raw
+ * retention in ./retention.ts, on the same connection pool.
  */
 
-const MIGRATIONS: readonly Migration[] = [
+/** Component "metrics" (samples is partitioned afterwards by "./partitions.ts"). */
+export const PG_METRICS_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     description: "samples, uploads, agent tokens",
@@ -91,8 +101,6 @@ const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-const SAMPLE_COLUMNS =
-  "server, ts, mount, cpu_percent, cpu_peak_percent, interval_seconds, mem_total, mem_used, mem_available, disk_total, disk_used, disk_free";
 const SAMPLE_PAGE = 5000;
 /** /readyz answers 503 when the database has not answered `SELECT 1` within this. */
 const PING_TIMEOUT_MS = 2_000;
@@ -115,9 +123,20 @@ export class PgStore implements Storage {
   readonly users: PgUserStore;
   readonly reports: PgReportArchive;
   readonly dashboard: PgDashboardReads;
+  readonly retention: PgRetentionStore;
+  private readonly partitions: SamplePartitions;
 
-  /** `schema`: a search_path to use (tests use a throwaway schema). */
-  constructor(connectionString: string, options: { schema?: string; max?: number } = {}) {
+  private readonly insertMethod: SampleInsertMethod;
+
+  /**
+   * `schema`: a search_path to use (tests use a throwaway schema);
+   * `insertMethod`: how rows go in (benchmarks compare them; default the fastest).
+   */
+  constructor(
+    connectionString: string,
+    options: { schema?: string; max?: number; insertMethod?: SampleInsertMethod } = {},
+  ) {
+    this.insertMethod = options.insertMethod ?? SAMPLE_INSERT_METHOD;
     this.pool = new pg.Pool({
       connectionString,
       max: options.max ?? 10,
@@ -136,10 +155,15 @@ export class PgStore implements Storage {
     this.users = new PgUserStore(this.pool);
     this.reports = new PgReportArchive(this.pool);
     this.dashboard = new PgDashboardReads(this.pool);
+    this.partitions = new SamplePartitions(this.pool);
+    this.retention = new PgRetentionStore(this.pool, this.partitions);
   }
 
   async init(): Promise<void> {
-    await runPgMigrations(this.pool, "metrics", MIGRATIONS);
+    await runPgMigrations(this.pool, "metrics", PG_METRICS_MIGRATIONS);
+    await runPgMigrations(this.pool, "samples_partitions", PARTITION_MIGRATIONS);
+    await runPgMigrations(this.pool, "distribution_keys", DISTRIBUTION_KEY_MIGRATIONS);
+    await this.partitions.ensureAhead(Date.now());
     await this.deliveries.init();
     await this.users.init();
     await this.reports.init();
@@ -173,39 +197,29 @@ export class PgStore implements Storage {
   }
 
   async ingest(upload: UploadRecord, rows: readonly MetricRow[]): Promise<IngestOutcome> {
-    const cols: unknown[][] = Array.from({ length: 12 }, () => new Array(rows.length));
+    try {
+      return await this.ingestOnce(upload, rows);
+    } catch (err) {
+      // 23514: no partition for a row, when another instance's retention
+      // dropped a week this one still had cached. Nothing was committed.
+      if ((err as { code?: unknown }).code !== "23514") throw err;
+      this.partitions.forget();
+      return await this.ingestOnce(upload, rows);
+    }
+  }
+
+  private async ingestOnce(upload: UploadRecord, rows: readonly MetricRow[]): Promise<IngestOutcome> {
     let tsMin = Number.POSITIVE_INFINITY;
     let tsMax = Number.NEGATIVE_INFINITY;
-    rows.forEach((r, i) => {
+    for (const r of rows) {
       if (r.timestamp < tsMin) tsMin = r.timestamp;
       if (r.timestamp > tsMax) tsMax = r.timestamp;
-      const values = [
-        r.server,
-        r.timestamp,
-        r.diskMount,
-        r.cpuPercent,
-        r.cpuPeakPercent,
-        r.intervalSeconds,
-        r.memTotalBytes,
-        r.memUsedBytes,
-        r.memAvailableBytes,
-        r.diskTotalBytes,
-        r.diskUsedBytes,
-        r.diskFreeBytes,
-      ];
-      for (let c = 0; c < 12; c++) cols[c]![i] = values[c];
-    });
+    }
+    await this.partitions.ensureFor(rows.map((r) => r.timestamp));
     const client = await this.pool.connect();
     try {
       await client.query("BEGIN");
-      const res = await client.query(
-        `INSERT INTO samples (${SAMPLE_COLUMNS})
-         SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::float8[], $5::float8[], $6::float8[],
-                              $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[])
-         ON CONFLICT DO NOTHING`,
-        cols,
-      );
-      const inserted = res.rowCount ?? 0;
+      const inserted = await insertSamples(client, rows, this.insertMethod);
       const hasRows = rows.length > 0;
       await client.query(
         `INSERT INTO uploads (upload_id, server, received_at, raw_path, sha256, bytes, rows, inserted, ts_min, ts_max)
@@ -275,11 +289,13 @@ export class PgStore implements Storage {
               'SELECT server FROM server_stats ORDER BY server COLLATE "C"',
             )
           ).rows.map((r) => r.server);
+    // server and mount are COLLATE "C" (./partitions.ts): the key's order is byte order,
+    // and the row comparison below is a range on the primary key, not a filter.
     for (const server of servers) {
       let page = (
         await this.pool.query<SampleDbRow>(
           `SELECT ${SAMPLE_COLUMNS} FROM samples WHERE server = $1 AND ts >= $2 AND ts < $3
-           ORDER BY ts, mount COLLATE "C" LIMIT $4`,
+           ORDER BY ts, mount LIMIT $4`,
           [server, query.from, query.to, SAMPLE_PAGE],
         )
       ).rows;
@@ -290,8 +306,8 @@ export class PgStore implements Storage {
         page = (
           await this.pool.query<SampleDbRow>(
             `SELECT ${SAMPLE_COLUMNS} FROM samples
-             WHERE server = $1 AND (ts > $2 OR (ts = $2 AND mount COLLATE "C" > $3)) AND ts < $4
-             ORDER BY ts, mount COLLATE "C" LIMIT $5`,
+             WHERE server = $1 AND (server, ts, mount) > ($1, $2, $3) AND ts >= $2 AND ts < $4
+             ORDER BY ts, mount LIMIT $5`,
             [server, last.ts, last.mount, query.to, SAMPLE_PAGE],
           )
         ).rows;

@@ -29,6 +29,7 @@ import { SqliteDeliveryStore } from "./deliveries.js";
 import { runMigrations } from "./migrate.js";
 import { insertSqliteRawUpload, SqliteRawUploadStore } from "./raw-uploads.js";
 import { SqliteReportArchive } from "./report-archive.js";
+import { SqliteRetentionStore } from "./retention.js";
 import { ensureRollupSchema, SqliteRollupStore } from "./rollups.js";
 import { METRICS_MIGRATIONS } from "./schema.js";
 import { SqliteUserStore } from "./users.js";
@@ -110,6 +111,7 @@ export class SqliteStore implements Storage {
   readonly users: SqliteUserStore;
   readonly reports: SqliteReportArchive;
   readonly dashboard: SqliteDashboardReads;
+  readonly retention: SqliteRetentionStore;
   readonly synchronous: SqliteSynchronous;
   private statements: ReturnType<typeof prepareStatements> | null = null;
   private closed = false;
@@ -139,6 +141,7 @@ export class SqliteStore implements Storage {
     this.users = new SqliteUserStore(this.db);
     this.reports = new SqliteReportArchive(this.db);
     this.dashboard = new SqliteDashboardReads(this.db);
+    this.retention = new SqliteRetentionStore(this.db);
   }
 
   async init(): Promise<void> {

@@ -1,0 +1,114 @@
+import { readdir, rm } from "node:fs/promises";
+import path from "node:path";
+import type { SamplePruneResult } from "./storage/retention-store.js";
+import type { RollupPruneResult } from "./storage/rollup-store.js";
+import type { Storage } from "./storage/store.js";
+
+/**
+ * The retention job: one call prunes everything past its horizon. It knows
+ * no backend (storage.retention does the backend's part) and runs where it
+ * is called: `central serve`'s scheduler makes sure one instance at a time
+ * calls it. Safe to repeat; a run cut short leaves nothing half-done that the
+ * next run does not finish.
+ */
+export interface RetentionSettings {
+  /** Days of raw samples kept (SRVUTIL_RETENTION_RAW_DAYS); null keeps them forever. */
+  rawDays: number | null;
+  /** Days of raw upload files in received_metrics/ kept (SRVUTIL_RETENTION_RECEIVED_METRICS_DAYS); null keeps them. */
+  receivedMetricsDays: number | null;
+  /** Calendar months of hourly rollups kept (SRVUTIL_RETENTION_HOURLY_MONTHS); null keeps them. Daily rollups are kept forever. */
+  hourlyMonths: number | null;
+}
+
+export const DEFAULT_RETENTION: Readonly<RetentionSettings> = Object.freeze({
+  rawDays: 35,
+  receivedMetricsDays: null,
+  hourlyMonths: 13,
+});
+
+export interface RetentionRun {
+  /** Raw samples before this instant are gone (epoch ms, a whole UTC hour); null when kept forever. */
+  rawCutoff: number | null;
+  samples: SamplePruneResult | null;
+  /** Hour buckets deleted, and the raw horizon before which no hour is recomputed. */
+  rollups: RollupPruneResult;
+  /** received_metrics/<server>/<day>/ directories removed; null when the files are kept. */
+  receivedMetricsDaysRemoved: number | null;
+  /** Raw uploads kept in the database (SRVUTIL_RAW_STORE=database) removed by the same setting; null when kept. */
+  rawUploadsRemoved: number | null;
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/**
+ * The first instant raw samples are kept from: `days` before `now`, floored
+ * to the UTC hour, so that every hour is either wholly kept or wholly pruned
+ * (an hour's rollup is never computed from a part of its rows).
+ */
+export function rawCutoff(now: number, days: number): number {
+  return Math.floor((now - days * DAY_MS) / HOUR_MS) * HOUR_MS;
+}
+
+/** The first hour of hourly rollups kept: `months` calendar months before `now` (UTC), on the hour. */
+export function hourlyCutoff(now: number, months: number): number {
+  const d = new Date(now);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - months, d.getUTCDate(), d.getUTCHours());
+}
+
+/**
+ * In this order: partitions ahead; rollups caught up, so every hour about to
+ * lose its raw rows is folded in first; the rollup side (hour buckets past
+ * their retention, and the raw horizon recorded so that no hour before it is
+ * recomputed from a part of its rows); then the raw samples; then the files.
+ */
+export async function runRetention(
+  storage: Storage,
+  settings: RetentionSettings,
+  options: { now: number; receivedMetricsDir: string },
+): Promise<RetentionRun> {
+  await storage.retention.maintain(options.now);
+  const cutoff = settings.rawDays === null ? null : rawCutoff(options.now, settings.rawDays);
+  await storage.rollups.refresh();
+  const rollups = await storage.rollups.prune({
+    rawBefore: cutoff ?? 0,
+    hourlyBefore: settings.hourlyMonths === null ? 0 : hourlyCutoff(options.now, settings.hourlyMonths),
+  });
+  const samples = cutoff === null ? null : await storage.retention.pruneSamples(cutoff);
+  const receivedMetricsDaysRemoved =
+    settings.receivedMetricsDays === null
+      ? null
+      : await pruneReceivedMetrics(
+          options.receivedMetricsDir,
+          options.now - settings.receivedMetricsDays * DAY_MS,
+        );
+  // Raw uploads in the database are received_metrics/ kept elsewhere: the same setting applies.
+  const rawUploadsRemoved =
+    settings.receivedMetricsDays === null
+      ? null
+      : await storage.rawUploads.pruneBefore(options.now - settings.receivedMetricsDays * DAY_MS);
+  return { rawCutoff: cutoff, samples, rollups, receivedMetricsDaysRemoved, rawUploadsRemoved };
+}
+
+/**
+ * Removes received_metrics/<server>/<YYYY-MM-DD>/ (the UTC day the central
+ * received the files) for every day that ended before `before`. Names that
+ * are not a day directory are left alone.
+ */
+export async function pruneReceivedMetrics(root: string, before: number): Promise<number> {
+  const lastKeptDay = new Date(before).toISOString().slice(0, 10); // days < this one ended before `before`
+  let removed = 0;
+  const servers = await readdir(root, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return [];
+    throw err;
+  });
+  for (const s of servers) {
+    if (!s.isDirectory()) continue;
+    for (const d of await readdir(path.join(root, s.name), { withFileTypes: true })) {
+      if (!d.isDirectory() || !/^\d{4}-\d{2}-\d{2}$/.test(d.name) || d.name >= lastKeptDay) continue;
+      await rm(path.join(root, s.name, d.name), { recursive: true, force: true });
+      removed++;
+    }
+  }
+  return removed;
+}

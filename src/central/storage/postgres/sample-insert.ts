@@ -1,0 +1,190 @@
+import type pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
+import type { MetricRow } from "../../../protocol/index.js";
+
+/**
+ * The bulk insert of one upload's rows into `samples`, inside the caller's
+ * transaction, resolving to the number of rows that were new (ON CONFLICT DO
+ * NOTHING: duplicates of (server, ts, mount) are not written, and counted
+ * exactly as rows − inserted).
+ *
+ * Three ways, measured against each other by `npm run bench:ingest`
+ * (bench/ingest/pg-bulk.ts, table in docs/scaling.md):
+ * - "unnest": one INSERT … SELECT FROM unnest(12 arrays), 12 parameters;
+ * - "values": multi-row INSERT … VALUES, VALUES_CHUNK rows per statement;
+ * - "copy": COPY into a per-connection temporary staging table, then one
+ *   INSERT … SELECT … ON CONFLICT DO NOTHING from it;
+ * - "copy-direct": COPY straight into `samples` inside a savepoint (every
+ *   row new: inserted = rows); when a row is already stored, COPY stops with
+ *   a unique violation, the savepoint is rolled back and the file goes in
+ *   again through "unnest" with ON CONFLICT DO NOTHING. Same result, same
+ *   count; the common case skips the speculative insertion of ON CONFLICT
+ *   and uses COPY's multi-row heap inserts;
+ * - "auto": "copy-direct" for files of COPY_MIN_ROWS rows or more, "values"
+ *   below (fleet uploads of a few rows), and "values" as the fallback.
+ * `insertSamples` uses the fastest one (SAMPLE_INSERT_METHOD).
+ */
+export type SampleInsertMethod = "unnest" | "values" | "copy" | "copy-direct" | "auto";
+
+export const SAMPLE_INSERT_METHODS: readonly SampleInsertMethod[] = [
+  "unnest",
+  "values",
+  "copy",
+  "copy-direct",
+  "auto",
+];
+
+/** From this many rows on, "auto" COPYs; below, COPY's extra round trip costs more than it saves. */
+export const COPY_MIN_ROWS = 500;
+
+/** The method ingest uses: the fastest in the measurement (see docs/scaling.md). */
+export const SAMPLE_INSERT_METHOD: SampleInsertMethod = "auto";
+
+export const SAMPLE_COLUMNS =
+  "server, ts, mount, cpu_percent, cpu_peak_percent, interval_seconds, mem_total, mem_used, mem_available, disk_total, disk_used, disk_free";
+
+export function insertSamples(
+  client: pg.PoolClient,
+  rows: readonly MetricRow[],
+  method: SampleInsertMethod = SAMPLE_INSERT_METHOD,
+): Promise<number> {
+  if (rows.length === 0) return Promise.resolve(0);
+  if (method === "copy") return insertByCopy(client, rows);
+  if (method === "copy-direct") return insertByDirectCopy(client, rows, insertByUnnest);
+  if (method === "auto") {
+    return rows.length >= COPY_MIN_ROWS
+      ? insertByDirectCopy(client, rows, insertByValues)
+      : insertByValues(client, rows);
+  }
+  if (method === "values") return insertByValues(client, rows);
+  return insertByUnnest(client, rows);
+}
+
+function values(r: MetricRow): unknown[] {
+  return [
+    r.server,
+    r.timestamp,
+    r.diskMount,
+    r.cpuPercent,
+    r.cpuPeakPercent,
+    r.intervalSeconds,
+    r.memTotalBytes,
+    r.memUsedBytes,
+    r.memAvailableBytes,
+    r.diskTotalBytes,
+    r.diskUsedBytes,
+    r.diskFreeBytes,
+  ];
+}
+
+async function insertByUnnest(client: pg.PoolClient, rows: readonly MetricRow[]): Promise<number> {
+  const cols: unknown[][] = Array.from({ length: 12 }, () => new Array(rows.length));
+  rows.forEach((r, i) => {
+    const v = values(r);
+    for (let c = 0; c < 12; c++) cols[c]![i] = v[c];
+  });
+  const res = await client.query(
+    `INSERT INTO samples (${SAMPLE_COLUMNS})
+     SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::float8[], $5::float8[], $6::float8[],
+                          $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[])
+     ON CONFLICT DO NOTHING`,
+    cols,
+  );
+  return res.rowCount ?? 0;
+}
+
+/** Rows per multi-row INSERT: 12,000 parameters, well under PostgreSQL's 65,535. */
+const VALUES_CHUNK = 1000;
+const valuesSql = new Map<number, string>();
+
+function valuesStatement(n: number): string {
+  let sql = valuesSql.get(n);
+  if (sql === undefined) {
+    const tuples: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const o = i * 12;
+      tuples.push(
+        `($${o + 1}::text, $${o + 2}::int8, $${o + 3}::text, $${o + 4}::float8, $${o + 5}::float8, $${o + 6}::float8, $${o + 7}::int8, $${o + 8}::int8, $${o + 9}::int8, $${o + 10}::int8, $${o + 11}::int8, $${o + 12}::int8)`,
+      );
+    }
+    sql = `INSERT INTO samples (${SAMPLE_COLUMNS}) VALUES ${tuples.join(", ")} ON CONFLICT DO NOTHING`;
+    valuesSql.set(n, sql);
+  }
+  return sql;
+}
+
+async function insertByValues(client: pg.PoolClient, rows: readonly MetricRow[]): Promise<number> {
+  let inserted = 0;
+  for (let start = 0; start < rows.length; start += VALUES_CHUNK) {
+    const chunk = rows.slice(start, start + VALUES_CHUNK);
+    const params: unknown[] = [];
+    for (const r of chunk) params.push(...values(r));
+    const res = await client.query({
+      // Named: the full-chunk statement is parsed and planned once per connection.
+      name: `srvutil-samples-values-${chunk.length}`,
+      text: valuesStatement(chunk.length),
+      values: params,
+    });
+    inserted += res.rowCount ?? 0;
+  }
+  return inserted;
+}
+
+/** Connections that already have their staging table (temporary tables live as long as the session). */
+const withStaging = new WeakSet<pg.PoolClient>();
+
+async function insertByCopy(client: pg.PoolClient, rows: readonly MetricRow[]): Promise<number> {
+  if (!withStaging.has(client)) {
+    await client.query(
+      "CREATE TEMPORARY TABLE IF NOT EXISTS samples_staging (LIKE samples) ON COMMIT DELETE ROWS",
+    );
+    withStaging.add(client);
+  }
+  await copyRows(client, "samples_staging", rows);
+  const res = await client.query(
+    `INSERT INTO samples (${SAMPLE_COLUMNS}) SELECT ${SAMPLE_COLUMNS} FROM samples_staging ON CONFLICT DO NOTHING`,
+  );
+  // ON COMMIT DELETE ROWS empties the staging table at COMMIT. A second call
+  // in the same transaction would copy these rows again, but they then
+  // conflict with themselves in samples and are not counted twice.
+  return res.rowCount ?? 0;
+}
+
+async function insertByDirectCopy(
+  client: pg.PoolClient,
+  rows: readonly MetricRow[],
+  fallback: (client: pg.PoolClient, rows: readonly MetricRow[]) => Promise<number>,
+): Promise<number> {
+  // Not released on success: COMMIT releases it, one round trip fewer.
+  await client.query("SAVEPOINT srvutil_copy");
+  try {
+    await copyRows(client, "samples", rows);
+    return rows.length;
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== "23505") throw err; // unique_violation: a row is stored already
+    await client.query("ROLLBACK TO SAVEPOINT srvutil_copy");
+    return fallback(client, rows);
+  }
+}
+
+async function copyRows(client: pg.PoolClient, table: string, rows: readonly MetricRow[]): Promise<void> {
+  const lines: string[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    lines[i] =
+      `${copyText(r.server)}\t${r.timestamp}\t${copyText(r.diskMount)}\t${r.cpuPercent}\t${r.cpuPeakPercent ?? "\\N"}\t${r.intervalSeconds ?? "\\N"}\t${r.memTotalBytes}\t${r.memUsedBytes}\t${r.memAvailableBytes}\t${r.diskTotalBytes}\t${r.diskUsedBytes}\t${r.diskFreeBytes}\n`;
+  }
+  const stream = client.query(copyFrom(`COPY ${table} (${SAMPLE_COLUMNS}) FROM STDIN`));
+  await new Promise<void>((resolve, reject) => {
+    stream.on("error", reject);
+    stream.on("finish", resolve);
+    stream.end(lines.join(""));
+  });
+}
+
+/** COPY text format: backslash, tab, newline and carriage return are escaped. */
+function copyText(s: string): string {
+  return /[\\\t\n\r]/.test(s)
+    ? s.replace(/[\\\t\n\r]/g, (c) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r"))
+    : s;
+}

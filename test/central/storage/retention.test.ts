@@ -1,0 +1,227 @@
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { buildWeeklyReport } from "../../../src/central/report/index.js";
+import { pruneReceivedMetrics, rawCutoff, runRetention } from "../../../src/central/retention.js";
+import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
+import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
+import type { Storage } from "../../../src/central/storage/store.js";
+import type { MetricRow } from "../../../src/protocol/index.js";
+import { createTestSchema, findTestPostgres, requirePostgres } from "../../helpers/postgres.js";
+import { profileRows, randomProfile, rng } from "../report/fleet.js";
+
+/**
+ * Raw retention through the port on both backends: rows before the cutoff
+ * are gone, rows after it untouched, and the reports of weeks inside
+ * retention are identical before and after.
+ */
+const PG = await findTestPostgres();
+const DAY = 86_400_000;
+const NOW = Date.UTC(2026, 10, 25, 9, 30); // Wednesday of 2026-W48
+const FROM = Date.UTC(2026, 8, 14); // Monday, ten weeks earlier
+const CUTOFF = rawCutoff(NOW, 35); // Wed 21 Oct 2026 09:00 UTC
+const dirs: string[] = [];
+
+type Open = (ctx: { skip: (note?: string) => never }) => Promise<{ store: Storage; close(): Promise<void> }>;
+const backends: [string, Open][] = [
+  [
+    "sqlite",
+    async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-retention-"));
+      dirs.push(dir);
+      const store = new SqliteStore(path.join(dir, "r.db"));
+      await store.init();
+      return { store, close: () => store.close() };
+    },
+  ],
+  [
+    "postgres",
+    async (ctx) => {
+      const url = requirePostgres(ctx, PG);
+      const { schema, drop } = await createTestSchema(url, "srvutil_ret");
+      const store = new PgStore(url, { schema, max: 3 });
+      await store.init();
+      return {
+        store,
+        close: async () => {
+          await store.close();
+          await drop();
+        },
+      };
+    },
+  ],
+];
+
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function fill(store: Storage): Promise<void> {
+  const r = rng(7);
+  for (let i = 0; i < 3; i++) {
+    const p = randomProfile(r, `srv-${i}`);
+    p.intervalSeconds = 1800;
+    let day: MetricRow[] = [];
+    let n = 0;
+    const flush = async () => {
+      if (day.length === 0) return;
+      const id = `u-${i}-${n++}`;
+      await store.ingest(
+        { uploadId: id, server: p.server, receivedAt: NOW, rawPath: `x/${id}`, sha256: id, bytes: 0 },
+        day,
+      );
+      day = [];
+    };
+    for (const row of profileRows(p, FROM, NOW, i)) {
+      if (day.length > 0 && Math.floor(row.timestamp / DAY) !== Math.floor(day[0]!.timestamp / DAY))
+        await flush();
+      day.push(row);
+    }
+    await flush();
+  }
+}
+
+async function count(store: Storage, from: number, to: number): Promise<number> {
+  let n = 0;
+  for await (const _ of store.samples({ from, to })) n++;
+  return n;
+}
+
+const report = (store: Storage, week: string) =>
+  buildWeeklyReport(store, { week, timeZone: "UTC", now: NOW, thresholds: { history_days: 14 } });
+
+describe.each(backends)("raw retention: %s", (name, open) => {
+  let h: Awaited<ReturnType<Open>> | undefined;
+  beforeEach(async (ctx) => {
+    h = await open(ctx);
+    return async () => {
+      await h?.close();
+      h = undefined;
+    };
+  });
+
+  it("prunes rows before the cutoff, keeps the rest, and reports inside retention stay identical", async () => {
+    const store = h!.store;
+    await fill(store);
+    // W47 with the default 28-day history reaches back past the cutoff: those days come from the rollups.
+    const fullHistory = () => buildWeeklyReport(store, { week: "2026-W47", timeZone: "UTC", now: NOW });
+    const before = {
+      w46: await report(store, "2026-W46"),
+      w47: await report(store, "2026-W47"),
+      full: await fullHistory(),
+    };
+    const kept = await count(store, CUTOFF, NOW);
+    expect(await count(store, 0, CUTOFF)).toBeGreaterThan(0);
+
+    const run = await runRetention(
+      store,
+      { rawDays: 35, receivedMetricsDays: null, hourlyMonths: 13 },
+      { now: NOW, receivedMetricsDir: path.join(os.tmpdir(), "srvutil-no-such-dir") },
+    );
+    expect(run.rawCutoff).toBe(Date.UTC(2026, 9, 21, 9));
+    expect(run.receivedMetricsDaysRemoved).toBeNull();
+    expect(run.rollups.rawHorizon).toBe(CUTOFF); // the rollup side: no hour before it is recomputed
+    expect(run.rollups.hourlyDeleted).toBe(0); // nothing is 13 months old
+    expect(await count(store, 0, CUTOFF)).toBe(0);
+    expect(await count(store, CUTOFF, NOW)).toBe(kept);
+    expect(run.samples!.rowsDeleted).toBeGreaterThan(0); // the boundary week (PG) or everything (SQLite)
+    if (name === "postgres") {
+      // The five whole weeks from 14 Sep to 18 Oct go as partitions; 19 Oct is the boundary.
+      expect(run.samples!.partitionsDropped).toEqual([
+        "samples_p20260914",
+        "samples_p20260921",
+        "samples_p20260928",
+        "samples_p20261005",
+        "samples_p20261012",
+      ]);
+    } else {
+      expect(run.samples!.partitionsDropped).toEqual([]);
+    }
+    expect(await report(store, "2026-W46")).toEqual(before.w46);
+    expect(await report(store, "2026-W47")).toEqual(before.w47);
+    expect(await fullHistory()).toEqual(before.full);
+    // The servers stay listed (first seen, rows ever stored): older weeks are the rollups' to serve.
+    expect((await store.listServers()).map((s) => s.firstSeen)).toEqual(
+      expect.arrayContaining([expect.any(Number)]),
+    );
+    expect((await store.listServers()).every((s) => s.firstSeen < CUTOFF)).toBe(true);
+
+    const again = await store.retention.pruneSamples(CUTOFF);
+    expect(again).toEqual({ cutoff: CUTOFF, rowsDeleted: 0, partitionsDropped: [] });
+    // A late upload for a pruned week is still taken (and pruned by the next run).
+    const late = await store.ingest(
+      { uploadId: "late", server: "srv-0", receivedAt: NOW, rawPath: "x/late", sha256: "late", bytes: 0 },
+      [{ ...(await firstRow(store, CUTOFF)), timestamp: Date.UTC(2026, 8, 15) }],
+    );
+    expect(late.inserted).toBe(1);
+    const lateRun = await store.retention.pruneSamples(CUTOFF);
+    if (name === "postgres") expect(lateRun.partitionsDropped).toEqual(["samples_p20260914"]);
+    else expect(lateRun.rowsDeleted).toBe(1);
+    expect(await count(store, 0, CUTOFF)).toBe(0);
+  }, 90_000); // ten weeks of samples and six report builds on a shared 2-core machine
+
+  it("deletes in batches smaller than one timestamp's rows", async () => {
+    const store = h!.store;
+    const rows: MetricRow[] = [];
+    for (let t = 0; t < 30; t++) {
+      for (const mount of ["/", "/a", "/b"])
+        rows.push({ ...sample("srv-x", Date.UTC(2026, 9, 1) + t * 60_000), diskMount: mount });
+    }
+    await store.ingest(
+      { uploadId: "b", server: "srv-x", receivedAt: NOW, rawPath: "x/b", sha256: "b", bytes: 0 },
+      rows,
+    );
+    const cut = Date.UTC(2026, 9, 1) + 20 * 60_000;
+    const res = await store.retention.pruneSamples(cut, { batchSize: 2 });
+    expect(res.rowsDeleted).toBe(60);
+    expect(await count(store, 0, cut)).toBe(0);
+    expect(await count(store, cut, NOW)).toBe(30);
+  });
+});
+
+async function firstRow(store: Storage, from: number): Promise<MetricRow> {
+  for await (const r of store.samples({ from, to: NOW, servers: ["srv-0"] })) return r;
+  throw new Error("no row");
+}
+
+function sample(server: string, timestamp: number): MetricRow {
+  return {
+    server,
+    timestamp,
+    cpuPercent: 10,
+    cpuPeakPercent: null,
+    intervalSeconds: 60,
+    memTotalBytes: 8e9,
+    memUsedBytes: 4e9,
+    memAvailableBytes: 4e9,
+    diskMount: "/",
+    diskTotalBytes: 1e11,
+    diskUsedBytes: 5e10,
+    diskFreeBytes: 5e10,
+  };
+}
+
+describe("received_metrics/ retention", () => {
+  it("removes the day directories received before the horizon and nothing else", async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), "srvutil-rm-"));
+    dirs.push(root);
+    for (const [server, day] of [
+      ["alpha", "2026-09-01"],
+      ["alpha", "2026-10-25"],
+      ["alpha", "2026-10-26"],
+      ["beta", "2026-10-01"],
+      ["beta", "not-a-day"],
+    ] as const) {
+      mkdirSync(path.join(root, server, day), { recursive: true });
+      writeFileSync(path.join(root, server, day, "f.csv"), "x");
+    }
+    writeFileSync(path.join(root, "README"), "x");
+    // 30 days before NOW (25 Nov 09:30) is 26 Oct 09:30: days up to 25 Oct have ended before it.
+    expect(await pruneReceivedMetrics(root, NOW - 30 * DAY)).toBe(3);
+    expect(readdirSync(path.join(root, "alpha"))).toEqual(["2026-10-26"]);
+    expect(readdirSync(path.join(root, "beta"))).toEqual(["not-a-day"]);
+    expect(readdirSync(root).sort()).toEqual(["README", "alpha", "beta"]);
+    expect(await pruneReceivedMetrics(path.join(root, "missing"), NOW)).toBe(0);
+  });
+});
