@@ -146,8 +146,15 @@ export class PgStore implements Storage {
       types,
       ...(options.schema !== undefined ? { options: `-c search_path=${options.schema}` } : {}),
     });
-    // An idle client losing its connection must not crash the process.
+    // A client losing its connection must not crash the process: an idle one
+    // reports on the pool; a checked-out one emits on itself, and the query in
+    // flight rejects anyway (that is where the caller learns of it). Without a
+    // listener that emit is an uncaught exception, seen when the database
+    // restarted while a transaction held a client.
     this.pool.on("error", () => {});
+    this.pool.on("connect", (client) => {
+      client.on("error", () => {});
+    });
     this.rollups = new PgRollupStore(this.pool);
     this.deliveries = new PgDeliveryStore(this.pool);
     this.rawUploads = new PgRawUploadStore(this.pool);
