@@ -49,6 +49,27 @@ export function toStoredUpload(r: UploadDbRow): StoredUpload {
   };
 }
 
+/**
+ * A row's values in the samples table's column order (server, ts, mount,
+ * cpu_percent, …, disk_free): the parameters of every sample INSERT.
+ */
+export function sampleValues(r: MetricRow): unknown[] {
+  return [
+    r.server,
+    r.timestamp,
+    r.diskMount,
+    r.cpuPercent,
+    r.cpuPeakPercent,
+    r.intervalSeconds,
+    r.memTotalBytes,
+    r.memUsedBytes,
+    r.memAvailableBytes,
+    r.diskTotalBytes,
+    r.diskUsedBytes,
+    r.diskFreeBytes,
+  ];
+}
+
 export function toMetricRow(r: SampleDbRow): MetricRow {
   return {
     timestamp: r.ts,

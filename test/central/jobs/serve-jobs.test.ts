@@ -15,6 +15,7 @@ import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { createTestSchema, findTestPostgres, requirePostgres } from "../../helpers/postgres.js";
+import { row } from "../ingest/fixtures.js";
 import { upload } from "../report/store-helpers.js";
 
 const PG = await findTestPostgres();
@@ -87,8 +88,8 @@ describe("the retention job as central serve wires it", () => {
     const now = Date.now();
     const old = Math.floor((now - 40 * DAY) / HOUR) * HOUR;
     const recent = Math.floor((now - 2 * DAY) / HOUR) * HOUR;
-    await upload(t, [sampleAt("srv-a", old), sampleAt("srv-a", old + 60_000)]);
-    await upload(t, [sampleAt("srv-a", recent)]);
+    await upload(t, [at(old), at(old + 60_000)]);
+    await upload(t, [at(recent)]);
     const job = serveJobs(t, null, {
       retention: { rawDays: 35, receivedMetricsDays: null, hourlyMonths: 13 },
       receivedMetricsDir: path.join(dir, "received_metrics"),
@@ -103,23 +104,8 @@ describe("the retention job as central serve wires it", () => {
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
+const at = (ts: number): MetricRow => row("srv-a", new Date(ts).toISOString());
+
 async function tempStoreIn(dir: string): Promise<Storage> {
   return openStorage(`sqlite:${path.join(dir, "srvutil.db")}`);
-}
-
-function sampleAt(server: string, timestamp: number): MetricRow {
-  return {
-    server,
-    timestamp,
-    cpuPercent: 10,
-    cpuPeakPercent: null,
-    intervalSeconds: 60,
-    memTotalBytes: 8e9,
-    memUsedBytes: 4e9,
-    memAvailableBytes: 4e9,
-    diskMount: "/",
-    diskTotalBytes: 1e11,
-    diskUsedBytes: 5e10,
-    diskFreeBytes: 5e10,
-  };
 }

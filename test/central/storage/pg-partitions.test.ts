@@ -1,5 +1,6 @@
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { sampleValues } from "../../../src/central/storage/db-rows.js";
 import { runPgMigrations } from "../../../src/central/storage/postgres/migrate.js";
 import { WEEK_MS, weekStartOf } from "../../../src/central/storage/postgres/partitions.js";
 import { PG_METRICS_MIGRATIONS, PgStore } from "../../../src/central/storage/postgres/pg-store.js";
@@ -91,20 +92,10 @@ describe("PostgreSQL samples partitioned by week", () => {
       ...series("beta", Date.UTC(2026, 10, 20), 10),
     ];
     for (const r of old) {
-      await pool.query("INSERT INTO samples VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", [
-        r.server,
-        r.timestamp,
-        r.diskMount,
-        r.cpuPercent,
-        r.cpuPeakPercent,
-        r.intervalSeconds,
-        r.memTotalBytes,
-        r.memUsedBytes,
-        r.memAvailableBytes,
-        r.diskTotalBytes,
-        r.diskUsedBytes,
-        r.diskFreeBytes,
-      ]);
+      await pool.query(
+        "INSERT INTO samples VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        sampleValues(r),
+      );
     }
     await pool.query(
       "INSERT INTO server_stats SELECT server, MIN(ts), MAX(ts), COUNT(*) FROM samples GROUP BY server",

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import type { MetricRow } from "../../../protocol/index.js";
+import { sampleValues } from "../db-rows.js";
 
 /**
  * The bulk insert of one upload's rows into `samples`, inside the caller's
@@ -60,27 +61,10 @@ export function insertSamples(
   return insertByUnnest(client, rows);
 }
 
-function values(r: MetricRow): unknown[] {
-  return [
-    r.server,
-    r.timestamp,
-    r.diskMount,
-    r.cpuPercent,
-    r.cpuPeakPercent,
-    r.intervalSeconds,
-    r.memTotalBytes,
-    r.memUsedBytes,
-    r.memAvailableBytes,
-    r.diskTotalBytes,
-    r.diskUsedBytes,
-    r.diskFreeBytes,
-  ];
-}
-
 async function insertByUnnest(client: pg.PoolClient, rows: readonly MetricRow[]): Promise<number> {
   const cols: unknown[][] = Array.from({ length: 12 }, () => new Array(rows.length));
   rows.forEach((r, i) => {
-    const v = values(r);
+    const v = sampleValues(r);
     for (let c = 0; c < 12; c++) cols[c]![i] = v[c];
   });
   const res = await client.query(
@@ -118,7 +102,7 @@ async function insertByValues(client: pg.PoolClient, rows: readonly MetricRow[])
   for (let start = 0; start < rows.length; start += VALUES_CHUNK) {
     const chunk = rows.slice(start, start + VALUES_CHUNK);
     const params: unknown[] = [];
-    for (const r of chunk) params.push(...values(r));
+    for (const r of chunk) params.push(...sampleValues(r));
     const res = await client.query({
       // Named: the full-chunk statement is parsed and planned once per connection.
       name: `srvutil-samples-values-${chunk.length}`,

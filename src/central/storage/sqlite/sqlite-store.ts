@@ -6,6 +6,7 @@ import Database from "better-sqlite3";
 import type { MetricRow } from "../../../protocol/index.js";
 import {
   type SampleDbRow,
+  sampleValues,
   type TokenDbRow,
   toMetricRow,
   toStoredUpload,
@@ -335,20 +336,7 @@ export class SqliteStore implements Storage {
         if (o === (SAMPLE_BATCH - 1) * 12) inserted += st.insertSampleBatch.run(batchArgs).changes;
         continue;
       }
-      inserted += st.insertSample.run(
-        r.server,
-        ts,
-        r.diskMount,
-        r.cpuPercent,
-        r.cpuPeakPercent,
-        r.intervalSeconds,
-        r.memTotalBytes,
-        r.memUsedBytes,
-        r.memAvailableBytes,
-        r.diskTotalBytes,
-        r.diskUsedBytes,
-        r.diskFreeBytes,
-      ).changes;
+      inserted += st.insertSample.run(...sampleValues(r)).changes;
     }
     const hasRows = rows.length > 0;
     st.insertUpload.run(
