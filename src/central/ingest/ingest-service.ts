@@ -11,7 +11,7 @@ import {
   serverNameProblem,
 } from "../../protocol/index.js";
 import type { AutomationLog } from "../automation-log.js";
-import type { Storage } from "../storage/store.js";
+import type { Storage, StoredUpload } from "../storage/store.js";
 import { ParsePool } from "./parse-pool.js";
 import { RawFileWriter } from "./raw-file-writer.js";
 import {
@@ -148,34 +148,35 @@ export class IngestService {
     const server = singleServer(rows, opts.expectedServer);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
 
-    const earlier = await this.store.findUpload(server, sha256);
-    if (earlier !== null) {
-      return {
-        uploadId: earlier.uploadId,
-        server,
-        rows: rows.length,
-        inserted: 0,
-        duplicates: rows.length,
-        replay: true,
-        rawPath: earlier.rawPath,
-        skippedRows,
-      };
-    }
-
+    const replay = (earlier: StoredUpload): IngestResult => ({
+      uploadId: earlier.uploadId,
+      server,
+      rows: rows.length,
+      inserted: 0,
+      duplicates: rows.length,
+      replay: true,
+      rawPath: earlier.rawPath,
+      skippedRows,
+    });
     const uploadId = newUploadId(receivedAt);
     const day = new Date(receivedAt).toISOString().slice(0, 10);
     const name = rawFileName(uploadId, seedTimeZone);
     const rawPath = `received_metrics/${server}/${day}/${name}`;
-    const dir = this.safeDir(server, day);
+    const dir = this.safeDir(server, day); // also the check that rawPath stays inside received_metrics/
     if (this.options.rawStore === "database") {
-      const rawGzip = await gzipAsync(bytes, { level: 6 });
-      const outcome = await this.store.ingest(
+      // The replay check rides in the same write (one round trip on PostgreSQL).
+      const rawGzip = await gzipAsync(bytes, { level: 1 });
+      const answer = await this.store.ingestUnlessReplay(
         { uploadId, server, receivedAt, rawPath, sha256, bytes: bytes.byteLength, rawGzip },
         rows,
       );
-      this.logUpload(outcome, server, bytes.byteLength, seedTimeZone, skippedRows.length);
-      return { ...outcome, server, replay: false, rawPath, skippedRows };
+      if (answer.replayOf !== null) return replay(answer.replayOf);
+      this.logUpload(answer.outcome, server, bytes.byteLength, seedTimeZone, skippedRows.length);
+      return { ...answer.outcome, server, replay: false, rawPath, skippedRows };
     }
+    // A raw file is written before its rows, so a replay is found first (no file to take back).
+    const earlier = await this.store.findUpload(server, sha256);
+    if (earlier !== null) return replay(earlier);
     const file = path.join(dir, name);
     if (day !== this.knownDirsDay) {
       this.knownDirs.clear();

@@ -52,6 +52,13 @@ export interface MetricsStore {
    * are not written again. Resolves only after the transaction is committed.
    */
   ingest(upload: UploadRecord, rows: readonly MetricRow[]): Promise<IngestOutcome>;
+  /**
+   * `ingest`, unless this server already sent a file with the same content
+   * (upload.sha256), as an agent does that retries after a lost answer: then
+   * nothing is stored and the answer is the earlier upload. On PostgreSQL a
+   * fleet upload is then one round trip, the replay check included.
+   */
+  ingestUnlessReplay(upload: UploadRecord, rows: readonly MetricRow[]): Promise<IngestAnswer>;
   /** True when an upload with this content hash from this server is stored. */
   hasUpload(server: string, sha256: string): Promise<boolean>;
   /** True when an upload with this id is stored (startup recovery). */
@@ -128,6 +135,8 @@ export interface IngestOutcome {
   /** Rows already stored (same server, timestamp, disk_mount). */
   duplicates: number;
 }
+
+export type IngestAnswer = { replayOf: StoredUpload } | { replayOf: null; outcome: IngestOutcome };
 
 export interface SampleQuery {
   from: number;

@@ -161,6 +161,56 @@ describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
     expect(await store.listServers()).toEqual([]);
   });
 
+  it("ingests unless the same content came before: the replay stores nothing and names the earlier upload", async () => {
+    const { store } = h!;
+    // 3 rows (a fleet upload: one statement on PostgreSQL) and 600 rows (a backlog file: COPY).
+    for (const n of [3, 600]) {
+      const server = `replay-${n}`;
+      const rows = Array.from({ length: n }, (_, i) =>
+        row(server, new Date(Date.parse("2026-11-23T00:00:00Z") + i * 60_000).toISOString(), "/"),
+      );
+      const first = await store.ingestUnlessReplay(
+        { ...upload(`${server}-a`, server), sha256: "same" },
+        rows,
+      );
+      expect(first).toEqual({
+        replayOf: null,
+        outcome: { uploadId: `${server}-a`, rows: n, inserted: n, duplicates: 0 },
+      });
+      const again = await store.ingestUnlessReplay(
+        { ...upload(`${server}-b`, server), sha256: "same" },
+        rows,
+      );
+      expect(again).toEqual({
+        replayOf: {
+          uploadId: `${server}-a`,
+          server,
+          receivedAt: 1_764_000_000_000,
+          rawPath: `received_metrics/${server}/2026-11-25/${server}-a.csv`,
+          rows: n,
+          inserted: n,
+        },
+      });
+      expect(await store.hasUploadId(`${server}-b`)).toBe(false);
+      // Other content with rows already stored: stored as an upload, every row a duplicate.
+      const overlap = await store.ingestUnlessReplay(
+        { ...upload(`${server}-c`, server), sha256: "other" },
+        rows,
+      );
+      expect(overlap).toEqual({
+        replayOf: null,
+        outcome: { uploadId: `${server}-c`, rows: n, inserted: 0, duplicates: n },
+      });
+      expect((await store.listServers()).find((s) => s.server === server)?.rows).toBe(n);
+    }
+    // The same content from another server is not a replay.
+    const other = await store.ingestUnlessReplay({ ...upload("replay-x", "replay-x"), sha256: "same" }, [
+      row("replay-x", "2026-11-23T00:00:00Z", "/"),
+    ]);
+    expect(other.replayOf).toBeNull();
+    await store.clearIngestedData();
+  });
+
   it("stores, finds, lists and revokes agent and viewer tokens", async () => {
     const { store } = h!;
     const token = await createAgentToken(store, "web-01");

@@ -4,13 +4,12 @@ import {
   type SampleDbRow,
   type TokenDbRow,
   toMetricRow,
-  toStoredUpload,
   toTokenRecord,
-  type UploadDbRow,
 } from "../db-rows.js";
 import { appliedMigrationsOf } from "../migration-log.js";
 import type {
   AgentTokenRecord,
+  IngestAnswer,
   IngestOutcome,
   SampleQuery,
   ServerSummary,
@@ -22,26 +21,23 @@ import type {
 import { PgCoordinationStore } from "./coordination.js";
 import { PgDashboardReads } from "./dashboard-reads.js";
 import { PgDeliveryStore } from "./deliveries.js";
+import { findUpload, ingestUpload } from "./ingest.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
 import { DISTRIBUTION_KEY_MIGRATIONS, PARTITION_MIGRATIONS, SamplePartitions } from "./partitions.js";
-import { insertPgRawUpload, PgRawUploadStore } from "./raw-uploads.js";
+import { PgRawUploadStore } from "./raw-uploads.js";
 import { PgReportArchive } from "./report-archive.js";
 import { PgRetentionStore } from "./retention.js";
-import { markDirtyHours, PgRollupStore } from "./rollups.js";
-import {
-  insertSamples,
-  SAMPLE_COLUMNS,
-  SAMPLE_INSERT_METHOD,
-  type SampleInsertMethod,
-} from "./sample-insert.js";
+import { PgRollupStore } from "./rollups.js";
+import { SAMPLE_COLUMNS, SAMPLE_INSERT_METHOD, type SampleInsertMethod } from "./sample-insert.js";
 import { PgUserStore } from "./users.js";
 
 /**
  * PostgreSQL behind the Storage port, for several central instances sharing
  * one database. Same tables and column names as SQLite
  * (timestamps are epoch-ms BIGINTs in both), so queries port directly.
- One file = one transaction; its rows go in through ./sample-insert.ts
- * (ON CONFLICT DO NOTHING, whose row count is the number of new rows).
+ * One file = one atomic write (./ingest.ts: one statement for a fleet
+ * upload, a COPY transaction for a backlog file; ON CONFLICT DO NOTHING,
+ * whose row count is the number of new rows).
  * `samples` is partitioned by week (./partitions.ts); the partitions a file
  * needs are created before its transaction.
  *
@@ -204,65 +200,32 @@ export class PgStore implements Storage {
   }
 
   async ingest(upload: UploadRecord, rows: readonly MetricRow[]): Promise<IngestOutcome> {
+    const answer = await this.ingestWithRetry(upload, rows, false);
+    if (answer.replayOf !== null) throw new Error("internal: replay answer to a plain ingest");
+    return answer.outcome;
+  }
+
+  ingestUnlessReplay(upload: UploadRecord, rows: readonly MetricRow[]): Promise<IngestAnswer> {
+    return this.ingestWithRetry(upload, rows, true);
+  }
+
+  private async ingestWithRetry(
+    upload: UploadRecord,
+    rows: readonly MetricRow[],
+    unlessReplay: boolean,
+  ): Promise<IngestAnswer> {
+    const once = async () => {
+      await this.partitions.ensureFor(rows.map((r) => r.timestamp));
+      return ingestUpload(this.pool, upload, rows, this.insertMethod, unlessReplay);
+    };
     try {
-      return await this.ingestOnce(upload, rows);
+      return await once();
     } catch (err) {
       // 23514: no partition for a row, when another instance's retention
       // dropped a week this one still had cached. Nothing was committed.
       if ((err as { code?: unknown }).code !== "23514") throw err;
       this.partitions.forget();
-      return await this.ingestOnce(upload, rows);
-    }
-  }
-
-  private async ingestOnce(upload: UploadRecord, rows: readonly MetricRow[]): Promise<IngestOutcome> {
-    let tsMin = Number.POSITIVE_INFINITY;
-    let tsMax = Number.NEGATIVE_INFINITY;
-    for (const r of rows) {
-      if (r.timestamp < tsMin) tsMin = r.timestamp;
-      if (r.timestamp > tsMax) tsMax = r.timestamp;
-    }
-    await this.partitions.ensureFor(rows.map((r) => r.timestamp));
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
-      const inserted = await insertSamples(client, rows, this.insertMethod);
-      const hasRows = rows.length > 0;
-      await client.query(
-        `INSERT INTO uploads (upload_id, server, received_at, raw_path, sha256, bytes, rows, inserted, ts_min, ts_max)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [
-          upload.uploadId,
-          upload.server,
-          upload.receivedAt,
-          upload.rawPath,
-          upload.sha256,
-          upload.bytes,
-          rows.length,
-          inserted,
-          hasRows ? tsMin : null,
-          hasRows ? tsMax : null,
-        ],
-      );
-      await insertPgRawUpload(client, upload);
-      if (hasRows) {
-        await client.query(
-          `INSERT INTO server_stats (server, first_seen, last_seen, rows) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (server) DO UPDATE SET
-             first_seen = LEAST(server_stats.first_seen, excluded.first_seen),
-             last_seen = GREATEST(server_stats.last_seen, excluded.last_seen),
-             rows = server_stats.rows + excluded.rows`,
-          [upload.server, tsMin, tsMax, inserted],
-        );
-      }
-      if (inserted > 0) await markDirtyHours(client, upload.server, rows); // rollups: commits with the rows
-      await client.query("COMMIT");
-      return { uploadId: upload.uploadId, rows: rows.length, inserted, duplicates: rows.length - inserted };
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw err;
-    } finally {
-      client.release();
+      return await once();
     }
   }
 
@@ -274,12 +237,8 @@ export class PgStore implements Storage {
     return (await this.pool.query("SELECT 1 FROM uploads WHERE upload_id = $1", [uploadId])).rowCount !== 0;
   }
 
-  async findUpload(server: string, sha256: string): Promise<StoredUpload | null> {
-    const r = await this.pool.query<UploadDbRow>(
-      "SELECT upload_id, server, received_at, raw_path, rows, inserted FROM uploads WHERE server = $1 AND sha256 = $2 ORDER BY seq LIMIT 1",
-      [server, sha256],
-    );
-    return r.rows[0] === undefined ? null : toStoredUpload(r.rows[0]);
+  findUpload(server: string, sha256: string): Promise<StoredUpload | null> {
+    return findUpload(this.pool, server, sha256);
   }
 
   async clearIngestedData(): Promise<void> {
@@ -342,10 +301,12 @@ export class PgStore implements Storage {
   }
 
   async findAgentToken(tokenId: string): Promise<AgentTokenRecord | null> {
-    const r = await this.pool.query<TokenDbRow>(
-      "SELECT token_id, server, secret_hash, created_at, revoked_at, last_used_at FROM agent_tokens WHERE token_id = $1",
-      [tokenId],
-    );
+    // Named: every upload asks this, so it is parsed and planned once per connection.
+    const r = await this.pool.query<TokenDbRow>({
+      name: "srvutil-find-agent-token",
+      text: "SELECT token_id, server, secret_hash, created_at, revoked_at, last_used_at FROM agent_tokens WHERE token_id = $1",
+      values: [tokenId],
+    });
     return r.rows[0] === undefined ? null : toTokenRecord(r.rows[0]);
   }
 

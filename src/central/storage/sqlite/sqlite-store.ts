@@ -16,6 +16,7 @@ import {
 import { appliedMigrationsOf } from "../migration-log.js";
 import type {
   AgentTokenRecord,
+  IngestAnswer,
   IngestOutcome,
   SampleQuery,
   ServerSummary,
@@ -362,6 +363,12 @@ export class SqliteStore implements Storage {
 
   async hasUploadId(uploadId: string): Promise<boolean> {
     return this.st.hasUploadId.get(uploadId) !== undefined;
+  }
+
+  async ingestUnlessReplay(upload: UploadRecord, rows: readonly MetricRow[]): Promise<IngestAnswer> {
+    const earlier = await this.findUpload(upload.server, upload.sha256);
+    if (earlier !== null) return { replayOf: earlier };
+    return { replayOf: null, outcome: await this.ingest(upload, rows) };
   }
 
   async findUpload(server: string, sha256: string): Promise<StoredUpload | null> {

@@ -1,0 +1,221 @@
+import type pg from "pg";
+import type { MetricRow } from "../../../protocol/index.js";
+import { HOUR_MS } from "../../aggregate/rows.js";
+import { sampleValues, toStoredUpload, type UploadDbRow } from "../db-rows.js";
+import type { IngestAnswer, StoredUpload, UploadRecord } from "../store.js";
+import { insertPgRawUpload } from "./raw-uploads.js";
+import { markDirtyHours } from "./rollups.js";
+import { COPY_MIN_ROWS, insertSamples, SAMPLE_COLUMNS, type SampleInsertMethod } from "./sample-insert.js";
+
+/**
+ * One upload into PostgreSQL: its rows, its `uploads` row, its raw body (when
+ * raw uploads are kept in the database), the server's summary and the
+ * rollups' dirty hours, all committed together or not at all.
+ *
+ * Two shapes, for the two kinds of traffic:
+ * - A fleet upload (a few rows, fewer than COPY_MIN_ROWS) is ONE statement:
+ *   data-modifying CTEs, atomic on their own, so one round trip instead of
+ *   seven (BEGIN, rows, upload, raw, summary, dirty marks, COMMIT). At a
+ *   thousand agents a second the round trips and per-statement overhead, not
+ *   the rows, were the cost (docs/scaling.md has the measurement).
+ * - A backlog file goes in one transaction whose rows are COPYed
+ *   (./sample-insert.ts); there the rows are the cost.
+ *
+ * Rollup dirty marks: only the hours of rows that were new (a replayed row
+ * changes no rollup). They are upserted with `DO UPDATE … WHERE false`, not
+ * DO NOTHING, because that waits for a refresher holding the mark (claimed
+ * FOR UPDATE) to commit and then inserts it afresh, so rows committed after
+ * the refresher's snapshot are never left unmarked (./rollups.ts).
+ */
+export async function ingestUpload(
+  pool: pg.Pool,
+  upload: UploadRecord,
+  rows: readonly MetricRow[],
+  method: SampleInsertMethod,
+  unlessReplay: boolean,
+): Promise<IngestAnswer> {
+  let inserted: number;
+  if (method === "auto" && rows.length < COPY_MIN_ROWS) {
+    const answer = await ingestInOneStatement(pool, upload, rows, unlessReplay);
+    if (answer.prior_upload_id !== null) {
+      return {
+        replayOf: {
+          uploadId: answer.prior_upload_id,
+          server: upload.server,
+          receivedAt: answer.prior_received_at!,
+          rawPath: answer.prior_raw_path!,
+          rows: answer.prior_rows!,
+          inserted: answer.prior_inserted!,
+        },
+      };
+    }
+    inserted = answer.inserted;
+  } else {
+    if (unlessReplay) {
+      const earlier = await findUpload(pool, upload.server, upload.sha256);
+      if (earlier !== null) return { replayOf: earlier };
+    }
+    inserted = await ingestInTransaction(pool, upload, rows, method);
+  }
+  return {
+    replayOf: null,
+    outcome: { uploadId: upload.uploadId, rows: rows.length, inserted, duplicates: rows.length - inserted },
+  };
+}
+
+export async function findUpload(
+  pool: pg.Pool,
+  server: string,
+  sha256: string,
+): Promise<StoredUpload | null> {
+  const r = await pool.query<UploadDbRow>(
+    "SELECT upload_id, server, received_at, raw_path, rows, inserted FROM uploads WHERE server = $1 AND sha256 = $2 ORDER BY seq LIMIT 1",
+    [server, sha256],
+  );
+  return r.rows[0] === undefined ? null : toStoredUpload(r.rows[0]);
+}
+
+function timeRange(rows: readonly MetricRow[]): { tsMin: number | null; tsMax: number | null } {
+  if (rows.length === 0) return { tsMin: null, tsMax: null };
+  let tsMin = Number.POSITIVE_INFINITY;
+  let tsMax = Number.NEGATIVE_INFINITY;
+  for (const r of rows) {
+    if (r.timestamp < tsMin) tsMin = r.timestamp;
+    if (r.timestamp > tsMax) tsMax = r.timestamp;
+  }
+  return { tsMin, tsMax };
+}
+
+/**
+ * $1–$12: the sample columns as arrays; $13–$21: the upload; $22: the raw
+ * body or NULL; $23: whether an earlier upload of the same content from the
+ * same server (a replay) means nothing is stored. The answer row carries the
+ * count of new rows and, for a replay, the earlier upload.
+ */
+const ONE_STATEMENT_SQL = `
+WITH prior AS (
+  SELECT upload_id, received_at, raw_path, rows, inserted FROM uploads
+  WHERE $23::boolean AND server = $14 AND sha256 = $17 ORDER BY seq LIMIT 1
+), new_rows AS (
+  INSERT INTO samples (${SAMPLE_COLUMNS})
+  SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::float8[], $5::float8[], $6::float8[],
+                       $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[])
+  WHERE NOT EXISTS (SELECT 1 FROM prior)
+  ON CONFLICT DO NOTHING
+  RETURNING server, ts
+), counted AS (
+  SELECT count(*)::int AS inserted FROM new_rows
+), upload AS (
+  INSERT INTO uploads (upload_id, server, received_at, raw_path, sha256, bytes, rows, inserted, ts_min, ts_max)
+  SELECT $13, $14, $15, $16, $17, $18, $19, counted.inserted, $20, $21 FROM counted
+  WHERE NOT EXISTS (SELECT 1 FROM prior)
+), raw AS (
+  INSERT INTO raw_uploads (server, upload_id, received_at, raw_path, body_gzip)
+  SELECT $14, $13, $15, $16, $22::bytea WHERE $22::bytea IS NOT NULL AND NOT EXISTS (SELECT 1 FROM prior)
+), stats AS (
+  INSERT INTO server_stats (server, first_seen, last_seen, rows)
+  SELECT $14, $20, $21, counted.inserted FROM counted WHERE $19::int > 0 AND NOT EXISTS (SELECT 1 FROM prior)
+  ON CONFLICT (server) DO UPDATE SET
+    first_seen = LEAST(server_stats.first_seen, excluded.first_seen),
+    last_seen = GREATEST(server_stats.last_seen, excluded.last_seen),
+    rows = server_stats.rows + excluded.rows
+), dirty AS (
+  INSERT INTO rollup_dirty (server, hour)
+  SELECT DISTINCT server, ts - ts % ${HOUR_MS} FROM new_rows ORDER BY 1, 2
+  ON CONFLICT (server, hour) DO UPDATE SET hour = excluded.hour WHERE false
+)
+SELECT counted.inserted, prior.upload_id AS prior_upload_id, prior.received_at AS prior_received_at,
+       prior.raw_path AS prior_raw_path, prior.rows AS prior_rows, prior.inserted AS prior_inserted
+FROM counted LEFT JOIN prior ON true`;
+
+interface OneStatementAnswer {
+  inserted: number;
+  prior_upload_id: string | null;
+  prior_received_at: number | null;
+  prior_raw_path: string | null;
+  prior_rows: number | null;
+  prior_inserted: number | null;
+}
+
+async function ingestInOneStatement(
+  pool: pg.Pool,
+  upload: UploadRecord,
+  rows: readonly MetricRow[],
+  unlessReplay: boolean,
+): Promise<OneStatementAnswer> {
+  const cols: unknown[][] = Array.from({ length: 12 }, () => new Array(rows.length));
+  for (let i = 0; i < rows.length; i++) {
+    const v = sampleValues(rows[i]!);
+    for (let c = 0; c < 12; c++) cols[c]![i] = v[c];
+  }
+  const { tsMin, tsMax } = timeRange(rows);
+  const res = await pool.query<OneStatementAnswer>({
+    // Named: parsed and planned once per connection.
+    name: "srvutil-ingest-upload",
+    text: ONE_STATEMENT_SQL,
+    values: [
+      ...cols,
+      upload.uploadId,
+      upload.server,
+      upload.receivedAt,
+      upload.rawPath,
+      upload.sha256,
+      upload.bytes,
+      rows.length,
+      tsMin,
+      tsMax,
+      upload.rawGzip === undefined ? null : Buffer.from(upload.rawGzip),
+      unlessReplay,
+    ],
+  });
+  return res.rows[0]!;
+}
+
+async function ingestInTransaction(
+  pool: pg.Pool,
+  upload: UploadRecord,
+  rows: readonly MetricRow[],
+  method: SampleInsertMethod,
+): Promise<number> {
+  const { tsMin, tsMax } = timeRange(rows);
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const inserted = await insertSamples(client, rows, method);
+    await client.query(
+      `INSERT INTO uploads (upload_id, server, received_at, raw_path, sha256, bytes, rows, inserted, ts_min, ts_max)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [
+        upload.uploadId,
+        upload.server,
+        upload.receivedAt,
+        upload.rawPath,
+        upload.sha256,
+        upload.bytes,
+        rows.length,
+        inserted,
+        tsMin,
+        tsMax,
+      ],
+    );
+    await insertPgRawUpload(client, upload);
+    if (rows.length > 0) {
+      await client.query(
+        `INSERT INTO server_stats (server, first_seen, last_seen, rows) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (server) DO UPDATE SET
+           first_seen = LEAST(server_stats.first_seen, excluded.first_seen),
+           last_seen = GREATEST(server_stats.last_seen, excluded.last_seen),
+           rows = server_stats.rows + excluded.rows`,
+        [upload.server, tsMin, tsMax, inserted],
+      );
+    }
+    if (inserted > 0) await markDirtyHours(client, upload.server, rows); // rollups: commits with the rows
+    await client.query("COMMIT");
+    return inserted;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
