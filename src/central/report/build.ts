@@ -75,14 +75,18 @@ export async function buildWeeklyReport(store: Storage, options: BuildReportOpti
         span,
         chunk.map((s) => s.server),
       );
+      // Hour buckets only where the days say they could matter (see hoursCouldMatter), read for the
+      // whole chunk at once.
+      const needHours = chunk
+        .map((c) => c.server)
+        .filter((server) => {
+          const days = daysByServer.get(server)!;
+          return days.slice(-7).some((d) => d.day.samples > 0) && hoursCouldMatter(days, t);
+        });
+      const hoursByServer = await store.rollups.readHourlyMany(needHours, week.from, week.to);
       for (const summary of chunk) {
         const days = daysByServer.get(summary.server)!;
-        // Hour buckets only where the days say they could matter (see hoursCouldMatter).
-        const hasWeek = days.slice(-7).some((d) => d.day.samples > 0);
-        const hours =
-          hasWeek && hoursCouldMatter(days, t)
-            ? await store.rollups.readHourly(summary.server, week.from, week.to)
-            : [];
+        const hours = hoursByServer.get(summary.server) ?? [];
         servers.push(serverReport(summary, days, hours, span, t, tz, now, judgedAt));
       }
     } else {

@@ -365,6 +365,13 @@ describe.each(factories)("Storage contract, rollups: %s", (_name, skipReason, ma
       const days = (await store.rollups.readDaily("Europe/Berlin", span, [server])).get(server)!;
       expect(days).toEqual(want.days);
     }
+    // Many at once: the same buckets per server, and [] for a server without any.
+    const many = await store.rollups.readHourlyMany(["other-02", "odd-01", "nobody-09"], from, to);
+    expect([...many.keys()]).toEqual(["other-02", "odd-01", "nobody-09"]);
+    expect(many.get("odd-01")).toEqual((await reference(store, "odd-01")).hours);
+    expect(many.get("other-02")).toEqual((await reference(store, "other-02")).hours);
+    expect(many.get("nobody-09")).toEqual([]);
+    expect((await store.rollups.readHourlyMany([], from, to)).size).toBe(0);
     expect((await store.rollups.readHourly("odd-01", from, to)).map((x) => x.samples)).toEqual([
       3, 1, 1, 1, 1,
     ]);

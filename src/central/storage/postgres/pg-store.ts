@@ -1,11 +1,6 @@
 import pg from "pg";
 import type { MetricRow } from "../../../protocol/index.js";
-import {
-  type SampleDbRow,
-  type TokenDbRow,
-  toMetricRow,
-  toTokenRecord,
-} from "../db-rows.js";
+import { type SampleDbRow, type TokenDbRow, toMetricRow, toTokenRecord } from "../db-rows.js";
 import { appliedMigrationsOf } from "../migration-log.js";
 import type {
   AgentTokenRecord,

@@ -270,6 +270,48 @@ export class PgRollupStore implements RollupStore {
     return hourAggregates(hours.rows as unknown[][], disks.rows as unknown[][]);
   }
 
+  async readHourlyMany(
+    servers: readonly string[],
+    from: number,
+    to: number,
+  ): Promise<Map<string, HourAggregate[]>> {
+    const out = new Map<string, HourAggregate[]>();
+    if (servers.length === 0) return out;
+    const [hours, disks] = await Promise.all([
+      this.pool.query({
+        text: `SELECT server, hour, ${BUCKET_COLUMNS} FROM rollup_hourly
+               WHERE server = ANY($1::text[]) AND hour >= $2 AND hour < $3 ORDER BY server, hour`,
+        values: [servers, from, to],
+        rowMode: "array",
+      }),
+      this.pool.query({
+        text: `SELECT server, hour, mount, ${MOUNT_COLUMNS} FROM rollup_hourly_disk
+               WHERE server = ANY($1::text[]) AND hour >= $2 AND hour < $3`,
+        values: [servers, from, to],
+        rowMode: "array",
+      }),
+    ]);
+    const byServer = (rows: unknown[][]) => {
+      const m = new Map<string, unknown[][]>();
+      for (const r of rows) {
+        const server = r[0] as string;
+        let list = m.get(server);
+        if (list === undefined) {
+          list = [];
+          m.set(server, list);
+        }
+        list.push(r.slice(1));
+      }
+      return m;
+    };
+    const hoursOf = byServer(hours.rows as unknown[][]);
+    const disksOf = byServer(disks.rows as unknown[][]);
+    for (const server of servers) {
+      out.set(server, hourAggregates(hoursOf.get(server) ?? [], disksOf.get(server) ?? []));
+    }
+    return out;
+  }
+
   private transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     return inTransaction(this.pool, fn);
   }
