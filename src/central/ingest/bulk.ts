@@ -1,9 +1,16 @@
+import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { CsvValidationError } from "../../protocol/index.js";
 import type { Storage } from "../storage/store.js";
 import { gunzipCapped } from "./body.js";
-import { IngestInputError, type IngestService, isUploadId, uploadIdTime } from "./ingest-service.js";
+import {
+  type IngestFileOptions,
+  IngestInputError,
+  type IngestService,
+  isUploadId,
+  uploadIdTime,
+} from "./ingest-service.js";
 import { describeSeedProblem, type FileFormat, parseRawFileName } from "./seed/format.js";
 
 /**
@@ -91,31 +98,76 @@ export async function importDirectory(
     format: options.format ?? "auto",
     ...(options.sourceTimeZone === undefined ? {} : { sourceTimeZone: options.sourceTimeZone }),
   };
+  // Files overlap: while one file's rows are in the database, the next ones are read and parsed
+  // (the parse pool's threads). Results are folded in file order, so the summary and its skipped
+  // lines read as if the files had gone one by one.
+  const outcomes = new Array<Promise<FileOutcome>>(files.length);
+  const inFlightByContent = new Map<string, Promise<unknown>>();
+  const start = (i: number) => {
+    outcomes[i] = importOne(ingest, files[i]!, options.maxBodyBytes, fileOptions, inFlightByContent);
+  };
+  for (let i = 0; i < Math.min(IMPORT_FILES_IN_FLIGHT, files.length); i++) start(i);
   for (const [i, file] of files.entries()) {
-    try {
-      let bytes: Buffer = await readFile(file);
-      if (bytes.length > options.maxBodyBytes && !file.endsWith(".gz")) {
-        throw new IngestInputError(`file is larger than SRVUTIL_MAX_BODY_BYTES (${options.maxBodyBytes})`);
+    const outcome = await outcomes[i]!;
+    if (i + IMPORT_FILES_IN_FLIGHT < files.length) start(i + IMPORT_FILES_IN_FLIGHT);
+    if (!outcome.ok) summary.failed.push({ file, error: outcome.error });
+    else if (outcome.result.replay) summary.skipped++;
+    else {
+      const result = outcome.result;
+      for (const p of result.skippedRows) {
+        summary.skippedLines.push({ file, line: p.line, error: describeSeedProblem(p) });
       }
-      if (file.toLowerCase().endsWith(".gz")) bytes = await gunzipCapped(bytes, options.maxBodyBytes);
-      const result = await ingest.ingestFile(bytes, fileOptions);
-      if (result.replay) summary.skipped++;
-      else {
-        for (const p of result.skippedRows) {
-          summary.skippedLines.push({ file, line: p.line, error: describeSeedProblem(p) });
-        }
-        summary.imported++;
-        summary.rows += result.rows;
-        summary.inserted += result.inserted;
-        summary.duplicates += result.duplicates;
-      }
-    } catch (err) {
-      summary.failed.push({ file, error: describeError(err) });
+      summary.imported++;
+      summary.rows += result.rows;
+      summary.inserted += result.inserted;
+      summary.duplicates += result.duplicates;
     }
     options.progress?.update(i + 1, files.length, summary.rows);
   }
   options.progress?.finish();
   return summary;
+}
+
+/**
+ * Files of one import being read, parsed or stored at once. Enough to keep
+ * the database busy while the next files are parsed (PostgreSQL waits on
+ * round trips; SQLite commits them together), few enough that memory holds
+ * only a handful of files.
+ */
+const IMPORT_FILES_IN_FLIGHT = 4;
+
+type FileOutcome =
+  | { ok: true; result: Awaited<ReturnType<IngestService["ingestFile"]>> }
+  | { ok: false; error: string };
+
+async function importOne(
+  ingest: IngestService,
+  file: string,
+  maxBodyBytes: number,
+  fileOptions: IngestFileOptions,
+  inFlightByContent: Map<string, Promise<unknown>>,
+): Promise<FileOutcome> {
+  try {
+    let bytes: Buffer = await readFile(file);
+    if (bytes.length > maxBodyBytes && !file.endsWith(".gz")) {
+      throw new IngestInputError(`file is larger than SRVUTIL_MAX_BODY_BYTES (${maxBodyBytes})`);
+    }
+    if (file.toLowerCase().endsWith(".gz")) bytes = await gunzipCapped(bytes, maxBodyBytes);
+    // Two copies of one file in flight together would both miss the replay check; the second
+    // waits for the first, and is then skipped as a replay as it would be one after the other.
+    const content = createHash("sha256").update(bytes).digest("hex");
+    const before = inFlightByContent.get(content);
+    if (before !== undefined) await before.catch(() => {});
+    const work = ingest.ingestFile(bytes, fileOptions);
+    inFlightByContent.set(content, work);
+    try {
+      return { ok: true, result: await work };
+    } finally {
+      if (inFlightByContent.get(content) === work) inFlightByContent.delete(content);
+    }
+  } catch (err) {
+    return { ok: false, error: describeError(err) };
+  }
 }
 
 export interface RebuildSummary {
