@@ -145,12 +145,9 @@ export class PgRollupStore implements RollupStore {
     const batchHours = options.batchHours ?? DEFAULT_BATCH_HOURS;
     const maxBatches = options.maxBatches ?? Number.POSITIVE_INFINITY;
     const total: RollupRefreshResult = { uploads: 0, hours: 0, rebuilt: false, more: false };
-    for (let round = 0; round < maxBatches; round++) {
-      const step = await this.transaction((client) => refreshBatch(client, batchHours));
-      total.hours += step.hours;
-      total.more = step.more;
-      if (!step.more) break;
-    }
+    const run = await refreshInBatches((step) => this.transaction(step), batchHours, maxBatches);
+    total.hours += run.hours;
+    total.more = run.more;
     if (options.maxBatches === undefined) {
       // "Until done" must not mean "until what other refreshers hold": a report built right after
       // would miss the hours another instance is folding in at that moment. So the tail runs with
@@ -163,13 +160,12 @@ export class PgRollupStore implements RollupStore {
         const pending = Number(
           (await client.query<{ n: string }>("SELECT count(*) AS n FROM rollup_dirty")).rows[0]!.n,
         );
-        let hours = 0;
-        for (let round = 0; round <= Math.ceil(pending / batchHours) + 1; round++) {
-          const step = await refreshBatch(client, batchHours);
-          hours += step.hours;
-          if (!step.more) break;
-        }
-        return hours;
+        const tail = await refreshInBatches(
+          (step) => step(client),
+          batchHours,
+          2 * Math.ceil(pending / batchHours) + 2,
+        );
+        return tail.hours;
       });
     }
     return total;
@@ -332,18 +328,66 @@ async function lockServers(client: pg.ClientBase, servers: readonly string[]): P
   ]);
 }
 
-/** One refresh transaction: claim, recompute hours and days, drop the claimed marks. */
+interface DirtyMark {
+  server: string;
+  hour: number;
+}
+
+interface BatchResult {
+  hours: number;
+  /** Marks claimed, whether this refresher could work on them or not. */
+  claimed: number;
+  /** The last mark claimed, in key order: where the next batch starts. */
+  last: DirtyMark | null;
+}
+
+/**
+ * Refresh batches walking rollup_dirty in key order from a cursor. Claimed
+ * marks are deleted, but stay in the index as dead entries until vacuum; a
+ * claim from the start of the index every time walks all of them again, so a
+ * catch-up of n marks cost O(n²) (measured: 865 s for the 1.68 M marks of a
+ * 10,000-server week, against 27 s on SQLite). A pass that reaches the end
+ * goes once more from the start, for marks that arrived behind the cursor and
+ * marks another refresher held.
+ */
+async function refreshInBatches(
+  run: (step: (client: pg.ClientBase) => Promise<BatchResult>) => Promise<BatchResult>,
+  batchHours: number,
+  maxBatches: number,
+): Promise<{ hours: number; more: boolean }> {
+  let after: DirtyMark | null = null;
+  let hours = 0;
+  for (let round = 0; round < maxBatches; round++) {
+    const from = after;
+    const step = await run((client) => refreshBatch(client, batchHours, from));
+    hours += step.hours;
+    if (step.claimed === batchHours) after = step.last;
+    else if (after === null) return { hours, more: false };
+    else after = null;
+  }
+  return { hours, more: true };
+}
+
+/** One refresh transaction: claim (after `after`), recompute hours and days, drop the claimed marks. */
 async function refreshBatch(
   client: pg.ClientBase,
   batchHours: number,
-): Promise<{ hours: number; more: boolean }> {
+  after: DirtyMark | null,
+): Promise<BatchResult> {
   const claimed = (
-    await client.query<{ server: string; hour: number }>(
-      `SELECT server, hour FROM rollup_dirty ORDER BY server, hour LIMIT $1 FOR UPDATE SKIP LOCKED`,
-      [batchHours],
-    )
+    after === null
+      ? await client.query<DirtyMark>(
+          "SELECT server, hour FROM rollup_dirty ORDER BY server, hour LIMIT $1 FOR UPDATE SKIP LOCKED",
+          [batchHours],
+        )
+      : await client.query<DirtyMark>(
+          `SELECT server, hour FROM rollup_dirty WHERE (server, hour) > ($2::text, $3::int8)
+           ORDER BY server, hour LIMIT $1 FOR UPDATE SKIP LOCKED`,
+          [batchHours, after.server, after.hour],
+        )
   ).rows;
-  if (claimed.length === 0) return { hours: 0, more: false };
+  const done = (hours: number): BatchResult => ({ hours, claimed: claimed.length, last: claimed.at(-1) ?? null });
+  if (claimed.length === 0) return done(0);
   // Servers another refresher is working on are left to it (their marks stay, unlocked after our commit).
   const servers = [...new Set(claimed.map((c) => c.server))];
   const mine = new Set(
@@ -359,7 +403,7 @@ async function refreshBatch(
   const expired = claimed.filter((c) => mine.has(c.server) && c.hour < horizon);
   const work = claimed.filter((c) => mine.has(c.server) && c.hour >= horizon);
   if (expired.length > 0) await deleteMarks(client, expired);
-  if (work.length === 0) return { hours: 0, more: claimed.length === batchHours || expired.length > 0 };
+  if (work.length === 0) return done(0);
   const hoursByServer = new Map<string, number[]>();
   for (const c of work) {
     let list = hoursByServer.get(c.server);
@@ -379,7 +423,7 @@ async function refreshBatch(
     if (wanted.length > 0) await computeDays(client, tz, wanted);
   }
   await deleteMarks(client, work);
-  return { hours: work.length, more: true };
+  return done(work.length);
 }
 
 async function deleteMarks(
