@@ -1,11 +1,12 @@
 /**
  * `npm run bench:dashboard`: dashboard server times and Chromium first paint
- * against the floors of issue 15, on a seeded SQLite database of 1,000
- * servers with 13 months of hourly rollups (2 mounts each).
+ * against the floors of issue 15, on SQLite and PostgreSQL side by side, each
+ * seeded with 1,000 servers with 13 months of hourly rollups (2 mounts each).
  *
- * 1. Seed (once; cached in .tmp/bench-dashboard/, delete it to reseed): hour
- *    buckets written straight into the rollup tables by
- *    storage/synthetic-rollups.ts, ~9.5 M of them.
+ * 1. Seed: hour buckets written straight into the rollup tables by
+ *    storage/synthetic-rollups.ts, ~9.5 M of them. SQLite once (cached in
+ *    .tmp/bench-dashboard/, delete it to reseed); PostgreSQL every run, in a
+ *    throwaway schema dropped at the end.
  * 2. Warm-up: one request per page (the first 1-year read of a server fills
  *    its daily rollups, as the serve-time refresher does for the report zone;
  *    that cold read is printed separately).
@@ -16,13 +17,15 @@
  *    1-year chart from hour points instead of daily rollups.
  * 4. Chromium: first-contentful-paint of the fleet page over real HTTP.
  *
- * Env: SRVUTIL_BENCH_SERVERS (1000), SRVUTIL_BENCH_MONTHS (13), SRVUTIL_BENCH_ROUNDS (5), SRVUTIL_BENCH_REPS (5).
+ * Env: SRVUTIL_BENCH_SERVERS (1000), SRVUTIL_BENCH_MONTHS (13), SRVUTIL_BENCH_ROUNDS (5), SRVUTIL_BENCH_REPS (5),
+ * BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/postgres), BENCH_PG=0 for SQLite only.
  */
 
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
 import { loadCentralConfig } from "../../src/central/config.js";
 import { loadFleet } from "../../src/central/dashboard/fleet-data.js";
 import { addUser } from "../../src/central/dashboard/users.js";
@@ -30,6 +33,8 @@ import { parseDeliveryGroups } from "../../src/central/delivery/groups.js";
 import { DEFAULT_THRESHOLDS } from "../../src/central/report/index.js";
 import { createApiApp, createIngestService } from "../../src/central/server.js";
 import { openStorage } from "../../src/central/storage/open.js";
+import { PgStore } from "../../src/central/storage/postgres/pg-store.js";
+import type { Storage } from "../../src/central/storage/store.js";
 import { seedSyntheticRollups } from "../../src/central/storage/synthetic-rollups.js";
 import { launchTestBrowser } from "../../test/helpers/browser.js";
 
@@ -38,6 +43,8 @@ const SERVERS = Number(process.env.SRVUTIL_BENCH_SERVERS ?? 1000);
 const MONTHS = Number(process.env.SRVUTIL_BENCH_MONTHS ?? 13);
 const ROUNDS = Number(process.env.SRVUTIL_BENCH_ROUNDS ?? 5);
 const REPS = Number(process.env.SRVUTIL_BENCH_REPS ?? 5);
+const PG_URL = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const WITH_PG = process.env.BENCH_PG !== "0";
 const HOUR = 3_600_000;
 const NOW = Date.UTC(2026, 10, 25, 10, 30);
 const TO = Math.floor(NOW / HOUR) * HOUR + HOUR;
@@ -45,12 +52,10 @@ const FROM = TO - Math.round(MONTHS * 30.44 * 24) * HOUR;
 const PASSWORD = "bench password 1";
 
 const dir = path.join(ROOT, ".tmp", "bench-dashboard");
-const file = path.join(dir, `fleet-${SERVERS}-${MONTHS}m.db`);
 mkdirSync(dir, { recursive: true });
-const fresh = !existsSync(file);
-const store = await openStorage(`sqlite:${file}`);
 const names = Array.from({ length: SERVERS }, (_, i) => `srv-${String(i).padStart(4, "0")}`);
-if (fresh) {
+
+async function seed(store: Storage, label: string): Promise<void> {
   const t0 = performance.now();
   const rows = await seedSyntheticRollups(store, {
     servers: names,
@@ -60,187 +65,238 @@ if (fresh) {
   });
   await addUser(store.users, { name: "bench", role: "admin", password: PASSWORD, now: NOW });
   console.log(
-    `seeded ${rows.toLocaleString("en")} hour buckets (${SERVERS} servers × ${MONTHS} months) in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${file}`,
+    `${label}: seeded ${rows.toLocaleString("en")} hour buckets (${SERVERS} servers × ${MONTHS} months) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
-} else {
-  console.log(`using the seeded database ${file}`);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+interface BackendRun {
+  /** Round medians per case name. */
+  results: Map<string, number[]>;
+  cold1y: number;
+  paints: number[];
+  paintsAll: number[];
+  paintKind: string;
+}
+
+/** Case names and floors, in print order (the same on every backend). */
+const CASES: [string, number | null][] = [
+  ["fleet page (first 100 of 1,000 servers)", 150],
+  ["fleet page, filtered and sorted", 150],
+  ["fleet page, all 1,000 rows", 150],
+  ["fleet page, no cache (reads 1,000 × 24 h)", 150],
+  ["server page, 24 h", null],
+  ["server page, 30-day chart", 150],
+  ["server page, 1-year chart", 300],
+  ["baseline: fleet data via 1,000 rollups.readHourly", null],
+  ["batched: fleet data via dashboard.fleetHours", null],
+  ["baseline: 1-year chart from 8,760 hour points", null],
+];
+
+async function measure(store: Storage): Promise<BackendRun> {
+  const config = loadCentralConfig({ SRVUTIL_DATA_DIR: dir, SRVUTIL_LISTEN: "127.0.0.1:0" });
+  const dashboard = {
+    store,
+    groups: parseDeliveryGroups({}, []),
+    timeZone: "UTC",
+    thresholds: DEFAULT_THRESHOLDS,
+    publicUrl: null,
+    tls: false,
+    retryForMs: HOUR,
+    clock: () => NOW,
+  };
+  const app = await createApiApp({
+    store,
+    ingest: createIngestService(config, store, null),
+    maxBodyBytes: config.maxBodyBytes,
+    dashboard,
+  });
+  // The same dashboard without the fleet cache: every fleet request reads 1,000 servers × 24 h.
+  const uncached = await createApiApp({
+    store,
+    ingest: createIngestService(config, store, null),
+    maxBodyBytes: config.maxBodyBytes,
+    dashboard: { ...dashboard, fleetCacheMs: 0 },
+  });
+  try {
+    // Sign in once through the form.
+    const login = await app.inject({ method: "GET", url: "/login" });
+    const loginCookie = String(login.headers["set-cookie"]).split(";")[0]!;
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(login.body)![1]!;
+    const signed = await app.inject({
+      method: "POST",
+      url: "/login",
+      headers: { cookie: loginCookie, "content-type": "application/x-www-form-urlencoded" },
+      payload: new URLSearchParams({ _csrf: csrf, username: "bench", password: PASSWORD }).toString(),
+    });
+    const cookie = (signed.headers["set-cookie"] as string[])
+      .find((c) => c.startsWith("srvutil_session="))!
+      .split(";")[0]!;
+
+    const page = async (url: string, on = app): Promise<number> => {
+      const t0 = performance.now();
+      const res = await on.inject({ method: "GET", url, headers: { cookie } });
+      const ms = performance.now() - t0;
+      if (res.statusCode !== 200) throw new Error(`${url}: ${res.statusCode} ${res.body.slice(0, 200)}`);
+      return ms;
+    };
+
+    // Cold 1-year read (fills the server's daily rollups), then warm-up of every page.
+    // A server this database has most likely not shown a year of yet (its daily rollups are kept once filled).
+    const coldServer = names[Date.now() % SERVERS]!;
+    const cold1y = await page(`/servers/${coldServer}?range=1y`);
+    const probe = names[7]!;
+    const runs: Record<string, () => Promise<number>> = {
+      "fleet page (first 100 of 1,000 servers)": () => page("/"),
+      "fleet page, filtered and sorted": () => page("/?q=srv-0&sort=cpu&dir=desc"),
+      "fleet page, all 1,000 rows": () => page("/?per=all"),
+      "fleet page, no cache (reads 1,000 × 24 h)": () => page("/", uncached),
+      "server page, 24 h": () => page(`/servers/${probe}?range=24h`),
+      "server page, 30-day chart": () => page(`/servers/${probe}?range=30d`),
+      "server page, 1-year chart": () => page(`/servers/${probe}?range=1y`),
+      "baseline: fleet data via 1,000 rollups.readHourly": async () => {
+        const t0 = performance.now();
+        for (const n of names) await store.rollups.readHourly(n, TO - 24 * HOUR, TO);
+        return performance.now() - t0;
+      },
+      "batched: fleet data via dashboard.fleetHours": async () => {
+        const t0 = performance.now();
+        await loadFleet({
+          ...dashboard,
+          assetsDir: "",
+          sessions: null as never,
+          fleetCache: null as never,
+          log: null,
+        });
+        return performance.now() - t0;
+      },
+      "baseline: 1-year chart from 8,760 hour points": async () => {
+        const t0 = performance.now();
+        await store.dashboard.hourPoints(probe, TO - 365 * 24 * HOUR, TO);
+        return performance.now() - t0;
+      },
+    };
+    for (const [name] of CASES) await runs[name]!();
+
+    const results = new Map<string, number[]>();
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const [name] of CASES) {
+        const times: number[] = [];
+        for (let i = 0; i < REPS; i++) times.push(await runs[name]!());
+        results.set(name, [...(results.get(name) ?? []), median(times)]);
+      }
+    }
+
+    // Chromium: first contentful paint of the fleet page over loopback HTTP.
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const port = (app.server.address() as { port: number }).port;
+    const browser = await launchTestBrowser();
+    let paintKind = "";
+    try {
+      const context = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 900 } });
+      await context.addCookies([
+        { name: "srvutil_session", value: cookie.split("=")[1]!, url: `http://127.0.0.1:${port}` },
+      ]);
+      const paintsOf = async (url: string): Promise<number[]> => {
+        const out: number[] = [];
+        for (let r = 0; r < ROUNDS + 1; r++) {
+          const p = await context.newPage();
+          await p.goto(`http://127.0.0.1:${port}${url}`, { waitUntil: "load" });
+          // first-contentful-paint when the browser reports it; the headless shell may not,
+          // then the first frame after load (two animation frames) stands in for it.
+          const fcp = (await p.evaluate(`new Promise((done) => {
+            const e = performance.getEntriesByName("first-contentful-paint")[0];
+            if (e) return done(["fcp", e.startTime]);
+            requestAnimationFrame(() => requestAnimationFrame(() => done(["frame", performance.now()])));
+          })`)) as [string, number];
+          paintKind = fcp[0];
+          if (r > 0) out.push(fcp[1]); // the first load also warms the stylesheet cache
+          await p.close();
+        }
+        return out;
+      };
+      const paints = await paintsOf("/");
+      const paintsAll = await paintsOf("/?per=all");
+      return { results, cold1y, paints, paintsAll, paintKind };
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    await app.close();
+    await uncached.close();
+  }
 }
 
 execFileSync(process.execPath, [path.join(ROOT, "scripts/build-dashboard.mjs")]);
-const config = loadCentralConfig({ SRVUTIL_DATA_DIR: dir, SRVUTIL_LISTEN: "127.0.0.1:0" });
-const dashboard = {
-  store,
-  groups: parseDeliveryGroups({}, []),
-  timeZone: "UTC",
-  thresholds: DEFAULT_THRESHOLDS,
-  publicUrl: null,
-  tls: false,
-  retryForMs: HOUR,
-  clock: () => NOW,
-};
-const app = await createApiApp({
-  store,
-  ingest: createIngestService(config, store, null),
-  maxBodyBytes: config.maxBodyBytes,
-  dashboard,
-});
-// The same dashboard without the fleet cache: every fleet request reads 1,000 servers × 24 h.
-const uncached = await createApiApp({
-  store,
-  ingest: createIngestService(config, store, null),
-  maxBodyBytes: config.maxBodyBytes,
-  dashboard: { ...dashboard, fleetCacheMs: 0 },
-});
+const runs: [string, BackendRun][] = [];
 
-// Sign in once through the form.
-const login = await app.inject({ method: "GET", url: "/login" });
-const loginCookie = String(login.headers["set-cookie"]).split(";")[0]!;
-const csrf = /name="_csrf" value="([^"]+)"/.exec(login.body)![1]!;
-const signed = await app.inject({
-  method: "POST",
-  url: "/login",
-  headers: { cookie: loginCookie, "content-type": "application/x-www-form-urlencoded" },
-  payload: new URLSearchParams({ _csrf: csrf, username: "bench", password: PASSWORD }).toString(),
-});
-const cookie = (signed.headers["set-cookie"] as string[])
-  .find((c) => c.startsWith("srvutil_session="))!
-  .split(";")[0]!;
-
-async function page(url: string, on = app): Promise<number> {
-  const t0 = performance.now();
-  const res = await on.inject({ method: "GET", url, headers: { cookie } });
-  const ms = performance.now() - t0;
-  if (res.statusCode !== 200) throw new Error(`${url}: ${res.statusCode} ${res.body.slice(0, 200)}`);
-  return ms;
+const file = path.join(dir, `fleet-${SERVERS}-${MONTHS}m.db`);
+const fresh = !existsSync(file);
+const lite = await openStorage(`sqlite:${file}`);
+try {
+  if (fresh) await seed(lite, "SQLite");
+  else console.log(`SQLite: using the seeded database ${file}`);
+  runs.push(["SQLite", await measure(lite)]);
+} finally {
+  await lite.close();
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-// Cold 1-year read (fills the server's daily rollups), then warm-up of every page.
-// A server this cached database has most likely not shown a year of yet (its daily rollups are kept once filled).
-const coldServer = names[Date.now() % SERVERS]!;
-const cold1y = await page(`/servers/${coldServer}?range=1y`);
-const probe = names[7]!;
-const cases: [string, number | null, () => Promise<number>][] = [
-  ["fleet page (first 100 of 1,000 servers)", 150, () => page("/")],
-  ["fleet page, filtered and sorted", 150, () => page("/?q=srv-0&sort=cpu&dir=desc")],
-  ["fleet page, all 1,000 rows", 150, () => page("/?per=all")],
-  ["fleet page, no cache (reads 1,000 × 24 h)", 150, () => page("/", uncached)],
-  ["server page, 24 h", null, () => page(`/servers/${probe}?range=24h`)],
-  ["server page, 30-day chart", 150, () => page(`/servers/${probe}?range=30d`)],
-  ["server page, 1-year chart", 300, () => page(`/servers/${probe}?range=1y`)],
-  [
-    "baseline: fleet data via 1,000 rollups.readHourly",
-    null,
-    async () => {
-      const t0 = performance.now();
-      for (const n of names) await store.rollups.readHourly(n, TO - 24 * HOUR, TO);
-      return performance.now() - t0;
-    },
-  ],
-  [
-    "batched: fleet data via dashboard.fleetHours",
-    null,
-    async () => {
-      const t0 = performance.now();
-      await loadFleet({
-        ...dashboard,
-        assetsDir: "",
-        sessions: null as never,
-        fleetCache: null as never,
-        log: null,
-      });
-      return performance.now() - t0;
-    },
-  ],
-  [
-    "baseline: 1-year chart from 8,760 hour points",
-    null,
-    async () => {
-      const t0 = performance.now();
-      await store.dashboard.hourPoints(probe, TO - 365 * 24 * HOUR, TO);
-      return performance.now() - t0;
-    },
-  ],
-];
-for (const [, , run] of cases) await run();
-
-const results = new Map<string, number[]>();
-for (let r = 0; r < ROUNDS; r++) {
-  for (const [name, , run] of cases) {
-    const times: number[] = [];
-    for (let i = 0; i < REPS; i++) times.push(await run());
-    results.set(name, [...(results.get(name) ?? []), median(times)]);
+if (WITH_PG) {
+  const schema = `srvutil_bench_dashboard_${process.pid}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  try {
+    const store = new PgStore(PG_URL, { schema });
+    try {
+      await store.init();
+      await seed(store, "PostgreSQL");
+      runs.push(["PostgreSQL", await measure(store)]);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    await admin.end();
   }
 }
-
-// Chromium: first contentful paint of the fleet page over loopback HTTP.
-await app.listen({ host: "127.0.0.1", port: 0 });
-const port = (app.server.address() as { port: number }).port;
-const browser = await launchTestBrowser();
-const context = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 900 } });
-await context.addCookies([
-  { name: "srvutil_session", value: cookie.split("=")[1]!, url: `http://127.0.0.1:${port}` },
-]);
-let paintKind = "";
-async function paintsOf(url: string): Promise<number[]> {
-  const out: number[] = [];
-  for (let r = 0; r < ROUNDS + 1; r++) {
-    const p = await context.newPage();
-    await p.goto(`http://127.0.0.1:${port}${url}`, { waitUntil: "load" });
-    // first-contentful-paint when the browser reports it; the headless shell may not,
-    // then the first frame after load (two animation frames) stands in for it.
-    const fcp = (await p.evaluate(`new Promise((done) => {
-      const e = performance.getEntriesByName("first-contentful-paint")[0];
-      if (e) return done(["fcp", e.startTime]);
-      requestAnimationFrame(() => requestAnimationFrame(() => done(["frame", performance.now()])));
-    })`)) as [string, number];
-    paintKind = fcp[0];
-    if (r > 0) out.push(fcp[1]); // the first load also warms the stylesheet cache
-  }
-  return out;
-}
-const paints = await paintsOf("/");
-const paintsAll = await paintsOf("/?per=all");
-await browser.close();
 
 const fmt = (v: number) => `${v.toFixed(1)} ms`;
-const rows: string[][] = [["what", "floor", "median", "range (round medians)", "median / floor"]];
-for (const [name, floor] of cases) {
-  const xs = results.get(name)!;
+const range = (xs: number[]) => `${fmt(Math.min(...xs))} – ${fmt(Math.max(...xs))}`;
+const rows: string[][] = [["what", "floor", ...runs.flatMap(([b]) => [`${b} median`, `${b} range`])]];
+for (const [name, floor] of CASES) {
   rows.push([
     name,
     floor === null ? "–" : `< ${floor} ms`,
-    fmt(median(xs)),
-    `${fmt(Math.min(...xs))} – ${fmt(Math.max(...xs))}`,
-    floor === null ? "–" : `${(median(xs) / floor).toFixed(2)}`,
+    ...runs.flatMap(([, r]) => [fmt(median(r.results.get(name)!)), range(r.results.get(name)!)]),
   ]);
 }
-rows.push(["server page, 1-year chart, cold (fills daily rollups)", "–", fmt(cold1y), "one run", "–"]);
-for (const [label, xs] of [
-  ["fleet page", paints],
-  ["fleet page, all 1,000 rows", paintsAll],
+rows.push([
+  "server page, 1-year chart, cold (fills daily rollups)",
+  "–",
+  ...runs.flatMap(([, r]) => [fmt(r.cold1y), "one run"]),
+]);
+for (const [label, pick] of [
+  ["fleet page", (r: BackendRun) => r.paints],
+  ["fleet page, all 1,000 rows", (r: BackendRun) => r.paintsAll],
 ] as const) {
+  const kind = runs.every(([, r]) => r.paintKind === "fcp") ? "FCP" : "first frame after load";
   rows.push([
-    `${label}, first paint in Chromium (${paintKind === "fcp" ? "FCP" : "first frame after load"})`,
+    `${label}, first paint in Chromium (${kind})`,
     "< 300 ms",
-    fmt(median(xs)),
-    `${fmt(Math.min(...xs))} – ${fmt(Math.max(...xs))}`,
-    (median(xs) / 300).toFixed(2),
+    ...runs.flatMap(([, r]) => [fmt(median(pick(r))), range(pick(r))]),
   ]);
 }
-const base = results.get("baseline: fleet data via 1,000 rollups.readHourly")!;
-const batched = results.get("batched: fleet data via dashboard.fleetHours")!;
-const hours = results.get("baseline: 1-year chart from 8,760 hour points")!;
-const year = results.get("server page, 1-year chart")!;
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
 console.log(
-  `\n${SERVERS} servers, ${MONTHS} months of hourly rollups, ${ROUNDS} rounds × ${REPS} requests (SQLite)\n`,
+  `\n${SERVERS} servers, ${MONTHS} months of hourly rollups, ${ROUNDS} rounds × ${REPS} requests (${runs.map(([b]) => b).join(", ")})\n`,
 );
 for (const r of rows) console.log(`| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`);
-console.log(
-  `\nbatched fleet read is ${(median(base) / median(batched)).toFixed(1)}× faster than one read per server; ` +
-    `the whole 1-year page costs ${(median(year) / median(hours)).toFixed(2)}× the hour-point read alone`,
-);
-await app.close();
-await uncached.close();
-await store.close();
+for (const [backend, r] of runs) {
+  const m = (name: string) => median(r.results.get(name)!);
+  console.log(
+    `\n${backend}: batched fleet read is ${(m("baseline: fleet data via 1,000 rollups.readHourly") / m("batched: fleet data via dashboard.fleetHours")).toFixed(1)}× faster than one read per server; ` +
+      `the whole 1-year page costs ${(m("server page, 1-year chart") / m("baseline: 1-year chart from 8,760 hour points")).toFixed(2)}× the hour-point read alone`,
+  );
+}

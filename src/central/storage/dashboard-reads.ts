@@ -2,8 +2,10 @@
  * Batched reads the dashboard needs beyond the rollup port: one server's
  * hour points with peaks and disk figures (charts up to a month), and the
  * whole fleet's last hours in one go (the fleet page's current figures and
- * sparklines). SQLite reads its hourly rollup tables; PostgreSQL groups the
- * raw samples by hour (./postgres/dashboard-reads.ts says why).
+ * sparklines). Both backends read their hourly rollup tables, so the figures
+ * are those of the last `rollups.refresh()` (central serve's RollupMaintainer
+ * runs it every 30 s; a caller reading right after its own ingest, as the
+ * tests do, refreshes first).
  */
 export interface HourPoint {
   /** Start of the UTC hour, epoch ms. */

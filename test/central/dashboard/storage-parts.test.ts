@@ -7,7 +7,7 @@ import type { ArchivedReport } from "../../../src/central/storage/report-archive
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
-import { createTestSchema, findTestPostgres } from "../../helpers/postgres.js";
+import { createTestSchema, findTestPostgres, requirePostgres } from "../../helpers/postgres.js";
 
 /** The dashboard's parts of the storage port (users, report archive, batched reads), on both backends. */
 const PG = await findTestPostgres();
@@ -199,5 +199,136 @@ describe.each([
     expect(fleet.get("b")!.latest.cpuAvg).toBeCloseTo(50, 10);
     expect(fleet.get("b")!.latest.worstDisk).toEqual({ mount: "/var", percent: 90 });
     expect(await s.dashboard.hourPoints("nobody", T0, T0 + HOUR)).toEqual([]);
+  });
+});
+
+/** Fields of a and b equal, numbers within 1e-9; `at` names the place of a difference. */
+function expectClose(a: unknown, b: unknown, at = "result"): void {
+  if (typeof a === "number" && typeof b === "number") {
+    if (!(Math.abs(a - b) <= 1e-9)) expect.fail(`${at}: ${a} ≠ ${b}`);
+    return;
+  }
+  if (typeof a !== "object" || a === null || typeof b !== "object" || b === null) {
+    expect(a, at).toEqual(b);
+    return;
+  }
+  expect(Array.isArray(a), at).toBe(Array.isArray(b));
+  const ka = Object.keys(a);
+  expect(ka, at).toEqual(Object.keys(b));
+  for (const k of ka)
+    expectClose((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${at}.${k}`);
+}
+
+/**
+ * Uneven rows for the comparison: 5-minute samples starting mid-hour,
+ * irregular figures, missing peaks, a zero memory total and an empty disk,
+ * mounts whose order depends on the collation ("/Data" < "/data",
+ * "/var-log" < "/var/log" bytewise), a mount that stops before the last
+ * hour, two mounts equally full, and a server that stops early.
+ */
+function unevenRows(): { server: string; rows: MetricRow[] }[] {
+  let seed = 12345;
+  const next = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const fleet: [string, string[], number][] = [
+    ["app-1", ["/", "/data", "/Data"], 7],
+    ["Zeta", ["/var/log", "/var-log"], 7],
+    ["db.x", ["/", "/gone"], 5],
+    ["early", ["/"], 1],
+  ];
+  return fleet.map(([server, mounts, hours]) => {
+    const rows: MetricRow[] = [];
+    for (let ts = T0 + 20 * 60_000; ts < T0 + hours * HOUR; ts += 5 * 60_000) {
+      const cpu = next() * 100;
+      const memTotal = next() < 0.05 ? 0 : 8_000_000_000;
+      const memUsed = Math.round(next() * 8_000_000_000);
+      for (const mount of mounts) {
+        if (mount === "/gone" && ts >= T0 + (hours - 1) * HOUR) continue;
+        const empty = mount === "/data" && next() < 0.1;
+        // "/var/log" and "/var-log" are equally full: the worst disk is the first in byte order.
+        const used = mount.startsWith("/var") ? 500_000 : Math.round(next() * 1_000_000);
+        rows.push({
+          timestamp: ts,
+          server,
+          cpuPercent: cpu,
+          cpuPeakPercent: next() < 0.3 ? null : Math.min(100, cpu + next() * 20),
+          intervalSeconds: 300,
+          memTotalBytes: memTotal,
+          memUsedBytes: memUsed,
+          memAvailableBytes: memTotal - memUsed,
+          diskMount: mount,
+          diskTotalBytes: 1_000_000,
+          diskUsedBytes: empty ? 0 : used,
+          diskFreeBytes: empty ? 0 : 1_000_000 - used,
+        });
+      }
+    }
+    return { server, rows };
+  });
+}
+
+describe("dashboard reads: PostgreSQL gives SQLite's figures for the same rows", () => {
+  it("hour points and fleet hours, before and after a rollup refresh", async (ctx) => {
+    requirePostgres(ctx, PG);
+    const lite = await sqlite();
+    const onPg = await postgres().catch(async (err: unknown) => {
+      await lite.cleanup();
+      throw err;
+    });
+    const backends = [lite, onPg];
+    const [liteStore, pgStore] = [lite.store, onPg.store];
+    try {
+      const fleet = unevenRows();
+      for (const { store } of backends) {
+        for (const { server, rows } of fleet) {
+          // Two uploads per server, overlapping by a few rows (duplicates are not stored twice).
+          const half = Math.floor(rows.length / 2);
+          for (const [i, part] of [rows.slice(0, half + 5), rows.slice(half)].entries()) {
+            const id = `${server}-${i}`;
+            await store.ingest(
+              { uploadId: id, server, receivedAt: 1, rawPath: id, sha256: id, bytes: 1 },
+              part,
+            );
+          }
+        }
+      }
+      const read = async (store: Storage) => ({
+        points: await Promise.all(
+          [
+            ["app-1", T0, T0 + 24 * HOUR],
+            ["Zeta", T0 + 2 * HOUR, T0 + 5 * HOUR],
+            ["db.x", T0, T0 + 24 * HOUR],
+            ["early", T0 + HOUR, T0 + 2 * HOUR],
+          ].map(([server, from, to]) =>
+            store.dashboard.hourPoints(server as string, from as number, to as number),
+          ),
+        ),
+        fleet: [...(await store.dashboard.fleetHours(T0 + HOUR, T0 + 6 * HOUR))].sort(([a], [b]) =>
+          a < b ? -1 : 1,
+        ),
+      });
+      // Both read the rollups only: what is ingested but not yet refreshed is not there on either.
+      const [sqliteStale, pgStale] = await Promise.all([read(liteStore), read(pgStore)]);
+      expect(sqliteStale.fleet).toEqual([]);
+      expectClose(pgStale, sqliteStale);
+      for (const { store } of backends) await store.rollups.refresh();
+      const [sqliteRead, pgRead] = await Promise.all([read(liteStore), read(pgStore)]);
+      // The fixture reaches what the comparison is about.
+      expect(sqliteRead.points[0]!.map((p) => p.disks.map((d) => d.mount))[1]).toEqual([
+        "/",
+        "/Data",
+        "/data",
+      ]);
+      expect(sqliteRead.fleet.map(([server]) => server)).toEqual(["Zeta", "app-1", "db.x"]);
+      const latest = new Map(sqliteRead.fleet.map(([server, f]) => [server, f.latest]));
+      expect(latest.get("Zeta")!.worstDisk).toEqual({ mount: "/var-log", percent: 50 });
+      expect(latest.get("db.x")!.worstDisk!.mount).toBe("/");
+      expect(latest.get("app-1")!.hour).toBe(T0 + 5 * HOUR);
+      expectClose(pgRead, sqliteRead);
+    } finally {
+      for (const b of backends) await b.cleanup();
+    }
   });
 });

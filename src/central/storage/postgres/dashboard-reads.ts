@@ -2,119 +2,118 @@ import type pg from "pg";
 import type { DashboardReads, FleetHour, FleetLatest, HourPoint } from "../dashboard-reads.js";
 
 /**
- * The dashboard's batched reads on PostgreSQL, grouped by hour from the raw
- * samples in SQL: the PostgreSQL rollup tables are being written (until then
- * the rollup port there also reads raw rows), and these reads only cover what
- * raw retention keeps (a month of hours; longer charts use the daily rollups).
- * The representative row of a timestamp is its first mount, as in
- * aggregate/rows.ts. Once PostgreSQL has hourly rollup tables, these two
- * queries should read them instead, like ../sqlite/dashboard-reads.ts.
+ * The dashboard's batched reads from the hourly rollup tables (./rollups.ts
+ * owns them; this file only reads), with the figures of
+ * ../sqlite/dashboard-reads.ts. One statement per read: the hour buckets
+ * left-joined with their mounts, both seeking the (server, hour) primary
+ * key, so the fleet page costs O(servers × hours shown), not O(history).
+ * Mounts are ordered COLLATE "C" to sort as SQLite's BINARY does, whatever
+ * the database's collation.
  */
 export class PgDashboardReads implements DashboardReads {
   constructor(private readonly pool: pg.Pool) {}
 
   async hourPoints(server: string, from: number, to: number): Promise<HourPoint[]> {
-    const hours = await this.pool.query<{
+    // One row per (hour, mount); an hour without mounts comes once, its mount null. The hour
+    // range on the disks too lets the planner scan both key ranges once and hash-join them
+    // instead of one disk lookup per hour.
+    const rows = await this.pool.query<{
       hour: number;
       samples: number;
-      cpu_avg: number;
+      cpu_sum: number;
       cpu_peak: number;
-      mem_avg: number;
-      mem_peak: number;
-    }>(
-      `WITH t AS (
-         SELECT DISTINCT ON (ts) ts, cpu_percent,
-           GREATEST(cpu_percent, COALESCE(cpu_peak_percent, cpu_percent)) AS peak,
-           CASE WHEN mem_total > 0 THEN mem_used::float8 / mem_total * 100 ELSE 0 END AS mem
-         FROM samples WHERE server = $1 AND ts >= $2 AND ts < $3 ORDER BY ts, mount)
-       SELECT (ts / 3600000) * 3600000 AS hour, COUNT(*)::int AS samples, AVG(cpu_percent) AS cpu_avg,
-         MAX(peak) AS cpu_peak, AVG(mem) AS mem_avg, MAX(mem) AS mem_peak
-       FROM t GROUP BY 1 ORDER BY 1`,
-      [server, from, to],
-    );
-    const disks = await this.pool.query<{
-      hour: number;
-      mount: string;
+      mem_percent_sum: number;
+      mem_percent_max: number;
+      mount: string | null;
       used: number;
       free: number;
       total: number;
     }>(
-      `SELECT DISTINCT ON ((ts / 3600000), mount) (ts / 3600000) * 3600000 AS hour, mount,
-         disk_used AS used, disk_free AS free, disk_total AS total
-       FROM samples WHERE server = $1 AND ts >= $2 AND ts < $3 ORDER BY (ts / 3600000), mount, ts DESC`,
+      `SELECT h.hour, h.samples, h.cpu_sum, h.cpu_peak, h.mem_percent_sum, h.mem_percent_max,
+         d.mount, d.used, d.free, d.total
+       FROM rollup_hourly h
+       LEFT JOIN rollup_hourly_disk d ON d.server = h.server AND d.hour = h.hour AND d.hour >= $2 AND d.hour < $3
+       WHERE h.server = $1 AND h.hour >= $2 AND h.hour < $3 AND h.samples > 0
+       ORDER BY h.hour, d.mount COLLATE "C"`,
       [server, from, to],
     );
-    const byHour = new Map<number, HourPoint["disks"]>();
-    for (const d of disks.rows) {
-      let list = byHour.get(Number(d.hour));
-      if (list === undefined) {
-        list = [];
-        byHour.set(Number(d.hour), list);
+    const out: HourPoint[] = [];
+    for (const r of rows.rows) {
+      let point = out[out.length - 1];
+      if (point === undefined || point.hour !== r.hour) {
+        point = {
+          hour: r.hour,
+          samples: r.samples,
+          cpuAvg: r.cpu_sum / r.samples,
+          cpuPeak: r.cpu_peak,
+          memAvg: r.mem_percent_sum / r.samples,
+          memPeak: r.mem_percent_max,
+          disks: [],
+        };
+        out.push(point);
       }
-      const used = Number(d.used);
-      const free = Number(d.free);
-      list.push({
-        mount: d.mount,
-        percent: used + free > 0 ? (used / (used + free)) * 100 : 0,
-        usedBytes: used,
-        totalBytes: Number(d.total),
+      if (r.mount === null) continue;
+      point.disks.push({
+        mount: r.mount,
+        percent: r.used + r.free > 0 ? (r.used / (r.used + r.free)) * 100 : 0,
+        usedBytes: r.used,
+        totalBytes: r.total,
       });
     }
-    return hours.rows.map((h) => ({
-      hour: Number(h.hour),
-      samples: h.samples,
-      cpuAvg: h.cpu_avg,
-      cpuPeak: h.cpu_peak,
-      memAvg: h.mem_avg,
-      memPeak: h.mem_peak,
-      disks: byHour.get(Number(h.hour)) ?? [],
-    }));
+    return out;
   }
 
   async fleetHours(
     from: number,
     to: number,
   ): Promise<Map<string, { hours: FleetHour[]; latest: FleetLatest }>> {
-    const rows = await this.pool.query<{ server: string; hour: number; cpu_avg: number; mem_avg: number }>(
-      `WITH t AS (
-         SELECT DISTINCT ON (server, ts) server, ts, cpu_percent,
-           CASE WHEN mem_total > 0 THEN mem_used::float8 / mem_total * 100 ELSE 0 END AS mem
-         FROM samples WHERE ts >= $1 AND ts < $2 ORDER BY server, ts, mount)
-       SELECT server, (ts / 3600000) * 3600000 AS hour, AVG(cpu_percent) AS cpu_avg, AVG(mem) AS mem_avg
-       FROM t GROUP BY 1, 2 ORDER BY 1, 2`,
+    // Driving the hour range from server_stats makes it one primary-key range scan per server
+    // (PostgreSQL 15 has no skip scan: the hour range alone would read every server's history).
+    // Mounts are looked up for each server's newest hour only. OFFSET 0 keeps the lateral
+    // subquery from being flattened into a plain join, where `h.hour = h.newest` became a join
+    // filter checked after a disk lookup for every hour; kept apart it is a one-time filter that
+    // skips the lookup.
+    const rows = await this.pool.query<{
+      server: string;
+      hour: number;
+      samples: number;
+      cpu_sum: number;
+      mem_percent_sum: number;
+      mount: string | null;
+      used: number;
+      free: number;
+    }>(
+      `WITH h AS (
+         SELECT r.server, r.hour, r.samples, r.cpu_sum, r.mem_percent_sum,
+           max(r.hour) OVER (PARTITION BY r.server) AS newest
+         FROM server_stats s
+         JOIN rollup_hourly r ON r.server = s.server AND r.hour >= $1 AND r.hour < $2 AND r.samples > 0
+       )
+       SELECT h.server, h.hour, h.samples, h.cpu_sum, h.mem_percent_sum, d.mount, d.used, d.free
+       FROM h
+       LEFT JOIN LATERAL (
+         SELECT mount, used, free FROM rollup_hourly_disk
+         WHERE h.hour = h.newest AND server = h.server AND hour = h.hour OFFSET 0
+       ) d ON true
+       ORDER BY h.server, h.hour, d.mount COLLATE "C"`,
       [from, to],
     );
     const out = new Map<string, { hours: FleetHour[]; latest: FleetLatest }>();
     for (const r of rows.rows) {
-      const h = { hour: Number(r.hour), cpuAvg: r.cpu_avg, memAvg: r.mem_avg };
-      const entry = out.get(r.server);
-      if (entry === undefined) out.set(r.server, { hours: [h], latest: { ...h, worstDisk: null } });
-      else {
+      let entry = out.get(r.server);
+      if (entry === undefined || entry.latest.hour !== r.hour) {
+        const h = { hour: r.hour, cpuAvg: r.cpu_sum / r.samples, memAvg: r.mem_percent_sum / r.samples };
+        if (entry === undefined) {
+          entry = { hours: [], latest: { ...h, worstDisk: null } };
+          out.set(r.server, entry);
+        }
         entry.hours.push(h);
         entry.latest = { ...h, worstDisk: null };
       }
-    }
-    const disks = await this.pool.query<{
-      server: string;
-      mount: string;
-      used: number;
-      free: number;
-      hour: number;
-    }>(
-      `SELECT DISTINCT ON (server, mount) server, mount, disk_used AS used, disk_free AS free,
-         (ts / 3600000) * 3600000 AS hour
-       FROM samples WHERE ts >= $1 AND ts < $2 ORDER BY server, mount, ts DESC`,
-      [from, to],
-    );
-    for (const d of disks.rows) {
-      const latest = out.get(d.server)?.latest;
-      // Only mounts seen in the server's newest hour count, as on SQLite.
-      if (latest === undefined || Number(d.hour) !== latest.hour) continue;
-      const used = Number(d.used);
-      const free = Number(d.free);
-      const percent = used + free > 0 ? (used / (used + free)) * 100 : 0;
-      if (latest.worstDisk === null || percent > latest.worstDisk.percent)
-        latest.worstDisk = { mount: d.mount, percent };
+      if (r.mount === null) continue;
+      const percent = r.used + r.free > 0 ? (r.used / (r.used + r.free)) * 100 : 0;
+      if (entry.latest.worstDisk === null || percent > entry.latest.worstDisk.percent)
+        entry.latest.worstDisk = { mount: r.mount, percent };
     }
     return out;
   }
