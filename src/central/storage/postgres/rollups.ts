@@ -386,7 +386,11 @@ async function refreshBatch(
           [batchHours, after.server, after.hour],
         )
   ).rows;
-  const done = (hours: number): BatchResult => ({ hours, claimed: claimed.length, last: claimed.at(-1) ?? null });
+  const done = (hours: number): BatchResult => ({
+    hours,
+    claimed: claimed.length,
+    last: claimed.at(-1) ?? null,
+  });
   if (claimed.length === 0) return done(0);
   // Servers another refresher is working on are left to it (their marks stay, unlocked after our commit).
   const servers = [...new Set(claimed.map((c) => c.server))];
