@@ -25,7 +25,6 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import pg from "pg";
 import { loadCentralConfig } from "../../src/central/config.js";
 import { loadFleet } from "../../src/central/dashboard/fleet-data.js";
 import { addUser } from "../../src/central/dashboard/users.js";
@@ -37,6 +36,7 @@ import { PgStore } from "../../src/central/storage/postgres/pg-store.js";
 import type { Storage } from "../../src/central/storage/store.js";
 import { seedSyntheticRollups } from "../../src/central/storage/synthetic-rollups.js";
 import { launchTestBrowser } from "../../test/helpers/browser.js";
+import { createTestSchema } from "../../test/helpers/postgres.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SERVERS = Number(process.env.SRVUTIL_BENCH_SERVERS ?? 1000);
@@ -243,10 +243,7 @@ try {
 }
 
 if (WITH_PG) {
-  const schema = `srvutil_bench_dashboard_${process.pid}`;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
+  const { schema, drop } = await createTestSchema(PG_URL, "srvutil_bench_dashboard");
   try {
     const store = new PgStore(PG_URL, { schema });
     try {
@@ -257,8 +254,7 @@ if (WITH_PG) {
       await store.close();
     }
   } finally {
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
+    await drop();
   }
 }
 

@@ -1,5 +1,5 @@
 import type { MetricRow } from "../../protocol/index.js";
-import type { AgentTokenRecord, StoredUpload } from "./store.js";
+import type { AgentTokenRecord, StoredUpload, UploadRecord } from "./store.js";
 
 /**
  * Rows as both SQL implementations return them (same column names in SQLite
@@ -53,6 +53,11 @@ export function toStoredUpload(r: UploadDbRow): StoredUpload {
  * A row's values in the samples table's column order (server, ts, mount,
  * cpu_percent, …, disk_free): the parameters of every sample INSERT.
  */
+/** The first six columns of an `uploads` row (upload_id … bytes), in column order, on both backends. */
+export function uploadKeyValues(u: UploadRecord): unknown[] {
+  return [u.uploadId, u.server, u.receivedAt, u.rawPath, u.sha256, u.bytes];
+}
+
 export function sampleValues(r: MetricRow): unknown[] {
   return [
     r.server,

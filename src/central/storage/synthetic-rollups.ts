@@ -1,6 +1,6 @@
-import type pg from "pg";
-import { from as copyFrom } from "pg-copy-streams";
 import type { PgStore } from "./postgres/pg-store.js";
+import { copyIn } from "./postgres/sample-insert.js";
+import { inTransaction } from "./postgres/transaction.js";
 import type { SqliteStore } from "./sqlite/sqlite-store.js";
 import type { Storage } from "./store.js";
 
@@ -140,43 +140,27 @@ function sqliteWriter(store: SqliteStore): SyntheticWriter {
 
 /** COPY per server and table (the rows are known new: the bench seeds an empty schema). */
 function pgWriter(store: PgStore): SyntheticWriter {
-  const copy = async (client: pg.PoolClient, sql: string, lines: string[]) => {
-    const stream = client.query(copyFrom(sql));
-    await new Promise<void>((resolve, reject) => {
-      stream.on("error", reject);
-      stream.on("finish", resolve);
-      stream.end(lines.join(""));
-    });
-  };
   return {
     async server(server, data) {
       if (/[\\\t\n\r]/.test(server) || data.disks.some((d) => /[\\\t\n\r]/.test(d[1])))
         throw new Error("seedSyntheticRollups: names must not need COPY escapes");
-      const client = await store.pool.connect();
-      try {
-        await client.query("BEGIN");
-        await copy(
+      await inTransaction(store.pool, async (client) => {
+        await copyIn(
           client,
           `COPY rollup_hourly (server, hour, ${HOURLY_COLUMNS}) FROM STDIN`,
-          data.hours.map((h) => `${server}\t${h.join("\t")}\n`),
+          data.hours.map((h) => `${server}\t${h.join("\t")}\n`).join(""),
         );
-        await copy(
+        await copyIn(
           client,
           `COPY rollup_hourly_disk (server, hour, mount, ${DISK_COLUMNS}) FROM STDIN`,
-          data.disks.map((d) => `${server}\t${d.join("\t")}\n`),
+          data.disks.map((d) => `${server}\t${d.join("\t")}\n`).join(""),
         );
         await client.query(
           `INSERT INTO server_stats (server, first_seen, last_seen, rows) VALUES ($1, $2, $3, $4)
            ON CONFLICT (server) DO UPDATE SET first_seen = excluded.first_seen, last_seen = excluded.last_seen, rows = excluded.rows`,
           [server, data.stats.firstSeen, data.stats.lastSeen, data.stats.rows],
         );
-        await client.query("COMMIT");
-      } catch (err) {
-        await client.query("ROLLBACK").catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
+      });
     },
     async done() {
       // Statistics and the visibility map of a database that has been running a while, not of a fresh bulk load.

@@ -1,11 +1,12 @@
 import type pg from "pg";
 import type { MetricRow } from "../../../protocol/index.js";
 import { HOUR_MS } from "../../aggregate/rows.js";
-import { sampleValues, toStoredUpload, type UploadDbRow } from "../db-rows.js";
+import { sampleValues, toStoredUpload, type UploadDbRow, uploadKeyValues } from "../db-rows.js";
 import type { IngestAnswer, StoredUpload, UploadRecord } from "../store.js";
 import { insertPgRawUpload } from "./raw-uploads.js";
-import { markDirtyHours } from "./rollups.js";
+import { DIRTY_MARK_CONFLICT, markDirtyHours } from "./rollups.js";
 import { COPY_MIN_ROWS, insertSamples, SAMPLE_COLUMNS, type SampleInsertMethod } from "./sample-insert.js";
+import { inTransaction } from "./transaction.js";
 
 /**
  * One upload into PostgreSQL: its rows, its `uploads` row, its raw body (when
@@ -22,10 +23,7 @@ import { COPY_MIN_ROWS, insertSamples, SAMPLE_COLUMNS, type SampleInsertMethod }
  *   (./sample-insert.ts); there the rows are the cost.
  *
  * Rollup dirty marks: only the hours of rows that were new (a replayed row
- * changes no rollup). They are upserted with `DO UPDATE … WHERE false`, not
- * DO NOTHING, because that waits for a refresher holding the mark (claimed
- * FOR UPDATE) to commit and then inserts it afresh, so rows committed after
- * the refresher's snapshot are never left unmarked (./rollups.ts).
+ * changes no rollup), upserted as DIRTY_MARK_CONFLICT says (./rollups.ts).
  */
 export async function ingestUpload(
   pool: pg.Pool,
@@ -86,6 +84,12 @@ function timeRange(rows: readonly MetricRow[]): { tsMin: number | null; tsMax: n
   return { tsMin, tsMax };
 }
 
+/** A server's summary takes in an upload's time range and new rows (both write paths). */
+const SERVER_STATS_MERGE = `ON CONFLICT (server) DO UPDATE SET
+    first_seen = LEAST(server_stats.first_seen, excluded.first_seen),
+    last_seen = GREATEST(server_stats.last_seen, excluded.last_seen),
+    rows = server_stats.rows + excluded.rows`;
+
 /**
  * $1–$12: the sample columns as arrays; $13–$21: the upload; $22: the raw
  * body or NULL; $23: whether an earlier upload of the same content from the
@@ -115,14 +119,11 @@ WITH prior AS (
 ), stats AS (
   INSERT INTO server_stats (server, first_seen, last_seen, rows)
   SELECT $14, $20, $21, counted.inserted FROM counted WHERE $19::int > 0 AND NOT EXISTS (SELECT 1 FROM prior)
-  ON CONFLICT (server) DO UPDATE SET
-    first_seen = LEAST(server_stats.first_seen, excluded.first_seen),
-    last_seen = GREATEST(server_stats.last_seen, excluded.last_seen),
-    rows = server_stats.rows + excluded.rows
+  ${SERVER_STATS_MERGE}
 ), dirty AS (
   INSERT INTO rollup_dirty (server, hour)
   SELECT DISTINCT server, ts - ts % ${HOUR_MS} FROM new_rows ORDER BY 1, 2
-  ON CONFLICT (server, hour) DO UPDATE SET hour = excluded.hour WHERE false
+  ${DIRTY_MARK_CONFLICT}
 )
 SELECT counted.inserted, prior.upload_id AS prior_upload_id, prior.received_at AS prior_received_at,
        prior.raw_path AS prior_raw_path, prior.rows AS prior_rows, prior.inserted AS prior_inserted
@@ -155,12 +156,7 @@ async function ingestInOneStatement(
     text: ONE_STATEMENT_SQL,
     values: [
       ...cols,
-      upload.uploadId,
-      upload.server,
-      upload.receivedAt,
-      upload.rawPath,
-      upload.sha256,
-      upload.bytes,
+      ...uploadKeyValues(upload),
       rows.length,
       tsMin,
       tsMax,
@@ -178,44 +174,22 @@ async function ingestInTransaction(
   method: SampleInsertMethod,
 ): Promise<number> {
   const { tsMin, tsMax } = timeRange(rows);
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
+  return inTransaction(pool, async (client) => {
     const inserted = await insertSamples(client, rows, method);
     await client.query(
       `INSERT INTO uploads (upload_id, server, received_at, raw_path, sha256, bytes, rows, inserted, ts_min, ts_max)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [
-        upload.uploadId,
-        upload.server,
-        upload.receivedAt,
-        upload.rawPath,
-        upload.sha256,
-        upload.bytes,
-        rows.length,
-        inserted,
-        tsMin,
-        tsMax,
-      ],
+      [...uploadKeyValues(upload), rows.length, inserted, tsMin, tsMax],
     );
     await insertPgRawUpload(client, upload);
     if (rows.length > 0) {
       await client.query(
         `INSERT INTO server_stats (server, first_seen, last_seen, rows) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (server) DO UPDATE SET
-           first_seen = LEAST(server_stats.first_seen, excluded.first_seen),
-           last_seen = GREATEST(server_stats.last_seen, excluded.last_seen),
-           rows = server_stats.rows + excluded.rows`,
+         ${SERVER_STATS_MERGE}`,
         [upload.server, tsMin, tsMax, inserted],
       );
     }
     if (inserted > 0) await markDirtyHours(client, upload.server, rows); // rollups: commits with the rows
-    await client.query("COMMIT");
     return inserted;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -115,6 +115,15 @@ const DEFAULT_BATCH_HOURS = 1000;
  * `client`: one multi-row upsert. Hours are sorted so that transactions
  * marking overlapping hours lock them in the same order.
  */
+/**
+ * How an ingest upserts a dirty mark: `DO UPDATE … WHERE false` rather than
+ * DO NOTHING, because it waits for a refresher that holds the mark (claimed
+ * FOR UPDATE) to commit, and then inserts the mark afresh, so rows committed
+ * after that refresher's snapshot are never left unmarked.
+ */
+export const DIRTY_MARK_CONFLICT =
+  "ON CONFLICT (server, hour) DO UPDATE SET hour = excluded.hour WHERE false";
+
 export async function markDirtyHours(
   client: pg.ClientBase,
   server: string,
@@ -125,7 +134,7 @@ export async function markDirtyHours(
   for (const r of rows) hours.add(r.timestamp - (((r.timestamp % HOUR_MS) + HOUR_MS) % HOUR_MS));
   await client.query(
     `INSERT INTO rollup_dirty (server, hour) SELECT $1, h FROM unnest($2::int8[]) AS h
-     ON CONFLICT (server, hour) DO UPDATE SET hour = excluded.hour WHERE false`,
+     ${DIRTY_MARK_CONFLICT}`,
     [server, [...hours].sort((a, b) => a - b)],
   );
 }

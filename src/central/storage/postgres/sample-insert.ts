@@ -158,11 +158,16 @@ async function copyRows(client: pg.PoolClient, table: string, rows: readonly Met
     lines[i] =
       `${copyText(r.server)}\t${r.timestamp}\t${copyText(r.diskMount)}\t${r.cpuPercent}\t${r.cpuPeakPercent ?? "\\N"}\t${r.intervalSeconds ?? "\\N"}\t${r.memTotalBytes}\t${r.memUsedBytes}\t${r.memAvailableBytes}\t${r.diskTotalBytes}\t${r.diskUsedBytes}\t${r.diskFreeBytes}\n`;
   }
-  const stream = client.query(copyFrom(`COPY ${table} (${SAMPLE_COLUMNS}) FROM STDIN`));
+  await copyIn(client, `COPY ${table} (${SAMPLE_COLUMNS}) FROM STDIN`, lines.join(""));
+}
+
+/** Runs one `COPY … FROM STDIN` with `text` (COPY text format, escaped by the caller) as its data. */
+export async function copyIn(client: pg.PoolClient, sql: string, text: string): Promise<void> {
+  const stream = client.query(copyFrom(sql));
   await new Promise<void>((resolve, reject) => {
     stream.on("error", reject);
     stream.on("finish", resolve);
-    stream.end(lines.join(""));
+    stream.end(text);
   });
 }
 

@@ -12,6 +12,7 @@ import {
   toStoredUpload,
   toTokenRecord,
   type UploadDbRow,
+  uploadKeyValues,
 } from "../db-rows.js";
 import { appliedMigrationsOf } from "../migration-log.js";
 import type {
@@ -341,12 +342,7 @@ export class SqliteStore implements Storage {
     }
     const hasRows = rows.length > 0;
     st.insertUpload.run(
-      upload.uploadId,
-      upload.server,
-      upload.receivedAt,
-      upload.rawPath,
-      upload.sha256,
-      upload.bytes,
+      ...uploadKeyValues(upload),
       rows.length,
       inserted,
       hasRows ? tsMin : null,
