@@ -28,8 +28,20 @@ import { BUCKET_COLUMNS, MOUNT_COLUMNS, type TouchedRange } from "../rollup-buck
 const PERCENT =
   "CASE WHEN mem_total > 0 THEN (mem_used::float8 / mem_total::float8) * 100::float8 ELSE 0::float8 END";
 
+/**
+ * The samples of the claimed ranges, one primary-key range scan per range.
+ * LATERAL with OFFSET 0 (which keeps the planner from flattening the
+ * subquery back into a join) makes that the only plan: with a join it cannot
+ * estimate `ts` between two joined columns, takes each range for a large
+ * share of its server's rows and, past ~50 ranges (fleets with gaps),
+ * hash-joins a sequential scan of the whole week's partition. Measured on a 10,000-server week: 200 ms per
+ * batch instead of 10, a 1,690,000-hour catch-up of 850 s instead of ~120 s.
+ */
 const RANGES = `unnest($1::text[], $2::int8[], $3::int8[]) AS r(server, f, t)
-  JOIN samples s ON s.server = r.server AND s.ts >= r.f AND s.ts < r.t`;
+  CROSS JOIN LATERAL (
+    SELECT * FROM samples WHERE samples.server = r.server AND samples.ts >= r.f AND samples.ts < r.t
+    OFFSET 0
+  ) AS s`;
 
 const INSERT_HOURS = `
   INSERT INTO rollup_hourly (server, hour, ${BUCKET_COLUMNS})
@@ -72,6 +84,9 @@ const INSERT_MOUNTS = `
     max(s.disk_total)
   FROM ${RANGES}
   GROUP BY s.server, s.ts - s.ts % ${HOUR_MS}, s.mount`;
+
+/** The two statements, for the test that checks their plans (test/central/storage/pg-rollup-plans.test.ts). */
+export const HOUR_BUCKET_STATEMENTS = { hours: INSERT_HOURS, mounts: INSERT_MOUNTS } as const;
 
 /**
  * Replaces the hour buckets of `claimed` (the hours of `ranges`, exactly)
