@@ -66,14 +66,22 @@ describe("PostgreSQL hour-bucket plans", () => {
       server: `srv-${String(Math.floor(k / 56)).padStart(4, "0")}`,
       from: WEEK + (k % 56) * 3 * HOUR,
     }));
-    const params = [ranges.map((r) => r.server), ranges.map((r) => r.from), ranges.map((r) => r.from + 2 * HOUR)];
+    const params = [
+      ranges.map((r) => r.server),
+      ranges.map((r) => r.from),
+      ranges.map((r) => r.from + 2 * HOUR),
+    ];
     for (const [name, sql] of Object.entries(HOUR_BUCKET_STATEMENTS)) {
-      const r = await client!.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${sql}`, params);
+      const r = await client!.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(
+        `EXPLAIN (FORMAT JSON) ${sql}`,
+        params,
+      );
       const all = nodes(r.rows[0]!["QUERY PLAN"][0].Plan);
       // The week's partition holds the rows (the weeks ahead are empty: a scan of them reads nothing).
       const onWeek = all.filter((n) => n["Relation Name"] === partitionName(WEEK)).map((n) => n["Node Type"]);
       expect(onWeek.length, name).toBeGreaterThan(0);
-      for (const type of onWeek) expect(type, name).toMatch(/^(Index Scan|Index Only Scan|Bitmap Heap Scan)$/);
+      for (const type of onWeek)
+        expect(type, name).toMatch(/^(Index Scan|Index Only Scan|Bitmap Heap Scan)$/);
     }
   });
 });
