@@ -161,6 +161,46 @@ describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
     expect(await store.listServers()).toEqual([]);
   });
 
+  it("stores every value exactly as given, through the small and the bulk write path, and counts overlaps", async () => {
+    const { store } = h!;
+    const mounts = ["/", "C:\\", "/mnt/tab\there", "/données/ü", "/a\\b\nc"];
+    const file = (n: number, start: string, server: string) =>
+      Array.from({ length: n }, (_, i) =>
+        row(
+          server,
+          new Date(Date.parse(start) + Math.floor(i / mounts.length) * 60_000).toISOString(),
+          mounts[i % mounts.length]!,
+          {
+            cpuPercent: i % 7 === 0 ? 0 : 100 / (i + 3),
+            cpuPeakPercent: i % 3 === 0 ? null : 99.999_999_9,
+            intervalSeconds: i % 4 === 0 ? null : 59.5,
+            memTotalBytes: 2 ** 53 - 1 - i,
+            memUsedBytes: i,
+            memAvailableBytes: 4_294_967_296 + i,
+            diskFreeBytes: 4_294_967_295,
+          },
+        ),
+      );
+    // 3 rows: the fleet path; 600: PostgreSQL's COPY; 600 overlapping by half: COPY's fallback.
+    const small = file(3, "2026-11-23T08:00:00Z", "exact-01");
+    const bulk = file(600, "2026-11-23T09:00:00Z", "exact-02");
+    const overlap = file(600, "2026-11-23T09:00:00Z", "exact-02").map((r, i) =>
+      i < 300 ? r : { ...r, timestamp: r.timestamp + 120 * 60_000 },
+    );
+    expect((await store.ingest(upload("x1", "exact-01"), small)).inserted).toBe(3);
+    expect((await store.ingest(upload("x2", "exact-02"), bulk)).inserted).toBe(600);
+    expect(await store.ingest(upload("x3", "exact-02"), overlap)).toMatchObject({
+      inserted: 300,
+      duplicates: 300,
+    });
+    const key = (r: MetricRow) => `${r.server} ${r.timestamp} ${r.diskMount}`;
+    const expected = new Map([...small, ...bulk, ...overlap].map((r) => [key(r), r]));
+    const stored = await collect(store.samples({ from: 0, to: Date.parse("2027-01-01T00:00:00Z") }));
+    expect(stored).toHaveLength(expected.size);
+    for (const r of stored) expect(r).toEqual(expected.get(key(r)));
+    await store.clearIngestedData();
+  });
+
   it("ingests unless the same content came before: the replay stores nothing and names the earlier upload", async () => {
     const { store } = h!;
     // 3 rows (a fleet upload: one statement on PostgreSQL) and 600 rows (a backlog file: COPY).

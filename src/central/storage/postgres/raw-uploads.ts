@@ -24,15 +24,6 @@ const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-/** Called from PgStore.ingest inside its transaction: the raw file commits with its rows. */
-export async function insertPgRawUpload(client: pg.PoolClient, upload: UploadRecord): Promise<void> {
-  if (upload.rawGzip === undefined) return;
-  await client.query(
-    "INSERT INTO raw_uploads (server, upload_id, received_at, raw_path, body_gzip) VALUES ($1, $2, $3, $4, $5)",
-    [upload.server, upload.uploadId, upload.receivedAt, upload.rawPath, Buffer.from(upload.rawGzip)],
-  );
-}
-
 export class PgRawUploadStore implements RawUploadStore {
   constructor(private readonly pool: pg.Pool) {}
 

@@ -111,11 +111,6 @@ export const ROLLUP_SERVER_LOCK = { namespace: LOCK_NAMESPACE, keySql: lockKeySq
 const DEFAULT_BATCH_HOURS = 1000;
 
 /**
- * Marks the hours of `rows` dirty, inside the ingest transaction of
- * `client`: one multi-row upsert. Hours are sorted so that transactions
- * marking overlapping hours lock them in the same order.
- */
-/**
  * How an ingest upserts a dirty mark: `DO UPDATE … WHERE false` rather than
  * DO NOTHING, because it waits for a refresher that holds the mark (claimed
  * FOR UPDATE) to commit, and then inserts the mark afresh, so rows committed
@@ -123,21 +118,6 @@ const DEFAULT_BATCH_HOURS = 1000;
  */
 export const DIRTY_MARK_CONFLICT =
   "ON CONFLICT (server, hour) DO UPDATE SET hour = excluded.hour WHERE false";
-
-export async function markDirtyHours(
-  client: pg.ClientBase,
-  server: string,
-  rows: readonly MetricRow[],
-): Promise<void> {
-  if (rows.length === 0) return;
-  const hours = new Set<number>();
-  for (const r of rows) hours.add(r.timestamp - (((r.timestamp % HOUR_MS) + HOUR_MS) % HOUR_MS));
-  await client.query(
-    `INSERT INTO rollup_dirty (server, hour) SELECT $1, h FROM unnest($2::int8[]) AS h
-     ${DIRTY_MARK_CONFLICT}`,
-    [server, [...hours].sort((a, b) => a - b)],
-  );
-}
 
 export class PgRollupStore implements RollupStore {
   constructor(private readonly pool: pg.Pool) {}
