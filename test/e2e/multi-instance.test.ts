@@ -365,10 +365,10 @@ describe("two central serve instances on one PostgreSQL schema behind haproxy", 
 
     // Both schedulers (and the replacement's) ticked every 3 s all along; the week went out once.
     mark("mail wait");
-    await waitFor("the weekly email", async () => mails.length > 0, 20_000);
+    await waitFor("the weekly email", async () => mails.length > 0, 60_000);
     await sleep(3_500); // at least one more tick on every instance
     const weekly = mails.filter((m) => (m.subject ?? "").includes(week));
     expect(weekly).toHaveLength(1);
     expect(mails).toHaveLength(1);
-  }, 120_000);
+  }, 180_000);
 });
