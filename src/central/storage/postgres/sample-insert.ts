@@ -21,8 +21,9 @@ import { sampleValues } from "../db-rows.js";
  *   again through "unnest" with ON CONFLICT DO NOTHING. Same result, same
  *   count; the common case skips the speculative insertion of ON CONFLICT
  *   and uses COPY's multi-row heap inserts;
- * - "auto": "copy-direct" for files of COPY_MIN_ROWS rows or more, "values"
- *   below (fleet uploads of a few rows), and "values" as the fallback.
+ * - "auto": "copy-direct" for files of COPY_MIN_ROWS rows or more, with
+ *   "copy" as its fallback (a file sent again: 1.6× "values" there), and
+ *   "values" below (fleet uploads of a few rows).
  * `insertSamples` uses the fastest one (SAMPLE_INSERT_METHOD).
  */
 export type SampleInsertMethod = "unnest" | "values" | "copy" | "copy-direct" | "auto";
@@ -54,7 +55,7 @@ export function insertSamples(
   if (method === "copy-direct") return insertByDirectCopy(client, rows, insertByUnnest);
   if (method === "auto") {
     return rows.length >= COPY_MIN_ROWS
-      ? insertByDirectCopy(client, rows, insertByValues)
+      ? insertByDirectCopy(client, rows, insertByCopy)
       : insertByValues(client, rows);
   }
   if (method === "values") return insertByValues(client, rows);
