@@ -224,13 +224,15 @@ export function daysAround(tz: string, ranges: readonly TouchedRange[]): ServerD
 /**
  * Computes the days not given in each `wanted[i].days` (null) from the hour
  * buckets, stores them, and returns them per server in date order. The
- * caller holds the servers' locks.
+ * caller holds the servers' locks. `store`: true stores every server's days
+ * (a refresh: days whose hours are gone must become empty), "withHours" only
+ * those of servers with an hour in the runs (a first read), false none.
  */
 export async function computeDays(
   client: pg.Pool | pg.ClientBase,
   tz: string,
   wanted: readonly ServerDays[],
-  store = true,
+  store: boolean | "withHours" = true,
 ): Promise<{ days: Map<string, DayAggregate[]>; withHours: Set<string> }> {
   // Per server, the runs of consecutive missing days: each is a sub-span folded on its own.
   const runs = wanted.flatMap((w) =>
@@ -242,10 +244,13 @@ export async function computeDays(
     ...r,
     days: foldedDays[i]!,
   }));
-  if (store) await writeDays(client as pg.ClientBase, tz, folded);
   const withHours = new Set(
     folded.filter((f) => f.days.buckets.some((b) => b.samples > 0)).map((f) => f.server),
   );
+  if (store !== false) {
+    const toStore = store === "withHours" ? folded.filter((f) => withHours.has(f.server)) : folded;
+    await writeDays(client as pg.ClientBase, tz, toStore);
+  }
   const out = new Map<string, DayAggregate[]>();
   for (const f of folded) {
     let list = out.get(f.server);
