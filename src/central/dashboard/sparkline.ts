@@ -30,7 +30,8 @@ export function sparklineSvg(
     return d;
   };
   // Colours, line styles and the background come from the stylesheet (.spark in app.css): written
-  // on every one of 1,000 rows they were a third of the page's bytes and slowed its first paint.
+  // on every row they were 13 % of the all-rows page (938 → 812 KB). First paint of that page did
+  // not measurably change (A/B in one run, 12 loads each: within the noise of this machine).
   return (
     `<svg class="spark" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${label}">` +
     `<path class="spark-mem" d="${path(mem)}"/><path class="spark-cpu" d="${path(cpu)}"/></svg>`

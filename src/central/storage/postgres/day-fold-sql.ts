@@ -17,9 +17,11 @@ import { withoutJit } from "./without-jit.js";
  *
  * Bit for bit the figures of mergeBucket / mergeMount (aggregate/rows.ts),
  * which merge hours in hour order:
- * - float sums are `sum(x ORDER BY hour)`: sum(float8) is float8pl applied
- *   in input order, the same additions as JS's `+=` from 0 (0 + x is x); an
- *   ordered aggregate is never split across parallel workers either;
+ * - float sums are `sum(x ORDER BY hour) + 0`: sum(float8) is float8pl
+ *   applied in input order, the same additions as JS's `+=` from 0, which
+ *   differ only in the sign of a zero, and + 0 makes that +0 as in JS (as
+ *   ./hour-buckets-sql.ts does); an ordered aggregate is never split across
+ *   parallel workers either;
  * - integer sums are cast back to int8 (sum(int8) is numeric);
  * - maxima and minima are order-free;
  * - "the value at the last / first timestamp" takes the hour mergeBucket
@@ -30,15 +32,15 @@ import { withoutJit } from "./without-jit.js";
  */
 const DAY_BUCKET_SQL: Record<(typeof BUCKET_COLUMN_NAMES)[number], string> = {
   samples: "sum(h.samples)::int8",
-  cpu_sum: "sum(h.cpu_sum ORDER BY h.hour)",
+  cpu_sum: "sum(h.cpu_sum ORDER BY h.hour) + 0",
   cpu_peak: "max(h.cpu_peak)",
-  mem_used_sum: "sum(h.mem_used_sum ORDER BY h.hour)",
-  mem_available_sum: "sum(h.mem_available_sum ORDER BY h.hour)",
-  mem_percent_sum: "sum(h.mem_percent_sum ORDER BY h.hour)",
+  mem_used_sum: "sum(h.mem_used_sum ORDER BY h.hour) + 0",
+  mem_available_sum: "sum(h.mem_available_sum ORDER BY h.hour) + 0",
+  mem_percent_sum: "sum(h.mem_percent_sum ORDER BY h.hour) + 0",
   mem_percent_max: "max(h.mem_percent_max)",
   last_ts: "max(h.last_ts)",
   last_mem_total: "(array_agg(h.last_mem_total ORDER BY h.last_ts DESC, h.hour DESC))[1]",
-  interval_sum: "sum(h.interval_sum ORDER BY h.hour)",
+  interval_sum: "sum(h.interval_sum ORDER BY h.hour) + 0",
   interval_count: "sum(h.interval_count)::int8",
   first_ts: "min(h.first_ts)",
   first_mem_total: "(array_agg(h.first_mem_total ORDER BY h.first_ts, h.hour))[1]",

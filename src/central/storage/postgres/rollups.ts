@@ -27,8 +27,8 @@ import { inTransaction } from "./transaction.js";
  * writing and refreshing at once. The tables and figures are those of
  * SQLite (../sqlite/rollups.ts, encoding in ../rollup-buckets.ts): hour
  * buckets recomputed from the raw samples (here by SQL that mirrors
- * aggregate/rows.ts, ./hour-buckets-sql.ts), days merged from hours in JS
- * (./rollup-rows.ts).
+ * aggregate/rows.ts, ./hour-buckets-sql.ts), days merged from hours by SQL
+ * that mirrors mergeBucket (./day-fold-sql.ts, called from ./rollup-rows.ts).
  *
  * What is new is how a refresh finds its work. SQLite follows uploads.seq,
  * which is only sound when commits happen in seq order; on PostgreSQL
