@@ -61,7 +61,13 @@ const DAY_MOUNT_SQL: Record<(typeof MOUNT_COLUMN_NAMES)[number], string> = {
   total_max: "max(d.total_max)",
 };
 
-/** Every day of every span as parallel arrays: span number, day number, server, [from, to). */
+/**
+ * Every day of every span as parallel arrays: span number, day number, server, [from, to).
+ * Each day is joined to its hours by a LATERAL subquery kept apart (OFFSET 0), so it is one
+ * primary-key range scan per day whatever the planner thinks: with a small table it hash-joined
+ * on the server alone and tested every hour of the server against every day (3.4 M rows
+ * filtered, 600 ms, for one server's year in a 5-server bench).
+ */
 const DAYS_INPUT =
   "unnest($1::int4[], $2::int4[], $3::text[], $4::int8[], $5::int8[]) AS k(n, i, server, f, t)";
 
@@ -85,7 +91,10 @@ export async function foldDaysInSql(
       client.query({
         text: `SELECT k.n, k.i, ${BUCKET_COLUMN_NAMES.map((c) => DAY_BUCKET_SQL[c]).join(", ")}
         FROM ${DAYS_INPUT}
-        JOIN rollup_hourly h ON h.server = k.server AND h.hour >= k.f AND h.hour < k.t AND h.samples > 0
+        CROSS JOIN LATERAL (
+          SELECT * FROM rollup_hourly
+          WHERE server = k.server AND hour >= k.f AND hour < k.t AND samples > 0 OFFSET 0
+        ) h
         GROUP BY k.n, k.i`,
         values: params,
         rowMode: "array",
@@ -93,7 +102,9 @@ export async function foldDaysInSql(
       client.query({
         text: `SELECT k.n, k.i, d.mount, ${MOUNT_COLUMN_NAMES.map((c) => DAY_MOUNT_SQL[c]).join(", ")}
         FROM ${DAYS_INPUT}
-        JOIN rollup_hourly_disk d ON d.server = k.server AND d.hour >= k.f AND d.hour < k.t
+        CROSS JOIN LATERAL (
+          SELECT * FROM rollup_hourly_disk WHERE server = k.server AND hour >= k.f AND hour < k.t OFFSET 0
+        ) d
         GROUP BY k.n, k.i, d.mount
         ORDER BY k.n, k.i, d.mount COLLATE "C"`,
         values: params,
