@@ -2,11 +2,9 @@
  * The fleet page's 24-hour sparkline: CPU (solid) and memory (dashed) on
  * 0–100 %, one point per hour, gaps where an hour had no samples. Two line
  * styles as well as two colours (Okabe–Ito blue and vermilion), so the pair
- * reads without telling colours apart. Tiny, static SVG: 1,000 of them on a
- * page cost nothing to draw.
+ * reads without telling colours apart (both set in web/dashboard/app.css,
+ * .spark-cpu and .spark-mem). Tiny, static SVG: two paths per row.
  */
-export const SPARK_CPU = "#0072B2";
-export const SPARK_MEM = "#D55E00";
 
 export function sparklineSvg(
   cpu: readonly (number | null)[],
@@ -31,11 +29,11 @@ export function sparklineSvg(
     });
     return d;
   };
+  // Colours, line styles and the background come from the stylesheet (.spark in app.css): written
+  // on every row they were 13 % of the all-rows page (938 → 812 KB). First paint of that page did
+  // not measurably change (A/B in one run, 12 loads each: within the noise of this machine).
   return (
     `<svg class="spark" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${label}">` +
-    `<rect width="${W}" height="${H}" fill="#f8fafc"/>` +
-    `<path d="${path(mem)}" fill="none" stroke="${SPARK_MEM}" stroke-width="1.5" stroke-dasharray="3 2"/>` +
-    `<path d="${path(cpu)}" fill="none" stroke="${SPARK_CPU}" stroke-width="1.5"/>` +
-    "</svg>"
+    `<path class="spark-mem" d="${path(mem)}"/><path class="spark-cpu" d="${path(cpu)}"/></svg>`
   );
 }

@@ -108,16 +108,19 @@ describe.each(backends)("dashboard in Chromium: %s", (name, skipReason, make) =>
     await page.getByRole("link", { name: REPORT_WEEK }).first().click();
     await page.waitForURL(`${base}/reports/${REPORT_WEEK}`);
     await shot(page, "report");
-    // The link, fetched with the browser context's cookies: the bundled single-process
-    // Chromium crashes in its download manager, so the download is checked by its answer.
-    const href = await page.getByRole("link", { name: "Download CSV" }).getAttribute("href");
-    const answer = await context.request.get(`${base}${href}`, { maxRedirects: 0 });
+    // A real download: the link clicked, the file Chromium saved read back.
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("link", { name: "Download CSV" }).click(),
+    ]);
+    expect(download.url()).toBe(`${base}/reports/${REPORT_WEEK}/daily.csv`);
+    expect(download.suggestedFilename()).toBe(`srvutil-${REPORT_WEEK}-daily.csv`);
+    const saved = await download.path();
+    const csv = readFileSync(saved, "utf8");
+    // The file is the archived CSV byte for byte, as the server answers it.
+    const answer = await context.request.get(download.url(), { maxRedirects: 0 });
     expect(answer.status()).toBe(200);
-    expect(answer.headers()["content-disposition"]).toBe(
-      `attachment; filename="srvutil-${REPORT_WEEK}-daily.csv"`,
-    );
-    const got = { text: await answer.text() };
-    const csv = got.text;
+    expect(csv).toBe(await answer.text());
     expect(csv.split("\n")[0]).toMatch(/^week,server,status,date,/);
     expect(csv).toContain("web-02");
     await page.getByRole("link", { name: "Open the report (HTML)" }).click();

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { localDays } from "../../../src/central/aggregate/week.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
 import type { ArchivedReport } from "../../../src/central/storage/report-archive-store.js";
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
@@ -327,6 +328,49 @@ describe("dashboard reads: PostgreSQL gives SQLite's figures for the same rows",
       expect(latest.get("db.x")!.worstDisk!.mount).toBe("/");
       expect(latest.get("app-1")!.hour).toBe(T0 + 5 * HOUR);
       expectClose(pgRead, sqliteRead);
+    } finally {
+      for (const b of backends) await b.cleanup();
+    }
+  });
+});
+
+describe("daily rollups: PostgreSQL's first fill gives SQLite's days bit for bit", () => {
+  it("a first view fills the days from the hours (folded in SQL on PostgreSQL), a second reads them back", async (ctx) => {
+    requirePostgres(ctx, PG);
+    const lite = await sqlite();
+    const onPg = await postgres().catch(async (err: unknown) => {
+      await lite.cleanup();
+      throw err;
+    });
+    const backends = [lite, onPg];
+    try {
+      for (const { store } of backends) {
+        for (const { server, rows } of unevenRows()) {
+          await store.ingest(
+            { uploadId: server, server, receivedAt: 1, rawPath: server, sha256: server, bytes: 1 },
+            rows,
+          );
+        }
+        await store.rollups.refresh();
+      }
+      const servers = ["app-1", "Zeta", "db.x", "early", "nobody"];
+      // New York's 2026-03-08 has 23 hours, and the rows cross its midnight; Berlin's fall on one day.
+      for (const [tz, first] of [
+        ["America/New_York", "2026-03-06"],
+        ["Europe/Berlin", "2026-03-08"],
+        ["UTC", "2026-03-09"],
+      ] as const) {
+        const span = localDays(first, 4, tz);
+        const read = async (s: Storage) =>
+          [...(await s.rollups.readDaily(tz, span, servers))].sort(([a], [b]) => (a < b ? -1 : 1));
+        const [cold, coldPg] = [await read(lite.store), await read(onPg.store)];
+        expect(coldPg, tz).toEqual(cold);
+        const withSamples = cold.flatMap(([, days]) => days.filter((d) => d.day.samples > 0));
+        expect(withSamples.length, tz).toBeGreaterThanOrEqual(tz === "America/New_York" ? 7 : 4);
+        const [warm, warmPg] = [await read(lite.store), await read(onPg.store)];
+        expect(warm, tz).toEqual(cold);
+        expect(warmPg, tz).toEqual(cold);
+      }
     } finally {
       for (const b of backends) await b.cleanup();
     }

@@ -14,7 +14,6 @@ import {
   bucketValues,
   type FoldedDays,
   finishDays,
-  foldDays,
   MOUNT_COLUMN_NAMES,
   MOUNT_COLUMNS,
   missingDayRuns,
@@ -23,6 +22,7 @@ import {
   type TouchedRange,
   zoneDaysCovering,
 } from "../rollup-buckets.js";
+import { foldDaysInSql } from "./day-fold-sql.js";
 
 /**
  * The PostgreSQL side of the rollup encoding (column types, parallel-array
@@ -224,55 +224,33 @@ export function daysAround(tz: string, ranges: readonly TouchedRange[]): ServerD
 /**
  * Computes the days not given in each `wanted[i].days` (null) from the hour
  * buckets, stores them, and returns them per server in date order. The
- * caller holds the servers' locks.
+ * caller holds the servers' locks. `store`: true stores every server's days
+ * (a refresh: days whose hours are gone must become empty), "withHours" only
+ * those of servers with an hour in the runs (a first read), false none.
  */
 export async function computeDays(
   client: pg.Pool | pg.ClientBase,
   tz: string,
   wanted: readonly ServerDays[],
-  store = true,
+  store: boolean | "withHours" = true,
 ): Promise<{ days: Map<string, DayAggregate[]>; withHours: Set<string> }> {
   // Per server, the runs of consecutive missing days: each is a sub-span folded on its own.
   const runs = wanted.flatMap((w) =>
     missingDayRuns(w.span, (i) => w.days[i] === null).map((run) => ({ server: w.server, span: run.span })),
   );
-  const params = [
-    runs.map((r) => r.server),
-    runs.map((r) => r.span.dayStarts[0]!),
-    runs.map((r) => r.span.dayStarts[r.span.dayStarts.length - 1]!),
-  ];
-  // WITH ORDINALITY keeps each run's rows together and in hour order, whatever the servers.
-  const [hours, disks] = await Promise.all([
-    client.query({
-      text: `SELECT r.n, h.hour, ${BUCKET_COLUMN_NAMES.map((c) => `h.${c}`).join(", ")}
-        FROM unnest($1::text[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r(server, f, t, n)
-        JOIN rollup_hourly h ON h.server = r.server AND h.hour >= r.f AND h.hour < r.t
-        ORDER BY r.n, h.hour`,
-      values: params,
-      rowMode: "array",
-    }),
-    client.query({
-      text: `SELECT r.n, d.hour, d.mount, ${MOUNT_COLUMN_NAMES.map((c) => `d.${c}`).join(", ")}
-        FROM unnest($1::text[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r(server, f, t, n)
-        JOIN rollup_hourly_disk d ON d.server = r.server AND d.hour >= r.f AND d.hour < r.t
-        ORDER BY r.n`,
-      values: params,
-      rowMode: "array",
-    }),
-  ]);
-  const hoursByRun = groupByRun(hours.rows as unknown[][], runs.length);
-  const disksByRun = groupByRun(disks.rows as unknown[][], runs.length);
+  // Folded in SQL (./day-fold-sql.ts): a day comes back as one row, not as its 24 hours.
+  const foldedDays = await foldDaysInSql(client, runs);
   const folded: { server: string; span: DaySpan; days: FoldedDays }[] = runs.map((r, i) => ({
     ...r,
-    days: foldDays(r.span, hoursByRun[i]!, disksByRun[i]!, {
-      hourIndex: 1,
-      bucketOffset: 2,
-      diskHourIndex: 1,
-      mountIndex: 2,
-    }),
+    days: foldedDays[i]!,
   }));
-  if (store) await writeDays(client as pg.ClientBase, tz, folded);
-  const withHours = new Set(runs.filter((_, i) => hoursByRun[i]!.length > 0).map((r) => r.server));
+  const withHours = new Set(
+    folded.filter((f) => f.days.buckets.some((b) => b.samples > 0)).map((f) => f.server),
+  );
+  if (store !== false) {
+    const toStore = store === "withHours" ? folded.filter((f) => withHours.has(f.server)) : folded;
+    await writeDays(client as pg.ClientBase, tz, toStore);
+  }
   const out = new Map<string, DayAggregate[]>();
   for (const f of folded) {
     let list = out.get(f.server);
@@ -283,11 +261,4 @@ export async function computeDays(
     list.push(...finishDays(f.span, f.days));
   }
   return { days: out, withHours };
-}
-
-/** Rows whose first column is a 1-based run number, split per run. */
-function groupByRun(rows: readonly unknown[][], runs: number): unknown[][][] {
-  const out: unknown[][][] = Array.from({ length: runs }, () => []);
-  for (const row of rows) out[Number(row[0]) - 1]!.push(row);
-  return out;
 }

@@ -27,8 +27,8 @@ import { inTransaction } from "./transaction.js";
  * writing and refreshing at once. The tables and figures are those of
  * SQLite (../sqlite/rollups.ts, encoding in ../rollup-buckets.ts): hour
  * buckets recomputed from the raw samples (here by SQL that mirrors
- * aggregate/rows.ts, ./hour-buckets-sql.ts), days merged from hours in JS
- * (./rollup-rows.ts).
+ * aggregate/rows.ts, ./hour-buckets-sql.ts), days merged from hours by SQL
+ * that mirrors mergeBucket (./day-fold-sql.ts, called from ./rollup-rows.ts).
  *
  * What is new is how a refresh finds its work. SQLite follows uploads.seq,
  * which is only sound when commits happen in seq order; on PostgreSQL
@@ -210,24 +210,19 @@ export class PgRollupStore implements RollupStore {
     for (const [server, days] of complete) out.set(server, days);
     if (missing.length > 0) {
       // First use of this zone or these days: register the zone (refreshers keep it current from
-      // their next batch on), then compute the missing days from the hours. Days without any hour
-      // (before a server's first sample, say) are answered as they are and not stored: nothing to
-      // lock, nothing that could go stale. The others are computed again, and stored, under the
-      // servers' locks.
+      // their next batch on), then compute the missing days from the hours, once, under the
+      // servers' locks. Days of a server without any hour there (before its first sample, say)
+      // are answered as they are and not stored: nothing that could go stale. (This used to fold
+      // every server twice, once to find which have hours, then again under the locks; with the
+      // fold in SQL the second pass was half of a first 1-year view.)
       await this.registerZone(tz);
-      const probe = await computeDays(this.pool, tz, missing, false);
-      const filled = probe.days;
-      const toStore = missing.filter((m) => probe.withHours.has(m.server));
-      if (toStore.length > 0) {
-        const stored = await this.transaction(async (client) => {
-          await lockServers(
-            client,
-            toStore.map((m) => m.server),
-          );
-          return (await computeDays(client, tz, toStore)).days;
-        });
-        for (const [server, days] of stored) filled.set(server, days);
-      }
+      const filled = await this.transaction(async (client) => {
+        await lockServers(
+          client,
+          missing.map((m) => m.server),
+        );
+        return (await computeDays(client, tz, missing, "withHours")).days;
+      });
       for (const m of missing) {
         const days = filled.get(m.server)!;
         out.set(
