@@ -223,7 +223,7 @@ export function finishHour(b: Bucket, mounts: Map<string, MountLast>): HourAggre
   };
 }
 
-export function finishDay(date: string, b: Bucket, mounts: Map<string, MountLast>): DayAggregate {
+export function finishDay(date: string, b: Bucket, mounts: ReadonlyMap<string, MountLast>): DayAggregate {
   if (b.samples === 0) {
     return {
       day: {

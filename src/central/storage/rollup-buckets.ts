@@ -122,27 +122,31 @@ export function bucketValues(b: Bucket): BucketTuple {
   ];
 }
 
-/** The bucket stored at `t[offset…offset+15]` (rows usually lead with their key columns). */
+/**
+ * The bucket stored at `t[offset…offset+15]` (rows usually lead with their key columns).
+ * Indexed directly rather than through a helper closure: it runs once per stored day or
+ * hour of every report (a million times for 10,000 servers).
+ */
 export function bucketFromTuple(t: readonly unknown[], offset: number): Bucket {
-  const v = (i: number): number => t[offset + i] as number;
-  if (v(0) === 0) return emptyBucket();
+  const r = t as readonly number[];
+  if (r[offset] === 0) return emptyBucket();
   return {
-    samples: v(0),
-    cpuSum: v(1),
-    cpuPeak: v(2),
-    memUsedSum: v(3),
-    memAvailableSum: v(4),
-    memPercentSum: v(5),
-    memPercentMax: v(6),
-    lastTs: v(7),
-    lastMemTotal: v(8),
-    intervalSum: v(9),
-    intervalCount: v(10),
-    firstTs: v(11),
-    firstMemTotal: v(12),
-    memPercentMin: v(13),
-    memTotalMin: v(14),
-    memTotalMax: v(15),
+    samples: r[offset]!,
+    cpuSum: r[offset + 1]!,
+    cpuPeak: r[offset + 2]!,
+    memUsedSum: r[offset + 3]!,
+    memAvailableSum: r[offset + 4]!,
+    memPercentSum: r[offset + 5]!,
+    memPercentMax: r[offset + 6]!,
+    lastTs: r[offset + 7]!,
+    lastMemTotal: r[offset + 8]!,
+    intervalSum: r[offset + 9]!,
+    intervalCount: r[offset + 10]!,
+    firstTs: r[offset + 11]!,
+    firstMemTotal: r[offset + 12]!,
+    memPercentMin: r[offset + 13]!,
+    memTotalMin: r[offset + 14]!,
+    memTotalMax: r[offset + 15]!,
   };
 }
 
@@ -152,17 +156,17 @@ export function mountValues(m: MountLast): MountTuple {
 
 /** The mount stored at `t[offset…offset+8]`. */
 export function mountFromTuple(t: readonly unknown[], offset = 0): MountLast {
-  const v = (i: number): number => t[offset + i] as number;
+  const r = t as readonly number[];
   return {
-    lastTs: v(0),
-    total: v(1),
-    used: v(2),
-    free: v(3),
-    firstTs: v(4),
-    firstTotal: v(5),
-    samples: v(6),
-    totalMin: v(7),
-    totalMax: v(8),
+    lastTs: r[offset]!,
+    total: r[offset + 1]!,
+    used: r[offset + 2]!,
+    free: r[offset + 3]!,
+    firstTs: r[offset + 4]!,
+    firstTotal: r[offset + 5]!,
+    samples: r[offset + 6]!,
+    totalMin: r[offset + 7]!,
+    totalMax: r[offset + 8]!,
   };
 }
 

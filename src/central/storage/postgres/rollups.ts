@@ -19,7 +19,14 @@ import {
 } from "../rollup-store.js";
 import { recomputeHoursInSql } from "./hour-buckets-sql.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
-import { bucketColumnsDdl, computeDays, daysAround, mountColumnsDdl, readDailyRows } from "./rollup-rows.js";
+import {
+  bucketColumnsDdl,
+  computeDays,
+  daysAround,
+  mountColumnsDdl,
+  readDailyRows,
+  serversIn,
+} from "./rollup-rows.js";
 import { inTransaction } from "./transaction.js";
 
 /**
@@ -260,13 +267,13 @@ export class PgRollupStore implements RollupStore {
     const [hours, disks] = await Promise.all([
       this.pool.query({
         text: `SELECT server, hour, ${BUCKET_COLUMNS} FROM rollup_hourly
-               WHERE server = ANY($1::text[]) AND hour >= $2 AND hour < $3 ORDER BY server, hour`,
+               WHERE ${serversIn("$1")} AND hour >= $2 AND hour < $3 ORDER BY server, hour`,
         values: [servers, from, to],
         rowMode: "array",
       }),
       this.pool.query({
         text: `SELECT server, hour, mount, ${MOUNT_COLUMNS} FROM rollup_hourly_disk
-               WHERE server = ANY($1::text[]) AND hour >= $2 AND hour < $3`,
+               WHERE ${serversIn("$1")} AND hour >= $2 AND hour < $3`,
         values: [servers, from, to],
         rowMode: "array",
       }),

@@ -1,18 +1,14 @@
 import type Database from "better-sqlite3";
 import {
-  type Bucket,
   type DayAggregate,
   type DaySpan,
-  finishDay,
   HOUR_MS,
   type HourAggregate,
   hourlyRollupsFit,
-  type MountLast,
 } from "../../aggregate/rows.js";
 import {
   BUCKET_COLUMNS,
   type BucketTuple,
-  bucketFromTuple,
   bucketValues,
   finishDays,
   foldDays,
@@ -22,7 +18,6 @@ import {
   type MountTuple,
   mergeRanges,
   missingDayRuns,
-  mountFromTuple,
   mountValues,
   SAMPLE_FOLD_COLUMNS,
   type SampleTuple,
@@ -39,28 +34,8 @@ import {
   rawHorizonHour,
 } from "../rollup-store.js";
 import { type Migration, runMigrations } from "./migrate.js";
-
-/**
- * Statements prepared once per connection: a refresh touches thousands of
- * (server, hour) ranges and preparing the same SQL for each was about a
- * quarter of its time (bench:ingest soak profile). Every call site sets its
- * own mode (raw, pluck) on each use, so sharing is safe.
- */
-const statementCache = new WeakMap<Database.Database, Map<string, Database.Statement>>();
-
-function prepared(db: Database.Database, sql: string): Database.Statement {
-  let bySql = statementCache.get(db);
-  if (bySql === undefined) {
-    bySql = new Map();
-    statementCache.set(db, bySql);
-  }
-  let statement = bySql.get(sql);
-  if (statement === undefined) {
-    statement = db.prepare(sql);
-    bySql.set(sql, statement);
-  }
-  return statement;
-}
+import { prepared } from "./prepared.js";
+import { readStoredDays } from "./rollup-reads.js";
 
 /**
  * Hourly and daily rollups of the samples table, so a report reads
@@ -454,77 +429,20 @@ export function readDailyRollups(
   if (!hourlyRollupsFit(span))
     throw new Error(`readDailyRollups: days in ${tz} do not start on whole UTC hours`);
   ensureRollupSchema(db);
-  const firstDate = span.dates[0]!;
-  const lastDate = span.dates[span.dates.length - 1]!;
-  const dateIndex = new Map(span.dates.map((d, i) => [d, i]));
-  const wanted = new Set(servers);
   if (servers.length === 0) return new Map();
-  // Only the key range of the requested servers is read (callers pass chunks of a sorted list).
-  let lowest = servers[0]!;
-  let highest = servers[0]!;
-  for (const s of servers) {
-    if (s < lowest) lowest = s;
-    if (s > highest) highest = s;
-  }
+  const stored = readStoredDays(db, tz, span, servers);
   const out = new Map<string, DayAggregate[]>();
-  const found = new Map<string, { buckets: (Bucket | null)[]; mounts: Map<string, MountLast>[] }>();
-  const slot = (server: string) => {
-    let s = found.get(server);
-    if (s === undefined) {
-      s = {
-        buckets: span.dates.map(() => null),
-        mounts: span.dates.map(() => new Map<string, MountLast>()),
-      };
-      found.set(server, s);
-    }
-    return s;
-  };
-  const days = prepared(
-    db,
-    `SELECT server, date, ${BUCKET_COLUMNS} FROM rollup_daily
-       WHERE tz = ? AND server >= ? AND server <= ? AND date >= ? AND date <= ?`,
-  )
-    .raw()
-    .iterate(tz, lowest, highest, firstDate, lastDate);
-  for (const raw of days) {
-    const r = raw as [string, string, ...BucketTuple];
-    if (!wanted.has(r[0])) continue;
-    slot(r[0]).buckets[dateIndex.get(r[1])!] = bucketFromTuple(r, 2);
-  }
-  const disks = prepared(
-    db,
-    `SELECT server, date, mount, ${MOUNT_COLUMNS} FROM rollup_daily_disk
-       WHERE tz = ? AND server >= ? AND server <= ? AND date >= ? AND date <= ?`,
-  )
-    .raw()
-    .iterate(tz, lowest, highest, firstDate, lastDate);
-  for (const raw of disks) {
-    const r = raw as [string, string, string, ...MountTuple];
-    if (!wanted.has(r[0])) continue;
-    slot(r[0]).mounts[dateIndex.get(r[1])!]!.set(r[2], mountFromTuple(r, 3));
-  }
   const missing: string[] = [];
-  for (const server of servers) {
-    const s = found.get(server);
-    if (s === undefined || s.buckets.some((b) => b === null)) {
-      missing.push(server);
-      continue;
-    }
-    out.set(
-      server,
-      span.dates.map((date, i) => finishDay(date, s.buckets[i]!, s.mounts[i]!)),
-    );
+  for (const [server, days] of stored) {
+    if (days.every((d) => d !== null)) out.set(server, days as DayAggregate[]);
+    else missing.push(server);
   }
   if (missing.length > 0) {
     // First use of this zone or these days: compute the missing days from hourly buckets and keep them.
     db.transaction(() => {
       prepared(db, "INSERT OR IGNORE INTO rollup_zones (tz) VALUES (?)").run(tz);
       for (const server of missing) {
-        const s = found.get(server);
-        const days: (DayAggregate | null)[] = span.dates.map((date, i) => {
-          const b = s?.buckets[i];
-          return b === undefined || b === null ? null : finishDay(date, b, s!.mounts[i]!);
-        });
+        const days = stored.get(server)!;
         for (const run of missingDayRuns(span, (i) => days[i] === null)) {
           computeDaily(db, tz, server, run.span).forEach((d, k) => {
             days[run.first + k] = d;
