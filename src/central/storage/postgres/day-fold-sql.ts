@@ -86,32 +86,32 @@ export async function foldDaysInSql(
       params[4]!.push(s.span.dayStarts[i + 1]);
     });
   });
-  const [days, mounts] = await withoutJit(db, (client) =>
-    Promise.all([
-      client.query({
-        text: `SELECT k.n, k.i, ${BUCKET_COLUMN_NAMES.map((c) => DAY_BUCKET_SQL[c]).join(", ")}
+  // One client, so one statement after the other (queueing a second query on a busy client is
+  // deprecated in node-postgres, and the server runs them in turn anyway).
+  const [days, mounts] = await withoutJit(db, async (client) => [
+    await client.query({
+      text: `SELECT k.n, k.i, ${BUCKET_COLUMN_NAMES.map((c) => DAY_BUCKET_SQL[c]).join(", ")}
         FROM ${DAYS_INPUT}
         CROSS JOIN LATERAL (
           SELECT * FROM rollup_hourly
           WHERE server = k.server AND hour >= k.f AND hour < k.t AND samples > 0 OFFSET 0
         ) h
         GROUP BY k.n, k.i`,
-        values: params,
-        rowMode: "array",
-      }),
-      client.query({
-        text: `SELECT k.n, k.i, d.mount, ${MOUNT_COLUMN_NAMES.map((c) => DAY_MOUNT_SQL[c]).join(", ")}
+      values: params,
+      rowMode: "array",
+    }),
+    await client.query({
+      text: `SELECT k.n, k.i, d.mount, ${MOUNT_COLUMN_NAMES.map((c) => DAY_MOUNT_SQL[c]).join(", ")}
         FROM ${DAYS_INPUT}
         CROSS JOIN LATERAL (
           SELECT * FROM rollup_hourly_disk WHERE server = k.server AND hour >= k.f AND hour < k.t OFFSET 0
         ) d
         GROUP BY k.n, k.i, d.mount
         ORDER BY k.n, k.i, d.mount COLLATE "C"`,
-        values: params,
-        rowMode: "array",
-      }),
-    ]),
-  );
+      values: params,
+      rowMode: "array",
+    }),
+  ]);
   const out: FoldedDays[] = spans.map((s) => ({
     buckets: s.span.dates.map(() => emptyBucket()),
     mounts: s.span.dates.map(() => new Map<string, MountLast>()),
