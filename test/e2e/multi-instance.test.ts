@@ -7,6 +7,12 @@
  * every row that got a 2xx is stored exactly once, the report equals the one
  * SQLite builds from the same files, and the week's email, scheduled by both
  * instances' schedulers, arrived exactly once.
+ *
+ * The instance killed is the one sending the week's email: the SMTP server
+ * holds its first message unanswered until then, so every run covers the
+ * takeover of a dead holder's lease (SRVUTIL_DELIVERY_LEASE_SECONDS, short
+ * here). With the default five-minute lease and a random victim, a run that
+ * happened to kill the sender waited five minutes for the email (CI, once).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -159,13 +165,25 @@ describe("two central serve instances on one PostgreSQL schema behind haproxy", 
     cleanups.push(drop);
     const dbUrl = `${pgUrl}${pgUrl.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
 
-    // A real SMTP server in this process.
+    // A real SMTP server in this process. The first message is read and never
+    // answered: its sender holds the delivery's lease until it is killed.
     const mails: ParsedMail[] = [];
+    let firstMessageHeld: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      firstMessageHeld = resolve;
+    });
+    let holding = false;
     const smtp = new SMTPServer({
       authOptional: true,
       disabledCommands: ["STARTTLS"],
       logger: false,
       onData(stream, _session, callback) {
+        if (!holding) {
+          holding = true;
+          stream.resume(); // read it all; the 250 never comes
+          stream.on("end", firstMessageHeld);
+          return;
+        }
         simpleParser(stream)
           .then((mail) => {
             mails.push(mail);
@@ -192,6 +210,8 @@ describe("two central serve instances on one PostgreSQL schema behind haproxy", 
       // Every 3 seconds: both schedulers tick many times during the test, and
       // the week before each tick is the week the agents upload.
       SRVUTIL_REPORT_CRON: "*/3 * * * * *",
+      // A dead sender's lease runs out in 10 s (renewed every third of it while alive).
+      SRVUTIL_DELIVERY_LEASE_SECONDS: "10",
       SRVUTIL_RATE_LIMIT_PER_SECOND: "20",
       SRVUTIL_RATE_LIMIT_BURST: "40",
       SRVUTIL_LOG_LEVEL: "error",
@@ -199,7 +219,7 @@ describe("two central serve instances on one PostgreSQL schema behind haproxy", 
 
     // Both instances start at once on the empty schema: they migrate it together.
     const [portA, portB, lbPort] = [await freePort(), await freePort(), await freePort()];
-    let a = startInstance(env, path.join(dir, "a"), portA);
+    const a = startInstance(env, path.join(dir, "a"), portA);
     const b = startInstance(env, path.join(dir, "b"), portB);
     children.push(a.child, b.child);
     const urlA = `http://127.0.0.1:${portA}`;
@@ -248,6 +268,12 @@ describe("two central serve instances on one PostgreSQL schema behind haproxy", 
     expect(limited).toBeGreaterThan(0);
 
     mark("burst done");
+    // One instance is sending the week's email (the SMTP server holds it): that one will die.
+    await held;
+    const sending = (i: Instance) => logEvents(i.dataDir, "delivery.sending") > 0;
+    await waitFor("one instance logged delivery.sending", async () => sending(a) !== sending(b), 10_000);
+    const [victim, survivor, victimPort] = sending(a) ? [a, b, portA] : [b, a, portB];
+    mark("email held");
     // 16 agents, each a week of files, through haproxy.
     const files = new Map(servers.map((s, i) => [s, weekFiles(s, i, monday)]));
     const acked = new Set<string>();
@@ -284,25 +310,29 @@ describe("two central serve instances on one PostgreSQL schema behind haproxy", 
     };
     const load = Promise.all(servers.map(agent));
 
-    // Both instances took uploads before one of them dies.
+    // Both instances took uploads before the one sending the email dies.
     await killPoint;
     expect(logEvents(a.dataDir, "upload")).toBeGreaterThan(0);
     expect(logEvents(b.dataDir, "upload")).toBeGreaterThan(0);
     mark("kill");
-    a.child.kill("SIGKILL");
-    await new Promise((r) => a.child.once("exit", r));
+    victim.child.kill("SIGKILL");
+    await new Promise((r) => victim.child.once("exit", r));
     const killedAt = ackCount;
 
     // Its replacement starts on an empty data directory: nothing of value was on the lost one's disk.
-    a = startInstance(env, path.join(dir, "a2"), portA);
-    children.push(a.child);
-    await waitFor(`replacement ready\n${a.output()}`, ready(urlA), 30_000);
+    const replacement = startInstance(env, path.join(dir, "replacement"), victimPort);
+    children.push(replacement.child);
+    await waitFor(
+      `replacement ready\n${replacement.output()}`,
+      ready(`http://127.0.0.1:${victimPort}`),
+      30_000,
+    );
     await sleep(2_500); // haproxy's `rise 2` at `inter 1s`: back in the pool
     mark("gate");
     openGate();
     await load;
     expect(killedAt).toBeLessThan(AGENTS * FILES_PER_AGENT - AGENTS * FILES_AFTER_RESTART);
-    expect(logEvents(a.dataDir, "upload")).toBeGreaterThan(0); // the replacement took some of the rest
+    expect(logEvents(replacement.dataDir, "upload")).toBeGreaterThan(0); // it took some of the rest
 
     mark("load done");
     // Every acknowledged row is stored, exactly once; every file once, with its raw copy.
@@ -370,5 +400,8 @@ describe("two central serve instances on one PostgreSQL schema behind haproxy", 
     const weekly = mails.filter((m) => (m.subject ?? "").includes(week));
     expect(weekly).toHaveLength(1);
     expect(mails).toHaveLength(1);
+    // A live instance took the dead one's delivery over once its lease ran out.
+    const resumed = [survivor, replacement].map((i) => logEvents(i.dataDir, "delivery.resumed_after_crash"));
+    expect(resumed.reduce((x, y) => x + y)).toBe(1);
   }, 180_000);
 });
