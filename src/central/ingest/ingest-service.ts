@@ -88,6 +88,8 @@ export interface IngestResult {
   /** True when this exact file (same server, same SHA-256) was already stored: nothing was written. */
   replay: boolean;
   rawPath: string;
+  /** Where the raw copy under `rawPath` is kept: a file on this instance's disk, or the database (SRVUTIL_RAW_STORE). */
+  rawStoredIn: "file" | "database";
   /** Seed lines skipped for breaking the seed contract (always empty for CSV v1, which refuses the file). */
   skippedRows: SeedRowProblem[];
 }
@@ -147,6 +149,7 @@ export class IngestService {
     const { rows, skippedRows, seedTimeZone } = await this.decode(bytes, receivedAt, opts);
     const server = singleServer(rows, opts.expectedServer);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const rawStoredIn = this.options.rawStore === "database" ? "database" : "file";
 
     const replay = (earlier: StoredUpload): IngestResult => ({
       uploadId: earlier.uploadId,
@@ -156,6 +159,7 @@ export class IngestService {
       duplicates: rows.length,
       replay: true,
       rawPath: earlier.rawPath,
+      rawStoredIn,
       skippedRows,
     });
     const uploadId = newUploadId(receivedAt);
@@ -172,7 +176,7 @@ export class IngestService {
       );
       if (answer.replayOf !== null) return replay(answer.replayOf);
       this.logUpload(answer.outcome, server, bytes.byteLength, seedTimeZone, skippedRows.length);
-      return { ...answer.outcome, server, replay: false, rawPath, skippedRows };
+      return { ...answer.outcome, server, replay: false, rawPath, rawStoredIn, skippedRows };
     }
     // A raw file is written before its rows, so a replay is found first (no file to take back).
     const earlier = await this.store.findUpload(server, sha256);
@@ -203,7 +207,7 @@ export class IngestService {
       throw err;
     }
     this.logUpload(outcome, server, bytes.byteLength, seedTimeZone, skippedRows.length);
-    return { ...outcome, server, replay: false, rawPath, skippedRows };
+    return { ...outcome, server, replay: false, rawPath, rawStoredIn, skippedRows };
   }
 
   private logUpload(
@@ -230,7 +234,7 @@ export class IngestService {
    */
   async ingestStoredFile(absPath: string, bytes: Uint8Array, receivedAt: number): Promise<IngestResult> {
     const rel = path.relative(this.options.dataDir, absPath).split(path.sep);
-    return this.ingestStoredRaw(rel, bytes, receivedAt, absPath);
+    return this.ingestStoredRaw(rel, bytes, receivedAt, absPath, "file");
   }
 
   /**
@@ -239,7 +243,7 @@ export class IngestService {
    * raw upload itself stays where it is.
    */
   ingestStoredUpload(rawPath: string, bytes: Uint8Array, receivedAt: number): Promise<IngestResult> {
-    return this.ingestStoredRaw(rawPath.split("/"), bytes, receivedAt, `raw upload ${rawPath}`);
+    return this.ingestStoredRaw(rawPath.split("/"), bytes, receivedAt, `raw upload ${rawPath}`, "database");
   }
 
   /** `label` names the file in errors: its absolute path, or the raw upload's path in the database. */
@@ -248,6 +252,7 @@ export class IngestService {
     bytes: Uint8Array,
     receivedAt: number,
     label: string,
+    rawStoredIn: IngestResult["rawStoredIn"],
   ): Promise<IngestResult> {
     const [top, dirServer, day, name] = rel;
     const parsedName = parseRawFileName(name ?? "");
@@ -275,7 +280,7 @@ export class IngestService {
       { uploadId, server, receivedAt, rawPath: rel.join("/"), sha256, bytes: bytes.byteLength },
       rows,
     );
-    return { ...outcome, server, replay: false, rawPath: rel.join("/"), skippedRows };
+    return { ...outcome, server, replay: false, rawPath: rel.join("/"), rawStoredIn, skippedRows };
   }
 
   /**

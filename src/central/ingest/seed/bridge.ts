@@ -106,9 +106,11 @@ export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeD
           format: "seed",
           sourceTimeZone: deps.sourceTimeZone,
         });
+        // The seed's agents print this answer; it names where the raw copy really is.
+        const where = result.rawStoredIn === "database" ? "in the database as " : "as ";
         let text = result.replay
-          ? `File already received as ${result.rawPath}`
-          : `File received and saved as ${result.rawPath}`;
+          ? `File already received ${where}${result.rawPath}`
+          : `File received and saved ${where}${result.rawPath}`;
         if (!result.replay && result.skippedRows.length > 0) {
           const lines = result.skippedRows.map(describeSeedProblem);
           deps.log?.warn("seed bridge skipped lines", {

@@ -290,6 +290,50 @@ describe("the seed bridge with a seed-shaped Python agent", () => {
   });
 });
 
+describe("the seed bridge with raw uploads in the database (SRVUTIL_RAW_STORE=database)", () => {
+  it("answers that the file is saved in the database, and it is, byte for byte, with no file on disk", async () => {
+    const data = tempDir("srvutil-bridge-db-");
+    const central = await startCentral(
+      loadCentralConfig({
+        SRVUTIL_DATA_DIR: data,
+        SRVUTIL_LISTEN: "127.0.0.1:0",
+        SRVUTIL_REPORT_CRON: "off",
+        SRVUTIL_SEED_COMPAT: "on",
+        SRVUTIL_RAW_STORE: "database",
+      }),
+    );
+    try {
+      await createAgentToken(central.store, "SEED-DB-01");
+      const file = seedFile([
+        `2026-11-30 11:00:00,SEED-DB-01,7.0,8.0,1.0,6.0,25.0,${disksJson("/", 100.0, 20.0, 80.0)}`,
+      ]);
+      const post = () =>
+        postForm(
+          `${central.url}/upload_metrics`,
+          { server_name: "SEED-DB-01" },
+          { name: "m.csv", bytes: file },
+        );
+      const first = await post();
+      expect(first.status).toBe(200);
+      const match =
+        /^File received and saved in the database as (received_metrics\/SEED-DB-01\/\S+\.csv)$/.exec(
+          first.text,
+        );
+      expect(match, first.text).not.toBeNull();
+      expect(existsSync(path.join(data, "received_metrics"))).toBe(false);
+      const stored = await central.store.rawUploads.page(null, 10);
+      expect(stored.map((r) => r.rawPath)).toEqual([match![1]]);
+      expect(Buffer.from(stored[0]!.bytes).equals(file)).toBe(true);
+
+      const replay = await post();
+      expect(replay.text).toBe(`File already received in the database as ${match![1]}`);
+      expect(await central.store.rawUploads.count()).toBe(1);
+    } finally {
+      await central.close();
+    }
+  });
+});
+
 describe("the seed bridge is off by default", () => {
   it("has no /upload_metrics route unless SRVUTIL_SEED_COMPAT=on", async () => {
     const t = await makeTestCentral();
