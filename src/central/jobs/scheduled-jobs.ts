@@ -25,7 +25,8 @@ export interface ScheduledJob {
   name: string;
   /** One period: the job runs once per `everyMs` slot of wall-clock time (slots start at the epoch). */
   everyMs: number;
-  run(): Promise<void>;
+  /** `period` is the start (epoch ms) of the period claimed, which may have ended by the time the job runs. */
+  run(period: number): Promise<void>;
 }
 
 export interface JobRunnerOptions {
@@ -126,7 +127,7 @@ export class JobRunner {
     renew.unref();
     const started = this.now();
     try {
-      await job.run();
+      await job.run(period);
       clearInterval(renew);
       await c.completeJob(job.name, period, this.holder);
       this.o.log?.info("job.done", {
