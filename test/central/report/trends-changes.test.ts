@@ -12,7 +12,7 @@ import {
 } from "../../../src/central/report/index.js";
 import { openStorage } from "../../../src/central/storage/open.js";
 import { runMigrations } from "../../../src/central/storage/sqlite/migrate.js";
-import { ROLLUP_MIGRATIONS } from "../../../src/central/storage/sqlite/rollups.js";
+import { ROLLUP_MIGRATIONS } from "../../../src/central/storage/sqlite/rollup-schema.js";
 import { DAY, diurnal, GiB, HOUR, type Shape, shapeRows } from "./shaped.js";
 import { type TempStore, tempStore, upload } from "./store-helpers.js";
 

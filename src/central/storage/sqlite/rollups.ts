@@ -1,28 +1,15 @@
 import type Database from "better-sqlite3";
-import {
-  type DayAggregate,
-  type DaySpan,
-  HOUR_MS,
-  type HourAggregate,
-  hourlyRollupsFit,
-} from "../../aggregate/rows.js";
+import { type DayAggregate, type DaySpan, HOUR_MS, type HourAggregate } from "../../aggregate/rows.js";
 import {
   BUCKET_COLUMNS,
-  type BucketTuple,
   bucketValues,
-  finishDays,
-  foldDays,
   HourBucketFolder,
-  hourAggregates,
   MOUNT_COLUMNS,
-  type MountTuple,
   mergeRanges,
-  missingDayRuns,
   mountValues,
   SAMPLE_FOLD_COLUMNS,
   type SampleTuple,
   type TouchedRange,
-  zoneDaysCovering,
 } from "../rollup-buckets.js";
 import {
   firstDateFrom,
@@ -33,9 +20,16 @@ import {
   type RollupStore,
   rawHorizonHour,
 } from "../rollup-store.js";
-import { type Migration, runMigrations } from "./migrate.js";
 import { prepared } from "./prepared.js";
-import { readStoredDays } from "./rollup-reads.js";
+import { readDailyRollups, readHourlyRollups, refreshDailyForRanges } from "./rollup-days.js";
+import {
+  BUCKET_PLACEHOLDERS,
+  ensureRollupSchema,
+  MOUNT_PLACEHOLDERS,
+  registerRollupZone,
+  stateGet,
+  stateSet,
+} from "./rollup-schema.js";
 
 /**
  * Hourly and daily rollups of the samples table, so a report reads
@@ -68,119 +62,12 @@ import { readStoredDays } from "./rollup-reads.js";
  * and its time range (ts_min, ts_max); a refresh recomputes every hour that
  * range touches from the raw samples, so whatever arrived (late, duplicated,
  * in any order) the buckets equal a fresh computation.
+ *
+ * Tables and migrations: ./rollup-schema.ts; daily folds and reads: ./rollup-days.ts.
  */
-export const ROLLUP_MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    description: "hourly and daily rollups with an uploads.seq watermark",
-    sql: `
-      CREATE TABLE rollup_hourly (
-        server TEXT NOT NULL,
-        hour INTEGER NOT NULL,
-        samples INTEGER NOT NULL,
-        cpu_sum REAL NOT NULL,
-        cpu_peak REAL NOT NULL,
-        mem_used_sum REAL NOT NULL,
-        mem_available_sum REAL NOT NULL,
-        mem_percent_sum REAL NOT NULL,
-        mem_percent_max REAL NOT NULL,
-        last_ts INTEGER NOT NULL,
-        last_mem_total INTEGER NOT NULL,
-        interval_sum REAL NOT NULL,
-        interval_count INTEGER NOT NULL,
-        PRIMARY KEY (server, hour)
-      ) WITHOUT ROWID;
-      CREATE TABLE rollup_hourly_disk (
-        server TEXT NOT NULL,
-        hour INTEGER NOT NULL,
-        mount TEXT NOT NULL,
-        last_ts INTEGER NOT NULL,
-        total INTEGER NOT NULL,
-        used INTEGER NOT NULL,
-        free INTEGER NOT NULL,
-        PRIMARY KEY (server, hour, mount)
-      ) WITHOUT ROWID;
-      CREATE TABLE rollup_daily (
-        tz TEXT NOT NULL,
-        server TEXT NOT NULL,
-        date TEXT NOT NULL,
-        samples INTEGER NOT NULL,
-        cpu_sum REAL NOT NULL,
-        cpu_peak REAL NOT NULL,
-        mem_used_sum REAL NOT NULL,
-        mem_available_sum REAL NOT NULL,
-        mem_percent_sum REAL NOT NULL,
-        mem_percent_max REAL NOT NULL,
-        last_ts INTEGER NOT NULL,
-        last_mem_total INTEGER NOT NULL,
-        interval_sum REAL NOT NULL,
-        interval_count INTEGER NOT NULL,
-        PRIMARY KEY (tz, server, date)
-      ) WITHOUT ROWID;
-      CREATE TABLE rollup_daily_disk (
-        tz TEXT NOT NULL,
-        server TEXT NOT NULL,
-        date TEXT NOT NULL,
-        mount TEXT NOT NULL,
-        last_ts INTEGER NOT NULL,
-        total INTEGER NOT NULL,
-        used INTEGER NOT NULL,
-        free INTEGER NOT NULL,
-        PRIMARY KEY (tz, server, date, mount)
-      ) WITHOUT ROWID;
-      CREATE TABLE rollup_zones (tz TEXT PRIMARY KEY) WITHOUT ROWID;
-      CREATE TABLE rollup_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-    `,
-  },
-  {
-    version: 2,
-    description: "first sample of each bucket (and its mem_total / disk total) for change detection",
-    // Existing buckets lack the new columns: emptying them and the watermark
-    // makes the next refresh fold every upload in again (in batches, as usual).
-    sql: `
-      ALTER TABLE rollup_hourly ADD COLUMN first_ts INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_hourly ADD COLUMN first_mem_total INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_daily ADD COLUMN first_ts INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_daily ADD COLUMN first_mem_total INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_hourly_disk ADD COLUMN first_ts INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_hourly_disk ADD COLUMN first_total INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_daily_disk ADD COLUMN first_ts INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_daily_disk ADD COLUMN first_total INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_hourly ADD COLUMN mem_percent_min REAL NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_hourly ADD COLUMN mem_total_min INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_hourly ADD COLUMN mem_total_max INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_daily ADD COLUMN mem_percent_min REAL NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_daily ADD COLUMN mem_total_min INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_daily ADD COLUMN mem_total_max INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_hourly_disk ADD COLUMN samples INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_hourly_disk ADD COLUMN total_min INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_hourly_disk ADD COLUMN total_max INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_daily_disk ADD COLUMN samples INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_daily_disk ADD COLUMN total_min INTEGER NOT NULL DEFAULT 0;
-      ALTER TABLE rollup_daily_disk ADD COLUMN total_max INTEGER NOT NULL DEFAULT 0;
-      DELETE FROM rollup_hourly; DELETE FROM rollup_hourly_disk; DELETE FROM rollup_daily; DELETE FROM rollup_daily_disk;
-      DELETE FROM rollup_state;
-    `,
-  },
-];
-
-export function ensureRollupSchema(db: Database.Database): void {
-  runMigrations(db, "rollups", ROLLUP_MIGRATIONS);
-}
-
-/**
- * Keeps daily rollups of `tz` current from now on (as uploads arrive), so the
- * first report in that zone needs no catch-up. `central serve` registers the
- * report time zone at start.
- */
-export function registerRollupZone(db: Database.Database, tz: string): void {
-  ensureRollupSchema(db);
-  prepared(db, "INSERT OR IGNORE INTO rollup_zones (tz) VALUES (?)").run(tz);
-}
 
 type RefreshResult = RollupRefreshResult;
 
-// Raw sample columns in the order the hourly computation reads them.
 /** Ranges up to this long are read with one all() call in recomputeHours. */
 const SMALL_RANGE_MS = 2 * 86_400_000;
 
@@ -340,136 +227,6 @@ function recomputeHours(db: Database.Database, range: TouchedRange): number {
   return folder.hours.size;
 }
 
-const BUCKET_PLACEHOLDERS = BUCKET_COLUMNS.split(",")
-  .map(() => "?")
-  .join(", ");
-const MOUNT_PLACEHOLDERS = MOUNT_COLUMNS.split(",")
-  .map(() => "?")
-  .join(", ");
-
-/** After hours changed: recompute the local days of every registered zone that overlap them. */
-function refreshDailyForRanges(db: Database.Database, ranges: TouchedRange[]): void {
-  const zones = prepared(db, "SELECT tz FROM rollup_zones").pluck().all() as string[];
-  for (const tz of zones) {
-    for (const r of ranges) {
-      const span = zoneDaysCovering(tz, r.from, r.to);
-      if (!hourlyRollupsFit(span)) continue;
-      computeDaily(db, tz, r.server, span);
-    }
-  }
-}
-
-/** One server's hourly buckets (in hour order) and per-mount rows in [from, to). */
-function hourlyRows(
-  db: Database.Database,
-  server: string,
-  from: number,
-  to: number,
-): { hours: [number, ...BucketTuple][]; diskRows: [number, string, ...MountTuple][] } {
-  const hours = prepared(
-    db,
-    `SELECT hour, ${BUCKET_COLUMNS} FROM rollup_hourly WHERE server = ? AND hour >= ? AND hour < ? ORDER BY hour`,
-  )
-    .raw()
-    .all(server, from, to) as [number, ...BucketTuple][];
-  const diskRows = prepared(
-    db,
-    `SELECT hour, mount, ${MOUNT_COLUMNS} FROM rollup_hourly_disk WHERE server = ? AND hour >= ? AND hour < ?`,
-  )
-    .raw()
-    .all(server, from, to) as [number, string, ...MountTuple][];
-  return { hours, diskRows };
-}
-
-/** Where hourlyRows puts the hour, bucket and mount columns. */
-const HOURLY_ROW_LAYOUT = { hourIndex: 0, bucketOffset: 1, diskHourIndex: 0, mountIndex: 1 };
-
-/** Computes (and stores) the days of `span` for one server from hourly buckets. */
-function computeDaily(db: Database.Database, tz: string, server: string, span: DaySpan): DayAggregate[] {
-  const from = span.dayStarts[0]!;
-  const to = span.dayStarts[span.dayStarts.length - 1]!;
-  const { hours, diskRows } = hourlyRows(db, server, from, to);
-  const n = span.dates.length;
-  const days = foldDays(span, hours, diskRows, HOURLY_ROW_LAYOUT);
-  const { buckets, mounts } = days;
-  // One range delete for the disks, INSERT OR REPLACE for the days: few statements per server.
-  prepared(db, "DELETE FROM rollup_daily_disk WHERE tz = ? AND server = ? AND date >= ? AND date <= ?").run(
-    tz,
-    server,
-    span.dates[0],
-    span.dates[n - 1],
-  );
-  const insDay = prepared(
-    db,
-    `INSERT OR REPLACE INTO rollup_daily (tz, server, date, ${BUCKET_COLUMNS}) VALUES (?, ?, ?, ${BUCKET_PLACEHOLDERS})`,
-  );
-  const insDisk = prepared(
-    db,
-    `INSERT INTO rollup_daily_disk (tz, server, date, mount, ${MOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ${MOUNT_PLACEHOLDERS})`,
-  );
-  for (let i = 0; i < n; i++) {
-    const date = span.dates[i]!;
-    insDay.run(tz, server, date, ...bucketValues(buckets[i]!));
-    for (const [mount, m] of mounts[i]!) insDisk.run(tz, server, date, mount, ...mountValues(m));
-  }
-  return finishDays(span, days);
-}
-
-/**
- * Reads the days of `span` for `servers` in `tz` from the daily rollups,
- * filling (and storing) days not computed yet from the hourly buckets.
- * Requires hourlyRollupsFit(span). Call refreshRollups first.
- */
-export function readDailyRollups(
-  db: Database.Database,
-  tz: string,
-  span: DaySpan,
-  servers: readonly string[],
-): Map<string, DayAggregate[]> {
-  if (!hourlyRollupsFit(span))
-    throw new Error(`readDailyRollups: days in ${tz} do not start on whole UTC hours`);
-  ensureRollupSchema(db);
-  if (servers.length === 0) return new Map();
-  const stored = readStoredDays(db, tz, span, servers);
-  const out = new Map<string, DayAggregate[]>();
-  const missing: string[] = [];
-  for (const [server, days] of stored) {
-    if (days.every((d) => d !== null)) out.set(server, days as DayAggregate[]);
-    else missing.push(server);
-  }
-  if (missing.length > 0) {
-    // First use of this zone or these days: compute the missing days from hourly buckets and keep them.
-    db.transaction(() => {
-      prepared(db, "INSERT OR IGNORE INTO rollup_zones (tz) VALUES (?)").run(tz);
-      for (const server of missing) {
-        const days = stored.get(server)!;
-        for (const run of missingDayRuns(span, (i) => days[i] === null)) {
-          computeDaily(db, tz, server, run.span).forEach((d, k) => {
-            days[run.first + k] = d;
-          });
-        }
-        out.set(server, days as DayAggregate[]);
-      }
-    }).immediate();
-  }
-  return out;
-}
-
-/**
- * The hour buckets of one server in [from, to), chronological, from the
- * hourly rollups: the same objects ServerRowAggregator.finishWithHours gives
- * from raw rows. Requires hourlyRollupsFit for the days they belong to.
- */
-export function readHourlyRollups(
-  db: Database.Database,
-  server: string,
-  from: number,
-  to: number,
-): HourAggregate[] {
-  const { hours, diskRows } = hourlyRows(db, server, from, to);
-  return hourAggregates(hours, diskRows);
-}
-
 /** Retention, rollup side: see RollupStore.prune. */
 export function pruneRollups(db: Database.Database, cutoffs: RollupPruneCutoffs): RollupPruneResult {
   ensureRollupSchema(db);
@@ -484,19 +241,6 @@ export function pruneRollups(db: Database.Database, cutoffs: RollupPruneCutoffs)
       return { hourlyDeleted, rawHorizon };
     })
     .immediate();
-}
-
-function stateGet(db: Database.Database, key: string): number {
-  return (
-    (prepared(db, "SELECT value FROM rollup_state WHERE key = ?").pluck().get(key) as number | undefined) ?? 0
-  );
-}
-
-function stateSet(db: Database.Database, key: string, value: number): void {
-  prepared(
-    db,
-    "INSERT INTO rollup_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-  ).run(key, value);
 }
 
 /**

@@ -33,7 +33,8 @@ import { runMigrations } from "./migrate.js";
 import { insertSqliteRawUpload, SqliteRawUploadStore } from "./raw-uploads.js";
 import { SqliteReportArchive } from "./report-archive.js";
 import { SqliteRetentionStore } from "./retention.js";
-import { ensureRollupSchema, SqliteRollupStore } from "./rollups.js";
+import { ensureRollupSchema } from "./rollup-schema.js";
+import { SqliteRollupStore } from "./rollups.js";
 import { METRICS_MIGRATIONS } from "./schema.js";
 import { SqliteUserStore } from "./users.js";
 
