@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { loadCentralConfig } from "../../src/central/config.js";
 import { importDirectory } from "../../src/central/ingest/bulk.js";
-import { createIngestService } from "../../src/central/server.js";
+import { createIngestService } from "../../src/central/serve.js";
 import { openStorage } from "../../src/central/storage/open.js";
 import { type MetricRow, serializeMetricsCsv } from "../../src/protocol/index.js";
 import { profileRows, randomProfile, rng } from "../../test/central/report/fleet.js";

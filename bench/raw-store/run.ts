@@ -16,7 +16,7 @@ import path from "node:path";
 import { gzipSync } from "node:zlib";
 import pg from "pg";
 import { loadCentralConfig } from "../../src/central/config.js";
-import { createIngestService } from "../../src/central/server.js";
+import { createIngestService } from "../../src/central/serve.js";
 import { PgStore } from "../../src/central/storage/postgres/pg-store.js";
 import { SqliteStore } from "../../src/central/storage/sqlite/sqlite-store.js";
 import type { Storage } from "../../src/central/storage/store.js";

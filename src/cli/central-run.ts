@@ -9,14 +9,14 @@ import type { Storage } from "../central/storage/store.js";
  * loads this module only when a central command runs). fastify, swagger,
  * prom-client and the database drivers load later still, on first use.
  */
-const server = () => import("../central/server.js");
+const serve = () => import("../central/serve.js");
 const bulk = () => import("../central/ingest/bulk.js");
 
 /** `central serve`: the API and the scheduler until SIGTERM/SIGINT. */
 /** `version`: the release, passed in by the wiring (./version.ts is part of the start-up bundle). */
 export async function serveCommand(version: string): Promise<void> {
   const config = loadCentralConfig(process.env);
-  const { startCentral } = await server();
+  const { startCentral } = await serve();
   const running = await startCentral(config, { logger: { level: config.logLevel }, version });
   process.stdout.write(`srvutil ${version} central listening on ${running.url}\n`);
   for (const w of running.warnings) process.stderr.write(`srvutil: warning: ${w}\n`);
@@ -92,7 +92,7 @@ export async function importCommand(dir: string, opts: { format: string; sourceT
   const fileOptions = importFileOptions(opts);
   await withStore(async (store, config) => {
     const log = new AutomationLog(config.paths.automationLog, config.logRotation);
-    const { createIngestService } = await server();
+    const { createIngestService } = await serve();
     const { importDirectory, stderrProgress } = await bulk();
     const ingest = createIngestService(config, store, null);
     const summary = await importDirectory(ingest, path.resolve(dir), {
@@ -138,7 +138,7 @@ export async function migrateCommand(): Promise<void> {
 export async function rebuildCommand(): Promise<void> {
   await withStore(async (store, config) => {
     const log = new AutomationLog(config.paths.automationLog, config.logRotation);
-    const { createIngestService } = await server();
+    const { createIngestService } = await serve();
     const { stderrProgress } = await bulk();
     const { rebuildCentral } = await import("../central/ingest/rebuild.js");
     const { rawStoreMode } = await import("../central/storage/raw-upload-store.js");

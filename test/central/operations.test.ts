@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadCentralConfig } from "../../src/central/config.js";
-import { type RunningCentral, startCentral } from "../../src/central/server.js";
+import { type RunningCentral, startCentral } from "../../src/central/serve.js";
 import { EXIT_CODE } from "../../src/errors.js";
 import { runCli } from "../helpers/cli.js";
 import { docCommands } from "../helpers/docs.js";

@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadCentralConfig } from "../../src/central/config.js";
-import { type RunningCentral, startCentral } from "../../src/central/server.js";
+import { type RunningCentral, startCentral } from "../../src/central/serve.js";
 import { freePort } from "../helpers/net.js";
 import { createTestSchema, findTestPostgres, requirePostgres } from "../helpers/postgres.js";
 

@@ -4,7 +4,8 @@ import { Writable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createAgentToken, createViewerToken } from "../../../src/central/auth/tokens.js";
-import { createApiApp, createIngestService } from "../../../src/central/server.js";
+import { createIngestService } from "../../../src/central/serve.js";
+import { createApiApp } from "../../../src/central/server.js";
 import { countRows, csvFor, makeTestCentral, type TestCentral } from "./fixtures.js";
 
 const HEADER =

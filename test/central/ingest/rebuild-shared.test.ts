@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import type { IngestService } from "../../../src/central/ingest/ingest-service.js";
 import { RebuildRefusedError, rebuildCentral } from "../../../src/central/ingest/rebuild.js";
-import { createIngestService } from "../../../src/central/server.js";
+import { createIngestService } from "../../../src/central/serve.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
 import { rawStoreMode, rawStoreWarning } from "../../../src/central/storage/raw-upload-store.js";
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";

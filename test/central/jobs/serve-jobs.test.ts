@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { serveJobs } from "../../../src/central/jobs/serve-jobs.js";
-import { type RunningCentral, startCentral } from "../../../src/central/server.js";
+import { type RunningCentral, startCentral } from "../../../src/central/serve.js";
 import { openStorage } from "../../../src/central/storage/open.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";

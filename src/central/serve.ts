@@ -1,0 +1,195 @@
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import type { FastifyInstance, FastifyServerOptions } from "fastify";
+import { RollupMaintainer } from "./aggregate/rollup-maintainer.js";
+import { AutomationLog } from "./automation-log.js";
+import type { CentralConfig } from "./config.js";
+import { dashboardOptions } from "./dashboard/index.js";
+import { mailDestination } from "./delivery/mail-destination.js";
+import { registerDeliveryMetrics } from "./delivery/prometheus.js";
+import { startDeliveryScheduler } from "./delivery/scheduler.js";
+import { IngestService } from "./ingest/ingest-service.js";
+import { IngestMetrics } from "./ingest/prometheus.js";
+import { SEED_BRIDGE_PATH } from "./ingest/seed/bridge.js";
+import { InstancePresence } from "./jobs/instance-presence.js";
+import { instanceId, JobRunner, type ScheduledJob } from "./jobs/scheduled-jobs.js";
+import { serveJobs } from "./jobs/serve-jobs.js";
+import { createApiApp } from "./server.js";
+import { openStorage } from "./storage/open.js";
+import { rawStoreMode, rawStoreWarning } from "./storage/raw-upload-store.js";
+import type { Storage } from "./storage/store.js";
+
+/*
+ * `central serve` as one process: the store, the ingest service, the HTTP
+ * app of ./server.ts, and what runs beside it (delivery scheduler, rollup
+ * maintainer, instance presence, the once-across-instances jobs).
+ */
+
+/** Raw files younger than this are checked against the database at startup. */
+const RECOVERY_WINDOW_MS = 60 * 60 * 1000;
+
+export interface RunningCentral {
+  url: string;
+  store: Storage;
+  app: FastifyInstance;
+  /** What the operator must see at start (printed by `central serve`), e.g. that the seed bridge is on. */
+  warnings: string[];
+  close(): Promise<void>;
+}
+
+/** Builds the IngestService for a config (also used by `central import` / `rebuild`). */
+export function createIngestService(
+  config: CentralConfig,
+  store: Storage,
+  log: AutomationLog | null,
+): IngestService {
+  return new IngestService({
+    store,
+    dataDir: config.dataDir,
+    receivedMetricsDir: config.paths.receivedMetrics,
+    log,
+    maxFutureSkewMs: config.maxFutureSkewMs,
+    maxRows: config.maxRowsPerFile,
+    parseWorkers: config.parseWorkers,
+    seedTimeZone: config.reportTimeZone,
+    rawStore: rawStoreMode(config.rawStore, store),
+  });
+}
+
+/**
+ * `central serve` in-process: opens the store (unless given), listens on
+ * config.listen (TLS when configured), starts the delivery scheduler.
+ * close() stops everything it started, in reverse order.
+ */
+export async function startCentral(
+  config: CentralConfig,
+  opts: {
+    store?: Storage;
+    logger?: FastifyServerOptions["logger"];
+    /** How often new uploads are folded into the rollups (tests shorten it). */
+    rollupRefreshMs?: number;
+    /** The release, for the "serve started" log entry (the CLI passes it). */
+    version?: string;
+    /** The once-across-instances jobs (default: ./jobs/serve-jobs.ts). */
+    jobs?: readonly ScheduledJob[];
+    /** How often the job runner looks for due jobs (tests shorten it). */
+    jobCheckMs?: number;
+  } = {},
+): Promise<RunningCentral> {
+  const log = new AutomationLog(config.paths.automationLog, config.logRotation);
+  const ownsStore = opts.store === undefined;
+  const store = opts.store ?? (await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous }));
+  let app: FastifyInstance | null = null;
+  let ingest: IngestService | null = null;
+  const metrics = new IngestMetrics();
+  const warnings: string[] = [];
+  try {
+    await store.init();
+    const tls = config.tls
+      ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }
+      : null;
+    ingest = createIngestService(config, store, log);
+    await ingest.warmUp();
+    const recovery = await ingest.recoverRecent(RECOVERY_WINDOW_MS);
+    if (recovery.recovered > 0 || recovery.failed.length > 0) {
+      log.warn("recovered uploads", { recovered: recovery.recovered, failed: recovery.failed });
+    }
+    app = await createApiApp({
+      store,
+      ingest,
+      maxBodyBytes: config.maxBodyBytes,
+      rateLimit: config.rateLimit,
+      metrics,
+      logger: opts.logger ?? false,
+      tls,
+      seedBridge: config.seedCompat.enabled
+        ? { networks: config.seedCompat.networks, sourceTimeZone: config.reportTimeZone }
+        : null,
+      log,
+      dashboard: dashboardOptions(config, store, log),
+    });
+    const rawWarning = rawStoreWarning(rawStoreMode(config.rawStore, store), store, config.sqliteSynchronous);
+    if (rawWarning !== null) {
+      log.warn("raw store", { warning: rawWarning });
+      warnings.push(rawWarning);
+    }
+    if (config.seedCompat.enabled) {
+      const networks = config.seedCompat.networks.join(", ");
+      const warning = `seed bridge on: POST ${SEED_BRIDGE_PATH} accepts uploads without a token from ${networks} for enrolled servers`;
+      log.warn("seed bridge on", { path: SEED_BRIDGE_PATH, networks: config.seedCompat.networks });
+      warnings.push(warning);
+    }
+    // The same database as the metrics: /metrics reads the deliveries the scheduler writes.
+    registerDeliveryMetrics(metrics.registry, { deliveries: store.deliveries, config });
+    const mail = mailDestination(config);
+    if (mail.outboxOnly) {
+      log.warn("mail not sent: outbox only", { outbox: config.paths.outbox, recipients: mail.recipients });
+      warnings.push(mail.summary.replace(/^mail: /, ""));
+    }
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (err) {
+    await app?.close();
+    await ingest?.close();
+    if (ownsStore) await store.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === "object" && address !== null ? address.port : config.listen.port;
+  const host = config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host;
+  const url = `${config.tls ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+  const scheduler = await startDeliveryScheduler({ config, store, log });
+  const rollups = new RollupMaintainer(store.rollups, log, opts.rollupRefreshMs);
+  await rollups.start(config.reportTimeZone);
+  const id = instanceId();
+  const presence = new InstancePresence(
+    store.coordination,
+    { id, description: `${hostname()} pid ${process.pid} ${url}`, startedAt: Date.now() },
+    log,
+  );
+  await presence.start();
+  const jobs = new JobRunner({
+    coordination: store.coordination,
+    jobs:
+      opts.jobs ??
+      serveJobs(store, log, {
+        retention: config.retention,
+        receivedMetricsDir: config.paths.receivedMetrics,
+      }),
+    log,
+    holder: id,
+    ...(opts.jobCheckMs !== undefined ? { checkMs: opts.jobCheckMs } : {}),
+  });
+  jobs.start();
+  log.info("serve started", {
+    ...(opts.version !== undefined ? { version: opts.version } : {}),
+    url,
+    listen: `${config.listen.host}:${port}`,
+    db: store.kind,
+    tls: config.tls !== null,
+    instance: id,
+  });
+
+  const running = app;
+  const runningIngest = ingest;
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    store,
+    app: running,
+    warnings,
+    close: () => {
+      closing ??= (async () => {
+        await jobs.stop();
+        await rollups.stop();
+        await scheduler.stop();
+        await presence.stop();
+        await running.close();
+        await runningIngest.close();
+        if (ownsStore) await store.close();
+        log.info("serve stopped", { url });
+        log.close();
+      })();
+      return closing;
+    },
+  };
+}
