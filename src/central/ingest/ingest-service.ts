@@ -89,7 +89,7 @@ export interface IngestResult {
   replay: boolean;
   rawPath: string;
   /** Where the raw copy under `rawPath` is kept: a file on this instance's disk, or the database (SRVUTIL_RAW_STORE). */
-  rawStoredIn: "file" | "database";
+  rawStoredIn: NonNullable<IngestServiceOptions["rawStore"]>;
   /** Seed lines skipped for breaking the seed contract (always empty for CSV v1, which refuses the file). */
   skippedRows: SeedRowProblem[];
 }
@@ -149,7 +149,7 @@ export class IngestService {
     const { rows, skippedRows, seedTimeZone } = await this.decode(bytes, receivedAt, opts);
     const server = singleServer(rows, opts.expectedServer);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
-    const rawStoredIn = this.options.rawStore === "database" ? "database" : "file";
+    const rawStoredIn = this.options.rawStore ?? "files";
 
     const replay = (earlier: StoredUpload): IngestResult => ({
       uploadId: earlier.uploadId,
@@ -234,7 +234,7 @@ export class IngestService {
    */
   async ingestStoredFile(absPath: string, bytes: Uint8Array, receivedAt: number): Promise<IngestResult> {
     const rel = path.relative(this.options.dataDir, absPath).split(path.sep);
-    return this.ingestStoredRaw(rel, bytes, receivedAt, absPath, "file");
+    return this.ingestStoredRaw(rel, bytes, receivedAt, absPath, "files");
   }
 
   /**
