@@ -32,7 +32,7 @@ import { inTransaction } from "./transaction.js";
 /**
  * Hourly and daily rollups on PostgreSQL, for several central instances
  * writing and refreshing at once. The tables and figures are those of
- * SQLite (../sqlite/rollups.ts, encoding in ../rollup-buckets.ts): hour
+ * SQLite (../sqlite/rollup-schema.ts, encoding in ../rollup-buckets.ts): hour
  * buckets recomputed from the raw samples (here by SQL that mirrors
  * aggregate/rows.ts, ./hour-buckets-sql.ts), days merged from hours by SQL
  * that mirrors mergeBucket (./day-fold-sql.ts, called from ./rollup-rows.ts).
