@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { InputError } from "../../errors.js";
 import { serverNameProblem } from "../../protocol/index.js";
 import type { AgentTokenRecord, MetricsStore, Storage, TokenUse } from "../storage/store.js";
+import type { AgentTokenCache } from "./token-cache.js";
 
 /**
  * Token format: `srvu_<id>_<secret>` (agent, may upload as one server) or
@@ -83,11 +84,16 @@ export type Authentication =
 /**
  * Checks an Authorization header value for the given role. The failure reason
  * is for metrics and logs; clients only ever see 401.
+ *
+ * With `cache` (agent tokens only) an active token may come from memory;
+ * the caller must then hand the token id to the write that follows, which
+ * re-checks it (./token-cache.ts says why that is safe).
  */
 export async function authenticate(
   store: Storage,
   authorization: string | undefined,
   role: TokenRole,
+  cache?: AgentTokenCache,
 ): Promise<Authentication> {
   if (authorization === undefined || authorization === "") return { ok: false, reason: "missing" };
   const m = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
@@ -95,14 +101,17 @@ export async function authenticate(
   const parsed = parseToken(m[1]!);
   if (parsed === null) return { ok: false, reason: "malformed" };
   if (parsed.role !== role) return { ok: false, reason: "wrong_role" };
+  const cached = role === "agent" ? (cache?.get(parsed.tokenId) ?? null) : null;
   const record =
-    role === "agent"
+    cached ??
+    (role === "agent"
       ? await store.findAgentToken(parsed.tokenId)
-      : await store.findViewerToken(parsed.tokenId);
+      : await store.findViewerToken(parsed.tokenId));
   if (record === null || !secretMatches(parsed.secret, record.secretHash)) {
     return { ok: false, reason: "unknown" };
   }
   if (record.revokedAt !== null) return { ok: false, reason: "revoked" };
+  if (cached === null && role === "agent") cache?.remember(record);
   noteTokenUse(store, role, record.tokenId, Date.now());
   return { ok: true, role, tokenId: record.tokenId, name: record.server };
 }

@@ -1,11 +1,12 @@
 import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RateLimiter } from "../auth/rate-limit.js";
-import type { Storage } from "../storage/store.js";
-import { requireAgentToken } from "./agent-auth.js";
+import { AgentTokenCache } from "../auth/token-cache.js";
+import { AgentTokenRevokedError, type Storage } from "../storage/store.js";
+import { agentUnauthorized, requireAgentToken } from "./agent-auth.js";
 import { contentEncoding, gunzipCapped, isGzip, readCappedBody, tooLarge } from "./body.js";
 import { HttpError } from "./http-error.js";
-import type { IngestService } from "./ingest-service.js";
+import type { IngestResult, IngestService } from "./ingest-service.js";
 import type { IngestMetrics } from "./prometheus.js";
 import { errorResponseSchema } from "./schemas.js";
 
@@ -16,6 +17,8 @@ export interface UploadRouteDeps {
   metrics: IngestMetrics;
   /** Cap on the body both on the wire and after decompression. */
   maxBodyBytes: number;
+  /** Active agent tokens remembered between uploads (default: one per route). */
+  tokenCache?: AgentTokenCache;
 }
 
 /** Content types a metrics upload may use; anything else answers 415. */
@@ -40,7 +43,8 @@ const uploadResponseSchema = {
  * server buffer 16 MiB.
  */
 export function registerUploadRoute(app: FastifyInstance, deps: UploadRouteDeps): void {
-  const agentOf = new WeakMap<FastifyRequest, string>();
+  const agentOf = new WeakMap<FastifyRequest, { tokenId: string; name: string }>();
+  const tokenCache = deps.tokenCache ?? new AgentTokenCache();
 
   app.post(
     "/api/v1/metrics",
@@ -76,7 +80,7 @@ export function registerUploadRoute(app: FastifyInstance, deps: UploadRouteDeps)
         },
       },
       onRequest: async (req) => {
-        const auth = await requireAgentToken(deps.store, req.headers.authorization);
+        const auth = await requireAgentToken(deps.store, req.headers.authorization, tokenCache);
         const decision = deps.rateLimiter.take(auth.tokenId);
         if (!decision.allowed) {
           throw new HttpError(
@@ -89,16 +93,27 @@ export function registerUploadRoute(app: FastifyInstance, deps: UploadRouteDeps)
         const length = Number(req.headers["content-length"]);
         if (Number.isFinite(length) && length > deps.maxBodyBytes)
           throw tooLarge(deps.maxBodyBytes, "request body");
-        agentOf.set(req, auth.name);
+        agentOf.set(req, auth);
       },
     },
     async (req: FastifyRequest, reply: FastifyReply) => {
-      const server = agentOf.get(req)!;
+      const agent = agentOf.get(req)!;
       const bytes = req.isMultipart() ? await multipartFile(req, deps.maxBodyBytes) : (req.body as Buffer);
       if (!Buffer.isBuffer(bytes)) {
         throw new HttpError(400, "bad_body", "request body is missing: send the CSV file");
       }
-      const result = await deps.ingest.ingestFile(bytes, { expectedServer: server });
+      let result: IngestResult;
+      try {
+        // The token may have come from the cache: the write checks it is still active.
+        result = await deps.ingest.ingestFile(bytes, {
+          expectedServer: agent.name,
+          agentTokenId: agent.tokenId,
+        });
+      } catch (err) {
+        if (!(err instanceof AgentTokenRevokedError)) throw err;
+        tokenCache.forget(agent.tokenId);
+        throw agentUnauthorized();
+      }
       deps.metrics.uploads.inc({ result: result.replay ? "replay" : "accepted" });
       deps.metrics.rows.inc({ kind: "inserted" }, result.inserted);
       deps.metrics.rows.inc({ kind: "duplicate" }, result.duplicates);

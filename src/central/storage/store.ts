@@ -1,3 +1,4 @@
+import { InputError } from "../../errors.js";
 import type { MetricRow } from "../../protocol/index.js";
 import type { CoordinationStore } from "./coordination-store.js";
 import type { DashboardReads } from "./dashboard-reads.js";
@@ -125,6 +126,25 @@ export interface UploadRecord {
    * (SRVUTIL_RAW_STORE=database): stored in the same transaction as the rows.
    */
   rawGzip?: Uint8Array;
+  /**
+   * The agent token the upload was authenticated with. When set, the write
+   * stores nothing and throws AgentTokenRevokedError unless that token is
+   * still active as the write runs: the upload route authenticates from a
+   * cache (auth/token-cache.ts), and this check is what keeps a revocation,
+   * made by any instance or the CLI, effective from the very next upload.
+   */
+  agentTokenId?: string;
+}
+
+/**
+ * The agent token an upload came with was revoked (or removed) after it was
+ * authenticated; nothing of the upload was stored. The upload route answers
+ * 401, as it does for any revoked token.
+ */
+export class AgentTokenRevokedError extends InputError {
+  constructor(readonly tokenId: string) {
+    super(`agent token ${tokenId} is revoked`, { status: 401 });
+  }
 }
 
 export interface IngestOutcome {

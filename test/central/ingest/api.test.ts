@@ -223,6 +223,38 @@ describe("POST /api/v1/metrics", () => {
     expect(countRows(c.store, "samples")).toBe(0);
   });
 
+  it("takes a revocation on the very next upload although active tokens are cached, storing nothing of it", async () => {
+    const lookups = { n: 0 };
+    const findAgentToken = c.store.findAgentToken.bind(c.store);
+    c.store.findAgentToken = (id: string) => {
+      lookups.n++;
+      return findAgentToken(id);
+    };
+    for (let i = 0; i < 3; i++) {
+      expect((await post(csvFor("web-01", `2026-11-23T1${i}:00:00Z`, 1))).statusCode).toBe(201);
+    }
+    // The cache answered the second and third upload: only the first asked the store.
+    expect(lookups.n).toBe(1);
+    const before = {
+      samples: countRows(c.store, "samples"),
+      files: filesUnder(c.config.paths.receivedMetrics),
+    };
+    // Revoked behind the app's back (as the CLI or another instance does): no cache is told.
+    await c.store.revokeAgentTokens("web-01", Date.now());
+    const refused = await post(csvFor("web-01", "2026-11-23T15:00:00Z", 1));
+    expect(refused.statusCode).toBe(401);
+    expect(refused.headers["www-authenticate"]).toContain("Bearer");
+    expect(refused.json()).toMatchObject({ error: expect.stringContaining("valid agent token") });
+    // A replay of a file stored before the revocation is refused too.
+    expect((await post(csvFor("web-01", "2026-11-23T10:00:00Z", 1))).statusCode).toBe(401);
+    expect(countRows(c.store, "samples")).toBe(before.samples);
+    expect(filesUnder(c.config.paths.receivedMetrics)).toEqual(before.files);
+    // The refusal dropped the token from the cache: the next attempt asks the store again.
+    const n = lookups.n;
+    expect((await post(csvFor("web-01", "2026-11-23T16:00:00Z", 1))).statusCode).toBe(401);
+    expect(lookups.n).toBe(n + 1);
+  });
+
   it("answers 403 when a row names another server than the token's, storing nothing", async () => {
     const csv = `${HEADER}\n${GOOD_LINE}\n${GOOD_LINE.replace("web-01", "db-01")}\n`;
     const res = await post(csv);

@@ -313,6 +313,46 @@ describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
     expect((await store.findViewerToken("v2"))!.revokedAt).toBe(8);
   });
 
+  it("refuses an upload whose agent token is no longer active, storing nothing, on every write path", async () => {
+    const { store } = h!;
+    const active = (await createAgentToken(store, "tok-01")).split("_")[1]!;
+    const revoked = (await createAgentToken(store, "tok-01")).split("_")[1]!;
+    expect(await store.revokeAgentToken("tok-01", revoked, 5)).toBe(true);
+    const rowsOf = (n: number, start: string) =>
+      Array.from({ length: n }, (_, i) =>
+        row("tok-01", new Date(Date.parse(start) + i * 60_000).toISOString(), "/"),
+      );
+    // 3 rows: one statement on PostgreSQL; 600: COPY in a transaction; both as ingest and ingestUnlessReplay.
+    for (const n of [3, 600]) {
+      const rows = rowsOf(n, "2026-11-24T00:00:00Z");
+      const rec = (id: string, tokenId: string) => ({
+        ...upload(`tok-${n}-${id}`, "tok-01"),
+        sha256: `tok-${n}`,
+        agentTokenId: tokenId,
+      });
+      for (const tokenId of [revoked, "000000000000"]) {
+        await expect(store.ingest(rec("r1", tokenId), rows)).rejects.toMatchObject({
+          name: "AgentTokenRevokedError",
+          status: 401,
+          tokenId,
+        });
+        await expect(store.ingestUnlessReplay(rec("r2", tokenId), rows)).rejects.toMatchObject({
+          name: "AgentTokenRevokedError",
+        });
+      }
+      expect(await store.hasUpload("tok-01", `tok-${n}`)).toBe(false);
+      expect(await collect(store.samples({ from: 0, to: Date.parse("2027-01-01T00:00:00Z") }))).toEqual([]);
+      const ok = await store.ingestUnlessReplay(rec("a", active), rows);
+      expect(ok).toMatchObject({ replayOf: null, outcome: { inserted: n } });
+      // A replay stores nothing either way, but with a revoked token it is still refused.
+      await expect(store.ingestUnlessReplay(rec("r3", revoked), rows)).rejects.toMatchObject({
+        name: "AgentTokenRevokedError",
+      });
+      expect((await store.ingestUnlessReplay(rec("b", active), rows)).replayOf?.uploadId).toBe(`tok-${n}-a`);
+      await store.clearIngestedData();
+    }
+  });
+
   it("serves the real API on top of it", async () => {
     const { store } = h!;
     const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-contract-api-"));

@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { MetricRow } from "../../../protocol/index.js";
 import { HOUR_MS } from "../../aggregate/rows.js";
 import { sampleValues, toStoredUpload, type UploadDbRow, uploadKeyValues } from "../db-rows.js";
-import type { IngestAnswer, StoredUpload, UploadRecord } from "../store.js";
+import { AgentTokenRevokedError, type IngestAnswer, type StoredUpload, type UploadRecord } from "../store.js";
 import { DIRTY_MARK_CONFLICT } from "./rollups.js";
 import { COPY_MIN_ROWS, insertSamples, SAMPLE_COLUMNS, type SampleInsertMethod } from "./sample-insert.js";
 import { inTransaction } from "./transaction.js";
@@ -34,6 +34,7 @@ export async function ingestUpload(
   let inserted: number;
   if (method === "auto" && rows.length < COPY_MIN_ROWS) {
     const answer = await ingestInOneStatement(pool, upload, rows, unlessReplay);
+    if (!answer.token_active) throw new AgentTokenRevokedError(upload.agentTokenId!);
     if (answer.prior_upload_id !== null) {
       return {
         replayOf: {
@@ -50,7 +51,10 @@ export async function ingestUpload(
   } else {
     if (unlessReplay) {
       const earlier = await findUpload(pool, upload.server, upload.sha256);
-      if (earlier !== null) return { replayOf: earlier };
+      if (earlier !== null) {
+        if (upload.agentTokenId !== undefined) await requireActiveAgentToken(pool, upload.agentTokenId);
+        return { replayOf: earlier };
+      }
     }
     inserted = await ingestInTransaction(pool, upload, rows, method);
   }
@@ -92,18 +96,25 @@ const SERVER_STATS_MERGE = `ON CONFLICT (server) DO UPDATE SET
 /**
  * $1–$12: the sample columns as arrays; $13–$21: the upload; $22: the raw
  * body or NULL; $23: whether an earlier upload of the same content from the
- * same server (a replay) means nothing is stored. The answer row carries the
- * count of new rows and, for a replay, the earlier upload.
+ * same server (a replay) means nothing is stored; $24: the agent token that
+ * must still be active (UploadRecord.agentTokenId) or NULL. The answer row
+ * carries whether that token was active (nothing is written when it is not),
+ * the count of new rows and, for a replay, the earlier upload.
  */
 const ONE_STATEMENT_SQL = `
-WITH prior AS (
+WITH auth AS (
+  SELECT $24::text IS NULL OR EXISTS (
+    SELECT 1 FROM agent_tokens WHERE token_id = $24 AND revoked_at IS NULL) AS active
+), prior AS (
   SELECT upload_id, received_at, raw_path, rows, inserted FROM uploads
-  WHERE $23::boolean AND server = $14 AND sha256 = $17 ORDER BY seq LIMIT 1
+  WHERE $23::boolean AND (SELECT active FROM auth) AND server = $14 AND sha256 = $17 ORDER BY seq LIMIT 1
+), proceed AS (
+  SELECT (SELECT active FROM auth) AND NOT EXISTS (SELECT 1 FROM prior) AS ok
 ), new_rows AS (
   INSERT INTO samples (${SAMPLE_COLUMNS})
   SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::float8[], $5::float8[], $6::float8[],
                        $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[])
-  WHERE NOT EXISTS (SELECT 1 FROM prior)
+  WHERE (SELECT ok FROM proceed)
   ON CONFLICT DO NOTHING
   RETURNING server, ts
 ), counted AS (
@@ -111,24 +122,25 @@ WITH prior AS (
 ), upload AS (
   INSERT INTO uploads (upload_id, server, received_at, raw_path, sha256, bytes, rows, inserted, ts_min, ts_max)
   SELECT $13, $14, $15, $16, $17, $18, $19, counted.inserted, $20, $21 FROM counted
-  WHERE NOT EXISTS (SELECT 1 FROM prior)
+  WHERE (SELECT ok FROM proceed)
 ), raw AS (
   INSERT INTO raw_uploads (server, upload_id, received_at, raw_path, body_gzip)
-  SELECT $14, $13, $15, $16, $22::bytea WHERE $22::bytea IS NOT NULL AND NOT EXISTS (SELECT 1 FROM prior)
+  SELECT $14, $13, $15, $16, $22::bytea WHERE $22::bytea IS NOT NULL AND (SELECT ok FROM proceed)
 ), stats AS (
   INSERT INTO server_stats (server, first_seen, last_seen, rows)
-  SELECT $14, $20, $21, counted.inserted FROM counted WHERE $19::int > 0 AND NOT EXISTS (SELECT 1 FROM prior)
+  SELECT $14, $20, $21, counted.inserted FROM counted WHERE $19::int > 0 AND (SELECT ok FROM proceed)
   ${SERVER_STATS_MERGE}
 ), dirty AS (
   INSERT INTO rollup_dirty (server, hour)
   SELECT DISTINCT server, ts - ts % ${HOUR_MS} FROM new_rows ORDER BY 1, 2
   ${DIRTY_MARK_CONFLICT}
 )
-SELECT counted.inserted, prior.upload_id AS prior_upload_id, prior.received_at AS prior_received_at,
+SELECT (SELECT active FROM auth) AS token_active, counted.inserted, prior.upload_id AS prior_upload_id, prior.received_at AS prior_received_at,
        prior.raw_path AS prior_raw_path, prior.rows AS prior_rows, prior.inserted AS prior_inserted
 FROM counted LEFT JOIN prior ON true`;
 
 interface OneStatementAnswer {
+  token_active: boolean;
   inserted: number;
   prior_upload_id: string | null;
   prior_received_at: number | null;
@@ -161,6 +173,7 @@ async function ingestInOneStatement(
       tsMax,
       upload.rawGzip === undefined ? null : Buffer.from(upload.rawGzip),
       unlessReplay,
+      upload.agentTokenId ?? null,
     ],
   });
   return res.rows[0]!;
@@ -199,6 +212,7 @@ async function ingestInTransaction(
 ): Promise<number> {
   const { tsMin, tsMax } = timeRange(rows);
   return inTransaction(pool, async (client) => {
+    if (upload.agentTokenId !== undefined) await requireActiveAgentToken(client, upload.agentTokenId);
     const inserted = await insertSamples(client, rows, method);
     await client.query({
       name: "srvutil-ingest-after-copy",
@@ -216,6 +230,14 @@ async function ingestInTransaction(
     });
     return inserted;
   });
+}
+
+/** Throws AgentTokenRevokedError unless the token exists and is not revoked (UploadRecord.agentTokenId). */
+async function requireActiveAgentToken(db: pg.Pool | pg.PoolClient, tokenId: string): Promise<void> {
+  const r = await db.query("SELECT 1 FROM agent_tokens WHERE token_id = $1 AND revoked_at IS NULL", [
+    tokenId,
+  ]);
+  if (r.rowCount === 0) throw new AgentTokenRevokedError(tokenId);
 }
 
 function dirtyHours(rows: readonly MetricRow[]): number[] {

@@ -26,6 +26,7 @@ import type {
   TokenUse,
   UploadRecord,
 } from "../store.js";
+import { AgentTokenRevokedError } from "../store.js";
 import { SqliteCoordinationStore } from "./coordination.js";
 import { SqliteDashboardReads } from "./dashboard-reads.js";
 import { SqliteDeliveryStore } from "./deliveries.js";
@@ -309,6 +310,8 @@ export class SqliteStore implements Storage {
 
   private insertFile(upload: UploadRecord, rows: readonly MetricRow[]): IngestOutcome {
     const st = this.st;
+    // Inside the write's transaction: a revocation committed before it refuses the upload.
+    if (upload.agentTokenId !== undefined) this.requireActiveAgentToken(upload.agentTokenId);
     let inserted = 0;
     let tsMin = Number.POSITIVE_INFINITY;
     let tsMax = Number.NEGATIVE_INFINITY;
@@ -364,8 +367,17 @@ export class SqliteStore implements Storage {
 
   async ingestUnlessReplay(upload: UploadRecord, rows: readonly MetricRow[]): Promise<IngestAnswer> {
     const earlier = await this.findUpload(upload.server, upload.sha256);
-    if (earlier !== null) return { replayOf: earlier };
+    if (earlier !== null) {
+      // A replay stores nothing, but a revoked token still gets no answer but 401.
+      if (upload.agentTokenId !== undefined) this.requireActiveAgentToken(upload.agentTokenId);
+      return { replayOf: earlier };
+    }
     return { replayOf: null, outcome: await this.ingest(upload, rows) };
+  }
+
+  private requireActiveAgentToken(tokenId: string): void {
+    const row = this.st.findAgentToken.get(tokenId) as TokenDbRow | undefined;
+    if (row === undefined || row.revoked_at !== null) throw new AgentTokenRevokedError(tokenId);
   }
 
   async findUpload(server: string, sha256: string): Promise<StoredUpload | null> {
