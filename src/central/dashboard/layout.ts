@@ -23,6 +23,7 @@ export function page(o: PageOptions): Html {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${o.title} · srvutil</title>
+<link rel="icon" href="/favicon.ico" type="image/svg+xml">
 <link rel="stylesheet" href="/assets/app.css">
 ${o.script === true ? html`<script src="/assets/app.js" defer></script>` : ""}
 </head>

@@ -94,7 +94,17 @@ const ASSETS: Record<string, string> = {
   "app.css": "text/css; charset=utf-8",
 };
 
+/**
+ * The tab icon: three bars, as SVG. Browsers ask for /favicon.ico on every
+ * origin whether a page names an icon or not (the archived report.html does
+ * not), and a 404 there is an error in every browser console.
+ */
+const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1f3b57"/><rect x="3" y="8" width="2.5" height="5" fill="#8fd19e"/><rect x="6.75" y="5" width="2.5" height="8" fill="#f2c94c"/><rect x="10.5" y="3" width="2.5" height="10" fill="#eb5757"/></svg>`;
+
 function registerAssets(app: FastifyInstance, ctx: DashboardContext): void {
+  app.get("/favicon.ico", async (_req, reply) =>
+    reply.type("image/svg+xml").header("cache-control", "public, max-age=86400").send(FAVICON_SVG),
+  );
   const cache = new Map<string, Buffer>();
   app.get<{ Params: { file: string } }>("/assets/:file", async (req, reply) => {
     const type = ASSETS[req.params.file];

@@ -55,6 +55,17 @@ describe.each(backends)("dashboard pages: %s", (_name, skipReason, make) => {
     expect(off.headers.location).toBe("/");
   });
 
+  it("answers the browser's /favicon.ico without a session (no 404 in any console), and every page names it", async () => {
+    const c = new InjectClient(h!.app);
+    const icon = await c.get("/favicon.ico");
+    expect(icon.statusCode).toBe(200);
+    expect(icon.headers["content-type"]).toBe("image/svg+xml");
+    expect(icon.body).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]*>.*<\/svg>$/);
+    expect((await c.get("/login")).body).toContain(
+      '<link rel="icon" href="/favicon.ico" type="image/svg+xml">',
+    );
+  });
+
   it("serves exactly the digest's links: /reports/<week> and /servers/<name>?week=<week>", async () => {
     const c = new InjectClient(h!.app);
     await c.signIn(VIEWER);
