@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import { RollupMaintainer } from "./aggregate/rollup-maintainer.js";
+import { AgentTokenCache } from "./auth/token-cache.js";
 import { AutomationLog } from "./automation-log.js";
 import type { CentralConfig } from "./config.js";
 import { dashboardOptions } from "./dashboard/index.js";
@@ -94,9 +95,12 @@ export async function startCentral(
     if (recovery.recovered > 0 || recovery.failed.length > 0) {
       log.warn("recovered uploads", { recovered: recovery.recovered, failed: recovery.failed });
     }
+    const tokenCache = new AgentTokenCache();
+    await tokenCache.preload(store);
     app = await createApiApp({
       store,
       ingest,
+      tokenCache,
       maxBodyBytes: config.maxBodyBytes,
       rateLimit: config.rateLimit,
       metrics,

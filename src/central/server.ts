@@ -9,6 +9,7 @@ import Fastify, {
 import { SrvutilError } from "../errors.js";
 import { CsvValidationError } from "../protocol/index.js";
 import { RateLimiter, type RateLimitOptions } from "./auth/rate-limit.js";
+import type { AgentTokenCache } from "./auth/token-cache.js";
 import type { AutomationLog } from "./automation-log.js";
 import { type DashboardOptions, dashboardPlugin } from "./dashboard/index.js";
 import { HttpError } from "./ingest/http-error.js";
@@ -26,6 +27,8 @@ export { createAgentToken, createViewerToken } from "./auth/tokens.js";
 export interface ApiDeps {
   store: Storage;
   ingest: IngestService;
+  /** Active agent tokens the upload route may authenticate from (central serve preloads it); default an empty one. */
+  tokenCache?: AgentTokenCache;
   /** Cap on an upload, on the wire and after decompression. */
   maxBodyBytes: number;
   /** Per-token upload rate; perSecond 0 disables it. Default 5/s with a burst of 60 (config.rateLimit). */
@@ -111,6 +114,7 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   registerUploadRoute(app, {
     store: deps.store,
     ingest: deps.ingest,
+    ...(deps.tokenCache === undefined ? {} : { tokenCache: deps.tokenCache }),
     rateLimiter,
     metrics,
     maxBodyBytes: deps.maxBodyBytes,

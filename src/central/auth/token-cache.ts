@@ -1,4 +1,4 @@
-import type { AgentTokenRecord } from "../storage/store.js";
+import type { AgentTokenRecord, MetricsStore } from "../storage/store.js";
 
 /**
  * Agent tokens found active, kept in this process's memory so a fleet upload
@@ -47,6 +47,19 @@ export class AgentTokenCache {
       if (oldest.done !== true) this.entries.delete(oldest.value);
     }
     this.entries.set(record.tokenId, { record, expiresAt: this.now() + this.ttlMs });
+  }
+
+  /**
+   * Fills the cache with the active tokens, newest last, up to maxEntries.
+   * Called at start: after a restart or a failover the whole fleet
+   * reconnects within a minute, and without this every one of those first
+   * uploads would wait for its own token lookup. Returns how many were kept.
+   */
+  async preload(store: Pick<MetricsStore, "listAgentTokens">): Promise<number> {
+    const active = (await store.listAgentTokens()).filter((t) => t.revokedAt === null);
+    active.sort((a, b) => a.createdAt - b.createdAt);
+    for (const t of active.slice(-this.maxEntries)) this.remember(t);
+    return this.entries.size;
   }
 
   /** Called when a write found the token revoked. */

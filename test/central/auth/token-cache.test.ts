@@ -1,5 +1,10 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { AgentTokenCache } from "../../../src/central/auth/token-cache.js";
+import { createAgentToken } from "../../../src/central/auth/tokens.js";
+import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { AgentTokenRecord } from "../../../src/central/storage/store.js";
 
 const record = (tokenId: string, revokedAt: number | null = null): AgentTokenRecord => ({
@@ -41,5 +46,30 @@ describe("AgentTokenCache", () => {
     cache.forget("c");
     expect(cache.get("c")).toBeNull();
     expect(cache.size).toBe(2);
+  });
+});
+
+describe("AgentTokenCache.preload", () => {
+  it("loads the active tokens of a real store, the newest when they do not all fit", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-token-cache-"));
+    const store = new SqliteStore(path.join(dir, "c.db"));
+    try {
+      await store.init();
+      const ids: string[] = [];
+      for (const server of ["a-01", "b-01", "c-01", "d-01"]) {
+        ids.push((await createAgentToken(store, server)).split("_")[1]!);
+        await new Promise((r) => setTimeout(r, 2)); // distinct created_at: "newest" is well defined
+      }
+      expect(await store.revokeAgentTokens("d-01", Date.now())).toBe(1);
+      const all = new AgentTokenCache();
+      expect(await all.preload(store)).toBe(3);
+      expect(ids.map((id) => all.get(id)?.server ?? null)).toEqual(["a-01", "b-01", "c-01", null]);
+      const two = new AgentTokenCache(60_000, 2);
+      expect(await two.preload(store)).toBe(2);
+      expect(ids.map((id) => two.get(id)?.server ?? null)).toEqual([null, "b-01", "c-01", null]);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
