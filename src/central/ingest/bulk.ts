@@ -3,14 +3,9 @@ import path from "node:path";
 import { CsvValidationError } from "../../protocol/index.js";
 import type { Storage } from "../storage/store.js";
 import { gunzipCapped } from "./body.js";
-import {
-  type IngestFileOptions,
-  IngestInputError,
-  type IngestService,
-  isUploadId,
-  uploadIdTime,
-} from "./ingest-service.js";
+import { type IngestFileOptions, IngestInputError, type IngestService } from "./ingest-service.js";
 import { describeSeedProblem, type FileFormat, parseRawFileName } from "./seed/format.js";
+import { isUploadId, uploadIdTime } from "./upload-id.js";
 
 /**
  * `central import DIR` and `central rebuild`: many files through the same

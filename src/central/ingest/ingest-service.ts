@@ -1,8 +1,6 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
-import { promisify } from "node:util";
-import { gzip, gzipSync } from "node:zlib";
 import { InputError } from "../../errors.js";
 import {
   CsvValidationError,
@@ -13,6 +11,7 @@ import {
 import type { AutomationLog } from "../automation-log.js";
 import { AgentTokenRevokedError, type Storage, type StoredUpload } from "../storage/store.js";
 import { ParsePool } from "./parse-pool.js";
+import { compressRawBody } from "./raw-body.js";
 import { RawFileWriter } from "./raw-file-writer.js";
 import {
   type FileFormat,
@@ -22,6 +21,7 @@ import {
   resolveFormat,
 } from "./seed/format.js";
 import type { SeedRowProblem } from "./seed/parse-seed.js";
+import { isUploadId, newUploadId, uploadIdTime } from "./upload-id.js";
 
 /**
  * The one path every metrics file takes into the central (API upload,
@@ -109,8 +109,6 @@ export interface IngestFileOptions {
   agentTokenId?: string;
 }
 
-const UPLOAD_ID_PATTERN = /^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{12}$/;
-
 export class IngestService {
   private readonly store: Storage;
   private readonly now: () => number;
@@ -176,7 +174,7 @@ export class IngestService {
     const dir = this.safeDir(server, day); // also the check that rawPath stays inside received_metrics/
     if (this.options.rawStore === "database") {
       // The replay check rides in the same write (one round trip on PostgreSQL).
-      const rawGzip = await compressRaw(bytes);
+      const rawGzip = await compressRawBody(bytes);
       const answer = await this.store.ingestUnlessReplay(
         { uploadId, server, receivedAt, rawPath, sha256, bytes: bytes.byteLength, rawGzip, ...tokenCheck },
         rows,
@@ -403,50 +401,4 @@ function singleServer(rows: readonly MetricRow[], expected: string | undefined):
     );
   }
   return server;
-}
-
-/** Random bytes drawn in blocks: one getrandom call per 680 upload ids instead of one each. */
-let randomPool = Buffer.alloc(0);
-let randomOffset = 0;
-
-/** `20261125T145012123Z-1a2b3c4d5e6f`: sorts by receipt time, unique by 48 random bits. */
-export function newUploadId(receivedAt: number): string {
-  const iso = new Date(receivedAt).toISOString(); // 2026-11-25T14:50:12.123Z
-  const compact = iso.replace(/[-:.]/g, "");
-  if (randomOffset + 6 > randomPool.length) {
-    randomPool = randomBytes(4080);
-    randomOffset = 0;
-  }
-  const suffix = randomPool.toString("hex", randomOffset, randomOffset + 6);
-  randomOffset += 6;
-  return `${compact}-${suffix}`;
-}
-
-const gzipAsync = promisify(gzip);
-
-/**
- * Bodies up to this size are compressed on the event loop. A fleet upload
- * (~2 KB) takes ~13 µs that way against ~95 µs through the thread pool
- * (the hop, a second thread's deflate state), which at a thousand uploads a
- * second was a tenth of a core; larger bodies still go to the thread pool so
- * a backlog file never stalls other requests.
- */
-const SYNC_GZIP_MAX_BYTES = 16 * 1024;
-
-/** The raw body as stored in the database: gzip level 1, fast and standard. */
-function compressRaw(bytes: Uint8Array): Promise<Buffer> | Buffer {
-  return bytes.byteLength <= SYNC_GZIP_MAX_BYTES
-    ? gzipSync(bytes, { level: 1 })
-    : gzipAsync(bytes, { level: 1 });
-}
-
-export function isUploadId(id: string): boolean {
-  return UPLOAD_ID_PATTERN.test(id);
-}
-
-/** The receipt time an upload id starts with, epoch ms. */
-export function uploadIdTime(id: string): number {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z/.exec(id);
-  if (m === null) return Number.NaN;
-  return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +m[7]!);
 }
