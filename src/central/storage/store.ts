@@ -79,6 +79,8 @@ export interface MetricsStore {
   createAgentToken(token: AgentTokenRecord): Promise<void>;
   findAgentToken(tokenId: string): Promise<AgentTokenRecord | null>;
   listAgentTokens(): Promise<AgentTokenRecord[]>;
+  /** True when the server holds an active agent token (the seed bridge's enrolment check; by index, not a list). */
+  hasActiveAgentToken(server: string): Promise<boolean>;
   /** Revokes every active token of a server; resolves to how many were revoked. */
   revokeAgentTokens(server: string, revokedAt: number): Promise<number>;
   /** Revokes one active token of a server (rotation); false when no active token of `server` has that id. */

@@ -268,8 +268,11 @@ describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
     expect(await store.findViewerToken("v1")).toMatchObject({ server: "ops" });
     expect(await store.findAgentToken("v1")).toBeNull();
     expect((await store.listAgentTokens()).map((t) => t.server)).toEqual(["web-01"]);
+    expect(await store.hasActiveAgentToken("web-01")).toBe(true);
+    expect(await store.hasActiveAgentToken("ops")).toBe(false); // a viewer's name is no agent's
     expect(await store.revokeAgentTokens("web-01", 5)).toBe(1);
     expect((await store.findAgentToken(id))!.revokedAt).toBe(5);
+    expect(await store.hasActiveAgentToken("web-01")).toBe(false);
     expect(await store.revokeViewerTokens("ops", 6)).toBe(1);
     expect((await store.listViewerTokens())[0]!.revokedAt).toBe(6);
   });

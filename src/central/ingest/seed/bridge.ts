@@ -91,9 +91,7 @@ export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeD
       },
       async (req: FastifyRequest, reply: FastifyReply) => {
         const form = await readSeedForm(req, deps.maxBodyBytes);
-        const enrolled = (await deps.store.listAgentTokens()).some(
-          (t) => t.server === form.serverName && t.revokedAt === null,
-        );
+        const enrolled = await deps.store.hasActiveAgentToken(form.serverName);
         if (!enrolled) {
           deps.log?.warn("seed bridge refused", { reason: "not_enrolled", server: form.serverName });
           throw new BridgeAnswer(

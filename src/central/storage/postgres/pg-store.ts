@@ -312,6 +312,15 @@ export class PgStore implements Storage {
     return r.rows.map(toTokenRecord);
   }
 
+  async hasActiveAgentToken(server: string): Promise<boolean> {
+    const r = await this.pool.query({
+      name: "srvutil-has-active-agent-token",
+      text: "SELECT 1 FROM agent_tokens WHERE server = $1 AND revoked_at IS NULL LIMIT 1",
+      values: [server],
+    });
+    return r.rowCount === 1;
+  }
+
   async revokeAgentTokens(server: string, revokedAt: number): Promise<number> {
     const r = await this.pool.query(
       "UPDATE agent_tokens SET revoked_at = $1 WHERE server = $2 AND revoked_at IS NULL",

@@ -448,6 +448,10 @@ export class SqliteStore implements Storage {
     return row === undefined ? null : toTokenRecord(row);
   }
 
+  async hasActiveAgentToken(server: string): Promise<boolean> {
+    return this.st.hasActiveAgentToken.get(server) !== undefined;
+  }
+
   async listAgentTokens(): Promise<AgentTokenRecord[]> {
     return (this.st.listAgentTokens.all() as TokenDbRow[]).map(toTokenRecord);
   }
@@ -543,6 +547,9 @@ function prepareStatements(db: Database.Database) {
     ),
     findAgentToken: db.prepare(
       "SELECT token_id, server, secret_hash, created_at, revoked_at, last_used_at FROM agent_tokens WHERE token_id = ?",
+    ),
+    hasActiveAgentToken: db.prepare(
+      "SELECT 1 FROM agent_tokens WHERE server = ? AND revoked_at IS NULL LIMIT 1",
     ),
     listAgentTokens: db.prepare(
       "SELECT token_id, server, secret_hash, created_at, revoked_at, last_used_at FROM agent_tokens ORDER BY server, created_at",
