@@ -19,14 +19,26 @@ async function sqlite(): Promise<{ store: Storage; cleanup(): Promise<void> }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-dash-store-"));
   const store = new SqliteStore(path.join(dir, "s.db"));
   await store.init();
-  return { store, cleanup: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 async function postgres(): Promise<{ store: Storage; cleanup(): Promise<void> }> {
   const { schema, drop } = await createTestSchema(PG.url!);
   const store = new PgStore(PG.url!, { schema, max: 4 });
   await store.init();
   await store.init();
-  return { store, cleanup: async () => (await store.close(), await drop()) };
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await drop();
+    },
+  };
 }
 
 const archived = (week: string, group: string, createdAt: number): ArchivedReport => ({

@@ -1,7 +1,6 @@
 import { gunzipSync } from "node:zlib";
 import type pg from "pg";
 import type { RawUpload, RawUploadStore } from "../raw-upload-store.js";
-import type { UploadRecord } from "../store.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
 
 const MIGRATIONS: readonly Migration[] = [

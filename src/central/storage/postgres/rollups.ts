@@ -1,5 +1,4 @@
 import type pg from "pg";
-import type { MetricRow } from "../../../protocol/index.js";
 import {
   type DayAggregate,
   type DaySpan,
