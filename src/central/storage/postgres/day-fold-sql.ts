@@ -124,3 +124,66 @@ export async function foldDaysInSql(
   }
   return out;
 }
+
+/**
+ * A refresh's days, folded and stored without leaving PostgreSQL: the days
+ * of each span replace the stored ones of `tz`, as computeDays + writeDays
+ * (./rollup-rows.ts) store them, with the same folds as foldDaysInSql. A day
+ * without hours becomes the empty bucket (every column 0, which is what
+ * bucketValues gives an empty bucket), so a day whose hours are gone is
+ * emptied. A refresh does not look at the days it writes: sending them to
+ * Node and back cost a round trip each way and most of the refresher's own
+ * CPU after its zone arithmetic (docs/scaling.md). The caller holds the
+ * servers' locks and is in a transaction.
+ */
+export async function replaceDaysInSql(
+  client: pg.ClientBase,
+  tz: string,
+  spans: readonly { server: string; span: DaySpan }[],
+): Promise<void> {
+  const params: unknown[][] = [[], [], [], [], [], []];
+  spans.forEach((s, n) => {
+    s.span.dates.forEach((date, i) => {
+      params[0]!.push(n);
+      params[1]!.push(i);
+      params[2]!.push(s.server);
+      params[3]!.push(s.span.dayStarts[i]);
+      params[4]!.push(s.span.dayStarts[i + 1]);
+      params[5]!.push(date);
+    });
+  });
+  if (params[0]!.length === 0) return;
+  const days =
+    "unnest($2::int4[], $3::int4[], $4::text[], $5::int8[], $6::int8[], $7::text[]) AS k(n, i, server, f, t, date)";
+  const values = [tz, ...params];
+  await withoutJit(client, async (c) => {
+    for (const table of ["rollup_daily", "rollup_daily_disk"]) {
+      await c.query(
+        `DELETE FROM ${table} r USING unnest($2::text[], $3::text[]) AS k(server, date)
+         WHERE r.tz = $1 AND r.server = k.server AND r.date = k.date`,
+        [tz, params[2], params[5]],
+      );
+    }
+    await c.query(
+      `INSERT INTO rollup_daily (tz, server, date, ${BUCKET_COLUMN_NAMES.join(", ")})
+       SELECT $1, k.server, k.date, ${BUCKET_COLUMN_NAMES.map((col) => `COALESCE(${DAY_BUCKET_SQL[col]}, 0)`).join(", ")}
+       FROM ${days}
+       LEFT JOIN LATERAL (
+         SELECT * FROM rollup_hourly
+         WHERE server = k.server AND hour >= k.f AND hour < k.t AND samples > 0 OFFSET 0
+       ) h ON true
+       GROUP BY k.n, k.i, k.server, k.date`,
+      values,
+    );
+    await c.query(
+      `INSERT INTO rollup_daily_disk (tz, server, date, mount, ${MOUNT_COLUMN_NAMES.join(", ")})
+       SELECT $1, k.server, k.date, d.mount, ${MOUNT_COLUMN_NAMES.map((col) => DAY_MOUNT_SQL[col]).join(", ")}
+       FROM ${days}
+       CROSS JOIN LATERAL (
+         SELECT * FROM rollup_hourly_disk WHERE server = k.server AND hour >= k.f AND hour < k.t OFFSET 0
+       ) d
+       GROUP BY k.n, k.i, k.server, k.date, d.mount`,
+      values,
+    );
+  });
+}

@@ -236,8 +236,10 @@ export function daysAround(tz: string, ranges: readonly TouchedRange[]): ServerD
  * Computes the days not given in each `wanted[i].days` (null) from the hour
  * buckets, stores them, and returns them per server in date order. The
  * caller holds the servers' locks. `store`: true stores every server's days
- * (a refresh: days whose hours are gone must become empty), "withHours" only
- * those of servers with an hour in the runs (a first read), false none.
+ * (days whose hours are gone become empty; a refresh does this without the
+ * round trip, with replaceDaysInSql, which test/central/storage/
+ * pg-day-fold.test.ts holds to this path's rows), "withHours" only those of
+ * servers with an hour in the runs (a first read), false none.
  */
 export async function computeDays(
   client: pg.Pool | pg.ClientBase,

@@ -16,6 +16,7 @@ import {
   type RollupStore,
   rawHorizonHour,
 } from "../rollup-store.js";
+import { replaceDaysInSql } from "./day-fold-sql.js";
 import { recomputeHoursInSql } from "./hour-buckets-sql.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
 import {
@@ -414,7 +415,7 @@ async function refreshBatch(
   const zones = (await client.query<{ tz: string }>("SELECT tz FROM rollup_zones")).rows.map((r) => r.tz);
   for (const tz of zones) {
     const wanted = daysAround(tz, ranges);
-    if (wanted.length > 0) await computeDays(client, tz, wanted);
+    if (wanted.length > 0) await replaceDaysInSql(client, tz, wanted);
   }
   await deleteMarks(client, work);
   return done(work.length);
