@@ -62,36 +62,48 @@ const DAY_MOUNT_SQL: Record<(typeof MOUNT_COLUMN_NAMES)[number], string> = {
 };
 
 /**
- * Every day of every span as parallel arrays: span number, day number, server, [from, to).
+ * Every day of every span as parallel arrays: span number, day number,
+ * server, [from, to), date; the parameters that `daysInput` unnests.
+ */
+function dayKeys(spans: readonly { server: string; span: DaySpan }[]): unknown[][] {
+  const keys: unknown[][] = [[], [], [], [], [], []];
+  spans.forEach((s, n) => {
+    s.span.dates.forEach((date, i) => {
+      keys[0]!.push(n);
+      keys[1]!.push(i);
+      keys[2]!.push(s.server);
+      keys[3]!.push(s.span.dayStarts[i]);
+      keys[4]!.push(s.span.dayStarts[i + 1]);
+      keys[5]!.push(date);
+    });
+  });
+  return keys;
+}
+
+/**
+ * dayKeys' arrays from parameter $first on, as rows k(n, i, server, f, t, date).
  * Each day is joined to its hours by a LATERAL subquery kept apart (OFFSET 0), so it is one
  * primary-key range scan per day whatever the planner thinks: with a small table it hash-joined
  * on the server alone and tested every hour of the server against every day (3.4 M rows
  * filtered, 600 ms, for one server's year in a 5-server bench).
  */
-const DAYS_INPUT =
-  "unnest($1::int4[], $2::int4[], $3::text[], $4::int8[], $5::int8[]) AS k(n, i, server, f, t)";
+function daysInput(first: number): string {
+  const [n, i, server, f, t, date] = [0, 1, 2, 3, 4, 5].map((k) => `$${first + k}`);
+  return `unnest(${n}::int4[], ${i}::int4[], ${server}::text[], ${f}::int8[], ${t}::int8[], ${date}::text[]) AS k(n, i, server, f, t, date)`;
+}
 
 /** The days of each of `spans` folded from the hour buckets (what foldDays gives from those hours). */
 export async function foldDaysInSql(
   db: pg.Pool | pg.ClientBase,
   spans: readonly { server: string; span: DaySpan }[],
 ): Promise<FoldedDays[]> {
-  const params: unknown[][] = [[], [], [], [], []];
-  spans.forEach((s, n) => {
-    s.span.dates.forEach((_, i) => {
-      params[0]!.push(n);
-      params[1]!.push(i);
-      params[2]!.push(s.server);
-      params[3]!.push(s.span.dayStarts[i]);
-      params[4]!.push(s.span.dayStarts[i + 1]);
-    });
-  });
+  const params = dayKeys(spans);
   // One client, so one statement after the other (queueing a second query on a busy client is
   // deprecated in node-postgres, and the server runs them in turn anyway).
   const [days, mounts] = await withoutJit(db, async (client) => [
     await client.query({
       text: `SELECT k.n, k.i, ${BUCKET_COLUMN_NAMES.map((c) => DAY_BUCKET_SQL[c]).join(", ")}
-        FROM ${DAYS_INPUT}
+        FROM ${daysInput(1)}
         CROSS JOIN LATERAL (
           SELECT * FROM rollup_hourly
           WHERE server = k.server AND hour >= k.f AND hour < k.t AND samples > 0 OFFSET 0
@@ -102,7 +114,7 @@ export async function foldDaysInSql(
     }),
     await client.query({
       text: `SELECT k.n, k.i, d.mount, ${MOUNT_COLUMN_NAMES.map((c) => DAY_MOUNT_SQL[c]).join(", ")}
-        FROM ${DAYS_INPUT}
+        FROM ${daysInput(1)}
         CROSS JOIN LATERAL (
           SELECT * FROM rollup_hourly_disk WHERE server = k.server AND hour >= k.f AND hour < k.t OFFSET 0
         ) d
@@ -141,20 +153,9 @@ export async function replaceDaysInSql(
   tz: string,
   spans: readonly { server: string; span: DaySpan }[],
 ): Promise<void> {
-  const params: unknown[][] = [[], [], [], [], [], []];
-  spans.forEach((s, n) => {
-    s.span.dates.forEach((date, i) => {
-      params[0]!.push(n);
-      params[1]!.push(i);
-      params[2]!.push(s.server);
-      params[3]!.push(s.span.dayStarts[i]);
-      params[4]!.push(s.span.dayStarts[i + 1]);
-      params[5]!.push(date);
-    });
-  });
+  const params = dayKeys(spans);
   if (params[0]!.length === 0) return;
-  const days =
-    "unnest($2::int4[], $3::int4[], $4::text[], $5::int8[], $6::int8[], $7::text[]) AS k(n, i, server, f, t, date)";
+  const days = daysInput(2);
   const values = [tz, ...params];
   await withoutJit(client, async (c) => {
     for (const table of ["rollup_daily", "rollup_daily_disk"]) {
