@@ -21,6 +21,10 @@
  * Env: BENCH_PG_URL, BENCH_PG=0 (SQLite only), SRVUTIL_BENCH_SKIP_RAW=1,
  * SRVUTIL_BENCH_RUNS (warm builds, best and range; default 3).
  *
+ * It also prints the size of each database after the catch-up and the builds (tables with
+ * their indexes: samples, rollups, the rest), the figure for sizing a
+ * central's disk (docs/scaling.md).
+ *
  * SRVUTIL_BENCH_SYNTHETIC=1 replaces steps 1–2 with seedSyntheticRollups
  * (storage/synthetic-rollups.ts): hour buckets for DAYS days, two mounts per
  * server, written straight into the rollup tables (no samples, so use it with
@@ -34,6 +38,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
 import pg from "pg";
 import { catchUpRollups } from "../../src/central/aggregate/rollup-maintainer.js";
 import { resolveReportWeek } from "../../src/central/aggregate/week.js";
@@ -134,7 +139,49 @@ const fmt = (ms: number): string => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s
 const range = (xs: number[]): string =>
   xs.length === 1 ? fmt(xs[0]!) : `${fmt(Math.min(...xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))})`;
 
+/** Bytes on disk, tables with their indexes (and TOAST on PostgreSQL). */
+interface DatabaseSize {
+  samples: number;
+  rollups: number;
+  other: number;
+}
+
+function groupSizes(perTable: { table: string; bytes: number }[]): DatabaseSize {
+  const size: DatabaseSize = { samples: 0, rollups: 0, other: 0 };
+  for (const { table, bytes } of perTable) {
+    // PostgreSQL's weekly partitions are samples_pYYYYMMDD.
+    if (table === "samples" || /^samples_p\d{8}$/.test(table)) size.samples += bytes;
+    else if (table.startsWith("rollup_")) size.rollups += bytes;
+    else size.other += bytes;
+  }
+  return size;
+}
+
+function sqliteSize(file: string): DatabaseSize {
+  const db = new Database(file, { readonly: true });
+  try {
+    const perTable = db
+      .prepare(
+        'SELECT s.tbl_name AS "table", sum(d.pgsize) AS bytes FROM dbstat d JOIN sqlite_schema s ON s.name = d.name GROUP BY s.tbl_name',
+      )
+      .all() as { table: string; bytes: number }[];
+    return groupSizes(perTable);
+  } finally {
+    db.close();
+  }
+}
+
+async function postgresSize(admin: pg.Client, schema: string): Promise<DatabaseSize> {
+  const r = await admin.query<{ table: string; bytes: string }>(
+    `SELECT c.relname AS table, pg_total_relation_size(c.oid) AS bytes FROM pg_class c
+     WHERE c.relnamespace = $1::regnamespace AND c.relkind = 'r'`,
+    [schema],
+  );
+  return groupSizes(r.rows.map((x) => ({ table: x.table, bytes: Number(x.bytes) })));
+}
+
 interface BackendRun {
+  size: DatabaseSize;
   rows: number;
   ingestMs: number;
   catchUpMs: number;
@@ -185,7 +232,12 @@ async function runBackend(
     const html = child(dbUrl, "rollups-html");
     const email = child(dbUrl, "rollups-email");
     const raw = skipRaw ? null : child(dbUrl, "raw-json");
-    return { rows, ingestMs, catchUpMs, first, warm, html, email, raw };
+    // After the builds, which store the zone's daily rollups as a live central's would.
+    const size =
+      backend === "postgres"
+        ? await postgresSize(admin, schema)
+        : sqliteSize(path.join(dir, `fleet-${fleet.servers}.db`));
+    return { size, rows, ingestMs, catchUpMs, first, warm, html, email, raw };
   } finally {
     if (backend === "postgres") {
       await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => {});
@@ -207,6 +259,7 @@ async function main(): Promise<void> {
   const skipRaw = process.env.SRVUTIL_BENCH_SKIP_RAW === "1";
   const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-bench-report-"));
   const table: string[][] = [];
+  const sizes: string[][] = [];
   try {
     for (const fleet of fleets) {
       const label = `${fleet.servers} × ${fleet.days} d × ${fleet.interval} s`;
@@ -239,6 +292,19 @@ async function main(): Promise<void> {
       row("HTML + charts from rollups", sq.html.ms, pgr?.html.ms);
       row("email + PNG charts from rollups", sq.email.ms, pgr?.email.ms);
       if (sq.raw !== null) row("JSON from raw rows (reference)", sq.raw.ms, pgr?.raw?.ms);
+      for (const [backend, run] of [["SQLite", sq] as const, ["PostgreSQL", pgr] as const]) {
+        if (run === null) continue;
+        const { samples, rollups, other } = run.size;
+        const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+        sizes.push([
+          label,
+          backend,
+          SYNTHETIC ? "" : `${mib(samples)} (${(samples / run.rows).toFixed(0)} B/row)`,
+          `${mib(rollups)} (${(rollups / fleet.servers / 2 ** 20).toFixed(2)} MiB/server)`,
+          mib(other),
+          mib(samples + rollups + other),
+        ]);
+      }
       table.push([
         label,
         "peak RSS, warm JSON build",
@@ -251,14 +317,20 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const head = ["fleet", "measurement", "SQLite", "PostgreSQL", "PG / SQLite"];
-  const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
   console.log(
     `\nbench:report — week ${WEEK} in ${TZ}, Node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}`,
   );
+  printTable(head, table);
+  console.log("\nDatabase size after the catch-up and the report builds (tables with their indexes):");
+  printTable(["fleet", "backend", "samples", "rollups", "other tables", "total"], sizes);
+}
+
+function printTable(head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
   console.log(line(head));
   console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-  for (const r of table) console.log(line(r));
+  for (const r of rows) console.log(line(r));
 }
 
 await main();
