@@ -1,6 +1,6 @@
 /**
- * The EXPLAIN output of the main PostgreSQL queries on samples, for
- * docs/scaling.md: fills a throwaway schema with SERVERS × DAYS × 60 s
+ * The EXPLAIN output of the main PostgreSQL queries on samples (the runs are
+ * in bench/RESULTS.md, what they show in docs/scaling.md): fills a throwaway schema with SERVERS × DAYS × 60 s
  * samples (two mounts) through PgStore.ingest, ANALYZEs, prints each plan
  * (EXPLAIN ANALYZE, costs and timings off so the text is stable), drops
  * the schema. `node --import tsx scripts/pg-explain.ts`; env BENCH_PG_URL,
@@ -64,11 +64,17 @@ try {
     `SELECT * FROM samples WHERE server = 'srv-004' AND (server, ts, mount) > ('srv-004', ${from + 2500 * 60_000}, '/')
      AND ts >= ${from + 2500 * 60_000} AND ts < ${to} ORDER BY ts, mount LIMIT 5000`,
   );
+  // The range read of the refresher's hour-bucket statements (RANGES in
+  // src/central/storage/postgres/hour-buckets-sql.ts): one primary-key range
+  // scan per claimed range, LATERAL … OFFSET 0 so it is never a join.
   await explain(
     "rollup refresh: the rows of dirty (server, hour) ranges, first mount per timestamp",
     `SELECT DISTINCT ON (s.server, s.ts) s.server, s.ts, s.cpu_percent, s.mem_used
      FROM unnest(ARRAY['srv-004','srv-005'], ARRAY[${from}, ${from}]::int8[], ARRAY[${from + 3_600_000}, ${from + 3_600_000}]::int8[]) AS r(server, f, t)
-     JOIN samples s ON s.server = r.server AND s.ts >= r.f AND s.ts < r.t
+     CROSS JOIN LATERAL (
+       SELECT * FROM samples WHERE samples.server = r.server AND samples.ts >= r.f AND samples.ts < r.t
+       OFFSET 0
+     ) AS s
      ORDER BY s.server, s.ts, s.mount COLLATE "C"`,
   );
   await explain(
