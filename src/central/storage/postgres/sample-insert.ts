@@ -9,8 +9,8 @@ import { sampleValues } from "../db-rows.js";
  * NOTHING: duplicates of (server, ts, mount) are not written, and counted
  * exactly as rows − inserted).
  *
- * Three ways, measured against each other by `npm run bench:ingest`
- * (bench/ingest/pg-bulk.ts, table in docs/scaling.md):
+ * Five methods, measured against each other by `npm run bench:ingest`
+ * (bench/ingest/pg-bulk.ts; the runs are in bench/RESULTS.md):
  * - "unnest": one INSERT … SELECT FROM unnest(12 arrays), 12 parameters;
  * - "values": multi-row INSERT … VALUES, VALUES_CHUNK rows per statement;
  * - "copy": COPY into a per-connection temporary staging table, then one
@@ -23,7 +23,9 @@ import { sampleValues } from "../db-rows.js";
  *   and uses COPY's multi-row heap inserts;
  * - "auto": "copy-direct" for files of COPY_MIN_ROWS rows or more, with
  *   "copy" as its fallback (a file sent again: 1.6× "values" there), and
- *   "values" below (fleet uploads of a few rows).
+ *   "values" below. Ingest (./ingest.ts) never calls this with "auto" below
+ *   COPY_MIN_ROWS: it inserts those rows with unnest inside its one-statement
+ *   upload instead.
  * `insertSamples` uses the fastest one (SAMPLE_INSERT_METHOD).
  */
 export type SampleInsertMethod = "unnest" | "values" | "copy" | "copy-direct" | "auto";
@@ -39,7 +41,7 @@ export const SAMPLE_INSERT_METHODS: readonly SampleInsertMethod[] = [
 /** From this many rows on, "auto" COPYs; below, COPY's extra round trip costs more than it saves. */
 export const COPY_MIN_ROWS = 500;
 
-/** The method ingest uses: the fastest in the measurement (see docs/scaling.md). */
+/** The method ingest uses: the fastest in the measurement (docs/scaling.md says why). */
 export const SAMPLE_INSERT_METHOD: SampleInsertMethod = "auto";
 
 export const SAMPLE_COLUMNS =
