@@ -2,9 +2,11 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { ConfigError } from "../errors.js";
+import { parseNetworkList } from "./auth/networks.js";
 import { DEFAULT_LOG_ROTATION, type LogRotation } from "./automation-log.js";
 import { DEFAULT_REPORT_CRON, type DeliverySettings, validateCron } from "./delivery/settings.js";
-import { DEFAULT_SEED_NETWORKS, parseNetworkList } from "./ingest/seed/networks.js";
+import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from "./http-timeouts.js";
+import { DEFAULT_SEED_NETWORKS } from "./ingest/seed/networks.js";
 import { DEFAULT_SMTP_OPTIONS, type SmtpOptions } from "./mail/settings.js";
 import { DEFAULT_THRESHOLDS } from "./report/thresholds.js";
 import type { ReportThresholds } from "./report/types.js";
@@ -148,6 +150,17 @@ const networkList = z.string().transform((v, ctx) => {
   }
 });
 
+/** SRVUTIL_TRUSTED_PROXIES: addresses or CIDR networks, `none` for the empty list. */
+const proxyList = z.string().transform((v, ctx) => {
+  if (/^\s*none\s*$/i.test(v)) return [];
+  try {
+    return parseNetworkList(v, { bareAddresses: true });
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
 const CentralEnv = z.object({
   SRVUTIL_DATA_DIR: z.string().min(1).default("./data"),
   SRVUTIL_LISTEN: listen.prefault("127.0.0.1:8080"),
@@ -178,6 +191,12 @@ const CentralEnv = z.object({
   SRVUTIL_PARSE_WORKERS: whole(0, 64).prefault("2"),
   SRVUTIL_RATE_LIMIT_PER_SECOND: number(0, "a number ≥ 0").prefault("5"),
   SRVUTIL_RATE_LIMIT_BURST: number(0, "a number ≥ 0").prefault("60"),
+  SRVUTIL_AUTH_FAILURES_PER_MINUTE: whole(0).prefault("30"),
+  // HTTP server
+  SRVUTIL_TRUSTED_PROXIES: proxyList.prefault("none"),
+  SRVUTIL_HEADERS_TIMEOUT_SECONDS: seconds.prefault(String(DEFAULT_HTTP_TIMEOUTS.headersMs / 1000)),
+  SRVUTIL_REQUEST_TIMEOUT_SECONDS: seconds.prefault(String(DEFAULT_HTTP_TIMEOUTS.requestMs / 1000)),
+  SRVUTIL_BODY_IDLE_TIMEOUT_SECONDS: seconds.prefault(String(DEFAULT_HTTP_TIMEOUTS.bodyIdleMs / 1000)),
   SRVUTIL_SQLITE_SYNCHRONOUS: sqliteSynchronous.prefault("NORMAL"),
   SRVUTIL_RAW_STORE: rawStore.prefault("auto"),
   // Retention
@@ -236,8 +255,14 @@ export interface CentralConfig {
   maxRowsPerFile: number;
   /** Worker threads parsing large uploads (0 = inline). */
   parseWorkers: number;
-  /** Per-token upload rate; perSecond 0 disables it. */
+  /** Per-token upload rate (and the seed bridge's per address); perSecond 0 disables it. */
   rateLimit: { perSecond: number; burst: number };
+  /** Failed token authentications allowed per client address and minute (0: unlimited). */
+  authFailuresPerMinute: number;
+  /** Reverse proxies whose X-Forwarded-For / Forwarded is believed (CIDR list; empty: none). */
+  trustedProxies: string[];
+  /** How long a client may take to send a request (./http-timeouts.ts). */
+  httpTimeouts: HttpTimeouts;
   sqliteSynchronous: SqliteSynchronous;
   /** Where raw uploads are kept: auto (database on PostgreSQL, files on SQLite), files or database. */
   rawStore: RawStoreSetting;
@@ -322,6 +347,11 @@ export function loadCentralConfig(env: Readonly<Record<string, string | undefine
   if (e.SRVUTIL_RATE_LIMIT_PER_SECOND > 0 && e.SRVUTIL_RATE_LIMIT_BURST < 1) {
     throw new ConfigError("SRVUTIL_RATE_LIMIT_BURST: must be at least 1 while the rate limit is on");
   }
+  if (e.SRVUTIL_HEADERS_TIMEOUT_SECONDS > e.SRVUTIL_REQUEST_TIMEOUT_SECONDS) {
+    throw new ConfigError(
+      "SRVUTIL_HEADERS_TIMEOUT_SECONDS must be <= SRVUTIL_REQUEST_TIMEOUT_SECONDS (the request includes its headers)",
+    );
+  }
   if (e.SRVUTIL_DELIVERY_RETRY_MAX_SECONDS < e.SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS) {
     throw new ConfigError(
       "SRVUTIL_DELIVERY_RETRY_MAX_SECONDS must be >= SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS",
@@ -346,6 +376,13 @@ export function loadCentralConfig(env: Readonly<Record<string, string | undefine
     maxRowsPerFile: e.SRVUTIL_MAX_ROWS_PER_FILE,
     parseWorkers: e.SRVUTIL_PARSE_WORKERS,
     rateLimit: { perSecond: e.SRVUTIL_RATE_LIMIT_PER_SECOND, burst: e.SRVUTIL_RATE_LIMIT_BURST },
+    authFailuresPerMinute: e.SRVUTIL_AUTH_FAILURES_PER_MINUTE,
+    trustedProxies: e.SRVUTIL_TRUSTED_PROXIES,
+    httpTimeouts: {
+      headersMs: Math.round(e.SRVUTIL_HEADERS_TIMEOUT_SECONDS * 1000),
+      requestMs: Math.round(e.SRVUTIL_REQUEST_TIMEOUT_SECONDS * 1000),
+      bodyIdleMs: Math.round(e.SRVUTIL_BODY_IDLE_TIMEOUT_SECONDS * 1000),
+    },
     sqliteSynchronous: e.SRVUTIL_SQLITE_SYNCHRONOUS,
     rawStore: e.SRVUTIL_RAW_STORE,
     retention: {

@@ -111,6 +111,10 @@ export async function startCentral(
         : null,
       log,
       dashboard: dashboardOptions(config, store, log),
+      trustedProxies: config.trustedProxies,
+      authFailuresPerMinute: config.authFailuresPerMinute,
+      timeouts: config.httpTimeouts,
+      hsts: config.tls !== null || (config.digest.publicUrl?.startsWith("https:") ?? false),
     });
     const rawWarning = rawStoreWarning(rawStoreMode(config.rawStore, store), store, config.sqliteSynchronous);
     if (rawWarning !== null) {

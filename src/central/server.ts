@@ -8,10 +8,19 @@ import Fastify, {
 } from "fastify";
 import { SrvutilError } from "../errors.js";
 import { CsvValidationError } from "../protocol/index.js";
+import { type ClientAddress, registerClientAddress } from "./auth/client-address.js";
 import { RateLimiter, type RateLimitOptions } from "./auth/rate-limit.js";
 import type { AgentTokenCache } from "./auth/token-cache.js";
 import type { AutomationLog } from "./automation-log.js";
 import { type DashboardOptions, dashboardPlugin } from "./dashboard/index.js";
+import {
+  CONNECTION_IDLE_TIMEOUT_MS,
+  DEFAULT_HTTP_TIMEOUTS,
+  type HttpTimeouts,
+  KEEP_ALIVE_TIMEOUT_MS,
+  nodeServerTimeoutOptions,
+  registerBodyIdleTimeout,
+} from "./http-timeouts.js";
 import { HttpError } from "./ingest/http-error.js";
 import { type IngestService, ServerMismatchError } from "./ingest/ingest-service.js";
 import { IngestMetrics } from "./ingest/prometheus.js";
@@ -42,6 +51,14 @@ export interface ApiDeps {
   log?: AutomationLog | null;
   /** The web dashboard at / (src/central/dashboard); absent or null: off. */
   dashboard?: DashboardOptions | null;
+  /** Reverse proxies whose forwarding headers are believed (config.trustedProxies); default none. */
+  trustedProxies?: readonly string[];
+  /** Failed token authentications per client address and minute, 0 unlimited; default 30. */
+  authFailuresPerMinute?: number;
+  /** How long a client may take to send a request; default DEFAULT_HTTP_TIMEOUTS. */
+  timeouts?: HttpTimeouts;
+  /** Send Strict-Transport-Security (the central serves TLS, or SRVUTIL_PUBLIC_URL is https); default false. */
+  hsts?: boolean;
 }
 
 /**
@@ -53,6 +70,11 @@ export interface ApiDeps {
 export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? new IngestMetrics();
   const rateLimiter = new RateLimiter(deps.rateLimit ?? DEFAULT_RATE_LIMIT);
+  const failuresPerMinute = deps.authFailuresPerMinute ?? DEFAULT_AUTH_FAILURES_PER_MINUTE;
+  // A bucket of `failuresPerMinute` failures per address, refilled over a minute.
+  const authFailures = new RateLimiter({ perSecond: failuresPerMinute / 60, burst: failuresPerMinute });
+  const timeouts = deps.timeouts ?? DEFAULT_HTTP_TIMEOUTS;
+  const nodeTimeouts = nodeServerTimeoutOptions(timeouts);
   const options: FastifyServerOptions = {
     logger: withRedaction(deps.logger ?? false),
     // Per-request log lines would cost more than the upload at 2,000/s and
@@ -62,10 +84,25 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: deps.maxBodyBytes,
     return503OnClosing: true,
     forceCloseConnections: "idle",
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: CONNECTION_IDLE_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
   };
   const app = (deps.tls
-    ? Fastify({ ...options, https: { cert: deps.tls.cert, key: deps.tls.key } } as FastifyServerOptions)
-    : Fastify(options)) as unknown as FastifyInstance;
+    ? Fastify({
+        ...options,
+        https: { cert: deps.tls.cert, key: deps.tls.key, ...nodeTimeouts },
+      } as FastifyServerOptions)
+    : Fastify({ ...options, http: nodeTimeouts })) as unknown as FastifyInstance;
+  // Before every other hook and route: they all read req.client.
+  registerClientAddress(app, deps.trustedProxies ?? []);
+  registerBodyIdleTimeout(app, timeouts.bodyIdleMs);
+  if (deps.hsts === true) {
+    app.addHook("onSend", async (_req, reply, payload) => {
+      reply.header("strict-transport-security", HSTS);
+      return payload;
+    });
+  }
 
   await app.register(swagger, {
     openapi: {
@@ -94,7 +131,7 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
       metrics.uploads.inc({ result: "rejected" });
       metrics.rejections.inc({ reason: body.reason });
     }
-    if (status >= 500) req.log.error({ err }, "request failed");
+    if (status >= 500) req.log.error({ err, client: req.client?.address }, "request failed");
     return reply.code(status).headers(headers).send(body);
   });
   app.setNotFoundHandler((req, reply) =>
@@ -116,10 +153,11 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     ingest: deps.ingest,
     ...(deps.tokenCache === undefined ? {} : { tokenCache: deps.tokenCache }),
     rateLimiter,
+    authFailures,
     metrics,
     maxBodyBytes: deps.maxBodyBytes,
   });
-  registerReadRoutes(app, { store: deps.store });
+  registerReadRoutes(app, { store: deps.store, authFailures });
   if (deps.seedBridge) {
     await registerSeedBridge(app, {
       ...deps.seedBridge,
@@ -127,9 +165,11 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
       ingest: deps.ingest,
       maxBodyBytes: deps.maxBodyBytes,
       log: deps.log ?? null,
+      // The same rate per client address as an agent token gets.
+      rateLimiter: new RateLimiter(deps.rateLimit ?? DEFAULT_RATE_LIMIT),
     });
   }
-  registerWhoamiRoute(app, { store: deps.store });
+  registerWhoamiRoute(app, { store: deps.store, authFailures });
   if (deps.dashboard) await app.register(dashboardPlugin(deps.dashboard));
 
   app.get(
@@ -166,6 +206,9 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
 }
 
 const DEFAULT_RATE_LIMIT: RateLimitOptions = { perSecond: 5, burst: 60 };
+const DEFAULT_AUTH_FAILURES_PER_MINUTE = 30;
+/** A year; no includeSubDomains, since other hosts of the domain are not ours to pin. */
+const HSTS = "max-age=31536000";
 
 const statusSchema = { type: "object", properties: { status: { type: "string" } } } as const;
 
@@ -270,10 +313,11 @@ function withRedaction(logger: FastifyServerOptions["logger"]): FastifyServerOpt
     // Tokens never reach a log line, whatever else gets logged.
     redact: { paths: ["req.headers.authorization", "headers.authorization"], censor: "[redacted]" },
     serializers: {
-      req: (req: { method: string; url: string; ip?: string }) => ({
+      // The client address (../auth/client-address.ts), not a proxy's.
+      req: (req: { method: string; url: string; ip?: string; client?: ClientAddress | null }) => ({
         method: req.method,
         url: req.url,
-        remoteAddress: req.ip,
+        remoteAddress: req.client?.address ?? req.ip,
       }),
     },
   } as FastifyServerOptions["logger"];

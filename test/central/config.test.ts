@@ -71,6 +71,9 @@ describe("central configuration schema", () => {
         timeoutMs: 30_000,
       },
       thresholds: {},
+      trustedProxies: [],
+      authFailuresPerMinute: 30,
+      httpTimeouts: { headersMs: 20_000, requestMs: 120_000, bodyIdleMs: 30_000 },
     });
   });
 
@@ -93,7 +96,15 @@ describe("central configuration schema", () => {
       SRVUTIL_GROUPS_FILE: "",
       SRVUTIL_RETENTION_RAW_DAYS: "keep",
       SRVUTIL_RETENTION_RECEIVED_METRICS_DAYS: "400",
+      SRVUTIL_TRUSTED_PROXIES: "10.0.0.5, 192.168.0.0/16,::1, ::ffff:172.16.0.9",
+      SRVUTIL_AUTH_FAILURES_PER_MINUTE: "0",
+      SRVUTIL_HEADERS_TIMEOUT_SECONDS: "0.5",
+      SRVUTIL_REQUEST_TIMEOUT_SECONDS: "2",
+      SRVUTIL_BODY_IDLE_TIMEOUT_SECONDS: "1.25",
     });
+    expect(c.trustedProxies).toEqual(["10.0.0.5/32", "192.168.0.0/16", "::1/128", "172.16.0.9/32"]);
+    expect(c.authFailuresPerMinute).toBe(0);
+    expect(c.httpTimeouts).toEqual({ headersMs: 500, requestMs: 2000, bodyIdleMs: 1250 });
     expect(c.listen).toEqual({ host: "::1", port: 9000 });
     expect(c.retention).toEqual({ rawDays: null, receivedMetricsDays: 400, hourlyMonths: 13 });
     expect(c.maxRowsPerFile).toBe(10);
@@ -150,6 +161,11 @@ describe("central configuration schema", () => {
     SRVUTIL_ATTACHMENT_MAX_BYTES: "100",
     SRVUTIL_SEED_COMPAT: "maybe",
     SRVUTIL_SEED_COMPAT_NETWORKS: "10.0.0.0/33",
+    SRVUTIL_TRUSTED_PROXIES: "proxy.example.com",
+    SRVUTIL_AUTH_FAILURES_PER_MINUTE: "-1",
+    SRVUTIL_HEADERS_TIMEOUT_SECONDS: "0",
+    SRVUTIL_REQUEST_TIMEOUT_SECONDS: "soon",
+    SRVUTIL_BODY_IDLE_TIMEOUT_SECONDS: "-5",
     SRVUTIL_REPORT_CPU_DAY_AVG_WARNING: "high",
     SRVUTIL_SMTP_URL_FILE: "/nonexistent/srvutil/smtp-url",
     SRVUTIL_SMTP_PASSWORD: "set without SRVUTIL_SMTP_URL",
@@ -193,6 +209,12 @@ describe("central configuration schema", () => {
     );
     expect(() => loadCentralConfig({ SRVUTIL_TLS_CERT: "/c.pem" })).toThrow(/must be set together/);
     expect(() => loadCentralConfig({ SRVUTIL_RATE_LIMIT_BURST: "0" })).toThrow(/SRVUTIL_RATE_LIMIT_BURST/);
+    expect(() => loadCentralConfig({ SRVUTIL_HEADERS_TIMEOUT_SECONDS: "200" })).toThrow(
+      /^SRVUTIL_HEADERS_TIMEOUT_SECONDS must be <= SRVUTIL_REQUEST_TIMEOUT_SECONDS/,
+    );
+    expect(() => loadCentralConfig({ SRVUTIL_TRUSTED_PROXIES: "10.0.0.1, 10.0.0.0/40" })).toThrow(
+      /^SRVUTIL_TRUSTED_PROXIES: '10.0.0.0\/40': prefix must be 0-32$/,
+    );
     expect(
       loadCentralConfig({ SRVUTIL_RATE_LIMIT_PER_SECOND: "0", SRVUTIL_RATE_LIMIT_BURST: "0" }).rateLimit,
     ).toEqual({ perSecond: 0, burst: 0 });

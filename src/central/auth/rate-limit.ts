@@ -1,7 +1,8 @@
 /**
- * Per-token token bucket: each token may make `burst` requests at once and
- * `perSecond` more every second after that. In memory: a restart forgets the
- * buckets, which only ever lets a client through sooner.
+ * Token buckets by key (an agent token, a client address): each key may make
+ * `burst` requests at once and `perSecond` more every second after that. In
+ * memory: a restart forgets the buckets, which only ever lets a client
+ * through sooner.
  */
 export interface RateLimitOptions {
   /** SRVUTIL_RATE_LIMIT_PER_SECOND (0 disables) and SRVUTIL_RATE_LIMIT_BURST, see loadCentralConfig. */
@@ -28,6 +29,7 @@ export class RateLimiter {
     return this.options.perSecond > 0;
   }
 
+  /** Spends one request of `key`'s bucket, or says how long until there is one. */
   take(key: string): RateDecision {
     if (!this.enabled) return { allowed: true };
     const { perSecond, burst } = this.options;
@@ -46,6 +48,12 @@ export class RateLimiter {
       return { allowed: true };
     }
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond)) };
+  }
+
+  /** Gives back what take() spent (the request turned out not to count). */
+  refund(key: string): void {
+    const bucket = this.buckets.get(key);
+    if (bucket !== undefined) bucket.tokens = Math.min(this.options.burst, bucket.tokens + 1);
   }
 
   private dropFullBuckets(now: number): void {

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { InputError } from "../../errors.js";
 import { serverNameProblem } from "../../protocol/index.js";
 import type { AgentTokenRecord, MetricsStore, Storage, TokenUse } from "../storage/store.js";
+import type { RateLimiter } from "./rate-limit.js";
 import type { AgentTokenCache } from "./token-cache.js";
 
 /**
@@ -79,39 +80,68 @@ export async function createViewerToken(store: Storage, name: string): Promise<s
 
 export type Authentication =
   | { ok: true; role: TokenRole; tokenId: string; name: string }
-  | { ok: false; reason: "missing" | "malformed" | "unknown" | "revoked" | "wrong_role" };
+  | { ok: false; reason: "missing" | "malformed" | "unknown" | "revoked" | "wrong_role" }
+  /** Too many failed authentications from this client address: answered without a lookup. */
+  | { ok: false; reason: "throttled"; retryAfterSeconds: number };
+
+/**
+ * The per-address limit on failed authentications
+ * (SRVUTIL_AUTH_FAILURES_PER_MINUTE), a bucket per client address in `limiter`.
+ */
+export interface FailedAuthLimit {
+  limiter: RateLimiter;
+  /** The client address (./client-address.ts). */
+  address: string;
+}
 
 /**
  * Checks an Authorization header value for the given role. The failure reason
- * is for metrics and logs; clients only ever see 401.
+ * is for metrics and logs; clients only ever see 401 (or 429 when throttled).
  *
  * With `cache` (agent tokens only) an active token may come from memory;
  * the caller must then hand the token id to the write that follows, which
- * re-checks it (./token-cache.ts says why that is safe).
+ * re-checks it (./token-cache.ts says why that is safe). Such a token passes
+ * even while its address is throttled: an agent behind the same NAT as a
+ * client guessing tokens keeps uploading.
+ *
+ * With `failures`, every attempt but a missing header or a cache hit spends
+ * one of the client address's allowance before anything is looked up, and a
+ * success gives it back: only failures count, and once the address has spent
+ * its allowance the answer is `throttled` without a database lookup.
  */
 export async function authenticate(
   store: Storage,
   authorization: string | undefined,
   role: TokenRole,
   cache?: AgentTokenCache,
+  failures?: FailedAuthLimit,
 ): Promise<Authentication> {
   if (authorization === undefined || authorization === "") return { ok: false, reason: "missing" };
   const m = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
-  if (m === null) return { ok: false, reason: "malformed" };
-  const parsed = parseToken(m[1]!);
+  const parsed = m === null ? null : parseToken(m[1]!);
+  const cached =
+    parsed !== null && parsed.role === role && role === "agent" ? (cache?.get(parsed.tokenId) ?? null) : null;
+  if (cached !== null && cached.revokedAt === null && secretMatches(parsed!.secret, cached.secretHash)) {
+    noteTokenUse(store, role, cached.tokenId, Date.now());
+    return { ok: true, role, tokenId: cached.tokenId, name: cached.server };
+  }
+  // Reserved before the lookup and given back on success, so that parallel
+  // guesses cannot all pass a check made before any of them failed.
+  const allowance = failures?.limiter.take(failures.address) ?? { allowed: true };
+  if (!allowance.allowed) {
+    return { ok: false, reason: "throttled", retryAfterSeconds: allowance.retryAfterSeconds };
+  }
   if (parsed === null) return { ok: false, reason: "malformed" };
   if (parsed.role !== role) return { ok: false, reason: "wrong_role" };
-  const cached = role === "agent" ? (cache?.get(parsed.tokenId) ?? null) : null;
   const record =
-    cached ??
-    (role === "agent"
+    role === "agent"
       ? await store.findAgentToken(parsed.tokenId)
-      : await store.findViewerToken(parsed.tokenId));
-  if (record === null || !secretMatches(parsed.secret, record.secretHash)) {
+      : await store.findViewerToken(parsed.tokenId);
+  if (record === null || !secretMatches(parsed.secret, record.secretHash))
     return { ok: false, reason: "unknown" };
-  }
   if (record.revokedAt !== null) return { ok: false, reason: "revoked" };
-  if (cached === null && role === "agent") cache?.remember(record);
+  if (failures !== undefined) failures.limiter.refund(failures.address);
+  if (role === "agent") cache?.remember(record);
   noteTokenUse(store, role, record.tokenId, Date.now());
   return { ok: true, role, tokenId: record.tokenId, name: record.server };
 }

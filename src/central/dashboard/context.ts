@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { isLoopback } from "../auth/networks.js";
 import type { AutomationLog } from "../automation-log.js";
 import type { DeliveryGroup } from "../delivery/groups.js";
 import type { ReportThresholds } from "../model/report.js";
@@ -16,7 +17,7 @@ export interface DashboardOptions {
   /** SRVUTIL_REPORT_TZ: days and times are shown in it. */
   timeZone: string;
   thresholds: ReportThresholds;
-  /** SRVUTIL_PUBLIC_URL: its origin is accepted on state-changing requests; https makes cookies Secure. */
+  /** SRVUTIL_PUBLIC_URL: its origin is accepted on state-changing requests. */
   publicUrl: string | null;
   /** The central serves TLS itself. */
   tls: boolean;
@@ -62,11 +63,57 @@ export function errorPage(
   );
 }
 
-/** A local path to go back to after signing in; anything else (another site, `//host`) becomes `/`. */
+const NEXT_BASE = new URL("http://srvutil.invalid/");
+
+/**
+ * Where to go after signing in: a path of this site, or "/". The value is
+ * resolved with the URL parser, as a browser resolves the Location header,
+ * and must stay on the origin: `//host`, `/\host` and `/<TAB>/host` (which
+ * the parser reads as `//host`) leave it, and so does a path that the
+ * parser normalizes into `//host` (`/..//host`). Control characters and
+ * backslashes are refused outright. What is returned is the parser's
+ * serialization, percent-encoded, so it is always a valid header value.
+ */
 export function safeNext(next: unknown): string {
-  if (typeof next !== "string" || !next.startsWith("/") || next.startsWith("//") || next.includes("\\"))
+  if (typeof next !== "string" || next.length > 2000 || !next.startsWith("/")) return "/";
+  if (hasControlOrBackslash(next)) return "/";
+  let url: URL;
+  try {
+    url = new URL(next, NEXT_BASE);
+  } catch {
     return "/";
-  return next.slice(0, 2000);
+  }
+  const path = url.pathname + url.search + url.hash;
+  if (url.origin !== NEXT_BASE.origin || !path.startsWith("/") || /^\/[/\\]/.test(path)) return "/";
+  return path;
+}
+
+function hasControlOrBackslash(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f || code === 0x5c) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether this request's cookies are `Secure`: always, except when the
+ * browser reached the central directly on loopback over plain HTTP (the
+ * demo, or a browser on the central's own machine). A request through a
+ * proxy (it carries X-Forwarded-For or Forwarded) is never taken for a
+ * loopback one, whatever the proxy's own address.
+ */
+export function cookiesSecure(
+  options: Pick<DashboardOptions, "tls" | "publicUrl">,
+  req: FastifyRequest,
+): boolean {
+  if (options.tls || (options.publicUrl?.startsWith("https:") ?? false)) return true;
+  return !(isLoopback(req.client.peer) && !req.client.forwarded);
+}
+
+/** A browser on another machine over plain HTTP: it drops the Secure cookies, so sign-in cannot work. */
+export function cookiesDropped(options: Pick<DashboardOptions, "tls">, req: FastifyRequest): boolean {
+  return !options.tls && !req.client.forwarded && !isLoopback(req.client.peer);
 }
 
 /**
@@ -108,8 +155,7 @@ export function csrfRefusal(ctx: DashboardContext, req: FastifyRequest, expected
   }
   if (origin === "null") return "opaque origin";
   const body = (req.body ?? {}) as Record<string, unknown>;
-  const token = typeof body._csrf === "string" ? body._csrf : undefined;
-  if (!sameToken(token, expected)) return "missing or wrong CSRF token";
+  if (!sameToken(body._csrf, expected)) return "missing or wrong CSRF token";
   return null;
 }
 

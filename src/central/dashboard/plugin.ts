@@ -3,32 +3,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { registerAdminPages } from "./admin-pages.js";
-import {
-  csrfRefusal,
-  type DashboardContext,
-  type DashboardOptions,
-  errorPage,
-  formField,
-  safeNext,
-  sendPage,
-} from "./context.js";
+import { cookiesSecure, type DashboardContext, type DashboardOptions } from "./context.js";
 import { FleetCache } from "./fleet-data.js";
 import { registerFleetPage } from "./fleet-page.js";
-import { html } from "./html.js";
-import { page } from "./layout.js";
-import { decoyHash, verifyPassword } from "./password.js";
+import { registerLogin } from "./login.js";
 import { registerReportPages } from "./report-pages.js";
 import { registerServerPage } from "./server-page.js";
-import {
-  LOGIN_CSRF_COOKIE,
-  LOGIN_MAX_FAILURES_PER_ADDRESS,
-  LOGIN_MAX_FAILURES_PER_USER,
-  LOGIN_WINDOW_MS,
-  newToken,
-  parseCookies,
-  Sessions,
-  sameToken,
-} from "./sessions.js";
+import { Sessions } from "./sessions.js";
 
 /** dist/dashboard of this package, from src/central/dashboard or dist/central/dashboard alike. */
 export const DEFAULT_ASSETS_DIR = fileURLToPath(new URL("../../../dist/dashboard/", import.meta.url));
@@ -50,12 +31,11 @@ export const DASHBOARD_CSP =
 export function dashboardPlugin(options: DashboardOptions) {
   return async (app: FastifyInstance): Promise<void> => {
     const clock = options.clock ?? Date.now;
-    const secure = options.tls || (options.publicUrl?.startsWith("https:") ?? false);
     const ctx: DashboardContext = {
       ...options,
       clock,
       assetsDir: options.assetsDir ?? DEFAULT_ASSETS_DIR,
-      sessions: new Sessions(options.store.users, clock, secure),
+      sessions: new Sessions(options.store.users, clock, (req) => cookiesSecure(options, req)),
       fleetCache: new FleetCache(options.fleetCacheMs ?? 15_000),
       log: options.log ?? null,
     };
@@ -122,99 +102,5 @@ function registerAssets(app: FastifyInstance, ctx: DashboardContext): void {
       cache.set(req.params.file, body);
     }
     return reply.type(type).header("cache-control", "public, max-age=300").send(body);
-  });
-}
-
-function loginForm(token: string, next: string, message: string | null, name = ""): { value: string } {
-  return page({
-    title: "Sign in",
-    session: null,
-    body: html`<div class="login">
-<h1>Sign in to srvutil</h1>
-${message === null ? "" : html`<p class="notice" role="alert">${message}</p>`}
-<form method="post" action="/login">
-  <input type="hidden" name="_csrf" value="${token}">
-  <input type="hidden" name="next" value="${next}">
-  <label for="username">User name</label>
-  <input id="username" name="username" autocomplete="username" required value="${name}" autofocus>
-  <label for="password">Password</label>
-  <input id="password" name="password" type="password" autocomplete="current-password" required>
-  <button type="submit">Sign in</button>
-</form>
-<p class="hint">Users are added with <code>srvutil central user add NAME --role admin|viewer</code>.</p>
-</div>`,
-  });
-}
-
-function registerLogin(app: FastifyInstance, ctx: DashboardContext): void {
-  const users = ctx.store.users;
-  const showForm = (
-    req: FastifyRequest,
-    reply: FastifyReply,
-    message: string | null,
-    status: number,
-    name = "",
-  ) => {
-    const token = newToken();
-    ctx.sessions.setCookie(reply, LOGIN_CSRF_COOKIE, token, 3600);
-    const next = safeNext(((req.query ?? {}) as Record<string, unknown>).next ?? formField(req, "next"));
-    return sendPage(reply, loginForm(token, next, message, name), status);
-  };
-
-  app.get("/login", async (req, reply) => {
-    if ((await ctx.sessions.current(req)) !== null) return reply.redirect("/", 303);
-    return showForm(req, reply, null, 200);
-  });
-
-  app.post("/login", async (req, reply) => {
-    const cookieToken = parseCookies(req.headers.cookie).get(LOGIN_CSRF_COOKIE);
-    const fetchSite = req.headers["sec-fetch-site"];
-    if (!sameToken(formField(req, "_csrf"), cookieToken) || fetchSite === "cross-site") {
-      return showForm(req, reply, "The sign-in form expired or came from another site. Try again.", 403);
-    }
-    const name = formField(req, "username").trim().slice(0, 64);
-    const password = formField(req, "password");
-    const now = ctx.clock();
-    const since = now - LOGIN_WINDOW_MS;
-    const addressKey = `ip:${req.ip}`;
-    const userKey = `user:${name.toLowerCase()}`;
-    if (
-      (await users.countLoginFailures(userKey, since)) >= LOGIN_MAX_FAILURES_PER_USER ||
-      (await users.countLoginFailures(addressKey, since)) >= LOGIN_MAX_FAILURES_PER_ADDRESS
-    ) {
-      reply.header("retry-after", String(LOGIN_WINDOW_MS / 1000));
-      ctx.log?.warn("dashboard.sign_in_throttled", { user: name, address: req.ip });
-      return showForm(
-        req,
-        reply,
-        `Too many failed sign-ins. Wait ${LOGIN_WINDOW_MS / 60_000} minutes and try again.`,
-        429,
-        name,
-      );
-    }
-    const user = name === "" ? null : await users.findUser(name);
-    // The same scrypt work whether or not the user exists, so timing does not tell.
-    const ok = await verifyPassword(password, user?.passwordHash ?? (await decoyHash()));
-    if (user === null || !ok) {
-      await users.recordLoginFailure(userKey, now, since);
-      await users.recordLoginFailure(addressKey, now, since);
-      ctx.log?.warn("dashboard.sign_in_refused", { user: name, address: req.ip });
-      return showForm(req, reply, "Wrong user name or password.", 401, name);
-    }
-    await users.clearLoginFailures(userKey);
-    await ctx.sessions.start(reply, user.name);
-    ctx.log?.info("dashboard.signed_in", { user: user.name, role: user.role, address: req.ip });
-    return reply.redirect(safeNext(formField(req, "next")), 303);
-  });
-
-  app.post("/logout", async (req, reply) => {
-    const session = await ctx.sessions.current(req);
-    if (session !== null) {
-      const why = csrfRefusal(ctx, req, session.csrfToken);
-      if (why !== null)
-        return errorPage(reply, session, 403, "Request refused", `Sign-out refused (${why}).`);
-    }
-    await ctx.sessions.end(req, reply);
-    return reply.redirect("/login", 303);
   });
 }

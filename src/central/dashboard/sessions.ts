@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { ActiveSession, UserStore } from "../storage/user-store.js";
 
@@ -12,11 +12,6 @@ export const SESSION_IDLE_MS = 8 * 3_600_000;
 export const SESSION_MAX_MS = 7 * 86_400_000;
 /** The idle expiry is written back at most this often (not on every request). */
 const TOUCH_EVERY_MS = 5 * 60_000;
-
-/** Login throttle: failures per user name, and per client address, within the window. */
-export const LOGIN_WINDOW_MS = 15 * 60_000;
-export const LOGIN_MAX_FAILURES_PER_USER = 5;
-export const LOGIN_MAX_FAILURES_PER_ADDRESS = 20;
 
 export function parseCookies(header: string | undefined): Map<string, string> {
   const out = new Map<string, string>();
@@ -40,9 +35,20 @@ export function parseCookies(header: string | undefined): Map<string, string> {
 export const sha256 = (value: string): string => createHash("sha256").update(value).digest("hex");
 export const newToken = (): string => randomBytes(32).toString("base64url");
 
-export function sameToken(a: string | undefined, b: string | undefined): boolean {
-  if (a === undefined || b === undefined || a === "" || a.length !== b.length) return false;
-  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
+/** Key of the digests sameToken compares; per process, it only has to be unknown to clients. */
+const COMPARE_KEY = randomBytes(32);
+
+/**
+ * Whether a presented token equals the expected one, in constant time.
+ * Both sides are reduced to an HMAC first, so whatever arrives (empty,
+ * 43 non-ASCII characters whose UTF-8 is longer than the real token, 60 KB,
+ * not a string at all) compares two 32-byte digests and never throws.
+ */
+export function sameToken(presented: unknown, expected: unknown): boolean {
+  if (typeof presented !== "string" || typeof expected !== "string") return false;
+  if (presented === "" || expected === "") return false;
+  const digest = (v: string) => createHmac("sha256", COMPARE_KEY).update(v, "utf8").digest();
+  return timingSafeEqual(digest(presented), digest(expected));
 }
 
 /**
@@ -56,7 +62,8 @@ export class Sessions {
   constructor(
     private readonly users: UserStore,
     private readonly clock: () => number,
-    private readonly secure: boolean,
+    /** Whether this request's cookies get `Secure` (context.ts, cookiesSecure). */
+    private readonly secure: (req: FastifyRequest) => boolean,
   ) {}
 
   async current(req: FastifyRequest): Promise<ActiveSession | null> {
@@ -78,7 +85,7 @@ export class Sessions {
     return session;
   }
 
-  async start(reply: FastifyReply, user: string): Promise<void> {
+  async start(req: FastifyRequest, reply: FastifyReply, user: string): Promise<void> {
     const id = newToken();
     const now = this.clock();
     // Expired sessions are dropped here, on sign-in, rather than by a timer on every instance.
@@ -90,19 +97,29 @@ export class Sessions {
       createdAt: now,
       expiresAt: now + SESSION_IDLE_MS,
     });
-    this.setCookie(reply, SESSION_COOKIE, id, SESSION_MAX_MS / 1000);
-    this.setCookie(reply, LOGIN_CSRF_COOKIE, "", 0);
+    this.setCookie(req, reply, SESSION_COOKIE, id, SESSION_MAX_MS / 1000);
+    this.setCookie(req, reply, LOGIN_CSRF_COOKIE, "", 0);
   }
 
   async end(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const id = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
     if (id !== undefined) await this.users.deleteSession(sha256(id));
     this.cache.set(req, null);
-    this.setCookie(reply, SESSION_COOKIE, "", 0);
+    this.setCookie(req, reply, SESSION_COOKIE, "", 0);
   }
 
-  /** HttpOnly and SameSite=Lax always; Secure behind TLS or an https public URL. */
-  setCookie(reply: FastifyReply, name: string, value: string, maxAgeSeconds: number): void {
+  /**
+   * HttpOnly and SameSite=Lax always; Secure unless the request reached the
+   * central on loopback over plain HTTP. One Set-Cookie header per call:
+   * fastify adds to the set-cookie list, it does not replace it.
+   */
+  setCookie(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    name: string,
+    value: string,
+    maxAgeSeconds: number,
+  ): void {
     const attrs = [
       `${name}=${encodeURIComponent(value)}`,
       "Path=/",
@@ -110,9 +127,7 @@ export class Sessions {
       "SameSite=Lax",
       `Max-Age=${Math.floor(maxAgeSeconds)}`,
     ];
-    if (this.secure) attrs.push("Secure");
-    const prev = reply.getHeader("set-cookie");
-    const list = prev === undefined ? [] : Array.isArray(prev) ? prev.map(String) : [String(prev)];
-    reply.header("set-cookie", [...list, attrs.join("; ")]);
+    if (this.secure(req)) attrs.push("Secure");
+    reply.header("set-cookie", attrs.join("; "));
   }
 }

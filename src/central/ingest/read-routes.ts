@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { formatTimestamp, type MetricRow, parseTimestamp, serverNameProblem } from "../../protocol/index.js";
+import type { RateLimiter } from "../auth/rate-limit.js";
 import { authenticate } from "../auth/tokens.js";
 import type { Storage } from "../storage/store.js";
+import { tooManyFailures } from "./agent-auth.js";
 import { HttpError } from "./http-error.js";
 import { errorResponseSchema } from "./schemas.js";
 
@@ -32,9 +34,17 @@ const sampleSchema = {
  * `srvutil central token add --role viewer NAME`): an agent token, which
  * sits on every monitored machine, must not read the whole fleet.
  */
-export function registerReadRoutes(app: FastifyInstance, deps: { store: Storage }): void {
+export function registerReadRoutes(
+  app: FastifyInstance,
+  deps: { store: Storage; authFailures?: RateLimiter },
+): void {
   const viewerOnly = async (req: FastifyRequest) => {
-    const auth = await authenticate(deps.store, req.headers.authorization, "viewer");
+    const failures =
+      deps.authFailures === undefined
+        ? undefined
+        : { limiter: deps.authFailures, address: req.client.address };
+    const auth = await authenticate(deps.store, req.headers.authorization, "viewer", undefined, failures);
+    if (!auth.ok && auth.reason === "throttled") throw tooManyFailures(auth);
     if (!auth.ok) {
       throw new HttpError(
         401,
@@ -72,6 +82,7 @@ export function registerReadRoutes(app: FastifyInstance, deps: { store: Storage 
             },
           },
           401: errorResponseSchema,
+          429: errorResponseSchema,
         },
       },
     },
@@ -125,6 +136,7 @@ export function registerReadRoutes(app: FastifyInstance, deps: { store: Storage 
           },
           400: errorResponseSchema,
           401: errorResponseSchema,
+          429: errorResponseSchema,
           404: errorResponseSchema,
         },
       },

@@ -19,6 +19,8 @@ export interface UploadRouteDeps {
   maxBodyBytes: number;
   /** Active agent tokens remembered between uploads (default: one per route). */
   tokenCache?: AgentTokenCache;
+  /** Failed authentications per client address (SRVUTIL_AUTH_FAILURES_PER_MINUTE); absent: unlimited. */
+  authFailures?: RateLimiter;
 }
 
 /** Content types a metrics upload may use; anything else answers 415. */
@@ -76,11 +78,19 @@ export function registerUploadRoute(app: FastifyInstance, deps: UploadRouteDeps)
             ...errorResponseSchema,
             description: "Unsupported Content-Type, charset or Content-Encoding",
           },
-          429: { ...errorResponseSchema, description: "Rate limit of this token exceeded; see Retry-After" },
+          429: {
+            ...errorResponseSchema,
+            description:
+              "Rate limit of this token exceeded, or too many failed authentications from this address; see Retry-After",
+          },
         },
       },
       onRequest: async (req) => {
-        const auth = await requireAgentToken(deps.store, req.headers.authorization, tokenCache);
+        const failures =
+          deps.authFailures === undefined
+            ? undefined
+            : { limiter: deps.authFailures, address: req.client.address };
+        const auth = await requireAgentToken(deps.store, req.headers.authorization, tokenCache, failures);
         const decision = deps.rateLimiter.take(auth.tokenId);
         if (!decision.allowed) {
           throw new HttpError(

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import type { RateLimiter } from "../auth/rate-limit.js";
 import type { Storage } from "../storage/store.js";
 import { requireAgentToken } from "./agent-auth.js";
 import { errorResponseSchema } from "./schemas.js";
@@ -22,7 +23,10 @@ const whoamiResponseSchema = {
  * install time instead of as 401/403 in the service's log. Reads nothing but
  * the token record and stores nothing.
  */
-export function registerWhoamiRoute(app: FastifyInstance, deps: { store: Storage }): void {
+export function registerWhoamiRoute(
+  app: FastifyInstance,
+  deps: { store: Storage; authFailures?: RateLimiter },
+): void {
   app.get(
     "/api/v1/agent/whoami",
     {
@@ -34,11 +38,19 @@ export function registerWhoamiRoute(app: FastifyInstance, deps: { store: Storage
         response: {
           200: { ...whoamiResponseSchema, description: "The token is valid" },
           401: { ...errorResponseSchema, description: "Missing, unknown or revoked agent token" },
+          429: {
+            ...errorResponseSchema,
+            description: "Too many failed authentications from this address; see Retry-After",
+          },
         },
       },
     },
     async (req) => {
-      const auth = await requireAgentToken(deps.store, req.headers.authorization);
+      const failures =
+        deps.authFailures === undefined
+          ? undefined
+          : { limiter: deps.authFailures, address: req.client.address };
+      const auth = await requireAgentToken(deps.store, req.headers.authorization, undefined, failures);
       return { server: auth.name };
     },
   );

@@ -106,6 +106,8 @@ const TEMPLATE_LINES: readonly [string, string][] = [
   ["SRVUTIL_SMTP_PASSWORD_FILE", "/etc/srvutil/smtp-password"],
   ["SRVUTIL_MAIL_FROM", "reports@example.com"],
   ["SRVUTIL_PUBLIC_URL", "https://srvutil.example.com"],
+  // The TLS proxy in front of the loopback listen address (README, "Central server").
+  ["SRVUTIL_TRUSTED_PROXIES", "127.0.0.1"],
 ];
 
 export function formatCentralEnvFile(settings: Record<string, string>, restartHint: string): string {

@@ -1,5 +1,5 @@
 /**
- * Dashboard users, their server-side sessions and the login throttle, in the
+ * Dashboard users, their server-side sessions and the sign-in throttle, in the
  * central's database so that every instance behind a load balancer sees the
  * same sessions: signing out or removing a user on one ends it on all.
  * SQLite: ./sqlite/users.ts; PostgreSQL: ./postgres/users.ts.
@@ -30,6 +30,12 @@ export interface ActiveSession extends SessionRecord {
   role: UserRole;
 }
 
+/** One key of the sign-in throttle: failures counted, and when the last attempt was. */
+export interface LoginThrottleState {
+  failures: number;
+  lastAt: number;
+}
+
 export interface UserStore {
   /** Creates or upgrades the users tables. Idempotent. */
   init(): Promise<void>;
@@ -53,9 +59,20 @@ export interface UserStore {
   /** Drops sessions expired before `now`; resolves to how many. */
   deleteExpiredSessions(now: number): Promise<number>;
 
-  /** Failed logins recorded under `key` (a user name or a client address) at or after `since`. */
-  countLoginFailures(key: string, since: number): Promise<number>;
-  /** Records one failed login; rows older than `forgetBefore` are dropped on the way. */
-  recordLoginFailure(key: string, at: number, forgetBefore: number): Promise<void>;
-  clearLoginFailures(key: string): Promise<void>;
+  /**
+   * The sign-in throttle's counters (src/central/dashboard/login-throttle.ts),
+   * atomically: in one transaction, with the keys' rows locked against other
+   * instances, reads the state of each key (null: none), hands them to
+   * `decide` in the order given, writes the states it returns (null removes
+   * the key) and resolves to its result.
+   */
+  updateLoginThrottle<T>(
+    keys: readonly string[],
+    decide: (states: (LoginThrottleState | null)[]) => {
+      states: (LoginThrottleState | null)[];
+      result: T;
+    },
+  ): Promise<T>;
+  /** Drops the throttle keys whose last attempt is before `before`; keys in use by a transaction are left for later. */
+  pruneLoginThrottle(before: number): Promise<void>;
 }

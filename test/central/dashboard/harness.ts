@@ -181,7 +181,11 @@ export async function dashboardBackends(): Promise<
 export class InjectClient {
   cookies = new Map<string, string>();
   csrf = "";
-  constructor(readonly app: FastifyInstance) {}
+  /** `remoteAddress`: the TCP peer the app sees (default 127.0.0.1). */
+  constructor(
+    readonly app: FastifyInstance,
+    readonly remoteAddress = "127.0.0.1",
+  ) {}
 
   private cookieHeader(): string {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
@@ -203,6 +207,7 @@ export class InjectClient {
     const res = await this.app.inject({
       method: "GET",
       url,
+      remoteAddress: this.remoteAddress,
       headers: { cookie: this.cookieHeader(), ...headers },
     });
     this.keep(res);
@@ -220,6 +225,7 @@ export class InjectClient {
     const res = await this.app.inject({
       method: "POST",
       url,
+      remoteAddress: this.remoteAddress,
       headers: {
         cookie: this.cookieHeader(),
         "content-type": "application/x-www-form-urlencoded",

@@ -127,23 +127,33 @@ describe.each(backends)("dashboard pages: %s", (_name, skipReason, make) => {
     expect(String(html.headers["content-security-policy"])).not.toContain("script-src");
   });
 
-  it("refuses wrong passwords, then throttles the user name", async () => {
-    const c = new InjectClient(h!.app);
+  it("refuses wrong passwords, then slows that user name down from that address only", async () => {
+    const c = new InjectClient(h!.app, "192.0.2.10");
     await c.get("/login");
     const wrong = await c.post("/login", { username: "mallory-target", password: "nope nope nope" });
     expect(wrong.statusCode).toBe(401);
     expect(wrong.body).toContain("Wrong user name or password.");
     for (let i = 0; i < 4; i++) {
       await c.get("/login");
-      await c.post("/login", { username: "mallory-target", password: "nope nope nope" });
+      expect(
+        (await c.post("/login", { username: "mallory-target", password: "nope nope nope" })).statusCode,
+      ).toBe(401);
     }
+    // The sixth attempt waits for a delay that starts at 1 s (the dashboard's clock stands still here).
     await c.get("/login");
     const throttled = await c.post("/login", { username: "mallory-target", password: "whatever at all" });
     expect(throttled.statusCode).toBe(429);
-    expect(throttled.headers["retry-after"]).toBe("900");
-    // Another user from elsewhere is unaffected.
-    const other = new InjectClient(h!.app);
-    await other.signIn(VIEWER);
+    expect(throttled.headers["retry-after"]).toBe("1");
+    expect(throttled.body).toContain(
+      "Too many failed sign-ins from this address. Wait 1 second and try again.",
+    );
+    // The same user name from another address, and another user from the first one, are not slowed.
+    const elsewhere = new InjectClient(h!.app, "192.0.2.11");
+    await elsewhere.get("/login");
+    expect((await elsewhere.post("/login", { username: "mallory-target", password: "x" })).statusCode).toBe(
+      401,
+    );
+    await new InjectClient(h!.app, "192.0.2.10").signIn(VIEWER);
   });
 
   it("escapes agent-supplied names on every page", async () => {

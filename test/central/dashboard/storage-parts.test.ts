@@ -140,18 +140,29 @@ describe.each([
     expect(await u.listUsers()).toEqual([]);
   });
 
-  it("login failures are counted per key within the window", async () => {
+  it("sign-in throttle: each update reads and writes its keys atomically, even 40 at once", async () => {
     const u = h!.store.users;
-    for (const at of [100, 200, 300]) await u.recordLoginFailure("user:x", at, 0);
-    await u.recordLoginFailure("ip:1", 300, 0);
-    expect(await u.countLoginFailures("user:x", 150)).toBe(2);
-    expect(await u.countLoginFailures("user:x", 0)).toBe(3);
-    // Recording drops what is older than forgetBefore.
-    await u.recordLoginFailure("user:x", 400, 250);
-    expect(await u.countLoginFailures("user:x", 0)).toBe(2);
-    await u.clearLoginFailures("user:x");
-    expect(await u.countLoginFailures("user:x", 0)).toBe(0);
-    expect(await u.countLoginFailures("ip:1", 0)).toBe(1);
+    const bump = (keys: string[], at: number) =>
+      u.updateLoginThrottle(keys, (states) => ({
+        states: states.map((s) => ({ failures: (s?.failures ?? 0) + 1, lastAt: at })),
+        result: states.map((s) => s?.failures ?? 0),
+      }));
+    // 40 concurrent read-modify-writes of two keys (given in both orders): none is lost, none deadlocks.
+    const seen = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => bump(i % 2 === 0 ? ["a", "b"] : ["b", "a"], 1000 + i)),
+    );
+    const before = seen.map((r, i) => (i % 2 === 0 ? r[0]! : r[1]!)).sort((x, y) => x - y);
+    expect(before).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    const read = () => u.updateLoginThrottle(["a", "b", "c"], (states) => ({ states, result: states }));
+    const [a, b, c] = await read();
+    expect(a?.failures).toBe(40);
+    expect(b?.failures).toBe(40);
+    expect(c).toBeNull();
+    // null removes a key; prune drops what is older than its bound.
+    await u.updateLoginThrottle(["a"], () => ({ states: [null], result: undefined }));
+    await bump(["c"], 5_000);
+    await u.pruneLoginThrottle(2_000);
+    expect((await read()).map((s) => s?.failures ?? null)).toEqual([null, null, 1]);
   });
 
   it("report archive: save replaces, lists newest first, serves parts and server history", async () => {

@@ -1,12 +1,13 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { CsvValidationError } from "../../../protocol/index.js";
+import { networkMatcher } from "../../auth/networks.js";
+import type { RateLimiter } from "../../auth/rate-limit.js";
 import type { AutomationLog } from "../../automation-log.js";
 import type { Storage } from "../../storage/store.js";
 import { readCappedBody } from "../body.js";
 import { HttpError } from "../http-error.js";
 import { IngestInputError, type IngestService, ServerMismatchError } from "../ingest-service.js";
 import { describeSeedProblem } from "./format.js";
-import { networkMatcher } from "./networks.js";
 
 /**
  * POST /upload_metrics: the seed system's endpoint, for its agents still
@@ -16,7 +17,11 @@ import { networkMatcher } from "./networks.js";
  * The seed agent cannot authenticate, so a request is accepted only from the
  * configured networks and only for a server name enrolled with
  * `srvutil central token add NAME`; anything else gets 403 and nothing is
- * stored. Accepted files take the one ingest path (raw file kept as received,
+ * stored. "From" is the client address (../../auth/client-address.ts): behind
+ * a proxy listed in SRVUTIL_TRUSTED_PROXIES the address it forwards, and a
+ * request that carries forwarding headers from any other peer is refused,
+ * since its peer address is a proxy's. Each address may upload at the rate
+ * an agent token may (429 with Retry-After beyond it). Accepted files take the one ingest path (raw file kept as received,
  * rows in one transaction, replays change nothing). Answers are short plain
  * text, as the seed's Flask service gave: the old agent ignores them anyway
  * and deletes its file whatever the answer.
@@ -39,6 +44,8 @@ export interface SeedBridgeDeps extends SeedBridgeSettings {
   ingest: IngestService;
   maxBodyBytes: number;
   log: AutomationLog | null;
+  /** Uploads per client address (the rate of SRVUTIL_RATE_LIMIT_*, keyed by address here). */
+  rateLimiter: RateLimiter;
 }
 
 export const SEED_BRIDGE_PATH = "/upload_metrics";
@@ -48,6 +55,7 @@ class BridgeAnswer extends Error {
   constructor(
     readonly status: number,
     readonly text: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(text);
   }
@@ -59,7 +67,8 @@ export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeD
   await app.register(async (scope) => {
     scope.setErrorHandler((err: FastifyError | Error, req, reply) => {
       const { status, text } = bridgeAnswer(err);
-      if (status >= 500) req.log.error({ err }, "seed bridge request failed");
+      if (status >= 500) req.log.error({ err, client: req.client.address }, "seed bridge request failed");
+      if (err instanceof BridgeAnswer) reply.headers(err.headers);
       return reply.code(status).type("text/plain; charset=utf-8").send(text);
     });
     scope.post(
@@ -73,14 +82,28 @@ export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeD
           tags: ["ingest"],
         },
         onRequest: async (req) => {
-          if (!allowed(req.socket.remoteAddress)) {
-            deps.log?.warn("seed bridge refused", {
-              reason: "network",
-              address: req.socket.remoteAddress ?? null,
-            });
+          const client = req.client;
+          if (client.forwarded && !client.viaTrustedProxy) {
+            // Through a proxy we do not know: its peer address is the proxy's, not the client's.
+            deps.log?.warn("seed bridge refused", { reason: "untrusted_proxy", peer: client.peer });
+            throw new BridgeAnswer(
+              403,
+              "Forbidden: this request came through a proxy that is not in SRVUTIL_TRUSTED_PROXIES (it carries X-Forwarded-For or Forwarded)",
+            );
+          }
+          if (!allowed(client.address)) {
+            deps.log?.warn("seed bridge refused", { reason: "network", address: client.address });
             throw new BridgeAnswer(
               403,
               "Forbidden: this address may not upload (SRVUTIL_SEED_COMPAT_NETWORKS)",
+            );
+          }
+          const decision = deps.rateLimiter.take(client.address);
+          if (!decision.allowed) {
+            throw new BridgeAnswer(
+              429,
+              `Too many uploads from this address; retry after ${decision.retryAfterSeconds} s`,
+              { "retry-after": String(decision.retryAfterSeconds) },
             );
           }
           const length = Number(req.headers["content-length"]);

@@ -1,5 +1,12 @@
 import type pg from "pg";
-import type { ActiveSession, SessionRecord, UserRecord, UserRole, UserStore } from "../user-store.js";
+import type {
+  ActiveSession,
+  LoginThrottleState,
+  SessionRecord,
+  UserRecord,
+  UserRole,
+  UserStore,
+} from "../user-store.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
 
 /** The "users" migration component; the same tables as ../sqlite/users.ts. */
@@ -24,6 +31,16 @@ export const PG_USERS_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX dashboard_sessions_user ON dashboard_sessions (user_name);
       CREATE TABLE login_failures (key TEXT NOT NULL, at BIGINT NOT NULL);
       CREATE INDEX login_failures_key ON login_failures (key, at);
+    `,
+  },
+  {
+    version: 2,
+    description:
+      "sign-in throttle: one row per key (user and address, address) with its failures and last attempt, counted before the password is checked; replaces login_failures",
+    sql: `
+      CREATE TABLE login_throttle (key TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_at BIGINT NOT NULL);
+      CREATE INDEX login_throttle_last_at ON login_throttle (last_at);
+      DROP TABLE login_failures;
     `,
   },
 ];
@@ -134,23 +151,57 @@ export class PgUserStore implements UserStore {
     );
   }
 
-  async countLoginFailures(key: string, since: number): Promise<number> {
-    const r = await this.pool.query<{ n: number }>(
-      "SELECT COUNT(*)::int AS n FROM login_failures WHERE key = $1 AND at >= $2",
-      [key, since],
-    );
-    return r.rows[0]?.n ?? 0;
-  }
-
-  async recordLoginFailure(key: string, at: number, forgetBefore: number): Promise<void> {
-    await this.inTransaction(async (c) => {
-      await c.query("DELETE FROM login_failures WHERE key = $1 AND at < $2", [key, forgetBefore]);
-      await c.query("INSERT INTO login_failures (key, at) VALUES ($1, $2)", [key, at]);
+  async updateLoginThrottle<T>(
+    keys: readonly string[],
+    decide: (states: (LoginThrottleState | null)[]) => { states: (LoginThrottleState | null)[]; result: T },
+  ): Promise<T> {
+    // Sorted, so two transactions lock shared keys in the same order.
+    const sorted = [...new Set(keys)].sort();
+    return this.inTransaction(async (c) => {
+      // A row for every key first (a placeholder of 0 failures), so that
+      // FOR UPDATE has something to lock even for a key seen the first time.
+      await c.query(
+        "INSERT INTO login_throttle (key, failures, last_at) SELECT unnest($1::text[]), 0, 0 ON CONFLICT (key) DO NOTHING",
+        [sorted],
+      );
+      const r = await c.query<{ key: string; failures: number; last_at: string }>(
+        "SELECT key, failures, last_at FROM login_throttle WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE",
+        [sorted],
+      );
+      const byKey = new Map(r.rows.map((row) => [row.key, row]));
+      const states = keys.map((key) => {
+        const row = byKey.get(key);
+        return row === undefined || row.failures === 0
+          ? null
+          : { failures: row.failures, lastAt: Number(row.last_at) };
+      });
+      const out = decide(states);
+      const writes = new Map<string, LoginThrottleState | null>();
+      for (const [i, key] of keys.entries()) writes.set(key, out.states[i] ?? null);
+      const removed = [...writes].filter(([, v]) => v === null).map(([k]) => k);
+      const kept = [...writes].filter((e): e is [string, LoginThrottleState] => e[1] !== null);
+      if (removed.length > 0) {
+        await c.query("DELETE FROM login_throttle WHERE key = ANY($1::text[])", [removed]);
+      }
+      if (kept.length > 0) {
+        await c.query(
+          `UPDATE login_throttle t SET failures = v.failures, last_at = v.last_at
+           FROM unnest($1::text[], $2::int[], $3::bigint[]) AS v (key, failures, last_at)
+           WHERE t.key = v.key`,
+          [kept.map(([k]) => k), kept.map(([, v]) => v.failures), kept.map(([, v]) => v.lastAt)],
+        );
+      }
+      return out.result;
     });
   }
 
-  async clearLoginFailures(key: string): Promise<void> {
-    await this.pool.query("DELETE FROM login_failures WHERE key = $1", [key]);
+  async pruneLoginThrottle(before: number): Promise<void> {
+    // SKIP LOCKED: a key an attempt holds is left for the next prune instead of waited for (no deadlock).
+    await this.pool.query(
+      `DELETE FROM login_throttle WHERE key IN
+         (SELECT key FROM login_throttle WHERE last_at < $1 FOR UPDATE SKIP LOCKED)`,
+      [before],
+    );
   }
 
   private async inTransaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {

@@ -1,8 +1,15 @@
 import type Database from "better-sqlite3";
-import type { ActiveSession, SessionRecord, UserRecord, UserRole, UserStore } from "../user-store.js";
+import type {
+  ActiveSession,
+  LoginThrottleState,
+  SessionRecord,
+  UserRecord,
+  UserRole,
+  UserStore,
+} from "../user-store.js";
 import { type Migration, runMigrations } from "./migrate.js";
 
-/** The "users" migration component: dashboard users, sessions, failed logins. */
+/** The "users" migration component: dashboard users, sessions, the sign-in throttle. */
 export const USERS_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -27,6 +34,20 @@ export const USERS_MIGRATIONS: readonly Migration[] = [
         at INTEGER NOT NULL
       );
       CREATE INDEX login_failures_key ON login_failures (key, at);
+    `,
+  },
+  {
+    version: 2,
+    description:
+      "sign-in throttle: one row per key (user and address, address) with its failures and last attempt, counted before the password is checked; replaces login_failures",
+    sql: `
+      CREATE TABLE login_throttle (
+        key TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        last_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX login_throttle_last_at ON login_throttle (last_at);
+      DROP TABLE login_failures;
     `,
   },
 ];
@@ -139,21 +160,35 @@ export class SqliteUserStore implements UserStore {
     return this.db.prepare("DELETE FROM dashboard_sessions WHERE expires_at <= ?").run(now).changes;
   }
 
-  async countLoginFailures(key: string, since: number): Promise<number> {
+  async updateLoginThrottle<T>(
+    keys: readonly string[],
+    decide: (states: (LoginThrottleState | null)[]) => { states: (LoginThrottleState | null)[]; result: T },
+  ): Promise<T> {
+    const read = this.db.prepare("SELECT failures, last_at FROM login_throttle WHERE key = ?");
+    const write = this.db.prepare(
+      `INSERT INTO login_throttle (key, failures, last_at) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, last_at = excluded.last_at`,
+    );
+    const remove = this.db.prepare("DELETE FROM login_throttle WHERE key = ?");
+    // IMMEDIATE: the write lock is taken before the read, so another process cannot count in between.
     return this.db
-      .prepare("SELECT COUNT(*) FROM login_failures WHERE key = ? AND at >= ?")
-      .pluck()
-      .get(key, since) as number;
+      .transaction(() => {
+        const states = keys.map((key) => {
+          const r = read.get(key) as { failures: number; last_at: number } | undefined;
+          return r === undefined ? null : { failures: r.failures, lastAt: r.last_at };
+        });
+        const out = decide(states);
+        keys.forEach((key, i) => {
+          const next = out.states[i] ?? null;
+          if (next === null) remove.run(key);
+          else write.run(key, next.failures, next.lastAt);
+        });
+        return out.result;
+      })
+      .immediate();
   }
 
-  async recordLoginFailure(key: string, at: number, forgetBefore: number): Promise<void> {
-    this.db.transaction(() => {
-      this.db.prepare("DELETE FROM login_failures WHERE key = ? AND at < ?").run(key, forgetBefore);
-      this.db.prepare("INSERT INTO login_failures (key, at) VALUES (?, ?)").run(key, at);
-    })();
-  }
-
-  async clearLoginFailures(key: string): Promise<void> {
-    this.db.prepare("DELETE FROM login_failures WHERE key = ?").run(key);
+  async pruneLoginThrottle(before: number): Promise<void> {
+    this.db.prepare("DELETE FROM login_throttle WHERE last_at < ?").run(before);
   }
 }

@@ -1,0 +1,123 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import {
+  cookiesDropped,
+  csrfRefusal,
+  type DashboardContext,
+  errorPage,
+  formField,
+  safeNext,
+  sendPage,
+} from "./context.js";
+import { html } from "./html.js";
+import { page } from "./layout.js";
+import { releaseLoginAttempt, reserveLoginAttempt } from "./login-throttle.js";
+import { decoyHash, verifyPassword } from "./password.js";
+import { LOGIN_CSRF_COOKIE, newToken, parseCookies, sameToken } from "./sessions.js";
+
+/** GET and POST /login, POST /logout. */
+export function registerLogin(app: FastifyInstance, ctx: DashboardContext): void {
+  const users = ctx.store.users;
+  const showForm = (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    message: string | null,
+    status: number,
+    name = "",
+  ) => {
+    const token = newToken();
+    ctx.sessions.setCookie(req, reply, LOGIN_CSRF_COOKIE, token, 3600);
+    const next = safeNext(((req.query ?? {}) as Record<string, unknown>).next ?? formField(req, "next"));
+    const warning = cookiesDropped(ctx, req) ? PLAIN_HTTP_WARNING : null;
+    return sendPage(reply, loginForm({ token, next, message, warning, name }), status);
+  };
+
+  app.get("/login", async (req, reply) => {
+    if ((await ctx.sessions.current(req)) !== null) return reply.redirect("/", 303);
+    return showForm(req, reply, null, 200);
+  });
+
+  app.post("/login", async (req, reply) => {
+    const cookieToken = parseCookies(req.headers.cookie).get(LOGIN_CSRF_COOKIE);
+    const fetchSite = req.headers["sec-fetch-site"];
+    if (!sameToken(formField(req, "_csrf"), cookieToken) || fetchSite === "cross-site") {
+      return showForm(req, reply, "The sign-in form expired or came from another site. Try again.", 403);
+    }
+    const name = formField(req, "username").trim().slice(0, 64);
+    const password = formField(req, "password");
+    const address = req.client.address;
+    const now = ctx.clock();
+    // Counted before the password is checked: parallel guesses cannot all get through.
+    const reservation = await reserveLoginAttempt(users, name, address, now);
+    if (!reservation.allowed) {
+      const seconds = Math.ceil(reservation.retryAfterMs / 1000);
+      reply.header("retry-after", String(seconds));
+      ctx.log?.warn("dashboard.sign_in_throttled", { user: name, address, retry_after_s: seconds });
+      return showForm(
+        req,
+        reply,
+        `Too many failed sign-ins from this address. Wait ${waitText(seconds)} and try again.`,
+        429,
+        name,
+      );
+    }
+    const user = name === "" ? null : await users.findUser(name);
+    // The same scrypt work whether or not the user exists, so timing does not tell.
+    const ok = await verifyPassword(password, user?.passwordHash ?? (await decoyHash()));
+    if (user === null || !ok) {
+      ctx.log?.warn("dashboard.sign_in_refused", { user: name, address });
+      return showForm(req, reply, "Wrong user name or password.", 401, name);
+    }
+    await releaseLoginAttempt(users, reservation.keys, now);
+    await ctx.sessions.start(req, reply, user.name);
+    ctx.log?.info("dashboard.signed_in", { user: user.name, role: user.role, address });
+    return reply.redirect(safeNext(formField(req, "next")), 303);
+  });
+
+  app.post("/logout", async (req, reply) => {
+    const session = await ctx.sessions.current(req);
+    if (session !== null) {
+      const why = csrfRefusal(ctx, req, session.csrfToken);
+      if (why !== null)
+        return errorPage(reply, session, 403, "Request refused", `Sign-out refused (${why}).`);
+    }
+    await ctx.sessions.end(req, reply);
+    return reply.redirect("/login", 303);
+  });
+}
+
+const PLAIN_HTTP_WARNING =
+  "This page came over plain HTTP from another machine: the browser will not keep the sign-in cookie, which is Secure. " +
+  "Reach the central over HTTPS (SRVUTIL_TLS_CERT and SRVUTIL_TLS_KEY, or a TLS proxy), or from its own machine at http://127.0.0.1.";
+
+function waitText(seconds: number): string {
+  if (seconds < 90) return `${seconds} second${seconds === 1 ? "" : "s"}`;
+  return `${Math.ceil(seconds / 60)} minutes`;
+}
+
+function loginForm(o: {
+  token: string;
+  next: string;
+  message: string | null;
+  warning: string | null;
+  name: string;
+}): { value: string } {
+  return page({
+    title: "Sign in",
+    session: null,
+    body: html`<div class="login">
+<h1>Sign in to srvutil</h1>
+${o.warning === null ? "" : html`<p class="notice" role="alert">${o.warning}</p>`}
+${o.message === null ? "" : html`<p class="notice" role="alert">${o.message}</p>`}
+<form method="post" action="/login">
+  <input type="hidden" name="_csrf" value="${o.token}">
+  <input type="hidden" name="next" value="${o.next}">
+  <label for="username">User name</label>
+  <input id="username" name="username" autocomplete="username" required value="${o.name}" autofocus>
+  <label for="password">Password</label>
+  <input id="password" name="password" type="password" autocomplete="current-password" required>
+  <button type="submit">Sign in</button>
+</form>
+<p class="hint">Users are added with <code>srvutil central user add NAME --role admin|viewer</code>.</p>
+</div>`,
+  });
+}
