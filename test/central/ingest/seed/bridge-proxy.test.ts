@@ -114,7 +114,9 @@ describe("seed bridge behind a trusted proxy (SRVUTIL_TRUSTED_PROXIES=127.0.0.9)
   it("matches the forwarded client against the allow-list, never the proxy's own address", async () => {
     const before = await storedRows(c);
     expect((await upload(c, "127.0.0.9", { "x-forwarded-for": "10.20.1.5" })).status).toBe(200);
-    expect((await upload(c, "127.0.0.9", { forwarded: 'for="10.20.1.6:5000";proto=https' })).status).toBe(200);
+    expect((await upload(c, "127.0.0.9", { forwarded: 'for="10.20.1.6:5000";proto=https' })).status).toBe(
+      200,
+    );
     expect(await storedRows(c)).toBe(before + 2);
 
     const outside = await upload(c, "127.0.0.9", { "x-forwarded-for": "192.0.2.7" });
