@@ -215,6 +215,8 @@ describe("two central serve instances on one PostgreSQL schema behind haproxy", 
       SRVUTIL_RATE_LIMIT_PER_SECOND: "20",
       SRVUTIL_RATE_LIMIT_BURST: "40",
       SRVUTIL_LOG_LEVEL: "error",
+      // haproxy (docs/scaling.md) sends X-Forwarded-For from loopback.
+      SRVUTIL_TRUSTED_PROXIES: "127.0.0.1",
     };
 
     // Both instances start at once on the empty schema: they migrate it together.
