@@ -4,8 +4,9 @@ import path from "node:path";
 /**
  * The path of a Debian program a test needs (found on PATH), or an error that
  * names the package to install. A missing program fails the test instead of
- * skipping it: these tests check our output with the real tool, and .ci/run
- * installs every package named here when it is missing.
+ * skipping it: these tests check our output with the real tool, and npm
+ * test's pretest step (scripts/provision-test-deps.mjs) installs every
+ * package named here when it is missing.
  */
 export function requireProgram(command: string, debianPackage: string): string {
   for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {

@@ -11,7 +11,7 @@ export interface SelfSignedCert {
 
 /**
  * A self-signed certificate for 127.0.0.1 and localhost, made with the
- * openssl CLI (Debian's `openssl` package; .ci/run installs it when missing),
+ * openssl CLI (Debian's `openssl` package; npm test's pretest installs it when missing),
  * written into `dir`. Without openssl the calling test fails and says so.
  */
 export function makeSelfSignedCert(dir: string): SelfSignedCert {
