@@ -201,6 +201,17 @@ describe("hostile uploads to a real central serve: bounded cost", () => {
     expect(central.rawFiles()).toHaveLength(rawBefore);
   });
 
+  it("the seed bridge's multipart file whose header is 16M commas: 400 header_too_long, nothing stored", async () => {
+    const rawBefore = central.rawFiles().length;
+    const cost = await measure(central, () => bridge(Buffer.alloc(256 * KiB, ",")));
+    expect(cost.status).toBe(400);
+    expect(cost.body).toMatch(
+      /^Error: line 1: the header line is longer than 4096 bytes.*\(SRVUTIL_E_HEADER_TOO_LONG\)$/,
+    );
+    expect(cost.answerBytes).toBeLessThan(1 * KiB);
+    expect(central.rawFiles()).toHaveLength(rawBefore);
+  });
+
   it("a seed file of one good line and 1,000 bad ones: the good line stored, the answer and the log name a few and count all", async () => {
     const file = Buffer.from(`${SEED_HEADER}\n${seedLine("SEED-01")}\n${"x,y\n".repeat(1000)}`);
     const rawBefore = central.rawFiles().length;
