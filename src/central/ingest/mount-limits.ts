@@ -110,14 +110,22 @@ export class MountLimiter {
       }
       mounts!.add(r.diskMount);
     }
-    const weeks = await Promise.all([...byWeek.keys()].map((w) => this.week(server, w)));
+    const entries = [...byWeek.keys()].map((w) => this.week(server, w));
+    // Weeks already read are used as they are: no await, the common case of an agent's upload.
+    const weeks = entries.every((e) => e.mounts !== null)
+      ? entries.map((e) => e.mounts!)
+      : await Promise.all(entries.map((e) => e.ready));
     // From here on synchronous: no other upload can interleave between the check and the reservation.
-    const added: { week: WeekMounts; mount: string }[] = [];
+    let allStored = true;
     let i = 0;
     for (const [start, fileMounts] of byWeek) {
       const week = weeks[i++]!;
       const fresh: string[] = [];
-      for (const m of fileMounts) if (!week.stored.has(m) && !week.pending.has(m)) fresh.push(m);
+      for (const m of fileMounts) {
+        if (week.stored.has(m)) continue;
+        allStored = false;
+        if (!week.pending.has(m)) fresh.push(m);
+      }
       if (fresh.length === 0) continue;
       let known = week.stored.size;
       for (const m of week.pending.keys()) if (!week.stored.has(m)) known++;
@@ -135,8 +143,11 @@ export class MountLimiter {
         );
       }
     }
-    for (const [idx, fileMounts] of [...byWeek.values()].entries()) {
-      const week = weeks[idx]!;
+    if (allStored) return NOTHING_RESERVED;
+    const added: { week: WeekMounts; mount: string }[] = [];
+    i = 0;
+    for (const fileMounts of byWeek.values()) {
+      const week = weeks[i++]!;
       for (const m of fileMounts) {
         if (week.stored.has(m)) continue;
         week.pending.set(m, (week.pending.get(m) ?? 0) + 1);
@@ -158,7 +169,7 @@ export class MountLimiter {
   }
 
   /** One (server, week)'s mounts, read from storage the first time. */
-  private week(server: string, start: number): Promise<WeekMounts> {
+  private week(server: string, start: number): WeekEntry {
     let weeks = this.servers.get(server);
     if (weeks === undefined) {
       weeks = new Map();
@@ -193,9 +204,12 @@ export class MountLimiter {
         }
       }
     }
-    return entry.ready;
+    return entry;
   }
 }
+
+/** The reservation of a file whose mounts are all stored already. */
+const NOTHING_RESERVED: MountReservation = Object.freeze({ commit: () => {}, release: () => {} });
 
 /** Refuses a file with a timestamp that has more distinct mounts than `max`. */
 function checkPerSample(rows: readonly MetricRow[], max: number): void {
