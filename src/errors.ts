@@ -103,3 +103,13 @@ export function httpStatusOf(err: unknown): number {
 export function exitCodeOf(err: unknown): number {
   return EXIT_CODE[errorCategory(err)];
 }
+
+/**
+ * The stable code of an error answer: `SRVUTIL_E_` and the machine-readable
+ * reason in capitals (reason `header_too_long` → `SRVUTIL_E_HEADER_TOO_LONG`).
+ * Derived, never listed, so every reason has exactly one code and a new
+ * reason gets its code with it; docs/api.md lists them.
+ */
+export function errorCode(reason: string): string {
+  return `SRVUTIL_E_${reason.toUpperCase()}`;
+}

@@ -21,6 +21,7 @@ import {
   type ErrorCategory,
   EXIT_CODE,
   errorCategory,
+  errorCode,
   exitCodeOf,
   HTTP_STATUS,
   httpStatusOf,
@@ -92,6 +93,14 @@ describe("error categories", () => {
   });
 });
 
+describe("error codes", () => {
+  it("are SRVUTIL_E_ and the reason in capitals, for every reason", () => {
+    expect(errorCode("header_too_long")).toBe("SRVUTIL_E_HEADER_TOO_LONG");
+    expect(errorCode("too_many_server_mounts")).toBe("SRVUTIL_E_TOO_MANY_SERVER_MOUNTS");
+    expect(errorCode("unauthorized")).toBe("SRVUTIL_E_UNAUTHORIZED");
+  });
+});
+
 describe("the central's HTTP answers by category", () => {
   let c: TestCentral;
   beforeEach(async () => {
@@ -121,7 +130,13 @@ describe("the central's HTTP answers by category", () => {
     async (kind, status, reason, error) => {
       const res = await c.app.inject({ method: "GET", url: `/test/throw/${kind}` });
       expect(res.statusCode).toBe(status);
-      expect(res.json()).toEqual({ error, line: null, column: null, reason });
+      expect(res.json()).toEqual({
+        error,
+        line: null,
+        column: null,
+        reason,
+        code: `SRVUTIL_E_${reason.toUpperCase()}`,
+      });
     },
   );
 

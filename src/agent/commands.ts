@@ -8,12 +8,12 @@ import { AgentConfigError, AgentUsageError } from "./errors.js";
 import {
   applyInstall,
   applyUninstall,
+  type CommandRunner,
   installPlan,
   parseInstallMode,
   settingsFiles,
   uninstallPlan,
   verifyAgainstCentral,
-  windowsAclCommand,
 } from "./install/index.js";
 import { oneLine } from "./log.js";
 import { collectOneShotSample, runAgentOnce } from "./once.js";
@@ -116,6 +116,8 @@ export interface InstallCommandOptions {
   argv?: readonly string[];
   platform?: NodeJS.Platform;
   print?: Print;
+  /** Runs icacls, systemctl, schtasks, … (default: spawnSync, output shown; tests record the calls). */
+  runCommand?: CommandRunner;
 }
 
 export async function agentInstallCommand(options: InstallCommandOptions): Promise<number> {
@@ -165,13 +167,11 @@ export async function agentInstallCommand(options: InstallCommandOptions): Promi
   );
   plan.files.unshift(...settings.files);
   if (installed !== null) plan.copies = [{ from: options.executable!, to: installed }];
-  if (platform === "win32") {
-    plan.activate.unshift(...settings.files.map((f) => windowsAclCommand(f.path)));
-  }
   await applyInstall(plan, {
     dryRun: options.dryRun ?? false,
     activate: !options.noActivate,
     print,
+    ...(options.runCommand ? { runCommand: options.runCommand } : {}),
   });
   return 0;
 }
@@ -197,6 +197,7 @@ export async function agentUninstallCommand(
     dryRun: options.dryRun ?? false,
     activate: !options.noActivate,
     ...(options.print ? { print: options.print } : {}),
+    ...(options.runCommand ? { runCommand: options.runCommand } : {}),
   });
   return 0;
 }

@@ -49,7 +49,7 @@ export async function runAgentDaemon(config: AgentConfig, options: DaemonOptions
   const paths = agentPaths(config.agentDir);
   await mkdir(config.agentDir, { recursive: true, mode: 0o700 });
   const log = options.log ?? new AgentLog(paths.logs);
-  const spool = new SpoolDirectory(paths.metrics, config.spool);
+  const spool = new SpoolDirectory(paths.metrics, config.spool, log);
   await spool.init();
   await spool.removeStaleTemps();
   const collector = options.collector ?? platformCollector();

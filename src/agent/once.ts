@@ -99,7 +99,7 @@ export async function runAgentOnce(config: AgentConfig, opts: AgentRunOptions = 
   const paths = agentPaths(config.agentDir);
   await mkdir(config.agentDir, { recursive: true, mode: 0o700 });
   const log = opts.log ?? new AgentLog(paths.logs);
-  const spool = new SpoolDirectory(paths.metrics, config.spool);
+  const spool = new SpoolDirectory(paths.metrics, config.spool, log);
   await spool.init();
   await spool.removeStaleTemps();
 

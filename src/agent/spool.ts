@@ -1,9 +1,10 @@
-import { statSync } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { constants, lstatSync, type Stats } from "node:fs";
+import { lstat, mkdir, open, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type MetricRow, serializeMetricsCsv } from "../protocol/index.js";
 import { fsyncDirectory, TEMP_PREFIX, writeFileAtomic } from "./atomic.js";
 import type { SpoolLimits } from "./config.js";
+import type { AgentLog } from "./log.js";
 
 /** A spooled CSV v1 file waiting for upload. */
 export interface SpoolFile {
@@ -46,18 +47,56 @@ export function timestampFromSpoolName(name: string): number | null {
 const TEMP_MAX_AGE_MS = 10 * 60_000;
 
 /**
+ * Flags a spool file is opened with: never through a symbolic link
+ * (O_NOFOLLOW: the open fails on a link), and without blocking on a FIFO
+ * (O_NONBLOCK), which the fstat check then refuses. Windows has neither
+ * flag; there the lstat before the open and the identity check after it
+ * (same file index) do the work.
+ */
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
+/** A spool entry that is not a regular file: it is neither read nor deleted. */
+export class SpoolEntryRefused extends Error {
+  constructor(
+    readonly path: string,
+    readonly kind: string,
+  ) {
+    super(`${path} is ${kind}, not a regular file: left alone`);
+  }
+}
+
+/** What an entry of the spool is, for a warning. */
+function entryKind(st: Stats): string {
+  if (st.isSymbolicLink()) return "a symbolic link";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isDirectory()) return "a directory";
+  if (st.isSocket()) return "a socket";
+  if (st.isBlockDevice() || st.isCharacterDevice()) return "a device";
+  return "not a regular file";
+}
+
+/**
  * The agent's store-and-forward queue: `<agentDir>/metrics/*.csv`, one CSV v1
  * file per sample, written atomically so a crash never leaves a partial file
  * that would be sent; `metrics/rejected/` keeps files the central refused
  * (with the reason in `<name>.error.txt`).
+ *
+ * Only regular files are spool files. A symbolic link or a FIFO named like
+ * one (planted by whoever can write to the directory) is skipped with a
+ * `spool_entry_skipped` warning, once per entry and process: it is never
+ * read (that could send any file the agent may read to the central, or hang
+ * on a FIFO), never counted toward the caps and never deleted through.
  */
 export class SpoolDirectory {
   readonly dir: string;
   readonly rejectedDir: string;
+  /** Entries already warned about, so a planted link warns once, not every round. */
+  private readonly warned = new Set<string>();
 
   constructor(
     dir: string,
     readonly limits: SpoolLimits,
+    private readonly log: Pick<AgentLog, "warn"> | null = null,
   ) {
     this.dir = dir;
     this.rejectedDir = join(dir, "rejected");
@@ -98,19 +137,58 @@ export class SpoolDirectory {
       const timestamp = timestampFromSpoolName(name);
       if (timestamp === null) continue;
       const path = join(dir, name);
+      let st: Stats;
       try {
-        // Sync stat: a backlog of thousands of files is listed in milliseconds
-        // instead of a thread-pool round trip per file.
-        files.push({ name, path, bytes: statSync(path).size, timestamp });
+        // Sync lstat: a backlog of thousands of files is listed in milliseconds
+        // instead of a thread-pool round trip per file; lstat, so a link is seen as one.
+        st = lstatSync(path);
       } catch {
-        // removed concurrently (another agent process uploaded it)
+        continue; // removed concurrently (another agent process uploaded it)
       }
+      if (!st.isFile()) {
+        this.skip(path, entryKind(st));
+        continue;
+      }
+      files.push({ name, path, bytes: st.size, timestamp });
     }
     return files;
   }
 
-  read(file: SpoolFile): Promise<Buffer> {
-    return readFile(file.path);
+  /**
+   * The file's content, read only if the entry is still a regular file: it
+   * is opened without following a link or blocking on a FIFO, and what was
+   * opened must be the very file listed (a swap after listing is refused).
+   * Throws SpoolEntryRefused otherwise.
+   */
+  async read(file: SpoolFile): Promise<Buffer> {
+    const before = await lstat(file.path);
+    if (!before.isFile()) throw this.skip(file.path, entryKind(before));
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(file.path, READ_FLAGS);
+    } catch (err) {
+      // O_NOFOLLOW fails with ELOOP (EMLINK on FreeBSD) when the entry became a link.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ELOOP" || code === "EMLINK") throw this.skip(file.path, "a symbolic link");
+      throw err;
+    }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw this.skip(file.path, entryKind(st));
+      if (st.ino !== before.ino || st.dev !== before.dev) throw this.skip(file.path, "replaced while read");
+      return await handle.readFile();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private skip(path: string, kind: string): SpoolEntryRefused {
+    const refused = new SpoolEntryRefused(path, kind);
+    if (!this.warned.has(path)) {
+      this.warned.add(path);
+      this.log?.warn("spool_entry_skipped", `spool entry skipped: ${refused.message}`, { path, kind });
+    }
+    return refused;
   }
 
   /** Called only after the central answered 2xx for this file. */
@@ -123,7 +201,8 @@ export class SpoolDirectory {
   async reject(file: SpoolFile, reason: string): Promise<string> {
     await mkdir(this.rejectedDir, { recursive: true, mode: 0o700 });
     const target = join(this.rejectedDir, file.name);
-    await writeFile(`${target}.error.txt`, `${reason}\n`, { mode: 0o600 });
+    // Temp file and rename: a link planted under the reason's name is replaced, never written through.
+    await writeFileAtomic(`${target}.error.txt`, `${reason}\n`, { durable: false });
     await rename(file.path, target);
     await fsyncDirectory(this.dir);
     return target;
@@ -136,7 +215,7 @@ export class SpoolDirectory {
       if (!name.startsWith(TEMP_PREFIX)) continue;
       const path = join(this.dir, name);
       try {
-        if (now - (await stat(path)).mtimeMs > TEMP_MAX_AGE_MS) {
+        if (now - (await lstat(path)).mtimeMs > TEMP_MAX_AGE_MS) {
           await rm(path, { force: true });
           removed++;
         }

@@ -50,6 +50,18 @@ export function redactSecrets(text: string): string {
  * Credentials in URLs (`smtp://user:pass@…`) are redacted from every line as
  * a safety net; callers should still not pass secrets.
  */
+/**
+ * Longest line written, in bytes (without the line end). A longer entry is
+ * shortened (long strings clipped, long lists cut, `truncated` and
+ * `original_bytes` added): one entry must never be able to rotate the
+ * history away, as an 85 MB list of skipped lines once did.
+ */
+export const MAX_LOG_LINE_BYTES = 8192;
+/** Characters of one string value kept in a shortened entry. */
+const CLIPPED_STRING_CHARS = 512;
+/** Items of one list kept in a shortened entry. */
+const CLIPPED_LIST_ITEMS = 10;
+
 /** How often a writer looks at the file on disk again (another process may have rotated or grown it). */
 const RECHECK_MS = 1000;
 
@@ -74,8 +86,10 @@ export class AutomationLog {
 
   write(level: LogLevel, event: string, fields: Record<string, unknown> = {}): void {
     const now = new Date();
-    const line = `${redactSecrets(JSON.stringify({ time: now.toISOString(), level, event, ...fields }, jsonSafe))}\n`;
-    const bytes = Buffer.from(line);
+    const json = redactSecrets(
+      JSON.stringify({ time: now.toISOString(), level, event, ...fields }, jsonSafe),
+    );
+    const bytes = Buffer.from(`${boundedLine(json)}\n`);
     try {
       this.rotateIfNeeded(bytes.length, now);
     } catch {
@@ -170,6 +184,56 @@ export class AutomationLog {
     renameIfExists(this.file, `${this.file}.1`);
     this.open();
   }
+}
+
+/**
+ * The JSON line itself when it fits MAX_LOG_LINE_BYTES, else a shortened
+ * entry that still parses and keeps time, level, event and the short fields.
+ * Works on the redacted JSON, so clipping never leaves half a secret behind.
+ */
+function boundedLine(json: string): string {
+  // Every UTF-16 unit is at most 3 bytes in UTF-8: most lines need no byte count.
+  if (json.length * 3 <= MAX_LOG_LINE_BYTES) return json;
+  const originalBytes = Buffer.byteLength(json);
+  if (originalBytes <= MAX_LOG_LINE_BYTES) return json;
+  const entry = JSON.parse(json) as Record<string, unknown>;
+  const shortened: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(entry)) shortened[key] = shorten(value, 0);
+  shortened.truncated = true;
+  shortened.original_bytes = originalBytes;
+  const line = JSON.stringify(shortened);
+  if (Buffer.byteLength(line) <= MAX_LOG_LINE_BYTES) return line;
+  // Still too long (many fields): keep only what names the entry.
+  return JSON.stringify({
+    time: entry.time,
+    level: entry.level,
+    event: clip(String(entry.event), 200),
+    truncated: true,
+    original_bytes: originalBytes,
+    // At most 16 names of 48 characters: inside the limit even at 6 bytes a
+    // character (JSON's \uXXXX escapes of control characters).
+    fields: Object.keys(entry)
+      .slice(0, 16)
+      .map((k) => clip(k, 48)),
+  });
+}
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}
+
+function shorten(value: unknown, depth: number): unknown {
+  if (typeof value === "string") return clip(value, CLIPPED_STRING_CHARS);
+  if (value === null || typeof value !== "object") return value;
+  if (depth >= 3) return "…";
+  if (Array.isArray(value)) {
+    const kept = value.slice(0, CLIPPED_LIST_ITEMS).map((v) => shorten(v, depth + 1));
+    if (value.length > CLIPPED_LIST_ITEMS) kept.push(`… (${value.length} items)`);
+    return kept;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value).slice(0, 20)) out[k] = shorten(v, depth + 1);
+  return out;
 }
 
 function renameIfExists(from: string, to: string): void {

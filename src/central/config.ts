@@ -188,6 +188,8 @@ const CentralEnv = z.object({
   SRVUTIL_MAX_BODY_BYTES: whole(1).prefault(String(16 * 1024 * 1024)),
   SRVUTIL_MAX_ROWS_PER_FILE: whole(1).prefault("200000"),
   SRVUTIL_MAX_FUTURE_SKEW_SECONDS: whole(0).prefault("86400"),
+  SRVUTIL_MAX_MOUNTS_PER_SAMPLE: whole(1).prefault("64"),
+  SRVUTIL_MAX_MOUNTS_PER_SERVER: whole(1).prefault("256"),
   SRVUTIL_PARSE_WORKERS: whole(0, 64).prefault("2"),
   SRVUTIL_RATE_LIMIT_PER_SECOND: number(0, "a number ≥ 0").prefault("5"),
   SRVUTIL_RATE_LIMIT_BURST: number(0, "a number ≥ 0").prefault("60"),
@@ -253,6 +255,8 @@ export interface CentralConfig {
   maxFutureSkewMs: number;
   /** Data rows accepted in one file. */
   maxRowsPerFile: number;
+  /** Distinct disk mounts accepted per sample, and per server and UTC week (ingest/mount-limits.ts). */
+  mountLimits: { perSample: number; perServerWeek: number };
   /** Worker threads parsing large uploads (0 = inline). */
   parseWorkers: number;
   /** Per-token upload rate (and the seed bridge's per address); perSecond 0 disables it. */
@@ -374,6 +378,10 @@ export function loadCentralConfig(env: Readonly<Record<string, string | undefine
     maxBodyBytes: e.SRVUTIL_MAX_BODY_BYTES,
     maxFutureSkewMs: e.SRVUTIL_MAX_FUTURE_SKEW_SECONDS * 1000,
     maxRowsPerFile: e.SRVUTIL_MAX_ROWS_PER_FILE,
+    mountLimits: {
+      perSample: e.SRVUTIL_MAX_MOUNTS_PER_SAMPLE,
+      perServerWeek: e.SRVUTIL_MAX_MOUNTS_PER_SERVER,
+    },
     parseWorkers: e.SRVUTIL_PARSE_WORKERS,
     rateLimit: { perSecond: e.SRVUTIL_RATE_LIMIT_PER_SECOND, burst: e.SRVUTIL_RATE_LIMIT_BURST },
     authFailuresPerMinute: e.SRVUTIL_AUTH_FAILURES_PER_MINUTE,

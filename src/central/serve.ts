@@ -51,6 +51,7 @@ export function createIngestService(
     log,
     maxFutureSkewMs: config.maxFutureSkewMs,
     maxRows: config.maxRowsPerFile,
+    mountLimits: config.mountLimits,
     parseWorkers: config.parseWorkers,
     seedTimeZone: config.reportTimeZone,
     rawStore: rawStoreMode(config.rawStore, store),

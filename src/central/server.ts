@@ -6,8 +6,8 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from "fastify";
-import { SrvutilError } from "../errors.js";
-import { CsvValidationError } from "../protocol/index.js";
+import { errorCode, SrvutilError } from "../errors.js";
+import { CsvValidationError, clipEcho } from "../protocol/index.js";
 import { type ClientAddress, registerClientAddress } from "./auth/client-address.js";
 import { RateLimiter, type RateLimitOptions } from "./auth/rate-limit.js";
 import type { AgentTokenCache } from "./auth/token-cache.js";
@@ -21,7 +21,7 @@ import {
   nodeServerTimeoutOptions,
   registerBodyIdleTimeout,
 } from "./http-timeouts.js";
-import { HttpError } from "./ingest/http-error.js";
+import { HttpError, MAX_ERROR_MESSAGE_CHARS } from "./ingest/http-error.js";
 import { type IngestService, ServerMismatchError } from "./ingest/ingest-service.js";
 import { IngestMetrics } from "./ingest/prometheus.js";
 import { registerReadRoutes } from "./ingest/read-routes.js";
@@ -136,10 +136,11 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({
-      error: `no route ${req.method} ${req.url.split("?")[0]!.slice(0, 200)}`,
+      error: `no route ${req.method} ${clipEcho(req.url.split("?")[0]!, 200)}`,
       line: null,
       column: null,
       reason: "not_found",
+      code: errorCode("not_found"),
     }),
   );
   app.addHook("onResponse", async (req, reply) => {
@@ -258,7 +259,8 @@ function errorAnswer(err: FastifyError | Error): {
     column: string | null = null,
   ) => ({
     status,
-    body: { error, line, column, reason },
+    // Messages quote input clipped already; this bounds the answer whatever a message holds.
+    body: { error: clipEcho(error, MAX_ERROR_MESSAGE_CHARS), line, column, reason, code: errorCode(reason) },
     headers: {} as Record<string, string>,
   });
   if (err instanceof HttpError) {

@@ -103,14 +103,21 @@ export async function importCommand(dir: string, opts: { format: string; sourceT
     await updateRollups(store, config.reportTimeZone);
     for (const f of summary.failed) process.stderr.write(`srvutil: ${f.file}: ${f.error}\n`);
     for (const s of summary.skippedLines) process.stderr.write(`srvutil: ${s.file}: skipped ${s.error}\n`);
+    const unlisted = summary.skippedLineCount - summary.skippedLines.length;
+    if (unlisted > 0) {
+      process.stderr.write(
+        `srvutil: ${unlisted} more skipped lines not listed (the first 100 of each file are)\n`,
+      );
+    }
+    const { skippedLines: _listed, skippedLineCount, ...counts } = summary;
     log.info("import", {
       dir: path.resolve(dir),
-      ...summary,
+      ...counts,
       failed: summary.failed.length,
-      skippedLines: summary.skippedLines.length,
+      skippedLines: skippedLineCount,
     });
     process.stdout.write(
-      `Imported ${summary.imported} of ${summary.files} files (${summary.rows} rows: ${summary.inserted} new, ${summary.duplicates} repeated); ${summary.skipped} already stored, ${summary.failed.length} failed; ${summary.skippedLines.length} lines skipped\n`,
+      `Imported ${summary.imported} of ${summary.files} files (${summary.rows} rows: ${summary.inserted} new, ${summary.duplicates} repeated); ${summary.skipped} already stored, ${summary.failed.length} failed; ${skippedLineCount} lines skipped\n`,
     );
     if (summary.failed.length > 0) process.exitCode = 1;
   });

@@ -1,4 +1,6 @@
-import { InputError } from "../errors.js";
+import { type CsvErrorReason, CsvValidationError } from "./csv-error.js";
+import { csvRecords, withoutTrailingBlankLines } from "./csv-records.js";
+import { checkColumnCount, checkLineLengths, clipEcho } from "./limits.js";
 import {
   CANONICAL_COLUMNS,
   KNOWN_COLUMN_SET,
@@ -12,45 +14,6 @@ import {
 } from "./metrics.js";
 import { parseCanonicalMetricsCsv } from "./parse-fast.js";
 import { parseTimestamp } from "./timestamp.js";
-
-/**
- * A metrics file that breaks the CSV v1 contract. `line` is the 1-based
- * physical line of the file, `column` the header name of the offending field
- * (or null when the problem is not tied to one field), `field` its 1-based
- * position in the row.
- */
-export class CsvValidationError extends InputError {
-  constructor(
-    readonly reason: CsvErrorReason,
-    message: string,
-    readonly line: number | null,
-    readonly column: string | null,
-    readonly field: number | null = null,
-  ) {
-    super(message);
-  }
-
-  /** "line 3, column cpu_percent: …" — what a person reads. */
-  describe(): string {
-    const where: string[] = [];
-    if (this.line !== null) where.push(`line ${this.line}`);
-    if (this.column !== null) where.push(`column ${this.column}`);
-    return where.length > 0 ? `${where.join(", ")}: ${this.message}` : this.message;
-  }
-}
-
-export type CsvErrorReason =
-  | "empty"
-  | "encoding"
-  | "syntax"
-  | "header"
-  | "field_count"
-  | "timestamp"
-  | "server"
-  | "number"
-  | "mount"
-  | "consistency"
-  | "too_many_rows";
 
 export interface ParseOptions {
   /** Reject files with more data rows than this. */
@@ -67,6 +30,7 @@ export const DEFAULT_MAX_FUTURE_SKEW_MS = 24 * 3600 * 1000;
 export const DEFAULT_MIN_TIMESTAMP = Date.UTC(2000, 0, 1);
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
 
 /** Decodes UTF-8 strictly, reporting the line and byte column of the first bad byte. */
 export function decodeUtf8(bytes: Uint8Array): string {
@@ -124,124 +88,6 @@ function firstInvalidUtf8Offset(b: Uint8Array): number {
   return b.length;
 }
 
-/** One CSV record with the physical line it starts on. */
-interface CsvRecord {
-  line: number;
-  fields: string[];
-}
-
-/**
- * Splits RFC 4180 text into records. Lines without a quote take a fast path
- * (a plain split); quoted fields may contain commas, doubled quotes and line
- * breaks. Accepts LF and CRLF line ends.
- */
-export function* csvRecords(text: string): Generator<CsvRecord> {
-  const n = text.length;
-  let pos = 0;
-  let line = 1;
-  // Position of the next quote at or after `pos`, searched again only once
-  // passed: searching from every line would be quadratic on quote-free files.
-  let quote = text.indexOf('"');
-  while (pos < n) {
-    let nl = text.indexOf("\n", pos);
-    if (nl === -1) nl = n;
-    let end = nl;
-    if (end > pos && text.charCodeAt(end - 1) === 13) end--;
-    if (quote !== -1 && quote < pos) quote = text.indexOf('"', pos);
-    if (quote === -1 || quote >= nl) {
-      const raw = text.slice(pos, end);
-      if (raw.indexOf("\r") !== -1) {
-        throw new CsvValidationError("syntax", "stray carriage return inside a line", line, null);
-      }
-      yield { line, fields: raw === "" ? [] : raw.split(",") };
-      pos = nl + 1;
-      line++;
-      continue;
-    }
-    // Slow path: a record with quoted fields, possibly spanning lines.
-    const startLine = line;
-    const fields: string[] = [];
-    let field = "";
-    let i = pos;
-    let fieldStart = true;
-    for (;;) {
-      if (i >= n) {
-        fields.push(field);
-        pos = n;
-        break;
-      }
-      const ch = text.charCodeAt(i);
-      if (fieldStart && ch === 34) {
-        // Quoted field.
-        i++;
-        let closed = false;
-        while (i < n) {
-          const q = text.indexOf('"', i);
-          if (q === -1) break;
-          const chunk = text.slice(i, q);
-          for (let k = 0; k < chunk.length; k++) if (chunk.charCodeAt(k) === 10) line++;
-          field += chunk;
-          if (text.charCodeAt(q + 1) === 34) {
-            field += '"';
-            i = q + 2;
-            continue;
-          }
-          i = q + 1;
-          closed = true;
-          break;
-        }
-        if (!closed) {
-          throw new CsvValidationError(
-            "syntax",
-            "quoted field is never closed",
-            startLine,
-            null,
-            fields.length + 1,
-          );
-        }
-        fieldStart = false;
-        const next = text.charCodeAt(i);
-        if (i >= n || next === 44 || next === 10 || (next === 13 && text.charCodeAt(i + 1) === 10)) continue;
-        throw new CsvValidationError(
-          "syntax",
-          "unexpected character after a closing quote (quotes inside a field must be doubled)",
-          line,
-          null,
-          fields.length + 1,
-        );
-      }
-      if (ch === 44) {
-        fields.push(field);
-        field = "";
-        fieldStart = true;
-        i++;
-        continue;
-      }
-      if (ch === 10 || (ch === 13 && text.charCodeAt(i + 1) === 10)) {
-        fields.push(field);
-        pos = ch === 10 ? i + 1 : i + 2;
-        line++;
-        break;
-      }
-      if (ch === 34) {
-        throw new CsvValidationError(
-          "syntax",
-          "quote inside an unquoted field (quote the whole field and double the quote)",
-          line,
-          null,
-          fields.length + 1,
-        );
-      }
-      if (ch === 13)
-        throw new CsvValidationError("syntax", "stray carriage return inside a line", line, null);
-      field += text[i];
-      fieldStart = false;
-      i++;
-    }
-    yield { line: startLine, fields };
-  }
-}
-
 const DECIMAL = /^(?:0|[1-9][0-9]*)(?:\.[0-9]+)?$/;
 // Mount names are free text, but control characters in them only ever come
 // from corruption or an attack on whoever renders them.
@@ -281,8 +127,11 @@ export function parseMetricsCsvGeneral(
   input: Uint8Array | string,
   options: ParseOptions = {},
 ): ParsedMetrics {
+  // Line lengths first, on the bytes: a huge line is refused before it is decoded or split.
+  checkLineLengths(typeof input === "string" ? encoder.encode(input) : input);
   let text = typeof input === "string" ? input : decodeUtf8(input);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  text = withoutTrailingBlankLines(text);
   if (text.trim() === "")
     throw new CsvValidationError("empty", "file is empty: expected a header row", 1, null);
 
@@ -295,6 +144,7 @@ export function parseMetricsCsvGeneral(
   const first = records.next();
   if (first.done) throw new CsvValidationError("empty", "file is empty: expected a header row", 1, null);
   const header = first.value.fields;
+  checkColumnCount(header.length);
   const index = headerIndex(header);
   const width = header.length;
 
@@ -316,7 +166,6 @@ export function parseMetricsCsvGeneral(
   let lastTsText: string | null = null;
   let lastTs = 0;
   let lastServer: string | null = null;
-  let pendingBlank: number | null = null;
   let currentLine = 1;
   const fail = (col: KnownColumn, reason: CsvErrorReason, message: string): never => {
     throw new CsvValidationError(reason, message, currentLine, col, header.indexOf(col) + 1);
@@ -324,12 +173,8 @@ export function parseMetricsCsvGeneral(
 
   for (const { line, fields } of records) {
     if (fields.length === 0) {
-      // A blank line is tolerated only at the very end of the file.
-      pendingBlank ??= line;
-      continue;
-    }
-    if (pendingBlank !== null) {
-      throw new CsvValidationError("syntax", "blank line in the middle of the file", pendingBlank, null);
+      // Blank lines are tolerated only at the very end of the file, and those are trimmed off already.
+      throw new CsvValidationError("syntax", "blank line in the middle of the file", line, null);
     }
     if (fields.length !== width) {
       throw new CsvValidationError(
@@ -355,7 +200,7 @@ export function parseMetricsCsvGeneral(
         fail(
           "timestamp",
           "timestamp",
-          `'${clip(tsText)}' is not an ISO 8601 timestamp with Z or an offset (e.g. 2026-11-23T10:00:00Z)`,
+          `'${clipEcho(tsText)}' is not an ISO 8601 timestamp with Z or an offset (e.g. 2026-11-23T10:00:00Z)`,
         );
       }
       ts = parsed as number;
@@ -370,17 +215,18 @@ export function parseMetricsCsvGeneral(
     const server = fields[iServer]!;
     if (server !== lastServer) {
       const problem = serverNameProblem(server);
-      if (problem !== null) fail("server", "server", `'${clip(server)}': ${problem}`);
+      if (problem !== null) fail("server", "server", `'${clipEcho(server)}': ${problem}`);
       lastServer = server;
     }
 
     const cpu = percent(fields[iCpu]!);
-    if (cpu === null) fail("cpu_percent", "number", `'${clip(fields[iCpu]!)}' is not a number from 0 to 100`);
+    if (cpu === null)
+      fail("cpu_percent", "number", `'${clipEcho(fields[iCpu]!)}' is not a number from 0 to 100`);
     let peak: number | null = null;
     if (iPeak >= 0 && fields[iPeak] !== "") {
       peak = percent(fields[iPeak]!);
       if (peak === null) {
-        fail("cpu_peak_percent", "number", `'${clip(fields[iPeak]!)}' is not a number from 0 to 100`);
+        fail("cpu_peak_percent", "number", `'${clipEcho(fields[iPeak]!)}' is not a number from 0 to 100`);
       }
     }
     let interval: number | null = null;
@@ -388,7 +234,7 @@ export function parseMetricsCsvGeneral(
       const t = fields[iInterval]!;
       interval = DECIMAL.test(t) ? Number(t) : null;
       if (interval === null || interval <= 0 || interval > MAX_INTERVAL_SECONDS) {
-        fail("interval_seconds", "number", `'${clip(t)}' is not a positive number of seconds`);
+        fail("interval_seconds", "number", `'${clipEcho(t)}' is not a positive number of seconds`);
       }
     }
 
@@ -470,7 +316,7 @@ function headerIndex(
     if (index[col] === undefined) {
       throw new CsvValidationError(
         "header",
-        `required column '${col}' is missing from the header (found: ${header.map(clip).join(", ")})`,
+        `required column '${col}' is missing from the header (found: ${header.map((c) => clipEcho(c)).join(", ")})`,
         1,
         col,
       );
@@ -501,9 +347,5 @@ function bytes(text: string): number | null {
 }
 
 function byteMessage(text: string): string {
-  return `'${clip(text)}' is not a whole number of bytes (0 to 2^53-1, digits only)`;
-}
-
-function clip(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+  return `'${clipEcho(text)}' is not a whole number of bytes (0 to 2^53-1, digits only)`;
 }

@@ -1,4 +1,13 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -179,6 +188,82 @@ describe("agent install saves what it was given and checks it first", () => {
     expect(readdirSync(work)).toEqual([]);
   });
 
+  it("Windows: agent.json and the token file are created with a SYSTEM + Administrators ACL before their content, also with --no-activate", async () => {
+    const { token } = await tokenFileFor("SRV-WIN-02");
+    const agentDir = join(work, "ProgramData", "srvutil");
+    const jsonPath = join(agentDir, "agent.json");
+    const tokenPath = join(agentDir, "agent.token");
+    // What each command saw on disk when it ran: the ACL must come while the file is still empty.
+    const calls: { command: string[]; size: number | null; finalHolds: boolean }[] = [];
+    const runCommand = (command: readonly string[]) => {
+      const target = command[0] === "icacls" ? command[1]! : null;
+      calls.push({
+        command: [...command],
+        size: target !== null && existsSync(target) ? statSync(target).size : null,
+        finalHolds: existsSync(tokenPath) && readFileSync(tokenPath, "utf8").includes(token),
+      });
+    };
+    const out = await install(
+      {
+        SRVUTIL_CENTRAL_URL: url,
+        SRVUTIL_AGENT_TOKEN: token,
+        SRVUTIL_SERVER_NAME: "SRV-WIN-02",
+        SRVUTIL_AGENT_DIR: agentDir,
+      },
+      { platform: "win32", command: ["C:\\srvutil\\srvutil-agent.exe"], runCommand },
+    );
+    expect(calls.map((c) => c.command)).toEqual([
+      [
+        "icacls",
+        `${jsonPath}.new-${process.pid}`,
+        "/inheritance:r",
+        "/grant:r",
+        "*S-1-5-18:F",
+        "*S-1-5-32-544:F",
+      ],
+      [
+        "icacls",
+        `${tokenPath}.new-${process.pid}`,
+        "/inheritance:r",
+        "/grant:r",
+        "*S-1-5-18:F",
+        "*S-1-5-32-544:F",
+      ],
+    ]);
+    // Each file existed, empty, when its ACL was set; the token was nowhere on disk yet.
+    expect(calls.map((c) => [c.size, c.finalHolds])).toEqual([
+      [0, false],
+      [0, false],
+    ]);
+    expect(readFileSync(tokenPath, "utf8")).toBe(`${token}\n`);
+    expect(JSON.parse(readFileSync(jsonPath, "utf8"))).toMatchObject({ token_file: tokenPath });
+    expect(readdirSync(agentDir).sort()).toEqual(["agent.json", "agent.token"]);
+    expect(out).toContain(`wrote ${tokenPath} (readable by SYSTEM and Administrators only)`);
+  });
+
+  it("Windows: when the ACL cannot be set, nothing of the secret is written and install fails", async () => {
+    const { token } = await tokenFileFor("SRV-WIN-03");
+    const agentDir = join(work, "ProgramData", "srvutil");
+    await expect(
+      install(
+        {
+          SRVUTIL_CENTRAL_URL: url,
+          SRVUTIL_AGENT_TOKEN: token,
+          SRVUTIL_SERVER_NAME: "SRV-WIN-03",
+          SRVUTIL_AGENT_DIR: agentDir,
+        },
+        {
+          platform: "win32",
+          command: ["C:\\srvutil\\srvutil-agent.exe"],
+          runCommand: () => {
+            throw new Error("'icacls' failed (exit 5)");
+          },
+        },
+      ),
+    ).rejects.toThrow(/icacls/);
+    expect(readdirSync(agentDir)).toEqual([]);
+  });
+
   it("Windows: agent.json gets a SYSTEM + Administrators ACL, and the task is started right after it is created", async () => {
     const { file } = await tokenFileFor("SRV-WIN-01");
     const out = await install(
@@ -190,9 +275,11 @@ describe("agent install saves what it was given and checks it first", () => {
       },
       { platform: "win32", dryRun: true, command: ["C:\\Program Files\\srvutil\\srvutil-agent.exe"] },
     );
+    expect(out).toContain(
+      "# would create D:\\ProgramData\\srvutil\\agent.json empty, then run: icacls D:\\ProgramData\\srvutil\\agent.json /inheritance:r /grant:r *S-1-5-18:F *S-1-5-32-544:F\n# would write D:\\ProgramData\\srvutil\\agent.json:",
+    );
     const runs = out.split("\n").filter((l) => l.startsWith("# would run: "));
     expect(runs).toEqual([
-      "# would run: icacls D:\\ProgramData\\srvutil\\agent.json /inheritance:r /grant:r *S-1-5-18:F *S-1-5-32-544:F",
       `# would run: schtasks /Create /TN srvutil-agent /XML ${join(work, "units", "srvutil-agent.task.xml")} /F`,
       "# would run: schtasks /Run /TN srvutil-agent",
     ]);

@@ -163,6 +163,7 @@ describe("Windows Task Scheduler", () => {
   });
 
   it("is well-formed XML in the Task Scheduler namespace, written as UTF-16 with BOM", async () => {
+    const commands: string[][] = [];
     await agentInstallCommand({
       command: winSpec.command,
       mode: "timer",
@@ -172,7 +173,12 @@ describe("Windows Task Scheduler", () => {
       platform: "win32",
       env: { SRVUTIL_AGENT_DIR: join(work, "a") },
       print: () => {},
+      runCommand: (c) => {
+        commands.push([...c]);
+      },
     });
+    // --no-activate: no schtasks, but agent.json still got its ACL (before its content).
+    expect(commands.map((c) => c[0])).toEqual(["icacls"]);
     // agent.json went into the agent dir with this machine's path rules, not into the cwd.
     expect(readdirSync(join(work, "a"))).toEqual(["agent.json"]);
     const file = join(work, "srvutil-agent.task.xml");

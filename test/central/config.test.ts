@@ -41,6 +41,7 @@ describe("central configuration schema", () => {
       dataDir: path.resolve("./data"),
       listen: { host: "127.0.0.1", port: 8080 },
       dbUrl: `sqlite:${path.resolve("./data/srvutil.db")}`,
+      mountLimits: { perSample: 64, perServerWeek: 256 },
       reportTimeZone: "UTC",
       smtpUrl: null,
       mailFrom: "srvutil <srvutil@localhost>",
@@ -81,6 +82,8 @@ describe("central configuration schema", () => {
     const c = loadCentralConfig({
       SRVUTIL_LISTEN: "[::1]:9000",
       SRVUTIL_MAX_ROWS_PER_FILE: "10",
+      SRVUTIL_MAX_MOUNTS_PER_SAMPLE: "100",
+      SRVUTIL_MAX_MOUNTS_PER_SERVER: "1000",
       SRVUTIL_PARSE_WORKERS: "0",
       SRVUTIL_RATE_LIMIT_PER_SECOND: "0.5",
       SRVUTIL_RATE_LIMIT_BURST: "3",
@@ -108,6 +111,7 @@ describe("central configuration schema", () => {
     expect(c.listen).toEqual({ host: "::1", port: 9000 });
     expect(c.retention).toEqual({ rawDays: null, receivedMetricsDays: 400, hourlyMonths: 13 });
     expect(c.maxRowsPerFile).toBe(10);
+    expect(c.mountLimits).toEqual({ perSample: 100, perServerWeek: 1000 });
     expect(c.parseWorkers).toBe(0);
     expect(c.rateLimit).toEqual({ perSecond: 0.5, burst: 3 });
     expect(c.sqliteSynchronous).toBe("FULL");
@@ -132,6 +136,8 @@ describe("central configuration schema", () => {
     SRVUTIL_MAX_BODY_BYTES: "0",
     SRVUTIL_MAX_FUTURE_SKEW_SECONDS: "-1",
     SRVUTIL_MAX_ROWS_PER_FILE: "many",
+    SRVUTIL_MAX_MOUNTS_PER_SAMPLE: "0",
+    SRVUTIL_MAX_MOUNTS_PER_SERVER: "lots",
     SRVUTIL_PARSE_WORKERS: "65",
     SRVUTIL_RATE_LIMIT_PER_SECOND: "-1",
     SRVUTIL_RATE_LIMIT_BURST: "lots",
@@ -318,6 +324,8 @@ describe("README configuration table", () => {
     const unknown = new Set<string>();
     for (const file of readdirRecursive(path.join(ROOT, "src"))) {
       for (const m of readFileSync(file, "utf8").matchAll(/\bSRVUTIL_[A-Z0-9_]*[A-Z0-9]\b/g)) {
+        // SRVUTIL_E_… are error codes (errorCode in src/errors.ts), not settings.
+        if (m[0].startsWith("SRVUTIL_E_")) continue;
         if (!known.has(m[0])) unknown.add(`${m[0]} (${path.relative(ROOT, file)})`);
       }
     }

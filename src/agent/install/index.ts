@@ -1,9 +1,10 @@
 import { realpathSync } from "node:fs";
-import { chmod, copyFile, mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { AgentUsageError } from "../errors.js";
 import { launchdPlan, launchdUninstallPlan } from "./launchd.js";
 import { schtasksPlan, schtasksUninstallPlan } from "./schtasks.js";
+import { windowsAclCommand } from "./settings.js";
 import { systemdPlan, systemdUninstallPlan } from "./systemd.js";
 import type { GeneratedFile, InstallMode, InstallPlan, InstallSpec } from "./types.js";
 
@@ -24,6 +25,21 @@ export interface InstallOptions {
   activate?: boolean;
   /** Where --dry-run output and progress lines go. */
   print?: (line: string) => void;
+  /** Runs one command; throws when it fails (default: spawnSync with the output shown). */
+  runCommand?: CommandRunner;
+}
+
+/** Runs one command, program first; throws when it cannot start or exits non-zero. */
+export type CommandRunner = (command: readonly string[]) => void | Promise<void>;
+
+async function spawnRunner(): Promise<CommandRunner> {
+  const { spawnSync } = await import("node:child_process");
+  return ([cmd, ...args]) => {
+    const r = spawnSync(cmd!, args, { stdio: "inherit", windowsHide: true });
+    if (r.error || r.status !== 0) {
+      throw new Error(`'${[cmd, ...args].join(" ")}' failed (${r.error?.message ?? `exit ${r.status}`})`);
+    }
+  };
 }
 
 export function parseInstallMode(text: string | undefined): InstallMode {
@@ -82,14 +98,42 @@ async function runAll(
   commands: readonly string[][],
   print: (l: string) => void,
   tolerateFailure: boolean,
+  run: CommandRunner,
 ): Promise<void> {
-  const { spawnSync } = await import("node:child_process");
-  for (const [cmd, ...args] of commands) {
-    print(`$ ${[cmd, ...args].join(" ")}`);
-    const r = spawnSync(cmd!, args, { stdio: "inherit", windowsHide: true });
-    if ((r.error || r.status !== 0) && !tolerateFailure) {
-      throw new Error(`'${[cmd, ...args].join(" ")}' failed (${r.error?.message ?? `exit ${r.status}`})`);
+  for (const command of commands) {
+    print(`$ ${command.join(" ")}`);
+    try {
+      await run(command);
+    } catch (err) {
+      if (!tolerateFailure) throw err;
     }
+  }
+}
+
+/**
+ * Writes a file only SYSTEM and Administrators may read, on Windows. It is
+ * created empty beside its target, given that ACL (inheritance removed:
+ * ProgramData lets Users read), and only then filled and renamed into
+ * place, so the secret is never in a file with the inherited ACL, not even
+ * for a moment, and `--no-activate` does not skip the ACL.
+ */
+async function writeWithPrivateAcl(file: GeneratedFile, run: CommandRunner): Promise<void> {
+  const temp = `${file.path}.new-${process.pid}`;
+  await rm(temp, { force: true });
+  await (await open(temp, "wx")).close();
+  try {
+    await run(windowsAclCommand(temp));
+    const handle = await open(temp, "r+");
+    try {
+      await handle.writeFile(encode(file));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file.path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
   }
 }
 
@@ -102,6 +146,9 @@ export async function applyInstall(plan: InstallPlan, options: InstallOptions = 
       print(sameFile(c.from, c.to) ? `# ${c.to} is already in place` : `# would copy ${c.from} to ${c.to}`);
     }
     for (const f of plan.files) {
+      if (plan.platform === "win32" && f.privateAcl) {
+        print(`# would create ${f.path} empty, then run: ${windowsAclCommand(f.path).join(" ")}`);
+      }
       const mode = f.mode !== undefined && plan.platform !== "win32" ? `, mode ${f.mode.toString(8)}` : "";
       print(`# would write ${f.path}${f.encoding === "utf16le" ? " (UTF-16LE with BOM)" : ""}${mode}:`);
       print(f.secret ? `(the token, ${f.content.trim().length} characters)` : f.content.trimEnd());
@@ -120,15 +167,21 @@ export async function applyInstall(plan: InstallPlan, options: InstallOptions = 
     await rename(temp, c.to);
     print(`copied ${c.from} to ${c.to}`);
   }
+  const run = options.runCommand ?? (await spawnRunner());
   for (const f of plan.files) {
     await mkdir(dirname(f.path), { recursive: true });
+    if (plan.platform === "win32" && f.privateAcl) {
+      await writeWithPrivateAcl(f, run);
+      print(`wrote ${f.path} (readable by SYSTEM and Administrators only)`);
+      continue;
+    }
     const mode = f.mode ?? 0o644;
     await writeFile(f.path, encode(f), { mode });
     // writeFile's mode applies only to a new file; an agent.json from an earlier install is tightened too.
     if (process.platform !== "win32") await chmod(f.path, mode);
     print(`wrote ${f.path}`);
   }
-  if (options.activate ?? true) await runAll(plan.activate, print, false);
+  if (options.activate ?? true) await runAll(plan.activate, print, false, run);
 }
 
 /** Stops and deregisters the agent, then deletes its files (missing ones are fine). */
@@ -141,10 +194,11 @@ export async function applyUninstall(plan: InstallPlan, options: InstallOptions 
     for (const c of plan.activate) print(`# would run: ${c.join(" ")}`);
     return;
   }
-  if (options.activate ?? true) await runAll(plan.deactivate, print, true);
+  const run = options.runCommand ?? (await spawnRunner());
+  if (options.activate ?? true) await runAll(plan.deactivate, print, true, run);
   for (const f of [...plan.files.map((f) => f.path), ...(plan.copies ?? []).map((c) => c.to)]) {
     await rm(f, { force: true });
     print(`removed ${f}`);
   }
-  if (options.activate ?? true) await runAll(plan.activate, print, true);
+  if (options.activate ?? true) await runAll(plan.activate, print, true, run);
 }

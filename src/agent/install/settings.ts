@@ -11,7 +11,8 @@ import type { GeneratedFile } from "./types.js";
  * agent.json there. The token itself never goes into agent.json; a token
  * given only as SRVUTIL_AGENT_TOKEN is written to its own file next to it.
  * Both are readable by root (0600) or, on Windows, by SYSTEM and
- * Administrators only (see windowsAclCommand).
+ * Administrators only (privateAcl: see windowsAclCommand), from the moment
+ * they exist.
  */
 export interface SavedSettings {
   files: GeneratedFile[];
@@ -38,6 +39,7 @@ export function settingsFiles(config: AgentConfig): SavedSettings {
       encoding: "utf8",
       mode: 0o600,
       secret: true,
+      privateAcl: true,
     });
   }
   const saved: Record<string, unknown> = { ...existing };
@@ -60,6 +62,7 @@ export function settingsFiles(config: AgentConfig): SavedSettings {
     content: `${JSON.stringify(saved, null, 2)}\n`,
     encoding: "utf8",
     mode: 0o600,
+    privateAcl: true,
   });
   return { files, configPath, tokenPath };
 }

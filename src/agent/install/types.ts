@@ -22,6 +22,13 @@ export interface GeneratedFile {
   mode?: number;
   /** Holds the token: --dry-run prints its length, not its content. */
   secret?: boolean;
+  /**
+   * Readable by SYSTEM and Administrators only on Windows (agent.json, the
+   * token file): created with that ACL before any content goes in
+   * (windowsAclCommand), whether or not the plan is activated. Elsewhere
+   * `mode` (0600) does this.
+   */
+  privateAcl?: boolean;
 }
 
 /** A file copied as it is: the single executable into the bin directory. */

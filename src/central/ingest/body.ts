@@ -1,19 +1,22 @@
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
+import { FirstLineGuard } from "../../protocol/index.js";
 import { HttpError } from "./http-error.js";
 
 /**
  * Reads a request body (or a multipart file stream) into one Buffer, with a
  * hard cap on both the bytes on the wire and the bytes after decompression:
  * a gzip bomb is cut off as soon as its output passes the cap, long before
- * it could exhaust memory.
+ * it could exhaust memory. The body is a metrics file, so its first line is
+ * watched too: one longer than a header may be (MAX_HEADER_BYTES) is refused
+ * as it arrives (400 header_too_long), not after 16 MiB of it were buffered.
  */
 export async function readCappedBody(
   stream: Readable,
   encoding: "identity" | "gzip",
   maxBytes: number,
 ): Promise<Buffer> {
-  const raw = await collect(stream, maxBytes, "request body");
+  const raw = await collect(stream, maxBytes, "request body", encoding === "identity");
   if (encoding === "identity") return raw;
   return gunzipCapped(raw, maxBytes);
 }
@@ -38,15 +41,17 @@ export function gunzipCapped(compressed: Buffer, maxBytes: number): Promise<Buff
   return new Promise((resolve, reject) => {
     const gunzip = createGunzip();
     const chunks: Buffer[] = [];
+    const firstLine = new FirstLineGuard();
     let total = 0;
     let done = false;
     gunzip.on("data", (chunk: Buffer) => {
       if (done) return;
       total += chunk.length;
-      if (total > maxBytes) {
+      const refusal = total > maxBytes ? tooLarge(maxBytes, "decompressed body") : firstLine.next(chunk);
+      if (refusal !== null) {
         done = true;
         gunzip.destroy();
-        reject(tooLarge(maxBytes, "decompressed body"));
+        reject(refusal);
         return;
       }
       chunks.push(chunk);
@@ -65,9 +70,10 @@ export function gunzipCapped(compressed: Buffer, maxBytes: number): Promise<Buff
   });
 }
 
-function collect(stream: Readable, maxBytes: number, what: string): Promise<Buffer> {
+function collect(stream: Readable, maxBytes: number, what: string, watchFirstLine: boolean): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    const firstLine = watchFirstLine ? new FirstLineGuard() : null;
     let total = 0;
     let done = false;
     const finish = (err: Error | null) => {
@@ -84,7 +90,8 @@ function collect(stream: Readable, maxBytes: number, what: string): Promise<Buff
     };
     const onData = (chunk: Buffer) => {
       total += chunk.length;
-      if (total > maxBytes) finish(tooLarge(maxBytes, what));
+      const refusal = total > maxBytes ? tooLarge(maxBytes, what) : (firstLine?.next(chunk) ?? null);
+      if (refusal !== null) finish(refusal);
       else chunks.push(chunk);
     };
     const onEnd = () => finish(null);

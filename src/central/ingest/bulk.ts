@@ -39,8 +39,10 @@ export interface ImportSummary {
   rows: number;
   inserted: number;
   duplicates: number;
-  /** Seed lines skipped for breaking the seed contract, with file and line. */
+  /** Seed lines skipped for breaking the seed contract, with file and line: the first 100 of each file. */
   skippedLines: SkippedLine[];
+  /** Every skipped seed line, also those past each file's first 100. */
+  skippedLineCount: number;
 }
 
 /** Files accepted by import: CSV v1, plain or gzipped. */
@@ -87,6 +89,7 @@ export async function importDirectory(
     inserted: 0,
     duplicates: 0,
     skippedLines: [],
+    skippedLineCount: 0,
   };
   const fileOptions = {
     format: options.format ?? "auto",
@@ -111,6 +114,7 @@ export async function importDirectory(
       for (const p of result.skippedRows) {
         summary.skippedLines.push({ file, line: p.line, error: describeSeedProblem(p) });
       }
+      summary.skippedLineCount += result.skippedLineCount;
       summary.imported++;
       summary.rows += result.rows;
       summary.inserted += result.inserted;
@@ -214,7 +218,7 @@ export async function rebuildFromRaw(
       summary.rebuilt++;
       summary.rows += result.rows;
       summary.inserted += result.inserted;
-      summary.skippedLines += result.skippedRows.length;
+      summary.skippedLines += result.skippedLineCount;
     } catch (err) {
       summary.failed.push({ file, error: describeError(err) });
     }

@@ -1,9 +1,16 @@
 import { SrvutilError } from "../../errors.js";
 
 /**
+ * Characters of an error answer's message. Messages quote input clipped
+ * already (clipEcho); this bounds the answer whatever a message holds.
+ */
+export const MAX_ERROR_MESSAGE_CHARS = 2048;
+
+/**
  * A request the API refuses, with the status and the JSON body it answers:
- * `{"error", "line", "column", "reason"}`. Every 4xx of the API has this shape
- * so clients parse one error format.
+ * `{"error", "line", "column", "reason", "code"}`. Every 4xx of the API has
+ * this shape so clients parse one error format; `code` is derived from
+ * `reason` (errorCode in src/errors.ts).
  */
 export class HttpError extends SrvutilError {
   constructor(

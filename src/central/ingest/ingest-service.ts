@@ -10,6 +10,7 @@ import {
 } from "../../protocol/index.js";
 import type { AutomationLog } from "../automation-log.js";
 import { AgentTokenRevokedError, type Storage, type StoredUpload } from "../storage/store.js";
+import { DEFAULT_MOUNT_LIMITS, MountLimiter, type MountLimits, mountsInRollups } from "./mount-limits.js";
 import { ParsePool } from "./parse-pool.js";
 import { compressRawBody } from "./raw-body.js";
 import { RawFileWriter } from "./raw-file-writer.js";
@@ -77,6 +78,8 @@ export interface IngestServiceOptions {
    * acknowledged upload survives the loss of this instance's disk.
    */
   rawStore?: "files" | "database";
+  /** Distinct mounts accepted per sample and per server and UTC week (./mount-limits.ts). */
+  mountLimits?: MountLimits;
 }
 
 export interface IngestResult {
@@ -90,8 +93,13 @@ export interface IngestResult {
   rawPath: string;
   /** Where the raw copy under `rawPath` is kept: a file on this instance's disk, or the database (SRVUTIL_RAW_STORE). */
   rawStoredIn: NonNullable<IngestServiceOptions["rawStore"]>;
-  /** Seed lines skipped for breaking the seed contract (always empty for CSV v1, which refuses the file). */
+  /**
+   * Seed lines skipped for breaking the seed contract, the first 100 of them
+   * (always empty for CSV v1, which refuses the file).
+   */
   skippedRows: SeedRowProblem[];
+  /** Every skipped seed line, also those past the first 100. */
+  skippedLineCount: number;
 }
 
 export interface IngestFileOptions {
@@ -121,10 +129,15 @@ export class IngestService {
   private knownDirsDay = "";
   private readonly rawFiles = new RawFileWriter();
   private readonly parsePool: ParsePool;
+  private readonly mountLimiter: MountLimiter;
 
   constructor(private readonly options: IngestServiceOptions) {
     this.store = options.store;
     this.now = options.now ?? Date.now;
+    this.mountLimiter = new MountLimiter(
+      options.mountLimits ?? DEFAULT_MOUNT_LIMITS,
+      mountsInRollups(options.store),
+    );
     this.parsePool = new ParsePool(
       options.parseWorkers ?? 0,
       (bytes, opts) => parseMetricsCsv(bytes, opts).rows,
@@ -150,8 +163,29 @@ export class IngestService {
    */
   async ingestFile(bytes: Uint8Array, opts: IngestFileOptions = {}): Promise<IngestResult> {
     const receivedAt = this.now();
-    const { rows, skippedRows, seedTimeZone } = await this.decode(bytes, receivedAt, opts);
-    const server = singleServer(rows, opts.expectedServer);
+    const decoded = await this.decode(bytes, receivedAt, opts);
+    const server = singleServer(decoded.rows, opts.expectedServer);
+    // Checked before anything is written; the file's mounts count once its rows are stored.
+    const mounts = await this.mountLimiter.reserve(server, decoded.rows);
+    try {
+      const result = await this.storeFile(bytes, receivedAt, server, decoded, opts);
+      mounts.commit();
+      return result;
+    } catch (err) {
+      mounts.release();
+      throw err;
+    }
+  }
+
+  /** ingestFile once the file is read and within the limits: the replay check, the raw copy, the rows. */
+  private async storeFile(
+    bytes: Uint8Array,
+    receivedAt: number,
+    server: string,
+    decoded: DecodedFile,
+    opts: IngestFileOptions,
+  ): Promise<IngestResult> {
+    const { rows, skippedRows, skippedLineCount, seedTimeZone } = decoded;
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const rawStoredIn = this.options.rawStore ?? "files";
     const tokenCheck = opts.agentTokenId === undefined ? {} : { agentTokenId: opts.agentTokenId };
@@ -166,6 +200,7 @@ export class IngestService {
       rawPath: earlier.rawPath,
       rawStoredIn,
       skippedRows,
+      skippedLineCount,
     });
     const uploadId = newUploadId(receivedAt);
     const day = new Date(receivedAt).toISOString().slice(0, 10);
@@ -180,8 +215,16 @@ export class IngestService {
         rows,
       );
       if (answer.replayOf !== null) return replay(answer.replayOf);
-      this.logUpload(answer.outcome, server, bytes.byteLength, seedTimeZone, skippedRows.length);
-      return { ...answer.outcome, server, replay: false, rawPath, rawStoredIn, skippedRows };
+      this.logUpload(answer.outcome, server, bytes.byteLength, seedTimeZone, skippedLineCount);
+      return {
+        ...answer.outcome,
+        server,
+        replay: false,
+        rawPath,
+        rawStoredIn,
+        skippedRows,
+        skippedLineCount,
+      };
     }
     // A raw file is written before its rows, so a replay is found first (no file to take back).
     const earlier = await this.store.findUpload(server, sha256);
@@ -215,8 +258,8 @@ export class IngestService {
       await this.rawFiles.unlink(dir, file).catch(() => rm(file, { force: true }));
       throw err;
     }
-    this.logUpload(outcome, server, bytes.byteLength, seedTimeZone, skippedRows.length);
-    return { ...outcome, server, replay: false, rawPath, rawStoredIn, skippedRows };
+    this.logUpload(outcome, server, bytes.byteLength, seedTimeZone, skippedLineCount);
+    return { ...outcome, server, replay: false, rawPath, rawStoredIn, skippedRows, skippedLineCount };
   }
 
   private async requireActiveAgentToken(tokenId: string): Promise<void> {
@@ -284,7 +327,7 @@ export class IngestService {
       );
     }
     // A seed raw file says so in its name; one dropped in by hand is recognised by its header.
-    const { rows, skippedRows } = await this.decode(bytes, Number.POSITIVE_INFINITY, {
+    const { rows, skippedRows, skippedLineCount } = await this.decode(bytes, Number.POSITIVE_INFINITY, {
       format: parsedName?.seedTimeZone == null ? "auto" : "seed",
       ...(parsedName?.seedTimeZone == null ? {} : { sourceTimeZone: parsedName.seedTimeZone }),
     });
@@ -294,7 +337,15 @@ export class IngestService {
       { uploadId, server, receivedAt, rawPath: rel.join("/"), sha256, bytes: bytes.byteLength },
       rows,
     );
-    return { ...outcome, server, replay: false, rawPath: rel.join("/"), rawStoredIn, skippedRows };
+    return {
+      ...outcome,
+      server,
+      replay: false,
+      rawPath: rel.join("/"),
+      rawStoredIn,
+      skippedRows,
+      skippedLineCount,
+    };
   }
 
   /**
@@ -345,22 +396,18 @@ export class IngestService {
     return { recovered, failed };
   }
 
-  private async decode(
-    bytes: Uint8Array,
-    now: number,
-    opts: IngestFileOptions,
-  ): Promise<{ rows: MetricRow[]; skippedRows: SeedRowProblem[]; seedTimeZone: string | null }> {
+  private async decode(bytes: Uint8Array, now: number, opts: IngestFileOptions): Promise<DecodedFile> {
     if (resolveFormat(bytes, opts.format ?? "v1") === "v1") {
-      return { rows: await this.parse(bytes, now), skippedRows: [], seedTimeZone: null };
+      return { rows: await this.parse(bytes, now), skippedRows: [], skippedLineCount: 0, seedTimeZone: null };
     }
     const timeZone = opts.sourceTimeZone ?? this.options.seedTimeZone ?? "UTC";
-    const { rows, skipped } = readSeedFile(bytes, {
+    const { rows, skipped, skippedCount } = readSeedFile(bytes, {
       timeZone,
       now: Number.isFinite(now) ? now : Date.now(),
       maxFutureSkewMs: Number.isFinite(now) ? this.options.maxFutureSkewMs : Number.MAX_SAFE_INTEGER / 2,
       maxRows: this.options.maxRows,
     });
-    return { rows, skippedRows: skipped, seedTimeZone: timeZone };
+    return { rows, skippedRows: skipped, skippedLineCount: skippedCount, seedTimeZone: timeZone };
   }
 
   private async parse(bytes: Uint8Array, now: number): Promise<MetricRow[]> {
@@ -388,6 +435,15 @@ export class IngestService {
     }
     return dir;
   }
+}
+
+/** A file's rows as its reader gave them. */
+interface DecodedFile {
+  rows: MetricRow[];
+  skippedRows: SeedRowProblem[];
+  skippedLineCount: number;
+  /** The zone a seed file's times were read in; null for CSV v1. */
+  seedTimeZone: string | null;
 }
 
 function singleServer(rows: readonly MetricRow[], expected: string | undefined): string {

@@ -89,7 +89,7 @@ async function rebuildFromDatabase(
         summary.rebuilt++;
         summary.rows += result.rows;
         summary.inserted += result.inserted;
-        summary.skippedLines += result.skippedRows.length;
+        summary.skippedLines += result.skippedLineCount;
       } catch (err) {
         summary.failed.push({ file: raw.rawPath, error: err instanceof Error ? err.message : String(err) });
       }

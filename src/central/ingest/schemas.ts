@@ -13,6 +13,11 @@ export const errorResponseSchema = {
       description: "Header name of the offending column, or null when the problem is not tied to one",
     },
     reason: { type: "string", description: "Machine-readable cause (e.g. number, timestamp, unauthorized)" },
+    code: {
+      type: "string",
+      description:
+        "Stable error code: SRVUTIL_E_ and the reason in capitals (e.g. SRVUTIL_E_HEADER_TOO_LONG)",
+    },
   },
 } as const;
 
@@ -21,4 +26,5 @@ export interface ErrorResponse {
   line: number | null;
   column: string | null;
   reason: string;
+  code: string;
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync 
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AutomationLog, redactSecrets } from "../../../src/central/automation-log.js";
+import { AutomationLog, MAX_LOG_LINE_BYTES, redactSecrets } from "../../../src/central/automation-log.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { runCli } from "../../helpers/cli.js";
 import { freePort } from "../../helpers/net.js";
@@ -35,6 +35,49 @@ describe("AutomationLog", () => {
     expect(lines[1].error).toEqual({ name: "Error", message: "ECONNREFUSED" });
     expect(lines[3].big).toBe("10");
     expect(Date.parse(lines[0].time)).toBeGreaterThan(0);
+  });
+
+  it("bounds every line to MAX_LOG_LINE_BYTES, keeping what names the entry, so one entry cannot rotate the history away", () => {
+    const file = path.join(dir, "automation.log");
+    const log = new AutomationLog(file);
+    log.info("before", { n: 1 });
+    // What an unbounded list of skipped seed lines once wrote: one 85 MB line.
+    const lines = Array.from({ length: 200_000 }, (_, i) => `line ${i + 3}: expected 8 fields, found 1`);
+    log.warn("seed bridge skipped lines", {
+      server: "SEED-01",
+      lines,
+      note: "é".repeat(100_000),
+      smtp: `smtp://user:${"s".repeat(5000)}@mail.example.com:587`,
+    });
+    // Many fields, each short: the second stage keeps only the names.
+    log.info(
+      "wide",
+      Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`field_${i}`, "v".repeat(100)])),
+    );
+    log.info("after", { n: 2 });
+    const written = readFileSync(file, "utf8").trim().split("\n");
+    expect(written).toHaveLength(4);
+    for (const l of written) expect(Buffer.byteLength(l)).toBeLessThanOrEqual(MAX_LOG_LINE_BYTES);
+    const [before, big, wide, after] = written.map((l) => JSON.parse(l));
+    expect(before).toMatchObject({ event: "before", n: 1 });
+    expect(after).toMatchObject({ event: "after", n: 2 });
+    expect(big).toMatchObject({
+      level: "warn",
+      event: "seed bridge skipped lines",
+      server: "SEED-01",
+      truncated: true,
+    });
+    expect(big.original_bytes).toBeGreaterThan(8_000_000);
+    expect(big.lines.slice(0, 2)).toEqual([
+      "line 3: expected 8 fields, found 1",
+      "line 4: expected 8 fields, found 1",
+    ]);
+    expect(big.lines.at(-1)).toBe("… (200000 items)");
+    expect(big.note).toMatch(/… \(100000 characters\)$/);
+    // Redacted before it was clipped: no piece of the secret is left.
+    expect(big.smtp).toBe("smtp://user:***@mail.example.com:587");
+    expect(wide).toMatchObject({ event: "wide", truncated: true });
+    expect(wide.fields).toHaveLength(16);
   });
 
   it("rotates by size and keeps at most maxFiles old files, so it never fills the disk", () => {

@@ -287,8 +287,9 @@ describe("limits", () => {
     const headers = { authorization: `Bearer ${token}`, "content-type": "text/csv" };
     const plain = await c.app.inject({ method: "POST", url: "/api/v1/metrics", headers, payload: big });
     expect(plain.statusCode).toBe(413);
-    // 64 MiB of zeros compress to ~64 KiB; the cap stops decompression at 64 KiB.
-    const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 });
+    // 64 MiB of line ends compress to ~64 KiB; the cap stops decompression at 64 KiB. (Line
+    // ends, so that the first line is short: zeros are refused sooner, as a header too long.)
+    const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024, "\n"), { level: 9 });
     expect(bomb.length).toBeLessThan(64 * 1024);
     const res = await c.app.inject({
       method: "POST",
@@ -298,6 +299,14 @@ describe("limits", () => {
     });
     expect(res.statusCode).toBe(413);
     expect(res.json().error).toContain("SRVUTIL_MAX_BODY_BYTES");
+    const zeros = await c.app.inject({
+      method: "POST",
+      url: "/api/v1/metrics",
+      headers: { ...headers, "content-encoding": "gzip" },
+      payload: gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 }),
+    });
+    expect(zeros.statusCode).toBe(400);
+    expect(zeros.json()).toMatchObject({ reason: "header_too_long", code: "SRVUTIL_E_HEADER_TOO_LONG" });
     const ok = await c.app.inject({
       method: "POST",
       url: "/api/v1/metrics",

@@ -1,11 +1,12 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { CsvValidationError } from "../../../protocol/index.js";
+import { errorCode } from "../../../errors.js";
+import { CsvValidationError, clipEcho } from "../../../protocol/index.js";
 import { networkMatcher } from "../../auth/networks.js";
 import type { RateLimiter } from "../../auth/rate-limit.js";
 import type { AutomationLog } from "../../automation-log.js";
 import type { Storage } from "../../storage/store.js";
 import { readCappedBody } from "../body.js";
-import { HttpError } from "../http-error.js";
+import { HttpError, MAX_ERROR_MESSAGE_CHARS } from "../http-error.js";
 import { IngestInputError, type IngestService, ServerMismatchError } from "../ingest-service.js";
 import { describeSeedProblem } from "./format.js";
 
@@ -49,6 +50,9 @@ export interface SeedBridgeDeps extends SeedBridgeSettings {
 }
 
 export const SEED_BRIDGE_PATH = "/upload_metrics";
+
+/** Skipped lines a bridge log entry names (the answer names 5); the rest are only counted. */
+const LOGGED_SKIPPED_LINES = 20;
 
 /** A plain-text answer of the bridge. */
 class BridgeAnswer extends Error {
@@ -132,14 +136,19 @@ export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeD
         let text = result.replay
           ? `File already received ${where}${result.rawPath}`
           : `File received and saved ${where}${result.rawPath}`;
-        if (!result.replay && result.skippedRows.length > 0) {
-          const lines = result.skippedRows.map(describeSeedProblem);
+        if (!result.replay && result.skippedLineCount > 0) {
+          // Named up to a bound, counted in full: the answer and the log line stay small
+          // whatever the file (the parser keeps the first 100 problems only).
+          const lines = result.skippedRows.slice(0, LOGGED_SKIPPED_LINES).map(describeSeedProblem);
+          const count = result.skippedLineCount;
           deps.log?.warn("seed bridge skipped lines", {
             server: result.server,
             upload_id: result.uploadId,
+            skipped: count,
             lines,
           });
-          text += `; ${lines.length} line${lines.length === 1 ? "" : "s"} skipped: ${lines.slice(0, 5).join("; ")}`;
+          text += `; ${count} line${count === 1 ? "" : "s"} skipped: ${lines.slice(0, 5).join("; ")}`;
+          if (count > 5) text += "; …";
         }
         return reply.code(200).type("text/plain; charset=utf-8").send(text);
       },
@@ -179,10 +188,13 @@ async function readSeedForm(
 
 function bridgeAnswer(err: FastifyError | Error): { status: number; text: string } {
   if (err instanceof BridgeAnswer) return { status: err.status, text: err.text };
-  if (err instanceof CsvValidationError) return { status: 400, text: `Error: ${err.describe()}` };
+  // The JSON API's stable code, at the end of the line the seed agent prints.
+  const coded = (message: string, reason: string) =>
+    `Error: ${clipEcho(message, MAX_ERROR_MESSAGE_CHARS)} (${errorCode(reason)})`;
+  if (err instanceof CsvValidationError) return { status: 400, text: coded(err.describe(), err.reason) };
   if (err instanceof ServerMismatchError) return { status: 403, text: `Forbidden: ${err.message}` };
   if (err instanceof IngestInputError) return { status: 400, text: `Error: ${err.message}` };
-  if (err instanceof HttpError) return { status: err.statusCode, text: `Error: ${err.message}` };
+  if (err instanceof HttpError) return { status: err.statusCode, text: coded(err.message, err.reason) };
   const status = (err as FastifyError).statusCode;
   if (status !== undefined && status >= 400 && status < 500) return { status, text: `Error: ${err.message}` };
   return { status: 500, text: "Error: internal error; see the central's log" };

@@ -17,13 +17,14 @@ export function resolveFormat(bytes: Uint8Array, format: FileFormat): "v1" | "se
 }
 
 /**
- * A seed file's rows. Bad lines are skipped and returned; a file none of
- * whose lines can be read is refused like a bad CSV v1 file (nothing stored).
+ * A seed file's rows. Bad lines are skipped: the first 100 are returned with
+ * their problem, all are counted. A file none of whose lines can be read is
+ * refused like a bad CSV v1 file (nothing stored).
  */
 export function readSeedFile(
   bytes: Uint8Array,
   options: SeedParseOptions,
-): { rows: MetricRow[]; skipped: SeedRowProblem[] } {
+): { rows: MetricRow[]; skipped: SeedRowProblem[]; skippedCount: number } {
   const parsed = parseSeedCsv(bytes, options);
   if (parsed.lines === 0) {
     throw new CsvValidationError("empty", "file has a header but no data rows", 2, null);
@@ -37,7 +38,7 @@ export function readSeedFile(
       first.column,
     );
   }
-  return { rows: parsed.rows, skipped: parsed.skipped };
+  return { rows: parsed.rows, skipped: parsed.skipped, skippedCount: parsed.skippedCount };
 }
 
 /** "line 3, column disk_info_json: …" */

@@ -1,11 +1,16 @@
 import {
   CsvValidationError,
+  checkLineLengths,
+  clipEcho,
   csvRecords,
   decodeUtf8,
   MAX_MOUNT_LENGTH,
+  MAX_PROBLEMS_KEPT,
+  MAX_SKIPPED_LINES,
   type MetricRow,
   serverNameProblem,
   utcFromFields,
+  withoutTrailingBlankLines,
 } from "../../../protocol/index.js";
 import { type LocalTimeKind, SeedTimeResolver } from "./local-time.js";
 
@@ -50,7 +55,10 @@ export interface ParsedSeedFile {
   rows: MetricRow[];
   /** Data lines read (accepted or skipped). */
   lines: number;
+  /** The first MAX_PROBLEMS_KEPT (100) skipped lines, in file order. */
   skipped: SeedRowProblem[];
+  /** Every skipped line, also those past the first 100. */
+  skippedCount: number;
   /** Local times that fell into a skipped or repeated DST hour (all were kept). */
   dst: { skipped: number; repeatedFirst: number; repeatedSecond: number };
 }
@@ -103,15 +111,35 @@ class LineProblem {
  * bad lines are returned in `skipped`.
  */
 export function parseSeedCsv(bytes: Uint8Array, options: SeedParseOptions): ParsedSeedFile {
+  // A line of megabytes is no seed line: refused before it is decoded or split.
+  checkLineLengths(bytes);
   let text = decodeUtf8(bytes);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  text = withoutTrailingBlankLines(text);
   const resolver = new SeedTimeResolver(options.timeZone);
   const latest = options.now + options.maxFutureSkewMs;
   const out: ParsedSeedFile = {
     rows: [],
     lines: 0,
     skipped: [],
+    skippedCount: 0,
     dst: { skipped: 0, repeatedFirst: 0, repeatedSecond: 0 },
+  };
+  // Named up to a bound, then only counted; past MAX_SKIPPED_LINES the file
+  // is refused and not read further: a file of two million bad lines must
+  // cost neither two million messages nor seconds of reading.
+  const skip = (line: number, column: string | null, message: () => string) => {
+    if (out.skippedCount++ < MAX_PROBLEMS_KEPT) out.skipped.push({ line, column, message: message() });
+    if (out.skippedCount > MAX_SKIPPED_LINES) {
+      const first = out.skipped[0]!;
+      throw new CsvValidationError(
+        "too_many_bad_lines",
+        `more than ${MAX_SKIPPED_LINES} lines of the file cannot be read (the first, line ${first.line}: ` +
+          `${first.message}); the file is refused whole`,
+        line,
+        null,
+      );
+    }
   };
   let headerSeen = false;
   for (const record of csvRecords(text)) {
@@ -127,8 +155,18 @@ export function parseSeedCsv(bytes: Uint8Array, options: SeedParseOptions): Pars
       headerSeen = true;
       continue;
     }
-    if (record.fields.length === 0) continue; // a trailing blank line
     out.lines++;
+    if (record.fields.length === 0) {
+      // Not at the end (those are trimmed): skipped and counted like any line that cannot be read.
+      skip(record.line, null, () => "blank line");
+      continue;
+    }
+    const width = record.fields.length;
+    if (width !== SEED_COLUMNS.length) {
+      // The commonest broken line, told without a throw: a file of them must stay cheap.
+      skip(record.line, null, () => `expected ${SEED_COLUMNS.length} fields, found ${width}`);
+      continue;
+    }
     try {
       const sample = readLine(record.fields, resolver, latest);
       if (out.rows.length + sample.rows.length > options.maxRows) {
@@ -146,7 +184,7 @@ export function parseSeedCsv(bytes: Uint8Array, options: SeedParseOptions): Pars
       for (const row of sample.rows) out.rows.push(row);
     } catch (err) {
       if (!(err instanceof LineProblem)) throw err;
-      out.skipped.push({ line: record.line, column: err.column, message: err.message });
+      skip(record.line, err.column, () => err.message);
     }
   }
   if (!headerSeen) throw new CsvValidationError("empty", "file is empty (no header)", 1, null);
@@ -179,17 +217,20 @@ function readLine(
   const serverProblem = serverNameProblem(server);
   if (serverProblem !== null) throw new LineProblem("server_name", serverProblem);
   const cpuPercent = number(cpu, "cpu_percent");
-  if (cpuPercent > 100) throw new LineProblem("cpu_percent", `${cpu} is above 100`);
+  if (cpuPercent > 100) throw new LineProblem("cpu_percent", `${clip(cpu)} is above 100`);
   const totalGb = number(total, "total_ram_gb");
   const usedGb = number(used, "used_ram_gb");
   const availableGb = number(available, "available_ram_gb");
   const ramPercent = number(percent, "ram_percent");
-  if (ramPercent > 100) throw new LineProblem("ram_percent", `${percent} is above 100`);
+  if (ramPercent > 100) throw new LineProblem("ram_percent", `${clip(percent)} is above 100`);
   if (usedGb > totalGb) {
-    throw new LineProblem("used_ram_gb", `used ${used} GB is more than total ${total} GB`);
+    throw new LineProblem("used_ram_gb", `used ${clip(used)} GB is more than total ${clip(total)} GB`);
   }
   if (availableGb > totalGb) {
-    throw new LineProblem("available_ram_gb", `available ${available} GB is more than total ${total} GB`);
+    throw new LineProblem(
+      "available_ram_gb",
+      `available ${clip(available)} GB is more than total ${clip(total)} GB`,
+    );
   }
   const partitions = readDisks(disks);
 
@@ -231,7 +272,7 @@ function readDisks(json: string): Partition[] {
   try {
     parsed = JSON.parse(json);
   } catch (err) {
-    throw new LineProblem("disk_info_json", `not valid JSON (${(err as Error).message})`);
+    throw new LineProblem("disk_info_json", `not valid JSON (${clip((err as Error).message, 200)})`);
   }
   if (!Array.isArray(parsed)) throw new LineProblem("disk_info_json", "expected a JSON array of partitions");
   if (parsed.length === 0) throw new LineProblem("disk_info_json", "lists no partition");
@@ -257,19 +298,25 @@ function readDisks(json: string): Partition[] {
     const gb = (key: "total_gb" | "used_gb" | "free_gb"): number => {
       const v = e[key];
       if (typeof v !== "number" || !Number.isFinite(v)) {
-        throw new LineProblem("disk_info_json", `${mount}: ${key} is not a number`);
+        throw new LineProblem("disk_info_json", `${clip(mount)}: ${key} is not a number`);
       }
-      if (v < 0) throw new LineProblem("disk_info_json", `${mount}: ${key} is negative (${v})`);
+      if (v < 0) throw new LineProblem("disk_info_json", `${clip(mount)}: ${key} is negative (${v})`);
       return v;
     };
     const total = gb("total_gb");
     const used = gb("used_gb");
     const free = gb("free_gb");
     if (used > total) {
-      throw new LineProblem("disk_info_json", `${mount}: used ${used} GB is more than total ${total} GB`);
+      throw new LineProblem(
+        "disk_info_json",
+        `${clip(mount)}: used ${used} GB is more than total ${total} GB`,
+      );
     }
     if (free > total) {
-      throw new LineProblem("disk_info_json", `${mount}: free ${free} GB is more than total ${total} GB`);
+      throw new LineProblem(
+        "disk_info_json",
+        `${clip(mount)}: free ${free} GB is more than total ${total} GB`,
+      );
     }
     out.push({ mount, total: gibToBytes(total), used: gibToBytes(used), free: gibToBytes(free) });
   });
@@ -280,7 +327,7 @@ function number(text: string, column: string): number {
   if (!NUMBER.test(text)) throw new LineProblem(column, `'${clip(text)}' is not a number`);
   const v = Number(text);
   if (!Number.isFinite(v)) throw new LineProblem(column, `'${clip(text)}' is not a finite number`);
-  if (v < 0) throw new LineProblem(column, `${text} is negative`);
+  if (v < 0) throw new LineProblem(column, `${clip(text)} is negative`);
   return v;
 }
 
@@ -290,6 +337,6 @@ function gibToBytes(gib: number): number {
   return v;
 }
 
-function clip(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+function clip(text: string, max?: number): string {
+  return clipEcho(text, max);
 }

@@ -122,6 +122,79 @@ describe("seed format: reading one file", () => {
   });
 });
 
+describe("seed format: bounded cost of broken lines", () => {
+  const good = (hour: number) =>
+    `2026-11-20 ${String(hour).padStart(2, "0")}:00:00,X,1.0,8.0,1.0,6.0,25.0,"[{""mountpoint"": ""/"", ""total_gb"": 1.0, ""used_gb"": 0.5, ""free_gb"": 0.5}]"`;
+
+  it("names the first 100 skipped lines and counts all of them", () => {
+    const bad = Array.from({ length: 150 }, (_, i) => `bad ${i}`);
+    const p = parseSeedCsv(
+      Buffer.from(`${SEED_HEADER}\n${good(1)}\n${bad.join("\n")}\n${good(2)}\n`),
+      opts(),
+    );
+    expect(p.rows).toHaveLength(2);
+    expect(p.lines).toBe(152);
+    expect(p.skippedCount).toBe(150);
+    expect(p.skipped).toHaveLength(100);
+    expect(p.skipped[0]).toEqual({ line: 3, column: null, message: "expected 8 fields, found 1" });
+    expect(p.skipped[99]!.line).toBe(102);
+    const read = readSeedFile(Buffer.from(`${SEED_HEADER}\n${good(1)}\n${bad.join("\n")}\n`), opts());
+    expect({ kept: read.skipped.length, count: read.skippedCount }).toEqual({ kept: 100, count: 150 });
+  });
+
+  it("skips and counts a blank line in the middle; trailing blank lines are no lines", () => {
+    const p = parseSeedCsv(Buffer.from(`${SEED_HEADER}\r\n${good(1)}\r\n\r\n${good(2)}\r\n\r\n\n`), opts());
+    expect(p.rows).toHaveLength(2);
+    expect(p.skipped).toEqual([{ line: 3, column: null, message: "blank line" }]);
+    expect(p.lines).toBe(3);
+  });
+
+  it.each([
+    ["one-field lines", "x"],
+    ["quoted two-field lines", 'x,"y"'],
+    ["lines whose JSON fails to parse (30 µs each)", '2026-11-20 10:00:00,X,1,2,1,1,5,"["'],
+    ["lines with a bad time", 'x,X,1,2,1,1,5,"[]"'],
+    ["blank lines before a good one", ""],
+  ])("refuses a file past 1,000 broken %s, having read no further", (_name, line) => {
+    // 16 MiB of broken lines, then a good one.
+    const count = Math.floor((16 * 1024 * 1024) / (line.length + 1));
+    const file = Buffer.from(`${SEED_HEADER}\n${good(1)}\n${`${line}\n`.repeat(count)}${good(2)}\n`);
+    const t0 = performance.now();
+    let err: unknown;
+    try {
+      parseSeedCsv(file, opts());
+    } catch (e) {
+      err = e;
+    }
+    const ms = performance.now() - t0;
+    expect(err).toBeInstanceOf(CsvValidationError);
+    const e = err as CsvValidationError;
+    expect({ reason: e.reason, line: e.line }).toEqual({ reason: "too_many_bad_lines", line: 1003 });
+    expect(e.message).toMatch(/^more than 1000 lines of the file cannot be read \(the first, line 3: /);
+    expect(e.message.length).toBeLessThan(400);
+    // Reading 16 MiB of good lines takes about a second; this stops after 1,000 lines.
+    expect(ms).toBeLessThan(1500);
+  });
+
+  it("refuses a line longer than 64 KiB before reading it, and a header longer than 4 KiB", () => {
+    const long = `${good(1).slice(0, -2)}${" ".repeat(70_000)}]"`;
+    expect(() => parseSeedCsv(Buffer.from(`${SEED_HEADER}\n${good(1)}\n${long}\n`), opts())).toThrow(
+      expect.objectContaining({ reason: "line_too_long", line: 3 }),
+    );
+    expect(() => parseSeedCsv(Buffer.from(`${SEED_HEADER}${",".repeat(5000)}\n`), opts())).toThrow(
+      expect.objectContaining({ reason: "header_too_long", line: 1 }),
+    );
+  });
+
+  it("clips what a skipped line quotes of a huge field", () => {
+    const huge = `2026-11-20 10:00:00,X,1${"0".repeat(300)}.5,8.0,1.0,6.0,25.0,"[]"`;
+    const p = parseSeedCsv(Buffer.from(`${SEED_HEADER}\n${good(1)}\n${huge}\n`), opts());
+    expect(p.skipped).toHaveLength(1);
+    expect(p.skipped[0]!.message.length).toBeLessThan(120);
+    expect(p.skipped[0]!.message).toContain("(303 characters)");
+  });
+});
+
 describe("seed format: zone-less times across the DST changes (Europe/Berlin, 2026)", () => {
   it("reads a time in the skipped hour with the offset before the change", () => {
     const parsed = parseSeedCsv(fixture("dst/DST-01_2026-03-29_03-00-05_server_metrics.csv"), opts());
