@@ -53,6 +53,7 @@ export function createIngestService(
     maxRows: config.maxRowsPerFile,
     parseWorkers: config.parseWorkers,
     seedTimeZone: config.reportTimeZone,
+    hourlyRetentionMonths: config.retention.hourlyMonths,
     rawStore: rawStoreMode(config.rawStore, store),
   });
 }

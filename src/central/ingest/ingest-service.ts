@@ -9,7 +9,9 @@ import {
   serverNameProblem,
 } from "../../protocol/index.js";
 import type { AutomationLog } from "../automation-log.js";
+import { DEFAULT_RETENTION, ingestHorizon } from "../retention.js";
 import { AgentTokenRevokedError, type Storage, type StoredUpload } from "../storage/store.js";
+import { HttpError } from "./http-error.js";
 import { ParsePool } from "./parse-pool.js";
 import { compressRawBody } from "./raw-body.js";
 import { RawFileWriter } from "./raw-file-writer.js";
@@ -54,6 +56,33 @@ export class ServerMismatchError extends InputError {
 /** A file that is valid CSV v1 but cannot be ingested as one upload (e.g. several servers in one file on import). */
 export class IngestInputError extends InputError {}
 
+/**
+ * A file holding a sample older than the ingest horizon (../retention.ts,
+ * ingestHorizon): no report could ever show it, so the whole file is refused
+ * before anything of it is stored (422, reason `too_old`; the seed bridge
+ * answers 422 too, `central import` lists it as that file's error). The
+ * message starts with the stable code and names the horizon and the setting
+ * that moves it.
+ */
+export class SampleTooOldError extends HttpError {
+  static readonly code = "SRVUTIL_E_SAMPLE_TOO_OLD";
+  constructor(
+    readonly oldest: number,
+    readonly horizon: number,
+    hourlyMonths: number,
+  ) {
+    super(
+      422,
+      "too_old",
+      `${SampleTooOldError.code}: the file holds a sample from ${new Date(oldest).toISOString()}, older than ` +
+        `the ingest horizon ${new Date(horizon).toISOString()}: reports are built from hourly rollups, kept ` +
+        `SRVUTIL_RETENTION_HOURLY_MONTHS=${hourlyMonths} months (less 3 days for late samples), so it could ` +
+        "never be reported. Nothing of the file was stored. To take older data, raise " +
+        "SRVUTIL_RETENTION_HOURLY_MONTHS on the central (or set it to keep), or leave those samples out.",
+    );
+  }
+}
+
 export interface IngestServiceOptions {
   store: Storage;
   /** The data directory; raw paths in the database are relative to it. */
@@ -70,6 +99,12 @@ export interface IngestServiceOptions {
   parseWorkers?: number;
   /** Zone of the seed format's zone-less times when the caller names none (the report time zone). Default UTC. */
   seedTimeZone?: string;
+  /**
+   * Calendar months of hourly rollups kept (SRVUTIL_RETENTION_HOURLY_MONTHS;
+   * null: forever): files with samples before the ingest horizon it sets are
+   * refused. Default: the retention default (13).
+   */
+  hourlyRetentionMonths?: number | null;
   /**
    * Where raw files go (SRVUTIL_RAW_STORE, resolved by storage's rawStoreMode):
    * "files" (default), durable in received_metrics/ before the commit;
@@ -152,6 +187,7 @@ export class IngestService {
     const receivedAt = this.now();
     const { rows, skippedRows, seedTimeZone } = await this.decode(bytes, receivedAt, opts);
     const server = singleServer(rows, opts.expectedServer);
+    this.refuseTooOld(rows, receivedAt);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const rawStoredIn = this.options.rawStore ?? "files";
     const tokenCheck = opts.agentTokenId === undefined ? {} : { agentTokenId: opts.agentTokenId };
@@ -217,6 +253,19 @@ export class IngestService {
     }
     this.logUpload(outcome, server, bytes.byteLength, seedTimeZone, skippedRows.length);
     return { ...outcome, server, replay: false, rawPath, rawStoredIn, skippedRows };
+  }
+
+  /** Throws SampleTooOldError when a row is older than the ingest horizon at `now`. */
+  private refuseTooOld(rows: readonly MetricRow[], now: number): void {
+    const months =
+      this.options.hourlyRetentionMonths === undefined
+        ? DEFAULT_RETENTION.hourlyMonths
+        : this.options.hourlyRetentionMonths;
+    const horizon = ingestHorizon(now, months);
+    if (horizon === null || months === null) return;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const r of rows) if (r.timestamp < oldest) oldest = r.timestamp;
+    if (oldest < horizon) throw new SampleTooOldError(oldest, horizon, months);
   }
 
   private async requireActiveAgentToken(tokenId: string): Promise<void> {
