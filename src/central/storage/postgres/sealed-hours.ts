@@ -165,32 +165,30 @@ export async function foldSealedHours(client: pg.ClientBase, keys: readonly Hour
 async function mergeLateRows(client: pg.ClientBase, keys: readonly HourKey[]): Promise<HourKey[]> {
   const ranges = keyRanges(keys);
   const keyParams = [keys.map((k) => k.server), keys.map((k) => k.hour)];
-  const [samples, buckets, mounts, seen] = await Promise.all([
-    client.query({
-      text: `SELECT s.server, ${SAMPLE_FOLD_COLUMNS.split(", ")
-        .map((c) => `s.${c}`)
-        .join(", ")} FROM ${RANGES} ORDER BY s.server, s.ts, s.mount COLLATE "C"`,
-      values: rangeParams(ranges),
-      rowMode: "array",
-    }),
-    client.query({
-      text: `SELECT h.server, h.hour, ${prefixed("h", BUCKET_COLUMNS)} FROM rollup_hourly h
+  // One client runs one query at a time: these go one after the other.
+  const samples = await client.query({
+    text: `SELECT s.server, ${prefixed("s", SAMPLE_FOLD_COLUMNS)} FROM ${RANGES}
+           ORDER BY s.server, s.ts, s.mount COLLATE "C"`,
+    values: rangeParams(ranges),
+    rowMode: "array",
+  });
+  const buckets = await client.query({
+    text: `SELECT h.server, h.hour, ${prefixed("h", BUCKET_COLUMNS)} FROM rollup_hourly h
              JOIN unnest($1::text[], $2::int8[]) AS c(server, hour) ON h.server = c.server AND h.hour = c.hour`,
-      values: keyParams,
-      rowMode: "array",
-    }),
-    client.query({
-      text: `SELECT d.server, d.hour, d.mount, ${prefixed("d", MOUNT_COLUMNS)} FROM rollup_hourly_disk d
+    values: keyParams,
+    rowMode: "array",
+  });
+  const mounts = await client.query({
+    text: `SELECT d.server, d.hour, d.mount, ${prefixed("d", MOUNT_COLUMNS)} FROM rollup_hourly_disk d
              JOIN unnest($1::text[], $2::int8[]) AS c(server, hour) ON d.server = c.server AND d.hour = c.hour`,
-      values: keyParams,
-      rowMode: "array",
-    }),
-    client.query<{ server: string; hour: number; seen: Buffer }>(
-      `SELECT s.server, s.hour, s.seen FROM rollup_hour_seen s
+    values: keyParams,
+    rowMode: "array",
+  });
+  const seen = await client.query<{ server: string; hour: number; seen: Buffer }>(
+    `SELECT s.server, s.hour, s.seen FROM rollup_hour_seen s
        JOIN unnest($1::text[], $2::int8[]) AS c(server, hour) ON s.server = c.server AND s.hour = c.hour`,
-      keyParams,
-    ),
-  ]);
+    keyParams,
+  );
   const stored = new Map<string, StoredHour>();
   const entry = (server: string, hour: number): StoredHour => {
     const key = `${hour}|${server}`;
