@@ -387,6 +387,18 @@ async function lockAllServers(client: pg.ClientBase): Promise<void> {
   );
 }
 
+/**
+ * Every server lock for the session (until pg_advisory_unlock_all or the
+ * connection closes), blocking, in key order: for work that cannot run in one
+ * transaction (raw retention's DETACH … CONCURRENTLY), during which no
+ * refresher may take a dirty mark.
+ */
+export async function lockAllServersForSession(client: pg.ClientBase): Promise<void> {
+  await client.query(
+    `SELECT pg_advisory_lock(${LOCK_NAMESPACE}, k) FROM generate_series(0, ${LOCK_BUCKETS - 1}) AS k`,
+  );
+}
+
 type DirtyMark = HourKey;
 
 interface BatchResult {

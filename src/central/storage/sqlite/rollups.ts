@@ -205,6 +205,17 @@ function foldRanges(db: Database.Database, ranges: readonly TouchedRange[], rawH
   return hours;
 }
 
+/**
+ * Folds every upload past the watermark, inside the caller's write
+ * transaction. Raw retention calls it before each DELETE batch, in the same
+ * transaction: a late row stored just before must be in its sealed hour's
+ * bucket and seen set before it is deleted.
+ */
+export function foldPendingUploads(db: Database.Database): void {
+  const scratch: RefreshResult = { uploads: 0, hours: 0, rebuilt: false, more: false };
+  while (refreshBatch(db, REFRESH_BATCH_UPLOADS, Number.POSITIVE_INFINITY, scratch));
+}
+
 /** Drops and recomputes every rollup from the samples table. */
 export function rebuildRollups(db: Database.Database): RefreshResult {
   ensureRollupSchema(db);
@@ -385,12 +396,11 @@ export async function pruneRollups(
     .immediate();
   const target = rawHorizonHour(cutoffs.rawBefore);
   let hoursSealed = 0;
-  const scratch: RefreshResult = { uploads: 0, hours: 0, rebuilt: false, more: false };
   const sealStep = db.transaction((): number | null => {
     const horizon = stateGet(db, "raw_horizon");
     if (horizon >= target) return null;
     // What is pending is folded first: a seen set must list exactly what its bucket holds.
-    while (refreshBatch(db, REFRESH_BATCH_UPLOADS, Number.POSITIVE_INFINITY, scratch));
+    foldPendingUploads(db);
     // Hours before the fold floor are never folded again: they need no seen set.
     const start = Math.max(horizon, lateFoldFloor(hourlyHorizon));
     const next = prepared(db, NEXT_SAMPLE).pluck().get(start) as number | null;
