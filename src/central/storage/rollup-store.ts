@@ -99,6 +99,18 @@ export function foldFrom(horizons: { raw: number; hourly: number }): number {
 }
 
 /**
+ * How many hours one sealing step takes on when the raw horizon moves by
+ * more than an hour (the first retention run over a year of history): about
+ * `serverHours` server-hours a step, at least one hour and at most a week,
+ * so that a step of a large fleet stays short and a year of a small one does
+ * not take hundreds of transactions.
+ */
+export function sealStepMs(servers: number, serverHours: number): number {
+  const hours = Math.max(1, Math.min(168, Math.floor(serverHours / Math.max(1, servers))));
+  return hours * 3_600_000;
+}
+
+/**
  * The first date (YYYY-MM-DD) of the daily rollups a rebuild redoes when it
  * redoes the hours from `horizon` on: a day early covers every zone's offset
  * (UTC−12 to UTC+14), and the few days before the horizon it takes along

@@ -17,6 +17,7 @@ import {
   type RollupRefreshResult,
   type RollupStore,
   rawHorizonHour,
+  sealStepMs,
 } from "../rollup-store.js";
 import { replaceDaysInSql } from "./day-fold-sql.js";
 import { recomputeHoursInSql } from "./hour-buckets-sql.js";
@@ -131,12 +132,12 @@ const lockKeySql = (server: string): string => `hashtext(${server}) & ${LOCK_BUC
 export const ROLLUP_SERVER_LOCK = { namespace: LOCK_NAMESPACE, keySql: lockKeySql };
 
 /**
- * Hours sealed per transaction when the raw horizon moves: an hourly
- * retention run seals one hour; the first run over a year of history seals
- * it a day at a time. Uploads do not wait for it (only those into the hours
- * being sealed that still have rows to fold, for the end of that day's step).
+ * Server-hours sealed per transaction when the raw horizon moves by more
+ * than an hour (sealStepMs): a few seconds of holding every server lock
+ * (refreshers wait; uploads do not, except those into the hours being
+ * sealed that still have rows to fold, until the step commits).
  */
-const SEAL_STEP_MS = 24 * HOUR_MS;
+const SEAL_STEP_SERVER_HOURS = 20_000;
 
 /** Dirty hours claimed per transaction when the caller sets no bound. */
 const DEFAULT_BATCH_HOURS = 1000;
@@ -240,7 +241,10 @@ export class PgRollupStore implements RollupStore {
           )
         ).rows[0]!.ts;
         const from = next === null ? target : Math.max(start, next - (next % HOUR_MS));
-        const to = Math.min(target, from + SEAL_STEP_MS);
+        const servers = Number(
+          (await client.query<{ n: string }>("SELECT count(*) AS n FROM server_stats")).rows[0]!.n,
+        );
+        const to = Math.min(target, from + sealStepMs(servers, SEAL_STEP_SERVER_HOURS));
         let sealed = 0;
         if (from < to) {
           const done = await sealHours(client, from, to);

@@ -32,6 +32,7 @@ import {
   type RollupRefreshResult,
   type RollupStore,
   rawHorizonHour,
+  sealStepMs,
 } from "../rollup-store.js";
 import { foldSealedHour, hourRuns, type StoredHour } from "../sealed-hours.js";
 import { SeenSet } from "../seen-set.js";
@@ -92,11 +93,11 @@ const SAMPLE_SELECT = `SELECT ${SAMPLE_FOLD_COLUMNS} FROM samples WHERE server =
 const REFRESH_BATCH_UPLOADS = 500;
 
 /**
- * Hours sealed per transaction when the raw horizon moves: an hourly
- * retention run seals one hour; the first run over a year of history seals
- * it in these steps, yielding to the event loop (and uploads) between them.
+ * Server-hours sealed per transaction when the raw horizon moves by more
+ * than an hour (sealStepMs): about a second of holding the write lock;
+ * uploads get it between steps.
  */
-const SEAL_STEP_MS = 6 * HOUR_MS;
+const SEAL_STEP_SERVER_HOURS = 5_000;
 
 /**
  * Folds every upload newer than the watermark into the rollups. Cheap when
@@ -405,7 +406,8 @@ export async function pruneRollups(
     const start = Math.max(horizon, lateFoldFloor(hourlyHorizon));
     const next = prepared(db, NEXT_SAMPLE).pluck().get(start) as number | null;
     const from = next === null ? target : Math.max(start, next - (next % HOUR_MS));
-    const to = Math.min(target, from + SEAL_STEP_MS);
+    const servers = prepared(db, "SELECT count(*) FROM server_stats").pluck().get() as number;
+    const to = Math.min(target, from + sealStepMs(servers, SEAL_STEP_SERVER_HOURS));
     const sealed = from < to ? prepared(db, SEAL_HOURS).run(from, to).changes : 0;
     stateSet(db, "raw_horizon", Math.max(horizon, to));
     return sealed;
