@@ -6,7 +6,9 @@ import type { DayAggregate, DaySpan, HourAggregate } from "../aggregate/rows.js"
  *
  * The figures a rollup gives equal a fresh computation from the raw rows
  * (aggregate/rows.ts) bit for bit: both sides fold the same hour buckets in
- * the same order. Only spans whose local midnights fall on whole UTC hours
+ * the same order. (An hour sealed by retention that later takes late samples
+ * merges them into its bucket: counts, extremes and last values stay exact,
+ * sums equal up to rounding; see prune.) Only spans whose local midnights fall on whole UTC hours
  * can be served from hour buckets (see `hourlyRollupsFit`); the report reads
  * raw rows for the others (e.g. Asia/Kolkata).
  */
@@ -22,7 +24,11 @@ export interface RollupStore {
    * says there is work left); without bounds it runs until caught up.
    */
   refresh(options?: RollupRefreshOptions): Promise<RollupRefreshResult>;
-  /** Drops and recomputes every rollup from the samples. */
+  /**
+   * Drops and recomputes every rollup from the samples, from the raw
+   * horizon on; before it the kept buckets stay, and rows stored there again
+   * are folded as late rows of sealed hours (each sample once).
+   */
   rebuild(): Promise<RollupRefreshResult>;
   /**
    * The days of `span` for `servers` in `tz`, filling (and keeping) days not

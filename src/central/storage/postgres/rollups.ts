@@ -71,6 +71,9 @@ import { inTransaction } from "./transaction.js";
  * - Days are written only under the server's advisory lock (refresh and the
  *   first-use fill of readDaily), so two writers never merge hours of the
  *   same day from different snapshots.
+ * - Hours before the raw horizon are sealed: prune writes their seen sets
+ *   holding every server lock, and a refresh folds their late rows under the
+ *   same claims and locks as any hour (./sealed-hours.ts).
  */
 export const PG_ROLLUP_MIGRATIONS: readonly Migration[] = [
   {

@@ -60,7 +60,10 @@ import {
  *   time a report uses it; from then on refreshRollups keeps its days current.
  *   Only zones whose midnights fall on whole UTC hours can use hourly buckets
  *   (the report falls back to raw rows otherwise, e.g. Asia/Kolkata).
- * - rollup_state: the watermark (highest uploads.seq already folded in).
+ * - rollup_state: the watermark (highest uploads.seq already folded in) and
+ *   the horizons retention recorded (raw_horizon, hourly_horizon).
+ * - rollup_hour_seen: per sealed hour (before raw_horizon), the timestamps
+ *   its bucket counted (../seen-set.ts, ../sealed-hours.ts).
  *
  * Why a watermark is sound here and not on PostgreSQL (which uses dirty
  * (server, hour) marks instead, see ../postgres/rollups.ts): every write to
@@ -77,7 +80,9 @@ import {
  * Exactness under late and duplicate rows: every upload records the server
  * and its time range (ts_min, ts_max); a refresh recomputes every hour that
  * range touches from the raw samples, so whatever arrived (late, duplicated,
- * in any order) the buckets equal a fresh computation.
+ * in any order) the buckets equal a fresh computation. Hours before the raw
+ * horizon are sealed (their raw rows pruned): there a refresh folds only the
+ * rows whose timestamps the hour's seen set does not list, each sample once.
  *
  * Tables and migrations: ./rollup-schema.ts; daily folds and reads: ./rollup-days.ts.
  */
