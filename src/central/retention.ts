@@ -67,14 +67,24 @@ export function hourlyCutoff(now: number, months: number): number {
 export const INGEST_HORIZON_MARGIN_MS = 3 * DAY_MS;
 
 /**
- * The oldest sample the central accepts at `now`: three days after the
- * first hour whose bucket hourly retention keeps (SRVUTIL_RETENTION_HOURLY_MONTHS);
- * null when hour buckets are kept forever, and nothing is too old. Anything
- * older could never appear in a report, so an upload holding it is refused
- * whole, before anything of it is stored.
+ * The oldest sample the central accepts at `now`, and why: three days after
+ * the first hour whose bucket hourly retention keeps
+ * (SRVUTIL_RETENTION_HOURLY_MONTHS), or after the newest bucket retention
+ * has already deleted (`deletedBefore`, RollupHorizons.hourly: it is later
+ * when the setting was raised since), whichever is later; null when nothing
+ * is too old (hour buckets kept forever, none deleted). Anything older could
+ * never appear in a report, so an upload holding it is refused whole,
+ * before anything of it is stored.
  */
-export function ingestHorizon(now: number, hourlyMonths: number | null): number | null {
-  return hourlyMonths === null ? null : hourlyCutoff(now, hourlyMonths) + INGEST_HORIZON_MARGIN_MS;
+export function ingestHorizon(
+  now: number,
+  hourlyMonths: number | null,
+  deletedBefore = 0,
+): { horizon: number; because: "retention" | "deleted" } | null {
+  const kept = hourlyMonths === null ? null : hourlyCutoff(now, hourlyMonths) + INGEST_HORIZON_MARGIN_MS;
+  const deleted = deletedBefore > 0 ? deletedBefore + INGEST_HORIZON_MARGIN_MS : null;
+  if (deleted !== null && (kept === null || deleted > kept)) return { horizon: deleted, because: "deleted" };
+  return kept === null ? null : { horizon: kept, because: "retention" };
 }
 
 /**

@@ -9,7 +9,7 @@ import {
   serverNameProblem,
 } from "../../protocol/index.js";
 import type { AutomationLog } from "../automation-log.js";
-import { DEFAULT_RETENTION, ingestHorizon } from "../retention.js";
+import { DEFAULT_RETENTION, INGEST_HORIZON_MARGIN_MS, ingestHorizon } from "../retention.js";
 import { AgentTokenRevokedError, type Storage, type StoredUpload } from "../storage/store.js";
 import { HttpError } from "./http-error.js";
 import { ParsePool } from "./parse-pool.js";
@@ -69,16 +69,22 @@ export class SampleTooOldError extends HttpError {
   constructor(
     readonly oldest: number,
     readonly horizon: number,
-    hourlyMonths: number,
+    because: { hourlyMonths: number | null; deleted: boolean },
   ) {
+    const at = (t: number) => new Date(t).toISOString();
+    const why = because.deleted
+      ? `retention has already deleted the hourly rollups up to ${at(horizon - INGEST_HORIZON_MARGIN_MS)} ` +
+        "(SRVUTIL_RETENTION_HOURLY_MONTHS was lower then), and reports of that time cannot take new samples. " +
+        "Nothing of the file was stored; leave those samples out."
+      : `reports are built from hourly rollups, kept SRVUTIL_RETENTION_HOURLY_MONTHS=${because.hourlyMonths} ` +
+        "months (less 3 days for late samples), so it could never be reported. Nothing of the file was " +
+        "stored. To take older data, raise SRVUTIL_RETENTION_HOURLY_MONTHS on the central (or set it to " +
+        "keep) before its retention job deletes those hours, or leave those samples out.";
     super(
       422,
       "too_old",
-      `${SampleTooOldError.code}: the file holds a sample from ${new Date(oldest).toISOString()}, older than ` +
-        `the ingest horizon ${new Date(horizon).toISOString()}: reports are built from hourly rollups, kept ` +
-        `SRVUTIL_RETENTION_HOURLY_MONTHS=${hourlyMonths} months (less 3 days for late samples), so it could ` +
-        "never be reported. Nothing of the file was stored. To take older data, raise " +
-        "SRVUTIL_RETENTION_HOURLY_MONTHS on the central (or set it to keep), or leave those samples out.",
+      `${SampleTooOldError.code}: the file holds a sample from ${at(oldest)}, older than the ingest horizon ` +
+        `${at(horizon)}: ${why}`,
     );
   }
 }
@@ -144,6 +150,13 @@ export interface IngestFileOptions {
   agentTokenId?: string;
 }
 
+/**
+ * Samples younger than this are never before the deleted-buckets horizon:
+ * hourly retention keeps at least one calendar month (28 days or more), and
+ * that horizon is 3 days after the newest deleted bucket.
+ */
+const NEVER_DELETED_MS = 25 * 86_400_000;
+
 export class IngestService {
   private readonly store: Storage;
   private readonly now: () => number;
@@ -155,6 +168,7 @@ export class IngestService {
   private readonly knownDirs = new Set<string>();
   private knownDirsDay = "";
   private readonly rawFiles = new RawFileWriter();
+  private hourlyHorizon: { value: number; readAt: number } | null = null;
   private readonly parsePool: ParsePool;
 
   constructor(private readonly options: IngestServiceOptions) {
@@ -187,7 +201,7 @@ export class IngestService {
     const receivedAt = this.now();
     const { rows, skippedRows, seedTimeZone } = await this.decode(bytes, receivedAt, opts);
     const server = singleServer(rows, opts.expectedServer);
-    this.refuseTooOld(rows, receivedAt);
+    await this.refuseTooOld(rows, receivedAt);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const rawStoredIn = this.options.rawStore ?? "files";
     const tokenCheck = opts.agentTokenId === undefined ? {} : { agentTokenId: opts.agentTokenId };
@@ -256,16 +270,38 @@ export class IngestService {
   }
 
   /** Throws SampleTooOldError when a row is older than the ingest horizon at `now`. */
-  private refuseTooOld(rows: readonly MetricRow[], now: number): void {
+  private async refuseTooOld(rows: readonly MetricRow[], now: number): Promise<void> {
     const months =
       this.options.hourlyRetentionMonths === undefined
         ? DEFAULT_RETENTION.hourlyMonths
         : this.options.hourlyRetentionMonths;
-    const horizon = ingestHorizon(now, months);
-    if (horizon === null || months === null) return;
     let oldest = Number.POSITIVE_INFINITY;
     for (const r of rows) if (r.timestamp < oldest) oldest = r.timestamp;
-    if (oldest < horizon) throw new SampleTooOldError(oldest, horizon, months);
+    // Cheap test first: most files are far younger than any horizon.
+    const computed = ingestHorizon(now, months);
+    if (computed !== null && oldest < computed.horizon) {
+      throw new SampleTooOldError(oldest, computed.horizon, { hourlyMonths: months, deleted: false });
+    }
+    if (oldest >= now - NEVER_DELETED_MS) return;
+    const limit = ingestHorizon(now, months, await this.deletedBefore(now));
+    if (limit !== null && oldest < limit.horizon) {
+      throw new SampleTooOldError(oldest, limit.horizon, {
+        hourlyMonths: months,
+        deleted: limit.because === "deleted",
+      });
+    }
+  }
+
+  /**
+   * RollupHorizons.hourly, read at most once a minute: it moves an hour per
+   * retention run, and the day between the ingest horizon's margin and the
+   * refresh's covers a minute-old value.
+   */
+  private async deletedBefore(now: number): Promise<number> {
+    if (this.hourlyHorizon === null || now - this.hourlyHorizon.readAt > 60_000) {
+      this.hourlyHorizon = { value: (await this.store.rollups.horizons()).hourly, readAt: now };
+    }
+    return this.hourlyHorizon.value;
   }
 
   private async requireActiveAgentToken(tokenId: string): Promise<void> {

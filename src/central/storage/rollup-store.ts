@@ -44,12 +44,14 @@ export interface RollupStore {
    * Every requested server is a key of the answer, with [] when it has no hours.
    */
   readHourlyMany(servers: readonly string[], from: number, to: number): Promise<Map<string, HourAggregate[]>>;
+  /** The horizons retention recorded (see prune). */
+  horizons(): Promise<RollupHorizons>;
   /**
    * Retention, rollup side (daily rollups are kept forever). Deletes the
-   * hour buckets, and their seen sets, before `hourlyBefore`, and records it
-   * as the hourly horizon: no refresh folds an hour before it (plus
-   * LATE_FOLD_MARGIN_MS), since the local days around such an hour lack
-   * buckets to be recomputed from. Records `rawBefore`, rounded up to a whole
+   * hour buckets, and their seen sets, before `hourlyBefore`, and records
+   * the hour after the newest bucket it deleted as the hourly horizon: no
+   * refresh folds an hour before it (plus LATE_FOLD_MARGIN_MS), since the
+   * local days around such an hour lack buckets to be recomputed from. Records `rawBefore`, rounded up to a whole
    * hour, as the raw horizon: hours before it are sealed (their raw rows are
    * pruned, or about to be). Sealing an hour first folds what is pending for
    * it, then keeps the timestamps counted in its bucket (its seen set), so
@@ -66,12 +68,19 @@ export interface RollupPruneCutoffs {
   hourlyBefore: number;
 }
 
+export interface RollupHorizons {
+  /** Hours before this one are sealed (0: none). */
+  raw: number;
+  /** The hour after the newest hour bucket retention deleted (0: none deleted yet). */
+  hourly: number;
+}
+
 export interface RollupPruneResult {
   /** Hour buckets (server, hour) deleted. */
   hourlyDeleted: number;
   /** The raw horizon in force now (epoch ms, a whole hour): hours before it are sealed. */
   rawHorizon: number;
-  /** The hourly horizon in force now (epoch ms; 0: hour buckets are kept forever). */
+  /** The hourly horizon in force now (RollupHorizons.hourly). */
   hourlyHorizon: number;
   /** Seen sets written for the hours this call sealed. */
   hoursSealed: number;
@@ -100,7 +109,7 @@ export function lateFoldFloor(hourlyHorizon: number): number {
  * raw horizon on (not sealed: their rows are all there) are always
  * recomputed, whatever the settings put the floor at.
  */
-export function foldFrom(horizons: { raw: number; hourly: number }): number {
+export function foldFrom(horizons: RollupHorizons): number {
   return Math.min(horizons.raw, lateFoldFloor(horizons.hourly));
 }
 

@@ -518,7 +518,8 @@ describe.each(factories)("Storage contract, rollups: %s", (_name, skipReason, ma
     expect(pruned).toEqual({
       hourlyDeleted: 1,
       rawHorizon: Date.parse("2026-11-25T00:00:00Z"),
-      hourlyHorizon: Date.parse("2026-11-23T10:30:00Z"),
+      // The hour after the newest bucket deleted.
+      hourlyHorizon: Date.parse("2026-11-23T11:00:00Z"),
       // Nothing to seal: every hour before the raw horizon is also before the fold floor
       // (the hourly horizon + 2 days), which no refresh folds again.
       hoursSealed: 0,

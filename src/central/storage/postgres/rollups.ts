@@ -11,6 +11,7 @@ import {
   firstDateFrom,
   foldFrom,
   lateFoldFloor,
+  type RollupHorizons,
   type RollupPruneCutoffs,
   type RollupPruneResult,
   type RollupRefreshOptions,
@@ -165,6 +166,15 @@ export class PgRollupStore implements RollupStore {
     await this.pool.query("INSERT INTO rollup_zones (tz) VALUES ($1) ON CONFLICT DO NOTHING", [tz]);
   }
 
+  async horizons(): Promise<RollupHorizons> {
+    const client = await this.pool.connect();
+    try {
+      return await horizons(client);
+    } finally {
+      client.release();
+    }
+  }
+
   async refresh(options: RollupRefreshOptions = {}): Promise<RollupRefreshResult> {
     const batchHours = options.batchHours ?? DEFAULT_BATCH_HOURS;
     const maxBatches = options.maxBatches ?? Number.POSITIVE_INFINITY;
@@ -219,11 +229,21 @@ export class PgRollupStore implements RollupStore {
 
   async prune(cutoffs: RollupPruneCutoffs): Promise<RollupPruneResult> {
     const { hourlyDeleted, hourlyHorizon } = await this.transaction(async (client) => {
-      const hourlyHorizon = await raiseState(client, "hourly_horizon", cutoffs.hourlyBefore);
-      const deleted = await client.query("DELETE FROM rollup_hourly WHERE hour < $1", [cutoffs.hourlyBefore]);
+      const deleted = (
+        await client.query<{ n: number; newest: number | null }>(
+          `WITH d AS (DELETE FROM rollup_hourly WHERE hour < $1 RETURNING hour)
+           SELECT count(*)::int8 AS n, max(hour) AS newest FROM d`,
+          [cutoffs.hourlyBefore],
+        )
+      ).rows[0]!;
       await client.query("DELETE FROM rollup_hourly_disk WHERE hour < $1", [cutoffs.hourlyBefore]);
       await client.query("DELETE FROM rollup_hour_seen WHERE hour < $1", [cutoffs.hourlyBefore]);
-      return { hourlyDeleted: deleted.rowCount ?? 0, hourlyHorizon };
+      const hourlyHorizon = await raiseState(
+        client,
+        "hourly_horizon",
+        deleted.newest === null ? 0 : deleted.newest + HOUR_MS,
+      );
+      return { hourlyDeleted: deleted.n, hourlyHorizon };
     });
     const target = rawHorizonHour(cutoffs.rawBefore);
     let hoursSealed = 0;
@@ -528,7 +548,7 @@ async function dropFromHorizon(client: pg.ClientBase): Promise<number> {
 }
 
 /** The horizons recorded by prune (0: none): raw (hours before it are sealed) and hourly. */
-async function horizons(client: pg.ClientBase): Promise<{ raw: number; hourly: number }> {
+async function horizons(client: pg.ClientBase): Promise<RollupHorizons> {
   const r = await client.query<{ key: string; value: number }>(
     "SELECT key, value FROM rollup_state WHERE key IN ('raw_horizon', 'hourly_horizon')",
   );

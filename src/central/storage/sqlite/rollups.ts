@@ -26,6 +26,7 @@ import {
   firstDateFrom,
   foldFrom,
   lateFoldFloor,
+  type RollupHorizons,
   type RollupPruneCutoffs,
   type RollupPruneResult,
   type RollupRefreshOptions,
@@ -266,7 +267,7 @@ function rebuildAll(db: Database.Database, maxSeq: number): { uploads: number; h
 }
 
 /** The horizons retention recorded (0: none). */
-function sqliteHorizons(db: Database.Database): { raw: number; hourly: number } {
+function sqliteHorizons(db: Database.Database): RollupHorizons {
   return { raw: stateGet(db, "raw_horizon"), hourly: stateGet(db, "hourly_horizon") };
 }
 
@@ -390,7 +391,10 @@ export async function pruneRollups(
   ensureRollupSchema(db);
   const { hourlyDeleted, hourlyHorizon } = db
     .transaction(() => {
-      const hourlyHorizon = Math.max(stateGet(db, "hourly_horizon"), cutoffs.hourlyBefore);
+      const newest = prepared(db, "SELECT MAX(hour) FROM rollup_hourly WHERE hour < ?")
+        .pluck()
+        .get(cutoffs.hourlyBefore) as number | null;
+      const hourlyHorizon = Math.max(stateGet(db, "hourly_horizon"), newest === null ? 0 : newest + HOUR_MS);
       stateSet(db, "hourly_horizon", hourlyHorizon);
       const hourlyDeleted = prepared(db, "DELETE FROM rollup_hourly WHERE hour < ?").run(
         cutoffs.hourlyBefore,
@@ -434,6 +438,11 @@ export async function pruneRollups(
  */
 export class SqliteRollupStore implements RollupStore {
   constructor(private readonly db: Database.Database) {}
+
+  async horizons(): Promise<RollupHorizons> {
+    ensureRollupSchema(this.db);
+    return sqliteHorizons(this.db);
+  }
 
   async registerZone(tz: string): Promise<void> {
     registerRollupZone(this.db, tz);
