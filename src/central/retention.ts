@@ -30,7 +30,7 @@ export interface RetentionRun {
   /** Raw samples before this instant are gone (epoch ms, a whole UTC hour); null when kept forever. */
   rawCutoff: number | null;
   samples: SamplePruneResult | null;
-  /** Hour buckets deleted, and the raw horizon before which no hour is recomputed. */
+  /** Hour buckets deleted, the hours sealed, and the horizons in force now. */
   rollups: RollupPruneResult;
   /** received_metrics/<server>/<day>/ directories removed; null when the files are kept. */
   receivedMetricsDaysRemoved: number | null;
@@ -57,10 +57,42 @@ export function hourlyCutoff(now: number, months: number): number {
 }
 
 /**
+ * How far the ingest horizon lies after the hourly-retention cutoff. A late
+ * sample is folded into its hour bucket and its local day is recomputed from
+ * that day's buckets, so the whole day must still have them: the refresh
+ * folds nothing within LATE_FOLD_MARGIN_MS (2 days) of the hourly horizon,
+ * and the ingest leaves one day more for that horizon to move on between
+ * an upload and its fold.
+ */
+export const INGEST_HORIZON_MARGIN_MS = 3 * DAY_MS;
+
+/**
+ * The oldest sample the central accepts at `now`, and why: three days after
+ * the first hour whose bucket hourly retention keeps
+ * (SRVUTIL_RETENTION_HOURLY_MONTHS), or after the newest bucket retention
+ * has already deleted (`deletedBefore`, RollupHorizons.hourly: it is later
+ * when the setting was raised since), whichever is later; null when nothing
+ * is too old (hour buckets kept forever, none deleted). Anything older could
+ * never appear in a report, so an upload holding it is refused whole,
+ * before anything of it is stored.
+ */
+export function ingestHorizon(
+  now: number,
+  hourlyMonths: number | null,
+  deletedBefore = 0,
+): { horizon: number; because: "retention" | "deleted" } | null {
+  const kept = hourlyMonths === null ? null : hourlyCutoff(now, hourlyMonths) + INGEST_HORIZON_MARGIN_MS;
+  const deleted = deletedBefore > 0 ? deletedBefore + INGEST_HORIZON_MARGIN_MS : null;
+  if (deleted !== null && (kept === null || deleted > kept)) return { horizon: deleted, because: "deleted" };
+  return kept === null ? null : { horizon: kept, because: "retention" };
+}
+
+/**
  * In this order: partitions ahead; rollups caught up, so every hour about to
  * lose its raw rows is folded in first; the rollup side (hour buckets past
- * their retention, and the raw horizon recorded so that no hour before it is
- * recomputed from a part of its rows); then the raw samples; then the files.
+ * their retention; the hours about to lose their raw rows sealed, each with
+ * the set of timestamps its bucket counted, so late samples for it are
+ * folded in once); then the raw samples; then the files.
  */
 export async function runRetention(
   storage: Storage,

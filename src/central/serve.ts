@@ -54,6 +54,7 @@ export function createIngestService(
     mountLimits: config.mountLimits,
     parseWorkers: config.parseWorkers,
     seedTimeZone: config.reportTimeZone,
+    hourlyRetentionMonths: config.retention.hourlyMonths,
     rawStore: rawStoreMode(config.rawStore, store),
   });
 }

@@ -9,7 +9,9 @@ import {
   serverNameProblem,
 } from "../../protocol/index.js";
 import type { AutomationLog } from "../automation-log.js";
+import { DEFAULT_RETENTION, INGEST_HORIZON_MARGIN_MS, ingestHorizon } from "../retention.js";
 import { AgentTokenRevokedError, type Storage, type StoredUpload } from "../storage/store.js";
+import { HttpError } from "./http-error.js";
 import { DEFAULT_MOUNT_LIMITS, MountLimiter, type MountLimits, mountsInRollups } from "./mount-limits.js";
 import { ParsePool } from "./parse-pool.js";
 import { compressRawBody } from "./raw-body.js";
@@ -55,6 +57,39 @@ export class ServerMismatchError extends InputError {
 /** A file that is valid CSV v1 but cannot be ingested as one upload (e.g. several servers in one file on import). */
 export class IngestInputError extends InputError {}
 
+/**
+ * A file holding a sample older than the ingest horizon (../retention.ts,
+ * ingestHorizon): no report could ever show it, so the whole file is refused
+ * before anything of it is stored (422, reason `too_old`; the seed bridge
+ * answers 422 too, `central import` lists it as that file's error). The
+ * message starts with the stable code and names the horizon and the setting
+ * that moves it.
+ */
+export class SampleTooOldError extends HttpError {
+  static readonly code = "SRVUTIL_E_SAMPLE_TOO_OLD";
+  constructor(
+    readonly oldest: number,
+    readonly horizon: number,
+    because: { hourlyMonths: number | null; deleted: boolean },
+  ) {
+    const at = (t: number) => new Date(t).toISOString();
+    const why = because.deleted
+      ? `retention has already deleted the hourly rollups up to ${at(horizon - INGEST_HORIZON_MARGIN_MS)} ` +
+        "(SRVUTIL_RETENTION_HOURLY_MONTHS was lower then), and reports of that time cannot take new samples. " +
+        "Nothing of the file was stored; leave those samples out."
+      : `reports are built from hourly rollups, kept SRVUTIL_RETENTION_HOURLY_MONTHS=${because.hourlyMonths} ` +
+        "months (less 3 days for late samples), so it could never be reported. Nothing of the file was " +
+        "stored. To take older data, raise SRVUTIL_RETENTION_HOURLY_MONTHS on the central (or set it to " +
+        "keep) before its retention job deletes those hours, or leave those samples out.";
+    super(
+      422,
+      "too_old",
+      `${SampleTooOldError.code}: the file holds a sample from ${at(oldest)}, older than the ingest horizon ` +
+        `${at(horizon)}: ${why}`,
+    );
+  }
+}
+
 export interface IngestServiceOptions {
   store: Storage;
   /** The data directory; raw paths in the database are relative to it. */
@@ -71,6 +106,12 @@ export interface IngestServiceOptions {
   parseWorkers?: number;
   /** Zone of the seed format's zone-less times when the caller names none (the report time zone). Default UTC. */
   seedTimeZone?: string;
+  /**
+   * Calendar months of hourly rollups kept (SRVUTIL_RETENTION_HOURLY_MONTHS;
+   * null: forever): files with samples before the ingest horizon it sets are
+   * refused. Default: the retention default (13).
+   */
+  hourlyRetentionMonths?: number | null;
   /**
    * Where raw files go (SRVUTIL_RAW_STORE, resolved by storage's rawStoreMode):
    * "files" (default), durable in received_metrics/ before the commit;
@@ -117,6 +158,13 @@ export interface IngestFileOptions {
   agentTokenId?: string;
 }
 
+/**
+ * Samples younger than this are never before the deleted-buckets horizon:
+ * hourly retention keeps at least one calendar month (28 days or more), and
+ * that horizon is 3 days after the newest deleted bucket.
+ */
+const NEVER_DELETED_MS = 25 * 86_400_000;
+
 export class IngestService {
   private readonly store: Storage;
   private readonly now: () => number;
@@ -128,6 +176,7 @@ export class IngestService {
   private readonly knownDirs = new Set<string>();
   private knownDirsDay = "";
   private readonly rawFiles = new RawFileWriter();
+  private hourlyHorizon: { value: number; readAt: number } | null = null;
   private readonly parsePool: ParsePool;
   private readonly mountLimiter: MountLimiter;
 
@@ -165,6 +214,7 @@ export class IngestService {
     const receivedAt = this.now();
     const decoded = await this.decode(bytes, receivedAt, opts);
     const server = singleServer(decoded.rows, opts.expectedServer);
+    await this.refuseTooOld(decoded.rows, receivedAt);
     // Checked before anything is written; the file's mounts count once its rows are stored.
     const mounts = await this.mountLimiter.reserve(server, decoded.rows);
     try {
@@ -260,6 +310,41 @@ export class IngestService {
     }
     this.logUpload(outcome, server, bytes.byteLength, seedTimeZone, skippedLineCount);
     return { ...outcome, server, replay: false, rawPath, rawStoredIn, skippedRows, skippedLineCount };
+  }
+
+  /** Throws SampleTooOldError when a row is older than the ingest horizon at `now`. */
+  private async refuseTooOld(rows: readonly MetricRow[], now: number): Promise<void> {
+    const months =
+      this.options.hourlyRetentionMonths === undefined
+        ? DEFAULT_RETENTION.hourlyMonths
+        : this.options.hourlyRetentionMonths;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const r of rows) if (r.timestamp < oldest) oldest = r.timestamp;
+    // Cheap test first: most files are far younger than any horizon.
+    const computed = ingestHorizon(now, months);
+    if (computed !== null && oldest < computed.horizon) {
+      throw new SampleTooOldError(oldest, computed.horizon, { hourlyMonths: months, deleted: false });
+    }
+    if (oldest >= now - NEVER_DELETED_MS) return;
+    const limit = ingestHorizon(now, months, await this.deletedBefore(now));
+    if (limit !== null && oldest < limit.horizon) {
+      throw new SampleTooOldError(oldest, limit.horizon, {
+        hourlyMonths: months,
+        deleted: limit.because === "deleted",
+      });
+    }
+  }
+
+  /**
+   * RollupHorizons.hourly, read at most once a minute: it moves an hour per
+   * retention run, and the day between the ingest horizon's margin and the
+   * refresh's covers a minute-old value.
+   */
+  private async deletedBefore(now: number): Promise<number> {
+    if (this.hourlyHorizon === null || now - this.hourlyHorizon.readAt > 60_000) {
+      this.hourlyHorizon = { value: (await this.store.rollups.horizons()).hourly, readAt: now };
+    }
+    return this.hourlyHorizon.value;
   }
 
   private async requireActiveAgentToken(tokenId: string): Promise<void> {

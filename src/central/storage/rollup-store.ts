@@ -6,7 +6,9 @@ import type { DayAggregate, DaySpan, HourAggregate } from "../aggregate/rows.js"
  *
  * The figures a rollup gives equal a fresh computation from the raw rows
  * (aggregate/rows.ts) bit for bit: both sides fold the same hour buckets in
- * the same order. Only spans whose local midnights fall on whole UTC hours
+ * the same order. (An hour sealed by retention that later takes late samples
+ * merges them into its bucket: counts, extremes and last values stay exact,
+ * sums equal up to rounding; see prune.) Only spans whose local midnights fall on whole UTC hours
  * can be served from hour buckets (see `hourlyRollupsFit`); the report reads
  * raw rows for the others (e.g. Asia/Kolkata).
  */
@@ -22,7 +24,11 @@ export interface RollupStore {
    * says there is work left); without bounds it runs until caught up.
    */
   refresh(options?: RollupRefreshOptions): Promise<RollupRefreshResult>;
-  /** Drops and recomputes every rollup from the samples. */
+  /**
+   * Drops and recomputes every rollup from the samples, from the raw
+   * horizon on; before it the kept buckets stay, and rows stored there again
+   * are folded as late rows of sealed hours (each sample once).
+   */
   rebuild(): Promise<RollupRefreshResult>;
   /**
    * The days of `span` for `servers` in `tz`, filling (and keeping) days not
@@ -38,13 +44,19 @@ export interface RollupStore {
    * Every requested server is a key of the answer, with [] when it has no hours.
    */
   readHourlyMany(servers: readonly string[], from: number, to: number): Promise<Map<string, HourAggregate[]>>;
+  /** The horizons retention recorded (see prune). */
+  horizons(): Promise<RollupHorizons>;
   /**
    * Retention, rollup side (daily rollups are kept forever). Deletes the
-   * hour buckets before `hourlyBefore`, and records `rawBefore`, the raw
-   * samples' retention horizon: from now on no refresh or rebuild recomputes
-   * an hour that starts before it (rounded up to a whole hour), because raw
-   * rows pruned there would empty a bucket that reports still read. Call it
-   * before pruning the raw samples. The horizon only moves forward.
+   * hour buckets, and their seen sets, before `hourlyBefore`, and records
+   * the hour after the newest bucket it deleted as the hourly horizon: no
+   * refresh folds an hour before it (plus LATE_FOLD_MARGIN_MS), since the
+   * local days around such an hour lack buckets to be recomputed from. Records `rawBefore`, rounded up to a whole
+   * hour, as the raw horizon: hours before it are sealed (their raw rows are
+   * pruned, or about to be). Sealing an hour first folds what is pending for
+   * it, then keeps the timestamps counted in its bucket (its seen set), so
+   * that later refreshes fold late rows for it exactly once (./sealed-hours.ts).
+   * Call it before pruning the raw samples. Both horizons only move forward.
    */
   prune(cutoffs: RollupPruneCutoffs): Promise<RollupPruneResult>;
 }
@@ -52,20 +64,65 @@ export interface RollupStore {
 export interface RollupPruneCutoffs {
   /** Raw samples before this instant (epoch ms) are, or are about to be, pruned. */
   rawBefore: number;
-  /** Hour buckets before this instant are deleted (13 months by default retention). */
+  /** Hour buckets before this instant are deleted (13 months by default retention); 0 keeps them. */
   hourlyBefore: number;
+}
+
+export interface RollupHorizons {
+  /** Hours before this one are sealed (0: none). */
+  raw: number;
+  /** The hour after the newest hour bucket retention deleted (0: none deleted yet). */
+  hourly: number;
 }
 
 export interface RollupPruneResult {
   /** Hour buckets (server, hour) deleted. */
   hourlyDeleted: number;
-  /** The horizon in force now (epoch ms, a whole hour): hours before it are never recomputed. */
+  /** The raw horizon in force now (epoch ms, a whole hour): hours before it are sealed. */
   rawHorizon: number;
+  /** The hourly horizon in force now (RollupHorizons.hourly). */
+  hourlyHorizon: number;
+  /** Seen sets written for the hours this call sealed. */
+  hoursSealed: number;
 }
 
 /** The hour from which buckets may be recomputed: the first whole hour at or after `rawBefore`. */
 export function rawHorizonHour(rawBefore: number): number {
   return Math.ceil(rawBefore / 3_600_000) * 3_600_000;
+}
+
+/**
+ * A refresh folds no hour before the hourly horizon plus this margin. A
+ * refresh recomputes the local days around the hours it folds from their
+ * hour buckets; every local day (25 hours at most, in any zone) that touches
+ * an hour two days past the horizon still has all its buckets.
+ */
+export const LATE_FOLD_MARGIN_MS = 2 * 86_400_000;
+
+/** The first sealed hour a refresh may fold, given the hourly horizon recorded by prune (0: none). */
+export function lateFoldFloor(hourlyHorizon: number): number {
+  return hourlyHorizon > 0 ? hourlyHorizon + LATE_FOLD_MARGIN_MS : 0;
+}
+
+/**
+ * The first hour a refresh folds: the fold floor, except that hours from the
+ * raw horizon on (not sealed: their rows are all there) are always
+ * recomputed, whatever the settings put the floor at.
+ */
+export function foldFrom(horizons: RollupHorizons): number {
+  return Math.min(horizons.raw, lateFoldFloor(horizons.hourly));
+}
+
+/**
+ * How many hours one sealing step takes on when the raw horizon moves by
+ * more than an hour (the first retention run over a year of history): about
+ * `serverHours` server-hours a step, at least one hour and at most a week,
+ * so that a step of a large fleet stays short and a year of a small one does
+ * not take hundreds of transactions.
+ */
+export function sealStepMs(servers: number, serverHours: number): number {
+  const hours = Math.max(1, Math.min(168, Math.floor(serverHours / Math.max(1, servers))));
+  return hours * 3_600_000;
 }
 
 /**

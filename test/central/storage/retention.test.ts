@@ -4,7 +4,10 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { buildWeeklyReport } from "../../../src/central/report/index.js";
 import { pruneReceivedMetrics, rawCutoff, runRetention } from "../../../src/central/retention.js";
+import { SamplePartitions } from "../../../src/central/storage/postgres/partitions.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
+import { deleteFoldedSamples } from "../../../src/central/storage/postgres/retention.js";
+import { lockAllServersForSession } from "../../../src/central/storage/postgres/rollups.js";
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
@@ -179,6 +182,150 @@ describe.each(backends)("raw retention: %s", (name, open) => {
     expect(await count(store, cut, NOW)).toBe(30);
   });
 });
+
+describe.each(backends)("raw retention and rows not folded yet: %s", (_name, open) => {
+  let h: Awaited<ReturnType<Open>> | undefined;
+  beforeEach(async (ctx) => {
+    h = await open(ctx);
+    return async () => {
+      await h?.close();
+      h = undefined;
+    };
+  });
+
+  it("never deletes rows the rollups do not have yet (a late upload just before the prune)", async () => {
+    const store = h!.store;
+    const now = Date.now(); // the real clock: the week below is six weeks back from today
+    await runRetention(
+      store,
+      { rawDays: 35, receivedMetricsDays: null, hourlyMonths: 13 },
+      { now, receivedMetricsDir: path.join(os.tmpdir(), "srvutil-no-such-dir") },
+    );
+    // A late upload for a sealed week, stored and not refreshed yet (on PostgreSQL its week's
+    // partition is created anew, and is past the cutoff: the prune drops whole weeks like it).
+    const monday =
+      Math.floor((now - 45 * DAY - Date.UTC(1970, 0, 5)) / (7 * DAY)) * 7 * DAY + Date.UTC(1970, 0, 5);
+    const rows = Array.from({ length: 7 * 24 }, (_, i) =>
+      sample("late-01", monday + i * 3_600_000 + 120_000),
+    );
+    await store.ingest(
+      { uploadId: "late-week", server: "late-01", receivedAt: now, rawPath: "x/lw", sha256: "lw", bytes: 0 },
+      rows,
+    );
+    const run = await store.retention.pruneSamples(rawCutoff(now, 35));
+    if (store.kind === "postgres") {
+      expect(run.partitionsDropped).toContain(
+        `samples_p${new Date(monday).toISOString().slice(0, 10).replaceAll("-", "")}`,
+      );
+    }
+    const week = isoWeekOf(monday);
+    const days = (await buildWeeklyReport(store, { week, timeZone: "UTC", now })).servers[0]!.days;
+    expect(days.reduce((n, d) => n + d.samples, 0)).toBe(rows.length);
+    // Folded now: the next prune takes them.
+    await store.retention.pruneSamples(rawCutoff(now, 35));
+    expect(await count(store, monday, monday + 7 * DAY)).toBe(0);
+    const again = (await buildWeeklyReport(store, { week, timeZone: "UTC", now })).servers[0]!.days;
+    expect(again.reduce((n, d) => n + d.samples, 0)).toBe(rows.length);
+  });
+});
+
+describe("PostgreSQL: a week dropped with rows the rollups do not have yet", () => {
+  it("puts those rows back in a new partition, for the refresh to fold", async (ctx) => {
+    const url = requirePostgres(ctx, PG);
+    const { schema, drop } = await createTestSchema(url, "srvutil_rescue");
+    const store = new PgStore(url, { schema, max: 3 });
+    try {
+      await store.init();
+      const now = Date.now();
+      await runRetention(
+        store,
+        { rawDays: 35, receivedMetricsDays: null, hourlyMonths: 13 },
+        { now, receivedMetricsDir: path.join(os.tmpdir(), "srvutil-no-such-dir") },
+      );
+      const monday = Math.floor((now - 45 * DAY - MONDAY) / (7 * DAY)) * 7 * DAY + MONDAY;
+      const week = isoWeekOf(monday);
+      // Two late uploads for a sealed week: one folded, one committed after the last refresh.
+      const folded = Array.from({ length: 24 }, (_, i) => sample("rescue-01", monday + i * 3_600_000));
+      const unfolded = Array.from({ length: 24 }, (_, i) =>
+        sample("rescue-01", monday + 2 * DAY + i * 3_600_000),
+      );
+      await store.ingest(
+        { uploadId: "f", server: "rescue-01", receivedAt: now, rawPath: "x/f", sha256: "f", bytes: 0 },
+        folded,
+      );
+      await store.rollups.refresh();
+      await store.ingest(
+        { uploadId: "u", server: "rescue-01", receivedAt: now, rawPath: "x/u", sha256: "u", bytes: 0 },
+        unfolded,
+      );
+      // The drop itself (what pruneSamples does after its refresh), as if the upload came in between.
+      const partitions = new SamplePartitions(store.pool);
+      const client = await store.pool.connect();
+      let dropped: string[];
+      try {
+        await lockAllServersForSession(client);
+        dropped = (await partitions.dropBefore(rawCutoff(now, 35), client)).map((p) => p.name);
+        await client.query("SELECT pg_advisory_unlock_all()");
+      } finally {
+        client.release();
+      }
+      const name = `samples_p${new Date(monday).toISOString().slice(0, 10).replaceAll("-", "")}`;
+      expect(dropped).toContain(name);
+      // The folded rows went with the week; the others are back, in a new partition of the same week.
+      expect(await count(store, monday, monday + DAY)).toBe(0);
+      expect(await count(store, monday + 2 * DAY, monday + 3 * DAY)).toBe(24);
+      expect((await partitions.list()).map((p) => p.name)).toContain(name);
+      const days = (await buildWeeklyReport(store, { week, timeZone: "UTC", now })).servers[0]!.days;
+      expect(days.map((d) => d.samples)).toEqual([24, 0, 24, 0, 0, 0, 0]);
+      // Folded now, they go with the next prune.
+      const next = await store.retention.pruneSamples(rawCutoff(now, 35));
+      expect(next.partitionsDropped).toEqual([name]);
+      expect(await count(store, monday, monday + 7 * DAY)).toBe(0);
+      const again = (await buildWeeklyReport(store, { week, timeZone: "UTC", now })).servers[0]!.days;
+      expect(again.map((d) => d.samples)).toEqual([24, 0, 24, 0, 0, 0, 0]);
+    } finally {
+      await store.close();
+      await drop();
+    }
+  });
+});
+
+describe("PostgreSQL: the boundary week's DELETE", () => {
+  it("keeps the rows of hours the rollups do not have yet (a dirty mark)", async (ctx) => {
+    const url = requirePostgres(ctx, PG);
+    const { schema, drop } = await createTestSchema(url, "srvutil_keep");
+    const store = new PgStore(url, { schema, max: 3 });
+    try {
+      await store.init();
+      const hour = Math.floor((Date.now() - 40 * DAY) / 3_600_000) * 3_600_000;
+      const rows = [0, 1, 2].map((h) => sample("keep-01", hour + h * 3_600_000 + 60_000));
+      await store.ingest(
+        { uploadId: "k", server: "keep-01", receivedAt: Date.now(), rawPath: "x/k", sha256: "k", bytes: 0 },
+        rows,
+      );
+      // Hour 1 is folded; hours 0 and 2 are still marked (uploaded after the last refresh).
+      await store.pool.query("DELETE FROM rollup_dirty WHERE server = 'keep-01' AND hour = $1", [
+        hour + 3_600_000,
+      ]);
+      expect(await deleteFoldedSamples(store.pool, ["keep-01"], hour, hour + 3 * 3_600_000)).toBe(1);
+      expect(await count(store, hour, hour + 3 * 3_600_000)).toBe(2);
+      expect(await count(store, hour + 3_600_000, hour + 2 * 3_600_000)).toBe(0);
+    } finally {
+      await store.close();
+      await drop();
+    }
+  });
+});
+
+const MONDAY = Date.UTC(1970, 0, 5);
+
+/** The ISO week (UTC) of a Monday 00:00 UTC. */
+function isoWeekOf(monday: number): string {
+  const thursday = new Date(monday + 3 * DAY);
+  const jan4 = Date.UTC(thursday.getUTCFullYear(), 0, 4);
+  const week1 = jan4 - ((new Date(jan4).getUTCDay() + 6) % 7) * DAY;
+  return `${thursday.getUTCFullYear()}-W${String(Math.floor((monday - week1) / (7 * DAY)) + 1).padStart(2, "0")}`;
+}
 
 async function firstRow(store: Storage, from: number): Promise<MetricRow> {
   for await (const r of store.samples({ from, to: NOW, servers: ["srv-0"] })) return r;

@@ -503,7 +503,7 @@ describe.each(factories)("Storage contract, rollups: %s", (_name, skipReason, ma
     );
   });
 
-  it("retention: hour buckets go at their cutoff, days stay, and hours past the raw horizon are never recomputed", async () => {
+  it("retention: hour buckets go at their cutoff, days stay, and hours before the fold floor are never recomputed", async () => {
     const { store } = h!;
     await store.rollups.registerZone("Europe/Berlin");
     const rows = awkwardRows("kept-01");
@@ -515,13 +515,22 @@ describe.each(factories)("Storage contract, rollups: %s", (_name, skipReason, ma
 
     const rawBefore = Date.parse("2026-11-25T00:00:00Z") - 1; // rounds up to the whole hour
     const pruned = await store.rollups.prune({ rawBefore, hourlyBefore: Date.parse("2026-11-23T10:30:00Z") });
-    expect(pruned).toEqual({ hourlyDeleted: 1, rawHorizon: Date.parse("2026-11-25T00:00:00Z") });
+    expect(pruned).toEqual({
+      hourlyDeleted: 1,
+      rawHorizon: Date.parse("2026-11-25T00:00:00Z"),
+      // The hour after the newest bucket deleted.
+      hourlyHorizon: Date.parse("2026-11-23T11:00:00Z"),
+      // Nothing to seal: every hour before the raw horizon is also before the fold floor
+      // (the hourly horizon + 2 days), which no refresh folds again.
+      hoursSealed: 0,
+    });
     // The horizon only moves forward.
     expect((await store.rollups.prune({ rawBefore: 0, hourlyBefore: 0 })).rawHorizon).toBe(pruned.rawHorizon);
     expect(await store.rollups.readHourly("kept-01", from, to)).toEqual(hours.slice(1));
 
     // The raw rows before the horizon are pruned (here: the store is cleared and only the later rows
-    // come back), and a late row for a day past the horizon arrives: neither changes a bucket or a day.
+    // come back), and a late row for an hour before the fold floor arrives (the ingest refuses such
+    // rows; `central rebuild` of old files stores them): neither changes a bucket or a day.
     await store.clearIngestedData();
     const after = rows.filter((r) => r.timestamp >= rawBefore);
     await store.ingest(upload("k2", "kept-01"), after);

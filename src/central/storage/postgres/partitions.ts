@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { HOUR_MS } from "../../aggregate/rows.js";
 import type { Migration } from "./migrate.js";
 
 /**
@@ -197,25 +198,61 @@ export class SamplePartitions {
    * CONCURRENTLY (no ACCESS EXCLUSIVE lock on `samples`: uploads and reports
    * go on) and then DROP; a detach interrupted by a crash is finished first.
    * Returns the dropped partitions.
+   *
+   * Rows the rollups do not have yet are not dropped: rows of an hour that
+   * still has a dirty mark (a late upload for that week, committed since the
+   * last refresh) go back into `samples`, in the week's partition created
+   * anew, for the refresh to fold (the next run drops it). They are found
+   * once the detach is done, when no upload can add rows to the partition any
+   * more; `client` holds every rollup server lock meanwhile (session-level),
+   * so no refresher can take such a mark and then find its rows gone.
    */
-  async dropBefore(cutoff: number): Promise<PartitionInfo[]> {
-    const pending = await this.pool.query<{ name: string }>(
+  async dropBefore(cutoff: number, client: pg.ClientBase): Promise<PartitionInfo[]> {
+    const pending = await client.query<{ name: string }>(
       `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
        WHERE i.inhparent = 'samples'::regclass AND i.inhdetachpending`,
     );
     for (const { name } of pending.rows) {
-      await this.pool.query(`ALTER TABLE samples DETACH PARTITION ${name} FINALIZE`);
-      if (weekOfName(name) !== null) await this.pool.query(`DROP TABLE IF EXISTS ${name}`);
+      await client.query(`ALTER TABLE samples DETACH PARTITION ${name} FINALIZE`);
+      const from = weekOfName(name);
+      if (from !== null) await this.dropDetached(client, { name, from, to: from + WEEK_MS });
     }
     const dropped: PartitionInfo[] = [];
     for (const p of await this.list()) {
       if (p.to > cutoff) continue;
-      // Never inside a transaction block: the pool runs each statement on its own.
-      await this.pool.query(`ALTER TABLE samples DETACH PARTITION ${p.name} CONCURRENTLY`);
-      await this.pool.query(`DROP TABLE IF EXISTS ${p.name}`);
+      // Never inside a transaction block: the client runs each statement on its own.
+      await client.query(`ALTER TABLE samples DETACH PARTITION ${p.name} CONCURRENTLY`);
+      await this.dropDetached(client, p);
       this.known.delete(p.from);
       dropped.push(p);
     }
     return dropped;
+  }
+
+  /** Drops a detached week, first putting back (in a new partition) the rows of hours still marked dirty. */
+  private async dropDetached(client: pg.ClientBase, p: PartitionInfo): Promise<void> {
+    await client.query("BEGIN");
+    try {
+      const kept = await client.query(
+        `CREATE TEMP TABLE srvutil_unfolded ON COMMIT DROP AS
+         SELECT t.* FROM rollup_dirty d
+         JOIN ${p.name} t ON t.server = d.server AND t.ts >= d.hour AND t.ts < d.hour + ${HOUR_MS}
+         WHERE d.hour >= $1 AND d.hour < $2`,
+        [p.from, p.to],
+      );
+      await client.query(`DROP TABLE IF EXISTS ${p.name}`);
+      if ((kept.rowCount ?? 0) > 0) {
+        await client.query("SELECT pg_advisory_xact_lock(hashtext('srvutil-sample-partitions'))");
+        await client.query(`CREATE TABLE ${p.name} (LIKE samples INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`);
+        await client.query(
+          `ALTER TABLE samples ATTACH PARTITION ${p.name} FOR VALUES FROM (${p.from}) TO (${p.to})`,
+        );
+        await client.query("INSERT INTO samples SELECT * FROM srvutil_unfolded ON CONFLICT DO NOTHING");
+      }
+      await client.query("COMMIT");
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
+    }
   }
 }

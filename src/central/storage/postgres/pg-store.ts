@@ -154,7 +154,7 @@ export class PgStore implements Storage {
     this.reports = new PgReportArchive(this.pool);
     this.dashboard = new PgDashboardReads(this.pool);
     this.partitions = new SamplePartitions(this.pool);
-    this.retention = new PgRetentionStore(this.pool, this.partitions);
+    this.retention = new PgRetentionStore(this.pool, this.partitions, this.rollups);
   }
 
   async init(): Promise<void> {

@@ -9,12 +9,16 @@ import {
 import { BUCKET_COLUMNS, hourAggregates, MOUNT_COLUMNS, type TouchedRange } from "../rollup-buckets.js";
 import {
   firstDateFrom,
+  foldFrom,
+  lateFoldFloor,
+  type RollupHorizons,
   type RollupPruneCutoffs,
   type RollupPruneResult,
   type RollupRefreshOptions,
   type RollupRefreshResult,
   type RollupStore,
   rawHorizonHour,
+  sealStepMs,
 } from "../rollup-store.js";
 import { replaceDaysInSql } from "./day-fold-sql.js";
 import { recomputeHoursInSql } from "./hour-buckets-sql.js";
@@ -27,6 +31,14 @@ import {
   readDailyRows,
   serversIn,
 } from "./rollup-rows.js";
+import {
+  deleteMarks,
+  foldSealedHours,
+  type HourKey,
+  keyRanges,
+  SEEN_SETS_MIGRATION,
+  sealHours,
+} from "./sealed-hours.js";
 import { inTransaction } from "./transaction.js";
 
 /**
@@ -60,6 +72,9 @@ import { inTransaction } from "./transaction.js";
  * - Days are written only under the server's advisory lock (refresh and the
  *   first-use fill of readDaily), so two writers never merge hours of the
  *   same day from different snapshots.
+ * - Hours before the raw horizon are sealed: prune writes their seen sets
+ *   holding every server lock, and a refresh folds their late rows under the
+ *   same claims and locks as any hour (./sealed-hours.ts).
  */
 export const PG_ROLLUP_MIGRATIONS: readonly Migration[] = [
   {
@@ -99,11 +114,17 @@ export const PG_ROLLUP_MIGRATIONS: readonly Migration[] = [
     description: "rollup_state: the raw retention horizon (hours before it are never recomputed)",
     sql: "CREATE TABLE rollup_state (key TEXT PRIMARY KEY, value BIGINT NOT NULL);",
   },
+  {
+    version: 3,
+    description: "seen sets: the timestamps counted in each sealed hour bucket, so late samples count once",
+    // Buckets sealed before this migration get none: their first-to-last range stands in (../seen-set.ts).
+    sql: SEEN_SETS_MIGRATION,
+  },
 ];
 
 /** Tables emptied with the samples (clearIngestedData); registered zones stay. */
 export const PG_ROLLUP_DATA_TABLES =
-  "rollup_hourly, rollup_hourly_disk, rollup_daily, rollup_daily_disk, rollup_dirty";
+  "rollup_hourly, rollup_hourly_disk, rollup_daily, rollup_daily_disk, rollup_dirty, rollup_hour_seen";
 
 /** Namespace (first key) of the per-server advisory locks; the second key is a hash bucket of the server. */
 const LOCK_NAMESPACE = 0x726f6c6c; // "roll"
@@ -113,6 +134,14 @@ const LOCK_BUCKETS = 256;
 const lockKeySql = (server: string): string => `hashtext(${server}) & ${LOCK_BUCKETS - 1}`;
 /** A refresher's per-server lock is pg_advisory_xact_lock(namespace, keySql(server)); for tests that stand in for one. */
 export const ROLLUP_SERVER_LOCK = { namespace: LOCK_NAMESPACE, keySql: lockKeySql };
+
+/**
+ * Server-hours sealed per transaction when the raw horizon moves by more
+ * than an hour (sealStepMs): a few seconds of holding every server lock
+ * (refreshers wait; uploads do not, except those into the hours being
+ * sealed that still have rows to fold, until the step commits).
+ */
+const SEAL_STEP_SERVER_HOURS = 20_000;
 
 /** Dirty hours claimed per transaction when the caller sets no bound. */
 const DEFAULT_BATCH_HOURS = 1000;
@@ -137,6 +166,15 @@ export class PgRollupStore implements RollupStore {
     await this.pool.query("INSERT INTO rollup_zones (tz) VALUES ($1) ON CONFLICT DO NOTHING", [tz]);
   }
 
+  async horizons(): Promise<RollupHorizons> {
+    const client = await this.pool.connect();
+    try {
+      return await horizons(client);
+    } finally {
+      client.release();
+    }
+  }
+
   async refresh(options: RollupRefreshOptions = {}): Promise<RollupRefreshResult> {
     const batchHours = options.batchHours ?? DEFAULT_BATCH_HOURS;
     const maxBatches = options.maxBatches ?? Number.POSITIVE_INFINITY;
@@ -149,9 +187,7 @@ export class PgRollupStore implements RollupStore {
       // would miss the hours another instance is folding in at that moment. So the tail runs with
       // every server lock held (blocking, in key order), which waits for refreshers in flight.
       total.hours += await this.transaction(async (client) => {
-        await client.query(
-          `SELECT pg_advisory_xact_lock(${LOCK_NAMESPACE}, k) FROM generate_series(0, ${LOCK_BUCKETS - 1}) AS k`,
-        );
+        await lockAllServers(client);
         // Bounded by what is dirty now: marks that keep arriving meanwhile are the next refresh's.
         const pending = Number(
           (await client.query<{ n: string }>("SELECT count(*) AS n FROM rollup_dirty")).rows[0]!.n,
@@ -169,14 +205,16 @@ export class PgRollupStore implements RollupStore {
 
   async rebuild(): Promise<RollupRefreshResult> {
     await this.transaction(async (client) => {
-      const horizon = await dropFromHorizon(client);
-      // Every hour with samples after the horizon is dirty again.
+      await dropFromHorizon(client);
+      // Every hour with samples is dirty again: from the horizon on they are recomputed, before it
+      // (down to the fold floor) rows stored again are late rows of sealed hours, counted once.
+      const floor = foldFrom(await horizons(client));
       await client.query(
         `INSERT INTO rollup_dirty (server, hour)
          SELECT server, generate_series(GREATEST(first_seen - first_seen % ${HOUR_MS}, $1), last_seen - last_seen % ${HOUR_MS}, ${HOUR_MS})
          FROM server_stats
          ON CONFLICT DO NOTHING`,
-        [horizon],
+        [floor],
       );
     });
     return { ...(await this.refresh()), rebuilt: true };
@@ -190,19 +228,69 @@ export class PgRollupStore implements RollupStore {
   }
 
   async prune(cutoffs: RollupPruneCutoffs): Promise<RollupPruneResult> {
-    return this.transaction(async (client) => {
-      const horizon = (
-        await client.query<{ value: number }>(
-          `INSERT INTO rollup_state (key, value) VALUES ('raw_horizon', $1)
-           ON CONFLICT (key) DO UPDATE SET value = GREATEST(rollup_state.value, excluded.value)
-           RETURNING value`,
-          [rawHorizonHour(cutoffs.rawBefore)],
+    const { hourlyDeleted, hourlyHorizon } = await this.transaction(async (client) => {
+      const deleted = (
+        await client.query<{ n: number; newest: number | null }>(
+          `WITH d AS (DELETE FROM rollup_hourly WHERE hour < $1 RETURNING hour)
+           SELECT count(*)::int8 AS n, max(hour) AS newest FROM d`,
+          [cutoffs.hourlyBefore],
         )
-      ).rows[0]!.value;
-      const deleted = await client.query("DELETE FROM rollup_hourly WHERE hour < $1", [cutoffs.hourlyBefore]);
+      ).rows[0]!;
       await client.query("DELETE FROM rollup_hourly_disk WHERE hour < $1", [cutoffs.hourlyBefore]);
-      return { hourlyDeleted: deleted.rowCount ?? 0, rawHorizon: horizon };
+      await client.query("DELETE FROM rollup_hour_seen WHERE hour < $1", [cutoffs.hourlyBefore]);
+      const hourlyHorizon = await raiseState(
+        client,
+        "hourly_horizon",
+        deleted.newest === null ? 0 : deleted.newest + HOUR_MS,
+      );
+      return { hourlyDeleted: deleted.n, hourlyHorizon };
     });
+    const target = rawHorizonHour(cutoffs.rawBefore);
+    let hoursSealed = 0;
+    let rawHorizonNow = 0;
+    for (;;) {
+      const step = await this.transaction(async (client) => {
+        // No refresher folds while an hour is sealed: the seen sets must list what the buckets hold.
+        await lockAllServers(client);
+        const horizon = (await horizons(client)).raw;
+        if (horizon >= target) return { sealed: null, horizon };
+        // Hours before the fold floor are never folded again: they need no seen set.
+        const start = Math.max(horizon, lateFoldFloor(hourlyHorizon));
+        const next = (
+          await client.query<{ ts: number | null }>(
+            `SELECT min((SELECT min(ts) FROM samples s WHERE s.server = st.server AND s.ts >= $1)) AS ts
+             FROM server_stats st`,
+            [start],
+          )
+        ).rows[0]!.ts;
+        const from = next === null ? target : Math.max(start, next - (next % HOUR_MS));
+        const servers = Number(
+          (await client.query<{ n: string }>("SELECT count(*) AS n FROM server_stats")).rows[0]!.n,
+        );
+        const to = Math.min(target, from + sealStepMs(servers, SEAL_STEP_SERVER_HOURS));
+        let sealed = 0;
+        if (from < to) {
+          const done = await sealHours(client, from, to);
+          sealed = done.sealed;
+          await this.refreshDays(client, keyRanges(done.recomputed));
+        }
+        return { sealed, horizon: await raiseState(client, "raw_horizon", to) };
+      });
+      rawHorizonNow = step.horizon;
+      if (step.sealed === null) break;
+      hoursSealed += step.sealed;
+    }
+    return { hourlyDeleted, rawHorizon: rawHorizonNow, hourlyHorizon, hoursSealed };
+  }
+
+  /** Recomputes the days of every registered zone around `ranges` (the caller holds their servers' locks). */
+  private async refreshDays(client: pg.ClientBase, ranges: readonly TouchedRange[]): Promise<void> {
+    if (ranges.length === 0) return;
+    const zones = (await client.query<{ tz: string }>("SELECT tz FROM rollup_zones")).rows.map((r) => r.tz);
+    for (const tz of zones) {
+      const wanted = daysAround(tz, ranges);
+      if (wanted.length > 0) await replaceDaysInSql(client, tz, wanted);
+    }
   }
 
   async readDaily(
@@ -319,10 +407,26 @@ async function lockServers(client: pg.ClientBase, servers: readonly string[]): P
   ]);
 }
 
-interface DirtyMark {
-  server: string;
-  hour: number;
+/** Every server lock, blocking, in key order: waits for the refreshers in flight. */
+async function lockAllServers(client: pg.ClientBase): Promise<void> {
+  await client.query(
+    `SELECT pg_advisory_xact_lock(${LOCK_NAMESPACE}, k) FROM generate_series(0, ${LOCK_BUCKETS - 1}) AS k`,
+  );
 }
+
+/**
+ * Every server lock for the session (until pg_advisory_unlock_all or the
+ * connection closes), blocking, in key order: for work that cannot run in one
+ * transaction (raw retention's DETACH … CONCURRENTLY), during which no
+ * refresher may take a dirty mark.
+ */
+export async function lockAllServersForSession(client: pg.ClientBase): Promise<void> {
+  await client.query(
+    `SELECT pg_advisory_lock(${LOCK_NAMESPACE}, k) FROM generate_series(0, ${LOCK_BUCKETS - 1}) AS k`,
+  );
+}
+
+type DirtyMark = HourKey;
 
 interface BatchResult {
   hours: number;
@@ -393,43 +497,32 @@ async function refreshBatch(
       )
     ).rows.map((r) => r.s),
   );
-  // Marks before the raw retention horizon are dropped unseen: their raw rows are pruned.
-  const horizon = await rawHorizon(client);
-  const expired = claimed.filter((c) => mine.has(c.server) && c.hour < horizon);
-  const work = claimed.filter((c) => mine.has(c.server) && c.hour >= horizon);
+  // Marks before the fold floor are dropped unseen: the days around those hours lack hour buckets
+  // (the ingest refuses such rows; only `central rebuild` of very old files stores them).
+  const stored = await horizons(client);
+  const horizon = stored.raw;
+  const floor = foldFrom(stored);
+  const expired = claimed.filter((c) => mine.has(c.server) && c.hour < floor);
+  const work = claimed.filter((c) => mine.has(c.server) && c.hour >= floor);
   if (expired.length > 0) await deleteMarks(client, expired);
   if (work.length === 0) return done(0);
-  const hoursByServer = new Map<string, number[]>();
-  for (const c of work) {
-    let list = hoursByServer.get(c.server);
-    if (list === undefined) {
-      list = [];
-      hoursByServer.set(c.server, list);
-    }
-    list.push(c.hour);
-  }
-  const ranges = hourRanges(hoursByServer);
+  // From the raw horizon on an hour is recomputed from its rows; before it, it is sealed and its
+  // late rows are folded in once each (./sealed-hours.ts).
+  const live = work.filter((c) => c.hour >= horizon);
+  const sealed = work.filter((c) => c.hour < horizon);
   // The hour aggregation sorts a batch's samples (up to ~100,000 rows): in memory, not in temp files.
   await client.query("SET LOCAL work_mem = '64MB'");
-  await recomputeHoursInSql(client, work, ranges);
+  const changed: HourKey[] = [...live];
+  if (live.length > 0) await recomputeHoursInSql(client, live, keyRanges(live));
+  if (sealed.length > 0) changed.push(...(await foldSealedHours(client, sealed)));
+  const ranges = keyRanges(changed);
   const zones = (await client.query<{ tz: string }>("SELECT tz FROM rollup_zones")).rows.map((r) => r.tz);
   for (const tz of zones) {
     const wanted = daysAround(tz, ranges);
     if (wanted.length > 0) await replaceDaysInSql(client, tz, wanted);
   }
   await deleteMarks(client, work);
-  return done(work.length);
-}
-
-async function deleteMarks(
-  client: pg.ClientBase,
-  marks: readonly { server: string; hour: number }[],
-): Promise<void> {
-  await client.query(
-    `DELETE FROM rollup_dirty d USING unnest($1::text[], $2::int8[]) AS c(server, hour)
-     WHERE d.server = c.server AND d.hour = c.hour`,
-    [marks.map((c) => c.server), marks.map((c) => c.hour)],
-  );
+  return done(changed.length);
 }
 
 /**
@@ -438,7 +531,7 @@ async function deleteMarks(
  * rows are pruned), so they stay.
  */
 async function dropFromHorizon(client: pg.ClientBase): Promise<number> {
-  const horizon = await rawHorizon(client);
+  const horizon = (await horizons(client)).raw;
   if (horizon === 0) {
     // TRUNCATE waits for refreshers in progress (and is far cheaper than DELETE on big tables).
     await client.query(`TRUNCATE ${PG_ROLLUP_DATA_TABLES}`);
@@ -454,28 +547,23 @@ async function dropFromHorizon(client: pg.ClientBase): Promise<number> {
   return horizon;
 }
 
-/** The raw retention horizon recorded by prune (0: none). */
-async function rawHorizon(client: pg.ClientBase): Promise<number> {
-  const r = await client.query<{ value: number }>("SELECT value FROM rollup_state WHERE key = 'raw_horizon'");
-  return r.rows[0]?.value ?? 0;
+/** The horizons recorded by prune (0: none): raw (hours before it are sealed) and hourly. */
+async function horizons(client: pg.ClientBase): Promise<RollupHorizons> {
+  const r = await client.query<{ key: string; value: number }>(
+    "SELECT key, value FROM rollup_state WHERE key IN ('raw_horizon', 'hourly_horizon')",
+  );
+  const get = (key: string) => r.rows.find((x) => x.key === key)?.value ?? 0;
+  return { raw: get("raw_horizon"), hourly: get("hourly_horizon") };
 }
 
-/** Runs of consecutive hours per server, as [from, to) ranges. */
-function hourRanges(hoursByServer: Map<string, number[]>): TouchedRange[] {
-  const ranges: TouchedRange[] = [];
-  for (const [server, hours] of hoursByServer) {
-    hours.sort((a, b) => a - b);
-    let from = hours[0]!;
-    let to = from + HOUR_MS;
-    for (const h of hours.slice(1)) {
-      if (h === to) to += HOUR_MS;
-      else {
-        ranges.push({ server, from, to });
-        from = h;
-        to = h + HOUR_MS;
-      }
-    }
-    ranges.push({ server, from, to });
-  }
-  return ranges;
+/** Sets a rollup_state value to the larger of it and `value`; returns the value now. */
+async function raiseState(client: pg.ClientBase, key: string, value: number): Promise<number> {
+  return (
+    await client.query<{ value: number }>(
+      `INSERT INTO rollup_state (key, value) VALUES ($1, $2)
+       ON CONFLICT (key) DO UPDATE SET value = GREATEST(rollup_state.value, excluded.value)
+       RETURNING value`,
+      [key, value],
+    )
+  ).rows[0]!.value;
 }

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import type { RetentionStore, SamplePruneOptions, SamplePruneResult } from "../retention-store.js";
+import { foldPendingUploads } from "./rollups.js";
 
 /** Rows per DELETE: a few milliseconds of write lock each. */
 const DEFAULT_ROW_BATCH = 5000;
@@ -10,7 +11,9 @@ const DEFAULT_ROW_BATCH = 5000;
  * yield to the event loop between batches so the group-committed uploads of
  * `central serve` (same process, same connection) get the write lock in
  * between. A batch ends at a timestamp boundary found on the primary key
- * (server, ts, mount), so no batch ever scans more than it deletes.
+ * (server, ts, mount), so no batch ever scans more than it deletes. Each
+ * batch first folds what was uploaded since (rows never leave before the
+ * rollups have them).
  */
 export class SqliteRetentionStore implements RetentionStore {
   constructor(private readonly db: Database.Database) {}
@@ -33,6 +36,9 @@ export class SqliteRetentionStore implements RetentionStore {
       while (!last) {
         rowsDeleted += this.db
           .transaction(() => {
+            // Uploads committed since the last batch may hold late rows of sealed hours: they are
+            // folded (counted, and listed in the hours' seen sets) before any row is deleted.
+            foldPendingUploads(this.db);
             const end = batchEnd.get(server, cutoff, batch) as number | undefined;
             if (end === undefined) {
               last = true; // fewer than `batch` rows left before the cutoff

@@ -1,12 +1,13 @@
 import type Database from "better-sqlite3";
 import { BUCKET_COLUMNS, MOUNT_COLUMNS } from "../rollup-buckets.js";
+import { SeenSet } from "../seen-set.js";
 import { type Migration, runMigrations } from "./migrate.js";
 import { prepared } from "./prepared.js";
 
 /**
  * The rollup tables of SQLite (what they hold and why: ./rollups.ts), their
  * migrations, and rollup_state, where the refresher keeps its watermark and
- * the raw-sample horizon.
+ * retention its horizons (raw_horizon, hourly_horizon).
  */
 export const ROLLUP_MIGRATIONS: readonly Migration[] = [
   {
@@ -101,10 +102,43 @@ export const ROLLUP_MIGRATIONS: readonly Migration[] = [
       DELETE FROM rollup_state;
     `,
   },
+  {
+    version: 3,
+    description: "seen sets: the timestamps counted in each sealed hour bucket, so late samples count once",
+    // Buckets sealed before this migration get none: their first-to-last range stands in (../seen-set.ts).
+    sql: `
+      CREATE TABLE rollup_hour_seen (
+        server TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        seen BLOB NOT NULL,
+        PRIMARY KEY (server, hour)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export function ensureRollupSchema(db: Database.Database): void {
   runMigrations(db, "rollups", ROLLUP_MIGRATIONS);
+  registerSeenAggregate(db);
+}
+
+const withSeenAggregate = new WeakSet<Database.Database>();
+
+/**
+ * `srvutil_seen(offset)`: the seen set (../seen-set.ts) of the offsets of a
+ * group, for set-based statements. Registered once per connection.
+ */
+function registerSeenAggregate(db: Database.Database): void {
+  if (withSeenAggregate.has(db)) return;
+  db.aggregate("srvutil_seen", {
+    start: () => [] as number[],
+    step: (offsets: number[], offset: number) => {
+      offsets.push(offset);
+      return offsets;
+    },
+    result: (offsets: number[]) => Buffer.from(SeenSet.of(offsets).encode()),
+  });
+  withSeenAggregate.add(db);
 }
 
 /**

@@ -45,7 +45,14 @@ function rawFiles(dataDir: string): string[] {
 describe("importing the seed's recieved_metrics/", () => {
   const data = tempDir();
   const src = path.join(tempDir(), "recieved_metrics");
-  const env = { ...process.env, SRVUTIL_DATA_DIR: data, SRVUTIL_REPORT_TZ: "Europe/Berlin" };
+  // The fixtures are dated February 2026 and their figures are worked out by hand: hourly rollups
+  // kept forever, so the ingest horizon (13 months back by default) never refuses them.
+  const env = {
+    ...process.env,
+    SRVUTIL_DATA_DIR: data,
+    SRVUTIL_REPORT_TZ: "Europe/Berlin",
+    SRVUTIL_RETENTION_HOURLY_MONTHS: "keep",
+  };
   let firstImport: Awaited<ReturnType<typeof runCli>>;
 
   beforeAll(async () => {
@@ -196,7 +203,12 @@ function expectHandFigures(report: WeeklyReport): void {
 describe("importing zone-less times across both DST changes", () => {
   it("stores the skipped hour once, both passes of the repeated hour, and a lone second-pass file as repeated", async () => {
     const data = tempDir();
-    const env = { ...process.env, SRVUTIL_DATA_DIR: data, SRVUTIL_REPORT_TZ: "UTC" };
+    const env = {
+      ...process.env,
+      SRVUTIL_DATA_DIR: data,
+      SRVUTIL_REPORT_TZ: "UTC",
+      SRVUTIL_RETENTION_HOURLY_MONTHS: "keep", // fixtures of March and October 2026, as above
+    };
     const out = await runCli(
       ["central", "import", "--source-tz", "Europe/Berlin", path.join(FIXTURES, "dst")],
       env,
