@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { registerAdminPages } from "./admin-pages.js";
 import { cookiesSecure, type DashboardContext, type DashboardOptions } from "./context.js";
 import { FleetCache } from "./fleet-data.js";
