@@ -5,7 +5,7 @@ import { networkMatcher } from "../../auth/networks.js";
 import type { RateLimiter } from "../../auth/rate-limit.js";
 import type { AutomationLog } from "../../automation-log.js";
 import type { Storage } from "../../storage/store.js";
-import { readCappedBody } from "../body.js";
+import { multipartBodyError, readCappedBody } from "../body.js";
 import { HttpError, MAX_ERROR_MESSAGE_CHARS } from "../http-error.js";
 import { IngestInputError, type IngestService, ServerMismatchError } from "../ingest-service.js";
 import { describeSeedProblem } from "./format.js";
@@ -165,20 +165,25 @@ async function readSeedForm(
   let serverName: string | undefined;
   let file: Buffer | undefined;
   let emptyName = false;
-  for await (const part of req.parts({
-    limits: { fileSize: maxBodyBytes, files: 1, fields: 20, parts: 21 },
-  })) {
-    if (part.type === "field") {
-      if (part.fieldname === "server_name" && typeof part.value === "string") serverName = part.value;
-      continue;
+  try {
+    for await (const part of req.parts({
+      limits: { fileSize: maxBodyBytes, files: 1, fields: 20, parts: 21 },
+    })) {
+      if (part.type === "field") {
+        if (part.fieldname === "server_name" && typeof part.value === "string") serverName = part.value;
+        continue;
+      }
+      if (part.fieldname !== "file") {
+        part.file.resume();
+        continue;
+      }
+      emptyName = part.filename === "";
+      file = await readCappedBody(part.file, "identity", maxBodyBytes);
+      if (part.file.truncated) throw new BridgeAnswer(413, `File too large (limit ${maxBodyBytes} bytes)`);
     }
-    if (part.fieldname !== "file") {
-      part.file.resume();
-      continue;
-    }
-    emptyName = part.filename === "";
-    file = await readCappedBody(part.file, "identity", maxBodyBytes);
-    if (part.file.truncated) throw new BridgeAnswer(413, `File too large (limit ${maxBodyBytes} bytes)`);
+  } catch (err) {
+    // A body cut off inside the form is the client's 400, not an internal error.
+    throw err instanceof BridgeAnswer ? err : multipartBodyError(err);
   }
   if (serverName === undefined || serverName === "") throw new BridgeAnswer(400, "Server name missing");
   if (file === undefined) throw new BridgeAnswer(400, "No file part");
