@@ -70,16 +70,63 @@ export const KNOWN_FINDINGS: readonly KnownFinding[] = [
       answer.body.toString("utf8").includes("is missing from the header (found: "),
   },
   {
-    id: "seed-bridge-skipped-lines-log",
-    issuePoint: "4, amplification: seed bad lines, log line size (hostile-input)",
+    id: "automation-log-line-size",
+    issuePoint: "4, amplification: log line size, seed bad lines (hostile-input)",
     what:
-      "the seed bridge writes every skipped line of a file into one automation.log entry: " +
-      "a file of many bad lines makes a log line of unbounded size",
+      "automation.log entries carry request input unclipped: the seed bridge writes every skipped " +
+      "line of a file into one entry, and a refused bridge upload the whole server_name, so one " +
+      "request can write a line of any size",
+    matches: (_request, _answer, violations) => only(violations, "log-size"),
+  },
+  {
+    id: "next-invalid-header-500",
+    issuePoint: "4, next redirect (hostile-web)",
+    what:
+      "sign-in with a next= holding a character a header cannot carry (NUL, CR, LF, other controls, " +
+      "above U+00FF) creates the session, then fails to set Location: ERR_INVALID_CHAR, 500",
+    matches: (request, answer, violations) => {
+      const next = formValue(request, "next") ?? "";
+      const sessionOnly = violations
+        .filter((v) => v.kind === "stored-on-refusal")
+        .every((v) => /^dashboard_sessions \d+ -> \d+$/.test(v.detail));
+      return (
+        pathOf(request.url) === "/login" &&
+        request.method === "POST" &&
+        answer?.status === 500 &&
+        only(violations, "5xx", "stored-on-refusal") &&
+        sessionOnly &&
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: the characters a header value cannot hold
+        /[\u0000-\u0008\u000a-\u001f\u007f\u0100-\uffff]/.test(next)
+      );
+    },
+  },
+  {
+    id: "next-offsite-redirect",
+    issuePoint: "4, next redirect (hostile-web)",
+    what:
+      "sign-in with next=/<TAB>/evil.example answers Location: /\\t/evil.example, which a browser " +
+      "reads as //evil.example: off-site",
     matches: (request, answer, violations) =>
-      pathOf(request.url) === "/upload_metrics" &&
-      answer?.status === 200 &&
-      only(violations, "log-size") &&
-      / lines? skipped: /.test(answer.body.toString("utf8")),
+      pathOf(request.url) === "/login" &&
+      request.method === "POST" &&
+      answer?.status === 303 &&
+      only(violations, "redirect") &&
+      typeof answer.headers.location === "string" &&
+      answer.headers.location.includes("\t"),
+  },
+  {
+    id: "login-nul-postgres-500",
+    issuePoint: "4, login throttle (hostile-web)",
+    what:
+      "on PostgreSQL, a user name with a NUL character reaches the throttle's and the user lookup's " +
+      "queries, which PostgreSQL refuses: 500 (SQLite answers 401); the sign-in handler and its " +
+      "throttle keys are being rewritten for point 4",
+    matches: (request, answer, violations) =>
+      pathOf(request.url) === "/login" &&
+      request.method === "POST" &&
+      answer?.status === 500 &&
+      only(violations, "5xx") &&
+      (formValue(request, "username") ?? "").includes("\u0000"),
   },
 ];
 

@@ -9,11 +9,21 @@
  *   already destroyed the file stream, and the body reader waited for an
  *   'end' that never came (the request hung until the client gave up);
  * - `limit=1e400` or `limit=Infinity` on the samples route passed the
- *   schema's coercion as Infinity, lifting the 100,000-row cap of a page.
+ *   schema's coercion as Infinity, lifting the 100,000-row cap of a page;
+ * - on PostgreSQL, a NUL character in a name that reached a query made
+ *   PostgreSQL refuse the query: 500 on token revocation, user removal, an
+ *   archived report's file (`?group=`) and the seed bridge's server_name.
+ *   Names that no token, user or group can have are no longer looked up.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ADMIN, REPORT_WEEK, seed } from "../central/dashboard/harness.js";
+import { findTestPostgres } from "../helpers/postgres.js";
 import { BOUNDARY, enc, multipartBody, serializeModel, validCsvModel } from "./arbitraries.js";
+import { newSession } from "./dashboard-cases.js";
 import { type FuzzCentral, rawRequest, startFuzzCentral, viaSocket } from "./harness.js";
+import { bridgeForm } from "./seed-cases.js";
+
+const PG = await findTestPostgres();
 
 describe("fuzz findings, fixed", () => {
   let c: FuzzCentral;
@@ -100,5 +110,83 @@ describe("fuzz findings, fixed", () => {
     });
     expect(ok.statusCode).toBe(200);
     expect(ok.json().samples.length).toBeGreaterThan(0);
+  });
+});
+
+describe.each([
+  ["sqlite", undefined],
+  ["postgres", PG.skipReason],
+] as const)("names no token, user or group can have are not looked up (%s)", (kind, skipReason) => {
+  let c: FuzzCentral | undefined;
+  beforeAll(async () => {
+    if (skipReason !== undefined) return;
+    c = kind === "sqlite" ? await startFuzzCentral({ kind }) : await startFuzzCentral({ kind, url: PG.url! });
+    await seed(c.store);
+  });
+  afterAll(async () => {
+    await c?.close();
+  });
+  beforeEach((ctx) => {
+    if (skipReason !== undefined) ctx.skip(skipReason);
+  });
+
+  const FORM = "application/x-www-form-urlencoded";
+  const NAMES = ["a\u0000b", "\u0000", "web-01\u0000", "x".repeat(300)];
+
+  it("revoking tokens and removing users of such a name: 200, nothing changed", async () => {
+    for (const name of NAMES) {
+      for (const [url, extra] of [
+        ["/admin/tokens/revoke", { role: "agent" }],
+        ["/admin/tokens/revoke", { role: "viewer" }],
+        ["/admin/users/remove", {}],
+      ] as const) {
+        const s = await newSession(c!, ADMIN.name);
+        const before = await c!.stored();
+        const res = await c!.app.inject({
+          method: "POST",
+          url,
+          headers: { cookie: s.cookie, "content-type": FORM },
+          payload: new URLSearchParams({ _csrf: s.csrf, name, ...extra }).toString(),
+        });
+        expect(res.statusCode, `${url} ${JSON.stringify(name.slice(0, 20))}`).toBe(200);
+        expect(res.body).toMatch(/Revoked 0 (agent|viewer) token|No user /);
+        expect(await c!.stored()).toEqual(before);
+      }
+    }
+  });
+
+  it("an archived report's file for such a group: 404", async () => {
+    const s = await newSession(c!, ADMIN.name);
+    for (const group of NAMES) {
+      const res = await c!.app.inject({
+        url: `/reports/${REPORT_WEEK}/report.json?group=${encodeURIComponent(group)}`,
+        headers: { cookie: s.cookie },
+      });
+      expect(res.statusCode, JSON.stringify(group.slice(0, 20))).toBe(404);
+    }
+    const ok = await c!.app.inject({
+      url: `/reports/${REPORT_WEEK}/report.json`,
+      headers: { cookie: s.cookie },
+    });
+    expect(ok.statusCode).toBe(200);
+  });
+
+  it("the seed bridge with such a server_name: 403 not enrolled, nothing stored", async () => {
+    for (const name of NAMES) {
+      const before = await c!.stored();
+      const x = bridgeForm([
+        { name: "server_name", body: name },
+        { name: "file", filename: "m.csv", body: "anything" },
+      ]);
+      const res = await c!.app.inject({
+        method: "POST",
+        url: x.url,
+        headers: x.headers as Record<string, string>,
+        payload: x.body,
+      });
+      expect(res.statusCode, JSON.stringify(name.slice(0, 20))).toBe(403);
+      expect(res.body).toContain("is not enrolled");
+      expect(await c!.stored()).toEqual(before);
+    }
   });
 });

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { errorCode } from "../../../errors.js";
-import { CsvValidationError, clipEcho } from "../../../protocol/index.js";
+import { CsvValidationError, clipEcho, serverNameProblem } from "../../../protocol/index.js";
 import { networkMatcher } from "../../auth/networks.js";
 import type { RateLimiter } from "../../auth/rate-limit.js";
 import type { AutomationLog } from "../../automation-log.js";
@@ -118,7 +118,10 @@ export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeD
       },
       async (req: FastifyRequest, reply: FastifyReply) => {
         const form = await readSeedForm(req, deps.maxBodyBytes);
-        const enrolled = await deps.store.hasActiveAgentToken(form.serverName);
+        // Only valid names are enrolled; others are not looked up (a NUL made PostgreSQL answer 500).
+        const enrolled =
+          serverNameProblem(form.serverName) === null &&
+          (await deps.store.hasActiveAgentToken(form.serverName));
         if (!enrolled) {
           deps.log?.warn("seed bridge refused", { reason: "not_enrolled", server: form.serverName });
           throw new BridgeAnswer(
