@@ -13,14 +13,19 @@
  * - on PostgreSQL, a NUL character in a name that reached a query made
  *   PostgreSQL refuse the query: 500 on token revocation, user removal, an
  *   archived report's file (`?group=`) and the seed bridge's server_name.
- *   Names that no token, user or group can have are no longer looked up.
+ *   Names that no token, user or group can have are no longer looked up;
+ * - redactSecrets, which every automation.log line goes through, took
+ *   quadratic time in a long run of letters: a refused seed-bridge upload
+ *   with a 70 KB server_name held the event loop for 19 s.
  */
+import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { redactSecrets } from "../../src/central/automation-log.js";
 import { ADMIN, REPORT_WEEK, seed } from "../central/dashboard/harness.js";
 import { findTestPostgres } from "../helpers/postgres.js";
 import { BOUNDARY, enc, multipartBody, serializeModel, validCsvModel } from "./arbitraries.js";
 import { newSession } from "./dashboard-cases.js";
-import { type FuzzCentral, rawRequest, startFuzzCentral, viaSocket } from "./harness.js";
+import { type FuzzCentral, fuzzParams, rawRequest, startFuzzCentral, viaSocket } from "./harness.js";
 import { bridgeForm } from "./seed-cases.js";
 
 const PG = await findTestPostgres();
@@ -189,4 +194,72 @@ describe.each([
       expect(await c!.stored()).toEqual(before);
     }
   });
+});
+
+describe("redactSecrets in linear time", () => {
+  /** The expression before the fix: the same matches, tried at every position. */
+  const QUADRATIC = /([A-Za-z][A-Za-z0-9+.-]*:\/\/(?:[^:/@\s"\\]|\\.)*:)(?:[^@\s/"\\]|\\.)+@/g;
+
+  it("redacts exactly what the former expression redacted (5,000 generated strings)", () => {
+    const piece = fc.constantFrom(
+      "a",
+      "Z",
+      "9",
+      "+",
+      ".",
+      "-",
+      ":",
+      "/",
+      "@",
+      " ",
+      '"',
+      "\\",
+      "smtp://",
+      "u:p@",
+      "h",
+      "://",
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), (parts) => {
+        const text = parts.join("");
+        expect(redactSecrets(text)).toBe(text.replace(QUADRATIC, "$1***@"));
+      }),
+      fuzzParams("regressions/redact-secrets", 5_000),
+    );
+    expect(redactSecrets("x 9smtp://user:pw@host")).toBe("x 9smtp://user:***@host");
+  });
+
+  // Sizes the former expression needed seconds for (so that without the fix the test fails rather than hangs).
+  it("takes milliseconds, not seconds, for long runs of letters", () => {
+    for (const text of [
+      "w".repeat(30_000),
+      "w9".repeat(15_000),
+      `smtp://${"u".repeat(15_000)}:${"p".repeat(15_000)}`,
+    ]) {
+      const started = performance.now();
+      redactSecrets(text);
+      expect(performance.now() - started, text.slice(0, 10)).toBeLessThan(250);
+    }
+  });
+
+  it("a seed-bridge upload with a 60 KB server_name is refused at once", async () => {
+    const c = await startFuzzCentral({ kind: "sqlite" });
+    try {
+      const x = bridgeForm([
+        { name: "server_name", body: "w".repeat(60_000) },
+        { name: "file", filename: "m.csv", body: "anything" },
+      ]);
+      const started = performance.now();
+      const res = await c.app.inject({
+        method: "POST",
+        url: x.url,
+        headers: x.headers as Record<string, string>,
+        payload: x.body,
+      });
+      expect(res.statusCode).toBe(403);
+      expect(performance.now() - started).toBeLessThan(2_000);
+    } finally {
+      await c.close();
+    }
+  }, 30_000);
 });
