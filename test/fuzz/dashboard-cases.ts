@@ -9,7 +9,8 @@ import { expect } from "vitest";
 import { newToken, SESSION_COOKIE, SESSION_IDLE_MS, sha256 } from "../../src/central/dashboard/sessions.js";
 import { ADMIN, REPORT_WEEK, VIEWER } from "../central/dashboard/harness.js";
 import { enc, hostileString, queryValue } from "./arbitraries.js";
-import { type FuzzCentral, type FuzzRun, fuzzParams } from "./harness.js";
+import type { FuzzCentral } from "./central.js";
+import { type FuzzRun, fuzzParams } from "./harness.js";
 
 const FORM = "application/x-www-form-urlencoded";
 

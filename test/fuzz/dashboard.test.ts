@@ -9,8 +9,9 @@
  */
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { seed } from "../central/dashboard/harness.js";
+import { type FuzzCentral, startFuzzCentral } from "./central.js";
 import { dashboardForms, dashboardPages, signInForm, signInNext } from "./dashboard-cases.js";
-import { budgetOf, FUZZ_BUDGET, type FuzzCentral, FuzzRun, startFuzzCentral } from "./harness.js";
+import { budgetOf, FUZZ_BUDGET, FuzzRun } from "./harness.js";
 
 const RUNS = FUZZ_BUDGET["dashboard.test.ts"];
 

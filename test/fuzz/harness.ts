@@ -1,36 +1,24 @@
 /**
- * The fuzz suite's central: `startCentral` as `central serve` runs it (seed
- * bridge on, dashboard on, background jobs running), on a real SQLite file in
- * a temp dir or a throwaway PostgreSQL schema, listening on loopback. Every
- * generated request goes through `FuzzRun.exchange`, which holds it to the
- * suite's one property:
+ * The fuzz suite's one property and its bookkeeping. Every generated request
+ * goes through `FuzzRun.exchange` (or `checkExchange`), which holds it to:
  *
  * - the answer is a 4xx or a clean 2xx/3xx: never a 5xx, never a thrown
  *   error, never a dropped connection;
- * - the answer is bounded in size;
+ * - the answer is bounded in size, and a redirect stays on the site;
  * - a refused request (4xx) stores nothing: the stored-state counts and the
- *   files under received_metrics/ are the same before and after it.
+ *   files under received_metrics/ are the same before and after it;
+ * - no automation.log line beyond a bound.
  *
  * A violation fails the test with the request that caused it, unless it is a
  * documented finding of another part of issue 24 (./known-findings.ts).
+ * Also here: the fixed, logged seeds, the input budget, memory accounting.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import net from "node:net";
-import os from "node:os";
-import path from "node:path";
 import v8 from "node:v8";
 import vm from "node:vm";
 import fc from "fast-check";
-import type { FastifyInstance } from "fastify";
-import { type CentralConfig, loadCentralConfig } from "../../src/central/config.js";
-import { type RunningCentral, startCentral } from "../../src/central/serve.js";
-import { createAgentToken, createViewerToken } from "../../src/central/server.js";
-import { PgStore } from "../../src/central/storage/postgres/pg-store.js";
-import { SqliteStore } from "../../src/central/storage/sqlite/sqlite-store.js";
-import type { Storage } from "../../src/central/storage/store.js";
-import { createTestSchema } from "../helpers/postgres.js";
+import { type FuzzCentral, fileSize, type StoredState } from "./central.js";
 import { type KnownFinding, matchKnownFinding, type Violation } from "./known-findings.js";
+import { type Answer, type FuzzRequest, viaInject } from "./transport.js";
 
 /** Base seed of every property; `SRVUTIL_FUZZ_SEED=N npx vitest run test/fuzz` replays or explores another. */
 export const FUZZ_BASE_SEED = Number(process.env.SRVUTIL_FUZZ_SEED ?? 20_260_524);
@@ -82,265 +70,12 @@ export const MAX_PAGE_BYTES = 4 * 1024 * 1024;
 /** Most Logs/automation.log may grow by for one request (a line per upload, sign-in, refusal). */
 export const MAX_LOG_GROWTH_BYTES = 64 * 1024;
 
-export interface FuzzRequest {
-  method: string;
-  url: string;
-  headers?: Record<string, string | string[]>;
-  body?: string | Buffer;
-}
-
-export interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
-
 /** What a test may check after the shared property held. */
 export interface Exchange {
   request: FuzzRequest;
   answer: Answer;
   before: StoredState;
   after: StoredState;
-}
-
-/** Everything a request could store: row counts of the tables requests write, and raw files. */
-export type StoredState = Record<string, number>;
-
-/**
- * Tables a request can write. Left out on purpose: login_failures (a refused
- * sign-in is recorded there by design, it is the throttle), the rollups
- * (derived, refreshed in the background), central_instances/job_leases and
- * delivery_schedule (heartbeats and the scheduler's own bookkeeping).
- */
-const COUNTED_TABLES = [
-  "samples",
-  "uploads",
-  "raw_uploads",
-  "server_stats",
-  "agent_tokens",
-  "viewer_tokens",
-  "dashboard_users",
-  "dashboard_sessions",
-  "deliveries",
-  "report_archive",
-] as const;
-
-export interface FuzzCentral {
-  kind: "sqlite" | "postgres";
-  dir: string;
-  config: CentralConfig;
-  running: RunningCentral;
-  app: FastifyInstance;
-  store: Storage;
-  /** http://127.0.0.1:PORT */
-  url: string;
-  port: number;
-  /** An active agent token of web-01 (the server every generated file names). */
-  agentToken: string;
-  /** An active agent token of web-02 (a file of web-01 sent with it is someone else's). */
-  otherAgentToken: string;
-  viewerToken: string;
-  stored(): Promise<StoredState>;
-  close(): Promise<void>;
-}
-
-export async function startFuzzCentral(
-  backend: { kind: "sqlite" } | { kind: "postgres"; url: string },
-  env: Record<string, string> = {},
-): Promise<FuzzCentral> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "srvutil-fuzz-"));
-  let store: Storage;
-  let dropSchema = async () => {};
-  if (backend.kind === "sqlite") {
-    store = new SqliteStore(path.join(dir, "srvutil.db"));
-  } else {
-    const schema = await createTestSchema(backend.url, "srvutil_fuzz");
-    dropSchema = schema.drop;
-    store = new PgStore(backend.url, { schema: schema.schema, max: 4 });
-  }
-  const config = loadCentralConfig({
-    SRVUTIL_DATA_DIR: dir,
-    SRVUTIL_LISTEN: "127.0.0.1:0",
-    SRVUTIL_SEED_COMPAT: "on",
-    SRVUTIL_REPORT_TZ: "Europe/Berlin",
-    // Thousands of uploads from one token: with the default 5/s most would be
-    // 429 before their body was read, and the fuzz would test the rate limiter only.
-    SRVUTIL_RATE_LIMIT_PER_SECOND: "0",
-    // Parse workers take files of 256 KiB and more; starting them costs more than a second of CPU.
-    // Only the files that send such files (upload.test.ts, postgres.test.ts) turn them on.
-    SRVUTIL_PARSE_WORKERS: "0",
-    ...env,
-  });
-  // The retention job runs at start as in production; the next check is
-  // after the run, so no job changes the counted tables while requests are checked.
-  const running = await startCentral(config, { store, jobCheckMs: 30 * 60_000 });
-  await waitForLog(config.paths.automationLog, '"job.done"', 20_000);
-  const address = running.app.server.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
-  const agentToken = await createAgentToken(store, "web-01");
-  const otherAgentToken = await createAgentToken(store, "web-02");
-  const viewerToken = await createViewerToken(store, "fuzz-viewer");
-
-  const stored = async (): Promise<StoredState> => {
-    const select = `SELECT ${COUNTED_TABLES.map((t) => `(SELECT COUNT(*) FROM ${t}) AS ${t}`).join(", ")}`;
-    let counts: Record<string, unknown>;
-    if (store instanceof SqliteStore) counts = store.db.prepare(select).get() as Record<string, unknown>;
-    else counts = (await (store as PgStore).pool.query(select)).rows[0] as Record<string, unknown>;
-    const out: StoredState = {};
-    for (const t of COUNTED_TABLES) out[t] = Number(counts[t]);
-    out.received_metrics_files = filesUnder(config.paths.receivedMetrics);
-    return out;
-  };
-
-  return {
-    kind: backend.kind,
-    dir,
-    config,
-    running,
-    app: running.app,
-    store,
-    url: `http://127.0.0.1:${port}`,
-    port,
-    agentToken,
-    otherAgentToken,
-    viewerToken,
-    stored,
-    close: async () => {
-      await running.close();
-      await store.close();
-      await dropSchema();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-function filesUnder(dir: string): number {
-  try {
-    return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
-  } catch {
-    return 0; // received_metrics/ does not exist before the first raw file
-  }
-}
-
-async function waitForLog(file: string, needle: string, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    let text = "";
-    try {
-      text = readFileSync(file, "utf8");
-    } catch {}
-    if (text.includes(needle)) return;
-    if (Date.now() > until) throw new Error(`${needle} did not appear in ${file} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Sends through fastify's inject (the whole app, no socket). */
-export async function viaInject(app: FastifyInstance, req: FuzzRequest): Promise<Answer> {
-  const res = await app.inject({
-    method: req.method as "GET",
-    url: req.url,
-    headers: req.headers ?? {},
-    ...(req.body === undefined ? {} : { payload: req.body }),
-  });
-  return { status: res.statusCode, headers: res.headers as Answer["headers"], body: res.rawPayload };
-}
-
-/**
- * Sends raw bytes over a loopback TCP connection and reads the answer until
- * the server closes it (the request asks for `Connection: close`). What the
- * HTTP parser accepts reaches the app exactly as a hostile client sent it:
- * header bytes that node's own client refuses to send, obs-text, huge lines.
- */
-export function viaSocket(port: number, raw: Buffer, timeoutMs = 10_000): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: "127.0.0.1", port });
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no complete answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.on("data", (d: Buffer) => {
-      total += d.length;
-      // Bounded: a runaway answer is cut here and fails the size check.
-      if (total <= MAX_PAGE_BYTES + 65_536) chunks.push(d);
-    });
-    socket.on("error", (err) => {
-      // A reset after the server answered and closed (it stopped reading our
-      // body) still leaves a complete answer to check.
-      if (chunks.length > 0) return;
-      clearTimeout(timer);
-      reject(err);
-    });
-    socket.on("close", () => {
-      clearTimeout(timer);
-      try {
-        resolve(parseRawAnswer(Buffer.concat(chunks), total));
-      } catch (err) {
-        reject(err);
-      }
-    });
-    // Not end(): node's server aborts a request whose client half-closes before the answer.
-    socket.write(raw);
-  });
-}
-
-function parseRawAnswer(all: Buffer, total: number): Answer {
-  // Interim answers (100 Continue to an Expect header) come before the real one.
-  let bytes = all;
-  while (/^HTTP\/1\.[01] 1\d\d /.test(bytes.subarray(0, 16).toString("latin1"))) {
-    const interimEnd = bytes.indexOf("\r\n\r\n");
-    if (interimEnd < 0) break;
-    bytes = bytes.subarray(interimEnd + 4);
-  }
-  const end = bytes.indexOf("\r\n\r\n");
-  if (end < 0) throw new Error(`connection closed without an HTTP answer (${bytes.length} bytes)`);
-  const head = bytes.subarray(0, end).toString("latin1").split("\r\n");
-  const m = /^HTTP\/1\.[01] (\d{3})/.exec(head[0] ?? "");
-  if (m === null) throw new Error(`not an HTTP status line: ${JSON.stringify(head[0]?.slice(0, 100))}`);
-  const headers: Record<string, string | string[] | undefined> = {};
-  for (const line of head.slice(1)) {
-    const i = line.indexOf(":");
-    const name = line.slice(0, i).trim().toLowerCase();
-    const value = line.slice(i + 1).trim();
-    const prev = headers[name];
-    headers[name] = prev === undefined ? value : [...(Array.isArray(prev) ? prev : [prev]), value];
-  }
-  let body = bytes.subarray(end + 4);
-  if (/chunked/i.test(String(headers["transfer-encoding"] ?? ""))) body = dechunk(body);
-  // What was cut off by the reader still counts against the size bound.
-  if (total > all.length) body = Buffer.concat([body, Buffer.alloc(total - all.length)]);
-  return { status: Number(m[1]), headers, body };
-}
-
-function dechunk(bytes: Buffer): Buffer {
-  const out: Buffer[] = [];
-  let pos = 0;
-  for (;;) {
-    const eol = bytes.indexOf("\r\n", pos);
-    if (eol < 0) break;
-    const size = Number.parseInt(bytes.subarray(pos, eol).toString("latin1"), 16);
-    if (!Number.isFinite(size) || size === 0) break;
-    out.push(bytes.subarray(eol + 2, eol + 2 + size));
-    pos = eol + 2 + size + 2;
-  }
-  return Buffer.concat(out);
-}
-
-/** A raw HTTP/1.1 request, headers as given (any bytes), with Connection: close. */
-export function rawRequest(
-  method: string,
-  target: string | Buffer,
-  headers: [string | Buffer, string | Buffer][],
-  body: Buffer = Buffer.alloc(0),
-): Buffer {
-  const parts: Buffer[] = [Buffer.from(`${method} `), Buffer.from(target), Buffer.from(" HTTP/1.1\r\n")];
-  parts.push(Buffer.from("Host: 127.0.0.1\r\nConnection: close\r\n"));
-  for (const [name, value] of headers)
-    parts.push(Buffer.from(name), Buffer.from(": "), Buffer.from(value), Buffer.from("\r\n"));
-  parts.push(Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body);
-  return Buffer.concat(parts);
 }
 
 /**
@@ -607,26 +342,17 @@ export function describeExchange(
     .join("\n");
 }
 
-/** Size of a file, 0 when it does not exist. */
-export function fileSize(file: string): number {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
-
 /**
  * The inputs each fuzz file sends, by file and property (fast-check runs).
- * budget.test.ts holds the sum to issue 24's "at least 10,000"; each file
+ * findings.test.ts holds the sum to issue 24's "at least 10,000"; each file
  * checks at its end that it really sent its share (FuzzRun.finish).
  */
 export const FUZZ_BUDGET = {
-  "upload.test.ts": { csv: 1_300, bodies: 700, envelopes: 900, sizes: 40 },
-  "postgres.test.ts": { csv: 250, envelopes: 200, seedForms: 150, forms: 200, login: 60 },
-  "seed-bridge.test.ts": { lines: 600, forms: 500, bytes: 300 },
-  "read-api.test.ts": { samples: 1_500, routes: 900, auth: 500 },
-  "dashboard.test.ts": { pages: 800, forms: 700, login: 150, next: 30 },
+  "upload.test.ts": { csv: 1_200, bodies: 700, envelopes: 800, sizes: 40 },
+  "postgres.test.ts": { csv: 250, envelopes: 200, seedForms: 150, forms: 150, login: 60 },
+  "seed-bridge.test.ts": { lines: 550, forms: 500, bytes: 300 },
+  "read-api.test.ts": { samples: 1_800, routes: 900, auth: 500 },
+  "dashboard.test.ts": { pages: 700, forms: 600, login: 150, next: 30 },
   "headers.test.ts": { headers: 900, targets: 300 },
 } as const;
 

@@ -13,24 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newToken, SESSION_COOKIE, SESSION_IDLE_MS, sha256 } from "../../src/central/dashboard/sessions.js";
 import { SEED_HEADER } from "../../src/central/ingest/seed/parse-seed.js";
 import { ADMIN, seed } from "../central/dashboard/harness.js";
-import {
-  BOUNDARY,
-  HOSTILE_CHARS,
-  INVALID_UTF8,
-  multipartBody,
-  serializeModel,
-  validCsvModel,
-} from "./arbitraries.js";
-import {
-  budgetOf,
-  FUZZ_BUDGET,
-  type FuzzCentral,
-  FuzzRun,
-  fuzzParams,
-  rawRequest,
-  startFuzzCentral,
-  viaSocket,
-} from "./harness.js";
+import { HOSTILE_CHARS, INVALID_UTF8 } from "./arbitraries.js";
+import { type FuzzCentral, startFuzzCentral } from "./central.js";
+import { BOUNDARY, multipartBody, serializeModel, validCsvModel } from "./csv-files.js";
+import { budgetOf, FUZZ_BUDGET, FuzzRun, fuzzParams } from "./harness.js";
+import { rawRequest, viaSocket } from "./transport.js";
 
 const RUNS = FUZZ_BUDGET["headers.test.ts"];
 

@@ -2,12 +2,17 @@
  * KNOWN_FINDINGS: what the fuzz suite finds that belongs to another part of
  * issue 24, which another branch fixes. Each entry matches only its own
  * symptom (route, status, and the input that causes it), so every other
- * violation still fails the suite. known-findings.test.ts replays each
- * entry's probe and fails once it no longer reproduces: the fix has landed
- * and the entry must be deleted. Nothing is skipped silently: every fuzz file
- * prints how often it met each entry.
+ * violation still fails the suite. findings.test.ts replays each entry's
+ * probe (one request that shows it) and fails once it no longer reproduces:
+ * the fix has landed, and the entry must be deleted. Nothing is skipped
+ * silently: every fuzz file prints how often it met each entry.
  */
-import type { Answer, FuzzRequest } from "./harness.js";
+import { newToken } from "../../src/central/dashboard/sessions.js";
+import { SEED_HEADER } from "../../src/central/ingest/seed/parse-seed.js";
+import { VIEWER } from "../central/dashboard/harness.js";
+import type { FuzzCentral } from "./central.js";
+import { BOUNDARY, multipartBody } from "./csv-files.js";
+import type { Answer, FuzzRequest } from "./transport.js";
 
 export interface Violation {
   kind: "5xx" | "bad-status" | "answer-size" | "log-size" | "stored-on-refusal" | "no-answer" | "redirect";
@@ -21,6 +26,20 @@ export interface KnownFinding {
   what: string;
   /** True when this violation is this finding's symptom. */
   matches(request: FuzzRequest, answer: Answer | null, violations: readonly Violation[]): boolean;
+  /** One request that shows it, on a central with the dashboard's data (test/central/dashboard/harness.ts seed). */
+  probe: { backend: "sqlite" | "postgres"; request(c: FuzzCentral): FuzzRequest };
+}
+
+const FORM = "application/x-www-form-urlencoded";
+
+function signIn(username: string, password: string, next = "/"): FuzzRequest {
+  const login = newToken();
+  return {
+    method: "POST",
+    url: "/login",
+    headers: { "content-type": FORM, cookie: `srvutil_login=${login}` },
+    body: new URLSearchParams({ _csrf: login, username, password, next }).toString(),
+  };
 }
 
 const pathOf = (url: string) => url.split("?")[0]!;
@@ -56,6 +75,15 @@ export const KNOWN_FINDINGS: readonly KnownFinding[] = [
         Buffer.byteLength(csrf) !== csrf.length
       );
     },
+    probe: {
+      backend: "sqlite",
+      request: () => ({
+        method: "POST",
+        url: "/login",
+        headers: { "content-type": FORM, cookie: `srvutil_login=${"a".repeat(43)}` },
+        body: new URLSearchParams({ _csrf: "é".repeat(43), username: "x", password: "y" }).toString(),
+      }),
+    },
   },
   {
     id: "csv-header-echo",
@@ -68,6 +96,15 @@ export const KNOWN_FINDINGS: readonly KnownFinding[] = [
       answer?.status === 400 &&
       only(violations, "answer-size") &&
       answer.body.toString("utf8").includes("is missing from the header (found: "),
+    probe: {
+      backend: "sqlite",
+      request: (c) => ({
+        method: "POST",
+        url: "/api/v1/metrics",
+        headers: { authorization: `Bearer ${c.agentToken}`, "content-type": "text/csv" },
+        body: `${",".repeat(40_000)}\n`,
+      }),
+    },
   },
   {
     id: "automation-log-line-size",
@@ -77,6 +114,23 @@ export const KNOWN_FINDINGS: readonly KnownFinding[] = [
       "line of a file into one entry, and a refused bridge upload the whole server_name, so one " +
       "request can write a line of any size",
     matches: (_request, _answer, violations) => only(violations, "log-size"),
+    probe: {
+      backend: "sqlite",
+      request: () => {
+        const ts = new Date(Date.now() - 3 * 86_400_000).toISOString().slice(0, 19).replace("T", " ");
+        const good = `${ts},web-01,3.1,7.91,3.03,4.88,38.3,"[{""mountpoint"": ""/"", ""total_gb"": 10, ""used_gb"": 1, ""free_gb"": 9}]"`;
+        const bad = "garbage,web-01,x,1,1,1,1,[]\n".repeat(2_000);
+        return {
+          method: "POST",
+          url: "/upload_metrics",
+          headers: { "content-type": `multipart/form-data; boundary=${BOUNDARY}` },
+          body: multipartBody([
+            { name: "server_name", body: "web-01" },
+            { name: "file", filename: "web-01.csv", body: `${SEED_HEADER}\n${good}\n${bad}` },
+          ]),
+        };
+      },
+    },
   },
   {
     id: "next-invalid-header-500",
@@ -99,6 +153,7 @@ export const KNOWN_FINDINGS: readonly KnownFinding[] = [
         /[\u0000-\u0008\u000a-\u001f\u007f\u0100-\uffff]/.test(next)
       );
     },
+    probe: { backend: "sqlite", request: () => signIn(VIEWER.name, VIEWER.password, "/\u0000") },
   },
   {
     id: "next-offsite-redirect",
@@ -113,6 +168,7 @@ export const KNOWN_FINDINGS: readonly KnownFinding[] = [
       only(violations, "redirect") &&
       typeof answer.headers.location === "string" &&
       answer.headers.location.includes("\t"),
+    probe: { backend: "sqlite", request: () => signIn(VIEWER.name, VIEWER.password, "/\t/evil.example") },
   },
   {
     id: "login-nul-postgres-500",
@@ -127,6 +183,7 @@ export const KNOWN_FINDINGS: readonly KnownFinding[] = [
       answer?.status === 500 &&
       only(violations, "5xx") &&
       (formValue(request, "username") ?? "").includes("\u0000"),
+    probe: { backend: "postgres", request: () => signIn("a\u0000b", "wrong password") },
   },
 ];
 

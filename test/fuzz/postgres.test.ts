@@ -9,8 +9,9 @@
 import { afterAll, beforeAll, beforeEach, describe, it } from "vitest";
 import { seed } from "../central/dashboard/harness.js";
 import { findTestPostgres } from "../helpers/postgres.js";
+import { type FuzzCentral, startFuzzCentral } from "./central.js";
 import { dashboardForms, signInForm } from "./dashboard-cases.js";
-import { budgetOf, FUZZ_BUDGET, type FuzzCentral, FuzzRun, startFuzzCentral } from "./harness.js";
+import { budgetOf, FUZZ_BUDGET, FuzzRun } from "./harness.js";
 import { seedForms } from "./seed-cases.js";
 import { csvMutations, envelopes } from "./upload-cases.js";
 

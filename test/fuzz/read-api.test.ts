@@ -8,16 +8,10 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  enc,
-  hostileNumberText,
-  hostileString,
-  hostileTimestamp,
-  queryValue,
-  serializeModel,
-  validCsvModel,
-} from "./arbitraries.js";
-import { budgetOf, FUZZ_BUDGET, type FuzzCentral, FuzzRun, fuzzParams, startFuzzCentral } from "./harness.js";
+import { enc, hostileNumberText, hostileString, hostileTimestamp, queryValue } from "./arbitraries.js";
+import { type FuzzCentral, startFuzzCentral } from "./central.js";
+import { serializeModel, validCsvModel } from "./csv-files.js";
+import { budgetOf, FUZZ_BUDGET, FuzzRun, fuzzParams } from "./harness.js";
 
 const RUNS = FUZZ_BUDGET["read-api.test.ts"];
 
@@ -79,34 +73,44 @@ describe("fuzz: read API, JSON routes and tokens", () => {
       { weight: 3, arbitrary: hostileString(70).map(enc) },
       { weight: 1, arbitrary: fc.integer({ min: 65, max: 5000 }).map((n) => "x".repeat(n)) },
     );
-    const value = (key: string) =>
+    // Mostly a valid range, so that names and limits reach the handler; each part hostile now and then.
+    const timestamp = (valid: string) =>
       fc.oneof(
-        { weight: 3, arbitrary: fc.constant(enc(key === "from" ? span.from : key === "to" ? span.to : "2")) },
+        { weight: 6, arbitrary: fc.constant(enc(valid)) },
         { weight: 2, arbitrary: hostileTimestamp.map(enc) },
-        { weight: 2, arbitrary: hostileNumberText.map(enc) },
-        { weight: 2, arbitrary: queryValue },
+        { weight: 1, arbitrary: queryValue },
       );
-    const param = fc
-      .constantFrom(
-        "from",
-        "to",
-        "limit",
-        "from",
-        "to",
-        "limit",
-        "offset",
-        "__proto__",
-        "constructor",
-        "from[]",
-        "to[0]",
-        "",
-      )
-      .chain((key) => value(key).map((v) => [key, v] as const));
+    const limit = fc.oneof(
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom("1", "2", "100000", "Infinity", "1e400", "1e5", "-0", "0x10", " 3"),
+      },
+      { weight: 3, arbitrary: hostileNumberText.map(enc) },
+      { weight: 1, arbitrary: queryValue },
+    );
+    const extra = fc.tuple(
+      fc.constantFrom("offset", "__proto__", "constructor", "from[]", "to[0]", "limit", "from", ""),
+      fc.oneof(hostileNumberText.map(enc), queryValue),
+    );
     const query = fc
-      .tuple(fc.array(param, { maxLength: 7 }), fc.constantFrom("&", "&", "&", ";", "&&"), fc.boolean())
-      .map(([params, sep, bare]) =>
-        params.map(([k, v]) => (bare && k === "limit" ? k : `${k}=${v}`)).join(sep),
-      );
+      .record({
+        from: fc.option(timestamp(span.from), { freq: 8 }),
+        to: fc.option(timestamp(span.to), { freq: 8 }),
+        limit: fc.option(limit, { freq: 3 }),
+        bareLimit: fc.boolean(),
+        extras: fc.array(extra, { maxLength: 3 }),
+        sep: fc.constantFrom("&", "&", "&", ";", "&&"),
+        reverse: fc.boolean(),
+      })
+      .map((q) => {
+        const params: string[] = [];
+        if (q.from !== null) params.push(`from=${q.from}`);
+        if (q.to !== null) params.push(`to=${q.to}`);
+        if (q.limit !== null) params.push(q.bareLimit && q.limit === "1" ? "limit" : `limit=${q.limit}`);
+        for (const [k, v] of q.extras) params.push(`${k}=${v}`);
+        if (q.reverse) params.reverse();
+        return params.join(q.sep);
+      });
     const auth = fc.constantFrom("viewer", "viewer", "viewer", "viewer", "agent", "none");
     await fc.assert(
       fc.asyncProperty(name, query, auth, async (n, q, a) => {

@@ -7,7 +7,8 @@
  * lines (200) or be refused (4xx, nothing stored); never a 5xx.
  */
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { budgetOf, FUZZ_BUDGET, type FuzzCentral, FuzzRun, startFuzzCentral } from "./harness.js";
+import { type FuzzCentral, startFuzzCentral } from "./central.js";
+import { budgetOf, FUZZ_BUDGET, FuzzRun } from "./harness.js";
 import { seedForms, seedJunk, seedLineFiles } from "./seed-cases.js";
 
 const RUNS = FUZZ_BUDGET["seed-bridge.test.ts"];

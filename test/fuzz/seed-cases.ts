@@ -5,15 +5,10 @@
 import fc from "fast-check";
 import { expect } from "vitest";
 import { SEED_HEADER } from "../../src/central/ingest/seed/parse-seed.js";
-import {
-  BOUNDARY,
-  hostileNumberText,
-  hostileString,
-  invalidUtf8,
-  type MultipartPart,
-  multipartBody,
-} from "./arbitraries.js";
-import { type Exchange, type FuzzRequest, type FuzzRun, fuzzParams } from "./harness.js";
+import { hostileNumberText, hostileString, invalidUtf8 } from "./arbitraries.js";
+import { BOUNDARY, type MultipartPart, multipartBody } from "./csv-files.js";
+import { type Exchange, type FuzzRun, fuzzParams } from "./harness.js";
+import type { FuzzRequest } from "./transport.js";
 
 export const BRIDGE = "/upload_metrics";
 

@@ -5,20 +5,19 @@
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { expect } from "vitest";
+import { hostileString, invalidUtf8 } from "./arbitraries.js";
 import {
   BOUNDARY,
   CSV_COLUMNS,
   csvShape,
   hostileCsv,
-  hostileString,
-  invalidUtf8,
   multipartBody,
   serializeModel,
   type Transport,
   transport,
   uploadRequest,
   validCsvModel,
-} from "./arbitraries.js";
+} from "./csv-files.js";
 import { type Exchange, type FuzzRun, fuzzParams } from "./harness.js";
 
 const UPLOAD = "/api/v1/metrics";

@@ -7,7 +7,8 @@
  * stored from a refused request, memory bounded.
  */
 import { afterAll, beforeAll, describe, it } from "vitest";
-import { budgetOf, FUZZ_BUDGET, type FuzzCentral, FuzzRun, startFuzzCentral } from "./harness.js";
+import { type FuzzCentral, startFuzzCentral } from "./central.js";
+import { budgetOf, FUZZ_BUDGET, FuzzRun } from "./harness.js";
 import { arbitraryBodies, csvMutations, envelopes, sizes } from "./upload-cases.js";
 
 const RUNS = FUZZ_BUDGET["upload.test.ts"];

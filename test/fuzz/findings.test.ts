@@ -1,6 +1,9 @@
 /**
- * What the fuzz suite found outside the other parts of issue 24, fixed, each
- * held here by a direct test (the fuzz properties find them again too):
+ * What the fuzz suite found, and its size:
+ *
+ * 1. Found outside the other parts of issue 24, fixed, each held here by a
+ *    direct test that fails without its fix (the fuzz properties find them
+ *    again too):
  *
  * - a multipart body that ends before its closing boundary gave a 500
  *   (busboy's "Unexpected end of multipart data" reached the error handler
@@ -17,16 +20,28 @@
  * - redactSecrets, which every automation.log line goes through, took
  *   quadratic time in a long run of letters: a refused seed-bridge upload
  *   with a 70 KB server_name held the event loop for 19 s.
+ *
+ * 2. KNOWN_FINDINGS (known-findings.ts): found in the parts other branches
+ *    fix. Each entry's probe must still show it; once a probe stops
+ *    reproducing, its fix has landed and the entry is deleted.
+ *
+ * 3. The budget: the fuzz files' inputs add up to at least 10,000.
  */
+import { readdirSync } from "node:fs";
+import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { redactSecrets } from "../../src/central/automation-log.js";
 import { ADMIN, REPORT_WEEK, seed } from "../central/dashboard/harness.js";
 import { findTestPostgres } from "../helpers/postgres.js";
-import { BOUNDARY, enc, multipartBody, serializeModel, validCsvModel } from "./arbitraries.js";
+import { enc } from "./arbitraries.js";
+import { type FuzzCentral, startFuzzCentral } from "./central.js";
+import { BOUNDARY, multipartBody, serializeModel, validCsvModel } from "./csv-files.js";
 import { newSession } from "./dashboard-cases.js";
-import { type FuzzCentral, fuzzParams, rawRequest, startFuzzCentral, viaSocket } from "./harness.js";
+import { budgetOf, checkExchange, FUZZ_BUDGET, fuzzParams } from "./harness.js";
+import { KNOWN_FINDINGS } from "./known-findings.js";
 import { bridgeForm } from "./seed-cases.js";
+import { rawRequest, viaSocket } from "./transport.js";
 
 const PG = await findTestPostgres();
 
@@ -264,4 +279,38 @@ describe("redactSecrets in linear time", () => {
     expect(res.statusCode).toBe(403);
     expect(performance.now() - started).toBeLessThan(2_000);
   }, 30_000);
+});
+
+describe("KNOWN_FINDINGS still reproduce (delete an entry once its fix lands)", () => {
+  for (const finding of KNOWN_FINDINGS) {
+    it(`${finding.id} (issue 24, point ${finding.issuePoint})`, async (ctx) => {
+      if (finding.probe.backend === "postgres" && PG.skipReason !== undefined) ctx.skip(PG.skipReason);
+      const c = centrals[finding.probe.backend]!;
+      const request = finding.probe.request(c);
+      const { answer, violations } = await checkExchange(c, request);
+      expect(
+        violations.length > 0 && finding.matches(request, answer, violations),
+        `KNOWN_FINDINGS "${finding.id}" no longer reproduces (answer ${answer?.status}, violations ${JSON.stringify(violations)}): ` +
+          `the fix of point ${finding.issuePoint} has landed; delete the entry from test/fuzz/known-findings.ts`,
+      ).toBe(true);
+    });
+  }
+});
+
+describe("fuzz budget", () => {
+  it("adds up to at least 10,000 generated inputs", () => {
+    const files = Object.keys(FUZZ_BUDGET) as (keyof typeof FUZZ_BUDGET)[];
+    const total = files.reduce((sum, f) => sum + budgetOf(f), 0);
+    console.info(
+      `[fuzz] budget: ${total} inputs in ${files.length} files (${files.map((f) => `${f} ${budgetOf(f)}`).join(", ")})`,
+    );
+    expect(total).toBeGreaterThanOrEqual(10_000);
+  });
+
+  it("names exactly the fuzz files there are", () => {
+    const here = readdirSync(path.dirname(new URL(import.meta.url).pathname))
+      .filter((f) => f.endsWith(".test.ts") && f !== path.basename(new URL(import.meta.url).pathname))
+      .sort();
+    expect(here).toEqual(Object.keys(FUZZ_BUDGET).sort());
+  });
 });
