@@ -23,7 +23,15 @@ export const DEFAULT_LOG_ROTATION: LogRotation = { maxBytes: 10 * 1024 * 1024, m
  * `127.0.0.1`, password `1","from":"srvutil <srvutil` and hid the port.
  */
 export function redactSecrets(text: string): string {
-  return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/(?:[^:/@\s"\\]|\\.)*:)(?:[^@\s/"\\]|\\.)+@/g, "$1***@");
+  // A match is tried only where a run of scheme characters begins (the
+  // lookbehind), its leading digits and signs kept in the group: the same
+  // matches as trying every position, in linear time. Tried at every
+  // position, a long run of letters (a 1 MB server_name a client sent) cost
+  // quadratic time: 19 s for 70 KB, the event loop blocked meanwhile.
+  return text.replace(
+    /(?<![A-Za-z0-9+.-])([0-9+.-]*[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:[^:/@\s"\\]|\\.)*:)(?:[^@\s/"\\]|\\.)+@/g,
+    "$1***@",
+  );
 }
 
 /**

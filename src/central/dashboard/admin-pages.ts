@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { SrvutilError } from "../../errors.js";
+import { serverNameProblem } from "../../protocol/index.js";
 import { createAgentToken, createViewerToken } from "../auth/tokens.js";
 import type { ActiveSession } from "../storage/user-store.js";
 import { type DashboardContext, formField, requireAction, requireRole, sendPage } from "./context.js";
 import { type Html, html } from "./html.js";
 import { csrfField, isoMinute, page } from "./layout.js";
+import { USER_NAME } from "./password.js";
 import { addUser } from "./users.js";
 
 export function registerAdminPages(app: FastifyInstance, ctx: DashboardContext): void {
@@ -78,10 +80,13 @@ ${flash ?? ""}
     const name = formField(req, "name");
     const role = formField(req, "role") === "viewer" ? "viewer" : "agent";
     const now = ctx.clock();
+    // Tokens are only ever made for valid names: others are not looked up (a NUL made PostgreSQL answer 500).
     const n =
-      role === "agent"
-        ? await ctx.store.revokeAgentTokens(name, now)
-        : await ctx.store.revokeViewerTokens(name, now);
+      serverNameProblem(name) !== null
+        ? 0
+        : role === "agent"
+          ? await ctx.store.revokeAgentTokens(name, now)
+          : await ctx.store.revokeViewerTokens(name, now);
     ctx.log?.info("token revoked", { role, name, count: n, by: session.user });
     return tokensPage(
       reply,
@@ -137,7 +142,8 @@ ${flash ?? ""}
     const session = await requireAction(ctx, req, reply, "admin");
     if (session === null) return reply;
     const name = formField(req, "name");
-    const removed = await ctx.store.users.removeUser(name);
+    // Users are only ever added under valid names: others are not looked up (a NUL made PostgreSQL answer 500).
+    const removed = USER_NAME.test(name) && (await ctx.store.users.removeUser(name));
     if (removed) ctx.log?.info("user removed", { name, by: session.user });
     if (name === session.user) return reply.redirect("/login", 303);
     return usersPage(

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { GROUP_NAME } from "../delivery/groups.js";
 import type { DeliveryRecord } from "../storage/delivery-store.js";
 import type { ArchivedPart } from "../storage/report-archive-store.js";
 import {
@@ -124,7 +125,8 @@ ${
       return errorPage(reply, session, 404, "Not found", "No such file.");
     const q = (req.query ?? {}) as Record<string, unknown>;
     const group = typeof q.group === "string" ? q.group : "default";
-    const content = await ctx.store.reports.part(week, group, spec.part);
+    // A name no group can have is not looked up (PostgreSQL refuses a NUL in a query: that was a 500).
+    const content = GROUP_NAME.test(group) ? await ctx.store.reports.part(week, group, spec.part) : null;
     if (content === null)
       return errorPage(
         reply,

@@ -70,7 +70,27 @@ export function gunzipCapped(compressed: Buffer, maxBytes: number): Promise<Buff
   });
 }
 
+/**
+ * A multipart parser's own failure (a body cut off before its closing
+ * boundary, a malformed part header, a content type without a boundary) is
+ * the client's bad body: 400, not an internal error. Errors that already
+ * carry a 4xx (the parser's limits, ours) pass unchanged.
+ */
+export function multipartBodyError(err: unknown): Error {
+  if (err instanceof HttpError) return err;
+  const status = (err as { statusCode?: unknown }).statusCode;
+  if (typeof status === "number" && status >= 400 && status < 500) return err as Error;
+  const message = err instanceof Error ? err.message : String(err);
+  return new HttpError(400, "bad_body", `malformed multipart/form-data body: ${message.slice(0, 100)}`);
+}
+
 function collect(stream: Readable, maxBytes: number, what: string, watchFirstLine: boolean): Promise<Buffer> {
+  // A stream the multipart parser already tore down (the body ended inside a
+  // part) emits nothing more: without this check the request would wait forever.
+  if (stream.errored !== null || (stream.destroyed && !stream.readableEnded)) {
+    const why = stream.errored?.message ?? "the body ended inside it";
+    return Promise.reject(new HttpError(400, "bad_body", `could not read ${what}: ${why}`));
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const firstLine = watchFirstLine ? new FirstLineGuard() : null;
@@ -82,6 +102,7 @@ function collect(stream: Readable, maxBytes: number, what: string, watchFirstLin
       stream.off("data", onData);
       stream.off("end", onEnd);
       stream.off("error", onError);
+      stream.off("close", onClose);
       if (err !== null) {
         // Keep draining so the client can read our answer instead of a reset.
         stream.resume();
@@ -97,9 +118,15 @@ function collect(stream: Readable, maxBytes: number, what: string, watchFirstLin
     const onEnd = () => finish(null);
     const onError = (err: Error) =>
       finish(new HttpError(400, "bad_body", `could not read ${what}: ${err.message}`));
+    // Destroyed without an error (and so without 'end' or 'error'): the body is incomplete.
+    const onClose = () => {
+      if (!stream.readableEnded)
+        finish(new HttpError(400, "bad_body", `could not read ${what}: it ended early`));
+    };
     stream.on("data", onData);
     stream.on("end", onEnd);
     stream.on("error", onError);
+    stream.on("close", onClose);
   });
 }
 

@@ -144,6 +144,11 @@ export function registerReadRoutes(
     async (req) => {
       const { name } = req.params as { name: string };
       const q = req.query as { from: string; to: string; limit: number };
+      // The schema's coercion turns `limit=1e400` or `limit=Infinity` into Infinity and lets it
+      // through; unchecked, one request would read a server's whole history into one answer.
+      if (!Number.isSafeInteger(q.limit) || q.limit < 1 || q.limit > MAX_LIMIT) {
+        throw new HttpError(400, "bad_request", `limit must be a whole number from 1 to ${MAX_LIMIT}`);
+      }
       const problem = serverNameProblem(name);
       if (problem !== null) throw new HttpError(400, "bad_request", problem);
       const from = parseTimestamp(q.from);

@@ -4,7 +4,14 @@ import type { RateLimiter } from "../auth/rate-limit.js";
 import { AgentTokenCache } from "../auth/token-cache.js";
 import { AgentTokenRevokedError, type Storage } from "../storage/store.js";
 import { agentUnauthorized, requireAgentToken } from "./agent-auth.js";
-import { contentEncoding, gunzipCapped, isGzip, readCappedBody, tooLarge } from "./body.js";
+import {
+  contentEncoding,
+  gunzipCapped,
+  isGzip,
+  multipartBodyError,
+  readCappedBody,
+  tooLarge,
+} from "./body.js";
 import { HttpError } from "./http-error.js";
 import type { IngestResult, IngestService } from "./ingest-service.js";
 import type { IngestMetrics } from "./prometheus.js";
@@ -169,7 +176,11 @@ async function multipartFile(req: FastifyRequest, maxBodyBytes: number): Promise
       "Content-Encoding is not supported with multipart/form-data; gzip the file itself instead",
     );
   }
-  const part = await req.file({ limits: { fileSize: maxBodyBytes, files: 1, fields: 20, parts: 21 } });
+  const part = await req
+    .file({ limits: { fileSize: maxBodyBytes, files: 1, fields: 20, parts: 21 } })
+    .catch((err: unknown) => {
+      throw multipartBodyError(err);
+    });
   if (part === undefined) {
     throw new HttpError(
       400,

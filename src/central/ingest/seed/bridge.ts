@@ -1,11 +1,11 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { errorCode } from "../../../errors.js";
-import { CsvValidationError, clipEcho } from "../../../protocol/index.js";
+import { CsvValidationError, clipEcho, serverNameProblem } from "../../../protocol/index.js";
 import { networkMatcher } from "../../auth/networks.js";
 import type { RateLimiter } from "../../auth/rate-limit.js";
 import type { AutomationLog } from "../../automation-log.js";
 import type { Storage } from "../../storage/store.js";
-import { readCappedBody } from "../body.js";
+import { multipartBodyError, readCappedBody } from "../body.js";
 import { HttpError, MAX_ERROR_MESSAGE_CHARS } from "../http-error.js";
 import { IngestInputError, type IngestService, ServerMismatchError } from "../ingest-service.js";
 import { describeSeedProblem } from "./format.js";
@@ -118,7 +118,10 @@ export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeD
       },
       async (req: FastifyRequest, reply: FastifyReply) => {
         const form = await readSeedForm(req, deps.maxBodyBytes);
-        const enrolled = await deps.store.hasActiveAgentToken(form.serverName);
+        // Only valid names are enrolled; others are not looked up (a NUL made PostgreSQL answer 500).
+        const enrolled =
+          serverNameProblem(form.serverName) === null &&
+          (await deps.store.hasActiveAgentToken(form.serverName));
         if (!enrolled) {
           deps.log?.warn("seed bridge refused", { reason: "not_enrolled", server: form.serverName });
           throw new BridgeAnswer(
@@ -165,20 +168,25 @@ async function readSeedForm(
   let serverName: string | undefined;
   let file: Buffer | undefined;
   let emptyName = false;
-  for await (const part of req.parts({
-    limits: { fileSize: maxBodyBytes, files: 1, fields: 20, parts: 21 },
-  })) {
-    if (part.type === "field") {
-      if (part.fieldname === "server_name" && typeof part.value === "string") serverName = part.value;
-      continue;
+  try {
+    for await (const part of req.parts({
+      limits: { fileSize: maxBodyBytes, files: 1, fields: 20, parts: 21 },
+    })) {
+      if (part.type === "field") {
+        if (part.fieldname === "server_name" && typeof part.value === "string") serverName = part.value;
+        continue;
+      }
+      if (part.fieldname !== "file") {
+        part.file.resume();
+        continue;
+      }
+      emptyName = part.filename === "";
+      file = await readCappedBody(part.file, "identity", maxBodyBytes);
+      if (part.file.truncated) throw new BridgeAnswer(413, `File too large (limit ${maxBodyBytes} bytes)`);
     }
-    if (part.fieldname !== "file") {
-      part.file.resume();
-      continue;
-    }
-    emptyName = part.filename === "";
-    file = await readCappedBody(part.file, "identity", maxBodyBytes);
-    if (part.file.truncated) throw new BridgeAnswer(413, `File too large (limit ${maxBodyBytes} bytes)`);
+  } catch (err) {
+    // A body cut off inside the form is the client's 400, not an internal error.
+    throw err instanceof BridgeAnswer ? err : multipartBodyError(err);
   }
   if (serverName === undefined || serverName === "") throw new BridgeAnswer(400, "Server name missing");
   if (file === undefined) throw new BridgeAnswer(400, "No file part");
