@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
+import { InputError } from "../../errors.js";
 import { FirstLineGuard } from "../../protocol/index.js";
 import { HttpError } from "./http-error.js";
 
@@ -73,11 +74,12 @@ export function gunzipCapped(compressed: Buffer, maxBytes: number): Promise<Buff
 /**
  * A multipart parser's own failure (a body cut off before its closing
  * boundary, a malformed part header, a content type without a boundary) is
- * the client's bad body: 400, not an internal error. Errors that already
- * carry a 4xx (the parser's limits, ours) pass unchanged.
+ * the client's bad body: 400, not an internal error. Our own refusals (an
+ * InputError such as a CSV limit, an HttpError) and errors that already carry
+ * a 4xx (the parser's limits) pass unchanged.
  */
 export function multipartBodyError(err: unknown): Error {
-  if (err instanceof HttpError) return err;
+  if (err instanceof InputError || err instanceof HttpError) return err;
   const status = (err as { statusCode?: unknown }).statusCode;
   if (typeof status === "number" && status >= 400 && status < 500) return err as Error;
   const message = err instanceof Error ? err.message : String(err);
