@@ -378,6 +378,7 @@ describe("rollups made before issue 16 (schema v1)", () => {
       const db = new Database(file);
       db.exec(`DROP TABLE rollup_hourly; DROP TABLE rollup_hourly_disk; DROP TABLE rollup_daily;
         DROP TABLE rollup_daily_disk; DROP TABLE rollup_zones; DROP TABLE rollup_state;
+        DROP TABLE rollup_hour_seen;
         DELETE FROM schema_migrations WHERE component = 'rollups';`);
       runMigrations(db, "rollups", ROLLUP_MIGRATIONS.slice(0, 1));
       const maxSeq = db.prepare("SELECT MAX(seq) FROM uploads").pluck().get() as number;
