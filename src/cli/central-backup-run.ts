@@ -1,5 +1,6 @@
 import { readdirSync } from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { AutomationLog } from "../central/automation-log.js";
 import { type CentralConfig, loadCentralConfig } from "../central/config.js";
 import { backupDatabase, restoreDatabase } from "../central/storage/backup.js";
@@ -38,7 +39,14 @@ export async function restoreCommand(file: string): Promise<void> {
   ];
   const rawFiles = hasEntries(config.paths.receivedMetrics);
   let catchUp: { recovered: number; failed: string[] } | null = null;
-  if (rawFiles) {
+  const older = rawFiles ? await writtenByOlderVersion(result.database) : false;
+  if (rawFiles && older) {
+    lines.push(
+      "The backup was written by an older srvutil and is left as it is (restore does not upgrade it), " +
+        "so the raw files in received_metrics/ are not re-ingested: the next start of `central serve` upgrades it, " +
+        "and `srvutil central rebuild` then re-reads received_metrics/ (it must hold every upload).",
+    );
+  } else if (rawFiles) {
     catchUp = await reingestAfterBackup(config, result.newestUploadAt);
     lines.push(
       `received_metrics/: ${catchUp.recovered} raw file${catchUp.recovered === 1 ? "" : "s"} received after the backup re-ingested` +
@@ -62,6 +70,36 @@ export async function restoreCommand(file: string): Promise<void> {
   });
   process.stdout.write(`${lines.join("\n")}\n`);
   if (catchUp !== null && catchUp.failed.length > 0) process.exitCode = 1;
+}
+
+/**
+ * True when the restored database lacks a migration this srvutil has: the
+ * re-ingest would upgrade it, and a backup restored to go back to an older
+ * version (docs/upgrading.md) must stay as that version wrote it. This
+ * version's migrations are those of an empty in-memory database.
+ */
+async function writtenByOlderVersion(file: string): Promise<boolean> {
+  const { SqliteStore } = await import("../central/storage/sqlite/sqlite-store.js");
+  const empty = new SqliteStore(":memory:");
+  await empty.init();
+  const restored = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const newest = (db: Database.Database) =>
+      new Map(
+        db
+          .prepare("SELECT component, max(version) AS version FROM schema_migrations GROUP BY component")
+          .all()
+          .map((r) => {
+            const row = r as { component: string; version: number };
+            return [row.component, row.version] as const;
+          }),
+      );
+    const have = newest(restored);
+    return [...newest(empty.db)].some(([component, version]) => (have.get(component) ?? 0) < version);
+  } finally {
+    restored.close();
+    await empty.close();
+  }
 }
 
 function hasEntries(dir: string): boolean {

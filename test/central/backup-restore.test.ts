@@ -140,7 +140,13 @@ function padDatabase(dbFile: string, mb: number): void {
     const now = Date.now() - 90 * 86_400_000;
     db.transaction(() => {
       for (let i = 0; i < mb * 16; i++) {
-        insert.run("archive-01", `pad-${i}`, now + i, `received_metrics/archive-01/pad-${i}.csv`, randomBytes(65_536));
+        insert.run(
+          "archive-01",
+          `pad-${i}`,
+          now + i,
+          `received_metrics/archive-01/pad-${i}.csv`,
+          randomBytes(65_536),
+        );
       }
     })();
   } finally {
@@ -169,7 +175,6 @@ describe("central backup while serving, restore on a new machine", () => {
 
     const backupFile = path.join(tempDir(), "nightly", "srvutil.db"); // nightly/ does not exist yet
     const before: Record<string, Record<string, unknown>> = {};
-    let after: Record<string, unknown>;
     const latencies: number[] = [];
     const baseline: number[] = [];
     let duringBackup = 0;
@@ -223,7 +228,7 @@ describe("central backup while serving, restore on a new machine", () => {
     } finally {
       await a.stop();
     }
-    after = await reportJson(old, one.week);
+    const after = await reportJson(old, one.week);
     const max = Math.max(...latencies);
     process.stderr.write(
       `backup of ${(statSync(backupFile).size / 2 ** 20).toFixed(0)} MiB took ${backupMs.toFixed(0)} ms; ` +
@@ -275,7 +280,9 @@ describe("central backup while serving, restore on a new machine", () => {
     const r2 = await runCli(["central", "restore", backupFile], cliEnv(withRaw));
     expect(r2.stderr).toBe("");
     expect(r2.code).toBe(0);
-    const reingested = Number(/received_metrics\/: (\d+) raw files? received after the backup re-ingested/.exec(r2.stdout)?.[1]);
+    const reingested = Number(
+      /received_metrics\/: (\d+) raw files? received after the backup re-ingested/.exec(r2.stdout)?.[1],
+    );
     expect(reingested).toBeGreaterThanOrEqual(afterBackup);
     expect(await reportJson(withRaw, one.week)).toEqual(after);
     expect(await reportJson(withRaw, six.week)).toEqual(before[six.week]);
@@ -322,5 +329,32 @@ describe("central backup while serving, restore on a new machine", () => {
     const stopped = await runCli(["central", "restore", backupFile], cliEnv(live));
     expect(stopped.code, stopped.stderr).toBe(0);
     expect(readdirSync(live).filter((f) => f.includes("before-restore"))).toHaveLength(1);
+
+    // A backup written by an older srvutil (here: one migration short) stays
+    // as it was written, raw files or not: going back to that version
+    // (docs/upgrading.md) needs it unmigrated.
+    const older = path.join(root, "older.db");
+    cpSync(backupFile, older);
+    const db = new Database(older);
+    const newest = db
+      .prepare(
+        "SELECT version FROM schema_migrations WHERE component = 'metrics' ORDER BY version DESC LIMIT 1",
+      )
+      .pluck()
+      .get() as number;
+    db.prepare("DELETE FROM schema_migrations WHERE component = 'metrics' AND version = ?").run(newest);
+    db.close();
+    const withRaw = path.join(root, "older-target");
+    mkdirSync(path.join(withRaw, "received_metrics", "web-01"), { recursive: true });
+    const r = await runCli(["central", "restore", older], cliEnv(withRaw));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("written by an older srvutil and is left as it is");
+    const restored = new Database(path.join(withRaw, "srvutil.db"), { readonly: true });
+    const versions = restored
+      .prepare("SELECT version FROM schema_migrations WHERE component = 'metrics'")
+      .pluck()
+      .all();
+    restored.close();
+    expect(versions).not.toContain(newest);
   }, 120_000);
 });

@@ -47,6 +47,8 @@ export interface BackupResult {
 }
 
 export interface RestoreResult {
+  /** The database file written. */
+  database: string;
   /** The database that was replaced, kept beside it; null when there was none. */
   previous: string | null;
   bytes: number;
@@ -158,7 +160,7 @@ export async function restoreDatabase(
   }
   if (isNew) chmodSync(target, PRIVATE_FILE_MODE);
   const newestUploadAt = forgetOldInstances(target);
-  return { previous, bytes: statSync(target).size, createdDir, newestUploadAt };
+  return { database: target, previous, bytes: statSync(target).size, createdDir, newestUploadAt };
 }
 
 /**
