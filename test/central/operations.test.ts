@@ -70,7 +70,6 @@ describe("backup and restore (docs/operations.md)", () => {
     );
     expect(docCommands("docs/operations.md", "## Restore")).toEqual([
       "srvutil central restore /backup/srvutil-2026-11-23.db",
-      "srvutil central rebuild",
     ]);
   });
 

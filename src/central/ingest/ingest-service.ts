@@ -446,17 +446,40 @@ export class IngestService {
   async recoverRecent(windowMs: number): Promise<{ recovered: number; failed: string[] }> {
     const now = this.now();
     const since = now - windowMs;
-    const days = new Set([
+    return this.recoverSince(since, [
       new Date(since).toISOString().slice(0, 10),
       new Date(now).toISOString().slice(0, 10),
     ]);
+  }
+
+  /**
+   * After `central restore`: re-ingests the raw files received at or after
+   * `since` whose upload is missing from the restored database (the uploads
+   * that arrived after the backup was taken). Day folders before `since` are
+   * not read.
+   */
+  async recoverReceivedSince(since: number): Promise<{ recovered: number; failed: string[] }> {
+    return this.recoverSince(since, null);
+  }
+
+  /** `days`: the day folders to look in; null: every one from the day of `since` on. */
+  private async recoverSince(
+    since: number,
+    days: readonly string[] | null,
+  ): Promise<{ recovered: number; failed: string[] }> {
+    const firstDay = new Date(since).toISOString().slice(0, 10);
     const root = this.options.receivedMetricsDir;
     const servers = await readdir(root).catch(() => [] as string[]);
     let recovered = 0;
     const failed: string[] = [];
     for (const server of servers.sort()) {
       if (serverNameProblem(server) !== null) continue;
-      for (const day of days) {
+      const serverDays =
+        days ??
+        (await readdir(path.join(root, server)).catch(() => [] as string[])).filter(
+          (d) => /^\d{4}-\d\d-\d\d$/.test(d) && d >= firstDay,
+        );
+      for (const day of new Set(serverDays)) {
         const dir = path.join(root, server, day);
         const names = await readdir(dir).catch(() => [] as string[]);
         for (const name of names.sort()) {
