@@ -142,7 +142,7 @@ export async function migrateCommand(): Promise<void> {
   });
 }
 
-export async function rebuildCommand(): Promise<void> {
+export async function rebuildCommand(opts: { acceptLoss?: boolean } = {}): Promise<void> {
   await withStore(async (store, config) => {
     const log = new AutomationLog(config.paths.automationLog, config.logRotation);
     const { createIngestService } = await serve();
@@ -154,6 +154,7 @@ export async function rebuildCommand(): Promise<void> {
       rawStore: rawStoreMode(config.rawStore, store),
       receivedMetricsDir: config.paths.receivedMetrics,
       progress: stderrProgress("rebuild"),
+      acceptLoss: opts.acceptLoss === true,
     }).finally(() => ingest.close());
     await updateRollups(store, config.reportTimeZone);
     for (const f of summary.failed) process.stderr.write(`srvutil: ${f.file}: ${f.error}\n`);

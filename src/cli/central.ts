@@ -191,9 +191,13 @@ export function registerCentralCommands(program: Command): void {
   central
     .command("rebuild")
     .description(
-      "Re-derive samples and uploads from the raw uploads (received_metrics/, or the database with SRVUTIL_RAW_STORE=database; tokens stay). Refuses while any `central serve` runs on the database.",
+      "Re-derive samples and uploads from the raw uploads (received_metrics/, or the database with SRVUTIL_RAW_STORE=database; tokens stay). Refuses while any `central serve` runs on the database, and when some stored uploads have no raw file (their samples would be lost).",
     )
-    .action(async () => {
-      await (await run()).rebuildCommand();
+    .option(
+      "--accept-loss",
+      "rebuild from the raw files there are, losing the samples of uploads that have none",
+    )
+    .action(async (opts: { acceptLoss?: boolean }) => {
+      await (await run()).rebuildCommand(opts);
     });
 }

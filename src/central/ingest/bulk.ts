@@ -189,7 +189,11 @@ export async function rebuildFromRaw(
   store: Storage,
   ingest: IngestService,
   receivedMetricsDir: string,
-  options: { progress?: BulkProgress } = {},
+  options: {
+    progress?: BulkProgress;
+    /** Runs on the files found, before anything is cleared; throws to stop the rebuild. */
+    beforeClear?: (files: readonly string[]) => Promise<void>;
+  } = {},
 ): Promise<RebuildSummary> {
   const files = (await listCsvFiles(receivedMetricsDir).catch(() => [] as string[])).filter(
     (f) => !f.endsWith(".gz"),
@@ -200,6 +204,7 @@ export async function rebuildFromRaw(
     const kb = path.basename(b);
     return ka < kb ? -1 : ka > kb ? 1 : 0;
   });
+  await options.beforeClear?.(files);
   await store.clearIngestedData();
   const summary: RebuildSummary = {
     files: files.length,

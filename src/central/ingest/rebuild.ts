@@ -1,8 +1,11 @@
+import path from "node:path";
 import { ConfigError, UnavailableError } from "../../errors.js";
 import { isSharedStorage } from "../storage/raw-upload-store.js";
 import type { Storage } from "../storage/store.js";
 import { type BulkProgress, type RebuildSummary, rebuildFromRaw } from "./bulk.js";
 import type { IngestService } from "./ingest-service.js";
+import { parseRawFileName } from "./seed/format.js";
+import { isUploadId } from "./upload-id.js";
 
 /**
  * `central rebuild`: re-derives samples and uploads from the raw uploads,
@@ -16,7 +19,10 @@ import type { IngestService } from "./ingest-service.js";
  *   the uploads it took itself, so clearing and reloading from it would
  *   delete every other instance's;
  * - with raw uploads in the database, when some stored uploads have no raw
- *   copy there (received before SRVUTIL_RAW_STORE=database).
+ *   copy there (received before SRVUTIL_RAW_STORE=database);
+ * - with raw files, when some stored uploads have no file in
+ *   received_metrics/ (a restored machine without its copy, a missing or
+ *   pruned folder), unless `acceptLoss` says to go on anyway.
  *
  * With raw uploads in the database every instance's uploads are there, so
  * rebuilding from them keeps everyone's data.
@@ -30,6 +36,8 @@ export interface RebuildOptions {
   receivedMetricsDir: string;
   progress?: BulkProgress;
   now?: () => number;
+  /** Rebuild from the raw files found even when some stored uploads have none (their samples are lost). */
+  acceptLoss?: boolean;
 }
 
 /** Raw uploads read from the database per page. */
@@ -52,9 +60,32 @@ export async function rebuildCentral(
         "SRVUTIL_RAW_STORE=files: central rebuild refuses on a shared database (PostgreSQL) with raw files on local disks: this instance's received_metrics/ holds only the uploads it took, and rebuilding would delete every other instance's samples. Keep raw uploads in the database (SRVUTIL_RAW_STORE=database or auto, see docs/scaling.md); to add files from a disk, use `central import <dir>`, which adds without deleting.",
       );
     }
-    return rebuildFromRaw(store, ingest, o.receivedMetricsDir, o.progress ? { progress: o.progress } : {});
+    return rebuildFromRaw(store, ingest, o.receivedMetricsDir, {
+      ...(o.progress ? { progress: o.progress } : {}),
+      ...(o.acceptLoss ? {} : { beforeClear: (files) => refuseUnlessEveryUploadHasItsFile(store, files, o) }),
+    });
   }
   return rebuildFromDatabase(store, ingest, o.progress);
+}
+
+/** Counts the stored uploads whose raw file is among `files`; fewer than all of them would be lost. */
+async function refuseUnlessEveryUploadHasItsFile(
+  store: Storage,
+  files: readonly string[],
+  o: RebuildOptions,
+): Promise<void> {
+  const stored = await store.uploadCount();
+  if (stored === 0) return;
+  let present = 0;
+  for (const file of files) {
+    const id = parseRawFileName(path.basename(file))?.uploadId;
+    if (id !== undefined && isUploadId(id) && (await store.hasUploadId(id))) present++;
+  }
+  if (present >= stored) return;
+  const lost = stored - present;
+  throw new RebuildRefusedError(
+    `central rebuild: ${lost} of ${stored} stored upload${stored === 1 ? "" : "s"} ${lost === 1 ? "has" : "have"} no raw file in ${o.receivedMetricsDir}; a rebuild clears every sample first and would lose theirs. Put the missing files back (the received_metrics/ copy from the old machine), leave the data as it is, or run \`central rebuild --accept-loss\` to rebuild from the files there are.`,
+  );
 }
 
 async function rebuildFromDatabase(

@@ -64,6 +64,8 @@ export interface MetricsStore {
   hasUpload(server: string, sha256: string): Promise<boolean>;
   /** True when an upload with this id is stored (startup recovery). */
   hasUploadId(uploadId: string): Promise<boolean>;
+  /** How many uploads are stored (`central rebuild` checks that each has its raw file). */
+  uploadCount(): Promise<number>;
   /** The earliest stored upload with this content hash from this server (replay detection). */
   findUpload(server: string, sha256: string): Promise<StoredUpload | null>;
   /**

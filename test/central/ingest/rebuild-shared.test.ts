@@ -6,7 +6,7 @@
  * not (an instance still serving, raw files on local disks of a shared
  * database, uploads without a raw copy).
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -209,3 +209,65 @@ describe("central rebuild with raw files on local disks", () => {
     expect(rawStoreWarning("database", pgStore, "NORMAL")).toBeNull();
   });
 });
+
+describe("central rebuild from raw files that are not all there (SQLite)", () => {
+  /** Three days ago at midnight UTC: recent data, well inside the ingest horizon whatever the date. */
+  const recent = new Date(Math.floor(Date.now() / 86_400_000 - 3) * 86_400_000).toISOString();
+
+  async function threeUploads(ctx: { skip: (note?: string) => never }): Promise<Instance> {
+    const a = await instance(await backends[1]!.open(ctx), "files");
+    for (const server of ["web-a", "web-b", "web-c"])
+      await a.ingest.ingestFile(Buffer.from(csvFor(server, recent, 7)), { expectedServer: server });
+    expect(await sampleCount(a.store)).toBe(42);
+    return a;
+  }
+  const rawFiles = (a: Instance) => listFiles(path.join(a.dataDir, "received_metrics"));
+
+  it("refuses when a stored upload has no raw file, naming how many, and changes nothing", async (ctx) => {
+    const a = await threeUploads(ctx);
+    rmSync(rawFiles(a)[0]!);
+    const err = await rebuildCentral(a.store, a.ingest, {
+      rawStore: "files",
+      receivedMetricsDir: path.join(a.dataDir, "received_metrics"),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RebuildRefusedError);
+    expect((err as Error).message).toMatch(/^central rebuild: 1 of 3 stored uploads has no raw file in /);
+    expect((err as Error).message).toContain("--accept-loss");
+    expect(await sampleCount(a.store)).toBe(42);
+  });
+
+  it("refuses when received_metrics/ is missing altogether (a restored machine without its copy)", async (ctx) => {
+    const a = await threeUploads(ctx);
+    rmSync(path.join(a.dataDir, "received_metrics"), { recursive: true });
+    const err = await rebuildCentral(a.store, a.ingest, {
+      rawStore: "files",
+      receivedMetricsDir: path.join(a.dataDir, "received_metrics"),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RebuildRefusedError);
+    expect((err as Error).message).toMatch(/^central rebuild: 3 of 3 stored uploads have no raw file in /);
+    expect(await sampleCount(a.store)).toBe(42);
+  });
+
+  it("rebuilds from the files there are with acceptLoss, and from all of them without it", async (ctx) => {
+    const a = await threeUploads(ctx);
+    const dir = path.join(a.dataDir, "received_metrics");
+    const whole = await rebuildCentral(a.store, a.ingest, { rawStore: "files", receivedMetricsDir: dir });
+    expect(whole).toMatchObject({ files: 3, rebuilt: 3, failed: [] });
+    expect(await sampleCount(a.store)).toBe(42);
+    rmSync(rawFiles(a)[0]!);
+    const partial = await rebuildCentral(a.store, a.ingest, {
+      rawStore: "files",
+      receivedMetricsDir: dir,
+      acceptLoss: true,
+    });
+    expect(partial).toMatchObject({ files: 2, rebuilt: 2, failed: [] });
+    expect(await sampleCount(a.store)).toBe(28);
+  });
+});
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+}

@@ -232,6 +232,11 @@ export class PgStore implements Storage {
     return (await this.pool.query("SELECT 1 FROM uploads WHERE upload_id = $1", [uploadId])).rowCount !== 0;
   }
 
+  async uploadCount(): Promise<number> {
+    const r = await this.pool.query<{ n: string }>("SELECT count(*) AS n FROM uploads");
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
   findUpload(server: string, sha256: string): Promise<StoredUpload | null> {
     return findUpload(this.pool, server, sha256);
   }

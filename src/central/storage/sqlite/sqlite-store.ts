@@ -365,6 +365,10 @@ export class SqliteStore implements Storage {
     return this.st.hasUploadId.get(uploadId) !== undefined;
   }
 
+  async uploadCount(): Promise<number> {
+    return this.st.uploadCount.get() as number;
+  }
+
   async ingestUnlessReplay(upload: UploadRecord, rows: readonly MetricRow[]): Promise<IngestAnswer> {
     const earlier = await this.findUpload(upload.server, upload.sha256);
     if (earlier !== null) {
@@ -533,6 +537,7 @@ function prepareStatements(db: Database.Database) {
       "SELECT upload_id, server, received_at, raw_path, rows, inserted FROM uploads WHERE server = ? AND sha256 = ? ORDER BY seq LIMIT 1",
     ),
     hasUploadId: db.prepare("SELECT 1 FROM uploads WHERE upload_id = ?").pluck(),
+    uploadCount: db.prepare("SELECT count(*) FROM uploads").pluck(),
     listServerNames: db.prepare("SELECT server FROM server_stats ORDER BY server").pluck(),
     listServers: db.prepare("SELECT server, first_seen, last_seen, rows FROM server_stats ORDER BY server"),
     samplesFirstPage: db.prepare(
