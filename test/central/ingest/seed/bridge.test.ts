@@ -129,6 +129,15 @@ describe("the seed bridge with a seed-shaped Python agent", () => {
     return stdout.trim();
   }
 
+  /** The mount points the agent will report: psutil's partitions that it can read, as the agent does. */
+  async function partitionsPsutilLists(): Promise<string[]> {
+    const { stdout } = await run(PYTHON, [
+      "-c",
+      "import json, psutil\nout = []\nfor p in psutil.disk_partitions(all=False):\n    try:\n        psutil.disk_usage(p.mountpoint)\n    except PermissionError:\n        continue\n    out.append(p.mountpoint)\nprint(json.dumps(sorted(set(out))))",
+    ]);
+    return JSON.parse(stdout) as string[];
+  }
+
   beforeAll(async () => {
     // A missing package fails here, loudly: CI installs python3-psutil and python3-requests.
     await run(PYTHON, ["-c", "import psutil, requests"]);
@@ -164,15 +173,27 @@ describe("the seed bridge with a seed-shaped Python agent", () => {
   });
 
   it("stores what the agent collected, in the one ingest path, and answers 200 with a short text", async () => {
+    // What psutil lists here decides what the agent sends: "/" on a machine or VM,
+    // nothing in a chroot or some containers (their root is not a physical device).
+    const mounts = await partitionsPsutilLists();
     const cwd = tempDir("srvutil-seed-agent-");
     const started = Date.now();
     await agent(["collect"], cwd, name);
     await agent(["collect"], cwd, name);
     const answer = await agent(["upload", `${central.url}/upload_metrics`], cwd, name);
+    expect(existsSync(path.join(cwd, "metrics", "server_metrics.csv"))).toBe(false);
+    if (mounts.length === 0) {
+      // Every line lists no partition: refused as the seed-format contract says, and nothing stored.
+      expect(answer).toBe(
+        "400 Error: line 2, column disk_info_json: none of the file's 2 lines can be read; the first: lists no partition (SRVUTIL_E_CONSISTENCY)",
+      );
+      expect(await rowsOf(name)).toEqual([]);
+      expect(rawFiles()).toEqual([]);
+      return;
+    }
     expect(answer).toMatch(
       /^200 File received and saved as received_metrics\/SEED-PY-01\/\d{4}-\d{2}-\d{2}\/\d{8}T\d{9}Z-[0-9a-f]{12}\.seed\.Europe%2FBerlin\.csv$/,
     );
-    expect(existsSync(path.join(cwd, "metrics", "server_metrics.csv"))).toBe(false);
 
     const rows = await rowsOf(name);
     const times = [...new Set(rows.map((r) => r.timestamp))];
@@ -182,7 +203,7 @@ describe("the seed bridge with a seed-shaped Python agent", () => {
       expect(t).toBeGreaterThanOrEqual(Math.floor(started / 1000) * 1000 - 1000);
       expect(t).toBeLessThanOrEqual(Date.now());
     }
-    expect(rows.some((r) => r.diskMount === "/")).toBe(true);
+    expect([...new Set(rows.map((r) => r.diskMount))].sort()).toEqual(mounts);
     for (const r of rows) {
       expect(r.memUsedBytes).toBe(r.memTotalBytes - r.memAvailableBytes);
       expect(r.diskUsedBytes).toBeLessThanOrEqual(r.diskTotalBytes);
