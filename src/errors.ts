@@ -105,11 +105,66 @@ export function exitCodeOf(err: unknown): number {
 }
 
 /**
+ * Every reason an error answer of the central can give, each with one
+ * stable code (errorCode). Listed once here so the compiler refuses a reason
+ * that is not: docs/api.md's table of codes lists exactly these
+ * (test/error-codes.test.ts holds the two in step). The CSV reasons are
+ * protocol's CsvErrorReason, repeated because this file imports nothing.
+ */
+export const ERROR_REASONS = [
+  // A metrics file breaks CSV v1 or the seed format (400).
+  "empty",
+  "encoding",
+  "syntax",
+  "header",
+  "field_count",
+  "timestamp",
+  "server",
+  "number",
+  "mount",
+  "consistency",
+  "too_many_rows",
+  "header_too_long",
+  "too_many_columns",
+  "line_too_long",
+  "too_many_bad_lines",
+  "too_many_mounts",
+  "too_many_server_mounts",
+  // The request around the file.
+  "bad_gzip",
+  "bad_body",
+  "bad_request",
+  "unauthorized",
+  "forbidden_server",
+  "not_found",
+  "request_timeout",
+  "too_large",
+  "unsupported_media_type",
+  "unsupported_charset",
+  "unsupported_encoding",
+  "sample_too_old",
+  "headers_too_large",
+  "rate_limited",
+  "auth_throttled",
+  // The dashboard (a header on its pages, see DASHBOARD_ERROR_REASONS).
+  "forbidden",
+  // The seed bridge's own refusals.
+  "untrusted_proxy",
+  "forbidden_network",
+  "not_enrolled",
+  // The central's side (5xx).
+  "misconfigured",
+  "internal",
+  "unavailable",
+] as const;
+
+export type ErrorReason = (typeof ERROR_REASONS)[number];
+
+/**
  * The stable code of an error answer: `SRVUTIL_E_` and the machine-readable
  * reason in capitals (reason `header_too_long` → `SRVUTIL_E_HEADER_TOO_LONG`).
- * Derived, never listed, so every reason has exactly one code and a new
- * reason gets its code with it; docs/api.md lists them.
+ * Derived, so every reason has exactly one code.
  */
-export function errorCode(reason: string): string {
+export function errorCode(reason: ErrorReason): string {
   return `SRVUTIL_E_${reason.toUpperCase()}`;
 }

@@ -45,7 +45,7 @@ describe("error categories", () => {
     ["CsvValidationError", new CsvValidationError("number", "x", 2, "cpu_percent"), "bad_input", 400],
     ["ServerMismatchError", new ServerMismatchError("a", "b", 1), "bad_input", 403],
     ["HttpError 413", new HttpError(413, "too_large", "x"), "bad_input", 413],
-    ["HttpError 503", new HttpError(503, "busy", "x"), "unavailable", 503],
+    ["HttpError 503", new HttpError(503, "unavailable", "x"), "unavailable", 503],
     ["WeekError", new WeekError("x"), "bad_input", 400],
     ["DeliveryWeekError", new DeliveryWeekError("x"), "bad_input", 400],
     ["UnknownGroupError", new UnknownGroupError("x"), "bad_input", 400],

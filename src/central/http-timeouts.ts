@@ -1,5 +1,7 @@
-import type { IncomingHttpHeaders } from "node:http";
+import { type IncomingHttpHeaders, STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import type { FastifyInstance } from "fastify";
+import { type ErrorReason, errorCode } from "../errors.js";
 
 /**
  * How long a client may take to send its request. Without these a client
@@ -8,6 +10,10 @@ import type { FastifyInstance } from "fastify";
  *
  * - headers: the whole header block must arrive within `headersMs` (Node's
  *   headersTimeout); otherwise 408 and the connection is closed.
+ *
+ * Every 408 (and the 400 and 431 that Node's parser gives a malformed
+ * request) is the API's JSON error with its code, SRVUTIL_E_REQUEST_TIMEOUT
+ * (socketErrorAnswer).
  * - request: headers and body must arrive within `requestMs` (Node's
  *   requestTimeout); otherwise 408. This is what ends a body trickled one
  *   byte at a time.
@@ -95,17 +101,51 @@ export function registerBodyIdleTimeout(app: FastifyInstance, idleMs: number): v
       }
       if (now - lastProgressAt < idleMs) return;
       stop();
-      const text = `request body idle for ${Math.round(idleMs / 1000)} s; closing\n`;
       if (reply.raw.headersSent) {
         socket.destroy();
         return;
       }
       socket.end(
-        `HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+        socketErrorAnswer(
+          408,
+          "request_timeout",
+          `request body idle for ${Math.round(idleMs / 1000)} s; closing`,
+        ),
         () => socket.destroy(),
       );
     }, pollMs);
     timer.unref();
     reply.raw.once("close", stop);
   });
+}
+
+/**
+ * A whole HTTP/1.1 error answer written to the socket directly, where no
+ * route answers (a timeout, a request Node's parser refuses): the API's JSON
+ * error body, so these carry a code as every other 4xx does.
+ */
+export function socketErrorAnswer(status: number, reason: ErrorReason, message: string): string {
+  const body = JSON.stringify({ error: message, line: null, column: null, reason, code: errorCode(reason) });
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n` +
+    `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+}
+
+/**
+ * fastify's clientErrorHandler: Node's request and headers timeouts
+ * (ERR_HTTP_REQUEST_TIMEOUT) and the requests its parser refuses, answered
+ * as fastify's own handler does (nothing for a reset or destroyed socket,
+ * then the socket closed) but with the API's error body and code.
+ */
+export function clientErrorAnswer(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, reason, message]: [number, ErrorReason, string] =
+    err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? [408, "request_timeout", "the request did not arrive in time; closing"]
+      : err.code === "HPE_HEADER_OVERFLOW"
+        ? [431, "headers_too_large", "the request headers are larger than the central takes"]
+        : [400, "bad_request", "malformed HTTP request"];
+  if (socket.writable) socket.write(socketErrorAnswer(status, reason, message));
+  socket.destroy(err);
 }

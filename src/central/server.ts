@@ -6,8 +6,8 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from "fastify";
-import { errorCode, SrvutilError } from "../errors.js";
-import { CsvValidationError, clipEcho } from "../protocol/index.js";
+import { errorCode } from "../errors.js";
+import { clipEcho } from "../protocol/index.js";
 import { type ClientAddress, registerClientAddress } from "./auth/client-address.js";
 import { RateLimiter, type RateLimitOptions } from "./auth/rate-limit.js";
 import type { AgentTokenCache } from "./auth/token-cache.js";
@@ -15,19 +15,19 @@ import type { AutomationLog } from "./automation-log.js";
 import { type DashboardOptions, dashboardPlugin } from "./dashboard/index.js";
 import {
   CONNECTION_IDLE_TIMEOUT_MS,
+  clientErrorAnswer,
   DEFAULT_HTTP_TIMEOUTS,
   type HttpTimeouts,
   KEEP_ALIVE_TIMEOUT_MS,
   nodeServerTimeoutOptions,
   registerBodyIdleTimeout,
 } from "./http-timeouts.js";
-import { HttpError, MAX_ERROR_MESSAGE_CHARS } from "./ingest/http-error.js";
-import { type IngestService, ServerMismatchError } from "./ingest/ingest-service.js";
+import { errorAnswer } from "./ingest/error-answer.js";
+import type { IngestService } from "./ingest/ingest-service.js";
 import { IngestMetrics } from "./ingest/prometheus.js";
 import { registerReadRoutes } from "./ingest/read-routes.js";
-import type { ErrorResponse } from "./ingest/schemas.js";
 import { registerSeedBridge, type SeedBridgeSettings } from "./ingest/seed/bridge.js";
-import { registerCsvBodyParser, registerUploadRoute, UPLOAD_CONTENT_TYPES } from "./ingest/upload-route.js";
+import { registerCsvBodyParser, registerUploadRoute } from "./ingest/upload-route.js";
 import { registerWhoamiRoute } from "./ingest/whoami-route.js";
 import type { Storage } from "./storage/store.js";
 
@@ -85,6 +85,8 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: "idle",
     requestTimeout: timeouts.requestMs,
+    // 408 on a timeout, 400/431 on a request Node's parser refuses: the API's error body and code.
+    clientErrorHandler: clientErrorAnswer,
     connectionTimeout: CONNECTION_IDLE_TIMEOUT_MS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
   };
@@ -244,67 +246,6 @@ function openApiDocument(app: FastifyInstance): unknown {
     ];
   }
   return doc;
-}
-
-function errorAnswer(err: FastifyError | Error): {
-  status: number;
-  body: ErrorResponse;
-  headers: Record<string, string>;
-} {
-  const answer = (
-    status: number,
-    reason: string,
-    error: string,
-    line: number | null = null,
-    column: string | null = null,
-  ) => ({
-    status,
-    // Messages quote input clipped already; this bounds the answer whatever a message holds.
-    body: { error: clipEcho(error, MAX_ERROR_MESSAGE_CHARS), line, column, reason, code: errorCode(reason) },
-    headers: {} as Record<string, string>,
-  });
-  if (err instanceof HttpError) {
-    return { ...answer(err.statusCode, err.reason, err.message, err.line, err.column), headers: err.headers };
-  }
-  if (err instanceof CsvValidationError) {
-    return answer(400, err.reason, err.describe(), err.line, err.column);
-  }
-  if (err instanceof ServerMismatchError) return answer(err.status, "forbidden_server", err.message);
-  if (err instanceof SrvutilError) {
-    // By category (src/errors.ts). Only the client's own mistakes are explained
-    // to the client; configuration and dependency details stay in the log.
-    switch (err.category) {
-      case "bad_input":
-        return answer(err.status, "bad_request", err.message);
-      case "bad_config":
-        return answer(err.status, "misconfigured", "the central is misconfigured; see its log");
-      case "unavailable":
-        return answer(err.status, "unavailable", "a dependency of the central is unavailable; retry later");
-      case "internal":
-        return answer(err.status, "internal", "internal error; see the central's log");
-    }
-  }
-  const code = (err as FastifyError).code;
-  const status = (err as FastifyError).statusCode;
-  if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || code === "FST_INVALID_MULTIPART_CONTENT_TYPE") {
-    return answer(
-      415,
-      "unsupported_media_type",
-      `Content-Type must be one of ${UPLOAD_CONTENT_TYPES.join(", ")} for uploads`,
-    );
-  }
-  if (code === "FST_ERR_CTP_EMPTY_TYPE" || code === "FST_ERR_CTP_EMPTY_JSON_BODY") {
-    return answer(
-      415,
-      "unsupported_media_type",
-      "Content-Type is missing: send text/csv or multipart/form-data",
-    );
-  }
-  if (status === 413) return answer(413, "too_large", `request too large: ${err.message}`);
-  if (code === "FST_ERR_VALIDATION") return answer(400, "bad_request", err.message);
-  if (status !== undefined && status >= 400 && status < 500)
-    return answer(status, "bad_request", err.message);
-  return answer(500, "internal", "internal error; see the central's log");
 }
 
 function withRedaction(logger: FastifyServerOptions["logger"]): FastifyServerOptions["logger"] {

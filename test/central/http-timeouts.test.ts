@@ -100,6 +100,7 @@ describe("HTTP timeouts against slow clients (headers 1 s, request 3 s, body idl
     ] as const) {
       console.log(`${label}: trickled body closed after ${r.ms} ms`);
       expect(r.answer, label).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      expect(r.answer, label).toContain('"reason":"request_timeout","code":"SRVUTIL_E_REQUEST_TIMEOUT"}');
       // Node checks for expired requests every quarter of the shortest timeout.
       expect(r.ms, label).toBeGreaterThanOrEqual(2_900);
       expect(r.ms, label).toBeLessThan(3_000 + 250 + 2_000);
@@ -118,6 +119,7 @@ describe("HTTP timeouts against slow clients (headers 1 s, request 3 s, body idl
     ] as const) {
       console.log(`${label}: stalled body closed after ${r.ms} ms`);
       expect(r.answer, label).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n[\s\S]*request body idle for 1 s/);
+      expect(r.answer, label).toContain('"reason":"request_timeout","code":"SRVUTIL_E_REQUEST_TIMEOUT"}');
       expect(r.ms, label).toBeGreaterThanOrEqual(950);
       expect(r.ms, label).toBeLessThan(1_000 * 1.25 + 2_000);
     }
@@ -135,9 +137,25 @@ describe("HTTP timeouts against slow clients (headers 1 s, request 3 s, body idl
     ] as const) {
       console.log(`${label}: closed after ${r.ms} ms`);
       expect(r.answer, label).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      expect(r.answer, label).toContain('"reason":"request_timeout","code":"SRVUTIL_E_REQUEST_TIMEOUT"}');
       expect(r.ms, label).toBeGreaterThanOrEqual(950);
       expect(r.ms, label).toBeLessThan(1_000 + 250 + 2_000);
     }
+  });
+
+  it("answers a request Node's parser refuses with the API's error body and code (400, 431)", async () => {
+    const [garbage, bigHeaders] = await Promise.all([
+      slowClient(port, "NOT HTTP AT ALL\r\n\r\n", null),
+      slowClient(
+        port,
+        `GET /healthz HTTP/1.1\r\nHost: central\r\nX-Big: ${"x".repeat(40_000)}\r\n\r\n`,
+        null,
+      ),
+    ]);
+    expect(garbage.answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(garbage.answer).toContain('"reason":"bad_request","code":"SRVUTIL_E_BAD_REQUEST"}');
+    expect(bigHeaders.answer).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    expect(bigHeaders.answer).toContain('"reason":"headers_too_large","code":"SRVUTIL_E_HEADERS_TOO_LARGE"}');
   });
 
   it("still takes a whole upload sent at once, and an upload whose body keeps coming within the timeouts", async () => {

@@ -11,7 +11,7 @@ import {
 import { html } from "./html.js";
 import { page } from "./layout.js";
 import { releaseLoginAttempt, reserveLoginAttempt } from "./login-throttle.js";
-import { decoyHash, verifyPassword } from "./password.js";
+import { CONTROL_CHARACTER, decoyHash, verifyPassword } from "./password.js";
 import { LOGIN_CSRF_COOKIE, newToken, parseCookies, sameToken } from "./sessions.js";
 
 /** GET and POST /login, POST /logout. */
@@ -42,9 +42,16 @@ export function registerLogin(app: FastifyInstance, ctx: DashboardContext): void
     if (!sameToken(formField(req, "_csrf"), cookieToken) || fetchSite === "cross-site") {
       return showForm(req, reply, "The sign-in form expired or came from another site. Try again.", 403);
     }
-    const name = formField(req, "username").trim().slice(0, 64);
-    const password = formField(req, "password");
+    const typed = formField(req, "username").trim();
     const address = req.client.address;
+    if (CONTROL_CHARACTER.test(typed)) {
+      // Refused before the throttle and the user lookup: both are queries, and
+      // PostgreSQL refuses a NUL in one (that was a 500). No password is checked.
+      ctx.log?.warn("dashboard.sign_in_refused", { reason: "control_character", address });
+      return showForm(req, reply, "A user name has no control characters. Type it again.", 400);
+    }
+    const name = typed.slice(0, 64);
+    const password = formField(req, "password");
     const now = ctx.clock();
     // Counted before the password is checked: parallel guesses cannot all get through.
     const reservation = await reserveLoginAttempt(users, name, address, now);

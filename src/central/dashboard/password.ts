@@ -59,6 +59,14 @@ export function checkPassword(password: string): void {
 
 export const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
+/**
+ * A control character (C0 or DEL). No user name has one, and PostgreSQL
+ * refuses any query whose text carries a NUL, so input with one is refused
+ * before it reaches the database.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+export const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
 export function checkUserName(name: string): void {
   if (!USER_NAME.test(name)) {
     throw new InputError(

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
+import { type ErrorReason, errorCode } from "../../errors.js";
 import { registerAdminPages } from "./admin-pages.js";
 import { cookiesSecure, type DashboardContext, type DashboardOptions } from "./context.js";
 import { FleetCache } from "./fleet-data.js";
@@ -57,6 +58,11 @@ export function dashboardPlugin(options: DashboardOptions) {
       reply.header("x-frame-options", "DENY");
       reply.header("referrer-policy", "same-origin");
       if (reply.getHeader("cache-control") === undefined) reply.header("cache-control", "no-store");
+      // A refusal's page carries the stable code in a header (the API's JSON errors also have it in the body).
+      const status = reply.statusCode;
+      if (status >= 400 && status < 500 && reply.getHeader(ERROR_CODE_HEADER) === undefined) {
+        reply.header(ERROR_CODE_HEADER, errorCode(DASHBOARD_ERROR_REASONS[status] ?? "bad_request"));
+      }
       return payload;
     });
 
@@ -68,6 +74,24 @@ export function dashboardPlugin(options: DashboardOptions) {
     registerAdminPages(app, ctx);
   };
 }
+
+export const ERROR_CODE_HEADER = "x-srvutil-error-code";
+
+/**
+ * The code of a dashboard refusal, by its status: the pages say why in
+ * words; the code is for scripts and monitoring. 401 is a wrong user name or
+ * password, 403 a form without its CSRF token or from another site, or a
+ * page above the session's role, 429 the sign-in throttle.
+ */
+const DASHBOARD_ERROR_REASONS: Readonly<Record<number, ErrorReason>> = {
+  400: "bad_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  413: "too_large",
+  415: "unsupported_media_type",
+  429: "auth_throttled",
+};
 
 const ASSETS: Record<string, string> = {
   "app.js": "text/javascript; charset=utf-8",

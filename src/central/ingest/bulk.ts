@@ -1,8 +1,10 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { errorCode, InputError } from "../../errors.js";
 import { CsvValidationError } from "../../protocol/index.js";
 import type { Storage } from "../storage/store.js";
 import { gunzipCapped } from "./body.js";
+import { HttpError } from "./http-error.js";
 import { type IngestFileOptions, IngestInputError, type IngestService } from "./ingest-service.js";
 import { describeSeedProblem, type FileFormat, parseRawFileName } from "./seed/format.js";
 import { isUploadId, uploadIdTime } from "./upload-id.js";
@@ -233,8 +235,11 @@ export async function rebuildFromRaw(
   return summary;
 }
 
+/** A file's error, ending with the stable code the API answers for it (`(SRVUTIL_E_…)`, as the seed bridge). */
 function describeError(err: unknown): string {
-  if (err instanceof CsvValidationError) return err.describe();
+  if (err instanceof CsvValidationError) return `${err.describe()} (${errorCode(err.reason)})`;
+  if (err instanceof HttpError) return `${err.message} (${errorCode(err.reason)})`;
+  if (err instanceof InputError) return `${err.message} (${errorCode("bad_request")})`;
   if (err instanceof Error) return err.message;
   return String(err);
 }

@@ -1,4 +1,4 @@
-import { SrvutilError } from "../../errors.js";
+import { type ErrorReason, SrvutilError } from "../../errors.js";
 
 /**
  * Characters of an error answer's message. Messages quote input clipped
@@ -16,7 +16,7 @@ export class HttpError extends SrvutilError {
   constructor(
     readonly statusCode: number,
     /** Machine-readable cause, also the label of the rejection counter. */
-    readonly reason: string,
+    readonly reason: ErrorReason,
     message: string,
     readonly headers: Record<string, string> = {},
     readonly line: number | null = null,

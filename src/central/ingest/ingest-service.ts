@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
-import { InputError } from "../../errors.js";
+import { errorCode, InputError } from "../../errors.js";
 import {
   CsvValidationError,
   type MetricRow,
@@ -60,13 +60,13 @@ export class IngestInputError extends InputError {}
 /**
  * A file holding a sample older than the ingest horizon (../retention.ts,
  * ingestHorizon): no report could ever show it, so the whole file is refused
- * before anything of it is stored (422, reason `too_old`; the seed bridge
- * answers 422 too, `central import` lists it as that file's error). The
- * message starts with the stable code and names the horizon and the setting
- * that moves it.
+ * before anything of it is stored (422, reason `sample_too_old`, code
+ * SRVUTIL_E_SAMPLE_TOO_OLD, carried as every other code is: the API's `code`
+ * field, the end of the seed bridge's line and of `central import`'s error
+ * for the file). The message names the horizon and the setting that moves it.
  */
 export class SampleTooOldError extends HttpError {
-  static readonly code = "SRVUTIL_E_SAMPLE_TOO_OLD";
+  static readonly code = errorCode("sample_too_old");
   constructor(
     readonly oldest: number,
     readonly horizon: number,
@@ -83,9 +83,8 @@ export class SampleTooOldError extends HttpError {
         "keep) before its retention job deletes those hours, or leave those samples out.";
     super(
       422,
-      "too_old",
-      `${SampleTooOldError.code}: the file holds a sample from ${at(oldest)}, older than the ingest horizon ` +
-        `${at(horizon)}: ${why}`,
+      "sample_too_old",
+      `the file holds a sample from ${at(oldest)}, older than the ingest horizon ` + `${at(horizon)}: ${why}`,
     );
   }
 }

@@ -1,3 +1,4 @@
+import type { ErrorReason } from "../../errors.js";
 /** The body of every 4xx/5xx answer of the API. */
 export const errorResponseSchema = {
   type: "object",
@@ -25,6 +26,6 @@ export interface ErrorResponse {
   error: string;
   line: number | null;
   column: string | null;
-  reason: string;
+  reason: ErrorReason;
   code: string;
 }

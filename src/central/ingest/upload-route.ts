@@ -88,7 +88,7 @@ export function registerUploadRoute(app: FastifyInstance, deps: UploadRouteDeps)
           422: {
             ...errorResponseSchema,
             description:
-              "A sample is older than the ingest horizon (reason too_old, SRVUTIL_E_SAMPLE_TOO_OLD): hourly rollups are kept SRVUTIL_RETENTION_HOURLY_MONTHS; the message names the horizon. Nothing was stored",
+              "A sample is older than the ingest horizon (reason sample_too_old, SRVUTIL_E_SAMPLE_TOO_OLD): hourly rollups are kept SRVUTIL_RETENTION_HOURLY_MONTHS; the message names the horizon. Nothing was stored",
           },
           429: {
             ...errorResponseSchema,

@@ -133,6 +133,7 @@ describe.each(backends)("dashboard pages: %s", (_name, skipReason, make) => {
     const wrong = await c.post("/login", { username: "mallory-target", password: "nope nope nope" });
     expect(wrong.statusCode).toBe(401);
     expect(wrong.body).toContain("Wrong user name or password.");
+    expect(wrong.headers["x-srvutil-error-code"]).toBe("SRVUTIL_E_UNAUTHORIZED");
     for (let i = 0; i < 4; i++) {
       await c.get("/login");
       expect(
@@ -144,6 +145,7 @@ describe.each(backends)("dashboard pages: %s", (_name, skipReason, make) => {
     const throttled = await c.post("/login", { username: "mallory-target", password: "whatever at all" });
     expect(throttled.statusCode).toBe(429);
     expect(throttled.headers["retry-after"]).toBe("1");
+    expect(throttled.headers["x-srvutil-error-code"]).toBe("SRVUTIL_E_AUTH_THROTTLED");
     expect(throttled.body).toContain(
       "Too many failed sign-ins from this address. Wait 1 second and try again.",
     );
@@ -154,6 +156,31 @@ describe.each(backends)("dashboard pages: %s", (_name, skipReason, make) => {
       401,
     );
     await new InjectClient(h!.app, "192.0.2.10").signIn(VIEWER);
+  });
+
+  it("gives every refusal page its stable code in X-Srvutil-Error-Code, and none to a page that is not one", async () => {
+    const code = (res: { headers: Record<string, unknown> }) => res.headers["x-srvutil-error-code"];
+    const anonymous = new InjectClient(h!.app, "192.0.2.20");
+    await anonymous.get("/login");
+    const nul = await anonymous.post("/login", { username: "a\u0000b", password: "whatever at all" });
+    expect([nul.statusCode, code(nul)]).toEqual([400, "SRVUTIL_E_BAD_REQUEST"]);
+    const noCsrf = await anonymous.post(
+      "/login",
+      { username: ADMIN.name, password: ADMIN.password },
+      {},
+      false,
+    );
+    expect([noCsrf.statusCode, code(noCsrf)]).toEqual([403, "SRVUTIL_E_FORBIDDEN"]);
+    const viewer = new InjectClient(h!.app, "192.0.2.21");
+    await viewer.signIn(VIEWER);
+    const adminPage = await viewer.get("/admin/users");
+    expect([adminPage.statusCode, code(adminPage)]).toEqual([403, "SRVUTIL_E_FORBIDDEN"]);
+    const noServer = await viewer.get("/servers/no-such-server");
+    expect([noServer.statusCode, code(noServer)]).toEqual([404, "SRVUTIL_E_NOT_FOUND"]);
+    const noAsset = await viewer.get("/assets/nothing.js");
+    expect([noAsset.statusCode, code(noAsset)]).toEqual([404, "SRVUTIL_E_NOT_FOUND"]);
+    const fleet = await viewer.get("/");
+    expect([fleet.statusCode, code(fleet)]).toEqual([200, undefined]);
   });
 
   it("escapes agent-supplied names on every page", async () => {

@@ -98,9 +98,10 @@ describe.each(BACKENDS)("late data through central serve on $name", ({ skipReaso
         sampleRows(SERVER, old.from, old.from + DAY_MS, STEP),
       );
       expect(res.status).toBe(422);
-      const body = res.body as { error: string; reason: string };
-      expect(body.reason).toBe("too_old");
-      expect(body.error).toContain("SRVUTIL_E_SAMPLE_TOO_OLD");
+      const body = res.body as { error: string; reason: string; code: string };
+      expect(body.reason).toBe("sample_too_old");
+      expect(body.code).toBe("SRVUTIL_E_SAMPLE_TOO_OLD");
+      expect(body.error).toMatch(/^the file holds a sample from /);
       expect(body.error).toContain("SRVUTIL_RETENTION_HOURLY_MONTHS");
       expect(body.error).toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z/);
       expect(await storedUploads(store, t.dir)).toEqual(before);

@@ -1,13 +1,13 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { errorCode } from "../../../errors.js";
-import { CsvValidationError, clipEcho, serverNameProblem } from "../../../protocol/index.js";
+import { type ErrorReason, errorCode } from "../../../errors.js";
+import { serverNameProblem } from "../../../protocol/index.js";
 import { networkMatcher } from "../../auth/networks.js";
 import type { RateLimiter } from "../../auth/rate-limit.js";
 import type { AutomationLog } from "../../automation-log.js";
 import type { Storage } from "../../storage/store.js";
 import { multipartBodyError, readCappedBody } from "../body.js";
-import { HttpError, MAX_ERROR_MESSAGE_CHARS } from "../http-error.js";
-import { IngestInputError, type IngestService, ServerMismatchError } from "../ingest-service.js";
+import { errorAnswer } from "../error-answer.js";
+import { type IngestService, ServerMismatchError } from "../ingest-service.js";
 import { describeSeedProblem } from "./format.js";
 
 /**
@@ -24,8 +24,9 @@ import { describeSeedProblem } from "./format.js";
  * since its peer address is a proxy's. Each address may upload at the rate
  * an agent token may (429 with Retry-After beyond it). Accepted files take the one ingest path (raw file kept as received,
  * rows in one transaction, replays change nothing). Answers are short plain
- * text, as the seed's Flask service gave: the old agent ignores them anyway
- * and deletes its file whatever the answer.
+ * text, as the seed's Flask service gave: the old agent prints them and
+ * deletes its file whatever the answer. A refusal's line ends with the
+ * API's stable code in parentheses, `(SRVUTIL_E_…)`.
  *
  * A line that breaks the seed contract is skipped and the rest of the file
  * stored (with the raw file, bad line included); the skipped lines are named
@@ -54,10 +55,11 @@ export const SEED_BRIDGE_PATH = "/upload_metrics";
 /** Skipped lines a bridge log entry names (the answer names 5); the rest are only counted. */
 const LOGGED_SKIPPED_LINES = 20;
 
-/** A plain-text answer of the bridge. */
+/** A plain-text refusal of the bridge; its line ends with the reason's code. */
 class BridgeAnswer extends Error {
   constructor(
     readonly status: number,
+    readonly reason: ErrorReason,
     readonly text: string,
     readonly headers: Record<string, string> = {},
   ) {
@@ -70,10 +72,9 @@ export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeD
   // An encapsulated scope: its error handler answers in text, the rest of the API keeps JSON.
   await app.register(async (scope) => {
     scope.setErrorHandler((err: FastifyError | Error, req, reply) => {
-      const { status, text } = bridgeAnswer(err);
+      const { status, text, headers } = bridgeAnswer(err);
       if (status >= 500) req.log.error({ err, client: req.client.address }, "seed bridge request failed");
-      if (err instanceof BridgeAnswer) reply.headers(err.headers);
-      return reply.code(status).type("text/plain; charset=utf-8").send(text);
+      return reply.code(status).headers(headers).type("text/plain; charset=utf-8").send(text);
     });
     scope.post(
       SEED_BRIDGE_PATH,
@@ -92,6 +93,7 @@ export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeD
             deps.log?.warn("seed bridge refused", { reason: "untrusted_proxy", peer: client.peer });
             throw new BridgeAnswer(
               403,
+              "untrusted_proxy",
               "Forbidden: this request came through a proxy that is not in SRVUTIL_TRUSTED_PROXIES (it carries X-Forwarded-For or Forwarded)",
             );
           }
@@ -99,6 +101,7 @@ export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeD
             deps.log?.warn("seed bridge refused", { reason: "network", address: client.address });
             throw new BridgeAnswer(
               403,
+              "forbidden_network",
               "Forbidden: this address may not upload (SRVUTIL_SEED_COMPAT_NETWORKS)",
             );
           }
@@ -106,13 +109,14 @@ export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeD
           if (!decision.allowed) {
             throw new BridgeAnswer(
               429,
+              "rate_limited",
               `Too many uploads from this address; retry after ${decision.retryAfterSeconds} s`,
               { "retry-after": String(decision.retryAfterSeconds) },
             );
           }
           const length = Number(req.headers["content-length"]);
           if (Number.isFinite(length) && length > deps.maxBodyBytes) {
-            throw new BridgeAnswer(413, `File too large (limit ${deps.maxBodyBytes} bytes)`);
+            throw new BridgeAnswer(413, "too_large", `File too large (limit ${deps.maxBodyBytes} bytes)`);
           }
         },
       },
@@ -126,6 +130,7 @@ export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeD
           deps.log?.warn("seed bridge refused", { reason: "not_enrolled", server: form.serverName });
           throw new BridgeAnswer(
             403,
+            "not_enrolled",
             `Forbidden: server '${form.serverName.slice(0, 64)}' is not enrolled (srvutil central token add NAME)`,
           );
         }
@@ -164,7 +169,7 @@ async function readSeedForm(
   req: FastifyRequest,
   maxBodyBytes: number,
 ): Promise<{ serverName: string; file: Buffer }> {
-  if (!req.isMultipart()) throw new BridgeAnswer(400, "No file part");
+  if (!req.isMultipart()) throw new BridgeAnswer(400, "bad_body", "No file part");
   let serverName: string | undefined;
   let file: Buffer | undefined;
   let emptyName = false;
@@ -182,28 +187,33 @@ async function readSeedForm(
       }
       emptyName = part.filename === "";
       file = await readCappedBody(part.file, "identity", maxBodyBytes);
-      if (part.file.truncated) throw new BridgeAnswer(413, `File too large (limit ${maxBodyBytes} bytes)`);
+      if (part.file.truncated)
+        throw new BridgeAnswer(413, "too_large", `File too large (limit ${maxBodyBytes} bytes)`);
     }
   } catch (err) {
     // A body cut off inside the form is the client's 400, not an internal error.
     throw err instanceof BridgeAnswer ? err : multipartBodyError(err);
   }
-  if (serverName === undefined || serverName === "") throw new BridgeAnswer(400, "Server name missing");
-  if (file === undefined) throw new BridgeAnswer(400, "No file part");
-  if (emptyName) throw new BridgeAnswer(400, "No selected file");
+  if (serverName === undefined || serverName === "")
+    throw new BridgeAnswer(400, "bad_body", "Server name missing");
+  if (file === undefined) throw new BridgeAnswer(400, "bad_body", "No file part");
+  if (emptyName) throw new BridgeAnswer(400, "bad_body", "No selected file");
   return { serverName, file };
 }
 
-function bridgeAnswer(err: FastifyError | Error): { status: number; text: string } {
-  if (err instanceof BridgeAnswer) return { status: err.status, text: err.text };
-  // The JSON API's stable code, at the end of the line the seed agent prints.
-  const coded = (message: string, reason: string) =>
-    `Error: ${clipEcho(message, MAX_ERROR_MESSAGE_CHARS)} (${errorCode(reason)})`;
-  if (err instanceof CsvValidationError) return { status: 400, text: coded(err.describe(), err.reason) };
-  if (err instanceof ServerMismatchError) return { status: 403, text: `Forbidden: ${err.message}` };
-  if (err instanceof IngestInputError) return { status: 400, text: `Error: ${err.message}` };
-  if (err instanceof HttpError) return { status: err.statusCode, text: coded(err.message, err.reason) };
-  const status = (err as FastifyError).statusCode;
-  if (status !== undefined && status >= 400 && status < 500) return { status, text: `Error: ${err.message}` };
-  return { status: 500, text: "Error: internal error; see the central's log" };
+/**
+ * The seed agent's line for an error: the seed's own texts for the bridge's
+ * refusals, the API's message otherwise, each ending with the API's code.
+ */
+function bridgeAnswer(err: FastifyError | Error): {
+  status: number;
+  text: string;
+  headers: Record<string, string>;
+} {
+  if (err instanceof BridgeAnswer) {
+    return { status: err.status, text: `${err.text} (${errorCode(err.reason)})`, headers: err.headers };
+  }
+  const { status, body, headers } = errorAnswer(err);
+  const prefix = err instanceof ServerMismatchError ? "Forbidden" : "Error";
+  return { status, text: `${prefix}: ${body.error} (${body.code})`, headers };
 }

@@ -89,7 +89,7 @@ describe("seed bridge without SRVUTIL_TRUSTED_PROXIES (the README's nginx, not y
       const refused = await upload(c, "127.0.0.1", headers);
       expect(refused.status, JSON.stringify(headers)).toBe(403);
       expect(refused.text).toBe(
-        "Forbidden: this request came through a proxy that is not in SRVUTIL_TRUSTED_PROXIES (it carries X-Forwarded-For or Forwarded)",
+        "Forbidden: this request came through a proxy that is not in SRVUTIL_TRUSTED_PROXIES (it carries X-Forwarded-For or Forwarded) (SRVUTIL_E_UNTRUSTED_PROXY)",
       );
     }
     expect(await storedRows(c)).toBe(1);
@@ -121,7 +121,9 @@ describe("seed bridge behind a trusted proxy (SRVUTIL_TRUSTED_PROXIES=127.0.0.9)
 
     const outside = await upload(c, "127.0.0.9", { "x-forwarded-for": "192.0.2.7" });
     expect(outside.status).toBe(403);
-    expect(outside.text).toBe("Forbidden: this address may not upload (SRVUTIL_SEED_COMPAT_NETWORKS)");
+    expect(outside.text).toBe(
+      "Forbidden: this address may not upload (SRVUTIL_SEED_COMPAT_NETWORKS) (SRVUTIL_E_FORBIDDEN_NETWORK)",
+    );
     // A client writing an allowed address into its own X-Forwarded-For: the proxy appends the
     // real one on the right, and that is the one taken.
     const spoofed = await upload(c, "127.0.0.9", { "x-forwarded-for": "10.20.1.5, 192.0.2.7" });
@@ -154,7 +156,9 @@ describe("seed bridge behind a trusted proxy (SRVUTIL_TRUSTED_PROXIES=127.0.0.9)
     for (let i = 0; i < 5; i++) answers.push(await from("10.20.9.1"));
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429, 429]);
     expect(Number(answers[3]!.headers["retry-after"])).toBeGreaterThanOrEqual(1);
-    expect(answers[3]!.text).toMatch(/^Too many uploads from this address; retry after \d+ s$/);
+    expect(answers[3]!.text).toMatch(
+      /^Too many uploads from this address; retry after \d+ s \(SRVUTIL_E_RATE_LIMITED\)$/,
+    );
     expect((await from("10.20.9.2")).status).toBe(200);
   });
 });

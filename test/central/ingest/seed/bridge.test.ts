@@ -219,7 +219,7 @@ describe("the seed bridge with a seed-shaped Python agent", () => {
     await agent(["collect"], cwd, "NOT-ENROLLED");
     const answer = await agent(["upload", `${central.url}/upload_metrics`], cwd, "NOT-ENROLLED");
     expect(answer).toBe(
-      "403 Forbidden: server 'NOT-ENROLLED' is not enrolled (srvutil central token add NAME)",
+      "403 Forbidden: server 'NOT-ENROLLED' is not enrolled (srvutil central token add NAME) (SRVUTIL_E_NOT_ENROLLED)",
     );
     expect(await rowsOf("NOT-ENROLLED")).toEqual([]);
     expect({ uploads: uploads(), raw: rawFiles().length }).toEqual(before);
@@ -238,7 +238,9 @@ describe("the seed bridge with a seed-shaped Python agent", () => {
     );
     expect(outside.status).toBe(403);
     expect(outside.type).toMatch(/^text\/plain/);
-    expect(outside.text).toBe("Forbidden: this address may not upload (SRVUTIL_SEED_COMPAT_NETWORKS)");
+    expect(outside.text).toBe(
+      "Forbidden: this address may not upload (SRVUTIL_SEED_COMPAT_NETWORKS) (SRVUTIL_E_FORBIDDEN_NETWORK)",
+    );
     expect({ uploads: uploads(), raw: rawFiles().length, rows: (await rowsOf(name)).length }).toEqual(before);
 
     // The same request from an allowed address goes through: it was the address that was refused.
@@ -297,18 +299,22 @@ describe("the seed bridge with a seed-shaped Python agent", () => {
   it("answers the seed's own texts for a form without a name or a file, and 400 for a file with no readable line", async () => {
     const url = `${central.url}/upload_metrics`;
     const file = { name: "server_metrics.csv", bytes: seedFile(["2026-11-30 10:00:00,x"]) };
-    expect(await postForm(url, {}, file)).toMatchObject({ status: 400, text: "Server name missing" });
+    expect(await postForm(url, {}, file)).toMatchObject({
+      status: 400,
+      text: "Server name missing (SRVUTIL_E_BAD_BODY)",
+    });
     expect(await postForm(url, { server_name: name }, null)).toMatchObject({
       status: 400,
-      text: "No file part",
+      text: "No file part (SRVUTIL_E_BAD_BODY)",
     });
     expect(await postForm(url, { server_name: name }, { name: "", bytes: file.bytes })).toMatchObject({
       status: 400,
-      text: "No selected file",
+      text: "No selected file (SRVUTIL_E_BAD_BODY)",
     });
     const bad = await postForm(url, { server_name: name }, file);
     expect(bad.status).toBe(400);
     expect(bad.text).toMatch(/^Error: line 2: none of the file's 1 lines can be read/);
+    expect(bad.text).toMatch(/ \(SRVUTIL_E_[A-Z_]+\)$/);
   });
 });
 
