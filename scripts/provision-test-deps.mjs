@@ -8,7 +8,10 @@ import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync } from "node:fs";
 import path from "node:path";
 
-/** [why, Debian package, is it present?] — keep in step with test/helpers/programs.ts callers. */
+/**
+ * [why, Debian package, is it present?, needed when not root?] — keep in step
+ * with test/helpers/programs.ts callers.
+ */
 const NEEDS = [
   ["haproxy in front of two centrals (test/e2e/multi-instance.test.ts)", "haproxy", () => onPath("haproxy")],
   ["python3 for the plist/XML parsers and the seed agent", "python3", () => onPath("python3")],
@@ -22,7 +25,23 @@ const NEEDS = [
     "fonts-dejavu-core",
     () => existsSync("/usr/share/fonts/truetype/dejavu"),
   ],
+  // The browser tests take /usr/bin/chromium when it starts, else the one in the
+  // @sparticuz/chromium devDependency (test/helpers/browser.ts). As root the system
+  // one is installed when missing or broken (a copy without its /etc/chromium.d
+  // does not start); otherwise the tests fall back to the bundled one.
+  [
+    "Chromium for the browser tests (else @sparticuz/chromium)",
+    "chromium",
+    () => Boolean(process.env.SRVUTIL_TEST_CHROMIUM) || chromiumStarts(),
+    false,
+  ],
 ];
+
+function chromiumStarts() {
+  if (!existsSync("/usr/bin/chromium")) return false;
+  const r = spawnSync("/usr/bin/chromium", ["--version"], { stdio: "ignore", timeout: 20_000 });
+  return r.status === 0;
+}
 
 function onPath(command) {
   for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
@@ -52,15 +71,17 @@ function missing() {
   return NEEDS.filter(([, , present]) => !present());
 }
 
-const before = missing();
+const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+const mayInstall = process.env.SRVUTIL_TEST_NO_PROVISION !== "1" && isRoot && onPath("apt-get");
+// Without the right to install, only what the tests cannot do without stops the run.
+const before = missing().filter(([, , , neededWhenNotRoot]) => mayInstall || neededWhenNotRoot !== false);
 if (before.length === 0) process.exit(0);
 
 const packages = [...new Set(before.map(([, pkg]) => pkg))];
 const line = `apt-get install -y ${packages.join(" ")}`;
 for (const [why, pkg] of before) console.error(`pretest: missing ${pkg}: ${why}`);
 
-const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-if (process.env.SRVUTIL_TEST_NO_PROVISION === "1" || !isRoot || !onPath("apt-get")) {
+if (!mayInstall) {
   console.error(`pretest: the tests need these Debian packages. Install them with:\n\n  sudo ${line}\n`);
   process.exit(1);
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { type Browser, chromium } from "playwright-core";
 
@@ -8,7 +9,8 @@ import { type Browser, chromium } from "playwright-core";
  * 1. `SRVUTIL_TEST_CHROMIUM`, when set, names the binary. A set but missing path
  *    fails the test: a configured prerequisite that is not there is an error,
  *    never a silent fallback.
- * 2. Otherwise the system Chromium at `/usr/bin/chromium`, when present.
+ * 2. Otherwise the system Chromium at `/usr/bin/chromium`, when it starts
+ *    (`--version`; a copy without its /etc/chromium.d does not).
  * 3. Otherwise the Chromium that ships inside the `@sparticuz/chromium`
  *    devDependency (the binary is in the npm tarball, brotli-packed; it is
  *    unpacked into the temp folder, nothing is downloaded).
@@ -55,7 +57,10 @@ async function resolveChromium(env: NodeJS.ProcessEnv): Promise<TestChromium> {
     }
     return { executablePath: configured, args: QUIET_FLAGS, source: "SRVUTIL_TEST_CHROMIUM" };
   }
-  if (existsSync(SYSTEM_CHROMIUM))
+  if (
+    existsSync(SYSTEM_CHROMIUM) &&
+    spawnSync(SYSTEM_CHROMIUM, ["--version"], { stdio: "ignore", timeout: 20_000 }).status === 0
+  )
     return { executablePath: SYSTEM_CHROMIUM, args: QUIET_FLAGS, source: "system" };
   const { default: bundled } = await import("@sparticuz/chromium");
   // Its own args carry `--headless=shell` and `--single-process`, tuned for
