@@ -89,7 +89,7 @@ export function weekVerdict(report: WeeklyReport): string {
     .filter((st) => c[st] > 0)
     .map((st) => `${c[st]} ${st}`);
   const worst = needsAction(report)[0]!;
-  const reason = worst.reason.length > 90 ? `${worst.reason.slice(0, 89)}…` : worst.reason;
+  const reason = clipAtWord(worst.reason, 120);
   return `${action} of ${n} server${n === 1 ? "" : "s"} need${action === 1 ? "s" : ""} action in ${wk} (${parts.join(", ")}); worst: ${worst.server}, ${reason}.`;
 }
 
@@ -155,4 +155,12 @@ export function ranked(report: WeeklyReport, metric: HeatMetric): ServerReport[]
     byMetric.set(metric, out);
   }
   return out;
+}
+
+/** At most `max` characters, cut after a whole word (never mid-word), with "…" when cut. */
+export function clipAtWord(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max);
+  const space = cut.lastIndexOf(" ");
+  return `${(space > max / 2 ? cut.slice(0, space) : cut).replace(/[\s,;:.(–-]+$/, "")}…`;
 }

@@ -1,6 +1,6 @@
 import { DateTime } from "luxon";
 import { attachmentStateText } from "./attachments.js";
-import { serverCharts, svgToPng } from "./charts.js";
+import { EMAIL_CHART, serverCharts, svgToPng } from "./charts.js";
 import {
   CHANGE_MIN_POINTS,
   countStatuses,
@@ -233,15 +233,15 @@ function renderHtml(
   if (chartServers.length > 0) {
     const body = chartServers
       .map((s, i) => {
-        const blocks = serverCharts(s, i).map((c) => {
+        const blocks = serverCharts(s, i, EMAIL_CHART).map((c) => {
           const cid = `${c.id}@srvutil`;
           let png = pngs.get(c.id);
           if (png === undefined) {
-            png = svgToPng(c.svg);
+            png = svgToPng(c.svg, EMAIL_CHART);
             pngs.set(c.id, png);
           }
           images.push({ cid, filename: `${c.id}.png`, contentType: "image/png", content: png });
-          return `<p style="color:${MUTED};${FONT}font-size:12px;margin:8px 0 2px 0;">${e(c.title)}</p><img src="cid:${cid}" width="564" alt="${e(c.alt)}" style="display:block;width:100%;height:auto;border:0;"><p style="color:${MUTED};${FONT}font-size:11px;margin:2px 0 0 0;">${e(c.alt)}</p>`;
+          return `<p style="color:${MUTED};${FONT}font-size:12px;margin:8px 0 2px 0;">${e(c.title)}</p><img src="cid:${cid}" width="564" alt="${e(c.alt)}" style="display:block;width:100%;height:auto;border:0;">`;
         });
         return `<p style="color:${INK};${FONT}font-size:14px;font-weight:bold;margin:14px 0 0 0;">${serverName(s.server, href)} &middot; ${LABEL[s.status]}</p>${blocks.join("")}`;
       })

@@ -380,7 +380,7 @@ export async function renderReport(
   }
 
   // Status tiles.
-  const tiles = (["critical", "warning", "silent", "ok"] as ServerStatus[])
+  const tiles = (["critical", "silent", "warning", "ok"] as ServerStatus[])
     .map((st) => {
       const s = STATUS_STYLE[st];
       return `<td width="25%" align="center" bgcolor="${s.bg}" style="background:${s.bg};padding:12px 4px;border:4px solid #ffffff;${FONT}">

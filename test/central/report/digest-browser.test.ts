@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveReportWeek } from "../../../src/central/aggregate/week.js";
 import { composeReportMail } from "../../../src/central/delivery/composer.js";
+import { EMAIL_CHART } from "../../../src/central/report/charts.js";
 import { buildWeeklyReport, type WeeklyReport } from "../../../src/central/report/index.js";
 import { launchTestBrowser } from "../../helpers/browser.js";
 import { REPO_ROOT } from "../../helpers/cli.js";
@@ -15,6 +16,8 @@ const WEEK = resolveReportWeek("2026-W47", TZ);
 const NOW = WEEK.to + 6 * 3_600_000;
 
 interface Facts {
+  chartTypePx: number[];
+  alts: string[];
   viewport: number;
   scrollWidth: number;
   mainWidth: number;
@@ -27,6 +30,7 @@ interface Facts {
 
 // Evaluated in the page (a string, so this Node-typed file needs no DOM types).
 const FACTS = `(() => {
+  const FONT_SIZE = ${EMAIL_CHART.fontSize};
   const lum = (c) => {
     const [r, g, b] = c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number).map((v) => {
       v /= 255;
@@ -63,6 +67,11 @@ const FACTS = `(() => {
     mainWidth: main.getBoundingClientRect().width,
     broken: imgs.filter((i) => !i.complete || i.naturalWidth === 0).length,
     images: imgs.length,
+    // A chart PNG is drawn at twice its drawing width; its type shows at fontSize × shown / drawn.
+    chartTypePx: imgs
+      .filter((i) => i.src.startsWith("data:image/png"))
+      .map((i) => (FONT_SIZE * i.getBoundingClientRect().width) / (i.naturalWidth / 2)),
+    alts: imgs.map((i) => i.alt),
     text: document.body.innerText,
     unreadable,
   };
@@ -116,6 +125,11 @@ describe("the digest in Chromium", () => {
           expect(f.images).toBeGreaterThan(0);
           expect(f.broken).toBe(0);
           expect(f.unreadable).toEqual([]);
+          // Chart labels stay readable on a phone: at least 10 px as shown.
+          expect(f.chartTypePx.length).toBeGreaterThan(0);
+          expect(Math.min(...f.chartTypePx), `${width} px`).toBeGreaterThanOrEqual(10);
+          // The alt text is for screen readers and blocked images, not printed again under each chart.
+          for (const alt of f.alts) if (alt.length > 40) expect(f.text).not.toContain(alt);
           for (const key of [
             "Needs action",
             "Peak CPU per day",
