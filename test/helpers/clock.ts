@@ -123,3 +123,28 @@ export function fakedClockEnv(env: NodeJS.ProcessEnv = process.env): Record<stri
   }
   return out;
 }
+
+/**
+ * The local wall-clock texts (`YYYY-MM-DD HH:mm:ss`, as the seed agent writes
+ * them) in the middle of the most recent hour `zone` skipped (clocks moved
+ * forward) and of the most recent hour it repeated (clocks moved back), both
+ * within the past year of the real clock; null for a zone without such a
+ * change in that year.
+ */
+export function lastDstChanges(zone: string, now = Date.now()): { skipped: string; repeated: string } | null {
+  const HOUR_MS = 3_600_000;
+  const offsetAt = (t: number) => DateTime.fromMillis(t, { zone }).offset;
+  const wall = (t: number, offsetMinutes: number) =>
+    DateTime.fromMillis(t + offsetMinutes * 60_000, { zone: "utc" }).toFormat("yyyy-MM-dd HH:mm:ss");
+  let skipped: string | null = null;
+  let repeated: string | null = null;
+  // Back from now in quarter hours: every zone in use changes its offset on one.
+  const start = Math.floor(now / (HOUR_MS / 4)) * (HOUR_MS / 4);
+  for (let t = start; t > now - 366 * DAY_MS && (skipped === null || repeated === null); t -= HOUR_MS / 4) {
+    const before = offsetAt(t - 1);
+    const after = offsetAt(t);
+    if (after > before && skipped === null) skipped = wall(t + ((after - before) / 2) * 60_000, before);
+    if (after < before && repeated === null) repeated = wall(t + ((before - after) / 2) * 60_000, after);
+  }
+  return skipped === null || repeated === null ? null : { skipped, repeated };
+}
