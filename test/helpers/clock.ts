@@ -132,19 +132,27 @@ export function fakedClockEnv(env: NodeJS.ProcessEnv = process.env): Record<stri
  * change in that year.
  */
 export function lastDstChanges(zone: string, now = Date.now()): { skipped: string; repeated: string } | null {
-  const HOUR_MS = 3_600_000;
   const offsetAt = (t: number) => DateTime.fromMillis(t, { zone }).offset;
   const wall = (t: number, offsetMinutes: number) =>
     DateTime.fromMillis(t + offsetMinutes * 60_000, { zone: "utc" }).toFormat("yyyy-MM-dd HH:mm:ss");
   let skipped: string | null = null;
   let repeated: string | null = null;
-  // Back from now in quarter hours: every zone in use changes its offset on one.
-  const start = Math.floor(now / (HOUR_MS / 4)) * (HOUR_MS / 4);
-  for (let t = start; t > now - 366 * DAY_MS && (skipped === null || repeated === null); t -= HOUR_MS / 4) {
-    const before = offsetAt(t - 1);
-    const after = offsetAt(t);
-    if (after > before && skipped === null) skipped = wall(t + ((after - before) / 2) * 60_000, before);
-    if (after < before && repeated === null) repeated = wall(t + ((before - after) / 2) * 60_000, after);
+  // Back from now a day at a time; a day whose ends differ in offset holds a change, found to the minute.
+  for (let end = now; end > now - 366 * DAY_MS && (skipped === null || repeated === null); end -= DAY_MS) {
+    const before = offsetAt(end - DAY_MS);
+    const after = offsetAt(end);
+    if (before === after) continue;
+    let lo = end - DAY_MS; // offset `before`
+    let hi = end; // offset `after`
+    while (hi - lo > 60_000) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      if (offsetAt(mid) === before) lo = mid;
+      else hi = mid;
+    }
+    const change = Math.floor(hi / 60_000) * 60_000; // hi is within the minute after the change
+    const halfHour = (Math.abs(after - before) / 2) * 60_000;
+    if (after > before && skipped === null) skipped = wall(change + halfHour, before);
+    if (after < before && repeated === null) repeated = wall(change + halfHour, after);
   }
   return skipped === null || repeated === null ? null : { skipped, repeated };
 }
