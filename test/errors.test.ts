@@ -32,6 +32,7 @@ import {
 import { CsvValidationError } from "../src/protocol/index.js";
 import { csvFor, makeTestCentral, type TestCentral } from "./central/ingest/fixtures.js";
 import { runCli } from "./helpers/cli.js";
+import { utcDateDaysAgo } from "./helpers/clock.js";
 
 describe("error categories", () => {
   it("map to one HTTP status and one sysexits exit code each", () => {
@@ -148,7 +149,7 @@ describe("the central's HTTP answers by category", () => {
       method: "POST",
       url: "/api/v1/metrics",
       headers: { authorization: `Bearer ${token}`, "content-type": "text/csv" },
-      payload: csvFor("web-01", "2026-11-23T10:00:00Z", 2),
+      payload: csvFor("web-01", `${utcDateDaysAgo(7)}T10:00:00Z`, 2), // recent: not refused as too old first
     });
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ reason: "unavailable" });

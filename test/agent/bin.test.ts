@@ -16,6 +16,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createAgentToken } from "../../src/central/auth/tokens.js";
 import { parseMetricsCsv } from "../../src/protocol/index.js";
 import { makeTestCentral, type TestCentral } from "../central/ingest/fixtures.js";
+import { fakedClockEnv } from "../helpers/clock.js";
 
 /**
  * The linux-x64 single executable (`npm run build:agent-bin -- --targets
@@ -68,7 +69,8 @@ function run(
   return new Promise((done, fail) => {
     const child = spawn(program, args, {
       cwd: folder,
-      env: { PATH: "", ...env },
+      // fakedClockEnv: nothing unless `npm run test:future` fakes the clock, which the agent must share.
+      env: { PATH: "", ...fakedClockEnv(), ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

@@ -59,6 +59,9 @@ describe("SpoolDirectory", () => {
     const parsed = parseMetricsCsv(readFileSync(late.path));
     expect(parsed.rows.map((r) => r.diskMount)).toEqual(["/", "/data"]);
     // A fresh temp file may belong to a write in progress: kept. An old one is debris: removed.
+    // "Fresh" is this process's clock, which a faked one (npm run test:future) moves but not the file system's.
+    const fresh = new Date();
+    utimesSync(join(spool.dir, ".tmp-20260103T000000000Z-aa.csv.1234"), fresh, fresh);
     expect(await spool.removeStaleTemps()).toBe(0);
     const old = new Date(Date.now() - 3600_000);
     utimesSync(join(spool.dir, ".tmp-20260103T000000000Z-aa.csv.1234"), old, old);

@@ -8,6 +8,7 @@ import { DateTime } from "luxon";
 import { afterAll, describe, expect, it } from "vitest";
 import { EXIT_CODE } from "../../src/errors.js";
 import { runCli, srvutilCommand } from "../helpers/cli.js";
+import { fakedClockEnv } from "../helpers/clock.js";
 import { freePort } from "../helpers/net.js";
 import { DashboardClient } from "./dashboard/http-client.js";
 import { csvFor } from "./ingest/fixtures.js";
@@ -36,6 +37,7 @@ const USER = { name: "ops-admin", password: "restored password one" };
 
 const cliEnv = (data: string): NodeJS.ProcessEnv => ({
   PATH: process.env.PATH,
+  ...fakedClockEnv(), // nothing unless npm run test:future fakes this process's clock
   SRVUTIL_DATA_DIR: data,
   SRVUTIL_REPORT_TZ: "UTC",
 });

@@ -6,6 +6,7 @@ import { loadCentralConfig } from "../../src/central/config.js";
 import { type RunningCentral, startCentral } from "../../src/central/serve.js";
 import { EXIT_CODE } from "../../src/errors.js";
 import { runCli } from "../helpers/cli.js";
+import { fakedClockEnv, recentShift } from "../helpers/clock.js";
 import { docCommands } from "../helpers/docs.js";
 import { ingestWeek } from "./delivery/week-fixture.js";
 import { csvFor } from "./ingest/fixtures.js";
@@ -22,8 +23,14 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
+// The week the tests report on, and the dates they post (up to two weeks later), are 2026-W47's
+// moved to three weeks back (real clock): the ingest horizon refuses fixed dates one day.
+const at = recentShift("2026-W47", { minWeeksAgo: 3 });
+const WEEK = at("2026-W47");
+
 const cliEnv = (data: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
   PATH: process.env.PATH,
+  ...fakedClockEnv(),
   SRVUTIL_DATA_DIR: data,
   SRVUTIL_REPORT_TZ: "Europe/Berlin",
   ...extra,
@@ -53,10 +60,7 @@ const lastLine = (s: string) => s.trim().split("\n").at(-1)!;
 
 /** The week's report as JSON without the instant it was generated. */
 async function reportJson(data: string): Promise<unknown> {
-  const r = await runCli(
-    ["report", "build", "--week", "2026-W47", "--format", "json", "--out", "-"],
-    cliEnv(data),
-  );
+  const r = await runCli(["report", "build", "--week", WEEK, "--format", "json", "--out", "-"], cliEnv(data));
   expect(r.code, r.stderr).toBe(0);
   const json = JSON.parse(r.stdout) as Record<string, unknown>;
   delete json.generated_at;
@@ -75,7 +79,7 @@ describe("backup and restore (docs/operations.md)", () => {
 
   it("a backup taken while serving, restored on a new machine: identical report, working tokens", async () => {
     const data = tempDir();
-    await ingestWeek(path.join(data, "srvutil.db"));
+    await ingestWeek(path.join(data, "srvutil.db"), at.weeks);
     const token = lastLine((await runCli(["central", "token", "add", "web-01"], cliEnv(data))).stdout);
     const viewer = lastLine(
       (await runCli(["central", "token", "add", "--role", "viewer", "grafana"], cliEnv(data))).stdout,
@@ -86,7 +90,7 @@ describe("backup and restore (docs/operations.md)", () => {
     const running = await serve(data);
     let before: unknown;
     try {
-      expect((await upload(running.url, token, "web-01", "2026-11-18T10:00:00Z")).status).toBe(201);
+      expect((await upload(running.url, token, "web-01", at("2026-11-18T10:00:00Z"))).status).toBe(201);
       // Online: uploads keep arriving while the backup runs in another process.
       const uploads = Promise.all(
         Array.from({ length: 20 }, (_, i) =>
@@ -94,7 +98,7 @@ describe("backup and restore (docs/operations.md)", () => {
             running.url,
             token,
             "web-01",
-            new Date(Date.parse("2026-11-25T00:00:00Z") + i * 3_600_000).toISOString(),
+            new Date(Date.parse(at("2026-11-25T00:00:00Z")) + i * 3_600_000).toISOString(),
           ),
         ),
       );
@@ -126,7 +130,7 @@ describe("backup and restore (docs/operations.md)", () => {
     );
     const again = await serve(fresh);
     try {
-      expect((await upload(again.url, token, "web-01", "2026-11-30T10:00:00Z")).status).toBe(201);
+      expect((await upload(again.url, token, "web-01", at("2026-11-30T10:00:00Z"))).status).toBe(201);
       const read = await fetch(`${again.url}/api/v1/servers`, {
         headers: { authorization: `Bearer ${viewer}` },
       });
@@ -144,7 +148,7 @@ describe("backup and restore (docs/operations.md)", () => {
 
   it("refuses a file that is not a srvutil database, and changes nothing", async () => {
     const data = tempDir();
-    await ingestWeek(path.join(data, "srvutil.db"));
+    await ingestWeek(path.join(data, "srvutil.db"), at.weeks);
     const junk = path.join(data, "junk.db");
     writeFileSync(
       junk,
@@ -183,11 +187,11 @@ describe("token rotation (docs/operations.md)", () => {
     const oldToken = lastLine((await runCli(["central", "token", "add", "web-01"], env)).stdout);
     const running = await serve(data);
     try {
-      expect((await upload(running.url, oldToken, "web-01", "2026-11-18T10:00:00Z")).status).toBe(201);
+      expect((await upload(running.url, oldToken, "web-01", at("2026-11-18T10:00:00Z"))).status).toBe(201);
       const newToken = lastLine((await runCli(commands[0]!.split(" ").slice(1), env)).stdout);
       // Both work while the agent is switched over.
-      expect((await upload(running.url, oldToken, "web-01", "2026-11-18T11:00:00Z")).status).toBe(201);
-      expect((await upload(running.url, newToken, "web-01", "2026-11-18T12:00:00Z")).status).toBe(201);
+      expect((await upload(running.url, oldToken, "web-01", at("2026-11-18T11:00:00Z"))).status).toBe(201);
+      expect((await upload(running.url, newToken, "web-01", at("2026-11-18T12:00:00Z"))).status).toBe(201);
       await new Promise((r) => setTimeout(r, 50)); // the last use is written after the answer
       const oldId = oldToken.split("_")[1]!;
       const newId = newToken.split("_")[1]!;
@@ -199,8 +203,8 @@ describe("token rotation (docs/operations.md)", () => {
       const revoke = await runCli(["central", "token", "revoke", "web-01", "--id", oldId], env);
       expect(revoke.stderr).toBe("");
       expect(revoke.stdout).toBe(`Revoked agent token ${oldId} of 'web-01'; 1 active token left\n`);
-      expect((await upload(running.url, oldToken, "web-01", "2026-11-18T13:00:00Z")).status).toBe(401);
-      expect((await upload(running.url, newToken, "web-01", "2026-11-18T14:00:00Z")).status).toBe(201);
+      expect((await upload(running.url, oldToken, "web-01", at("2026-11-18T13:00:00Z"))).status).toBe(401);
+      expect((await upload(running.url, newToken, "web-01", at("2026-11-18T14:00:00Z"))).status).toBe(201);
 
       const wrong = await runCli(["central", "token", "revoke", "web-02", "--id", newId], env);
       expect(wrong.code).toBe(EXIT_CODE.bad_input);
@@ -211,7 +215,7 @@ describe("token rotation (docs/operations.md)", () => {
       // Plain `revoke NAME` is the emergency stop: every token of the server.
       const all = await runCli(["central", "token", "revoke", "web-01"], env);
       expect(all.stdout).toBe("Revoked 1 agent token of 'web-01'\n");
-      expect((await upload(running.url, newToken, "web-01", "2026-11-18T15:00:00Z")).status).toBe(401);
+      expect((await upload(running.url, newToken, "web-01", at("2026-11-18T15:00:00Z"))).status).toBe(401);
     } finally {
       await running.close();
     }

@@ -8,10 +8,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import type net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { DateTime } from "luxon";
 import { type ParsedMail, simpleParser } from "mailparser";
 import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, srvutilCommand } from "../helpers/cli.js";
+import { recentShift } from "../helpers/clock.js";
 import { freePort } from "../helpers/net.js";
 
 const SERVER = "e2e-web-01";
@@ -31,23 +33,29 @@ async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
 }
 
 /**
- * Two days of W47 (Europe/Berlin) at 10-minute steps on two mounts, written
- * with a +01:00 offset like an agent on local time would.
+ * The report week: W47 of 2026 moved to last week (real clock) by whole weeks,
+ * so the central's ingest horizon never refuses it and its weekdays stay.
+ */
+const at = recentShift("2026-W47");
+const WEEK = at("2026-W47");
+
+/**
+ * Two days of WEEK (Europe/Berlin) at 10-minute steps on two mounts, written
+ * with the local UTC offset like an agent on local time would.
  */
 function multiDayCsv(): { csv: string; rows: number } {
   const lines = [
     "timestamp,server,cpu_percent,cpu_peak_percent,mem_total_bytes,mem_used_bytes,mem_available_bytes,disk_mount,disk_total_bytes,disk_used_bytes,disk_free_bytes",
   ];
-  // Monday 2026-11-16 and Tuesday 2026-11-17, local 00:10 … 24:00.
+  // Monday and Tuesday, local 00:10 … 24:00 (a DST change falls on a Sunday, never on these days).
   for (const [day, cpu] of [
-    [16, 20],
-    [17, 40],
+    [at("2026-11-16"), 20],
+    [at("2026-11-17"), 40],
   ] as const) {
+    const midnight = DateTime.fromISO(`${day}T00:00:00`, { zone: "Europe/Berlin" });
     for (let i = 1; i <= 144; i++) {
-      const minutes = i * 10;
-      const ts = new Date(Date.UTC(2026, 10, day, 0, minutes) - 3600_000 - 1); // local time − 1 ms
-      // Keep timestamps inside the local day: the last one is 23:59:59.999 local.
-      const iso = `${new Date(ts.getTime() + 3600_000).toISOString().slice(0, 23)}+01:00`;
+      // Keep timestamps inside the local day: local time − 1 ms, the last one 23:59:59.999 local.
+      const iso = midnight.plus({ minutes: i * 10, milliseconds: -1 }).toISO();
       const c = i % 2 === 0 ? cpu + 10 : cpu - 10; // avg = cpu
       lines.push(
         `${iso},${SERVER},${c},${c + 5},1000,${i % 2 === 0 ? 600 : 400},${i % 2 === 0 ? 400 : 600},/,5000,${1000 + i},${3000 - i}`,
@@ -182,17 +190,14 @@ describe("end to end: agent → API → SQLite → report → SMTP", () => {
     expect(forged.status).toBe(403);
 
     // 4. The report, as JSON.
-    const build = await runCli(
-      ["report", "build", "--week", "2026-W47", "--format", "json", "--out", "-"],
-      env,
-    );
+    const build = await runCli(["report", "build", "--week", WEEK, "--format", "json", "--out", "-"], env);
     expect(build.code, build.stderr).toBe(0);
     const report = JSON.parse(build.stdout);
-    expect(report).toMatchObject({ week: "2026-W47", timezone: "Europe/Berlin" });
+    expect(report).toMatchObject({ week: WEEK, timezone: "Europe/Berlin" });
     const server = report.servers.find((s: { server: string }) => s.server === SERVER);
     expect(server.days).toHaveLength(7);
     const [monday, tuesday, wednesday] = server.days;
-    expect(monday).toMatchObject({ date: "2026-11-16", samples: 144 });
+    expect(monday).toMatchObject({ date: at("2026-11-16"), samples: 144 });
     expect(monday.cpu.avg).toBeCloseTo(20, 10);
     expect(monday.cpu.peak).toBe(35);
     expect(tuesday.cpu.avg).toBeCloseTo(40, 10);
@@ -204,30 +209,30 @@ describe("end to end: agent → API → SQLite → report → SMTP", () => {
       { mount: "/", total_bytes: 5000, used_bytes: 1144, free_bytes: 2856, percent: (1144 / 4000) * 100 },
       { mount: "/data", total_bytes: 9000, used_bytes: 100, free_bytes: 8000, percent: (100 / 8100) * 100 },
     ]);
-    expect(wednesday).toMatchObject({ date: "2026-11-18", samples: 0, cpu: { avg: null, peak: null } });
+    expect(wednesday).toMatchObject({ date: at("2026-11-18"), samples: 0, cpu: { avg: null, peak: null } });
 
     // 5. The email, through a real SMTP conversation.
-    const send = await runCli(["report", "send", "--week", "2026-W47"], env);
+    const send = await runCli(["report", "send", "--week", WEEK], env);
     expect(send.code, send.stderr + send.stdout).toBe(0);
     expect(mails).toHaveLength(1);
     const mail = mails[0]!;
-    expect(mail.subject).toContain("2026-W47");
+    expect(mail.subject).toContain(WEEK);
     expect(String(mail.html)).toContain(SERVER);
     expect(mail.text).toContain(SERVER);
     expect(JSON.stringify(mail.to)).toContain("ops@example.test");
     // The body is the digest; the full report travels as attachments (HTML, JSON, daily CSV).
     const files = mail.attachments.filter((a) => a.contentDisposition === "attachment");
     expect(files.map((a) => a.filename).sort()).toEqual([
-      "srvutil-2026-W47-daily.csv",
-      "srvutil-2026-W47.html",
-      "srvutil-2026-W47.json",
+      `srvutil-${WEEK}-daily.csv`,
+      `srvutil-${WEEK}.html`,
+      `srvutil-${WEEK}.json`,
     ]);
     const attachedJson = JSON.parse(files.find((a) => a.filename!.endsWith(".json"))!.content.toString());
     expect(attachedJson.servers.map((s: { server: string }) => s.server)).toEqual([SERVER]);
 
     // 6. Every step is in the automation log.
     const log = readFileSync(path.join(dir, "central", "Logs", "automation.log"), "utf8");
-    expect(log).toContain("2026-W47");
+    expect(log).toContain(WEEK);
     expect(log).not.toContain(token);
   }, 120_000);
 });

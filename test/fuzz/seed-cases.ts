@@ -5,6 +5,7 @@
 import fc from "fast-check";
 import { expect } from "vitest";
 import { SEED_HEADER } from "../../src/central/ingest/seed/parse-seed.js";
+import { lastDstChanges } from "../helpers/clock.js";
 import { hostileNumberText, hostileString, invalidUtf8 } from "./arbitraries.js";
 import { BOUNDARY, type MultipartPart, multipartBody } from "./csv-files.js";
 import { type Exchange, type FuzzRun, fuzzParams } from "./harness.js";
@@ -97,12 +98,14 @@ const hostileDisks: fc.Arbitrary<string> = fc.oneof(
     ),
 );
 
+const BERLIN_DST = lastDstChanges("Europe/Berlin")!;
 const seedTimeText: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom(
     "",
     "2026-02-30 10:00:00",
-    "2026-03-29 02:30:00",
-    "2026-10-25 02:30:00",
+    // Berlin's last skipped and repeated hours, recent enough for the ingest horizon to let them in.
+    BERLIN_DST.skipped,
+    BERLIN_DST.repeated,
     "1999-12-31 23:59:59",
     "0000-01-01 00:00:00",
     "9999-12-31 23:59:59",

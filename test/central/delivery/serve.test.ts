@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { REPO_ROOT, srvutilCommand } from "../../helpers/cli.js";
+import { fakedClockEnv } from "../../helpers/clock.js";
 import { type SmtpFixture, startSmtpServer } from "../mail/smtp-fixture.js";
 import { openDeliveryDb, readLog, waitFor } from "./helpers.js";
 import { ingestWeek } from "./week-fixture.js";
@@ -78,6 +79,7 @@ describe("two `srvutil central serve` processes on the same database", () => {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
+      ...fakedClockEnv(), // queued at this process's Date.now(): the servers must share its clock
       SRVUTIL_DATA_DIR: dir,
       SRVUTIL_LISTEN: "127.0.0.1:0",
       SRVUTIL_REPORT_TZ: "Europe/Berlin",

@@ -6,11 +6,15 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createAgentToken, createViewerToken } from "../../../src/central/auth/tokens.js";
 import { createIngestService } from "../../../src/central/serve.js";
 import { createApiApp } from "../../../src/central/server.js";
+import { recentShift } from "../../helpers/clock.js";
 import { countRows, csvFor, makeTestCentral, type TestCentral } from "./fixtures.js";
 
 const HEADER =
   "timestamp,server,cpu_percent,mem_total_bytes,mem_used_bytes,mem_available_bytes,disk_mount,disk_total_bytes,disk_used_bytes,disk_free_bytes";
-const GOOD_LINE = "2026-11-23T10:00:00Z,web-01,12.5,1000,400,600,/,5000,1000,4000";
+// The data's dates are last week's (real clock): a fixed date would fall behind the ingest horizon one day.
+const at = recentShift("2026-11-23");
+const DAY = at("2026-11-23");
+const GOOD_LINE = `${DAY}T10:00:00Z,web-01,12.5,1000,400,600,/,5000,1000,4000`;
 
 function filesUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -40,7 +44,7 @@ describe("POST /api/v1/metrics", () => {
     });
 
   it("stores a text/csv upload: 201, raw file byte-identical, rows and upload record committed", async () => {
-    const csv = csvFor("web-01", "2026-11-23T10:00:00Z", 10);
+    const csv = csvFor("web-01", at("2026-11-23T10:00:00Z"), 10);
     const res = await post(csv);
     expect(res.statusCode).toBe(201);
     const body = res.json();
@@ -61,22 +65,22 @@ describe("POST /api/v1/metrics", () => {
       server: "web-01",
       rows: 20,
       inserted: 20,
-      ts_min: Date.parse("2026-11-23T10:00:00Z"),
-      ts_max: Date.parse("2026-11-23T10:45:00Z"),
+      ts_min: Date.parse(at("2026-11-23T10:00:00Z")),
+      ts_max: Date.parse(at("2026-11-23T10:45:00Z")),
       raw_path: `received_metrics/web-01/${today}/${body.upload_id}.csv`,
     });
   });
 
   it("is idempotent: a replayed file answers 201 with the first upload id; overlapping files count duplicates", async () => {
-    const first = await post(csvFor("web-01", "2026-11-23T10:00:00Z", 10));
+    const first = await post(csvFor("web-01", at("2026-11-23T10:00:00Z"), 10));
     expect(first.statusCode).toBe(201);
-    const replay = await post(csvFor("web-01", "2026-11-23T10:00:00Z", 10));
+    const replay = await post(csvFor("web-01", at("2026-11-23T10:00:00Z"), 10));
     expect(replay.statusCode).toBe(201);
     expect(replay.json()).toEqual({ upload_id: first.json().upload_id, rows: 20, duplicates: 20 });
     expect(filesUnder(c.config.paths.receivedMetrics)).toHaveLength(1);
 
     // Starts 5 samples later: 5 timestamps × 2 mounts overlap.
-    const overlap = await post(csvFor("web-01", "2026-11-23T10:25:00Z", 10));
+    const overlap = await post(csvFor("web-01", at("2026-11-23T10:25:00Z"), 10));
     expect(overlap.statusCode).toBe(201);
     expect(overlap.json()).toMatchObject({ rows: 20, duplicates: 10 });
     expect(countRows(c.store, "samples")).toBe(30);
@@ -84,11 +88,11 @@ describe("POST /api/v1/metrics", () => {
   });
 
   it("accepts gzip (Content-Encoding), application/octet-stream and multipart field 'file' (also gzipped)", async () => {
-    const gz = await post(gzipSync(csvFor("web-01", "2026-11-20T00:00:00Z", 3)), {
+    const gz = await post(gzipSync(csvFor("web-01", at("2026-11-20T00:00:00Z"), 3)), {
       "content-encoding": "gzip",
     });
     expect(gz.statusCode).toBe(201);
-    const octet = await post(csvFor("web-01", "2026-11-21T00:00:00Z", 3), {
+    const octet = await post(csvFor("web-01", at("2026-11-21T00:00:00Z"), 3), {
       "content-type": "application/octet-stream",
     });
     expect(octet.statusCode).toBe(201);
@@ -102,16 +106,22 @@ describe("POST /api/v1/metrics", () => {
         content,
         Buffer.from(`\r\n--${boundary}--\r\n`),
       ]);
-    const mp = await post(multipartBody("file", Buffer.from(csvFor("web-01", "2026-11-22T00:00:00Z", 3))), {
-      "content-type": `multipart/form-data; boundary=${boundary}`,
-    });
+    const mp = await post(
+      multipartBody("file", Buffer.from(csvFor("web-01", at("2026-11-22T00:00:00Z"), 3))),
+      {
+        "content-type": `multipart/form-data; boundary=${boundary}`,
+      },
+    );
     expect(mp.statusCode).toBe(201);
-    const mpGz = await post(multipartBody("file", gzipSync(csvFor("web-01", "2026-11-19T00:00:00Z", 3))), {
-      "content-type": `multipart/form-data; boundary=${boundary}`,
-    });
+    const mpGz = await post(
+      multipartBody("file", gzipSync(csvFor("web-01", at("2026-11-19T00:00:00Z"), 3))),
+      {
+        "content-type": `multipart/form-data; boundary=${boundary}`,
+      },
+    );
     expect(mpGz.statusCode).toBe(201);
     const wrongField = await post(
-      multipartBody("upload", Buffer.from(csvFor("web-01", "2026-11-18T00:00:00Z", 3))),
+      multipartBody("upload", Buffer.from(csvFor("web-01", at("2026-11-18T00:00:00Z"), 3))),
       {
         "content-type": `multipart/form-data; boundary=${boundary}`,
       },
@@ -159,12 +169,12 @@ describe("POST /api/v1/metrics", () => {
     ["device server name", `${HEADER}\n${GOOD_LINE.replace("web-01", "CON")}\n`, 2, "server"],
     [
       "bad timestamp",
-      `${HEADER}\n${GOOD_LINE.replace("2026-11-23T10:00:00Z", "2026-11-23 10:00")}\n`,
+      `${HEADER}\n${GOOD_LINE.replace(`${DAY}T10:00:00Z`, `${DAY} 10:00`)}\n`,
       2,
       "timestamp",
     ],
-    ["before 2000", `${HEADER}\n${GOOD_LINE.replace("2026-11-23", "1999-12-31")}\n`, 2, "timestamp"],
-    ["far future", `${HEADER}\n${GOOD_LINE.replace("2026-11-23", "2099-01-01")}\n`, 2, "timestamp"],
+    ["before 2000", `${HEADER}\n${GOOD_LINE.replace(DAY, "1999-12-31")}\n`, 2, "timestamp"],
+    ["far future", `${HEADER}\n${GOOD_LINE.replace(DAY, "2099-01-01")}\n`, 2, "timestamp"],
     [
       "third row bad",
       `${HEADER}\n${GOOD_LINE}\n${GOOD_LINE.replace(",/,", ",/a,")}\n${GOOD_LINE.replace(",/,", ",/b,").replace("600", "x")}\n`,
@@ -197,7 +207,7 @@ describe("POST /api/v1/metrics", () => {
   });
 
   it("answers 401 for missing, malformed, unknown, wrong-secret, revoked and viewer tokens", async () => {
-    const csv = csvFor("web-01", "2026-11-23T10:00:00Z", 1);
+    const csv = csvFor("web-01", at("2026-11-23T10:00:00Z"), 1);
     const viewer = await createViewerToken(c.store, "ops");
     const wrongSecret = token.slice(0, -4) + (token.endsWith("0000") ? "1111" : "0000");
     const unknownId = `srvu_000000000000_${token.split("_")[2]}`;
@@ -231,7 +241,7 @@ describe("POST /api/v1/metrics", () => {
       return findAgentToken(id);
     };
     for (let i = 0; i < 3; i++) {
-      expect((await post(csvFor("web-01", `2026-11-23T1${i}:00:00Z`, 1))).statusCode).toBe(201);
+      expect((await post(csvFor("web-01", at(`2026-11-23T1${i}:00:00Z`), 1))).statusCode).toBe(201);
     }
     // The cache answered the second and third upload: only the first asked the store.
     expect(lookups.n).toBe(1);
@@ -241,17 +251,17 @@ describe("POST /api/v1/metrics", () => {
     };
     // Revoked behind the app's back (as the CLI or another instance does): no cache is told.
     await c.store.revokeAgentTokens("web-01", Date.now());
-    const refused = await post(csvFor("web-01", "2026-11-23T15:00:00Z", 1));
+    const refused = await post(csvFor("web-01", at("2026-11-23T15:00:00Z"), 1));
     expect(refused.statusCode).toBe(401);
     expect(refused.headers["www-authenticate"]).toContain("Bearer");
     expect(refused.json()).toMatchObject({ error: expect.stringContaining("valid agent token") });
     // A replay of a file stored before the revocation is refused too.
-    expect((await post(csvFor("web-01", "2026-11-23T10:00:00Z", 1))).statusCode).toBe(401);
+    expect((await post(csvFor("web-01", at("2026-11-23T10:00:00Z"), 1))).statusCode).toBe(401);
     expect(countRows(c.store, "samples")).toBe(before.samples);
     expect(filesUnder(c.config.paths.receivedMetrics)).toEqual(before.files);
     // The refusal dropped the token from the cache: the next attempt asks the store again.
     const n = lookups.n;
-    expect((await post(csvFor("web-01", "2026-11-23T16:00:00Z", 1))).statusCode).toBe(401);
+    expect((await post(csvFor("web-01", at("2026-11-23T16:00:00Z"), 1))).statusCode).toBe(401);
     expect(lookups.n).toBe(n + 1);
   });
 
@@ -265,7 +275,7 @@ describe("POST /api/v1/metrics", () => {
   });
 
   it("answers 415 for other content types, charsets and encodings", async () => {
-    const csv = csvFor("web-01", "2026-11-23T10:00:00Z", 1);
+    const csv = csvFor("web-01", at("2026-11-23T10:00:00Z"), 1);
     expect((await post(csv, { "content-type": "application/json" })).statusCode).toBe(415);
     expect((await post(csv, { "content-type": "text/csv; charset=latin1" })).statusCode).toBe(415);
     expect((await post(csv, { "content-encoding": "br" })).statusCode).toBe(415);
@@ -283,7 +293,7 @@ describe("limits", () => {
   it("answers 413 above the body limit, and for a gzip bomb, storing nothing", async () => {
     c = await makeTestCentral({ maxBodyBytes: 64 * 1024 });
     token = await createAgentToken(c.store, "web-01");
-    const big = csvFor("web-01", "2026-11-01T00:00:00Z", 400); // ~100 KiB
+    const big = csvFor("web-01", at("2026-11-01T00:00:00Z"), 400); // ~100 KiB
     const headers = { authorization: `Bearer ${token}`, "content-type": "text/csv" };
     const plain = await c.app.inject({ method: "POST", url: "/api/v1/metrics", headers, payload: big });
     expect(plain.statusCode).toBe(413);
@@ -311,7 +321,7 @@ describe("limits", () => {
       method: "POST",
       url: "/api/v1/metrics",
       headers: { ...headers, "content-encoding": "gzip" },
-      payload: gzipSync(csvFor("web-01", "2026-11-01T00:00:00Z", 10)),
+      payload: gzipSync(csvFor("web-01", at("2026-11-01T00:00:00Z"), 10)),
     });
     expect(ok.statusCode).toBe(201);
     expect(countRows(c.store, "uploads")).toBe(1);
@@ -328,7 +338,7 @@ describe("limits", () => {
         method: "POST",
         url: "/api/v1/metrics",
         headers: { authorization: `Bearer ${t}`, "content-type": "text/csv" },
-        payload: csvFor(server, `2026-11-2${i}T00:00:00Z`, 1),
+        payload: csvFor(server, at(`2026-11-2${i}T00:00:00Z`), 1),
       });
     expect((await send(token, "web-01", 1)).statusCode).toBe(201);
     expect((await send(token, "web-01", 2)).statusCode).toBe(201);
@@ -355,7 +365,7 @@ describe("operations and read API", () => {
       method: "POST",
       url: "/api/v1/metrics",
       headers: { authorization: `Bearer ${agent}`, "content-type": "text/csv" },
-      payload: csvFor("web-01", "2026-11-23T10:00:00Z", 6),
+      payload: csvFor("web-01", at("2026-11-23T10:00:00Z"), 6),
     });
     expect(res.statusCode).toBe(201);
     await c.app.inject({
@@ -409,11 +419,16 @@ describe("operations and read API", () => {
     const servers = await c.app.inject({ url: "/api/v1/servers", headers: auth });
     expect(servers.json()).toEqual({
       servers: [
-        { name: "web-01", first_seen: "2026-11-23T10:00:00Z", last_seen: "2026-11-23T10:25:00Z", rows: 12 },
+        {
+          name: "web-01",
+          first_seen: at("2026-11-23T10:00:00Z"),
+          last_seen: at("2026-11-23T10:25:00Z"),
+          rows: 12,
+        },
       ],
     });
     const page = await c.app.inject({
-      url: "/api/v1/servers/web-01/samples?from=2026-11-23T10:05:00Z&to=2026-11-23T10:25:00Z&limit=5",
+      url: at("/api/v1/servers/web-01/samples?from=2026-11-23T10:05:00Z&to=2026-11-23T10:25:00Z&limit=5"),
       headers: auth,
     });
     expect(page.statusCode).toBe(200);
@@ -422,14 +437,14 @@ describe("operations and read API", () => {
     expect(
       body.samples.map((s: { timestamp: string; disk_mount: string }) => `${s.timestamp} ${s.disk_mount}`),
     ).toEqual([
-      "2026-11-23T10:05:00Z /",
-      "2026-11-23T10:05:00Z /data",
-      "2026-11-23T10:10:00Z /",
-      "2026-11-23T10:10:00Z /data",
+      at("2026-11-23T10:05:00Z /"),
+      at("2026-11-23T10:05:00Z /data"),
+      at("2026-11-23T10:10:00Z /"),
+      at("2026-11-23T10:10:00Z /data"),
     ]);
-    expect(body.next_from).toBe("2026-11-23T10:15:00Z");
+    expect(body.next_from).toBe(at("2026-11-23T10:15:00Z"));
     const rest = await c.app.inject({
-      url: `/api/v1/servers/web-01/samples?from=${body.next_from}&to=2026-11-23T10:25:00Z`,
+      url: `/api/v1/servers/web-01/samples?from=${body.next_from}&to=${at("2026-11-23T10:25:00Z")}`,
       headers: auth,
     });
     expect(rest.json().samples).toHaveLength(4);
@@ -437,7 +452,7 @@ describe("operations and read API", () => {
     expect(
       (
         await c.app.inject({
-          url: "/api/v1/servers/db-09/samples?from=2026-11-23T10:05:00Z&to=2026-11-24T00:00:00Z",
+          url: at("/api/v1/servers/db-09/samples?from=2026-11-23T10:05:00Z&to=2026-11-24T00:00:00Z"),
           headers: auth,
         })
       ).statusCode,
@@ -445,7 +460,7 @@ describe("operations and read API", () => {
     expect(
       (
         await c.app.inject({
-          url: "/api/v1/servers/web-01/samples?from=yesterday&to=2026-11-24T00:00:00Z",
+          url: at("/api/v1/servers/web-01/samples?from=yesterday&to=2026-11-24T00:00:00Z"),
           headers: auth,
         })
       ).statusCode,
@@ -472,7 +487,7 @@ describe("secrets in logs", () => {
     });
     try {
       const token = await createAgentToken(c.store, "web-01");
-      for (const payload of [csvFor("web-01", "2026-11-23T10:00:00Z", 1), "bad\n"]) {
+      for (const payload of [csvFor("web-01", at("2026-11-23T10:00:00Z"), 1), "bad\n"]) {
         await app.inject({
           method: "POST",
           url: "/api/v1/metrics",
@@ -485,7 +500,7 @@ describe("secrets in logs", () => {
         method: "POST",
         url: "/api/v1/metrics",
         headers: { authorization: `Bearer ${token}`, "content-type": "text/csv" },
-        payload: csvFor("web-01", "2026-11-24T10:00:00Z", 1),
+        payload: csvFor("web-01", at("2026-11-24T10:00:00Z"), 1),
       });
       expect(failed.statusCode).toBe(500);
       expect(logged).toContain("request failed");

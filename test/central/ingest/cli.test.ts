@@ -10,8 +10,12 @@ import { startCentral } from "../../../src/central/serve.js";
 import { createAgentToken } from "../../../src/central/server.js";
 import { EXIT_CODE } from "../../../src/errors.js";
 import { runCli } from "../../helpers/cli.js";
+import { recentShift } from "../../helpers/clock.js";
 import { makeSelfSignedCert } from "../../helpers/tls.js";
 import { csvFor } from "./fixtures.js";
+
+/** The posted and imported files' dates, moved to the last weeks (real clock): inside the ingest horizon. */
+const at = recentShift("2026-11-23");
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -70,20 +74,23 @@ describe("srvutil central import and rebuild", () => {
     const src = tempDir();
     mkdirSync(path.join(src, "web-01"));
     mkdirSync(path.join(src, "db-01", "old"), { recursive: true });
-    writeFileSync(path.join(src, "web-01", "a.csv"), csvFor("web-01", "2026-11-10T00:00:00Z", 10));
+    writeFileSync(path.join(src, "web-01", "a.csv"), csvFor("web-01", at("2026-11-10T00:00:00Z"), 10));
     writeFileSync(
       path.join(src, "web-01", "b.csv.gz"),
-      gzipSync(csvFor("web-01", "2026-11-10T00:25:00Z", 10)),
+      gzipSync(csvFor("web-01", at("2026-11-10T00:25:00Z"), 10)),
     );
     writeFileSync(
       path.join(src, "db-01", "old", "c.csv"),
-      csvFor("db-01", "2026-11-11T00:00:00Z", 5, ["C:"]),
+      csvFor("db-01", at("2026-11-11T00:00:00Z"), 5, ["C:"]),
     );
     writeFileSync(
       path.join(src, "db-01", "copy-of-c.csv"),
-      csvFor("db-01", "2026-11-11T00:00:00Z", 5, ["C:"]),
+      csvFor("db-01", at("2026-11-11T00:00:00Z"), 5, ["C:"]),
     );
-    writeFileSync(path.join(src, "db-01", "broken.csv"), "timestamp,server\n2026-11-11T00:00:00Z,db-01\n");
+    writeFileSync(
+      path.join(src, "db-01", "broken.csv"),
+      at("timestamp,server\n2026-11-11T00:00:00Z,db-01\n"),
+    );
     writeFileSync(path.join(src, "notes.txt"), "not a csv");
     const env = { ...process.env, SRVUTIL_DATA_DIR: data };
 
@@ -125,7 +132,7 @@ describe("startCentral over a real socket", () => {
       const res = await fetch(`${central.url}/api/v1/metrics`, {
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "text/csv" },
-        body: csvFor("web-01", "2026-11-23T10:00:00Z", 3),
+        body: csvFor("web-01", at("2026-11-23T10:00:00Z"), 3),
       });
       expect(res.status).toBe(201);
       expect(await res.json()).toMatchObject({ rows: 6, duplicates: 0 });
@@ -148,7 +155,7 @@ describe("startCentral over a real socket", () => {
       const res = await fetch(`${central.url}/api/v1/metrics`, {
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "text/csv" },
-        body: csvFor("web-01", "2026-11-23T10:00:00Z", 4),
+        body: csvFor("web-01", at("2026-11-23T10:00:00Z"), 4),
       });
       expect(res.status).toBe(201);
       uploadId = ((await res.json()) as { upload_id: string }).upload_id;

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createAgentToken } from "../../../src/central/auth/tokens.js";
 import { openStorage } from "../../../src/central/storage/open.js";
 import { srvutilCommand } from "../../helpers/cli.js";
+import { utcMidnightDaysAgo } from "../../helpers/clock.js";
 import { freePort } from "../../helpers/net.js";
 import { csvFor } from "./fixtures.js";
 
@@ -50,10 +51,9 @@ describe("crash safety", () => {
       const server = `crash-${String(a).padStart(2, "0")}`;
       const files: string[] = [];
       for (let f = 0; f < FILES_PER_AGENT; f++) {
-        // csvFor spaces samples 5 minutes apart: consecutive files do not overlap.
-        const start = new Date(
-          Date.parse("2026-11-01T00:00:00Z") + f * SAMPLES_PER_FILE * 300_000,
-        ).toISOString();
+        // csvFor spaces samples 5 minutes apart: consecutive files do not overlap. The 40 files
+        // span 14 days, from 21 days back (real clock): inside the ingest horizon, none in the future.
+        const start = new Date(utcMidnightDaysAgo(21) + f * SAMPLES_PER_FILE * 300_000).toISOString();
         files.push(csvFor(server, start, SAMPLES_PER_FILE));
       }
       agents.push({ server, token: await createAgentToken(store, server), files });

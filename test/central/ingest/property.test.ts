@@ -9,6 +9,7 @@ import {
   type MetricRow,
   serializeMetricsCsv,
 } from "../../../src/protocol/index.js";
+import { utcMidnightDaysAgo } from "../../helpers/clock.js";
 import { countRows, makeTestCentral, row, type TestCentral } from "./fixtures.js";
 
 /**
@@ -87,7 +88,7 @@ function baseRows(n: number): MetricRow[] {
     rows.push(
       row(
         "web-01",
-        new Date(Date.parse("2026-11-20T00:00:00Z") + i * 60_000).toISOString(),
+        new Date(utcMidnightDaysAgo(14) + i * 60_000).toISOString(), // recent: inside the ingest horizon
         i % 2 ? "/data" : "/",
       ),
     );

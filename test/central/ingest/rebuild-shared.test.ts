@@ -20,6 +20,7 @@ import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js
 import type { Storage } from "../../../src/central/storage/store.js";
 import { ConfigError, EXIT_CODE } from "../../../src/errors.js";
 import { runCli } from "../../helpers/cli.js";
+import { isoWeekMondayAgo } from "../../helpers/clock.js";
 import { createTestSchema, findTestPostgres, requirePostgres } from "../../helpers/postgres.js";
 import { csvFor } from "./fixtures.js";
 
@@ -91,7 +92,8 @@ async function sampleCount(store: Storage): Promise<number> {
   return (await store.listServers()).reduce((n, s) => n + s.rows, 0);
 }
 
-const T0 = "2026-11-23T00:00:00Z";
+/** Monday of last week (real clock): within the ingest horizon whenever the test runs. */
+const T0 = new Date(isoWeekMondayAgo(1)).toISOString();
 
 describe.each(backends)("raw uploads in the database ($name)", (backend) => {
   it("keeps the exact bytes in the ingest transaction, writes no local file, and rebuilds every instance's uploads", async (ctx) => {

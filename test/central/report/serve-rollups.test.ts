@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { DateTime } from "luxon";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { buildWeeklyReport } from "../../../src/central/report/index.js";
@@ -13,9 +14,11 @@ import { startCentral } from "../../../src/central/serve.js";
 import { createAgentToken } from "../../../src/central/server.js";
 import { postMetrics } from "../../../src/demo/upload.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
+import { recentShift } from "../../helpers/clock.js";
 import { storeBackends, storedDailyDates } from "./store-helpers.js";
 
 const BACKENDS = await storeBackends();
+const at = recentShift("2026-W47");
 
 describe.each(BACKENDS)("central serve rollup upkeep on $name", ({ skipReason, make }) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-serve-rollups-"));
@@ -37,8 +40,12 @@ describe.each(BACKENDS)("central serve rollup upkeep on $name", ({ skipReason, m
     try {
       const store = t.store;
       const token = await createAgentToken(store, "web-01");
+      // 2026-W47 moved to last week (real clock), inside the ingest horizon; the local midnight is
+      // New York's of that Tuesday, whether EST or EDT then.
+      const tuesday = at("2026-11-17");
+      const tuesdayMidnight = DateTime.fromISO(tuesday, { zone: "America/New_York" }).toMillis();
       const rows: MetricRow[] = Array.from({ length: 48 }, (_, i) => ({
-        timestamp: Date.UTC(2026, 10, 17, 5) + i * 1800_000, // Tue 00:00 New York, every 30 min
+        timestamp: tuesdayMidnight + i * 1800_000, // Tue 00:00 New York, every 30 min
         server: "web-01",
         cpuPercent: i % 10,
         cpuPeakPercent: null,
@@ -55,21 +62,29 @@ describe.each(BACKENDS)("central serve rollup upkeep on $name", ({ skipReason, m
 
       const daily = () => storedDailyDates(store, "America/New_York", "web-01");
       const deadline = Date.now() + 10_000;
-      while (!(await daily()).includes("2026-11-17") && Date.now() < deadline) {
+      while (!(await daily()).includes(tuesday) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 100));
       }
-      expect(await daily()).toContain("2026-11-17");
+      expect(await daily()).toContain(tuesday);
       // The serve-time refresher left nothing to fold in.
       expect(await store.rollups.refresh()).toMatchObject({ hours: 0, uploads: 0, more: false });
-      const hours = await store.rollups.readHourly("web-01", Date.UTC(2026, 10, 17), Date.UTC(2026, 10, 19));
+      const hours = await store.rollups.readHourly(
+        "web-01",
+        Date.parse(`${tuesday}T00:00:00Z`),
+        Date.parse(`${at("2026-11-19")}T00:00:00Z`),
+      );
       expect(hours).toHaveLength(24);
 
       // The report from the kept rollups equals the one computed from raw rows.
-      const options = { week: "2026-W47", timeZone: "America/New_York", now: Date.UTC(2026, 10, 25) };
+      const options = {
+        week: at("2026-W47"),
+        timeZone: "America/New_York",
+        now: at.ms(Date.UTC(2026, 10, 25)),
+      };
       const fromRollups = await buildWeeklyReport(store, { ...options, source: "rollups" });
       const fromRaw = await buildWeeklyReport(store, { ...options, source: "raw" });
       expect(fromRollups.servers[0]!.days).toEqual(fromRaw.servers[0]!.days);
-      expect(fromRollups.servers[0]!.days[1]).toMatchObject({ date: "2026-11-17", samples: 48 });
+      expect(fromRollups.servers[0]!.days[1]).toMatchObject({ date: tuesday, samples: 48 });
     } finally {
       await central.close();
       await t.cleanup();

@@ -9,6 +9,7 @@ import { openStorage, StoreConfigError, StoreUnavailableError } from "../../../s
 import { METRICS_MIGRATIONS } from "../../../src/central/storage/sqlite/schema.js";
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
+import { utcDateDaysAgo } from "../../helpers/clock.js";
 import { csvFor, row } from "../ingest/fixtures.js";
 
 let dir: string;
@@ -226,6 +227,7 @@ describe("openStorage", () => {
 
 describe("IngestService all-or-nothing", () => {
   it("removes the raw file when the database commit fails", async () => {
+    // Recent data (real clock): the ingest horizon would refuse a fixed date one day.
     const service = new IngestService({
       store,
       dataDir: dir,
@@ -233,11 +235,11 @@ describe("IngestService all-or-nothing", () => {
       maxFutureSkewMs: 86_400_000,
       maxRows: 1000,
     });
-    const ok = await service.ingestFile(Buffer.from(csvFor("web-01", "2026-11-23T10:00:00Z", 2)));
+    const ok = await service.ingestFile(Buffer.from(csvFor("web-01", `${utcDateDaysAgo(8)}T10:00:00Z`, 2)));
     expect(ok.inserted).toBe(4);
     store.db.exec("DROP TABLE server_stats"); // the next commit fails inside the transaction
     await expect(
-      service.ingestFile(Buffer.from(csvFor("web-01", "2026-11-24T10:00:00Z", 2))),
+      service.ingestFile(Buffer.from(csvFor("web-01", `${utcDateDaysAgo(7)}T10:00:00Z`, 2))),
     ).rejects.toThrow();
     const files = readdirSync(path.join(dir, "received_metrics"), { recursive: true }).filter((f) =>
       String(f).endsWith(".csv"),

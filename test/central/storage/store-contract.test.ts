@@ -12,6 +12,7 @@ import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
+import { utcMidnightDaysAgo } from "../../helpers/clock.js";
 import { createTestSchema, findTestPostgres } from "../../helpers/postgres.js";
 import { csvFor, row } from "../ingest/fixtures.js";
 
@@ -373,7 +374,8 @@ describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
           method: "POST",
           url: "/api/v1/metrics",
           headers: { authorization: `Bearer ${token}`, "content-type": "text/csv" },
-          payload: csvFor("api-01", "2026-11-10T00:00:00Z", 3000),
+          // 3000 samples 5 minutes apart (10½ days) from 14 days back: inside the ingest horizon.
+          payload: csvFor("api-01", new Date(utcMidnightDaysAgo(14)).toISOString(), 3000),
         });
       const first = await send();
       expect(first.statusCode).toBe(201);
@@ -381,9 +383,7 @@ describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
       const replay = await send();
       expect(replay.statusCode).toBe(201);
       expect(replay.json()).toEqual({ upload_id: first.json().upload_id, rows: 6000, duplicates: 6000 });
-      const rows = await collect(
-        store.samples({ from: 0, to: Date.parse("2027-01-01T00:00:00Z"), servers: ["api-01"] }),
-      );
+      const rows = await collect(store.samples({ from: 0, to: Date.now(), servers: ["api-01"] }));
       expect(rows).toHaveLength(6000);
     } finally {
       await app.close();

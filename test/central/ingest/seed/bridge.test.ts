@@ -18,7 +18,11 @@ import { type RunningCentral, startCentral } from "../../../../src/central/serve
 import { createAgentToken } from "../../../../src/central/server.js";
 import type { MetricRow } from "../../../../src/protocol/index.js";
 import { REPO_ROOT } from "../../../helpers/cli.js";
+import { fakedClockEnv, recentShift } from "../../../helpers/clock.js";
 import { makeTestCentral } from "../fixtures.js";
+
+/** The hand-written seed lines' dates, moved to last week (real clock) so the ingest horizon never refuses them. */
+const at = recentShift("2026-11-30");
 
 const run = promisify(execFile);
 // Debian's interpreter, where apt put psutil and requests (a pyenv python3 may come first on PATH).
@@ -123,7 +127,12 @@ describe("the seed bridge with a seed-shaped Python agent", () => {
   async function agent(args: string[], cwd: string, serverName: string): Promise<string> {
     const { stdout } = await run(PYTHON, [AGENT, ...args], {
       cwd,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", TZ: "Europe/Berlin", SEED_SERVER_NAME: serverName },
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        TZ: "Europe/Berlin",
+        SEED_SERVER_NAME: serverName,
+        ...fakedClockEnv(),
+      },
       timeout: 60_000,
     });
     return stdout.trim();
@@ -228,7 +237,7 @@ describe("the seed bridge with a seed-shaped Python agent", () => {
   it("refuses a request from outside the allowed networks, even for an enrolled server", async () => {
     const before = { uploads: uploads(), raw: rawFiles().length, rows: (await rowsOf(name)).length };
     const file = seedFile([
-      `2026-11-30 10:00:00,${name},5.0,8.0,1.0,6.0,25.0,${disksJson("/", 10.0, 1.0, 9.0)}`,
+      at(`2026-11-30 10:00:00,${name},5.0,8.0,1.0,6.0,25.0,${disksJson("/", 10.0, 1.0, 9.0)}`),
     ]);
     const outside = await postForm(
       `${central.url}/upload_metrics`,
@@ -255,8 +264,8 @@ describe("the seed bridge with a seed-shaped Python agent", () => {
 
   it("skips a bad line and keeps the rest and the raw file; a replay and a foreign row change nothing", async () => {
     const file = seedFile([
-      `2026-11-30 11:00:00,${name},7.0,8.0,1.0,6.0,25.0,${disksJson("C:\\\\", 100.0, 20.0, 80.0)}`,
-      `2026-11-30 11:20:00,${name},8.0,8.0,1.0,6.0,25.0,${disksJson("C:\\\\", 100.0, 1628.56, 80.0)}`,
+      at(`2026-11-30 11:00:00,${name},7.0,8.0,1.0,6.0,25.0,${disksJson("C:\\\\", 100.0, 20.0, 80.0)}`),
+      at(`2026-11-30 11:20:00,${name},8.0,8.0,1.0,6.0,25.0,${disksJson("C:\\\\", 100.0, 1628.56, 80.0)}`),
     ]);
     const first = await postForm(
       `${central.url}/upload_metrics`,
@@ -284,7 +293,7 @@ describe("the seed bridge with a seed-shaped Python agent", () => {
     expect(replay.text).toBe(`File already received as ${rawPath}`);
 
     const foreign = seedFile([
-      `2026-11-30 12:00:00,OTHER-01,7.0,8.0,1.0,6.0,25.0,${disksJson("/", 1.0, 0.5, 0.5)}`,
+      at(`2026-11-30 12:00:00,OTHER-01,7.0,8.0,1.0,6.0,25.0,${disksJson("/", 1.0, 0.5, 0.5)}`),
     ]);
     const refused = await postForm(
       `${central.url}/upload_metrics`,
@@ -298,7 +307,7 @@ describe("the seed bridge with a seed-shaped Python agent", () => {
 
   it("answers the seed's own texts for a form without a name or a file, and 400 for a file with no readable line", async () => {
     const url = `${central.url}/upload_metrics`;
-    const file = { name: "server_metrics.csv", bytes: seedFile(["2026-11-30 10:00:00,x"]) };
+    const file = { name: "server_metrics.csv", bytes: seedFile([at("2026-11-30 10:00:00,x")]) };
     expect(await postForm(url, {}, file)).toMatchObject({
       status: 400,
       text: "Server name missing (SRVUTIL_E_BAD_BODY)",
@@ -333,7 +342,7 @@ describe("the seed bridge with raw uploads in the database (SRVUTIL_RAW_STORE=da
     try {
       await createAgentToken(central.store, "SEED-DB-01");
       const file = seedFile([
-        `2026-11-30 11:00:00,SEED-DB-01,7.0,8.0,1.0,6.0,25.0,${disksJson("/", 100.0, 20.0, 80.0)}`,
+        at(`2026-11-30 11:00:00,SEED-DB-01,7.0,8.0,1.0,6.0,25.0,${disksJson("/", 100.0, 20.0, 80.0)}`),
       ]);
       const post = () =>
         postForm(

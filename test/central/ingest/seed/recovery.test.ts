@@ -11,6 +11,7 @@ import { IngestService } from "../../../../src/central/ingest/ingest-service.js"
 import { parseRawFileName, rawFileName } from "../../../../src/central/ingest/seed/format.js";
 import { SqliteStore } from "../../../../src/central/storage/sqlite/sqlite-store.js";
 import { REPO_ROOT } from "../../../helpers/cli.js";
+import { shiftDates, weeksToRecent } from "../../../helpers/clock.js";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -36,7 +37,10 @@ describe("seed raw files", () => {
     dirs.push(data);
     const store = new SqliteStore(path.join(data, "srvutil.db"));
     await store.init();
-    const now = Date.UTC(2026, 11, 1, 20, 30);
+    // The real clock, held still for the test; the fixture (February 2026, CET) moved forward by whole
+    // 52-week years, which keep it in winter, so the ingest horizon lets it in.
+    const now = Date.now();
+    const weeks = weeksToRecent("2026-02-13", { multipleOf: 52, now });
     const ingest = new IngestService({
       store,
       dataDir: data,
@@ -47,14 +51,20 @@ describe("seed raw files", () => {
       seedTimeZone: "UTC",
     });
     try {
-      const id = "20261201T202000000Z-0123456789ab";
-      const dir = path.join(data, "received_metrics", "DB-01", "2026-12-01");
+      // Received 10 minutes ago, within the hour recovery looks at.
+      const receivedAt = new Date(now - 600_000).toISOString();
+      const id = `${receivedAt.replace(/[-:.]/g, "")}-0123456789ab`;
+      const dir = path.join(data, "received_metrics", "DB-01", receivedAt.slice(0, 10));
       mkdirSync(dir, { recursive: true });
-      const fixture = readFileSync(
-        path.join(
-          REPO_ROOT,
-          "test/fixtures/seed/recieved_metrics/DB-01_2026-02-14_12-00-09_server_metrics.csv",
+      const fixture = shiftDates(
+        readFileSync(
+          path.join(
+            REPO_ROOT,
+            "test/fixtures/seed/recieved_metrics/DB-01_2026-02-14_12-00-09_server_metrics.csv",
+          ),
+          "utf8",
         ),
+        weeks,
       );
       writeFileSync(path.join(dir, rawFileName(id, "Europe/Berlin")), fixture);
 
@@ -64,7 +74,10 @@ describe("seed raw files", () => {
       for await (const r of store.samples({ from: 0, to: now }))
         times.push(new Date(r.timestamp).toISOString());
       // 23:50 and 00:10 Berlin time (CET), not UTC as the service's default would read them.
-      expect(times).toEqual(["2026-02-13T22:50:00.000Z", "2026-02-13T23:10:00.000Z"]);
+      expect(times).toEqual([
+        shiftDates("2026-02-13T22:50:00.000Z", weeks),
+        shiftDates("2026-02-13T23:10:00.000Z", weeks),
+      ]);
     } finally {
       await ingest.close();
       await store.close();
