@@ -130,7 +130,7 @@ describe("srvutil agent run --once with the central down", () => {
   it("ends the summary with a newline, apart from the warning, when nothing listens", async () => {
     const closedPort = await freePort();
     const r = await runSharingOneStream(`http://127.0.0.1:${closedPort}`);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(EXIT_CODE.unavailable);
     expectWholeLines(r.text, /ECONNREFUSED/);
   });
 
@@ -144,7 +144,7 @@ describe("srvutil agent run --once with the central down", () => {
     await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", () => r()));
     try {
       const r = await runSharingOneStream(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`);
-      expect(r.code).toBe(0);
+      expect(r.code).toBe(EXIT_CODE.unavailable);
       expectWholeLines(r.text, /HTTP 502: <html> <head><title>502 Bad Gateway<\/title><\/head> <body>/);
     } finally {
       await new Promise<void>((r) => proxy.close(() => r()));
