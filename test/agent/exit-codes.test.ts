@@ -196,7 +196,9 @@ describe("run --once exit codes", () => {
     expect(again.code).toBe(0);
     expect(pending()).toEqual([]);
     expect(central.uploads.filter((u) => u.status === 201)).toHaveLength(1);
-    expect(central.uploads[0]!.csv.startsWith(requeuedCsv)).toBe(true);
+    // Merged with the new sample (in either order: two runs may fall in the same second).
+    const sent = central.uploads[0]!.csv.split("\n");
+    for (const row of requeuedCsv.trimEnd().split("\n").slice(1)) expect(sent).toContain(row);
   });
 
   it("a file the central refuses for its content goes to rejected/ (exit 1); the rest is sent", async () => {
@@ -255,5 +257,21 @@ describe("connection errors in one line", () => {
       configuration: false,
       message: "ECONNRESET: socket hang up",
     });
+  });
+});
+
+describe("install's check against the central", () => {
+  it("says the central does not speak HTTPS, in one line", async () => {
+    const { verifyAgainstCentral } = await import("../../src/agent/install/verify.js");
+    const { loadAgentConfig } = await import("../../src/agent/config.js");
+    const config = loadAgentConfig({
+      SRVUTIL_AGENT_DIR: agent.dir,
+      SRVUTIL_CENTRAL_URL: central.url.replace("http://", "https://"),
+      SRVUTIL_AGENT_TOKEN: TOKEN,
+      SRVUTIL_SERVER_NAME: "test-srv",
+    });
+    await expect(verifyAgainstCentral(config, true, 5000)).rejects.toThrow(
+      /^the central does not speak HTTPS at https:\/\/127\.0\.0\.1:\d+ \(use http:\/\//,
+    );
   });
 });
