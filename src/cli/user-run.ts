@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { AutomationLog } from "../central/automation-log.js";
-import { loadCentralConfig } from "../central/config.js";
 import type { Storage } from "../central/storage/store.js";
 import { InputError } from "../errors.js";
+import { centralConfigFromEnv } from "./central-config.js";
 
 // What `srvutil central user …` runs (wired in ./central.ts, loaded only when it runs).
 
@@ -41,7 +41,7 @@ async function readPassword(file: string | undefined): Promise<string> {
 }
 
 async function withStore(fn: (store: Storage, log: AutomationLog) => Promise<void>): Promise<void> {
-  const config = loadCentralConfig(process.env);
+  const config = centralConfigFromEnv();
   const { openStorage } = await import("../central/storage/open.js");
   const store = await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous });
   try {
