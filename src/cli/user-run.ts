@@ -23,12 +23,9 @@ async function readPassword(file: string | undefined): Promise<string> {
       throw new UserCommandError(`--password-file: cannot read ${file}: ${(err as Error).message}`);
     }
   } else {
-    if (process.stdin.isTTY) process.stderr.write("Password (input is shown; end with Enter): ");
+    if (process.stdin.isTTY) return readPasswordFromTerminal();
     const chunks: Buffer[] = [];
-    for await (const c of process.stdin) {
-      chunks.push(c as Buffer);
-      if (process.stdin.isTTY && Buffer.concat(chunks).includes(10)) break;
-    }
+    for await (const c of process.stdin) chunks.push(c as Buffer);
     text = Buffer.concat(chunks).toString("utf8");
   }
   const password = text.split(/\r?\n/)[0] ?? "";
@@ -38,6 +35,49 @@ async function readPassword(file: string | undefined): Promise<string> {
     );
   }
   return password;
+}
+
+/**
+ * On a terminal: the password typed with echo off (as passwd and sudo do),
+ * twice, so a typo that cannot be seen is caught. Scripts pipe it on stdin.
+ */
+async function readPasswordFromTerminal(): Promise<string> {
+  const first = await readHiddenLine("Password (not shown): ");
+  if (first === "") {
+    throw new UserCommandError("no password: type one, or use --password-file");
+  }
+  const again = await readHiddenLine("Password again: ");
+  if (again !== first) throw new UserCommandError("the two passwords differ; nothing was added");
+  return first;
+}
+
+/** One line from the terminal in raw mode, nothing echoed; Ctrl-C aborts, Backspace deletes. */
+function readHiddenLine(prompt: string): Promise<string> {
+  const input = process.stdin;
+  process.stderr.write(prompt);
+  return new Promise((resolve, reject) => {
+    let line = "";
+    const finish = (error: Error | null) => {
+      input.removeListener("data", onData);
+      input.setRawMode(false);
+      input.pause();
+      process.stderr.write("\n");
+      if (error === null) resolve(line);
+      else reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      for (const ch of chunk.toString("utf8")) {
+        if (ch === "\r" || ch === "\n") return finish(null);
+        if (ch === "\u0003") return finish(new UserCommandError("cancelled (Ctrl-C); nothing was added"));
+        if (ch === "\u0004") return finish(null); // Ctrl-D ends the line as Enter does
+        if (ch === "\u007f" || ch === "\b") line = [...line].slice(0, -1).join("");
+        else if (ch >= " ") line += ch;
+      }
+    };
+    input.setRawMode(true);
+    input.resume();
+    input.on("data", onData);
+  });
 }
 
 async function withStore(fn: (store: Storage, log: AutomationLog) => Promise<void>): Promise<void> {
