@@ -1,5 +1,14 @@
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -64,6 +73,22 @@ describe("srvutil agent", () => {
     expect(r.err.trim()).toMatch(/^srvutil: SRVUTIL_CENTRAL_URL is not set/);
     expect(r.err.trim().split("\n")).toHaveLength(1);
     expect(r.err + r.out).not.toContain("tok-cli-secret");
+  });
+});
+
+describe("srvutil agent requeue", () => {
+  it("moves rejected/ back into the spool and drops the reasons", async () => {
+    const rejected = join(dir, "metrics", "rejected");
+    mkdirSync(rejected, { recursive: true });
+    const name = "20261125T144700000Z-1a2b3c4d.csv";
+    writeFileSync(join(rejected, name), "timestamp,server\n");
+    writeFileSync(join(rejected, `${name}.error.txt`), "HTTP 422: too old\n");
+    const r = await srvutil(["agent", "requeue", "--agent-dir", dir], {});
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`requeued 1 file(s) from ${rejected}; the next upload sends them\n`);
+    expect(readdirSync(rejected)).toEqual([]);
+    expect(readdirSync(join(dir, "metrics")).filter((n) => n.endsWith(".csv"))).toEqual([name]);
   });
 });
 

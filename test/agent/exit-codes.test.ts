@@ -1,11 +1,25 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { agentRequeueCommand, agentRunCommand } from "../../src/agent/commands.js";
+import { loadAgentConfig } from "../../src/agent/config.js";
 import { describeConnectionError } from "../../src/agent/connection-errors.js";
+import { verifyAgainstCentral } from "../../src/agent/install/verify.js";
 import { spoolFileName } from "../../src/agent/spool.js";
+import { createAgentToken } from "../../src/central/auth/tokens.js";
+import { loadCentralConfig } from "../../src/central/config.js";
+import { startCentral } from "../../src/central/serve.js";
 import { EXIT_CODE } from "../../src/errors.js";
 import { CANONICAL_COLUMNS } from "../../src/protocol/index.js";
 import { makeAgentDir } from "./helpers/agent-env.js";
@@ -262,8 +276,6 @@ describe("connection errors in one line", () => {
 
 describe("install's check against the central", () => {
   it("says the central does not speak HTTPS, in one line", async () => {
-    const { verifyAgainstCentral } = await import("../../src/agent/install/verify.js");
-    const { loadAgentConfig } = await import("../../src/agent/config.js");
     const config = loadAgentConfig({
       SRVUTIL_AGENT_DIR: agent.dir,
       SRVUTIL_CENTRAL_URL: central.url.replace("http://", "https://"),
@@ -273,5 +285,42 @@ describe("install's check against the central", () => {
     await expect(verifyAgainstCentral(config, true, 5000)).rejects.toThrow(
       /^the central does not speak HTTPS at https:\/\/127\.0\.0\.1:\d+ \(use http:\/\//,
     );
+  });
+});
+
+describe("against the real central", () => {
+  it("its 400 moves only the bad file to rejected/ (exit 1), its 404 keeps the spool (exit 78)", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "srvutil-exit-central-"));
+    const real = await startCentral(
+      loadCentralConfig({
+        SRVUTIL_DATA_DIR: dataDir,
+        SRVUTIL_LISTEN: "127.0.0.1:0",
+        SRVUTIL_REPORT_CRON: "off",
+      }),
+    );
+    try {
+      const token = await createAgentToken(real.store, "test-srv");
+      const wrong = await runOnce(`${real.url}/srvutil`, token);
+      expect(wrong.code).toBe(EXIT_CODE.bad_config);
+      expect(wrong.line).toMatch(/HTTP 404: .*check SRVUTIL_CENTRAL_URL/);
+      expect(rejected()).toEqual([]);
+      expect(pending()).toHaveLength(1);
+
+      const bad = spoolFileName(Date.now() - 60_000);
+      writeFileSync(
+        join(agent.dir, "metrics", bad),
+        `${CANONICAL_COLUMNS.join(",")}\n${new Date(Date.now() - 60_000).toISOString().slice(0, 19)}Z,test-srv,250,,,1,1,0,/,1,1,0\n`,
+      );
+      const r = await runOnce(real.url, token);
+      expect(r.code).toBe(1);
+      expect(rejected()).toEqual([bad]);
+      expect(readFileSync(join(agent.dir, "metrics", "rejected", `${bad}.error.txt`), "utf8")).toMatch(
+        /^HTTP 400: line 2, column cpu_percent/,
+      );
+      expect(pending()).toEqual([]);
+    } finally {
+      await real.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
