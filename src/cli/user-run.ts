@@ -40,18 +40,28 @@ async function readPassword(file: string | undefined): Promise<string> {
 /**
  * On a terminal: the password typed with echo off (as passwd and sudo do),
  * twice, so a typo that cannot be seen is caught. Scripts pipe it on stdin.
+ * Echo goes off before the first prompt is shown and comes back after the
+ * second answer, so nothing typed at a prompt is ever echoed.
  */
 async function readPasswordFromTerminal(): Promise<string> {
-  const first = await readHiddenLine("Password (not shown): ");
-  if (first === "") {
-    throw new UserCommandError("no password: type one, or use --password-file");
+  const input = process.stdin;
+  input.setRawMode(true);
+  input.resume();
+  try {
+    const first = await readHiddenLine("Password (not shown): ");
+    if (first === "") {
+      throw new UserCommandError("no password: type one, or use --password-file");
+    }
+    const again = await readHiddenLine("Password again: ");
+    if (again !== first) throw new UserCommandError("the two passwords differ; nothing was added");
+    return first;
+  } finally {
+    input.setRawMode(false);
+    input.pause();
   }
-  const again = await readHiddenLine("Password again: ");
-  if (again !== first) throw new UserCommandError("the two passwords differ; nothing was added");
-  return first;
 }
 
-/** One line from the terminal in raw mode, nothing echoed; Ctrl-C aborts, Backspace deletes. */
+/** One line from the terminal, already in raw mode (nothing echoed); Ctrl-C aborts, Backspace deletes. */
 function readHiddenLine(prompt: string): Promise<string> {
   const input = process.stdin;
   process.stderr.write(prompt);
@@ -59,8 +69,6 @@ function readHiddenLine(prompt: string): Promise<string> {
     let line = "";
     const finish = (error: Error | null) => {
       input.removeListener("data", onData);
-      input.setRawMode(false);
-      input.pause();
       process.stderr.write("\n");
       if (error === null) resolve(line);
       else reject(error);
@@ -74,8 +82,6 @@ function readHiddenLine(prompt: string): Promise<string> {
         else if (ch >= " ") line += ch;
       }
     };
-    input.setRawMode(true);
-    input.resume();
     input.on("data", onData);
   });
 }
