@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { resolve } from "node:path";
+import { EXIT_CODE } from "../errors.js";
 import { serializeMetricsCsv } from "../protocol/index.js";
 import { platformCollector } from "./collector/index.js";
 import { type AgentConfig, loadAgentConfig, serverNameFromHostname } from "./config.js";
@@ -16,10 +17,12 @@ import {
   verifyAgainstCentral,
 } from "./install/index.js";
 import { oneLine } from "./log.js";
-import { collectOneShotSample, runAgentOnce } from "./once.js";
+import { agentPaths, collectOneShotSample, runAgentOnce } from "./once.js";
 import { defaultBinDir, executableName, pathModule } from "./paths.js";
 import { rowsFromSample } from "./sample.js";
+import { SpoolDirectory } from "./spool.js";
 import { agentStatus, formatAgentStatus } from "./status.js";
+import type { UploadSummary } from "./uploader.js";
 
 /**
  * The agent's commands, shared by the standalone bundle (main.ts) and the
@@ -53,7 +56,7 @@ export async function agentRunCommand(options: RunCommandOptions): Promise<numbe
           ? "upload skipped"
           : `uploaded ${u.uploadedFiles} file(s), ${u.pendingFiles} pending, ${u.rejectedFiles} rejected${u.stoppedBecause ? ` (${u.stoppedBecause})` : ""}`),
     );
-    return 0;
+    return onceExitCode(u);
   }
   const controller = new AbortController();
   const signals = options.signals ?? ["SIGTERM", "SIGINT"];
@@ -68,6 +71,41 @@ export async function agentRunCommand(options: RunCommandOptions): Promise<numbe
   } finally {
     for (const s of signals) process.removeListener(s, stop);
   }
+  return 0;
+}
+
+/**
+ * `run --once`'s exit code, so cron, a systemd timer and monitoring can tell
+ * (docs/agent.md, Exit codes): 78 (EX_CONFIG) a setting is wrong and
+ * waiting will not help; 69 (EX_UNAVAILABLE) the central does not answer
+ * now, the data stays spooled; 1 the central refused a file's content (it is
+ * in rejected/); 0 otherwise, also when another agent process was uploading.
+ */
+export function onceExitCode(upload: UploadSummary | null): number {
+  if (upload === null) return 0;
+  if (upload.failure === "configuration") return EXIT_CODE.bad_config;
+  if (upload.failure === "unavailable") return EXIT_CODE.unavailable;
+  return upload.rejectedFiles > 0 ? 1 : 0;
+}
+
+/**
+ * `requeue`: moves every file of metrics/rejected/ back into the spool (and
+ * drops its .error.txt), so the next upload sends it again, e.g. after a
+ * central that refused it was fixed. Needs no central.
+ */
+export async function agentRequeueCommand(options: {
+  env?: Env;
+  argv?: readonly string[];
+  print?: Print;
+}): Promise<number> {
+  const config = loadAgentConfig(options.env ?? process.env, options.argv ?? [], { requireCentral: false });
+  const spool = new SpoolDirectory(agentPaths(config.agentDir).metrics, config.spool);
+  const moved = await spool.requeueRejected();
+  (options.print ?? ((l: string) => process.stdout.write(`${l}\n`)))(
+    moved === 0
+      ? `nothing to requeue: ${spool.rejectedDir} holds no spool file`
+      : `requeued ${moved} file(s) from ${spool.rejectedDir}; the next upload sends them`,
+  );
   return 0;
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import { nearestName } from "../nearest-name.js";
 import { serverNameProblem } from "../protocol/index.js";
 import type { DiskFilter } from "./collector/types.js";
 import { AgentConfigError } from "./errors.js";
@@ -413,43 +414,8 @@ function refuseUnknownKeys(value: ConfigFile, schema: KeySchema, prefix: string,
   }
 }
 
-/**
- * The known key nearest to `key`: the one it abbreviates when exactly one
- * starts with it (`max_age` → `max_age_days`, although `max_bytes` is fewer
- * edits away), else the closest by edit distance if close enough to be a
- * plausible typo (at most half the longer name's length, so `colour`
- * suggests nothing).
- */
-export function nearestKey(key: string, known: readonly string[]): string | null {
-  const typed = key.toLowerCase();
-  const completions = known.filter((candidate) => candidate.startsWith(typed));
-  if (typed.length >= 3 && completions.length === 1) return completions[0]!;
-  let best: string | null = null;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const candidate of known) {
-    const d = editDistance(typed, candidate);
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  if (best === null || bestDistance > Math.ceil(Math.max(key.length, best.length) / 2)) return null;
-  return best;
-}
-
-/** Levenshtein distance (insert, delete, substitute each cost 1). */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitute = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min(substitute, previous[j]! + 1, current[j - 1]! + 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
-}
+/** The known key nearest to `key` (src/nearest-name.ts). */
+export const nearestKey = nearestName;
 
 function str(v: unknown, key: string, where: string): string {
   if (typeof v !== "string" || v.trim() === "")

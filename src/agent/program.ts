@@ -9,6 +9,7 @@ import { errorCategory, exitCodeOf } from "../errors.js";
 import {
   agentCollectCommand,
   agentInstallCommand,
+  agentRequeueCommand,
   agentRunCommand,
   agentStatusCommand,
   agentUninstallCommand,
@@ -22,9 +23,12 @@ Collects CPU, memory and disk usage, spools it as CSV v1 and uploads it to the s
 
 Commands:
   run [--once]           run as a daemon (sample every 60 s, upload every 20 min);
-                         --once: one sample, then upload the spool (for cron/Task Scheduler)
+                         --once: one sample, then upload the spool (for cron/Task Scheduler);
+                         exits 0 all sent, 78 a setting is wrong (token, URL, TLS),
+                         69 the central does not answer now, 1 a file was rejected
   collect                print one sample as CSV on stdout (nothing spooled or sent)
   status                 spool backlog, rejected files, last upload, last problem
+  requeue                move the files of metrics/rejected/ back into the spool
   install [--dry-run] [--mode service|timer] [--target-dir DIR] [--bin-dir DIR]
           [--no-activate] [--no-verify]
                          check the settings against the central, save them to
@@ -113,6 +117,8 @@ export async function agentMain(argv: readonly string[], context: ProgramContext
       return agentCollectCommand({ argv: args.configArgv });
     case "status":
       return agentStatusCommand({ argv: args.configArgv });
+    case "requeue":
+      return agentRequeueCommand({ argv: args.configArgv });
     case "install":
       return agentInstallCommand({
         command: context.self,
@@ -136,7 +142,7 @@ export async function agentMain(argv: readonly string[], context: ProgramContext
       });
     default:
       throw new AgentUsageError(
-        `unknown command '${args.command}' (run, collect, status, install, uninstall; see --help)`,
+        `unknown command '${args.command}' (run, collect, status, requeue, install, uninstall; see --help)`,
       );
   }
 }

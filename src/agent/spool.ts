@@ -208,6 +208,24 @@ export class SpoolDirectory {
     return target;
   }
 
+  /**
+   * Moves every rejected file back into the spool (its .error.txt is
+   * deleted), so the next upload round sends it again. Returns how many.
+   */
+  async requeueRejected(): Promise<number> {
+    let moved = 0;
+    for (const file of await this.listRejected()) {
+      await rename(file.path, join(this.dir, file.name));
+      await rm(`${file.path}.error.txt`, { force: true });
+      moved++;
+    }
+    if (moved > 0) {
+      await fsyncDirectory(this.dir);
+      await fsyncDirectory(this.rejectedDir);
+    }
+    return moved;
+  }
+
   /** Deletes temp files left by a crash mid-write (never sent: they were never renamed). */
   async removeStaleTemps(now = Date.now()): Promise<number> {
     let removed = 0;

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
 import type { UploadPolicy } from "./config.js";
+import { describeConnectionError } from "./connection-errors.js";
 import { tryLock } from "./lock.js";
 import { type AgentLog, oneLine } from "./log.js";
 import type { SpoolDirectory, SpoolFile } from "./spool.js";
@@ -26,10 +27,15 @@ export type PostOutcome =
       rows: number | null;
       duplicates: number | null;
     }
-  /** 4xx about the file itself: never retried; the file goes to rejected/. */
+  /** The central's own 400/413/422 about the file itself: never retried; the file goes to rejected/. */
   | { kind: "rejected"; status: number; error: string }
-  /** 401/403: the token or server name is wrong, not the file. Stop, keep the files. */
-  | { kind: "refused"; status: number; error: string }
+  /**
+   * A setting is wrong, not the file: a refused token or server name
+   * (401/403), a wrong URL (404, 405, an answer that is not the central's
+   * own, e.g. a proxy's HTML page), HTTPS against plain HTTP, an untrusted
+   * certificate, a host name that does not resolve. Stop, keep the files.
+   */
+  | { kind: "misconfigured"; status: number | null; error: string }
   /** Network error, timeout, 5xx, 429: try again later. */
   | { kind: "retry"; status: number | null; error: string; retryAfterMs: number | null };
 
@@ -78,7 +84,7 @@ export async function postMetrics(
     };
     const req = request(url, options, (res) => {
       readBody(res).then(
-        (text) => finish(classify(res, text)),
+        (text) => finish(classify(url, res, text)),
         (err: Error) =>
           finish({
             kind: "retry",
@@ -95,14 +101,14 @@ export async function postMetrics(
     const onAbort = () => req.destroy(new Error("upload aborted (agent shutting down)"));
     signal?.addEventListener("abort", onAbort, { once: true });
     req.on("timeout", () => req.destroy(new Error(`socket idle for ${timeoutMs} ms`)));
-    req.on("error", (err: NodeJS.ErrnoException) =>
-      finish({
-        kind: "retry",
-        status: null,
-        error: err.code ? `${err.code}: ${err.message}` : err.message,
-        retryAfterMs: null,
-      }),
-    );
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      const problem = describeConnectionError(err, url);
+      finish(
+        problem.configuration
+          ? { kind: "misconfigured", status: null, error: problem.message }
+          : { kind: "retry", status: null, error: problem.message, retryAfterMs: null },
+      );
+    });
     req.end(body);
   });
 }
@@ -121,7 +127,20 @@ function readBody(res: IncomingMessage): Promise<string> {
   });
 }
 
-function classify(res: IncomingMessage, text: string): PostOutcome {
+/**
+ * Whether an answer comes from the srvutil central itself: its error bodies
+ * always carry a `SRVUTIL_E_*` code (docs/api.md), its 201 an upload_id. A
+ * proxy's or another service's page has neither, and must never make the
+ * agent delete or reject a file.
+ */
+function isCentralError(json: Record<string, unknown> | null): boolean {
+  return json !== null && typeof json.code === "string" && json.code.startsWith("SRVUTIL_E_");
+}
+
+/** Statuses by which the central refuses a file's content: the same file never passes. */
+const CONTENT_REFUSALS = new Set([400, 413, 422]);
+
+function classify(url: URL, res: IncomingMessage, text: string): PostOutcome {
   const status = res.statusCode ?? 0;
   let json: Record<string, unknown> | null = null;
   try {
@@ -140,6 +159,14 @@ function classify(res: IncomingMessage, text: string): PostOutcome {
     return `HTTP ${status}: ${oneLine(text.slice(0, 300)) || res.statusMessage || "no body"}`;
   };
   if (status >= 200 && status < 300) {
+    if (json === null || json.upload_id === undefined || json.upload_id === null) {
+      // A 2xx that is not the central's (a catch-all web page): the file was not stored, keep it.
+      return {
+        kind: "misconfigured",
+        status,
+        error: `${errorText()}: this is not the srvutil central's answer (no upload_id); check that SRVUTIL_CENTRAL_URL (${url.origin}${url.pathname}) is the central's address`,
+      };
+    }
     const num = (v: unknown) => (typeof v === "number" ? v : null);
     return {
       kind: "accepted",
@@ -162,8 +189,30 @@ function classify(res: IncomingMessage, text: string): PostOutcome {
       retryAfterMs: parseRetryAfter(res.headers["retry-after"]),
     };
   }
-  if (status === 401 || status === 403) return { kind: "refused", status, error: errorText() };
-  return { kind: "rejected", status, error: errorText() };
+  if (status === 401 || status === 403) {
+    return { kind: "misconfigured", status, error: `${errorText()}; check the token and server name` };
+  }
+  if (status === 404 || status === 405) {
+    return {
+      kind: "misconfigured",
+      status,
+      error: `${errorText()}: nothing takes metrics at ${url.origin}${url.pathname}; check SRVUTIL_CENTRAL_URL (the central's base URL, with its path prefix if any)`,
+    };
+  }
+  if (!isCentralError(json)) {
+    return {
+      kind: "misconfigured",
+      status,
+      error: `${errorText()}: this is not the srvutil central's answer; check SRVUTIL_CENTRAL_URL (a proxy or another service answers at ${url.origin})`,
+    };
+  }
+  if (CONTENT_REFUSALS.has(status)) return { kind: "rejected", status, error: errorText() };
+  // The central's own 415, 431 …: agent and central disagree on the request, not on this file.
+  return {
+    kind: "misconfigured",
+    status,
+    error: `${errorText()}; the central refuses how this agent sends (an agent or central version mismatch?)`,
+  };
 }
 
 /** Retry-After as seconds or an HTTP date, in ms from now; null when absent or unreadable. */
@@ -195,6 +244,12 @@ export interface UploadSummary {
   pendingFiles: number;
   /** Why the round ended before the spool was empty, if it did. */
   stoppedBecause: string | null;
+  /**
+   * What kind of trouble ended it: a setting to fix (token, URL, TLS), or a
+   * central that does not answer now; null when nothing went wrong (or
+   * another process holds the spool). Decides `run --once`'s exit code.
+   */
+  failure: "configuration" | "unavailable" | null;
   attempts: number;
 }
 
@@ -262,9 +317,11 @@ function headerOf(content: Buffer): string {
 /**
  * One upload round: sends the spool oldest first, deleting each file only
  * after a 2xx. Batches that fail with 5xx/network/timeout are retried with
- * backoff up to policy.maxAttempts, then left for the next round. A 4xx
- * on a merged batch is retried file by file so only the bad file moves to
- * rejected/. 401/403 stop the round and keep everything.
+ * backoff up to policy.maxAttempts, then left for the next round. The
+ * central's own refusal of a merged batch's content is retried file by file
+ * so only the bad file moves to rejected/. A configuration error (token,
+ * URL, TLS, an answer that is not the central's) stops the round and keeps
+ * everything.
  */
 export async function uploadSpool(
   spool: SpoolDirectory,
@@ -279,6 +336,7 @@ export async function uploadSpool(
     rejectedFiles: 0,
     pendingFiles: 0,
     stoppedBecause: null,
+    failure: null,
     attempts: 0,
   };
   const release = await tryLock(join(spool.dir, UPLOAD_LOCK));
@@ -377,9 +435,15 @@ async function sendQueue(
         );
         break;
       }
-      if (outcome.kind === "refused") {
-        summary.stoppedBecause = `central refused the agent (${outcome.error}); check the token and server name`;
-        log.error("upload_refused", summary.stoppedBecause, { status: outcome.status });
+      if (outcome.kind === "misconfigured") {
+        const refused = outcome.status === 401 || outcome.status === 403;
+        summary.stoppedBecause = refused
+          ? `central refused the agent (${outcome.error})`
+          : `${outcome.error}; files stay spooled`;
+        summary.failure = "configuration";
+        log.error(refused ? "upload_refused" : "upload_misconfigured", summary.stoppedBecause, {
+          status: outcome.status,
+        });
         break round;
       }
       // Retryable.
@@ -389,6 +453,7 @@ async function sendQueue(
       }
       if (attempt + 1 >= policy.maxAttempts) {
         summary.stoppedBecause = `central unavailable after ${policy.maxAttempts} attempts (${outcome.error})`;
+        summary.failure = "unavailable";
         log.warn("upload_deferred", `${summary.stoppedBecause}; data stays spooled for the next round`, {
           status: outcome.status,
         });
@@ -398,6 +463,7 @@ async function sendQueue(
       if (outcome.retryAfterMs !== null) {
         if (outcome.retryAfterMs > policy.backoffMaxMs) {
           summary.stoppedBecause = `central asked to retry after ${Math.round(outcome.retryAfterMs / 1000)} s`;
+          summary.failure = "unavailable";
           log.warn("upload_deferred", `${summary.stoppedBecause}; data stays spooled for the next round`, {
             status: outcome.status,
           });

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { ConfigError } from "../errors.js";
+import { nearestName } from "../nearest-name.js";
 import { parseNetworkList } from "./auth/networks.js";
 import { DEFAULT_LOG_ROTATION, type LogRotation } from "./automation-log.js";
 import { DEFAULT_REPORT_CRON, type DeliverySettings, validateCron } from "./delivery/settings.js";
@@ -241,6 +242,46 @@ export const CENTRAL_ENV_VARIABLES: readonly string[] = Object.keys(CentralEnv.s
 );
 /** The SRVUTIL_REPORT_<THRESHOLD> variables, one per key of DEFAULT_THRESHOLDS. */
 export const THRESHOLD_ENV_VARIABLES: readonly string[] = Object.keys(thresholdShape);
+
+/**
+ * SRVUTIL_* names in the central's environment that are not its settings but
+ * are read by someone else: the agent (which may run on the same host), the
+ * tests and the benchmarks. They are never warned about.
+ */
+const OTHER_READERS = ["SRVUTIL_CENTRAL_URL", "SRVUTIL_SERVER_NAME"];
+const OTHER_READER_PREFIXES = ["SRVUTIL_AGENT_", "SRVUTIL_TEST_", "SRVUTIL_BENCH_"];
+
+/** Words operators write for a setting's own short name. */
+const SYNONYMS: readonly [RegExp, string][] = [[/TIME_?ZONE/, "TZ"]];
+
+/**
+ * One warning per SRVUTIL_* variable that no part of srvutil reads, with the
+ * nearest setting's name when one is close (as the agent's config file
+ * does): a misspelled setting would otherwise be ignored without a word and
+ * its default used. Warnings, not errors: an extra variable breaks nothing.
+ */
+export function unknownVariableWarnings(env: Readonly<Record<string, string | undefined>>): string[] {
+  const known = Object.keys(CentralEnv.shape);
+  const warnings: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith("SRVUTIL_") || env[name] === undefined) continue;
+    if (known.includes(name) || OTHER_READERS.includes(name)) continue;
+    if (OTHER_READER_PREFIXES.some((prefix) => name.startsWith(prefix))) continue;
+    let typed = name;
+    for (const [pattern, short] of SYNONYMS) typed = typed.replace(pattern, short);
+    // Compared without the common SRVUTIL_, which would make any two names look alike; a
+    // tight bound, so an SMTP_HOST suggests nothing rather than SMTP_POOL.
+    const nearest = nearestName(
+      typed.slice("SRVUTIL_".length),
+      known.map((k) => k.slice("SRVUTIL_".length)),
+      (length) => Math.max(1, Math.floor(length / 4)),
+    );
+    warnings.push(
+      `${name} is not a srvutil setting and is ignored${nearest === null ? "" : ` (did you mean SRVUTIL_${nearest}?)`}`,
+    );
+  }
+  return warnings;
+}
 
 export interface CentralConfig {
   dataDir: string;

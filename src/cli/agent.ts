@@ -47,7 +47,10 @@ export function registerAgentCommands(program: Command): void {
     agent
       .command("run")
       .description("run as a daemon (sample every 60 s, upload every 20 min), or once with --once")
-      .option("--once", "collect one sample, upload the spool, exit (for cron / Task Scheduler)"),
+      .option(
+        "--once",
+        "collect one sample, upload the spool, exit (for cron / Task Scheduler); exit 0 all sent, 78 a setting is wrong, 69 the central does not answer, 1 a file was rejected",
+      ),
   ).action(async (o: CommonOptions & { once?: boolean }) => {
     setExit(await (await agentCommands()).agentRunCommand({ once: o.once === true, argv: configArgv(o) }));
   });
@@ -64,6 +67,14 @@ export function registerAgentCommands(program: Command): void {
       .description("show the spool backlog, rejected files, last upload and last problem"),
   ).action(async (o: CommonOptions) => {
     setExit(await (await agentCommands()).agentStatusCommand({ argv: configArgv(o) }));
+  });
+
+  common(
+    agent
+      .command("requeue")
+      .description("move the files of metrics/rejected/ back into the spool, to be sent again"),
+  ).action(async (o: CommonOptions) => {
+    setExit(await (await agentCommands()).agentRequeueCommand({ argv: configArgv(o) }));
   });
 
   common(

@@ -2,8 +2,9 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { AutomationLog } from "../central/automation-log.js";
-import { type CentralConfig, loadCentralConfig } from "../central/config.js";
+import type { CentralConfig } from "../central/config.js";
 import { backupDatabase, restoreDatabase } from "../central/storage/backup.js";
+import { centralConfigFromEnv } from "./central-config.js";
 
 // What `srvutil central backup|restore` runs (wired in ./central.ts, loaded only then).
 
@@ -15,7 +16,7 @@ import { backupDatabase, restoreDatabase } from "../central/storage/backup.js";
 const CATCH_UP_MARGIN_MS = 60 * 60 * 1000;
 
 export async function backupCommand(file: string): Promise<void> {
-  const config = loadCentralConfig(process.env);
+  const config = centralConfigFromEnv();
   const result = await backupDatabase(config.dbUrl, file);
   new AutomationLog(config.paths.automationLog, config.logRotation).info("backup", {
     file: result.file,
@@ -28,7 +29,7 @@ export async function backupCommand(file: string): Promise<void> {
 }
 
 export async function restoreCommand(file: string): Promise<void> {
-  const config = loadCentralConfig(process.env);
+  const config = centralConfigFromEnv();
   const result = await restoreDatabase(config.dbUrl, file);
   const where = config.dataDir;
   const lines = [

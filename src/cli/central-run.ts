@@ -1,8 +1,9 @@
 import path from "node:path";
 import { createAgentToken, createViewerToken, TokenInputError } from "../central/auth/tokens.js";
 import { AutomationLog } from "../central/automation-log.js";
-import { loadCentralConfig } from "../central/config.js";
+import type { CentralConfig } from "../central/config.js";
 import type { Storage } from "../central/storage/store.js";
+import { centralConfigFromEnv } from "./central-config.js";
 
 /**
  * What `srvutil central …` runs (the commander wiring is ./central.ts, which
@@ -15,7 +16,7 @@ const bulk = () => import("../central/ingest/bulk.js");
 /** `central serve`: the API and the scheduler until SIGTERM/SIGINT. */
 /** `version`: the release, passed in by the wiring (./version.ts is part of the start-up bundle). */
 export async function serveCommand(version: string): Promise<void> {
-  const config = loadCentralConfig(process.env);
+  const config = centralConfigFromEnv();
   const { startCentral } = await serve();
   const running = await startCentral(config, { logger: { level: config.logLevel }, version });
   process.stdout.write(`srvutil ${version} central listening on ${running.url}\n`);
@@ -214,10 +215,8 @@ function parseRole(role: string): "agent" | "viewer" {
   throw new TokenInputError(`--role: expected agent or viewer, got '${role}'`);
 }
 
-async function withStore(
-  fn: (store: Storage, config: ReturnType<typeof loadCentralConfig>) => Promise<void>,
-): Promise<void> {
-  const config = loadCentralConfig(process.env);
+async function withStore(fn: (store: Storage, config: CentralConfig) => Promise<void>): Promise<void> {
+  const config = centralConfigFromEnv();
   const { openStorage } = await import("../central/storage/open.js");
   const store = await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous });
   try {

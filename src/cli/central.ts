@@ -81,7 +81,9 @@ export function registerCentralCommands(program: Command): void {
   const user = central.command("user").description("Manage dashboard users (admin or viewer)");
   user
     .command("add")
-    .description("Add a user; the password is read from stdin (first line) or --password-file")
+    .description(
+      "Add a user; the password is asked for twice without echo on a terminal, else read from stdin (first line) or --password-file",
+    )
     .argument("<name>", "user name (letters, digits, . _ @ -)")
     .option("--role <role>", "admin (everything) or viewer (fleet, servers, reports)", "viewer")
     .option("--password-file <file>", "read the password from the first line of this file")

@@ -1,10 +1,10 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
 import path from "node:path";
 import { AutomationLog } from "../central/automation-log.js";
-import { loadCentralConfig } from "../central/config.js";
 import { buildWeeklyReport, dailyCsv, renderReport } from "../central/report/index.js";
 import { openStorage } from "../central/storage/open.js";
 import { InputError } from "../errors.js";
+import { centralConfigFromEnv } from "./central-config.js";
 
 /** A command-line value the user must fix; reportCliError prints it as one line. */
 export class ReportUsageError extends InputError {}
@@ -35,7 +35,7 @@ export async function reportBuildCommand(opts: ReportBuildOptions): Promise<void
   if (opts.format !== "html" && opts.format !== "json" && opts.format !== "csv") {
     throw new ReportUsageError(`--format: expected html, json or csv, got '${opts.format}'`);
   }
-  const config = loadCentralConfig(process.env);
+  const config = centralConfigFromEnv();
   const timeZone = opts.tz ?? config.reportTimeZone;
   const thresholds = config.thresholds;
   const log = new AutomationLog(config.paths.automationLog, config.logRotation);

@@ -1,6 +1,5 @@
 import { Cron } from "croner";
 import { AutomationLog } from "../central/automation-log.js";
-import { loadCentralConfig } from "../central/config.js";
 import { mailDestination } from "../central/delivery/mail-destination.js";
 import { WEEKLY_SCHEDULE } from "../central/delivery/scheduler.js";
 import { sendWeeklyReport } from "../central/delivery/send.js";
@@ -8,12 +7,13 @@ import type { DeliveryRecord, DeliveryState, DeliveryStore } from "../central/de
 import { resolveDeliveryWeek } from "../central/delivery/week.js";
 import { openStorage } from "../central/storage/open.js";
 import { InputError } from "../errors.js";
+import { centralConfigFromEnv } from "./central-config.js";
 
 // What `srvutil report send` and `report status` run (the commander wiring is
 // ./report-delivery.ts, which loads this module only when one of them runs).
 
 export async function sendCommand(opts: { week: string; group: string[]; resend: boolean }): Promise<number> {
-  const config = loadCentralConfig(process.env); // configuration errors before the database is opened
+  const config = centralConfigFromEnv(); // configuration errors before the database is opened
   const log = new AutomationLog(config.paths.automationLog, config.logRotation);
   const outboxOnly = mailDestination(config).outboxOnly;
   const store = await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous });
@@ -69,7 +69,7 @@ export async function statusCommand(opts: {
   limit: string;
   json: boolean;
 }): Promise<void> {
-  const config = loadCentralConfig(process.env);
+  const config = centralConfigFromEnv();
   const week =
     opts.week === undefined ? undefined : resolveDeliveryWeek(opts.week, config.reportTimeZone, Date.now());
   const limit = Number(opts.limit);

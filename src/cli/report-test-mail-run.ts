@@ -1,8 +1,8 @@
 import os from "node:os";
-import { loadCentralConfig } from "../central/config.js";
 import { parseSmtpSettings } from "../central/mail/settings.js";
 import { MailSendError, SmtpMailTransport } from "../central/mail/transport.js";
 import { ConfigError, EXIT_CODE, InputError } from "../errors.js";
+import { centralConfigFromEnv } from "./central-config.js";
 
 // What `srvutil report test-mail` runs (wired in ./report-delivery.ts, loaded only then).
 
@@ -17,7 +17,7 @@ class TestMailInputError extends InputError {}
  */
 export async function testMailCommand(opts: { to: string[]; version: string }): Promise<number> {
   const version = opts.version;
-  const config = loadCentralConfig(process.env);
+  const config = centralConfigFromEnv();
   const bad = opts.to.filter((a) => !/^[^\s@<>,]+@[^\s@<>,]+$/.test(a));
   if (opts.to.length === 0 || bad.length > 0) {
     throw new TestMailInputError(

@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { AutomationLog } from "../central/automation-log.js";
-import { loadCentralConfig } from "../central/config.js";
 import type { Storage } from "../central/storage/store.js";
 import { InputError } from "../errors.js";
+import { centralConfigFromEnv } from "./central-config.js";
 
 // What `srvutil central user …` runs (wired in ./central.ts, loaded only when it runs).
 
@@ -23,12 +23,9 @@ async function readPassword(file: string | undefined): Promise<string> {
       throw new UserCommandError(`--password-file: cannot read ${file}: ${(err as Error).message}`);
     }
   } else {
-    if (process.stdin.isTTY) process.stderr.write("Password (input is shown; end with Enter): ");
+    if (process.stdin.isTTY) return readPasswordFromTerminal();
     const chunks: Buffer[] = [];
-    for await (const c of process.stdin) {
-      chunks.push(c as Buffer);
-      if (process.stdin.isTTY && Buffer.concat(chunks).includes(10)) break;
-    }
+    for await (const c of process.stdin) chunks.push(c as Buffer);
     text = Buffer.concat(chunks).toString("utf8");
   }
   const password = text.split(/\r?\n/)[0] ?? "";
@@ -40,8 +37,57 @@ async function readPassword(file: string | undefined): Promise<string> {
   return password;
 }
 
+/**
+ * On a terminal: the password typed with echo off (as passwd and sudo do),
+ * twice, so a typo that cannot be seen is caught. Scripts pipe it on stdin.
+ * Echo goes off before the first prompt is shown and comes back after the
+ * second answer, so nothing typed at a prompt is ever echoed.
+ */
+async function readPasswordFromTerminal(): Promise<string> {
+  const input = process.stdin;
+  input.setRawMode(true);
+  input.resume();
+  try {
+    const first = await readHiddenLine("Password (not shown): ");
+    if (first === "") {
+      throw new UserCommandError("no password: type one, or use --password-file");
+    }
+    const again = await readHiddenLine("Password again: ");
+    if (again !== first) throw new UserCommandError("the two passwords differ; nothing was added");
+    return first;
+  } finally {
+    input.setRawMode(false);
+    input.pause();
+  }
+}
+
+/** One line from the terminal, already in raw mode (nothing echoed); Ctrl-C aborts, Backspace deletes. */
+function readHiddenLine(prompt: string): Promise<string> {
+  const input = process.stdin;
+  process.stderr.write(prompt);
+  return new Promise((resolve, reject) => {
+    let line = "";
+    const finish = (error: Error | null) => {
+      input.removeListener("data", onData);
+      process.stderr.write("\n");
+      if (error === null) resolve(line);
+      else reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      for (const ch of chunk.toString("utf8")) {
+        if (ch === "\r" || ch === "\n") return finish(null);
+        if (ch === "\u0003") return finish(new UserCommandError("cancelled (Ctrl-C); nothing was added"));
+        if (ch === "\u0004") return finish(null); // Ctrl-D ends the line as Enter does
+        if (ch === "\u007f" || ch === "\b") line = [...line].slice(0, -1).join("");
+        else if (ch >= " ") line += ch;
+      }
+    };
+    input.on("data", onData);
+  });
+}
+
 async function withStore(fn: (store: Storage, log: AutomationLog) => Promise<void>): Promise<void> {
-  const config = loadCentralConfig(process.env);
+  const config = centralConfigFromEnv();
   const { openStorage } = await import("../central/storage/open.js");
   const store = await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous });
   try {

@@ -2,6 +2,7 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import {
   copyFileSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -77,6 +78,18 @@ describe("single-file agent", () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("Usage: srvutil-agent <command>");
     expect(readdirSync(folder)).toEqual(["srvutil-agent.mjs"]);
+  });
+
+  it("requeue moves rejected/ back into the spool", () => {
+    const agentDir = join(folder, "agent");
+    const rejected = join(agentDir, "metrics", "rejected");
+    mkdirSync(rejected, { recursive: true });
+    writeFileSync(join(rejected, "20261125T144700000Z-1a2b3c4d.csv"), "timestamp,server\n");
+    const r = runBundle(["requeue", "--agent-dir", agentDir]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^requeued 1 file\(s\) from /);
+    expect(readdirSync(join(agentDir, "metrics"))).toEqual(["20261125T144700000Z-1a2b3c4d.csv", "rejected"]);
   });
 
   it("contains none of the central's dependencies", () => {

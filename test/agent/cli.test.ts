@@ -1,5 +1,14 @@
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -67,6 +76,22 @@ describe("srvutil agent", () => {
   });
 });
 
+describe("srvutil agent requeue", () => {
+  it("moves rejected/ back into the spool and drops the reasons", async () => {
+    const rejected = join(dir, "metrics", "rejected");
+    mkdirSync(rejected, { recursive: true });
+    const name = "20261125T144700000Z-1a2b3c4d.csv";
+    writeFileSync(join(rejected, name), "timestamp,server\n");
+    writeFileSync(join(rejected, `${name}.error.txt`), "HTTP 422: too old\n");
+    const r = await srvutil(["agent", "requeue", "--agent-dir", dir], {});
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`requeued 1 file(s) from ${rejected}; the next upload sends them\n`);
+    expect(readdirSync(rejected)).toEqual([]);
+    expect(readdirSync(join(dir, "metrics")).filter((n) => n.endsWith(".csv"))).toEqual([name]);
+  });
+});
+
 describe("srvutil agent run --once with the central down", () => {
   /**
    * Runs the real CLI with stdout and stderr on one file descriptor, as in a
@@ -130,7 +155,7 @@ describe("srvutil agent run --once with the central down", () => {
   it("ends the summary with a newline, apart from the warning, when nothing listens", async () => {
     const closedPort = await freePort();
     const r = await runSharingOneStream(`http://127.0.0.1:${closedPort}`);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(EXIT_CODE.unavailable);
     expectWholeLines(r.text, /ECONNREFUSED/);
   });
 
@@ -144,7 +169,7 @@ describe("srvutil agent run --once with the central down", () => {
     await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", () => r()));
     try {
       const r = await runSharingOneStream(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`);
-      expect(r.code).toBe(0);
+      expect(r.code).toBe(EXIT_CODE.unavailable);
       expectWholeLines(r.text, /HTTP 502: <html> <head><title>502 Bad Gateway<\/title><\/head> <body>/);
     } finally {
       await new Promise<void>((r) => proxy.close(() => r()));

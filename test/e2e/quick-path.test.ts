@@ -3,14 +3,17 @@
  * here, in order, with the changes a test needs (no root, no systemd): the
  * installs write into a temporary folder with --no-start, the service is
  * `central serve --settings FILE` started by the test, the mail server is an
- * in-process SMTP server, the agent's install is a --dry-run (which still
- * checks URL, token and name against the central) followed by one `run --once`.
+ * in-process SMTP server, the agent is tested once with `run --once` (exit
+ * code 0) and its install is a --dry-run (which still checks URL, token and
+ * name against the central); the dashboard user of the doc then signs in and
+ * sees the server.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { DashboardClient } from "../central/dashboard/http-client.js";
 import { type SmtpFixture, startSmtpServer } from "../central/mail/smtp-fixture.js";
 import { REPO_ROOT, runCli, srvutilCommand } from "../helpers/cli.js";
 import { docCommands } from "../helpers/docs.js";
@@ -42,21 +45,25 @@ describe("docs/quickstart.md, Linux", () => {
       "srvutil central install",
       "srvutil central status",
       `srvutil report --settings ${DOC_SETTINGS} test-mail --to you@example.com`,
+      `srvutil central --settings ${DOC_SETTINGS} user add admin --role admin`,
       `srvutil central --settings ${DOC_SETTINGS} token add web-01`,
+      "./srvutil-agent run --once",
       "./srvutil-agent install",
       `srvutil report --settings ${DOC_SETTINGS} send --week last`,
       `srvutil report --settings ${DOC_SETTINGS} status`,
     ]);
-    const [dryRun, install, status, testMail, tokenAdd, agentInstall, send, reportStatus] = doc as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
+    const [
+      dryRun,
+      install,
+      status,
+      testMail,
+      userAdd,
+      tokenAdd,
+      agentOnce,
+      agentInstall,
+      send,
+      reportStatus,
+    ] = doc as [string, string, string, string, string, string, string, string, string, string];
     const settings = path.join(work, "etc", "central.env");
     const units = path.join(work, "units");
     const data = path.join(work, "var-lib-srvutil");
@@ -134,14 +141,35 @@ describe("docs/quickstart.md, Linux", () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(smtp.messages).toHaveLength(1);
 
-    // 7. The agent's token.
+    // 7. The dashboard user, its password on stdin as a script gives it (a terminal is asked twice, unechoed).
+    const adminPassword = "quick start dashboard pw";
+    const userAdded = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const [ucmd, uargv] = srvutilCommand(argsOf(userAdd, settings));
+      const child = spawn(ucmd, uargv, { cwd: REPO_ROOT, env: base(), stdio: ["pipe", "pipe", "pipe"] });
+      let out = "";
+      child.stdout!.on("data", (d) => {
+        out += d;
+      });
+      child.stderr!.on("data", (d) => {
+        out += d;
+      });
+      child.once("error", reject);
+      child.once("close", (code) => resolve({ code, out }));
+      child.stdin!.end(`${adminPassword}\n`);
+    });
+    expect(userAdded.code, userAdded.out).toBe(0);
+    expect(userAdded.out).toBe("Added dashboard admin 'admin'\n");
+
+    // 8. The agent's token.
     const add = await runCli(argsOf(tokenAdd, settings), base());
     expect(add.code, add.stderr).toBe(0);
     const token = add.stdout.trim().split("\n").at(-1)!;
     const tokenFile = path.join(work, "agent.token");
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
 
-    // 8. `./srvutil-agent install` on web-01: checked against the central (dry run: no root here), then one run.
+    // 9. On web-01: "test it once" (`run --once`, exit code 0), then `./srvutil-agent install`,
+    // checked against the central (dry run: no root here).
+    expect(agentOnce).toBe("./srvutil-agent run --once");
     expect(agentInstall).toBe("./srvutil-agent install");
     const agentEnv = {
       ...base(),
@@ -150,24 +178,44 @@ describe("docs/quickstart.md, Linux", () => {
       SRVUTIL_SERVER_NAME: "web-01",
       SRVUTIL_AGENT_DIR: path.join(work, "agent"),
     };
+    const run = await runCli(["agent", "run", "--once"], agentEnv);
+    expect(run.code, run.stderr + run.stdout).toBe(0);
+    expect(run.stdout).toMatch(/uploaded 1 file\(s\), 0 pending, 0 rejected\n$/);
+    // What the doc says a wrong setting looks like: 78, the sample kept for the next run.
+    const wrongUrl = await runCli(["agent", "run", "--once"], {
+      ...agentEnv,
+      SRVUTIL_CENTRAL_URL: `${central}/srvutil`,
+    });
+    expect(wrongUrl.code, wrongUrl.stderr + wrongUrl.stdout).toBe(78);
+    expect(wrongUrl.stdout).toMatch(/0 rejected \(HTTP 404: .*check SRVUTIL_CENTRAL_URL/);
     const agentPlan = await runCli(["agent", "install", "--dry-run"], agentEnv);
     expect(agentPlan.code, agentPlan.stderr).toBe(0);
     expect(agentPlan.stdout).toContain(`central ${central}/ accepts the token for server web-01`);
-    const run = await runCli(["agent", "run", "--once"], agentEnv);
-    expect(run.code, run.stderr + run.stdout).toBe(0);
+    const again = await runCli(["agent", "run", "--once"], agentEnv);
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    expect(again.stdout).toMatch(/uploaded 2 file\(s\), 0 pending, 0 rejected\n$/);
     const servers = await runCli(["central", "--settings", settings, "token", "list"], base());
     expect(servers.stdout).toMatch(
       /agent\s+web-01\s+[0-9a-f]{12}\s+\S+\s+\d{4}-\d\d-\d\dT\d\d:\d\dZ\s+active/,
     ); // used
 
-    // 9. Last week's report, now.
+    // 10. The dashboard: the user of step 7 signs in and sees web-01.
+    const browser = new DashboardClient(central);
+    const signIn = await browser.signIn({ name: "admin", password: adminPassword });
+    expect(signIn.status, signIn.text).toBe(303);
+    expect(signIn.headers.location).toBe("/");
+    const fleet = await browser.get("/");
+    expect(fleet.status).toBe(200);
+    expect(fleet.text).toContain("web-01");
+
+    // 11. Last week's report, now.
     const sent = await runCli(argsOf(send, settings), base());
     expect(sent.code, sent.stdout + sent.stderr).toBe(0);
     expect(sent.stdout).toMatch(/^20\d\d-W\d\d default: sent via smtp:\/\/127\.0\.0\.1:\d+ as <srvutil\./m);
     expect(smtp.messages).toHaveLength(2);
     expect(smtp.messages[1]!.envelopeTo).toEqual(["ops@example.com"]);
 
-    // 10. `report status`: the delivery, the schedule, where mail goes.
+    // 12. `report status`: the delivery, the schedule, where mail goes.
     const rs = await runCli(argsOf(reportStatus, settings), base());
     expect(rs.code, rs.stderr).toBe(0);
     expect(rs.stdout).toMatch(/^schedule: 0 7 \* \* 1 \(Europe\/Berlin\), last run /m);

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { AgentConfig } from "../config.js";
+import { describeConnectionError } from "../connection-errors.js";
 import { AgentConfigError } from "../errors.js";
 
 /**
@@ -116,6 +117,8 @@ export async function verifyAgainstCentral(
     answer = await getWithToken(url, config.token, ca, timeoutMs);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
+    const problem = describeConnectionError(e, url);
+    if (problem.configuration) throw new AgentConfigError(problem.message);
     throw new AgentConfigError(
       `cannot reach the central at ${config.centralUrl} (${e.code ? `${e.code}: ` : ""}${e.message}): ` +
         "check SRVUTIL_CENTRAL_URL, that the central runs and this host may connect to it" +

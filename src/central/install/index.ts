@@ -4,6 +4,7 @@ import path from "node:path";
 import { InputError } from "../../errors.js";
 import { CENTRAL_ENV_VARIABLES, loadCentralConfig, THRESHOLD_ENV_VARIABLES } from "../config.js";
 import { redactSmtpUrl } from "../mail/settings.js";
+import { type Account, lookUpAccount, serviceAccessWarnings } from "./access.js";
 import { envLine, parseEnvFile } from "./env-file.js";
 import {
   CENTRAL_LAUNCHD_LABEL,
@@ -37,6 +38,8 @@ export interface CentralInstallOptions {
   /** The settings file (default /etc/srvutil/central.env, macOS /usr/local/etc/srvutil/central.env). */
   envFile?: string;
   print?: (line: string) => void;
+  /** Who the service user is (tests inject it); default `id` on this machine. */
+  lookUpAccount?: (name: string) => Account;
 }
 
 interface Layout {
@@ -263,6 +266,14 @@ export async function applyCentralInstall(o: CentralInstallOptions): Promise<Cen
   const plan = centralInstallPlan(o);
   const { spec, layout: l } = plan;
   const setup = plan.setup.filter((c) => c[0] !== "useradd" || o.dryRun || !userExists(spec.user));
+  if (o.platform !== "win32" && o.platform === process.platform) {
+    // The service user must reach the program it starts (SYSTEM on Windows reads everything).
+    const account = (o.lookUpAccount ?? lookUpAccount)(spec.user);
+    const files = o.command.filter((part) => path.isAbsolute(part));
+    for (const w of serviceAccessWarnings(files, account, { privateTmp: o.platform === "linux" })) {
+      print(`# WARNING: ${w}`);
+    }
+  }
   if (o.dryRun) {
     print(`# service: ${l.unitFile}; settings: ${l.envFile}; data: ${spec.dataDir}; runs as ${spec.user}`);
     for (const c of setup)

@@ -22,7 +22,8 @@ export interface ReceivedUpload {
 /**
  * A real HTTP central on loopback for agent tests: checks the bearer token
  * and gzip encoding, validates bodies with the real CSV v1 parser (400
- * {error,line,column} like the real central), and stores rows keyed by
+ * {error,line,column,reason,code} like the real central; every error body
+ * carries a SRVUTIL_E_* code, by which the agent knows the central's own answers), and stores rows keyed by
  * (server, timestamp, mount) so tests can check "exactly once".
  */
 export class TestCentral {
@@ -81,17 +82,24 @@ export class TestCentral {
       res.end(JSON.stringify(body));
     };
     if (behavior.kind === "status") {
-      send(behavior.status, behavior.body ?? { error: `scripted ${behavior.status}` }, behavior.headers);
+      const code = behavior.status >= 500 ? "SRVUTIL_E_UNAVAILABLE" : "SRVUTIL_E_BAD_REQUEST";
+      send(
+        behavior.status,
+        behavior.body ?? { error: `scripted ${behavior.status}`, code },
+        behavior.headers,
+      );
       return;
     }
-    if (req.url !== "/api/v1/metrics" || req.method !== "POST") return send(404, { error: "not found" });
-    if (req.headers.authorization !== `Bearer ${this.token}`) return send(401, { error: "bad token" });
+    if (req.url !== "/api/v1/metrics" || req.method !== "POST")
+      return send(404, { error: "not found", code: "SRVUTIL_E_NOT_FOUND" });
+    if (req.headers.authorization !== `Bearer ${this.token}`)
+      return send(401, { error: "bad token", code: "SRVUTIL_E_UNAUTHORIZED" });
     let csv: string;
     try {
       const raw = Buffer.concat(chunks);
       csv = (req.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw).toString("utf8");
     } catch {
-      return send(400, { error: "body is not gzip", line: null, column: null });
+      return send(400, { error: "body is not gzip", line: null, column: null, code: "SRVUTIL_E_BAD_GZIP" });
     }
     try {
       const { rows } = parseMetricsCsv(csv, { now: Date.now() + 365 * 86_400_000 });
@@ -107,7 +115,13 @@ export class TestCentral {
     } catch (err) {
       if (!(err instanceof CsvValidationError)) throw err;
       this.uploads.push({ headers: req.headers, csv, status: 400 });
-      send(400, { error: err.message, line: err.line, column: err.column });
+      send(400, {
+        error: err.message,
+        line: err.line,
+        column: err.column,
+        reason: err.reason,
+        code: `SRVUTIL_E_${err.reason.toUpperCase()}`,
+      });
     }
   }
 
