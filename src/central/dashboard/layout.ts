@@ -124,3 +124,45 @@ export const FINDING_LABEL: Record<string, string> = {
   new_server: "New server",
 };
 export const findingLabel = (kind: string): string => FINDING_LABEL[kind] ?? kind;
+
+/**
+ * A finding's message for a line that already shows its label: the report
+ * writes each message as a sentence that starts with its own title ("Memory
+ * pressure: average use …", "Sustained high CPU: …"), which after the label
+ * would read twice. Drops that leading title (letters and spaces only, so
+ * "Disk / is 91 % full: …" stays whole).
+ */
+export function findingMessage(kind: string, message: string): string {
+  const label = findingLabel(kind).toLowerCase();
+  if (message.toLowerCase().startsWith(`${label}:`)) return message.slice(label.length + 1).trimStart();
+  const title = /^[A-Z][A-Za-z]*(?: [A-Za-z]+){0,4}: /.exec(message);
+  return title === null ? message : message.slice(title[0].length);
+}
+
+/**
+ * The "(in N days)" of a disk-full forecast counts from the end of the
+ * report's week; a page read later counts from today instead.
+ */
+export function daysFromNow(isoDate: string, now: number): number {
+  return Math.round((Date.parse(`${isoDate}T00:00:00Z`) - now) / 86_400_000);
+}
+
+export function forecastMessageFromNow(message: string, fullDate: string | undefined, now: number): string {
+  if (fullDate === undefined) return message;
+  const days = daysFromNow(fullDate, now);
+  const when =
+    days > 1
+      ? `in ${days} days from today`
+      : days === 1
+        ? "tomorrow"
+        : days === 0
+          ? "today"
+          : "a date already past";
+  return message.replace(/\(in \d+ days?\)/, `(${when})`);
+}
+
+/** A finding's message as the dashboard shows it after its label: no repeated title, forecasts counted from today. */
+export function findingShown(f: { kind: string; message: string; date?: string }, now: number): string {
+  const message = findingMessage(f.kind, f.message);
+  return f.kind === "disk_full_forecast" ? forecastMessageFromNow(message, f.date, now) : message;
+}
