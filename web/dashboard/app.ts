@@ -3,6 +3,8 @@
 // replaces them with interactive uPlot charts (cursor read-out, drag to zoom,
 // double-click to reset) drawn from the JSON the page carries. Without it the
 // static charts stay, so every page works with scripts off.
+// First, so uPlot finds a locale Intl accepts when it loads (import order is evaluation order).
+import "./locale-fallback.js";
 import uPlot from "uplot";
 
 interface ChartData {
@@ -10,6 +12,9 @@ interface ChartData {
   timeZone: string;
   colors: string[];
   resolution: "hour" | "day";
+  /** The requested range, epoch seconds: the x-axis spans it whatever the data covers. */
+  from: number;
+  to: number;
   t: number[];
   cpuAvg: (number | null)[];
   cpuPeak: (number | null)[];
@@ -24,7 +29,7 @@ const pct = (_u: uPlot, v: number | null): string =>
 function draw(): void {
   const el = document.getElementById("chart-data");
   if (el === null || el.textContent === null) return;
-  const data = JSON.parse(el.textContent) as ChartData;
+  const data = pinToRange(JSON.parse(el.textContent) as ChartData);
   if (data.t.length === 0) return;
   const sync = uPlot.sync("server");
   const charts: { plot: uPlot; box: HTMLElement }[] = [];
@@ -66,6 +71,16 @@ function draw(): void {
       scales: { y: { range: [0, 100] } },
       axes: [{}, { values: (_u, ticks) => ticks.map((v) => `${v} %`), size: 56 }],
       series: [{ label: data.resolution === "hour" ? "Hour" : "Day" }, ...spec.series],
+      hooks: {
+        // The x-axis span drawn (epoch seconds), readable by tests and tools; zooming updates it.
+        setScale: [
+          (u, key) => {
+            if (key !== "x") return;
+            figure.dataset.xMin = String(u.scales.x?.min ?? "");
+            figure.dataset.xMax = String(u.scales.x?.max ?? "");
+          },
+        ],
+      },
     };
     const plot = new uPlot(opts, [data.t, ...spec.values] as uPlot.AlignedData, box);
     figure.classList.add("is-live");
@@ -78,6 +93,33 @@ function draw(): void {
       for (const c of charts) c.plot.setSize({ width: Math.max(280, c.box.clientWidth), height: 220 });
     });
   });
+}
+
+/**
+ * Adds empty points at the range's start and end, so the x-axis (and a
+ * double-click reset) spans the requested range even with one sample, which
+ * then sits where it belongs instead of filling the chart.
+ */
+function pinToRange(data: ChartData): ChartData {
+  if (data.t.length === 0) return data;
+  const first = data.t[0]!;
+  const last = data.t[data.t.length - 1]!;
+  const before = first > data.from ? 1 : 0;
+  const after = last < data.to ? 1 : 0;
+  const pad = <T>(values: T[]): (T | null)[] => [
+    ...(before ? [null] : []),
+    ...values,
+    ...(after ? [null] : []),
+  ];
+  return {
+    ...data,
+    t: [...(before ? [data.from] : []), ...data.t, ...(after ? [data.to] : [])],
+    cpuAvg: pad(data.cpuAvg),
+    cpuPeak: pad(data.cpuPeak),
+    memAvg: pad(data.memAvg),
+    memPeak: pad(data.memPeak),
+    disks: data.disks.map((d) => ({ ...d, percent: pad(d.percent) })),
+  };
 }
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);

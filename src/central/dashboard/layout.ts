@@ -140,29 +140,26 @@ export function findingMessage(kind: string, message: string): string {
 }
 
 /**
- * The "(in N days)" of a disk-full forecast counts from the end of the
- * report's week; a page read later counts from today instead.
+ * Forecasts ("will be full around 22 Dec (in 22 days)") count their days from
+ * the end of the report's week; a page read later counts them from today.
  */
 export function daysFromNow(isoDate: string, now: number): number {
-  return Math.round((Date.parse(`${isoDate}T00:00:00Z`) - now) / 86_400_000);
+  const today = Math.floor(now / 86_400_000) * 86_400_000;
+  return Math.round((Date.parse(`${isoDate}T00:00:00Z`) - today) / 86_400_000);
 }
 
 export function forecastMessageFromNow(message: string, fullDate: string | undefined, now: number): string {
   if (fullDate === undefined) return message;
   const days = daysFromNow(fullDate, now);
   const when =
-    days > 1
-      ? `in ${days} days from today`
-      : days === 1
-        ? "tomorrow"
-        : days === 0
-          ? "today"
-          : "a date already past";
-  return message.replace(/\(in \d+ days?\)/, `(${when})`);
+    days > 1 ? `in ${days} days from today` : days === 1 ? "tomorrow" : days === 0 ? "today" : "already past";
+  return message.replace(/\((?:in \d+ days?|within a day)\)/, `(${when})`);
 }
 
 /** A finding's message as the dashboard shows it after its label: no repeated title, forecasts counted from today. */
 export function findingShown(f: { kind: string; message: string; date?: string }, now: number): string {
   const message = findingMessage(f.kind, f.message);
-  return f.kind === "disk_full_forecast" ? forecastMessageFromNow(message, f.date, now) : message;
+  return FORECAST_KINDS.has(f.kind) ? forecastMessageFromNow(message, f.date, now) : message;
 }
+
+const FORECAST_KINDS = new Set(["disk_full_forecast", "memory_trend", "cpu_trend"]);

@@ -51,6 +51,8 @@ export function registerServerPage(app: FastifyInstance, ctx: DashboardContext):
       server: name,
       timeZone: ctx.timeZone,
       colors: SERIES_COLORS,
+      from: range.from / 1000,
+      to: range.to / 1000,
       ...series,
     }).replace(/</g, "\\u003c");
     const tz = ctx.timeZone;
@@ -69,12 +71,19 @@ ${range.error === null ? "" : html`<p class="notice" role="alert">${range.error}
 <h2>${range.week !== null ? `Week ${range.week}` : range.key === "custom" ? `${range.fromDate} to ${range.toDate}` : `Last ${RANGE_LABEL[range.key]}`}
  <span class="sub">${series.resolution === "hour" ? "hourly points" : "daily points"}, ${series.t.length} of them</span></h2>
 ${figuresTable(fig)}
-${series.t.length === 0 ? html`<p class="notice">No samples in this range.</p>` : charts(series, range, tz)}
+${series.t.length === 0 ? html`<p class="notice">No samples in this range.</p>` : html`${sparseNote(series)}${charts(series, range, tz)}`}
 <script type="application/json" id="chart-data">${raw(data)}</script>
 ${forecastSection(latest, now)}
 ${findingsSection(history, range.week, now)}`;
     return sendPage(reply, page({ title: name, session, nav: "fleet", body, script: true }));
   });
+}
+
+/** Few samples make a chart that looks empty: say how many there are. */
+function sparseNote(s: ChartSeries) {
+  const samples = s.samples.reduce((a, b) => a + b, 0);
+  if (samples >= 12) return "";
+  return html`<p class="hint sparse" id="sparse-note">${samples} sample${samples === 1 ? "" : "s"} so far in this range.</p>`;
 }
 
 function figuresTable(f: ReturnType<typeof rangeFigures>) {
