@@ -36,6 +36,8 @@ export function registerServerPage(app: FastifyInstance, ctx: DashboardContext):
     const now = ctx.clock();
     const query = (req.query ?? {}) as Record<string, unknown>;
     const range = parseRange(query, now, ctx.timeZone);
+    // New uploads first, so the newest hour shows at once.
+    await ctx.freshRollups();
     const [series, history] = await Promise.all([
       loadSeries(ctx, name, range),
       ctx.store.reports.serverHistory(name, 12),
