@@ -29,7 +29,10 @@ const pct = (_u: uPlot, v: number | null): string =>
 function draw(): void {
   const el = document.getElementById("chart-data");
   if (el === null || el.textContent === null) return;
-  const data = pinToRange(JSON.parse(el.textContent) as ChartData);
+  const sent = JSON.parse(el.textContent) as ChartData;
+  // A few points are drawn as solid dots: a lone point has no line to show it.
+  const sparse = sent.t.length < 3;
+  const data = pinToRange(sent);
   if (data.t.length === 0) return;
   const sync = uPlot.sync("server");
   const charts: { plot: uPlot; box: HTMLElement }[] = [];
@@ -70,7 +73,12 @@ function draw(): void {
       cursor: { sync: { key: sync.key }, drag: { x: true, y: false } },
       scales: { y: { range: [0, 100] } },
       axes: [{}, { values: (_u, ticks) => ticks.map((v) => `${v} %`), size: 56 }],
-      series: [{ label: data.resolution === "hour" ? "Hour" : "Day" }, ...spec.series],
+      series: [
+        { label: data.resolution === "hour" ? "Hour" : "Day" },
+        ...spec.series.map((x) =>
+          sparse ? { ...x, points: { show: true, size: 9, fill: x.stroke as string } } : x,
+        ),
+      ],
       hooks: {
         // The x-axis span drawn (epoch seconds), readable by tests and tools; zooming updates it.
         setScale: [
