@@ -23,6 +23,20 @@ interface ChartData {
   disks: { mount: string; percent: (number | null)[] }[];
 }
 
+/**
+ * x-axis labels in the page's one convention (2026-12-07, 23:55; 24-hour, as
+ * the rest of the page writes times), not uPlot's US defaults ("12/7", "12am").
+ * Rows: [tick step (s), label, then the label where the year, month, day,
+ * hour, minute, second changes, mode]; a second line names the new day or year.
+ */
+const TIME_TICKS: (string | number | null)[][] = [
+  [3600 * 24 * 365, "{YYYY}", null, null, null, null, null, null, 1],
+  [3600 * 24 * 28, "{YYYY}-{MM}", "\n{YYYY}", null, null, null, null, null, 1],
+  [3600 * 24, "{MM}-{DD}", "\n{YYYY}", null, null, null, null, null, 1],
+  [3600, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
+  [60, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD}", null, "\n{MM}-{DD}", null, null, null, 1],
+];
+
 const pct = (_u: uPlot, v: number | null): string =>
   v === null || v === undefined ? "–" : `${v.toFixed(1)} %`;
 
@@ -72,9 +86,12 @@ function draw(): void {
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), data.timeZone),
       cursor: { sync: { key: sync.key }, drag: { x: true, y: false } },
       scales: { y: { range: [0, 100] } },
-      axes: [{}, { values: (_u, ticks) => ticks.map((v) => `${v} %`), size: 56 }],
+      axes: [{ values: TIME_TICKS }, { values: (_u, ticks) => ticks.map((v) => `${v} %`), size: 56 }],
       series: [
-        { label: data.resolution === "hour" ? "Hour" : "Day" },
+        {
+          label: data.resolution === "hour" ? "Hour" : "Day",
+          value: data.resolution === "hour" ? "{YYYY}-{MM}-{DD} {HH}:{mm}" : "{YYYY}-{MM}-{DD}",
+        },
         ...spec.series.map((x) =>
           sparse ? { ...x, points: { show: true, size: 9, fill: x.stroke as string } } : x,
         ),
