@@ -190,6 +190,7 @@ async function measure(store: Storage): Promise<BackendRun> {
           assetsDir: "",
           sessions: null as never,
           fleetCache: null as never,
+          freshRollups: async () => 0,
           log: null,
         });
         return performance.now() - t0;

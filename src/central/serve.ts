@@ -84,6 +84,7 @@ export async function startCentral(
   const store = opts.store ?? (await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous }));
   let app: FastifyInstance | null = null;
   let ingest: IngestService | null = null;
+  let rollups: RollupMaintainer | null = null;
   const metrics = new IngestMetrics();
   const warnings: string[] = [];
   try {
@@ -97,6 +98,9 @@ export async function startCentral(
     if (recovery.recovered > 0 || recovery.failed.length > 0) {
       log.warn("recovered uploads", { recovered: recovery.recovered, failed: recovery.failed });
     }
+    // Created here so the dashboard can fold new uploads before a page; started after listen.
+    rollups = new RollupMaintainer(store.rollups, log, opts.rollupRefreshMs);
+    const rollupsForPages = rollups;
     const tokenCache = new AgentTokenCache();
     await tokenCache.preload(store);
     app = await createApiApp({
@@ -112,7 +116,7 @@ export async function startCentral(
         ? { networks: config.seedCompat.networks, sourceTimeZone: config.reportTimeZone }
         : null,
       log,
-      dashboard: dashboardOptions(config, store, log),
+      dashboard: { ...dashboardOptions(config, store, log), freshRollups: () => rollupsForPages.freshen() },
       trustedProxies: config.trustedProxies,
       authFailuresPerMinute: config.authFailuresPerMinute,
       timeouts: config.httpTimeouts,
@@ -148,8 +152,8 @@ export async function startCentral(
   const host = config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host;
   const url = `${config.tls ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
   const scheduler = await startDeliveryScheduler({ config, store, log });
-  const rollups = new RollupMaintainer(store.rollups, log, opts.rollupRefreshMs);
-  await rollups.start(config.reportTimeZone);
+  const maintainer = rollups!;
+  await maintainer.start(config.reportTimeZone);
   const id = instanceId();
   const presence = new InstancePresence(
     store.coordination,
@@ -190,7 +194,7 @@ export async function startCentral(
     close: () => {
       closing ??= (async () => {
         await jobs.stop();
-        await rollups.stop();
+        await maintainer.stop();
         await scheduler.stop();
         await presence.stop();
         await running.close();

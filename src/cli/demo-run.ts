@@ -11,6 +11,7 @@ import { sendWeeklyReport } from "../central/delivery/send.js";
 import { buildWeeklyReport, renderReport } from "../central/report/index.js";
 import { type RunningCentral, startCentral } from "../central/serve.js";
 import { DEMO_FLEET, simulateServer } from "../demo/fleet.js";
+import { LIVE_UPLOAD_EVERY_MS, startLiveFleet } from "../demo/live.js";
 import { postMetrics } from "../demo/upload.js";
 import { InputError } from "../errors.js";
 
@@ -47,16 +48,26 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   console.log(`  central API      ${central.url}  (SQLite: ${config.dbUrl.replace(/^sqlite:/, "")})`);
 
   try {
-    // History up to the end of last week, so last week's report is complete.
+    // History up to now: last week's report is complete, and the live status,
+    // the sparklines and this week's charts have data. Gaps and the silent
+    // server are placed relative to the end of last week (the anchor).
     const lastWeek = resolveReportWeek("last", config.reportTimeZone);
-    const range = { from: lastWeek.to - weeks * 7 * 86400_000, to: lastWeek.to, intervalSeconds: 300 };
+    const historyTo = Date.now();
+    const range = {
+      from: lastWeek.to - weeks * 7 * 86400_000,
+      to: historyTo,
+      intervalSeconds: 300,
+      anchor: lastWeek.to,
+    };
     let rows = 0;
     let duplicates = 0;
     let uploads = 0;
+    const tokens: { profile: (typeof DEMO_FLEET)[number]; token: string }[] = [];
     await Promise.all(
       DEMO_FLEET.map(async (profile) => {
         await store.revokeAgentTokens(profile.name, Date.now());
         const token = await createAgentToken(store, profile.name);
+        tokens.push({ profile, token });
         for (const file of simulateServer(profile, range)) {
           const res = await postMetrics(central.url, token, file);
           if (res.status !== 201) {
@@ -133,11 +144,33 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     console.log(`\n  done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
     if (opts.serve) {
-      console.log(`\n  serving ${central.url} — agents can upload now; Ctrl-C to stop`);
+      // The fleet stays alive: each simulated server (but the silent one)
+      // uploads its new samples every minute, and this machine's agent runs
+      // again, both through the real API.
+      const live = startLiveFleet({
+        centralUrl: central.url,
+        servers: tokens,
+        origin: range.from,
+        anchor: range.anchor,
+        since: historyTo,
+        onError: (server, message) => console.error(`  demo upload for ${server} failed: ${message}`),
+      });
+      const agentTimer = setInterval(() => {
+        runAgentOnce(agentConfig).catch((err: Error) =>
+          console.error(`  real agent run failed: ${err.message}`),
+        );
+      }, LIVE_UPLOAD_EVERY_MS);
+      agentTimer.unref();
+      console.log(
+        `\n  serving ${central.url} — the demo fleet and this machine upload every ${LIVE_UPLOAD_EVERY_MS / 1000} s; ` +
+          "demo-ci-silent stays silent on purpose; Ctrl-C to stop",
+      );
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);
       });
+      live.stop();
+      clearInterval(agentTimer);
     }
   } finally {
     await central.close();

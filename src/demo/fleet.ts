@@ -1,8 +1,10 @@
 /**
  * A simulated fleet for `srvutil demo`: ten servers, clearly named `demo-…`,
- * each with a personality (busy, leaking memory, filling a disk, gone silent)
- * so the weekly report has something to say. Deterministic for a given seed
- * and time range, so demos and tests are reproducible.
+ * each with a personality (busy, leaking memory, filling a disk) so the weekly
+ * report has something to say. Exactly one, `demo-ci-silent`, stopped reporting
+ * on purpose, to show that status; the others report up to now and on while the
+ * demo serves. Deterministic for a given seed and time range, so demos and
+ * tests are reproducible.
  */
 import type { MetricRow } from "../protocol/index.js";
 
@@ -19,9 +21,9 @@ export interface DemoServerProfile {
   memBaseFraction: number;
   /** Memory fraction added per day (a leak), reset on restarts every `leakResetDays`. */
   memLeakPerDay: number;
-  /** The server stops reporting this many hours before `to` (silent). */
+  /** The server stops reporting this many hours before the range's `anchor` (silent), for good. */
   silentForHours?: number;
-  /** Hours-of-week windows (since `from`) with no samples (gaps). */
+  /** Windows of hours into the week before the range's `anchor` with no samples (gaps). */
   gaps?: [number, number][];
 }
 
@@ -120,8 +122,8 @@ export const DEMO_FLEET: readonly DemoServerProfile[] = [
     gaps: [[60, 74]],
   },
   {
-    name: "demo-ci-01",
-    role: "CI runner, went silent",
+    name: "demo-ci-silent",
+    role: "CI runner, went silent on purpose (shows the Silent status)",
     memTotalBytes: 16 * GiB,
     disks: [{ mount: "/", totalBytes: 200 * GiB, usedFraction: 0.64, growthPerDay: 0.003 }],
     cpuBase: 30,
@@ -168,6 +170,16 @@ export interface SimulationRange {
   /** Samples strictly before this, epoch ms. */
   to: number;
   intervalSeconds: number;
+  /**
+   * Day 0 of each personality (disk growth, memory leaks count from here), so
+   * a later range continues the same curves; defaults to `from`.
+   */
+  origin?: number;
+  /**
+   * The end of the report week: gaps and going silent are placed relative to
+   * it, so last week's report has them however late the history runs; defaults to `to`.
+   */
+  anchor?: number;
 }
 
 /**
@@ -178,16 +190,18 @@ export function simulateServer(profile: DemoServerProfile, range: SimulationRang
   const rnd = seededRandom(seed ^ hashName(profile.name));
   const step = range.intervalSeconds * 1000;
   const start = Math.ceil(range.from / step) * step;
+  const origin = range.origin ?? range.from;
+  const anchor = range.anchor ?? range.to;
   const silentFrom =
-    profile.silentForHours === undefined ? Infinity : range.to - profile.silentForHours * 3600_000;
+    profile.silentForHours === undefined ? Infinity : anchor - profile.silentForHours * 3600_000;
   const files = new Map<number, MetricRow[]>();
   for (let ts = start; ts < range.to; ts += step) {
     if (ts >= silentFrom) break;
-    const hoursSinceFrom = (ts - range.from) / 3600_000;
-    // Gaps are placed relative to the last week of the range.
-    const hoursIntoLastWeek = (ts - (range.to - 7 * 86400_000)) / 3600_000;
+    const hoursSinceOrigin = (ts - origin) / 3600_000;
+    // Gaps are placed relative to the week before the anchor.
+    const hoursIntoLastWeek = (ts - (anchor - 7 * 86400_000)) / 3600_000;
     if (profile.gaps?.some(([a, b]) => hoursIntoLastWeek >= a && hoursIntoLastWeek < b)) continue;
-    const days = hoursSinceFrom / 24;
+    const days = hoursSinceOrigin / 24;
     const hourOfDay = new Date(ts).getUTCHours() + new Date(ts).getUTCMinutes() / 60;
     const weekday = new Date(ts).getUTCDay();
     const business =

@@ -30,6 +30,12 @@ export interface DashboardOptions {
   fleetCacheMs?: number;
   /** Folder with app.js and app.css (default: dist/dashboard of this package). */
   assetsDir?: string;
+  /**
+   * Folds recent uploads into the rollups before a page reads them (central
+   * serve's RollupMaintainer.freshen), resolving to a number that changes
+   * when the rollups may have; default: nothing to fold (always 0).
+   */
+  freshRollups?: () => Promise<number>;
 }
 
 export interface DashboardContext

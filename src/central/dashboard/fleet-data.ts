@@ -56,8 +56,10 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
   const now = ctx.clock();
   const to = Math.floor(now / HOUR) * HOUR + HOUR;
   const from = to - 24 * HOUR;
+  // New uploads first, so a server's newest hour shows at once.
+  const generation = await ctx.freshRollups();
   const [{ servers, hours }, reports] = await Promise.all([
-    cache !== undefined ? cache.get(ctx, from, to) : readLive(ctx, from, to),
+    cache !== undefined ? cache.get(ctx, from, to, generation) : readLive(ctx, from, to),
     ctx.store.reports.list(20),
   ]);
   const t = ctx.thresholds;
@@ -161,15 +163,24 @@ async function readLive(ctx: DashboardContext, from: number, to: number): Promis
  * cost a read of 1,000 servers × 24 hours. Read-only, so instances need not agree.
  */
 export class FleetCache {
-  private entry: { at: number; to: number; data: Promise<LiveFleet> } | null = null;
+  private entry: { at: number; to: number; generation: number; data: Promise<LiveFleet> } | null = null;
   constructor(readonly ttlMs = 15_000) {}
 
-  get(ctx: DashboardContext, from: number, to: number): Promise<LiveFleet> {
+  /** `generation`: the rollups' (ctx.freshRollups); a read under an older one is not reused. */
+  get(ctx: DashboardContext, from: number, to: number, generation = 0): Promise<LiveFleet> {
     const now = ctx.clock();
     const e = this.entry;
-    if (this.ttlMs > 0 && e !== null && e.to === to && now - e.at < this.ttlMs && now >= e.at) return e.data;
+    if (
+      this.ttlMs > 0 &&
+      e !== null &&
+      e.to === to &&
+      e.generation === generation &&
+      now - e.at < this.ttlMs &&
+      now >= e.at
+    )
+      return e.data;
     const data = readLive(ctx, from, to);
-    this.entry = { at: now, to, data };
+    this.entry = { at: now, to, generation, data };
     data.catch(() => {
       if (this.entry?.data === data) this.entry = null;
     });

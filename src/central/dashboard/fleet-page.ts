@@ -3,7 +3,7 @@ import { escapeHtml } from "../report/escape.js";
 import { type DashboardContext, requireRole, sendPage } from "./context.js";
 import { FLEET_PAGE_SIZES, type FleetQuery, filterFleet, loadFleet, parseFleetQuery } from "./fleet-data.js";
 import { html, raw } from "./html.js";
-import { ago, findingLabel, page, pct, STATUS_LABEL, statusBadge } from "./layout.js";
+import { ago, findingLabel, findingShown, page, pct, STATUS_LABEL, statusBadge } from "./layout.js";
 import { sparklineSvg } from "./sparkline.js";
 
 const SORT_LABEL: Record<FleetQuery["sort"], string> = {
@@ -49,7 +49,10 @@ export function registerFleetPage(app: FastifyInstance, ctx: DashboardContext): 
         html`<li><a href="${link({ status: s, page: 1 })}">${statusBadge(s)} <strong>${data.counts[s]}</strong><span class="sr-only"> servers ${STATUS_LABEL[s]}</span></a></li>`,
     );
     const body = html`<h1>Fleet</h1>
-<ul class="counts" aria-label="Servers by status (live)">${counts}<li><a href="/">All <strong>${data.rows.length}</strong></a></li></ul>
+<section aria-labelledby="now-h">
+<h2 id="now-h">Status now <span class="sub">live, from each server's last 24 hours</span></h2>
+<ul class="counts" aria-labelledby="now-h">${counts}<li><a href="/">All <strong>${data.rows.length}</strong></a></li></ul>
+</section>
 ${needsActionSection(data)}
 <form class="filters" method="get" action="/" role="search" aria-label="Filter servers">
   <div><label for="f-q">Name contains</label><input id="f-q" name="q" value="${query.q}" type="search"></div>
@@ -106,10 +109,11 @@ function needsActionSection(data: import("./fleet-data.js").FleetData) {
       .filter((f) => f.severity !== "info")
       .map(
         (f) =>
-          html`<li><span class="sev sev-${f.severity}">${f.severity}</span> ${findingLabel(f.kind)}: ${f.message}</li>`,
+          html`<li><span class="sev sev-${f.severity}">${f.severity}</span> <span class="kind">${findingLabel(f.kind)}</span>: ${findingShown(f, data.now)}</li>`,
       );
   return html`<section aria-labelledby="na-h">
-<h2 id="na-h">Needs action <span class="sub">from the report of <a href="/reports/${rep.week}${rep.group === "default" ? "" : `?group=${encodeURIComponent(rep.group)}`}">${rep.week}</a></span></h2>
+<h2 id="na-h">Needs action <span class="sub">in the report of week <a href="/reports/${rep.week}${rep.group === "default" ? "" : `?group=${encodeURIComponent(rep.group)}`}">${rep.week}</a>, not now</span></h2>
+${reportCounts(data)}
 ${
   data.needsAction.length === 0
     ? html`<p>Nothing needed action in ${rep.week}.</p>`
@@ -127,10 +131,23 @@ ${
         .slice(0, 30)
         .map(
           (c) =>
-            html`<li><span class="kind">${findingLabel(c.kind)}</span> <a href="/servers/${encodeURIComponent(c.server)}?week=${rep.week}">${c.server}</a>: ${c.message}</li>`,
+            html`<li><span class="kind">${findingLabel(c.kind)}</span> <a href="/servers/${encodeURIComponent(c.server)}?week=${rep.week}">${c.server}</a>: ${findingShown(c, data.now)}</li>`,
         )}</ul>`
 }
 </section>`;
+}
+
+/** The report's own counts, from the same rows as the list under them (the live counts are above). */
+function reportCounts(data: import("./fleet-data.js").FleetData) {
+  if (data.report === null) return "";
+  const week = data.report.week;
+  const n = (s: "critical" | "silent" | "warning") => data.needsAction.filter((r) => r.status === s).length;
+  return html`<ul class="counts report-counts" aria-label="Servers needing action in the report of week ${week}">${(
+    ["critical", "silent", "warning"] as const
+  ).map(
+    (s) =>
+      html`<li>${statusBadge(s)} <strong>${n(s)}</strong><span class="sr-only"> servers ${STATUS_LABEL[s]} in week ${week}</span></li>`,
+  )}</ul>`;
 }
 
 function pager(pages: number, current: number, _q: FleetQuery, link: (over: Partial<FleetQuery>) => string) {

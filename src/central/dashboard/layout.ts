@@ -124,3 +124,42 @@ export const FINDING_LABEL: Record<string, string> = {
   new_server: "New server",
 };
 export const findingLabel = (kind: string): string => FINDING_LABEL[kind] ?? kind;
+
+/**
+ * A finding's message for a line that already shows its label: the report
+ * writes each message as a sentence that starts with its own title ("Memory
+ * pressure: average use …", "Sustained high CPU: …"), which after the label
+ * would read twice. Drops that leading title (letters and spaces only, so
+ * "Disk / is 91 % full: …" stays whole).
+ */
+export function findingMessage(kind: string, message: string): string {
+  const label = findingLabel(kind).toLowerCase();
+  if (message.toLowerCase().startsWith(`${label}:`)) return message.slice(label.length + 1).trimStart();
+  const title = /^[A-Z][A-Za-z]*(?: [A-Za-z]+){0,4}: /.exec(message);
+  return title === null ? message : message.slice(title[0].length);
+}
+
+/**
+ * Forecasts ("will be full around 22 Dec (in 22 days)") count their days from
+ * the end of the report's week; a page read later counts them from today.
+ */
+export function daysFromNow(isoDate: string, now: number): number {
+  const today = Math.floor(now / 86_400_000) * 86_400_000;
+  return Math.round((Date.parse(`${isoDate}T00:00:00Z`) - today) / 86_400_000);
+}
+
+export function forecastMessageFromNow(message: string, fullDate: string | undefined, now: number): string {
+  if (fullDate === undefined) return message;
+  const days = daysFromNow(fullDate, now);
+  const when =
+    days > 1 ? `in ${days} days from today` : days === 1 ? "tomorrow" : days === 0 ? "today" : "already past";
+  return message.replace(/\((?:in \d+ days?|within a day)\)/, `(${when})`);
+}
+
+/** A finding's message as the dashboard shows it after its label: no repeated title, forecasts counted from today. */
+export function findingShown(f: { kind: string; message: string; date?: string }, now: number): string {
+  const message = findingMessage(f.kind, f.message);
+  return FORECAST_KINDS.has(f.kind) ? forecastMessageFromNow(message, f.date, now) : message;
+}
+
+const FORECAST_KINDS = new Set(["disk_full_forecast", "memory_trend", "cpu_trend"]);

@@ -38,6 +38,7 @@ export function dashboardPlugin(options: DashboardOptions) {
       assetsDir: options.assetsDir ?? DEFAULT_ASSETS_DIR,
       sessions: new Sessions(options.store.users, clock, (req) => cookiesSecure(options, req)),
       fleetCache: new FleetCache(options.fleetCacheMs ?? 15_000),
+      freshRollups: options.freshRollups ?? (async () => 0),
       log: options.log ?? null,
     };
 

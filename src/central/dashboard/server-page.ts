@@ -4,7 +4,7 @@ import { percentChartSvg, type ChartSeries as StaticSeries } from "../report/cha
 import { humanBytes } from "../report/format.js";
 import { type DashboardContext, errorPage, requireRole, sendPage } from "./context.js";
 import { html, raw } from "./html.js";
-import { ago, findingLabel, isoMinute, page, pct, statusBadge } from "./layout.js";
+import { ago, daysFromNow, findingLabel, findingShown, isoMinute, page, pct, statusBadge } from "./layout.js";
 import {
   type ChartRange,
   type ChartSeries,
@@ -36,6 +36,8 @@ export function registerServerPage(app: FastifyInstance, ctx: DashboardContext):
     const now = ctx.clock();
     const query = (req.query ?? {}) as Record<string, unknown>;
     const range = parseRange(query, now, ctx.timeZone);
+    // New uploads first, so the newest hour shows at once.
+    await ctx.freshRollups();
     const [series, history] = await Promise.all([
       loadSeries(ctx, name, range),
       ctx.store.reports.serverHistory(name, 12),
@@ -51,6 +53,8 @@ export function registerServerPage(app: FastifyInstance, ctx: DashboardContext):
       server: name,
       timeZone: ctx.timeZone,
       colors: SERIES_COLORS,
+      from: range.from / 1000,
+      to: range.to / 1000,
       ...series,
     }).replace(/</g, "\\u003c");
     const tz = ctx.timeZone;
@@ -69,12 +73,19 @@ ${range.error === null ? "" : html`<p class="notice" role="alert">${range.error}
 <h2>${range.week !== null ? `Week ${range.week}` : range.key === "custom" ? `${range.fromDate} to ${range.toDate}` : `Last ${RANGE_LABEL[range.key]}`}
  <span class="sub">${series.resolution === "hour" ? "hourly points" : "daily points"}, ${series.t.length} of them</span></h2>
 ${figuresTable(fig)}
-${series.t.length === 0 ? html`<p class="notice">No samples in this range.</p>` : charts(series, range, tz)}
+${series.t.length === 0 ? html`<p class="notice">No samples in this range.</p>` : html`${sparseNote(series)}${charts(series, range, tz)}`}
 <script type="application/json" id="chart-data">${raw(data)}</script>
-${forecastSection(latest)}
-${findingsSection(history, range.week)}`;
+${forecastSection(latest, now)}
+${findingsSection(history, range.week, now)}`;
     return sendPage(reply, page({ title: name, session, nav: "fleet", body, script: true }));
   });
+}
+
+/** Few samples make a chart that looks empty: say how many there are. */
+function sparseNote(s: ChartSeries) {
+  const samples = s.samples.reduce((a, b) => a + b, 0);
+  if (samples >= 12) return "";
+  return html`<p class="hint sparse" id="sparse-note">${samples} sample${samples === 1 ? "" : "s"} so far in this range.</p>`;
 }
 
 function figuresTable(f: ReturnType<typeof rangeFigures>) {
@@ -179,17 +190,20 @@ ${s.disks.length === 0 ? "" : figure("disk", "Disk used per mount (%)", `Disk us
 </div>`;
 }
 
-function forecastSection(latest: import("../storage/report-archive-store.js").ArchivedServerEntry | null) {
+function forecastSection(
+  latest: import("../storage/report-archive-store.js").ArchivedServerEntry | null,
+  now: number,
+) {
   if (latest === null)
     return html`<h2>Disk-full forecast</h2><p class="hint">No report covers this server yet.</p>`;
   return html`<h2>Disk-full forecast <span class="sub">from the report of ${latest.week}</span></h2>
 ${
   latest.forecasts.length === 0
     ? html`<p>No disk is expected to fill up at its recent growth rate.</p>`
-    : html`<div class="table-wrap"><table><thead><tr><th scope="col">Mount</th><th scope="col">Full on</th><th scope="col">Days left</th><th scope="col">Growth</th><th scope="col">Fit (R²)</th></tr></thead><tbody>
+    : html`<div class="table-wrap"><table><thead><tr><th scope="col">Mount</th><th scope="col">Full on</th><th scope="col">Days from today</th><th scope="col">Growth</th><th scope="col">Fit (R²)</th></tr></thead><tbody>
 ${latest.forecasts.map(
   (f) =>
-    html`<tr><th scope="row"><span class="mount">${f.mount}</span></th><td>${f.full_date}</td><td class="num">${f.days_to_full}</td><td class="num">${humanBytes(f.growth_bytes_per_day)}/day</td><td class="num">${f.r2.toFixed(2)}</td></tr>`,
+    html`<tr><th scope="row"><span class="mount">${f.mount}</span></th><td>${f.full_date}</td><td class="num">${Math.max(0, daysFromNow(f.full_date, now))}</td><td class="num">${humanBytes(f.growth_bytes_per_day)}/day</td><td class="num">${f.r2.toFixed(2)}</td></tr>`,
 )}</tbody></table></div>`
 }`;
 }
@@ -197,6 +211,7 @@ ${latest.forecasts.map(
 function findingsSection(
   history: import("../storage/report-archive-store.js").ArchivedServerEntry[],
   week: string | null,
+  now: number,
 ) {
   if (history.length === 0) return "";
   return html`<h2>Findings from recent reports</h2>
@@ -210,7 +225,7 @@ ${
     ? html`<p>No findings.</p>`
     : html`<ul class="findings">${h.findings.map(
         (f) =>
-          html`<li><span class="sev sev-${f.severity}">${f.severity}</span> <span class="kind">${findingLabel(f.kind)}</span>${f.mount === undefined ? "" : html` <span class="mount">${f.mount}</span>`}: ${f.message}</li>`,
+          html`<li><span class="sev sev-${f.severity}">${f.severity}</span> <span class="kind">${findingLabel(f.kind)}</span>${f.mount === undefined ? "" : html` <span class="mount">${f.mount}</span>`}: ${findingShown(f, now)}</li>`,
       )}</ul>`
 }
 </section>`,

@@ -433,9 +433,10 @@ describe.each(backends)("issue 16's finding kinds in the dashboard: %s", (_name,
     await c.signIn(VIEWER);
     const fleet = (await c.get("/")).body;
     const needs = fleet.slice(fleet.indexOf('id="na-h"'), fleet.indexOf("Changes in 2026-W11"));
-    expect(needs).toContain("Memory climbing: memory_trend message");
-    expect(needs).toContain("CPU climbing: cpu_trend message");
-    const changes = fleet.slice(fleet.indexOf("Changes in 2026-W11"), fleet.indexOf("</section>"));
+    expect(needs).toContain('<span class="kind">Memory climbing</span>: memory_trend message');
+    expect(needs).toContain('<span class="kind">CPU climbing</span>: cpu_trend message');
+    const changesAt = fleet.indexOf("Changes in 2026-W11");
+    const changes = fleet.slice(changesAt, fleet.indexOf("</section>", changesAt));
     for (const [kind, , label] of NEW_KINDS.filter(([, s]) => s === "info")) {
       expect(changes, kind).toContain(`<span class="kind">${label}</span>`);
       expect(changes, kind).toContain(`${kind} message`);

@@ -1,0 +1,205 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_FLEET } from "../../../src/demo/fleet.js";
+import { postMetrics } from "../../../src/demo/upload.js";
+import { launchTestBrowser } from "../../helpers/browser.js";
+import { REPO_ROOT, srvutilCommand } from "../../helpers/cli.js";
+
+/**
+ * The demo as a new user meets it: `srvutil demo` serving on a fresh data
+ * directory, its printed URL and password, the dashboard in Chromium, on the
+ * real clock. Screenshots go to .tmp/dashboard-screenshots/demo/.
+ */
+const SHOTS = path.join(REPO_ROOT, ".tmp/dashboard-screenshots/demo");
+const DAY = 86_400;
+
+let browser: Browser;
+let demo: ChildProcess | undefined;
+let base = "";
+let password = "";
+const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-demo-browser-"));
+
+beforeAll(async () => {
+  execFileSync(process.execPath, [path.join(REPO_ROOT, "scripts/build-dashboard.mjs")], { stdio: "inherit" });
+  const [cmd, argv] = srvutilCommand(["demo", "--weeks", "2"]);
+  const child = spawn(cmd, argv, {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      SRVUTIL_DATA_DIR: dir,
+      SRVUTIL_LISTEN: "127.0.0.1:0",
+      SRVUTIL_SMTP_URL: "",
+      SRVUTIL_REPORT_TO: "",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  demo = child;
+  let out = "";
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`demo did not start serving:\n${out}`)), 150_000);
+    child.stderr?.on("data", (d) => {
+      out += d;
+    });
+    child.stdout?.on("data", (d) => {
+      out += d;
+      if (/serving http/.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`demo exited (${code}):\n${out}`)));
+  });
+  const login = /dashboard\s+(http:\/\/\S+)\/\s+sign in as demo \/ (\S+)/.exec(out);
+  expect(login, out).not.toBeNull();
+  base = login![1]!;
+  password = login![2]!;
+  browser = await launchTestBrowser();
+  await (await browser.newContext()).newPage();
+}, 200_000);
+
+afterAll(async () => {
+  await browser?.close();
+  demo?.kill("SIGTERM");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function signedInPage(init?: string): Promise<{ page: Page; errors: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-US" });
+  context.setDefaultTimeout(15_000);
+  if (init !== undefined) await context.addInitScript(init);
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  await page.goto(`${base}/login`);
+  await page.getByLabel("User name").fill("demo");
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${base}/`);
+  return { page, errors };
+}
+
+const shot = async (page: Page, file: string) => {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${file}.png`), fullPage: true });
+};
+
+const STATUSES = ["critical", "silent", "warning", "ok"] as const;
+
+describe("the demo in Chromium, as a new user opens it", () => {
+  it("shows a live fleet: only demo-ci-silent is silent, and every count agrees with the list it is from", async () => {
+    const { page, errors } = await signedInPage();
+    await page.goto(`${base}/?per=all`);
+    await shot(page, "fleet");
+    const rows = await page.locator("table.fleet tbody tr").evaluateAll((trs) =>
+      trs.map((tr) => ({
+        server: tr.querySelector("th")?.textContent ?? "",
+        status: /st-(\w+)/.exec(tr.querySelector(".badge")?.className ?? "")?.[1] ?? "",
+      })),
+    );
+    // All ten demo servers and this machine's real agent.
+    expect(
+      rows
+        .filter((r) => r.server.startsWith("demo-"))
+        .map((r) => r.server)
+        .sort(),
+    ).toEqual(DEMO_FLEET.map((p) => p.name).sort());
+    expect(rows.length).toBe(DEMO_FLEET.length + 1);
+    expect(rows.filter((r) => r.status === "silent").map((r) => r.server)).toEqual(["demo-ci-silent"]);
+
+    // "Status now": the live counts are the rows of the table.
+    const now = page.locator("section", { has: page.locator("#now-h") });
+    expect(await now.locator("h2").textContent()).toContain("now");
+    for (const s of STATUSES) {
+      const count = await now.locator(`li:has(.st-${s}) strong`).textContent();
+      expect(Number(count), s).toBe(rows.filter((r) => r.status === s).length);
+    }
+
+    // "Needs action": says its report week, and its counts are its list's.
+    const na = page.locator("section", { has: page.locator("#na-h") });
+    const heading = (await na.locator("h2").textContent()) ?? "";
+    expect(heading).toMatch(/report of week \d{4}-W\d{2}/);
+    const listed = await na
+      .locator("ul.needs > li > .badge")
+      .evaluateAll((els) => els.map((e) => /st-(\w+)/.exec(e.className)?.[1] ?? ""));
+    expect(listed.length).toBeGreaterThan(0);
+    for (const s of ["critical", "silent", "warning"] as const) {
+      const count = await na.locator(`ul.report-counts li:has(.st-${s}) strong`).textContent();
+      expect(Number(count), s).toBe(listed.filter((x) => x === s).length);
+    }
+    // No finding repeats its title ("Memory pressure: Memory pressure: …").
+    const findings = await na.locator("ul.needs ul li").allTextContents();
+    expect(findings.length).toBeGreaterThan(0);
+    for (const f of findings) expect(f).not.toMatch(/(\b[A-Z][a-z]+(?: [a-z]+)*): \1:/);
+    expect(errors).toEqual([]);
+  });
+
+  it("puts a new server's one sample inside a 7-day axis, with a note, and survives a locale Intl rejects", async () => {
+    const { page } = await signedInPage();
+    // A new server, as an admin adds one: a token from the tokens page, one upload.
+    await page.goto(`${base}/admin/tokens`);
+    await page.getByLabel("Server name (or viewer name)").fill("new-01");
+    await page.getByRole("button", { name: "Create token" }).click();
+    const token = await page.locator("#new-token").inputValue();
+    const sampleAt = Math.floor(Date.now() / 60_000) * 60_000;
+    const res = await postMetrics(base, token, [
+      {
+        timestamp: sampleAt,
+        server: "new-01",
+        cpuPercent: 12.5,
+        cpuPeakPercent: 30,
+        intervalSeconds: 60,
+        memTotalBytes: 8 * 1024 ** 3,
+        memUsedBytes: 3 * 1024 ** 3,
+        memAvailableBytes: 5 * 1024 ** 3,
+        diskMount: "/",
+        diskTotalBytes: 100 * 1024 ** 3,
+        diskUsedBytes: 40 * 1024 ** 3,
+        diskFreeBytes: 55 * 1024 ** 3,
+      },
+    ]);
+    expect(res.status).toBe(201);
+
+    // The upload shows at once (the rollups' 30-s refresh is not waited for):
+    // on the fleet page's row, and as a chart on the server page.
+    await page.goto(`${base}/?q=new-01`);
+    const row = page.locator("table.fleet tbody tr", { hasText: "new-01" });
+    expect(await row.locator("td.num").first().textContent()).toMatch(/^12\.5\s%$/);
+    await page.goto(`${base}/servers/new-01?range=7d`);
+    expect(await page.locator("main").textContent()).not.toContain("No samples in this range");
+    await page.locator("figure.chart.is-live .uplot").first().waitFor();
+    expect(await page.locator("#sparse-note").textContent()).toContain("1 sample so far");
+    const cpu = page.locator('figure[data-chart="cpu"]');
+    const xMin = Number(await cpu.getAttribute("data-x-min"));
+    const xMax = Number(await cpu.getAttribute("data-x-max"));
+    const nowSec = Date.now() / 1000;
+    // The axis is the requested 7 days, ending at the current hour's end...
+    expect(xMax - xMin).toBeGreaterThanOrEqual(7 * DAY);
+    expect(xMax - xMin).toBeLessThanOrEqual(7 * DAY + 3600);
+    expect(xMax).toBeGreaterThanOrEqual(nowSec);
+    expect(xMax).toBeLessThanOrEqual(nowSec + 3600);
+    // ...and the sample's hour point is inside it, at its right end, not filling the chart.
+    const pointAt = Math.floor(sampleAt / 3_600_000) * 3600;
+    expect(pointAt).toBeGreaterThanOrEqual(xMin);
+    expect(pointAt).toBeLessThanOrEqual(xMax);
+    expect((pointAt - xMin) / (xMax - xMin)).toBeGreaterThan(0.95);
+    await shot(page, "one-sample");
+
+    // A browser language Intl rejects: the interactive charts still draw, nothing throws.
+    const posix = await signedInPage(
+      "Object.defineProperty(Navigator.prototype, 'language', { get: () => 'en-US@posix' });",
+    );
+    await posix.page.goto(`${base}/servers/demo-db-01?range=30d`);
+    await posix.page.locator("figure.chart.is-live .uplot").first().waitFor();
+    expect(await posix.page.evaluate("navigator.language")).toBe("en-US");
+    expect(await posix.page.locator("figure.chart.is-live").count()).toBe(3);
+    await shot(posix.page, "server-posix-locale");
+    expect(posix.errors).toEqual([]);
+  }, 120_000);
+});
