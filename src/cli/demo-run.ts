@@ -37,7 +37,12 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   if (!Number.isInteger(weeks) || weeks < 1 || weeks > 52) {
     throw new DemoUsageError("--weeks must be a whole number from 1 to 52");
   }
-  const config = loadCentralConfig(process.env);
+  // The demo's email goes to the outbox with a To: line, as a real one would
+  // (example.com is reserved: nothing is ever delivered there).
+  const config = loadCentralConfig({
+    ...process.env,
+    SRVUTIL_REPORT_TO: process.env.SRVUTIL_REPORT_TO || "ops@example.com",
+  });
   const started = Date.now();
   console.log("srvutil demo — a simulated fleet (servers named demo-*) plus this machine's real agent\n");
   console.log(`  data directory   ${config.dataDir}`);

@@ -51,7 +51,9 @@ describe("srvutil demo", () => {
 
     const eml = readdirSync(path.join(dir, "outbox")).filter((f) => f.endsWith(".eml"));
     expect(eml).toHaveLength(1);
-    expect(readFileSync(path.join(dir, "outbox", eml[0]!), "utf8")).toContain("demo-db-01");
+    const message = readFileSync(path.join(dir, "outbox", eml[0]!), "utf8");
+    expect(message).toContain("demo-db-01");
+    expect(message).toMatch(/^To: ops@example\.com\r?$/m);
     expect(existsSync(path.join(dir, "Logs", "automation.log"))).toBe(true);
     expect(first.stdout).toContain("demo fleet");
     // A dashboard admin whose printed password is the stored one; the report is in the archive.
