@@ -21,6 +21,11 @@ const NEEDS = [
   ["unzip to read the zipped report attachments", "unzip", () => onPath("unzip")],
   ["openssl for the test TLS certificate", "openssl", () => onPath("openssl")],
   [
+    "pg_dump and pg_restore for the PostgreSQL backup story (test/central/backup-restore.test.ts)",
+    "postgresql-client",
+    () => onPath("pg_dump") && onPath("pg_restore"),
+  ],
+  [
     "DejaVu fonts for the chart PNGs",
     "fonts-dejavu-core",
     () => existsSync("/usr/share/fonts/truetype/dejavu"),

@@ -5,11 +5,13 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { DateTime } from "luxon";
+import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { EXIT_CODE } from "../../src/errors.js";
 import { runCli, srvutilCommand } from "../helpers/cli.js";
 import { fakedClockEnv } from "../helpers/clock.js";
 import { freePort } from "../helpers/net.js";
+import { createTestSchema, findTestPostgres, requirePostgres } from "../helpers/postgres.js";
 import { DashboardClient } from "./dashboard/http-client.js";
 import { csvFor } from "./ingest/fixtures.js";
 
@@ -34,12 +36,15 @@ afterAll(() => {
 });
 
 const USER = { name: "ops-admin", password: "restored password one" };
+const PG = await findTestPostgres();
 
-const cliEnv = (data: string): NodeJS.ProcessEnv => ({
+/** `db`: SRVUTIL_DB_URL, when the central is on PostgreSQL. */
+const cliEnv = (data: string, db?: string): NodeJS.ProcessEnv => ({
   PATH: process.env.PATH,
   ...fakedClockEnv(), // nothing unless npm run test:future fakes this process's clock
   SRVUTIL_DATA_DIR: data,
   SRVUTIL_REPORT_TZ: "UTC",
+  ...(db === undefined ? {} : { SRVUTIL_DB_URL: db }),
 });
 
 const lastLine = (s: string) => s.trim().split("\n").at(-1)!;
@@ -58,16 +63,18 @@ function weekAgo(weeksAgo: number): { week: string; start: (minutes: number) => 
 
 interface Serving {
   url: string;
+  /** What the process printed so far (its log), for a failure's message. */
+  output(): string;
   stop(): Promise<void>;
 }
 
 /** `srvutil central serve` as its own process on `data`. */
-async function serve(data: string): Promise<Serving> {
+async function serve(data: string, db?: string): Promise<Serving> {
   const port = await freePort();
   const [cmd, args] = srvutilCommand(["central", "serve"]);
   const child = spawn(cmd, args, {
     env: {
-      ...cliEnv(data),
+      ...cliEnv(data, db),
       SRVUTIL_LISTEN: `127.0.0.1:${port}`,
       SRVUTIL_REPORT_CRON: "off",
       SRVUTIL_RATE_LIMIT_PER_SECOND: "0",
@@ -95,6 +102,7 @@ async function serve(data: string): Promise<Serving> {
   }
   return {
     url,
+    output: () => output,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
@@ -113,8 +121,11 @@ function upload(url: string, token: string, start: string, count = 12): Promise<
 }
 
 /** The week's report as JSON, without the instant it was generated. */
-async function reportJson(data: string, week: string): Promise<Record<string, unknown>> {
-  const r = await runCli(["report", "build", "--week", week, "--format", "json", "--out", "-"], cliEnv(data));
+async function reportJson(data: string, week: string, db?: string): Promise<Record<string, unknown>> {
+  const r = await runCli(
+    ["report", "build", "--week", week, "--format", "json", "--out", "-"],
+    cliEnv(data, db),
+  );
   expect(r.code, r.stderr).toBe(0);
   const json = JSON.parse(r.stdout) as Record<string, unknown>;
   delete json.generated_at;
@@ -360,3 +371,122 @@ describe("central backup while serving, restore on a new machine", () => {
     expect(versions).not.toContain(newest);
   }, 120_000);
 });
+
+/**
+ * PostgreSQL: `central backup` and `restore` point to pg_dump and pg_restore
+ * (docs/operations.md), so the story is told with them: dump a running
+ * central's schema while it takes uploads, restore it into a new database,
+ * and serve that from a data directory that does not exist yet.
+ */
+describe("PostgreSQL: pg_dump while serving, pg_restore on a new machine", () => {
+  it("gives identical old weeks, and the old token and user work", async (ctx) => {
+    const url = requirePostgres(ctx, PG);
+    const { schema, drop } = await createTestSchema(url, "srvutil_dump");
+    const newDb = `srvutil_restore_${process.pid}_${randomBytes(3).toString("hex")}`;
+    const withSchema = (u: string) =>
+      `${u}${u.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    const source = withSchema(url);
+    const target = withSchema(databaseUrl(url, newDb));
+    try {
+      const old = path.join(tempDir(), "data");
+      const six = weekAgo(6);
+      const two = weekAgo(2);
+      const one = weekAgo(1);
+      const token = lastLine(
+        (await runCli(["central", "token", "add", "web-01"], cliEnv(old, source))).stdout,
+      );
+      const passwordFile = path.join(tempDir(), "password");
+      writeFileSync(passwordFile, `${USER.password}\n`);
+      const added = await runCli(
+        ["central", "user", "add", USER.name, "--role", "admin", "--password-file", passwordFile],
+        cliEnv(old, source),
+      );
+      expect(added.code, added.stderr).toBe(0);
+
+      const dump = path.join(tempDir(), "srvutil.dump");
+      const before: Record<string, Record<string, unknown>> = {};
+      const a = await serve(old, source);
+      try {
+        for (const w of [six, two])
+          for (let h = 0; h < 6; h++) {
+            const r = await upload(a.url, token, w.start(h * 60));
+            expect(r.status, `${await r.text()}\n${a.output().slice(-3000)}`).toBe(201);
+          }
+        before[six.week] = await reportJson(old, six.week, source);
+        before[two.week] = await reportJson(old, two.week, source);
+        expect(samplesOf(before[six.week]!)).toBeGreaterThan(0);
+        expect(samplesOf(before[two.week]!)).toBeGreaterThan(0);
+        // The dump runs while serve keeps taking uploads.
+        const dumping = run("pg_dump", ["--format=custom", `--schema=${schema}`, `--file=${dump}`, url]);
+        let minute = 0;
+        let settled = false;
+        void dumping.finally(() => {
+          settled = true;
+        });
+        while (!settled && minute < 200) {
+          const r = await upload(a.url, token, one.start(minute++));
+          expect(r.status, `${await r.text()}\n${a.output().slice(-3000)}`).toBe(201);
+        }
+        const d = await dumping;
+        expect(d.code, d.stderr).toBe(0);
+      } finally {
+        await a.stop();
+      }
+
+      // New machine: a new database, and a data directory that does not exist yet.
+      await adminQuery(url, `CREATE DATABASE ${newDb}`);
+      const restored = await run("pg_restore", ["--no-owner", `--dbname=${databaseUrl(url, newDb)}`, dump]);
+      expect(restored.code, restored.stderr).toBe(0);
+      const fresh = path.join(tempDir(), "new-machine", "data");
+      expect(await reportJson(fresh, six.week, target)).toEqual(before[six.week]);
+      expect(await reportJson(fresh, two.week, target)).toEqual(before[two.week]);
+      const b = await serve(fresh, target);
+      try {
+        expect((await upload(b.url, token, new Date(Date.now() - 3_600_000).toISOString(), 6)).status).toBe(
+          201,
+        );
+        const browser = new DashboardClient(b.url);
+        expect((await browser.signIn({ ...USER, password: "not the password" })).status).toBe(401);
+        expect((await browser.signIn(USER)).status).toBe(303);
+        expect((await browser.get("/")).status).toBe(200);
+      } finally {
+        await b.stop();
+      }
+      expect(
+        samplesOf(await reportJson(fresh, DateTime.utc().minus({ hours: 1 }).toFormat("kkkk-'W'WW"), target)),
+      ).toBeGreaterThan(0);
+      expect(await reportJson(fresh, six.week, target)).toEqual(before[six.week]);
+    } finally {
+      await adminQuery(url, `DROP DATABASE IF EXISTS ${newDb} WITH (FORCE)`).catch(() => {});
+      await drop();
+    }
+  }, 300_000);
+});
+
+function databaseUrl(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+async function adminQuery(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+function run(cmd: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr?.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => resolve({ code, stderr }));
+  });
+}
