@@ -4,14 +4,13 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFil
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { DateTime } from "luxon";
-import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { EXIT_CODE } from "../../src/errors.js";
 import { runCli, srvutilCommand } from "../helpers/cli.js";
-import { fakedClockEnv } from "../helpers/clock.js";
+import { DAY_MS, fakedClockEnv, isoWeekAgo, isoWeekMondayAgo } from "../helpers/clock.js";
 import { freePort } from "../helpers/net.js";
-import { createTestSchema, findTestPostgres, requirePostgres } from "../helpers/postgres.js";
+import { adminQuery, createTestSchema, findTestPostgres, requirePostgres } from "../helpers/postgres.js";
+import { requireProgram } from "../helpers/programs.js";
 import { DashboardClient } from "./dashboard/http-client.js";
 import { csvFor } from "./ingest/fixtures.js";
 
@@ -54,11 +53,24 @@ const lastLine = (s: string) => s.trim().split("\n").at(-1)!;
  * after Wednesday 10:00 UTC (below 5,000, so still in the week).
  */
 function weekAgo(weeksAgo: number): { week: string; start: (minutes: number) => string } {
-  const monday = DateTime.utc().minus({ weeks: weeksAgo }).startOf("week");
+  const wednesday10 = isoWeekMondayAgo(weeksAgo) + 2 * DAY_MS + 10 * 3_600_000;
   return {
-    week: monday.toFormat("kkkk-'W'WW"),
-    start: (minutes) => monday.plus({ days: 2, hours: 10, minutes }).toISO()!,
+    week: isoWeekAgo(weeksAgo),
+    start: (minutes) => new Date(wednesday10 + minutes * 60_000).toISOString(),
   };
+}
+
+/** `central token add web-01` and an admin USER on the central of `data` (and `db`); the agent token. */
+async function enrol(data: string, db?: string): Promise<string> {
+  const token = lastLine((await runCli(["central", "token", "add", "web-01"], cliEnv(data, db))).stdout);
+  const passwordFile = path.join(tempDir(), "password");
+  writeFileSync(passwordFile, `${USER.password}\n`);
+  const added = await runCli(
+    ["central", "user", "add", USER.name, "--role", "admin", "--password-file", passwordFile],
+    cliEnv(data, db),
+  );
+  expect(added.code, added.stderr).toBe(0);
+  return token;
 }
 
 interface Serving {
@@ -174,16 +186,9 @@ describe("central backup while serving, restore on a new machine", () => {
     const two = weekAgo(2);
     const one = weekAgo(1);
     const recent = Date.now() - 3_600_000; // after the restore: the old token, new data
-    const recentWeek = DateTime.fromMillis(recent, { zone: "utc" }).toFormat("kkkk-'W'WW");
+    const recentWeek = isoWeekAgo(0, recent);
 
-    const token = lastLine((await runCli(["central", "token", "add", "web-01"], cliEnv(old))).stdout);
-    const passwordFile = path.join(tempDir(), "password");
-    writeFileSync(passwordFile, `${USER.password}\n`);
-    const added = await runCli(
-      ["central", "user", "add", USER.name, "--role", "admin", "--password-file", passwordFile],
-      cliEnv(old),
-    );
-    expect(added.code, added.stderr).toBe(0);
+    const token = await enrol(old);
     padDatabase(path.join(old, "srvutil.db"), 128);
 
     const backupFile = path.join(tempDir(), "nightly", "srvutil.db"); // nightly/ does not exist yet
@@ -392,16 +397,7 @@ describe("PostgreSQL: pg_dump while serving, pg_restore on a new machine", () =>
       const six = weekAgo(6);
       const two = weekAgo(2);
       const one = weekAgo(1);
-      const token = lastLine(
-        (await runCli(["central", "token", "add", "web-01"], cliEnv(old, source))).stdout,
-      );
-      const passwordFile = path.join(tempDir(), "password");
-      writeFileSync(passwordFile, `${USER.password}\n`);
-      const added = await runCli(
-        ["central", "user", "add", USER.name, "--role", "admin", "--password-file", passwordFile],
-        cliEnv(old, source),
-      );
-      expect(added.code, added.stderr).toBe(0);
+      const token = await enrol(old, source);
 
       const dump = path.join(tempDir(), "srvutil.dump");
       const before: Record<string, Record<string, unknown>> = {};
@@ -416,7 +412,12 @@ describe("PostgreSQL: pg_dump while serving, pg_restore on a new machine", () =>
         expect(samplesOf(before[six.week]!)).toBeGreaterThan(0);
         expect(samplesOf(before[two.week]!)).toBeGreaterThan(0);
         // The dump runs while serve keeps taking uploads.
-        const dumping = run("pg_dump", ["--format=custom", `--schema=${schema}`, `--file=${dump}`, url]);
+        const dumping = run(requireProgram("pg_dump", "postgresql-client"), [
+          "--format=custom",
+          `--schema=${schema}`,
+          `--file=${dump}`,
+          url,
+        ]);
         let minute = 0;
         let settled = false;
         void dumping.finally(() => {
@@ -433,7 +434,11 @@ describe("PostgreSQL: pg_dump while serving, pg_restore on a new machine", () =>
 
       // New machine: a new database, and a data directory that does not exist yet.
       await adminQuery(url, `CREATE DATABASE ${newDb}`);
-      const restored = await run("pg_restore", ["--no-owner", `--dbname=${databaseUrl(url, newDb)}`, dump]);
+      const restored = await run(requireProgram("pg_restore", "postgresql-client"), [
+        "--no-owner",
+        `--dbname=${databaseUrl(url, newDb)}`,
+        dump,
+      ]);
       expect(restored.code, restored.stderr).toBe(0);
       const fresh = path.join(tempDir(), "new-machine", "data");
       expect(await reportJson(fresh, six.week, target)).toEqual(before[six.week]);
@@ -449,7 +454,7 @@ describe("PostgreSQL: pg_dump while serving, pg_restore on a new machine", () =>
         await b.stop();
       }
       expect(
-        samplesOf(await reportJson(fresh, DateTime.utc().minus({ hours: 1 }).toFormat("kkkk-'W'WW"), target)),
+        samplesOf(await reportJson(fresh, isoWeekAgo(0, Date.now() - 3_600_000), target)),
       ).toBeGreaterThan(0);
       expect(await reportJson(fresh, six.week, target)).toEqual(before[six.week]);
     } finally {
@@ -481,16 +486,6 @@ function databaseUrl(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${database}`;
   return u.toString();
-}
-
-async function adminQuery(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 function run(cmd: string, args: string[]): Promise<{ code: number | null; stderr: string }> {

@@ -81,7 +81,8 @@ export async function createTestSchema(url: string, prefix = "srvutil_test"): Pr
   return { schema, drop: () => adminQuery(url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`) };
 }
 
-async function adminQuery(url: string, sql: string): Promise<void> {
+/** One statement on its own connection (schemas, databases: what a pool's search_path must not see). */
+export async function adminQuery(url: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
