@@ -149,4 +149,38 @@ describe("PostgreSQL rollups with concurrent writers and refreshers", () => {
       agg.finishWithHours(from).hours,
     );
   });
+  it("a refresh until done waits for marks another refresher claimed but could not lock, so a report right after is exact", async () => {
+    const store = stores[0]!;
+    const p = randomProfile(rng(6), "claimed-01");
+    p.intervalSeconds = 60;
+    const from = Date.UTC(2026, 10, 9);
+    const rows = [...profileRows(p, from, from + 5 * 3_600_000, 5)];
+    await upload(store, rows);
+    // Another instance's refresher between its claim and its try-lock: it holds the marks
+    // (FOR UPDATE) but not the server's lock, and will leave them (as it does when the lock is taken).
+    const other = await stores[1]!.pool.connect();
+    let released = false;
+    try {
+      await other.query("BEGIN");
+      const held = await other.query("SELECT * FROM rollup_dirty WHERE server = 'claimed-01' FOR UPDATE");
+      expect(held.rowCount).toBe(5);
+      const refreshed = store.rollups.refresh().then((r) => ({ ...r, released }));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      released = true;
+      await other.query("COMMIT");
+      const result = await refreshed;
+      expect(result.released).toBe(true); // it did not skip the held marks and return
+      expect(result.hours).toBe(5);
+    } finally {
+      other.release();
+    }
+    const agg = new ServerRowAggregator("claimed-01", {
+      dates: ["all"],
+      dayStarts: [from, from + 86_400_000],
+    });
+    for (const r of rows) agg.add(r);
+    expect(await stores[2]!.rollups.readHourly("claimed-01", from, from + 86_400_000)).toEqual(
+      agg.finishWithHours(from).hours,
+    );
+  });
 });
