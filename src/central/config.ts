@@ -162,6 +162,24 @@ const proxyList = z.string().transform((v, ctx) => {
   }
 });
 
+export interface DigestSettings {
+  /** Dashboard base URL for links, null when unset. */
+  publicUrl: string | null;
+  /** Servers in each heatmap of the digest. */
+  topN: number;
+  /** Servers needing action that get charts in the digest. */
+  maxChartServers: number;
+  /** Largest attachment (each of HTML, JSON, CSV), bytes before base64. */
+  attachmentMaxBytes: number;
+}
+
+export const DEFAULT_DIGEST_SETTINGS: Readonly<DigestSettings> = Object.freeze({
+  publicUrl: null,
+  topN: 15,
+  maxChartServers: 6,
+  attachmentMaxBytes: 1024 * 1024,
+});
+
 const CentralEnv = z.object({
   SRVUTIL_DATA_DIR: z.string().min(1).default("./data"),
   SRVUTIL_LISTEN: listen.prefault("127.0.0.1:8080"),
@@ -176,15 +194,15 @@ const CentralEnv = z.object({
       return refuse(ctx, `expected the dashboard's base URL, e.g. https://srvutil.example.com, got '${raw}'`);
     })
     .optional(),
-  SRVUTIL_DIGEST_TOP_N: whole(1, 200).prefault("15"),
-  SRVUTIL_DIGEST_MAX_CHARTS: whole(0, 30).prefault("6"),
-  SRVUTIL_ATTACHMENT_MAX_BYTES: whole(10_000).prefault(String(1024 * 1024)),
+  SRVUTIL_DIGEST_TOP_N: whole(1, 200).prefault(String(DEFAULT_DIGEST_SETTINGS.topN)),
+  SRVUTIL_DIGEST_MAX_CHARTS: whole(0, 30).prefault(String(DEFAULT_DIGEST_SETTINGS.maxChartServers)),
+  SRVUTIL_ATTACHMENT_MAX_BYTES: whole(10_000).prefault(String(DEFAULT_DIGEST_SETTINGS.attachmentMaxBytes)),
   SRVUTIL_TLS_CERT: z.string().min(1).optional(),
   SRVUTIL_TLS_KEY: z.string().min(1).optional(),
   SRVUTIL_LOG_LEVEL: logLevel.prefault("warn"),
-  SRVUTIL_LOG_MAX_BYTES: whole(0).optional(),
-  SRVUTIL_LOG_MAX_FILES: whole(1).optional(),
-  SRVUTIL_LOG_ROTATE_DAILY: bool.optional(),
+  SRVUTIL_LOG_MAX_BYTES: whole(0).prefault(String(DEFAULT_LOG_ROTATION.maxBytes)),
+  SRVUTIL_LOG_MAX_FILES: whole(1).prefault(String(DEFAULT_LOG_ROTATION.maxFiles)),
+  SRVUTIL_LOG_ROTATE_DAILY: bool.prefault(String(DEFAULT_LOG_ROTATION.daily)),
   // Ingest
   SRVUTIL_MAX_BODY_BYTES: whole(1).prefault(String(16 * 1024 * 1024)),
   SRVUTIL_MAX_ROWS_PER_FILE: whole(1).prefault("200000"),
@@ -204,7 +222,9 @@ const CentralEnv = z.object({
   SRVUTIL_RAW_STORE: rawStore.prefault("auto"),
   // Retention
   SRVUTIL_RETENTION_RAW_DAYS: retentionDays.prefault(String(DEFAULT_RETENTION.rawDays)),
-  SRVUTIL_RETENTION_RECEIVED_METRICS_DAYS: retentionDays.prefault("keep"),
+  SRVUTIL_RETENTION_RECEIVED_METRICS_DAYS: retentionDays.prefault(
+    DEFAULT_RETENTION.receivedMetricsDays === null ? "keep" : String(DEFAULT_RETENTION.receivedMetricsDays),
+  ),
   SRVUTIL_RETENTION_HOURLY_MONTHS: retentionDays.prefault(String(DEFAULT_RETENTION.hourlyMonths)),
   // Report and delivery
   SRVUTIL_REPORT_TZ: timeZone.default("UTC"),
@@ -226,11 +246,11 @@ const CentralEnv = z.object({
   SRVUTIL_SMTP_PASSWORD_FILE: z.string().optional(),
   SRVUTIL_MAIL_FROM: z.string().min(3).default("srvutil <srvutil@localhost>"),
   SRVUTIL_SMTP_CA_FILE: z.string().optional(),
-  SRVUTIL_SMTP_REQUIRE_TLS: bool.optional(),
-  SRVUTIL_SMTP_ALLOW_SELF_SIGNED: bool.optional(),
-  SRVUTIL_SMTP_POOL: bool.optional(),
-  SRVUTIL_SMTP_MAX_CONNECTIONS: whole(1).optional(),
-  SRVUTIL_SMTP_TIMEOUT_SECONDS: whole(1).optional(),
+  SRVUTIL_SMTP_REQUIRE_TLS: bool.prefault(String(DEFAULT_SMTP_OPTIONS.requireTls)),
+  SRVUTIL_SMTP_ALLOW_SELF_SIGNED: bool.prefault(String(DEFAULT_SMTP_OPTIONS.allowSelfSigned)),
+  SRVUTIL_SMTP_POOL: bool.prefault(String(DEFAULT_SMTP_OPTIONS.pool)),
+  SRVUTIL_SMTP_MAX_CONNECTIONS: whole(1).prefault(String(DEFAULT_SMTP_OPTIONS.maxConnections)),
+  SRVUTIL_SMTP_TIMEOUT_SECONDS: whole(1).prefault(String(DEFAULT_SMTP_OPTIONS.timeoutMs / 1000)),
   ...thresholdShape,
   SRVUTIL_SEED_COMPAT: onOff.default("off"),
   SRVUTIL_SEED_COMPAT_NETWORKS: networkList.prefault(DEFAULT_SEED_NETWORKS.join(",")),
@@ -283,70 +303,6 @@ export function unknownVariableWarnings(env: Readonly<Record<string, string | un
   return warnings;
 }
 
-export interface CentralConfig {
-  dataDir: string;
-  listen: { host: string; port: number };
-  /** `sqlite:/abs/path.db` or `postgres://…`. */
-  dbUrl: string;
-  reportTimeZone: string;
-  smtpUrl: string | null;
-  mailFrom: string;
-  reportTo: string[];
-  maxBodyBytes: number;
-  maxFutureSkewMs: number;
-  /** Data rows accepted in one file. */
-  maxRowsPerFile: number;
-  /** Distinct disk mounts accepted per sample, and per server and UTC week (ingest/mount-limits.ts). */
-  mountLimits: { perSample: number; perServerWeek: number };
-  /** Worker threads parsing large uploads (0 = inline). */
-  parseWorkers: number;
-  /** Per-token upload rate (and the seed bridge's per address); perSecond 0 disables it. */
-  rateLimit: { perSecond: number; burst: number };
-  /** Failed token authentications allowed per client address and minute (0: unlimited). */
-  authFailuresPerMinute: number;
-  /** Reverse proxies whose X-Forwarded-For / Forwarded is believed (CIDR list; empty: none). */
-  trustedProxies: string[];
-  /** How long a client may take to send a request (./http-timeouts.ts). */
-  httpTimeouts: HttpTimeouts;
-  sqliteSynchronous: SqliteSynchronous;
-  /** Where raw uploads are kept: auto (database on PostgreSQL, files on SQLite), files or database. */
-  rawStore: RawStoreSetting;
-  /** What the retention job prunes (../retention.ts). */
-  retention: RetentionSettings;
-  tls: { certFile: string; keyFile: string } | null;
-  /** fastify's log level for `central serve`. */
-  logLevel: string;
-  logRotation: LogRotation;
-  delivery: DeliverySettings;
-  /** SMTP tuning beyond the URL (SRVUTIL_SMTP_*). */
-  smtp: SmtpOptions;
-  /** Report threshold overrides; unset ones keep DEFAULT_THRESHOLDS. */
-  thresholds: Partial<ReportThresholds>;
-  /** POST /upload_metrics for the seed system's agents (docs/migrating-from-the-seed.md). */
-  seedCompat: { enabled: boolean; networks: string[] };
-  paths: CentralPaths;
-  /** How the weekly email is shaped (docs/report.md, "The email digest"). */
-  digest: DigestSettings;
-}
-
-export interface DigestSettings {
-  /** Dashboard base URL for links, null when unset. */
-  publicUrl: string | null;
-  /** Servers in each heatmap of the digest. */
-  topN: number;
-  /** Servers needing action that get charts in the digest. */
-  maxChartServers: number;
-  /** Largest attachment (each of HTML, JSON, CSV), bytes before base64. */
-  attachmentMaxBytes: number;
-}
-
-export const DEFAULT_DIGEST_SETTINGS: Readonly<DigestSettings> = Object.freeze({
-  publicUrl: null,
-  topN: 15,
-  maxChartServers: 6,
-  attachmentMaxBytes: 1024 * 1024,
-});
-
 export interface CentralPaths {
   receivedMetrics: string;
   logs: string;
@@ -367,41 +323,66 @@ export function centralPaths(dataDir: string): CentralPaths {
 }
 
 /**
- * Reads and validates the whole central configuration. Every problem is a
- * ConfigError naming the variable and the accepted form; all of them are
- * reported at once, so one start-up shows everything to fix.
+ * Settings that constrain each other, checked together. They run even when
+ * a single setting failed its own form (every mistake is reported at once),
+ * so each check looks only at values that parsed. An issue without a path
+ * is printed as it is; one with a path is prefixed with its variable.
  */
-export function loadCentralConfig(env: Readonly<Record<string, string | undefined>>): CentralConfig {
-  const { env: resolved, problems: fileProblems, fromFile } = readSecretFiles(stripEmpty(env));
-  const parsed = CentralEnv.safeParse(resolved);
-  if (!parsed.success || fileProblems.length > 0) {
-    const problems = [
-      ...fileProblems,
-      ...(parsed.success ? [] : parsed.error.issues).map((issue) => {
-        const name = String(issue.path[0] ?? "configuration");
-        // A value read from X_FILE is reported under X_FILE: that is what the operator set.
-        return `${fromFile.has(name) ? `${name}_FILE` : name}: ${issue.message}`;
-      }),
-    ];
-    throw new ConfigError(problems.join("; "));
-  }
-  const e = parsed.data;
+function checkTogether(e: z.output<typeof CentralEnv>, ctx: z.RefinementCtx): void {
+  const problem = (message: string, variable?: string) =>
+    ctx.addIssue({ code: "custom", message, path: variable === undefined ? [] : [variable] });
+  const isNumber = (...v: unknown[]) => v.every((x) => typeof x === "number");
   if ((e.SRVUTIL_TLS_CERT === undefined) !== (e.SRVUTIL_TLS_KEY === undefined)) {
-    throw new ConfigError("SRVUTIL_TLS_CERT and SRVUTIL_TLS_KEY must be set together");
+    problem("SRVUTIL_TLS_CERT and SRVUTIL_TLS_KEY must be set together");
   }
-  if (e.SRVUTIL_RATE_LIMIT_PER_SECOND > 0 && e.SRVUTIL_RATE_LIMIT_BURST < 1) {
-    throw new ConfigError("SRVUTIL_RATE_LIMIT_BURST: must be at least 1 while the rate limit is on");
+  if (
+    isNumber(e.SRVUTIL_RATE_LIMIT_PER_SECOND, e.SRVUTIL_RATE_LIMIT_BURST) &&
+    e.SRVUTIL_RATE_LIMIT_PER_SECOND > 0 &&
+    e.SRVUTIL_RATE_LIMIT_BURST < 1
+  ) {
+    problem("must be at least 1 while the rate limit is on", "SRVUTIL_RATE_LIMIT_BURST");
   }
-  if (e.SRVUTIL_HEADERS_TIMEOUT_SECONDS > e.SRVUTIL_REQUEST_TIMEOUT_SECONDS) {
-    throw new ConfigError(
+  if (
+    isNumber(e.SRVUTIL_HEADERS_TIMEOUT_SECONDS, e.SRVUTIL_REQUEST_TIMEOUT_SECONDS) &&
+    e.SRVUTIL_HEADERS_TIMEOUT_SECONDS > e.SRVUTIL_REQUEST_TIMEOUT_SECONDS
+  ) {
+    problem(
       "SRVUTIL_HEADERS_TIMEOUT_SECONDS must be <= SRVUTIL_REQUEST_TIMEOUT_SECONDS (the request includes its headers)",
     );
   }
-  if (e.SRVUTIL_DELIVERY_RETRY_MAX_SECONDS < e.SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS) {
-    throw new ConfigError(
-      "SRVUTIL_DELIVERY_RETRY_MAX_SECONDS must be >= SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS",
-    );
+  if (
+    isNumber(e.SRVUTIL_DELIVERY_RETRY_MAX_SECONDS, e.SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS) &&
+    e.SRVUTIL_DELIVERY_RETRY_MAX_SECONDS < e.SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS
+  ) {
+    problem("SRVUTIL_DELIVERY_RETRY_MAX_SECONDS must be >= SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS");
   }
+  // SRVUTIL_SMTP_PASSWORD goes into the URL (smtpUrlWithPassword), which must have a user and no password.
+  if (typeof e.SRVUTIL_SMTP_PASSWORD === "string") {
+    const url = e.SRVUTIL_SMTP_URL;
+    let u: URL | null = null;
+    try {
+      u = typeof url === "string" ? new URL(url) : null;
+    } catch {
+      problem("expected smtp://user@host:port when SRVUTIL_SMTP_PASSWORD is set", "SRVUTIL_SMTP_URL");
+    }
+    if (url === undefined) {
+      problem("must be set together with SRVUTIL_SMTP_URL (smtp://user@host:587)", "SRVUTIL_SMTP_PASSWORD");
+    } else if (u !== null && u.username === "") {
+      problem(
+        "SRVUTIL_SMTP_URL must name the user (smtp://user@host:587), it must not be set without one",
+        "SRVUTIL_SMTP_PASSWORD",
+      );
+    } else if (u !== null && u.password !== "") {
+      problem(
+        "must not be set when SRVUTIL_SMTP_URL holds a password too; keep one of them",
+        "SRVUTIL_SMTP_PASSWORD",
+      );
+    }
+  }
+}
+
+/** The validated variables as the settings the rest of the central reads. */
+function toCentralConfig(e: z.output<typeof CentralEnv>) {
   const thresholds: Partial<ReportThresholds> = {};
   for (const key of THRESHOLD_KEYS) {
     const v = (e as Record<string, unknown>)[thresholdVariable(key)];
@@ -411,44 +392,55 @@ export function loadCentralConfig(env: Readonly<Record<string, string | undefine
   return {
     dataDir,
     listen: e.SRVUTIL_LISTEN,
+    /** `sqlite:/abs/path.db` or `postgres://…`. */
     dbUrl: e.SRVUTIL_DB_URL ?? `sqlite:${path.join(dataDir, "srvutil.db")}`,
     reportTimeZone: e.SRVUTIL_REPORT_TZ,
-    smtpUrl: smtpUrlWithPassword(e.SRVUTIL_SMTP_URL, e.SRVUTIL_SMTP_PASSWORD, fromFile),
+    smtpUrl: smtpUrlWithPassword(e.SRVUTIL_SMTP_URL, e.SRVUTIL_SMTP_PASSWORD),
     mailFrom: e.SRVUTIL_MAIL_FROM,
     reportTo: e.SRVUTIL_REPORT_TO,
     maxBodyBytes: e.SRVUTIL_MAX_BODY_BYTES,
     maxFutureSkewMs: e.SRVUTIL_MAX_FUTURE_SKEW_SECONDS * 1000,
+    /** Data rows accepted in one file. */
     maxRowsPerFile: e.SRVUTIL_MAX_ROWS_PER_FILE,
+    /** Distinct disk mounts accepted per sample, and per server and UTC week (ingest/mount-limits.ts). */
     mountLimits: {
       perSample: e.SRVUTIL_MAX_MOUNTS_PER_SAMPLE,
       perServerWeek: e.SRVUTIL_MAX_MOUNTS_PER_SERVER,
     },
+    /** Worker threads parsing large uploads (0 = inline). */
     parseWorkers: e.SRVUTIL_PARSE_WORKERS,
+    /** Per-token upload rate (and the seed bridge's per address); perSecond 0 disables it. */
     rateLimit: { perSecond: e.SRVUTIL_RATE_LIMIT_PER_SECOND, burst: e.SRVUTIL_RATE_LIMIT_BURST },
+    /** Failed token authentications allowed per client address and minute (0: unlimited). */
     authFailuresPerMinute: e.SRVUTIL_AUTH_FAILURES_PER_MINUTE,
+    /** Reverse proxies whose X-Forwarded-For / Forwarded is believed (CIDR list; empty: none). */
     trustedProxies: e.SRVUTIL_TRUSTED_PROXIES,
+    /** How long a client may take to send a request (./http-timeouts.ts). */
     httpTimeouts: {
       headersMs: Math.round(e.SRVUTIL_HEADERS_TIMEOUT_SECONDS * 1000),
       requestMs: Math.round(e.SRVUTIL_REQUEST_TIMEOUT_SECONDS * 1000),
       bodyIdleMs: Math.round(e.SRVUTIL_BODY_IDLE_TIMEOUT_SECONDS * 1000),
-    },
+    } satisfies HttpTimeouts,
     sqliteSynchronous: e.SRVUTIL_SQLITE_SYNCHRONOUS,
+    /** Where raw uploads are kept: auto (database on PostgreSQL, files on SQLite), files or database. */
     rawStore: e.SRVUTIL_RAW_STORE,
+    /** What the retention job prunes (../retention.ts). */
     retention: {
       rawDays: e.SRVUTIL_RETENTION_RAW_DAYS,
       receivedMetricsDays: e.SRVUTIL_RETENTION_RECEIVED_METRICS_DAYS,
       hourlyMonths: e.SRVUTIL_RETENTION_HOURLY_MONTHS,
-    },
+    } satisfies RetentionSettings,
     tls:
       e.SRVUTIL_TLS_CERT !== undefined && e.SRVUTIL_TLS_KEY !== undefined
         ? { certFile: e.SRVUTIL_TLS_CERT, keyFile: e.SRVUTIL_TLS_KEY }
         : null,
+    /** fastify's log level for `central serve`. */
     logLevel: e.SRVUTIL_LOG_LEVEL,
     logRotation: {
-      maxBytes: e.SRVUTIL_LOG_MAX_BYTES ?? DEFAULT_LOG_ROTATION.maxBytes,
-      maxFiles: e.SRVUTIL_LOG_MAX_FILES ?? DEFAULT_LOG_ROTATION.maxFiles,
-      daily: e.SRVUTIL_LOG_ROTATE_DAILY ?? DEFAULT_LOG_ROTATION.daily,
-    },
+      maxBytes: e.SRVUTIL_LOG_MAX_BYTES,
+      maxFiles: e.SRVUTIL_LOG_MAX_FILES,
+      daily: e.SRVUTIL_LOG_ROTATE_DAILY,
+    } satisfies LogRotation,
     delivery: {
       cron: e.SRVUTIL_REPORT_CRON,
       groupsFile: e.SRVUTIL_GROUPS_FILE ?? null,
@@ -459,28 +451,64 @@ export function loadCentralConfig(env: Readonly<Record<string, string | undefine
       },
       pollMs: e.SRVUTIL_DELIVERY_POLL_SECONDS * 1000,
       leaseMs: e.SRVUTIL_DELIVERY_LEASE_SECONDS * 1000,
-    },
+    } satisfies DeliverySettings,
+    /** SMTP tuning beyond the URL (SRVUTIL_SMTP_*). */
     smtp: {
-      caFile: e.SRVUTIL_SMTP_CA_FILE ?? DEFAULT_SMTP_OPTIONS.caFile,
-      requireTls: e.SRVUTIL_SMTP_REQUIRE_TLS ?? DEFAULT_SMTP_OPTIONS.requireTls,
-      allowSelfSigned: e.SRVUTIL_SMTP_ALLOW_SELF_SIGNED ?? DEFAULT_SMTP_OPTIONS.allowSelfSigned,
-      pool: e.SRVUTIL_SMTP_POOL ?? DEFAULT_SMTP_OPTIONS.pool,
-      maxConnections: e.SRVUTIL_SMTP_MAX_CONNECTIONS ?? DEFAULT_SMTP_OPTIONS.maxConnections,
-      timeoutMs:
-        e.SRVUTIL_SMTP_TIMEOUT_SECONDS === undefined
-          ? DEFAULT_SMTP_OPTIONS.timeoutMs
-          : e.SRVUTIL_SMTP_TIMEOUT_SECONDS * 1000,
-    },
+      caFile: e.SRVUTIL_SMTP_CA_FILE ?? null,
+      requireTls: e.SRVUTIL_SMTP_REQUIRE_TLS,
+      allowSelfSigned: e.SRVUTIL_SMTP_ALLOW_SELF_SIGNED,
+      pool: e.SRVUTIL_SMTP_POOL,
+      maxConnections: e.SRVUTIL_SMTP_MAX_CONNECTIONS,
+      timeoutMs: e.SRVUTIL_SMTP_TIMEOUT_SECONDS * 1000,
+    } satisfies SmtpOptions,
+    /** Report threshold overrides; unset ones keep DEFAULT_THRESHOLDS. */
     thresholds,
+    /** POST /upload_metrics for the seed system's agents (docs/migrating-from-the-seed.md). */
     seedCompat: { enabled: e.SRVUTIL_SEED_COMPAT === "on", networks: e.SRVUTIL_SEED_COMPAT_NETWORKS },
     paths: centralPaths(dataDir),
+    /** How the weekly email is shaped (docs/report.md, "The email digest"). */
     digest: {
       publicUrl: e.SRVUTIL_PUBLIC_URL ?? null,
       topN: e.SRVUTIL_DIGEST_TOP_N,
       maxChartServers: e.SRVUTIL_DIGEST_MAX_CHARTS,
       attachmentMaxBytes: e.SRVUTIL_ATTACHMENT_MAX_BYTES,
-    },
+    } satisfies DigestSettings,
   };
+}
+
+/**
+ * The whole central configuration in one schema: each variable's form and
+ * default (CentralEnv), the checks between them, and the settings built
+ * from them. Its output type is CentralConfig: nothing is written twice.
+ */
+const CentralConfigSchema = CentralEnv.superRefine(checkTogether, { when: () => true }).transform(
+  toCentralConfig,
+);
+
+/** The central's settings, as CentralConfigSchema gives them. */
+export type CentralConfig = z.output<typeof CentralConfigSchema>;
+
+/**
+ * Reads and validates the whole central configuration. Every problem is a
+ * ConfigError naming the variable and the accepted form; all of them are
+ * reported at once, so one start-up shows everything to fix.
+ */
+export function loadCentralConfig(env: Readonly<Record<string, string | undefined>>): CentralConfig {
+  const { env: resolved, problems: fileProblems, fromFile } = readSecretFiles(stripEmpty(env));
+  const parsed = CentralConfigSchema.safeParse(resolved);
+  if (!parsed.success || fileProblems.length > 0) {
+    const problems = [
+      ...fileProblems,
+      ...(parsed.success ? [] : parsed.error.issues).map((issue) => {
+        if (issue.path.length === 0) return issue.message;
+        const name = String(issue.path[0]);
+        // A value read from X_FILE is reported under X_FILE: that is what the operator set.
+        return `${fromFile.has(name) ? `${name}_FILE` : name}: ${issue.message}`;
+      }),
+    ];
+    throw new ConfigError(problems.join("; "));
+  }
+  return parsed.data;
 }
 
 /**
@@ -528,40 +556,13 @@ function readSecretFiles(env: Record<string, string>): {
 
 /**
  * SRVUTIL_SMTP_PASSWORD goes into the URL's password, percent-encoded, so a
- * password with @ : / # needs no escaping by hand (docs/mail.md).
+ * password with @ : / # needs no escaping by hand (docs/mail.md). The two
+ * were checked together (checkTogether): a URL with a user and no password.
  */
-function smtpUrlWithPassword(
-  url: string | undefined,
-  password: string | undefined,
-  fromFile: ReadonlySet<string>,
-): string | null {
-  const passwordVar = fromFile.has("SRVUTIL_SMTP_PASSWORD")
-    ? "SRVUTIL_SMTP_PASSWORD_FILE"
-    : "SRVUTIL_SMTP_PASSWORD";
-  if (password === undefined) return url ?? null;
-  if (url === undefined) {
-    throw new ConfigError(
-      `${passwordVar}: must be set together with SRVUTIL_SMTP_URL (smtp://user@host:587)`,
-    );
-  }
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new ConfigError(
-      "SRVUTIL_SMTP_URL: expected smtp://user@host:port when SRVUTIL_SMTP_PASSWORD is set",
-    );
-  }
-  if (u.username === "") {
-    throw new ConfigError(
-      `${passwordVar}: SRVUTIL_SMTP_URL must name the user (smtp://user@host:587), it must not be set without one`,
-    );
-  }
-  if (u.password !== "") {
-    throw new ConfigError(
-      `${passwordVar}: must not be set when SRVUTIL_SMTP_URL holds a password too; keep one of them`,
-    );
-  }
+function smtpUrlWithPassword(url: string | undefined, password: string | undefined): string | null {
+  if (url === undefined) return null;
+  if (password === undefined) return url;
+  const u = new URL(url);
   u.password = encodeURIComponent(password);
   return u.toString();
 }

@@ -2,13 +2,17 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_LOG_ROTATION } from "../../src/central/automation-log.js";
 import {
   CENTRAL_ENV_VARIABLES,
   ConfigError,
+  DEFAULT_DIGEST_SETTINGS,
   loadCentralConfig,
   THRESHOLD_ENV_VARIABLES,
 } from "../../src/central/config.js";
+import { DEFAULT_SMTP_OPTIONS } from "../../src/central/mail/settings.js";
 import { DEFAULT_THRESHOLDS } from "../../src/central/report/thresholds.js";
+import { DEFAULT_RETENTION } from "../../src/central/retention.js";
 import { EXIT_CODE, HTTP_STATUS } from "../../src/errors.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -224,6 +228,37 @@ describe("central configuration schema", () => {
     expect(
       loadCentralConfig({ SRVUTIL_RATE_LIMIT_PER_SECOND: "0", SRVUTIL_RATE_LIMIT_BURST: "0" }).rateLimit,
     ).toEqual({ perSecond: 0, burst: 0 });
+  });
+
+  it("reports settings that do not go together alongside malformed ones, in one error", () => {
+    let message = "";
+    try {
+      loadCentralConfig({
+        SRVUTIL_PARSE_WORKERS: "-3",
+        SRVUTIL_TLS_KEY: "/k.pem",
+        SRVUTIL_HEADERS_TIMEOUT_SECONDS: "200",
+        SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS: "600",
+        SRVUTIL_DELIVERY_RETRY_MAX_SECONDS: "60",
+        SRVUTIL_SMTP_PASSWORD: "pw",
+      });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message.split("; ")).toEqual([
+      "SRVUTIL_PARSE_WORKERS: expected a whole number 0-64, got '-3'",
+      "SRVUTIL_TLS_CERT and SRVUTIL_TLS_KEY must be set together",
+      "SRVUTIL_HEADERS_TIMEOUT_SECONDS must be <= SRVUTIL_REQUEST_TIMEOUT_SECONDS (the request includes its headers)",
+      "SRVUTIL_DELIVERY_RETRY_MAX_SECONDS must be >= SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS",
+      "SRVUTIL_SMTP_PASSWORD: must be set together with SRVUTIL_SMTP_URL (smtp://user@host:587)",
+    ]);
+  });
+
+  it("keeps each default in one place: the digest's, the log's and SMTP's defaults are the schema's", () => {
+    const c = loadCentralConfig({});
+    expect(c.digest).toEqual(DEFAULT_DIGEST_SETTINGS);
+    expect(c.logRotation).toEqual(DEFAULT_LOG_ROTATION);
+    expect(c.smtp).toEqual(DEFAULT_SMTP_OPTIONS);
+    expect(c.retention).toEqual(DEFAULT_RETENTION);
   });
 
   it("has one SRVUTIL_REPORT_<THRESHOLD> variable per report threshold", () => {
