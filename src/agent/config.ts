@@ -101,8 +101,18 @@ type Env = Readonly<Record<string, string | undefined>>;
  * Builds the agent configuration. Precedence: command-line flags
  * (`--config FILE`, `--agent-dir DIR`) > environment > agent.json > defaults.
  * agent.json is read from `--config`, else SRVUTIL_AGENT_CONFIG, else
- * `<agent dir>/agent.json` when it exists. Every problem is an
- * AgentConfigError whose one-line message names the setting to fix.
+ * `<agent dir>/agent.json` when it exists.
+ *
+ * Every problem is reported at once, as the central does: one
+ * AgentConfigError whose message lists each setting to fix, separated by
+ * "; ". Only a file that cannot be read as a JSON object stops at once.
+ *
+ * Why not the central's zod schema (src/central/config.ts): the agent is
+ * dependency-light by design (it never imports central code, and its bundle
+ * and executables must stay small), and its settings come from three layers
+ * (flags, environment, agent.json) with per-layer names, which a schema of
+ * one flat source does not describe. The readers below are that schema: each
+ * setting is read by one call that names both its variable and its key.
  */
 export function loadAgentConfig(
   env: Env = process.env,
@@ -111,6 +121,17 @@ export function loadAgentConfig(
 ): AgentConfig {
   const cwd = options.cwd ?? process.cwd();
   const flags = flagsFrom(argv);
+  const problems: string[] = [];
+  /** Reads one setting; a problem is noted (and `fallback` used) so the others are still checked. */
+  const setting = <T>(read: () => T, fallback: T): T => {
+    try {
+      return read();
+    } catch (err) {
+      if (!(err instanceof AgentConfigError)) throw err;
+      problems.push(err.message);
+      return fallback;
+    }
+  };
   const nonEmpty = (v: string | undefined) => (v === undefined || v.trim() === "" ? undefined : v.trim());
 
   const envAgentDir = nonEmpty(env.SRVUTIL_AGENT_DIR);
@@ -120,12 +141,12 @@ export function loadAgentConfig(
   let file: ConfigFile = {};
   if (explicitConfig !== undefined) {
     configFile = resolve(cwd, explicitConfig);
-    file = readConfigFile(configFile, true)!;
+    file = readConfigFile(configFile, true, problems)!;
   } else {
     const given = flags.agentDir ?? envAgentDir;
     const dir = given !== undefined ? resolve(cwd, given) : platformAgentDir;
     const candidate = join(dir, "agent.json");
-    const found = readConfigFile(candidate, false);
+    const found = readConfigFile(candidate, false, problems);
     if (found) {
       configFile = candidate;
       file = found;
@@ -140,123 +161,127 @@ export function loadAgentConfig(
     : envAgentDir
       ? resolve(cwd, envAgentDir)
       : file.agent_dir !== undefined
-        ? fromFile(str(file.agent_dir, "agent_dir", where))
+        ? setting(() => fromFile(str(file.agent_dir, "agent_dir", where)), platformAgentDir)
         : platformAgentDir;
 
   const requireCentral = options.requireCentral ?? true;
 
   // Central URL.
-  const urlText = nonEmpty(env.SRVUTIL_CENTRAL_URL) ?? optStr(file.central_url, "central_url", where);
-  let centralUrl = "";
-  if (urlText === undefined) {
+  const centralUrl = setting(() => {
+    const urlText = nonEmpty(env.SRVUTIL_CENTRAL_URL) ?? optStr(file.central_url, "central_url", where);
+    if (urlText !== undefined) return validateCentralUrl(urlText);
     if (requireCentral) {
       throw new AgentConfigError(
         "SRVUTIL_CENTRAL_URL is not set (or central_url in agent.json): set it to the central's base URL, e.g. https://central.example:8080",
       );
     }
-  } else {
-    centralUrl = validateCentralUrl(urlText);
-  }
+    return "";
+  }, "");
 
   // Token: env value, env file, file value, file's token_file.
-  let token: string | undefined;
-  const tokenFile =
-    nonEmpty(env.SRVUTIL_AGENT_TOKEN_FILE) ??
-    (file.token_file !== undefined ? fromFile(str(file.token_file, "token_file", where)) : undefined);
+  const tokenFile = setting(
+    () =>
+      nonEmpty(env.SRVUTIL_AGENT_TOKEN_FILE) ??
+      (file.token_file !== undefined ? fromFile(str(file.token_file, "token_file", where)) : undefined),
+    undefined,
+  );
   const envToken = nonEmpty(env.SRVUTIL_AGENT_TOKEN);
-  if (envToken !== undefined) token = envToken;
-  else if (tokenFile !== undefined) token = readTokenFile(resolve(cwd, tokenFile));
-  else token = optStr(file.token, "token", where)?.trim();
   const tokenFileUsed = envToken === undefined && tokenFile !== undefined ? resolve(cwd, tokenFile) : null;
-  if (token === undefined || token === "") {
-    if (requireCentral) {
+  const token = setting(() => {
+    let token: string | undefined;
+    if (envToken !== undefined) token = envToken;
+    else if (tokenFile !== undefined) token = readTokenFile(resolve(cwd, tokenFile));
+    else token = optStr(file.token, "token", where)?.trim();
+    if (token === undefined || token === "") {
+      if (requireCentral) {
+        throw new AgentConfigError(
+          "SRVUTIL_AGENT_TOKEN is not set (nor SRVUTIL_AGENT_TOKEN_FILE, nor token_file in agent.json): create a token on the central with `srvutil central token add <server>`",
+        );
+      }
+      return "";
+    }
+    if (!/^[\x21-\x7e]+$/.test(token)) {
       throw new AgentConfigError(
-        "SRVUTIL_AGENT_TOKEN is not set (nor SRVUTIL_AGENT_TOKEN_FILE, nor token_file in agent.json): create a token on the central with `srvutil central token add <server>`",
+        "the agent token contains spaces or non-ASCII characters: check SRVUTIL_AGENT_TOKEN / the token file",
       );
     }
-    token = "";
-  } else if (!/^[\x21-\x7e]+$/.test(token)) {
-    throw new AgentConfigError(
-      "the agent token contains spaces or non-ASCII characters: check SRVUTIL_AGENT_TOKEN / the token file",
-    );
-  }
+    return token;
+  }, "");
 
   // Server name: explicit names must be valid; the hostname default is sanitized.
-  const explicitName = nonEmpty(env.SRVUTIL_SERVER_NAME) ?? optStr(file.server_name, "server_name", where);
-  let serverName: string;
-  if (explicitName !== undefined) {
+  const serverName = setting(() => {
+    const explicitName = nonEmpty(env.SRVUTIL_SERVER_NAME) ?? optStr(file.server_name, "server_name", where);
+    if (explicitName === undefined) return serverNameFromHostname(hostname());
     const problem = serverNameProblem(explicitName);
     if (problem !== null) throw new AgentConfigError(`SRVUTIL_SERVER_NAME / server_name: ${problem}`);
-    serverName = explicitName;
-  } else {
-    serverName = serverNameFromHostname(hostname());
-  }
+    return explicitName;
+  }, "");
 
-  const caText = nonEmpty(env.SRVUTIL_AGENT_CA_FILE) ?? optStr(file.ca_file, "ca_file", where);
-  const caFile =
-    caText === undefined
-      ? null
-      : nonEmpty(env.SRVUTIL_AGENT_CA_FILE)
-        ? resolve(cwd, caText)
-        : fromFile(caText);
-  if (caFile !== null) {
+  const caFile = setting(() => {
+    const caText = nonEmpty(env.SRVUTIL_AGENT_CA_FILE) ?? optStr(file.ca_file, "ca_file", where);
+    if (caText === undefined) return null;
+    const caFile = nonEmpty(env.SRVUTIL_AGENT_CA_FILE) ? resolve(cwd, caText) : fromFile(caText);
     try {
       statSync(caFile);
     } catch {
       throw new AgentConfigError(`CA file ${caFile} (SRVUTIL_AGENT_CA_FILE / ca_file) cannot be read`);
     }
-  }
+    return caFile;
+  }, null);
 
-  const envNum = (name: string) => {
-    const v = nonEmpty(env[name]);
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0)
-      throw new AgentConfigError(`${name} must be a positive number, not '${v}'`);
-    return n;
-  };
+  const envNum = (name: string) =>
+    setting(() => {
+      const v = nonEmpty(env[name]);
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0)
+        throw new AgentConfigError(`${name} must be a positive number, not '${v}'`);
+      return n;
+    }, undefined);
+  const fileNum = (v: unknown, key: string) => setting(() => posNum(v, key, where), undefined);
+  const fileList = (v: unknown, key: string) => setting(() => strList(v, key, where), []);
+  const fileSection = (v: unknown, key: string) => setting(() => obj(v, key, where), undefined) ?? {};
   const sampleIntervalSeconds =
     envNum("SRVUTIL_AGENT_SAMPLE_SECONDS") ??
-    posNum(file.sample_interval_seconds, "sample_interval_seconds", where) ??
+    fileNum(file.sample_interval_seconds, "sample_interval_seconds") ??
     DEFAULTS.sampleIntervalSeconds;
   const uploadIntervalSeconds =
     envNum("SRVUTIL_AGENT_UPLOAD_SECONDS") ??
-    posNum(file.upload_interval_seconds, "upload_interval_seconds", where) ??
+    fileNum(file.upload_interval_seconds, "upload_interval_seconds") ??
     DEFAULTS.uploadIntervalSeconds;
   const cpuSubsampleSeconds =
-    posNum(file.cpu_subsample_seconds, "cpu_subsample_seconds", where) ?? DEFAULTS.cpuSubsampleSeconds;
+    fileNum(file.cpu_subsample_seconds, "cpu_subsample_seconds") ?? DEFAULTS.cpuSubsampleSeconds;
   const oneShotCpuMeasureMs =
     envNum("SRVUTIL_AGENT_CPU_MEASURE_MS") ??
-    posNum(file.one_shot_cpu_measure_ms, "one_shot_cpu_measure_ms", where) ??
+    fileNum(file.one_shot_cpu_measure_ms, "one_shot_cpu_measure_ms") ??
     DEFAULTS.oneShotCpuMeasureMs;
 
-  const disksFile = obj(file.disks, "disks", where) ?? {};
+  const disksFile = fileSection(file.disks, "disks");
   const disks: DiskFilter = {
-    includeMounts: strList(disksFile.include_mounts, "disks.include_mounts", where),
-    excludeMounts: strList(disksFile.exclude_mounts, "disks.exclude_mounts", where),
-    includeFsTypes: strList(disksFile.include_fs_types, "disks.include_fs_types", where),
-    excludeFsTypes: strList(disksFile.exclude_fs_types, "disks.exclude_fs_types", where),
+    includeMounts: fileList(disksFile.include_mounts, "disks.include_mounts"),
+    excludeMounts: fileList(disksFile.exclude_mounts, "disks.exclude_mounts"),
+    includeFsTypes: fileList(disksFile.include_fs_types, "disks.include_fs_types"),
+    excludeFsTypes: fileList(disksFile.exclude_fs_types, "disks.exclude_fs_types"),
   };
-  const spoolFile = obj(file.spool, "spool", where) ?? {};
-  const maxAgeDays = posNum(spoolFile.max_age_days, "spool.max_age_days", where);
+  const spoolFile = fileSection(file.spool, "spool");
+  const maxAgeDays = fileNum(spoolFile.max_age_days, "spool.max_age_days");
   const spool: SpoolLimits = {
     maxAgeMs: maxAgeDays !== undefined ? maxAgeDays * 86_400_000 : DEFAULTS.spool.maxAgeMs,
-    maxBytes: posNum(spoolFile.max_bytes, "spool.max_bytes", where) ?? DEFAULTS.spool.maxBytes,
+    maxBytes: fileNum(spoolFile.max_bytes, "spool.max_bytes") ?? DEFAULTS.spool.maxBytes,
   };
-  const uploadFile = obj(file.upload, "upload", where) ?? {};
-  const timeoutSeconds = posNum(uploadFile.timeout_seconds, "upload.timeout_seconds", where);
+  const uploadFile = fileSection(file.upload, "upload");
+  const timeoutSeconds = fileNum(uploadFile.timeout_seconds, "upload.timeout_seconds");
   const upload: UploadPolicy = {
     timeoutMs: timeoutSeconds !== undefined ? timeoutSeconds * 1000 : DEFAULTS.upload.timeoutMs,
-    maxAttempts: posNum(uploadFile.max_attempts, "upload.max_attempts", where) ?? DEFAULTS.upload.maxAttempts,
+    maxAttempts: fileNum(uploadFile.max_attempts, "upload.max_attempts") ?? DEFAULTS.upload.maxAttempts,
     backoffInitialMs:
-      posNum(uploadFile.backoff_initial_ms, "upload.backoff_initial_ms", where) ??
-      DEFAULTS.upload.backoffInitialMs,
-    backoffMaxMs:
-      posNum(uploadFile.backoff_max_ms, "upload.backoff_max_ms", where) ?? DEFAULTS.upload.backoffMaxMs,
+      fileNum(uploadFile.backoff_initial_ms, "upload.backoff_initial_ms") ?? DEFAULTS.upload.backoffInitialMs,
+    backoffMaxMs: fileNum(uploadFile.backoff_max_ms, "upload.backoff_max_ms") ?? DEFAULTS.upload.backoffMaxMs,
     maxBatchBytes:
-      posNum(uploadFile.max_batch_bytes, "upload.max_batch_bytes", where) ?? DEFAULTS.upload.maxBatchBytes,
+      fileNum(uploadFile.max_batch_bytes, "upload.max_batch_bytes") ?? DEFAULTS.upload.maxBatchBytes,
   };
 
+  if (problems.length > 0) throw new AgentConfigError(problems.join("; "));
   return {
     centralUrl,
     token,
@@ -337,7 +362,7 @@ function readTokenFile(path: string): string {
 
 type ConfigFile = Record<string, unknown>;
 
-function readConfigFile(path: string, required: boolean): ConfigFile | null {
+function readConfigFile(path: string, required: boolean, problems: string[]): ConfigFile | null {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -356,7 +381,7 @@ function readConfigFile(path: string, required: boolean): ConfigFile | null {
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new AgentConfigError(`config file ${path} must contain a JSON object`);
   }
-  refuseUnknownKeys(parsed as ConfigFile, CONFIG_KEYS, "", path);
+  problems.push(...unknownKeys(parsed as ConfigFile, CONFIG_KEYS, "", path));
   return parsed as ConfigFile;
 }
 
@@ -393,25 +418,28 @@ interface KeySchema {
 }
 
 /**
- * Throws on the first key the schema does not know, at any depth, naming its
+ * One problem per key the schema does not know, at any depth, naming its
  * full path and the nearest known key at that level. Wrong types of known
  * sections are left to the typed readers below, which name the key too.
  */
-function refuseUnknownKeys(value: ConfigFile, schema: KeySchema, prefix: string, file: string): void {
+function unknownKeys(value: ConfigFile, schema: KeySchema, prefix: string, file: string): string[] {
+  const problems: string[] = [];
   for (const [key, child] of Object.entries(value)) {
     const spec = Object.hasOwn(schema, key) ? schema[key] : undefined;
     if (spec === undefined) {
       const known = Object.keys(schema);
       const nearest = nearestKey(key, known);
       const hint = nearest === null ? "" : `did you mean '${prefix}${nearest}'? `;
-      throw new AgentConfigError(
+      problems.push(
         `config file ${file}: unknown setting '${prefix}${key}' (${hint}known${prefix === "" ? "" : ` in ${prefix.slice(0, -1)}`}: ${known.join(", ")})`,
       );
+      continue;
     }
     if (spec !== true && typeof child === "object" && child !== null && !Array.isArray(child)) {
-      refuseUnknownKeys(child as ConfigFile, spec, `${prefix}${key}.`, file);
+      problems.push(...unknownKeys(child as ConfigFile, spec, `${prefix}${key}.`, file));
     }
   }
+  return problems;
 }
 
 /** The known key nearest to `key` (src/nearest-name.ts). */

@@ -132,6 +132,48 @@ describe("loadAgentConfig", () => {
     expect(() => loadAgentConfig(base())).toThrow(/is not valid JSON/);
   });
 
+  it("reports every problem at once, as the central does: env and agent.json, unknown keys and bad values", () => {
+    writeFileSync(
+      join(dir, "agent.json"),
+      JSON.stringify({
+        centrl_url: "http://c",
+        sample_interval_seconds: "60",
+        upload: { timeout_sec: 10, max_attempts: -1 },
+        disks: { include_mounts: "/" },
+      }),
+    );
+    let message = "";
+    try {
+      loadAgentConfig({
+        SRVUTIL_AGENT_DIR: dir,
+        SRVUTIL_AGENT_UPLOAD_SECONDS: "soon",
+        SRVUTIL_SERVER_NAME: "a b",
+      });
+    } catch (err) {
+      expect(err).toBeInstanceOf(AgentConfigError);
+      message = (err as Error).message;
+    }
+    expect(message).not.toContain("\n");
+    const problems = message.split("; ");
+    const expected = [
+      /unknown setting 'centrl_url'/,
+      /unknown setting 'upload\.timeout_sec'/,
+      /^SRVUTIL_CENTRAL_URL is not set/,
+      /^SRVUTIL_AGENT_TOKEN is not set/,
+      /^SRVUTIL_SERVER_NAME \/ server_name: /,
+      /SRVUTIL_AGENT_UPLOAD_SECONDS must be a positive number, not 'soon'/,
+      /sample_interval_seconds must be a positive number/,
+      /disks\.include_mounts must be a list of non-empty strings/,
+      /upload\.max_attempts must be a positive number/,
+    ];
+    for (const pattern of expected)
+      expect(
+        problems.some((p) => pattern.test(p)),
+        String(pattern),
+      ).toBe(true);
+    expect(problems).toHaveLength(expected.length);
+  });
+
   it("never shows the token when the config is described", () => {
     const shown = JSON.stringify(
       describeConfig(loadAgentConfig({ ...base(), SRVUTIL_AGENT_TOKEN: "super-secret-123" })),
