@@ -13,6 +13,8 @@ export interface FleetRow {
   /** Newest hour's averages, and the fullest mount then. */
   cpu: number | null;
   memory: number | null;
+  /** The server's memory size in its newest hour (its last sample there), bytes; null without samples. */
+  memTotalBytes: number | null;
   disk: { mount: string; percent: number } | null;
   /** 24 hourly CPU and memory averages, oldest first (null: no samples that hour). */
   cpuHours: (number | null)[];
@@ -58,7 +60,7 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
   const from = to - 24 * HOUR;
   // New uploads first, so a server's newest hour shows at once.
   const generation = await ctx.freshRollups();
-  const [{ servers, hours }, reports] = await Promise.all([
+  const [{ servers, hours, memTotal }, reports] = await Promise.all([
     cache !== undefined ? cache.get(ctx, from, to, generation) : readLive(ctx, from, to),
     ctx.store.reports.list(20),
   ]);
@@ -112,6 +114,7 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
       lastSeen: s.lastSeen,
       cpu: h?.latest.cpuAvg ?? null,
       memory: h?.latest.memAvg ?? null,
+      memTotalBytes: memTotal.get(s.server) ?? null,
       disk,
       cpuHours,
       memHours,
@@ -146,6 +149,8 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
 type LiveFleet = {
   servers: Awaited<ReturnType<DashboardContext["store"]["listServers"]>>;
   hours: Awaited<ReturnType<DashboardContext["store"]["dashboard"]["fleetHours"]>>;
+  /** Memory size per server, from the last sample of its newest hour. */
+  memTotal: Map<string, number>;
 };
 
 async function readLive(ctx: DashboardContext, from: number, to: number): Promise<LiveFleet> {
@@ -153,7 +158,36 @@ async function readLive(ctx: DashboardContext, from: number, to: number): Promis
     ctx.store.listServers(),
     ctx.store.dashboard.fleetHours(from, to),
   ]);
-  return { servers, hours };
+  return { servers, hours, memTotal: await newestMemTotals(ctx, hours) };
+}
+
+/**
+ * Each server's memory size as its newest hour's bucket holds it. fleetHours
+ * carries percentages only; the hour buckets of the rollups keep the last
+ * sample's total. Servers are read by their newest hour, one batched read
+ * per distinct hour: in a live fleet nearly all share the current one.
+ */
+async function newestMemTotals(
+  ctx: DashboardContext,
+  hours: LiveFleet["hours"],
+): Promise<Map<string, number>> {
+  const byHour = new Map<number, string[]>();
+  for (const [server, h] of hours) {
+    const list = byHour.get(h.latest.hour);
+    if (list === undefined) byHour.set(h.latest.hour, [server]);
+    else list.push(server);
+  }
+  const out = new Map<string, number>();
+  const reads = await Promise.all(
+    [...byHour].map(([hour, servers]) => ctx.store.rollups.readHourlyMany(servers, hour, hour + HOUR)),
+  );
+  for (const read of reads) {
+    for (const [server, buckets] of read) {
+      const last = buckets[buckets.length - 1];
+      if (last !== undefined && last.lastMemTotal > 0) out.set(server, last.lastMemTotal);
+    }
+  }
+  return out;
 }
 
 /**
