@@ -13,8 +13,8 @@ export interface FleetRow {
   /** Newest hour's averages, and the fullest mount then. */
   cpu: number | null;
   memory: number | null;
-  /** The server's memory size in its newest hour (its last sample there), bytes; null without samples. */
-  memTotalBytes: number | null;
+  /** Start of the newest hour with samples in the last 24 hours (epoch ms), or null. */
+  newestHour: number | null;
   disk: { mount: string; percent: number } | null;
   /** 24 hourly CPU and memory averages, oldest first (null: no samples that hour). */
   cpuHours: (number | null)[];
@@ -60,7 +60,7 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
   const from = to - 24 * HOUR;
   // New uploads first, so a server's newest hour shows at once.
   const generation = await ctx.freshRollups();
-  const [{ servers, hours, memTotal }, reports] = await Promise.all([
+  const [{ servers, hours }, reports] = await Promise.all([
     cache !== undefined ? cache.get(ctx, from, to, generation) : readLive(ctx, from, to),
     ctx.store.reports.list(20),
   ]);
@@ -114,7 +114,7 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
       lastSeen: s.lastSeen,
       cpu: h?.latest.cpuAvg ?? null,
       memory: h?.latest.memAvg ?? null,
-      memTotalBytes: memTotal.get(s.server) ?? null,
+      newestHour: h?.latest.hour ?? null,
       disk,
       cpuHours,
       memHours,
@@ -149,8 +149,6 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
 type LiveFleet = {
   servers: Awaited<ReturnType<DashboardContext["store"]["listServers"]>>;
   hours: Awaited<ReturnType<DashboardContext["store"]["dashboard"]["fleetHours"]>>;
-  /** Memory size per server, from the last sample of its newest hour. */
-  memTotal: Map<string, number>;
 };
 
 async function readLive(ctx: DashboardContext, from: number, to: number): Promise<LiveFleet> {
@@ -158,24 +156,26 @@ async function readLive(ctx: DashboardContext, from: number, to: number): Promis
     ctx.store.listServers(),
     ctx.store.dashboard.fleetHours(from, to),
   ]);
-  return { servers, hours, memTotal: await newestMemTotals(ctx, hours) };
+  return { servers, hours };
 }
 
 /**
- * Each server's memory size as its newest hour's bucket holds it. fleetHours
- * carries percentages only; the hour buckets of the rollups keep the last
- * sample's total. Servers are read by their newest hour, one batched read
- * per distinct hour: in a live fleet nearly all share the current one.
+ * The memory size of the servers of `rows` as each one's newest hour bucket
+ * holds it (its last sample's total), bytes. fleetHours carries percentages
+ * only, so this is a second read, made for the rows a page shows (100 by
+ * default), not the whole fleet: one batched read per distinct newest hour,
+ * and in a live fleet nearly all rows share the current one.
  */
-async function newestMemTotals(
+export async function newestMemTotals(
   ctx: DashboardContext,
-  hours: LiveFleet["hours"],
+  rows: readonly Pick<FleetRow, "server" | "newestHour">[],
 ): Promise<Map<string, number>> {
   const byHour = new Map<number, string[]>();
-  for (const [server, h] of hours) {
-    const list = byHour.get(h.latest.hour);
-    if (list === undefined) byHour.set(h.latest.hour, [server]);
-    else list.push(server);
+  for (const r of rows) {
+    if (r.newestHour === null) continue;
+    const list = byHour.get(r.newestHour);
+    if (list === undefined) byHour.set(r.newestHour, [r.server]);
+    else list.push(r.server);
   }
   const out = new Map<string, number>();
   const reads = await Promise.all(

@@ -2,7 +2,14 @@ import type { FastifyInstance } from "fastify";
 import { escapeHtml } from "../report/escape.js";
 import { humanBytes } from "../report/format.js";
 import { type DashboardContext, requireRole, sendPage } from "./context.js";
-import { FLEET_PAGE_SIZES, type FleetQuery, filterFleet, loadFleet, parseFleetQuery } from "./fleet-data.js";
+import {
+  FLEET_PAGE_SIZES,
+  type FleetQuery,
+  filterFleet,
+  loadFleet,
+  newestMemTotals,
+  parseFleetQuery,
+} from "./fleet-data.js";
 import { html, raw } from "./html.js";
 import { ago, findingLabel, findingShown, page, pct, STATUS_LABEL, statusBadge } from "./layout.js";
 import { sparklineSvg } from "./sparkline.js";
@@ -26,6 +33,7 @@ export function registerFleetPage(app: FastifyInstance, ctx: DashboardContext): 
     const pages = query.per === 0 ? 1 : Math.max(1, Math.ceil(matching.length / query.per));
     const pageNo = Math.min(query.page, pages);
     const rows = query.per === 0 ? matching : matching.slice((pageNo - 1) * query.per, pageNo * query.per);
+    const memTotals = await newestMemTotals(ctx, rows);
     const link = (over: Partial<FleetQuery>) => {
       const p = new URLSearchParams();
       const merged = { ...query, ...over };
@@ -75,7 +83,7 @@ ${needsActionSection(data)}
 <table class="fleet" aria-describedby="fleet-caption">
 <thead><tr>${header("name")}${header("status")}${header("cpu")}${header("memory")}${header("disk")}<th scope="col">Last 24 h</th>${header("seen")}</tr></thead>
 <tbody>
-${raw(rows.map((r) => fleetRowHtml(r, data.now)).join(""))}
+${raw(rows.map((r) => fleetRowHtml(r, memTotals.get(r.server) ?? null, data.now)).join(""))}
 </tbody>
 </table>
 </div>
@@ -86,14 +94,18 @@ ${rows.length === 0 ? html`<p class="notice">No server matches. <a href="/">Show
 }
 
 /** One row; built as a plain string (1,000 rows per page: no template objects per cell). */
-function fleetRowHtml(r: import("./fleet-data.js").FleetRow, now: number): string {
+function fleetRowHtml(
+  r: import("./fleet-data.js").FleetRow,
+  memTotalBytes: number | null,
+  now: number,
+): string {
   const e = escapeHtml;
   const name = e(r.server);
   const label = `${r.server}: CPU and memory, last 24 hours`;
   return (
     `<tr><th scope="row"><a href="/servers/${encodeURIComponent(r.server)}">${name}</a></th>` +
     `<td>${statusBadge(r.status).value}${r.why === null ? "" : `<span class="why">${e(r.why)}</span>`}</td>` +
-    `<td class="num">${pct(r.cpu)}</td><td class="num">${memoryCell(r.memory, r.memTotalBytes)}</td>` +
+    `<td class="num">${pct(r.cpu)}</td><td class="num">${memoryCell(r.memory, memTotalBytes)}</td>` +
     `<td class="num">${r.disk === null ? "–" : `${pct(r.disk.percent)} <span class="mount">${e(r.disk.mount)}</span>`}</td>` +
     `<td>${sparklineSvg(r.cpuHours, r.memHours, e(label))}</td>` +
     `<td><time datetime="${new Date(r.lastSeen).toISOString()}">${ago(r.lastSeen, now)}</time></td></tr>`
