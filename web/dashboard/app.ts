@@ -97,6 +97,14 @@ function draw(): void {
         ),
       ],
       hooks: {
+        // The x-axis labels drawn (on the canvas, so out of the DOM's reach), readable by tests:
+        // uPlot keeps the formatted labels of the last draw in `_values` (not in its typings).
+        draw: [
+          (u) => {
+            const labels = (u.axes[0] as { _values?: unknown })._values;
+            if (Array.isArray(labels)) figure.dataset.xLabels = JSON.stringify(labels);
+          },
+        ],
         // The x-axis span drawn (epoch seconds), readable by tests and tools; zooming updates it.
         setScale: [
           (u, key) => {

@@ -32,13 +32,13 @@ ${flash ?? ""}
   <div><button type="submit">Create token</button></div>
 </form></section>
 <h2>Tokens</h2>
-<p class="hint">Secrets are stored hashed and shown only once, when created.</p>
+<p class="hint">Secrets are stored hashed and shown only once, when created. Times in ${tz}; last use is recorded to the minute, as in <code>srvutil central token list</code>.</p>
 <div class="table-wrap"><table>
-<thead><tr><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Token id</th><th scope="col">Created</th><th scope="col">Status</th><th scope="col">Action</th></tr></thead>
+<thead><tr><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Token id</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Status</th><th scope="col">Action</th></tr></thead>
 <tbody>${rows.map(
       (
         t,
-      ) => html`<tr><th scope="row">${t.server}</th><td>${t.role}</td><td><code>${t.tokenId}</code></td><td>${isoMinute(t.createdAt, tz)}</td>
+      ) => html`<tr><th scope="row">${t.server}</th><td>${t.role}</td><td><code>${t.tokenId}</code></td><td>${isoMinute(t.createdAt, tz)}</td><td>${t.lastUsedAt === null ? "never" : isoMinute(t.lastUsedAt, tz)}</td>
 <td>${t.revokedAt === null ? "active" : `revoked ${isoMinute(t.revokedAt, tz)}`}</td>
 <td>${
         t.revokedAt === null

@@ -13,6 +13,8 @@ export interface FleetRow {
   /** Newest hour's averages, and the fullest mount then. */
   cpu: number | null;
   memory: number | null;
+  /** Start of the newest hour with samples in the last 24 hours (epoch ms), or null. */
+  newestHour: number | null;
   disk: { mount: string; percent: number } | null;
   /** 24 hourly CPU and memory averages, oldest first (null: no samples that hour). */
   cpuHours: (number | null)[];
@@ -112,6 +114,7 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
       lastSeen: s.lastSeen,
       cpu: h?.latest.cpuAvg ?? null,
       memory: h?.latest.memAvg ?? null,
+      newestHour: h?.latest.hour ?? null,
       disk,
       cpuHours,
       memHours,
@@ -154,6 +157,37 @@ async function readLive(ctx: DashboardContext, from: number, to: number): Promis
     ctx.store.dashboard.fleetHours(from, to),
   ]);
   return { servers, hours };
+}
+
+/**
+ * The memory size of the servers of `rows` as each one's newest hour bucket
+ * holds it (its last sample's total), bytes. fleetHours carries percentages
+ * only, so this is a second read, made for the rows a page shows (100 by
+ * default), not the whole fleet: one batched read per distinct newest hour,
+ * and in a live fleet nearly all rows share the current one.
+ */
+export async function newestMemTotals(
+  ctx: DashboardContext,
+  rows: readonly Pick<FleetRow, "server" | "newestHour">[],
+): Promise<Map<string, number>> {
+  const byHour = new Map<number, string[]>();
+  for (const r of rows) {
+    if (r.newestHour === null) continue;
+    const list = byHour.get(r.newestHour);
+    if (list === undefined) byHour.set(r.newestHour, [r.server]);
+    else list.push(r.server);
+  }
+  const out = new Map<string, number>();
+  const reads = await Promise.all(
+    [...byHour].map(([hour, servers]) => ctx.store.rollups.readHourlyMany(servers, hour, hour + HOUR)),
+  );
+  for (const read of reads) {
+    for (const [server, buckets] of read) {
+      const last = buckets[buckets.length - 1];
+      if (last !== undefined && last.lastMemTotal > 0) out.set(server, last.lastMemTotal);
+    }
+  }
+  return out;
 }
 
 /**

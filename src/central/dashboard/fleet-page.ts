@@ -1,7 +1,15 @@
 import type { FastifyInstance } from "fastify";
 import { escapeHtml } from "../report/escape.js";
+import { humanBytes } from "../report/format.js";
 import { type DashboardContext, requireRole, sendPage } from "./context.js";
-import { FLEET_PAGE_SIZES, type FleetQuery, filterFleet, loadFleet, parseFleetQuery } from "./fleet-data.js";
+import {
+  FLEET_PAGE_SIZES,
+  type FleetQuery,
+  filterFleet,
+  loadFleet,
+  newestMemTotals,
+  parseFleetQuery,
+} from "./fleet-data.js";
 import { html, raw } from "./html.js";
 import { ago, findingLabel, findingShown, page, pct, STATUS_LABEL, statusBadge } from "./layout.js";
 import { sparklineSvg } from "./sparkline.js";
@@ -25,6 +33,7 @@ export function registerFleetPage(app: FastifyInstance, ctx: DashboardContext): 
     const pages = query.per === 0 ? 1 : Math.max(1, Math.ceil(matching.length / query.per));
     const pageNo = Math.min(query.page, pages);
     const rows = query.per === 0 ? matching : matching.slice((pageNo - 1) * query.per, pageNo * query.per);
+    const memTotals = await newestMemTotals(ctx, rows);
     const link = (over: Partial<FleetQuery>) => {
       const p = new URLSearchParams();
       const merged = { ...query, ...over };
@@ -74,7 +83,7 @@ ${needsActionSection(data)}
 <table class="fleet" aria-describedby="fleet-caption">
 <thead><tr>${header("name")}${header("status")}${header("cpu")}${header("memory")}${header("disk")}<th scope="col">Last 24 h</th>${header("seen")}</tr></thead>
 <tbody>
-${raw(rows.map((r) => fleetRowHtml(r, data.now)).join(""))}
+${raw(rows.map((r) => fleetRowHtml(r, memTotals.get(r.server) ?? null, data.now)).join(""))}
 </tbody>
 </table>
 </div>
@@ -85,18 +94,28 @@ ${rows.length === 0 ? html`<p class="notice">No server matches. <a href="/">Show
 }
 
 /** One row; built as a plain string (1,000 rows per page: no template objects per cell). */
-function fleetRowHtml(r: import("./fleet-data.js").FleetRow, now: number): string {
+function fleetRowHtml(
+  r: import("./fleet-data.js").FleetRow,
+  memTotalBytes: number | null,
+  now: number,
+): string {
   const e = escapeHtml;
   const name = e(r.server);
   const label = `${r.server}: CPU and memory, last 24 hours`;
   return (
     `<tr><th scope="row"><a href="/servers/${encodeURIComponent(r.server)}">${name}</a></th>` +
     `<td>${statusBadge(r.status).value}${r.why === null ? "" : `<span class="why">${e(r.why)}</span>`}</td>` +
-    `<td class="num">${pct(r.cpu)}</td><td class="num">${pct(r.memory)}</td>` +
+    `<td class="num">${pct(r.cpu)}</td><td class="num">${memoryCell(r.memory, memTotalBytes)}</td>` +
     `<td class="num">${r.disk === null ? "–" : `${pct(r.disk.percent)} <span class="mount">${e(r.disk.mount)}</span>`}</td>` +
     `<td>${sparklineSvg(r.cpuHours, r.memHours, e(label))}</td>` +
     `<td><time datetime="${new Date(r.lastSeen).toISOString()}">${ago(r.lastSeen, now)}</time></td></tr>`
   );
+}
+
+/** "45.2 % of 7.5 GiB": a percentage means little without the size it is of. */
+export function memoryCell(percent: number | null, totalBytes: number | null): string {
+  if (percent === null || totalBytes === null) return pct(percent);
+  return `${pct(percent)} <span class="of">of\u00a0${humanBytes(totalBytes).replace(" ", "\u00a0")}</span>`;
 }
 
 function needsActionSection(data: import("./fleet-data.js").FleetData) {
@@ -104,13 +123,16 @@ function needsActionSection(data: import("./fleet-data.js").FleetData) {
     return html`<section aria-labelledby="na-h"><h2 id="na-h">Needs action</h2><p class="hint">No weekly report has been sent yet; the list appears with the first one.</p></section>`;
   }
   const rep = data.report;
-  const findings = (r: (typeof data.needsAction)[number]) =>
-    r.findings
-      .filter((f) => f.severity !== "info")
-      .map(
-        (f) =>
-          html`<li><span class="sev sev-${f.severity}">${f.severity}</span> <span class="kind">${findingLabel(f.kind)}</span>: ${findingShown(f, data.now)}</li>`,
-      );
+  // The report's `reason` is its first finding's message ("… (+1 more)"): shown
+  // next to the name only when no finding is listed under it, or it reads twice.
+  const entry = (r: (typeof data.needsAction)[number]) => {
+    const listed = r.findings.filter((f) => f.severity !== "info");
+    if (listed.length === 0) return r.reason === null ? "" : html` — ${r.reason}`;
+    return html`<ul>${listed.map(
+      (f) =>
+        html`<li><span class="sev sev-${f.severity}">${f.severity}</span> <span class="kind">${findingLabel(f.kind)}</span>: ${findingShown(f, data.now)}</li>`,
+    )}</ul>`;
+  };
   return html`<section aria-labelledby="na-h">
 <h2 id="na-h">Needs action <span class="sub">in the report of week <a href="/reports/${rep.week}${rep.group === "default" ? "" : `?group=${encodeURIComponent(rep.group)}`}">${rep.week}</a>, not now</span></h2>
 ${reportCounts(data)}
@@ -121,7 +143,7 @@ ${
         .slice(0, 50)
         .map(
           (r) =>
-            html`<li>${statusBadge(r.status)} <a href="/servers/${encodeURIComponent(r.server)}?week=${rep.week}">${r.server}</a> — ${r.reason ?? ""}<ul>${findings(r)}</ul></li>`,
+            html`<li>${statusBadge(r.status)} <a href="/servers/${encodeURIComponent(r.server)}?week=${rep.week}">${r.server}</a>${entry(r)}</li>`,
         )}</ul>${data.needsAction.length > 50 ? html`<p><a href="/reports/${rep.week}">All ${data.needsAction.length} in the report</a></p>` : ""}`
 }
 ${

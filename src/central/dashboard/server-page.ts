@@ -14,6 +14,16 @@ import {
   rangeFigures,
 } from "./series.js";
 
+const HOUR = 3_600_000;
+/**
+ * The custom range's dates are typed as YYYY-MM-DD, not picked in an
+ * `<input type="date">`: that one shows the browser locale's format
+ * ("11/30/2026" in en-US), next to the page's 2026-11-30.
+ */
+const DATE_INPUT = raw(
+  'type="text" inputmode="numeric" pattern="\\d{4}-\\d{2}-\\d{2}" size="10" maxlength="10" placeholder="YYYY-MM-DD" required',
+);
+
 /** Okabe–Ito: distinguishable with the common colour-vision deficiencies. */
 export const SERIES_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"];
 
@@ -38,10 +48,14 @@ export function registerServerPage(app: FastifyInstance, ctx: DashboardContext):
     const range = parseRange(query, now, ctx.timeZone);
     // New uploads first, so the newest hour shows at once.
     await ctx.freshRollups();
-    const [series, history] = await Promise.all([
+    const newestHour = Math.floor(summary.lastSeen / HOUR) * HOUR;
+    const [series, history, newest] = await Promise.all([
       loadSeries(ctx, name, range),
       ctx.store.reports.serverHistory(name, 12),
+      // The memory size now: the last sample's, as the newest hour's bucket keeps it.
+      ctx.store.rollups.readHourly(name, newestHour, newestHour + HOUR),
     ]);
+    const memTotalBytes = newest[newest.length - 1]?.lastMemTotal ?? null;
     const fig = rangeFigures(series);
     const latest = history[0] ?? null;
     const enc = encodeURIComponent(name);
@@ -65,15 +79,16 @@ last seen <time datetime="${new Date(summary.lastSeen).toISOString()}">${isoMinu
 <nav aria-label="Chart range" class="ranges"><ul>${presets}</ul>
 <form method="get" action="/servers/${enc}" class="custom-range">
   <input type="hidden" name="range" value="custom">
-  <label for="r-from">From</label><input id="r-from" name="from" type="date" value="${range.fromDate}" required>
-  <label for="r-to">To</label><input id="r-to" name="to" type="date" value="${range.toDate}" required>
+  <label for="r-from">From</label><input id="r-from" name="from" ${DATE_INPUT} value="${range.fromDate}" aria-describedby="r-format">
+  <label for="r-to">To</label><input id="r-to" name="to" ${DATE_INPUT} value="${range.toDate}" aria-describedby="r-format">
+  <span class="hint" id="r-format">YYYY-MM-DD</span>
   <button type="submit">Show</button>
 </form></nav>
 ${range.error === null ? "" : html`<p class="notice" role="alert">${range.error}; showing 7 days.</p>`}
 <h2>${range.week !== null ? `Week ${range.week}` : range.key === "custom" ? `${range.fromDate} to ${range.toDate}` : `Last ${RANGE_LABEL[range.key]}`}
  <span class="sub">${series.resolution === "hour" ? "hourly points" : "daily points"}, ${series.t.length} of them</span></h2>
-${figuresTable(fig)}
-${series.t.length === 0 ? html`<p class="notice">No samples in this range.</p>` : html`${sparseNote(series)}${charts(series, range, tz)}`}
+${figuresTable(fig, memTotalBytes)}
+${series.t.length === 0 ? html`<p class="notice">No samples in this range.</p>` : html`${sparseNote(series)}${charts(series, range, tz, memTotalBytes)}`}
 <script type="application/json" id="chart-data">${raw(data)}</script>
 ${forecastSection(latest, now)}
 ${findingsSection(history, range.week, now)}`;
@@ -88,13 +103,13 @@ function sparseNote(s: ChartSeries) {
   return html`<p class="hint sparse" id="sparse-note">${samples} sample${samples === 1 ? "" : "s"} so far in this range.</p>`;
 }
 
-function figuresTable(f: ReturnType<typeof rangeFigures>) {
+function figuresTable(f: ReturnType<typeof rangeFigures>, memTotalBytes: number | null) {
   return html`<div class="table-wrap"><table class="figures">
 <caption>Average and maximum over the range</caption>
 <thead><tr><th scope="col">Metric</th><th scope="col">Average</th><th scope="col">Maximum</th></tr></thead>
 <tbody>
 <tr><th scope="row">CPU</th><td class="num">${pct(f.cpuAvg)}</td><td class="num">${pct(f.cpuMax)} <span class="hint">(peak)</span></td></tr>
-<tr><th scope="row">Memory</th><td class="num">${pct(f.memAvg)}</td><td class="num">${pct(f.memMax)}</td></tr>
+<tr><th scope="row">Memory${memTotalBytes === null ? "" : ` (${humanBytes(memTotalBytes)})`}</th><td class="num">${pct(f.memAvg)}</td><td class="num">${pct(f.memMax)}</td></tr>
 ${f.disks.map(
   (d) =>
     html`<tr><th scope="row">Disk <span class="mount">${d.mount}</span>${d.totalBytes === null ? "" : ` (${humanBytes(d.totalBytes)})`}</th><td class="num">${pct(d.last)} <span class="hint">(now)</span></td><td class="num">${pct(d.max)}</td></tr>`,
@@ -117,7 +132,8 @@ function staticBuckets(s: ChartSeries, range: ChartRange, tz: string) {
   };
   const labelOf = (t: number) => {
     const d = DateTime.fromSeconds(t, { zone: tz });
-    return unit === "hour" ? d.toFormat("HH") : unit === "day" ? d.toFormat("d") : d.toFormat("LLL");
+    // Hour and day numbers where the range names the day or month; months as the page writes dates.
+    return unit === "hour" ? d.toFormat("HH") : unit === "day" ? d.toFormat("d") : d.toFormat("yyyy-MM");
   };
   const keys: string[] = [];
   const labels: string[] = [];
@@ -159,7 +175,7 @@ function staticBuckets(s: ChartSeries, range: ChartRange, tz: string) {
   return { unit, labels, avg, max, last };
 }
 
-function charts(s: ChartSeries, range: ChartRange, tz: string) {
+function charts(s: ChartSeries, range: ChartRange, tz: string, memTotalBytes: number | null) {
   const b = staticBuckets(s, range, tz);
   const per = b.unit === "hour" ? "per hour" : b.unit === "day" ? "per day" : "per month";
   const figure = (id: string, title: string, desc: string, svg: string) =>
@@ -185,7 +201,7 @@ function charts(s: ChartSeries, range: ChartRange, tz: string) {
   }));
   return html`<div class="charts">
 ${figure("cpu", "CPU, average and peak (%)", `CPU average and peak ${per}`, percentChartSvg(b.labels, cpu))}
-${figure("mem", "Memory used, average and peak (%)", `Memory used ${per}`, percentChartSvg(b.labels, mem))}
+${figure("mem", `Memory used, average and peak (%${memTotalBytes === null ? "" : ` of ${humanBytes(memTotalBytes)}`})`, `Memory used ${per}`, percentChartSvg(b.labels, mem))}
 ${s.disks.length === 0 ? "" : figure("disk", "Disk used per mount (%)", `Disk used ${per} for ${s.disks.map((d) => d.mount).join(", ")}`, percentChartSvg(b.labels, disk))}
 </div>`;
 }

@@ -12,13 +12,12 @@ import { ADMIN, type DashboardHarness, dashboardBackends, REPORT_WEEK, VIEWER } 
  * The dashboard in a real Chromium, on SQLite and PostgreSQL: the main flow
  * with the mouse and with the keyboard only, tokens, roles, a forged
  * cross-site form, and an axe-core scan of every page. Screenshots go to
- * .tmp/dashboard-screenshots/<backend>/ (test artifacts); with
- * SRVUTIL_DOCS_SCREENSHOTS=1 the SQLite run also refreshes docs/dashboard-*.png.
+ * .tmp/dashboard-screenshots/<backend>/ (test artifacts; the docs' own come
+ * from the demo: `npm run docs:screenshots`).
  */
 const backends = await dashboardBackends();
 const AXE = readFileSync(path.join(REPO_ROOT, "node_modules/axe-core/axe.min.js"), "utf8");
 const ARTIFACTS = path.join(REPO_ROOT, ".tmp/dashboard-screenshots");
-const DOCS = process.env.SRVUTIL_DOCS_SCREENSHOTS === "1";
 
 let browser: Browser;
 beforeAll(async () => {
@@ -46,8 +45,6 @@ describe.each(backends)("dashboard in Chromium: %s", (name, skipReason, make) =>
   const shot = async (page: Page, file: string) => {
     mkdirSync(shots, { recursive: true });
     await page.screenshot({ path: path.join(shots, `${file}.png`), fullPage: true });
-    if (DOCS && name === "sqlite")
-      await page.screenshot({ path: path.join(REPO_ROOT, "docs", `dashboard-${file}.png`), fullPage: true });
   };
   beforeAll(async () => {
     if (skipReason !== undefined) return;

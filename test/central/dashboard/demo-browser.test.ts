@@ -101,6 +101,7 @@ describe("the demo in Chromium, as a new user opens it", () => {
       trs.map((tr) => ({
         server: tr.querySelector("th")?.textContent ?? "",
         status: /st-(\w+)/.exec(tr.querySelector(".badge")?.className ?? "")?.[1] ?? "",
+        memory: tr.querySelectorAll("td.num")[1]?.textContent ?? "",
       })),
     );
     // All ten demo servers and this machine's real agent.
@@ -112,6 +113,9 @@ describe("the demo in Chromium, as a new user opens it", () => {
     ).toEqual(DEMO_FLEET.map((p) => p.name).sort());
     expect(rows.length).toBe(DEMO_FLEET.length + 1);
     expect(rows.filter((r) => r.status === "silent").map((r) => r.server)).toEqual(["demo-ci-silent"]);
+    // Memory as a percentage of a size: "45.4 % of 8.0 GiB" (the silent one has no newest hour).
+    for (const r of rows.filter((x) => x.status !== "silent"))
+      expect(r.memory, r.server).toMatch(/^\d+\.\d\s%\s+of\s\d+(\.\d)?\s(GiB|MiB|TiB)$/);
 
     // "Status now": the live counts are the rows of the table.
     const now = page.locator("section", { has: page.locator("#now-h") });
@@ -137,8 +141,79 @@ describe("the demo in Chromium, as a new user opens it", () => {
     const findings = await na.locator("ul.needs ul li").allTextContents();
     expect(findings.length).toBeGreaterThan(0);
     for (const f of findings) expect(f).not.toMatch(/(\b[A-Z][a-z]+(?: [a-z]+)*): \1:/);
+    // Each finding is on the page once: not also as its server's one-line reason.
+    const entries = await na.locator("ul.needs > li").evaluateAll((lis) =>
+      lis.map((li) => ({
+        text: li.textContent ?? "",
+        messages: [...li.querySelectorAll("ul li")].map((f) => {
+          const full = f.textContent ?? "";
+          const kind = `${f.querySelector(".kind")?.textContent ?? ""}: `;
+          return full.slice(full.indexOf(kind) + kind.length);
+        }),
+      })),
+    );
+    expect(entries.flatMap((e) => e.messages).length).toBe(findings.length);
+    for (const e of entries)
+      for (const m of e.messages) {
+        expect(m.length, e.text).toBeGreaterThan(20);
+        expect(e.text.split(m).length - 1, m).toBe(1);
+      }
     expect(errors).toEqual([]);
   });
+
+  it("writes dates one way on every page and chart axis (YYYY-MM-DD HH:mm), and shows when each token was last used", async () => {
+    const { page, errors } = await signedInPage();
+    const US_DATE = /\b\d{1,2}\/\d{1,2}\/\d{2,4}\b/;
+    const TWELVE_HOUR = /\b\d{1,2}(:\d{2})?\s?(am|pm)\b/i;
+    const STAMP = /\b\d{4}-\d{2}-\d{2} \d{2}:\d{2}\b/;
+    const pages = ["/", "/reports", "/admin/tokens", "/admin/users"];
+    const week = (await page.locator("#na-h a").first().textContent()) ?? "";
+    expect(week).toMatch(/^\d{4}-W\d{2}$/);
+    pages.push(`/reports/${week}`);
+    for (const range of ["24h", "7d", "30d", "1y"]) pages.push(`/servers/demo-db-01?range=${range}`);
+    for (const url of pages) {
+      await page.goto(`${base}${url}`);
+      const text = (await page.locator("main").textContent()) ?? "";
+      expect(text, url).not.toMatch(US_DATE);
+      expect(text, url).not.toMatch(TWELVE_HOUR);
+      // Form fields show their own text: dates are typed as the page writes them, not in the locale's picker.
+      for (const input of await page.locator("main input:not([type=hidden])").all()) {
+        expect(await input.getAttribute("type"), url).not.toBe("date");
+        const value = await input.inputValue();
+        if (/\d/.test(value)) expect(value, url).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      }
+      if (!url.startsWith("/servers/")) continue;
+      expect(text, url).toMatch(STAMP);
+      // The interactive charts' x-axis labels (drawn on a canvas; app.ts publishes them).
+      await page.locator("figure.chart.is-live .uplot").first().waitFor();
+      for (const figure of await page.locator("figure.chart.is-live").all()) {
+        const labels = JSON.parse((await figure.getAttribute("data-x-labels")) ?? "[]") as string[];
+        expect(labels.length, url).toBeGreaterThan(1);
+        for (const label of labels)
+          for (const line of label.split("\n"))
+            expect(line, `${url}: ${JSON.stringify(label)}`).toMatch(
+              /^(\d{4}|\d{4}-\d{2}|\d{4}-\d{2}-\d{2}|\d{2}-\d{2}|\d{2}:\d{2})$/,
+            );
+      }
+    }
+
+    // Tokens: the column `central token list` has; every demo agent has uploaded, so each has a time.
+    await page.goto(`${base}/admin/tokens`);
+    const headers = await page.locator("main table thead th").allTextContents();
+    const at = headers.indexOf("Last used");
+    expect(at).toBeGreaterThan(0);
+    const lastUsed = await page
+      .locator("main table tbody tr")
+      .evaluateAll(
+        (trs, i) =>
+          trs.map((tr) => [tr.querySelector("th")?.textContent ?? "", tr.children[i]?.textContent ?? ""]),
+        at,
+      );
+    const demoRows = lastUsed.filter(([name]) => name!.startsWith("demo-"));
+    expect(demoRows.length).toBe(DEMO_FLEET.length);
+    for (const [name, used] of demoRows) expect(used, name).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/);
+    expect(errors).toEqual([]);
+  }, 120_000);
 
   it("puts a new server's one sample inside a 7-day axis, with a note, and survives a locale Intl rejects", async () => {
     const { page } = await signedInPage();

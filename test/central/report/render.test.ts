@@ -6,7 +6,6 @@ import { resolveReportWeek } from "../../../src/central/aggregate/week.js";
 import { buildWeeklyReport, renderReport, type WeeklyReport } from "../../../src/central/report/index.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { launchTestBrowser } from "../../helpers/browser.js";
-import { REPO_ROOT } from "../../helpers/cli.js";
 import { demoFleet } from "./demo-fleet.js";
 import { type TempStore, tempStore, upload } from "./store-helpers.js";
 
@@ -210,13 +209,6 @@ describe("renderReport", () => {
       expect(facts.mainWidth).toBe(680);
       expect(facts.text).toContain("Needs action");
       await page.screenshot({ path: path.join(dir, "report.png"), fullPage: false });
-      if (process.env.SRVUTIL_UPDATE_SCREENSHOT === "1") {
-        await page.screenshot({
-          path: path.join(REPO_ROOT, "docs/report-screenshot.png"),
-          clip: { x: 0, y: 0, width: 760, height: 2300 },
-          fullPage: true,
-        });
-      }
       // Phone: the layout shrinks to the screen instead of forcing sideways scrolling of the page.
       await page.setViewportSize({ width: 390, height: 844 });
       const phone = (await page.evaluate(
