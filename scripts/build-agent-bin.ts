@@ -230,6 +230,34 @@ function stripSignature(bytes: Buffer, format: Target["format"]): Buffer {
   return bytes;
 }
 
+/**
+ * LIEF (postject's ELF editor, compiled to WebAssembly) prints "Can't find
+ * string offset for section name '.note.100'" (and '.note') nine times per Linux
+ * binary: Node's official ELF builds carry note sections whose names are not
+ * in the section-name table, and LIEF names them by number instead. Harmless:
+ * postject adds its own note segment and does not touch those sections, and
+ * `npm run check:agent-bin` runs every Linux executable it writes. The
+ * WebAssembly module binds console.warn when `inject` instantiates it, so
+ * those lines are dropped here for the length of the call, and every other
+ * line is passed on.
+ */
+async function withoutLiefNoteWarnings<T>(run: () => Promise<T>): Promise<T> {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (
+      args.length === 1 &&
+      /^warning: Can't find string offset for section name '\.note(\.\d+)?'$/.test(String(args[0]))
+    )
+      return;
+    warn(...args);
+  };
+  try {
+    return await run();
+  } finally {
+    console.warn = warn;
+  }
+}
+
 async function buildTarget(target: Target, main: string): Promise<string> {
   const started = Date.now();
   const node = fetchRuntime(target.runtime);
@@ -244,10 +272,12 @@ async function buildTarget(target: Target, main: string): Promise<string> {
   const out = join(OUT_DIR, target.file);
   const temp = `${out}.tmp`;
   writeFileSync(temp, stripSignature(readFileSync(node), target.format));
-  await inject(temp, "NODE_SEA_BLOB", readFileSync(blob), {
-    sentinelFuse: SEA_FUSE,
-    ...(target.format === "macho" ? { machoSegmentName: "NODE_SEA" } : {}),
-  });
+  await withoutLiefNoteWarnings(() =>
+    inject(temp, "NODE_SEA_BLOB", readFileSync(blob), {
+      sentinelFuse: SEA_FUSE,
+      ...(target.format === "macho" ? { machoSegmentName: "NODE_SEA" } : {}),
+    }),
+  );
   // Copied, not renamed: `inject` wrote the file with one write() of ~95 MB, which leaves it in
   // the page cache as large folios, and a process mapping such a file is charged whole folios
   // (peak RSS +10–20 MiB for the same code, docs/agent.md). A copy (as `install` makes, or a
