@@ -8,7 +8,10 @@ import type { RawUploadStore } from "./raw-upload-store.js";
 import type { ReportArchiveStore } from "./report-archive-store.js";
 import type { RetentionStore } from "./retention-store.js";
 import type { RollupStore } from "./rollup-store.js";
+import type { TokenStore } from "./token-store.js";
 import type { UserStore } from "./user-store.js";
+
+export type { AgentTokenRecord, TokenRole, TokenStore, TokenUse } from "./token-store.js";
 
 /**
  * The storage port of the central server: everything the central keeps, on
@@ -78,34 +81,8 @@ export interface MetricsStore {
   samples(query: SampleQuery): AsyncIterable<MetricRow>;
   listServers(): Promise<ServerSummary[]>;
 
-  createAgentToken(token: AgentTokenRecord): Promise<void>;
-  findAgentToken(tokenId: string): Promise<AgentTokenRecord | null>;
-  listAgentTokens(): Promise<AgentTokenRecord[]>;
-  /** True when the server holds an active agent token (the seed bridge's enrolment check; by index, not a list). */
-  hasActiveAgentToken(server: string): Promise<boolean>;
-  /** Revokes every active token of a server; resolves to how many were revoked. */
-  revokeAgentTokens(server: string, revokedAt: number): Promise<number>;
-  /** Revokes one active token of a server (rotation); false when no active token of `server` has that id. */
-  revokeAgentToken(server: string, tokenId: string, revokedAt: number): Promise<boolean>;
-  /**
-   * Sets last_used_at of agent and viewer tokens in one transaction, never
-   * moving it backwards (auth/tokens.ts batches the uses of one event-loop
-   * turn, each token at most once a minute).
-   */
-  recordTokenUses(uses: readonly TokenUse[]): Promise<void>;
-
-  /** Read-API (viewer) tokens: same shape, `server` holds the viewer's name. */
-  createViewerToken(token: AgentTokenRecord): Promise<void>;
-  findViewerToken(tokenId: string): Promise<AgentTokenRecord | null>;
-  listViewerTokens(): Promise<AgentTokenRecord[]>;
-  revokeViewerTokens(name: string, revokedAt: number): Promise<number>;
-  revokeViewerToken(name: string, tokenId: string, revokedAt: number): Promise<boolean>;
-}
-
-export interface TokenUse {
-  role: "agent" | "viewer";
-  tokenId: string;
-  usedAt: number;
+  /** Agent and viewer tokens, keyed by role (./token-store.ts). */
+  readonly tokens: TokenStore;
 }
 
 export interface StoredUpload {
@@ -173,16 +150,4 @@ export interface ServerSummary {
   firstSeen: number;
   lastSeen: number;
   rows: number;
-}
-
-export interface AgentTokenRecord {
-  /** Public part of the token, used to look it up. */
-  tokenId: string;
-  server: string;
-  /** Hex SHA-256 of the secret part; the secret itself is never stored. */
-  secretHash: string;
-  createdAt: number;
-  revokedAt: number | null;
-  /** Last authenticated request, to the minute (epoch ms); null when never used. */
-  lastUsedAt: number | null;
 }

@@ -121,7 +121,7 @@ describe.each(backends)("mount limits on $name", { timeout: 120_000 }, ({ make, 
     const stored = await uploads(t);
     // A file whose write fails (its token was revoked) does not use up the quota.
     const revoked = await createAgentToken(t.store, "web-01");
-    await t.store.revokeAgentToken("web-01", revoked.split("_")[1]!, Date.now());
+    await t.store.tokens.revoke("agent", "web-01", revoked.split("_")[1]!, Date.now());
     await expect(
       ingest.ingestFile(file(sample("web-01", thisWeek(10), ["/failed"])), {
         expectedServer: "web-01",

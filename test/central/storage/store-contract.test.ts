@@ -257,8 +257,12 @@ describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
     const { store } = h!;
     const token = await createAgentToken(store, "web-01");
     const id = token.split("_")[1]!;
-    expect(await store.findAgentToken(id)).toMatchObject({ tokenId: id, server: "web-01", revokedAt: null });
-    await store.createViewerToken({
+    expect(await store.tokens.find("agent", id)).toMatchObject({
+      tokenId: id,
+      server: "web-01",
+      revokedAt: null,
+    });
+    await store.tokens.create("viewer", {
       tokenId: "v1",
       server: "ops",
       secretHash: "h",
@@ -266,16 +270,16 @@ describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
       revokedAt: null,
       lastUsedAt: null,
     });
-    expect(await store.findViewerToken("v1")).toMatchObject({ server: "ops" });
-    expect(await store.findAgentToken("v1")).toBeNull();
-    expect((await store.listAgentTokens()).map((t) => t.server)).toEqual(["web-01"]);
-    expect(await store.hasActiveAgentToken("web-01")).toBe(true);
-    expect(await store.hasActiveAgentToken("ops")).toBe(false); // a viewer's name is no agent's
-    expect(await store.revokeAgentTokens("web-01", 5)).toBe(1);
-    expect((await store.findAgentToken(id))!.revokedAt).toBe(5);
-    expect(await store.hasActiveAgentToken("web-01")).toBe(false);
-    expect(await store.revokeViewerTokens("ops", 6)).toBe(1);
-    expect((await store.listViewerTokens())[0]!.revokedAt).toBe(6);
+    expect(await store.tokens.find("viewer", "v1")).toMatchObject({ server: "ops" });
+    expect(await store.tokens.find("agent", "v1")).toBeNull();
+    expect((await store.tokens.list("agent")).map((t) => t.server)).toEqual(["web-01"]);
+    expect(await store.tokens.hasActive("agent", "web-01")).toBe(true);
+    expect(await store.tokens.hasActive("agent", "ops")).toBe(false); // a viewer's name is no agent's
+    expect(await store.tokens.revokeAll("agent", "web-01", 5)).toBe(1);
+    expect((await store.tokens.find("agent", id))!.revokedAt).toBe(5);
+    expect(await store.tokens.hasActive("agent", "web-01")).toBe(false);
+    expect(await store.tokens.revokeAll("viewer", "ops", 6)).toBe(1);
+    expect((await store.tokens.list("viewer"))[0]!.revokedAt).toBe(6);
   });
 
   it("rotates: revokes one token of a server by id, records last use (never backwards)", async () => {
@@ -283,23 +287,23 @@ describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
     const oldId = (await createAgentToken(store, "web-02")).split("_")[1]!;
     const newId = (await createAgentToken(store, "web-02")).split("_")[1]!;
     const otherId = (await createAgentToken(store, "web-03")).split("_")[1]!;
-    expect((await store.findAgentToken(oldId))!.lastUsedAt).toBeNull();
-    await store.recordTokenUses([{ role: "agent", tokenId: oldId, usedAt: 2_000 }]);
+    expect((await store.tokens.find("agent", oldId))!.lastUsedAt).toBeNull();
+    await store.tokens.recordUses([{ role: "agent", tokenId: oldId, usedAt: 2_000 }]);
     // An older write arriving late does not win; unknown ids are ignored.
-    await store.recordTokenUses([
+    await store.tokens.recordUses([
       { role: "agent", tokenId: oldId, usedAt: 1_000 },
       { role: "agent", tokenId: "000000000000", usedAt: 9_000 },
     ]);
-    expect((await store.findAgentToken(oldId))!.lastUsedAt).toBe(2_000);
+    expect((await store.tokens.find("agent", oldId))!.lastUsedAt).toBe(2_000);
     // The id must belong to that server: web-03's token is not revoked through web-02.
-    expect(await store.revokeAgentToken("web-02", otherId, 5)).toBe(false);
-    expect(await store.revokeAgentToken("web-02", oldId, 5)).toBe(true);
-    expect(await store.revokeAgentToken("web-02", oldId, 6)).toBe(false); // already revoked
-    const byId = new Map((await store.listAgentTokens()).map((t) => [t.tokenId, t]));
+    expect(await store.tokens.revoke("agent", "web-02", otherId, 5)).toBe(false);
+    expect(await store.tokens.revoke("agent", "web-02", oldId, 5)).toBe(true);
+    expect(await store.tokens.revoke("agent", "web-02", oldId, 6)).toBe(false); // already revoked
+    const byId = new Map((await store.tokens.list("agent")).map((t) => [t.tokenId, t]));
     expect(byId.get(oldId)).toMatchObject({ revokedAt: 5, lastUsedAt: 2_000 });
     expect(byId.get(newId)).toMatchObject({ revokedAt: null });
     expect(byId.get(otherId)).toMatchObject({ revokedAt: null });
-    await store.createViewerToken({
+    await store.tokens.create("viewer", {
       tokenId: "v2",
       server: "grafana",
       secretHash: "h",
@@ -307,21 +311,21 @@ describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
       revokedAt: null,
       lastUsedAt: null,
     });
-    await store.recordTokenUses([
+    await store.tokens.recordUses([
       { role: "viewer", tokenId: "v2", usedAt: 7_000 },
       { role: "agent", tokenId: newId, usedAt: 7_500 },
     ]);
-    expect((await store.findAgentToken(newId))!.lastUsedAt).toBe(7_500);
-    expect(await store.findViewerToken("v2")).toMatchObject({ lastUsedAt: 7_000 });
-    expect(await store.revokeViewerToken("grafana", "v2", 8)).toBe(true);
-    expect((await store.findViewerToken("v2"))!.revokedAt).toBe(8);
+    expect((await store.tokens.find("agent", newId))!.lastUsedAt).toBe(7_500);
+    expect(await store.tokens.find("viewer", "v2")).toMatchObject({ lastUsedAt: 7_000 });
+    expect(await store.tokens.revoke("viewer", "grafana", "v2", 8)).toBe(true);
+    expect((await store.tokens.find("viewer", "v2"))!.revokedAt).toBe(8);
   });
 
   it("refuses an upload whose agent token is no longer active, storing nothing, on every write path", async () => {
     const { store } = h!;
     const active = (await createAgentToken(store, "tok-01")).split("_")[1]!;
     const revoked = (await createAgentToken(store, "tok-01")).split("_")[1]!;
-    expect(await store.revokeAgentToken("tok-01", revoked, 5)).toBe(true);
+    expect(await store.tokens.revoke("agent", "tok-01", revoked, 5)).toBe(true);
     const rowsOf = (n: number, start: string) =>
       Array.from({ length: n }, (_, i) =>
         row("tok-01", new Date(Date.parse(start) + i * 60_000).toISOString(), "/"),

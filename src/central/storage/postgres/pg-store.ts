@@ -1,16 +1,14 @@
 import pg from "pg";
 import type { MetricRow } from "../../../protocol/index.js";
-import { type SampleDbRow, type TokenDbRow, toMetricRow, toTokenRecord } from "../db-rows.js";
+import { type SampleDbRow, toMetricRow } from "../db-rows.js";
 import { appliedMigrationsOf } from "../migration-log.js";
 import type {
-  AgentTokenRecord,
   IngestAnswer,
   IngestOutcome,
   SampleQuery,
   ServerSummary,
   Storage,
   StoredUpload,
-  TokenUse,
   UploadRecord,
 } from "../store.js";
 import { PgCoordinationStore } from "./coordination.js";
@@ -24,6 +22,7 @@ import { PgReportArchive } from "./report-archive.js";
 import { PgRetentionStore } from "./retention.js";
 import { PgRollupStore } from "./rollups.js";
 import { SAMPLE_COLUMNS, SAMPLE_INSERT_METHOD, type SampleInsertMethod } from "./sample-insert.js";
+import { PgTokenStore } from "./tokens.js";
 import { PgUserStore } from "./users.js";
 
 /**
@@ -107,6 +106,7 @@ const types = {
 export class PgStore implements Storage {
   readonly kind = "postgres" as const;
   readonly pool: pg.Pool;
+  readonly tokens: PgTokenStore;
   readonly rollups: PgRollupStore;
   readonly deliveries: PgDeliveryStore;
   readonly rawUploads: PgRawUploadStore;
@@ -146,6 +146,7 @@ export class PgStore implements Storage {
     this.pool.on("connect", (client) => {
       client.on("error", () => {});
     });
+    this.tokens = new PgTokenStore(this.pool);
     this.rollups = new PgRollupStore(this.pool);
     this.deliveries = new PgDeliveryStore(this.pool);
     this.rawUploads = new PgRawUploadStore(this.pool);
@@ -291,109 +292,5 @@ export class PgStore implements Storage {
       lastSeen: x.last_seen,
       rows: x.rows,
     }));
-  }
-
-  async createAgentToken(t: AgentTokenRecord): Promise<void> {
-    await this.pool.query(
-      "INSERT INTO agent_tokens (token_id, server, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
-      [t.tokenId, t.server, t.secretHash, t.createdAt, t.revokedAt],
-    );
-  }
-
-  async findAgentToken(tokenId: string): Promise<AgentTokenRecord | null> {
-    // Named: every upload asks this, so it is parsed and planned once per connection.
-    const r = await this.pool.query<TokenDbRow>({
-      name: "srvutil-find-agent-token",
-      text: "SELECT token_id, server, secret_hash, created_at, revoked_at, last_used_at FROM agent_tokens WHERE token_id = $1",
-      values: [tokenId],
-    });
-    return r.rows[0] === undefined ? null : toTokenRecord(r.rows[0]);
-  }
-
-  async listAgentTokens(): Promise<AgentTokenRecord[]> {
-    const r = await this.pool.query<TokenDbRow>(
-      'SELECT token_id, server, secret_hash, created_at, revoked_at, last_used_at FROM agent_tokens ORDER BY server COLLATE "C", created_at',
-    );
-    return r.rows.map(toTokenRecord);
-  }
-
-  async hasActiveAgentToken(server: string): Promise<boolean> {
-    const r = await this.pool.query({
-      name: "srvutil-has-active-agent-token",
-      text: "SELECT 1 FROM agent_tokens WHERE server = $1 AND revoked_at IS NULL LIMIT 1",
-      values: [server],
-    });
-    return r.rowCount === 1;
-  }
-
-  async revokeAgentTokens(server: string, revokedAt: number): Promise<number> {
-    const r = await this.pool.query(
-      "UPDATE agent_tokens SET revoked_at = $1 WHERE server = $2 AND revoked_at IS NULL",
-      [revokedAt, server],
-    );
-    return r.rowCount ?? 0;
-  }
-
-  async revokeAgentToken(server: string, tokenId: string, revokedAt: number): Promise<boolean> {
-    const r = await this.pool.query(
-      "UPDATE agent_tokens SET revoked_at = $1 WHERE server = $2 AND token_id = $3 AND revoked_at IS NULL",
-      [revokedAt, server, tokenId],
-    );
-    return r.rowCount === 1;
-  }
-
-  async recordTokenUses(uses: readonly TokenUse[]): Promise<void> {
-    // One statement per table for the whole batch (rows from arrays, as ingest does).
-    for (const [role, table] of [
-      ["agent", "agent_tokens"],
-      ["viewer", "viewer_tokens"],
-    ] as const) {
-      const mine = uses.filter((u) => u.role === role);
-      if (mine.length === 0) continue;
-      await this.pool.query(
-        `UPDATE ${table} t SET last_used_at = u.used_at
-         FROM unnest($1::text[], $2::int8[]) AS u(token_id, used_at)
-         WHERE t.token_id = u.token_id AND (t.last_used_at IS NULL OR t.last_used_at < u.used_at)`,
-        [mine.map((u) => u.tokenId), mine.map((u) => u.usedAt)],
-      );
-    }
-  }
-
-  async createViewerToken(t: AgentTokenRecord): Promise<void> {
-    await this.pool.query(
-      "INSERT INTO viewer_tokens (token_id, name, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
-      [t.tokenId, t.server, t.secretHash, t.createdAt, t.revokedAt],
-    );
-  }
-
-  async findViewerToken(tokenId: string): Promise<AgentTokenRecord | null> {
-    const r = await this.pool.query<TokenDbRow>(
-      "SELECT token_id, name AS server, secret_hash, created_at, revoked_at, last_used_at FROM viewer_tokens WHERE token_id = $1",
-      [tokenId],
-    );
-    return r.rows[0] === undefined ? null : toTokenRecord(r.rows[0]);
-  }
-
-  async listViewerTokens(): Promise<AgentTokenRecord[]> {
-    const r = await this.pool.query<TokenDbRow>(
-      'SELECT token_id, name AS server, secret_hash, created_at, revoked_at, last_used_at FROM viewer_tokens ORDER BY name COLLATE "C", created_at',
-    );
-    return r.rows.map(toTokenRecord);
-  }
-
-  async revokeViewerTokens(name: string, revokedAt: number): Promise<number> {
-    const r = await this.pool.query(
-      "UPDATE viewer_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
-      [revokedAt, name],
-    );
-    return r.rowCount ?? 0;
-  }
-
-  async revokeViewerToken(name: string, tokenId: string, revokedAt: number): Promise<boolean> {
-    const r = await this.pool.query(
-      "UPDATE viewer_tokens SET revoked_at = $1 WHERE name = $2 AND token_id = $3 AND revoked_at IS NULL",
-      [revokedAt, name, tokenId],
-    );
-    return r.rowCount === 1;
   }
 }
