@@ -75,7 +75,7 @@ describe("PostgreSQL rollups with concurrent writers and refreshers", () => {
     const refresher = async (store: PgStore, seed: number): Promise<void> => {
       const rr = rng(seed);
       while (writing) {
-        const step = await store.rollups.refresh({ maxBatches: 1, batchHours: 1 + Math.floor(rr() * 8) });
+        const step = await store.rollups.refresh({ maxBatches: 1, batchSize: 1 + Math.floor(rr() * 8) });
         refreshedHours += step.hours;
         if (rr() < 0.05) {
           // A zone first used mid-load: its days are filled from the hours while refreshers write them.

@@ -85,7 +85,7 @@ describe("PostgreSQL: sealing hours while uploads and refreshers run", () => {
     const refresher = async (store: PgStore, seed: number): Promise<void> => {
       const rr = rng(seed);
       while (writing) {
-        const step = await store.rollups.refresh({ maxBatches: 1, batchHours: 1 + Math.floor(rr() * 6) });
+        const step = await store.rollups.refresh({ maxBatches: 1, batchSize: 1 + Math.floor(rr() * 6) });
         refreshedHours += step.hours;
         if (!step.more) await new Promise((resolve) => setTimeout(resolve, 2));
       }

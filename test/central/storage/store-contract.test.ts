@@ -477,7 +477,7 @@ describe.each(factories)("Storage contract, rollups: %s", (_name, skipReason, ma
     for (const s of servers) await store.ingest(upload(`u-${s}`, s), awkwardRows(s));
     // Bounded steps: small batches until done.
     let steps = 0;
-    while ((await store.rollups.refresh({ maxBatches: 1, batchUploads: 1, batchHours: 2 })).more) steps++;
+    while ((await store.rollups.refresh({ maxBatches: 1, batchSize: 1 })).more) steps++;
     expect(steps).toBeGreaterThan(0);
     const read = await store.rollups.readDaily("Europe/Berlin", span, [...servers, "never-seen"]);
     expect([...read.keys()].sort()).toEqual([...servers, "never-seen"].sort());

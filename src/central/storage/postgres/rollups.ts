@@ -145,6 +145,18 @@ const SEAL_STEP_SERVER_HOURS = 20_000;
 
 /** Dirty hours claimed per transaction when the caller sets no bound. */
 const DEFAULT_BATCH_HOURS = 1000;
+/**
+ * Dirty (server, hour) buckets per "serving" step. The SQL runs off the
+ * event loop; what stays on it is parsing and folding the rows (60-s samples,
+ * a few mounts: about 200 rows an hour), a few milliseconds per step.
+ */
+const SERVING_BATCH_HOURS = 100;
+
+/** The port's neutral batch size in PostgreSQL's unit: dirty server-hours claimed per transaction. */
+function batchHoursFor(size: RollupRefreshOptions["batchSize"]): number {
+  if (size === "serving") return SERVING_BATCH_HOURS;
+  return size === undefined ? DEFAULT_BATCH_HOURS : Math.max(1, Math.floor(size));
+}
 
 /**
  * How an ingest upserts a dirty mark: `DO UPDATE … WHERE false` rather than
@@ -176,7 +188,7 @@ export class PgRollupStore implements RollupStore {
   }
 
   async refresh(options: RollupRefreshOptions = {}): Promise<RollupRefreshResult> {
-    const batchHours = options.batchHours ?? DEFAULT_BATCH_HOURS;
+    const batchHours = batchHoursFor(options.batchSize);
     const maxBatches = options.maxBatches ?? Number.POSITIVE_INFINITY;
     const total: RollupRefreshResult = { uploads: 0, hours: 0, rebuilt: false, more: false };
     const run = await refreshInBatches((step) => this.transaction(step), batchHours, maxBatches);

@@ -97,6 +97,33 @@ const SAMPLE_SELECT = `SELECT ${SAMPLE_FOLD_COLUMNS} FROM samples WHERE server =
 
 /** Uploads folded in per transaction, so a large catch-up does not hold the write lock for long. */
 const REFRESH_BATCH_UPLOADS = 500;
+/** Uploads folded in per "serving" step (about 5-10 ms of work on a busy fleet)… */
+const SERVING_BATCH_UPLOADS = 50;
+/** …and at most this many of their rows (one backlog file can hold 10,000). */
+const SERVING_BATCH_ROWS = 5_000;
+
+/** SQLite's bounds of one refresh: what RollupRefreshOptions translate to here. */
+export interface SqliteRefreshLimits {
+  /** Stop after this many transactions. Default: until done. */
+  maxBatches?: number;
+  /** Uploads folded in per transaction. */
+  batchUploads?: number;
+  /** Rows of those uploads per transaction (at least one upload goes in each). Default: no limit. */
+  batchRows?: number;
+}
+
+/** The port's neutral bounds in SQLite's units: uploads, and rows of them. */
+export function sqliteRefreshLimits(options: RollupRefreshOptions = {}): SqliteRefreshLimits {
+  const size = options.batchSize;
+  return {
+    ...(options.maxBatches !== undefined ? { maxBatches: options.maxBatches } : {}),
+    ...(size === "serving"
+      ? { batchUploads: SERVING_BATCH_UPLOADS, batchRows: SERVING_BATCH_ROWS }
+      : size !== undefined
+        ? { batchUploads: Math.max(1, Math.floor(size)) }
+        : {}),
+  };
+}
 
 /**
  * Server-hours sealed per transaction when the raw horizon moves by more
@@ -112,7 +139,7 @@ const SEAL_STEP_SERVER_HOURS = 5_000;
  * several processes: each batch is one IMMEDIATE transaction that also moves
  * the watermark, so every committed state equals "all uploads up to seq X".
  */
-export function refreshRollups(db: Database.Database, opts: RollupRefreshOptions = {}): RefreshResult {
+export function refreshRollups(db: Database.Database, opts: SqliteRefreshLimits = {}): RefreshResult {
   ensureRollupSchema(db);
   const batchUploads = opts.batchUploads ?? REFRESH_BATCH_UPLOADS;
   const batchRows = opts.batchRows ?? Number.POSITIVE_INFINITY;
@@ -449,7 +476,7 @@ export class SqliteRollupStore implements RollupStore {
   }
 
   async refresh(options?: RollupRefreshOptions): Promise<RollupRefreshResult> {
-    return refreshRollups(this.db, options);
+    return refreshRollups(this.db, sqliteRefreshLimits(options));
   }
 
   async rebuild(): Promise<RollupRefreshResult> {
