@@ -43,7 +43,14 @@ export interface Storage extends MetricsStore {
 
 /** Samples, uploads and tokens: the part of the port that ingest and authentication use. */
 export interface MetricsStore {
+  /**
+   * Names the backend in logs and messages. Code outside storage/ never
+   * branches on it: it asks `capabilities`, or a method does the
+   * backend-specific thing.
+   */
   readonly kind: "sqlite" | "postgres";
+  /** What the backend can do, for the callers whose behaviour depends on it. */
+  readonly capabilities: StorageCapabilities;
   /** Creates or upgrades the schema of every part (versioned migrations). Idempotent. */
   init(): Promise<void>;
   close(): Promise<void>;
@@ -83,6 +90,15 @@ export interface MetricsStore {
 
   /** Agent and viewer tokens, keyed by role (./token-store.ts). */
   readonly tokens: TokenStore;
+}
+
+export interface StorageCapabilities {
+  /**
+   * Several central instances can share this storage (a server database, not
+   * a local file): raw uploads then belong in the database, and a rebuild from
+   * one instance's local raw files would lose the others' uploads.
+   */
+  readonly shared: boolean;
 }
 
 export interface StoredUpload {

@@ -8,6 +8,7 @@ import type {
   SampleQuery,
   ServerSummary,
   Storage,
+  StorageCapabilities,
   StoredUpload,
   UploadRecord,
 } from "../store.js";
@@ -105,6 +106,7 @@ const types = {
 
 export class PgStore implements Storage {
   readonly kind = "postgres" as const;
+  readonly capabilities: StorageCapabilities = { shared: true };
   readonly pool: pg.Pool;
   readonly tokens: PgTokenStore;
   readonly rollups: PgRollupStore;

@@ -19,6 +19,7 @@ import type {
   SampleQuery,
   ServerSummary,
   Storage,
+  StorageCapabilities,
   StoredUpload,
   UploadRecord,
 } from "../store.js";
@@ -104,6 +105,7 @@ const SAMPLE_PAGE = 5000;
  */
 export class SqliteStore implements Storage {
   readonly kind = "sqlite" as const;
+  readonly capabilities: StorageCapabilities = { shared: false };
   /** The raw handle, for modules in storage/sqlite/ (rollups, deliveries) that own their own tables. */
   readonly db: Database.Database;
   readonly tokens: SqliteTokenStore;
