@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { InputError } from "../../errors.js";
 import { serverNameProblem } from "../../protocol/index.js";
-import type { AgentTokenRecord, MetricsStore, Storage, TokenRole, TokenUse } from "../storage/store.js";
+import type { AgentTokenRecord, Storage, TokenRole, TokenUse } from "../storage/store.js";
 import type { RateLimiter } from "./rate-limit.js";
 import type { AgentTokenCache } from "./token-cache.js";
 
@@ -147,7 +147,7 @@ export async function authenticate(
 export const TOKEN_USE_WRITE_INTERVAL_MS = 60_000;
 
 /** Per store: when each token's last use was last queued (epoch ms), and the uses waiting to be written. */
-const tokenUses = new WeakMap<MetricsStore, { written: Map<string, number>; pending: TokenUse[] }>();
+const tokenUses = new WeakMap<Storage, { written: Map<string, number>; pending: TokenUse[] }>();
 
 /**
  * Records a token's use without slowing ingest: each token at most once a
@@ -156,7 +156,7 @@ const tokenUses = new WeakMap<MetricsStore, { written: Map<string, number>; pend
  * failed write (database busy, store closing) only loses those last-use
  * times, never a request.
  */
-function noteTokenUse(store: MetricsStore, role: TokenRole, tokenId: string, now: number): void {
+function noteTokenUse(store: Storage, role: TokenRole, tokenId: string, now: number): void {
   let state = tokenUses.get(store);
   if (state === undefined) {
     state = { written: new Map(), pending: [] };
