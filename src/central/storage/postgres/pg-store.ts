@@ -22,7 +22,7 @@ import { PgRawUploadStore } from "./raw-uploads.js";
 import { PgReportArchive } from "./report-archive.js";
 import { PgRetentionStore } from "./retention.js";
 import { PgRollupStore } from "./rollups.js";
-import { SAMPLE_COLUMNS, SAMPLE_INSERT_METHOD, type SampleInsertMethod } from "./sample-insert.js";
+import { SAMPLE_COLUMNS, type SampleInserter } from "./sample-insert.js";
 import { PgTokenStore } from "./tokens.js";
 import { PgUserStore } from "./users.js";
 
@@ -119,17 +119,20 @@ export class PgStore implements Storage {
   readonly retention: PgRetentionStore;
   private readonly partitions: SamplePartitions;
 
-  private readonly insertMethod: SampleInsertMethod;
+  private readonly insertSamples: SampleInserter | undefined;
 
   /**
    * `schema`: a search_path to use (tests use a throwaway schema);
-   * `insertMethod`: how rows go in (benchmarks compare them; default the fastest).
+   * `insertSamples`: a hook for the benchmarks, which compare ways to insert
+   * rows (bench/support/pg-sample-insert.ts): every file then goes in through
+   * it in one transaction. Unset (the product), ingest picks its own way by
+   * the file's size (./ingest.ts).
    */
   constructor(
     connectionString: string,
-    options: { schema?: string; max?: number; insertMethod?: SampleInsertMethod } = {},
+    options: { schema?: string; max?: number; insertSamples?: SampleInserter } = {},
   ) {
-    this.insertMethod = options.insertMethod ?? SAMPLE_INSERT_METHOD;
+    this.insertSamples = options.insertSamples;
     this.pool = new pg.Pool({
       connectionString,
       max: options.max ?? 10,
@@ -214,7 +217,7 @@ export class PgStore implements Storage {
   ): Promise<IngestAnswer> {
     const once = async () => {
       await this.partitions.ensureFor(rows.map((r) => r.timestamp));
-      return ingestUpload(this.pool, upload, rows, this.insertMethod, unlessReplay);
+      return ingestUpload(this.pool, upload, rows, this.insertSamples, unlessReplay);
     };
     try {
       return await once();
