@@ -26,7 +26,7 @@ import { resolveReportWeek } from "../../src/central/aggregate/week.js";
 import { openStorage } from "../../src/central/storage/open.js";
 import type { SqliteStore } from "../../src/central/storage/sqlite/sqlite-store.js";
 import type { MetricRow } from "../../src/protocol/index.js";
-import { profileRows, randomProfile, rng } from "../../test/central/report/fleet.js";
+import { profileRows, randomProfile, rng } from "../../test/helpers/fleet.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const CLI = join(ROOT, "bin", "srvutil.js");

@@ -46,7 +46,7 @@ import { buildWeeklyReport, renderReport } from "../../src/central/report/index.
 import { openStorage } from "../../src/central/storage/open.js";
 import type { Storage } from "../../src/central/storage/store.js";
 import type { MetricRow } from "../../src/protocol/index.js";
-import { profileRows, randomProfile, rng } from "../../test/central/report/fleet.js";
+import { profileRows, randomProfile, rng } from "../../test/helpers/fleet.js";
 import { pgUrlWithSchema } from "../ingest/import-compare.js";
 import { DEFAULT_BENCH_PG_URL } from "../ingest/pg-bulk.js";
 import { seedSyntheticRollups } from "../support/synthetic-rollups.js";

@@ -16,7 +16,7 @@ import { utcWeekStart } from "../../../src/central/ingest/mount-limits.js";
 import { createIngestService } from "../../../src/central/serve.js";
 import { AgentTokenRevokedError, type Storage } from "../../../src/central/storage/store.js";
 import { type MetricRow, serializeMetricsCsv } from "../../../src/protocol/index.js";
-import { storeBackends, type TempStore } from "../report/store-helpers.js";
+import { storeBackends, type TempStore } from "../../helpers/store-backends.js";
 import { row } from "./fixtures.js";
 
 const HOUR = 3_600_000;

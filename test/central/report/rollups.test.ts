@@ -7,8 +7,8 @@ import { refreshRollups } from "../../../src/central/storage/sqlite/rollups.js";
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
-import { profileRows, randomProfile, rng } from "./fleet.js";
-import { storeBackends, type TempStore, upload } from "./store-helpers.js";
+import { profileRows, randomProfile, rng } from "../../helpers/fleet.js";
+import { storeBackends, type TempStore, upload } from "../../helpers/store-backends.js";
 
 /**
  * Rollups against raw rows, through the port (store.rollups), on SQLite and

@@ -11,8 +11,8 @@ import { lockAllServersForSession } from "../../../src/central/storage/postgres/
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
+import { profileRows, randomProfile, rng } from "../../helpers/fleet.js";
 import { createTestSchema, findTestPostgres, requirePostgres } from "../../helpers/postgres.js";
-import { profileRows, randomProfile, rng } from "../report/fleet.js";
 
 /**
  * Raw retention through the port on both backends: rows before the cutoff

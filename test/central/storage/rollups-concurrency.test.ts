@@ -6,9 +6,9 @@ import type { WeeklyReport } from "../../../src/central/report/types.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
 import { ROLLUP_SERVER_LOCK } from "../../../src/central/storage/postgres/rollups.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
+import { profileRows, randomProfile, rng } from "../../helpers/fleet.js";
 import { createTestSchema, findTestPostgres, type TestSchema } from "../../helpers/postgres.js";
-import { profileRows, randomProfile, rng } from "../report/fleet.js";
-import { upload } from "../report/store-helpers.js";
+import { upload } from "../../helpers/store-backends.js";
 
 /**
  * Several central instances (separate pools on one PostgreSQL schema) ingest

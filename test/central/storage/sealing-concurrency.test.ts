@@ -3,9 +3,9 @@ import { type HourAggregate, ServerRowAggregator } from "../../../src/central/ag
 import { hourlyCutoff } from "../../../src/central/retention.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
+import { profileRows, randomProfile, rng } from "../../helpers/fleet.js";
 import { createTestSchema, findTestPostgres, type TestSchema } from "../../helpers/postgres.js";
-import { profileRows, randomProfile, rng } from "../report/fleet.js";
-import { upload } from "../report/store-helpers.js";
+import { upload } from "../../helpers/store-backends.js";
 
 /**
  * Sealing hours while they take uploads, on PostgreSQL with several central

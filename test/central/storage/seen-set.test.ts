@@ -11,8 +11,8 @@ import { describe, expect, it } from "vitest";
 import { insertSeenSetsSql } from "../../../src/central/storage/postgres/sealed-hours.js";
 import { SeenSet } from "../../../src/central/storage/seen-set.js";
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
+import { rng } from "../../helpers/fleet.js";
 import { createTestSchema, findTestPostgres, requirePostgres } from "../../helpers/postgres.js";
-import { rng } from "../report/fleet.js";
 
 const PG = await findTestPostgres();
 const HOUR = 3_600_000;

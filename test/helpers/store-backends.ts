@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { openStorage } from "../../../src/central/storage/open.js";
-import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
-import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
-import type { Storage } from "../../../src/central/storage/store.js";
-import type { MetricRow } from "../../../src/protocol/index.js";
-import { createTestSchema, findTestPostgres } from "../../helpers/postgres.js";
+import { openStorage } from "../../src/central/storage/open.js";
+import { PgStore } from "../../src/central/storage/postgres/pg-store.js";
+import { SqliteStore } from "../../src/central/storage/sqlite/sqlite-store.js";
+import type { Storage } from "../../src/central/storage/store.js";
+import type { MetricRow } from "../../src/protocol/index.js";
+import { createTestSchema, findTestPostgres } from "./postgres.js";
 
 export interface TempStore {
   store: Storage;
