@@ -3,26 +3,65 @@ import os from "node:os";
 import path from "node:path";
 import { openStorage } from "../../src/central/storage/open.js";
 import { PgStore } from "../../src/central/storage/postgres/pg-store.js";
-import { SqliteStore } from "../../src/central/storage/sqlite/sqlite-store.js";
+import { SqliteStore, type SqliteStoreOptions } from "../../src/central/storage/sqlite/sqlite-store.js";
 import type { Storage } from "../../src/central/storage/store.js";
 import type { MetricRow } from "../../src/protocol/index.js";
 import { createTestSchema, findTestPostgres } from "./postgres.js";
 
+/**
+ * The one two-backend harness of the storage tests: every test that runs
+ * against the port on SQLite and PostgreSQL gets its stores here.
+ */
 export interface TempStore {
   store: Storage;
+  /** A temp directory of this store (SQLite: holds the database file), removed by cleanup. */
   dir: string;
+  /**
+   * Opens another handle on the same database, as a second central instance
+   * would (initialised; closed by cleanup).
+   */
+  another(): Promise<Storage>;
+  /** Closes every handle, drops the PostgreSQL schema, removes the directory. */
   cleanup(): Promise<void>;
 }
 
+export interface TempStoreOptions {
+  /** PostgreSQL: connections in each handle's pool (default 4). */
+  max?: number;
+  /** PostgreSQL: prefix of the throwaway schema's name. */
+  schemaPrefix?: string;
+  /** SQLite: options of each handle. */
+  sqlite?: SqliteStoreOptions;
+}
+
+export interface StoreBackend {
+  name: "sqlite" | "postgres";
+  /** Why this backend cannot run here (no PostgreSQL found), or undefined. */
+  skipReason: string | undefined;
+  make(options?: TempStoreOptions): Promise<TempStore>;
+}
+
 /** A real SQLite store in a fresh temp directory. */
-export async function tempStore(): Promise<TempStore> {
+export async function tempStore(options: TempStoreOptions = {}): Promise<TempStore> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-report-"));
-  const store = await openStorage(`sqlite:${path.join(dir, "srvutil.db")}`);
+  const file = path.join(dir, "srvutil.db");
+  const store =
+    options.sqlite === undefined
+      ? await openStorage(`sqlite:${file}`)
+      : new SqliteStore(file, options.sqlite);
+  if (options.sqlite !== undefined) await store.init();
+  const handles: Storage[] = [store];
   return {
     store,
     dir,
+    async another() {
+      const other = new SqliteStore(file, options.sqlite);
+      handles.push(other);
+      await other.init();
+      return other;
+    },
     async cleanup() {
-      await store.close();
+      for (const h of handles.reverse()) await h.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -33,28 +72,37 @@ export async function tempStore(): Promise<TempStore> {
  * test/helpers/postgres.ts finds it (else `skipReason` says why; tests call
  * ctx.skip with it, so the summary names them).
  */
-export async function storeBackends(): Promise<
-  { name: "sqlite" | "postgres"; skipReason: string | undefined; make: () => Promise<TempStore> }[]
-> {
+export async function storeBackends(): Promise<[sqlite: StoreBackend, postgres: StoreBackend]> {
   const pg = await findTestPostgres();
   return [
-    { name: "sqlite", skipReason: undefined, make: tempStore },
-    { name: "postgres", skipReason: pg.skipReason, make: () => tempPgStore(pg.url!) },
+    { name: "sqlite", skipReason: undefined, make: (options) => tempStore(options) },
+    { name: "postgres", skipReason: pg.skipReason, make: (options) => tempPgStore(pg.url!, options) },
   ];
 }
 
-/** A real PostgreSQL store in a throwaway schema (`max` connections in its pool). */
-export async function tempPgStore(url: string, max = 4): Promise<TempStore & { schema: string }> {
+/** A real PostgreSQL store in a throwaway schema. */
+export async function tempPgStore(
+  url: string,
+  options: TempStoreOptions = {},
+): Promise<TempStore & { schema: string }> {
+  const { max = 4, schemaPrefix } = options;
   const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-report-pg-"));
-  const { schema, drop } = await createTestSchema(url);
+  const { schema, drop } = await createTestSchema(url, schemaPrefix);
   const store = new PgStore(url, { schema, max });
+  const handles: Storage[] = [store];
   await store.init();
   return {
     store,
     dir,
     schema,
+    async another() {
+      const other = new PgStore(url, { schema, max });
+      handles.push(other);
+      await other.init();
+      return other;
+    },
     async cleanup() {
-      await store.close();
+      for (const h of handles.reverse()) await h.close();
       await drop();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -8,12 +8,10 @@ import { createAgentToken } from "../../../src/central/auth/tokens.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { createIngestService } from "../../../src/central/serve.js";
 import { createApiApp } from "../../../src/central/server.js";
-import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
-import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { utcMidnightDaysAgo } from "../../helpers/clock.js";
-import { createTestSchema, findTestPostgres } from "../../helpers/postgres.js";
+import { type StoreBackend, storeBackends } from "../../helpers/store-backends.js";
 import { csvFor, row } from "../ingest/fixtures.js";
 
 /**
@@ -24,49 +22,18 @@ import { csvFor, row } from "../ingest/fixtures.js";
  * part of the port has its own contract on both backends, with two
  * instances each (test/central/delivery/store-contract.test.ts).
  */
-const PG = await findTestPostgres();
+const BACKENDS = await storeBackends();
 
 interface Harness {
   store: Storage;
   cleanup(): Promise<void>;
 }
 
-const factories: [string, string | undefined, () => Promise<Harness>][] = [
-  [
-    "sqlite",
-    undefined,
-    async () => {
-      const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-contract-"));
-      const store = new SqliteStore(path.join(dir, "c.db"));
-      await store.init();
-      return {
-        store,
-        cleanup: async () => {
-          await store.close();
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  ],
-  [
-    "postgres",
-    PG.skipReason,
-    async () => {
-      const url = PG.url!;
-      const { schema, drop } = await createTestSchema(url);
-      const store = new PgStore(url, { schema, max: 4 });
-      await store.init();
-      await store.init(); // idempotent
-      return {
-        store,
-        cleanup: async () => {
-          await store.close();
-          await drop();
-        },
-      };
-    },
-  ],
-];
+async function make(backend: StoreBackend): Promise<Harness> {
+  const t = await backend.make();
+  if (backend.name === "postgres") await t.store.init(); // idempotent
+  return t;
+}
 
 async function collect(it: AsyncIterable<MetricRow>): Promise<MetricRow[]> {
   const out: MetricRow[] = [];
@@ -83,10 +50,11 @@ const upload = (id: string, server: string) => ({
   bytes: 10,
 });
 
-describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
+describe.each(BACKENDS)("Storage contract: $name", (backend) => {
+  const { skipReason } = backend;
   let h: Harness | undefined;
   beforeAll(async () => {
-    if (skipReason === undefined) h = await make();
+    if (skipReason === undefined) h = await make(backend);
   });
   afterAll(async () => {
     await h?.cleanup();
@@ -413,11 +381,12 @@ function awkwardRows(server: string): MetricRow[] {
   ];
 }
 
-describe.each(factories)("Storage contract, rollups: %s", (_name, skipReason, make) => {
+describe.each(BACKENDS)("Storage contract, rollups: $name", (backend) => {
+  const { skipReason } = backend;
   let h: Harness | undefined;
   beforeEach(async (ctx) => {
     if (skipReason !== undefined) ctx.skip(skipReason);
-    h = await make();
+    h = await make(backend);
   });
   afterEach(async () => {
     await h?.cleanup();
