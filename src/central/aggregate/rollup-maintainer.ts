@@ -1,5 +1,5 @@
 import type { AutomationLog } from "../automation-log.js";
-import type { RollupRefreshResult, RollupStore } from "../storage/rollup-store.js";
+import type { RollupRefreshResult, RollupStore } from "../storage/rollups/port.js";
 
 /** How often `central serve` folds new uploads into the rollups. */
 export const ROLLUP_REFRESH_MS = 30_000;

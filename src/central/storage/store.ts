@@ -5,7 +5,7 @@ import type { AppliedMigration } from "./migration-log.js";
 import type { RawUploadStore } from "./raw-upload-store.js";
 import type { ReportArchiveStore } from "./report-archive-store.js";
 import type { RetentionStore } from "./retention-store.js";
-import type { RollupStore } from "./rollup-store.js";
+import type { RollupStore } from "./rollups/port.js";
 import type { SampleStore } from "./sample-store.js";
 import type { TokenStore } from "./token-store.js";
 import type { UserStore } from "./user-store.js";
@@ -36,7 +36,7 @@ export type { AgentTokenRecord, TokenRole, TokenStore, TokenUse } from "./token-
  * |---|---|---|
  * | samples | `store.ingest`, `store.samples`, … (./sample-store.ts) | uploads and their rows |
  * | tokens | `store.tokens` (./token-store.ts) | agent and viewer tokens, keyed by role |
- * | rollups | `store.rollups` (./rollup-store.ts) | hourly and daily rollups of the samples |
+ * | rollups | `store.rollups` (./rollups/port.ts) | hourly and daily rollups of the samples |
  * | deliveries | `store.deliveries` (./delivery-store.ts) | report deliveries per (week, group) |
  * | raw uploads | `store.rawUploads` (./raw-upload-store.ts) | uploaded files kept in the database |
  * | coordination | `store.coordination` (./coordination-store.ts) | job leases, instance heartbeats |

@@ -3,7 +3,7 @@ import { aggregateRows, type HourAggregate } from "../../../src/central/aggregat
 import { localDays, resolveReportWeek } from "../../../src/central/aggregate/week.js";
 import { buildWeeklyReport } from "../../../src/central/report/index.js";
 import type { WeeklyReport } from "../../../src/central/report/types.js";
-import { refreshRollups } from "../../../src/central/storage/sqlite/rollups.js";
+import { refreshRollups } from "../../../src/central/storage/rollups/sqlite/rollups.js";
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";

@@ -11,8 +11,8 @@ import {
   type WeeklyReport,
 } from "../../../src/central/report/index.js";
 import { openStorage } from "../../../src/central/storage/open.js";
+import { ROLLUP_MIGRATIONS } from "../../../src/central/storage/rollups/sqlite/schema.js";
 import { runMigrations } from "../../../src/central/storage/sqlite/migrate.js";
-import { ROLLUP_MIGRATIONS } from "../../../src/central/storage/sqlite/rollup-schema.js";
 import { type TempStore, tempStore, upload } from "../../helpers/store-backends.js";
 import { DAY, diurnal, GiB, HOUR, type Shape, shapeRows } from "./shaped.js";
 

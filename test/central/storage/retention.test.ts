@@ -7,7 +7,7 @@ import { pruneReceivedMetrics, rawCutoff, runRetention } from "../../../src/cent
 import { SamplePartitions } from "../../../src/central/storage/postgres/partitions.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
 import { deleteFoldedSamples } from "../../../src/central/storage/postgres/retention.js";
-import { lockAllServersForSession } from "../../../src/central/storage/postgres/rollups.js";
+import { lockAllServersForSession } from "../../../src/central/storage/rollups/postgres/rollups.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { profileRows, randomProfile, rng } from "../../helpers/fleet.js";

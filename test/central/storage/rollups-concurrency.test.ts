@@ -4,7 +4,7 @@ import { resolveReportWeek } from "../../../src/central/aggregate/week.js";
 import { buildWeeklyReport } from "../../../src/central/report/index.js";
 import type { WeeklyReport } from "../../../src/central/report/types.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
-import { ROLLUP_SERVER_LOCK } from "../../../src/central/storage/postgres/rollups.js";
+import { ROLLUP_SERVER_LOCK } from "../../../src/central/storage/rollups/postgres/rollups.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { profileRows, randomProfile, rng } from "../../helpers/fleet.js";
 import { createTestSchema, findTestPostgres, type TestSchema } from "../../helpers/postgres.js";

@@ -2,8 +2,8 @@ import type pg from "pg";
 import type { MetricRow } from "../../../protocol/index.js";
 import { HOUR_MS } from "../../aggregate/rows.js";
 import { sampleValues, toStoredUpload, type UploadDbRow, uploadKeyValues } from "../db-rows.js";
+import { DIRTY_MARK_CONFLICT } from "../rollups/postgres/rollups.js";
 import { AgentTokenRevokedError, type IngestAnswer, type StoredUpload, type UploadRecord } from "../store.js";
-import { DIRTY_MARK_CONFLICT } from "./rollups.js";
 import { COPY_MIN_ROWS, insertSamples, SAMPLE_COLUMNS, type SampleInserter } from "./sample-insert.js";
 import { inTransaction } from "./transaction.js";
 
@@ -22,7 +22,7 @@ import { inTransaction } from "./transaction.js";
  *   (./sample-insert.ts); there the rows are the cost.
  *
  * Rollup dirty marks: only the hours of rows that were new (a replayed row
- * changes no rollup), upserted as DIRTY_MARK_CONFLICT says (./rollups.ts).
+ * changes no rollup), upserted as DIRTY_MARK_CONFLICT says (../rollups/postgres/rollups.ts).
  */
 export async function ingestUpload(
   pool: pg.Pool,

@@ -2,6 +2,7 @@ import pg from "pg";
 import type { MetricRow } from "../../../protocol/index.js";
 import { type SampleDbRow, toMetricRow } from "../db-rows.js";
 import { appliedMigrationsOf } from "../migration-log.js";
+import { PgRollupStore } from "../rollups/postgres/rollups.js";
 import type {
   IngestAnswer,
   IngestOutcome,
@@ -21,7 +22,6 @@ import { DISTRIBUTION_KEY_MIGRATIONS, PARTITION_MIGRATIONS, SamplePartitions } f
 import { PgRawUploadStore } from "./raw-uploads.js";
 import { PgReportArchive } from "./report-archive.js";
 import { PgRetentionStore } from "./retention.js";
-import { PgRollupStore } from "./rollups.js";
 import { SAMPLE_COLUMNS, type SampleInserter } from "./sample-insert.js";
 import { PgTokenStore } from "./tokens.js";
 import { PgUserStore } from "./users.js";
@@ -36,7 +36,7 @@ import { PgUserStore } from "./users.js";
  * `samples` is partitioned by week (./partitions.ts); the partitions a file
  * needs are created before its transaction.
  *
- * Deliveries live in ./deliveries.ts, rollups in ./rollups.ts and raw
+ * Deliveries live in ./deliveries.ts, rollups in ../rollups/postgres/rollups.ts and raw
  * retention in ./retention.ts, on the same connection pool.
  */
 

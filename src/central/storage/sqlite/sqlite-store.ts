@@ -13,6 +13,8 @@ import {
   uploadKeyValues,
 } from "../db-rows.js";
 import { appliedMigrationsOf } from "../migration-log.js";
+import { SqliteRollupStore } from "../rollups/sqlite/rollups.js";
+import { ensureRollupSchema } from "../rollups/sqlite/schema.js";
 import type {
   IngestAnswer,
   IngestOutcome,
@@ -31,8 +33,6 @@ import { runMigrations } from "./migrate.js";
 import { insertSqliteRawUpload, SqliteRawUploadStore } from "./raw-uploads.js";
 import { SqliteReportArchive } from "./report-archive.js";
 import { SqliteRetentionStore } from "./retention.js";
-import { ensureRollupSchema } from "./rollup-schema.js";
-import { SqliteRollupStore } from "./rollups.js";
 import { METRICS_MIGRATIONS } from "./schema.js";
 import { SqliteTokenStore } from "./tokens.js";
 import { SqliteUserStore } from "./users.js";

@@ -5,8 +5,10 @@ import {
   HOUR_MS,
   type HourAggregate,
   hourlyRollupsFit,
-} from "../../aggregate/rows.js";
-import { BUCKET_COLUMNS, hourAggregates, MOUNT_COLUMNS, type TouchedRange } from "../rollup-buckets.js";
+} from "../../../aggregate/rows.js";
+import { type Migration, runPgMigrations } from "../../postgres/migrate.js";
+import { inTransaction } from "../../postgres/transaction.js";
+import { BUCKET_COLUMNS, hourAggregates, MOUNT_COLUMNS, type TouchedRange } from "../buckets.js";
 import {
   firstDateFrom,
   foldFrom,
@@ -19,10 +21,9 @@ import {
   type RollupStore,
   rawHorizonHour,
   sealStepMs,
-} from "../rollup-store.js";
+} from "../port.js";
 import { replaceDaysInSql } from "./day-fold-sql.js";
 import { recomputeHoursInSql } from "./hour-buckets-sql.js";
-import { type Migration, runPgMigrations } from "./migrate.js";
 import {
   bucketColumnsDdl,
   computeDays,
@@ -30,7 +31,7 @@ import {
   mountColumnsDdl,
   readDailyRows,
   serversIn,
-} from "./rollup-rows.js";
+} from "./rows.js";
 import {
   deleteMarks,
   foldSealedHours,
@@ -39,15 +40,14 @@ import {
   SEEN_SETS_MIGRATION,
   sealHours,
 } from "./sealed-hours.js";
-import { inTransaction } from "./transaction.js";
 
 /**
  * Hourly and daily rollups on PostgreSQL, for several central instances
  * writing and refreshing at once. The tables and figures are those of
- * SQLite (../sqlite/rollup-schema.ts, encoding in ../rollup-buckets.ts): hour
+ * SQLite (../sqlite/schema.ts, encoding in ../buckets.ts): hour
  * buckets recomputed from the raw samples (here by SQL that mirrors
  * aggregate/rows.ts, ./hour-buckets-sql.ts), days merged from hours by SQL
- * that mirrors mergeBucket (./day-fold-sql.ts, called from ./rollup-rows.ts).
+ * that mirrors mergeBucket (./day-fold-sql.ts, called from ./rows.ts).
  *
  * What is new is how a refresh finds its work. SQLite follows uploads.seq,
  * which is only sound when commits happen in seq order; on PostgreSQL

@@ -6,7 +6,8 @@ import {
   HOUR_MS,
   type HourAggregate,
   type MountLast,
-} from "../../aggregate/rows.js";
+} from "../../../aggregate/rows.js";
+import { prepared } from "../../sqlite/prepared.js";
 import {
   BUCKET_COLUMNS,
   type BucketTuple,
@@ -21,7 +22,7 @@ import {
   SAMPLE_FOLD_COLUMNS,
   type SampleTuple,
   type TouchedRange,
-} from "../rollup-buckets.js";
+} from "../buckets.js";
 import {
   firstDateFrom,
   foldFrom,
@@ -34,11 +35,10 @@ import {
   type RollupStore,
   rawHorizonHour,
   sealStepMs,
-} from "../rollup-store.js";
+} from "../port.js";
 import { foldSealedHour, hourRuns, type StoredHour } from "../sealed-hours.js";
 import { SeenSet } from "../seen-set.js";
-import { prepared } from "./prepared.js";
-import { readDailyRollups, readHourlyRollups, refreshDailyForRanges } from "./rollup-days.js";
+import { readDailyRollups, readHourlyRollups, refreshDailyForRanges } from "./days.js";
 import {
   BUCKET_PLACEHOLDERS,
   ensureRollupSchema,
@@ -46,7 +46,7 @@ import {
   registerRollupZone,
   stateGet,
   stateSet,
-} from "./rollup-schema.js";
+} from "./schema.js";
 
 /**
  * Hourly and daily rollups of the samples table, so a report reads
@@ -85,7 +85,7 @@ import {
  * horizon are sealed (their raw rows pruned): there a refresh folds only the
  * rows whose timestamps the hour's seen set does not list, each sample once.
  *
- * Tables and migrations: ./rollup-schema.ts; daily folds and reads: ./rollup-days.ts.
+ * Tables and migrations: ./schema.ts; daily folds and reads: ./days.ts.
  */
 
 type RefreshResult = RollupRefreshResult;
@@ -217,7 +217,7 @@ function refreshBatch(
 
 /**
  * Folds the hours of `ranges`: from the raw rows from the raw horizon on,
- * the sealed way before it (./sealed-hours.ts); then recomputes the days
+ * the sealed way before it (../sealed-hours.ts); then recomputes the days
  * around every hour that changed. Returns the hours written.
  */
 function foldRanges(db: Database.Database, ranges: readonly TouchedRange[], rawHorizon: number): number {
@@ -317,7 +317,7 @@ function recomputeHours(db: Database.Database, range: TouchedRange): number {
 
 /**
  * Folds the rows of one server's sealed hours in [from, to) into their
- * buckets, each row once (./sealed-hours.ts), a day of rows at a time.
+ * buckets, each row once (../sealed-hours.ts), a day of rows at a time.
  * Returns the hours that changed, one range each.
  */
 function foldSealedRange(db: Database.Database, range: TouchedRange): TouchedRange[] {

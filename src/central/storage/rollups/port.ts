@@ -1,4 +1,4 @@
-import type { DayAggregate, DaySpan, HourAggregate } from "../aggregate/rows.js";
+import type { DayAggregate, DaySpan, HourAggregate } from "../../aggregate/rows.js";
 
 /**
  * Hourly and daily rollups behind one port, so a report (and the dashboard)
