@@ -23,10 +23,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { resolveReportWeek } from "../../src/central/aggregate/week.js";
-import { openStorage } from "../../src/central/storage/open.js";
-import type { SqliteStore } from "../../src/central/storage/sqlite/sqlite-store.js";
+import { SqliteStore } from "../../src/central/storage/sqlite/sqlite-store.js";
 import type { MetricRow } from "../../src/protocol/index.js";
-import { profileRows, randomProfile, rng } from "../../test/central/report/fleet.js";
+import { profileRows, randomProfile, rng } from "../../test/helpers/fleet.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const CLI = join(ROOT, "bin", "srvutil.js");
@@ -55,7 +54,8 @@ const dbFile = join(work, "srvutil.db");
 
 /** A small fleet straight into SQLite (bench:ingest measures the upload path; this is about start-up). */
 async function seed(): Promise<number> {
-  const store = (await openStorage(`sqlite:${dbFile}`)) as SqliteStore;
+  const store = new SqliteStore(dbFile);
+  await store.init();
   const week = resolveReportWeek(WEEK, TZ);
   const from = week.to - DAYS * 86_400_000;
   const r = rng(7);

@@ -4,7 +4,7 @@
  * seeded with 1,000 servers (any number works) with 13 months of hourly rollups (2 mounts each).
  *
  * 1. Seed: hour buckets written straight into the rollup tables by
- *    storage/synthetic-rollups.ts, ~9.5 M of them. SQLite once (cached in
+ *    bench/support/synthetic-rollups.ts, ~9.5 M of them. SQLite once (cached in
  *    .tmp/bench-dashboard/, delete it to reseed); PostgreSQL every run, in a
  *    throwaway schema dropped at the end.
  * 2. The first 1-year view of up to ROUNDS servers, one each (it fills that
@@ -35,9 +35,9 @@ import { createApiApp } from "../../src/central/server.js";
 import { openStorage } from "../../src/central/storage/open.js";
 import { PgStore } from "../../src/central/storage/postgres/pg-store.js";
 import type { Storage } from "../../src/central/storage/store.js";
-import { seedSyntheticRollups } from "../../src/central/storage/synthetic-rollups.js";
 import { launchTestBrowser } from "../../test/helpers/browser.js";
 import { createTestSchema } from "../../test/helpers/postgres.js";
+import { seedSyntheticRollups } from "../support/synthetic-rollups.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SERVERS = Number(process.env.SRVUTIL_BENCH_SERVERS ?? 1000);

@@ -18,7 +18,7 @@ import { importDirectory } from "../../src/central/ingest/bulk.js";
 import { createIngestService } from "../../src/central/serve.js";
 import { openStorage } from "../../src/central/storage/open.js";
 import { type MetricRow, serializeMetricsCsv } from "../../src/protocol/index.js";
-import { profileRows, randomProfile, rng } from "../../test/central/report/fleet.js";
+import { profileRows, randomProfile, rng } from "../../test/helpers/fleet.js";
 import { DEFAULT_BENCH_PG_URL } from "./pg-bulk.js";
 
 const DAY = 86_400_000;

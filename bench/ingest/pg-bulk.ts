@@ -14,12 +14,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { PgStore } from "../../src/central/storage/postgres/pg-store.js";
-import {
-  SAMPLE_INSERT_METHODS,
-  type SampleInsertMethod,
-} from "../../src/central/storage/postgres/sample-insert.js";
 import { SqliteStore } from "../../src/central/storage/sqlite/sqlite-store.js";
 import type { MetricRow } from "../../src/protocol/index.js";
+import {
+  insertOptions,
+  SAMPLE_INSERT_METHODS,
+  type SampleInsertMethod,
+} from "../support/pg-sample-insert.js";
 import {
   BACKLOG_SAMPLES,
   BACKLOG_START,
@@ -95,7 +96,7 @@ async function pgRound(url: string, method: SampleInsertMethod, sc: Scenario): P
   await admin.connect();
   try {
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`);
-    const store = new PgStore(url, { schema, insertMethod: method, max: 8 });
+    const store = new PgStore(url, { schema, ...insertOptions(method), max: 8 });
     try {
       await store.init();
       if (sc.prefill) await ingestAll((f, i) => store.ingest(upload(i, f[0]!.server, "pre"), f), sc.files, 1);

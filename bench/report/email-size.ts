@@ -19,9 +19,9 @@ import { resolveReportWeek } from "../../src/central/aggregate/week.js";
 import { composeReportMail } from "../../src/central/delivery/composer.js";
 import { OutboxMailTransport } from "../../src/central/mail/transport.js";
 import { buildWeeklyReport, renderReport, type WeeklyReport } from "../../src/central/report/index.js";
-import { seedFleet } from "../../test/central/report/seeded-fleet.js";
-import { tempStore } from "../../test/central/report/store-helpers.js";
-import { syntheticReport } from "../../test/central/report/synthetic-report.js";
+import { seedFleet } from "../../test/helpers/seeded-fleet.js";
+import { tempStore } from "../../test/helpers/store-backends.js";
+import { syntheticReport } from "../../test/helpers/synthetic-report.js";
 
 const TZ = "Europe/Berlin";
 const WEEK = resolveReportWeek("2026-W47", TZ);

@@ -26,7 +26,7 @@
  * central's disk (docs/scaling.md).
  *
  * SRVUTIL_BENCH_SYNTHETIC=1 replaces steps 1–2 with seedSyntheticRollups
- * (storage/synthetic-rollups.ts): hour buckets for DAYS days, two mounts per
+ * (bench/support/synthetic-rollups.ts): hour buckets for DAYS days, two mounts per
  * server, written straight into the rollup tables (no samples, so use it with
  * SRVUTIL_BENCH_SKIP_RAW=1). The report reads the same volume (one bucket per
  * server-hour, 1–3 mounts averaging 2 in the ingested fleet, and no server whose
@@ -45,11 +45,11 @@ import { resolveReportWeek } from "../../src/central/aggregate/week.js";
 import { buildWeeklyReport, renderReport } from "../../src/central/report/index.js";
 import { openStorage } from "../../src/central/storage/open.js";
 import type { Storage } from "../../src/central/storage/store.js";
-import { seedSyntheticRollups } from "../../src/central/storage/synthetic-rollups.js";
 import type { MetricRow } from "../../src/protocol/index.js";
-import { profileRows, randomProfile, rng } from "../../test/central/report/fleet.js";
+import { profileRows, randomProfile, rng } from "../../test/helpers/fleet.js";
 import { pgUrlWithSchema } from "../ingest/import-compare.js";
 import { DEFAULT_BENCH_PG_URL } from "../ingest/pg-bulk.js";
+import { seedSyntheticRollups } from "../support/synthetic-rollups.js";
 
 const TZ = "Europe/Berlin";
 const WEEK = "2026-W47";

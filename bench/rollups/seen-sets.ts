@@ -90,7 +90,8 @@ async function seenBytes(store: Storage): Promise<{ rows: number; payload: numbe
     ).rows[0]!;
     return { rows: r.n, payload: r.payload, table: r.table };
   }
-  const db = (store as SqliteStore).db;
+  if (!(store instanceof SqliteStore)) throw new Error(`seenBytes: no reader for a ${store.kind} store`);
+  const db = store.db;
   const [n, payload] = db
     .prepare("SELECT count(*), coalesce(sum(length(seen)), 0) FROM rollup_hour_seen")
     .raw()

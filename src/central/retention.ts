@@ -1,7 +1,7 @@
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { SamplePruneResult } from "./storage/retention-store.js";
-import type { RollupPruneResult } from "./storage/rollup-store.js";
+import type { RollupPruneResult } from "./storage/rollups/port.js";
 import type { Storage } from "./storage/store.js";
 
 /**

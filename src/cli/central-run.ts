@@ -51,8 +51,8 @@ export async function tokenAddCommand(name: string, roleOption: string): Promise
 export async function tokenListCommand(): Promise<void> {
   await withStore(async (store) => {
     const rows = [
-      ...(await store.listAgentTokens()).map((t) => ({ ...t, role: "agent" })),
-      ...(await store.listViewerTokens()).map((t) => ({ ...t, role: "viewer" })),
+      ...(await store.tokens.list("agent")).map((t) => ({ ...t, role: "agent" })),
+      ...(await store.tokens.list("viewer")).map((t) => ({ ...t, role: "viewer" })),
     ];
     const minute = (ms: number) => `${new Date(ms).toISOString().slice(0, 16)}Z`;
     const lines = [["ROLE", "NAME", "TOKEN ID", "CREATED", "LAST USED", "STATUS"]];
@@ -75,8 +75,7 @@ export async function tokenRevokeCommand(name: string, roleOption: string, id?: 
   if (id !== undefined) return tokenRevokeOne(name, role, id);
   await withStore(async (store, config) => {
     const now = Date.now();
-    const n =
-      role === "agent" ? await store.revokeAgentTokens(name, now) : await store.revokeViewerTokens(name, now);
+    const n = await store.tokens.revokeAll(role, name, now);
     new AutomationLog(config.paths.automationLog, config.logRotation).info("token revoked", {
       role,
       name,
@@ -177,10 +176,7 @@ async function tokenRevokeOne(name: string, role: "agent" | "viewer", id: string
   }
   await withStore(async (store, config) => {
     const now = Date.now();
-    const revoked =
-      role === "agent"
-        ? await store.revokeAgentToken(name, tokenId, now)
-        : await store.revokeViewerToken(name, tokenId, now);
+    const revoked = await store.tokens.revoke(role, name, tokenId, now);
     if (!revoked) {
       throw new TokenInputError(
         `no active ${role} token ${tokenId} for '${name}' (see \`srvutil central token list\`)`,
@@ -192,7 +188,7 @@ async function tokenRevokeOne(name: string, role: "agent" | "viewer", id: string
       tokenId,
       count: 1,
     });
-    const all = role === "agent" ? await store.listAgentTokens() : await store.listViewerTokens();
+    const all = await store.tokens.list(role);
     const left = all.filter((t) => t.server === name && t.revokedAt === null).length;
     process.stdout.write(
       `Revoked ${role} token ${tokenId} of '${name}'; ${left} active token${left === 1 ? "" : "s"} left\n`,

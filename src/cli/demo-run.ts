@@ -70,7 +70,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     const tokens: { profile: (typeof DEMO_FLEET)[number]; token: string }[] = [];
     await Promise.all(
       DEMO_FLEET.map(async (profile) => {
-        await store.revokeAgentTokens(profile.name, Date.now());
+        await store.tokens.revokeAll("agent", profile.name, Date.now());
         const token = await createAgentToken(store, profile.name);
         tokens.push({ profile, token });
         for (const file of simulateServer(profile, range)) {
@@ -102,7 +102,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       SRVUTIL_AGENT_TOKEN: "pending",
       SRVUTIL_AGENT_DIR: agentDir,
     });
-    await store.revokeAgentTokens(resolved.serverName, Date.now());
+    await store.tokens.revokeAll("agent", resolved.serverName, Date.now());
     const agentConfig = { ...resolved, token: await createAgentToken(store, resolved.serverName) };
     const agentRun = await runAgentOnce(agentConfig);
     const s = agentRun.sample;

@@ -1,16 +1,5 @@
 import type { AutomationLog } from "../automation-log.js";
-import type { RollupRefreshResult, RollupStore } from "../storage/rollup-store.js";
-
-/** Uploads folded into the rollups per step while serving (about 5-10 ms of work on a busy fleet). */
-const SERVE_REFRESH_BATCH_UPLOADS = 50;
-/** …and at most this many of their rows (one backlog file can hold 10,000). */
-const SERVE_REFRESH_BATCH_ROWS = 5_000;
-/**
- * PostgreSQL: dirty (server, hour) buckets per step. The SQL runs off the
- * event loop; what stays on it is parsing and folding the rows (60-s samples,
- * a few mounts: about 200 rows an hour), a few milliseconds per step.
- */
-const SERVE_REFRESH_BATCH_HOURS = 100;
+import type { RollupRefreshResult, RollupStore } from "../storage/rollups/port.js";
 
 /** How often `central serve` folds new uploads into the rollups. */
 export const ROLLUP_REFRESH_MS = 30_000;
@@ -97,12 +86,7 @@ export class RollupMaintainer {
     let more = true;
     while (more && !this.stopped) {
       try {
-        const step = await this.rollups.refresh({
-          maxBatches: 1,
-          batchUploads: SERVE_REFRESH_BATCH_UPLOADS,
-          batchRows: SERVE_REFRESH_BATCH_ROWS,
-          batchHours: SERVE_REFRESH_BATCH_HOURS,
-        });
+        const step = await this.rollups.refresh({ maxBatches: 1, batchSize: "serving" });
         more = step.more;
         if (step.uploads > 0 || step.hours > 0 || step.rebuilt) this.generation++;
       } catch (err) {

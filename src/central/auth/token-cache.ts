@@ -1,4 +1,4 @@
-import type { AgentTokenRecord, MetricsStore } from "../storage/store.js";
+import type { AgentTokenRecord, TokenStore } from "../storage/store.js";
 
 /**
  * Agent tokens found active, kept in this process's memory so a fleet upload
@@ -55,8 +55,8 @@ export class AgentTokenCache {
    * reconnects within a minute, and without this every one of those first
    * uploads would wait for its own token lookup. Returns how many were kept.
    */
-  async preload(store: Pick<MetricsStore, "listAgentTokens">): Promise<number> {
-    const active = (await store.listAgentTokens()).filter((t) => t.revokedAt === null);
+  async preload(store: { tokens: Pick<TokenStore, "list"> }): Promise<number> {
+    const active = (await store.tokens.list("agent")).filter((t) => t.revokedAt === null);
     active.sort((a, b) => a.createdAt - b.createdAt);
     for (const t of active.slice(-this.maxEntries)) this.remember(t);
     return this.entries.size;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { InputError } from "../../errors.js";
 import { serverNameProblem } from "../../protocol/index.js";
-import type { AgentTokenRecord, MetricsStore, Storage, TokenUse } from "../storage/store.js";
+import type { AgentTokenRecord, Storage, TokenRole, TokenUse } from "../storage/store.js";
 import type { RateLimiter } from "./rate-limit.js";
 import type { AgentTokenCache } from "./token-cache.js";
 
@@ -12,7 +12,7 @@ import type { AgentTokenCache } from "./token-cache.js";
  * SHA-256(secret) is stored; a plain hash is enough because the secret is
  * random and long, so there is nothing to brute-force from a stolen hash.
  */
-export type TokenRole = "agent" | "viewer";
+export type { TokenRole };
 
 const PREFIX: Record<TokenRole, string> = { agent: "srvu", viewer: "srvv" };
 const TOKEN_PATTERN = /^(srvu|srvv)_([0-9a-f]{12})_([0-9a-f]{64})$/;
@@ -64,7 +64,7 @@ export async function createAgentToken(store: Storage, server: string): Promise<
   const problem = serverNameProblem(server);
   if (problem !== null) throw new TokenInputError(`server name '${server}': ${problem}`);
   const { token, record } = newToken("agent", server);
-  await store.createAgentToken(record);
+  await store.tokens.create("agent", record);
   return token;
 }
 
@@ -74,7 +74,7 @@ export async function createViewerToken(store: Storage, name: string): Promise<s
   if (problem !== null)
     throw new TokenInputError(`viewer name '${name}': ${problem.replace("server name", "name")}`);
   const { token, record } = newToken("viewer", name);
-  await store.createViewerToken(record);
+  await store.tokens.create("viewer", record);
   return token;
 }
 
@@ -133,10 +133,7 @@ export async function authenticate(
   }
   if (parsed === null) return { ok: false, reason: "malformed" };
   if (parsed.role !== role) return { ok: false, reason: "wrong_role" };
-  const record =
-    role === "agent"
-      ? await store.findAgentToken(parsed.tokenId)
-      : await store.findViewerToken(parsed.tokenId);
+  const record = await store.tokens.find(role, parsed.tokenId);
   if (record === null || !secretMatches(parsed.secret, record.secretHash))
     return { ok: false, reason: "unknown" };
   if (record.revokedAt !== null) return { ok: false, reason: "revoked" };
@@ -150,7 +147,7 @@ export async function authenticate(
 export const TOKEN_USE_WRITE_INTERVAL_MS = 60_000;
 
 /** Per store: when each token's last use was last queued (epoch ms), and the uses waiting to be written. */
-const tokenUses = new WeakMap<MetricsStore, { written: Map<string, number>; pending: TokenUse[] }>();
+const tokenUses = new WeakMap<Storage, { written: Map<string, number>; pending: TokenUse[] }>();
 
 /**
  * Records a token's use without slowing ingest: each token at most once a
@@ -159,7 +156,7 @@ const tokenUses = new WeakMap<MetricsStore, { written: Map<string, number>; pend
  * failed write (database busy, store closing) only loses those last-use
  * times, never a request.
  */
-function noteTokenUse(store: MetricsStore, role: TokenRole, tokenId: string, now: number): void {
+function noteTokenUse(store: Storage, role: TokenRole, tokenId: string, now: number): void {
   let state = tokenUses.get(store);
   if (state === undefined) {
     state = { written: new Map(), pending: [] };
@@ -175,7 +172,7 @@ function noteTokenUse(store: MetricsStore, role: TokenRole, tokenId: string, now
   setImmediate(() => {
     const batch = s.pending;
     s.pending = [];
-    store.recordTokenUses(batch).catch(() => {
+    store.tokens.recordUses(batch).catch(() => {
       for (const u of batch) s.written.delete(`${u.role}:${u.tokenId}`);
     });
   });

@@ -18,7 +18,10 @@ export function registerAdminPages(app: FastifyInstance, ctx: DashboardContext):
     flash: Html | null,
     status = 200,
   ) => {
-    const [agents, viewers] = await Promise.all([ctx.store.listAgentTokens(), ctx.store.listViewerTokens()]);
+    const [agents, viewers] = await Promise.all([
+      ctx.store.tokens.list("agent"),
+      ctx.store.tokens.list("viewer"),
+    ]);
     const rows = [
       ...agents.map((t) => ({ ...t, role: "agent" as const })),
       ...viewers.map((t) => ({ ...t, role: "viewer" as const })),
@@ -81,12 +84,7 @@ ${flash ?? ""}
     const role = formField(req, "role") === "viewer" ? "viewer" : "agent";
     const now = ctx.clock();
     // Tokens are only ever made for valid names: others are not looked up (a NUL made PostgreSQL answer 500).
-    const n =
-      serverNameProblem(name) !== null
-        ? 0
-        : role === "agent"
-          ? await ctx.store.revokeAgentTokens(name, now)
-          : await ctx.store.revokeViewerTokens(name, now);
+    const n = serverNameProblem(name) !== null ? 0 : await ctx.store.tokens.revokeAll(role, name, now);
     ctx.log?.info("token revoked", { role, name, count: n, by: session.user });
     return tokensPage(
       reply,

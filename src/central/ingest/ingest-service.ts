@@ -347,7 +347,7 @@ export class IngestService {
   }
 
   private async requireActiveAgentToken(tokenId: string): Promise<void> {
-    const record = await this.store.findAgentToken(tokenId);
+    const record = await this.store.tokens.find("agent", tokenId);
     if (record === null || record.revokedAt !== null) throw new AgentTokenRevokedError(tokenId);
   }
 

@@ -1,6 +1,5 @@
 import path from "node:path";
 import { ConfigError, UnavailableError } from "../../errors.js";
-import { isSharedStorage } from "../storage/raw-upload-store.js";
 import type { Storage } from "../storage/store.js";
 import { type BulkProgress, type RebuildSummary, rebuildFromRaw } from "./bulk.js";
 import type { IngestService } from "./ingest-service.js";
@@ -55,7 +54,7 @@ export async function rebuildCentral(
     );
   }
   if (o.rawStore === "files") {
-    if (isSharedStorage(store)) {
+    if (store.capabilities.shared) {
       throw new ConfigError(
         "SRVUTIL_RAW_STORE=files: central rebuild refuses on a shared database (PostgreSQL) with raw files on local disks: this instance's received_metrics/ holds only the uploads it took, and rebuilding would delete every other instance's samples. Keep raw uploads in the database (SRVUTIL_RAW_STORE=database or auto, see docs/scaling.md); to add files from a disk, use `central import <dir>`, which adds without deleting.",
       );

@@ -4,6 +4,7 @@ import path from "node:path";
 import { InputError } from "../../errors.js";
 import { CENTRAL_ENV_VARIABLES, loadCentralConfig, THRESHOLD_ENV_VARIABLES } from "../config.js";
 import { redactSmtpUrl } from "../mail/settings.js";
+import { localDatabaseDirectory, redactDatabaseUrl } from "../storage/database-url.js";
 import { type Account, lookUpAccount, serviceAccessWarnings } from "./access.js";
 import { envLine, parseEnvFile } from "./env-file.js";
 import {
@@ -135,7 +136,7 @@ function redactedLine(line: string): string {
   if (key === "SRVUTIL_SMTP_PASSWORD") return `${key}=***`;
   if (key === "SRVUTIL_SMTP_URL" || key === "SRVUTIL_DB_URL") {
     const raw = value.replace(/^"|"$/g, "");
-    return `${key}=${/^postgres/.test(raw) ? raw.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@") : redactSmtpUrl(raw)}`;
+    return `${key}=${key === "SRVUTIL_DB_URL" ? redactDatabaseUrl(raw) : redactSmtpUrl(raw)}`;
   }
   return line;
 }
@@ -144,12 +145,6 @@ function restartHint(platform: NodeJS.Platform): string {
   if (platform === "linux") return `sudo systemctl restart ${CENTRAL_UNIT}`;
   if (platform === "darwin") return `sudo launchctl kickstart -k system/${CENTRAL_LAUNCHD_LABEL}`;
   return `schtasks /End /TN ${CENTRAL_TASK} & schtasks /Run /TN ${CENTRAL_TASK} (elevated)`;
-}
-
-function sqliteDir(dbUrl: string): string | null {
-  if (!dbUrl.startsWith("sqlite:")) return null;
-  const file = dbUrl.slice("sqlite:".length).replace(/^\/\//, "");
-  return file === ":memory:" ? null : path.dirname(path.resolve(file));
 }
 
 export interface CentralPlan {
@@ -171,7 +166,7 @@ export function centralInstallPlan(o: CentralInstallOptions): CentralPlan {
   const settings = existing ?? serviceSettings(o.platform, o.env);
   // The service must be able to start with these settings: check them now, not at boot.
   const config = loadCentralConfig(settings);
-  const dbDir = sqliteDir(config.dbUrl);
+  const dbDir = localDatabaseDirectory(config.dbUrl);
   const spec: CentralServiceSpec = {
     command: o.command,
     envFile: l.envFile,

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { ConfigError, UnavailableError } from "../../errors.js";
+import { isPostgresUrl, sqliteFileOf } from "./database-url.js";
 import { PgStore } from "./postgres/pg-store.js";
 import { SqliteStore, type SqliteSynchronous } from "./sqlite/sqlite-store.js";
 import type { Storage } from "./store.js";
@@ -23,9 +24,8 @@ export interface OpenStoreOptions {
  * place that picks the backend.
  */
 export async function openStorage(dbUrl: string, options: OpenStoreOptions = {}): Promise<Storage> {
-  if (dbUrl.startsWith("sqlite:")) {
-    let file = dbUrl.slice("sqlite:".length);
-    if (file.startsWith("//")) file = file.slice(2); // sqlite:///abs/path
+  const file = sqliteFileOf(dbUrl);
+  if (file !== null) {
     if (file === "") throw new StoreConfigError("SRVUTIL_DB_URL: expected sqlite:/path/to/file.db");
     const store = new SqliteStore(file === ":memory:" ? file : path.resolve(file), {
       synchronous: options.synchronous ?? "NORMAL",
@@ -38,7 +38,7 @@ export async function openStorage(dbUrl: string, options: OpenStoreOptions = {})
     }
     return store;
   }
-  if (/^postgres(ql)?:\/\//.test(dbUrl)) {
+  if (isPostgresUrl(dbUrl)) {
     const store = new PgStore(dbUrl);
     try {
       await store.init();

@@ -38,9 +38,12 @@ export type RawStoreSetting = "auto" | "files" | "database";
  * is the database's disk anyway) and in the database with PostgreSQL, where
  * several instances share the database but not their disks.
  */
-export function rawStoreMode(setting: RawStoreSetting, store: Pick<Storage, "kind">): "files" | "database" {
+export function rawStoreMode(
+  setting: RawStoreSetting,
+  store: Pick<Storage, "capabilities">,
+): "files" | "database" {
   if (setting !== "auto") return setting;
-  return store.kind === "postgres" ? "database" : "files";
+  return store.capabilities.shared ? "database" : "files";
 }
 
 /**
@@ -56,9 +59,4 @@ export function rawStoreWarning(
 ): string | null {
   if (mode !== "database" || store.kind !== "sqlite" || sqliteSynchronous === "FULL") return null;
   return "SRVUTIL_RAW_STORE=database on SQLite with SRVUTIL_SQLITE_SYNCHRONOUS=NORMAL: a power loss can lose acknowledged uploads (there is no raw file to recover them from); set SRVUTIL_SQLITE_SYNCHRONOUS=FULL or SRVUTIL_RAW_STORE=files";
-}
-
-/** True when several central instances can share this storage (a server database, not a local file). */
-export function isSharedStorage(store: Pick<Storage, "kind">): boolean {
-  return store.kind === "postgres";
 }

@@ -7,7 +7,7 @@ import { buildWeeklyReport } from "../../../src/central/report/index.js";
 import type { DayReport } from "../../../src/central/report/types.js";
 import { type MetricRow, parseMetricsCsv } from "../../../src/protocol/index.js";
 import { REPO_ROOT } from "../../helpers/cli.js";
-import { type TempStore, tempStore, upload } from "../report/store-helpers.js";
+import { type TempStore, tempStore, upload } from "../../helpers/store-backends.js";
 
 const NOW = Date.UTC(2026, 10, 25);
 function fixture(name: string): MetricRow[] {

@@ -60,7 +60,7 @@ describe("AgentTokenCache.preload", () => {
         ids.push((await createAgentToken(store, server)).split("_")[1]!);
         await new Promise((r) => setTimeout(r, 2)); // distinct created_at: "newest" is well defined
       }
-      expect(await store.revokeAgentTokens("d-01", Date.now())).toBe(1);
+      expect(await store.tokens.revokeAll("agent", "d-01", Date.now())).toBe(1);
       const all = new AgentTokenCache();
       expect(await all.preload(store)).toBe(3);
       expect(ids.map((id) => all.get(id)?.server ?? null)).toEqual(["a-01", "b-01", "c-01", null]);

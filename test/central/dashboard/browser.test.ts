@@ -140,7 +140,9 @@ describe.each(backends)("dashboard in Chromium: %s", (name, skipReason, make) =>
     expect(await page.content()).not.toContain(token);
     await page.getByRole("button", { name: "Revoke agent tokens of web-09" }).click();
     await page.getByText("Revoked 1 agent token(s) of web-09.").waitFor();
-    expect((await h!.store.listAgentTokens()).find((t) => t.server === "web-09")?.revokedAt).not.toBeNull();
+    expect(
+      (await h!.store.tokens.list("agent")).find((t) => t.server === "web-09")?.revokedAt,
+    ).not.toBeNull();
     await page.getByRole("link", { name: "Users" }).click();
     await shot(page, "users");
     await page.getByRole("link", { name: "Groups" }).click();
@@ -185,7 +187,7 @@ describe.each(backends)("dashboard in Chromium: %s", (name, skipReason, make) =>
     } finally {
       evil.close();
     }
-    expect((await h!.store.listAgentTokens()).some((t) => t.server === "forged-web")).toBe(false);
+    expect((await h!.store.tokens.list("agent")).some((t) => t.server === "forged-web")).toBe(false);
   });
 
   it("runs the main flow with the keyboard only", async () => {

@@ -82,7 +82,8 @@ describe.each(backends)("dashboard figures and tokens: %s", (_name, skipReason, 
     let lastUsedAt: number | null = null;
     for (let i = 0; i < 100 && lastUsedAt === null; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      lastUsedAt = (await h!.store.listAgentTokens()).find((t) => t.server === "used-01")?.lastUsedAt ?? null;
+      lastUsedAt =
+        (await h!.store.tokens.list("agent")).find((t) => t.server === "used-01")?.lastUsedAt ?? null;
     }
     expect(lastUsedAt).not.toBeNull();
     const c = new InjectClient(h!.app);

@@ -248,7 +248,7 @@ describe.each(backends)("dashboard pages: %s", (_name, skipReason, make) => {
     expect((await c.post("/admin/tokens", { role: "agent", name: "sneaky" })).statusCode).toBe(403);
     expect((await c.post(`/reports/${REPORT_WEEK}/resend`, { group: "default" })).statusCode).toBe(403);
     expect((await c.get(`/reports/${REPORT_WEEK}`)).body).not.toContain("Resend");
-    expect((await h!.store.listAgentTokens()).some((t) => t.server === "sneaky")).toBe(false);
+    expect((await h!.store.tokens.list("agent")).some((t) => t.server === "sneaky")).toBe(false);
   });
 
   it("refuses state changes without the CSRF token or from another origin", async () => {
@@ -268,7 +268,7 @@ describe.each(backends)("dashboard pages: %s", (_name, skipReason, make) => {
       { "sec-fetch-site": "cross-site" },
     );
     expect(crossSite.statusCode).toBe(403);
-    expect((await h!.store.listAgentTokens()).filter((t) => t.server.startsWith("forged-"))).toEqual([]);
+    expect((await h!.store.tokens.list("agent")).filter((t) => t.server.startsWith("forged-"))).toEqual([]);
   });
 
   it("creates an agent token shown once, which then uploads; revoking it stops it", async () => {

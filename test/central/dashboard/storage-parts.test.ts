@@ -1,44 +1,25 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { localDays } from "../../../src/central/aggregate/week.js";
-import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
 import type { ArchivedReport } from "../../../src/central/storage/report-archive-store.js";
-import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
-import { createTestSchema, findTestPostgres, requirePostgres } from "../../helpers/postgres.js";
+import { findTestPostgres, requirePostgres } from "../../helpers/postgres.js";
+import { storeBackends } from "../../helpers/store-backends.js";
 
 /** The dashboard's parts of the storage port (users, report archive, batched reads), on both backends. */
 const PG = await findTestPostgres();
 const HOUR = 3_600_000;
 const T0 = Date.parse("2026-03-09T00:00:00Z");
 
-async function sqlite(): Promise<{ store: Storage; cleanup(): Promise<void> }> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-dash-store-"));
-  const store = new SqliteStore(path.join(dir, "s.db"));
-  await store.init();
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+const [SQLITE, POSTGRES] = await storeBackends();
+
+function sqlite(): Promise<{ store: Storage; cleanup(): Promise<void> }> {
+  return SQLITE.make();
 }
 async function postgres(): Promise<{ store: Storage; cleanup(): Promise<void> }> {
-  const { schema, drop } = await createTestSchema(PG.url!);
-  const store = new PgStore(PG.url!, { schema, max: 4 });
-  await store.init();
-  await store.init();
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      await drop();
-    },
-  };
+  const t = await POSTGRES.make();
+  await t.store.init(); // idempotent
+  return t;
 }
 
 const archived = (week: string, group: string, createdAt: number): ArchivedReport => ({

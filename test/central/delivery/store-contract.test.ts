@@ -7,10 +7,12 @@ import { loadCentralConfig } from "../../../src/central/config.js";
 import { startDeliveryScheduler } from "../../../src/central/delivery/scheduler.js";
 import type { DeliveryStore, EnqueueOptions } from "../../../src/central/delivery/store.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
-import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import { createTestSchema, findTestPostgres, requirePostgres } from "../../helpers/postgres.js";
+import { storeBackends } from "../../helpers/store-backends.js";
 import { startSmtpServer } from "../mail/smtp-fixture.js";
 import { fleetComposer, readLog } from "./helpers.js";
+
+const PG = await findTestPostgres();
 
 /**
  * The DeliveryStore contract, against SQLite and the real PostgreSQL that
@@ -18,7 +20,6 @@ import { fleetComposer, readLog } from "./helpers.js";
  * Each harness opens two independent connections (pools) to the same
  * database, standing in for two central processes.
  */
-const PG = await findTestPostgres();
 
 interface Harness {
   a: DeliveryStore;
@@ -26,48 +27,17 @@ interface Harness {
   cleanup(): Promise<void>;
 }
 
-const factories: [string, string | undefined, () => Promise<Harness>][] = [
-  [
-    "sqlite",
-    undefined,
+const factories: [string, string | undefined, () => Promise<Harness>][] = (await storeBackends()).map(
+  (backend) => [
+    backend.name,
+    backend.skipReason,
     async () => {
-      const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-dcontract-"));
-      const sa = new SqliteStore(path.join(dir, "d.db"));
-      await sa.init();
-      const sb = new SqliteStore(path.join(dir, "d.db"));
-      await sb.init();
-      return {
-        a: sa.deliveries,
-        b: sb.deliveries,
-        cleanup: async () => {
-          await sa.close();
-          await sb.close();
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
+      const t = await backend.make({ schemaPrefix: "srvutil_dtest" });
+      const other = await t.another();
+      return { a: t.store.deliveries, b: other.deliveries, cleanup: () => t.cleanup() };
     },
   ],
-  [
-    "postgres",
-    PG.skipReason,
-    async () => {
-      const url = PG.url!;
-      const { schema, drop } = await createTestSchema(url, "srvutil_dtest");
-      const sa = new PgStore(url, { schema, max: 4 });
-      const sb = new PgStore(url, { schema, max: 4 });
-      await sa.init();
-      return {
-        a: sa.deliveries,
-        b: sb.deliveries,
-        cleanup: async () => {
-          await sa.close();
-          await sb.close();
-          await drop();
-        },
-      };
-    },
-  ],
-];
+);
 
 const T0 = Date.parse("2026-11-23T06:00:00Z");
 const opts = (over: Partial<EnqueueOptions> = {}): EnqueueOptions => ({

@@ -228,17 +228,17 @@ describe("POST /api/v1/metrics", () => {
       expect(res.statusCode, authorization).toBe(401);
       expect(res.headers["www-authenticate"]).toContain("Bearer");
     }
-    await c.store.revokeAgentTokens("web-01", Date.now());
+    await c.store.tokens.revokeAll("agent", "web-01", Date.now());
     expect((await post(csv)).statusCode).toBe(401);
     expect(countRows(c.store, "samples")).toBe(0);
   });
 
   it("takes a revocation on the very next upload although active tokens are cached, storing nothing of it", async () => {
     const lookups = { n: 0 };
-    const findAgentToken = c.store.findAgentToken.bind(c.store);
-    c.store.findAgentToken = (id: string) => {
+    const find = c.store.tokens.find.bind(c.store.tokens);
+    c.store.tokens.find = (role, id) => {
       lookups.n++;
-      return findAgentToken(id);
+      return find(role, id);
     };
     for (let i = 0; i < 3; i++) {
       expect((await post(csvFor("web-01", at(`2026-11-23T1${i}:00:00Z`), 1))).statusCode).toBe(201);
@@ -250,7 +250,7 @@ describe("POST /api/v1/metrics", () => {
       files: filesUnder(c.config.paths.receivedMetrics),
     };
     // Revoked behind the app's back (as the CLI or another instance does): no cache is told.
-    await c.store.revokeAgentTokens("web-01", Date.now());
+    await c.store.tokens.revokeAll("agent", "web-01", Date.now());
     const refused = await post(csvFor("web-01", at("2026-11-23T15:00:00Z"), 1));
     expect(refused.statusCode).toBe(401);
     expect(refused.headers["www-authenticate"]).toContain("Bearer");

@@ -16,7 +16,7 @@ import { utcWeekStart } from "../../../src/central/ingest/mount-limits.js";
 import { createIngestService } from "../../../src/central/serve.js";
 import { AgentTokenRevokedError, type Storage } from "../../../src/central/storage/store.js";
 import { type MetricRow, serializeMetricsCsv } from "../../../src/protocol/index.js";
-import { storeBackends, type TempStore } from "../report/store-helpers.js";
+import { storeBackends, type TempStore } from "../../helpers/store-backends.js";
 import { row } from "./fixtures.js";
 
 const HOUR = 3_600_000;
@@ -121,7 +121,7 @@ describe.each(backends)("mount limits on $name", { timeout: 120_000 }, ({ make, 
     const stored = await uploads(t);
     // A file whose write fails (its token was revoked) does not use up the quota.
     const revoked = await createAgentToken(t.store, "web-01");
-    await t.store.revokeAgentToken("web-01", revoked.split("_")[1]!, Date.now());
+    await t.store.tokens.revoke("agent", "web-01", revoked.split("_")[1]!, Date.now());
     await expect(
       ingest.ingestFile(file(sample("web-01", thisWeek(10), ["/failed"])), {
         expectedServer: "web-01",

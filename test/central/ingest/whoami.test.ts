@@ -40,7 +40,7 @@ describe("GET /api/v1/agent/whoami", () => {
       expect(res.headers["www-authenticate"]).toBe('Bearer realm="srvutil"');
       expect(res.json()).toMatchObject({ error: expect.stringContaining("agent token"), line: null });
     }
-    await c.store.revokeAgentTokens("web-01", Date.now());
+    await c.store.tokens.revokeAll("agent", "web-01", Date.now());
     expect((await whoami(`Bearer ${token}`)).statusCode).toBe(401);
   });
 

@@ -4,17 +4,10 @@
  * be) race for every period, and each period runs exactly once; a holder
  * that dies mid-job leaves the period to another after its lease expires.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { JobRunner, type ScheduledJob } from "../../../src/central/jobs/scheduled-jobs.js";
-import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
-import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";
-import { createTestSchema, findTestPostgres, requirePostgres } from "../../helpers/postgres.js";
-
-const PG = await findTestPostgres();
+import { storeBackends } from "../../helpers/store-backends.js";
 
 interface Backend {
   name: string;
@@ -27,44 +20,21 @@ afterAll(async () => {
   for (const fn of cleanups.reverse()) await fn().catch(() => {});
 });
 
-const backends: Backend[] = [
-  {
-    name: "SQLite (one file, several connections)",
-    async open(_ctx, n) {
-      const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-jobs-"));
-      const file = path.join(dir, "srvutil.db");
-      const stores: Storage[] = [];
-      for (let i = 0; i < n; i++) {
-        const s = new SqliteStore(file, { backgroundCheckpoint: false });
-        await s.init();
-        stores.push(s);
-      }
-      cleanups.push(async () => {
-        for (const s of stores) await s.close();
-        rmSync(dir, { recursive: true, force: true });
-      });
-      return stores;
-    },
+const NAMES = {
+  sqlite: "SQLite (one file, several connections)",
+  postgres: "PostgreSQL (one schema, several pools)",
+};
+const backends: Backend[] = (await storeBackends()).map((backend) => ({
+  name: NAMES[backend.name],
+  async open(ctx, n) {
+    if (backend.skipReason !== undefined) ctx.skip(backend.skipReason);
+    const t = await backend.make({ max: 2, sqlite: { backgroundCheckpoint: false } });
+    cleanups.push(() => t.cleanup());
+    const stores = [t.store];
+    for (let i = 1; i < n; i++) stores.push(await t.another());
+    return stores;
   },
-  {
-    name: "PostgreSQL (one schema, several pools)",
-    async open(ctx, n) {
-      const url = requirePostgres(ctx, PG);
-      const { schema, drop } = await createTestSchema(url);
-      const stores: Storage[] = [];
-      for (let i = 0; i < n; i++) {
-        const s = new PgStore(url, { schema, max: 2 });
-        await s.init();
-        stores.push(s);
-      }
-      cleanups.push(async () => {
-        for (const s of stores) await s.close();
-        await drop();
-      });
-      return stores;
-    },
-  },
-];
+}));
 
 describe.each(backends)("scheduled jobs on $name", (backend) => {
   it("runs each period exactly once however many instances race for it", async (ctx) => {

@@ -15,8 +15,8 @@ import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { createTestSchema, findTestPostgres, requirePostgres } from "../../helpers/postgres.js";
+import { upload } from "../../helpers/store-backends.js";
 import { row } from "../ingest/fixtures.js";
-import { upload } from "../report/store-helpers.js";
 
 const PG = await findTestPostgres();
 

@@ -13,7 +13,7 @@ import { SampleTooOldError } from "../../../src/central/ingest/ingest-service.js
 import { runRetention } from "../../../src/central/retention.js";
 import { createIngestService } from "../../../src/central/serve.js";
 import { serializeMetricsCsv } from "../../../src/protocol/index.js";
-import { storeBackends } from "../report/store-helpers.js";
+import { storeBackends } from "../../helpers/store-backends.js";
 import { DAY_MS, REPORT_TZ, reportedSamples, sampleRows, storedRows, weekDaysAgo } from "./helpers.js";
 
 const BACKENDS = await storeBackends();

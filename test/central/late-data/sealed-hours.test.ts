@@ -20,7 +20,7 @@ import type { PgStore } from "../../../src/central/storage/postgres/pg-store.js"
 import type { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import { type MetricRow, serializeMetricsCsv } from "../../../src/protocol/index.js";
-import { storeBackends } from "../report/store-helpers.js";
+import { storeBackends } from "../../helpers/store-backends.js";
 import {
   DAY_MS,
   distinctSamples,

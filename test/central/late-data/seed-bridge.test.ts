@@ -13,7 +13,7 @@ import { SEED_HEADER } from "../../../src/central/ingest/seed/parse-seed.js";
 import { runRetention } from "../../../src/central/retention.js";
 import { startCentral } from "../../../src/central/serve.js";
 import { createAgentToken } from "../../../src/central/server.js";
-import { storeBackends } from "../report/store-helpers.js";
+import { storeBackends } from "../../helpers/store-backends.js";
 import { DAY_MS, REPORT_TZ, reportedSamples, storedRows, weekDaysAgo } from "./helpers.js";
 
 const BACKENDS = await storeBackends();

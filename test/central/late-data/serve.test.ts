@@ -14,7 +14,7 @@ import { startCentral } from "../../../src/central/serve.js";
 import { createAgentToken } from "../../../src/central/server.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import { postMetrics } from "../../../src/demo/upload.js";
-import { storeBackends } from "../report/store-helpers.js";
+import { storeBackends } from "../../helpers/store-backends.js";
 import {
   DAY_MS,
   distinctSamples,

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT_CODE } from "../../../src/errors.js";
 import { parseMetricsCsv } from "../../../src/protocol/index.js";
 import { REPO_ROOT, runCli } from "../../helpers/cli.js";
-import { type TempStore, tempStore, upload } from "./store-helpers.js";
+import { type TempStore, tempStore, upload } from "../../helpers/store-backends.js";
 
 describe("srvutil report build", () => {
   let t: TempStore;

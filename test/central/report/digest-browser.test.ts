@@ -7,8 +7,8 @@ import { composeReportMail } from "../../../src/central/delivery/composer.js";
 import { EMAIL_CHART } from "../../../src/central/report/charts.js";
 import { buildWeeklyReport, type WeeklyReport } from "../../../src/central/report/index.js";
 import { launchTestBrowser } from "../../helpers/browser.js";
-import { seedFleet } from "./seeded-fleet.js";
-import { type TempStore, tempStore } from "./store-helpers.js";
+import { seedFleet } from "../../helpers/seeded-fleet.js";
+import { type TempStore, tempStore } from "../../helpers/store-backends.js";
 
 const TZ = "Europe/Berlin";
 const WEEK = resolveReportWeek("2026-W47", TZ);

@@ -1,7 +1,7 @@
 import { type CanIEmailOptions, caniemail, parseHtml, rawData } from "caniemail";
 import { describe, expect, it } from "vitest";
 import { renderDigest } from "../../../src/central/report/index.js";
-import { syntheticReport } from "./synthetic-report.js";
+import { syntheticReport } from "../../helpers/synthetic-report.js";
 
 /**
  * The digest's HTML and CSS against the caniemail.com dataset (npm

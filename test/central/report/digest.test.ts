@@ -17,10 +17,10 @@ import {
   renderDigest,
   type WeeklyReport,
 } from "../../../src/central/report/index.js";
+import { seedFleet } from "../../helpers/seeded-fleet.js";
+import { type TempStore, tempStore } from "../../helpers/store-backends.js";
+import { syntheticReport } from "../../helpers/synthetic-report.js";
 import { unzip } from "../../helpers/unzip.js";
-import { seedFleet } from "./seeded-fleet.js";
-import { type TempStore, tempStore } from "./store-helpers.js";
-import { syntheticReport } from "./synthetic-report.js";
 
 const TZ = "Europe/Berlin";
 const WEEK = resolveReportWeek("2026-W47", TZ);

@@ -6,8 +6,8 @@ import {
   type ServerReport,
   type WeeklyReport,
 } from "../../../src/central/report/index.js";
-import { profileRows, randomProfile, rng, type ServerProfile } from "./fleet.js";
-import { type TempStore, tempStore, upload } from "./store-helpers.js";
+import { profileRows, randomProfile, rng, type ServerProfile } from "../../helpers/fleet.js";
+import { type TempStore, tempStore, upload } from "../../helpers/store-backends.js";
 
 const TZ = "Europe/Berlin";
 const WEEK = resolveReportWeek("2026-W47", TZ);

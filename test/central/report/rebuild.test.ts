@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveReportWeek } from "../../../src/central/aggregate/week.js";
 import { buildWeeklyReport, renderReport, type WeeklyReport } from "../../../src/central/report/index.js";
-import { demoFleet } from "./demo-fleet.js";
-import { type TempStore, tempStore } from "./store-helpers.js";
+import { demoFleet } from "../../helpers/demo-fleet.js";
+import { type TempStore, tempStore } from "../../helpers/store-backends.js";
 
 const TZ = "Europe/Berlin";
 const withoutClock = (r: WeeklyReport) => ({ ...r, generated_at: "" });

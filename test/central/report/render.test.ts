@@ -6,8 +6,8 @@ import { resolveReportWeek } from "../../../src/central/aggregate/week.js";
 import { buildWeeklyReport, renderReport, type WeeklyReport } from "../../../src/central/report/index.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { launchTestBrowser } from "../../helpers/browser.js";
-import { demoFleet } from "./demo-fleet.js";
-import { type TempStore, tempStore, upload } from "./store-helpers.js";
+import { demoFleet } from "../../helpers/demo-fleet.js";
+import { type TempStore, tempStore, upload } from "../../helpers/store-backends.js";
 
 const TZ = "Europe/Berlin";
 const WEEK = resolveReportWeek("2026-W47", TZ);

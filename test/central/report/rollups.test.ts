@@ -3,10 +3,12 @@ import { aggregateRows, type HourAggregate } from "../../../src/central/aggregat
 import { localDays, resolveReportWeek } from "../../../src/central/aggregate/week.js";
 import { buildWeeklyReport } from "../../../src/central/report/index.js";
 import type { WeeklyReport } from "../../../src/central/report/types.js";
+import { refreshRollups } from "../../../src/central/storage/rollups/sqlite/rollups.js";
+import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
-import { profileRows, randomProfile, rng } from "./fleet.js";
-import { storeBackends, type TempStore, upload } from "./store-helpers.js";
+import { profileRows, randomProfile, rng } from "../../helpers/fleet.js";
+import { storeBackends, type TempStore, upload } from "../../helpers/store-backends.js";
 
 /**
  * Rollups against raw rows, through the port (store.rollups), on SQLite and
@@ -61,8 +63,7 @@ async function messyFleet(t: TempStore, seed: number, from: number, to: number):
         const bound = 1 + Math.floor(r() * 5);
         await t.store.rollups.refresh({
           maxBatches: 1 + Math.floor(r() * 3),
-          batchUploads: bound,
-          batchHours: bound * 4,
+          batchSize: bound,
         });
       }
     }
@@ -92,13 +93,14 @@ describe.each(BACKENDS)("rollups on $name", { timeout: 120_000 }, ({ name, skipR
     for (let k = 0; k < rows.length; k += 50) await upload(t.store, rows.slice(k, k + 50));
 
     // SQLite counts uploads (7 here, 3 per batch), PostgreSQL dirty hours (24, 3 per batch).
-    const bounds = { batchUploads: 3, batchHours: 3 };
+    const bounds = { batchSize: 3 };
     const first = await t.store.rollups.refresh({ maxBatches: 2, ...bounds });
     expect(first.more).toBe(true);
     if (name === "sqlite") {
       expect(first.uploads).toBe(6);
-      // A row bound below one upload's rows still moves on, one upload per batch.
-      const byRows = await t.store.rollups.refresh({ maxBatches: 1, batchUploads: 3, batchRows: 1 });
+      // A row bound below one upload's rows still moves on, one upload per batch (SQLite's own limit).
+      if (!(t.store instanceof SqliteStore)) throw new Error("expected the SQLite store");
+      const byRows = refreshRollups(t.store.db, { maxBatches: 1, batchUploads: 3, batchRows: 1 });
       expect(byRows).toMatchObject({ uploads: 1, more: true });
     } else {
       expect(first.hours).toBe(6);

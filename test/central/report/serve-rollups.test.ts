@@ -15,7 +15,7 @@ import { createAgentToken } from "../../../src/central/server.js";
 import { postMetrics } from "../../../src/demo/upload.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { recentShift } from "../../helpers/clock.js";
-import { storeBackends, storedDailyDates } from "./store-helpers.js";
+import { storeBackends, storedDailyDates } from "../../helpers/store-backends.js";
 
 const BACKENDS = await storeBackends();
 const at = recentShift("2026-W47");

@@ -1,5 +1,5 @@
 import type { MetricRow } from "../../../src/protocol/index.js";
-import { rng } from "./fleet.js";
+import { rng } from "../../helpers/fleet.js";
 
 export const GiB = 1024 ** 3;
 export const HOUR = 3_600_000;

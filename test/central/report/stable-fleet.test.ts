@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { resolveReportWeek } from "../../../src/central/aggregate/week.js";
 import { serverReportFromRows } from "../../../src/central/report/build.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
-import { rng } from "./fleet.js";
+import { rng } from "../../helpers/fleet.js";
 import { DAY, GiB, HOUR } from "./shaped.js";
 
 // No noise (issue 16): randomized stable fleets — diurnal curves in local

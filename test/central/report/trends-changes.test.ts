@@ -11,10 +11,10 @@ import {
   type WeeklyReport,
 } from "../../../src/central/report/index.js";
 import { openStorage } from "../../../src/central/storage/open.js";
+import { ROLLUP_MIGRATIONS } from "../../../src/central/storage/rollups/sqlite/schema.js";
 import { runMigrations } from "../../../src/central/storage/sqlite/migrate.js";
-import { ROLLUP_MIGRATIONS } from "../../../src/central/storage/sqlite/rollup-schema.js";
+import { type TempStore, tempStore, upload } from "../../helpers/store-backends.js";
 import { DAY, diurnal, GiB, HOUR, type Shape, shapeRows } from "./shaped.js";
-import { type TempStore, tempStore, upload } from "./store-helpers.js";
 
 // Hand-built weeks around each threshold of the trend and change findings
 // (issue 16). Week 2026-W47 in Europe/Berlin: Mon 16 Nov – Sun 22 Nov, no DST.

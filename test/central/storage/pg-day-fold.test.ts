@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { replaceDaysInSql } from "../../../src/central/storage/postgres/day-fold-sql.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
-import { computeDays } from "../../../src/central/storage/postgres/rollup-rows.js";
 import { inTransaction } from "../../../src/central/storage/postgres/transaction.js";
-import { zoneDaysCovering } from "../../../src/central/storage/rollup-buckets.js";
+import { zoneDaysCovering } from "../../../src/central/storage/rollups/buckets.js";
+import { replaceDaysInSql } from "../../../src/central/storage/rollups/postgres/day-fold-sql.js";
+import { computeDays } from "../../../src/central/storage/rollups/postgres/rows.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { createTestSchema, findTestPostgres, type TestSchema } from "../../helpers/postgres.js";
 import { row } from "../ingest/fixtures.js";

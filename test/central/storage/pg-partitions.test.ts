@@ -1,13 +1,14 @@
 import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  insertOptions,
+  SAMPLE_INSERT_METHODS,
+  type SampleInsertMethod,
+} from "../../../bench/support/pg-sample-insert.js";
 import { sampleValues } from "../../../src/central/storage/db-rows.js";
 import { runPgMigrations } from "../../../src/central/storage/postgres/migrate.js";
 import { WEEK_MS, weekStartOf } from "../../../src/central/storage/postgres/partitions.js";
 import { PG_METRICS_MIGRATIONS, PgStore } from "../../../src/central/storage/postgres/pg-store.js";
-import {
-  SAMPLE_INSERT_METHODS,
-  type SampleInsertMethod,
-} from "../../../src/central/storage/postgres/sample-insert.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import {
   createTestSchema,
@@ -39,7 +40,7 @@ afterEach(async () => {
 });
 
 function open(options: { insertMethod?: SampleInsertMethod } = {}): PgStore {
-  const s = new PgStore(url, { schema: schema!.schema, max: 3, ...options });
+  const s = new PgStore(url, { schema: schema!.schema, max: 3, ...insertOptions(options.insertMethod) });
   stores.push(s);
   return s;
 }

@@ -1,8 +1,8 @@
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { HOUR_BUCKET_STATEMENTS } from "../../../src/central/storage/postgres/hour-buckets-sql.js";
 import { partitionName, WEEK_MS, weekStartOf } from "../../../src/central/storage/postgres/partitions.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
+import { HOUR_BUCKET_STATEMENTS } from "../../../src/central/storage/rollups/postgres/hour-buckets-sql.js";
 import { createTestSchema, findTestPostgres, type TestSchema } from "../../helpers/postgres.js";
 
 /**

@@ -7,12 +7,12 @@ import { pruneReceivedMetrics, rawCutoff, runRetention } from "../../../src/cent
 import { SamplePartitions } from "../../../src/central/storage/postgres/partitions.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
 import { deleteFoldedSamples } from "../../../src/central/storage/postgres/retention.js";
-import { lockAllServersForSession } from "../../../src/central/storage/postgres/rollups.js";
-import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
+import { lockAllServersForSession } from "../../../src/central/storage/rollups/postgres/rollups.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
+import { profileRows, randomProfile, rng } from "../../helpers/fleet.js";
 import { createTestSchema, findTestPostgres, requirePostgres } from "../../helpers/postgres.js";
-import { profileRows, randomProfile, rng } from "../report/fleet.js";
+import { storeBackends } from "../../helpers/store-backends.js";
 
 /**
  * Raw retention through the port on both backends: rows before the cutoff
@@ -27,34 +27,14 @@ const CUTOFF = rawCutoff(NOW, 35); // Wed 21 Oct 2026 09:00 UTC
 const dirs: string[] = [];
 
 type Open = (ctx: { skip: (note?: string) => never }) => Promise<{ store: Storage; close(): Promise<void> }>;
-const backends: [string, Open][] = [
-  [
-    "sqlite",
-    async () => {
-      const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-retention-"));
-      dirs.push(dir);
-      const store = new SqliteStore(path.join(dir, "r.db"));
-      await store.init();
-      return { store, close: () => store.close() };
-    },
-  ],
-  [
-    "postgres",
-    async (ctx) => {
-      const url = requirePostgres(ctx, PG);
-      const { schema, drop } = await createTestSchema(url, "srvutil_ret");
-      const store = new PgStore(url, { schema, max: 3 });
-      await store.init();
-      return {
-        store,
-        close: async () => {
-          await store.close();
-          await drop();
-        },
-      };
-    },
-  ],
-];
+const backends: [string, Open][] = (await storeBackends()).map((backend) => [
+  backend.name,
+  async (ctx) => {
+    if (backend.skipReason !== undefined) ctx.skip(backend.skipReason);
+    const t = await backend.make({ max: 3, schemaPrefix: "srvutil_ret" });
+    return { store: t.store, close: () => t.cleanup() };
+  },
+]);
 
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });

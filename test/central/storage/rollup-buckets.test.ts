@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { zoneDaysCovering } from "../../../src/central/storage/rollup-buckets.js";
+import { zoneDaysCovering } from "../../../src/central/storage/rollups/buckets.js";
 
 const at = (iso: string) => Date.parse(iso);
 

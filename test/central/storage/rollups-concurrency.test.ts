@@ -4,11 +4,11 @@ import { resolveReportWeek } from "../../../src/central/aggregate/week.js";
 import { buildWeeklyReport } from "../../../src/central/report/index.js";
 import type { WeeklyReport } from "../../../src/central/report/types.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
-import { ROLLUP_SERVER_LOCK } from "../../../src/central/storage/postgres/rollups.js";
+import { ROLLUP_SERVER_LOCK } from "../../../src/central/storage/rollups/postgres/rollups.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
+import { profileRows, randomProfile, rng } from "../../helpers/fleet.js";
 import { createTestSchema, findTestPostgres, type TestSchema } from "../../helpers/postgres.js";
-import { profileRows, randomProfile, rng } from "../report/fleet.js";
-import { upload } from "../report/store-helpers.js";
+import { upload } from "../../helpers/store-backends.js";
 
 /**
  * Several central instances (separate pools on one PostgreSQL schema) ingest
@@ -75,7 +75,7 @@ describe("PostgreSQL rollups with concurrent writers and refreshers", () => {
     const refresher = async (store: PgStore, seed: number): Promise<void> => {
       const rr = rng(seed);
       while (writing) {
-        const step = await store.rollups.refresh({ maxBatches: 1, batchHours: 1 + Math.floor(rr() * 8) });
+        const step = await store.rollups.refresh({ maxBatches: 1, batchSize: 1 + Math.floor(rr() * 8) });
         refreshedHours += step.hours;
         if (rr() < 0.05) {
           // A zone first used mid-load: its days are filled from the hours while refreshers write them.

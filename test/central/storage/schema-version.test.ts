@@ -47,7 +47,7 @@ describe("SQLite schema versions", () => {
         .pluck()
         .all();
       expect(versions).toEqual(METRICS_MIGRATIONS.map((m) => m.version));
-      expect(await store.findAgentToken("aaaaaaaaaaaa")).toMatchObject({
+      expect(await store.tokens.find("agent", "aaaaaaaaaaaa")).toMatchObject({
         server: "web-01",
         lastUsedAt: null,
       });
@@ -56,7 +56,7 @@ describe("SQLite schema versions", () => {
       expect(auth).toMatchObject({ ok: true, name: "web-02" });
       // The last use is written without being awaited by the request: wait for it.
       await new Promise((r) => setTimeout(r, 20));
-      expect((await store.findAgentToken(token.split("_")[1]!))!.lastUsedAt).toBeGreaterThan(0);
+      expect((await store.tokens.find("agent", token.split("_")[1]!))!.lastUsedAt).toBeGreaterThan(0);
     } finally {
       await store.close();
     }

@@ -3,9 +3,9 @@ import { type HourAggregate, ServerRowAggregator } from "../../../src/central/ag
 import { hourlyCutoff } from "../../../src/central/retention.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
+import { profileRows, randomProfile, rng } from "../../helpers/fleet.js";
 import { createTestSchema, findTestPostgres, type TestSchema } from "../../helpers/postgres.js";
-import { profileRows, randomProfile, rng } from "../report/fleet.js";
-import { upload } from "../report/store-helpers.js";
+import { upload } from "../../helpers/store-backends.js";
 
 /**
  * Sealing hours while they take uploads, on PostgreSQL with several central
@@ -85,7 +85,7 @@ describe("PostgreSQL: sealing hours while uploads and refreshers run", () => {
     const refresher = async (store: PgStore, seed: number): Promise<void> => {
       const rr = rng(seed);
       while (writing) {
-        const step = await store.rollups.refresh({ maxBatches: 1, batchHours: 1 + Math.floor(rr() * 6) });
+        const step = await store.rollups.refresh({ maxBatches: 1, batchSize: 1 + Math.floor(rr() * 6) });
         refreshedHours += step.hours;
         if (!step.more) await new Promise((resolve) => setTimeout(resolve, 2));
       }

@@ -1,5 +1,5 @@
 /**
- * The seen sets of sealed hours (src/central/storage/seen-set.ts): exact
+ * The seen sets of sealed hours (src/central/storage/rollups/seen-set.ts): exact
  * round trips, the size the docs state, and the same bytes from the SQL that
  * writes them set-based on each backend (SQLite's srvutil_seen aggregate,
  * PostgreSQL's insertSeenSetsSql) as from SeenSet.encode.
@@ -8,11 +8,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { insertSeenSetsSql } from "../../../src/central/storage/postgres/sealed-hours.js";
-import { SeenSet } from "../../../src/central/storage/seen-set.js";
+import { insertSeenSetsSql } from "../../../src/central/storage/rollups/postgres/sealed-hours.js";
+import { SeenSet } from "../../../src/central/storage/rollups/seen-set.js";
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
+import { rng } from "../../helpers/fleet.js";
 import { createTestSchema, findTestPostgres, requirePostgres } from "../../helpers/postgres.js";
-import { rng } from "../report/fleet.js";
 
 const PG = await findTestPostgres();
 const HOUR = 3_600_000;

@@ -187,7 +187,7 @@ describe("SqliteStore", () => {
     const token = await createAgentToken(store, "web-01");
     const parsed = parseToken(token)!;
     expect(parsed.secret).toHaveLength(64);
-    const rec = (await store.findAgentToken(parsed.tokenId))!;
+    const rec = (await store.tokens.find("agent", parsed.tokenId))!;
     expect(rec.secretHash).not.toContain(parsed.secret);
     expect(secretMatches(parsed.secret, rec.secretHash)).toBe(true);
     expect(
@@ -199,8 +199,8 @@ describe("SqliteStore", () => {
     const dump = JSON.stringify(store.db.prepare("SELECT * FROM agent_tokens").all());
     expect(dump).not.toContain(parsed.secret);
     await createAgentToken(store, "web-01");
-    expect(await store.revokeAgentTokens("web-01", 123)).toBe(2);
-    expect(await store.revokeAgentTokens("web-01", 456)).toBe(0);
+    expect(await store.tokens.revokeAll("agent", "web-01", 123)).toBe(2);
+    expect(await store.tokens.revokeAll("agent", "web-01", 456)).toBe(0);
     await expect(createAgentToken(store, "../etc")).rejects.toThrow(/server name/);
   });
 });

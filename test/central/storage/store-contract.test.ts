@@ -8,12 +8,10 @@ import { createAgentToken } from "../../../src/central/auth/tokens.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { createIngestService } from "../../../src/central/serve.js";
 import { createApiApp } from "../../../src/central/server.js";
-import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
-import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { utcMidnightDaysAgo } from "../../helpers/clock.js";
-import { createTestSchema, findTestPostgres } from "../../helpers/postgres.js";
+import { type StoreBackend, storeBackends } from "../../helpers/store-backends.js";
 import { csvFor, row } from "../ingest/fixtures.js";
 
 /**
@@ -24,49 +22,18 @@ import { csvFor, row } from "../ingest/fixtures.js";
  * part of the port has its own contract on both backends, with two
  * instances each (test/central/delivery/store-contract.test.ts).
  */
-const PG = await findTestPostgres();
+const BACKENDS = await storeBackends();
 
 interface Harness {
   store: Storage;
   cleanup(): Promise<void>;
 }
 
-const factories: [string, string | undefined, () => Promise<Harness>][] = [
-  [
-    "sqlite",
-    undefined,
-    async () => {
-      const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-contract-"));
-      const store = new SqliteStore(path.join(dir, "c.db"));
-      await store.init();
-      return {
-        store,
-        cleanup: async () => {
-          await store.close();
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  ],
-  [
-    "postgres",
-    PG.skipReason,
-    async () => {
-      const url = PG.url!;
-      const { schema, drop } = await createTestSchema(url);
-      const store = new PgStore(url, { schema, max: 4 });
-      await store.init();
-      await store.init(); // idempotent
-      return {
-        store,
-        cleanup: async () => {
-          await store.close();
-          await drop();
-        },
-      };
-    },
-  ],
-];
+async function make(backend: StoreBackend): Promise<Harness> {
+  const t = await backend.make();
+  if (backend.name === "postgres") await t.store.init(); // idempotent
+  return t;
+}
 
 async function collect(it: AsyncIterable<MetricRow>): Promise<MetricRow[]> {
   const out: MetricRow[] = [];
@@ -83,10 +50,11 @@ const upload = (id: string, server: string) => ({
   bytes: 10,
 });
 
-describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
+describe.each(BACKENDS)("Storage contract: $name", (backend) => {
+  const { skipReason } = backend;
   let h: Harness | undefined;
   beforeAll(async () => {
-    if (skipReason === undefined) h = await make();
+    if (skipReason === undefined) h = await make(backend);
   });
   afterAll(async () => {
     await h?.cleanup();
@@ -257,8 +225,12 @@ describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
     const { store } = h!;
     const token = await createAgentToken(store, "web-01");
     const id = token.split("_")[1]!;
-    expect(await store.findAgentToken(id)).toMatchObject({ tokenId: id, server: "web-01", revokedAt: null });
-    await store.createViewerToken({
+    expect(await store.tokens.find("agent", id)).toMatchObject({
+      tokenId: id,
+      server: "web-01",
+      revokedAt: null,
+    });
+    await store.tokens.create("viewer", {
       tokenId: "v1",
       server: "ops",
       secretHash: "h",
@@ -266,16 +238,16 @@ describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
       revokedAt: null,
       lastUsedAt: null,
     });
-    expect(await store.findViewerToken("v1")).toMatchObject({ server: "ops" });
-    expect(await store.findAgentToken("v1")).toBeNull();
-    expect((await store.listAgentTokens()).map((t) => t.server)).toEqual(["web-01"]);
-    expect(await store.hasActiveAgentToken("web-01")).toBe(true);
-    expect(await store.hasActiveAgentToken("ops")).toBe(false); // a viewer's name is no agent's
-    expect(await store.revokeAgentTokens("web-01", 5)).toBe(1);
-    expect((await store.findAgentToken(id))!.revokedAt).toBe(5);
-    expect(await store.hasActiveAgentToken("web-01")).toBe(false);
-    expect(await store.revokeViewerTokens("ops", 6)).toBe(1);
-    expect((await store.listViewerTokens())[0]!.revokedAt).toBe(6);
+    expect(await store.tokens.find("viewer", "v1")).toMatchObject({ server: "ops" });
+    expect(await store.tokens.find("agent", "v1")).toBeNull();
+    expect((await store.tokens.list("agent")).map((t) => t.server)).toEqual(["web-01"]);
+    expect(await store.tokens.hasActive("agent", "web-01")).toBe(true);
+    expect(await store.tokens.hasActive("agent", "ops")).toBe(false); // a viewer's name is no agent's
+    expect(await store.tokens.revokeAll("agent", "web-01", 5)).toBe(1);
+    expect((await store.tokens.find("agent", id))!.revokedAt).toBe(5);
+    expect(await store.tokens.hasActive("agent", "web-01")).toBe(false);
+    expect(await store.tokens.revokeAll("viewer", "ops", 6)).toBe(1);
+    expect((await store.tokens.list("viewer"))[0]!.revokedAt).toBe(6);
   });
 
   it("rotates: revokes one token of a server by id, records last use (never backwards)", async () => {
@@ -283,23 +255,23 @@ describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
     const oldId = (await createAgentToken(store, "web-02")).split("_")[1]!;
     const newId = (await createAgentToken(store, "web-02")).split("_")[1]!;
     const otherId = (await createAgentToken(store, "web-03")).split("_")[1]!;
-    expect((await store.findAgentToken(oldId))!.lastUsedAt).toBeNull();
-    await store.recordTokenUses([{ role: "agent", tokenId: oldId, usedAt: 2_000 }]);
+    expect((await store.tokens.find("agent", oldId))!.lastUsedAt).toBeNull();
+    await store.tokens.recordUses([{ role: "agent", tokenId: oldId, usedAt: 2_000 }]);
     // An older write arriving late does not win; unknown ids are ignored.
-    await store.recordTokenUses([
+    await store.tokens.recordUses([
       { role: "agent", tokenId: oldId, usedAt: 1_000 },
       { role: "agent", tokenId: "000000000000", usedAt: 9_000 },
     ]);
-    expect((await store.findAgentToken(oldId))!.lastUsedAt).toBe(2_000);
+    expect((await store.tokens.find("agent", oldId))!.lastUsedAt).toBe(2_000);
     // The id must belong to that server: web-03's token is not revoked through web-02.
-    expect(await store.revokeAgentToken("web-02", otherId, 5)).toBe(false);
-    expect(await store.revokeAgentToken("web-02", oldId, 5)).toBe(true);
-    expect(await store.revokeAgentToken("web-02", oldId, 6)).toBe(false); // already revoked
-    const byId = new Map((await store.listAgentTokens()).map((t) => [t.tokenId, t]));
+    expect(await store.tokens.revoke("agent", "web-02", otherId, 5)).toBe(false);
+    expect(await store.tokens.revoke("agent", "web-02", oldId, 5)).toBe(true);
+    expect(await store.tokens.revoke("agent", "web-02", oldId, 6)).toBe(false); // already revoked
+    const byId = new Map((await store.tokens.list("agent")).map((t) => [t.tokenId, t]));
     expect(byId.get(oldId)).toMatchObject({ revokedAt: 5, lastUsedAt: 2_000 });
     expect(byId.get(newId)).toMatchObject({ revokedAt: null });
     expect(byId.get(otherId)).toMatchObject({ revokedAt: null });
-    await store.createViewerToken({
+    await store.tokens.create("viewer", {
       tokenId: "v2",
       server: "grafana",
       secretHash: "h",
@@ -307,21 +279,21 @@ describe.each(factories)("Storage contract: %s", (_name, skipReason, make) => {
       revokedAt: null,
       lastUsedAt: null,
     });
-    await store.recordTokenUses([
+    await store.tokens.recordUses([
       { role: "viewer", tokenId: "v2", usedAt: 7_000 },
       { role: "agent", tokenId: newId, usedAt: 7_500 },
     ]);
-    expect((await store.findAgentToken(newId))!.lastUsedAt).toBe(7_500);
-    expect(await store.findViewerToken("v2")).toMatchObject({ lastUsedAt: 7_000 });
-    expect(await store.revokeViewerToken("grafana", "v2", 8)).toBe(true);
-    expect((await store.findViewerToken("v2"))!.revokedAt).toBe(8);
+    expect((await store.tokens.find("agent", newId))!.lastUsedAt).toBe(7_500);
+    expect(await store.tokens.find("viewer", "v2")).toMatchObject({ lastUsedAt: 7_000 });
+    expect(await store.tokens.revoke("viewer", "grafana", "v2", 8)).toBe(true);
+    expect((await store.tokens.find("viewer", "v2"))!.revokedAt).toBe(8);
   });
 
   it("refuses an upload whose agent token is no longer active, storing nothing, on every write path", async () => {
     const { store } = h!;
     const active = (await createAgentToken(store, "tok-01")).split("_")[1]!;
     const revoked = (await createAgentToken(store, "tok-01")).split("_")[1]!;
-    expect(await store.revokeAgentToken("tok-01", revoked, 5)).toBe(true);
+    expect(await store.tokens.revoke("agent", "tok-01", revoked, 5)).toBe(true);
     const rowsOf = (n: number, start: string) =>
       Array.from({ length: n }, (_, i) =>
         row("tok-01", new Date(Date.parse(start) + i * 60_000).toISOString(), "/"),
@@ -409,11 +381,12 @@ function awkwardRows(server: string): MetricRow[] {
   ];
 }
 
-describe.each(factories)("Storage contract, rollups: %s", (_name, skipReason, make) => {
+describe.each(BACKENDS)("Storage contract, rollups: $name", (backend) => {
+  const { skipReason } = backend;
   let h: Harness | undefined;
   beforeEach(async (ctx) => {
     if (skipReason !== undefined) ctx.skip(skipReason);
-    h = await make();
+    h = await make(backend);
   });
   afterEach(async () => {
     await h?.cleanup();
@@ -473,7 +446,7 @@ describe.each(factories)("Storage contract, rollups: %s", (_name, skipReason, ma
     for (const s of servers) await store.ingest(upload(`u-${s}`, s), awkwardRows(s));
     // Bounded steps: small batches until done.
     let steps = 0;
-    while ((await store.rollups.refresh({ maxBatches: 1, batchUploads: 1, batchHours: 2 })).more) steps++;
+    while ((await store.rollups.refresh({ maxBatches: 1, batchSize: 1 })).more) steps++;
     expect(steps).toBeGreaterThan(0);
     const read = await store.rollups.readDaily("Europe/Berlin", span, [...servers, "never-seen"]);
     expect([...read.keys()].sort()).toEqual([...servers, "never-seen"].sort());

@@ -125,7 +125,7 @@ export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeD
         // Only valid names are enrolled; others are not looked up (a NUL made PostgreSQL answer 500).
         const enrolled =
           serverNameProblem(form.serverName) === null &&
-          (await deps.store.hasActiveAgentToken(form.serverName));
+          (await deps.store.tokens.hasActive("agent", form.serverName));
         if (!enrolled) {
           deps.log?.warn("seed bridge refused", { reason: "not_enrolled", server: form.serverName });
           throw new BridgeAnswer(

@@ -3,7 +3,7 @@ import type { DashboardReads, FleetHour, FleetLatest, HourPoint } from "../dashb
 import { withoutJit } from "./without-jit.js";
 
 /**
- * The dashboard's batched reads from the hourly rollup tables (./rollups.ts
+ * The dashboard's batched reads from the hourly rollup tables (../rollups/postgres/rollups.ts
  * owns them; this file only reads), with the figures of
  * ../sqlite/dashboard-reads.ts. One statement per read: the hour buckets
  * left-joined with their mounts, both seeking the (server, hour) primary

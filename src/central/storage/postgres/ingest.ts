@@ -2,9 +2,9 @@ import type pg from "pg";
 import type { MetricRow } from "../../../protocol/index.js";
 import { HOUR_MS } from "../../aggregate/rows.js";
 import { sampleValues, toStoredUpload, type UploadDbRow, uploadKeyValues } from "../db-rows.js";
+import { DIRTY_MARK_CONFLICT } from "../rollups/postgres/rollups.js";
 import { AgentTokenRevokedError, type IngestAnswer, type StoredUpload, type UploadRecord } from "../store.js";
-import { DIRTY_MARK_CONFLICT } from "./rollups.js";
-import { COPY_MIN_ROWS, insertSamples, SAMPLE_COLUMNS, type SampleInsertMethod } from "./sample-insert.js";
+import { COPY_MIN_ROWS, insertSamples, SAMPLE_COLUMNS, type SampleInserter } from "./sample-insert.js";
 import { inTransaction } from "./transaction.js";
 
 /**
@@ -22,17 +22,18 @@ import { inTransaction } from "./transaction.js";
  *   (./sample-insert.ts); there the rows are the cost.
  *
  * Rollup dirty marks: only the hours of rows that were new (a replayed row
- * changes no rollup), upserted as DIRTY_MARK_CONFLICT says (./rollups.ts).
+ * changes no rollup), upserted as DIRTY_MARK_CONFLICT says (../rollups/postgres/rollups.ts).
  */
 export async function ingestUpload(
   pool: pg.Pool,
   upload: UploadRecord,
   rows: readonly MetricRow[],
-  method: SampleInsertMethod,
+  /** PgStore's `insertSamples` hook (benchmarks): when set, every file goes in through it in one transaction. */
+  inserter: SampleInserter | undefined,
   unlessReplay: boolean,
 ): Promise<IngestAnswer> {
   let inserted: number;
-  if (method === "auto" && rows.length < COPY_MIN_ROWS) {
+  if (inserter === undefined && rows.length < COPY_MIN_ROWS) {
     const answer = await ingestInOneStatement(pool, upload, rows, unlessReplay);
     if (!answer.token_active) throw new AgentTokenRevokedError(upload.agentTokenId!);
     if (answer.prior_upload_id !== null) {
@@ -56,7 +57,7 @@ export async function ingestUpload(
         return { replayOf: earlier };
       }
     }
-    inserted = await ingestInTransaction(pool, upload, rows, method);
+    inserted = await ingestInTransaction(pool, upload, rows, inserter ?? insertSamples);
   }
   return {
     replayOf: null,
@@ -208,12 +209,12 @@ async function ingestInTransaction(
   pool: pg.Pool,
   upload: UploadRecord,
   rows: readonly MetricRow[],
-  method: SampleInsertMethod,
+  inserter: SampleInserter,
 ): Promise<number> {
   const { tsMin, tsMax } = timeRange(rows);
   return inTransaction(pool, async (client) => {
     if (upload.agentTokenId !== undefined) await requireActiveAgentToken(client, upload.agentTokenId);
-    const inserted = await insertSamples(client, rows, method);
+    const inserted = await inserter(client, rows);
     await client.query({
       name: "srvutil-ingest-after-copy",
       text: AFTER_COPY_SQL,

@@ -1,16 +1,16 @@
 import pg from "pg";
 import type { MetricRow } from "../../../protocol/index.js";
-import { type SampleDbRow, type TokenDbRow, toMetricRow, toTokenRecord } from "../db-rows.js";
+import { type SampleDbRow, toMetricRow } from "../db-rows.js";
 import { appliedMigrationsOf } from "../migration-log.js";
+import { PgRollupStore } from "../rollups/postgres/rollups.js";
 import type {
-  AgentTokenRecord,
   IngestAnswer,
   IngestOutcome,
   SampleQuery,
   ServerSummary,
   Storage,
+  StorageCapabilities,
   StoredUpload,
-  TokenUse,
   UploadRecord,
 } from "../store.js";
 import { PgCoordinationStore } from "./coordination.js";
@@ -22,8 +22,8 @@ import { DISTRIBUTION_KEY_MIGRATIONS, PARTITION_MIGRATIONS, SamplePartitions } f
 import { PgRawUploadStore } from "./raw-uploads.js";
 import { PgReportArchive } from "./report-archive.js";
 import { PgRetentionStore } from "./retention.js";
-import { PgRollupStore } from "./rollups.js";
-import { SAMPLE_COLUMNS, SAMPLE_INSERT_METHOD, type SampleInsertMethod } from "./sample-insert.js";
+import { SAMPLE_COLUMNS, type SampleInserter } from "./sample-insert.js";
+import { PgTokenStore } from "./tokens.js";
 import { PgUserStore } from "./users.js";
 
 /**
@@ -36,7 +36,7 @@ import { PgUserStore } from "./users.js";
  * `samples` is partitioned by week (./partitions.ts); the partitions a file
  * needs are created before its transaction.
  *
- * Deliveries live in ./deliveries.ts, rollups in ./rollups.ts and raw
+ * Deliveries live in ./deliveries.ts, rollups in ../rollups/postgres/rollups.ts and raw
  * retention in ./retention.ts, on the same connection pool.
  */
 
@@ -106,7 +106,9 @@ const types = {
 
 export class PgStore implements Storage {
   readonly kind = "postgres" as const;
+  readonly capabilities: StorageCapabilities = { shared: true };
   readonly pool: pg.Pool;
+  readonly tokens: PgTokenStore;
   readonly rollups: PgRollupStore;
   readonly deliveries: PgDeliveryStore;
   readonly rawUploads: PgRawUploadStore;
@@ -117,17 +119,20 @@ export class PgStore implements Storage {
   readonly retention: PgRetentionStore;
   private readonly partitions: SamplePartitions;
 
-  private readonly insertMethod: SampleInsertMethod;
+  private readonly insertSamples: SampleInserter | undefined;
 
   /**
    * `schema`: a search_path to use (tests use a throwaway schema);
-   * `insertMethod`: how rows go in (benchmarks compare them; default the fastest).
+   * `insertSamples`: a hook for the benchmarks, which compare ways to insert
+   * rows (bench/support/pg-sample-insert.ts): every file then goes in through
+   * it in one transaction. Unset (the product), ingest picks its own way by
+   * the file's size (./ingest.ts).
    */
   constructor(
     connectionString: string,
-    options: { schema?: string; max?: number; insertMethod?: SampleInsertMethod } = {},
+    options: { schema?: string; max?: number; insertSamples?: SampleInserter } = {},
   ) {
-    this.insertMethod = options.insertMethod ?? SAMPLE_INSERT_METHOD;
+    this.insertSamples = options.insertSamples;
     this.pool = new pg.Pool({
       connectionString,
       max: options.max ?? 10,
@@ -146,6 +151,7 @@ export class PgStore implements Storage {
     this.pool.on("connect", (client) => {
       client.on("error", () => {});
     });
+    this.tokens = new PgTokenStore(this.pool);
     this.rollups = new PgRollupStore(this.pool);
     this.deliveries = new PgDeliveryStore(this.pool);
     this.rawUploads = new PgRawUploadStore(this.pool);
@@ -211,7 +217,7 @@ export class PgStore implements Storage {
   ): Promise<IngestAnswer> {
     const once = async () => {
       await this.partitions.ensureFor(rows.map((r) => r.timestamp));
-      return ingestUpload(this.pool, upload, rows, this.insertMethod, unlessReplay);
+      return ingestUpload(this.pool, upload, rows, this.insertSamples, unlessReplay);
     };
     try {
       return await once();
@@ -291,109 +297,5 @@ export class PgStore implements Storage {
       lastSeen: x.last_seen,
       rows: x.rows,
     }));
-  }
-
-  async createAgentToken(t: AgentTokenRecord): Promise<void> {
-    await this.pool.query(
-      "INSERT INTO agent_tokens (token_id, server, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
-      [t.tokenId, t.server, t.secretHash, t.createdAt, t.revokedAt],
-    );
-  }
-
-  async findAgentToken(tokenId: string): Promise<AgentTokenRecord | null> {
-    // Named: every upload asks this, so it is parsed and planned once per connection.
-    const r = await this.pool.query<TokenDbRow>({
-      name: "srvutil-find-agent-token",
-      text: "SELECT token_id, server, secret_hash, created_at, revoked_at, last_used_at FROM agent_tokens WHERE token_id = $1",
-      values: [tokenId],
-    });
-    return r.rows[0] === undefined ? null : toTokenRecord(r.rows[0]);
-  }
-
-  async listAgentTokens(): Promise<AgentTokenRecord[]> {
-    const r = await this.pool.query<TokenDbRow>(
-      'SELECT token_id, server, secret_hash, created_at, revoked_at, last_used_at FROM agent_tokens ORDER BY server COLLATE "C", created_at',
-    );
-    return r.rows.map(toTokenRecord);
-  }
-
-  async hasActiveAgentToken(server: string): Promise<boolean> {
-    const r = await this.pool.query({
-      name: "srvutil-has-active-agent-token",
-      text: "SELECT 1 FROM agent_tokens WHERE server = $1 AND revoked_at IS NULL LIMIT 1",
-      values: [server],
-    });
-    return r.rowCount === 1;
-  }
-
-  async revokeAgentTokens(server: string, revokedAt: number): Promise<number> {
-    const r = await this.pool.query(
-      "UPDATE agent_tokens SET revoked_at = $1 WHERE server = $2 AND revoked_at IS NULL",
-      [revokedAt, server],
-    );
-    return r.rowCount ?? 0;
-  }
-
-  async revokeAgentToken(server: string, tokenId: string, revokedAt: number): Promise<boolean> {
-    const r = await this.pool.query(
-      "UPDATE agent_tokens SET revoked_at = $1 WHERE server = $2 AND token_id = $3 AND revoked_at IS NULL",
-      [revokedAt, server, tokenId],
-    );
-    return r.rowCount === 1;
-  }
-
-  async recordTokenUses(uses: readonly TokenUse[]): Promise<void> {
-    // One statement per table for the whole batch (rows from arrays, as ingest does).
-    for (const [role, table] of [
-      ["agent", "agent_tokens"],
-      ["viewer", "viewer_tokens"],
-    ] as const) {
-      const mine = uses.filter((u) => u.role === role);
-      if (mine.length === 0) continue;
-      await this.pool.query(
-        `UPDATE ${table} t SET last_used_at = u.used_at
-         FROM unnest($1::text[], $2::int8[]) AS u(token_id, used_at)
-         WHERE t.token_id = u.token_id AND (t.last_used_at IS NULL OR t.last_used_at < u.used_at)`,
-        [mine.map((u) => u.tokenId), mine.map((u) => u.usedAt)],
-      );
-    }
-  }
-
-  async createViewerToken(t: AgentTokenRecord): Promise<void> {
-    await this.pool.query(
-      "INSERT INTO viewer_tokens (token_id, name, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
-      [t.tokenId, t.server, t.secretHash, t.createdAt, t.revokedAt],
-    );
-  }
-
-  async findViewerToken(tokenId: string): Promise<AgentTokenRecord | null> {
-    const r = await this.pool.query<TokenDbRow>(
-      "SELECT token_id, name AS server, secret_hash, created_at, revoked_at, last_used_at FROM viewer_tokens WHERE token_id = $1",
-      [tokenId],
-    );
-    return r.rows[0] === undefined ? null : toTokenRecord(r.rows[0]);
-  }
-
-  async listViewerTokens(): Promise<AgentTokenRecord[]> {
-    const r = await this.pool.query<TokenDbRow>(
-      'SELECT token_id, name AS server, secret_hash, created_at, revoked_at, last_used_at FROM viewer_tokens ORDER BY name COLLATE "C", created_at',
-    );
-    return r.rows.map(toTokenRecord);
-  }
-
-  async revokeViewerTokens(name: string, revokedAt: number): Promise<number> {
-    const r = await this.pool.query(
-      "UPDATE viewer_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
-      [revokedAt, name],
-    );
-    return r.rowCount ?? 0;
-  }
-
-  async revokeViewerToken(name: string, tokenId: string, revokedAt: number): Promise<boolean> {
-    const r = await this.pool.query(
-      "UPDATE viewer_tokens SET revoked_at = $1 WHERE name = $2 AND token_id = $3 AND revoked_at IS NULL",
-      [revokedAt, name, tokenId],
-    );
-    return r.rowCount === 1;
   }
 }

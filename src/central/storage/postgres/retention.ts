@@ -1,9 +1,9 @@
 import type pg from "pg";
 import { HOUR_MS } from "../../aggregate/rows.js";
 import type { RetentionStore, SamplePruneOptions, SamplePruneResult } from "../retention-store.js";
-import type { RollupStore } from "../rollup-store.js";
+import type { RollupStore } from "../rollups/port.js";
+import { lockAllServersForSession } from "../rollups/postgres/rollups.js";
 import type { PartitionInfo, SamplePartitions } from "./partitions.js";
-import { lockAllServersForSession } from "./rollups.js";
 
 /** Servers per DELETE statement in the boundary week. */
 const DEFAULT_SERVER_BATCH = 50;

@@ -1,126 +1,50 @@
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import type { MetricRow } from "../../../protocol/index.js";
-import { sampleValues } from "../db-rows.js";
 
 /**
- * The bulk insert of one upload's rows into `samples`, inside the caller's
- * transaction, resolving to the number of rows that were new (ON CONFLICT DO
- * NOTHING: duplicates of (server, ts, mount) are not written, and counted
- * exactly as rows − inserted).
+ * The bulk insert of a large file's rows into `samples` (COPY_MIN_ROWS rows
+ * or more; ./ingest.ts writes smaller files in one statement), inside the
+ * caller's transaction, resolving to the number of rows that were new (ON
+ * CONFLICT DO NOTHING semantics: duplicates of (server, ts, mount) are not
+ * written, and counted exactly as rows − inserted).
  *
- * Five methods, measured against each other by `npm run bench:ingest`
- * (bench/ingest/pg-bulk.ts; the runs are in bench/RESULTS.md):
- * - "unnest": one INSERT … SELECT FROM unnest(12 arrays), 12 parameters;
- * - "values": multi-row INSERT … VALUES, VALUES_CHUNK rows per statement;
- * - "copy": COPY into a per-connection temporary staging table, then one
- *   INSERT … SELECT … ON CONFLICT DO NOTHING from it;
- * - "copy-direct": COPY straight into `samples` inside a savepoint (every
- *   row new: inserted = rows); when a row is already stored, COPY stops with
- *   a unique violation, the savepoint is rolled back and the file goes in
- *   again through "unnest" with ON CONFLICT DO NOTHING. Same result, same
- *   count; the common case skips the speculative insertion of ON CONFLICT
- *   and uses COPY's multi-row heap inserts;
- * - "auto": "copy-direct" for files of COPY_MIN_ROWS rows or more, with
- *   "copy" as its fallback (a file sent again: 1.6× "values" there), and
- *   "values" below. Ingest (./ingest.ts) never calls this with "auto" below
- *   COPY_MIN_ROWS: it inserts those rows with unnest inside its one-statement
- *   upload instead.
- * `insertSamples` uses the fastest one (SAMPLE_INSERT_METHOD).
+ * COPY in binary format straight into `samples` inside a savepoint (every
+ * row new: inserted = rows); when a row is already stored, COPY stops with a
+ * unique violation, the savepoint is rolled back and the file goes in again
+ * through a per-connection temporary staging table: COPY into it, then one
+ * INSERT … SELECT … ON CONFLICT DO NOTHING. Same result, same count; the
+ * common case skips the speculative insertion of ON CONFLICT and uses COPY's
+ * multi-row heap inserts. `npm run bench:ingest` (bench/ingest/pg-bulk.ts,
+ * with the other methods it was measured against in
+ * bench/support/pg-sample-insert.ts; the runs are in bench/RESULTS.md)
+ * measures it.
  */
-export type SampleInsertMethod = "unnest" | "values" | "copy" | "copy-direct" | "auto";
 
-export const SAMPLE_INSERT_METHODS: readonly SampleInsertMethod[] = [
-  "unnest",
-  "values",
-  "copy",
-  "copy-direct",
-  "auto",
-];
-
-/** From this many rows on, "auto" COPYs; below, COPY's extra round trip costs more than it saves. */
+/** From this many rows on, a file's rows are COPYed; below, COPY's extra round trip costs more than it saves. */
 export const COPY_MIN_ROWS = 500;
-
-/** The method ingest uses: the fastest in the measurement (docs/scaling.md says why). */
-export const SAMPLE_INSERT_METHOD: SampleInsertMethod = "auto";
 
 export const SAMPLE_COLUMNS =
   "server, ts, mount, cpu_percent, cpu_peak_percent, interval_seconds, mem_total, mem_used, mem_available, disk_total, disk_used, disk_free";
 
-export function insertSamples(
-  client: pg.PoolClient,
-  rows: readonly MetricRow[],
-  method: SampleInsertMethod = SAMPLE_INSERT_METHOD,
-): Promise<number> {
+/**
+ * How a file's rows go into `samples` inside the caller's transaction,
+ * resolving to the number of new rows. PgStore's `insertSamples` option
+ * takes one: the benchmarks compare other methods through it.
+ */
+export type SampleInserter = (client: pg.PoolClient, rows: readonly MetricRow[]) => Promise<number>;
+
+/** The insert of ingest's large files: direct COPY, else the staging COPY (see the top of this file). */
+export function insertSamples(client: pg.PoolClient, rows: readonly MetricRow[]): Promise<number> {
   if (rows.length === 0) return Promise.resolve(0);
-  if (method === "copy") return insertByCopy(client, rows);
-  if (method === "copy-direct") return insertByDirectCopy(client, rows, insertByUnnest);
-  if (method === "auto") {
-    return rows.length >= COPY_MIN_ROWS
-      ? insertByDirectCopy(client, rows, insertByCopy)
-      : insertByValues(client, rows);
-  }
-  if (method === "values") return insertByValues(client, rows);
-  return insertByUnnest(client, rows);
-}
-
-async function insertByUnnest(client: pg.PoolClient, rows: readonly MetricRow[]): Promise<number> {
-  const cols: unknown[][] = Array.from({ length: 12 }, () => new Array(rows.length));
-  rows.forEach((r, i) => {
-    const v = sampleValues(r);
-    for (let c = 0; c < 12; c++) cols[c]![i] = v[c];
-  });
-  const res = await client.query(
-    `INSERT INTO samples (${SAMPLE_COLUMNS})
-     SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::float8[], $5::float8[], $6::float8[],
-                          $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[])
-     ON CONFLICT DO NOTHING`,
-    cols,
-  );
-  return res.rowCount ?? 0;
-}
-
-/** Rows per multi-row INSERT: 12,000 parameters, well under PostgreSQL's 65,535. */
-const VALUES_CHUNK = 1000;
-const valuesSql = new Map<number, string>();
-
-function valuesStatement(n: number): string {
-  let sql = valuesSql.get(n);
-  if (sql === undefined) {
-    const tuples: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const o = i * 12;
-      tuples.push(
-        `($${o + 1}::text, $${o + 2}::int8, $${o + 3}::text, $${o + 4}::float8, $${o + 5}::float8, $${o + 6}::float8, $${o + 7}::int8, $${o + 8}::int8, $${o + 9}::int8, $${o + 10}::int8, $${o + 11}::int8, $${o + 12}::int8)`,
-      );
-    }
-    sql = `INSERT INTO samples (${SAMPLE_COLUMNS}) VALUES ${tuples.join(", ")} ON CONFLICT DO NOTHING`;
-    valuesSql.set(n, sql);
-  }
-  return sql;
-}
-
-async function insertByValues(client: pg.PoolClient, rows: readonly MetricRow[]): Promise<number> {
-  let inserted = 0;
-  for (let start = 0; start < rows.length; start += VALUES_CHUNK) {
-    const chunk = rows.slice(start, start + VALUES_CHUNK);
-    const params: unknown[] = [];
-    for (const r of chunk) params.push(...sampleValues(r));
-    const res = await client.query({
-      // Named: the full-chunk statement is parsed and planned once per connection.
-      name: `srvutil-samples-values-${chunk.length}`,
-      text: valuesStatement(chunk.length),
-      values: params,
-    });
-    inserted += res.rowCount ?? 0;
-  }
-  return inserted;
+  return insertByDirectCopy(client, rows, insertByCopy);
 }
 
 /** Connections that already have their staging table (temporary tables live as long as the session). */
 const withStaging = new WeakSet<pg.PoolClient>();
 
-async function insertByCopy(client: pg.PoolClient, rows: readonly MetricRow[]): Promise<number> {
+/** COPY into a per-connection temporary staging table, then INSERT … ON CONFLICT DO NOTHING from it. */
+export async function insertByCopy(client: pg.PoolClient, rows: readonly MetricRow[]): Promise<number> {
   if (!withStaging.has(client)) {
     await client.query(
       "CREATE TEMPORARY TABLE IF NOT EXISTS samples_staging (LIKE samples) ON COMMIT DELETE ROWS",
@@ -137,7 +61,8 @@ async function insertByCopy(client: pg.PoolClient, rows: readonly MetricRow[]): 
   return res.rowCount ?? 0;
 }
 
-async function insertByDirectCopy(
+/** COPY straight into `samples` inside a savepoint; on a unique violation, `fallback` inserts the file instead. */
+export async function insertByDirectCopy(
   client: pg.PoolClient,
   rows: readonly MetricRow[],
   fallback: (client: pg.PoolClient, rows: readonly MetricRow[]) => Promise<number>,

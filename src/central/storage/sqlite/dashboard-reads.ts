@@ -3,7 +3,7 @@ import type { DashboardReads, FleetHour, FleetLatest, HourPoint } from "../dashb
 
 /**
  * The dashboard's batched reads from the hourly rollup tables
- * (./rollups.ts owns them; this file only reads). One statement per read,
+ * (../rollups/sqlite/rollups.ts owns them; this file only reads). One statement per read,
  * seeking the (server, hour) primary key per server, so the fleet page
  * costs O(servers × hours shown), not O(history).
  */

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { RetentionStore, SamplePruneOptions, SamplePruneResult } from "../retention-store.js";
-import { foldPendingUploads } from "./rollups.js";
+import { foldPendingUploads } from "../rollups/sqlite/rollups.js";
 
 /** Rows per DELETE: a few milliseconds of write lock each. */
 const DEFAULT_ROW_BATCH = 5000;

@@ -7,23 +7,22 @@ import type { MetricRow } from "../../../protocol/index.js";
 import {
   type SampleDbRow,
   sampleValues,
-  type TokenDbRow,
   toMetricRow,
   toStoredUpload,
-  toTokenRecord,
   type UploadDbRow,
   uploadKeyValues,
 } from "../db-rows.js";
 import { appliedMigrationsOf } from "../migration-log.js";
+import { SqliteRollupStore } from "../rollups/sqlite/rollups.js";
+import { ensureRollupSchema } from "../rollups/sqlite/schema.js";
 import type {
-  AgentTokenRecord,
   IngestAnswer,
   IngestOutcome,
   SampleQuery,
   ServerSummary,
   Storage,
+  StorageCapabilities,
   StoredUpload,
-  TokenUse,
   UploadRecord,
 } from "../store.js";
 import { AgentTokenRevokedError } from "../store.js";
@@ -34,9 +33,8 @@ import { runMigrations } from "./migrate.js";
 import { insertSqliteRawUpload, SqliteRawUploadStore } from "./raw-uploads.js";
 import { SqliteReportArchive } from "./report-archive.js";
 import { SqliteRetentionStore } from "./retention.js";
-import { ensureRollupSchema } from "./rollup-schema.js";
-import { SqliteRollupStore } from "./rollups.js";
 import { METRICS_MIGRATIONS } from "./schema.js";
+import { SqliteTokenStore } from "./tokens.js";
 import { SqliteUserStore } from "./users.js";
 
 /**
@@ -107,8 +105,10 @@ const SAMPLE_PAGE = 5000;
  */
 export class SqliteStore implements Storage {
   readonly kind = "sqlite" as const;
+  readonly capabilities: StorageCapabilities = { shared: false };
   /** The raw handle, for modules in storage/sqlite/ (rollups, deliveries) that own their own tables. */
   readonly db: Database.Database;
+  readonly tokens: SqliteTokenStore;
   readonly rollups: SqliteRollupStore;
   readonly deliveries: SqliteDeliveryStore;
   readonly rawUploads: SqliteRawUploadStore;
@@ -139,6 +139,7 @@ export class SqliteStore implements Storage {
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     this.db.pragma("foreign_keys = ON");
     if ((options.backgroundCheckpoint ?? true) && file !== ":memory:") this.startCheckpointer();
+    this.tokens = new SqliteTokenStore(this.db);
     this.rollups = new SqliteRollupStore(this.db);
     this.deliveries = new SqliteDeliveryStore(this.db);
     this.rawUploads = new SqliteRawUploadStore(this.db);
@@ -158,6 +159,7 @@ export class SqliteStore implements Storage {
     await this.rawUploads.init();
     await this.coordination.init();
     this.statements = prepareStatements(this.db);
+    this.tokens.prepare();
   }
 
   appliedMigrations() {
@@ -380,8 +382,8 @@ export class SqliteStore implements Storage {
   }
 
   private requireActiveAgentToken(tokenId: string): void {
-    const row = this.st.findAgentToken.get(tokenId) as TokenDbRow | undefined;
-    if (row === undefined || row.revoked_at !== null) throw new AgentTokenRevokedError(tokenId);
+    const token = this.tokens.findNow("agent", tokenId);
+    if (token === null || token.revokedAt !== null) throw new AgentTokenRevokedError(tokenId);
   }
 
   async findUpload(server: string, sha256: string): Promise<StoredUpload | null> {
@@ -436,77 +438,6 @@ export class SqliteStore implements Storage {
       rows: r.rows,
     }));
   }
-
-  async createAgentToken(token: AgentTokenRecord): Promise<void> {
-    this.st.insertAgentToken.run(
-      token.tokenId,
-      token.server,
-      token.secretHash,
-      token.createdAt,
-      token.revokedAt,
-    );
-  }
-
-  async findAgentToken(tokenId: string): Promise<AgentTokenRecord | null> {
-    const row = this.st.findAgentToken.get(tokenId) as TokenDbRow | undefined;
-    return row === undefined ? null : toTokenRecord(row);
-  }
-
-  async hasActiveAgentToken(server: string): Promise<boolean> {
-    return this.st.hasActiveAgentToken.get(server) !== undefined;
-  }
-
-  async listAgentTokens(): Promise<AgentTokenRecord[]> {
-    return (this.st.listAgentTokens.all() as TokenDbRow[]).map(toTokenRecord);
-  }
-
-  async revokeAgentTokens(server: string, revokedAt: number): Promise<number> {
-    return this.st.revokeAgentTokens.run(revokedAt, server).changes;
-  }
-
-  async revokeAgentToken(server: string, tokenId: string, revokedAt: number): Promise<boolean> {
-    return this.st.revokeAgentToken.run(revokedAt, server, tokenId).changes === 1;
-  }
-
-  async recordTokenUses(uses: readonly TokenUse[]): Promise<void> {
-    const st = this.st;
-    this.db.transaction(() => {
-      for (const u of uses) {
-        (u.role === "agent" ? st.recordAgentTokenUse : st.recordViewerTokenUse).run(
-          u.usedAt,
-          u.tokenId,
-          u.usedAt,
-        );
-      }
-    })();
-  }
-
-  async createViewerToken(token: AgentTokenRecord): Promise<void> {
-    this.st.insertViewerToken.run(
-      token.tokenId,
-      token.server,
-      token.secretHash,
-      token.createdAt,
-      token.revokedAt,
-    );
-  }
-
-  async findViewerToken(tokenId: string): Promise<AgentTokenRecord | null> {
-    const row = this.st.findViewerToken.get(tokenId) as TokenDbRow | undefined;
-    return row === undefined ? null : toTokenRecord(row);
-  }
-
-  async listViewerTokens(): Promise<AgentTokenRecord[]> {
-    return (this.st.listViewerTokens.all() as TokenDbRow[]).map(toTokenRecord);
-  }
-
-  async revokeViewerTokens(name: string, revokedAt: number): Promise<number> {
-    return this.st.revokeViewerTokens.run(revokedAt, name).changes;
-  }
-
-  async revokeViewerToken(name: string, tokenId: string, revokedAt: number): Promise<boolean> {
-    return this.st.revokeViewerToken.run(revokedAt, name, tokenId).changes === 1;
-  }
 }
 
 /** Rows per multi-row INSERT (12 parameters each, far below SQLite's limit). */
@@ -546,45 +477,6 @@ function prepareStatements(db: Database.Database) {
     samplesNextPage: db.prepare(
       `SELECT ${sampleColumns} FROM samples
        WHERE server = ? AND (ts > ? OR (ts = ? AND mount > ?)) AND ts < ? ORDER BY ts, mount LIMIT ?`,
-    ),
-    insertAgentToken: db.prepare(
-      "INSERT INTO agent_tokens (token_id, server, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
-    ),
-    findAgentToken: db.prepare(
-      "SELECT token_id, server, secret_hash, created_at, revoked_at, last_used_at FROM agent_tokens WHERE token_id = ?",
-    ),
-    hasActiveAgentToken: db.prepare(
-      "SELECT 1 FROM agent_tokens WHERE server = ? AND revoked_at IS NULL LIMIT 1",
-    ),
-    listAgentTokens: db.prepare(
-      "SELECT token_id, server, secret_hash, created_at, revoked_at, last_used_at FROM agent_tokens ORDER BY server, created_at",
-    ),
-    revokeAgentTokens: db.prepare(
-      "UPDATE agent_tokens SET revoked_at = ? WHERE server = ? AND revoked_at IS NULL",
-    ),
-    revokeAgentToken: db.prepare(
-      "UPDATE agent_tokens SET revoked_at = ? WHERE server = ? AND token_id = ? AND revoked_at IS NULL",
-    ),
-    recordAgentTokenUse: db.prepare(
-      "UPDATE agent_tokens SET last_used_at = ? WHERE token_id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
-    ),
-    insertViewerToken: db.prepare(
-      "INSERT INTO viewer_tokens (token_id, name, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)",
-    ),
-    findViewerToken: db.prepare(
-      "SELECT token_id, name AS server, secret_hash, created_at, revoked_at, last_used_at FROM viewer_tokens WHERE token_id = ?",
-    ),
-    listViewerTokens: db.prepare(
-      "SELECT token_id, name AS server, secret_hash, created_at, revoked_at, last_used_at FROM viewer_tokens ORDER BY name, created_at",
-    ),
-    revokeViewerTokens: db.prepare(
-      "UPDATE viewer_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
-    ),
-    revokeViewerToken: db.prepare(
-      "UPDATE viewer_tokens SET revoked_at = ? WHERE name = ? AND token_id = ? AND revoked_at IS NULL",
-    ),
-    recordViewerTokenUse: db.prepare(
-      "UPDATE viewer_tokens SET last_used_at = ? WHERE token_id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
     ),
   };
 }

@@ -1,8 +1,8 @@
-import type { ReportWeek } from "../../../src/central/aggregate/week.js";
-import type { Storage } from "../../../src/central/storage/store.js";
+import type { ReportWeek } from "../../src/central/aggregate/week.js";
+import type { Storage } from "../../src/central/storage/store.js";
 import { demoFleet } from "./demo-fleet.js";
 import { profileRows, randomProfile, rng } from "./fleet.js";
-import { upload } from "./store-helpers.js";
+import { upload } from "./store-backends.js";
 
 const DAY = 86_400_000;
 

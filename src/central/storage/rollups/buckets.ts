@@ -11,14 +11,14 @@ import {
   type MountLast,
   mergeBucket,
   mergeMount,
-} from "../aggregate/rows.js";
+} from "../../aggregate/rows.js";
 
 /**
  * The rollup tables' encoding, shared by both backends: which columns a
  * stored bucket has, how a Bucket/MountLast becomes a row and back, how raw
  * sample rows fold into hour buckets, and how hour buckets fold into days.
  * The SQL around it (transactions, locking, what is dirty) is each
- * backend's own (sqlite/rollups.ts and rollup-days.ts, postgres/rollups.ts); the arithmetic is
+ * backend's own (sqlite/rollups.ts and sqlite/days.ts, postgres/rollups.ts); the arithmetic is
  * here once, so both give the figures of aggregate/rows.ts bit for bit.
  */
 

@@ -1,7 +1,7 @@
-import type { ReportWeek } from "../../../src/central/aggregate/week.js";
-import type { Storage } from "../../../src/central/storage/store.js";
+import type { ReportWeek } from "../../src/central/aggregate/week.js";
+import type { Storage } from "../../src/central/storage/store.js";
 import { profileRows, randomProfile, rng, type ServerProfile } from "./fleet.js";
-import { upload } from "./store-helpers.js";
+import { upload } from "./store-backends.js";
 
 const GiB = 1024 ** 3;
 const DAY = 86_400_000;

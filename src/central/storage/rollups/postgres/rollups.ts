@@ -5,8 +5,10 @@ import {
   HOUR_MS,
   type HourAggregate,
   hourlyRollupsFit,
-} from "../../aggregate/rows.js";
-import { BUCKET_COLUMNS, hourAggregates, MOUNT_COLUMNS, type TouchedRange } from "../rollup-buckets.js";
+} from "../../../aggregate/rows.js";
+import { type Migration, runPgMigrations } from "../../postgres/migrate.js";
+import { inTransaction } from "../../postgres/transaction.js";
+import { BUCKET_COLUMNS, hourAggregates, MOUNT_COLUMNS, type TouchedRange } from "../buckets.js";
 import {
   firstDateFrom,
   foldFrom,
@@ -19,10 +21,9 @@ import {
   type RollupStore,
   rawHorizonHour,
   sealStepMs,
-} from "../rollup-store.js";
+} from "../port.js";
 import { replaceDaysInSql } from "./day-fold-sql.js";
 import { recomputeHoursInSql } from "./hour-buckets-sql.js";
-import { type Migration, runPgMigrations } from "./migrate.js";
 import {
   bucketColumnsDdl,
   computeDays,
@@ -30,7 +31,7 @@ import {
   mountColumnsDdl,
   readDailyRows,
   serversIn,
-} from "./rollup-rows.js";
+} from "./rows.js";
 import {
   deleteMarks,
   foldSealedHours,
@@ -39,15 +40,14 @@ import {
   SEEN_SETS_MIGRATION,
   sealHours,
 } from "./sealed-hours.js";
-import { inTransaction } from "./transaction.js";
 
 /**
  * Hourly and daily rollups on PostgreSQL, for several central instances
  * writing and refreshing at once. The tables and figures are those of
- * SQLite (../sqlite/rollup-schema.ts, encoding in ../rollup-buckets.ts): hour
+ * SQLite (../sqlite/schema.ts, encoding in ../buckets.ts): hour
  * buckets recomputed from the raw samples (here by SQL that mirrors
  * aggregate/rows.ts, ./hour-buckets-sql.ts), days merged from hours by SQL
- * that mirrors mergeBucket (./day-fold-sql.ts, called from ./rollup-rows.ts).
+ * that mirrors mergeBucket (./day-fold-sql.ts, called from ./rows.ts).
  *
  * What is new is how a refresh finds its work. SQLite follows uploads.seq,
  * which is only sound when commits happen in seq order; on PostgreSQL
@@ -145,6 +145,18 @@ const SEAL_STEP_SERVER_HOURS = 20_000;
 
 /** Dirty hours claimed per transaction when the caller sets no bound. */
 const DEFAULT_BATCH_HOURS = 1000;
+/**
+ * Dirty (server, hour) buckets per "serving" step. The SQL runs off the
+ * event loop; what stays on it is parsing and folding the rows (60-s samples,
+ * a few mounts: about 200 rows an hour), a few milliseconds per step.
+ */
+const SERVING_BATCH_HOURS = 100;
+
+/** The port's neutral batch size in PostgreSQL's unit: dirty server-hours claimed per transaction. */
+function batchHoursFor(size: RollupRefreshOptions["batchSize"]): number {
+  if (size === "serving") return SERVING_BATCH_HOURS;
+  return size === undefined ? DEFAULT_BATCH_HOURS : Math.max(1, Math.floor(size));
+}
 
 /**
  * How an ingest upserts a dirty mark: `DO UPDATE … WHERE false` rather than
@@ -176,7 +188,7 @@ export class PgRollupStore implements RollupStore {
   }
 
   async refresh(options: RollupRefreshOptions = {}): Promise<RollupRefreshResult> {
-    const batchHours = options.batchHours ?? DEFAULT_BATCH_HOURS;
+    const batchHours = batchHoursFor(options.batchSize);
     const maxBatches = options.maxBatches ?? Number.POSITIVE_INFINITY;
     const total: RollupRefreshResult = { uploads: 0, hours: 0, rebuilt: false, more: false };
     const run = await refreshInBatches((step) => this.transaction(step), batchHours, maxBatches);

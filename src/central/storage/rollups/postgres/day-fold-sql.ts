@@ -1,16 +1,16 @@
 import type pg from "pg";
-import { type DaySpan, emptyBucket, type MountLast } from "../../aggregate/rows.js";
+import { type DaySpan, emptyBucket, type MountLast } from "../../../aggregate/rows.js";
+import { withoutJit } from "../../postgres/without-jit.js";
 import {
   BUCKET_COLUMN_NAMES,
   bucketFromTuple,
   type FoldedDays,
   MOUNT_COLUMN_NAMES,
   mountFromTuple,
-} from "../rollup-buckets.js";
-import { withoutJit } from "./without-jit.js";
+} from "../buckets.js";
 
 /**
- * foldDays (../rollup-buckets.ts) in SQL: hour buckets merged into the days
+ * foldDays (../buckets.ts) in SQL: hour buckets merged into the days
  * of each span inside PostgreSQL, so a year of one server comes back as 366
  * day rows and 732 mount rows instead of 8,784 hour rows and 17,568 hour
  * mounts (sending and parsing those rows was most of a first 1-year view).
@@ -140,7 +140,7 @@ export async function foldDaysInSql(
 /**
  * A refresh's days, folded and stored without leaving PostgreSQL: the days
  * of each span replace the stored ones of `tz`, as computeDays + writeDays
- * (./rollup-rows.ts) store them, with the same folds as foldDaysInSql. A day
+ * (./rows.ts) store them, with the same folds as foldDaysInSql. A day
  * without hours becomes the empty bucket (every column 0, which is what
  * bucketValues gives an empty bucket), so a day whose hours are gone is
  * emptied. A refresh does not look at the days it writes: sending them to

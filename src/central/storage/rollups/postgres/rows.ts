@@ -1,6 +1,5 @@
 import type pg from "pg";
-import { type DayAggregate, type DaySpan, hourlyRollupsFit } from "../../aggregate/rows.js";
-import { type PackedServerDays, unpackDays } from "../packed-days.js";
+import { type DayAggregate, type DaySpan, hourlyRollupsFit } from "../../../aggregate/rows.js";
 import {
   BUCKET_COLUMN_NAMES,
   BUCKET_COLUMNS,
@@ -13,7 +12,8 @@ import {
   mountValues,
   type TouchedRange,
   zoneDaysCovering,
-} from "../rollup-buckets.js";
+} from "../buckets.js";
+import { type PackedServerDays, unpackDays } from "../packed-days.js";
 import { foldDaysInSql } from "./day-fold-sql.js";
 
 /**

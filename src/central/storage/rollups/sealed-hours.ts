@@ -5,8 +5,8 @@ import {
   type MountLast,
   mergeBucket,
   mergeMount,
-} from "../aggregate/rows.js";
-import { HourBucketFolder, type SampleTuple } from "./rollup-buckets.js";
+} from "../../aggregate/rows.js";
+import { HourBucketFolder, type SampleTuple } from "./buckets.js";
 import { SeenSet } from "./seen-set.js";
 
 /**

@@ -1,5 +1,5 @@
-import { type DayAggregate, type DaySpan, finishDay, type MountLast } from "../aggregate/rows.js";
-import { bucketFromTuple, mountFromTuple } from "./rollup-buckets.js";
+import { type DayAggregate, type DaySpan, finishDay, type MountLast } from "../../aggregate/rows.js";
+import { bucketFromTuple, mountFromTuple } from "./buckets.js";
 
 /**
  * One server's stored days of a span as a backend delivers them packed (one

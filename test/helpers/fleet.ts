@@ -1,5 +1,5 @@
-import { seededRandom } from "../../../src/demo/fleet.js";
-import type { MetricRow } from "../../../src/protocol/index.js";
+import { seededRandom } from "../../src/demo/fleet.js";
+import type { MetricRow } from "../../src/protocol/index.js";
 
 /** Small deterministic PRNG (mulberry32) so generated fleets are reproducible from a seed. */
 export const rng = seededRandom;

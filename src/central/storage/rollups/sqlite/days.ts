@@ -4,7 +4,8 @@ import {
   type DaySpan,
   type HourAggregate,
   hourlyRollupsFit,
-} from "../../aggregate/rows.js";
+} from "../../../aggregate/rows.js";
+import { prepared } from "../../sqlite/prepared.js";
 import {
   BUCKET_COLUMNS,
   type BucketTuple,
@@ -18,10 +19,9 @@ import {
   mountValues,
   type TouchedRange,
   zoneDaysCovering,
-} from "../rollup-buckets.js";
-import { prepared } from "./prepared.js";
-import { readStoredDays } from "./rollup-reads.js";
-import { BUCKET_PLACEHOLDERS, ensureRollupSchema, MOUNT_PLACEHOLDERS } from "./rollup-schema.js";
+} from "../buckets.js";
+import { readStoredDays } from "./reads.js";
+import { BUCKET_PLACEHOLDERS, ensureRollupSchema, MOUNT_PLACEHOLDERS } from "./schema.js";
 
 /** Daily rollups of SQLite: days folded from hour buckets, and the reads of days and hours. */
 

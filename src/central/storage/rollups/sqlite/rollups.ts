@@ -6,7 +6,8 @@ import {
   HOUR_MS,
   type HourAggregate,
   type MountLast,
-} from "../../aggregate/rows.js";
+} from "../../../aggregate/rows.js";
+import { prepared } from "../../sqlite/prepared.js";
 import {
   BUCKET_COLUMNS,
   type BucketTuple,
@@ -21,7 +22,7 @@ import {
   SAMPLE_FOLD_COLUMNS,
   type SampleTuple,
   type TouchedRange,
-} from "../rollup-buckets.js";
+} from "../buckets.js";
 import {
   firstDateFrom,
   foldFrom,
@@ -34,11 +35,10 @@ import {
   type RollupStore,
   rawHorizonHour,
   sealStepMs,
-} from "../rollup-store.js";
+} from "../port.js";
 import { foldSealedHour, hourRuns, type StoredHour } from "../sealed-hours.js";
 import { SeenSet } from "../seen-set.js";
-import { prepared } from "./prepared.js";
-import { readDailyRollups, readHourlyRollups, refreshDailyForRanges } from "./rollup-days.js";
+import { readDailyRollups, readHourlyRollups, refreshDailyForRanges } from "./days.js";
 import {
   BUCKET_PLACEHOLDERS,
   ensureRollupSchema,
@@ -46,7 +46,7 @@ import {
   registerRollupZone,
   stateGet,
   stateSet,
-} from "./rollup-schema.js";
+} from "./schema.js";
 
 /**
  * Hourly and daily rollups of the samples table, so a report reads
@@ -85,7 +85,7 @@ import {
  * horizon are sealed (their raw rows pruned): there a refresh folds only the
  * rows whose timestamps the hour's seen set does not list, each sample once.
  *
- * Tables and migrations: ./rollup-schema.ts; daily folds and reads: ./rollup-days.ts.
+ * Tables and migrations: ./schema.ts; daily folds and reads: ./days.ts.
  */
 
 type RefreshResult = RollupRefreshResult;
@@ -97,6 +97,33 @@ const SAMPLE_SELECT = `SELECT ${SAMPLE_FOLD_COLUMNS} FROM samples WHERE server =
 
 /** Uploads folded in per transaction, so a large catch-up does not hold the write lock for long. */
 const REFRESH_BATCH_UPLOADS = 500;
+/** Uploads folded in per "serving" step (about 5-10 ms of work on a busy fleet)… */
+const SERVING_BATCH_UPLOADS = 50;
+/** …and at most this many of their rows (one backlog file can hold 10,000). */
+const SERVING_BATCH_ROWS = 5_000;
+
+/** SQLite's bounds of one refresh: what RollupRefreshOptions translate to here. */
+export interface SqliteRefreshLimits {
+  /** Stop after this many transactions. Default: until done. */
+  maxBatches?: number;
+  /** Uploads folded in per transaction. */
+  batchUploads?: number;
+  /** Rows of those uploads per transaction (at least one upload goes in each). Default: no limit. */
+  batchRows?: number;
+}
+
+/** The port's neutral bounds in SQLite's units: uploads, and rows of them. */
+export function sqliteRefreshLimits(options: RollupRefreshOptions = {}): SqliteRefreshLimits {
+  const size = options.batchSize;
+  return {
+    ...(options.maxBatches !== undefined ? { maxBatches: options.maxBatches } : {}),
+    ...(size === "serving"
+      ? { batchUploads: SERVING_BATCH_UPLOADS, batchRows: SERVING_BATCH_ROWS }
+      : size !== undefined
+        ? { batchUploads: Math.max(1, Math.floor(size)) }
+        : {}),
+  };
+}
 
 /**
  * Server-hours sealed per transaction when the raw horizon moves by more
@@ -112,7 +139,7 @@ const SEAL_STEP_SERVER_HOURS = 5_000;
  * several processes: each batch is one IMMEDIATE transaction that also moves
  * the watermark, so every committed state equals "all uploads up to seq X".
  */
-export function refreshRollups(db: Database.Database, opts: RollupRefreshOptions = {}): RefreshResult {
+export function refreshRollups(db: Database.Database, opts: SqliteRefreshLimits = {}): RefreshResult {
   ensureRollupSchema(db);
   const batchUploads = opts.batchUploads ?? REFRESH_BATCH_UPLOADS;
   const batchRows = opts.batchRows ?? Number.POSITIVE_INFINITY;
@@ -190,7 +217,7 @@ function refreshBatch(
 
 /**
  * Folds the hours of `ranges`: from the raw rows from the raw horizon on,
- * the sealed way before it (./sealed-hours.ts); then recomputes the days
+ * the sealed way before it (../sealed-hours.ts); then recomputes the days
  * around every hour that changed. Returns the hours written.
  */
 function foldRanges(db: Database.Database, ranges: readonly TouchedRange[], rawHorizon: number): number {
@@ -290,7 +317,7 @@ function recomputeHours(db: Database.Database, range: TouchedRange): number {
 
 /**
  * Folds the rows of one server's sealed hours in [from, to) into their
- * buckets, each row once (./sealed-hours.ts), a day of rows at a time.
+ * buckets, each row once (../sealed-hours.ts), a day of rows at a time.
  * Returns the hours that changed, one range each.
  */
 function foldSealedRange(db: Database.Database, range: TouchedRange): TouchedRange[] {
@@ -449,7 +476,7 @@ export class SqliteRollupStore implements RollupStore {
   }
 
   async refresh(options?: RollupRefreshOptions): Promise<RollupRefreshResult> {
-    return refreshRollups(this.db, options);
+    return refreshRollups(this.db, sqliteRefreshLimits(options));
   }
 
   async rebuild(): Promise<RollupRefreshResult> {

@@ -1,8 +1,8 @@
 import type Database from "better-sqlite3";
-import type { DayAggregate, DaySpan } from "../../aggregate/rows.js";
+import type { DayAggregate, DaySpan } from "../../../aggregate/rows.js";
+import { prepared } from "../../sqlite/prepared.js";
+import { BUCKET_COLUMNS, MOUNT_COLUMNS } from "../buckets.js";
 import { type PackedServerDays, unpackDays } from "../packed-days.js";
-import { BUCKET_COLUMNS, MOUNT_COLUMNS } from "../rollup-buckets.js";
-import { prepared } from "./prepared.js";
 
 /**
  * The stored days of `span` for `servers` in `tz` (null where a day is not

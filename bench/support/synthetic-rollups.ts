@@ -1,8 +1,8 @@
-import type { PgStore } from "./postgres/pg-store.js";
-import { copyIn } from "./postgres/sample-insert.js";
-import { inTransaction } from "./postgres/transaction.js";
-import type { SqliteStore } from "./sqlite/sqlite-store.js";
-import type { Storage } from "./store.js";
+import { PgStore } from "../../src/central/storage/postgres/pg-store.js";
+import { copyIn } from "../../src/central/storage/postgres/sample-insert.js";
+import { inTransaction } from "../../src/central/storage/postgres/transaction.js";
+import { SqliteStore } from "../../src/central/storage/sqlite/sqlite-store.js";
+import type { Storage } from "../../src/central/storage/store.js";
 
 export interface SyntheticFleet {
   servers: readonly string[];
@@ -34,10 +34,12 @@ interface SyntheticServer {
  * 1,000 servers is ~9.5 M hour buckets, which would take hours to ingest as
  * samples. Figures are smooth, deterministic per server, and the same on
  * both backends. No dirty marks are written: the buckets are final, so a
- * refresh afterwards has nothing to do.
+ * refresh afterwards has nothing to do. Bench support, not product code: it
+ * writes the backends' tables through their raw handles (SqliteStore.db,
+ * PgStore.pool), which only storage/ and benchmarks use.
  */
 export async function seedSyntheticRollups(store: Storage, fleet: SyntheticFleet): Promise<number> {
-  const write = store.kind === "sqlite" ? sqliteWriter(store as SqliteStore) : pgWriter(store as PgStore);
+  const write = writerFor(store);
   let rows = 0;
   for (const [s, server] of fleet.servers.entries()) {
     const data = syntheticServer(s, fleet);
@@ -112,6 +114,12 @@ function syntheticServer(s: number, fleet: SyntheticFleet): SyntheticServer {
 interface SyntheticWriter {
   server(server: string, data: SyntheticServer): Promise<void>;
   done(): Promise<void>;
+}
+
+function writerFor(store: Storage): SyntheticWriter {
+  if (store instanceof SqliteStore) return sqliteWriter(store);
+  if (store instanceof PgStore) return pgWriter(store);
+  throw new Error(`seedSyntheticRollups: no writer for a ${store.kind} store`);
 }
 
 function sqliteWriter(store: SqliteStore): SyntheticWriter {

@@ -1,8 +1,8 @@
 import type Database from "better-sqlite3";
-import { BUCKET_COLUMNS, MOUNT_COLUMNS } from "../rollup-buckets.js";
+import { type Migration, runMigrations } from "../../sqlite/migrate.js";
+import { prepared } from "../../sqlite/prepared.js";
+import { BUCKET_COLUMNS, MOUNT_COLUMNS } from "../buckets.js";
 import { SeenSet } from "../seen-set.js";
-import { type Migration, runMigrations } from "./migrate.js";
-import { prepared } from "./prepared.js";
 
 /**
  * The rollup tables of SQLite (what they hold and why: ./rollups.ts), their

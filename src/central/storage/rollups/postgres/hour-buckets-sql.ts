@@ -1,6 +1,6 @@
 import type pg from "pg";
-import { HOUR_MS } from "../../aggregate/rows.js";
-import { BUCKET_COLUMNS, MOUNT_COLUMNS, type TouchedRange } from "../rollup-buckets.js";
+import { HOUR_MS } from "../../../aggregate/rows.js";
+import { BUCKET_COLUMNS, MOUNT_COLUMNS, type TouchedRange } from "../buckets.js";
 
 /**
  * Hour buckets computed by PostgreSQL itself, straight from the samples into

@@ -1,4 +1,4 @@
-import type { DayAggregate, DaySpan, HourAggregate } from "../aggregate/rows.js";
+import type { DayAggregate, DaySpan, HourAggregate } from "../../aggregate/rows.js";
 
 /**
  * Hourly and daily rollups behind one port, so a report (and the dashboard)
@@ -136,21 +136,26 @@ export function firstDateFrom(horizon: number): string {
 }
 
 /**
- * Bounds of one refresh. The two backends follow new data differently
- * (SQLite: uploads past a watermark; PostgreSQL: dirty (server, hour) rows,
- * see their modules), so each reads the bounds that apply to it; a caller
- * that must stay responsive passes all of them.
+ * Bounds of one refresh, the same on both backends. The two follow new data
+ * differently (SQLite: uploads past a watermark; PostgreSQL: dirty
+ * (server, hour) marks, see their modules), so each translates the batch
+ * size into its own unit of work.
  */
 export interface RollupRefreshOptions {
   /** Stop after this many transactions (the caller continues later: `more`). Default: until done. */
   maxBatches?: number;
-  /** SQLite: uploads folded in per transaction. */
-  batchUploads?: number;
-  /** SQLite: rows of those uploads per transaction (at least one upload goes in each). Default: no limit. */
-  batchRows?: number;
-  /** PostgreSQL: dirty (server, hour) buckets recomputed per transaction. */
-  batchHours?: number;
+  /** Work per transaction (RollupBatchSize). Default: large batches, for a catch-up. */
+  batchSize?: RollupBatchSize;
 }
+
+/**
+ * How much one refresh transaction takes on. "serving": a step that holds
+ * the event loop for a few milliseconds only, for a process that takes
+ * uploads meanwhile (central serve's RollupMaintainer). A number n: at most
+ * n units of the backend's work (an upload on SQLite, a dirty server-hour on
+ * PostgreSQL), at least one; tests use it to take small steps.
+ */
+export type RollupBatchSize = "serving" | number;
 
 export interface RollupRefreshResult {
   /** Uploads folded in by this refresh (SQLite; PostgreSQL follows dirty hours, not uploads, and says 0). */

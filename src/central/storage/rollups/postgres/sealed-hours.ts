@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { HOUR_MS, type MountLast } from "../../aggregate/rows.js";
+import { HOUR_MS, type MountLast } from "../../../aggregate/rows.js";
 import {
   BUCKET_COLUMNS,
   type BucketTuple,
@@ -12,11 +12,11 @@ import {
   SAMPLE_FOLD_COLUMNS,
   type SampleTuple,
   type TouchedRange,
-} from "../rollup-buckets.js";
+} from "../buckets.js";
 import { type FoldedHour, foldSealedHour, hourRuns, type StoredHour } from "../sealed-hours.js";
 import { SeenSet } from "../seen-set.js";
 import { RANGES, recomputeHoursInSql } from "./hour-buckets-sql.js";
-import { arrayParams, BUCKET_ARRAY_TYPES, MOUNT_ARRAY_TYPES } from "./rollup-rows.js";
+import { arrayParams, BUCKET_ARRAY_TYPES, MOUNT_ARRAY_TYPES } from "./rows.js";
 
 /**
  * Sealed hours on PostgreSQL (what they are: ../sealed-hours.ts): the seen

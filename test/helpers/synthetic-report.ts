@@ -1,4 +1,4 @@
-import { isoInZone, resolveReportWeek } from "../../../src/central/aggregate/week.js";
+import { isoInZone, resolveReportWeek } from "../../src/central/aggregate/week.js";
 import type {
   DayReport,
   Finding,
@@ -6,8 +6,8 @@ import type {
   ServerStatus,
   WeekFigures,
   WeeklyReport,
-} from "../../../src/central/report/index.js";
-import { DEFAULT_THRESHOLDS } from "../../../src/central/report/index.js";
+} from "../../src/central/report/index.js";
+import { DEFAULT_THRESHOLDS } from "../../src/central/report/index.js";
 import { rng } from "./fleet.js";
 
 const GiB = 1024 ** 3;
