@@ -50,11 +50,29 @@ export const EXIT_CODE: Readonly<Record<ErrorCategory, number>> = Object.freeze(
 export interface SrvutilErrorOptions {
   /** HTTP status when the category's default is not precise enough (e.g. 403, 413, 429). */
   status?: number;
+  /** The reason behind the stable code, when the category's (CATEGORY_REASON) is not precise enough. */
+  reason?: ErrorReason;
   cause?: unknown;
 }
 
+/** The reason (and so the code) of an error that names none: its category's. */
+export const CATEGORY_REASON: Readonly<Record<ErrorCategory, ErrorReason>> = Object.freeze({
+  bad_input: "bad_request",
+  bad_config: "misconfigured",
+  unavailable: "unavailable",
+  internal: "internal",
+});
+
+/**
+ * The one base class of every error srvutil raises on purpose. Its category
+ * decides the HTTP status and the exit code; its reason gives the stable
+ * code (`SRVUTIL_E_…`) that API bodies carry and the CLIs print. A kind of
+ * error gets its own class only when some code must tell it apart
+ * (instanceof); one that differs only in its code passes `reason`.
+ */
 export class SrvutilError extends Error {
   readonly status: number;
+  readonly reason: ErrorReason;
   constructor(
     readonly category: ErrorCategory,
     message: string,
@@ -62,6 +80,7 @@ export class SrvutilError extends Error {
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.status = options.status ?? HTTP_STATUS[category];
+    this.reason = options.reason ?? CATEGORY_REASON[category];
     // Only for stack traces and logs: nothing classifies errors by name.
     this.name = new.target.name;
   }
@@ -102,6 +121,16 @@ export function httpStatusOf(err: unknown): number {
 
 export function exitCodeOf(err: unknown): number {
   return EXIT_CODE[errorCategory(err)];
+}
+
+/** The stable code of any error: its reason's, or SRVUTIL_E_INTERNAL for one that is not a SrvutilError. */
+export function errorCodeOf(err: unknown): string {
+  return errorCode(err instanceof SrvutilError ? err.reason : "internal");
+}
+
+/** A bad flag or argument of a command line (exit 64, code SRVUTIL_E_USAGE). */
+export function usageError(message: string): InputError {
+  return new InputError(message, { reason: "usage" });
 }
 
 /**
@@ -152,6 +181,11 @@ export const ERROR_REASONS = [
   "untrusted_proxy",
   "forbidden_network",
   "not_enrolled",
+  // The command line and the operator's own actions (the CLIs print these codes).
+  "usage",
+  "already_exists",
+  "weak_password",
+  "central_serving",
   // The central's side (5xx).
   "misconfigured",
   "internal",

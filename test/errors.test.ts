@@ -4,13 +4,12 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AgentConfigError, AgentUsageError } from "../src/agent/errors.js";
 import { WeekError } from "../src/central/aggregate/week.js";
-import { createAgentToken, TokenInputError } from "../src/central/auth/tokens.js";
+import { createAgentToken } from "../src/central/auth/tokens.js";
 import { ConfigError as CentralConfigError } from "../src/central/config.js";
 import { GroupsConfigError } from "../src/central/delivery/groups.js";
 import { UnknownGroupError } from "../src/central/delivery/service.js";
-import { DeliveryWeekError } from "../src/central/delivery/week.js";
 import { HttpError } from "../src/central/ingest/http-error.js";
-import { IngestInputError, ServerMismatchError } from "../src/central/ingest/ingest-service.js";
+import { ServerMismatchError } from "../src/central/ingest/ingest-service.js";
 import { RawFileWriteError } from "../src/central/ingest/raw-file-writer.js";
 import { MailConfigError, MailSendError } from "../src/central/mail/index.js";
 import { ThresholdConfigError } from "../src/central/report/thresholds.js";
@@ -22,6 +21,7 @@ import {
   EXIT_CODE,
   errorCategory,
   errorCode,
+  errorCodeOf,
   exitCodeOf,
   HTTP_STATUS,
   httpStatusOf,
@@ -42,15 +42,12 @@ describe("error categories", () => {
 
   it.each<[string, unknown, ErrorCategory, number]>([
     ["InputError", new InputError("x"), "bad_input", 400],
-    ["IngestInputError", new IngestInputError("x"), "bad_input", 400],
     ["CsvValidationError", new CsvValidationError("number", "x", 2, "cpu_percent"), "bad_input", 400],
     ["ServerMismatchError", new ServerMismatchError("a", "b", 1), "bad_input", 403],
     ["HttpError 413", new HttpError(413, "too_large", "x"), "bad_input", 413],
     ["HttpError 503", new HttpError(503, "unavailable", "x"), "unavailable", 503],
     ["WeekError", new WeekError("x"), "bad_input", 400],
-    ["DeliveryWeekError", new DeliveryWeekError("x"), "bad_input", 400],
     ["UnknownGroupError", new UnknownGroupError("x"), "bad_input", 400],
-    ["TokenInputError", new TokenInputError("x"), "bad_input", 400],
     ["AgentUsageError", new AgentUsageError("x"), "bad_input", 400],
     ["ConfigError", new ConfigError("x"), "bad_config", 500],
     ["AgentConfigError", new AgentConfigError("x"), "bad_config", 500],
@@ -89,8 +86,21 @@ describe("error categories", () => {
     } finally {
       console.error = original;
     }
-    expect(lines[0]).toBe("srvutil: SRVUTIL_X: expected y, got 'z'");
+    expect(lines[0]).toBe("srvutil: SRVUTIL_X: expected y, got 'z' (SRVUTIL_E_MISCONFIGURED)");
     expect(lines[1]).toBeInstanceOf(TypeError);
+  });
+});
+
+describe("every error's stable code", () => {
+  it("is its reason's, else its category's; the CLIs print it", () => {
+    expect(errorCodeOf(new InputError("x"))).toBe("SRVUTIL_E_BAD_REQUEST");
+    expect(errorCodeOf(new InputError("x", { reason: "usage" }))).toBe("SRVUTIL_E_USAGE");
+    expect(errorCodeOf(new ConfigError("x"))).toBe("SRVUTIL_E_MISCONFIGURED");
+    expect(errorCodeOf(new UnavailableError("x"))).toBe("SRVUTIL_E_UNAVAILABLE");
+    expect(errorCodeOf(new CsvValidationError("number", "x", 2, "cpu_percent"))).toBe("SRVUTIL_E_NUMBER");
+    expect(errorCodeOf(new HttpError(413, "too_large", "x"))).toBe("SRVUTIL_E_TOO_LARGE");
+    expect(errorCodeOf(new AgentUsageError("x"))).toBe("SRVUTIL_E_USAGE");
+    expect(errorCodeOf(new TypeError("x"))).toBe("SRVUTIL_E_INTERNAL");
   });
 });
 
@@ -173,14 +183,14 @@ describe("srvutil exit codes, one real run per category", () => {
   it("bad input: a bad flag value exits 64 with one line", async () => {
     const r = await runCli(["central", "token", "add", "web-01", "--role", "admin"], env({}));
     expect(r.code).toBe(64);
-    expect(r.stderr.trim()).toBe("srvutil: --role: expected agent or viewer, got 'admin'");
+    expect(r.stderr.trim()).toBe("srvutil: --role: expected agent or viewer, got 'admin' (SRVUTIL_E_USAGE)");
   });
 
   it("bad configuration: a malformed variable exits 78 with one line naming it and the form", async () => {
     const r = await runCli(["central", "token", "list"], env({ SRVUTIL_MAX_ROWS_PER_FILE: "lots" }));
     expect(r.code).toBe(78);
     expect(r.stderr.trim()).toBe(
-      "srvutil: SRVUTIL_MAX_ROWS_PER_FILE: expected a whole number ≥ 1, got 'lots'",
+      "srvutil: SRVUTIL_MAX_ROWS_PER_FILE: expected a whole number ≥ 1, got 'lots' (SRVUTIL_E_MISCONFIGURED)",
     );
   });
 

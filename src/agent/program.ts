@@ -5,7 +5,7 @@
  * which differ only in how a service manager starts them again (`context`).
  */
 
-import { errorCategory, exitCodeOf } from "../errors.js";
+import { errorCategory, errorCodeOf, exitCodeOf } from "../errors.js";
 import {
   agentCollectCommand,
   agentInstallCommand,
@@ -154,7 +154,7 @@ export async function runAgentProgram(argv: readonly string[], context: ProgramC
   } catch (err) {
     // One line for what the operator can fix; the stack only for bugs.
     if (errorCategory(err) !== "internal" && err instanceof Error) {
-      process.stderr.write(`srvutil-agent: ${err.message}\n`);
+      process.stderr.write(`srvutil-agent: ${err.message} (${errorCodeOf(err)})\n`);
     } else {
       process.stderr.write(
         `srvutil-agent: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,

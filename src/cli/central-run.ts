@@ -1,8 +1,9 @@
 import path from "node:path";
-import { createAgentToken, createViewerToken, TokenInputError } from "../central/auth/tokens.js";
+import { createAgentToken, createViewerToken } from "../central/auth/tokens.js";
 import { AutomationLog } from "../central/automation-log.js";
 import type { CentralConfig } from "../central/config.js";
 import type { Storage } from "../central/storage/store.js";
+import { usageError } from "../errors.js";
 import { centralConfigFromEnv } from "./central-config.js";
 
 /**
@@ -82,7 +83,7 @@ export async function tokenRevokeCommand(name: string, roleOption: string, id?: 
       count: n,
     });
     if (n === 0)
-      throw new TokenInputError(`no active ${role} token for '${name}' (see \`srvutil central token list\`)`);
+      throw usageError(`no active ${role} token for '${name}' (see \`srvutil central token list\`)`);
     process.stdout.write(`Revoked ${n} ${role} token${n === 1 ? "" : "s"} of '${name}'\n`);
   });
 }
@@ -170,7 +171,7 @@ export async function rebuildCommand(opts: { acceptLoss?: boolean } = {}): Promi
 async function tokenRevokeOne(name: string, role: "agent" | "viewer", id: string): Promise<void> {
   const tokenId = /^srv[uv]_([0-9a-f]{12})(_|$)/.exec(id)?.[1] ?? id;
   if (!/^[0-9a-f]{12}$/.test(tokenId)) {
-    throw new TokenInputError(
+    throw usageError(
       `--id: expected a token id of 12 hex digits (see \`srvutil central token list\`), got '${id}'`,
     );
   }
@@ -178,7 +179,7 @@ async function tokenRevokeOne(name: string, role: "agent" | "viewer", id: string
     const now = Date.now();
     const revoked = await store.tokens.revoke(role, name, tokenId, now);
     if (!revoked) {
-      throw new TokenInputError(
+      throw usageError(
         `no active ${role} token ${tokenId} for '${name}' (see \`srvutil central token list\`)`,
       );
     }
@@ -208,7 +209,7 @@ async function updateRollups(store: Storage, timeZone: string): Promise<void> {
 
 function parseRole(role: string): "agent" | "viewer" {
   if (role === "agent" || role === "viewer") return role;
-  throw new TokenInputError(`--role: expected agent or viewer, got '${role}'`);
+  throw usageError(`--role: expected agent or viewer, got '${role}'`);
 }
 
 async function withStore(fn: (store: Storage, config: CentralConfig) => Promise<void>): Promise<void> {

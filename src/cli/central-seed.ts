@@ -1,5 +1,5 @@
-import { IngestInputError } from "../central/ingest/ingest-service.js";
 import { FILE_FORMATS, type FileFormat } from "../central/ingest/seed/format.js";
+import { usageError } from "../errors.js";
 
 /** `central import --format … --source-tz …`, checked before anything is opened. */
 export function importFileOptions(opts: { format: string; sourceTz?: string }): {
@@ -8,15 +8,13 @@ export function importFileOptions(opts: { format: string; sourceTz?: string }): 
 } {
   const format = FILE_FORMATS.find((f) => f === opts.format);
   if (format === undefined) {
-    throw new IngestInputError(`--format: expected ${FILE_FORMATS.join(", ")}, got '${opts.format}'`);
+    throw usageError(`--format: expected ${FILE_FORMATS.join(", ")}, got '${opts.format}'`);
   }
   if (opts.sourceTz === undefined) return { format };
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: opts.sourceTz });
   } catch {
-    throw new IngestInputError(
-      `--source-tz: '${opts.sourceTz}' is not an IANA time zone name such as Europe/Berlin`,
-    );
+    throw usageError(`--source-tz: '${opts.sourceTz}' is not an IANA time zone name such as Europe/Berlin`);
   }
   return { format, sourceTimeZone: opts.sourceTz };
 }

@@ -13,7 +13,7 @@ import { type RunningCentral, startCentral } from "../central/serve.js";
 import { DEMO_FLEET, simulateServer } from "../demo/fleet.js";
 import { LIVE_UPLOAD_EVERY_MS, startLiveFleet } from "../demo/live.js";
 import { postMetrics } from "../demo/upload.js";
-import { InputError } from "../errors.js";
+import { usageError } from "../errors.js";
 
 // What `srvutil demo` runs (wired in ./demo.ts, which loads this module only when it runs).
 
@@ -35,7 +35,7 @@ async function startCentralOnAnyPort(config: CentralConfig): Promise<RunningCent
 export async function runDemo(opts: DemoOptions): Promise<void> {
   const weeks = Number(opts.weeks);
   if (!Number.isInteger(weeks) || weeks < 1 || weeks > 52) {
-    throw new DemoUsageError("--weeks must be a whole number from 1 to 52");
+    throw usageError("--weeks must be a whole number from 1 to 52");
   }
   // The demo's email goes to the outbox with a To: line, as a real one would
   // (example.com is reserved: nothing is ever delivered there).
@@ -181,5 +181,3 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     await central.close();
   }
 }
-
-export class DemoUsageError extends InputError {}

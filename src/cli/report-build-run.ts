@@ -3,11 +3,8 @@ import path from "node:path";
 import { AutomationLog } from "../central/automation-log.js";
 import { buildWeeklyReport, dailyCsv, renderReport } from "../central/report/index.js";
 import { openStorage } from "../central/storage/open.js";
-import { InputError } from "../errors.js";
+import { usageError } from "../errors.js";
 import { centralConfigFromEnv } from "./central-config.js";
-
-/** A command-line value the user must fix; reportCliError prints it as one line. */
-export class ReportUsageError extends InputError {}
 
 /** Writes a file atomically: temp file, fsync, rename (a crash leaves the old file or the new one). */
 export function writeFileAtomic(file: string, content: string | Buffer): void {
@@ -33,7 +30,7 @@ export interface ReportBuildOptions {
 /** `srvutil report build` (wired in ./report-build.ts, which loads this module only when it runs). */
 export async function reportBuildCommand(opts: ReportBuildOptions): Promise<void> {
   if (opts.format !== "html" && opts.format !== "json" && opts.format !== "csv") {
-    throw new ReportUsageError(`--format: expected html, json or csv, got '${opts.format}'`);
+    throw usageError(`--format: expected html, json or csv, got '${opts.format}'`);
   }
   const config = centralConfigFromEnv();
   const timeZone = opts.tz ?? config.reportTimeZone;

@@ -6,7 +6,7 @@ import { sendWeeklyReport } from "../central/delivery/send.js";
 import type { DeliveryRecord, DeliveryState, DeliveryStore } from "../central/delivery/store.js";
 import { resolveDeliveryWeek } from "../central/delivery/week.js";
 import { openStorage } from "../central/storage/open.js";
-import { InputError } from "../errors.js";
+import { usageError } from "../errors.js";
 import { centralConfigFromEnv } from "./central-config.js";
 
 // What `srvutil report send` and `report status` run (the commander wiring is
@@ -74,7 +74,7 @@ export async function statusCommand(opts: {
     opts.week === undefined ? undefined : resolveDeliveryWeek(opts.week, config.reportTimeZone, Date.now());
   const limit = Number(opts.limit);
   if (!Number.isInteger(limit) || limit < 1) {
-    throw new StatusInputError(`--limit: expected a positive whole number, got '${opts.limit}'`);
+    throw usageError(`--limit: expected a positive whole number, got '${opts.limit}'`);
   }
   const store = await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous });
   try {
@@ -111,8 +111,6 @@ async function scheduleLine(
     `next run ${next === null ? "never" : next.toISOString()} (while \`srvutil central serve\` runs)`
   );
 }
-
-class StatusInputError extends InputError {}
 
 function iso(ms: number | null): string {
   return ms === null ? "-" : new Date(ms).toISOString();

@@ -1,12 +1,10 @@
 import os from "node:os";
 import { parseSmtpSettings } from "../central/mail/settings.js";
 import { MailSendError, SmtpMailTransport } from "../central/mail/transport.js";
-import { ConfigError, EXIT_CODE, InputError } from "../errors.js";
+import { ConfigError, EXIT_CODE, usageError } from "../errors.js";
 import { centralConfigFromEnv } from "./central-config.js";
 
 // What `srvutil report test-mail` runs (wired in ./report-delivery.ts, loaded only then).
-
-class TestMailInputError extends InputError {}
 
 /**
  * Sends one small message through the configured SMTP server, without the
@@ -20,9 +18,7 @@ export async function testMailCommand(opts: { to: string[]; version: string }): 
   const config = centralConfigFromEnv();
   const bad = opts.to.filter((a) => !/^[^\s@<>,]+@[^\s@<>,]+$/.test(a));
   if (opts.to.length === 0 || bad.length > 0) {
-    throw new TestMailInputError(
-      `--to: expected an email address like ops@example.com, got '${bad[0] ?? ""}'`,
-    );
+    throw usageError(`--to: expected an email address like ops@example.com, got '${bad[0] ?? ""}'`);
   }
   if (config.smtpUrl === null) {
     throw new ConfigError(

@@ -1,16 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { AutomationLog } from "../central/automation-log.js";
 import type { Storage } from "../central/storage/store.js";
-import { InputError } from "../errors.js";
+import { usageError } from "../errors.js";
 import { centralConfigFromEnv } from "./central-config.js";
 
 // What `srvutil central user …` runs (wired in ./central.ts, loaded only when it runs).
 
-export class UserCommandError extends InputError {}
-
 function parseRole(role: string): "admin" | "viewer" {
   if (role === "admin" || role === "viewer") return role;
-  throw new UserCommandError(`--role: expected admin or viewer, got '${role}'`);
+  throw usageError(`--role: expected admin or viewer, got '${role}'`);
 }
 
 /** The password from --password-file, else the first line of stdin (never from an argument: ps would show it). */
@@ -20,7 +18,7 @@ async function readPassword(file: string | undefined): Promise<string> {
     try {
       text = await readFile(file, "utf8");
     } catch (err) {
-      throw new UserCommandError(`--password-file: cannot read ${file}: ${(err as Error).message}`);
+      throw usageError(`--password-file: cannot read ${file}: ${(err as Error).message}`);
     }
   } else {
     if (process.stdin.isTTY) return readPasswordFromTerminal();
@@ -30,7 +28,7 @@ async function readPassword(file: string | undefined): Promise<string> {
   }
   const password = text.split(/\r?\n/)[0] ?? "";
   if (password === "") {
-    throw new UserCommandError(
+    throw usageError(
       "no password: pipe it on stdin (printf '%s\\n' \"$PW\" | srvutil central user add …) or use --password-file",
     );
   }
@@ -50,10 +48,10 @@ async function readPasswordFromTerminal(): Promise<string> {
   try {
     const first = await readHiddenLine("Password (not shown): ");
     if (first === "") {
-      throw new UserCommandError("no password: type one, or use --password-file");
+      throw usageError("no password: type one, or use --password-file");
     }
     const again = await readHiddenLine("Password again: ");
-    if (again !== first) throw new UserCommandError("the two passwords differ; nothing was added");
+    if (again !== first) throw usageError("the two passwords differ; nothing was added");
     return first;
   } finally {
     input.setRawMode(false);
@@ -76,7 +74,7 @@ function readHiddenLine(prompt: string): Promise<string> {
     const onData = (chunk: Buffer) => {
       for (const ch of chunk.toString("utf8")) {
         if (ch === "\r" || ch === "\n") return finish(null);
-        if (ch === "\u0003") return finish(new UserCommandError("cancelled (Ctrl-C); nothing was added"));
+        if (ch === "\u0003") return finish(usageError("cancelled (Ctrl-C); nothing was added"));
         if (ch === "\u0004") return finish(null); // Ctrl-D ends the line as Enter does
         if (ch === "\u007f" || ch === "\b") line = [...line].slice(0, -1).join("");
         else if (ch >= " ") line += ch;
@@ -137,7 +135,7 @@ export async function userListCommand(): Promise<void> {
 export async function userRemoveCommand(name: string): Promise<void> {
   await withStore(async (store, log) => {
     if (!(await store.users.removeUser(name))) {
-      throw new UserCommandError(`no dashboard user '${name}' (see \`srvutil central user list\`)`);
+      throw usageError(`no dashboard user '${name}' (see \`srvutil central user list\`)`);
     }
     log.info("user removed", { name });
     process.stdout.write(`Removed dashboard user '${name}'; its sessions are ended\n`);

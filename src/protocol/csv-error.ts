@@ -7,14 +7,15 @@ import { InputError } from "../errors.js";
  * position in the row.
  */
 export class CsvValidationError extends InputError {
+  declare readonly reason: CsvErrorReason;
   constructor(
-    readonly reason: CsvErrorReason,
+    reason: CsvErrorReason,
     message: string,
     readonly line: number | null,
     readonly column: string | null,
     readonly field: number | null = null,
   ) {
-    super(message);
+    super(message, { reason });
   }
 
   /** "line 3, column cpu_percent: …" — what a person reads. */

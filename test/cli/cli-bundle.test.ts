@@ -153,7 +153,9 @@ describe("the CLI start-up bundle", () => {
 
   it("reaches the lazy side by its paths next to the bundle, with one error taxonomy (exit code by category)", async () => {
     const bad = await run(["--import", "tsx"], ["report", "build", "--week", "bogus"]);
-    expect(bad.stderr.trim()).toBe(`srvutil: week 'bogus': expected an ISO week like "2026-W47" or "last"`);
+    expect(bad.stderr.trim()).toBe(
+      `srvutil: week 'bogus': expected an ISO week like "2026-W47" or "last" (SRVUTIL_E_BAD_REQUEST)`,
+    );
     expect(bad.code).toBe(64);
     const badConfig = await run(["--import", "tsx"], ["central", "token", "list"], {
       SRVUTIL_DB_URL: "mysql://nope",

@@ -98,8 +98,6 @@ export function bytesFromStatfs(s: {
   return { totalBytes, usedBytes, freeBytes };
 }
 
-export class StatfsTimeoutError extends UnavailableError {}
-
 /**
  * statfs with a deadline: a hung network mount would otherwise block the
  * sample forever (the libuv thread stays stuck, but the agent moves on).
@@ -108,7 +106,7 @@ export async function statfsBytes(path: string, timeoutMs = 5000): Promise<Statf
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new StatfsTimeoutError(`statfs(${path}) took longer than ${timeoutMs} ms`)),
+      () => reject(new UnavailableError(`statfs(${path}) took longer than ${timeoutMs} ms`)),
       timeoutMs,
     );
     timer.unref();

@@ -17,9 +17,6 @@ export type { TokenRole };
 const PREFIX: Record<TokenRole, string> = { agent: "srvu", viewer: "srvv" };
 const TOKEN_PATTERN = /^(srvu|srvv)_([0-9a-f]{12})_([0-9a-f]{64})$/;
 
-/** A token name (server for agents, a label for viewers) that cannot be used. */
-export class TokenInputError extends InputError {}
-
 export interface ParsedToken {
   role: TokenRole;
   tokenId: string;
@@ -62,7 +59,7 @@ function newToken(role: TokenRole, name: string): { token: string; record: Agent
 /** Creates an agent token bound to `server` and returns it; it is shown once and never stored. */
 export async function createAgentToken(store: Storage, server: string): Promise<string> {
   const problem = serverNameProblem(server);
-  if (problem !== null) throw new TokenInputError(`server name '${server}': ${problem}`);
+  if (problem !== null) throw new InputError(`server name '${server}': ${problem}`);
   const { token, record } = newToken("agent", server);
   await store.tokens.create("agent", record);
   return token;
@@ -72,7 +69,7 @@ export async function createAgentToken(store: Storage, server: string): Promise<
 export async function createViewerToken(store: Storage, name: string): Promise<string> {
   const problem = serverNameProblem(name);
   if (problem !== null)
-    throw new TokenInputError(`viewer name '${name}': ${problem.replace("server name", "name")}`);
+    throw new InputError(`viewer name '${name}': ${problem.replace("server name", "name")}`);
   const { token, record } = newToken("viewer", name);
   await store.tokens.create("viewer", record);
   return token;

@@ -1,9 +1,6 @@
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import { InputError } from "../../errors.js";
 
-/** A password that cannot be used (too short, too long). */
-export class PasswordError extends InputError {}
-
 // scrypt with N = 2^15, r = 8 (32 MiB, ~60 ms here): OWASP's minimum is 2^17 at
 // r = 8 for interactive logins on servers; 2^15 keeps a login under 100 ms
 // on a 2-core box while still costing an attacker 32 MiB per guess.
@@ -52,9 +49,12 @@ export function decoyHash(): Promise<string> {
 
 export function checkPassword(password: string): void {
   if (password.length < MIN_PASSWORD_LENGTH) {
-    throw new PasswordError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+    throw new InputError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`, {
+      reason: "weak_password",
+    });
   }
-  if (password.length > 1024) throw new PasswordError("the password must have at most 1024 characters");
+  if (password.length > 1024)
+    throw new InputError("the password must have at most 1024 characters", { reason: "weak_password" });
 }
 
 export const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;

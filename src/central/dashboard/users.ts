@@ -2,8 +2,6 @@ import { InputError } from "../../errors.js";
 import type { UserRole, UserStore } from "../storage/user-store.js";
 import { checkUserName, hashPassword } from "./password.js";
 
-export class UserExistsError extends InputError {}
-
 /** Adds a dashboard user (CLI and admin page); the name must be free. */
 export async function addUser(
   users: UserStore,
@@ -13,5 +11,7 @@ export async function addUser(
   const passwordHash = await hashPassword(o.password);
   const added = await users.addUser({ name: o.name, role: o.role, passwordHash, createdAt: o.now });
   if (!added)
-    throw new UserExistsError(`user '${o.name}' exists; remove it first to change its password or role`);
+    throw new InputError(`user '${o.name}' exists; remove it first to change its password or role`, {
+      reason: "already_exists",
+    });
 }

@@ -1,9 +1,6 @@
 import { DateTime } from "luxon";
 import { InputError } from "../../errors.js";
 
-/** A week the user typed that is not an ISO week; the message shows the accepted forms. */
-export class DeliveryWeekError extends InputError {}
-
 /** "2026-W47" for the ISO week containing `instant` in `timeZone`. */
 export function isoWeekOf(instant: number, timeZone: string): string {
   const d = DateTime.fromMillis(instant, { zone: timeZone });
@@ -32,13 +29,13 @@ export function resolveDeliveryWeek(spec: string, timeZone: string, now: number)
     );
     if (d.isValid && d.weekYear === Number(m[1]) && d.weekNumber === Number(m[2])) return s;
   }
-  throw new DeliveryWeekError(`--week: '${spec}' is not an ISO week; expected e.g. 2026-W47 or "last"`);
+  throw new InputError(`--week: '${spec}' is not an ISO week; expected e.g. 2026-W47 or "last"`);
 }
 
 /** Local Monday and Sunday of an ISO week, YYYY-MM-DD. */
 export function weekDateRange(week: string, timeZone: string): { first: string; last: string } {
   const m = /^(\d{4})-W(\d{2})$/.exec(week);
-  if (m === null) throw new DeliveryWeekError(`'${week}' is not an ISO week like 2026-W47`);
+  if (m === null) throw new InputError(`'${week}' is not an ISO week like 2026-W47`);
   const monday = DateTime.fromObject(
     { weekYear: Number(m[1]), weekNumber: Number(m[2]), weekday: 1 },
     { zone: timeZone },

@@ -5,7 +5,7 @@ import { CsvValidationError } from "../../protocol/index.js";
 import type { Storage } from "../storage/store.js";
 import { gunzipCapped } from "./body.js";
 import { HttpError } from "./http-error.js";
-import { type IngestFileOptions, IngestInputError, type IngestService } from "./ingest-service.js";
+import type { IngestFileOptions, IngestService } from "./ingest-service.js";
 import { describeSeedProblem, type FileFormat, parseRawFileName } from "./seed/format.js";
 import { isUploadId, uploadIdTime } from "./upload-id.js";
 
@@ -80,7 +80,7 @@ export async function importDirectory(
   },
 ): Promise<ImportSummary> {
   const info = await stat(dir).catch(() => null);
-  if (info === null || !info.isDirectory()) throw new IngestInputError(`${dir}: not a directory`);
+  if (info === null || !info.isDirectory()) throw new InputError(`${dir}: not a directory`);
   const files = await listCsvFiles(dir);
   const summary: ImportSummary = {
     files: files.length,
@@ -150,7 +150,7 @@ async function importOne(
   try {
     let bytes: Buffer = await readFile(file);
     if (bytes.length > maxBodyBytes && !file.endsWith(".gz")) {
-      throw new IngestInputError(`file is larger than SRVUTIL_MAX_BODY_BYTES (${maxBodyBytes})`);
+      throw new InputError(`file is larger than SRVUTIL_MAX_BODY_BYTES (${maxBodyBytes})`);
     }
     if (file.toLowerCase().endsWith(".gz")) bytes = await gunzipCapped(bytes, maxBodyBytes);
     // Two copies of one file in flight together would both miss the replay check; the second

@@ -16,7 +16,7 @@ export class HttpError extends SrvutilError {
   constructor(
     readonly statusCode: number,
     /** Machine-readable cause, also the label of the rejection counter. */
-    readonly reason: ErrorReason,
+    override readonly reason: ErrorReason,
     message: string,
     readonly headers: Record<string, string> = {},
     readonly line: number | null = null,

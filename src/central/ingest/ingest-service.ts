@@ -54,9 +54,6 @@ export class ServerMismatchError extends InputError {
   }
 }
 
-/** A file that is valid CSV v1 but cannot be ingested as one upload (e.g. several servers in one file on import). */
-export class IngestInputError extends InputError {}
-
 /**
  * A file holding a sample older than the ingest horizon (../retention.ts,
  * ingestHorizon): no report could ever show it, so the whole file is refused
@@ -206,7 +203,7 @@ export class IngestService {
 
   /**
    * Validates and stores one metrics file (decompressed bytes). Throws
-   * CsvValidationError (400), ServerMismatchError (403) or IngestInputError;
+   * CsvValidationError (400), ServerMismatchError (403) or InputError;
    * in every error case nothing is stored.
    */
   async ingestFile(bytes: Uint8Array, opts: IngestFileOptions = {}): Promise<IngestResult> {
@@ -406,9 +403,7 @@ export class IngestService {
       !/^\d{4}-\d{2}-\d{2}$/.test(day ?? "") ||
       uploadId === ""
     ) {
-      throw new IngestInputError(
-        `${label}: not a received_metrics/<server>/<YYYY-MM-DD>/<upload_id>.csv path`,
-      );
+      throw new InputError(`${label}: not a received_metrics/<server>/<YYYY-MM-DD>/<upload_id>.csv path`);
     }
     // A seed raw file says so in its name; one dropped in by hand is recognised by its header.
     const { rows, skippedRows, skippedLineCount } = await this.decode(bytes, Number.POSITIVE_INFINITY, {
@@ -534,11 +529,11 @@ export class IngestService {
   /** The day directory for a server, refusing anything that would leave received_metrics/. */
   private safeDir(server: string, day: string): string {
     const problem = serverNameProblem(server);
-    if (problem !== null) throw new IngestInputError(problem);
+    if (problem !== null) throw new InputError(problem);
     const root = this.options.receivedMetricsDir;
     const dir = path.join(root, server, day);
     if (path.dirname(path.dirname(dir)) !== path.resolve(root)) {
-      throw new IngestInputError(`server name '${server}' cannot be used as a directory name`);
+      throw new InputError(`server name '${server}' cannot be used as a directory name`);
     }
     return dir;
   }
@@ -559,7 +554,7 @@ function singleServer(rows: readonly MetricRow[], expected: string | undefined):
     const s = rows[i]!.server;
     if (s === server) continue;
     if (expected !== undefined) throw new ServerMismatchError(expected, s, i + 1);
-    throw new IngestInputError(
+    throw new InputError(
       `file has rows for several servers ('${server}' and '${s}' at data row ${i + 1}); one file must hold one server`,
     );
   }

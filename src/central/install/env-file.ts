@@ -8,9 +8,6 @@ import { InputError } from "../../errors.js";
  * the same way, so one file serves every platform.
  */
 
-/** A line of an env file that cannot be read; the message names the line. */
-export class EnvFileError extends InputError {}
-
 export function parseEnvFile(text: string, name = "env file"): Record<string, string> {
   const out: Record<string, string> = {};
   text.split(/\r?\n/).forEach((raw, i) => {
@@ -18,16 +15,15 @@ export function parseEnvFile(text: string, name = "env file"): Record<string, st
     if (line === "" || line.startsWith("#")) return;
     const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
     if (m === null)
-      throw new EnvFileError(`${name}, line ${i + 1}: expected KEY=VALUE, got '${line.slice(0, 40)}'`);
+      throw new InputError(`${name}, line ${i + 1}: expected KEY=VALUE, got '${line.slice(0, 40)}'`);
     let value = m[2]!;
     if (value.startsWith('"')) {
       if (!/^"(?:[^"\\]|\\.)*"$/.test(value)) {
-        throw new EnvFileError(`${name}, line ${i + 1}: unterminated double quote`);
+        throw new InputError(`${name}, line ${i + 1}: unterminated double quote`);
       }
       value = value.slice(1, -1).replace(/\\(.)/g, "$1");
     } else if (value.startsWith("'")) {
-      if (!/^'[^']*'$/.test(value))
-        throw new EnvFileError(`${name}, line ${i + 1}: unterminated single quote`);
+      if (!/^'[^']*'$/.test(value)) throw new InputError(`${name}, line ${i + 1}: unterminated single quote`);
       value = value.slice(1, -1);
     }
     out[m[1]!] = value;

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { InputError } from "../../errors.js";
+import { usageError } from "../../errors.js";
 import { CENTRAL_ENV_VARIABLES, loadCentralConfig, THRESHOLD_ENV_VARIABLES } from "../config.js";
 import { redactSmtpUrl } from "../mail/settings.js";
 import { localDatabaseDirectory, redactDatabaseUrl } from "../storage/database-url.js";
@@ -19,9 +19,6 @@ import {
 
 export * from "./env-file.js";
 export * from "./units.js";
-
-/** `central install|uninstall|status` cannot run as asked (platform, privileges, options). */
-export class CentralInstallError extends InputError {}
 
 export interface CentralInstallOptions {
   platform: NodeJS.Platform;
@@ -72,7 +69,7 @@ function layout(o: Pick<CentralInstallOptions, "platform" | "env" | "user" | "un
       };
     }
     default:
-      throw new CentralInstallError(
+      throw usageError(
         `central install supports linux (systemd), darwin (launchd) and win32 (Task Scheduler), not ${o.platform}`,
       );
   }
@@ -246,7 +243,7 @@ function run(cmd: readonly string[], print: (l: string) => void, tolerate = fals
   const r = spawnSync(cmd[0]!, cmd.slice(1), { stdio: "inherit", windowsHide: true });
   const ok = r.error === undefined && r.status === 0;
   if (!ok && !tolerate) {
-    throw new CentralInstallError(`'${cmd.join(" ")}' failed (${r.error?.message ?? `exit ${r.status}`})`);
+    throw usageError(`'${cmd.join(" ")}' failed (${r.error?.message ?? `exit ${r.status}`})`);
   }
   return ok;
 }
@@ -286,9 +283,7 @@ export async function applyCentralInstall(o: CentralInstallOptions): Promise<Cen
     return plan;
   }
   if (o.platform !== "win32" && process.getuid?.() !== 0 && (o.start ?? true)) {
-    throw new CentralInstallError(
-      "central install needs root: run it with sudo (or --dry-run to see what it does)",
-    );
+    throw usageError("central install needs root: run it with sudo (or --dry-run to see what it does)");
   }
   mkdirSync(spec.dataDir, { recursive: true, mode: 0o750 });
   if (plan.envFileContent !== null) {

@@ -20,9 +20,6 @@ import { METRICS_MIGRATIONS } from "./sqlite/schema.js";
 /** The command cannot run against this database (PostgreSQL) or with this file. */
 export class BackupInputError extends InputError {}
 
-/** A `central serve` holds the database that a restore would replace. */
-export class RestoreWhileServingError extends UnavailableError {}
-
 /**
  * The data directory and backup folders hold password and token hashes:
  * created for the owner only.
@@ -195,8 +192,9 @@ function refuseWhileServing(target: string, now: number): void {
     db.close();
   }
   if (live.length > 0) {
-    throw new RestoreWhileServingError(
+    throw new UnavailableError(
       `central restore: ${live.length} central serve instance${live.length === 1 ? " is" : "s are"} running on ${target} (${live.map((i) => i.description).join("; ")}); uploads it takes would be lost. Stop it first (a killed one drops off within 30 s), then run the restore again.`,
+      { reason: "central_serving" },
     );
   }
 }
