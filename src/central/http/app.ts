@@ -6,13 +6,13 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from "fastify";
-import { errorCode } from "../errors.js";
-import { clipEcho } from "../protocol/index.js";
-import { type ClientAddress, registerClientAddress } from "./auth/client-address.js";
-import { RateLimiter, type RateLimitOptions } from "./auth/rate-limit.js";
-import type { AgentTokenCache } from "./auth/token-cache.js";
-import type { AutomationLog } from "./automation-log.js";
-import { type DashboardOptions, dashboardPlugin } from "./dashboard/index.js";
+import { errorCode } from "../../errors.js";
+import { clipEcho } from "../../protocol/index.js";
+import { type ClientAddress, registerClientAddress } from "../auth/client-address.js";
+import { RateLimiter, type RateLimitOptions } from "../auth/rate-limit.js";
+import type { AgentTokenCache } from "../auth/token-cache.js";
+import type { AutomationLog } from "../automation-log.js";
+import { type DashboardOptions, dashboardPlugin } from "../dashboard/index.js";
 import {
   CONNECTION_IDLE_TIMEOUT_MS,
   clientErrorAnswer,
@@ -21,17 +21,17 @@ import {
   KEEP_ALIVE_TIMEOUT_MS,
   nodeServerTimeoutOptions,
   registerBodyIdleTimeout,
-} from "./http-timeouts.js";
-import { errorAnswer } from "./ingest/error-answer.js";
-import type { IngestService } from "./ingest/ingest-service.js";
-import { IngestMetrics } from "./ingest/prometheus.js";
-import { registerReadRoutes } from "./ingest/read-routes.js";
-import { registerSeedBridge, type SeedBridgeSettings } from "./ingest/seed/bridge.js";
-import { registerCsvBodyParser, registerUploadRoute } from "./ingest/upload-route.js";
-import { registerWhoamiRoute } from "./ingest/whoami-route.js";
-import type { Storage } from "./storage/store.js";
+} from "../http-timeouts.js";
+import { errorAnswer } from "../ingest/error-answer.js";
+import type { IngestService } from "../ingest/ingest-service.js";
+import { IngestMetrics } from "../ingest/prometheus.js";
+import { registerReadRoutes } from "../ingest/read-routes.js";
+import { registerSeedBridge, type SeedBridgeSettings } from "../ingest/seed/bridge.js";
+import { registerCsvBodyParser, registerUploadRoute } from "../ingest/upload-route.js";
+import { registerWhoamiRoute } from "../ingest/whoami-route.js";
+import type { Storage } from "../storage/store.js";
 
-export { createAgentToken, createViewerToken } from "./auth/tokens.js";
+export { createAgentToken, createViewerToken } from "../auth/tokens.js";
 
 export interface ApiDeps {
   store: Storage;
