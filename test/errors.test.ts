@@ -9,7 +9,7 @@ import { ConfigError as CentralConfigError } from "../src/central/config.js";
 import { GroupsConfigError } from "../src/central/delivery/groups.js";
 import { UnknownGroupError } from "../src/central/delivery/service.js";
 import { DeliveryWeekError } from "../src/central/delivery/week.js";
-import { HttpError } from "../src/central/ingest/http-error.js";
+import { HttpError } from "../src/central/http/http-error.js";
 import { IngestInputError, ServerMismatchError } from "../src/central/ingest/ingest-service.js";
 import { RawFileWriteError } from "../src/central/ingest/raw-file-writer.js";
 import { MailConfigError, MailSendError } from "../src/central/mail/index.js";

@@ -13,6 +13,14 @@ import { RateLimiter, type RateLimitOptions } from "../auth/rate-limit.js";
 import type { AgentTokenCache } from "../auth/token-cache.js";
 import type { AutomationLog } from "../automation-log.js";
 import { type DashboardOptions, dashboardPlugin } from "../dashboard/index.js";
+import type { IngestService } from "../ingest/ingest-service.js";
+import type { Storage } from "../storage/store.js";
+import { errorAnswer } from "./error-answer.js";
+import { IngestMetrics } from "./ingest-metrics.js";
+import { registerReadRoutes } from "./routes/read.js";
+import { registerSeedBridge, type SeedBridgeSettings } from "./routes/seed-bridge.js";
+import { registerCsvBodyParser, registerUploadRoute } from "./routes/upload.js";
+import { registerWhoamiRoute } from "./routes/whoami.js";
 import {
   CONNECTION_IDLE_TIMEOUT_MS,
   clientErrorAnswer,
@@ -21,15 +29,7 @@ import {
   KEEP_ALIVE_TIMEOUT_MS,
   nodeServerTimeoutOptions,
   registerBodyIdleTimeout,
-} from "../http-timeouts.js";
-import { errorAnswer } from "../ingest/error-answer.js";
-import type { IngestService } from "../ingest/ingest-service.js";
-import { IngestMetrics } from "../ingest/prometheus.js";
-import { registerReadRoutes } from "../ingest/read-routes.js";
-import { registerSeedBridge, type SeedBridgeSettings } from "../ingest/seed/bridge.js";
-import { registerCsvBodyParser, registerUploadRoute } from "../ingest/upload-route.js";
-import { registerWhoamiRoute } from "../ingest/whoami-route.js";
-import type { Storage } from "../storage/store.js";
+} from "./timeouts.js";
 
 export { createAgentToken, createViewerToken } from "../auth/tokens.js";
 

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createAgentToken } from "../../../src/central/auth/tokens.js";
 import { createIngestService } from "../../../src/central/central-process.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
-import { HttpError } from "../../../src/central/ingest/http-error.js";
+import { HttpError } from "../../../src/central/http/http-error.js";
 import type { IngestService } from "../../../src/central/ingest/ingest-service.js";
 import { utcWeekStart } from "../../../src/central/ingest/mount-limits.js";
 import { AgentTokenRevokedError, type Storage } from "../../../src/central/storage/store.js";

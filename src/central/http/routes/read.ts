@@ -1,11 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { formatTimestamp, type MetricRow, parseTimestamp, serverNameProblem } from "../../protocol/index.js";
-import type { RateLimiter } from "../auth/rate-limit.js";
-import { authenticate } from "../auth/tokens.js";
-import type { Storage } from "../storage/store.js";
-import { tooManyFailures } from "./agent-auth.js";
-import { HttpError } from "./http-error.js";
-import { errorResponseSchema } from "./schemas.js";
+import {
+  formatTimestamp,
+  type MetricRow,
+  parseTimestamp,
+  serverNameProblem,
+} from "../../../protocol/index.js";
+import type { RateLimiter } from "../../auth/rate-limit.js";
+import { authenticate } from "../../auth/tokens.js";
+import type { Storage } from "../../storage/store.js";
+import { tooManyFailures } from "../agent-auth.js";
+import { HttpError } from "../http-error.js";
+import { errorResponseSchema } from "../schemas.js";
 
 const DEFAULT_LIMIT = 10_000;
 const MAX_LIMIT = 100_000;

@@ -1,9 +1,10 @@
 import type { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { RateLimiter } from "../auth/rate-limit.js";
-import { AgentTokenCache } from "../auth/token-cache.js";
-import { AgentTokenRevokedError, type Storage } from "../storage/store.js";
-import { agentUnauthorized, requireAgentToken } from "./agent-auth.js";
+import type { RateLimiter } from "../../auth/rate-limit.js";
+import { AgentTokenCache } from "../../auth/token-cache.js";
+import type { IngestResult, IngestService } from "../../ingest/ingest-service.js";
+import { AgentTokenRevokedError, type Storage } from "../../storage/store.js";
+import { agentUnauthorized, requireAgentToken } from "../agent-auth.js";
 import {
   contentEncoding,
   gunzipCapped,
@@ -11,11 +12,10 @@ import {
   multipartBodyError,
   readCappedBody,
   tooLarge,
-} from "./body.js";
-import { HttpError } from "./http-error.js";
-import type { IngestResult, IngestService } from "./ingest-service.js";
-import type { IngestMetrics } from "./prometheus.js";
-import { errorResponseSchema } from "./schemas.js";
+} from "../body.js";
+import { HttpError } from "../http-error.js";
+import type { IngestMetrics } from "../ingest-metrics.js";
+import { errorResponseSchema } from "../schemas.js";
 
 export interface UploadRouteDeps {
   store: Storage;

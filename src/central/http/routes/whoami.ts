@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
-import type { RateLimiter } from "../auth/rate-limit.js";
-import type { Storage } from "../storage/store.js";
-import { requireAgentToken } from "./agent-auth.js";
-import { errorResponseSchema } from "./schemas.js";
+import type { RateLimiter } from "../../auth/rate-limit.js";
+import type { Storage } from "../../storage/store.js";
+import { requireAgentToken } from "../agent-auth.js";
+import { errorResponseSchema } from "../schemas.js";
 
 const whoamiResponseSchema = {
   type: "object",

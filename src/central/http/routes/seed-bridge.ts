@@ -4,11 +4,11 @@ import { serverNameProblem } from "../../../protocol/index.js";
 import { networkMatcher } from "../../auth/networks.js";
 import type { RateLimiter } from "../../auth/rate-limit.js";
 import type { AutomationLog } from "../../automation-log.js";
+import { type IngestService, ServerMismatchError } from "../../ingest/ingest-service.js";
+import { describeSeedProblem } from "../../ingest/seed/format.js";
 import type { Storage } from "../../storage/store.js";
 import { multipartBodyError, readCappedBody } from "../body.js";
 import { errorAnswer } from "../error-answer.js";
-import { type IngestService, ServerMismatchError } from "../ingest-service.js";
-import { describeSeedProblem } from "./format.js";
 
 /**
  * POST /upload_metrics: the seed system's endpoint, for its agents still
