@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import {
   formatTimestamp,
   type MetricRow,
@@ -39,10 +39,13 @@ const sampleSchema = {
  * `srvutil central token add --role viewer NAME`): an agent token, which
  * sits on every monitored machine, must not read the whole fleet.
  */
-export function registerReadRoutes(
-  app: FastifyInstance,
-  deps: { store: Storage; authFailures?: RateLimiter },
-): void {
+export interface ReadRouteDeps {
+  store: Storage;
+  /** Failed authentications per client address (SRVUTIL_AUTH_FAILURES_PER_MINUTE); absent: unlimited. */
+  authFailures?: RateLimiter;
+}
+
+export const readRoutes: FastifyPluginAsync<ReadRouteDeps> = async (app, deps) => {
   const viewerOnly = async (req: FastifyRequest) => {
     const failures =
       deps.authFailures === undefined
@@ -198,7 +201,7 @@ export function registerReadRoutes(
       };
     },
   );
-}
+};
 
 function sampleJson(r: MetricRow) {
   return {

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { type ErrorReason, errorCode } from "../../../errors.js";
 import { serverNameProblem } from "../../../protocol/index.js";
 import { networkMatcher } from "../../auth/networks.js";
@@ -67,7 +67,7 @@ class BridgeAnswer extends Error {
   }
 }
 
-export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeDeps): Promise<void> {
+export const seedBridgeRoute: FastifyPluginAsync<SeedBridgeDeps> = async (app, deps) => {
   const allowed = networkMatcher(deps.networks);
   // An encapsulated scope: its error handler answers in text, the rest of the API keeps JSON.
   await app.register(async (scope) => {
@@ -162,7 +162,7 @@ export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeD
       },
     );
   });
-}
+};
 
 /** The seed agent's form: `server_name` and the file in `file`, in either order. */
 async function readSeedForm(

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { RateLimiter } from "../../auth/rate-limit.js";
 import { AgentTokenCache } from "../../auth/token-cache.js";
 import type { IngestResult, IngestService } from "../../ingest/ingest-service.js";
@@ -51,7 +51,7 @@ const uploadResponseSchema = {
  * before the body is read, so an unauthenticated client cannot make the
  * server buffer 16 MiB.
  */
-export function registerUploadRoute(app: FastifyInstance, deps: UploadRouteDeps): void {
+export const uploadRoute: FastifyPluginAsync<UploadRouteDeps> = async (app, deps) => {
   const agentOf = new WeakMap<FastifyRequest, { tokenId: string; name: string }>();
   const tokenCache = deps.tokenCache ?? new AgentTokenCache();
 
@@ -148,7 +148,7 @@ export function registerUploadRoute(app: FastifyInstance, deps: UploadRouteDeps)
       });
     },
   );
-}
+};
 
 /** The body parser of text/csv and application/octet-stream: capped, gzip-aware. */
 export function registerCsvBodyParser(app: FastifyInstance, maxBodyBytes: number): void {

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyPluginAsync } from "fastify";
 import type { RateLimiter } from "../../auth/rate-limit.js";
 import type { Storage } from "../../storage/store.js";
 import { requireAgentToken } from "../agent-auth.js";
@@ -23,10 +23,13 @@ const whoamiResponseSchema = {
  * install time instead of as 401/403 in the service's log. Reads nothing but
  * the token record and stores nothing.
  */
-export function registerWhoamiRoute(
-  app: FastifyInstance,
-  deps: { store: Storage; authFailures?: RateLimiter },
-): void {
+export interface WhoamiRouteDeps {
+  store: Storage;
+  /** Failed authentications per client address (SRVUTIL_AUTH_FAILURES_PER_MINUTE); absent: unlimited. */
+  authFailures?: RateLimiter;
+}
+
+export const whoamiRoute: FastifyPluginAsync<WhoamiRouteDeps> = async (app, deps) => {
   app.get(
     "/api/v1/agent/whoami",
     {
@@ -54,4 +57,4 @@ export function registerWhoamiRoute(
       return { server: auth.name };
     },
   );
-}
+};
