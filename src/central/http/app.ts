@@ -12,9 +12,10 @@ import { type ClientAddress, registerClientAddress } from "../auth/client-addres
 import { RateLimiter, type RateLimitOptions } from "../auth/rate-limit.js";
 import type { AgentTokenCache } from "../auth/token-cache.js";
 import type { AutomationLog } from "../automation-log.js";
-import { type DashboardOptions, dashboardPlugin } from "../dashboard/index.js";
+import type { DashboardOptions } from "../dashboard/index.js";
 import type { IngestService } from "../ingest/ingest-service.js";
 import type { Storage } from "../storage/store.js";
+import { dashboardPlugin } from "./dashboard/plugin.js";
 import { errorAnswer } from "./error-answer.js";
 import { IngestMetrics } from "./ingest-metrics.js";
 import { opsRoutes } from "./routes/ops.js";
@@ -68,7 +69,7 @@ export interface ApiDeps {
  * ./routes/upload.ts (POST /api/v1/metrics), ./routes/read.ts
  * (GET /api/v1/servers, GET /api/v1/servers/{name}/samples),
  * ./routes/seed-bridge.ts (POST /upload_metrics), ./routes/whoami.ts
- * (GET /api/v1/agent/whoami), the dashboard plugin (the web pages) and
+ * (GET /api/v1/agent/whoami), ./dashboard/plugin.ts (the web pages) and
  * ./routes/ops.ts (/healthz, /readyz, /metrics, /api/v1/openapi.json).
  * This file holds what applies to all of them: the server options, the
  * client address, the body parsers, the error answers and the hooks.
