@@ -1,3 +1,4 @@
+import type { FromSchema } from "json-schema-to-ts";
 import { ERROR_REASONS } from "../../errors.js";
 
 /**
@@ -7,6 +8,7 @@ import { ERROR_REASONS } from "../../errors.js";
 export const errorResponseSchema = {
   type: "object",
   required: ["error", "line", "column", "reason", "code"],
+  additionalProperties: false,
   properties: {
     error: { type: "string", description: "What is wrong and what to fix" },
     line: {
@@ -30,34 +32,5 @@ export const errorResponseSchema = {
   },
 } as const;
 
-export type ErrorResponse = SchemaObject<typeof errorResponseSchema>;
-
-/**
- * The value an object schema of this file describes: its required properties
- * present, the others optional, each typed from its `enum` or `type`. Enough
- * for the flat schemas here; a type provider (json-schema-to-ts's FromSchema)
- * does the same for any schema.
- */
-type SchemaObject<S extends { properties: Record<string, unknown>; required: readonly string[] }> = {
-  -readonly [K in keyof S["properties"] & S["required"][number]]: SchemaValue<S["properties"][K]>;
-} & {
-  -readonly [K in Exclude<keyof S["properties"], S["required"][number]>]?: SchemaValue<S["properties"][K]>;
-};
-
-type SchemaValue<P> = P extends { enum: readonly (infer E)[] }
-  ? E
-  : P extends { type: readonly (infer T)[] }
-    ? JsonValue<T>
-    : P extends { type: infer T }
-      ? JsonValue<T>
-      : unknown;
-
-type JsonValue<T> = T extends "string"
-  ? string
-  : T extends "integer" | "number"
-    ? number
-    : T extends "boolean"
-      ? boolean
-      : T extends "null"
-        ? null
-        : unknown;
+/** What errorAnswer sends: the schema's type, derived by json-schema-to-ts as for every route schema. */
+export type ErrorResponse = FromSchema<typeof errorResponseSchema>;
