@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
+import type { FastifyInstance } from "fastify";
 import type { Storage } from "../../storage/store.js";
 import type { IngestMetrics } from "../ingest-metrics.js";
 
@@ -14,7 +15,7 @@ export interface OpsRouteDeps {
  * /readyz (the database answers), /metrics (Prometheus) and
  * /api/v1/openapi.json (the API's description, from every route's schema).
  */
-export const opsRoutes: FastifyPluginAsync<OpsRouteDeps> = async (app, deps) => {
+export const opsRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: OpsRouteDeps }> = async (app, deps) => {
   app.get(
     "/healthz",
     { schema: { summary: "Process is up", tags: ["ops"], response: { 200: statusSchema } } },

@@ -1,4 +1,5 @@
-import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
+import type { FastifyRequest } from "fastify";
 import {
   formatTimestamp,
   type MetricRow,
@@ -45,7 +46,7 @@ export interface ReadRouteDeps {
   authFailures?: RateLimiter;
 }
 
-export const readRoutes: FastifyPluginAsync<ReadRouteDeps> = async (app, deps) => {
+export const readRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ReadRouteDeps }> = async (app, deps) => {
   const viewerOnly = async (req: FastifyRequest) => {
     const failures =
       deps.authFailures === undefined
@@ -150,8 +151,8 @@ export const readRoutes: FastifyPluginAsync<ReadRouteDeps> = async (app, deps) =
       },
     },
     async (req) => {
-      const { name } = req.params as { name: string };
-      const q = req.query as { from: string; to: string; limit: number };
+      const { name } = req.params;
+      const q = req.query;
       // The schema's coercion turns `limit=1e400` or `limit=Infinity` into Infinity and lets it
       // through; unchecked, one request would read a server's whole history into one answer.
       if (!Number.isSafeInteger(q.limit) || q.limit < 1 || q.limit > MAX_LIMIT) {

@@ -1,4 +1,5 @@
-import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { type ErrorReason, errorCode } from "../../../errors.js";
 import { serverNameProblem } from "../../../protocol/index.js";
 import { networkMatcher } from "../../auth/networks.js";
@@ -67,7 +68,10 @@ class BridgeAnswer extends Error {
   }
 }
 
-export const seedBridgeRoute: FastifyPluginAsync<SeedBridgeDeps> = async (app, deps) => {
+export const seedBridgeRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: SeedBridgeDeps }> = async (
+  app,
+  deps,
+) => {
   const allowed = networkMatcher(deps.networks);
   // An encapsulated scope: its error handler answers in text, the rest of the API keeps JSON.
   await app.register(async (scope) => {

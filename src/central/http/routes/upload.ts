@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RateLimiter } from "../../auth/rate-limit.js";
 import { AgentTokenCache } from "../../auth/token-cache.js";
 import type { IngestResult, IngestService } from "../../ingest/ingest-service.js";
@@ -51,7 +52,10 @@ const uploadResponseSchema = {
  * before the body is read, so an unauthenticated client cannot make the
  * server buffer 16 MiB.
  */
-export const uploadRoute: FastifyPluginAsync<UploadRouteDeps> = async (app, deps) => {
+export const uploadRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: UploadRouteDeps }> = async (
+  app,
+  deps,
+) => {
   const agentOf = new WeakMap<FastifyRequest, { tokenId: string; name: string }>();
   const tokenCache = deps.tokenCache ?? new AgentTokenCache();
 
@@ -120,7 +124,7 @@ export const uploadRoute: FastifyPluginAsync<UploadRouteDeps> = async (app, deps
     },
     async (req: FastifyRequest, reply: FastifyReply) => {
       const agent = agentOf.get(req)!;
-      const bytes = req.isMultipart() ? await multipartFile(req, deps.maxBodyBytes) : (req.body as Buffer);
+      const bytes = req.isMultipart() ? await multipartFile(req, deps.maxBodyBytes) : req.body;
       if (!Buffer.isBuffer(bytes)) {
         throw new HttpError(400, "bad_body", "request body is missing: send the CSV file");
       }

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
 import type { RateLimiter } from "../../auth/rate-limit.js";
 import type { Storage } from "../../storage/store.js";
 import { requireAgentToken } from "../agent-auth.js";
@@ -29,7 +29,10 @@ export interface WhoamiRouteDeps {
   authFailures?: RateLimiter;
 }
 
-export const whoamiRoute: FastifyPluginAsync<WhoamiRouteDeps> = async (app, deps) => {
+export const whoamiRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: WhoamiRouteDeps }> = async (
+  app,
+  deps,
+) => {
   app.get(
     "/api/v1/agent/whoami",
     {
