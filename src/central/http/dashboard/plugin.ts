@@ -7,10 +7,10 @@ import { registerAdminPages } from "../../dashboard/admin-pages.js";
 import { cookiesSecure, type DashboardContext, type DashboardOptions } from "../../dashboard/context.js";
 import { FleetCache } from "../../dashboard/fleet-data.js";
 import { registerFleetPage } from "../../dashboard/fleet-page.js";
-import { registerReportPages } from "../../dashboard/report-pages.js";
 import { registerServerPage } from "../../dashboard/server-page.js";
 import { Sessions } from "../../dashboard/sessions.js";
 import { registerLogin } from "./login.js";
+import { registerReportRoutes } from "./reports.js";
 
 /** dist/dashboard of this package, from src/central/http/dashboard or dist/central/http/dashboard alike. */
 export const DEFAULT_ASSETS_DIR = fileURLToPath(new URL("../../../../dist/dashboard/", import.meta.url));
@@ -71,7 +71,7 @@ export function dashboardPlugin(options: DashboardOptions) {
     registerLogin(app, ctx);
     registerFleetPage(app, ctx);
     registerServerPage(app, ctx);
-    registerReportPages(app, ctx);
+    registerReportRoutes(app, ctx);
     registerAdminPages(app, ctx);
   };
 }
