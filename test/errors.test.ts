@@ -8,7 +8,7 @@ import { createAgentToken } from "../src/central/auth/tokens.js";
 import { ConfigError as CentralConfigError } from "../src/central/config.js";
 import { GroupsConfigError } from "../src/central/delivery/groups.js";
 import { UnknownGroupError } from "../src/central/delivery/service.js";
-import { HttpError } from "../src/central/ingest/http-error.js";
+import { HttpError } from "../src/central/http/http-error.js";
 import { ServerMismatchError } from "../src/central/ingest/ingest-service.js";
 import { RawFileWriteError } from "../src/central/ingest/raw-file-writer.js";
 import { MailConfigError, MailSendError } from "../src/central/mail/index.js";

@@ -12,10 +12,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { createIngestService } from "../../src/central/central-process.js";
 import { loadCentralConfig } from "../../src/central/config.js";
 import { importDirectory } from "../../src/central/ingest/bulk.js";
 import { SEED_HEADER } from "../../src/central/ingest/seed/parse-seed.js";
-import { createIngestService } from "../../src/central/serve.js";
 import { SqliteStore } from "../../src/central/storage/sqlite/sqlite-store.js";
 import { type MetricRow, serializeMetricsCsv } from "../../src/protocol/index.js";
 

@@ -6,7 +6,7 @@ import { nearestName } from "../nearest-name.js";
 import { parseNetworkList } from "./auth/networks.js";
 import { DEFAULT_LOG_ROTATION, type LogRotation } from "./automation-log.js";
 import { DEFAULT_REPORT_CRON, type DeliverySettings, validateCron } from "./delivery/settings.js";
-import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from "./http-timeouts.js";
+import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from "./http/timeouts.js";
 import { DEFAULT_SEED_NETWORKS } from "./ingest/seed/networks.js";
 import { DEFAULT_SMTP_OPTIONS, type SmtpOptions } from "./mail/settings.js";
 import { DEFAULT_THRESHOLDS } from "./report/thresholds.js";
@@ -415,7 +415,7 @@ function toCentralConfig(e: z.output<typeof CentralEnv>) {
     authFailuresPerMinute: e.SRVUTIL_AUTH_FAILURES_PER_MINUTE,
     /** Reverse proxies whose X-Forwarded-For / Forwarded is believed (CIDR list; empty: none). */
     trustedProxies: e.SRVUTIL_TRUSTED_PROXIES,
-    /** How long a client may take to send a request (./http-timeouts.ts). */
+    /** How long a client may take to send a request (./http/timeouts.ts). */
     httpTimeouts: {
       headersMs: Math.round(e.SRVUTIL_HEADERS_TIMEOUT_SECONDS * 1000),
       requestMs: Math.round(e.SRVUTIL_REQUEST_TIMEOUT_SECONDS * 1000),

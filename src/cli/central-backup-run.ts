@@ -122,7 +122,7 @@ async function reingestAfterBackup(
   newestUploadAt: number | null,
 ): Promise<{ recovered: number; failed: string[] }> {
   const { openStorage } = await import("../central/storage/open.js");
-  const { createIngestService } = await import("../central/serve.js");
+  const { createIngestService } = await import("../central/central-process.js");
   const store = await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous });
   try {
     const ingest = createIngestService(config, store, null);

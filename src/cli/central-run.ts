@@ -11,7 +11,7 @@ import { centralConfigFromEnv } from "./central-config.js";
  * loads this module only when a central command runs). fastify, swagger,
  * prom-client and the database drivers load later still, on first use.
  */
-const serve = () => import("../central/serve.js");
+const serve = () => import("../central/central-process.js");
 const bulk = () => import("../central/ingest/bulk.js");
 
 /** `central serve`: the API and the scheduler until SIGTERM/SIGINT. */

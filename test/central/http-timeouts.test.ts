@@ -10,8 +10,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAgentToken } from "../../src/central/auth/tokens.js";
+import { type RunningCentral, startCentral } from "../../src/central/central-process.js";
 import { loadCentralConfig } from "../../src/central/config.js";
-import { type RunningCentral, startCentral } from "../../src/central/serve.js";
 import { httpRequest } from "../helpers/http.js";
 import { csvFor } from "./ingest/fixtures.js";
 

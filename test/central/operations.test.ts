@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { type RunningCentral, startCentral } from "../../src/central/central-process.js";
 import { loadCentralConfig } from "../../src/central/config.js";
-import { type RunningCentral, startCentral } from "../../src/central/serve.js";
 import { EXIT_CODE } from "../../src/errors.js";
 import { runCli } from "../helpers/cli.js";
 import { fakedClockEnv, recentShift } from "../helpers/clock.js";

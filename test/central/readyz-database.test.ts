@@ -9,8 +9,8 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { type RunningCentral, startCentral } from "../../src/central/central-process.js";
 import { loadCentralConfig } from "../../src/central/config.js";
-import { type RunningCentral, startCentral } from "../../src/central/serve.js";
 import { freePort } from "../helpers/net.js";
 import { createTestSchema, findTestPostgres, requirePostgres } from "../helpers/postgres.js";
 

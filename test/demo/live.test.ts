@@ -3,8 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAgentToken } from "../../src/central/auth/tokens.js";
+import { type RunningCentral, startCentral } from "../../src/central/central-process.js";
 import { loadCentralConfig } from "../../src/central/config.js";
-import { type RunningCentral, startCentral } from "../../src/central/serve.js";
 import { DEMO_FLEET, simulateServer } from "../../src/demo/fleet.js";
 import { startLiveFleet } from "../../src/demo/live.js";
 

@@ -6,7 +6,6 @@ import type { Storage } from "../storage/store.js";
 import type { DashboardOptions } from "./context.js";
 
 export type { DashboardOptions } from "./context.js";
-export { dashboardPlugin } from "./plugin.js";
 
 /** The dashboard's options from the central's configuration. */
 export function dashboardOptions(

@@ -9,9 +9,9 @@ import {
   serverNameProblem,
 } from "../../protocol/index.js";
 import type { AutomationLog } from "../automation-log.js";
+import { HttpError } from "../http/http-error.js";
 import { DEFAULT_RETENTION, INGEST_HORIZON_MARGIN_MS, ingestHorizon } from "../retention.js";
 import { AgentTokenRevokedError, type Storage, type StoredUpload } from "../storage/store.js";
-import { HttpError } from "./http-error.js";
 import { DEFAULT_MOUNT_LIMITS, MountLimiter, type MountLimits, mountsInRollups } from "./mount-limits.js";
 import { ParsePool } from "./parse-pool.js";
 import { compressRawBody } from "./raw-body.js";

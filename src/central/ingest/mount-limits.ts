@@ -1,7 +1,7 @@
 import type { MetricRow } from "../../protocol/index.js";
 import { clipEcho } from "../../protocol/index.js";
+import { HttpError } from "../http/http-error.js";
 import type { Storage } from "../storage/store.js";
-import { HttpError } from "./http-error.js";
 
 /**
  * Caps on the distinct disk mounts a server reports, so that one agent

@@ -9,7 +9,7 @@ import https from "node:https";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningCentral } from "../../../src/central/serve.js";
+import type { RunningCentral } from "../../../src/central/central-process.js";
 import { httpRequest, setCookies } from "../../helpers/http.js";
 import { makeSelfSignedCert } from "../../helpers/tls.js";
 import { ADMIN, DashboardClient, dashboardCentral } from "./http-client.js";

@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { type RunningCentral, startCentral } from "../../../src/central/central-process.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { addUser } from "../../../src/central/dashboard/users.js";
-import { type RunningCentral, startCentral } from "../../../src/central/serve.js";
 import { type HttpAnswer, httpRequest, setCookies } from "../../helpers/http.js";
 
 export const ADMIN = { name: "alice", password: "correct horse battery" };

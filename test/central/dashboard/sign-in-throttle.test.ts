@@ -8,8 +8,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningCentral } from "../../../src/central/central-process.js";
 import { LOGIN_THROTTLE } from "../../../src/central/dashboard/login-throttle.js";
-import type { RunningCentral } from "../../../src/central/serve.js";
 import { ADMIN, DashboardClient, dashboardCentral, sleep } from "./http-client.js";
 
 const WRONG = { username: ADMIN.name, password: "not the password at all" };

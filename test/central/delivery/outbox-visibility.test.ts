@@ -3,9 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AutomationLog } from "../../../src/central/automation-log.js";
+import { type RunningCentral, startCentral } from "../../../src/central/central-process.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { sendWeeklyReport } from "../../../src/central/delivery/send.js";
-import { type RunningCentral, startCentral } from "../../../src/central/serve.js";
 import { type SmtpFixture, startSmtpServer } from "../mail/smtp-fixture.js";
 import { ingestWeek } from "./week-fixture.js";
 

@@ -4,8 +4,8 @@ import { Writable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createAgentToken, createViewerToken } from "../../../src/central/auth/tokens.js";
-import { createIngestService } from "../../../src/central/serve.js";
-import { createApiApp } from "../../../src/central/server.js";
+import { createIngestService } from "../../../src/central/central-process.js";
+import { createApiApp } from "../../../src/central/http/app.js";
 import { recentShift } from "../../helpers/clock.js";
 import { countRows, csvFor, makeTestCentral, type TestCentral } from "./fixtures.js";
 

@@ -3,9 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { RateLimitOptions } from "../../../src/central/auth/rate-limit.js";
+import { createIngestService } from "../../../src/central/central-process.js";
 import { type CentralConfig, loadCentralConfig } from "../../../src/central/config.js";
-import { createIngestService } from "../../../src/central/serve.js";
-import { createApiApp } from "../../../src/central/server.js";
+import { createApiApp } from "../../../src/central/http/app.js";
 import { SqliteStore } from "../../../src/central/storage/sqlite/sqlite-store.js";
 import { type MetricRow, serializeMetricsCsv } from "../../../src/protocol/index.js";
 

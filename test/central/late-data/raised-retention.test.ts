@@ -8,10 +8,10 @@
  * the API use.
  */
 import { beforeEach, describe, expect, it } from "vitest";
+import { createIngestService } from "../../../src/central/central-process.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { SampleTooOldError } from "../../../src/central/ingest/ingest-service.js";
 import { runRetention } from "../../../src/central/retention.js";
-import { createIngestService } from "../../../src/central/serve.js";
 import { serializeMetricsCsv } from "../../../src/protocol/index.js";
 import { storeBackends } from "../../helpers/store-backends.js";
 import { DAY_MS, REPORT_TZ, reportedSamples, sampleRows, storedRows, weekDaysAgo } from "./helpers.js";

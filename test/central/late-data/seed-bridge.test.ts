@@ -8,11 +8,11 @@
 import { existsSync, readdirSync } from "node:fs";
 import { DateTime } from "luxon";
 import { beforeEach, describe, expect, it } from "vitest";
+import { startCentral } from "../../../src/central/central-process.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
+import { createAgentToken } from "../../../src/central/http/app.js";
 import { SEED_HEADER } from "../../../src/central/ingest/seed/parse-seed.js";
 import { runRetention } from "../../../src/central/retention.js";
-import { startCentral } from "../../../src/central/serve.js";
-import { createAgentToken } from "../../../src/central/server.js";
 import { storeBackends } from "../../helpers/store-backends.js";
 import { DAY_MS, REPORT_TZ, reportedSamples, storedRows, weekDaysAgo } from "./helpers.js";
 

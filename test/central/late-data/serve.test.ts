@@ -8,10 +8,10 @@
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
+import { startCentral } from "../../../src/central/central-process.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
+import { createAgentToken } from "../../../src/central/http/app.js";
 import { runRetention } from "../../../src/central/retention.js";
-import { startCentral } from "../../../src/central/serve.js";
-import { createAgentToken } from "../../../src/central/server.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import { postMetrics } from "../../../src/demo/upload.js";
 import { storeBackends } from "../../helpers/store-backends.js";

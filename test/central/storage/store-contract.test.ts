@@ -5,9 +5,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { ServerRowAggregator } from "../../../src/central/aggregate/rows.js";
 import { localDays } from "../../../src/central/aggregate/week.js";
 import { createAgentToken } from "../../../src/central/auth/tokens.js";
+import { createIngestService } from "../../../src/central/central-process.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
-import { createIngestService } from "../../../src/central/serve.js";
-import { createApiApp } from "../../../src/central/server.js";
+import { createApiApp } from "../../../src/central/http/app.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { utcMidnightDaysAgo } from "../../helpers/clock.js";

@@ -9,10 +9,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningCentral, startCentral } from "../../../../src/central/central-process.js";
 import { loadCentralConfig } from "../../../../src/central/config.js";
+import { createAgentToken } from "../../../../src/central/http/app.js";
 import { SEED_HEADER } from "../../../../src/central/ingest/seed/parse-seed.js";
-import { type RunningCentral, startCentral } from "../../../../src/central/serve.js";
-import { createAgentToken } from "../../../../src/central/server.js";
 import { httpRequest, multipartBody } from "../../../helpers/http.js";
 
 const SERVER = "SEED-PROXY-01";

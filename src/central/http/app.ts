@@ -6,13 +6,23 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from "fastify";
-import { errorCode } from "../errors.js";
-import { clipEcho } from "../protocol/index.js";
-import { type ClientAddress, registerClientAddress } from "./auth/client-address.js";
-import { RateLimiter, type RateLimitOptions } from "./auth/rate-limit.js";
-import type { AgentTokenCache } from "./auth/token-cache.js";
-import type { AutomationLog } from "./automation-log.js";
-import { type DashboardOptions, dashboardPlugin } from "./dashboard/index.js";
+import { errorCode } from "../../errors.js";
+import { clipEcho } from "../../protocol/index.js";
+import { type ClientAddress, registerClientAddress } from "../auth/client-address.js";
+import { RateLimiter, type RateLimitOptions } from "../auth/rate-limit.js";
+import type { AgentTokenCache } from "../auth/token-cache.js";
+import type { AutomationLog } from "../automation-log.js";
+import type { DashboardOptions } from "../dashboard/index.js";
+import type { IngestService } from "../ingest/ingest-service.js";
+import type { Storage } from "../storage/store.js";
+import { dashboardPlugin } from "./dashboard/plugin.js";
+import { errorAnswer } from "./error-answer.js";
+import { IngestMetrics } from "./ingest-metrics.js";
+import { opsRoutes } from "./routes/ops.js";
+import { readRoutes } from "./routes/read.js";
+import { type SeedBridgeSettings, seedBridgeRoute } from "./routes/seed-bridge.js";
+import { registerCsvBodyParser, uploadRoute } from "./routes/upload.js";
+import { whoamiRoute } from "./routes/whoami.js";
 import {
   CONNECTION_IDLE_TIMEOUT_MS,
   clientErrorAnswer,
@@ -21,17 +31,9 @@ import {
   KEEP_ALIVE_TIMEOUT_MS,
   nodeServerTimeoutOptions,
   registerBodyIdleTimeout,
-} from "./http-timeouts.js";
-import { errorAnswer } from "./ingest/error-answer.js";
-import type { IngestService } from "./ingest/ingest-service.js";
-import { IngestMetrics } from "./ingest/prometheus.js";
-import { registerReadRoutes } from "./ingest/read-routes.js";
-import { registerSeedBridge, type SeedBridgeSettings } from "./ingest/seed/bridge.js";
-import { registerCsvBodyParser, registerUploadRoute } from "./ingest/upload-route.js";
-import { registerWhoamiRoute } from "./ingest/whoami-route.js";
-import type { Storage } from "./storage/store.js";
+} from "./timeouts.js";
 
-export { createAgentToken, createViewerToken } from "./auth/tokens.js";
+export { createAgentToken, createViewerToken } from "../auth/tokens.js";
 
 export interface ApiDeps {
   store: Storage;
@@ -63,9 +65,14 @@ export interface ApiDeps {
 
 /**
  * The fastify app with every route, not listening: tests use app.inject(),
- * startCentral() listens. Routes: POST /api/v1/metrics, GET /api/v1/servers,
- * GET /api/v1/servers/{name}/samples, /healthz, /readyz, /metrics,
- * /api/v1/openapi.json.
+ * startCentral() listens. Each group of routes is an encapsulated plugin:
+ * ./routes/upload.ts (POST /api/v1/metrics), ./routes/read.ts
+ * (GET /api/v1/servers, GET /api/v1/servers/{name}/samples),
+ * ./routes/seed-bridge.ts (POST /upload_metrics), ./routes/whoami.ts
+ * (GET /api/v1/agent/whoami), ./dashboard/plugin.ts (the web pages) and
+ * ./routes/ops.ts (/healthz, /readyz, /metrics, /api/v1/openapi.json).
+ * This file holds what applies to all of them: the server options, the
+ * client address, the body parsers, the error answers and the hooks.
  */
 export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? new IngestMetrics();
@@ -151,7 +158,9 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     }
   });
 
-  registerUploadRoute(app, {
+  // Each route group is an encapsulated plugin, registered in this order (the
+  // OpenAPI document lists them so); the error handlers and hooks above apply to all.
+  await app.register(uploadRoute, {
     store: deps.store,
     ingest: deps.ingest,
     ...(deps.tokenCache === undefined ? {} : { tokenCache: deps.tokenCache }),
@@ -160,9 +169,9 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     metrics,
     maxBodyBytes: deps.maxBodyBytes,
   });
-  registerReadRoutes(app, { store: deps.store, authFailures });
+  await app.register(readRoutes, { store: deps.store, authFailures });
   if (deps.seedBridge) {
-    await registerSeedBridge(app, {
+    await app.register(seedBridgeRoute, {
       ...deps.seedBridge,
       store: deps.store,
       ingest: deps.ingest,
@@ -172,39 +181,9 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
       rateLimiter: new RateLimiter(deps.rateLimit ?? DEFAULT_RATE_LIMIT),
     });
   }
-  registerWhoamiRoute(app, { store: deps.store, authFailures });
+  await app.register(whoamiRoute, { store: deps.store, authFailures });
   if (deps.dashboard) await app.register(dashboardPlugin(deps.dashboard));
-
-  app.get(
-    "/healthz",
-    { schema: { summary: "Process is up", tags: ["ops"], response: { 200: statusSchema } } },
-    async () => ({ status: "ok" }),
-  );
-  app.get(
-    "/readyz",
-    {
-      schema: {
-        summary: "Database answers",
-        tags: ["ops"],
-        response: { 200: statusSchema, 503: statusSchema },
-      },
-    },
-    async (_req, reply) => {
-      const ok = await deps.store.ping().catch(() => false);
-      return reply.code(ok ? 200 : 503).send({ status: ok ? "ok" : "database unreachable" });
-    },
-  );
-  app.get(
-    "/metrics",
-    { schema: { summary: "Prometheus metrics of this central", tags: ["ops"] } },
-    async (_req, reply) => {
-      const text = await metrics.registry.metrics();
-      return reply.type(metrics.registry.contentType).send(text);
-    },
-  );
-  app.get("/api/v1/openapi.json", { schema: { summary: "This document", tags: ["ops"] } }, async () =>
-    openApiDocument(app),
-  );
+  await app.register(opsRoutes, { store: deps.store, metrics });
   return app;
 }
 
@@ -212,41 +191,6 @@ const DEFAULT_RATE_LIMIT: RateLimitOptions = { perSecond: 5, burst: 60 };
 const DEFAULT_AUTH_FAILURES_PER_MINUTE = 30;
 /** A year; no includeSubDomains, since other hosts of the domain are not ours to pin. */
 const HSTS = "max-age=31536000";
-
-const statusSchema = { type: "object", properties: { status: { type: "string" } } } as const;
-
-/** The generated document, plus the upload's request body that fastify's schema cannot express (raw CSV). */
-function openApiDocument(app: FastifyInstance): unknown {
-  const doc = structuredClone(app.swagger()) as {
-    paths?: Record<string, Record<string, Record<string, unknown>>>;
-  };
-  const post = doc.paths?.["/api/v1/metrics"]?.post;
-  if (post !== undefined) {
-    post.requestBody = {
-      required: true,
-      content: {
-        "text/csv": { schema: { type: "string", description: "Metrics CSV v1 (docs/protocol.md)" } },
-        "application/octet-stream": { schema: { type: "string", format: "binary" } },
-        "multipart/form-data": {
-          schema: {
-            type: "object",
-            required: ["file"],
-            properties: { file: { type: "string", format: "binary" } },
-          },
-        },
-      },
-    };
-    post.parameters = [
-      {
-        name: "Content-Encoding",
-        in: "header",
-        required: false,
-        schema: { type: "string", enum: ["gzip", "identity"] },
-      },
-    ];
-  }
-  return doc;
-}
 
 function withRedaction(logger: FastifyServerOptions["logger"]): FastifyServerOptions["logger"] {
   if (logger === false || logger === undefined) return false;

@@ -1,11 +1,17 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
-import { formatTimestamp, type MetricRow, parseTimestamp, serverNameProblem } from "../../protocol/index.js";
-import type { RateLimiter } from "../auth/rate-limit.js";
-import { authenticate } from "../auth/tokens.js";
-import type { Storage } from "../storage/store.js";
-import { tooManyFailures } from "./agent-auth.js";
-import { HttpError } from "./http-error.js";
-import { errorResponseSchema } from "./schemas.js";
+import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
+import type { FastifyRequest } from "fastify";
+import {
+  formatTimestamp,
+  type MetricRow,
+  parseTimestamp,
+  serverNameProblem,
+} from "../../../protocol/index.js";
+import type { RateLimiter } from "../../auth/rate-limit.js";
+import { authenticate } from "../../auth/tokens.js";
+import type { Storage } from "../../storage/store.js";
+import { tooManyFailures } from "../agent-auth.js";
+import { HttpError } from "../http-error.js";
+import { errorResponseSchema } from "../schemas.js";
 
 const DEFAULT_LIMIT = 10_000;
 const MAX_LIMIT = 100_000;
@@ -34,10 +40,13 @@ const sampleSchema = {
  * `srvutil central token add --role viewer NAME`): an agent token, which
  * sits on every monitored machine, must not read the whole fleet.
  */
-export function registerReadRoutes(
-  app: FastifyInstance,
-  deps: { store: Storage; authFailures?: RateLimiter },
-): void {
+export interface ReadRouteDeps {
+  store: Storage;
+  /** Failed authentications per client address (SRVUTIL_AUTH_FAILURES_PER_MINUTE); absent: unlimited. */
+  authFailures?: RateLimiter;
+}
+
+export const readRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ReadRouteDeps }> = async (app, deps) => {
   const viewerOnly = async (req: FastifyRequest) => {
     const failures =
       deps.authFailures === undefined
@@ -142,8 +151,8 @@ export function registerReadRoutes(
       },
     },
     async (req) => {
-      const { name } = req.params as { name: string };
-      const q = req.query as { from: string; to: string; limit: number };
+      const { name } = req.params;
+      const q = req.query;
       // The schema's coercion turns `limit=1e400` or `limit=Infinity` into Infinity and lets it
       // through; unchecked, one request would read a server's whole history into one answer.
       if (!Number.isSafeInteger(q.limit) || q.limit < 1 || q.limit > MAX_LIMIT) {
@@ -193,7 +202,7 @@ export function registerReadRoutes(
       };
     },
   );
-}
+};
 
 function sampleJson(r: MetricRow) {
   return {

@@ -1,8 +1,8 @@
-import type { FastifyInstance } from "fastify";
-import type { RateLimiter } from "../auth/rate-limit.js";
-import type { Storage } from "../storage/store.js";
-import { requireAgentToken } from "./agent-auth.js";
-import { errorResponseSchema } from "./schemas.js";
+import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
+import type { RateLimiter } from "../../auth/rate-limit.js";
+import type { Storage } from "../../storage/store.js";
+import { requireAgentToken } from "../agent-auth.js";
+import { errorResponseSchema } from "../schemas.js";
 
 const whoamiResponseSchema = {
   type: "object",
@@ -23,10 +23,16 @@ const whoamiResponseSchema = {
  * install time instead of as 401/403 in the service's log. Reads nothing but
  * the token record and stores nothing.
  */
-export function registerWhoamiRoute(
-  app: FastifyInstance,
-  deps: { store: Storage; authFailures?: RateLimiter },
-): void {
+export interface WhoamiRouteDeps {
+  store: Storage;
+  /** Failed authentications per client address (SRVUTIL_AUTH_FAILURES_PER_MINUTE); absent: unlimited. */
+  authFailures?: RateLimiter;
+}
+
+export const whoamiRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: WhoamiRouteDeps }> = async (
+  app,
+  deps,
+) => {
   app.get(
     "/api/v1/agent/whoami",
     {
@@ -54,4 +60,4 @@ export function registerWhoamiRoute(
       return { server: auth.name };
     },
   );
-}
+};

@@ -1,14 +1,15 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { type ErrorReason, errorCode } from "../../../errors.js";
 import { serverNameProblem } from "../../../protocol/index.js";
 import { networkMatcher } from "../../auth/networks.js";
 import type { RateLimiter } from "../../auth/rate-limit.js";
 import type { AutomationLog } from "../../automation-log.js";
+import { type IngestService, ServerMismatchError } from "../../ingest/ingest-service.js";
+import { describeSeedProblem } from "../../ingest/seed/format.js";
 import type { Storage } from "../../storage/store.js";
 import { multipartBodyError, readCappedBody } from "../body.js";
 import { errorAnswer } from "../error-answer.js";
-import { type IngestService, ServerMismatchError } from "../ingest-service.js";
-import { describeSeedProblem } from "./format.js";
 
 /**
  * POST /upload_metrics: the seed system's endpoint, for its agents still
@@ -67,7 +68,10 @@ class BridgeAnswer extends Error {
   }
 }
 
-export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeDeps): Promise<void> {
+export const seedBridgeRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: SeedBridgeDeps }> = async (
+  app,
+  deps,
+) => {
   const allowed = networkMatcher(deps.networks);
   // An encapsulated scope: its error handler answers in text, the rest of the API keeps JSON.
   await app.register(async (scope) => {
@@ -162,7 +166,7 @@ export async function registerSeedBridge(app: FastifyInstance, deps: SeedBridgeD
       },
     );
   });
-}
+};
 
 /** The seed agent's form: `server_name` and the file in `file`, in either order. */
 async function readSeedForm(

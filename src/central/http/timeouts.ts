@@ -1,7 +1,7 @@
 import { type IncomingHttpHeaders, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { FastifyInstance } from "fastify";
-import { type ErrorReason, errorCode } from "../errors.js";
+import { type ErrorReason, errorCode } from "../../errors.js";
 
 /**
  * How long a client may take to send its request. Without these a client

@@ -1,9 +1,11 @@
 import type { Readable } from "node:stream";
+import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { RateLimiter } from "../auth/rate-limit.js";
-import { AgentTokenCache } from "../auth/token-cache.js";
-import { AgentTokenRevokedError, type Storage } from "../storage/store.js";
-import { agentUnauthorized, requireAgentToken } from "./agent-auth.js";
+import type { RateLimiter } from "../../auth/rate-limit.js";
+import { AgentTokenCache } from "../../auth/token-cache.js";
+import type { IngestResult, IngestService } from "../../ingest/ingest-service.js";
+import { AgentTokenRevokedError, type Storage } from "../../storage/store.js";
+import { agentUnauthorized, requireAgentToken } from "../agent-auth.js";
 import {
   contentEncoding,
   gunzipCapped,
@@ -11,11 +13,10 @@ import {
   multipartBodyError,
   readCappedBody,
   tooLarge,
-} from "./body.js";
-import { HttpError } from "./http-error.js";
-import type { IngestResult, IngestService } from "./ingest-service.js";
-import type { IngestMetrics } from "./prometheus.js";
-import { errorResponseSchema } from "./schemas.js";
+} from "../body.js";
+import { HttpError } from "../http-error.js";
+import type { IngestMetrics } from "../ingest-metrics.js";
+import { errorResponseSchema } from "../schemas.js";
 
 export interface UploadRouteDeps {
   store: Storage;
@@ -51,7 +52,10 @@ const uploadResponseSchema = {
  * before the body is read, so an unauthenticated client cannot make the
  * server buffer 16 MiB.
  */
-export function registerUploadRoute(app: FastifyInstance, deps: UploadRouteDeps): void {
+export const uploadRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: UploadRouteDeps }> = async (
+  app,
+  deps,
+) => {
   const agentOf = new WeakMap<FastifyRequest, { tokenId: string; name: string }>();
   const tokenCache = deps.tokenCache ?? new AgentTokenCache();
 
@@ -120,7 +124,7 @@ export function registerUploadRoute(app: FastifyInstance, deps: UploadRouteDeps)
     },
     async (req: FastifyRequest, reply: FastifyReply) => {
       const agent = agentOf.get(req)!;
-      const bytes = req.isMultipart() ? await multipartFile(req, deps.maxBodyBytes) : (req.body as Buffer);
+      const bytes = req.isMultipart() ? await multipartFile(req, deps.maxBodyBytes) : req.body;
       if (!Buffer.isBuffer(bytes)) {
         throw new HttpError(400, "bad_body", "request body is missing: send the CSV file");
       }
@@ -148,7 +152,7 @@ export function registerUploadRoute(app: FastifyInstance, deps: UploadRouteDeps)
       });
     },
   );
-}
+};
 
 /** The body parser of text/csv and application/octet-stream: capped, gzip-aware. */
 export function registerCsvBodyParser(app: FastifyInstance, maxBodyBytes: number): void {

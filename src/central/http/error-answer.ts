@@ -1,10 +1,10 @@
 import type { FastifyError } from "fastify";
 import { type ErrorReason, errorCode, SrvutilError } from "../../errors.js";
 import { CsvValidationError, clipEcho } from "../../protocol/index.js";
+import { ServerMismatchError } from "../ingest/ingest-service.js";
 import { HttpError, MAX_ERROR_MESSAGE_CHARS } from "./http-error.js";
-import { ServerMismatchError } from "./ingest-service.js";
+import { UPLOAD_CONTENT_TYPES } from "./routes/upload.js";
 import type { ErrorResponse } from "./schemas.js";
-import { UPLOAD_CONTENT_TYPES } from "./upload-route.js";
 
 /**
  * The API's answer to an error: its status, the JSON body

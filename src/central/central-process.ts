@@ -9,20 +9,20 @@ import { dashboardOptions } from "./dashboard/index.js";
 import { mailDestination } from "./delivery/mail-destination.js";
 import { registerDeliveryMetrics } from "./delivery/prometheus.js";
 import { startDeliveryScheduler } from "./delivery/scheduler.js";
+import { createApiApp } from "./http/app.js";
+import { IngestMetrics } from "./http/ingest-metrics.js";
+import { SEED_BRIDGE_PATH } from "./http/routes/seed-bridge.js";
 import { IngestService } from "./ingest/ingest-service.js";
-import { IngestMetrics } from "./ingest/prometheus.js";
-import { SEED_BRIDGE_PATH } from "./ingest/seed/bridge.js";
 import { InstancePresence } from "./jobs/instance-presence.js";
 import { instanceId, JobRunner, type ScheduledJob } from "./jobs/scheduled-jobs.js";
 import { serveJobs } from "./jobs/serve-jobs.js";
-import { createApiApp } from "./server.js";
 import { openStorage } from "./storage/open.js";
 import { rawStoreMode, rawStoreWarning } from "./storage/raw-upload-store.js";
 import type { Storage } from "./storage/store.js";
 
 /*
  * `central serve` as one process: the store, the ingest service, the HTTP
- * app of ./server.ts, and what runs beside it (delivery scheduler, rollup
+ * app of ./http/app.ts, and what runs beside it (delivery scheduler, rollup
  * maintainer, instance presence, the once-across-instances jobs).
  */
 

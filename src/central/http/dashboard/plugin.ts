@@ -2,18 +2,18 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
-import { type ErrorReason, errorCode } from "../../errors.js";
-import { registerAdminPages } from "./admin-pages.js";
-import { cookiesSecure, type DashboardContext, type DashboardOptions } from "./context.js";
-import { FleetCache } from "./fleet-data.js";
-import { registerFleetPage } from "./fleet-page.js";
+import { type ErrorReason, errorCode } from "../../../errors.js";
+import { registerAdminPages } from "../../dashboard/admin-pages.js";
+import { cookiesSecure, type DashboardContext, type DashboardOptions } from "../../dashboard/context.js";
+import { FleetCache } from "../../dashboard/fleet-data.js";
+import { registerFleetPage } from "../../dashboard/fleet-page.js";
+import { registerServerPage } from "../../dashboard/server-page.js";
+import { Sessions } from "../../dashboard/sessions.js";
 import { registerLogin } from "./login.js";
-import { registerReportPages } from "./report-pages.js";
-import { registerServerPage } from "./server-page.js";
-import { Sessions } from "./sessions.js";
+import { registerReportRoutes } from "./reports.js";
 
-/** dist/dashboard of this package, from src/central/dashboard or dist/central/dashboard alike. */
-export const DEFAULT_ASSETS_DIR = fileURLToPath(new URL("../../../dist/dashboard/", import.meta.url));
+/** dist/dashboard of this package, from src/central/http/dashboard or dist/central/http/dashboard alike. */
+export const DEFAULT_ASSETS_DIR = fileURLToPath(new URL("../../../../dist/dashboard/", import.meta.url));
 
 /**
  * Headers of every dashboard answer: scripts only from this origin (no
@@ -71,7 +71,7 @@ export function dashboardPlugin(options: DashboardOptions) {
     registerLogin(app, ctx);
     registerFleetPage(app, ctx);
     registerServerPage(app, ctx);
-    registerReportPages(app, ctx);
+    registerReportRoutes(app, ctx);
     registerAdminPages(app, ctx);
   };
 }
