@@ -1,18 +1,16 @@
-import type { FastifyInstance } from "fastify";
+import type { DeliveryGroup } from "../delivery/groups.js";
 import { escapeHtml } from "../report/escape.js";
 import { humanBytes } from "../report/format.js";
-import { type DashboardContext, requireRole, sendPage } from "./context.js";
-import {
-  FLEET_PAGE_SIZES,
-  type FleetQuery,
-  filterFleet,
-  loadFleet,
-  newestMemTotals,
-  parseFleetQuery,
-} from "./fleet-data.js";
+import type { ActiveSession } from "../storage/user-store.js";
+import { FLEET_PAGE_SIZES, type FleetData, type FleetQuery, type FleetRow } from "./fleet-data.js";
 import { html, raw } from "./html.js";
 import { ago, findingLabel, findingShown, page, pct, STATUS_LABEL, statusBadge } from "./layout.js";
 import { sparklineSvg } from "./sparkline.js";
+
+/*
+ * The fleet page, from what its route (src/central/http/dashboard/fleet.ts)
+ * read: the fleet, the query, and the page of rows it picked.
+ */
 
 const SORT_LABEL: Record<FleetQuery["sort"], string> = {
   name: "Server",
@@ -23,41 +21,46 @@ const SORT_LABEL: Record<FleetQuery["sort"], string> = {
   seen: "Last seen",
 };
 
-export function registerFleetPage(app: FastifyInstance, ctx: DashboardContext): void {
-  app.get("/", async (req, reply) => {
-    const session = await requireRole(ctx, req, reply, "viewer");
-    if (session === null) return reply;
-    const query = parseFleetQuery((req.query ?? {}) as Record<string, unknown>);
-    const data = await loadFleet(ctx, ctx.fleetCache);
-    const matching = filterFleet(data.rows, query);
-    const pages = query.per === 0 ? 1 : Math.max(1, Math.ceil(matching.length / query.per));
-    const pageNo = Math.min(query.page, pages);
-    const rows = query.per === 0 ? matching : matching.slice((pageNo - 1) * query.per, pageNo * query.per);
-    const memTotals = await newestMemTotals(ctx, rows);
-    const link = (over: Partial<FleetQuery>) => {
-      const p = new URLSearchParams();
-      const merged = { ...query, ...over };
-      if (merged.q !== "") p.set("q", merged.q);
-      if (merged.status !== "") p.set("status", merged.status);
-      if (merged.group !== "") p.set("group", merged.group);
-      if (merged.sort !== "status") p.set("sort", merged.sort);
-      if (merged.dir !== "asc") p.set("dir", merged.dir);
-      if (merged.per !== 100) p.set("per", merged.per === 0 ? "all" : String(merged.per));
-      if (merged.page !== 1) p.set("page", String(merged.page));
-      const s = p.toString();
-      return s === "" ? "/" : `/?${s}`;
-    };
-    const header = (key: FleetQuery["sort"]) => {
-      const active = query.sort === key;
-      const nextDir = active && query.dir === "asc" ? "desc" : "asc";
-      return html`<th scope="col"${active ? html` aria-sort="${query.dir === "asc" ? "ascending" : "descending"}"` : ""}><a href="${link({ sort: key, dir: nextDir, page: 1 })}">${SORT_LABEL[key]}${active ? (query.dir === "asc" ? " ↑" : " ↓") : ""}</a></th>`;
-    };
-    const groups = ctx.groups.filter((g) => g.servers.length > 0);
-    const counts = (["critical", "silent", "warning", "ok"] as const).map(
-      (s) =>
-        html`<li><a href="${link({ status: s, page: 1 })}">${statusBadge(s)} <strong>${data.counts[s]}</strong><span class="sr-only"> servers ${STATUS_LABEL[s]}</span></a></li>`,
-    );
-    const body = html`<h1>Fleet</h1>
+/** /: live counts, what the last report said needs action, and the filtered, sorted, paged server table. */
+export function fleetPage(o: {
+  session: ActiveSession;
+  data: FleetData;
+  query: FleetQuery;
+  /** How many servers match the query's filters (on every page). */
+  matching: number;
+  /** The rows of this page. */
+  rows: readonly FleetRow[];
+  pages: number;
+  pageNo: number;
+  /** Memory size by server, of the rows shown (a server without one is absent). */
+  memTotals: ReadonlyMap<string, number>;
+  groups: readonly DeliveryGroup[];
+}): { value: string } {
+  const { session, data, query, rows, pages, pageNo, memTotals } = o;
+  const link = (over: Partial<FleetQuery>) => {
+    const p = new URLSearchParams();
+    const merged = { ...query, ...over };
+    if (merged.q !== "") p.set("q", merged.q);
+    if (merged.status !== "") p.set("status", merged.status);
+    if (merged.group !== "") p.set("group", merged.group);
+    if (merged.sort !== "status") p.set("sort", merged.sort);
+    if (merged.dir !== "asc") p.set("dir", merged.dir);
+    if (merged.per !== 100) p.set("per", merged.per === 0 ? "all" : String(merged.per));
+    if (merged.page !== 1) p.set("page", String(merged.page));
+    const s = p.toString();
+    return s === "" ? "/" : `/?${s}`;
+  };
+  const header = (key: FleetQuery["sort"]) => {
+    const active = query.sort === key;
+    const nextDir = active && query.dir === "asc" ? "desc" : "asc";
+    return html`<th scope="col"${active ? html` aria-sort="${query.dir === "asc" ? "ascending" : "descending"}"` : ""}><a href="${link({ sort: key, dir: nextDir, page: 1 })}">${SORT_LABEL[key]}${active ? (query.dir === "asc" ? " ↑" : " ↓") : ""}</a></th>`;
+  };
+  const groups = o.groups.filter((g) => g.servers.length > 0);
+  const counts = (["critical", "silent", "warning", "ok"] as const).map(
+    (s) =>
+      html`<li><a href="${link({ status: s, page: 1 })}">${statusBadge(s)} <strong>${data.counts[s]}</strong><span class="sr-only"> servers ${STATUS_LABEL[s]}</span></a></li>`,
+  );
+  const body = html`<h1>Fleet</h1>
 <section aria-labelledby="now-h">
 <h2 id="now-h">Status now <span class="sub">live, from each server's last 24 hours</span></h2>
 <ul class="counts" aria-labelledby="now-h">${counts}<li><a href="/">All <strong>${data.rows.length}</strong></a></li></ul>
@@ -78,7 +81,7 @@ ${needsActionSection(data)}
   <input type="hidden" name="sort" value="${query.sort}"><input type="hidden" name="dir" value="${query.dir}">
   <div><button type="submit">Apply</button> <a href="/">Clear</a></div>
 </form>
-<p class="hint" id="fleet-caption">${matching.length} of ${data.rows.length} servers${pages > 1 ? `, page ${pageNo} of ${pages}` : ""}. Current figures are the averages of each server's newest hour; the sparkline shows CPU (solid) and memory (dashed) over the last 24 h.</p>
+<p class="hint" id="fleet-caption">${o.matching} of ${data.rows.length} servers${pages > 1 ? `, page ${pageNo} of ${pages}` : ""}. Current figures are the averages of each server's newest hour; the sparkline shows CPU (solid) and memory (dashed) over the last 24 h.</p>
 <div class="table-wrap">
 <table class="fleet" aria-describedby="fleet-caption">
 <thead><tr>${header("name")}${header("status")}${header("cpu")}${header("memory")}${header("disk")}<th scope="col">Last 24 h</th>${header("seen")}</tr></thead>
@@ -89,16 +92,11 @@ ${raw(rows.map((r) => fleetRowHtml(r, memTotals.get(r.server) ?? null, data.now)
 </div>
 ${pager(pages, pageNo, query, link)}
 ${rows.length === 0 ? html`<p class="notice">No server matches. <a href="/">Show all servers</a></p>` : ""}`;
-    return sendPage(reply, page({ title: "Fleet", session, nav: "fleet", body }));
-  });
+  return page({ title: "Fleet", session, nav: "fleet", body });
 }
 
 /** One row; built as a plain string (1,000 rows per page: no template objects per cell). */
-function fleetRowHtml(
-  r: import("./fleet-data.js").FleetRow,
-  memTotalBytes: number | null,
-  now: number,
-): string {
+function fleetRowHtml(r: FleetRow, memTotalBytes: number | null, now: number): string {
   const e = escapeHtml;
   const name = e(r.server);
   const label = `${r.server}: CPU and memory, last 24 hours`;
@@ -118,7 +116,7 @@ export function memoryCell(percent: number | null, totalBytes: number | null): s
   return `${pct(percent)} <span class="of">of\u00a0${humanBytes(totalBytes).replace(" ", "\u00a0")}</span>`;
 }
 
-function needsActionSection(data: import("./fleet-data.js").FleetData) {
+function needsActionSection(data: FleetData) {
   if (data.report === null) {
     return html`<section aria-labelledby="na-h"><h2 id="na-h">Needs action</h2><p class="hint">No weekly report has been sent yet; the list appears with the first one.</p></section>`;
   }
@@ -160,7 +158,7 @@ ${
 }
 
 /** The report's own counts, from the same rows as the list under them (the live counts are above). */
-function reportCounts(data: import("./fleet-data.js").FleetData) {
+function reportCounts(data: FleetData) {
   if (data.report === null) return "";
   const week = data.report.week;
   const n = (s: "critical" | "silent" | "warning") => data.needsAction.filter((r) => r.status === s).length;

@@ -1,20 +1,18 @@
-import type { FastifyInstance } from "fastify";
 import { DateTime } from "luxon";
 import { percentChartSvg, type ChartSeries as StaticSeries } from "../report/charts.js";
 import { humanBytes } from "../report/format.js";
-import { type DashboardContext, errorPage, requireRole, sendPage } from "./context.js";
+import type { ArchivedServerEntry } from "../storage/report-archive-store.js";
+import type { ServerSummary } from "../storage/sample-store.js";
+import type { ActiveSession } from "../storage/user-store.js";
 import { html, raw } from "./html.js";
 import { ago, daysFromNow, findingLabel, findingShown, isoMinute, page, pct, statusBadge } from "./layout.js";
-import {
-  type ChartRange,
-  type ChartSeries,
-  loadSeries,
-  parseRange,
-  RANGE_LABEL,
-  rangeFigures,
-} from "./series.js";
+import { type ChartRange, type ChartSeries, RANGE_LABEL, rangeFigures } from "./series.js";
 
-const HOUR = 3_600_000;
+/*
+ * The server page, from what its route (src/central/http/dashboard/server.ts)
+ * read: the server, the chart range and its series, its recent reports.
+ */
+
 /**
  * The custom range's dates are typed as YYYY-MM-DD, not picked in an
  * `<input type="date">`: that one shows the browser locale's format
@@ -27,52 +25,39 @@ const DATE_INPUT = raw(
 /** Okabe–Ito: distinguishable with the common colour-vision deficiencies. */
 export const SERIES_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"];
 
-export function registerServerPage(app: FastifyInstance, ctx: DashboardContext): void {
-  app.get<{ Params: { name: string } }>("/servers/:name", async (req, reply) => {
-    const session = await requireRole(ctx, req, reply, "viewer");
-    if (session === null) return reply;
-    const name = req.params.name;
-    const servers = await ctx.store.listServers();
-    const summary = servers.find((s) => s.server === name);
-    if (summary === undefined) {
-      return errorPage(
-        reply,
-        session,
-        404,
-        "No such server",
-        `No server named '${name.slice(0, 100)}' has reported.`,
-      );
-    }
-    const now = ctx.clock();
-    const query = (req.query ?? {}) as Record<string, unknown>;
-    const range = parseRange(query, now, ctx.timeZone);
-    // New uploads first, so the newest hour shows at once.
-    await ctx.freshRollups();
-    const newestHour = Math.floor(summary.lastSeen / HOUR) * HOUR;
-    const [series, history, newest] = await Promise.all([
-      loadSeries(ctx, name, range),
-      ctx.store.reports.serverHistory(name, 12),
-      // The memory size now: the last sample's, as the newest hour's bucket keeps it.
-      ctx.store.rollups.readHourly(name, newestHour, newestHour + HOUR),
-    ]);
-    const memTotalBytes = newest[newest.length - 1]?.lastMemTotal ?? null;
-    const fig = rangeFigures(series);
-    const latest = history[0] ?? null;
-    const enc = encodeURIComponent(name);
-    const presets = (Object.keys(RANGE_LABEL) as (keyof typeof RANGE_LABEL)[]).map(
-      (k) =>
-        html`<li><a href="/servers/${enc}?range=${k}"${range.key === k ? html` aria-current="true"` : ""}>${RANGE_LABEL[k]}</a></li>`,
-    );
-    const data = JSON.stringify({
-      server: name,
-      timeZone: ctx.timeZone,
-      colors: SERIES_COLORS,
-      from: range.from / 1000,
-      to: range.to / 1000,
-      ...series,
-    }).replace(/</g, "\\u003c");
-    const tz = ctx.timeZone;
-    const body = html`<p class="crumbs"><a href="/">Fleet</a> › ${name}</p>
+/** /servers/NAME: the range's charts and figures, the disk forecast and the findings of recent reports. */
+export function serverPage(o: {
+  session: ActiveSession;
+  /** The server as the store lists it. */
+  summary: ServerSummary;
+  range: ChartRange;
+  series: ChartSeries;
+  /** Its entries in the newest reports, newest first. */
+  history: readonly ArchivedServerEntry[];
+  /** Its memory size now (the newest hour's last sample), or null. */
+  memTotalBytes: number | null;
+  timeZone: string;
+  now: number;
+}): { value: string } {
+  const { session, summary, range, series, history, memTotalBytes, now } = o;
+  const name = summary.server;
+  const fig = rangeFigures(series);
+  const latest = history[0] ?? null;
+  const enc = encodeURIComponent(name);
+  const presets = (Object.keys(RANGE_LABEL) as (keyof typeof RANGE_LABEL)[]).map(
+    (k) =>
+      html`<li><a href="/servers/${enc}?range=${k}"${range.key === k ? html` aria-current="true"` : ""}>${RANGE_LABEL[k]}</a></li>`,
+  );
+  const data = JSON.stringify({
+    server: name,
+    timeZone: o.timeZone,
+    colors: SERIES_COLORS,
+    from: range.from / 1000,
+    to: range.to / 1000,
+    ...series,
+  }).replace(/</g, "\\u003c");
+  const tz = o.timeZone;
+  const body = html`<p class="crumbs"><a href="/">Fleet</a> › ${name}</p>
 <h1>${name}</h1>
 <p>${latest === null ? "" : html`${statusBadge(latest.status)} in the report of <a href="/reports/${latest.week}">${latest.week}</a> · `}
 last seen <time datetime="${new Date(summary.lastSeen).toISOString()}">${isoMinute(summary.lastSeen, tz)}</time> (${ago(summary.lastSeen, now)}) · first seen ${isoMinute(summary.firstSeen, tz)} · times in ${tz}</p>
@@ -92,8 +77,7 @@ ${series.t.length === 0 ? html`<p class="notice">No samples in this range.</p>` 
 <script type="application/json" id="chart-data">${raw(data)}</script>
 ${forecastSection(latest, now)}
 ${findingsSection(history, range.week, now)}`;
-    return sendPage(reply, page({ title: name, session, nav: "fleet", body, script: true }));
-  });
+  return page({ title: name, session, nav: "fleet", body, script: true });
 }
 
 /** Few samples make a chart that looks empty: say how many there are. */
@@ -206,10 +190,7 @@ ${s.disks.length === 0 ? "" : figure("disk", "Disk used per mount (%)", `Disk us
 </div>`;
 }
 
-function forecastSection(
-  latest: import("../storage/report-archive-store.js").ArchivedServerEntry | null,
-  now: number,
-) {
+function forecastSection(latest: ArchivedServerEntry | null, now: number) {
   if (latest === null)
     return html`<h2>Disk-full forecast</h2><p class="hint">No report covers this server yet.</p>`;
   return html`<h2>Disk-full forecast <span class="sub">from the report of ${latest.week}</span></h2>
@@ -224,11 +205,7 @@ ${latest.forecasts.map(
 }`;
 }
 
-function findingsSection(
-  history: import("../storage/report-archive-store.js").ArchivedServerEntry[],
-  week: string | null,
-  now: number,
-) {
+function findingsSection(history: readonly ArchivedServerEntry[], week: string | null, now: number) {
   if (history.length === 0) return "";
   return html`<h2>Findings from recent reports</h2>
 ${history.map(

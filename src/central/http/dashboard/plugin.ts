@@ -3,14 +3,14 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
 import { type ErrorReason, errorCode } from "../../../errors.js";
-import { registerAdminPages } from "../../dashboard/admin-pages.js";
 import { cookiesSecure, type DashboardContext, type DashboardOptions } from "../../dashboard/context.js";
 import { FleetCache } from "../../dashboard/fleet-data.js";
-import { registerFleetPage } from "../../dashboard/fleet-page.js";
-import { registerServerPage } from "../../dashboard/server-page.js";
 import { Sessions } from "../../dashboard/sessions.js";
+import { registerAdminRoutes } from "./admin.js";
+import { registerFleetRoutes } from "./fleet.js";
 import { registerLogin } from "./login.js";
 import { registerReportRoutes } from "./reports.js";
+import { registerServerRoutes } from "./server.js";
 
 /** dist/dashboard of this package, from src/central/http/dashboard or dist/central/http/dashboard alike. */
 export const DEFAULT_ASSETS_DIR = fileURLToPath(new URL("../../../../dist/dashboard/", import.meta.url));
@@ -69,10 +69,10 @@ export function dashboardPlugin(options: DashboardOptions) {
 
     registerAssets(app, ctx);
     registerLogin(app, ctx);
-    registerFleetPage(app, ctx);
-    registerServerPage(app, ctx);
+    registerFleetRoutes(app, ctx);
+    registerServerRoutes(app, ctx);
     registerReportRoutes(app, ctx);
-    registerAdminPages(app, ctx);
+    registerAdminRoutes(app, ctx);
   };
 }
 

@@ -1,0 +1,119 @@
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { SrvutilError } from "../../../errors.js";
+import { serverNameProblem } from "../../../protocol/index.js";
+import { createAgentToken, createViewerToken } from "../../auth/tokens.js";
+import {
+  groupsPage,
+  type TokensFlash,
+  tokensPage,
+  type UsersFlash,
+  usersPage,
+} from "../../dashboard/admin-pages.js";
+import {
+  type DashboardContext,
+  formField,
+  requireAction,
+  requireRole,
+  sendPage,
+} from "../../dashboard/context.js";
+import { USER_NAME } from "../../dashboard/password.js";
+import { addUser } from "../../dashboard/users.js";
+import type { ActiveSession } from "../../storage/user-store.js";
+
+/** The admin pages: /admin/tokens (create, revoke), /admin/users (add, remove), /admin/groups. */
+export function registerAdminRoutes(app: FastifyInstance, ctx: DashboardContext): void {
+  const sendTokens = async (
+    reply: FastifyReply,
+    session: ActiveSession,
+    flash: TokensFlash | null,
+    status = 200,
+  ) => {
+    const [agents, viewers] = await Promise.all([
+      ctx.store.tokens.list("agent"),
+      ctx.store.tokens.list("viewer"),
+    ]);
+    return sendPage(reply, tokensPage({ session, agents, viewers, flash, timeZone: ctx.timeZone }), status);
+  };
+
+  app.get("/admin/tokens", async (req, reply) => {
+    const session = await requireRole(ctx, req, reply, "admin");
+    if (session === null) return reply;
+    return sendTokens(reply, session, null);
+  });
+
+  app.post("/admin/tokens", async (req, reply) => {
+    const session = await requireAction(ctx, req, reply, "admin");
+    if (session === null) return reply;
+    const role = formField(req, "role") === "viewer" ? "viewer" : "agent";
+    const name = formField(req, "name").trim();
+    try {
+      const token =
+        role === "agent" ? await createAgentToken(ctx.store, name) : await createViewerToken(ctx.store, name);
+      ctx.log?.info("token created", { role, name, by: session.user });
+      return sendTokens(reply, session, { kind: "created", role, name, token }, 201);
+    } catch (err) {
+      if (!(err instanceof SrvutilError)) throw err;
+      return sendTokens(reply, session, { kind: "refused", message: err.message }, 400);
+    }
+  });
+
+  app.post("/admin/tokens/revoke", async (req, reply) => {
+    const session = await requireAction(ctx, req, reply, "admin");
+    if (session === null) return reply;
+    const name = formField(req, "name");
+    const role = formField(req, "role") === "viewer" ? "viewer" : "agent";
+    const now = ctx.clock();
+    // Tokens are only ever made for valid names: others are not looked up (a NUL made PostgreSQL answer 500).
+    const n = serverNameProblem(name) !== null ? 0 : await ctx.store.tokens.revokeAll(role, name, now);
+    ctx.log?.info("token revoked", { role, name, count: n, by: session.user });
+    return sendTokens(reply, session, { kind: "revoked", role, name, count: n });
+  });
+
+  const sendUsers = async (
+    reply: FastifyReply,
+    session: ActiveSession,
+    flash: UsersFlash | null,
+    status = 200,
+  ) => {
+    const users = await ctx.store.users.listUsers();
+    return sendPage(reply, usersPage({ session, users, flash, timeZone: ctx.timeZone }), status);
+  };
+
+  app.get("/admin/users", async (req, reply) => {
+    const session = await requireRole(ctx, req, reply, "admin");
+    if (session === null) return reply;
+    return sendUsers(reply, session, null);
+  });
+
+  app.post("/admin/users", async (req, reply) => {
+    const session = await requireAction(ctx, req, reply, "admin");
+    if (session === null) return reply;
+    const name = formField(req, "name").trim();
+    const role = formField(req, "role") === "admin" ? "admin" : "viewer";
+    try {
+      await addUser(ctx.store.users, { name, role, password: formField(req, "password"), now: ctx.clock() });
+      ctx.log?.info("user added", { name, role, by: session.user });
+      return sendUsers(reply, session, { kind: "added", role, name }, 201);
+    } catch (err) {
+      if (!(err instanceof SrvutilError)) throw err;
+      return sendUsers(reply, session, { kind: "refused", message: err.message }, 400);
+    }
+  });
+
+  app.post("/admin/users/remove", async (req, reply) => {
+    const session = await requireAction(ctx, req, reply, "admin");
+    if (session === null) return reply;
+    const name = formField(req, "name");
+    // Users are only ever added under valid names: others are not looked up (a NUL made PostgreSQL answer 500).
+    const removed = USER_NAME.test(name) && (await ctx.store.users.removeUser(name));
+    if (removed) ctx.log?.info("user removed", { name, by: session.user });
+    if (name === session.user) return reply.redirect("/login", 303);
+    return sendUsers(reply, session, { kind: "removed", name, removed });
+  });
+
+  app.get("/admin/groups", async (req, reply) => {
+    const session = await requireRole(ctx, req, reply, "admin");
+    if (session === null) return reply;
+    return sendPage(reply, groupsPage({ session, groups: ctx.groups }));
+  });
+}
