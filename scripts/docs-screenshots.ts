@@ -10,7 +10,7 @@
  * do not carry the host name of whoever ran the script. No other setting of
  * the caller's environment (SRVUTIL_*) is passed on.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { simpleParser } from "mailparser";
 import type { Browser, Page } from "playwright-core";
 import { launchTestBrowser } from "../test/helpers/browser.js";
+import { startDemoProcess } from "../test/helpers/demo-process.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const DOCS = path.join(ROOT, "docs");
@@ -40,32 +41,12 @@ async function startDemo(dataDir: string): Promise<Demo> {
     SRVUTIL_LISTEN: "127.0.0.1:0",
     SRVUTIL_SERVER_NAME: "this-machine",
   });
-  const child = spawn(process.execPath, [path.join(ROOT, "bin/srvutil.js"), "demo"], {
+  const started = await startDemoProcess(process.execPath, [path.join(ROOT, "bin/srvutil.js"), "demo"], {
     cwd: ROOT,
     env,
-    stdio: ["ignore", "pipe", "pipe"],
+    timeoutMs: 300_000,
   });
-  let out = "";
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the demo did not start serving:\n${out}`)), 300_000);
-    child.stderr?.on("data", (d) => {
-      out += d;
-    });
-    child.stdout?.on("data", (d) => {
-      out += d;
-      if (/serving http/.test(out)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the demo exited (${code}):\n${out}`));
-    });
-  });
-  const login = /dashboard\s+(http:\/\/\S+)\/\s+sign in as demo \/ (\S+)/.exec(out);
-  if (login === null) throw new Error(`no dashboard URL and password in the demo's output:\n${out}`);
-  return { child, base: login[1]!, password: login[2]!, dataDir };
+  return { ...started, dataDir };
 }
 
 const written: string[] = [];

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -8,6 +8,7 @@ import { DEMO_FLEET } from "../../../src/demo/fleet.js";
 import { postMetrics } from "../../../src/demo/upload.js";
 import { launchTestBrowser } from "../../helpers/browser.js";
 import { REPO_ROOT, srvutilCommand } from "../../helpers/cli.js";
+import { startDemoProcess } from "../../helpers/demo-process.js";
 
 /**
  * The demo as a new user meets it: `srvutil demo` serving on a fresh data
@@ -26,7 +27,7 @@ const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-demo-browser-"));
 beforeAll(async () => {
   execFileSync(process.execPath, [path.join(REPO_ROOT, "scripts/build-dashboard.mjs")], { stdio: "inherit" });
   const [cmd, argv] = srvutilCommand(["demo", "--weeks", "2"]);
-  const child = spawn(cmd, argv, {
+  const started = await startDemoProcess(cmd, argv, {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
@@ -35,28 +36,11 @@ beforeAll(async () => {
       SRVUTIL_SMTP_URL: "",
       SRVUTIL_REPORT_TO: "",
     },
-    stdio: ["ignore", "pipe", "pipe"],
+    timeoutMs: 150_000,
   });
-  demo = child;
-  let out = "";
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`demo did not start serving:\n${out}`)), 150_000);
-    child.stderr?.on("data", (d) => {
-      out += d;
-    });
-    child.stdout?.on("data", (d) => {
-      out += d;
-      if (/serving http/.test(out)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`demo exited (${code}):\n${out}`)));
-  });
-  const login = /dashboard\s+(http:\/\/\S+)\/\s+sign in as demo \/ (\S+)/.exec(out);
-  expect(login, out).not.toBeNull();
-  base = login![1]!;
-  password = login![2]!;
+  demo = started.child;
+  base = started.base;
+  password = started.password;
   browser = await launchTestBrowser();
   await (await browser.newContext()).newPage();
 }, 200_000);

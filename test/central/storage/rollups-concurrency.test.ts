@@ -6,6 +6,7 @@ import type { WeeklyReport } from "../../../src/central/report/types.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
 import { ROLLUP_SERVER_LOCK } from "../../../src/central/storage/rollups/postgres/rollups.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
+import { utcMidnightDaysAgo } from "../../helpers/clock.js";
 import { profileRows, randomProfile, rng } from "../../helpers/fleet.js";
 import { createTestSchema, findTestPostgres, type TestSchema } from "../../helpers/postgres.js";
 import { upload } from "../../helpers/store-backends.js";
@@ -113,74 +114,64 @@ describe("PostgreSQL rollups with concurrent writers and refreshers", () => {
     }
   }, 180_000);
 
-  it("a refresh until done waits for a refresher in flight on another instance, so a report right after is exact", async () => {
-    const store = stores[0]!;
-    const p = randomProfile(rng(5), "inflight-01");
-    p.intervalSeconds = 60;
-    const from = Date.UTC(2026, 10, 2);
-    const rows = [...profileRows(p, from, from + 6 * 3_600_000, 5)];
-    await upload(store, rows);
-    // Another instance's refresher, mid-batch: it holds the server's lock and its marks.
-    const other = await stores[1]!.pool.connect();
-    let released = false;
-    try {
-      await other.query("BEGIN");
-      await other.query(`SELECT pg_advisory_xact_lock($1, ${ROLLUP_SERVER_LOCK.keySql("$2::text")})`, [
-        ROLLUP_SERVER_LOCK.namespace,
-        "inflight-01",
-      ]);
-      await other.query("SELECT * FROM rollup_dirty WHERE server = 'inflight-01' FOR UPDATE");
-      const refreshed = store.rollups.refresh().then((r) => ({ ...r, released }));
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      released = true;
-      await other.query("COMMIT"); // it stops without folding anything in (as if it had failed)
-      const result = await refreshed;
-      expect(result.released).toBe(true); // the refresh did not return while the lock was held
-      expect(result.hours).toBe(6);
-    } finally {
-      other.release();
-    }
-    const agg = new ServerRowAggregator("inflight-01", {
-      dates: ["all"],
-      dayStarts: [from, from + 86_400_000],
-    });
-    for (const r of rows) agg.add(r);
-    expect(await stores[2]!.rollups.readHourly("inflight-01", from, from + 86_400_000)).toEqual(
-      agg.finishWithHours(from).hours,
-    );
-  });
-  it("a refresh until done waits for marks another refresher claimed but could not lock, so a report right after is exact", async () => {
-    const store = stores[0]!;
-    const p = randomProfile(rng(6), "claimed-01");
-    p.intervalSeconds = 60;
-    const from = Date.UTC(2026, 10, 9);
-    const rows = [...profileRows(p, from, from + 5 * 3_600_000, 5)];
-    await upload(store, rows);
-    // Another instance's refresher between its claim and its try-lock: it holds the marks
-    // (FOR UPDATE) but not the server's lock, and will leave them (as it does when the lock is taken).
-    const other = await stores[1]!.pool.connect();
-    let released = false;
-    try {
-      await other.query("BEGIN");
-      const held = await other.query("SELECT * FROM rollup_dirty WHERE server = 'claimed-01' FOR UPDATE");
-      expect(held.rowCount).toBe(5);
-      const refreshed = store.rollups.refresh().then((r) => ({ ...r, released }));
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      released = true;
-      await other.query("COMMIT");
-      const result = await refreshed;
-      expect(result.released).toBe(true); // it did not skip the held marks and return
-      expect(result.hours).toBe(5);
-    } finally {
-      other.release();
-    }
-    const agg = new ServerRowAggregator("claimed-01", {
-      dates: ["all"],
-      dayStarts: [from, from + 86_400_000],
-    });
-    for (const r of rows) agg.add(r);
-    expect(await stores[2]!.rollups.readHourly("claimed-01", from, from + 86_400_000)).toEqual(
-      agg.finishWithHours(from).hours,
-    );
-  });
+  /**
+   * Another instance's refresher, mid-batch, holding the server's marks (FOR
+   * UPDATE): with the server's lock too ("in flight"), or between its claim
+   * and its try-lock, which fails and leaves the marks ("claimed, not
+   * locked"). Either way it stops without folding anything in, and a refresh
+   * until done on this instance must wait for it, not skip those hours.
+   */
+  it.each([
+    {
+      holder: "a refresher in flight on another instance",
+      server: "inflight-01",
+      seed: 5,
+      hours: 6,
+      locked: true,
+    },
+    {
+      holder: "marks another refresher claimed but could not lock",
+      server: "claimed-01",
+      seed: 6,
+      hours: 5,
+      locked: false,
+    },
+  ])(
+    "a refresh until done waits for $holder, so a report right after is exact",
+    async ({ server, seed, hours, locked }) => {
+      const store = stores[0]!;
+      const p = randomProfile(rng(seed), server);
+      p.intervalSeconds = 60;
+      const from = utcMidnightDaysAgo(3);
+      const rows = [...profileRows(p, from, from + hours * 3_600_000, 5)];
+      await upload(store, rows);
+      const other = await stores[1]!.pool.connect();
+      let released = false;
+      try {
+        await other.query("BEGIN");
+        if (locked) {
+          await other.query(`SELECT pg_advisory_xact_lock($1, ${ROLLUP_SERVER_LOCK.keySql("$2::text")})`, [
+            ROLLUP_SERVER_LOCK.namespace,
+            server,
+          ]);
+        }
+        const held = await other.query("SELECT * FROM rollup_dirty WHERE server = $1 FOR UPDATE", [server]);
+        expect(held.rowCount).toBe(hours);
+        const refreshed = store.rollups.refresh().then((r) => ({ ...r, released }));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        released = true;
+        await other.query("COMMIT");
+        const result = await refreshed;
+        expect(result.released).toBe(true); // the refresh did not return while the marks were held
+        expect(result.hours).toBe(hours);
+      } finally {
+        other.release();
+      }
+      const agg = new ServerRowAggregator(server, { dates: ["all"], dayStarts: [from, from + 86_400_000] });
+      for (const r of rows) agg.add(r);
+      expect(await stores[2]!.rollups.readHourly(server, from, from + 86_400_000)).toEqual(
+        agg.finishWithHours(from).hours,
+      );
+    },
+  );
 });
