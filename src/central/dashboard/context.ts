@@ -152,7 +152,12 @@ export async function requireRole(
  * A state-changing request: the session's CSRF token must be in the form,
  * and a browser's Origin (or Sec-Fetch-Site) must say it came from this site.
  */
-export function csrfRefusal(ctx: DashboardContext, req: FastifyRequest, expected: string): string | null {
+export function csrfRefusal(
+  ctx: DashboardContext,
+  req: FastifyRequest,
+  form: FormBody,
+  expected: string,
+): string | null {
   const fetchSite = req.headers["sec-fetch-site"];
   if (fetchSite === "cross-site" || fetchSite === "same-site") return "cross-site request";
   const origin = req.headers.origin;
@@ -160,8 +165,7 @@ export function csrfRefusal(ctx: DashboardContext, req: FastifyRequest, expected
     return `origin ${origin.slice(0, 100)} is not this site`;
   }
   if (origin === "null") return "opaque origin";
-  const body = (req.body ?? {}) as Record<string, unknown>;
-  if (!sameToken(body._csrf, expected)) return "missing or wrong CSRF token";
+  if (!sameToken(form?._csrf, expected)) return "missing or wrong CSRF token";
   return null;
 }
 
@@ -178,10 +182,11 @@ export async function requireAction(
   req: FastifyRequest,
   reply: FastifyReply,
   role: Role,
+  form: FormBody,
 ): Promise<ActiveSession | null> {
   const session = await requireRole(ctx, req, reply, role);
   if (session === null) return null;
-  const why = csrfRefusal(ctx, req, session.csrfToken);
+  const why = csrfRefusal(ctx, req, form, session.csrfToken);
   if (why !== null) {
     errorPage(
       reply,
@@ -195,7 +200,16 @@ export async function requireAction(
   return session;
 }
 
-export function formField(req: FastifyRequest, name: string): string {
-  const v = ((req.body ?? {}) as Record<string, unknown>)[name];
+/**
+ * A form post's fields, as a route's body schema types them
+ * (src/central/http/dashboard/schemas.ts). The schema refuses nothing
+ * (attachValidation): a post without a form has no body, so a field may be
+ * absent or, in principle, not a string; the readers below take only strings.
+ */
+export type FormBody = { readonly [field: string]: unknown } | undefined;
+
+/** A form field's value; "" when the post has no such field or no form. */
+export function formField(form: FormBody, name: string): string {
+  const v = form?.[name];
   return typeof v === "string" ? v : "";
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyReply } from "fastify";
 import { SrvutilError } from "../../../errors.js";
 import { serverNameProblem } from "../../../protocol/index.js";
 import { createAgentToken, createViewerToken } from "../../auth/tokens.js";
@@ -19,9 +19,10 @@ import {
 import { USER_NAME } from "../../dashboard/password.js";
 import { addUser } from "../../dashboard/users.js";
 import type { ActiveSession } from "../../storage/user-store.js";
+import { type DashboardApp, tokenForm, userForm } from "./schemas.js";
 
 /** The admin pages: /admin/tokens (create, revoke), /admin/users (add, remove), /admin/groups. */
-export function registerAdminRoutes(app: FastifyInstance, ctx: DashboardContext): void {
+export function registerAdminRoutes(app: DashboardApp, ctx: DashboardContext): void {
   const sendTokens = async (
     reply: FastifyReply,
     session: ActiveSession,
@@ -41,11 +42,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: DashboardContext)
     return sendTokens(reply, session, null);
   });
 
-  app.post("/admin/tokens", async (req, reply) => {
-    const session = await requireAction(ctx, req, reply, "admin");
+  app.post("/admin/tokens", { schema: { body: tokenForm } }, async (req, reply) => {
+    const session = await requireAction(ctx, req, reply, "admin", req.body);
     if (session === null) return reply;
-    const role = formField(req, "role") === "viewer" ? "viewer" : "agent";
-    const name = formField(req, "name").trim();
+    const role = formField(req.body, "role") === "viewer" ? "viewer" : "agent";
+    const name = formField(req.body, "name").trim();
     try {
       const token =
         role === "agent" ? await createAgentToken(ctx.store, name) : await createViewerToken(ctx.store, name);
@@ -57,11 +58,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: DashboardContext)
     }
   });
 
-  app.post("/admin/tokens/revoke", async (req, reply) => {
-    const session = await requireAction(ctx, req, reply, "admin");
+  app.post("/admin/tokens/revoke", { schema: { body: tokenForm } }, async (req, reply) => {
+    const session = await requireAction(ctx, req, reply, "admin", req.body);
     if (session === null) return reply;
-    const name = formField(req, "name");
-    const role = formField(req, "role") === "viewer" ? "viewer" : "agent";
+    const name = formField(req.body, "name");
+    const role = formField(req.body, "role") === "viewer" ? "viewer" : "agent";
     const now = ctx.clock();
     // Tokens are only ever made for valid names: others are not looked up (a NUL made PostgreSQL answer 500).
     const n = serverNameProblem(name) !== null ? 0 : await ctx.store.tokens.revokeAll(role, name, now);
@@ -85,13 +86,18 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: DashboardContext)
     return sendUsers(reply, session, null);
   });
 
-  app.post("/admin/users", async (req, reply) => {
-    const session = await requireAction(ctx, req, reply, "admin");
+  app.post("/admin/users", { schema: { body: userForm } }, async (req, reply) => {
+    const session = await requireAction(ctx, req, reply, "admin", req.body);
     if (session === null) return reply;
-    const name = formField(req, "name").trim();
-    const role = formField(req, "role") === "admin" ? "admin" : "viewer";
+    const name = formField(req.body, "name").trim();
+    const role = formField(req.body, "role") === "admin" ? "admin" : "viewer";
     try {
-      await addUser(ctx.store.users, { name, role, password: formField(req, "password"), now: ctx.clock() });
+      await addUser(ctx.store.users, {
+        name,
+        role,
+        password: formField(req.body, "password"),
+        now: ctx.clock(),
+      });
       ctx.log?.info("user added", { name, role, by: session.user });
       return sendUsers(reply, session, { kind: "added", role, name }, 201);
     } catch (err) {
@@ -100,10 +106,10 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: DashboardContext)
     }
   });
 
-  app.post("/admin/users/remove", async (req, reply) => {
-    const session = await requireAction(ctx, req, reply, "admin");
+  app.post("/admin/users/remove", { schema: { body: userForm } }, async (req, reply) => {
+    const session = await requireAction(ctx, req, reply, "admin", req.body);
     if (session === null) return reply;
-    const name = formField(req, "name");
+    const name = formField(req.body, "name");
     // Users are only ever added under valid names: others are not looked up (a NUL made PostgreSQL answer 500).
     const removed = USER_NAME.test(name) && (await ctx.store.users.removeUser(name));
     if (removed) ctx.log?.info("user removed", { name, by: session.user });

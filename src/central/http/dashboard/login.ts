@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import {
   cookiesDropped,
   csrfRefusal,
@@ -12,45 +12,58 @@ import { loginForm, PLAIN_HTTP_WARNING } from "../../dashboard/login-page.js";
 import { releaseLoginAttempt, reserveLoginAttempt } from "../../dashboard/login-throttle.js";
 import { CONTROL_CHARACTER, decoyHash, verifyPassword } from "../../dashboard/password.js";
 import { LOGIN_CSRF_COOKIE, newToken, parseCookies, sameToken } from "../../dashboard/sessions.js";
+import { csrfOnlyForm, type DashboardApp, loginQuery, signInForm } from "./schemas.js";
 
 /** GET and POST /login, POST /logout. */
-export function registerLogin(app: FastifyInstance, ctx: DashboardContext): void {
+export function registerLogin(app: DashboardApp, ctx: DashboardContext): void {
   const users = ctx.store.users;
   const showForm = (
     req: FastifyRequest,
     reply: FastifyReply,
+    /** Where to go after signing in, as asked (safeNext keeps it on this site). */
+    askedNext: unknown,
     message: string | null,
     status: number,
     name = "",
   ) => {
     const token = newToken();
     ctx.sessions.setCookie(req, reply, LOGIN_CSRF_COOKIE, token, 3600);
-    const next = safeNext(((req.query ?? {}) as Record<string, unknown>).next ?? formField(req, "next"));
+    const next = safeNext(askedNext);
     const warning = cookiesDropped(ctx, req) ? PLAIN_HTTP_WARNING : null;
     return sendPage(reply, loginForm({ token, next, message, warning, name }), status);
   };
 
-  app.get("/login", async (req, reply) => {
+  app.get("/login", { schema: { querystring: loginQuery } }, async (req, reply) => {
     if ((await ctx.sessions.current(req)) !== null) return reply.redirect("/", 303);
-    return showForm(req, reply, null, 200);
+    return showForm(req, reply, req.query.next, null, 200);
   });
 
-  app.post("/login", async (req, reply) => {
+  const signInSchema = { querystring: loginQuery, body: signInForm };
+  app.post("/login", { schema: signInSchema }, async (req, reply) => {
+    const form = req.body;
+    // Where to go next: the query's next first, then the form's hidden field.
+    const askedNext = req.query.next ?? formField(form, "next");
     const cookieToken = parseCookies(req.headers.cookie).get(LOGIN_CSRF_COOKIE);
     const fetchSite = req.headers["sec-fetch-site"];
-    if (!sameToken(formField(req, "_csrf"), cookieToken) || fetchSite === "cross-site") {
-      return showForm(req, reply, "The sign-in form expired or came from another site. Try again.", 403);
+    if (!sameToken(formField(form, "_csrf"), cookieToken) || fetchSite === "cross-site") {
+      return showForm(
+        req,
+        reply,
+        askedNext,
+        "The sign-in form expired or came from another site. Try again.",
+        403,
+      );
     }
-    const typed = formField(req, "username").trim();
+    const typed = formField(form, "username").trim();
     const address = req.client.address;
     if (CONTROL_CHARACTER.test(typed)) {
       // Refused before the throttle and the user lookup: both are queries, and
       // PostgreSQL refuses a NUL in one (that was a 500). No password is checked.
       ctx.log?.warn("dashboard.sign_in_refused", { reason: "control_character", address });
-      return showForm(req, reply, "A user name has no control characters. Type it again.", 400);
+      return showForm(req, reply, askedNext, "A user name has no control characters. Type it again.", 400);
     }
     const name = typed.slice(0, 64);
-    const password = formField(req, "password");
+    const password = formField(form, "password");
     const now = ctx.clock();
     // Counted before the password is checked: parallel guesses cannot all get through.
     const reservation = await reserveLoginAttempt(users, name, address, now);
@@ -61,6 +74,7 @@ export function registerLogin(app: FastifyInstance, ctx: DashboardContext): void
       return showForm(
         req,
         reply,
+        askedNext,
         `Too many failed sign-ins from this address. Wait ${waitText(seconds)} and try again.`,
         429,
         name,
@@ -71,18 +85,18 @@ export function registerLogin(app: FastifyInstance, ctx: DashboardContext): void
     const ok = await verifyPassword(password, user?.passwordHash ?? (await decoyHash()));
     if (user === null || !ok) {
       ctx.log?.warn("dashboard.sign_in_refused", { user: name, address });
-      return showForm(req, reply, "Wrong user name or password.", 401, name);
+      return showForm(req, reply, askedNext, "Wrong user name or password.", 401, name);
     }
     await releaseLoginAttempt(users, reservation.keys, now);
     await ctx.sessions.start(req, reply, user.name);
     ctx.log?.info("dashboard.signed_in", { user: user.name, role: user.role, address });
-    return reply.redirect(safeNext(formField(req, "next")), 303);
+    return reply.redirect(safeNext(formField(form, "next")), 303);
   });
 
-  app.post("/logout", async (req, reply) => {
+  app.post("/logout", { schema: { body: csrfOnlyForm } }, async (req, reply) => {
     const session = await ctx.sessions.current(req);
     if (session !== null) {
-      const why = csrfRefusal(ctx, req, session.csrfToken);
+      const why = csrfRefusal(ctx, req, req.body, session.csrfToken);
       if (why !== null)
         return errorPage(reply, session, 403, "Request refused", `Sign-out refused (${why}).`);
     }

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
 import type { FastifyInstance } from "fastify";
 import { type ErrorReason, errorCode } from "../../../errors.js";
 import { cookiesSecure, type DashboardContext, type DashboardOptions } from "../../dashboard/context.js";
@@ -10,6 +11,7 @@ import { registerAdminRoutes } from "./admin.js";
 import { registerFleetRoutes } from "./fleet.js";
 import { registerLogin } from "./login.js";
 import { registerReportRoutes } from "./reports.js";
+import { assetParams, type DashboardApp } from "./schemas.js";
 import { registerServerRoutes } from "./server.js";
 
 /** dist/dashboard of this package, from src/central/http/dashboard or dist/central/http/dashboard alike. */
@@ -30,7 +32,8 @@ export const DASHBOARD_CSP =
  * /reports, /reports/:week, /admin/tokens|users|groups, /login, /logout.
  */
 export function dashboardPlugin(options: DashboardOptions) {
-  return async (app: FastifyInstance): Promise<void> => {
+  return async (untyped: FastifyInstance): Promise<void> => {
+    const app: DashboardApp = untyped.withTypeProvider<JsonSchemaToTsProvider>();
     const clock = options.clock ?? Date.now;
     const ctx: DashboardContext = {
       ...options,
@@ -67,6 +70,12 @@ export function dashboardPlugin(options: DashboardOptions) {
       return payload;
     });
 
+    // The pages answer bad input with their own page (and its error code),
+    // never fastify's JSON 400: what a route's schema does not describe
+    // reaches the handler, which reads only the strings (./schemas.ts).
+    app.addHook("onRoute", (route) => {
+      route.attachValidation = true;
+    });
     registerAssets(app, ctx);
     registerLogin(app, ctx);
     registerFleetRoutes(app, ctx);
@@ -106,12 +115,12 @@ const ASSETS: Record<string, string> = {
  */
 const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1f3b57"/><rect x="3" y="8" width="2.5" height="5" fill="#8fd19e"/><rect x="6.75" y="5" width="2.5" height="8" fill="#f2c94c"/><rect x="10.5" y="3" width="2.5" height="10" fill="#eb5757"/></svg>`;
 
-function registerAssets(app: FastifyInstance, ctx: DashboardContext): void {
+function registerAssets(app: DashboardApp, ctx: DashboardContext): void {
   app.get("/favicon.ico", async (_req, reply) =>
     reply.type("image/svg+xml").header("cache-control", "public, max-age=86400").send(FAVICON_SVG),
   );
   const cache = new Map<string, Buffer>();
-  app.get<{ Params: { file: string } }>("/assets/:file", async (req, reply) => {
+  app.get("/assets/:file", { schema: { params: assetParams } }, async (req, reply) => {
     const type = ASSETS[req.params.file];
     if (type === undefined) return reply.code(404).type("text/plain").send("no such asset");
     let body = cache.get(req.params.file);

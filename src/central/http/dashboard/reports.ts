@@ -1,4 +1,3 @@
-import type { FastifyInstance } from "fastify";
 import {
   type DashboardContext,
   errorPage,
@@ -10,6 +9,14 @@ import {
 import { reportListPage, reportWeekPage } from "../../dashboard/report-pages.js";
 import { GROUP_NAME } from "../../delivery/groups.js";
 import type { ArchivedPart } from "../../storage/report-archive-store.js";
+import {
+  type DashboardApp,
+  reportFileQuery,
+  reportWeekQuery,
+  resendForm,
+  weekFileParams,
+  weekParams,
+} from "./schemas.js";
 
 const WEEK = /^\d{4}-W\d{2}$/;
 
@@ -25,7 +32,7 @@ const ARCHIVE_CSP =
   "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /** The report archive: /reports, /reports/WEEK, its files and the resend (admin). */
-export function registerReportRoutes(app: FastifyInstance, ctx: DashboardContext): void {
+export function registerReportRoutes(app: DashboardApp, ctx: DashboardContext): void {
   app.get("/reports", async (req, reply) => {
     const session = await requireRole(ctx, req, reply, "viewer");
     if (session === null) return reply;
@@ -39,7 +46,8 @@ export function registerReportRoutes(app: FastifyInstance, ctx: DashboardContext
     );
   });
 
-  app.get<{ Params: { week: string } }>("/reports/:week", async (req, reply) => {
+  const weekSchema = { params: weekParams, querystring: reportWeekQuery };
+  app.get("/reports/:week", { schema: weekSchema }, async (req, reply) => {
     const session = await requireRole(ctx, req, reply, "viewer");
     if (session === null) return reply;
     const week = req.params.week;
@@ -52,7 +60,7 @@ export function registerReportRoutes(app: FastifyInstance, ctx: DashboardContext
     if (reports.length === 0 && deliveries.length === 0) {
       return errorPage(reply, session, 404, "No such report", `No report of ${week} is in the archive.`);
     }
-    const q = (req.query ?? {}) as Record<string, unknown>;
+    const q = req.query;
     return sendPage(
       reply,
       reportWeekPage({
@@ -69,14 +77,15 @@ export function registerReportRoutes(app: FastifyInstance, ctx: DashboardContext
     );
   });
 
-  app.get<{ Params: { week: string; file: string } }>("/reports/:week/:file", async (req, reply) => {
+  const fileSchema = { params: weekFileParams, querystring: reportFileQuery };
+  app.get("/reports/:week/:file", { schema: fileSchema }, async (req, reply) => {
     const session = await requireRole(ctx, req, reply, "viewer");
     if (session === null) return reply;
     const spec = FILES[req.params.file];
     const week = req.params.week;
     if (spec === undefined || !WEEK.test(week))
       return errorPage(reply, session, 404, "Not found", "No such file.");
-    const q = (req.query ?? {}) as Record<string, unknown>;
+    const q = req.query;
     const group = typeof q.group === "string" ? q.group : "default";
     // A name no group can have is not looked up (PostgreSQL refuses a NUL in a query: that was a 500).
     const content = GROUP_NAME.test(group) ? await ctx.store.reports.part(week, group, spec.part) : null;
@@ -96,11 +105,12 @@ export function registerReportRoutes(app: FastifyInstance, ctx: DashboardContext
     return reply.type(spec.type).send(content);
   });
 
-  app.post<{ Params: { week: string } }>("/reports/:week/resend", async (req, reply) => {
-    const session = await requireAction(ctx, req, reply, "admin");
+  const resendSchema = { params: weekParams, body: resendForm };
+  app.post("/reports/:week/resend", { schema: resendSchema }, async (req, reply) => {
+    const session = await requireAction(ctx, req, reply, "admin", req.body);
     if (session === null) return reply;
     const week = req.params.week;
-    const group = formField(req, "group");
+    const group = formField(req.body, "group");
     if (!WEEK.test(week) || !ctx.groups.some((g) => g.name === group)) {
       return errorPage(
         reply,

@@ -1,13 +1,14 @@
-import type { FastifyInstance } from "fastify";
 import { type DashboardContext, errorPage, requireRole, sendPage } from "../../dashboard/context.js";
 import { loadSeries, parseRange } from "../../dashboard/series.js";
 import { serverPage } from "../../dashboard/server-page.js";
+import { type DashboardApp, rangeQuery, serverParams } from "./schemas.js";
 
 const HOUR = 3_600_000;
 
 /** The server page, /servers/NAME: its charts over the query's range, forecast and recent findings. */
-export function registerServerRoutes(app: FastifyInstance, ctx: DashboardContext): void {
-  app.get<{ Params: { name: string } }>("/servers/:name", async (req, reply) => {
+export function registerServerRoutes(app: DashboardApp, ctx: DashboardContext): void {
+  const schema = { params: serverParams, querystring: rangeQuery };
+  app.get("/servers/:name", { schema }, async (req, reply) => {
     const session = await requireRole(ctx, req, reply, "viewer");
     if (session === null) return reply;
     const name = req.params.name;
@@ -23,8 +24,7 @@ export function registerServerRoutes(app: FastifyInstance, ctx: DashboardContext
       );
     }
     const now = ctx.clock();
-    const query = (req.query ?? {}) as Record<string, unknown>;
-    const range = parseRange(query, now, ctx.timeZone);
+    const range = parseRange(req.query, now, ctx.timeZone);
     // New uploads first, so the newest hour shows at once.
     await ctx.freshRollups();
     const newestHour = Math.floor(summary.lastSeen / HOUR) * HOUR;

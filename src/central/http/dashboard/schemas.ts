@@ -1,0 +1,115 @@
+import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from "fastify";
+
+/**
+ * The dashboard's routes as the type provider types them: req.params,
+ * req.query and req.body follow each route's `as const` JSON schema.
+ */
+export type DashboardApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  JsonSchemaToTsProvider
+>;
+
+/*
+ * The schemas describe what the pages read; they refuse nothing. Every
+ * dashboard route is registered with attachValidation (plugin.ts), so a value
+ * they do not describe (a repeated query parameter arrives as an array, a post
+ * may have no form) still reaches the handler, whose readers (parseRange,
+ * parseFleetQuery, safeNext, formField) treat a non-string as absent and answer
+ * with the dashboard's own page. Hence: no required property, no
+ * additionalProperties: false, no pattern or format.
+ */
+
+const text = { type: "string" } as const;
+
+export const serverParams = {
+  type: "object",
+  properties: { name: text },
+  required: ["name"],
+} as const;
+
+/** parseRange's fields (src/central/dashboard/series.ts). */
+export const rangeQuery = {
+  type: "object",
+  properties: { range: text, from: text, to: text, week: text },
+} as const;
+
+/** parseFleetQuery's fields (src/central/dashboard/fleet-data.ts). */
+export const fleetQuery = {
+  type: "object",
+  properties: { q: text, status: text, group: text, sort: text, dir: text, per: text, page: text },
+} as const;
+
+export const weekParams = {
+  type: "object",
+  properties: { week: text },
+  required: ["week"],
+} as const;
+
+export const weekFileParams = {
+  type: "object",
+  properties: { week: text, file: text },
+  required: ["week", "file"],
+} as const;
+
+export const assetParams = {
+  type: "object",
+  properties: { file: text },
+  required: ["file"],
+} as const;
+
+export const reportWeekQuery = {
+  type: "object",
+  properties: { group: text, resent: text },
+} as const;
+
+export const reportFileQuery = {
+  type: "object",
+  properties: { group: text },
+} as const;
+
+export const loginQuery = {
+  type: "object",
+  properties: { next: text },
+} as const;
+
+/*
+ * Form posts' bodies: the fields the dashboard's form parser (plugin.ts)
+ * gives, the first value of each name. `_csrf` is in every form.
+ */
+
+export const signInForm = {
+  type: "object",
+  properties: { _csrf: text, username: text, password: text, next: text },
+} as const;
+
+export const csrfOnlyForm = {
+  type: "object",
+  properties: { _csrf: text },
+} as const;
+
+export const resendForm = {
+  type: "object",
+  properties: { _csrf: text, group: text },
+} as const;
+
+/** Create or revoke a token. */
+export const tokenForm = {
+  type: "object",
+  properties: { _csrf: text, role: text, name: text },
+} as const;
+
+/** Add (with a password) or remove a user. */
+export const userForm = {
+  type: "object",
+  properties: { _csrf: text, name: text, role: text, password: text },
+} as const;
