@@ -151,6 +151,19 @@ const networkList = z.string().transform((v, ctx) => {
   }
 });
 
+/** A label, attribute or tag name an input takes the server name from (docs/integrations.md). */
+const labelName = z
+  .string()
+  .transform((v) => v.trim())
+  .pipe(
+    z
+      .string()
+      .regex(
+        /^[A-Za-z_][A-Za-z0-9_.]{0,127}$/,
+        "expected a label name: a letter or _, then letters, digits, _ and .",
+      ),
+  );
+
 /** SRVUTIL_TRUSTED_PROXIES: addresses or CIDR networks, `none` for the empty list. */
 const proxyList = z.string().transform((v, ctx) => {
   if (/^\s*none\s*$/i.test(v)) return [];
@@ -253,6 +266,14 @@ const CentralEnv = z.object({
   SRVUTIL_SMTP_TIMEOUT_SECONDS: whole(1).prefault(String(DEFAULT_SMTP_OPTIONS.timeoutMs / 1000)),
   ...thresholdShape,
   SRVUTIL_SEED_COMPAT: onOff.default("off"),
+  // Foreign inputs (docs/integrations.md)
+  SRVUTIL_SCRAPE_CONFIG: z
+    .string()
+    .transform((v) => v.trim())
+    .optional(),
+  SRVUTIL_PROMETHEUS_SERVER_LABEL: labelName.prefault("instance"),
+  SRVUTIL_OTLP_SERVER_ATTRIBUTE: labelName.prefault("host.name"),
+  SRVUTIL_TELEGRAF_SERVER_TAG: labelName.prefault("host"),
   SRVUTIL_SEED_COMPAT_NETWORKS: networkList.prefault(DEFAULT_SEED_NETWORKS.join(",")),
 });
 
@@ -465,6 +486,13 @@ function toCentralConfig(e: z.output<typeof CentralEnv>) {
     thresholds,
     /** POST /upload_metrics for the seed system's agents (docs/migrating-from-the-seed.md). */
     seedCompat: { enabled: e.SRVUTIL_SEED_COMPAT === "on", networks: e.SRVUTIL_SEED_COMPAT_NETWORKS },
+    /** Foreign inputs (docs/integrations.md): the scrape targets' file and where each push input finds the server name. */
+    interop: {
+      scrapeConfigFile: e.SRVUTIL_SCRAPE_CONFIG ?? null,
+      prometheusServerLabel: e.SRVUTIL_PROMETHEUS_SERVER_LABEL,
+      otlpServerAttribute: e.SRVUTIL_OTLP_SERVER_ATTRIBUTE,
+      telegrafServerTag: e.SRVUTIL_TELEGRAF_SERVER_TAG,
+    },
     paths: centralPaths(dataDir),
     /** How the weekly email is shaped (docs/report.md, "The email digest"). */
     digest: {

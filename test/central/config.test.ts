@@ -171,6 +171,9 @@ describe("central configuration schema", () => {
     SRVUTIL_ATTACHMENT_MAX_BYTES: "100",
     SRVUTIL_SEED_COMPAT: "maybe",
     SRVUTIL_SEED_COMPAT_NETWORKS: "10.0.0.0/33",
+    SRVUTIL_PROMETHEUS_SERVER_LABEL: "host name",
+    SRVUTIL_OTLP_SERVER_ATTRIBUTE: "host-name",
+    SRVUTIL_TELEGRAF_SERVER_TAG: "9host",
     SRVUTIL_TRUSTED_PROXIES: "proxy.example.com",
     SRVUTIL_AUTH_FAILURES_PER_MINUTE: "-1",
     SRVUTIL_HEADERS_TIMEOUT_SECONDS: "0",
@@ -199,7 +202,7 @@ describe("central configuration schema", () => {
   });
 
   it("has a malformed-value case above for every variable whose value has a form", () => {
-    // Free-form paths and URLs (data dir, DB URL, TLS and CA files, groups file) are checked when used.
+    // Free-form paths and URLs (data dir, DB URL, TLS and CA files, groups file, scrape config) are checked when used.
     const freeForm = [
       "SRVUTIL_DATA_DIR",
       "SRVUTIL_DB_URL",
@@ -207,6 +210,7 @@ describe("central configuration schema", () => {
       "SRVUTIL_TLS_KEY",
       "SRVUTIL_SMTP_CA_FILE",
       "SRVUTIL_GROUPS_FILE",
+      "SRVUTIL_SCRAPE_CONFIG",
     ];
     expect(new Set([...Object.keys(bad), ...freeForm])).toEqual(
       new Set([...CENTRAL_ENV_VARIABLES, "SRVUTIL_REPORT_CPU_DAY_AVG_WARNING"]),

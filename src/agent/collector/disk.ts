@@ -1,50 +1,10 @@
 import { statfs } from "node:fs/promises";
 import { UnavailableError } from "../../errors.js";
+import { PSEUDO_FS_TYPES } from "../../protocol/filesystems.js";
 import type { DiskFilter } from "./types.js";
 
-/**
- * Filesystem types that never hold user data worth a disk row: kernel
- * interfaces, memory-backed and container layers. `overlay` is skipped
- * because its space is the backing filesystem's, which gets its own row.
- */
-export const PSEUDO_FS_TYPES: ReadonlySet<string> = new Set([
-  "autofs",
-  "binfmt_misc",
-  "bpf",
-  "cgroup",
-  "cgroup2",
-  "configfs",
-  "debugfs",
-  "devfs",
-  "devpts",
-  "devtmpfs",
-  "efivarfs",
-  "fuse.gvfsd-fuse",
-  "fuse.lxcfs",
-  "fuse.portal",
-  "fusectl",
-  "hugetlbfs",
-  "mqueue",
-  "nfsd",
-  "nsfs",
-  "nullfs",
-  "overlay",
-  "proc",
-  "pstore",
-  "ramfs",
-  "rpc_pipefs",
-  "securityfs",
-  "selinuxfs",
-  "squashfs",
-  "sysfs",
-  "tmpfs",
-  "tracefs",
-  "aufs",
-  "rootfs",
-  "fuse.snapfuse",
-  "iso9660",
-  "udf",
-]);
+/** One list, shared with the central's foreign inputs (src/protocol/filesystems.ts). */
+export { PSEUDO_FS_TYPES } from "../../protocol/filesystems.js";
 
 function globToRegExp(pattern: string): RegExp {
   const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*");
