@@ -159,6 +159,8 @@ export const ERROR_REASONS = [
   "too_many_bad_lines",
   "too_many_mounts",
   "too_many_server_mounts",
+  // A foreign input's batch (docs/integrations.md).
+  "missing_families",
   // The request around the file.
   "bad_gzip",
   "bad_body",

@@ -121,6 +121,11 @@ export async function startCentral(
       authFailuresPerMinute: config.authFailuresPerMinute,
       timeouts: config.httpTimeouts,
       hsts: config.tls !== null || (config.digest.publicUrl?.startsWith("https:") ?? false),
+      interopLabels: {
+        prometheusServerLabel: config.interop.prometheusServerLabel,
+        otlpServerAttribute: config.interop.otlpServerAttribute,
+        telegrafServerTag: config.interop.telegrafServerTag,
+      },
     });
     const rawWarning = rawStoreWarning(rawStoreMode(config.rawStore, store), store, config.sqliteSynchronous);
     if (rawWarning !== null) {

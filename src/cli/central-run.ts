@@ -1,5 +1,10 @@
 import path from "node:path";
-import { createAgentToken, createViewerToken } from "../central/auth/tokens.js";
+import {
+  createAgentToken,
+  createRelayToken,
+  createViewerToken,
+  type TokenRole,
+} from "../central/auth/tokens.js";
 import { AutomationLog } from "../central/automation-log.js";
 import type { CentralConfig } from "../central/config.js";
 import type { Storage } from "../central/storage/store.js";
@@ -35,17 +40,32 @@ export async function serveCommand(version: string): Promise<void> {
   });
 }
 
-export async function tokenAddCommand(name: string, roleOption: string): Promise<void> {
+export async function tokenAddCommand(name: string, roleOption: string, servers?: string): Promise<void> {
   const role = parseRole(roleOption);
+  if (role === "relay" && servers === undefined) {
+    throw usageError(
+      "a relay token needs --servers GLOB: the server names it may write for, such as 'web-*' or '*'",
+    );
+  }
+  if (role !== "relay" && servers !== undefined) throw usageError("--servers applies to --role relay only");
   await withStore(async (store, config) => {
     const value =
-      role === "agent" ? await createAgentToken(store, name) : await createViewerToken(store, name);
-    new AutomationLog(config.paths.automationLog, config.logRotation).info("token created", { role, name });
-    process.stdout.write(
       role === "agent"
-        ? `Agent token for server '${name}' (set SRVUTIL_AGENT_TOKEN on that server; shown only once):\n${value}\n`
-        : `Viewer token '${name}' for the read API (shown only once):\n${value}\n`,
-    );
+        ? await createAgentToken(store, name)
+        : role === "viewer"
+          ? await createViewerToken(store, name)
+          : await createRelayToken(store, name, servers!);
+    new AutomationLog(config.paths.automationLog, config.logRotation).info("token created", {
+      role,
+      name,
+      ...(servers === undefined ? {} : { servers }),
+    });
+    const intro = {
+      agent: `Agent token for server '${name}' (set SRVUTIL_AGENT_TOKEN on that server; shown only once):`,
+      viewer: `Viewer token '${name}' for the read API (shown only once):`,
+      relay: `Relay token '${name}' for servers '${servers}' (Prometheus remote_write, OTLP, Telegraf, collectd; shown only once):`,
+    }[role];
+    process.stdout.write(`${intro}\n${value}\n`);
   });
 }
 
@@ -54,13 +74,14 @@ export async function tokenListCommand(): Promise<void> {
     const rows = [
       ...(await store.tokens.list("agent")).map((t) => ({ ...t, role: "agent" })),
       ...(await store.tokens.list("viewer")).map((t) => ({ ...t, role: "viewer" })),
+      ...(await store.tokens.list("relay")).map((t) => ({ ...t, role: "relay" })),
     ];
     const minute = (ms: number) => `${new Date(ms).toISOString().slice(0, 16)}Z`;
     const lines = [["ROLE", "NAME", "TOKEN ID", "CREATED", "LAST USED", "STATUS"]];
     for (const t of rows) {
       lines.push([
         t.role,
-        t.server,
+        t.servers === undefined ? t.server : `${t.server} (servers ${t.servers})`,
         t.tokenId,
         minute(t.createdAt),
         t.lastUsedAt === null ? "never" : minute(t.lastUsedAt),
@@ -168,8 +189,8 @@ export async function rebuildCommand(opts: { acceptLoss?: boolean } = {}): Promi
 }
 
 /** `token revoke NAME --id ID`: one token, the others of NAME stay (rotation). */
-async function tokenRevokeOne(name: string, role: "agent" | "viewer", id: string): Promise<void> {
-  const tokenId = /^srv[uv]_([0-9a-f]{12})(_|$)/.exec(id)?.[1] ?? id;
+async function tokenRevokeOne(name: string, role: TokenRole, id: string): Promise<void> {
+  const tokenId = /^srv[uvr]_([0-9a-f]{12})(_|$)/.exec(id)?.[1] ?? id;
   if (!/^[0-9a-f]{12}$/.test(tokenId)) {
     throw usageError(
       `--id: expected a token id of 12 hex digits (see \`srvutil central token list\`), got '${id}'`,
@@ -207,9 +228,9 @@ async function updateRollups(store: Storage, timeZone: string): Promise<void> {
   );
 }
 
-function parseRole(role: string): "agent" | "viewer" {
-  if (role === "agent" || role === "viewer") return role;
-  throw usageError(`--role: expected agent or viewer, got '${role}'`);
+function parseRole(role: string): TokenRole {
+  if (role === "agent" || role === "viewer" || role === "relay") return role;
+  throw usageError(`--role: expected agent, viewer or relay, got '${role}'`);
 }
 
 async function withStore(fn: (store: Storage, config: CentralConfig) => Promise<void>): Promise<void> {

@@ -46,15 +46,22 @@ export function registerCentralCommands(program: Command): void {
 
   const token = central
     .command("token")
-    .description("Manage API tokens (agent: upload as one server; viewer: read API)");
+    .description(
+      "Manage API tokens (agent: upload as one server; viewer: read API; relay: write for the servers of a glob)",
+    );
 
   token
     .command("add")
     .description("Create a token and print it (alone on the last line); it is shown only once")
-    .argument("<name>", "server name the agent token is bound to (or the viewer's name)")
-    .option("--role <role>", "agent (upload as NAME) or viewer (read API)", "agent")
-    .action(async (name: string, opts: { role: string }) => {
-      await (await run()).tokenAddCommand(name, opts.role);
+    .argument("<name>", "server name the agent token is bound to (or the viewer's or relay's name)")
+    .option(
+      "--role <role>",
+      "agent (upload as NAME), viewer (read API) or relay (Prometheus, OTLP, Telegraf, collectd for --servers)",
+      "agent",
+    )
+    .option("--servers <glob>", "relay only: the server names it may write for, such as 'web-*' or '*'")
+    .action(async (name: string, opts: { role: string; servers?: string }) => {
+      await (await run()).tokenAddCommand(name, opts.role, opts.servers);
     });
 
   token
@@ -69,8 +76,8 @@ export function registerCentralCommands(program: Command): void {
     .description(
       "Revoke every active token of NAME, or with --id only that one (rotation: add the new token, switch the agent, revoke the old one)",
     )
-    .argument("<name>", "server name (or viewer name with --role viewer)")
-    .option("--role <role>", "agent or viewer", "agent")
+    .argument("<name>", "server name (or viewer or relay name with --role)")
+    .option("--role <role>", "agent, viewer or relay", "agent")
     .option("--id <id>", "revoke only this token (its TOKEN ID in `token list`)")
     .action(async (name: string, opts: { role: string; id?: string }) => {
       await (await run()).tokenRevokeCommand(name, opts.role, opts.id);

@@ -6,16 +6,19 @@ import type { RateLimiter } from "./rate-limit.js";
 import type { AgentTokenCache } from "./token-cache.js";
 
 /**
- * Token format: `srvu_<id>_<secret>` (agent, may upload as one server) or
- * `srvv_<id>_<secret>` (viewer, may use the read API). `id` is 12 hex chars
+ * Token format: `srvu_<id>_<secret>` (agent, may upload as one server),
+ * `srvv_<id>_<secret>` (viewer, may use the read API) or `srvr_<id>_<secret>`
+ * (relay, may write for the servers its glob allows: a Prometheus server or
+ * an OpenTelemetry Collector that carries a fleet). `id` is 12 hex chars
  * (public, the lookup key), `secret` 64 hex chars = 256 random bits. Only
  * SHA-256(secret) is stored; a plain hash is enough because the secret is
  * random and long, so there is nothing to brute-force from a stolen hash.
  */
 export type { TokenRole };
 
-const PREFIX: Record<TokenRole, string> = { agent: "srvu", viewer: "srvv" };
-const TOKEN_PATTERN = /^(srvu|srvv)_([0-9a-f]{12})_([0-9a-f]{64})$/;
+const PREFIX: Record<TokenRole, string> = { agent: "srvu", viewer: "srvv", relay: "srvr" };
+const ROLE_OF_PREFIX: Readonly<Record<string, TokenRole>> = { srvu: "agent", srvv: "viewer", srvr: "relay" };
+const TOKEN_PATTERN = /^(srvu|srvv|srvr)_([0-9a-f]{12})_([0-9a-f]{64})$/;
 
 export interface ParsedToken {
   role: TokenRole;
@@ -26,7 +29,7 @@ export interface ParsedToken {
 export function parseToken(token: string): ParsedToken | null {
   const m = TOKEN_PATTERN.exec(token);
   if (m === null) return null;
-  return { role: m[1] === "srvu" ? "agent" : "viewer", tokenId: m[2]!, secret: m[3]! };
+  return { role: ROLE_OF_PREFIX[m[1]!]!, tokenId: m[2]!, secret: m[3]! };
 }
 
 export function hashSecret(secret: string): string {
@@ -75,8 +78,35 @@ export async function createViewerToken(store: Storage, name: string): Promise<s
   return token;
 }
 
+/** The glob syntax of a relay token's servers: server-name characters and `*`. */
+const SERVERS_GLOB = /^[A-Za-z0-9._*-]{1,200}$/;
+
+/**
+ * Creates a relay token labelled `name` that may write for every server whose
+ * name matches `servers` (`*` matches any run of characters: `web-*`, `*`).
+ */
+export async function createRelayToken(store: Storage, name: string, servers: string): Promise<string> {
+  const problem = serverNameProblem(name);
+  if (problem !== null)
+    throw new InputError(`relay name '${name}': ${problem.replace("server name", "name")}`);
+  if (!SERVERS_GLOB.test(servers)) {
+    throw new InputError(
+      `--servers '${servers}': expected a glob of server names (letters, digits, . _ - and *), such as 'web-*' or '*'`,
+    );
+  }
+  const { token, record } = newToken("relay", name);
+  await store.tokens.create("relay", { ...record, servers });
+  return token;
+}
+
+/** Whether a relay token's glob allows `server`. */
+export function relayAllows(servers: string, server: string): boolean {
+  const pattern = servers.replace(/[.]/g, "\\.").replaceAll("*", ".*");
+  return new RegExp(`^${pattern}$`).test(server);
+}
+
 export type Authentication =
-  | { ok: true; role: TokenRole; tokenId: string; name: string }
+  | { ok: true; role: TokenRole; tokenId: string; name: string; servers?: string }
   | { ok: false; reason: "missing" | "malformed" | "unknown" | "revoked" | "wrong_role" }
   /** Too many failed authentications from this client address: answered without a lookup. */
   | { ok: false; reason: "throttled"; retryAfterSeconds: number };
@@ -137,7 +167,13 @@ export async function authenticate(
   if (failures !== undefined) failures.limiter.refund(failures.address);
   if (role === "agent") cache?.remember(record);
   noteTokenUse(store, role, record.tokenId, Date.now());
-  return { ok: true, role, tokenId: record.tokenId, name: record.server };
+  return {
+    ok: true,
+    role,
+    tokenId: record.tokenId,
+    name: record.server,
+    ...(record.servers === undefined ? {} : { servers: record.servers }),
+  };
 }
 
 /** last_used_at is written at most this often per token: `token list` shows it to the minute. */

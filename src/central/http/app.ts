@@ -14,10 +14,12 @@ import type { AgentTokenCache } from "../auth/token-cache.js";
 import type { AutomationLog } from "../automation-log.js";
 import type { DashboardOptions } from "../dashboard/index.js";
 import type { IngestService } from "../ingest/ingest-service.js";
+import { InteropSink } from "../ingest/interop/sink.js";
 import type { Storage } from "../storage/store.js";
 import { dashboardPlugin } from "./dashboard/plugin.js";
 import { errorAnswer } from "./error-answer.js";
 import { IngestMetrics } from "./ingest-metrics.js";
+import { DEFAULT_INTEROP_LABELS, type InteropLabels, type InteropRouteDeps } from "./interop-auth.js";
 import { opsRoutes } from "./routes/ops.js";
 import { readRoutes } from "./routes/read.js";
 import { type SeedBridgeSettings, seedBridgeRoute } from "./routes/seed-bridge.js";
@@ -61,6 +63,8 @@ export interface ApiDeps {
   timeouts?: HttpTimeouts;
   /** Send Strict-Transport-Security (the central serves TLS, or SRVUTIL_PUBLIC_URL is https); default false. */
   hsts?: boolean;
+  /** Where each foreign input finds the server name (config.interop); default DEFAULT_INTEROP_LABELS. */
+  interopLabels?: InteropLabels;
 }
 
 /**
@@ -181,6 +185,15 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
       rateLimiter: new RateLimiter(deps.rateLimit ?? DEFAULT_RATE_LIMIT),
     });
   }
+  // The foreign inputs (docs/integrations.md): each route decodes its format and stores through the one sink.
+  const interop: InteropRouteDeps = {
+    store: deps.store,
+    sink: new InteropSink({ ingest: deps.ingest, store: deps.store, log: deps.log ?? null }),
+    labels: deps.interopLabels ?? DEFAULT_INTEROP_LABELS,
+    maxBodyBytes: deps.maxBodyBytes,
+    authFailures,
+  };
+  void interop;
   await app.register(whoamiRoute, { store: deps.store, authFailures });
   if (deps.dashboard) await app.register(dashboardPlugin(deps.dashboard));
   await app.register(opsRoutes, { store: deps.store, metrics });

@@ -223,6 +223,17 @@ export class IngestService {
     }
   }
 
+  /**
+   * Refuses a CSV v1 file the way ingestFile would (a CSV v1 error, a sample
+   * older than the ingest horizon) and stores nothing: a foreign input's batch
+   * checks the file of every server it names before it stores any of them.
+   */
+  async precheck(bytes: Uint8Array): Promise<void> {
+    const receivedAt = this.now();
+    const decoded = await this.decode(bytes, receivedAt, {});
+    await this.refuseTooOld(decoded.rows, receivedAt);
+  }
+
   /** ingestFile once the file is read and within the limits: the replay check, the raw copy, the rows. */
   private async storeFile(
     bytes: Uint8Array,

@@ -27,6 +27,8 @@ export interface TokenDbRow {
   created_at: number;
   revoked_at: number | null;
   last_used_at: number | null;
+  /** relay_tokens only (NULL AS servers for the other roles). */
+  servers?: string | null;
 }
 
 export interface UploadDbRow {
@@ -100,5 +102,6 @@ export function toTokenRecord(r: TokenDbRow): AgentTokenRecord {
     createdAt: r.created_at,
     revokedAt: r.revoked_at,
     lastUsedAt: r.last_used_at,
+    ...(r.servers == null ? {} : { servers: r.servers }),
   };
 }

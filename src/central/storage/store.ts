@@ -1,4 +1,5 @@
 import type { CoordinationStore } from "./coordination-store.js";
+import type { CpuBaselineStore } from "./cpu-baseline-store.js";
 import type { DashboardReads } from "./dashboard-reads.js";
 import type { DeliveryStore } from "./delivery-store.js";
 import type { AppliedMigration } from "./migration-log.js";
@@ -35,7 +36,8 @@ export type { AgentTokenRecord, TokenRole, TokenStore, TokenUse } from "./token-
  * | part | where | what |
  * |---|---|---|
  * | samples | `store.ingest`, `store.samples`, … (./sample-store.ts) | uploads and their rows |
- * | tokens | `store.tokens` (./token-store.ts) | agent and viewer tokens, keyed by role |
+ * | tokens | `store.tokens` (./token-store.ts) | agent, viewer and relay tokens, keyed by role |
+ * | CPU baselines | `store.cpuBaselines` (./cpu-baseline-store.ts) | the last CPU counters of each foreign input per server |
  * | rollups | `store.rollups` (./rollups/port.ts) | hourly and daily rollups of the samples |
  * | deliveries | `store.deliveries` (./delivery-store.ts) | report deliveries per (week, group) |
  * | raw uploads | `store.rawUploads` (./raw-upload-store.ts) | uploaded files kept in the database |
@@ -49,8 +51,10 @@ export type { AgentTokenRecord, TokenRole, TokenStore, TokenUse } from "./token-
  * reader use, and `store.samples(query)` reads them.
  */
 export interface Storage extends StorageHandle, SampleStore {
-  /** Agent and viewer tokens, keyed by role. */
+  /** Agent, viewer and relay tokens, keyed by role. */
   readonly tokens: TokenStore;
+  /** The last CPU counters each foreign input gave per server. */
+  readonly cpuBaselines: CpuBaselineStore;
   /** Hourly and daily rollups of the samples. */
   readonly rollups: RollupStore;
   /** Report deliveries per (week, group). */

@@ -1,11 +1,14 @@
 /**
- * Agent and viewer tokens, one store keyed by role. An agent token may upload
- * as one server (its owner is that server's name); a viewer token may use the
- * read API (its owner is a label: who or what uses it). Both roles have the
- * same record and the same operations, kept in a table per role.
+ * Agent, viewer and relay tokens, one store keyed by role. An agent token
+ * may upload as one server (its owner is that server's name); a viewer token
+ * may use the read API (its owner is a label: who or what uses it); a relay
+ * token (a Prometheus server or an OpenTelemetry Collector that carries a
+ * fleet) may write for every server its `servers` glob allows (its owner is
+ * a label). The roles have the same record and the same operations, kept in
+ * a table per role.
  * SQLite: ./sqlite/tokens.ts; PostgreSQL: ./postgres/tokens.ts.
  */
-export type TokenRole = "agent" | "viewer";
+export type TokenRole = "agent" | "viewer" | "relay";
 
 export interface TokenStore {
   create(role: TokenRole, token: AgentTokenRecord): Promise<void>;
@@ -44,4 +47,12 @@ export interface AgentTokenRecord {
   revokedAt: number | null;
   /** Last authenticated request, to the minute (epoch ms); null when never used. */
   lastUsedAt: number | null;
+  /** Relay tokens only: the glob of server names it may write for (`*` any run of characters). */
+  servers?: string;
+}
+
+/** A relay token's glob; one without it would write for nobody, so it is a caller's mistake. */
+export function relayServers(token: AgentTokenRecord): string {
+  if (token.servers === undefined) throw new Error(`relay token ${token.tokenId} has no servers glob`);
+  return token.servers;
 }

@@ -1,7 +1,11 @@
+import { type MetricRow, serializeMetricsCsv, serverNameProblem } from "../../../protocol/index.js";
+import { relayAllows } from "../../auth/tokens.js";
 import type { AutomationLog } from "../../automation-log.js";
+import { HttpError } from "../../http/http-error.js";
+import type { CpuBaseline } from "../../storage/cpu-baseline-store.js";
 import type { Storage } from "../../storage/store.js";
 import type { IngestService } from "../ingest-service.js";
-import type { InteropSource, InteropWriter, PointGroup } from "./point-group.js";
+import type { DiskPoint, InteropSource, InteropWriter, PointGroup } from "./point-group.js";
 
 /** What one accepted batch came to. */
 export interface InteropBatchResult {
@@ -13,11 +17,24 @@ export interface InteropBatchResult {
   inserted: number;
   /** The servers written, sorted. */
   servers: string[];
-  /** Groups whose CPU counters had no earlier value yet (a server's first group primes them). */
+  /** Groups whose CPU counters had no earlier reading yet (a server's first group primes them), or were reset. */
   primed: number;
+  /** Groups at or before the server's stored CPU baseline: a replay, already counted. */
+  stale: number;
   /** Groups that gave no sample because a family was missing, the first 100. */
-  incomplete: { server: string; timestamp: number; missing: string[] }[];
+  incomplete: IncompleteGroup[];
+  /** Every group that lacked a family, also those past the first 100. */
+  incompleteCount: number;
 }
+
+export interface IncompleteGroup {
+  server: string;
+  timestamp: number;
+  missing: Family[];
+}
+
+/** The families a sample needs. */
+export type Family = "cpu" | "memory" | "disk";
 
 export interface InteropSinkOptions {
   ingest: IngestService;
@@ -25,26 +42,267 @@ export interface InteropSinkOptions {
   log?: AutomationLog | null;
 }
 
+const MAX_INCOMPLETE_KEPT = 100;
+
 /**
  * The one way every foreign input stores what it decoded: PointGroups become
  * CSV v1 rows and go through IngestService.ingestFile, one file per server
- * and batch, so each keeps a raw CSV v1 file, the too-old and mount checks,
- * idempotence and all-or-nothing. Implemented in the next commit.
+ * and batch, so each keeps a raw CSV v1 file in received_metrics/ (and
+ * `central rebuild` works), the too-old and mount checks, and idempotence.
+ *
+ * CPU busy % comes from counters over the interval, as the agent computes it:
+ * the previous reading of the same server and input is the one before it in
+ * the batch, or the stored baseline (store.cpuBaselines), so readings may
+ * arrive in separate requests at separate instances. A server's first
+ * reading only primes the baseline; a reset (a counter going down, a new
+ * OTLP start time) skips that interval. Baselines move only after every file
+ * of the batch is stored: a batch retried after a failure gives the same
+ * files again, which the ingest path finds already stored.
  */
 export class InteropSink {
   constructor(readonly options: InteropSinkOptions) {}
 
   /**
    * Stores a decoded batch. Refuses the whole batch before storing any of it:
-   * 403 (reason forbidden_server) when `writer` may not write a server it names,
-   * 400 (reason bad_request) for an invalid server name, 400 (reason
-   * missing_families) when no group gives a sample and some lack a family.
+   * 403 (forbidden_server) when `writer` may not write a server it names,
+   * 400 (bad_request) for an invalid server name, 400 (missing_families) when
+   * no group gives a sample and some lack a family, and whatever the ingest
+   * path refuses in any server's file (a sample too old, a bad value).
    */
   async accept(
-    _groups: readonly PointGroup[],
-    _source: InteropSource,
-    _writer: InteropWriter,
+    groups: readonly PointGroup[],
+    source: InteropSource,
+    writer: InteropWriter,
   ): Promise<InteropBatchResult> {
-    throw new Error("InteropSink.accept: not implemented yet");
+    const byServer = groupByServer(groups);
+    for (const server of byServer.keys()) refuseServer(server, writer, source);
+    const { ingest, store } = this.options;
+    const counted = [...byServer].filter(([, gs]) => gs.some((g) => g.cpuCounters !== undefined));
+    const stored = await store.cpuBaselines.read(
+      source,
+      counted.map(([s]) => s),
+    );
+
+    const result: InteropBatchResult = {
+      samples: 0,
+      rows: 0,
+      inserted: 0,
+      servers: [],
+      primed: 0,
+      stale: 0,
+      incomplete: [],
+      incompleteCount: 0,
+    };
+    const files = new Map<string, Uint8Array>();
+    const baselines = new Map<string, CpuBaseline>();
+    for (const [server, serverGroups] of byServer) {
+      const rows = rowsOf(server, serverGroups, stored.get(server) ?? null, result);
+      if (rows.baseline !== null) baselines.set(server, rows.baseline);
+      if (rows.rows.length === 0) continue;
+      files.set(server, new TextEncoder().encode(serializeMetricsCsv(rows.rows)));
+      result.rows += rows.rows.length;
+    }
+    if (files.size === 0 && result.incompleteCount > 0 && result.primed === 0 && result.stale === 0) {
+      throw missingFamilies(result.incomplete, result.incompleteCount);
+    }
+    // Every file is checked before any is stored: one server's refusal stores nothing of the batch.
+    for (const bytes of files.values()) await ingest.precheck(bytes);
+    for (const [server, bytes] of files) {
+      const stored = await ingest.ingestFile(bytes, { expectedServer: server });
+      result.inserted += stored.inserted;
+    }
+    await store.cpuBaselines.advance(source, baselines);
+    result.servers = [...files.keys()].sort();
+    if (files.size > 0 || result.incompleteCount > 0) {
+      this.options.log?.info("foreign input", {
+        source,
+        servers: files.size,
+        samples: result.samples,
+        rows: result.rows,
+        inserted: result.inserted,
+        primed: result.primed,
+        incomplete: result.incompleteCount,
+      });
+    }
+    return result;
   }
+}
+
+/** Groups of one batch by server, each server's in time order, groups of the same instant merged. */
+function groupByServer(groups: readonly PointGroup[]): Map<string, PointGroup[]> {
+  const byKey = new Map<string, PointGroup>();
+  for (const g of groups) {
+    const key = `${g.server}\u0000${g.timestamp}`;
+    const seen = byKey.get(key);
+    byKey.set(key, seen === undefined ? { ...g, disks: [...g.disks] } : merge(seen, g));
+  }
+  const byServer = new Map<string, PointGroup[]>();
+  for (const g of byKey.values()) {
+    const list = byServer.get(g.server);
+    if (list === undefined) byServer.set(g.server, [g]);
+    else list.push(g);
+  }
+  for (const list of byServer.values()) list.sort((a, b) => a.timestamp - b.timestamp);
+  return new Map([...byServer].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function merge(a: PointGroup, b: PointGroup): PointGroup {
+  const disks = new Map(a.disks.map((d) => [d.mount, d]));
+  for (const d of b.disks) if (!disks.has(d.mount)) disks.set(d.mount, d);
+  const cpuCounters = a.cpuCounters ?? b.cpuCounters;
+  const cpuBusyPercent = a.cpuBusyPercent ?? b.cpuBusyPercent;
+  const memory = a.memory ?? b.memory;
+  return {
+    server: a.server,
+    timestamp: a.timestamp,
+    ...(cpuCounters === undefined ? {} : { cpuCounters }),
+    ...(cpuBusyPercent === undefined ? {} : { cpuBusyPercent }),
+    ...(memory === undefined ? {} : { memory }),
+    disks: [...disks.values()],
+  };
+}
+
+function refuseServer(server: string, writer: InteropWriter, source: InteropSource): void {
+  const problem = serverNameProblem(server);
+  if (problem !== null) {
+    throw new HttpError(
+      400,
+      "bad_request",
+      `${source}: the server name '${server.slice(0, 80)}' taken from the batch is not usable: ${problem} ` +
+        "(docs/integrations.md says which label names the server, and how to choose another)",
+    );
+  }
+  if (writer.kind === "agent" && writer.server !== server) {
+    throw new HttpError(
+      403,
+      "forbidden_server",
+      `the batch names server '${server}' but this agent token may only write for '${writer.server}' ` +
+        "(a Prometheus or Collector that carries several servers needs a relay token: " +
+        "`srvutil central token add NAME --role relay --servers 'GLOB'`)",
+    );
+  }
+  if (writer.kind === "relay" && !relayAllows(writer.servers, server)) {
+    throw new HttpError(
+      403,
+      "forbidden_server",
+      `the batch names server '${server}' but relay token '${writer.name}' may only write for '${writer.servers}'`,
+    );
+  }
+}
+
+/** One server's rows, and the CPU baseline to store after them (null: the server sent no counters). */
+function rowsOf(
+  server: string,
+  groups: readonly PointGroup[],
+  stored: CpuBaseline | null,
+  result: InteropBatchResult,
+): { rows: MetricRow[]; baseline: CpuBaseline | null } {
+  const rows: MetricRow[] = [];
+  let previous = stored;
+  let moved = false;
+  for (const g of groups) {
+    let cpu: { percent: number; intervalSeconds: number | null } | null = null;
+    let cpuKnown = false;
+    if (g.cpuBusyPercent !== undefined && Number.isFinite(g.cpuBusyPercent.value)) {
+      cpuKnown = true;
+      cpu = { percent: g.cpuBusyPercent.value, intervalSeconds: g.cpuBusyPercent.intervalSeconds };
+    } else if (g.cpuCounters !== undefined && countersUsable(g.cpuCounters)) {
+      cpuKnown = true;
+      const reading: CpuBaseline = { timestamp: g.timestamp, ...g.cpuCounters };
+      if (previous !== null && g.timestamp <= previous.timestamp) {
+        result.stale++;
+        continue;
+      }
+      cpu = previous === null ? null : busyBetween(previous, reading);
+      if (cpu === null) result.primed++;
+      previous = reading;
+      moved = true;
+    }
+    const missing: Family[] = [];
+    if (!cpuKnown) missing.push("cpu");
+    const memory = g.memory !== undefined && memoryUsable(g.memory) ? g.memory : null;
+    if (memory === null) missing.push("memory");
+    const disks = g.disks.filter(diskUsable);
+    if (disks.length === 0) missing.push("disk");
+    if (missing.length > 0) {
+      result.incompleteCount++;
+      if (result.incomplete.length < MAX_INCOMPLETE_KEPT) {
+        result.incomplete.push({ server, timestamp: g.timestamp, missing });
+      }
+      continue;
+    }
+    if (cpu === null || memory === null) continue;
+    result.samples++;
+    const available = Math.min(Math.round(memory.availableBytes), Math.round(memory.totalBytes));
+    for (const d of disks) {
+      rows.push({
+        timestamp: g.timestamp,
+        server,
+        cpuPercent: Math.round(Math.min(100, Math.max(0, cpu.percent)) * 100) / 100,
+        cpuPeakPercent: null,
+        intervalSeconds: cpu.intervalSeconds,
+        memTotalBytes: Math.round(memory.totalBytes),
+        memUsedBytes: Math.round(memory.totalBytes) - available,
+        memAvailableBytes: available,
+        diskMount: d.mount,
+        diskTotalBytes: Math.round(d.totalBytes),
+        diskUsedBytes: Math.round(d.usedBytes),
+        diskFreeBytes: Math.round(d.freeBytes),
+      });
+    }
+  }
+  return { rows, baseline: moved ? previous : null };
+}
+
+/**
+ * Busy % between two readings, or null for a reset: a counter that went
+ * down (a reboot, an exporter restart), a new start time, or no time counted.
+ */
+function busyBetween(
+  before: CpuBaseline,
+  after: CpuBaseline,
+): { percent: number; intervalSeconds: number | null } | null {
+  if (before.start !== null && after.start !== null && before.start !== after.start) return null;
+  const total = after.total - before.total;
+  const idle = after.idle - before.idle;
+  if (!(total > 0) || idle < 0 || idle > total) return null;
+  return {
+    percent: (100 * (total - idle)) / total,
+    intervalSeconds: Math.round((after.timestamp - before.timestamp) / 1000),
+  };
+}
+
+const finiteNonNegative = (n: number) => Number.isFinite(n) && n >= 0;
+
+function countersUsable(c: { idle: number; total: number }): boolean {
+  return finiteNonNegative(c.idle) && finiteNonNegative(c.total);
+}
+
+function memoryUsable(m: { totalBytes: number; availableBytes: number }): boolean {
+  return finiteNonNegative(m.totalBytes) && m.totalBytes > 0 && finiteNonNegative(m.availableBytes);
+}
+
+function diskUsable(d: DiskPoint): boolean {
+  return (
+    d.mount !== "" &&
+    finiteNonNegative(d.totalBytes) &&
+    finiteNonNegative(d.usedBytes) &&
+    finiteNonNegative(d.freeBytes) &&
+    // A reading torn between two statfs calls; CSV v1 refuses it, so the disk is left out.
+    d.usedBytes <= d.totalBytes &&
+    d.freeBytes <= d.totalBytes
+  );
+}
+
+function missingFamilies(incomplete: readonly IncompleteGroup[], count: number): HttpError {
+  const first = incomplete[0]!;
+  const families = [...new Set(incomplete.flatMap((g) => g.missing))];
+  return new HttpError(
+    400,
+    "missing_families",
+    `the batch gave no sample: a sample needs CPU, memory and at least one disk, and ${count} ` +
+      `group${count === 1 ? "" : "s"} lacked ${families.join(", ")} (first: server '${first.server}' at ` +
+      `${new Date(first.timestamp).toISOString()}, missing ${first.missing.join(", ")}); ` +
+      "docs/integrations.md lists the metrics each input must send",
+  );
 }

@@ -14,6 +14,7 @@ import type {
   UploadRecord,
 } from "../store.js";
 import { PgCoordinationStore } from "./coordination.js";
+import { PgCpuBaselineStore } from "./cpu-baselines.js";
 import { PgDashboardReads } from "./dashboard-reads.js";
 import { PgDeliveryStore } from "./deliveries.js";
 import { findUpload, ingestUpload } from "./ingest.js";
@@ -90,6 +91,22 @@ export const PG_METRICS_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE viewer_tokens ADD COLUMN last_used_at BIGINT;
     `,
   },
+  {
+    version: 4,
+    description: "foreign inputs: relay tokens, CPU counter baselines",
+    sql: `
+      CREATE TABLE relay_tokens (
+        token_id TEXT PRIMARY KEY, name TEXT NOT NULL, servers TEXT NOT NULL, secret_hash TEXT NOT NULL,
+        created_at BIGINT NOT NULL, revoked_at BIGINT, last_used_at BIGINT
+      );
+      CREATE INDEX relay_tokens_name ON relay_tokens (name);
+      CREATE TABLE cpu_baselines (
+        source TEXT NOT NULL, server TEXT NOT NULL, ts BIGINT NOT NULL,
+        idle DOUBLE PRECISION NOT NULL, total DOUBLE PRECISION NOT NULL, start BIGINT,
+        PRIMARY KEY (source, server)
+      );
+    `,
+  },
 ];
 
 const SAMPLE_PAGE = 5000;
@@ -109,6 +126,7 @@ export class PgStore implements Storage {
   readonly capabilities: StorageCapabilities = { shared: true };
   readonly pool: pg.Pool;
   readonly tokens: PgTokenStore;
+  readonly cpuBaselines: PgCpuBaselineStore;
   readonly rollups: PgRollupStore;
   readonly deliveries: PgDeliveryStore;
   readonly rawUploads: PgRawUploadStore;
@@ -152,6 +170,7 @@ export class PgStore implements Storage {
       client.on("error", () => {});
     });
     this.tokens = new PgTokenStore(this.pool);
+    this.cpuBaselines = new PgCpuBaselineStore(this.pool);
     this.rollups = new PgRollupStore(this.pool);
     this.deliveries = new PgDeliveryStore(this.pool);
     this.rawUploads = new PgRawUploadStore(this.pool);

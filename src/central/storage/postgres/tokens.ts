@@ -1,15 +1,23 @@
 import type pg from "pg";
 import { type TokenDbRow, toTokenRecord } from "../db-rows.js";
-import type { AgentTokenRecord, TokenRole, TokenStore, TokenUse } from "../token-store.js";
+import {
+  type AgentTokenRecord,
+  relayServers,
+  type TokenRole,
+  type TokenStore,
+  type TokenUse,
+} from "../token-store.js";
 
 /** The table of each role and its owner column (viewer tokens name their owner `name`). */
 const TABLES: Record<TokenRole, { table: string; owner: string }> = {
   agent: { table: "agent_tokens", owner: "server" },
   viewer: { table: "viewer_tokens", owner: "name" },
+  relay: { table: "relay_tokens", owner: "name" },
 };
 
 function columns(role: TokenRole): string {
-  return `token_id, ${TABLES[role].owner} AS server, secret_hash, created_at, revoked_at, last_used_at`;
+  const servers = role === "relay" ? "servers" : "NULL AS servers";
+  return `token_id, ${TABLES[role].owner} AS server, secret_hash, created_at, revoked_at, last_used_at, ${servers}`;
 }
 
 /** Agent and viewer tokens on PostgreSQL (tables created by the metrics migrations, ./pg-store.ts). */
@@ -18,10 +26,16 @@ export class PgTokenStore implements TokenStore {
 
   async create(role: TokenRole, t: AgentTokenRecord): Promise<void> {
     const { table, owner } = TABLES[role];
-    await this.pool.query(
-      `INSERT INTO ${table} (token_id, ${owner}, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)`,
-      [t.tokenId, t.server, t.secretHash, t.createdAt, t.revokedAt],
-    );
+    const values = [t.tokenId, t.server, t.secretHash, t.createdAt, t.revokedAt];
+    await (role === "relay"
+      ? this.pool.query(
+          `INSERT INTO ${table} (token_id, ${owner}, secret_hash, created_at, revoked_at, servers) VALUES ($1, $2, $3, $4, $5, $6)`,
+          [...values, relayServers(t)],
+        )
+      : this.pool.query(
+          `INSERT INTO ${table} (token_id, ${owner}, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)`,
+          values,
+        ));
   }
 
   async find(role: TokenRole, tokenId: string): Promise<AgentTokenRecord | null> {

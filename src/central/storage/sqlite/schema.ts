@@ -96,4 +96,33 @@ export const METRICS_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE viewer_tokens ADD COLUMN last_used_at INTEGER;
     `,
   },
+  {
+    version: 4,
+    description: "foreign inputs: relay tokens, CPU counter baselines",
+    sql: `
+      -- servers: the glob of server names the relay may write for.
+      CREATE TABLE relay_tokens (
+        token_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        servers TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER,
+        last_used_at INTEGER
+      );
+      CREATE INDEX relay_tokens_name ON relay_tokens (name);
+
+      -- The last CPU counters each foreign input gave per server
+      -- (storage/cpu-baseline-store.ts): busy % is their difference over the interval.
+      CREATE TABLE cpu_baselines (
+        source TEXT NOT NULL,
+        server TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        idle REAL NOT NULL,
+        total REAL NOT NULL,
+        start INTEGER,
+        PRIMARY KEY (source, server)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

@@ -27,6 +27,7 @@ import type {
 } from "../store.js";
 import { AgentTokenRevokedError } from "../store.js";
 import { SqliteCoordinationStore } from "./coordination.js";
+import { SqliteCpuBaselineStore } from "./cpu-baselines.js";
 import { SqliteDashboardReads } from "./dashboard-reads.js";
 import { SqliteDeliveryStore } from "./deliveries.js";
 import { runMigrations } from "./migrate.js";
@@ -109,6 +110,7 @@ export class SqliteStore implements Storage {
   /** The raw handle, for modules in storage/sqlite/ (rollups, deliveries) that own their own tables. */
   readonly db: Database.Database;
   readonly tokens: SqliteTokenStore;
+  readonly cpuBaselines: SqliteCpuBaselineStore;
   readonly rollups: SqliteRollupStore;
   readonly deliveries: SqliteDeliveryStore;
   readonly rawUploads: SqliteRawUploadStore;
@@ -140,6 +142,7 @@ export class SqliteStore implements Storage {
     this.db.pragma("foreign_keys = ON");
     if ((options.backgroundCheckpoint ?? true) && file !== ":memory:") this.startCheckpointer();
     this.tokens = new SqliteTokenStore(this.db);
+    this.cpuBaselines = new SqliteCpuBaselineStore(this.db);
     this.rollups = new SqliteRollupStore(this.db);
     this.deliveries = new SqliteDeliveryStore(this.db);
     this.rawUploads = new SqliteRawUploadStore(this.db);
@@ -160,6 +163,7 @@ export class SqliteStore implements Storage {
     await this.coordination.init();
     this.statements = prepareStatements(this.db);
     this.tokens.prepare();
+    this.cpuBaselines.prepare();
   }
 
   appliedMigrations() {

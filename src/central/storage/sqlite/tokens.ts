@@ -1,19 +1,29 @@
 import type Database from "better-sqlite3";
 import { type TokenDbRow, toTokenRecord } from "../db-rows.js";
-import type { AgentTokenRecord, TokenRole, TokenStore, TokenUse } from "../token-store.js";
+import {
+  type AgentTokenRecord,
+  relayServers,
+  type TokenRole,
+  type TokenStore,
+  type TokenUse,
+} from "../token-store.js";
 
 /** The table of each role and its owner column (viewer tokens name their owner `name`). */
 const TABLES: Record<TokenRole, { table: string; owner: string }> = {
   agent: { table: "agent_tokens", owner: "server" },
   viewer: { table: "viewer_tokens", owner: "name" },
+  relay: { table: "relay_tokens", owner: "name" },
 };
 
 function prepareRole(db: Database.Database, role: TokenRole) {
   const { table, owner } = TABLES[role];
-  const columns = `token_id, ${owner} AS server, secret_hash, created_at, revoked_at, last_used_at`;
+  const servers = role === "relay" ? "servers" : "NULL AS servers";
+  const columns = `token_id, ${owner} AS server, secret_hash, created_at, revoked_at, last_used_at, ${servers}`;
   return {
     insert: db.prepare(
-      `INSERT INTO ${table} (token_id, ${owner}, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)`,
+      role === "relay"
+        ? `INSERT INTO ${table} (token_id, ${owner}, secret_hash, created_at, revoked_at, servers) VALUES (?, ?, ?, ?, ?, ?)`
+        : `INSERT INTO ${table} (token_id, ${owner}, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)`,
     ),
     find: db.prepare(`SELECT ${columns} FROM ${table} WHERE token_id = ?`),
     hasActive: db.prepare(`SELECT 1 FROM ${table} WHERE ${owner} = ? AND revoked_at IS NULL LIMIT 1`),
@@ -38,7 +48,11 @@ export class SqliteTokenStore implements TokenStore {
 
   /** Prepares the statements; called by SqliteStore.init once the tables exist. */
   prepare(): void {
-    this.statements = { agent: prepareRole(this.db, "agent"), viewer: prepareRole(this.db, "viewer") };
+    this.statements = {
+      agent: prepareRole(this.db, "agent"),
+      viewer: prepareRole(this.db, "viewer"),
+      relay: prepareRole(this.db, "relay"),
+    };
   }
 
   private st(role: TokenRole): RoleStatements {
@@ -53,7 +67,8 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   async create(role: TokenRole, token: AgentTokenRecord): Promise<void> {
-    this.st(role).insert.run(token.tokenId, token.server, token.secretHash, token.createdAt, token.revokedAt);
+    const values = [token.tokenId, token.server, token.secretHash, token.createdAt, token.revokedAt];
+    this.st(role).insert.run(...(role === "relay" ? [...values, relayServers(token)] : values));
   }
 
   async find(role: TokenRole, tokenId: string): Promise<AgentTokenRecord | null> {
