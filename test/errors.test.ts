@@ -183,7 +183,9 @@ describe("srvutil exit codes, one real run per category", () => {
   it("bad input: a bad flag value exits 64 with one line", async () => {
     const r = await runCli(["central", "token", "add", "web-01", "--role", "admin"], env({}));
     expect(r.code).toBe(64);
-    expect(r.stderr.trim()).toBe("srvutil: --role: expected agent, viewer or relay, got 'admin' (SRVUTIL_E_USAGE)");
+    expect(r.stderr.trim()).toBe(
+      "srvutil: --role: expected agent, viewer or relay, got 'admin' (SRVUTIL_E_USAGE)",
+    );
   });
 
   it("bad configuration: a malformed variable exits 78 with one line naming it and the form", async () => {
