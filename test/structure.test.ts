@@ -39,4 +39,21 @@ describe("the source tree's structure", () => {
     const outside = registrations.filter((r) => !r.startsWith(HTTP_DIR));
     expect(outside, `routes registered outside ${HTTP_DIR}:\n${outside.join("\n")}`).toEqual([]);
   });
+
+  it("the ingest path imports nothing from the HTTP layer (HTTP depends on ingest, not the other way)", () => {
+    const ingestFiles = readdirSync(path.join(REPO_ROOT, "src/central/ingest"), {
+      recursive: true,
+      encoding: "utf8",
+    })
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => `src/central/ingest/${f.split(path.sep).join("/")}`);
+    expect(ingestFiles.length).toBeGreaterThan(5);
+    const imports = ingestFiles.flatMap((file) =>
+      readFileSync(path.join(REPO_ROOT, file), "utf8")
+        .split("\n")
+        .filter((line) => /from "[./]*\/http\//.test(line))
+        .map((line) => `${file}: ${line.trim()}`),
+    );
+    expect(imports).toEqual([]);
+  });
 });

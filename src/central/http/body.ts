@@ -1,8 +1,10 @@
 import type { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
 import { InputError } from "../../errors.js";
 import { FirstLineGuard } from "../../protocol/index.js";
+import { gunzipCapped, tooLarge } from "../ingest/gunzip.js";
 import { HttpError } from "./http-error.js";
+
+export { gunzipCapped, tooLarge };
 
 /**
  * Reads a request body (or a multipart file stream) into one Buffer, with a
@@ -36,39 +38,6 @@ export function contentEncoding(header: string | string[] | undefined): "identit
 
 export function isGzip(bytes: Buffer): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
-}
-
-export function gunzipCapped(compressed: Buffer, maxBytes: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const gunzip = createGunzip();
-    const chunks: Buffer[] = [];
-    const firstLine = new FirstLineGuard();
-    let total = 0;
-    let done = false;
-    gunzip.on("data", (chunk: Buffer) => {
-      if (done) return;
-      total += chunk.length;
-      const refusal = total > maxBytes ? tooLarge(maxBytes, "decompressed body") : firstLine.next(chunk);
-      if (refusal !== null) {
-        done = true;
-        gunzip.destroy();
-        reject(refusal);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    gunzip.on("error", (err) => {
-      if (done) return;
-      done = true;
-      reject(new HttpError(400, "bad_gzip", `body is not valid gzip data: ${err.message}`));
-    });
-    gunzip.on("end", () => {
-      if (done) return;
-      done = true;
-      resolve(Buffer.concat(chunks, total));
-    });
-    gunzip.end(compressed);
-  });
 }
 
 /**
@@ -130,12 +99,4 @@ function collect(stream: Readable, maxBytes: number, what: string, watchFirstLin
     stream.on("error", onError);
     stream.on("close", onClose);
   });
-}
-
-export function tooLarge(maxBytes: number, what: string): HttpError {
-  return new HttpError(
-    413,
-    "too_large",
-    `${what} exceeds the limit of ${maxBytes} bytes (SRVUTIL_MAX_BODY_BYTES); split the file`,
-  );
 }

@@ -40,7 +40,8 @@ export function errorAnswer(err: FastifyError | Error): {
     // to the client; configuration and dependency details stay in the log.
     switch (err.category) {
       case "bad_input":
-        return answer(err.status, "bad_request", err.message);
+        // Its reason (and so its code) names the mistake; an error that names none has bad_request.
+        return answer(err.status, err.reason, err.message);
       case "bad_config":
         return answer(err.status, "misconfigured", "the central is misconfigured; see its log");
       case "unavailable":

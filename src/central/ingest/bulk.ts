@@ -1,10 +1,9 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { errorCode, InputError } from "../../errors.js";
+import { errorCode, InputError, SrvutilError } from "../../errors.js";
 import { CsvValidationError } from "../../protocol/index.js";
-import { gunzipCapped } from "../http/body.js";
-import { HttpError } from "../http/http-error.js";
 import type { Storage } from "../storage/store.js";
+import { gunzipCapped } from "./gunzip.js";
 import type { IngestFileOptions, IngestService } from "./ingest-service.js";
 import { describeSeedProblem, type FileFormat, parseRawFileName } from "./seed/format.js";
 import { isUploadId, uploadIdTime } from "./upload-id.js";
@@ -238,8 +237,7 @@ export async function rebuildFromRaw(
 /** A file's error, ending with the stable code the API answers for it (`(SRVUTIL_E_…)`, as the seed bridge). */
 function describeError(err: unknown): string {
   if (err instanceof CsvValidationError) return `${err.describe()} (${errorCode(err.reason)})`;
-  if (err instanceof HttpError) return `${err.message} (${errorCode(err.reason)})`;
-  if (err instanceof InputError) return `${err.message} (${errorCode("bad_request")})`;
+  if (err instanceof SrvutilError) return `${err.message} (${errorCode(err.reason)})`;
   if (err instanceof Error) return err.message;
   return String(err);
 }

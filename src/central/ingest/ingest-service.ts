@@ -9,7 +9,6 @@ import {
   serverNameProblem,
 } from "../../protocol/index.js";
 import type { AutomationLog } from "../automation-log.js";
-import { HttpError } from "../http/http-error.js";
 import { DEFAULT_RETENTION, INGEST_HORIZON_MARGIN_MS, ingestHorizon } from "../retention.js";
 import { AgentTokenRevokedError, type Storage, type StoredUpload } from "../storage/store.js";
 import { DEFAULT_MOUNT_LIMITS, MountLimiter, type MountLimits, mountsInRollups } from "./mount-limits.js";
@@ -62,7 +61,7 @@ export class ServerMismatchError extends InputError {
  * field, the end of the seed bridge's line and of `central import`'s error
  * for the file). The message names the horizon and the setting that moves it.
  */
-export class SampleTooOldError extends HttpError {
+export class SampleTooOldError extends InputError {
   static readonly code = errorCode("sample_too_old");
   constructor(
     readonly oldest: number,
@@ -79,9 +78,11 @@ export class SampleTooOldError extends HttpError {
         "stored. To take older data, raise SRVUTIL_RETENTION_HOURLY_MONTHS on the central (or set it to " +
         "keep) before its retention job deletes those hours, or leave those samples out.";
     super(
-      422,
-      "sample_too_old",
-      `the file holds a sample from ${at(oldest)}, older than the ingest horizon ` + `${at(horizon)}: ${why}`,
+      `the file holds a sample from ${at(oldest)}, older than the ingest horizon ${at(horizon)}: ${why}`,
+      {
+        status: 422,
+        reason: "sample_too_old",
+      },
     );
   }
 }

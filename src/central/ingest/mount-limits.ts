@@ -1,6 +1,6 @@
+import { InputError } from "../../errors.js";
 import type { MetricRow } from "../../protocol/index.js";
 import { clipEcho } from "../../protocol/index.js";
-import { HttpError } from "../http/http-error.js";
 import type { Storage } from "../storage/store.js";
 
 /**
@@ -89,7 +89,7 @@ export class MountLimiter {
 
   /**
    * Checks a file's rows against both caps and reserves its new mounts.
-   * Throws HttpError 400 when a cap would be passed; nothing is reserved then.
+   * Throws InputError (400, reason too_many_mounts or too_many_server_mounts) when a cap would be passed; nothing is reserved then.
    */
   async reserve(server: string, rows: readonly MetricRow[]): Promise<MountReservation> {
     checkPerSample(rows, this.limits.perSample);
@@ -130,9 +130,7 @@ export class MountLimiter {
       let known = week.stored.size;
       for (const m of week.pending.keys()) if (!week.stored.has(m)) known++;
       if (known + fresh.length > this.limits.perServerWeek) {
-        throw new HttpError(
-          400,
-          "too_many_server_mounts",
+        throw new InputError(
           `server '${server}' would report ${known + fresh.length} distinct mounts in the UTC week from ` +
             `${new Date(start).toISOString().slice(0, 10)} (${known} already, ${fresh.length} new: ` +
             `${fresh
@@ -140,6 +138,7 @@ export class MountLimiter {
               .map((m) => `'${clipEcho(m)}'`)
               .join(", ")}${fresh.length > 3 ? ", …" : ""}); ` +
             `at most ${this.limits.perServerWeek} are accepted (SRVUTIL_MAX_MOUNTS_PER_SERVER)`,
+          { reason: "too_many_server_mounts" },
         );
       }
     }
@@ -231,11 +230,10 @@ function checkPerSample(rows: readonly MetricRow[], max: number): void {
     if (mounts === undefined) continue;
     mounts.add(r.diskMount);
     if (mounts.size > max) {
-      throw new HttpError(
-        400,
-        "too_many_mounts",
+      throw new InputError(
         `the sample at ${new Date(r.timestamp).toISOString()} has more than ${max} distinct mounts; ` +
           `at most ${max} are accepted per sample (SRVUTIL_MAX_MOUNTS_PER_SAMPLE)`,
+        { reason: "too_many_mounts" },
       );
     }
   }

@@ -11,10 +11,10 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createAgentToken } from "../../../src/central/auth/tokens.js";
 import { createIngestService } from "../../../src/central/central-process.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
-import { HttpError } from "../../../src/central/http/http-error.js";
 import type { IngestService } from "../../../src/central/ingest/ingest-service.js";
 import { utcWeekStart } from "../../../src/central/ingest/mount-limits.js";
 import { AgentTokenRevokedError, type Storage } from "../../../src/central/storage/store.js";
+import { InputError } from "../../../src/errors.js";
 import { type MetricRow, serializeMetricsCsv } from "../../../src/protocol/index.js";
 import { storeBackends, type TempStore } from "../../helpers/store-backends.js";
 import { row } from "./fixtures.js";
@@ -30,13 +30,13 @@ const file = (rows: readonly MetricRow[]) => Buffer.from(serializeMetricsCsv(row
 const mounts = (prefix: string, from: number, count: number) =>
   Array.from({ length: count }, (_, i) => `/${prefix}/${from + i}`);
 
-async function refusal(p: Promise<unknown>): Promise<HttpError> {
+async function refusal(p: Promise<unknown>): Promise<InputError> {
   const err = await p.then(
     () => null,
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(HttpError);
-  return err as HttpError;
+  expect(err).toBeInstanceOf(InputError);
+  return err as InputError;
 }
 
 describe("utcWeekStart", () => {
@@ -89,7 +89,7 @@ describe.each(backends)("mount limits on $name", { timeout: 120_000 }, ({ make, 
     const ingest = service(t.store, t.dir);
     const ts = Date.now() - HOUR;
     const err = await refusal(ingest.ingestFile(file(sample("web-01", ts, mounts("d", 0, 65)))));
-    expect(err.statusCode).toBe(400);
+    expect(err.status).toBe(400);
     expect(err.reason).toBe("too_many_mounts");
     expect(err.message).toContain("SRVUTIL_MAX_MOUNTS_PER_SAMPLE");
     expect(await uploads(t)).toBe(0);
@@ -135,8 +135,8 @@ describe.each(backends)("mount limits on $name", { timeout: 120_000 }, ({ make, 
     ]);
     expect(race.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
     const lost = race.find((r) => r.status === "rejected") as PromiseRejectedResult;
-    expect(lost.reason).toBeInstanceOf(HttpError);
-    expect(lost.reason).toMatchObject({ statusCode: 400, reason: "too_many_server_mounts" });
+    expect(lost.reason).toBeInstanceOf(InputError);
+    expect(lost.reason).toMatchObject({ status: 400, reason: "too_many_server_mounts" });
     expect((lost.reason as Error).message).toContain("SRVUTIL_MAX_MOUNTS_PER_SERVER");
     expect(await uploads(t)).toBe(stored + 1);
 

@@ -148,11 +148,11 @@ describe.each(backends)("interop sink: $name", (backend) => {
     const batch = [group("web-01", 0, 0, 100), group("web-01", 1, 10, 200), group("db-01", 1, 10, 200)];
     await expect(
       sink.accept(batch, "remote_write", { kind: "agent", tokenId: agentId, server: "web-01" }),
-    ).rejects.toMatchObject({ statusCode: 403, reason: "forbidden_server" });
+    ).rejects.toMatchObject({ status: 403, reason: "forbidden_server" });
     await createRelayToken(store, "prom-fra", "web-*");
     await expect(
       sink.accept(batch, "remote_write", { kind: "relay", tokenId: "x", name: "prom-fra", servers: "web-*" }),
-    ).rejects.toMatchObject({ statusCode: 403, reason: "forbidden_server" });
+    ).rejects.toMatchObject({ status: 403, reason: "forbidden_server" });
     expect(await rowsOf("web-01")).toHaveLength(0);
     // Nothing moved either: the web-01 groups still prime and count as if never sent.
     const ok = await sink.accept(batch.slice(0, 2), "remote_write", {
@@ -176,7 +176,7 @@ describe.each(backends)("interop sink: $name", (backend) => {
     const err = await sink
       .accept([noMemory, { ...group("web-02", 2, 20, 300), disks: [] }], "remote_write", { kind: "scrape" })
       .catch((e: unknown) => e);
-    expect(err).toMatchObject({ statusCode: 400, reason: "missing_families" });
+    expect(err).toMatchObject({ status: 400, reason: "missing_families" });
     expect(String((err as Error).message)).toMatch(/lacked memory, disk/);
     expect(await rowsOf("web-02")).toHaveLength(0);
   });
@@ -184,13 +184,13 @@ describe.each(backends)("interop sink: $name", (backend) => {
   it("refuses a server name that cannot be one, and a sample older than the ingest horizon, storing nothing", async () => {
     await expect(
       sink.accept([group("../etc", 0, 0, 1)], "remote_write", { kind: "scrape" }),
-    ).rejects.toMatchObject({ statusCode: 400, reason: "bad_request" });
+    ).rejects.toMatchObject({ status: 400, reason: "bad_request" });
     const old = Date.now() - 15 * 31 * 86_400_000;
     const a = { ...group("old-01", 0, 0, 100), timestamp: old };
     const b = { ...group("old-01", 1, 10, 200), timestamp: old + 60_000 };
     const fresh = [group("new-01", 0, 0, 100), group("new-01", 1, 10, 200)];
     await expect(sink.accept([a, b, ...fresh], "remote_write", { kind: "scrape" })).rejects.toMatchObject({
-      statusCode: 422,
+      status: 422,
       reason: "sample_too_old",
     });
     expect(await rowsOf("new-01")).toHaveLength(0);

@@ -1,7 +1,7 @@
+import { InputError } from "../../../errors.js";
 import { type MetricRow, serializeMetricsCsv, serverNameProblem } from "../../../protocol/index.js";
 import { relayAllows } from "../../auth/tokens.js";
 import type { AutomationLog } from "../../automation-log.js";
-import { HttpError } from "../../http/http-error.js";
 import type { CpuBaseline } from "../../storage/cpu-baseline-store.js";
 import type { Storage } from "../../storage/store.js";
 import type { IngestService } from "../ingest-service.js";
@@ -43,6 +43,7 @@ export interface InteropSinkOptions {
 }
 
 const MAX_INCOMPLETE_KEPT = 100;
+const FORBIDDEN = { status: 403, reason: "forbidden_server" } as const;
 
 /**
  * The one way every foreign input stores what it decoded: PointGroups become
@@ -165,27 +166,23 @@ function merge(a: PointGroup, b: PointGroup): PointGroup {
 function refuseServer(server: string, writer: InteropWriter, source: InteropSource): void {
   const problem = serverNameProblem(server);
   if (problem !== null) {
-    throw new HttpError(
-      400,
-      "bad_request",
+    throw new InputError(
       `${source}: the server name '${server.slice(0, 80)}' taken from the batch is not usable: ${problem} ` +
         "(docs/integrations.md says which label names the server, and how to choose another)",
     );
   }
   if (writer.kind === "agent" && writer.server !== server) {
-    throw new HttpError(
-      403,
-      "forbidden_server",
+    throw new InputError(
       `the batch names server '${server}' but this agent token may only write for '${writer.server}' ` +
         "(a Prometheus or Collector that carries several servers needs a relay token: " +
         "`srvutil central token add NAME --role relay --servers 'GLOB'`)",
+      FORBIDDEN,
     );
   }
   if (writer.kind === "relay" && !relayAllows(writer.servers, server)) {
-    throw new HttpError(
-      403,
-      "forbidden_server",
+    throw new InputError(
       `the batch names server '${server}' but relay token '${writer.name}' may only write for '${writer.servers}'`,
+      FORBIDDEN,
     );
   }
 }
@@ -294,15 +291,14 @@ function diskUsable(d: DiskPoint): boolean {
   );
 }
 
-function missingFamilies(incomplete: readonly IncompleteGroup[], count: number): HttpError {
+function missingFamilies(incomplete: readonly IncompleteGroup[], count: number): InputError {
   const first = incomplete[0]!;
   const families = [...new Set(incomplete.flatMap((g) => g.missing))];
-  return new HttpError(
-    400,
-    "missing_families",
+  return new InputError(
     `the batch gave no sample: a sample needs CPU, memory and at least one disk, and ${count} ` +
       `group${count === 1 ? "" : "s"} lacked ${families.join(", ")} (first: server '${first.server}' at ` +
       `${new Date(first.timestamp).toISOString()}, missing ${first.missing.join(", ")}); ` +
       "docs/integrations.md lists the metrics each input must send",
+    { reason: "missing_families" },
   );
 }
