@@ -73,99 +73,98 @@ export const seedBridgeRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: SeedBr
   deps,
 ) => {
   const allowed = networkMatcher(deps.networks);
-  // An encapsulated scope: its error handler answers in text, the rest of the API keeps JSON.
-  await app.register(async (scope) => {
-    scope.setErrorHandler((err: FastifyError | Error, req, reply) => {
-      const { status, text, headers } = bridgeAnswer(err);
-      if (status >= 500) req.log.error({ err, client: req.client.address }, "seed bridge request failed");
-      return reply.code(status).headers(headers).type("text/plain; charset=utf-8").send(text);
-    });
-    scope.post(
-      SEED_BRIDGE_PATH,
-      {
-        schema: {
-          summary: "Seed-system upload (compatibility bridge, off by default)",
-          description:
-            "multipart/form-data with the seed agent's CSV in field `file` and the host name in field `server_name`. " +
-            "No token: only from SRVUTIL_SEED_COMPAT_NETWORKS and for enrolled server names. See docs/migrating-from-the-seed.md.",
-          tags: ["ingest"],
-        },
-        onRequest: async (req) => {
-          const client = req.client;
-          if (client.forwarded && !client.viaTrustedProxy) {
-            // Through a proxy we do not know: its peer address is the proxy's, not the client's.
-            deps.log?.warn("seed bridge refused", { reason: "untrusted_proxy", peer: client.peer });
-            throw new BridgeAnswer(
-              403,
-              "untrusted_proxy",
-              "Forbidden: this request came through a proxy that is not in SRVUTIL_TRUSTED_PROXIES (it carries X-Forwarded-For or Forwarded)",
-            );
-          }
-          if (!allowed(client.address)) {
-            deps.log?.warn("seed bridge refused", { reason: "network", address: client.address });
-            throw new BridgeAnswer(
-              403,
-              "forbidden_network",
-              "Forbidden: this address may not upload (SRVUTIL_SEED_COMPAT_NETWORKS)",
-            );
-          }
-          const decision = deps.rateLimiter.take(client.address);
-          if (!decision.allowed) {
-            throw new BridgeAnswer(
-              429,
-              "rate_limited",
-              `Too many uploads from this address; retry after ${decision.retryAfterSeconds} s`,
-              { "retry-after": String(decision.retryAfterSeconds) },
-            );
-          }
-          const length = Number(req.headers["content-length"]);
-          if (Number.isFinite(length) && length > deps.maxBodyBytes) {
-            throw new BridgeAnswer(413, "too_large", `File too large (limit ${deps.maxBodyBytes} bytes)`);
-          }
-        },
+  // This plugin is encapsulated (registered without fastify-plugin): its error handler answers in
+  // text, the rest of the API keeps JSON.
+  app.setErrorHandler((err: FastifyError | Error, req, reply) => {
+    const { status, text, headers } = bridgeAnswer(err);
+    if (status >= 500) req.log.error({ err, client: req.client.address }, "seed bridge request failed");
+    return reply.code(status).headers(headers).type("text/plain; charset=utf-8").send(text);
+  });
+  app.post(
+    SEED_BRIDGE_PATH,
+    {
+      schema: {
+        summary: "Seed-system upload (compatibility bridge, off by default)",
+        description:
+          "multipart/form-data with the seed agent's CSV in field `file` and the host name in field `server_name`. " +
+          "No token: only from SRVUTIL_SEED_COMPAT_NETWORKS and for enrolled server names. See docs/migrating-from-the-seed.md.",
+        tags: ["ingest"],
       },
-      async (req: FastifyRequest, reply: FastifyReply) => {
-        const form = await readSeedForm(req, deps.maxBodyBytes);
-        // Only valid names are enrolled; others are not looked up (a NUL made PostgreSQL answer 500).
-        const enrolled =
-          serverNameProblem(form.serverName) === null &&
-          (await deps.store.tokens.hasActive("agent", form.serverName));
-        if (!enrolled) {
-          deps.log?.warn("seed bridge refused", { reason: "not_enrolled", server: form.serverName });
+      onRequest: async (req) => {
+        const client = req.client;
+        if (client.forwarded && !client.viaTrustedProxy) {
+          // Through a proxy we do not know: its peer address is the proxy's, not the client's.
+          deps.log?.warn("seed bridge refused", { reason: "untrusted_proxy", peer: client.peer });
           throw new BridgeAnswer(
             403,
-            "not_enrolled",
-            `Forbidden: server '${form.serverName.slice(0, 64)}' is not enrolled (srvutil central token add NAME)`,
+            "untrusted_proxy",
+            "Forbidden: this request came through a proxy that is not in SRVUTIL_TRUSTED_PROXIES (it carries X-Forwarded-For or Forwarded)",
           );
         }
-        const result = await deps.ingest.ingestFile(form.file, {
-          expectedServer: form.serverName,
-          format: "seed",
-          sourceTimeZone: deps.sourceTimeZone,
-        });
-        // The seed's agents print this answer; it names where the raw copy really is.
-        const where = result.rawStoredIn === "database" ? "in the database as " : "as ";
-        let text = result.replay
-          ? `File already received ${where}${result.rawPath}`
-          : `File received and saved ${where}${result.rawPath}`;
-        if (!result.replay && result.skippedLineCount > 0) {
-          // Named up to a bound, counted in full: the answer and the log line stay small
-          // whatever the file (the parser keeps the first 100 problems only).
-          const lines = result.skippedRows.slice(0, LOGGED_SKIPPED_LINES).map(describeSeedProblem);
-          const count = result.skippedLineCount;
-          deps.log?.warn("seed bridge skipped lines", {
-            server: result.server,
-            upload_id: result.uploadId,
-            skipped: count,
-            lines,
-          });
-          text += `; ${count} line${count === 1 ? "" : "s"} skipped: ${lines.slice(0, 5).join("; ")}`;
-          if (count > 5) text += "; …";
+        if (!allowed(client.address)) {
+          deps.log?.warn("seed bridge refused", { reason: "network", address: client.address });
+          throw new BridgeAnswer(
+            403,
+            "forbidden_network",
+            "Forbidden: this address may not upload (SRVUTIL_SEED_COMPAT_NETWORKS)",
+          );
         }
-        return reply.code(200).type("text/plain; charset=utf-8").send(text);
+        const decision = deps.rateLimiter.take(client.address);
+        if (!decision.allowed) {
+          throw new BridgeAnswer(
+            429,
+            "rate_limited",
+            `Too many uploads from this address; retry after ${decision.retryAfterSeconds} s`,
+            { "retry-after": String(decision.retryAfterSeconds) },
+          );
+        }
+        const length = Number(req.headers["content-length"]);
+        if (Number.isFinite(length) && length > deps.maxBodyBytes) {
+          throw new BridgeAnswer(413, "too_large", `File too large (limit ${deps.maxBodyBytes} bytes)`);
+        }
       },
-    );
-  });
+    },
+    async (req: FastifyRequest, reply: FastifyReply) => {
+      const form = await readSeedForm(req, deps.maxBodyBytes);
+      // Only valid names are enrolled; others are not looked up (a NUL made PostgreSQL answer 500).
+      const enrolled =
+        serverNameProblem(form.serverName) === null &&
+        (await deps.store.tokens.hasActive("agent", form.serverName));
+      if (!enrolled) {
+        deps.log?.warn("seed bridge refused", { reason: "not_enrolled", server: form.serverName });
+        throw new BridgeAnswer(
+          403,
+          "not_enrolled",
+          `Forbidden: server '${form.serverName.slice(0, 64)}' is not enrolled (srvutil central token add NAME)`,
+        );
+      }
+      const result = await deps.ingest.ingestFile(form.file, {
+        expectedServer: form.serverName,
+        format: "seed",
+        sourceTimeZone: deps.sourceTimeZone,
+      });
+      // The seed's agents print this answer; it names where the raw copy really is.
+      const where = result.rawStoredIn === "database" ? "in the database as " : "as ";
+      let text = result.replay
+        ? `File already received ${where}${result.rawPath}`
+        : `File received and saved ${where}${result.rawPath}`;
+      if (!result.replay && result.skippedLineCount > 0) {
+        // Named up to a bound, counted in full: the answer and the log line stay small
+        // whatever the file (the parser keeps the first 100 problems only).
+        const lines = result.skippedRows.slice(0, LOGGED_SKIPPED_LINES).map(describeSeedProblem);
+        const count = result.skippedLineCount;
+        deps.log?.warn("seed bridge skipped lines", {
+          server: result.server,
+          upload_id: result.uploadId,
+          skipped: count,
+          lines,
+        });
+        text += `; ${count} line${count === 1 ? "" : "s"} skipped: ${lines.slice(0, 5).join("; ")}`;
+        if (count > 5) text += "; …";
+      }
+      return reply.code(200).type("text/plain; charset=utf-8").send(text);
+    },
+  );
 };
 
 /** The seed agent's form: `server_name` and the file in `file`, in either order. */
