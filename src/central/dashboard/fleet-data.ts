@@ -15,6 +15,8 @@ export interface FleetRow {
   memory: number | null;
   /** Start of the newest hour with samples in the last 24 hours (epoch ms), or null. */
   newestHour: number | null;
+  /** The memory size in the newest hour's last sample, bytes, or null. */
+  memTotalBytes: number | null;
   disk: { mount: string; percent: number } | null;
   /** 24 hourly CPU and memory averages, oldest first (null: no samples that hour). */
   cpuHours: (number | null)[];
@@ -115,6 +117,7 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
       cpu: h?.latest.cpuAvg ?? null,
       memory: h?.latest.memAvg ?? null,
       newestHour: h?.latest.hour ?? null,
+      memTotalBytes: h?.latest.memTotalBytes ?? null,
       disk,
       cpuHours,
       memHours,
@@ -157,37 +160,6 @@ async function readLive(ctx: DashboardContext, from: number, to: number): Promis
     ctx.store.dashboard.fleetHours(from, to),
   ]);
   return { servers, hours };
-}
-
-/**
- * The memory size of the servers of `rows` as each one's newest hour bucket
- * holds it (its last sample's total), bytes. fleetHours carries percentages
- * only, so this is a second read, made for the rows a page shows (100 by
- * default), not the whole fleet: one batched read per distinct newest hour,
- * and in a live fleet nearly all rows share the current one.
- */
-export async function newestMemTotals(
-  ctx: DashboardContext,
-  rows: readonly Pick<FleetRow, "server" | "newestHour">[],
-): Promise<Map<string, number>> {
-  const byHour = new Map<number, string[]>();
-  for (const r of rows) {
-    if (r.newestHour === null) continue;
-    const list = byHour.get(r.newestHour);
-    if (list === undefined) byHour.set(r.newestHour, [r.server]);
-    else list.push(r.server);
-  }
-  const out = new Map<string, number>();
-  const reads = await Promise.all(
-    [...byHour].map(([hour, servers]) => ctx.store.rollups.readHourlyMany(servers, hour, hour + HOUR)),
-  );
-  for (const read of reads) {
-    for (const [server, buckets] of read) {
-      const last = buckets[buckets.length - 1];
-      if (last !== undefined && last.lastMemTotal > 0) out.set(server, last.lastMemTotal);
-    }
-  }
-  return out;
 }
 
 /**

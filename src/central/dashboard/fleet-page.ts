@@ -33,10 +33,9 @@ export function fleetPage(o: {
   pages: number;
   pageNo: number;
   /** Memory size by server, of the rows shown (a server without one is absent). */
-  memTotals: ReadonlyMap<string, number>;
   groups: readonly DeliveryGroup[];
 }): { value: string } {
-  const { session, data, query, rows, pages, pageNo, memTotals } = o;
+  const { session, data, query, rows, pages, pageNo } = o;
   const link = (over: Partial<FleetQuery>) => {
     const p = new URLSearchParams();
     const merged = { ...query, ...over };
@@ -86,7 +85,7 @@ ${needsActionSection(data)}
 <table class="fleet" aria-describedby="fleet-caption">
 <thead><tr>${header("name")}${header("status")}${header("cpu")}${header("memory")}${header("disk")}<th scope="col">Last 24 h</th>${header("seen")}</tr></thead>
 <tbody>
-${raw(rows.map((r) => fleetRowHtml(r, memTotals.get(r.server) ?? null, data.now)).join(""))}
+${raw(rows.map((r) => fleetRowHtml(r, data.now)).join(""))}
 </tbody>
 </table>
 </div>
@@ -96,7 +95,8 @@ ${rows.length === 0 ? html`<p class="notice">No server matches. <a href="/">Show
 }
 
 /** One row; built as a plain string (1,000 rows per page: no template objects per cell). */
-function fleetRowHtml(r: FleetRow, memTotalBytes: number | null, now: number): string {
+function fleetRowHtml(r: FleetRow, now: number): string {
+  const memTotalBytes = r.memTotalBytes;
   const e = escapeHtml;
   const name = e(r.server);
   const label = `${r.server}: CPU and memory, last 24 hours`;

@@ -33,6 +33,8 @@ export interface FleetLatest {
   memAvg: number;
   /** The fullest mount in that hour, or null without disks. */
   worstDisk: { mount: string; percent: number } | null;
+  /** The memory size in that hour's last sample, bytes; null when unknown (0 in the rollup). */
+  memTotalBytes: number | null;
 }
 
 export interface DashboardReads {

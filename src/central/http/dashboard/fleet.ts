@@ -1,5 +1,5 @@
 import { type DashboardContext, requireRole, sendPage } from "../../dashboard/context.js";
-import { filterFleet, loadFleet, newestMemTotals, parseFleetQuery } from "../../dashboard/fleet-data.js";
+import { filterFleet, loadFleet, parseFleetQuery } from "../../dashboard/fleet-data.js";
 import { fleetPage } from "../../dashboard/fleet-page.js";
 import { type DashboardApp, fleetQuery } from "./schemas.js";
 
@@ -14,7 +14,6 @@ export function registerFleetRoutes(app: DashboardApp, ctx: DashboardContext): v
     const pages = query.per === 0 ? 1 : Math.max(1, Math.ceil(matching.length / query.per));
     const pageNo = Math.min(query.page, pages);
     const rows = query.per === 0 ? matching : matching.slice((pageNo - 1) * query.per, pageNo * query.per);
-    const memTotals = await newestMemTotals(ctx, rows);
     return sendPage(
       reply,
       fleetPage({
@@ -25,7 +24,6 @@ export function registerFleetRoutes(app: DashboardApp, ctx: DashboardContext): v
         rows,
         pages,
         pageNo,
-        memTotals,
         groups: ctx.groups,
       }),
     );

@@ -79,14 +79,15 @@ export class PgDashboardReads implements DashboardReads {
     // to compile it, and compiling cost more than the query (./without-jit.ts).
     const rows = await withoutJit(this.pool, (client) =>
       client.query<{
-        fleet: [string, number[], number[], number[], [string, number, number][] | null][] | null;
+        fleet: [string, number[], number[], number[], [string, number, number][] | null, number][] | null;
       }>(
-        `SELECT json_agg(json_build_array(s.server, h.hours, h.cpu, h.mem, d.disks) ORDER BY s.server) AS fleet
+        `SELECT json_agg(json_build_array(s.server, h.hours, h.cpu, h.mem, d.disks, h.mem_total) ORDER BY s.server) AS fleet
          FROM server_stats s
          CROSS JOIN LATERAL (
            SELECT max(r.hour) AS newest, json_agg(r.hour ORDER BY r.hour) AS hours,
              json_agg(r.cpu_sum / r.samples ORDER BY r.hour) AS cpu,
-             json_agg(r.mem_percent_sum / r.samples ORDER BY r.hour) AS mem
+             json_agg(r.mem_percent_sum / r.samples ORDER BY r.hour) AS mem,
+             (array_agg(r.last_mem_total ORDER BY r.hour DESC))[1] AS mem_total
            FROM rollup_hourly r
            WHERE r.server = s.server AND r.hour >= $1 AND r.hour < $2 AND r.samples > 0
          ) h
@@ -99,9 +100,13 @@ export class PgDashboardReads implements DashboardReads {
       ),
     );
     const out = new Map<string, { hours: FleetHour[]; latest: FleetLatest }>();
-    for (const [server, hourList, cpu, mem, disks] of rows.rows[0]?.fleet ?? []) {
+    for (const [server, hourList, cpu, mem, disks, memTotal] of rows.rows[0]?.fleet ?? []) {
       const hours = hourList.map((hour, i) => ({ hour, cpuAvg: cpu[i]!, memAvg: mem[i]! }));
-      const latest: FleetLatest = { ...hours[hours.length - 1]!, worstDisk: null };
+      const latest: FleetLatest = {
+        ...hours[hours.length - 1]!,
+        worstDisk: null,
+        memTotalBytes: memTotal > 0 ? memTotal : null,
+      };
       // In mount order, as SQLite's key order gives them, so a tie goes to the same mount.
       for (const [mount, used, free] of disks ?? []) {
         const percent = used + free > 0 ? (used / (used + free)) * 100 : 0;

@@ -57,26 +57,32 @@ export class SqliteDashboardReads implements DashboardReads {
     // `server IN (SELECT …)` makes SQLite seek each server's key range instead of scanning the table.
     const rows = this.db
       .prepare(
-        `SELECT server, hour, samples, cpu_sum, mem_percent_sum FROM rollup_hourly
+        `SELECT server, hour, samples, cpu_sum, mem_percent_sum, last_mem_total FROM rollup_hourly
          WHERE server IN (SELECT server FROM server_stats) AND hour >= ? AND hour < ? AND samples > 0
          ORDER BY server, hour`,
       )
       .raw()
-      .all(from, to) as [string, number, number, number, number][];
+      .all(from, to) as [string, number, number, number, number, number][];
     const out = new Map<string, { hours: FleetHour[]; latest: FleetLatest }>();
     // 24,000 rows for 1,000 servers: one object per row, each server's newest copied once at the end.
     let hours: FleetHour[] = [];
     let current: string | undefined;
+    let memTotal = 0;
     const close = () => {
-      if (current !== undefined) out.set(current, { hours, latest: { ...hours.at(-1)!, worstDisk: null } });
+      if (current === undefined) return;
+      out.set(current, {
+        hours,
+        latest: { ...hours.at(-1)!, worstDisk: null, memTotalBytes: memTotal > 0 ? memTotal : null },
+      });
     };
-    for (const [server, hour, samples, cpuSum, memSum] of rows) {
+    for (const [server, hour, samples, cpuSum, memSum, lastMemTotal] of rows) {
       if (server !== current) {
         close();
         current = server;
         hours = [];
       }
       hours.push({ hour, cpuAvg: cpuSum / samples, memAvg: memSum / samples });
+      memTotal = lastMemTotal;
     }
     close();
     // The disks of each server's newest hour only: point lookups on the (server, hour, mount) key.
