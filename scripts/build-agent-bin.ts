@@ -194,6 +194,8 @@ async function bundleSeaMain(): Promise<string> {
     // A SEA has no dynamic import() (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING): the agent's lazy
     // `await import("node:http")` become require() calls.
     supported: { "dynamic-import": false },
+    // As `npm run build:agent`: dead branches folded, names and lines kept for stack traces.
+    minifySyntax: true,
     logLevel: "warning",
     outfile,
   });
