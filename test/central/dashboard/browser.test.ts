@@ -280,5 +280,6 @@ describe.each(backends)("dashboard in Chromium: %s", (name, skipReason, make) =>
     } finally {
       // (left open, see beforeEach)
     }
-  });
+    // A dozen pages scanned at two widths: about 21 s on a quiet machine, so more room than the 30 s default.
+  }, 90_000);
 });

@@ -79,10 +79,10 @@ describe("sign-in throttle, direct clients", () => {
 
   it("grows the delay with each failure (1 s, 2 s, …) instead of locking", async () => {
     const client = new DashboardClient(c.url, "127.0.0.4");
-    const guess = async () => {
-      await client.get("/login");
-      return client.post("/login", { username: "bob", password: "wrong password here" });
-    };
+    // One form, then POSTs only: each delay runs from the last failure, and a loaded machine must
+    // not spend it on a GET between the failure and the next guess.
+    await client.get("/login");
+    const guess = () => client.post("/login", { username: "bob", password: "wrong password here" });
     for (let i = 0; i < LOGIN_THROTTLE.freePerUserAndAddress; i++) expect((await guess()).status).toBe(401);
     const delays: string[] = [];
     for (let round = 0; round < 3; round++) {
