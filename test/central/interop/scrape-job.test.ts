@@ -58,7 +58,9 @@ function recordingAccept() {
       inserted: groups.length,
       servers: [...new Set(groups.map((g) => g.server))],
       primed: 0,
+      stale: 0,
       incomplete: [],
+      incompleteCount: 0,
     };
     return result;
   };
