@@ -19,7 +19,7 @@ export class ScrapeError extends Error {}
 
 export async function fetchExposition(
   target: ScrapeTarget,
-  options: { maxBytes?: number; userAgent?: string } = {},
+  options: { maxBytes?: number; userAgent?: string; signal?: AbortSignal } = {},
 ): Promise<string> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_SCRAPE_BYTES;
   const url = new URL(target.url);
@@ -37,10 +37,12 @@ export async function fetchExposition(
 
   return new Promise<string>((resolve, reject) => {
     let settled = false;
+    const onAbort = () => finish(new ScrapeError("the scraper stopped"));
     const finish = (err: Error | null, text?: string) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
       if (err !== null) {
         req.destroy();
         reject(err);
@@ -93,6 +95,10 @@ export async function fetchExposition(
         body.on("end", () => finish(null, Buffer.concat(chunks).toString("utf8")));
         body.on("error", (err: Error) => finish(new ScrapeError(`reading the answer: ${err.message}`)));
         res.on("error", (err: Error) => finish(new ScrapeError(`reading the answer: ${err.message}`)));
+        // A connection closed mid-body ends neither stream with an error on every Node version.
+        res.on("close", () => {
+          if (!res.complete) finish(new ScrapeError("the connection closed before the answer was complete"));
+        });
       },
     );
     req.on("error", (err: NodeJS.ErrnoException) => {
@@ -103,6 +109,8 @@ export async function fetchExposition(
         ),
       );
     });
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener("abort", onAbort);
     req.end();
   });
 }

@@ -72,6 +72,8 @@ export class Scraper {
   private readonly inFlight = new Set<Promise<void>>();
   private membership: { ids: string[]; until: number } | null = null;
   private stopped = false;
+  /** Aborts the fetches under way at stop(), so a long timeout_seconds never holds a shutdown. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: ScraperOptions) {
     for (const t of options.targets) {
@@ -103,6 +105,7 @@ export class Scraper {
   /** Stops the timers and waits for the scrapes under way. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     await Promise.allSettled([...this.inFlight]);
@@ -163,12 +166,15 @@ export class Scraper {
     const at = Date.now();
     status.lastScrapeAt = at;
     try {
-      const text = await fetchExposition(
-        target,
-        this.options.maxBytes !== undefined ? { maxBytes: this.options.maxBytes } : {},
-      );
+      const text = await fetchExposition(target, {
+        signal: this.stopping.signal,
+        ...(this.options.maxBytes !== undefined ? { maxBytes: this.options.maxBytes } : {}),
+      });
+      // Every sample of one scrape is one reading at the scrape's instant, whatever timestamps the text
+      // carries (exporters normally give none): a text with some would otherwise split into incomplete groups.
       const samples = parseExposition(text, {
         defaultTimestampMs: at,
+        ignoreTimestamps: true,
         keepName: (n) => READ_FAMILIES.has(n),
       });
       const { groups } = groupsFromPromSamples(samples, () => target.server);

@@ -101,6 +101,17 @@ describe("parseExposition: the 0.0.4 text format", () => {
     expect(tooLarge("m{a=1} 1")).toBe("bad_body");
   });
 
+  it("gives every sample the default instant with ignoreTimestamps, still checking the timestamps", () => {
+    const samples = parseExposition("a 1 1395066363000\nb 2", {
+      defaultTimestampMs: NOW,
+      ignoreTimestamps: true,
+    });
+    expect(samples.map((s) => s.timestampMs)).toEqual([NOW, NOW]);
+    expect(() => parseExposition("a 1 1.5", { defaultTimestampMs: NOW, ignoreTimestamps: true })).toThrow(
+      ExpositionError,
+    );
+  });
+
   it("keeps only the names asked for", () => {
     const samples = parseExposition("a 1\nb 2\na 3", { defaultTimestampMs: NOW, keepName: (n) => n === "a" });
     expect(samples.map((s) => s.value)).toEqual([1, 3]);

@@ -27,7 +27,12 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), "srvutil-scrape-job-"));
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 const servers: (http.Server | https.Server)[] = [];
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+  await Promise.all(
+    servers.splice(0).map((s) => {
+      s.closeAllConnections();
+      return new Promise((r) => s.close(r));
+    }),
+  );
 });
 
 async function serve(handler: Handler, tls?: { key: Buffer; cert: Buffer }): Promise<string> {
@@ -124,6 +129,15 @@ describe("fetchExposition", () => {
       res.end("no");
     });
     await expect(fetchExposition(target(denied))).rejects.toThrow("HTTP 401 Unauthorized");
+
+    const cut = await serve((_req, res) => {
+      res.writeHead(200, { "content-length": "100000" });
+      res.write("node_memory_MemTotal_bytes 1\n");
+      setTimeout(() => res.socket?.destroy(), 50);
+    });
+    await expect(fetchExposition(target(cut))).rejects.toThrow(
+      /closed before the answer was complete|aborted/,
+    );
 
     const closed = await serve(() => {});
     const port = new URL(closed).port;
@@ -224,6 +238,21 @@ describe("Scraper", () => {
     const states = [a.targets()[0]?.state, b.targets()[0]?.state].sort();
     expect(states).toEqual(["elsewhere", "up"]);
     expect(a.targets()[0]?.scrapedBy).toBe(b.targets()[0]?.scrapedBy);
+  });
+
+  it("stop() abandons a scrape under way at once, whatever its timeout", async () => {
+    const hung = await serve(() => {});
+    const { calls, accept } = recordingAccept();
+    const t = target(hung, { timeoutMs: 600_000, intervalMs: 600_000 });
+    const scraper = new Scraper({ targets: [t], accept, coordination: onlyMe, instanceId: "me", log: null });
+    const turn = scraper.scrapeOnce(t);
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    await scraper.stop();
+    await turn;
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(calls).toHaveLength(0);
+    expect(scraper.targets()[0]?.lastError).toBe("the scraper stopped");
   });
 
   it("runs on its own timer and stops with stop()", async () => {

@@ -47,6 +47,8 @@ export class ExpositionError extends InputError {
 export interface ParseExpositionOptions {
   /** The instant of samples that carry no timestamp (the scrape's), epoch ms. */
   defaultTimestampMs: number;
+  /** Give every sample `defaultTimestampMs`, even one whose line has a timestamp (still checked). */
+  ignoreTimestamps?: boolean;
   /** Keep only samples of these names (the rest are still checked, then dropped). Default: every sample. */
   keepName?: (name: string) => boolean;
   limits?: Partial<ExpositionLimits>;
@@ -100,6 +102,7 @@ export function parseExposition(text: string, options: ParseExpositionOptions): 
       continue;
     }
     const sample = parseSampleLine(trimmed, lineNo, limits.maxLabels, options.defaultTimestampMs);
+    if (options.ignoreTimestamps === true) sample.timestampMs = options.defaultTimestampMs;
     if (options.keepName === undefined || options.keepName(sample.name)) samples.push(sample);
   }
   return samples;
