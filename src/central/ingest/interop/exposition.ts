@@ -71,6 +71,11 @@ export function parseGoFloat(token: string): number | null {
 }
 
 const isBlank = (c: string | undefined): boolean => c === " " || c === "\t";
+const QUOTE = 34;
+const BACKSLASH = 92;
+/** [a-zA-Z0-9_] */
+const isLabelNameChar = (c: number): boolean =>
+  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
 
 /** Parses one exposition text. Throws ExpositionError only. */
 export function parseExposition(text: string, options: ParseExpositionOptions): PromSample[] {
@@ -129,6 +134,15 @@ function parseComment(line: string, lineNo: number, typed: Set<string>): void {
   }
 }
 
+/** `\\` → `\`, `\"` → `"`, `\n` → newline; any other escape is refused. */
+function unescapeLabelValue(raw: string, lineNo: number, labelName: string): string {
+  return raw.replace(/\\([\s\S]?)/g, (_m, next: string) => {
+    if (next === "n") return "\n";
+    if (next === "\\" || next === '"') return next;
+    throw new ExpositionError(`line ${lineNo}: label ${labelName} has an unknown escape`);
+  });
+}
+
 function parseSampleLine(line: string, lineNo: number, maxLabels: number, defaultTs: number): PromSample {
   let i = 0;
   while (i < line.length && line[i] !== "{" && !isBlank(line[i])) i += 1;
@@ -145,7 +159,7 @@ function parseSampleLine(line: string, lineNo: number, maxLabels: number, defaul
         break;
       }
       const nameStart = i;
-      while (i < line.length && /[a-zA-Z0-9_]/.test(line[i] ?? "")) i += 1;
+      while (i < line.length && isLabelNameChar(line.charCodeAt(i))) i += 1;
       const labelName = line.slice(nameStart, i);
       if (!LABEL_NAME.test(labelName)) throw new ExpositionError(`line ${lineNo}: not a valid label name`);
       while (isBlank(line[i])) i += 1;
@@ -155,27 +169,29 @@ function parseSampleLine(line: string, lineNo: number, maxLabels: number, defaul
       if (line[i] !== '"')
         throw new ExpositionError(`line ${lineNo}: label ${labelName}'s value is not quoted`);
       i += 1;
-      let value = "";
+      // The closing quote is found first, without building anything; the escapes are then undone in one
+      // native replace. Built a character at a time, a text of escapes took seconds per 10 MB, blocking
+      // the event loop of the central that scrapes it.
+      const valueStart = i;
       let closed = false;
+      let escaped = false;
       while (i < line.length) {
-        const c = line[i];
-        if (c === '"') {
+        const c = line.charCodeAt(i);
+        if (c === QUOTE) {
           closed = true;
-          i += 1;
           break;
         }
-        if (c === "\\") {
-          const next = line[i + 1];
-          if (next === "n") value += "\n";
-          else if (next === "\\" || next === '"') value += next;
-          else throw new ExpositionError(`line ${lineNo}: label ${labelName} has an unknown escape`);
+        if (c === BACKSLASH) {
+          escaped = true;
           i += 2;
           continue;
         }
-        value += c;
         i += 1;
       }
       if (!closed) throw new ExpositionError(`line ${lineNo}: label ${labelName}'s value is not closed`);
+      const raw = line.slice(valueStart, i);
+      i += 1;
+      const value = escaped ? unescapeLabelValue(raw, lineNo, labelName) : raw;
       if (Object.hasOwn(labels, labelName)) {
         throw new ExpositionError(`line ${lineNo}: label ${labelName} appears twice`);
       }
