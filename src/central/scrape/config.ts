@@ -137,37 +137,61 @@ function readFileValue(file: string, where: string, problems: string[], trim: bo
   }
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * The secrets and CAs the raw JSON names, read (by their place:
+ * `targets[0].bearer_token_file`), whether or not the rest of the file is
+ * valid, so one start reports a missing file next to a bad URL.
+ */
+function readNamedFiles(json: unknown, problems: string[]): Map<string, string> {
+  const values = new Map<string, string>();
+  const targets = isRecord(json) && Array.isArray(json.targets) ? json.targets.slice(0, MAX_TARGETS) : [];
+  targets.forEach((t: unknown, i) => {
+    if (!isRecord(t)) return;
+    const named: [string, unknown, boolean][] = [
+      [`targets[${i}].bearer_token_file`, t.bearer_token_file, true],
+      [
+        `targets[${i}].basic_auth.password_file`,
+        isRecord(t.basic_auth) ? t.basic_auth.password_file : undefined,
+        true,
+      ],
+      [`targets[${i}].tls_ca_file`, t.tls_ca_file, false],
+    ];
+    for (const [where, file, trim] of named) {
+      if (typeof file === "string" && file !== "")
+        values.set(where, readFileValue(file, where, problems, trim));
+    }
+  });
+  return values;
+}
+
 /** Validates the file's parsed JSON. Throws one ConfigError naming every mistake. */
 export function scrapeTargetsFromJson(json: unknown, source: string): ScrapeTarget[] {
+  const fileProblems: string[] = [];
+  const files = readNamedFiles(json, fileProblems);
   const parsed = FileSchema.safeParse(json);
-  const prefix = `SRVUTIL_SCRAPE_CONFIG (${source})`;
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues).map((issue) => {
       const where = pathText(issue.path);
       return where === "" ? issue.message : `${where}: ${issue.message}`;
-    });
-    throw new ConfigError(`${prefix}: ${problems.join("; ")}`);
+    }),
+    ...fileProblems,
+  ];
+  if (!parsed.success || problems.length > 0) {
+    throw new ConfigError(`SRVUTIL_SCRAPE_CONFIG (${source}): ${problems.join("; ")}`);
   }
-  const problems: string[] = [];
-  const targets = parsed.data.targets.map((t, i): ScrapeTarget => {
+  const file = (where: string): string => files.get(where) ?? "";
+  return parsed.data.targets.map((t, i): ScrapeTarget => {
     let auth: ScrapeAuth | null = null;
     if (t.bearer_token !== undefined) auth = { kind: "bearer", token: t.bearer_token };
     else if (t.bearer_token_file !== undefined) {
-      auth = {
-        kind: "bearer",
-        token: readFileValue(t.bearer_token_file, `targets[${i}].bearer_token_file`, problems, true),
-      };
+      auth = { kind: "bearer", token: file(`targets[${i}].bearer_token_file`) };
     } else if (t.basic_auth !== undefined) {
-      const b = t.basic_auth;
-      const password =
-        b.password ??
-        readFileValue(b.password_file ?? "", `targets[${i}].basic_auth.password_file`, problems, true);
-      auth = { kind: "basic", username: b.username, password };
+      const password = t.basic_auth.password ?? file(`targets[${i}].basic_auth.password_file`);
+      auth = { kind: "basic", username: t.basic_auth.username, password };
     }
-    const tlsCa =
-      t.tls_ca_file === undefined
-        ? null
-        : readFileValue(t.tls_ca_file, `targets[${i}].tls_ca_file`, problems, false);
     return {
       server: t.server,
       url: t.url,
@@ -176,11 +200,9 @@ export function scrapeTargetsFromJson(json: unknown, source: string): ScrapeTarg
         Math.min(t.timeout_seconds ?? DEFAULT_TIMEOUT_SECONDS, t.interval_seconds) * 1000,
       ),
       auth,
-      tlsCa,
+      tlsCa: t.tls_ca_file === undefined ? null : file(`targets[${i}].tls_ca_file`),
     };
   });
-  if (problems.length > 0) throw new ConfigError(`${prefix}: ${problems.join("; ")}`);
-  return targets;
 }
 
 /** Reads and validates the file SRVUTIL_SCRAPE_CONFIG names. */

@@ -106,6 +106,15 @@ describe("scrape config (SRVUTIL_SCRAPE_CONFIG)", () => {
     expect(message).toContain('targets[2]: Unrecognized key: "intervals"');
     expect(message).toContain("targets[3].url: must not hold credentials");
     expect(message).toContain("targets[3].basic_auth: give exactly one of password and password_file");
+    // Files are read even when the rest is wrong: a missing secret is named with the bad URL.
+    expect(
+      problems({
+        targets: [
+          { server: "a", url: "ftp://x/m" },
+          { server: "b", url: "http://h/m", bearer_token_file: path.join(dir, "absent") },
+        ],
+      }),
+    ).toMatch(/targets\[0\]\.url: .*; targets\[1\]\.bearer_token_file: cannot read .*absent \(ENOENT\)/);
   });
 
   it("refuses cross-field mistakes: two auths, a timeout over the interval, a CA for http, a duplicate server", () => {
