@@ -6,11 +6,11 @@
  * same list, without talking to the others; when an instance joins or
  * leaves, only the targets it wins or held move.
  *
- * During the few seconds two instances disagree about the list (one's
- * heartbeat is fresh in one's view and expired in the other's) a target may
- * be scraped twice or skipped once; a twice-stored minute is harmless (the
- * ingest path is idempotent per server and timestamp… and two timestamps a
- * second apart are two samples), a skipped one is a gap of one interval.
+ * During the few seconds two instances disagree about the list (an
+ * instance just started or stopped, and one of them still uses its previous
+ * read) a target may be scraped by both, giving two samples a moment apart,
+ * or by neither, a gap of one interval. The CPU baselines the sink keeps in
+ * the database are shared, so a second reading never counts an interval twice.
  */
 import { createHash } from "node:crypto";
 
