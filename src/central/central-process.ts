@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import { RollupMaintainer } from "./aggregate/rollup-maintainer.js";
+import { RateLimiter } from "./auth/rate-limit.js";
 import { AgentTokenCache } from "./auth/token-cache.js";
 import { AutomationLog } from "./automation-log.js";
 import type { CentralConfig } from "./config.js";
@@ -11,11 +12,15 @@ import { registerDeliveryMetrics } from "./delivery/prometheus.js";
 import { startDeliveryScheduler } from "./delivery/scheduler.js";
 import { createApiApp } from "./http/app.js";
 import { IngestMetrics } from "./http/ingest-metrics.js";
+import { scrapeTargetsRoute } from "./http/routes/scrape-targets.js";
 import { SEED_BRIDGE_PATH } from "./http/routes/seed-bridge.js";
 import { IngestService } from "./ingest/ingest-service.js";
+import { InteropSink } from "./ingest/interop/sink.js";
 import { InstancePresence } from "./jobs/instance-presence.js";
 import { instanceId, JobRunner, type ScheduledJob } from "./jobs/scheduled-jobs.js";
 import { serveJobs } from "./jobs/serve-jobs.js";
+import { loadScrapeTargets } from "./scrape/config.js";
+import { Scraper } from "./scrape/scraper.js";
 import { openStorage } from "./storage/open.js";
 import { rawStoreMode, rawStoreWarning } from "./storage/raw-upload-store.js";
 import type { Storage } from "./storage/store.js";
@@ -79,12 +84,17 @@ export async function startCentral(
     jobCheckMs?: number;
   } = {},
 ): Promise<RunningCentral> {
+  // Read before anything opens: a mistake in the targets' file stops the start with every problem named.
+  const scrapeTargets =
+    config.interop.scrapeConfigFile === null ? [] : loadScrapeTargets(config.interop.scrapeConfigFile);
   const log = new AutomationLog(config.paths.automationLog, config.logRotation);
   const ownsStore = opts.store === undefined;
   const store = opts.store ?? (await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous }));
   let app: FastifyInstance | null = null;
   let ingest: IngestService | null = null;
   let rollups: RollupMaintainer | null = null;
+  let scraper: Scraper | null = null;
+  const id = instanceId();
   const metrics = new IngestMetrics();
   const warnings: string[] = [];
   try {
@@ -127,6 +137,18 @@ export async function startCentral(
         telegrafServerTag: config.interop.telegrafServerTag,
       },
     });
+    const sink = new InteropSink({ ingest, store, log });
+    scraper = new Scraper({
+      targets: scrapeTargets,
+      accept: (groups, source, writer) => sink.accept(groups, source, writer),
+      coordination: store.coordination,
+      instanceId: id,
+      log,
+    });
+    // Its own bucket of failed authentications, as large as the app's (SRVUTIL_AUTH_FAILURES_PER_MINUTE).
+    const perMinute = config.authFailuresPerMinute;
+    const authFailures = new RateLimiter({ perSecond: perMinute / 60, burst: perMinute });
+    await app.register(scrapeTargetsRoute, { store, scraper, instanceId: id, authFailures });
     const rawWarning = rawStoreWarning(rawStoreMode(config.rawStore, store), store, config.sqliteSynchronous);
     if (rawWarning !== null) {
       log.warn("raw store", { warning: rawWarning });
@@ -159,7 +181,6 @@ export async function startCentral(
   const scheduler = await startDeliveryScheduler({ config, store, log });
   const maintainer = rollups!;
   await maintainer.start(config.reportTimeZone);
-  const id = instanceId();
   const presence = new InstancePresence(
     store.coordination,
     { id, description: `${hostname()} pid ${process.pid} ${url}`, startedAt: Date.now() },
@@ -179,6 +200,8 @@ export async function startCentral(
     ...(opts.jobCheckMs !== undefined ? { checkMs: opts.jobCheckMs } : {}),
   });
   jobs.start();
+  const runningScraper = scraper!;
+  runningScraper.start();
   log.info("serve started", {
     ...(opts.version !== undefined ? { version: opts.version } : {}),
     url,
@@ -198,6 +221,7 @@ export async function startCentral(
     warnings,
     close: () => {
       closing ??= (async () => {
+        await runningScraper.stop();
         await jobs.stop();
         await maintainer.stop();
         await scheduler.stop();

@@ -1,0 +1,214 @@
+/**
+ * The scraper of `central serve`: every target of SRVUTIL_SCRAPE_CONFIG is
+ * fetched each interval (./fetch-target.ts), parsed (exposition.ts),
+ * decoded (prometheus-families.ts, server = the target's `server`) and
+ * stored through the InteropSink like any other foreign input.
+ *
+ * With several instances on one database each target is scraped by exactly
+ * one of them (./ownership.ts over the live instances). A target that fails
+ * is logged once when it goes down and once when it comes back, not every
+ * interval; its last error is kept for GET /api/v1/scrape/targets.
+ */
+import type { AutomationLog } from "../automation-log.js";
+import { parseExposition } from "../ingest/interop/exposition.js";
+import { groupsFromPromSamples, READ_FAMILIES } from "../ingest/interop/prometheus-families.js";
+import type { InteropSink } from "../ingest/interop/sink.js";
+import type { CoordinationStore } from "../storage/coordination-store.js";
+import type { ScrapeTarget } from "./config.js";
+import { fetchExposition } from "./fetch-target.js";
+import { ownerOf } from "./ownership.js";
+
+export type TargetState =
+  /** Not scraped yet by this instance. */
+  | "pending"
+  /** The last scrape was stored. */
+  | "up"
+  /** The last scrape failed: `lastError` says why. */
+  | "down"
+  /** Another instance scrapes it (`scrapedBy`). */
+  | "elsewhere";
+
+export interface TargetStatus {
+  server: string;
+  url: string;
+  intervalSeconds: number;
+  state: TargetState;
+  /** The instance that scrapes it, as far as this one knows; null before the first turn. */
+  scrapedBy: string | null;
+  lastScrapeAt: number | null;
+  lastSuccessAt: number | null;
+  lastError: string | null;
+  lastErrorAt: number | null;
+}
+
+export interface ScraperOptions {
+  targets: readonly ScrapeTarget[];
+  /** InteropSink.accept (a test double in unit tests). */
+  accept: InteropSink["accept"];
+  coordination: Pick<CoordinationStore, "liveInstances">;
+  /** This instance's id, as its heartbeat names it. */
+  instanceId: string;
+  log: AutomationLog | null;
+  /** Body cap of one scrape, after decompression. */
+  maxBytes?: number;
+  /** How long one read of the live instances is reused by every target (default 5 s). */
+  membershipTtlMs?: number;
+}
+
+/** The first scrape of a target comes within this (spread by the target, so a fleet does not start at once). */
+const MAX_FIRST_DELAY_MS = 15_000;
+
+function spreadOffset(key: string, intervalMs: number): number {
+  let h = 0;
+  for (let i = 0; i < key.length; i += 1) h = (h * 31 + key.charCodeAt(i)) >>> 0;
+  return h % Math.min(intervalMs, MAX_FIRST_DELAY_MS);
+}
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+export class Scraper {
+  private readonly status = new Map<string, TargetStatus>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private membership: { ids: string[]; until: number } | null = null;
+  private stopped = false;
+  /** Aborts the fetches under way at stop(), so a long timeout_seconds never holds a shutdown. */
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly options: ScraperOptions) {
+    for (const t of options.targets) {
+      this.status.set(t.server, {
+        server: t.server,
+        url: t.url,
+        intervalSeconds: t.intervalMs / 1000,
+        state: "pending",
+        scrapedBy: null,
+        lastScrapeAt: null,
+        lastSuccessAt: null,
+        lastError: null,
+        lastErrorAt: null,
+      });
+    }
+  }
+
+  start(): void {
+    if (this.options.targets.length === 0) return;
+    this.options.log?.info("scrape started", {
+      targets: this.options.targets.length,
+      instance: this.options.instanceId,
+    });
+    for (const t of this.options.targets) {
+      this.schedule(t, Date.now() + spreadOffset(`${t.server} ${t.url}`, t.intervalMs));
+    }
+  }
+
+  /** Stops the timers and waits for the scrapes under way. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopping.abort();
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Every target's status, by server name. */
+  targets(): TargetStatus[] {
+    return [...this.status.values()].map((s) => ({ ...s }));
+  }
+
+  private schedule(target: ScrapeTarget, at: number): void {
+    if (this.stopped) return;
+    const timer = setTimeout(
+      () => {
+        const run = this.scrapeOnce(target).finally(() => {
+          this.inFlight.delete(run);
+          // The next turn keeps the grid (at + n × interval); a scrape that overran skips the turns it missed.
+          let next = at + target.intervalMs;
+          const now = Date.now();
+          if (next <= now) next += Math.ceil((now - next) / target.intervalMs) * target.intervalMs;
+          this.schedule(target, next);
+        });
+        this.inFlight.add(run);
+      },
+      Math.max(0, at - Date.now()),
+    );
+    timer.unref();
+    this.timers.set(target.server, timer);
+  }
+
+  private async liveIds(now: number): Promise<string[]> {
+    if (this.membership !== null && now < this.membership.until) return this.membership.ids;
+    const live = await this.options.coordination.liveInstances(now);
+    const ids = live.map((i) => i.id);
+    // This instance scrapes even before its first heartbeat is visible (or while the database is slow to show it).
+    if (!ids.includes(this.options.instanceId)) ids.push(this.options.instanceId);
+    this.membership = { ids, until: now + (this.options.membershipTtlMs ?? 5000) };
+    return ids;
+  }
+
+  /** One turn of one target: scrape it if this instance owns it. Never throws. */
+  async scrapeOnce(target: ScrapeTarget): Promise<void> {
+    const status = this.status.get(target.server);
+    if (status === undefined) return;
+    let owner: string;
+    try {
+      owner = ownerOf(`${target.server} ${target.url}`, await this.liveIds(Date.now()));
+    } catch (err) {
+      this.markDown(target, status, `cannot read the live instances: ${errorText(err)}`);
+      return;
+    }
+    status.scrapedBy = owner;
+    if (owner !== this.options.instanceId) {
+      status.state = "elsewhere";
+      return;
+    }
+    if (status.state === "elsewhere") status.state = "pending";
+    const at = Date.now();
+    status.lastScrapeAt = at;
+    try {
+      const text = await fetchExposition(target, {
+        signal: this.stopping.signal,
+        ...(this.options.maxBytes !== undefined ? { maxBytes: this.options.maxBytes } : {}),
+      });
+      // Every sample of one scrape is one reading at the scrape's instant, whatever timestamps the text
+      // carries (exporters normally give none): a text with some would otherwise split into incomplete groups.
+      const samples = parseExposition(text, {
+        defaultTimestampMs: at,
+        ignoreTimestamps: true,
+        keepName: (n) => READ_FAMILIES.has(n),
+      });
+      const { groups } = groupsFromPromSamples(samples, () => target.server);
+      if (groups.length === 0) {
+        throw new Error(
+          "the answer has no node_exporter or windows_exporter CPU, memory or filesystem metrics: is this an exporter's /metrics?",
+        );
+      }
+      await this.options.accept(groups, "scrape", { kind: "scrape" });
+      this.markUp(target, status);
+    } catch (err) {
+      this.markDown(target, status, errorText(err));
+    }
+  }
+
+  private markUp(target: ScrapeTarget, status: TargetStatus): void {
+    const wasDown = status.state === "down";
+    status.state = "up";
+    status.lastSuccessAt = Date.now();
+    if (wasDown) {
+      this.options.log?.info("scrape target up", {
+        server: target.server,
+        url: target.url,
+        after: status.lastError,
+      });
+    }
+  }
+
+  private markDown(target: ScrapeTarget, status: TargetStatus, error: string): void {
+    const wasDown = status.state === "down";
+    status.state = "down";
+    status.lastError = error;
+    status.lastErrorAt = Date.now();
+    if (!wasDown)
+      this.options.log?.warn("scrape target down", { server: target.server, url: target.url, error });
+  }
+}
