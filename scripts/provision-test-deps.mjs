@@ -26,6 +26,18 @@ const NEEDS = [
     () => onPath("pg_dump") && onPath("pg_restore"),
   ],
   [
+    "node_exporter scraped by the central and by Prometheus (test/central/interop/)",
+    "prometheus-node-exporter",
+    () => onPath("prometheus-node-exporter"),
+  ],
+  ["Prometheus sending remote_write (test/central/interop/)", "prometheus", () => onPath("prometheus")],
+  [
+    "collectd with write_http (test/central/interop/)",
+    "collectd-core libcurl3-gnutls",
+    () =>
+      existsSync("/usr/sbin/collectd") && existsSync("/usr/lib/collectd/write_http.so") && libcurlGnutls(),
+  ],
+  [
     "DejaVu fonts for the chart PNGs",
     "fonts-dejavu-core",
     () => existsSync("/usr/share/fonts/truetype/dejavu"),
@@ -41,6 +53,13 @@ const NEEDS = [
     false,
   ],
 ];
+
+/** collectd's write_http plugin links libcurl-gnutls, which collectd-core does not depend on. */
+function libcurlGnutls() {
+  return ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib/x86_64-linux-gnu"].some((d) =>
+    existsSync(path.join(d, "libcurl-gnutls.so.4")),
+  );
+}
 
 function chromiumStarts() {
   if (!existsSync("/usr/bin/chromium")) return false;
@@ -82,7 +101,7 @@ const mayInstall = process.env.SRVUTIL_TEST_NO_PROVISION !== "1" && isRoot && on
 const before = missing().filter(([, , , neededWhenNotRoot]) => mayInstall || neededWhenNotRoot !== false);
 if (before.length === 0) process.exit(0);
 
-const packages = [...new Set(before.map(([, pkg]) => pkg))];
+const packages = [...new Set(before.flatMap(([, pkg]) => pkg.split(" ")))];
 const line = `apt-get install -y ${packages.join(" ")}`;
 for (const [why, pkg] of before) console.error(`pretest: missing ${pkg}: ${why}`);
 

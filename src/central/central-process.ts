@@ -2,7 +2,6 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import { RollupMaintainer } from "./aggregate/rollup-maintainer.js";
-import { RateLimiter } from "./auth/rate-limit.js";
 import { AgentTokenCache } from "./auth/token-cache.js";
 import { AutomationLog } from "./automation-log.js";
 import type { CentralConfig } from "./config.js";
@@ -12,7 +11,6 @@ import { registerDeliveryMetrics } from "./delivery/prometheus.js";
 import { startDeliveryScheduler } from "./delivery/scheduler.js";
 import { createApiApp } from "./http/app.js";
 import { IngestMetrics } from "./http/ingest-metrics.js";
-import { scrapeTargetsRoute } from "./http/routes/scrape-targets.js";
 import { SEED_BRIDGE_PATH } from "./http/routes/seed-bridge.js";
 import { IngestService } from "./ingest/ingest-service.js";
 import { InteropSink } from "./ingest/interop/sink.js";
@@ -113,6 +111,15 @@ export async function startCentral(
     const rollupsForPages = rollups;
     const tokenCache = new AgentTokenCache();
     await tokenCache.preload(store);
+    // One sink for the push routes and the scraper.
+    const sink = new InteropSink({ ingest, store, log });
+    scraper = new Scraper({
+      targets: scrapeTargets,
+      accept: (groups, source, writer) => sink.accept(groups, source, writer),
+      coordination: store.coordination,
+      instanceId: id,
+      log,
+    });
     app = await createApiApp({
       store,
       ingest,
@@ -136,19 +143,9 @@ export async function startCentral(
         otlpServerAttribute: config.interop.otlpServerAttribute,
         telegrafServerTag: config.interop.telegrafServerTag,
       },
+      interopSink: sink,
+      scrape: { scraper, instanceId: id },
     });
-    const sink = new InteropSink({ ingest, store, log });
-    scraper = new Scraper({
-      targets: scrapeTargets,
-      accept: (groups, source, writer) => sink.accept(groups, source, writer),
-      coordination: store.coordination,
-      instanceId: id,
-      log,
-    });
-    // Its own bucket of failed authentications, as large as the app's (SRVUTIL_AUTH_FAILURES_PER_MINUTE).
-    const perMinute = config.authFailuresPerMinute;
-    const authFailures = new RateLimiter({ perSecond: perMinute / 60, burst: perMinute });
-    await app.register(scrapeTargetsRoute, { store, scraper, instanceId: id, authFailures });
     const rawWarning = rawStoreWarning(rawStoreMode(config.rawStore, store), store, config.sqliteSynchronous);
     if (rawWarning !== null) {
       log.warn("raw store", { warning: rawWarning });

@@ -22,6 +22,7 @@ import { IngestMetrics } from "./ingest-metrics.js";
 import { DEFAULT_INTEROP_LABELS, type InteropLabels, type InteropRouteDeps } from "./interop-auth.js";
 import { opsRoutes } from "./routes/ops.js";
 import { readRoutes } from "./routes/read.js";
+import { type ScrapeTargetsRouteDeps, scrapeTargetsRoute } from "./routes/scrape-targets.js";
 import { type SeedBridgeSettings, seedBridgeRoute } from "./routes/seed-bridge.js";
 import { registerCsvBodyParser, uploadRoute } from "./routes/upload.js";
 import { whoamiRoute } from "./routes/whoami.js";
@@ -65,6 +66,10 @@ export interface ApiDeps {
   hsts?: boolean;
   /** Where each foreign input finds the server name (config.interop); default DEFAULT_INTEROP_LABELS. */
   interopLabels?: InteropLabels;
+  /** The foreign inputs' sink (central serve shares it with its scraper); default one of this app's own. */
+  interopSink?: InteropSink;
+  /** The scraper of `central serve` (GET /api/v1/scrape/targets); absent: the route answers an empty list. */
+  scrape?: Omit<ScrapeTargetsRouteDeps, "store" | "authFailures">;
 }
 
 /**
@@ -188,12 +193,18 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   // The foreign inputs (docs/integrations.md): each route decodes its format and stores through the one sink.
   const interop: InteropRouteDeps = {
     store: deps.store,
-    sink: new InteropSink({ ingest: deps.ingest, store: deps.store, log: deps.log ?? null }),
+    sink:
+      deps.interopSink ?? new InteropSink({ ingest: deps.ingest, store: deps.store, log: deps.log ?? null }),
     labels: deps.interopLabels ?? DEFAULT_INTEROP_LABELS,
     maxBodyBytes: deps.maxBodyBytes,
     authFailures,
   };
   void interop;
+  await app.register(scrapeTargetsRoute, {
+    store: deps.store,
+    authFailures,
+    ...(deps.scrape ?? { scraper: { targets: () => [] }, instanceId: "" }),
+  });
   await app.register(whoamiRoute, { store: deps.store, authFailures });
   if (deps.dashboard) await app.register(dashboardPlugin(deps.dashboard));
   await app.register(opsRoutes, { store: deps.store, metrics });
