@@ -1,0 +1,412 @@
+/**
+ * The remote_write decoders on their own: snappy block format, the protobuf
+ * wire reader and prometheus.WriteRequest, with well-formed and hostile input
+ * (truncated varints, lengths past the end, huge declared lengths).
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ProtoReader } from "../../../src/central/ingest/interop/protobuf.js";
+import { decodeWriteRequest } from "../../../src/central/ingest/interop/remote-write.js";
+import { decodeSnappyBlock, snappyDecodedLength } from "../../../src/central/ingest/interop/snappy.js";
+import { InputError } from "../../../src/errors.js";
+import { REPO_ROOT } from "../../helpers/cli.js";
+import {
+  encodeWriteRequest,
+  field,
+  lengthDelimited,
+  STALE_NAN_BITS,
+  snappyEncode,
+  varint,
+} from "./remote-write-encoding.js";
+
+const MIB = 2 ** 20;
+
+function refusal(fn: () => unknown): InputError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof InputError) return err;
+    throw err;
+  }
+  throw new Error("expected an InputError, nothing was thrown");
+}
+
+describe("snappy block format", () => {
+  it("round-trips text, runs, random bytes and the empty input through an independent encoder", () => {
+    const inputs = [
+      Buffer.alloc(0),
+      Buffer.from("a"),
+      Buffer.from('node_cpu_seconds_total{cpu="0",mode="idle"} '.repeat(500)),
+      Buffer.alloc(100_000, 0x41),
+      randomBytes(70_000),
+      Buffer.concat([randomBytes(70_000), randomBytes(10), Buffer.alloc(0)]),
+    ];
+    // Far matches (offset ≥ 65536: the 4-byte-offset copy).
+    const far = randomBytes(80_000);
+    inputs.push(Buffer.concat([far, Buffer.from("xyz"), far.subarray(0, 5000)]));
+    for (const input of inputs) {
+      const encoded = snappyEncode(input);
+      expect(decodeSnappyBlock(encoded, 16 * MIB).equals(input)).toBe(true);
+    }
+    // The encoder did make copies: the repeated text shrank.
+    expect(snappyEncode(inputs[2]!).length).toBeLessThan(inputs[2]!.length / 10);
+  });
+
+  it("decodes hand-made elements: every literal length form, each copy kind, an overlapping run", () => {
+    // "abcd" literal, then copy 1-byte offset 4 len 8 (overlapping) → "abcdabcdabcd"
+    const block = Buffer.from([12, 3 << 2, 0x61, 0x62, 0x63, 0x64, 1 | (4 << 2), 4]);
+    expect(decodeSnappyBlock(block, 100).toString()).toBe("abcdabcdabcd");
+    // 2-byte-offset copy of length 3 at offset 1: "zzzz"
+    expect(decodeSnappyBlock(Buffer.from([4, 0, 0x7a, 2 | (2 << 2), 1, 0]), 100).toString()).toBe("zzzz");
+    // 4-byte-offset copy
+    expect(decodeSnappyBlock(Buffer.from([3, 0, 0x71, 3 | (1 << 2), 1, 0, 0, 0]), 100).toString()).toBe(
+      "qqq",
+    );
+    // A literal with a 2-byte length (61): 300 bytes
+    const lit = Buffer.alloc(300, 0x62);
+    const long = Buffer.from([...varint(300), 61 << 2, 299 & 0xff, 299 >> 8, ...lit]);
+    expect(decodeSnappyBlock(long, 1000).equals(lit)).toBe(true);
+  });
+
+  it("reads the declared length from the preamble and refuses one above the cap before allocating (413)", () => {
+    expect(snappyDecodedLength(Buffer.from([0xe8, 0x07]))).toEqual({ length: 1000, preambleBytes: 2 });
+    // 4 GiB − 1 declared by 5 bytes, nothing else: refused on the number alone.
+    const huge = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]);
+    const before = process.memoryUsage().arrayBuffers;
+    const err = refusal(() => decodeSnappyBlock(huge, 16 * MIB));
+    expect(err.status).toBe(413);
+    expect(err.reason).toBe("too_large");
+    expect(err.message).toContain("4294967295");
+    expect(err.message).toContain("SRVUTIL_MAX_BODY_BYTES");
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(MIB);
+    // Exactly the cap passes the cap check.
+    const atCap = snappyEncode(Buffer.alloc(1000, 1));
+    expect(decodeSnappyBlock(atCap, 1000).length).toBe(1000);
+    expect(refusal(() => decodeSnappyBlock(atCap, 999)).status).toBe(413);
+  });
+
+  it("refuses a length below the cap that the body cannot hold (no 16 MiB allocation for 3 bytes)", () => {
+    const lying = Buffer.from([...varint(15 * MIB), 0, 0x61]);
+    const err = refusal(() => decodeSnappyBlock(lying, 16 * MIB));
+    expect(err.status).toBe(400);
+    expect(err.reason).toBe("bad_body");
+    expect(err.message).toMatch(/more than snappy can encode/);
+  });
+
+  it("refuses malformed blocks with a message saying what is wrong", () => {
+    const cases: [Buffer, RegExp][] = [
+      [Buffer.alloc(0), /preamble is cut off/],
+      [Buffer.from([0x80, 0x80]), /preamble is cut off/],
+      [Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x01]), /longer than 5 bytes/],
+      [Buffer.from([0xff, 0xff, 0xff, 0xff, 0x7f]), /does not fit in 32 bits/],
+      // literal of 4 bytes with 1 present
+      [Buffer.from([4, 3 << 2, 0x61]), /runs past the end/],
+      // literal length byte (60) missing
+      [Buffer.from([4, 60 << 2]), /length is cut off/],
+      // literal longer than declared
+      [Buffer.from([1, 1 << 2, 0x61, 0x62]), /past the declared length/],
+      // copy before anything was written
+      [Buffer.from([4, 1, 1]), /refers 1 bytes back from byte 0/],
+      // copy offset 0
+      [Buffer.from([8, 0, 0x61, 1, 0]), /refers 0 bytes back/],
+      // copy offset cut off
+      [Buffer.from([8, 0, 0x61, 2, 1]), /offset is cut off/],
+      [Buffer.from([8, 0, 0x61, 3, 1, 0]), /offset is cut off/],
+      // copy past the declared length
+      [Buffer.from([3, 0, 0x61, 1 | (7 << 2), 1]), /copy writes past/],
+      // fewer bytes than declared
+      [Buffer.from([5, 0, 0x61]), /gives 1 bytes, not the 5/],
+    ];
+    for (const [block, message] of cases) {
+      const err = refusal(() => decodeSnappyBlock(block, MIB));
+      expect(err.reason, block.toString("hex")).toBe("bad_body");
+      expect(err.status).toBe(400);
+      expect(err.message).toMatch(message);
+      expect(err.message).toMatch(/^body is not valid snappy/);
+    }
+  });
+
+  it("never hangs or throws anything but an InputError on 3,000 random and mutated blocks", () => {
+    const valid = snappyEncode(Buffer.from("node_memory_MemAvailable_bytes ".repeat(200)));
+    let refused = 0;
+    for (let i = 0; i < 3000; i++) {
+      const input = i % 2 === 0 ? randomBytes(1 + (i % 200)) : Buffer.from(valid);
+      if (i % 2 === 1)
+        for (let k = 0; k < 1 + (i % 5); k++) input[(i * 7919 + k * 104729) % input.length] = (i * k) & 0xff;
+      try {
+        const out = decodeSnappyBlock(input, MIB);
+        expect(out.length).toBeLessThanOrEqual(MIB);
+      } catch (err) {
+        expect(err).toBeInstanceOf(InputError);
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(1000);
+  });
+});
+
+describe("protobuf wire reader", () => {
+  it("reads varints up to 64 bits, negative int64, doubles, strings and nested messages", () => {
+    const bytes = Buffer.from([
+      ...varint(300),
+      ...varint(2 ** 53 - 1),
+      ...varint(-1),
+      ...varint(-1_700_000_000_000),
+      ...varint(2n ** 63n + 5n),
+    ]);
+    const r = new ProtoReader(bytes);
+    expect(r.uint()).toBe(300);
+    expect(r.uint()).toBe(2 ** 53 - 1);
+    expect(r.int64()).toBe(-1);
+    expect(r.int64()).toBe(-1_700_000_000_000);
+    expect(r.int64()).toBe(Number(BigInt.asIntN(64, 2n ** 63n + 5n)));
+    expect(r.done).toBe(true);
+
+    const d = Buffer.alloc(8);
+    d.writeDoubleLE(0.125);
+    const msg = new ProtoReader(
+      Buffer.from([...field(1, 1), ...d, ...lengthDelimited(2, [...lengthDelimited(1, [0x68, 0x69])])]),
+    );
+    expect(msg.key()).toEqual({ field: 1, wireType: 1 });
+    expect(msg.double()).toBe(0.125);
+    expect(msg.key()).toEqual({ field: 2, wireType: 2 });
+    const inner = msg.message();
+    expect(inner.key()).toEqual({ field: 1, wireType: 2 });
+    expect(inner.string()).toBe("hi");
+    expect(inner.done && msg.done).toBe(true);
+  });
+
+  it("skips unknown fields of every wire type", () => {
+    const bytes = Buffer.from([
+      ...field(7, 0),
+      ...varint(-5),
+      ...field(8, 1),
+      1,
+      2,
+      3,
+      4,
+      5,
+      6,
+      7,
+      8,
+      ...lengthDelimited(9, [1, 2, 3]),
+      ...field(10, 5),
+      1,
+      2,
+      3,
+      4,
+      ...field(1, 0),
+      ...varint(42),
+    ]);
+    const r = new ProtoReader(bytes);
+    for (let i = 0; i < 4; i++) r.skip(r.key().wireType);
+    expect(r.key().field).toBe(1);
+    expect(r.uint()).toBe(42);
+    expect(r.done).toBe(true);
+  });
+
+  it("refuses truncated varints, lengths past the end, groups, field 0 and invalid UTF-8", () => {
+    const cases: [() => unknown, RegExp][] = [
+      [() => new ProtoReader(Buffer.from([0x80, 0x80])).uint(), /varint at byte 0 is cut off/],
+      [() => new ProtoReader(Buffer.alloc(11, 0xff)).uint(), /longer than 10 bytes/],
+      [() => new ProtoReader(Buffer.from([...varint(2 ** 60)])).uint(), /too large/],
+      [() => new ProtoReader(Buffer.from([...varint(5), 1, 2])).bytes(), /declares 5 bytes, past the end/],
+      [() => new ProtoReader(Buffer.from([...varint(2 ** 40), 1])).message(), /past the end of its parent/],
+      [() => new ProtoReader(Buffer.from([1, 2, 3])).double(), /cut off/],
+      [() => new ProtoReader(Buffer.from([0x00])).key(), /invalid field number 0/],
+      [
+        () => {
+          const r = new ProtoReader(Buffer.from([...field(3, 3)]));
+          r.skip(r.key().wireType);
+        },
+        /wire type 3/,
+      ],
+      [() => new ProtoReader(Buffer.from([2, 0xc3, 0x28])).string(), /not valid UTF-8/],
+      [
+        () => {
+          const r = new ProtoReader(Buffer.from([...field(2, 5), 1, 2]));
+          r.skip(r.key().wireType);
+        },
+        /cut off/,
+      ],
+    ];
+    for (const [fn, message] of cases) {
+      const err = refusal(fn);
+      expect(err.reason).toBe("bad_body");
+      expect(err.message).toMatch(message);
+    }
+    // An embedded message cannot read past its own end into its parent's bytes.
+    const parent = new ProtoReader(Buffer.from([...lengthDelimited(1, [...varint(300).slice(0, 1)]), 0x02]));
+    parent.key();
+    const child = parent.message();
+    expect(() => child.uint()).toThrow(/cut off/);
+  });
+});
+
+describe("prometheus.WriteRequest", () => {
+  const now = Date.now();
+  it("gives one PromSample per sample, name from __name__, the other labels, value and timestamp", () => {
+    const body = encodeWriteRequest([
+      {
+        labels: { __name__: "node_memory_MemTotal_bytes", instance: "web-01:9100", job: "node" },
+        samples: [
+          { value: 8e9, timestampMs: now - 1000 },
+          { value: 8.1e9, timestampMs: now },
+        ],
+      },
+      {
+        labels: { __name__: "up", instance: "web-01:9100", __proto__x: "1" },
+        samples: [{ value: 1, timestampMs: now }],
+      },
+    ]);
+    const batch = decodeWriteRequest(body);
+    expect(batch.series).toBe(2);
+    expect(batch.samples.map((s) => ({ ...s, labels: { ...s.labels } }))).toEqual([
+      {
+        name: "node_memory_MemTotal_bytes",
+        labels: { instance: "web-01:9100", job: "node" },
+        value: 8e9,
+        timestampMs: now - 1000,
+      },
+      {
+        name: "node_memory_MemTotal_bytes",
+        labels: { instance: "web-01:9100", job: "node" },
+        value: 8.1e9,
+        timestampMs: now,
+      },
+      { name: "up", labels: { instance: "web-01:9100", __proto__x: "1" }, value: 1, timestampMs: now },
+    ]);
+  });
+
+  it("keeps a label called __proto__ as a label", () => {
+    const body = Buffer.from(
+      lengthDelimited(1, [
+        ...lengthDelimited(1, [
+          ...lengthDelimited(1, [...Buffer.from("__name__")]),
+          ...lengthDelimited(2, [0x78]),
+        ]),
+        ...lengthDelimited(1, [
+          ...lengthDelimited(1, [...Buffer.from("__proto__")]),
+          ...lengthDelimited(2, [0x79]),
+        ]),
+        ...lengthDelimited(2, [...field(2, 0), ...varint(now)]),
+      ]),
+    );
+    const [sample] = decodeWriteRequest(body).samples;
+    expect(Object.keys(sample!.labels)).toEqual(["__proto__"]);
+    expect(Object.entries(sample!.labels)).toEqual([["__proto__", "y"]]);
+    expect(Object.getPrototypeOf(sample!.labels)).toBeNull();
+  });
+
+  it("drops stale markers but keeps other NaNs and infinities", () => {
+    const body = encodeWriteRequest([
+      {
+        labels: { __name__: "node_load1", instance: "a" },
+        samples: [
+          { value: 0.5, timestampMs: now - 2000 },
+          { value: { bits: STALE_NAN_BITS }, timestampMs: now - 1000 },
+          { value: Number.NaN, timestampMs: now },
+          { value: Number.POSITIVE_INFINITY, timestampMs: now + 1 },
+        ],
+      },
+    ]);
+    const batch = decodeWriteRequest(body);
+    expect(batch.staleMarkers).toBe(1);
+    expect(batch.samples.map((s) => s.value)).toEqual([0.5, Number.NaN, Number.POSITIVE_INFINITY]);
+  });
+
+  it("metadata-only and empty requests give an empty batch", () => {
+    expect(decodeWriteRequest(encodeWriteRequest([], 3))).toEqual({
+      samples: [],
+      series: 0,
+      staleMarkers: 0,
+      unnamedSeries: 0,
+    });
+    expect(decodeWriteRequest(Buffer.alloc(0)).samples).toEqual([]);
+  });
+
+  it("ignores series without __name__ and unknown fields (exemplars, histograms, future fields)", () => {
+    const base = encodeWriteRequest([
+      { labels: { instance: "a" }, samples: [{ value: 1, timestampMs: now }] },
+    ]);
+    const withExtras = Buffer.concat([
+      base,
+      Buffer.from(
+        lengthDelimited(1, [
+          ...lengthDelimited(1, [
+            ...lengthDelimited(1, [...Buffer.from("__name__")]),
+            ...lengthDelimited(2, [0x6d]),
+          ]),
+          ...lengthDelimited(3, [1, 2, 3]),
+          ...lengthDelimited(4, [...field(1, 0), 5]),
+          ...lengthDelimited(2, [
+            ...field(2, 0),
+            ...varint(now),
+            ...field(1, 1),
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0xf0,
+            0x3f,
+            ...field(9, 0),
+            1,
+          ]),
+        ]),
+      ),
+      Buffer.from([...field(5, 0), 7]),
+    ]);
+    const batch = decodeWriteRequest(withExtras);
+    expect(batch.unnamedSeries).toBe(1);
+    expect(batch.samples).toHaveLength(1);
+    expect(batch.samples[0]).toMatchObject({ name: "m", value: 1, timestampMs: now });
+  });
+
+  it("refuses hostile requests: wrong wire types, truncation at every byte, too many samples", () => {
+    const good = encodeWriteRequest([
+      {
+        labels: { __name__: "node_load1", instance: "web-01:9100" },
+        samples: [{ value: 1.5, timestampMs: now }],
+      },
+    ]);
+    // Every strict prefix but the empty one is cut off somewhere inside a field.
+    for (let cut = 1; cut < good.length; cut++) {
+      const err = refusal(() => decodeWriteRequest(good.subarray(0, cut)));
+      expect(err.reason).toBe("bad_body");
+    }
+    expect(refusal(() => decodeWriteRequest(Buffer.from([...field(1, 0), 1]))).message).toMatch(
+      /WriteRequest.timeseries has wire type 0/,
+    );
+    const sampleAsVarint = Buffer.from(lengthDelimited(1, [...field(2, 0), 1]));
+    expect(refusal(() => decodeWriteRequest(sampleAsVarint)).message).toMatch(/TimeSeries.samples/);
+    const many = encodeWriteRequest([
+      {
+        labels: { __name__: "m" },
+        samples: Array.from({ length: 11 }, (_, i) => ({ value: i, timestampMs: now })),
+      },
+    ]);
+    const tooMany = refusal(() => decodeWriteRequest(many, 10));
+    expect(tooMany.status).toBe(413);
+    expect(tooMany.message).toMatch(/more than 10 samples.*max_samples_per_send/);
+    expect(decodeWriteRequest(many, 11).samples).toHaveLength(11);
+  });
+
+  it("decodes a body captured from the real Prometheus 2.42 (test/fixtures/interop/remote-write-2.42.bin)", (ctx) => {
+    const file = path.join(REPO_ROOT, "test/fixtures/interop/remote-write-2.42.bin");
+    if (!existsSync(file)) return ctx.skip("fixture not captured yet");
+    const raw = decodeSnappyBlock(readFileSync(file), 16 * MIB);
+    const batch = decodeWriteRequest(raw);
+    expect(batch.samples.length).toBeGreaterThan(10);
+    const names = new Set(batch.samples.map((s) => s.name));
+    expect(names).toContain("node_memory_MemTotal_bytes");
+    expect(names).toContain("node_cpu_seconds_total");
+    for (const s of batch.samples) {
+      expect(s.labels.instance).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(Number.isFinite(s.timestampMs)).toBe(true);
+    }
+  });
+});
