@@ -1,4 +1,5 @@
 import { InputError } from "../../../errors.js";
+import type { PromSample } from "./prometheus-families.js";
 import { malformedProtobuf, ProtoReader, WireType } from "./protobuf.js";
 
 /**
@@ -16,17 +17,12 @@ import { malformedProtobuf, ProtoReader, WireType } from "./protobuf.js";
  * as an unknown family would be.
  */
 
-/** One sample of a series, as the Prometheus families mapping reads it. */
-export interface PromSample {
-  /** The metric family (the `__name__` label). */
-  name: string;
-  /** Every label but `__name__` (a null-prototype object: a label may be called `__proto__`). */
-  labels: Record<string, string>;
-  value: number;
-  timestampMs: number;
-}
-
 export interface RemoteWriteBatch {
+  /**
+   * The samples kept: `name` is the `__name__` label, `labels` every other
+   * label (a null-prototype object, shared by a series' samples: a label may
+   * be called `__proto__`).
+   */
   samples: PromSample[];
   /** Time series in the request (0 for a metadata-only request). */
   series: number;
