@@ -354,6 +354,7 @@ export const FUZZ_BUDGET = {
   "read-api.test.ts": { samples: 1_800, routes: 900, auth: 500 },
   "dashboard.test.ts": { pages: 700, forms: 600, login: 150, next: 30 },
   "headers.test.ts": { headers: 900, targets: 300 },
+  "remote-write.test.ts": { bytes: 250, mutations: 350, lengths: 200, fields: 250, labels: 150 },
 } as const;
 
 /** Inputs a fuzz file sends in all. */

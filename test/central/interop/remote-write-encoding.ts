@@ -131,3 +131,84 @@ export function snappyEncode(input: Uint8Array): Buffer {
   if (literalStart < input.length) literal(out, input.subarray(literalStart));
   return Buffer.from(out);
 }
+
+/**
+ * What node_exporter 1.5 gives for one server at each of `timestamps`, as
+ * remote_write series: two CPUs whose counters move so that every interval
+ * is `busyPercent` busy (iowait counted idle, steal busy), memory, a real
+ * filesystem and a tmpfs (ignored), plus a family srvutil does not read.
+ */
+export function nodeExporterSeries(
+  instance: string,
+  timestamps: readonly number[],
+  o: { busyPercent?: number; memTotal?: number; memAvailable?: number } = {},
+): SeriesSpec[] {
+  const busy = o.busyPercent ?? 20;
+  const series: SeriesSpec[] = [];
+  const at = (value: (i: number) => number) =>
+    timestamps.map((timestampMs, i) => ({ value: value(i), timestampMs }));
+  const labels = (extra: Record<string, string>) => ({ instance, job: "node", ...extra });
+  // Per CPU and step: 10 s in all, busy/10 of it split over user and steal, the rest over idle and iowait.
+  const busySeconds = busy / 10;
+  const modes: Record<string, (i: number) => number> = {
+    idle: (i) => 1000 + i * (10 - busySeconds - 1),
+    iowait: (i) => 50 + i * 1,
+    user: (i) => 300 + i * (busySeconds - 0.5),
+    steal: (i) => 7 + i * 0.5,
+    system: () => 120,
+    nice: () => 3,
+    irq: () => 0,
+    softirq: () => 4,
+  };
+  for (const cpu of ["0", "1"]) {
+    for (const [mode, value] of Object.entries(modes)) {
+      series.push({
+        labels: { __name__: "node_cpu_seconds_total", ...labels({ cpu, mode }) },
+        samples: at(value),
+      });
+    }
+  }
+  const memTotal = o.memTotal ?? 8_000_000_000;
+  const memAvailable = o.memAvailable ?? 6_000_000_000;
+  series.push({
+    labels: { __name__: "node_memory_MemTotal_bytes", ...labels({}) },
+    samples: at(() => memTotal),
+  });
+  series.push({
+    labels: { __name__: "node_memory_MemAvailable_bytes", ...labels({}) },
+    samples: at(() => memAvailable),
+  });
+  const fs = [
+    { mountpoint: "/", fstype: "ext4", device: "/dev/vda1", size: 100e9, free: 60e9, avail: 55e9 },
+    { mountpoint: "/run", fstype: "tmpfs", device: "tmpfs", size: 1e9, free: 1e9, avail: 1e9 },
+  ];
+  for (const f of fs) {
+    const l = labels({ mountpoint: f.mountpoint, fstype: f.fstype, device: f.device });
+    series.push({ labels: { __name__: "node_filesystem_size_bytes", ...l }, samples: at(() => f.size) });
+    series.push({ labels: { __name__: "node_filesystem_free_bytes", ...l }, samples: at(() => f.free) });
+    series.push({ labels: { __name__: "node_filesystem_avail_bytes", ...l }, samples: at(() => f.avail) });
+  }
+  series.push({ labels: { __name__: "node_load1", ...labels({}) }, samples: at(() => 0.5) });
+  return series;
+}
+
+/** POSTs a remote_write body (snappy-compressed here unless `raw`) as Prometheus 2.42 does. */
+export function postRemoteWrite(
+  baseUrl: string,
+  authorization: string | null,
+  body: Uint8Array,
+  o: { headers?: Record<string, string>; raw?: boolean } = {},
+): Promise<Response> {
+  return fetch(`${baseUrl}/api/v1/prometheus/write`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-protobuf",
+      "content-encoding": "snappy",
+      "x-prometheus-remote-write-version": "0.1.0",
+      "user-agent": "Prometheus/2.42.0+ds",
+      ...(authorization === null ? {} : { authorization }),
+      ...o.headers,
+    },
+    body: o.raw === true ? body : snappyEncode(body),
+  });
+}
