@@ -21,6 +21,7 @@ import { errorAnswer } from "./error-answer.js";
 import { IngestMetrics } from "./ingest-metrics.js";
 import { DEFAULT_INTEROP_LABELS, type InteropLabels, type InteropRouteDeps } from "./interop-auth.js";
 import { opsRoutes } from "./routes/ops.js";
+import { prometheusWriteRoute } from "./routes/prometheus-write.js";
 import { readRoutes } from "./routes/read.js";
 import { type SeedBridgeSettings, seedBridgeRoute } from "./routes/seed-bridge.js";
 import { registerCsvBodyParser, uploadRoute } from "./routes/upload.js";
@@ -194,6 +195,7 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     authFailures,
   };
   void interop;
+  await app.register(prometheusWriteRoute, interop);
   await app.register(whoamiRoute, { store: deps.store, authFailures });
   if (deps.dashboard) await app.register(dashboardPlugin(deps.dashboard));
   await app.register(opsRoutes, { store: deps.store, metrics });

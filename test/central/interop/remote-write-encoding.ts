@@ -141,12 +141,14 @@ export function snappyEncode(input: Uint8Array): Buffer {
 export function nodeExporterSeries(
   instance: string,
   timestamps: readonly number[],
-  o: { busyPercent?: number; memTotal?: number; memAvailable?: number } = {},
+  o: { busyPercent?: number; memTotal?: number; memAvailable?: number; firstIndex?: number } = {},
 ): SeriesSpec[] {
   const busy = o.busyPercent ?? 20;
+  const first = o.firstIndex ?? 0;
   const series: SeriesSpec[] = [];
+  // Counters at step `first + i`: a later batch goes on where an earlier one stopped.
   const at = (value: (i: number) => number) =>
-    timestamps.map((timestampMs, i) => ({ value: value(i), timestampMs }));
+    timestamps.map((timestampMs, i) => ({ value: value(first + i), timestampMs }));
   const labels = (extra: Record<string, string>) => ({ instance, job: "node", ...extra });
   // Per CPU and step: 10 s in all, busy/10 of it split over user and steal, the rest over idle and iowait.
   const busySeconds = busy / 10;

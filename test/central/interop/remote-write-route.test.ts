@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createRelayToken } from "../../../src/central/auth/tokens.js";
 import { type RunningCentral, startCentral } from "../../../src/central/central-process.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { createAgentToken } from "../../../src/central/http/app.js";
@@ -67,11 +68,22 @@ describe.each(BACKENDS)("POST /api/v1/prometheus/write on $name", ({ skipReason,
     const root = path.join(dir, "received_metrics");
     return existsSync(root) ? readdirSync(root, { recursive: true }).map(String).sort() : [];
   };
+  const firstRawCsv = async (): Promise<string> => {
+    if (t.store.kind === "postgres") {
+      const [raw] = await t.store.rawUploads.page(null, 1);
+      expect(raw).toBeDefined();
+      return Buffer.from(raw!.bytes).toString("utf8");
+    }
+    const files = rawFiles().filter((f) => f.endsWith(".csv"));
+    expect(files.length).toBeGreaterThanOrEqual(1);
+    return readFileSync(path.join(dir, "received_metrics", files[0]!), "utf8");
+  };
   const state = async () => ({
     web01: (await rows(t.store)).length,
     web02: (await rows(t.store, "web-02")).length,
     servers: (await t.store.listServers()).length,
     files: rawFiles().length,
+    rawInDatabase: await t.store.rawUploads.count(),
   });
   const post = (
     body: Uint8Array,
@@ -108,10 +120,8 @@ describe.each(BACKENDS)("POST /api/v1/prometheus/write on $name", ({ skipReason,
       });
       expect(r.cpuPercent).toBeCloseTo(20, 6);
     }
-    // A raw CSV v1 file in received_metrics/, as for an agent's upload.
-    const files = rawFiles().filter((f) => f.endsWith(".csv"));
-    expect(files.length).toBeGreaterThanOrEqual(1);
-    const csv = readFileSync(path.join(dir, "received_metrics", files[0]!), "utf8");
+    // The raw CSV v1 file, as for an agent's upload: in received_metrics/ (SQLite) or the database (PostgreSQL).
+    const csv = await firstRawCsv();
     expect(csv.split("\n")[0]).toMatch(/^timestamp,server,cpu_percent/);
     expect(csv).toContain(",web-01,");
   });
@@ -130,9 +140,16 @@ describe.each(BACKENDS)("POST /api/v1/prometheus/write on $name", ({ skipReason,
     const token = bearer.slice("Bearer ".length);
     const basic = `Basic ${Buffer.from(`prometheus:${token}`).toString("base64")}`;
     const next = [times[2]! + MINUTE];
-    const res = await post(encodeWriteRequest(nodeExporterSeries("web-01:9100", next)), {}, basic);
+    // The counters go on from the third scrape (index 3), so this reading is an interval of its own.
+    const res = await post(
+      encodeWriteRequest(nodeExporterSeries("web-01:9100", next, { firstIndex: 3 })),
+      {},
+      basic,
+    );
     expect(res.status).toBe(204);
-    expect((await rows(t.store)).some((r) => r.timestamp === next[0])).toBe(true);
+    const stored = (await rows(t.store)).filter((r) => r.timestamp === next[0]);
+    expect(stored.map((r) => r.diskMount)).toEqual(["/"]);
+    expect(stored[0]!.cpuPercent).toBeCloseTo(20, 6);
   });
 
   it("answers a metadata-only request (captured from Prometheus 2.42) 204 and stores nothing", async () => {
@@ -236,6 +253,36 @@ describe.each(BACKENDS)("POST /api/v1/prometheus/write on $name", ({ skipReason,
       return { ...s, labels };
     });
     await refused(await post(encodeWriteRequest(unlabelled)), 400, "bad_request", /no 'instance' label/);
+    expect(await state()).toEqual(before);
+  });
+
+  it("lets a relay token write every server its glob allows in one batch, and no other", async () => {
+    const relay = `Bearer ${await createRelayToken(t.store, "prom-fra", "db-*")}`;
+    const two = [times[0]!, times[1]!];
+    const fleet = [...nodeExporterSeries("db-01:9100", two), ...nodeExporterSeries("db-02:9100", two)];
+    expect((await post(encodeWriteRequest(fleet), {}, relay)).status).toBe(204);
+    for (const server of ["db-01", "db-02"]) {
+      expect((await rows(t.store, server)).map((r) => [r.timestamp, r.diskMount])).toEqual([[times[1], "/"]]);
+    }
+    const before = await state();
+    const outside = nodeExporterSeries("web-01:9100", [times[2]! + 9 * MINUTE], { firstIndex: 4 });
+    await refused(await post(encodeWriteRequest(outside), {}, relay), 403, "forbidden_server");
+    expect(await state()).toEqual(before);
+  });
+
+  it("refuses a batch older than the ingest horizon (422) and one without the families a sample needs (400)", async () => {
+    const before = await state();
+    const old = Date.now() - 2 * 365 * 24 * 60 * MINUTE;
+    // A server with no CPU baseline yet (web-01's would make these readings replays, skipped).
+    const web03 = `Bearer ${await createAgentToken(t.store, "web-03")}`;
+    const tooOld = nodeExporterSeries("web-03:9100", [old, old + MINUTE]);
+    await refused(await post(encodeWriteRequest(tooOld), {}, web03), 422, "sample_too_old");
+    // Memory only, two readings: no sample can be made.
+    const later = [times[2]! + 10 * MINUTE, times[2]! + 11 * MINUTE];
+    const memoryOnly = nodeExporterSeries("web-01:9100", later).filter((s) =>
+      s.labels.__name__!.startsWith("node_memory_"),
+    );
+    await refused(await post(encodeWriteRequest(memoryOnly)), 400, "missing_families", /cpu|disk/);
     expect(await state()).toEqual(before);
   });
 });
