@@ -45,17 +45,23 @@ function doubleBits(value: number | { bits: bigint }): number[] {
   return [...b];
 }
 
+/** Appends one by one: a spread into push() overflows the stack for a 200 KB label. */
+function append(out: number[], bytes: readonly number[]): void {
+  for (const b of bytes) out.push(b);
+}
+
 /** A prometheus.WriteRequest; `metadata` adds that many MetricMetadata entries (field 3). */
 export function encodeWriteRequest(series: readonly SeriesSpec[], metadata = 0): Buffer {
   const out: number[] = [];
   for (const s of series) {
     const ts: number[] = [];
     for (const [name, value] of Object.entries(s.labels)) {
-      ts.push(...lengthDelimited(1, [...lengthDelimited(1, text(name)), ...lengthDelimited(2, text(value))]));
+      append(ts, lengthDelimited(1, [...lengthDelimited(1, text(name)), ...lengthDelimited(2, text(value))]));
     }
     for (const sample of s.samples) {
-      ts.push(
-        ...lengthDelimited(2, [
+      append(
+        ts,
+        lengthDelimited(2, [
           ...field(1, 1),
           ...doubleBits(sample.value),
           ...field(2, 0),
@@ -63,12 +69,13 @@ export function encodeWriteRequest(series: readonly SeriesSpec[], metadata = 0):
         ]),
       );
     }
-    out.push(...lengthDelimited(1, ts));
+    append(out, lengthDelimited(1, ts));
   }
   for (let i = 0; i < metadata; i++) {
     // MetricMetadata { type = 1 (enum), metric_family_name = 2, help = 4, unit = 5 }
-    out.push(
-      ...lengthDelimited(3, [
+    append(
+      out,
+      lengthDelimited(3, [
         ...field(1, 0),
         1,
         ...lengthDelimited(2, text(`family_${i}`)),
