@@ -116,6 +116,11 @@ describe("snappy block format", () => {
       [Buffer.from([8, 0, 0x61, 3, 1, 0]), /offset is cut off/],
       // copy past the declared length
       [Buffer.from([3, 0, 0x61, 1 | (7 << 2), 1]), /copy writes past/],
+      // snappy's framed format (stream identifier chunk, then a compressed chunk)
+      [
+        Buffer.from([0xff, 0x06, 0x00, 0x00, 0x73, 0x4e, 0x61, 0x50, 0x70, 0x59, 0x00, 0x05, 0x00, 0x00]),
+        /framed \(stream\) format/,
+      ],
       // fewer bytes than declared
       [Buffer.from([5, 0, 0x61]), /gives 1 bytes, not the 5/],
     ];

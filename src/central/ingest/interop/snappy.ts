@@ -16,6 +16,13 @@ import { InputError } from "../../../errors.js";
 /** Output bytes per input byte an element can give at most (64 from a 3-byte copy), rounded up. */
 const MAX_EXPANSION = 22;
 
+/** The first chunk of snappy's framed format (framing_format.txt): a client that sent that, not a block. */
+const FRAMED_STREAM_IDENTIFIER = [0xff, 0x06, 0x00, 0x00, 0x73, 0x4e, 0x61, 0x50, 0x70, 0x59];
+
+function startsWith(input: Uint8Array, prefix: readonly number[]): boolean {
+  return input.length >= prefix.length && prefix.every((b, i) => input[i] === b);
+}
+
 /** A body that is not valid snappy block data (400, reason bad_body). */
 export function malformedSnappy(detail: string): InputError {
   return new InputError(`body is not valid snappy (block format) data: ${detail}`, { reason: "bad_body" });
@@ -43,6 +50,9 @@ export function snappyDecodedLength(input: Uint8Array): { length: number; preamb
  * Runs in time linear in the output, which the cap bounds.
  */
 export function decodeSnappyBlock(input: Uint8Array, maxBytes: number): Buffer {
+  if (startsWith(input, FRAMED_STREAM_IDENTIFIER)) {
+    throw malformedSnappy("it is the framed (stream) format; remote_write bodies use the block format");
+  }
   const { length, preambleBytes } = snappyDecodedLength(input);
   if (length > maxBytes) {
     throw new InputError(
