@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { InputError } from "../../../errors.js";
 import type { InteropWriter } from "../../ingest/interop/point-group.js";
 import { groupsFromPromSamples } from "../../ingest/interop/prometheus-families.js";
 import { decodeWriteRequest } from "../../ingest/interop/remote-write.js";
@@ -109,7 +108,8 @@ export const prometheusWriteRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: I
           "request body is missing: send a snappy-compressed WriteRequest",
         );
       }
-      const batch = refusalAsHttp(() => decodeWriteRequest(decodeSnappyBlock(compressed, deps.maxBodyBytes)));
+      // A decoder's refusal is an InputError with its status and reason (bad_body 400, too_large 413).
+      const batch = decodeWriteRequest(decodeSnappyBlock(compressed, deps.maxBodyBytes));
       // Metadata-only requests, and batches of stale markers only: nothing to store, and not an error.
       if (batch.samples.length === 0) return reply.code(204).send();
       const { groups, seriesWithoutServer } = groupsFromPromSamples(batch.samples, (labels) =>
@@ -166,15 +166,5 @@ function checkEnvelope(req: FastifyRequest): void {
       "unsupported_encoding",
       `Content-Encoding '${encoding.slice(0, 40)}' is not supported: remote_write bodies are snappy (block format)`,
     );
-  }
-}
-
-/** A decoder's refusal (InputError: bad_body 400, too_large 413) as the API's answer with its reason. */
-function refusalAsHttp<T>(decode: () => T): T {
-  try {
-    return decode();
-  } catch (err) {
-    if (err instanceof InputError) throw new HttpError(err.status, err.reason, err.message);
-    throw err;
   }
 }
