@@ -355,6 +355,7 @@ export const FUZZ_BUDGET = {
   "dashboard.test.ts": { pages: 700, forms: 600, login: 150, next: 30 },
   "headers.test.ts": { headers: 900, targets: 300 },
   "exposition.test.ts": { texts: 600, broken: 300, mutations: 400, sizes: 60 },
+  "remote-write.test.ts": { bytes: 250, mutations: 350, lengths: 200, fields: 250, labels: 150 },
 } as const;
 
 /** Inputs a fuzz file sends in all. */

@@ -21,6 +21,7 @@ import { errorAnswer } from "./error-answer.js";
 import { IngestMetrics } from "./ingest-metrics.js";
 import { DEFAULT_INTEROP_LABELS, type InteropLabels, type InteropRouteDeps } from "./interop-auth.js";
 import { opsRoutes } from "./routes/ops.js";
+import { prometheusWriteRoute } from "./routes/prometheus-write.js";
 import { readRoutes } from "./routes/read.js";
 import { type ScrapeTargetsRouteDeps, scrapeTargetsRoute } from "./routes/scrape-targets.js";
 import { type SeedBridgeSettings, seedBridgeRoute } from "./routes/seed-bridge.js";
@@ -199,12 +200,12 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     maxBodyBytes: deps.maxBodyBytes,
     authFailures,
   };
-  void interop;
   await app.register(scrapeTargetsRoute, {
     store: deps.store,
     authFailures,
     ...(deps.scrape ?? { scraper: { targets: () => [] }, instanceId: "" }),
   });
+  await app.register(prometheusWriteRoute, interop);
   await app.register(whoamiRoute, { store: deps.store, authFailures });
   if (deps.dashboard) await app.register(dashboardPlugin(deps.dashboard));
   await app.register(opsRoutes, { store: deps.store, metrics });

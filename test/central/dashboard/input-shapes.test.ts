@@ -74,6 +74,7 @@ describe("dashboard input the schemas do not describe", () => {
       "/api/v1/agent/whoami",
       "/api/v1/metrics",
       "/api/v1/openapi.json",
+      "/api/v1/prometheus/write",
       "/api/v1/servers",
       "/api/v1/servers/{name}/samples",
       "/assets/{file}",
