@@ -23,4 +23,6 @@ export interface CpuBaseline {
   total: number;
   /** The counters' start when the input says it (OTLP), else null. */
   start: number | null;
+  /** How many counter series the reading summed (CpuCounters.series). */
+  series: number;
 }

@@ -64,6 +64,7 @@ function recordingAccept() {
       servers: [...new Set(groups.map((g) => g.server))],
       primed: 0,
       stale: 0,
+      partial: 0,
       incomplete: [],
       incompleteCount: 0,
     };

@@ -33,7 +33,7 @@ function group(
   return {
     server,
     timestamp: base + minute * 60_000,
-    cpuCounters: { idle, total, start: null },
+    cpuCounters: { idle, total, start: null, series: 16 },
     memory: { totalBytes: 8 * GiB, availableBytes: 6 * GiB },
     disks: [{ mount: "/", fsType: "ext4", totalBytes: 100 * GiB, usedBytes: 40 * GiB, freeBytes: 55 * GiB }],
     ...extra,
@@ -129,6 +129,26 @@ describe.each(backends)("interop sink: $name", (backend) => {
       primed: 1,
       samples: 0,
     });
+  });
+
+  it("leaves out a reading split over two requests instead of comparing part of its CPUs with the whole", async () => {
+    const whole = (minute: number, idle: number, total: number) => group("split-01", minute, idle, total);
+    const part = (minute: number, idle: number, total: number) => {
+      const g = group("split-01", minute, idle, total);
+      return { ...g, cpuCounters: { ...g.cpuCounters!, series: 8 } };
+    };
+    await sink.accept([whole(0, 1000, 2000)], "remote_write", { kind: "scrape" });
+    // Minute 1 arrives in two halves (8 of the 16 series each): neither is counted.
+    const first = await sink.accept([part(1, 520, 1060)], "remote_write", { kind: "scrape" });
+    const second = await sink.accept([part(1, 520, 1060)], "remote_write", { kind: "scrape" });
+    expect([first.partial, second.partial]).toEqual([1, 1]);
+    // Minute 2 is whole again: busy over the two minutes since minute 0 (240 s counted, 60 idle → 75 %).
+    const next = await sink.accept([whole(2, 1060, 2240)], "remote_write", { kind: "scrape" });
+    expect(next).toMatchObject({ samples: 1, primed: 0 });
+    expect((await rowsOf("split-01")).map((r) => [r.cpuPercent, r.intervalSeconds])).toEqual([[75, 120]]);
+    // A baseline that was itself partial is replaced by the next whole reading, as after a reset.
+    await sink.accept([part(10, 10, 20)], "otlp", { kind: "scrape" });
+    expect(await sink.accept([whole(11, 30, 100)], "otlp", { kind: "scrape" })).toMatchObject({ primed: 1 });
   });
 
   it("takes a rate computed by the source without a baseline (Telegraf)", async () => {

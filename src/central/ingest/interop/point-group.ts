@@ -34,6 +34,13 @@ export interface CpuCounters {
   total: number;
   /** The counters' start (OTLP start_time_unix_nano, in ms), when the input says it; null otherwise. */
   start: number | null;
+  /**
+   * How many counter series were summed (CPUs × states). A push input may
+   * split one reading over two requests (Prometheus does when a scrape is
+   * larger than a send): a reading with fewer series than the one before is
+   * partial, and its sums must not be compared with a whole one.
+   */
+  series: number;
 }
 
 export interface PointGroup {

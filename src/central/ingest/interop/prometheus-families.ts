@@ -83,8 +83,8 @@ const DRIVE_LETTER = /^[A-Za-z]:$/;
 interface Accumulator {
   server: string;
   timestamp: number;
-  nodeCpu: { idle: number; total: number } | null;
-  winCpu: { idle: number; cores: Set<string> } | null;
+  nodeCpu: { idle: number; total: number; series: number } | null;
+  winCpu: { idle: number; cores: Set<string>; series: number } | null;
   memTotal: number | null;
   memAvailable: number | null;
   memTotalOld: number | null;
@@ -121,17 +121,19 @@ function addSample(acc: Accumulator, s: PromSample): void {
   const labels = s.labels;
   switch (s.name) {
     case NODE_CPU: {
-      const cpu = acc.nodeCpu ?? { idle: 0, total: 0 };
+      const cpu = acc.nodeCpu ?? { idle: 0, total: 0, series: 0 };
       acc.nodeCpu = cpu;
       cpu.total += s.value;
+      cpu.series++;
       if (labels.mode === "idle" || labels.mode === "iowait") cpu.idle += s.value;
       return;
     }
     case WIN_CPU: {
       if (labels.mode !== "idle") return;
-      const cpu = acc.winCpu ?? { idle: 0, cores: new Set<string>() };
+      const cpu = acc.winCpu ?? { idle: 0, cores: new Set<string>(), series: 0 };
       acc.winCpu = cpu;
       cpu.idle += s.value;
+      cpu.series++;
       cpu.cores.add(labels.core ?? "");
       return;
     }
@@ -186,10 +188,15 @@ function toGroup(acc: Accumulator): PointGroup {
 
   let cpu: CpuCounters | null = null;
   if (acc.nodeCpu !== null) {
-    cpu = { idle: acc.nodeCpu.idle, total: acc.nodeCpu.total, start: null };
+    cpu = { idle: acc.nodeCpu.idle, total: acc.nodeCpu.total, start: null, series: acc.nodeCpu.series };
   } else if (acc.winCpu !== null) {
     const cores = acc.winCpu.cores.size;
-    cpu = { idle: acc.winCpu.idle, total: (acc.timestamp / 1000) * cores, start: null };
+    cpu = {
+      idle: acc.winCpu.idle,
+      total: (acc.timestamp / 1000) * cores,
+      start: null,
+      series: acc.winCpu.series,
+    };
   }
   if (cpu !== null && finiteNonNegative(cpu.idle) && finiteNonNegative(cpu.total) && cpu.idle <= cpu.total) {
     group.cpuCounters = cpu;

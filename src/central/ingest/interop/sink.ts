@@ -21,6 +21,8 @@ export interface InteropBatchResult {
   primed: number;
   /** Groups at or before the server's stored CPU baseline: a replay, already counted. */
   stale: number;
+  /** Groups with fewer CPU series than the reading before: part of a reading split over requests, left out. */
+  partial: number;
   /** Groups that gave no sample because a family was missing, the first 100. */
   incomplete: IncompleteGroup[];
   /** Every group that lacked a family, also those past the first 100. */
@@ -43,6 +45,8 @@ export interface InteropSinkOptions {
 }
 
 const MAX_INCOMPLETE_KEPT = 100;
+/** A reading with fewer CPU series than the stored one is taken as partial for this long, then as CPUs gone. */
+const PARTIAL_READING_MAX_GAP_MS = 15 * 60_000;
 const FORBIDDEN = { status: 403, reason: "forbidden_server" } as const;
 
 /**
@@ -91,6 +95,7 @@ export class InteropSink {
       servers: [],
       primed: 0,
       stale: 0,
+      partial: 0,
       incomplete: [],
       incompleteCount: 0,
     };
@@ -103,7 +108,13 @@ export class InteropSink {
       files.set(server, new TextEncoder().encode(serializeMetricsCsv(rows.rows)));
       result.rows += rows.rows.length;
     }
-    if (files.size === 0 && result.incompleteCount > 0 && result.primed === 0 && result.stale === 0) {
+    if (
+      files.size === 0 &&
+      result.incompleteCount > 0 &&
+      result.primed === 0 &&
+      result.stale === 0 &&
+      result.partial === 0
+    ) {
       throw missingFamilies(result.incomplete, result.incompleteCount);
     }
     // Every file is checked before any is stored: one server's refusal stores nothing of the batch.
@@ -210,7 +221,19 @@ function rowsOf(
         result.stale++;
         continue;
       }
-      cpu = previous === null ? null : busyBetween(previous, reading);
+      if (
+        previous !== null &&
+        reading.series < previous.series &&
+        g.timestamp - previous.timestamp < PARTIAL_READING_MAX_GAP_MS
+      ) {
+        // Part of a reading split over two requests: its sums cover some CPUs only. Neither counted nor
+        // kept, so the next whole reading is compared with the last whole one (a longer interval).
+        result.partial++;
+        continue;
+      }
+      // More series than before (the stored reading was partial, or CPUs were added) or fewer for long
+      // (CPUs removed): a new baseline, as a reset.
+      cpu = previous === null || reading.series !== previous.series ? null : busyBetween(previous, reading);
       if (cpu === null) result.primed++;
       previous = reading;
       moved = true;

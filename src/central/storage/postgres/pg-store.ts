@@ -102,7 +102,7 @@ export const PG_METRICS_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX relay_tokens_name ON relay_tokens (name);
       CREATE TABLE cpu_baselines (
         source TEXT NOT NULL, server TEXT NOT NULL, ts BIGINT NOT NULL,
-        idle DOUBLE PRECISION NOT NULL, total DOUBLE PRECISION NOT NULL, start BIGINT,
+        idle DOUBLE PRECISION NOT NULL, total DOUBLE PRECISION NOT NULL, start BIGINT, series INTEGER NOT NULL,
         PRIMARY KEY (source, server)
       );
     `,

@@ -7,6 +7,7 @@ interface BaselineRow {
   idle: number;
   total: number;
   start: number | null;
+  series: number;
 }
 
 /** CPU baselines on SQLite (table created by the metrics migrations, ./schema.ts). */
@@ -30,8 +31,15 @@ export class SqliteCpuBaselineStore implements CpuBaselineStore {
     const { get } = this.st();
     for (const server of new Set(servers)) {
       const r = get.get(source, server) as BaselineRow | undefined;
-      if (r !== undefined)
-        found.set(server, { timestamp: r.ts, idle: r.idle, total: r.total, start: r.start });
+      if (r !== undefined) {
+        found.set(server, {
+          timestamp: r.ts,
+          idle: r.idle,
+          total: r.total,
+          start: r.start,
+          series: r.series,
+        });
+      }
     }
     return found;
   }
@@ -39,7 +47,9 @@ export class SqliteCpuBaselineStore implements CpuBaselineStore {
   async advance(source: string, baselines: ReadonlyMap<string, CpuBaseline>): Promise<void> {
     const { upsert } = this.st();
     this.db.transaction(() => {
-      for (const [server, b] of baselines) upsert.run(source, server, b.timestamp, b.idle, b.total, b.start);
+      for (const [server, b] of baselines) {
+        upsert.run(source, server, b.timestamp, b.idle, b.total, b.start, b.series);
+      }
     })();
   }
 }
@@ -47,12 +57,12 @@ export class SqliteCpuBaselineStore implements CpuBaselineStore {
 function prepare(db: Database.Database) {
   return {
     get: db.prepare(
-      "SELECT server, ts, idle, total, start FROM cpu_baselines WHERE source = ? AND server = ?",
+      "SELECT server, ts, idle, total, start, series FROM cpu_baselines WHERE source = ? AND server = ?",
     ),
     upsert: db.prepare(
-      `INSERT INTO cpu_baselines (source, server, ts, idle, total, start) VALUES (?, ?, ?, ?, ?, ?)
+      `INSERT INTO cpu_baselines (source, server, ts, idle, total, start, series) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (source, server) DO UPDATE SET ts = excluded.ts, idle = excluded.idle,
-         total = excluded.total, start = excluded.start
+         total = excluded.total, start = excluded.start, series = excluded.series
        WHERE excluded.ts > cpu_baselines.ts`,
     ),
   };

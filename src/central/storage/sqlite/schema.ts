@@ -121,6 +121,7 @@ export const METRICS_MIGRATIONS: readonly Migration[] = [
         idle REAL NOT NULL,
         total REAL NOT NULL,
         start INTEGER,
+        series INTEGER NOT NULL,
         PRIMARY KEY (source, server)
       ) WITHOUT ROWID;
     `,
