@@ -13,7 +13,8 @@
  * (default postgres://postgres@127.0.0.1:5432/postgres, in a throwaway
  * schema dropped at the end), printed next to SQLite with ratios; then the
  * bulk-insert methods (./pg-bulk.ts) and `central import` on both backends
- * (./import-compare.ts). BENCH_PG=0 leaves PostgreSQL out.
+ * (./import-compare.ts). BENCH_PG=0 leaves PostgreSQL out. Last, the
+ * foreign push inputs against CSV v1 (./push-inputs.ts; BENCH_PUSH=0 leaves them out).
  *
  * Env: BENCH_FLEET_FILES (10000), BENCH_BACKLOG_FILES (100), BENCH_WORK_DIR, BENCH_KEEP, BENCH_FLEET_CONCURRENCY (32),
  * BENCH_SYNC_MODES (NORMAL,FULL), BENCH_FROM_SOURCE=1 (run the central through tsx instead of a build), BENCH_CPU_PROF (directory for a CPU profile of the central),
@@ -35,6 +36,7 @@ import { parseMetricsCsv, parseMetricsCsvGeneral } from "../../src/protocol/inde
 import { compareImport, pgUrlWithSchema } from "./import-compare.js";
 import type { LoadResult, LoadSpec } from "./load-client.js";
 import { DEFAULT_BENCH_PG_URL, measureBulkMethods } from "./pg-bulk.js";
+import { measurePushInputs, pushInputsTable } from "./push-inputs.js";
 import {
   BACKLOG_SAMPLES,
   BACKLOG_START,
@@ -576,6 +578,7 @@ async function main() {
         `event-loop lag gauge max ${fmt(Math.max(...soak.lagMaxMs), 0)} ms (per 5 s: ${soak.lagMaxMs.map((v) => fmt(v)).join(" ")})\n`,
     );
   }
+  if (process.env.BENCH_PUSH !== "0") process.stdout.write(pushInputsTable(await measurePushInputs()));
   process.stdout.write(
     `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), Node ${process.version}, load average at the end ${os
       .loadavg()

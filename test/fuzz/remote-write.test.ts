@@ -21,7 +21,7 @@ import {
   STALE_NAN_BITS,
   snappyEncode,
   varint,
-} from "../central/interop/remote-write-encoding.js";
+} from "../helpers/remote-write-encoding.js";
 import { REPO_ROOT } from "../helpers/cli.js";
 import { hostileString } from "./arbitraries.js";
 import { type FuzzCentral, startFuzzCentral } from "./central.js";

@@ -12,7 +12,7 @@ import {
   lengthDelimited,
   STALE_NAN_BITS,
   varint,
-} from "./remote-write-encoding.js";
+} from "../../helpers/remote-write-encoding.js";
 
 const MIB = 2 ** 20;
 

@@ -22,7 +22,7 @@ import {
   STALE_NAN_BITS,
   snappyEncode,
   varint,
-} from "./remote-write-encoding.js";
+} from "../../helpers/remote-write-encoding.js";
 
 const BACKENDS = await storeBackends();
 const MAX_BODY_BYTES = 256 * 1024;

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { decodeSnappyBlock, snappyDecodedLength } from "../../../src/central/ingest/interop/snappy.js";
 import { InputError } from "../../../src/errors.js";
-import { snappyEncode, varint } from "./remote-write-encoding.js";
+import { snappyEncode, varint } from "../../helpers/remote-write-encoding.js";
 
 const MIB = 2 ** 20;
 
