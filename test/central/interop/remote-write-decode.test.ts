@@ -277,7 +277,7 @@ describe("prometheus.WriteRequest", () => {
   /*
    * Captured from /usr/bin/prometheus 2.42 scraping /usr/bin/prometheus-node-exporter
    * 1.5.0 (target 127.0.0.1:19200) every 2 s, remote_write with the keep-list of
-   * docs/integrations-remote-write.md: the first request (one scrape, 21 series)
+   * docs/integrations.md, "Prometheus remote_write": the first request (one scrape, 21 series)
    * and a metadata-only request (no series).
    */
   it("decodes a body captured from the real Prometheus 2.42 (test/fixtures/interop/remote-write-2.42.bin)", () => {

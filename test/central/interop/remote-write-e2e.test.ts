@@ -2,7 +2,7 @@
  * End to end with the real programs: /usr/bin/prometheus-node-exporter
  * (1.5.0) on a loopback port, /usr/bin/prometheus (2.42) scraping it every
  * 2 s and sending remote_write (with the keep-list and queue_config of
- * docs/integrations-remote-write.md) to a real `central serve` with a relay
+ * docs/integrations.md, "Prometheus remote_write") to a real `central serve` with a relay
  * token made by the CLI; then `report build` names the server with today's
  * figures, which are this machine's own (memory total from /proc/meminfo,
  * the root filesystem's size from statfs).
@@ -26,7 +26,7 @@ import { freePort } from "../../helpers/net.js";
 import { requireProgram } from "../../helpers/programs.js";
 
 const SERVER = "e2e-node-01";
-/** The families srvutil reads from node_exporter (docs/integrations-remote-write.md's keep-list). */
+/** The families srvutil reads from node_exporter (docs/integrations.md, "Prometheus remote_write"'s keep-list). */
 const KEEP =
   "node_cpu_seconds_total|node_memory_MemTotal_bytes|node_memory_MemAvailable_bytes|node_filesystem_(size|free|avail)_bytes";
 
