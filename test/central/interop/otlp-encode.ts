@@ -11,8 +11,12 @@ export const OTLP_FIXTURE = path.join(import.meta.dirname, "../../fixtures/inter
 
 type Json = Record<string, unknown>;
 
-/** The hostmetrics fixture with every time moved so that its latest point (the last cycle's group time) is `lastCycleMs`. */
-export function hostmetricsFixture(lastCycleMs: number): Json {
+/**
+ * The hostmetrics fixture with every time moved so that its latest point (the
+ * last cycle's group time) is `lastCycleMs`; with `bootMs`, every start time
+ * is that instant (one boot across several calls: no reset between them).
+ */
+export function hostmetricsFixture(lastCycleMs: number, bootMs?: number): Json {
   const fixture = JSON.parse(readFileSync(OTLP_FIXTURE, "utf8")) as Json;
   let latest = 0n;
   walkPoints(fixture, (p) => {
@@ -23,6 +27,9 @@ export function hostmetricsFixture(lastCycleMs: number): Json {
   walkPoints(fixture, (p) => {
     for (const key of ["timeUnixNano", "startTimeUnixNano"]) {
       if (typeof p[key] === "string") p[key] = String(BigInt(p[key] as string) + shift);
+    }
+    if (bootMs !== undefined && p.startTimeUnixNano !== undefined) {
+      p.startTimeUnixNano = String(BigInt(bootMs) * 1_000_000n);
     }
   });
   return fixture;
