@@ -5,6 +5,7 @@
  * decompression; families missing.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRelayToken } from "../../../src/central/auth/tokens.js";
 import { createAgentToken } from "../../../src/central/http/app.js";
 import { asString, asVarint, wireFields } from "../../../src/central/ingest/interop/otlp-wire.js";
 import { type FuzzCentral, startFuzzCentral } from "../../fuzz/central.js";
@@ -178,6 +179,28 @@ describe("POST /v1/metrics (OTLP/HTTP)", () => {
     );
     const rows = await samplesOf(c, "otel-web-01");
     expect(rows.filter((r) => r.timestamp === lastCycle + 360_000)).toHaveLength(2);
+  });
+
+  it("a relay token writes every server its glob allows; one server outside it refuses the whole batch", async () => {
+    const relay = await createRelayToken(c.store, "collector", "otel-fleet-*");
+    const fleet = (hosts: string[]) => ({
+      resourceMetrics: hosts.flatMap(
+        (h) => withHost(hostmetricsFixture(lastCycle, boot), h).resourceMetrics as Json[],
+      ),
+    });
+    const before = await c.stored();
+    const outside = await send(otlpJsonToProtobuf(fleet(["otel-fleet-a", "web-02"])), PROTOBUF, relay);
+    expect(outside.status).toBe(403);
+    expect(rpcStatus(outside.body)).toMatchObject({ code: 7n, message: expect.stringMatching(/web-02/) });
+    expect(await c.stored()).toEqual(before);
+    const basic = `Basic ${Buffer.from(`otelcol:${relay}`).toString("base64")}`;
+    const res = await post(c, "/v1/metrics", otlpJsonToProtobuf(fleet(["otel-fleet-a", "otel-fleet-b"])), {
+      authorization: basic,
+      "content-type": PROTOBUF,
+    });
+    expect(res.status).toBe(200);
+    expect((await samplesOf(c, "otel-fleet-a")).map((r) => r.diskMount)).toEqual(["/", "/boot/efi"]);
+    expect((await samplesOf(c, "otel-fleet-b")).map((r) => r.diskMount)).toEqual(["/", "/boot/efi"]);
   });
 
   it("415 for another media type, 401 without a token", async () => {
