@@ -13,6 +13,8 @@ import {
   collectdToPointGroups,
   mountOfDfInstance,
 } from "../../../src/central/ingest/interop/collectd.js";
+import { PSEUDO_FS_TYPES } from "../../../src/protocol/filesystems.js";
+import { REPO_ROOT } from "../../helpers/cli.js";
 
 const FIXTURE = path.join(import.meta.dirname, "../../fixtures/interop/collectd-5.12.json");
 type ValueList = Record<string, unknown> & { plugin: string; time: number; type_instance: string };
@@ -153,5 +155,11 @@ describe("collectd write_http JSON to PointGroups", () => {
     ],
   ])("refuses %s", (_, body) => {
     expect(() => collectdToPointGroups(body)).toThrow(CollectdFormatError);
+  });
+
+  it("docs/integrations-push.md's collectd.conf ignores exactly the agent's pseudo filesystems", () => {
+    const doc = readFileSync(path.join(REPO_ROOT, "docs/integrations-push.md"), "utf8");
+    const ignored = [...doc.matchAll(/^\s*FSType "([^"]+)"$/gm)].map((m) => m[1]);
+    expect(ignored.sort()).toEqual([...PSEUDO_FS_TYPES].sort());
   });
 });
