@@ -4,11 +4,12 @@
  * replays; refusals that store nothing; partial_success; the body cap after
  * decompression; families missing.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createRelayToken } from "../../../src/central/auth/tokens.js";
 import { createAgentToken } from "../../../src/central/http/app.js";
 import { asString, asVarint, wireFields } from "../../../src/central/ingest/interop/otlp-wire.js";
 import { type FuzzCentral, startFuzzCentral } from "../../fuzz/central.js";
+import { findTestPostgres } from "../../helpers/postgres.js";
 import { hostmetricsFixture, otlpJsonToProtobuf } from "./otlp-encode.js";
 import { gzipBomb, post, samplesOf } from "./push-harness.js";
 
@@ -57,7 +58,9 @@ function rpcStatus(body: Buffer): { code: bigint; message: string } {
   };
 }
 
-describe("POST /v1/metrics (OTLP/HTTP)", () => {
+const PG = await findTestPostgres();
+
+describe.each(["sqlite", "postgres"] as const)("POST /v1/metrics (OTLP/HTTP) on %s", (backend) => {
   let c: FuzzCentral;
   let token: string;
   // Every batch lies in the past: the last one ends 6 minutes after this.
@@ -65,8 +68,14 @@ describe("POST /v1/metrics (OTLP/HTTP)", () => {
   const boot = lastCycle - 86_400_000;
 
   beforeAll(async () => {
-    c = await startFuzzCentral({ kind: "sqlite" }, { SRVUTIL_MAX_BODY_BYTES: String(MAX_BODY) });
+    if (backend === "postgres" && PG.url === undefined) return;
+    const where =
+      backend === "sqlite" ? { kind: "sqlite" as const } : { kind: "postgres" as const, url: PG.url! };
+    c = await startFuzzCentral(where, { SRVUTIL_MAX_BODY_BYTES: String(MAX_BODY) });
     token = await createAgentToken(c.store, "otel-web-01");
+  });
+  beforeEach((ctx) => {
+    if (backend === "postgres" && PG.url === undefined) ctx.skip(PG.skipReason);
   });
   afterAll(async () => {
     await c?.close();
