@@ -12,11 +12,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAgentToken } from "../../../src/central/http/app.js";
 import { type FuzzCentral, startFuzzCentral } from "../../fuzz/central.js";
-import { runCli } from "../../helpers/cli.js";
-import { isoWeekAgo } from "../../helpers/clock.js";
 import { requireProgram } from "../../helpers/programs.js";
 import { COLLECTD_BIN, collectdConf } from "./collectd-conf.js";
-import { samplesOf } from "./push-harness.js";
+import { samplesOf, todayInReport } from "./push-harness.js";
 
 const SERVER = "collectd-real-01";
 
@@ -87,28 +85,8 @@ describe("the real collectd → POST /api/v1/collectd → report", () => {
     }
     expect(output).not.toMatch(/write_http plugin: curl_easy_perform failed|Server response \(4\d\d\)/);
 
-    const week = isoWeekAgo(0);
-    const build = await runCli(["report", "build", "--week", week, "--format", "json", "--out", "-"], {
-      ...process.env,
-      SRVUTIL_DATA_DIR: c.dir,
-      SRVUTIL_REPORT_TZ: "UTC",
-    });
-    expect(build.code, build.stderr).toBe(0);
-    const report = JSON.parse(build.stdout) as {
-      servers: {
-        server: string;
-        days: {
-          date: string;
-          samples: number;
-          cpu: { avg: number | null };
-          memory: { total_bytes: number };
-          disks: { mount: string; total_bytes: number }[];
-        }[];
-      }[];
-    };
-    const server = report.servers.find((s) => s.server === SERVER);
-    expect(server, `report servers: ${report.servers.map((s) => s.server).join(", ")}`).toBeDefined();
-    const today = server!.days.find((d) => d.date === new Date().toISOString().slice(0, 10))!;
+    const today = (await todayInReport(c, SERVER))!;
+    expect(today, "the report names the server today").toBeDefined();
     expect(today.samples).toBeGreaterThanOrEqual(3);
     expect(today.cpu.avg).not.toBeNull();
     expect(Math.abs(today.memory.total_bytes - os.totalmem()) / os.totalmem()).toBeLessThan(0.01);

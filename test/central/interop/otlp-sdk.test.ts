@@ -22,7 +22,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAgentToken } from "../../../src/central/http/app.js";
 import { type FuzzCentral, startFuzzCentral } from "../../fuzz/central.js";
-import { samplesOf } from "./push-harness.js";
+import { samplesOf, todayInReport } from "./push-harness.js";
 
 /** /proc/stat's per-CPU columns in the hostmetrics receiver's state names (USER_HZ ticks). */
 const CPU_STATES = ["user", "nice", "system", "idle", "wait", "interrupt", "softirq", "steal"] as const;
@@ -103,7 +103,7 @@ describe("the OpenTelemetry JS SDK → POST /v1/metrics", () => {
   let c: FuzzCentral;
 
   beforeAll(async () => {
-    c = await startFuzzCentral({ kind: "sqlite" });
+    c = await startFuzzCentral({ kind: "sqlite" }, { SRVUTIL_REPORT_TZ: "UTC" });
   });
   afterAll(async () => {
     await c?.close();
@@ -160,5 +160,19 @@ describe("the OpenTelemetry JS SDK → POST /v1/metrics", () => {
     });
     await runExporter("otel-sdk-json", exporter);
     expectThisMachine(await samplesOf(c, "otel-sdk-json"));
+  }, 60_000);
+
+  it("the weekly report names both servers with today's figures", async () => {
+    const root = statfsSync("/");
+    for (const server of ["otel-sdk-proto", "otel-sdk-json"]) {
+      const today = await todayInReport(c, server);
+      expect(today, `${server} today in the report`).toBeDefined();
+      expect(today!.samples).toBeGreaterThanOrEqual(3);
+      expect(today!.cpu.avg).not.toBeNull();
+      expect(Math.abs(today!.memory.total_bytes - os.totalmem()) / os.totalmem()).toBeLessThan(0.01);
+      expect(today!.disks).toEqual([
+        expect.objectContaining({ mount: "/", total_bytes: root.blocks * root.bsize }),
+      ]);
+    }
   }, 60_000);
 });

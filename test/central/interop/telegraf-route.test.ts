@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAgentToken } from "../../../src/central/http/app.js";
 import { type FuzzCentral, startFuzzCentral } from "../../fuzz/central.js";
-import { gzipBomb, post, samplesOf } from "./push-harness.js";
+import { gzipBomb, post, samplesOf, todayInReport } from "./push-harness.js";
 import { telegrafBatch } from "./telegraf-payload.js";
 
 const MAX_BODY = 1024 * 1024;
@@ -18,7 +18,10 @@ describe("POST /api/v1/telegraf", () => {
   const seconds = Math.floor((Date.now() - 30 * 60_000) / 1000);
 
   beforeAll(async () => {
-    c = await startFuzzCentral({ kind: "sqlite" }, { SRVUTIL_MAX_BODY_BYTES: String(MAX_BODY) });
+    c = await startFuzzCentral(
+      { kind: "sqlite" },
+      { SRVUTIL_MAX_BODY_BYTES: String(MAX_BODY), SRVUTIL_REPORT_TZ: "UTC" },
+    );
     token = await createAgentToken(c.store, "tg-01");
   });
   afterAll(async () => {
@@ -100,4 +103,16 @@ describe("POST /api/v1/telegraf", () => {
     expect(res.status).toBe(415);
     expect(JSON.parse(res.body.toString()).error).toMatch(/text\/plain or application\/json/);
   });
+
+  it("the weekly report names the server with today's figures", async () => {
+    const now = Math.floor(Date.now() / 1000) - 120;
+    expect((await send(JSON.stringify(telegrafBatch("tg-01", now)))).status).toBe(200);
+    const today = await todayInReport(c, "tg-01");
+    expect(today, "tg-01 today in the report").toBeDefined();
+    expect(today!.cpu.avg).toBe(25);
+    expect(today!.memory.total_bytes).toBe(8e9);
+    expect(today!.disks).toEqual([
+      expect.objectContaining({ mount: "/", total_bytes: 100e9, used_bytes: 25e9, free_bytes: 70e9 }),
+    ]);
+  }, 30_000);
 });
