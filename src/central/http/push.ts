@@ -173,7 +173,7 @@ export function asPushError(
 /** The 200 answer of the Telegraf and collectd routes: what the batch came to (InteropBatchResult). */
 export const pushResultSchema = {
   type: "object",
-  required: ["samples", "rows", "inserted", "servers", "primed", "incomplete"],
+  required: ["samples", "rows", "inserted", "servers", "primed", "stale", "incomplete", "incompleteCount"],
   additionalProperties: false,
   properties: {
     samples: {
@@ -186,6 +186,14 @@ export const pushResultSchema = {
     primed: {
       type: "integer",
       description: "Instants whose CPU counters only primed the baseline (a server's first)",
+    },
+    stale: {
+      type: "integer",
+      description: "Instants at or before the server's stored CPU baseline: a replay, counted before",
+    },
+    incompleteCount: {
+      type: "integer",
+      description: "Every instant that lacked a family, past the first 100 too",
     },
     incomplete: {
       type: "array",

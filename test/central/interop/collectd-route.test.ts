@@ -50,7 +50,7 @@ describe("POST /api/v1/collectd", () => {
     const res = await send(JSON.stringify(realBody(start)), true);
     expect(res.status).toBe(200);
     const result = JSON.parse(res.body.toString()) as { samples: number; primed: number; servers: string[] };
-    expect(result).toMatchObject({ servers: ["collectd-web-01"], primed: 1 });
+    expect(result).toMatchObject({ servers: ["collectd-web-01"], primed: 1, stale: 0, incompleteCount: 2 });
     const rows = await samplesOf(c, "collectd-web-01");
     const third = rows.find((r) => r.diskMount === "/" && r.timestamp === (start + 3.96) * 1000)!;
     // The fixture's third cycle (3.96 s after its first value): memory and df as collectd read them.
