@@ -5,8 +5,8 @@
  * the media type check, and the JSON summary of a stored batch.
  */
 import type { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { gunzipCapped } from "../ingest/gunzip.js";
 import type { InteropWriter } from "../ingest/interop/point-group.js";
 import { contentEncoding, tooLarge } from "./body.js";
 import { errorAnswer } from "./error-answer.js";
@@ -61,8 +61,8 @@ export function requireBody(body: unknown, what: string): Buffer {
 /**
  * Reads a push body into one Buffer: at most `maxBytes` on the wire, and at
  * most `maxBytes` after decompression (a gzip bomb stops at the cap). Unlike
- * the CSV reader it does not watch a first line: these bodies are JSON or
- * protobuf, often one long line.
+ * readCappedBody it does not watch a CSV header line: these bodies are JSON
+ * or protobuf, often one long line.
  */
 export async function readPushBody(
   stream: Readable,
@@ -70,7 +70,7 @@ export async function readPushBody(
   maxBytes: number,
 ): Promise<Buffer> {
   const raw = await collect(stream, maxBytes);
-  return encoding === "gzip" ? gunzipCapped(raw, maxBytes) : raw;
+  return encoding === "gzip" ? gunzipCapped(raw, maxBytes, { watchCsvHeader: false }) : raw;
 }
 
 function collect(stream: Readable, maxBytes: number): Promise<Buffer> {
@@ -102,37 +102,6 @@ function collect(stream: Readable, maxBytes: number): Promise<Buffer> {
       if (!stream.readableEnded)
         finish(new HttpError(400, "bad_body", "could not read the body: it ended early"));
     });
-  });
-}
-
-function gunzipCapped(compressed: Buffer, maxBytes: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const gunzip = createGunzip();
-    const chunks: Buffer[] = [];
-    let total = 0;
-    let done = false;
-    gunzip.on("data", (chunk: Buffer) => {
-      if (done) return;
-      total += chunk.length;
-      if (total > maxBytes) {
-        done = true;
-        gunzip.destroy();
-        reject(tooLarge(maxBytes, "decompressed body"));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    gunzip.on("error", (err) => {
-      if (done) return;
-      done = true;
-      reject(new HttpError(400, "bad_gzip", `body is not valid gzip data: ${err.message}`));
-    });
-    gunzip.on("end", () => {
-      if (done) return;
-      done = true;
-      resolve(Buffer.concat(chunks, total));
-    });
-    gunzip.end(compressed);
   });
 }
 
