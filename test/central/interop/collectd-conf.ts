@@ -38,14 +38,16 @@ ${fsTypes}
   IgnoreSelected true
 </Plugin>
 
-LoadPlugin write_http
+<LoadPlugin write_http>
+  FlushInterval ${options.intervalSeconds}
+</LoadPlugin>
 <Plugin write_http>
   <Node "srvutil">
     URL "${options.url}"
     Format "JSON"
     Header "Authorization: Bearer ${options.token}"
     StoreRates false
-    BufferSize ${options.bufferSize ?? 65536}
+    BufferSize ${options.bufferSize ?? 1048576}
   </Node>
 </Plugin>
 `;
