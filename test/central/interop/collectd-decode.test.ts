@@ -36,8 +36,8 @@ describe("collectd write_http JSON to PointGroups", () => {
       [true, true, 0],
     ]);
     const second = groups[1]!;
-    // Jiffies of cpu 0 and 1: idle + wait against every state; start = the 16 series summed.
-    expect(second.cpuCounters).toEqual({ idle: 44532, total: 207058, start: 16 });
+    // Jiffies of cpu 0 and 1: idle + wait against every state; 16 series (2 CPUs × 8 states) summed.
+    expect(second.cpuCounters).toEqual({ idle: 44532, total: 207058, start: null, series: 16 });
     // total = the six type_instances; available = free + buffered + cached + slab_recl.
     expect(second.memory).toEqual({ totalBytes: 25276157952, availableBytes: 23520096256 });
     expect(second.disks).toEqual([

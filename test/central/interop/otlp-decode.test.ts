@@ -46,11 +46,12 @@ describe("OTLP hostmetrics shape to PointGroups", () => {
       ["otel-web-01", LAST],
     ]);
     const [first, second] = batch.groups;
-    // cpu0 + cpu1: idle = idle + wait; total = every state (steal included).
+    // cpu0 + cpu1: idle = idle + wait; total = every state (steal included); 2 CPUs × 8 states summed.
     expect(first!.cpuCounters).toEqual({
       idle: 16190,
       total: 18700.75,
       start: LAST - 60_000 - 86_400_000 - 7,
+      series: 16,
     });
     expect(second!.cpuCounters!.total - first!.cpuCounters!.total).toBeCloseTo(120, 6);
     expect(second!.cpuCounters!.idle - first!.cpuCounters!.idle).toBeCloseTo(80, 6);

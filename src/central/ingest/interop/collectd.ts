@@ -29,9 +29,9 @@
  * write_http flushes when its buffer is full, so one reading cycle may be
  * split over two bodies: a cycle of a body whose CPU or memory values are
  * fewer than that body's fullest cycle of the same host lacks that family
- * (no sample is made of it), and CpuCounters.start carries the count of CPU
- * series summed, so a cycle summing other CPUs than the one before is a
- * reset rather than a wrong busy %.
+ * (no sample is made of it), and CpuCounters.series carries the count of CPU
+ * series summed, so the sink leaves out a cycle split over two bodies
+ * rather than compare its partial sums with a whole one.
  */
 import { splitIntoCycles } from "./instants.js";
 import type { DiskPoint, PointGroup } from "./point-group.js";
@@ -95,7 +95,7 @@ function pointGroup(
       total += r.value;
       if (r.typeInstance === "idle" || r.typeInstance === "wait") idle += r.value;
     }
-    group.cpuCounters = { idle, total, start: cpu.length };
+    group.cpuCounters = { idle, total, start: null, series: cpu.length };
   }
   const percent = latestBy(
     readings.filter((r) => r.plugin === "cpu" && r.type === "percent"),

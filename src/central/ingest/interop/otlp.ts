@@ -155,7 +155,7 @@ function cpuOf(cpu: readonly Reading[], group: PointGroup): void {
     }
     return;
   }
-  group.cpuCounters = { idle, total, start: start > 0 ? start : null };
+  group.cpuCounters = { idle, total, start: start > 0 ? start : null, series: cpu.length };
 }
 
 function memoryOf(
