@@ -76,6 +76,7 @@ describe("dashboard input the schemas do not describe", () => {
       "/api/v1/metrics",
       "/api/v1/openapi.json",
       "/api/v1/prometheus/write",
+      "/api/v1/scrape/targets",
       "/api/v1/servers",
       "/api/v1/servers/{name}/samples",
       "/api/v1/telegraf",
