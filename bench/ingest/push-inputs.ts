@@ -25,11 +25,13 @@ import { fileURLToPath } from "node:url";
 import { createAgentToken, createRelayToken } from "../../src/central/auth/tokens.js";
 import { openStorage } from "../../src/central/storage/open.js";
 import { type MetricRow, serializeMetricsCsv } from "../../src/protocol/index.js";
+import { otlpJsonToProtobuf } from "../../test/helpers/otlp-encoding.js";
 import {
   encodeWriteRequest,
   nodeExporterSeries,
   snappyEncode,
 } from "../../test/helpers/remote-write-encoding.js";
+import { collectdBody, otlpRequest, telegrafMetrics } from "./push-bodies.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SECONDS = Number(process.env.BENCH_PUSH_SECONDS ?? 6);
@@ -98,8 +100,70 @@ const remoteWrite: PushInput = {
   },
 };
 
+const otlpProtobuf: PushInput = {
+  name: "OTLP/HTTP protobuf (hostmetrics shape)",
+  perRequest: FLEET,
+  request(servers, t, step) {
+    return {
+      path: "/v1/metrics",
+      init: {
+        method: "POST",
+        headers: { "content-type": "application/x-protobuf", authorization: `Bearer ${relayToken}` },
+        body: otlpJsonToProtobuf(otlpRequest(servers, t, step)),
+      },
+    };
+  },
+};
+
+const otlpJson: PushInput = {
+  name: "OTLP/HTTP JSON (hostmetrics shape)",
+  perRequest: FLEET,
+  request(servers, t, step) {
+    return {
+      path: "/v1/metrics",
+      init: {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${relayToken}` },
+        body: JSON.stringify(otlpRequest(servers, t, step)),
+      },
+    };
+  },
+};
+
+const telegraf: PushInput = {
+  name: "Telegraf outputs.http json (cpu, mem, disk)",
+  perRequest: FLEET,
+  request(servers, t, step) {
+    const metrics = telegrafMetrics(servers, t, step);
+    return {
+      path: "/api/v1/telegraf",
+      init: {
+        method: "POST",
+        headers: { "content-type": "text/plain; charset=utf-8", authorization: `Bearer ${relayToken}` },
+        body: JSON.stringify({ metrics }),
+      },
+    };
+  },
+};
+
+const collectd: PushInput = {
+  name: "collectd write_http JSON (cpu, memory, df)",
+  perRequest: FLEET,
+  request(servers, t, step) {
+    const body = collectdBody(servers, t, step);
+    return {
+      path: "/api/v1/collectd",
+      init: {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${relayToken}` },
+        body: JSON.stringify(body),
+      },
+    };
+  },
+};
+
 /** The inputs measured; each foreign input adds itself here. */
-export const PUSH_INPUTS: PushInput[] = [csvV1, remoteWrite];
+export const PUSH_INPUTS: PushInput[] = [csvV1, remoteWrite, otlpProtobuf, otlpJson, telegraf, collectd];
 
 let relayToken = "";
 const agentTokens = new Map<string, string>();

@@ -356,6 +356,7 @@ export const FUZZ_BUDGET = {
   "headers.test.ts": { headers: 900, targets: 300 },
   "exposition.test.ts": { texts: 600, broken: 300, mutations: 400, sizes: 60 },
   "remote-write.test.ts": { bytes: 250, mutations: 350, lengths: 200, fields: 250, labels: 150 },
+  "otlp.test.ts": { otlpProtobuf: 1_100, otlpJson: 1_000, telegraf: 1_000, collectd: 1_000, envelopes: 500 },
 } as const;
 
 /** Inputs a fuzz file sends in all. */

@@ -20,11 +20,14 @@ import { dashboardPlugin } from "./dashboard/plugin.js";
 import { errorAnswer } from "./error-answer.js";
 import { IngestMetrics } from "./ingest-metrics.js";
 import { DEFAULT_INTEROP_LABELS, type InteropLabels, type InteropRouteDeps } from "./interop-auth.js";
+import { collectdRoute } from "./routes/collectd.js";
 import { opsRoutes } from "./routes/ops.js";
+import { otlpRoute } from "./routes/otlp.js";
 import { prometheusWriteRoute } from "./routes/prometheus-write.js";
 import { readRoutes } from "./routes/read.js";
 import { type ScrapeTargetsRouteDeps, scrapeTargetsRoute } from "./routes/scrape-targets.js";
 import { type SeedBridgeSettings, seedBridgeRoute } from "./routes/seed-bridge.js";
+import { telegrafRoute } from "./routes/telegraf.js";
 import { registerCsvBodyParser, uploadRoute } from "./routes/upload.js";
 import { whoamiRoute } from "./routes/whoami.js";
 import {
@@ -206,6 +209,9 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     ...(deps.scrape ?? { scraper: { targets: () => [] }, instanceId: "" }),
   });
   await app.register(prometheusWriteRoute, interop);
+  await app.register(otlpRoute, interop);
+  await app.register(telegrafRoute, interop);
+  await app.register(collectdRoute, interop);
   await app.register(whoamiRoute, { store: deps.store, authFailures });
   if (deps.dashboard) await app.register(dashboardPlugin(deps.dashboard));
   await app.register(opsRoutes, { store: deps.store, metrics });

@@ -72,11 +72,14 @@ describe("dashboard input the schemas do not describe", () => {
       "/admin/users",
       "/admin/users/remove",
       "/api/v1/agent/whoami",
+      "/api/v1/collectd",
       "/api/v1/metrics",
       "/api/v1/openapi.json",
       "/api/v1/prometheus/write",
+      "/api/v1/scrape/targets",
       "/api/v1/servers",
       "/api/v1/servers/{name}/samples",
+      "/api/v1/telegraf",
       "/assets/{file}",
       "/favicon.ico",
       "/healthz",
@@ -89,6 +92,7 @@ describe("dashboard input the schemas do not describe", () => {
       "/reports/{week}/resend",
       "/reports/{week}/{file}",
       "/servers/{name}",
+      "/v1/metrics",
     ]);
   });
 });
