@@ -33,9 +33,12 @@ const NEEDS = [
   ["Prometheus sending remote_write (test/central/interop/)", "prometheus", () => onPath("prometheus")],
   [
     "collectd with write_http (test/central/interop/)",
-    "collectd-core libcurl3-gnutls",
+    "collectd-core libcurl3-gnutls libyajl2",
     () =>
-      existsSync("/usr/sbin/collectd") && existsSync("/usr/lib/collectd/write_http.so") && libcurlGnutls(),
+      existsSync("/usr/sbin/collectd") &&
+      existsSync("/usr/lib/collectd/write_http.so") &&
+      sharedLibrary("libcurl-gnutls.so.4") &&
+      sharedLibrary("libyajl.so.2"),
   ],
   [
     "DejaVu fonts for the chart PNGs",
@@ -54,10 +57,10 @@ const NEEDS = [
   ],
 ];
 
-/** collectd's write_http plugin links libcurl-gnutls, which collectd-core does not depend on. */
-function libcurlGnutls() {
+/** collectd's write_http plugin links libcurl-gnutls and yajl, which collectd-core does not depend on. */
+function sharedLibrary(name) {
   return ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib/x86_64-linux-gnu"].some((d) =>
-    existsSync(path.join(d, "libcurl-gnutls.so.4")),
+    existsSync(path.join(d, name)),
   );
 }
 

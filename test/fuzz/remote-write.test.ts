@@ -13,6 +13,7 @@ import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeSnappyBlock, snappyDecodedLength } from "../../src/central/ingest/interop/snappy.js";
+import { REPO_ROOT } from "../helpers/cli.js";
 import {
   encodeWriteRequest,
   field,
@@ -22,7 +23,6 @@ import {
   snappyEncode,
   varint,
 } from "../helpers/remote-write-encoding.js";
-import { REPO_ROOT } from "../helpers/cli.js";
 import { hostileString } from "./arbitraries.js";
 import { type FuzzCentral, startFuzzCentral } from "./central.js";
 import { budgetOf, type Exchange, FUZZ_BUDGET, FuzzRun, fuzzParams } from "./harness.js";

@@ -14,7 +14,6 @@ import { createAgentToken } from "../../../src/central/http/app.js";
 import type { Storage } from "../../../src/central/storage/store.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { REPO_ROOT } from "../../helpers/cli.js";
-import { storeBackends, type TempStore } from "../../helpers/store-backends.js";
 import {
   encodeWriteRequest,
   nodeExporterSeries,
@@ -23,6 +22,7 @@ import {
   snappyEncode,
   varint,
 } from "../../helpers/remote-write-encoding.js";
+import { storeBackends, type TempStore } from "../../helpers/store-backends.js";
 
 const BACKENDS = await storeBackends();
 const MAX_BODY_BYTES = 256 * 1024;
