@@ -159,6 +159,8 @@ describe("fixtures", () => {
       idle: 163145.515625 + 171548.765625 + 172105.53125 + 172452.734375,
       total: (NOW / 1000) * 4,
       start: null,
+      // One idle series per core.
+      series: 4,
     });
     expect(g?.memory).toEqual({ totalBytes: 17_110_138_880, availableBytes: 9_130_381_312 });
     expect(g?.disks).toEqual([
