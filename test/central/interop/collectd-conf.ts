@@ -1,6 +1,6 @@
 /**
  * The collectd.conf the tests run the real collectd with: the block
- * docs/integrations-push.md gives (cpu, memory, df without the pseudo
+ * docs/integrations.md gives (cpu, memory, df without the pseudo
  * filesystems, write_http with Format "JSON" and a bearer token), plus what a
  * test run needs (its own base dir, pid file, log to stdout, a short interval).
  */

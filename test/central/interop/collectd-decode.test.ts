@@ -157,8 +157,8 @@ describe("collectd write_http JSON to PointGroups", () => {
     expect(() => collectdToPointGroups(body)).toThrow(CollectdFormatError);
   });
 
-  it("docs/integrations-push.md's collectd.conf ignores exactly the agent's pseudo filesystems", () => {
-    const doc = readFileSync(path.join(REPO_ROOT, "docs/integrations-push.md"), "utf8");
+  it("docs/integrations.md's collectd.conf ignores exactly the agent's pseudo filesystems", () => {
+    const doc = readFileSync(path.join(REPO_ROOT, "docs/integrations.md"), "utf8");
     const ignored = [...doc.matchAll(/^\s*FSType "([^"]+)"$/gm)].map((m) => m[1]);
     expect(ignored.sort()).toEqual([...PSEUDO_FS_TYPES].sort());
   });

@@ -3,7 +3,7 @@
  * A body is an array of value lists:
  * `{"values":[…],"dstypes":[…],"dsnames":[…],"time":1251533299.265,"interval":10,
  *   "host":"h","plugin":"cpu","plugin_instance":"0","type":"cpu","type_instance":"idle"}`.
- * Families read (docs/integrations-push.md says the same):
+ * Families read (docs/integrations.md says the same):
  *
  * - `cpu` (type `cpu`, jiffies as derive counters; StoreRates false, the
  *   default): idle = idle + wait, total = every type_instance, summed over

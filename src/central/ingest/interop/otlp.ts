@@ -1,7 +1,7 @@
 /**
  * OTLP metrics (the OpenTelemetry Collector's hostmetrics receiver, or any
  * SDK sending the same names) to PointGroups. Families read, by the
- * receiver's documentation (docs/integrations-push.md says the same):
+ * receiver's documentation (docs/integrations.md says the same):
  *
  * - `system.cpu.time` (Sum of seconds, attributes `state` and `cpu`):
  *   idle = states idle + wait, total = every state (steal is busy, as in the

@@ -4,7 +4,7 @@
  * `{"metrics": [{"fields": {…}, "name": "cpu", "tags": {…}, "timestamp": 1458229140}]}`
  * (`json_timestamp_units = "1s"`, Telegraf's default: integer seconds); with
  * `use_batch_format = false` the single-metric objects, one per line.
- * Metrics read (docs/integrations-push.md says the same):
+ * Metrics read (docs/integrations.md says the same):
  *
  * - `cpu` with tag `cpu=cpu-total`: busy % = 100 − usage_idle − usage_iowait
  *   (Telegraf computes the shares over its own interval; steal is busy);
