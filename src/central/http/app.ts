@@ -138,6 +138,17 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
         securitySchemes: {
           agentToken: { type: "http", scheme: "bearer", description: "srvu_… token bound to one server" },
           viewerToken: { type: "http", scheme: "bearer", description: "srvv_… token for the read API" },
+          relayToken: {
+            type: "http",
+            scheme: "bearer",
+            description: "srvr_… token that may write for the servers of its glob (the push inputs)",
+          },
+          tokenAsBasicPassword: {
+            type: "http",
+            scheme: "basic",
+            description:
+              "the push inputs: an agent or relay token as the password (the user name is not read)",
+          },
         },
       },
     },

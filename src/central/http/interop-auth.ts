@@ -6,6 +6,13 @@ import type { Storage } from "../storage/store.js";
 import { tooManyFailures } from "./agent-auth.js";
 import { HttpError } from "./http-error.js";
 
+/** The OpenAPI security of every push route: an agent or a relay token, as Bearer or as Basic's password. */
+export const PUSH_SECURITY: { [scheme: string]: string[] }[] = [
+  { agentToken: [] },
+  { relayToken: [] },
+  { tokenAsBasicPassword: [] },
+];
+
 /** Where each foreign input finds the server name (config.interop; docs/integrations.md). */
 export interface InteropLabels {
   /** remote_write and scrape series: default `instance`, taken without its port. */

@@ -3,7 +3,7 @@ import type { FastifyRequest } from "fastify";
 import { CollectdFormatError, collectdToPointGroups } from "../../ingest/interop/collectd.js";
 import type { InteropWriter, PointGroup } from "../../ingest/interop/point-group.js";
 import { HttpError } from "../http-error.js";
-import type { InteropRouteDeps } from "../interop-auth.js";
+import { type InteropRouteDeps, PUSH_SECURITY } from "../interop-auth.js";
 import {
   mediaTypeOf,
   pushAuthentication,
@@ -39,7 +39,7 @@ export const collectdRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: InteropR
           "Body: the JSON array of value lists write_http sends (application/json, optionally gzip). Reads the " +
           "cpu, memory and df plugins; the server is each value list's host. See docs/integrations.md.",
         tags: ["ingest"],
-        security: [{ agentToken: [] }],
+        security: PUSH_SECURITY,
         response: {
           200: { ...pushResultSchema, description: "Stored (or already stored: a replay changes nothing)" },
           400: {

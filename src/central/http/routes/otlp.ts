@@ -12,7 +12,7 @@ import type { InteropWriter } from "../../ingest/interop/point-group.js";
 import type { InteropBatchResult } from "../../ingest/interop/sink.js";
 import { errorAnswer } from "../error-answer.js";
 import { HttpError } from "../http-error.js";
-import type { InteropRouteDeps } from "../interop-auth.js";
+import { type InteropRouteDeps, PUSH_SECURITY } from "../interop-auth.js";
 import {
   asPushError,
   mediaTypeOf,
@@ -70,7 +70,7 @@ export const otlpRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: InteropRoute
           "system.filesystem.usage; the server is the resource attribute SRVUTIL_OTLP_SERVER_ATTRIBUTE " +
           "(default host.name). See docs/integrations.md.",
         tags: ["ingest"],
-        security: [{ agentToken: [] }],
+        security: PUSH_SECURITY,
         response: {
           200: {
             ...exportResponseSchema,

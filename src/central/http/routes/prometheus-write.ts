@@ -7,7 +7,7 @@ import { serverFromLabel } from "../../ingest/interop/server-label.js";
 import { decodeSnappyBlock } from "../../ingest/interop/snappy.js";
 import { tooLarge } from "../body.js";
 import { HttpError } from "../http-error.js";
-import { type InteropRouteDeps, requireInteropWriter } from "../interop-auth.js";
+import { type InteropRouteDeps, PUSH_SECURITY, requireInteropWriter } from "../interop-auth.js";
 import { errorResponseSchema } from "../schemas.js";
 
 export const PROMETHEUS_WRITE_PATH = "/api/v1/prometheus/write";
@@ -52,7 +52,7 @@ export const prometheusWriteRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: I
           "(SRVUTIL_PROMETHEUS_SERVER_LABEL); other families are ignored, stale markers dropped. " +
           "Stored completely or not at all; a replay changes nothing. See docs/integrations.md.",
         tags: ["ingest"],
-        security: [{ agentToken: [] }],
+        security: PUSH_SECURITY,
         response: {
           204: {
             description: "Stored (also a replay, or a request with no samples such as metadata only)",

@@ -7,7 +7,7 @@ import {
   telegrafToPointGroups,
 } from "../../ingest/interop/telegraf.js";
 import { HttpError } from "../http-error.js";
-import type { InteropRouteDeps } from "../interop-auth.js";
+import { type InteropRouteDeps, PUSH_SECURITY } from "../interop-auth.js";
 import {
   mediaTypeOf,
   pushAuthentication,
@@ -46,7 +46,7 @@ export const telegrafRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: InteropR
           "timestamps in seconds. Reads cpu (cpu-total), mem and disk; the server is the tag " +
           "SRVUTIL_TELEGRAF_SERVER_TAG (default host). See docs/integrations.md.",
         tags: ["ingest"],
-        security: [{ agentToken: [] }],
+        security: PUSH_SECURITY,
         response: {
           200: { ...pushResultSchema, description: "Stored (or already stored: a replay changes nothing)" },
           400: {
