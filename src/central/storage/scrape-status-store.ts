@@ -42,17 +42,16 @@ export interface ScrapeStatus {
 /** How much of an error text is kept: enough for a TLS or parser message, not a whole answer body. */
 export const SCRAPE_ERROR_MAX_CHARS = 500;
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
 /**
  * An error as stored and shown: control characters (a hostile exporter's
  * answer can put any into a parser message) become spaces, runs of
  * whitespace one space, and the text is clipped with an ellipsis.
  */
 export function cleanScrapeError(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
-  const flat = text
-    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ")
-    .replace(/\s+/g, " ")
-    .trim();
+  const flat = text.replace(CONTROL_CHARACTERS, " ").replace(/\s+/g, " ").trim();
   const chars = [...flat];
   return chars.length <= SCRAPE_ERROR_MAX_CHARS
     ? flat
