@@ -94,6 +94,13 @@ export class Scraper {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly inFlight = new Set<Promise<void>>();
   private membership: { ids: string[]; until: number } | null = null;
+  /**
+   * When the instances seen last changed (or were first read), plus the time
+   * another instance may still scrape on its older list (its membership TTL
+   * and a scrape's timeout). An owner writes its state again on its first
+   * scrape after this, so a write made on an older list is not left standing.
+   */
+  private settledAt = 0;
   private stopped = false;
   /** Aborts the fetches under way at stop(), so a long timeout_seconds never holds a shutdown. */
   private readonly stopping = new AbortController();
@@ -166,7 +173,13 @@ export class Scraper {
     const ids = live.map((i) => i.id);
     // This instance scrapes even before its first heartbeat is visible (or while the database is slow to show it).
     if (!ids.includes(this.options.instanceId)) ids.push(this.options.instanceId);
-    this.membership = { ids, until: now + (this.options.membershipTtlMs ?? 5000) };
+    const ttl = this.options.membershipTtlMs ?? 5000;
+    const before = this.membership?.ids ?? null;
+    if (before === null || [...before].sort().join("\n") !== [...ids].sort().join("\n")) {
+      const longestTimeout = Math.max(0, ...this.options.targets.map((t) => t.timeoutMs));
+      this.settledAt = now + ttl + longestTimeout;
+    }
+    this.membership = { ids, until: now + ttl };
     return ids;
   }
 
@@ -230,7 +243,8 @@ export class Scraper {
       last === undefined ||
       last.state !== status.state ||
       last.error !== error ||
-      now - last.at >= (this.options.statusRefreshMs ?? STATUS_REFRESH_MS);
+      now - last.at >= (this.options.statusRefreshMs ?? STATUS_REFRESH_MS) ||
+      (last.at < this.settledAt && now >= this.settledAt);
     if (!due) return;
     try {
       await store.record({

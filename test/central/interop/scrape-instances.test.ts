@@ -131,18 +131,21 @@ describe("scraping with two instances on one PostgreSQL schema", () => {
       return (await res.json()) as { instance: string; targets: TargetView[] };
     };
 
-    // Both agree once each has read the other's heartbeat (membership is cached 5 s) and scraped once.
+    // Both answer from the stored states: the same owner, up, once each has read the other's
+    // heartbeat (membership is cached 5 s) and the owner has scraped.
     await waitFor(
-      "both instances agree on every target's owner",
+      "both instances show every target up, scraped by one of them",
       async () => {
         const [va, vb] = await Promise.all([view(a), view(b)]);
         const agreed = SERVERS.every((s) => {
           const ta = va.targets.find((t) => t.server === s);
           const tb = vb.targets.find((t) => t.server === s);
-          if (ta?.scraped_by === null || ta?.scraped_by !== tb?.scraped_by) return false;
-          const owner = ta?.scraped_by === va.instance ? ta : tb;
-          const other = owner === ta ? tb : ta;
-          return owner?.state === "up" && other?.state === "elsewhere";
+          return (
+            ta?.state === "up" &&
+            tb?.state === "up" &&
+            ta.scraped_by === tb.scraped_by &&
+            (ta.scraped_by === va.instance || ta.scraped_by === vb.instance)
+          );
         });
         return agreed ? true : null;
       },

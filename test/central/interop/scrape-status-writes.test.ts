@@ -14,6 +14,7 @@ import { AutomationLog } from "../../../src/central/automation-log.js";
 import type { PointGroup } from "../../../src/central/ingest/interop/point-group.js";
 import type { InteropBatchResult } from "../../../src/central/ingest/interop/sink.js";
 import type { ScrapeTarget } from "../../../src/central/scrape/config.js";
+import { ownerOf } from "../../../src/central/scrape/ownership.js";
 import { Scraper } from "../../../src/central/scrape/scraper.js";
 import type { ScrapeStatus } from "../../../src/central/storage/scrape-status-store.js";
 import { type TempStore, tempStore } from "../../helpers/store-backends.js";
@@ -205,5 +206,33 @@ describe("Scraper → store.scrapeStatus", () => {
     expect(lines.map((l) => l.event)).toEqual(["scrape status not stored"]);
     expect(lines[0]).toMatchObject({ server: "web-01" });
     expect(lines[0]?.error).toMatch(/not open/i);
+  });
+});
+
+describe("Scraper → store.scrapeStatus while instances disagree", () => {
+  it("the owner writes again once the instances' lists have settled, over a write made on an older list", async () => {
+    const url = await serve((_req, res) => res.end(NODE_TEXT));
+    const { store, statusStore } = await storeWithWrites();
+    const { accept } = countingAccept();
+    const tg = { ...target(url), timeoutMs: 200 };
+    const owner = ownerOf(`${tg.server} ${tg.url}`, ["x", "y"]);
+    const stale = owner === "x" ? "y" : "x";
+    const live = (ids: string[]) => ({
+      liveInstances: async () =>
+        ids.map((id) => ({ id, description: id, startedAt: 0, lastSeen: 0, expiresAt: 0 })),
+    });
+    const common = { targets: [tg], accept, log: null, statusStore, membershipTtlMs: 100 };
+    // The owner sees both instances; the other still reads a list without the owner.
+    const ownerScraper = new Scraper({ ...common, coordination: live(["x", "y"]), instanceId: owner });
+    const staleScraper = new Scraper({ ...common, coordination: live([stale]), instanceId: stale });
+    await ownerScraper.scrapeOnce(tg);
+    await staleScraper.scrapeOnce(tg);
+    expect((await store.scrapeStatus.list())[0]?.instance).toBe(stale);
+    await ownerScraper.scrapeOnce(tg);
+    expect((await store.scrapeStatus.list())[0]?.instance).toBe(stale);
+    // Past the owner's settle point (TTL 100 ms + timeout 200 ms): its next scrape writes again.
+    await new Promise((r) => setTimeout(r, 350));
+    await ownerScraper.scrapeOnce(tg);
+    expect((await store.scrapeStatus.list())[0]?.instance).toBe(owner);
   });
 });
