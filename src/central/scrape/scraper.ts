@@ -60,7 +60,7 @@ export interface ScraperOptions {
   /** How long one read of the live instances is reused by every target (default 5 s). */
   membershipTtlMs?: number;
   /** Where each target's state is shared with the other instances (absent: kept in memory only). */
-  statusStore?: Pick<ScrapeStatusStore, "record"> | null;
+  statusStore?: Pick<ScrapeStatusStore, "record" | "forgetOthers"> | null;
   /** How often an unchanged state is written again, so its times stay fresh (default STATUS_REFRESH_MS). */
   statusRefreshMs?: number;
 }
@@ -123,6 +123,7 @@ export class Scraper {
   }
 
   start(): void {
+    this.forgetRemovedTargets();
     if (this.options.targets.length === 0) return;
     this.options.log?.info("scrape started", {
       targets: this.options.targets.length,
@@ -131,6 +132,26 @@ export class Scraper {
     for (const t of this.options.targets) {
       this.schedule(t, Date.now() + spreadOffset(`${t.server} ${t.url}`, t.intervalMs));
     }
+  }
+
+  /**
+   * Targets taken out of the config would keep their last state on the
+   * dashboard (a failing one as a silent server) for ever: every instance
+   * has the same config, so the one starting with the new config forgets them.
+   */
+  private forgetRemovedTargets(): void {
+    const store = this.options.statusStore;
+    if (store === undefined || store === null) return;
+    const run: Promise<void> = store
+      .forgetOthers(this.options.targets.map((t) => t.server))
+      .then((forgotten) => {
+        if (forgotten > 0) this.options.log?.info("scrape targets forgotten", { targets: forgotten });
+      })
+      .catch((err: unknown) => {
+        this.options.log?.warn("scrape status not stored", { error: errorText(err) });
+      })
+      .finally(() => this.inFlight.delete(run));
+    this.inFlight.add(run);
   }
 
   /** Stops the timers and waits for the scrapes under way. */

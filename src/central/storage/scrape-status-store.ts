@@ -18,6 +18,11 @@ export interface ScrapeStatusStore {
   record(status: ScrapeStatus): Promise<void>;
   /** Every stored target's state, by server name. */
   list(): Promise<ScrapeStatus[]>;
+  /**
+   * Deletes the states of the servers not in `keep` (targets taken out of
+   * the config: nothing scrapes them any more); returns how many went.
+   */
+  forgetOthers(keep: readonly string[]): Promise<number>;
 }
 
 export type ScrapeState = "up" | "down";

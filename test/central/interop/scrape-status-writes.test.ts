@@ -88,6 +88,7 @@ async function storeWithWrites() {
         writes.push(s);
         await store.scrapeStatus.record(s);
       },
+      forgetOthers: (keep: readonly string[]) => store.scrapeStatus.forgetOthers(keep),
     },
   };
 }
@@ -206,6 +207,39 @@ describe("Scraper → store.scrapeStatus", () => {
     expect(lines.map((l) => l.event)).toEqual(["scrape status not stored"]);
     expect(lines[0]).toMatchObject({ server: "web-01" });
     expect(lines[0]?.error).toMatch(/not open/i);
+  });
+});
+
+describe("Scraper → store.scrapeStatus at start", () => {
+  it("forgets the states of targets taken out of the config", async () => {
+    const url = await serve((_req, res) => res.end(NODE_TEXT));
+    const { store, statusStore } = await storeWithWrites();
+    const { accept } = countingAccept();
+    const now = Date.now();
+    for (const server of ["web-01", "gone-01"]) {
+      await store.scrapeStatus.record({
+        server,
+        url,
+        instance: "old",
+        state: "down",
+        lastSuccessAt: null,
+        downSince: now,
+        lastError: "HTTP 500 Internal Server Error",
+        updatedAt: now,
+      });
+    }
+    const tg = target(url);
+    const scraper = new Scraper({
+      targets: [tg],
+      accept,
+      coordination: onlyMe,
+      instanceId: "me",
+      log: null,
+      statusStore,
+    });
+    scraper.start();
+    await scraper.stop();
+    expect((await store.scrapeStatus.list()).map((s) => s.server)).toEqual(["web-01"]);
   });
 });
 

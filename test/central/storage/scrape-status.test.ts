@@ -98,6 +98,16 @@ describe.each(BACKENDS)("store.scrapeStatus: $name", (backend: StoreBackend) => 
     );
   });
 
+  it("forgets every server but the ones kept", async (ctx) => {
+    const { a, b } = await open(ctx);
+    for (const server of ["web-01", "web-02", "web-03", "it's-04"])
+      await a.scrapeStatus.record(up({ server }));
+    expect(await b.scrapeStatus.forgetOthers(["web-02", "it's-04", "never-stored"])).toBe(2);
+    expect((await a.scrapeStatus.list()).map((s) => s.server)).toEqual(["it's-04", "web-02"]);
+    expect(await b.scrapeStatus.forgetOthers([])).toBe(2);
+    expect(await a.scrapeStatus.list()).toEqual([]);
+  });
+
   it("stores errors without control characters, clipped, and URLs without credentials", async (ctx) => {
     const { a } = await open(ctx);
     const hostile = `line 1: not a valid metric name\u0000\u001b[31m<script>alert(1)</script>\r\n\u2028${"x".repeat(2_000)}`;

@@ -45,6 +45,13 @@ export class PgScrapeStatusStore implements ScrapeStatusStore {
     );
   }
 
+  async forgetOthers(keep: readonly string[]): Promise<number> {
+    const r = await this.pool.query("DELETE FROM scrape_status WHERE NOT (server = ANY($1::text[]))", [
+      [...keep],
+    ]);
+    return r.rowCount ?? 0;
+  }
+
   async list(): Promise<ScrapeStatus[]> {
     const r = await this.pool.query<{
       server: string;

@@ -65,6 +65,11 @@ export class SqliteScrapeStatusStore implements ScrapeStatusStore {
   async list(): Promise<ScrapeStatus[]> {
     return (this.s.list.all() as Row[]).map(fromRow);
   }
+
+  async forgetOthers(keep: readonly string[]): Promise<number> {
+    // json_each: one statement whatever the number of targets (up to 10,000), no variable limit.
+    return this.s.forgetOthers.run(JSON.stringify([...keep])).changes;
+  }
 }
 
 export function fromRow(r: Row): ScrapeStatus {
@@ -92,6 +97,9 @@ function prepare(db: Database.Database) {
            THEN COALESCE(scrape_status.down_since, excluded.down_since) ELSE excluded.down_since END,
          last_error = excluded.last_error, updated_at = excluded.updated_at
        WHERE excluded.updated_at >= scrape_status.updated_at`,
+    ),
+    forgetOthers: db.prepare(
+      "DELETE FROM scrape_status WHERE server NOT IN (SELECT value FROM json_each(?))",
     ),
     list: db.prepare(
       "SELECT server, url, instance, state, last_success_at, down_since, last_error, updated_at FROM scrape_status ORDER BY server",
