@@ -119,6 +119,7 @@ export async function startCentral(
       coordination: store.coordination,
       instanceId: id,
       log,
+      statusStore: store.scrapeStatus,
     });
     app = await createApiApp({
       store,

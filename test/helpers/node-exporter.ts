@@ -13,9 +13,13 @@ export interface RunningNodeExporter {
  * The real Debian prometheus-node-exporter (1.5.0) on a free loopback port,
  * once /metrics answers. Missing, the calling test fails (requireProgram).
  */
-export async function startNodeExporter(extraArgs: readonly string[] = []): Promise<RunningNodeExporter> {
+export async function startNodeExporter(
+  extraArgs: readonly string[] = [],
+  /** A loopback port to listen on (default: a free one), e.g. a scrape target's that was down. */
+  listenPort?: number,
+): Promise<RunningNodeExporter> {
   const program = requireProgram("prometheus-node-exporter", "prometheus-node-exporter");
-  const port = await freePort();
+  const port = listenPort ?? (await freePort());
   const child = spawn(program, [`--web.listen-address=127.0.0.1:${port}`, ...extraArgs], {
     stdio: ["ignore", "ignore", "pipe"],
   });

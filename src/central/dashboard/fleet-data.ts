@@ -1,5 +1,6 @@
 import type { ServerStatus } from "../model/report.js";
 import type { ArchivedReportSummary, ArchivedServerRow } from "../storage/report-archive-store.js";
+import type { ScrapeStatus } from "../storage/scrape-status-store.js";
 import type { DashboardContext } from "./context.js";
 
 const HOUR = 3_600_000;
@@ -9,7 +10,8 @@ export interface FleetRow {
   status: ServerStatus;
   /** Why the status is not ok (live figures), or null. */
   why: string | null;
-  lastSeen: number;
+  /** When its newest sample arrived; null: none yet (a scrape target that never answered). */
+  lastSeen: number | null;
   /** Newest hour's averages, and the fullest mount then. */
   cpu: number | null;
   memory: number | null;
@@ -53,8 +55,10 @@ export const statusRank = (s: ServerStatus): number => STATUS_RANK[s];
  * The live status uses the report's thresholds on the last 24 hours:
  * silent when nothing arrived for silent_after_hours; critical / warning
  * when the 24-hour CPU or memory average, or the fullest disk now, reaches
- * the day-average / disk thresholds. The weekly report stays the authority;
- * this is the "right now" view between two reports.
+ * the day-average / disk thresholds. A scrape target whose scrape fails
+ * (store.scrapeStatus) is silent now, saying why, and is listed even before
+ * its first sample. The weekly report stays the authority; this is the
+ * "right now" view between two reports.
  */
 export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Promise<FleetData> {
   const now = ctx.clock();
@@ -62,10 +66,12 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
   const from = to - 24 * HOUR;
   // New uploads first, so a server's newest hour shows at once.
   const generation = await ctx.freshRollups();
-  const [{ servers, hours }, reports] = await Promise.all([
+  const [{ servers, hours }, reports, scrapes] = await Promise.all([
     cache !== undefined ? cache.get(ctx, from, to, generation) : readLive(ctx, from, to),
     ctx.store.reports.list(20),
+    ctx.store.scrapeStatus.list(),
   ]);
+  const failing = new Map(scrapes.filter((x) => x.state === "down").map((x) => [x.server, x]));
   const t = ctx.thresholds;
   const counts: Record<ServerStatus, number> = { ok: 0, warning: 0, critical: 0, silent: 0 };
   const rows: FleetRow[] = servers.map((s) => {
@@ -108,6 +114,11 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
         }
       }
     }
+    const scrape = failing.get(s.server);
+    if (scrape !== undefined) {
+      status = "silent";
+      why = scrapeFailingWhy(scrape);
+    }
     counts[status]++;
     return {
       server: s.server,
@@ -124,6 +135,26 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
       groups: ctx.groups.filter((g) => g.servers.length > 0 && g.includes(s.server)).map((g) => g.name),
     };
   });
+
+  const listed = new Set(servers.map((s) => s.server));
+  for (const scrape of failing.values()) {
+    if (listed.has(scrape.server)) continue;
+    counts.silent++;
+    rows.push({
+      server: scrape.server,
+      status: "silent",
+      why: scrapeFailingWhy(scrape),
+      lastSeen: null,
+      cpu: null,
+      memory: null,
+      newestHour: null,
+      memTotalBytes: null,
+      disk: null,
+      cpuHours: new Array(24).fill(null),
+      memHours: new Array(24).fill(null),
+      groups: ctx.groups.filter((g) => g.servers.length > 0 && g.includes(scrape.server)).map((g) => g.name),
+    });
+  }
 
   const newestWeek = reports[0]?.week;
   const report =
@@ -147,6 +178,17 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
       })),
   );
   return { now, rows, counts, report, needsAction, changes };
+}
+
+/** How much of a scrape error the fleet table shows (the server page shows it whole). */
+const WHY_ERROR_CHARS = 120;
+
+/** "scrape failing: connect ECONNREFUSED 10.0.0.6:9100", the error clipped for a table cell. */
+export function scrapeFailingWhy(scrape: ScrapeStatus): string {
+  const chars = [...(scrape.lastError ?? "no error recorded")];
+  const error =
+    chars.length <= WHY_ERROR_CHARS ? chars.join("") : `${chars.slice(0, WHY_ERROR_CHARS - 1).join("")}…`;
+  return `scrape failing: ${error}`;
 }
 
 type LiveFleet = {
@@ -240,7 +282,7 @@ export function filterFleet(rows: FleetRow[], q: FleetQuery): FleetRow[] {
     cpu: (r) => num(r.cpu),
     memory: (r) => num(r.memory),
     disk: (r) => num(r.disk?.percent),
-    seen: (r) => r.lastSeen,
+    seen: (r) => r.lastSeen ?? -1,
   };
   const k = key[q.sort];
   const sign = q.dir === "desc" ? -1 : 1;

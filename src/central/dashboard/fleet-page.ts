@@ -106,7 +106,7 @@ function fleetRowHtml(r: FleetRow, now: number): string {
     `<td class="num">${pct(r.cpu)}</td><td class="num">${memoryCell(r.memory, memTotalBytes)}</td>` +
     `<td class="num">${r.disk === null ? "–" : `${pct(r.disk.percent)} <span class="mount">${e(r.disk.mount)}</span>`}</td>` +
     `<td>${sparklineSvg(r.cpuHours, r.memHours, e(label))}</td>` +
-    `<td><time datetime="${new Date(r.lastSeen).toISOString()}">${ago(r.lastSeen, now)}</time></td></tr>`
+    `<td>${r.lastSeen === null ? "never" : `<time datetime="${new Date(r.lastSeen).toISOString()}">${ago(r.lastSeen, now)}</time>`}</td></tr>`
   );
 }
 

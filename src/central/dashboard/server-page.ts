@@ -3,8 +3,9 @@ import { percentChartSvg, type ChartSeries as StaticSeries } from "../report/cha
 import { humanBytes } from "../report/format.js";
 import type { ArchivedServerEntry } from "../storage/report-archive-store.js";
 import type { ServerSummary } from "../storage/sample-store.js";
+import type { ScrapeStatus } from "../storage/scrape-status-store.js";
 import type { ActiveSession } from "../storage/user-store.js";
-import { html, raw } from "./html.js";
+import { type Html, html, raw } from "./html.js";
 import { ago, daysFromNow, findingLabel, findingShown, isoMinute, page, pct, statusBadge } from "./layout.js";
 import { type ChartRange, type ChartSeries, RANGE_LABEL, rangeFigures } from "./series.js";
 
@@ -36,6 +37,8 @@ export function serverPage(o: {
   history: readonly ArchivedServerEntry[];
   /** Its memory size now (the newest hour's last sample), or null. */
   memTotalBytes: number | null;
+  /** Its scrape state when it is a scrape target (store.scrapeStatus), else null. */
+  scrape: ScrapeStatus | null;
   timeZone: string;
   now: number;
 }): { value: string } {
@@ -61,6 +64,7 @@ export function serverPage(o: {
 <h1>${name}</h1>
 <p>${latest === null ? "" : html`${statusBadge(latest.status)} in the report of <a href="/reports/${latest.week}">${latest.week}</a> · `}
 last seen <time datetime="${new Date(summary.lastSeen).toISOString()}">${isoMinute(summary.lastSeen, tz)}</time> (${ago(summary.lastSeen, now)}) · first seen ${isoMinute(summary.firstSeen, tz)} · times in ${tz}</p>
+${o.scrape === null ? "" : scrapeLine(o.scrape, tz)}
 <nav aria-label="Chart range" class="ranges"><ul>${presets}</ul>
 <form method="get" action="/servers/${enc}" class="custom-range">
   <input type="hidden" name="range" value="custom">
@@ -78,6 +82,23 @@ ${series.t.length === 0 ? html`<p class="notice">No samples in this range.</p>` 
 ${forecastSection(latest, now)}
 ${findingsSection(history, range.week, now)}`;
   return page({ title: name, session, nav: "fleet", body, script: true });
+}
+
+const minute = (ms: number, tz: string): Html =>
+  html`<time datetime="${new Date(ms).toISOString()}">${isoMinute(ms, tz)}</time>`;
+
+/**
+ * A scrape target's state: where it is scraped from and by which instance,
+ * and when its scrape fails, since when and why (the error as the exporter
+ * or the connection gave it, escaped like every text here).
+ */
+export function scrapeLine(s: ScrapeStatus, tz: string): Html {
+  const from = html`Scraped from <code>${s.url}</code> by <span class="instance">${s.instance}</span>`;
+  if (s.state === "up") {
+    return html`<p class="scrape scrape-up">${from}: up, last scrape ${minute(s.lastSuccessAt ?? s.updatedAt, tz)}</p>`;
+  }
+  return html`<div class="notice scrape-failing" role="alert"><p><strong>Scrape failing since ${minute(s.downSince ?? s.updatedAt, tz)}:</strong> <span class="scrape-error">${s.lastError ?? "no error recorded"}</span></p>
+<p class="hint">${from}; last success ${s.lastSuccessAt === null ? "never" : minute(s.lastSuccessAt, tz)}, last try ${minute(s.updatedAt, tz)} or later.</p></div>`;
 }
 
 /** Few samples make a chart that looks empty: say how many there are. */

@@ -72,7 +72,7 @@ export interface ApiDeps {
   interopLabels?: InteropLabels;
   /** The foreign inputs' sink (central serve shares it with its scraper); default one of this app's own. */
   interopSink?: InteropSink;
-  /** The scraper of `central serve` (GET /api/v1/scrape/targets); absent: the route answers an empty list. */
+  /** The scraper of `central serve` (GET /api/v1/scrape/targets); absent: the route lists the stored states only. */
   scrape?: Omit<ScrapeTargetsRouteDeps, "store" | "authFailures">;
 }
 

@@ -7,13 +7,17 @@
  * With several instances on one database each target is scraped by exactly
  * one of them (./ownership.ts over the live instances). A target that fails
  * is logged once when it goes down and once when it comes back, not every
- * interval; its last error is kept for GET /api/v1/scrape/targets.
+ * interval. Its state is written to store.scrapeStatus when it changes
+ * (first scrape, up↔down, another error) and otherwise at most every
+ * STATUS_REFRESH_MS, so every instance's dashboard and
+ * GET /api/v1/scrape/targets show it without a write per scrape.
  */
 import type { AutomationLog } from "../automation-log.js";
 import { parseExposition } from "../ingest/interop/exposition.js";
 import { groupsFromPromSamples, READ_FAMILIES } from "../ingest/interop/prometheus-families.js";
 import type { InteropSink } from "../ingest/interop/sink.js";
 import type { CoordinationStore } from "../storage/coordination-store.js";
+import type { ScrapeStatusStore } from "../storage/scrape-status-store.js";
 import type { ScrapeTarget } from "./config.js";
 import { fetchExposition } from "./fetch-target.js";
 import { ownerOf } from "./ownership.js";
@@ -39,6 +43,8 @@ export interface TargetStatus {
   lastSuccessAt: number | null;
   lastError: string | null;
   lastErrorAt: number | null;
+  /** When it went down (null while not down). */
+  downSince: number | null;
 }
 
 export interface ScraperOptions {
@@ -53,6 +59,20 @@ export interface ScraperOptions {
   maxBytes?: number;
   /** How long one read of the live instances is reused by every target (default 5 s). */
   membershipTtlMs?: number;
+  /** Where each target's state is shared with the other instances (absent: kept in memory only). */
+  statusStore?: Pick<ScrapeStatusStore, "record" | "forgetOthers"> | null;
+  /** How often an unchanged state is written again, so its times stay fresh (default STATUS_REFRESH_MS). */
+  statusRefreshMs?: number;
+}
+
+/** An unchanged state is written again after this: "last success" is then at most this old. */
+export const STATUS_REFRESH_MS = 5 * 60_000;
+
+/** What this instance last wrote for a target. */
+interface RecordedStatus {
+  state: "up" | "down";
+  error: string | null;
+  at: number;
 }
 
 /** The first scrape of a target comes within this (spread by the target, so a fleet does not start at once). */
@@ -68,9 +88,19 @@ const errorText = (err: unknown): string => (err instanceof Error ? err.message 
 
 export class Scraper {
   private readonly status = new Map<string, TargetStatus>();
+  private readonly recorded = new Map<string, RecordedStatus>();
+  /** A write of the state failed: logged once until one succeeds again. */
+  private statusWriteFailing = false;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly inFlight = new Set<Promise<void>>();
   private membership: { ids: string[]; until: number } | null = null;
+  /**
+   * When the instances seen last changed (or were first read), plus the time
+   * another instance may still scrape on its older list (its membership TTL
+   * and a scrape's timeout). An owner writes its state again on its first
+   * scrape after this, so a write made on an older list is not left standing.
+   */
+  private settledAt = 0;
   private stopped = false;
   /** Aborts the fetches under way at stop(), so a long timeout_seconds never holds a shutdown. */
   private readonly stopping = new AbortController();
@@ -87,11 +117,13 @@ export class Scraper {
         lastSuccessAt: null,
         lastError: null,
         lastErrorAt: null,
+        downSince: null,
       });
     }
   }
 
   start(): void {
+    this.forgetRemovedTargets();
     if (this.options.targets.length === 0) return;
     this.options.log?.info("scrape started", {
       targets: this.options.targets.length,
@@ -100,6 +132,26 @@ export class Scraper {
     for (const t of this.options.targets) {
       this.schedule(t, Date.now() + spreadOffset(`${t.server} ${t.url}`, t.intervalMs));
     }
+  }
+
+  /**
+   * Targets taken out of the config would keep their last state on the
+   * dashboard (a failing one as a silent server) for ever: every instance
+   * has the same config, so the one starting with the new config forgets them.
+   */
+  private forgetRemovedTargets(): void {
+    const store = this.options.statusStore;
+    if (store === undefined || store === null) return;
+    const run: Promise<void> = store
+      .forgetOthers(this.options.targets.map((t) => t.server))
+      .then((forgotten) => {
+        if (forgotten > 0) this.options.log?.info("scrape targets forgotten", { targets: forgotten });
+      })
+      .catch((err: unknown) => {
+        this.options.log?.warn("scrape status not stored", { error: errorText(err) });
+      })
+      .finally(() => this.inFlight.delete(run));
+    this.inFlight.add(run);
   }
 
   /** Stops the timers and waits for the scrapes under way. */
@@ -142,7 +194,13 @@ export class Scraper {
     const ids = live.map((i) => i.id);
     // This instance scrapes even before its first heartbeat is visible (or while the database is slow to show it).
     if (!ids.includes(this.options.instanceId)) ids.push(this.options.instanceId);
-    this.membership = { ids, until: now + (this.options.membershipTtlMs ?? 5000) };
+    const ttl = this.options.membershipTtlMs ?? 5000;
+    const before = this.membership?.ids ?? null;
+    if (before === null || [...before].sort().join("\n") !== [...ids].sort().join("\n")) {
+      const longestTimeout = Math.max(0, ...this.options.targets.map((t) => t.timeoutMs));
+      this.settledAt = now + ttl + longestTimeout;
+    }
+    this.membership = { ids, until: now + ttl };
     return ids;
   }
 
@@ -160,6 +218,8 @@ export class Scraper {
     status.scrapedBy = owner;
     if (owner !== this.options.instanceId) {
       status.state = "elsewhere";
+      // The owner writes the state now; if it comes back here, the first scrape is written again.
+      this.recorded.delete(target.server);
       return;
     }
     if (status.state === "elsewhere") status.state = "pending";
@@ -188,12 +248,58 @@ export class Scraper {
     } catch (err) {
       this.markDown(target, status, errorText(err));
     }
+    // A scrape the stop abandoned says nothing about the target.
+    if (!this.stopped) await this.recordStatus(target, status);
+  }
+
+  /** Writes the target's state when it changed or is due a refresh. Never throws: a failed write is logged. */
+  private async recordStatus(target: ScrapeTarget, status: TargetStatus): Promise<void> {
+    const store = this.options.statusStore;
+    if (store === undefined || store === null) return;
+    if (status.state !== "up" && status.state !== "down") return;
+    const now = Date.now();
+    const error = status.state === "down" ? status.lastError : null;
+    const last = this.recorded.get(target.server);
+    const due =
+      last === undefined ||
+      last.state !== status.state ||
+      last.error !== error ||
+      now - last.at >= (this.options.statusRefreshMs ?? STATUS_REFRESH_MS) ||
+      (last.at < this.settledAt && now >= this.settledAt);
+    if (!due) return;
+    try {
+      await store.record({
+        server: target.server,
+        url: target.url,
+        instance: this.options.instanceId,
+        state: status.state,
+        lastSuccessAt: status.lastSuccessAt,
+        downSince: status.state === "down" ? status.downSince : null,
+        lastError: error,
+        updatedAt: now,
+      });
+      this.recorded.set(target.server, { state: status.state, error, at: now });
+      if (this.statusWriteFailing) {
+        this.statusWriteFailing = false;
+        this.options.log?.info("scrape status stored again", { server: target.server });
+      }
+    } catch (err) {
+      // Scraping goes on; the next scrape tries the write again (nothing was marked recorded).
+      if (!this.statusWriteFailing) {
+        this.statusWriteFailing = true;
+        this.options.log?.warn("scrape status not stored", {
+          server: target.server,
+          error: errorText(err),
+        });
+      }
+    }
   }
 
   private markUp(target: ScrapeTarget, status: TargetStatus): void {
     const wasDown = status.state === "down";
     status.state = "up";
     status.lastSuccessAt = Date.now();
+    status.downSince = null;
     if (wasDown) {
       this.options.log?.info("scrape target up", {
         server: target.server,
@@ -208,6 +314,7 @@ export class Scraper {
     status.state = "down";
     status.lastError = error;
     status.lastErrorAt = Date.now();
+    if (!wasDown) status.downSince = status.lastErrorAt;
     if (!wasDown)
       this.options.log?.warn("scrape target down", { server: target.server, url: target.url, error });
   }

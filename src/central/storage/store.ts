@@ -8,6 +8,7 @@ import type { ReportArchiveStore } from "./report-archive-store.js";
 import type { RetentionStore } from "./retention-store.js";
 import type { RollupStore } from "./rollups/port.js";
 import type { SampleStore } from "./sample-store.js";
+import type { ScrapeStatusStore } from "./scrape-status-store.js";
 import type { TokenStore } from "./token-store.js";
 import type { UserStore } from "./user-store.js";
 
@@ -42,6 +43,7 @@ export type { AgentTokenRecord, TokenRole, TokenStore, TokenUse } from "./token-
  * | deliveries | `store.deliveries` (./delivery-store.ts) | report deliveries per (week, group) |
  * | raw uploads | `store.rawUploads` (./raw-upload-store.ts) | uploaded files kept in the database |
  * | coordination | `store.coordination` (./coordination-store.ts) | job leases, instance heartbeats |
+ * | scrape status | `store.scrapeStatus` (./scrape-status-store.ts) | each scrape target's state (up, down and why) |
  * | users | `store.users` (./user-store.ts) | dashboard users, sessions, sign-in throttle |
  * | reports | `store.reports` (./report-archive-store.ts) | weekly reports as sent |
  * | retention | `store.retention` (./retention-store.ts) | pruning of raw samples |
@@ -63,6 +65,8 @@ export interface Storage extends StorageHandle, SampleStore {
   readonly rawUploads: RawUploadStore;
   /** Job leases and instance heartbeats shared by every instance. */
   readonly coordination: CoordinationStore;
+  /** Each scrape target's state, written by the instance that scrapes it. */
+  readonly scrapeStatus: ScrapeStatusStore;
   /** Dashboard users, sessions, login throttle. */
   readonly users: UserStore;
   /** Weekly reports as sent. */

@@ -228,11 +228,31 @@ describe.each(backends)("dashboard in Chromium: %s", (name, skipReason, make) =>
       viewport: { width: 1280, height: 900 },
     });
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "en-US" });
+    // Scrape states (the last test: the fleet's rows change): web-02's scrape fails, web-01's is up,
+    // and a target that never answered has its own page.
+    const scraped = { url: "http://10.0.0.5:9100/metrics", instance: "central-a:1:x", updatedAt: Date.now() };
+    const failing = { ...scraped, state: "down" as const, lastSuccessAt: null, downSince: Date.now() };
+    await h!.store.scrapeStatus.record({
+      ...failing,
+      server: "web-02",
+      lastError: "connect ECONNREFUSED <b>",
+    });
+    await h!.store.scrapeStatus.record({ ...failing, server: "never-01", lastError: "HTTP 503" });
+    await h!.store.scrapeStatus.record({
+      ...scraped,
+      server: "web-01",
+      state: "up",
+      lastSuccessAt: Date.now(),
+      downSince: null,
+      lastError: null,
+    });
     try {
       const page = await scan.newPage();
       const pages = [
         "/",
         "/?status=critical",
+        "/servers/web-01",
+        "/servers/never-01",
         "/servers/web-02",
         "/servers/web-02?range=1y",
         `/servers/web-02?week=${REPORT_WEEK}`,

@@ -37,6 +37,8 @@ interface TargetView {
   scraped_by: string | null;
   last_error: string | null;
   last_success_at: string | null;
+  down_since: string | null;
+  last_error_at: string | null;
 }
 
 describe("scrape end to end: node_exporter → central serve → report", () => {
@@ -184,7 +186,12 @@ describe("scrape end to end: node_exporter → central serve → report", () => 
     const down = view.find((t) => t.server === "down-01");
     expect(down).toMatchObject({ state: "down", last_success_at: null });
     expect(down?.last_error).toMatch(/ECONNREFUSED/);
-    expect(view.find((t) => t.server === "scraped-01")).toMatchObject({ state: "up", last_error: null });
+    expect(Date.parse(down?.down_since ?? "")).toBeLessThanOrEqual(Date.parse(down?.last_error_at ?? ""));
+    expect(view.find((t) => t.server === "scraped-01")).toMatchObject({
+      state: "up",
+      last_error: null,
+      down_since: null,
+    });
 
     const log = readFileSync(path.join(dir, "central", "Logs", "automation.log"), "utf8")
       .trim()

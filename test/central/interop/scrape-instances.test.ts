@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "nod
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { ownerOf } from "../../../src/central/scrape/ownership.js";
 import { REPO_ROOT, runCli, srvutilCommand } from "../../helpers/cli.js";
 import { freePort } from "../../helpers/net.js";
 import { type RunningNodeExporter, startNodeExporter } from "../../helpers/node-exporter.js";
@@ -131,24 +132,26 @@ describe("scraping with two instances on one PostgreSQL schema", () => {
       return (await res.json()) as { instance: string; targets: TargetView[] };
     };
 
-    // Both agree once each has read the other's heartbeat (membership is cached 5 s) and scraped once.
+    // Both answer from the stored states: every target up, scraped by its rendezvous owner over
+    // the two instances, once the owner has scraped on a list with both.
     await waitFor(
-      "both instances agree on every target's owner",
+      "both instances show every target up, scraped by its owner",
       async () => {
         const [va, vb] = await Promise.all([view(a), view(b)]);
         const agreed = SERVERS.every((s) => {
+          const owner = ownerOf(`${s} ${exporter?.url}`, [va.instance, vb.instance]);
           const ta = va.targets.find((t) => t.server === s);
           const tb = vb.targets.find((t) => t.server === s);
-          if (ta?.scraped_by === null || ta?.scraped_by !== tb?.scraped_by) return false;
-          const owner = ta?.scraped_by === va.instance ? ta : tb;
-          const other = owner === ta ? tb : ta;
-          return owner?.state === "up" && other?.state === "elsewhere";
+          return (
+            ta?.state === "up" && tb?.state === "up" && ta.scraped_by === owner && tb.scraped_by === owner
+          );
         });
         return agreed ? true : null;
       },
       30_000,
     );
-    await new Promise((r) => setTimeout(r, (INTERVAL_SECONDS + 1) * 1000));
+    // By then each instance has re-read the live list (cached 5 s): the other no longer scrapes.
+    await new Promise((r) => setTimeout(r, (INTERVAL_SECONDS + 6) * 1000));
     const before = SERVERS.map((s) => [rawFiles(a.dataDir, s), rawFiles(b.dataDir, s)]);
     await new Promise((r) => setTimeout(r, 5 * INTERVAL_SECONDS * 1000));
     const after = SERVERS.map((s) => [rawFiles(a.dataDir, s), rawFiles(b.dataDir, s)]);

@@ -1,6 +1,8 @@
 import { type DashboardContext, errorPage, requireRole, sendPage } from "../../dashboard/context.js";
+import { html } from "../../dashboard/html.js";
+import { page } from "../../dashboard/layout.js";
 import { loadSeries, parseRange } from "../../dashboard/series.js";
-import { serverPage } from "../../dashboard/server-page.js";
+import { scrapeLine, serverPage } from "../../dashboard/server-page.js";
 import { type DashboardApp, rangeQuery, serverParams } from "./schemas.js";
 
 const HOUR = 3_600_000;
@@ -12,8 +14,17 @@ export function registerServerRoutes(app: DashboardApp, ctx: DashboardContext): 
     const session = await requireRole(ctx, req, reply, "viewer");
     if (session === null) return reply;
     const name = req.params.name;
-    const servers = await ctx.store.listServers();
+    const [servers, scrapes] = await Promise.all([ctx.store.listServers(), ctx.store.scrapeStatus.list()]);
     const summary = servers.find((s) => s.server === name);
+    const scrape = scrapes.find((s) => s.server === name) ?? null;
+    if (summary === undefined && scrape !== null) {
+      // A scrape target that never gave a sample: its scrape state is all there is to show.
+      const body = html`<p class="crumbs"><a href="/">Fleet</a> › ${name}</p>
+<h1>${name}</h1>
+<p>No samples from this server yet · times in ${ctx.timeZone}</p>
+${scrapeLine(scrape, ctx.timeZone)}`;
+      return sendPage(reply, page({ title: name, session, nav: "fleet", body }));
+    }
     if (summary === undefined) {
       return errorPage(
         reply,
@@ -37,7 +48,17 @@ export function registerServerRoutes(app: DashboardApp, ctx: DashboardContext): 
     const memTotalBytes = newest[newest.length - 1]?.lastMemTotal ?? null;
     return sendPage(
       reply,
-      serverPage({ session, summary, range, series, history, memTotalBytes, timeZone: ctx.timeZone, now }),
+      serverPage({
+        session,
+        summary,
+        range,
+        series,
+        history,
+        memTotalBytes,
+        scrape,
+        timeZone: ctx.timeZone,
+        now,
+      }),
     );
   });
 }

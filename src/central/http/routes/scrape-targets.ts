@@ -10,13 +10,15 @@ import { HttpError } from "../http-error.js";
 import { errorResponseSchema } from "../schemas.js";
 
 /**
- * GET /api/v1/scrape/targets: each scrape target as this instance sees it
- * (up, down with its last error, or scraped by another instance), so a
- * silent server's cause is one request away. Viewer tokens only, like the
- * read API.
+ * GET /api/v1/scrape/targets: each scrape target's state as the instance
+ * that scrapes it stored it (store.scrapeStatus: up, or down since when and
+ * why), so every instance answers the same and a silent server's cause is
+ * one request away. This instance's configured targets that no instance has
+ * scraped yet are "pending". Viewer tokens only, like the read API.
  */
 export interface ScrapeTargetsRouteDeps {
   store: Storage;
+  /** This instance's configured targets (their intervals; the ones not scraped yet). */
   scraper: Pick<Scraper, "targets">;
   instanceId: string;
   authFailures?: RateLimiter;
@@ -67,11 +69,12 @@ export const scrapeTargetsRoute: FastifyPluginAsyncJsonSchemaToTs<{
                   properties: {
                     server: { type: "string" },
                     url: { type: "string" },
-                    interval_seconds: { type: "number" },
-                    state: { type: "string", enum: ["pending", "up", "down", "elsewhere"] },
+                    interval_seconds: { type: ["number", "null"] },
+                    state: { type: "string", enum: ["pending", "up", "down"] },
                     scraped_by: nullableString,
                     last_scrape_at: nullableString,
                     last_success_at: nullableString,
+                    down_since: nullableString,
                     last_error: nullableString,
                     last_error_at: nullableString,
                   },
@@ -84,19 +87,33 @@ export const scrapeTargetsRoute: FastifyPluginAsyncJsonSchemaToTs<{
         },
       },
     },
-    async () => ({
-      instance: deps.instanceId,
-      targets: deps.scraper.targets().map((t) => ({
-        server: t.server,
-        url: t.url,
-        interval_seconds: t.intervalSeconds,
-        state: t.state,
-        scraped_by: t.scrapedBy,
-        last_scrape_at: at(t.lastScrapeAt),
-        last_success_at: at(t.lastSuccessAt),
-        last_error: t.lastError,
-        last_error_at: at(t.lastErrorAt),
-      })),
-    }),
+    async () => {
+      const stored = new Map((await deps.store.scrapeStatus.list()).map((s) => [s.server, s]));
+      const configured = new Map(deps.scraper.targets().map((t) => [t.server, t]));
+      const servers = [...new Set([...configured.keys(), ...stored.keys()])].sort((a, b) =>
+        a < b ? -1 : a > b ? 1 : 0,
+      );
+      return {
+        instance: deps.instanceId,
+        targets: servers.map((server) => {
+          const c = configured.get(server);
+          const s = stored.get(server);
+          return {
+            server,
+            // The stored URL is the one scraped; a config changed since shows at the next write.
+            url: s?.url ?? c?.url ?? "",
+            interval_seconds: c?.intervalSeconds ?? null,
+            state: s?.state ?? ("pending" as const),
+            scraped_by: s?.instance ?? null,
+            // Each write follows a scrape: the newest written is at most STATUS_REFRESH_MS behind the last.
+            last_scrape_at: at(s?.updatedAt ?? null),
+            last_success_at: at(s?.lastSuccessAt ?? null),
+            down_since: at(s?.downSince ?? null),
+            last_error: s?.lastError ?? null,
+            last_error_at: s?.state === "down" ? at(s.updatedAt) : null,
+          };
+        }),
+      };
+    },
   );
 };

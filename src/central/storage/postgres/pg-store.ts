@@ -24,6 +24,7 @@ import { PgRawUploadStore } from "./raw-uploads.js";
 import { PgReportArchive } from "./report-archive.js";
 import { PgRetentionStore } from "./retention.js";
 import { SAMPLE_COLUMNS, type SampleInserter } from "./sample-insert.js";
+import { PgScrapeStatusStore } from "./scrape-status.js";
 import { PgTokenStore } from "./tokens.js";
 import { PgUserStore } from "./users.js";
 
@@ -131,6 +132,7 @@ export class PgStore implements Storage {
   readonly deliveries: PgDeliveryStore;
   readonly rawUploads: PgRawUploadStore;
   readonly coordination: PgCoordinationStore;
+  readonly scrapeStatus: PgScrapeStatusStore;
   readonly users: PgUserStore;
   readonly reports: PgReportArchive;
   readonly dashboard: PgDashboardReads;
@@ -175,6 +177,7 @@ export class PgStore implements Storage {
     this.deliveries = new PgDeliveryStore(this.pool);
     this.rawUploads = new PgRawUploadStore(this.pool);
     this.coordination = new PgCoordinationStore(this.pool);
+    this.scrapeStatus = new PgScrapeStatusStore(this.pool);
     this.users = new PgUserStore(this.pool);
     this.reports = new PgReportArchive(this.pool);
     this.dashboard = new PgDashboardReads(this.pool);
@@ -192,6 +195,7 @@ export class PgStore implements Storage {
     await this.reports.init();
     await this.rawUploads.init();
     await this.coordination.init();
+    await this.scrapeStatus.init();
     await this.rollups.init();
   }
 

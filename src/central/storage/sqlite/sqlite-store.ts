@@ -35,6 +35,7 @@ import { insertSqliteRawUpload, SqliteRawUploadStore } from "./raw-uploads.js";
 import { SqliteReportArchive } from "./report-archive.js";
 import { SqliteRetentionStore } from "./retention.js";
 import { METRICS_MIGRATIONS } from "./schema.js";
+import { SqliteScrapeStatusStore } from "./scrape-status.js";
 import { SqliteTokenStore } from "./tokens.js";
 import { SqliteUserStore } from "./users.js";
 
@@ -115,6 +116,7 @@ export class SqliteStore implements Storage {
   readonly deliveries: SqliteDeliveryStore;
   readonly rawUploads: SqliteRawUploadStore;
   readonly coordination: SqliteCoordinationStore;
+  readonly scrapeStatus: SqliteScrapeStatusStore;
   readonly users: SqliteUserStore;
   readonly reports: SqliteReportArchive;
   readonly dashboard: SqliteDashboardReads;
@@ -147,6 +149,7 @@ export class SqliteStore implements Storage {
     this.deliveries = new SqliteDeliveryStore(this.db);
     this.rawUploads = new SqliteRawUploadStore(this.db);
     this.coordination = new SqliteCoordinationStore(this.db);
+    this.scrapeStatus = new SqliteScrapeStatusStore(this.db);
     this.users = new SqliteUserStore(this.db);
     this.reports = new SqliteReportArchive(this.db);
     this.dashboard = new SqliteDashboardReads(this.db);
@@ -161,6 +164,7 @@ export class SqliteStore implements Storage {
     await this.reports.init();
     await this.rawUploads.init();
     await this.coordination.init();
+    await this.scrapeStatus.init();
     this.statements = prepareStatements(this.db);
     this.tokens.prepare();
     this.cpuBaselines.prepare();

@@ -1,0 +1,87 @@
+/**
+ * The scrape state of each target of SRVUTIL_SCRAPE_CONFIG, shared by every
+ * `central serve` instance: a target is scraped by one of them
+ * (src/central/scrape/ownership.ts), but the dashboard and
+ * GET /api/v1/scrape/targets of any instance show it. Written by the
+ * scraper when a target's state changes and at most every few minutes
+ * otherwise (src/central/scrape/scraper.ts), not on every scrape.
+ * SQLite: ./sqlite/scrape-status.ts; PostgreSQL: ./postgres/scrape-status.ts.
+ */
+export interface ScrapeStatusStore {
+  /**
+   * Stores a target's state (one row per server, the newest write wins).
+   * `lastSuccessAt` null keeps the stored one (an instance that takes a
+   * target over does not know it); a target that was already down keeps
+   * its stored `downSince`. The error is cleaned by cleanScrapeError and
+   * the URL loses any user name and password.
+   */
+  record(status: ScrapeStatus): Promise<void>;
+  /** Every stored target's state, by server name. */
+  list(): Promise<ScrapeStatus[]>;
+  /**
+   * Deletes the states of the servers not in `keep` (targets taken out of
+   * the config: nothing scrapes them any more); returns how many went.
+   */
+  forgetOthers(keep: readonly string[]): Promise<number>;
+}
+
+export type ScrapeState = "up" | "down";
+
+export interface ScrapeStatus {
+  server: string;
+  /** The target's URL, without credentials (the config refuses them; record strips them anyway). */
+  url: string;
+  /** The `central serve` instance that scraped it. */
+  instance: string;
+  state: ScrapeState;
+  /** When a scrape was last stored, epoch ms; null: none known. */
+  lastSuccessAt: number | null;
+  /** When the target went down (null while up). */
+  downSince: number | null;
+  /** Why the last scrape failed (null while up). */
+  lastError: string | null;
+  /** When this state was written, epoch ms. */
+  updatedAt: number;
+}
+
+/** How much of an error text is kept: enough for a TLS or parser message, not a whole answer body. */
+export const SCRAPE_ERROR_MAX_CHARS = 500;
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * An error as stored and shown: control characters (a hostile exporter's
+ * answer can put any into a parser message) become spaces, runs of
+ * whitespace one space, and the text is clipped with an ellipsis.
+ */
+export function cleanScrapeError(text: string): string {
+  const flat = text.replace(CONTROL_CHARACTERS, " ").replace(/\s+/g, " ").trim();
+  const chars = [...flat];
+  return chars.length <= SCRAPE_ERROR_MAX_CHARS
+    ? flat
+    : `${chars.slice(0, SCRAPE_ERROR_MAX_CHARS - 1).join("")}…`;
+}
+
+/** The URL without user name and password (and unchanged when it does not parse). */
+export function urlWithoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username === "" && u.password === "") return url;
+    u.username = "";
+    u.password = "";
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, "//");
+  }
+}
+
+/** The status as it is stored: error cleaned, URL without credentials, no error while up. */
+export function storedScrapeStatus(s: ScrapeStatus): ScrapeStatus {
+  return {
+    ...s,
+    url: urlWithoutCredentials(s.url),
+    downSince: s.state === "down" ? s.downSince : null,
+    lastError: s.state === "down" && s.lastError !== null ? cleanScrapeError(s.lastError) : null,
+  };
+}
