@@ -151,6 +151,32 @@ describe.each(backends)("interop sink: $name", (backend) => {
     expect(await sink.accept([whole(11, 30, 100)], "otlp", { kind: "scrape" })).toMatchObject({ primed: 1 });
   });
 
+  it("reports an overlay root only when it is the one disk left, as the agent does in a container", async () => {
+    const overlayRoot = {
+      mount: "/",
+      fsType: "overlay",
+      totalBytes: 50 * GiB,
+      usedBytes: 10 * GiB,
+      freeBytes: 38 * GiB,
+    };
+    const data = {
+      mount: "/data",
+      fsType: "xfs",
+      totalBytes: 200 * GiB,
+      usedBytes: 20 * GiB,
+      freeBytes: 180 * GiB,
+    };
+    await sink.accept([group("ctr-01", 0, 0, 100, { disks: [overlayRoot] })], "otlp", { kind: "scrape" });
+    await sink.accept([group("ctr-01", 1, 10, 200, { disks: [overlayRoot] })], "otlp", { kind: "scrape" });
+    await sink.accept([group("ctr-01", 2, 20, 300, { disks: [overlayRoot, data] })], "otlp", {
+      kind: "scrape",
+    });
+    expect((await rowsOf("ctr-01")).map((r) => [(r.timestamp - base) / 60_000, r.diskMount])).toEqual([
+      [1, "/"],
+      [2, "/data"],
+    ]);
+  });
+
   it("takes a rate computed by the source without a baseline (Telegraf)", async () => {
     const { cpuCounters: _none, ...rest } = group("app-01", 0, 0, 0);
     const result = await sink.accept(

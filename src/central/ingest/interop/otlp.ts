@@ -182,7 +182,8 @@ function disksOf(fs: readonly Reading[]): DiskPoint[] {
     const mount = r.attributes.get("mountpoint");
     if (mount === undefined || mount === "") continue;
     const type = r.attributes.get("type") ?? null;
-    if (type !== null && isIgnoredFsType(type)) continue;
+    // "/" stays whatever its type: the sink keeps it when it is the only disk (a container's overlay root).
+    if (type !== null && isIgnoredFsType(type) && mount !== "/") continue;
     const entry = byMount.get(mount) ?? { type, states: new Map<string, number>() };
     entry.states.set(state(r), r.value);
     byMount.set(mount, entry);

@@ -13,7 +13,11 @@ export type InteropSource = "scrape" | "remote_write" | "otlp" | "telegraf" | "c
 /** One filesystem of a PointGroup, in srvutil's own meaning (docs/protocol.md). */
 export interface DiskPoint {
   mount: string;
-  /** The filesystem type when the input says it (pseudo types are dropped by the decoder: isIgnoredFsType). */
+  /**
+   * The filesystem type when the input says it. Decoders drop pseudo types
+   * (isIgnoredFsType) but for "/", which the sink keeps only when it is the
+   * one disk left, as the agent does in a container.
+   */
   fsType: string | null;
   totalBytes: number;
   /** blocks − bfree: what the filesystem has used, reserved blocks not counted. */

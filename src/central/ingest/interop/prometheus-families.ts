@@ -157,7 +157,8 @@ function addSample(acc: Accumulator, s: PromSample): void {
       const mount = labels.mountpoint;
       const fsType = labels.fstype ?? null;
       if (mount === undefined || mount === "") return;
-      if (fsType !== null && isIgnoredFsType(fsType)) return;
+      // "/" stays whatever its type: the sink keeps it when it is the only disk (a container's overlay root).
+      if (fsType !== null && isIgnoredFsType(fsType) && mount !== "/") return;
       const entry = fsEntry(acc, mount, fsType);
       if (s.name === NODE_FS_SIZE) entry.size = s.value;
       else if (s.name === NODE_FS_AVAIL) entry.avail = s.value;

@@ -1,5 +1,10 @@
 import { InputError } from "../../../errors.js";
-import { type MetricRow, serializeMetricsCsv, serverNameProblem } from "../../../protocol/index.js";
+import {
+  isIgnoredFsType,
+  type MetricRow,
+  serializeMetricsCsv,
+  serverNameProblem,
+} from "../../../protocol/index.js";
 import { relayAllows } from "../../auth/tokens.js";
 import type { AutomationLog } from "../../automation-log.js";
 import type { CpuBaseline } from "../../storage/cpu-baseline-store.js";
@@ -242,7 +247,7 @@ function rowsOf(
     if (!cpuKnown) missing.push("cpu");
     const memory = g.memory !== undefined && memoryUsable(g.memory) ? g.memory : null;
     if (memory === null) missing.push("memory");
-    const disks = g.disks.filter(diskUsable);
+    const disks = realDisks(g.disks.filter(diskUsable));
     if (disks.length === 0) missing.push("disk");
     if (missing.length > 0) {
       result.incompleteCount++;
@@ -290,6 +295,18 @@ function busyBetween(
     percent: (100 * (total - idle)) / total,
     intervalSeconds: Math.round((after.timestamp - before.timestamp) / 1000),
   };
+}
+
+/**
+ * The disks a sample reports, as the agent chooses them: pseudo and virtual
+ * filesystems are left out, except "/" when nothing else is left (in a
+ * container the root is an overlay whose backing disk is invisible, and a
+ * sample without a disk would lose its CPU and memory too). Decoders drop
+ * every other ignored type and keep "/" for this choice.
+ */
+function realDisks(disks: readonly DiskPoint[]): DiskPoint[] {
+  const real = disks.filter((d) => d.fsType === null || !isIgnoredFsType(d.fsType));
+  return real.length > 0 ? real : disks.filter((d) => d.mount === "/");
 }
 
 const finiteNonNegative = (n: number) => Number.isFinite(n) && n >= 0;

@@ -98,7 +98,9 @@ function pointGroup(server: string, timestamp: number, readings: readonly Readin
     const mount = r.tags.path;
     const fsType = r.tags.fstype ?? null;
     const { total: size, free, used } = r.fields;
-    if (mount === undefined || mount === "" || (fsType !== null && isIgnoredFsType(fsType))) continue;
+    if (mount === undefined || mount === "") continue;
+    // "/" stays whatever its type: the sink keeps it when it is the only disk (a container's overlay root).
+    if (fsType !== null && isIgnoredFsType(fsType) && mount !== "/") continue;
     if (size === undefined || free === undefined || used === undefined || size <= 0) continue;
     disks.set(mount, { mount, fsType, totalBytes: size, usedBytes: used, freeBytes: free });
   }
