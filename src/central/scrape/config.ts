@@ -13,10 +13,10 @@
  * Secrets and the CA are read from their files here, so a missing file stops
  * the start instead of failing every scrape later.
  */
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ConfigError } from "../../errors.js";
 import { serverNameProblem } from "../../protocol/index.js";
+import { isRecord, pathText, readFileValue, readJsonFile } from "../json-config.js";
 
 export type ScrapeAuth =
   | { kind: "bearer"; token: string }
@@ -117,29 +117,6 @@ const FileSchema = z
     });
   });
 
-function pathText(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const part of path)
-    out += typeof part === "number" ? `[${part}]` : `${out === "" ? "" : "."}${String(part)}`;
-  return out;
-}
-
-/** A secret or CA from its file; a problem (with its path) when it cannot be read. */
-function readFileValue(file: string, where: string, problems: string[], trim: boolean): string {
-  try {
-    const text = readFileSync(file, "utf8");
-    const value = trim ? text.replace(/\r?\n$/, "") : text;
-    if (value === "") problems.push(`${where}: ${file} is empty`);
-    return value;
-  } catch (err) {
-    problems.push(`${where}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
-    return "";
-  }
-}
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
-
 /**
  * The secrets and CAs the raw JSON names, read (by their place:
  * `targets[0].bearer_token_file`), whether or not the rest of the file is
@@ -207,19 +184,5 @@ export function scrapeTargetsFromJson(json: unknown, source: string): ScrapeTarg
 
 /** Reads and validates the file SRVUTIL_SCRAPE_CONFIG names. */
 export function loadScrapeTargets(file: string): ScrapeTarget[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new ConfigError(
-      `SRVUTIL_SCRAPE_CONFIG: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? "error"})`,
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`SRVUTIL_SCRAPE_CONFIG (${file}): not JSON: ${(err as Error).message}`);
-  }
-  return scrapeTargetsFromJson(json, file);
+  return scrapeTargetsFromJson(readJsonFile("SRVUTIL_SCRAPE_CONFIG", file), file);
 }
