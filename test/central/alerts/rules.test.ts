@@ -133,7 +133,7 @@ describe("alert rules", () => {
       /^\/var full in about 15 hours \(80 % now, \+1\.3 GiB\/h over 24 hours, fit R² 1\.00\)$/,
     );
     // The same growth with a week of room is a warning; with a year of room nothing.
-    const slow = diskHours(now, 24, 1000 * GB, (i) => 500 * GB + i * 1.3 * GB);
+    const slow = diskHours(now, 24, 630 * GB, (i) => 500 * GB + i * 1.3 * GB);
     expect(
       evaluateRules(evidence(now, { hours: new Map([["web-01", slow]]) }), context()).map((c) => c.severity),
     ).toEqual(["warning"]);
