@@ -272,6 +272,11 @@ const CentralEnv = z.object({
     .transform((v) => v.trim())
     .optional(),
   SRVUTIL_PROMETHEUS_SERVER_LABEL: labelName.prefault("instance"),
+  // Alerts between Mondays (docs/alerts.md)
+  SRVUTIL_ALERTS_CONFIG: z
+    .string()
+    .transform((v) => v.trim())
+    .optional(),
   SRVUTIL_OTLP_SERVER_ATTRIBUTE: labelName.prefault("host.name"),
   SRVUTIL_TELEGRAF_SERVER_TAG: labelName.prefault("host"),
   SRVUTIL_SEED_COMPAT_NETWORKS: networkList.prefault(DEFAULT_SEED_NETWORKS.join(",")),
@@ -493,6 +498,8 @@ function toCentralConfig(e: z.output<typeof CentralEnv>) {
       otlpServerAttribute: e.SRVUTIL_OTLP_SERVER_ATTRIBUTE,
       telegrafServerTag: e.SRVUTIL_TELEGRAF_SERVER_TAG,
     },
+    /** Alerts (docs/alerts.md): the JSON file of channels, routes and rule settings; null: the defaults, no channel. */
+    alertsConfigFile: e.SRVUTIL_ALERTS_CONFIG ?? null,
     paths: centralPaths(dataDir),
     /** How the weekly email is shaped (docs/report.md, "The email digest"). */
     digest: {

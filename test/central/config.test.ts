@@ -202,7 +202,7 @@ describe("central configuration schema", () => {
   });
 
   it("has a malformed-value case above for every variable whose value has a form", () => {
-    // Free-form paths and URLs (data dir, DB URL, TLS and CA files, groups file, scrape config) are checked when used.
+    // Free-form paths and URLs (data dir, DB URL, TLS and CA files, groups file, scrape and alerts config) are checked when used.
     const freeForm = [
       "SRVUTIL_DATA_DIR",
       "SRVUTIL_DB_URL",
@@ -211,6 +211,7 @@ describe("central configuration schema", () => {
       "SRVUTIL_SMTP_CA_FILE",
       "SRVUTIL_GROUPS_FILE",
       "SRVUTIL_SCRAPE_CONFIG",
+      "SRVUTIL_ALERTS_CONFIG",
     ];
     expect(new Set([...Object.keys(bad), ...freeForm])).toEqual(
       new Set([...CENTRAL_ENV_VARIABLES, "SRVUTIL_REPORT_CPU_DAY_AVG_WARNING"]),

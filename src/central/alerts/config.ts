@@ -392,7 +392,7 @@ export function defaultAlertsConfig(): AlertsConfig {
 }
 
 /** Reads and validates the file SRVUTIL_ALERTS_CONFIG names. */
-export function loadAlertsConfig(file: string, env: NodeJS.ProcessEnv = process.env): AlertsConfig {
+export function loadAlertsConfig(file: string, env: NodeJS.ProcessEnv): AlertsConfig {
   return alertsConfigFromJson(readJsonFile("SRVUTIL_ALERTS_CONFIG", file), file, env);
 }
 

@@ -52,12 +52,14 @@ export interface AlertStore {
   /** The last sample time of every server (server_stats), by server. */
   lastSeen(): Promise<Map<string, number>>;
   /**
-   * Per server, over raw samples with ts ≥ `from`: how many sample times,
-   * the first and last, and the lowest CPU and memory percent (a sustained
-   * pressure is one whose lowest value in the window is above the threshold).
-   * Servers without samples there are absent.
+   * Per server, over its own last `spanMs` of raw samples (ts ≥ its last
+   * sample − spanMs, so an agent that uploads every 20 minutes is judged on
+   * what it sent, not on a gap it has not filled yet): how many sample
+   * times, the first and last, and the lowest CPU and memory percent (a
+   * sustained pressure is one whose lowest value is above the threshold).
+   * Servers without raw samples there are absent.
    */
-  recentWindow(from: number): Promise<Map<string, AlertWindow>>;
+  recentWindow(spanMs: number): Promise<Map<string, AlertWindow>>;
   /** Per server, the hourly rollups in [from, to): memory average and each mount's last figures. */
   hours(from: number, to: number): Promise<Map<string, AlertHour[]>>;
 }
@@ -115,7 +117,7 @@ export interface AlertSilence {
   /** Server name glob (`db-*`), or null. */
   server: string | null;
   rule: AlertRuleName | null;
-  /** A report group's name (SRVUTIL_REPORT_GROUPS), or null. */
+  /** A report group's name (SRVUTIL_GROUPS_FILE), or null. */
   group: string | null;
   startsAt: number;
   endsAt: number;

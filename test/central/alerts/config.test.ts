@@ -130,11 +130,11 @@ describe("SRVUTIL_ALERTS_CONFIG", () => {
 
   it("a file that is missing or not JSON names the setting", () => {
     const dir = mkdtempSync(join(tmpdir(), "srvutil-alerts-config-"));
-    expect(() => loadAlertsConfig(join(dir, "none.json"))).toThrow(
+    expect(() => loadAlertsConfig(join(dir, "none.json"), {})).toThrow(
       /^SRVUTIL_ALERTS_CONFIG: cannot read .*ENOENT/,
     );
     writeFileSync(join(dir, "bad.json"), "{channels: ");
-    expect(() => loadAlertsConfig(join(dir, "bad.json"))).toThrow(
+    expect(() => loadAlertsConfig(join(dir, "bad.json"), {})).toThrow(
       /^SRVUTIL_ALERTS_CONFIG \(.*bad.json\): not JSON/,
     );
   });
