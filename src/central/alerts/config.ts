@@ -202,12 +202,13 @@ const RulesSchema = z
       .object({
         enabled,
         within_hours: hours(24),
+        // The report's trend needs trend_min_hours (48) hourly points: 72 hours leave room for gaps.
         history_hours: z
           .number()
           .int()
           .min(6)
           .max(24 * 14)
-          .default(48),
+          .default(72),
         for_minutes: z
           .number()
           .min(0)
@@ -222,7 +223,7 @@ const RulesSchema = z
 
 const FileSchema = z
   .object({
-    evaluate_seconds: z.number().int().min(10).max(3600).default(DEFAULT_EVALUATE_SECONDS),
+    evaluate_seconds: z.number().int().min(1).max(3600).default(DEFAULT_EVALUATE_SECONDS),
     channels: z.array(ChannelSchema).max(MAX_CHANNELS).default([]),
     routes: z.array(RouteSchema).max(1000).default([]),
     rules: RulesSchema,

@@ -55,7 +55,7 @@ describe("SRVUTIL_ALERTS_CONFIG", () => {
 
   it("reports every mistake at once, each with its place in the file", () => {
     const msg = problemsOf({
-      evaluate_seconds: 1,
+      evaluate_seconds: 0.5,
       channels: [
         { name: "a", type: "pager" },
         { name: "b", type: "slack" },
