@@ -14,10 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createChannel } from "../../../src/central/alerts/channels/index.js";
 import { freePort } from "../../helpers/net.js";
 import { requireProgram } from "../../helpers/programs.js";
-import { batch, channelConfig, context, HOUR, notice, resolvedNotice } from "./channel-fixtures.js";
+import { batch, channelConfig, context, HOUR, iso, notice, resolvedNotice } from "./channel-fixtures.js";
 
 const run = promisify(execFile);
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 interface GettableAlert {
   labels: Record<string, string>;

@@ -9,6 +9,11 @@ import { OutboxMailTransport } from "../../../src/central/mail/index.js";
 
 export const HOUR = 3_600_000;
 
+/** RFC 3339 without milliseconds, as the machine formats carry times. */
+export const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+/** "2026-12-07 14:05 UTC", as the human formats carry times. */
+export const human = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+
 /** A firing critical disk alert that started three hours ago, with an absolute dashboard link. */
 export function notice(over: Partial<AlertNotice> = {}): AlertNotice {
   return {

@@ -1,43 +1,25 @@
 /**
- * The alert channels against real receivers: a node:http server on loopback
- * records what each HTTP channel posts (the exact payload, the headers, the
- * webhook signature recomputed here), answers with errors, redirects or not
- * at all; email goes through the project's SMTP transport to the in-process
- * SMTP server. Alertmanager itself: alertmanager.test.ts.
+ * What each HTTP channel posts, read by a real HTTP server on loopback: the
+ * exact payload, the headers, the webhook signature recomputed here.
+ * Failures: channel-failures.test.ts; email: channel-email.test.ts;
+ * Alertmanager itself: alertmanager.test.ts.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { afterEach, describe, expect, it } from "vitest";
-import type { ChannelConfig } from "../../../src/central/alerts/channel-types.js";
+import { describe, expect, it } from "vitest";
+import { createChannel } from "../../../src/central/alerts/channels/index.js";
 import {
-  ChannelSendError,
-  createChannel,
-  describeChannel,
-} from "../../../src/central/alerts/channels/index.js";
-import { parseSmtpSettings, SmtpMailTransport } from "../../../src/central/mail/index.js";
-import { type SmtpFixture, startSmtpServer } from "../mail/smtp-fixture.js";
-import { batch, channelConfig, context, notice, resolvedNotice, stormBatch } from "./channel-fixtures.js";
-import { type Receiver, type Reply, startReceiver } from "./http-receiver.js";
+  batch,
+  channelConfig,
+  context,
+  human,
+  iso,
+  notice,
+  resolvedNotice,
+  stormBatch,
+} from "./channel-fixtures.js";
+import { useReceivers } from "./http-receiver.js";
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-const human = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
-
-const receivers: Receiver[] = [];
-const smtps: SmtpFixture[] = [];
-afterEach(async () => {
-  await Promise.all([...receivers.splice(0).map((r) => r.close()), ...smtps.splice(0).map((s) => s.close())]);
-});
-
-async function receiver(reply?: (req: { path: string }) => Reply): Promise<Receiver> {
-  const r = await startReceiver(reply);
-  receivers.push(r);
-  return r;
-}
-
-/** The one request a receiver got, failing the test when there is not exactly one. */
-function only(r: Receiver) {
-  expect(r.requests).toHaveLength(1);
-  return r.requests[0]!;
-}
+const { receiver, only } = useReceivers();
 
 describe("webhook", () => {
   it("posts the documented JSON, signed with HMAC-SHA256 over '<timestamp>.<body>'", async () => {
@@ -335,209 +317,5 @@ describe("alertmanager payload", () => {
         generatorURL: resolved.url,
       },
     ]);
-  });
-});
-
-describe("failures", () => {
-  const SECRET_PATH = "/services/T024BE7LD/B08SECRETXYZ/kq8EbvUw2aSecretToken";
-  const TOKEN = "tk_supersecrettoken123";
-  const SIGNING = "whsec_signingsecret456";
-  /** Every answer echoes the request's path and a token, as careless error pages do. */
-  const echo = (status: number, headers?: Record<string, string>) => (req: { path: string }) => ({
-    status,
-    body: `no route for POST ${req.path} (token ${TOKEN}, secret ${SIGNING})\u0000\u001b[31m`,
-    ...(headers !== undefined ? { headers } : {}),
-  });
-
-  async function failure(config: ChannelConfig): Promise<ChannelSendError> {
-    const err = await createChannel(config, context())
-      .send(batch([notice()]))
-      .then(
-        () => null,
-        (e: unknown) => e,
-      );
-    expect(err).toBeInstanceOf(ChannelSendError);
-    const e = err as ChannelSendError;
-    expect(e.category).toBe("unavailable");
-    const shown = `${e.message}\n${e.answer?.response ?? ""}\n${describeChannel(config)}`;
-    const secrets = [config.token, config.secret].filter((s): s is string => s !== null);
-    if (config.url?.includes(SECRET_PATH)) secrets.push(SECRET_PATH, "B08SECRETXYZ", "kq8EbvUw2aSecretToken");
-    expect(secrets.length).toBeGreaterThan(0);
-    for (const secret of secrets) {
-      expect(shown).not.toContain(secret);
-    }
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting there are none
-    expect(shown.replaceAll("\n", " ")).not.toMatch(/[\u0000-\u001f]/);
-    return e;
-  }
-
-  const cases: Array<[number, boolean]> = [
-    [500, false],
-    [503, false],
-    [400, true],
-    [404, true],
-    [408, false],
-    [429, false],
-  ];
-  for (const [status, permanent] of cases) {
-    it(`HTTP ${status} is ${permanent ? "permanent" : "worth retrying"}, and shows no secret`, async () => {
-      const r = await receiver(echo(status));
-      const e = await failure(
-        channelConfig("slack", { url: `${r.origin}${SECRET_PATH}`, token: TOKEN, secret: SIGNING }),
-      );
-      expect(e.permanent).toBe(permanent);
-      expect(e.answer?.status).toBe(status);
-      expect(e.answer?.response).toMatch(new RegExp(`^HTTP ${status} `));
-      expect(e.answer?.response).toContain("no route for POST [redacted]");
-      expect(only(r).path).toBe(SECRET_PATH);
-    });
-  }
-
-  it("a redirect is not followed and is an error", async () => {
-    const elsewhere = await receiver();
-    const r = await receiver(echo(302, { location: `${elsewhere.origin}${SECRET_PATH}` }));
-    const e = await failure(channelConfig("webhook", { url: `${r.origin}${SECRET_PATH}`, secret: SIGNING }));
-    expect(e.permanent).toBe(true);
-    expect(e.answer?.status).toBe(302);
-    expect(e.message).toContain(`redirected to ${elsewhere.origin}`);
-    expect(r.requests).toHaveLength(1);
-    expect(elsewhere.requests).toHaveLength(0);
-  });
-
-  it("a receiver that never answers fails with a timeout within timeout_ms", async () => {
-    const r = await receiver(() => "hang");
-    const timeoutMs = 700;
-    const started = performance.now();
-    const e = await failure(
-      channelConfig("ntfy", { url: `${r.origin}${SECRET_PATH}`, token: TOKEN, timeoutMs }),
-    );
-    const elapsed = performance.now() - started;
-    expect(e.permanent).toBe(false);
-    expect(e.answer).toBeNull();
-    expect(e.message).toContain(`no answer within ${timeoutMs} ms`);
-    expect(elapsed).toBeGreaterThanOrEqual(timeoutMs - 50);
-    expect(elapsed).toBeLessThan(timeoutMs + 1500);
-  });
-
-  it("a 2xx whose body never ends still counts as accepted (no second message)", async () => {
-    const r = await receiver(() => "hang-body");
-    const answer = await createChannel(
-      channelConfig("webhook", { url: `${r.origin}/hook`, timeoutMs: 500 }),
-      context(),
-    ).send(batch([notice()]));
-    expect(answer.status).toBe(200);
-    expect(answer.response).toContain("HTTP 200 OK");
-  });
-
-  it("a refused connection is worth retrying", async () => {
-    const r = await receiver();
-    const url = `${r.origin}${SECRET_PATH}`;
-    await r.close();
-    receivers.splice(receivers.indexOf(r), 1);
-    const e = await failure(channelConfig("teams", { url }));
-    expect(e.permanent).toBe(false);
-    expect(e.message).toMatch(/ECONNREFUSED/);
-  });
-
-  it("a huge answer is read only up to the cap and clipped", async () => {
-    const r = await receiver(() => ({ status: 500, body: "x".repeat(200_000) }));
-    const e = await failure(channelConfig("webhook", { url: `${r.origin}${SECRET_PATH}`, secret: SIGNING }));
-    expect(e.answer!.response.length).toBeLessThanOrEqual(620);
-    expect(e.answer!.response.endsWith("…")).toBe(true);
-  });
-
-  it("describeChannel names type, name and host, never the path, query or token", () => {
-    const config = channelConfig("teams", {
-      url: `https://prod-12.westeurope.logic.azure.com:443${SECRET_PATH}?sig=abcdef123456`,
-      token: TOKEN,
-    });
-    expect(describeChannel(config)).toBe('teams channel "ops" (https://prod-12.westeurope.logic.azure.com)');
-    expect(describeChannel(channelConfig("email", { to: ["a@example.com", "b@example.com"] }))).toBe(
-      'email channel "ops" (to a@example.com, b@example.com)',
-    );
-  });
-});
-
-describe("email", () => {
-  async function smtpChannel(config: Partial<ChannelConfig>, reject: string[] = []) {
-    const smtp = await startSmtpServer({ rejectRecipients: reject });
-    smtps.push(smtp);
-    const mail = new SmtpMailTransport(parseSmtpSettings(`smtp://127.0.0.1:${smtp.port}`, { pool: false }));
-    const channel = createChannel(
-      channelConfig("email", { to: ["ops@example.com", "oncall@example.com"], ...config }),
-      context({ mail }),
-    );
-    return { smtp, mail, channel };
-  }
-
-  it("sends one message with the subject, both recipients, text and escaped HTML", async () => {
-    const { smtp, mail, channel } = await smtpChannel({});
-    const hostile = notice({ server: "<script>alert(1)</script>", mount: '/mnt/"x"&<b>' });
-    try {
-      const answer = await channel.send(batch([hostile]));
-      expect(answer.status).toBe(250);
-      expect(answer.response).toMatch(/^250 /);
-    } finally {
-      mail.close();
-    }
-    await smtp.waitForMessages(1);
-    const m = smtp.messages[0]!;
-    expect(m.envelopeTo.sort()).toEqual(["oncall@example.com", "ops@example.com"]);
-    expect(m.parsed.subject).toBe(
-      `[srvutil] FIRING critical: <script>alert(1)</script> disk_full_soon /mnt/"x"&<b>`,
-    );
-    expect(m.parsed.from?.text).toBe('"srvutil" <alerts@example.com>');
-    const html = String(m.parsed.html);
-    expect(html).not.toContain("<script>");
-    expect(html).not.toContain("<b>");
-    expect(html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
-    expect(html).toContain("/mnt/&quot;x&quot;&amp;&lt;b&gt;");
-    expect(html).toContain(`<a href="${hostile.url}">`);
-    const text = String(m.parsed.text);
-    for (const part of [
-      "critical",
-      "disk_full_soon",
-      hostile.summary,
-      `since ${human(hostile.startsAt)}`,
-      hostile.url,
-    ]) {
-      expect(text).toContain(part);
-      expect(html).toContain(part.replaceAll("&", "&amp;"));
-    }
-  });
-
-  it("names counts in the subject of a batch, and only the first five servers of a storm", async () => {
-    const { smtp, mail, channel } = await smtpChannel({ to: ["ops@example.com"] });
-    try {
-      await channel.send(
-        batch([notice(), notice({ server: "web-02" }), notice({ server: "web-03" }), resolvedNotice()]),
-      );
-      await channel.send(stormBatch(57));
-    } finally {
-      mail.close();
-    }
-    await smtp.waitForMessages(2);
-    expect(smtp.messages[0]!.parsed.subject).toBe("[srvutil] 3 alerts firing, 1 resolved");
-    const storm = smtp.messages[1]!;
-    expect(storm.parsed.subject).toBe("[srvutil] Alert storm: 57 alerts (57 firing, 0 resolved)");
-    const text = String(storm.parsed.text);
-    expect(text).toContain("web-004");
-    expect(text).not.toContain("web-005");
-    expect(text).toContain("…and 52 more");
-  });
-
-  it("every recipient refused is a permanent failure with the server's reply", async () => {
-    const { mail, channel } = await smtpChannel({ to: ["nobody@example.com"] }, ["nobody@example.com"]);
-    try {
-      const e = await channel.send(batch([notice()])).then(
-        () => null,
-        (err: unknown) => err,
-      );
-      expect(e).toBeInstanceOf(ChannelSendError);
-      expect((e as ChannelSendError).permanent).toBe(true);
-      expect((e as ChannelSendError).answer?.status).toBe(550);
-    } finally {
-      mail.close();
-    }
   });
 });

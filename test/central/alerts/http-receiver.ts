@@ -5,6 +5,7 @@
  */
 import http, { type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
+import { afterEach, expect } from "vitest";
 
 export interface RecordedRequest {
   method: string;
@@ -77,5 +78,33 @@ export async function startReceiver(
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * Receivers for one test file, closed after each test: `receiver()` starts
+ * one, `only()` returns the one request it got (failing when it got another
+ * number).
+ */
+export function useReceivers() {
+  const open: Receiver[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((r) => r.close()));
+  });
+  return {
+    async receiver(reply?: (req: RecordedRequest) => Reply): Promise<Receiver> {
+      const r = await startReceiver(reply);
+      open.push(r);
+      return r;
+    },
+    only(r: Receiver): RecordedRequest {
+      expect(r.requests).toHaveLength(1);
+      return r.requests[0]!;
+    },
+    /** Closes a receiver now (a refused connection afterwards). */
+    async closeNow(r: Receiver): Promise<void> {
+      open.splice(open.indexOf(r), 1);
+      await r.close();
+    },
   };
 }
