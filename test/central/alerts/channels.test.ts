@@ -267,6 +267,19 @@ describe("ntfy", () => {
     expect(resolved!.headers.tags).toBe("white_check_mark,resolved");
   });
 
+  it("a reminder says STILL FIRING; a test notification says TEST and that nothing is wrong", async () => {
+    const r = await receiver();
+    const ch = createChannel(channelConfig("ntfy", { url: `${r.origin}/topic-abcdef` }), context());
+    await ch.send(batch([notice({ kind: "reminder" })]));
+    await ch.send(batch([notice({ kind: "test", severity: "warning" })]));
+    const [reminder, test] = r.requests;
+    expect(reminder!.headers.title).toBe("[srvutil] STILL FIRING critical: web-01 disk_full_soon /var");
+    expect(reminder!.headers.priority).toBe("5");
+    expect(test!.headers.title).toBe("[srvutil] TEST warning: web-01 disk_full_soon /var");
+    expect(test!.headers.tags).toBe("test_tube,warning");
+    expect(test!.body).toContain("This is a test notification from srvutil");
+  });
+
   it("keeps a storm's body under ntfy's 4096-byte message limit", async () => {
     const r = await receiver();
     await createChannel(channelConfig("ntfy", { url: `${r.origin}/topic-abcdef` }), context()).send(
