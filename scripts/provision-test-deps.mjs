@@ -32,6 +32,11 @@ const NEEDS = [
   ],
   ["Prometheus sending remote_write (test/central/interop/)", "prometheus", () => onPath("prometheus")],
   [
+    "Alertmanager (and amtool) receiving the alertmanager channel's alerts (test/central/alerts/alertmanager.test.ts)",
+    "prometheus-alertmanager",
+    () => onPath("prometheus-alertmanager") && onPath("amtool"),
+  ],
+  [
     "collectd with write_http (test/central/interop/)",
     "collectd-core libcurl3-gnutls libyajl2",
     () =>
