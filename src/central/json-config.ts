@@ -37,7 +37,9 @@ export function readJsonFile(setting: string, file: string): unknown {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new ConfigError(`${setting}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+    throw new ConfigError(
+      `${setting}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? "error"})`,
+    );
   }
   try {
     return JSON.parse(text);

@@ -1,4 +1,10 @@
-import type { AlertEpisode, AlertKey, AlertRuleName, AlertState, NotificationBatch } from "../alerts/types.js";
+import type {
+  AlertEpisode,
+  AlertKey,
+  AlertRuleName,
+  AlertState,
+  NotificationBatch,
+} from "../alerts/types.js";
 
 /**
  * Alerts between Mondays (src/central/alerts/, docs/alerts.md): the episodes
@@ -32,16 +38,30 @@ export interface AlertStore {
   acknowledge(id: number, by: string, note: string | null, now: number): Promise<boolean>;
 
   /** Claims one due outbox row for `owner` (state → sending, lease set, attempts + 1), or null. */
-  claimNotification(options: { owner: string; now: number; leaseMs: number }): Promise<ClaimedNotification | null>;
+  claimNotification(options: {
+    owner: string;
+    now: number;
+    leaseMs: number;
+  }): Promise<ClaimedNotification | null>;
   /** The following apply only while `owner` still holds the row's lease; false when it lost it. */
-  markNotificationSent(id: number, outcome: { owner: string; now: number; response: string }): Promise<boolean>;
+  markNotificationSent(
+    id: number,
+    outcome: { owner: string; now: number; response: string },
+  ): Promise<boolean>;
   markNotificationRetry(
     id: number,
     outcome: { owner: string; now: number; error: string; nextAttemptAt: number },
   ): Promise<boolean>;
-  markNotificationFailed(id: number, outcome: { owner: string; now: number; error: string }): Promise<boolean>;
+  markNotificationFailed(
+    id: number,
+    outcome: { owner: string; now: number; error: string },
+  ): Promise<boolean>;
   /** Outbox rows newest first. */
-  listNotifications(filter?: { state?: NotificationState; channel?: string; limit?: number }): Promise<StoredNotification[]>;
+  listNotifications(filter?: {
+    state?: NotificationState;
+    channel?: string;
+    limit?: number;
+  }): Promise<StoredNotification[]>;
 
   addSilence(silence: Omit<AlertSilence, "id">): Promise<AlertSilence>;
   /** Silences newest first; with `activeAt`, only those in force then. */
