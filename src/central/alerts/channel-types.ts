@@ -46,6 +46,19 @@ export interface ChannelContext {
   publicUrl: string | null;
   /** The clock, epoch ms (the webhook signature's timestamp). */
   now: () => number;
+  /**
+   * Alertmanager: a firing alert ends this long after each send unless sent
+   * again. The evaluating instance sends the firing set again at every
+   * evaluation, so an alert stays active while it fires and ends by itself
+   * when srvutil stops (Prometheus does the same, with 4 × its evaluation
+   * interval). See firingValidForMs.
+   */
+  firingValidForMs: number;
+}
+
+/** 4 × the evaluation interval, at least 4 minutes: a few missed evaluations do not end an alert. */
+export function firingValidForMs(evaluateMs: number): number {
+  return 4 * Math.max(evaluateMs, 60_000);
 }
 
 /**

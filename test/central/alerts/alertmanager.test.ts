@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { firingValidForMs } from "../../../src/central/alerts/channel-types.js";
 import { createChannel } from "../../../src/central/alerts/channels/index.js";
 import { freePort } from "../../helpers/net.js";
 import { requireProgram } from "../../helpers/programs.js";
@@ -192,19 +193,33 @@ describe("alertmanager channel → Alertmanager 0.25", () => {
     expect(endsIn).toBeLessThanOrEqual(5 * 60_000 + 1000);
   });
 
-  it("a firing alert has no endsAt of ours: Alertmanager ends it after resolve_timeout (5 min) unless re-sent", async () => {
+  it("a firing alert ends 4 evaluation intervals after the send unless sent again, and a resend moves its end", async () => {
     const sentAt = Date.now();
     const firing = notice({ server: "am-web-03" });
-    await channel().send(batch([firing]));
+    const every = (evaluateMs: number) =>
+      createChannel(
+        channelConfig("alertmanager", { url, timeoutMs: 5_000 }),
+        context({ firingValidForMs: firingValidForMs(evaluateMs) }),
+      );
+    await every(60_000).send(batch([firing]));
     const [alert] = await eventually(
       () => amtoolQuery("server=am-web-03"),
       (alerts) => alerts.length === 1,
       "amtool did not list the alert",
     );
     const endsIn = new Date(alert!.endsAt).getTime() - sentAt;
-    expect(endsIn).toBeGreaterThan(4 * 60_000);
-    expect(endsIn).toBeLessThan(6 * 60_000);
+    expect(endsIn).toBeGreaterThan(4 * 60_000 - 1000);
+    expect(endsIn).toBeLessThanOrEqual(4 * 60_000 + 1000);
     expect(alert!.startsAt).toBe(iso(firing.startsAt).replace("Z", ".000Z"));
+    // Evaluating every 5 minutes: the same alert, sent again, now ends 20 minutes ahead.
+    await every(5 * 60_000).send(batch([firing]));
+    const [moved] = await eventually(
+      () => amtoolQuery("server=am-web-03"),
+      (alerts) => alerts.length === 1 && new Date(alerts[0]!.endsAt).getTime() - sentAt > 19 * 60_000,
+      "the resend did not move the alert's end",
+    );
+    expect(new Date(moved!.endsAt).getTime() - sentAt).toBeLessThanOrEqual(20 * 60_000 + 5000);
+    expect(moved!.startsAt).toBe(iso(firing.startsAt).replace("Z", ".000Z"));
   });
 
   it("a resolved notice whose end precedes its start (clock skew) is still accepted and ends the alert", async () => {

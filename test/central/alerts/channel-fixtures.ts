@@ -1,8 +1,9 @@
 /** Notices, batches and channel configs for the channel tests, timed relative to now. */
-import type {
-  ChannelConfig,
-  ChannelContext,
-  ChannelType,
+import {
+  type ChannelConfig,
+  type ChannelContext,
+  type ChannelType,
+  firingValidForMs,
 } from "../../../src/central/alerts/channel-types.js";
 import type { AlertNotice, NotificationBatch } from "../../../src/central/alerts/types.js";
 import { OutboxMailTransport } from "../../../src/central/mail/index.js";
@@ -83,6 +84,7 @@ export function context(over: Partial<ChannelContext> = {}): ChannelContext {
     mailFrom: "srvutil <alerts@example.com>",
     publicUrl: "https://srvutil.example.com",
     now: () => Date.now(),
+    firingValidForMs: firingValidForMs(60_000),
     ...over,
   };
 }

@@ -297,9 +297,11 @@ describe("alertmanager payload", () => {
     const r = await receiver();
     const firing = notice();
     const resolved = resolvedNotice();
-    await createChannel(channelConfig("alertmanager", { url: `${r.origin}/` }), context()).send(
-      batch([firing, resolved]),
-    );
+    const sentAt = Date.now();
+    await createChannel(
+      channelConfig("alertmanager", { url: `${r.origin}/` }),
+      context({ now: () => sentAt, firingValidForMs: 240_000 }),
+    ).send(batch([firing, resolved]));
     const req = only(r);
     expect(req.path).toBe("/api/v2/alerts");
     expect(JSON.parse(req.body)).toEqual([
@@ -314,6 +316,8 @@ describe("alertmanager payload", () => {
         },
         annotations: { summary: firing.summary },
         startsAt: iso(firing.startsAt),
+        // Firing: it ends 4 evaluation intervals after the send unless sent again.
+        endsAt: iso(sentAt + 240_000),
         generatorURL: firing.url,
       },
       {

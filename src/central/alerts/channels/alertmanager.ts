@@ -4,8 +4,10 @@
  * throttles them itself, which is what it is for). Labels identify an alert
  * (Alertmanager de-duplicates on them), so they hold only what names the
  * episode's key; the summary is an annotation. A resolved notice carries
- * endsAt, which ends the alert; a firing one has none, so Alertmanager keeps
- * it until its resolve_timeout (docs/alerts-channels.md says what to set).
+ * its end, which ends the alert; a firing one ends `firingValidForMs` after
+ * the send, and the evaluating instance sends the firing set again at every
+ * evaluation (AlertService), as Prometheus does: the alert stays active
+ * while it fires, and ends by itself if srvutil stops sending.
  */
 import type { AlertChannel, ChannelAnswer, ChannelConfig, ChannelContext } from "../channel-types.js";
 import type { AlertNotice, NotificationBatch } from "../types.js";
@@ -24,7 +26,7 @@ export interface PostableAlert {
   generatorURL?: string;
 }
 
-export function postableAlert(notice: AlertNotice, now: number): PostableAlert {
+export function postableAlert(notice: AlertNotice, now: number, firingValidFor: number): PostableAlert {
   const test = notice.kind === "test";
   const labels: Record<string, string> = {
     alertname: test ? TEST_ALERT_NAME : notice.rule,
@@ -44,7 +46,7 @@ export function postableAlert(notice: AlertNotice, now: number): PostableAlert {
   else if (notice.kind === "resolved" && notice.endsAt !== null) {
     // Alertmanager refuses an alert that ends before it starts.
     alert.endsAt = isoTime(Math.max(notice.endsAt, notice.startsAt));
-  }
+  } else alert.endsAt = isoTime(Math.max(now, notice.startsAt) + firingValidFor);
   if (notice.url !== "") alert.generatorURL = notice.url;
   return alert;
 }
@@ -59,7 +61,7 @@ export function alertmanagerChannel(config: ChannelConfig, ctx: ChannelContext):
     config,
     send(batch: NotificationBatch): Promise<ChannelAnswer> {
       const now = ctx.now();
-      const body = JSON.stringify(batch.notices.map((n) => postableAlert(n, now)));
+      const body = JSON.stringify(batch.notices.map((n) => postableAlert(n, now, ctx.firingValidForMs)));
       const target: ChannelConfig = {
         ...config,
         url: config.url === null ? null : alertsEndpoint(config.url),
