@@ -114,7 +114,7 @@ export function toNotification(r: NotificationRow): StoredNotification {
 
 export interface SilenceRow {
   id: number;
-  server: string | null;
+  server_glob: string | null;
   rule: AlertRuleName | null;
   group_name: string | null;
   starts_at: number;
@@ -127,7 +127,7 @@ export interface SilenceRow {
 export function toSilence(r: SilenceRow): AlertSilence {
   return {
     id: r.id,
-    server: r.server,
+    server: r.server_glob,
     rule: r.rule,
     group: r.group_name,
     startsAt: r.starts_at,

@@ -75,7 +75,7 @@ const PG_ALERT_MIGRATIONS: readonly Migration[] = [
 
       CREATE TABLE alert_silences (
         id BIGSERIAL PRIMARY KEY,
-        server TEXT, rule TEXT, group_name TEXT,
+        server_glob TEXT, rule TEXT, group_name TEXT,
         starts_at BIGINT NOT NULL, ends_at BIGINT NOT NULL,
         reason TEXT NOT NULL, created_by TEXT NOT NULL, created_at BIGINT NOT NULL,
         CHECK (ends_at >= starts_at)
@@ -287,7 +287,7 @@ export class PgAlertStore implements AlertStore {
   async addSilence(s: Omit<AlertSilence, "id">): Promise<AlertSilence> {
     checkSilence(s);
     const r = await this.pool.query<SilenceRow>(
-      `INSERT INTO alert_silences (server, rule, group_name, starts_at, ends_at, reason, created_by, created_at)
+      `INSERT INTO alert_silences (server_glob, rule, group_name, starts_at, ends_at, reason, created_by, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
       [s.server, s.rule, s.group, s.startsAt, s.endsAt, s.reason, s.createdBy, s.createdAt],
     );

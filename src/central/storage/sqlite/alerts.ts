@@ -78,7 +78,7 @@ export const ALERT_MIGRATIONS: readonly Migration[] = [
 
       CREATE TABLE alert_silences (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
-        server TEXT, rule TEXT, group_name TEXT,
+        server_glob TEXT, rule TEXT, group_name TEXT,
         starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL,
         reason TEXT NOT NULL, created_by TEXT NOT NULL, created_at INTEGER NOT NULL,
         CHECK (ends_at >= starts_at)
@@ -294,7 +294,7 @@ export class SqliteAlertStore implements AlertStore {
   async addSilence(s: Omit<AlertSilence, "id">): Promise<AlertSilence> {
     checkSilence(s);
     const row = this.sql(
-      `INSERT INTO alert_silences (server, rule, group_name, starts_at, ends_at, reason, created_by, created_at)
+      `INSERT INTO alert_silences (server_glob, rule, group_name, starts_at, ends_at, reason, created_by, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
     ).get(s.server, s.rule, s.group, s.startsAt, s.endsAt, s.reason, s.createdBy, s.createdAt) as SilenceRow;
     return toSilence(row);
