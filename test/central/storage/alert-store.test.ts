@@ -129,6 +129,41 @@ describe.each(BACKENDS)("store.alerts: $name", (backend: StoreBackend) => {
     expect(await store.alerts.list()).toEqual([second.episodes[0], resolved]);
   });
 
+  it("applies many inserts and updates in one commit, every column and null kept", async (ctx) => {
+    const store = await open(ctx);
+    const inserts = Array.from({ length: 40 }, (_, i) =>
+      ep({
+        server: `s-${String(i).padStart(2, "0")}`,
+        rule: i % 2 === 0 ? "disk_full_soon" : "server_silent",
+        mount: i % 2 === 0 ? `/m${i}` : "",
+        state: i % 3 === 0 ? "pending" : "firing",
+        severity: i % 4 === 0 ? "critical" : "warning",
+        summary: `summary ${i} – "quoted", {braces}`,
+        startedAt: now - (i + 1) * MIN,
+        firingAt: i % 3 === 0 ? null : now - i * MIN,
+        lastNotifiedAt: i % 3 === 0 ? null : now - i * MIN,
+      }),
+    );
+    expect(await store.alerts.commitEvaluation(commit({ inserts }))).toBe(true);
+    const stored = (await store.alerts.readOpen()).episodes;
+    expect(stored.map(withoutId)).toEqual(inserts);
+    const updates = stored.map((e, i) =>
+      i % 2 === 0
+        ? { ...e, state: "resolved" as const, resolvedAt: now, clearSince: now - MIN, updatedAt: now }
+        : {
+            ...e,
+            acknowledgedBy: `op-${i}`,
+            acknowledgedAt: now,
+            acknowledgeNote: i % 4 === 1 ? null : "n",
+            updatedAt: now,
+          },
+    );
+    expect(await store.alerts.commitEvaluation(commit({ expectedVersion: 1, updates }))).toBe(true);
+    const byId = (list: AlertEpisode[]) => [...list].sort((a, b) => a.id - b.id);
+    expect(byId(await store.alerts.list())).toEqual(updates);
+    expect((await store.alerts.readOpen()).episodes).toEqual(updates.filter((e) => e.state !== "resolved"));
+  });
+
   it("a stale version commits nothing, not even the outbox rows; a failing commit rolls back whole", async (ctx) => {
     const store = await open(ctx);
     expect(

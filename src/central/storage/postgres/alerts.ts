@@ -89,10 +89,24 @@ const OPEN = "state IN ('pending', 'firing')";
 const WRITTEN_COLUMNS = EPISODE_COLUMNS.split(",")
   .slice(1)
   .map((c) => c.trim());
-const INSERT_EPISODE = `INSERT INTO alert_episodes (${WRITTEN_COLUMNS.join(", ")})
-  VALUES (${WRITTEN_COLUMNS.map((_, i) => `$${i + 1}`).join(", ")})`;
-const UPDATE_EPISODE = `UPDATE alert_episodes SET ${WRITTEN_COLUMNS.map((c, i) => `${c} = $${i + 1}`).join(", ")}
-  WHERE id = $${WRITTEN_COLUMNS.length + 1}`;
+/** The SQL types of WRITTEN_COLUMNS, for the arrays a commit sends. */
+const WRITTEN_TYPES = "text text text text text text int8 int8 int8 int8 int8 text int8 text int8".split(" ");
+const ARRAYS = (first: number) => WRITTEN_TYPES.map((t, i) => `$${i + first}::${t}[]`).join(", ");
+// One statement each for the inserts and the updates, whatever their number
+// (a storm of 10,000 silent servers): the version row stays locked meanwhile.
+const INSERT_EPISODES = `INSERT INTO alert_episodes (${WRITTEN_COLUMNS.join(", ")})
+  SELECT ${WRITTEN_COLUMNS.join(", ")} FROM unnest(${ARRAYS(1)}) WITH ORDINALITY
+    AS u(${WRITTEN_COLUMNS.join(", ")}, ord)
+  ORDER BY ord`;
+const UPDATE_EPISODES = `UPDATE alert_episodes e SET ${WRITTEN_COLUMNS.map((c) => `${c} = u.${c}`).join(", ")}
+  FROM unnest($1::int8[], ${ARRAYS(2)}) AS u(id, ${WRITTEN_COLUMNS.join(", ")})
+  WHERE e.id = u.id`;
+
+/** Column arrays of the episodes, in WRITTEN_COLUMNS order. */
+function columnArrays(episodes: readonly Omit<AlertEpisode, "id">[]): (string | number | null)[][] {
+  const rows = episodes.map(episodeValues);
+  return WRITTEN_COLUMNS.map((_, i) => rows.map((r) => r[i]!));
+}
 
 /**
  * Alerts on PostgreSQL, shared by every instance. An evaluation commits by
@@ -141,11 +155,14 @@ export class PgAlertStore implements AlertStore {
           throw new Error(`alerts: episodes to delete are not all pending: ${change.deletes.join(", ")}`);
         }
       }
-      for (const e of change.updates) {
-        const r = await c.query(UPDATE_EPISODE, [...episodeValues(e), e.id]);
-        if (r.rowCount !== 1) throw new Error(`alerts: episode ${e.id} to update does not exist`);
+      if (change.updates.length > 0) {
+        const ids = change.updates.map((e) => e.id);
+        const r = await c.query(UPDATE_EPISODES, [ids, ...columnArrays(change.updates)]);
+        if (new Set(ids).size !== ids.length || r.rowCount !== ids.length) {
+          throw new Error(`alerts: an episode to update does not exist or comes twice: ${ids.join(", ")}`);
+        }
       }
-      for (const e of change.inserts) await c.query(INSERT_EPISODE, episodeValues(e));
+      if (change.inserts.length > 0) await c.query(INSERT_EPISODES, columnArrays(change.inserts));
       if (change.notifications.length > 0) {
         await c.query(
           `INSERT INTO alert_notifications (channel, state, batch, attempts, created_at, next_attempt_at, retry_until)
