@@ -43,6 +43,7 @@ describe("srvutil central migrate", () => {
     expect(applied).toContain("deliveries 1");
     expect(applied).toContain("coordination 1");
     expect(applied).toContain("raw_uploads 1");
+    expect(applied).toContain("alerts 1");
     const second = await runCli(["central", "migrate"], env);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toBe("The sqlite schema is current: no migrations to apply\n");
@@ -87,6 +88,7 @@ describe("srvutil central migrate", () => {
       expect(rows).toContain("metrics 1");
       expect(rows).toContain("coordination 1");
       expect(rows).toContain("raw_uploads 1");
+      expect(rows).toContain("alerts 1");
     } finally {
       await client.end();
     }

@@ -1,3 +1,4 @@
+import type { AlertStore } from "./alert-store.js";
 import type { CoordinationStore } from "./coordination-store.js";
 import type { CpuBaselineStore } from "./cpu-baseline-store.js";
 import type { DashboardReads } from "./dashboard-reads.js";
@@ -48,6 +49,7 @@ export type { AgentTokenRecord, TokenRole, TokenStore, TokenUse } from "./token-
  * | reports | `store.reports` (./report-archive-store.ts) | weekly reports as sent |
  * | retention | `store.retention` (./retention-store.ts) | pruning of raw samples |
  * | dashboard | `store.dashboard` (./dashboard-reads.ts) | the dashboard's batched reads of the rollups |
+ * | alerts | `store.alerts` (./alert-store.ts) | alert episodes, their notification outbox, silences, the rules' reads |
  *
  * The samples part sits on the handle itself: it is what ingest and every
  * reader use, and `store.samples(query)` reads them.
@@ -75,6 +77,8 @@ export interface Storage extends StorageHandle, SampleStore {
   readonly retention: RetentionStore;
   /** The dashboard's batched reads. */
   readonly dashboard: DashboardReads;
+  /** Alert episodes, the notifications waiting for their channel, silences, and the rules' reads. */
+  readonly alerts: AlertStore;
 }
 
 /** The storage as a whole: which backend, what it can do, its schema and connection. */

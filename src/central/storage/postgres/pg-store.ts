@@ -13,6 +13,7 @@ import type {
   StoredUpload,
   UploadRecord,
 } from "../store.js";
+import { PgAlertStore } from "./alerts.js";
 import { PgCoordinationStore } from "./coordination.js";
 import { PgCpuBaselineStore } from "./cpu-baselines.js";
 import { PgDashboardReads } from "./dashboard-reads.js";
@@ -137,6 +138,7 @@ export class PgStore implements Storage {
   readonly reports: PgReportArchive;
   readonly dashboard: PgDashboardReads;
   readonly retention: PgRetentionStore;
+  readonly alerts: PgAlertStore;
   private readonly partitions: SamplePartitions;
 
   private readonly insertSamples: SampleInserter | undefined;
@@ -183,6 +185,7 @@ export class PgStore implements Storage {
     this.dashboard = new PgDashboardReads(this.pool);
     this.partitions = new SamplePartitions(this.pool);
     this.retention = new PgRetentionStore(this.pool, this.partitions, this.rollups);
+    this.alerts = new PgAlertStore(this.pool);
   }
 
   async init(): Promise<void> {
@@ -196,6 +199,7 @@ export class PgStore implements Storage {
     await this.rawUploads.init();
     await this.coordination.init();
     await this.scrapeStatus.init();
+    await this.alerts.init();
     await this.rollups.init();
   }
 

@@ -26,6 +26,7 @@ import type {
   UploadRecord,
 } from "../store.js";
 import { AgentTokenRevokedError } from "../store.js";
+import { SqliteAlertStore } from "./alerts.js";
 import { SqliteCoordinationStore } from "./coordination.js";
 import { SqliteCpuBaselineStore } from "./cpu-baselines.js";
 import { SqliteDashboardReads } from "./dashboard-reads.js";
@@ -121,6 +122,7 @@ export class SqliteStore implements Storage {
   readonly reports: SqliteReportArchive;
   readonly dashboard: SqliteDashboardReads;
   readonly retention: SqliteRetentionStore;
+  readonly alerts: SqliteAlertStore;
   readonly synchronous: SqliteSynchronous;
   private statements: ReturnType<typeof prepareStatements> | null = null;
   private closed = false;
@@ -154,6 +156,7 @@ export class SqliteStore implements Storage {
     this.reports = new SqliteReportArchive(this.db);
     this.dashboard = new SqliteDashboardReads(this.db);
     this.retention = new SqliteRetentionStore(this.db);
+    this.alerts = new SqliteAlertStore(this.db);
   }
 
   async init(): Promise<void> {
@@ -165,6 +168,7 @@ export class SqliteStore implements Storage {
     await this.rawUploads.init();
     await this.coordination.init();
     await this.scrapeStatus.init();
+    await this.alerts.init();
     this.statements = prepareStatements(this.db);
     this.tokens.prepare();
     this.cpuBaselines.prepare();

@@ -25,7 +25,7 @@ import { BUCKET_COLUMNS, MOUNT_COLUMNS, type TouchedRange } from "../buckets.js"
  * A change to the arithmetic of aggregate/rows.ts must be made here too.
  * Timestamps are positive epoch ms, so ts - ts % 3600000 is the hour.
  */
-const PERCENT =
+export const PERCENT =
   "CASE WHEN mem_total > 0 THEN (mem_used::float8 / mem_total::float8) * 100::float8 ELSE 0::float8 END";
 
 /**

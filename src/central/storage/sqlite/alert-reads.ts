@@ -1,0 +1,87 @@
+import type Database from "better-sqlite3";
+import type { AlertHour, AlertWindow } from "../alert-store.js";
+import { prepared } from "./prepared.js";
+
+/**
+ * The evidence the alert rules read every minute, for the whole fleet at
+ * once (10,000 servers): one statement per read. Each is driven from
+ * server_stats (`server IN (SELECT …)`), so SQLite seeks each server's key
+ * range of samples or rollups instead of scanning the tables; servers last
+ * seen before the range are left out there.
+ */
+
+/**
+ * CPU and memory count once per timestamp, from the row of the smallest
+ * mount, as the report's buckets do (aggregate/rows.ts, and the SQL of
+ * ../rollups/postgres/hour-buckets-sql.ts): `MIN(mount)` makes SQLite take
+ * the other bare columns from that row (BINARY collation: byte order). The
+ * CPU figure is cpu_percent, what the report averages. Memory % is
+ * memoryPercent() of aggregate/rows.ts, used/total×100 in doubles (0 when
+ * total is 0): the same IEEE operations, so the same bits.
+ */
+const RECENT_WINDOW = `
+  SELECT server, COUNT(*), MIN(ts), MAX(ts), MIN(cpu_percent), MIN(mem) FROM (
+    SELECT server, ts, MIN(mount), cpu_percent,
+      CASE WHEN mem_total > 0 THEN (CAST(mem_used AS REAL) / CAST(mem_total AS REAL)) * 100.0 ELSE 0.0 END AS mem
+    FROM samples
+    WHERE server IN (SELECT server FROM server_stats WHERE last_seen >= @from) AND ts >= @from
+    GROUP BY server, ts
+  ) GROUP BY server`;
+
+export function readRecentWindow(db: Database.Database, from: number): Map<string, AlertWindow> {
+  const rows = prepared(db, RECENT_WINDOW).raw().all({ from }) as [
+    string,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ][];
+  const out = new Map<string, AlertWindow>();
+  for (const [server, samples, firstTs, lastTs, cpuMin, memMin] of rows) {
+    out.set(server, { samples, firstTs, lastTs, cpuMin, memMin });
+  }
+  return out;
+}
+
+const HOURS = `
+  SELECT server, hour, last_ts, mem_percent_sum, samples FROM rollup_hourly
+   WHERE server IN (SELECT server FROM server_stats WHERE last_seen >= @from)
+     AND hour >= @from AND hour < @to AND samples > 0
+   ORDER BY server, hour`;
+const HOUR_DISKS = `
+  SELECT server, hour, mount, used, free, total FROM rollup_hourly_disk
+   WHERE server IN (SELECT server FROM server_stats WHERE last_seen >= @from)
+     AND hour >= @from AND hour < @to
+   ORDER BY server, hour, mount`;
+
+export function readAlertHours(db: Database.Database, from: number, to: number): Map<string, AlertHour[]> {
+  const hours = prepared(db, HOURS).raw().all({ from, to }) as [string, number, number, number, number][];
+  const out = new Map<string, AlertHour[]>();
+  const byKey = new Map<string, AlertHour>();
+  for (const [server, hour, lastTs, memSum, samples] of hours) {
+    const h: AlertHour = { hour, lastTs, memAvg: memSum / samples, disks: [] };
+    let list = out.get(server);
+    if (list === undefined) {
+      list = [];
+      out.set(server, list);
+    }
+    list.push(h);
+    byKey.set(`${server}\n${hour}`, h);
+  }
+  const disks = prepared(db, HOUR_DISKS).raw().all({ from, to }) as [
+    string,
+    number,
+    string,
+    number,
+    number,
+    number,
+  ][];
+  // Mounts of an hour without a bucket (none with samples) are left out with it.
+  for (const [server, hour, mount, used, free, total] of disks) {
+    byKey
+      .get(`${server}\n${hour}`)
+      ?.disks.push({ mount, usedBytes: used, freeBytes: free, totalBytes: total });
+  }
+  return out;
+}
