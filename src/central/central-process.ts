@@ -2,6 +2,8 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import { RollupMaintainer } from "./aggregate/rollup-maintainer.js";
+import { AlertService } from "./alerts/service.js";
+import { type Alerting, loadAlerting } from "./alerts/setup.js";
 import { AgentTokenCache } from "./auth/token-cache.js";
 import { AutomationLog } from "./automation-log.js";
 import type { CentralConfig } from "./config.js";
@@ -17,6 +19,7 @@ import { InteropSink } from "./ingest/interop/sink.js";
 import { InstancePresence } from "./jobs/instance-presence.js";
 import { instanceId, JobRunner, type ScheduledJob } from "./jobs/scheduled-jobs.js";
 import { serveJobs } from "./jobs/serve-jobs.js";
+import { resolveThresholds } from "./report/thresholds.js";
 import { loadScrapeTargets } from "./scrape/config.js";
 import { Scraper } from "./scrape/scraper.js";
 import { openStorage } from "./storage/open.js";
@@ -36,6 +39,8 @@ export interface RunningCentral {
   url: string;
   store: Storage;
   app: FastifyInstance;
+  /** The alerts' evaluator and sender (tests evaluate and send through it without waiting). */
+  alerts: AlertService;
   /** What the operator must see at start (printed by `central serve`), e.g. that the seed bridge is on. */
   warnings: string[];
   close(): Promise<void>;
@@ -80,11 +85,16 @@ export async function startCentral(
     jobs?: readonly ScheduledJob[];
     /** How often the job runner looks for due jobs (tests shorten it). */
     jobCheckMs?: number;
+    /** Where `url_env`, `secret_env` and `token_env` of SRVUTIL_ALERTS_CONFIG are looked up (the CLI passes process.env; default none). */
+    env?: NodeJS.ProcessEnv;
+    /** How often the alerts' outbox is looked at (tests shorten it). */
+    alertSendPollMs?: number;
   } = {},
 ): Promise<RunningCentral> {
   // Read before anything opens: a mistake in the targets' file stops the start with every problem named.
   const scrapeTargets =
     config.interop.scrapeConfigFile === null ? [] : loadScrapeTargets(config.interop.scrapeConfigFile);
+  const alerting: Alerting = loadAlerting(config, opts.env ?? {});
   const log = new AutomationLog(config.paths.automationLog, config.logRotation);
   const ownsStore = opts.store === undefined;
   const store = opts.store ?? (await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous }));
@@ -198,6 +208,19 @@ export async function startCentral(
     ...(opts.jobCheckMs !== undefined ? { checkMs: opts.jobCheckMs } : {}),
   });
   jobs.start();
+  const alerts = new AlertService({
+    store,
+    config: alerting.config,
+    thresholds: resolveThresholds(config.thresholds),
+    groupsOf: alerting.groupsOf,
+    channels: alerting.channels,
+    log,
+    instanceId: id,
+    publicUrl: config.digest.publicUrl,
+    registry: metrics.registry,
+    ...(opts.alertSendPollMs !== undefined ? { sendPollMs: opts.alertSendPollMs } : {}),
+  });
+  alerts.start();
   const runningScraper = scraper!;
   runningScraper.start();
   log.info("serve started", {
@@ -216,10 +239,13 @@ export async function startCentral(
     url,
     store,
     app: running,
+    alerts,
     warnings,
     close: () => {
       closing ??= (async () => {
         await runningScraper.stop();
+        await alerts.stop();
+        alerting.mail.close();
         await jobs.stop();
         await maintainer.stop();
         await scheduler.stop();

@@ -24,7 +24,11 @@ const bulk = () => import("../central/ingest/bulk.js");
 export async function serveCommand(version: string): Promise<void> {
   const config = centralConfigFromEnv();
   const { startCentral } = await serve();
-  const running = await startCentral(config, { logger: { level: config.logLevel }, version });
+  const running = await startCentral(config, {
+    logger: { level: config.logLevel },
+    version,
+    env: process.env,
+  });
   process.stdout.write(`srvutil ${version} central listening on ${running.url}\n`);
   for (const w of running.warnings) process.stderr.write(`srvutil: warning: ${w}\n`);
   await new Promise<void>((resolve) => {

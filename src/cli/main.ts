@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { registerAgentCommands } from "./agent.js";
+import { registerAlertsCommands } from "./alerts.js";
 import { registerCentralCommands } from "./central.js";
 import { Command, CommanderError } from "./commander.js";
 import { registerDemoCommand } from "./demo.js";
@@ -16,6 +17,7 @@ const program = new Command()
 registerCentralCommands(program);
 registerAgentCommands(program);
 registerReportCommands(program);
+registerAlertsCommands(program);
 registerDemoCommand(program);
 
 // No top-level await: this file is the entry of a CommonJS bundle (scripts/build-cli.ts).

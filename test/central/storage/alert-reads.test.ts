@@ -74,9 +74,12 @@ function perTimestamp(rows: readonly MetricRow[]): Map<string, MetricRow[]> {
   return out;
 }
 
-function expectedWindow(rows: readonly MetricRow[], from: number): Map<string, AlertWindow> {
+function expectedWindow(rows: readonly MetricRow[], spanMs: number): Map<string, AlertWindow> {
   const out = new Map<string, AlertWindow>();
-  for (const [server, list] of perTimestamp(rows.filter((r) => r.timestamp >= from))) {
+  const last = new Map<string, number>();
+  for (const r of rows) last.set(r.server, Math.max(last.get(r.server) ?? 0, r.timestamp));
+  const inWindow = rows.filter((r) => r.timestamp >= last.get(r.server)! - spanMs);
+  for (const [server, list] of perTimestamp(inWindow)) {
     out.set(server, {
       samples: list.length,
       firstTs: list[0]!.timestamp,
@@ -149,15 +152,18 @@ describe.each(BACKENDS)("store.alerts reads: $name", (backend: StoreBackend) => 
     for (const r of all) last.set(r.server, Math.max(last.get(r.server) ?? 0, r.timestamp));
     expect(await store.alerts.lastSeen()).toEqual(last);
 
-    // From exactly a sample time: that sample counts.
-    const from = t0 - 10 * MIN;
-    const window = await store.alerts.recentWindow(from);
-    expect([...window.keys()].sort()).toEqual(["a-01", "c-01", "e-01"]);
-    expect(window).toEqual(expectedWindow(all, from));
-    expect(window.get("a-01")).toMatchObject({ samples: 11, firstTs: from, lastTs: t0 });
+    // Each server's own last 10 minutes, whenever its last sample was; from exactly a sample time: that sample counts.
+    const window = await store.alerts.recentWindow(10 * MIN);
+    expect([...window.keys()].sort()).toEqual(["a-01", "b-01", "c-01", "d-01", "e-01"]);
+    expect(window).toEqual(expectedWindow(all, 10 * MIN));
+    expect(window.get("a-01")).toMatchObject({ samples: 11, firstTs: t0 - 10 * MIN, lastTs: t0 });
+    // b-01 went silent three hours ago: its window is its last 10 minutes then, two samples.
+    expect(window.get("b-01")).toMatchObject({ samples: 2, lastTs: t0 - 3 * HOUR_MS });
     expect(window.get("c-01")!.memMin).toBe(0);
     expect(window.get("a-01")!.memMin).toBeGreaterThan(30);
-    expect((await store.alerts.recentWindow(t0 + 1)).size).toBe(0);
+    const lastOnly = await store.alerts.recentWindow(0);
+    expect([...lastOnly.values()].map((w) => w.samples)).toEqual([1, 1, 1, 1, 1]);
+    expect(lastOnly).toEqual(expectedWindow(all, 0));
 
     const hourNow = t0 - (t0 % HOUR_MS);
     const hoursFrom = hourNow - 5 * HOUR_MS;

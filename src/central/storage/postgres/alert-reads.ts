@@ -28,13 +28,14 @@ const RECENT_WINDOW = `
       min(cpu_percent) AS cpu_min, min(${PERCENT}) AS mem_min
     FROM (
       SELECT DISTINCT ON (s.ts) s.ts, s.cpu_percent, s.mem_used, s.mem_total
-      FROM samples s WHERE s.server = st.server AND s.ts >= $1
+      FROM samples s WHERE s.server = st.server AND s.ts >= st.last_seen - $1
       ORDER BY s.ts, s.mount COLLATE "C"
     ) AS first_of_ts
   ) AS w
-  WHERE st.last_seen >= $1 AND w.samples > 0`;
+  WHERE w.samples > 0`;
 
-export async function readRecentWindow(pool: pg.Pool, from: number): Promise<Map<string, AlertWindow>> {
+/** Each server's own last `spanMs` of samples (ts ≥ its last_seen − spanMs). */
+export async function readRecentWindow(pool: pg.Pool, spanMs: number): Promise<Map<string, AlertWindow>> {
   const r = await withoutJit(pool, (c) =>
     c.query<{
       server: string;
@@ -43,7 +44,7 @@ export async function readRecentWindow(pool: pg.Pool, from: number): Promise<Map
       last_ts: number;
       cpu_min: number;
       mem_min: number;
-    }>(RECENT_WINDOW, [from]),
+    }>(RECENT_WINDOW, [spanMs]),
   );
   const out = new Map<string, AlertWindow>();
   for (const x of r.rows) {

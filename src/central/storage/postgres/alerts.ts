@@ -336,8 +336,8 @@ export class PgAlertStore implements AlertStore {
     return new Map(r.rows.map((x) => [x.server, x.last_seen]));
   }
 
-  recentWindow(from: number): Promise<Map<string, AlertWindow>> {
-    return readRecentWindow(this.pool, from);
+  recentWindow(spanMs: number): Promise<Map<string, AlertWindow>> {
+    return readRecentWindow(this.pool, spanMs);
   }
 
   hours(from: number, to: number): Promise<Map<string, AlertHour[]>> {

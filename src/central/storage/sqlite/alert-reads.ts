@@ -21,15 +21,16 @@ import { prepared } from "./prepared.js";
  */
 const RECENT_WINDOW = `
   SELECT server, COUNT(*), MIN(ts), MAX(ts), MIN(cpu_percent), MIN(mem) FROM (
-    SELECT server, ts, MIN(mount), cpu_percent,
-      CASE WHEN mem_total > 0 THEN (CAST(mem_used AS REAL) / CAST(mem_total AS REAL)) * 100.0 ELSE 0.0 END AS mem
-    FROM samples
-    WHERE server IN (SELECT server FROM server_stats WHERE last_seen >= @from) AND ts >= @from
-    GROUP BY server, ts
+    SELECT st.server AS server, s.ts AS ts, MIN(s.mount), s.cpu_percent AS cpu_percent,
+      CASE WHEN s.mem_total > 0 THEN (CAST(s.mem_used AS REAL) / CAST(s.mem_total AS REAL)) * 100.0 ELSE 0.0 END AS mem
+    -- CROSS JOIN keeps server_stats outside: one key-range seek per server, not a scan of samples.
+    FROM server_stats st CROSS JOIN samples s ON s.server = st.server AND s.ts >= st.last_seen - @span
+    GROUP BY st.server, s.ts
   ) GROUP BY server`;
 
-export function readRecentWindow(db: Database.Database, from: number): Map<string, AlertWindow> {
-  const rows = prepared(db, RECENT_WINDOW).raw().all({ from }) as [
+/** Each server's own last `spanMs` of samples (ts ≥ its last_seen − spanMs). */
+export function readRecentWindow(db: Database.Database, spanMs: number): Map<string, AlertWindow> {
+  const rows = prepared(db, RECENT_WINDOW).raw().all({ span: spanMs }) as [
     string,
     number,
     number,

@@ -325,8 +325,8 @@ export class SqliteAlertStore implements AlertStore {
     return new Map(rows);
   }
 
-  async recentWindow(from: number): Promise<Map<string, AlertWindow>> {
-    return readRecentWindow(this.db, from);
+  async recentWindow(spanMs: number): Promise<Map<string, AlertWindow>> {
+    return readRecentWindow(this.db, spanMs);
   }
 
   async hours(from: number, to: number): Promise<Map<string, AlertHour[]>> {
