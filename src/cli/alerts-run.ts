@@ -1,6 +1,11 @@
 import { userInfo } from "node:os";
 import { loadAlerting } from "../central/alerts/setup.js";
-import type { AlertEpisode, AlertRuleName, NotificationBatch } from "../central/alerts/types.js";
+import {
+  ALERT_RULES,
+  type AlertEpisode,
+  type AlertRuleName,
+  type NotificationBatch,
+} from "../central/alerts/types.js";
 import type { AlertSilence } from "../central/storage/alert-store.js";
 import { openStorage } from "../central/storage/open.js";
 import type { Storage } from "../central/storage/store.js";
@@ -212,6 +217,9 @@ export async function silenceAddCommand(opts: {
     throw usageError(
       `--server: a server glob may use letters, digits, . _ - and the wildcards * ?, got '${opts.server}'`,
     );
+  }
+  if (opts.rule !== undefined && !(ALERT_RULES as readonly string[]).includes(opts.rule)) {
+    throw usageError(`--rule: expected one of ${ALERT_RULES.join(", ")}, got '${opts.rule}'`);
   }
   const reason = opts.reason.trim();
   if (reason === "") throw usageError("--reason: say why, it is shown wherever the alert is");

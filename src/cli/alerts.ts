@@ -1,7 +1,5 @@
 import type { Command } from "commander";
-import { ALERT_RULES } from "../central/alerts/types.js";
 import { useEnvFile } from "./central.js";
-import { Option } from "./commander.js";
 
 /** The alerts code (channels, storage drivers) loads only when a command runs. */
 const run = () => import("./alerts-run.js");
@@ -51,7 +49,10 @@ export function registerAlertsCommands(program: Command): void {
     .command("add")
     .description("Silence alerts of a server glob, a rule, a group, or any mix")
     .option("--server <glob>", "server name glob, e.g. 'db-*'")
-    .addOption(new Option("--rule <rule>", "only this rule").choices([...ALERT_RULES]))
+    .option(
+      "--rule <rule>",
+      "only this rule (server_silent, disk_full_soon, disk_nearly_full, cpu_pressure, memory_pressure, memory_trend)",
+    )
     .option("--group <name>", "a group of SRVUTIL_GROUPS_FILE")
     .requiredOption("--for <span>", "how long, e.g. 2h, 30m, 3d")
     .requiredOption("--reason <text>", "why (shown wherever the alert is)")
