@@ -1,7 +1,9 @@
 import { InputError } from "../../../errors.js";
 import {
-  isIgnoredFsType,
+  isRealFsType,
   type MetricRow,
+  ROOT_MOUNT,
+  realDisksOrRoot,
   serializeMetricsCsv,
   serverNameProblem,
 } from "../../../protocol/index.js";
@@ -302,16 +304,13 @@ function busyBetween(
   };
 }
 
-/**
- * The disks a sample reports, as the agent chooses them: pseudo and virtual
- * filesystems are left out, except "/" when nothing else is left (in a
- * container the root is an overlay whose backing disk is invisible, and a
- * sample without a disk would lose its CPU and memory too). Decoders drop
- * every other ignored type and keep "/" for this choice.
- */
+/** The disks a sample reports, as the agent chooses them (realDisksOrRoot). */
 function realDisks(disks: readonly DiskPoint[]): DiskPoint[] {
-  const real = disks.filter((d) => d.fsType === null || !isIgnoredFsType(d.fsType));
-  return real.length > 0 ? real : disks.filter((d) => d.mount === "/");
+  const root = disks.find((d) => d.mount === ROOT_MOUNT);
+  return realDisksOrRoot(
+    disks.filter((d) => isRealFsType(d.fsType)),
+    root,
+  );
 }
 
 const finiteNonNegative = (n: number) => Number.isFinite(n) && n >= 0;
