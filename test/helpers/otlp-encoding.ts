@@ -2,9 +2,13 @@
  * An OTLP/JSON ExportMetricsServiceRequest (the shape of
  * test/fixtures/interop/otlp-hostmetrics.json) encoded as protobuf by the
  * field numbers of opentelemetry/proto, written independently of the
- * central's reader (src/central/ingest/interop/otlp-wire.ts). Shared by the
- * OTLP tests, the fuzz suite and bench/ingest/push-inputs.ts.
+ * central's reader (src/central/ingest/interop/protobuf.ts). Shared by the
+ * OTLP tests, the fuzz suite and bench/ingest/push-inputs.ts. Also the
+ * fields of the central's protobuf answers (ExportMetricsServiceResponse,
+ * google.rpc.Status), read with that reader: the answers are written by its
+ * ProtoWriter, not read by it, so the reader checks the writer.
  */
+import { ProtoReader, WireType } from "../../src/central/ingest/interop/protobuf.js";
 
 type Json = Record<string, unknown>;
 
@@ -149,4 +153,40 @@ function varint(value: bigint): Buffer {
     out.push(byte);
   } while (v > 0n);
   return Buffer.from(out);
+}
+
+/** One field of an answer: its number and wire type, and its value as the wire type holds it. */
+export interface AnswerField {
+  field: number;
+  wireType: number;
+  /** A varint field's value; 0n for another wire type. */
+  varint: bigint;
+  /** A length-delimited field's bytes; empty for another wire type. */
+  bytes: Uint8Array;
+}
+
+/** The fields of one answer message, in order (unknown wire types are skipped, values unread). */
+export function wireFields(body: Uint8Array): AnswerField[] {
+  const reader = new ProtoReader(body);
+  const fields: AnswerField[] = [];
+  for (const { field, wireType } of reader.keys()) {
+    const f: AnswerField = { field, wireType, varint: 0n, bytes: new Uint8Array(0) };
+    if (wireType === WireType.varint) f.varint = reader.uint64();
+    else if (wireType === WireType.lengthDelimited) f.bytes = reader.bytes();
+    else reader.skip(wireType);
+    fields.push(f);
+  }
+  return fields;
+}
+
+/** A varint field's value; a field of another wire type fails the test. */
+export function asVarint(f: AnswerField, what: string): bigint {
+  if (f.wireType !== WireType.varint) throw new Error(`${what} (field ${f.field}) is not a varint`);
+  return f.varint;
+}
+
+/** A string field's text; a field of another wire type fails the test. */
+export function asString(f: AnswerField, what: string): string {
+  if (f.wireType !== WireType.lengthDelimited) throw new Error(`${what} (field ${f.field}) is not a string`);
+  return new TextDecoder("utf-8", { fatal: true }).decode(f.bytes);
 }

@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { ROOT_MOUNT, realDisksOrRoot } from "../../protocol/filesystems.js";
 import { mountIsReported, statfsBytes } from "./disk.js";
 import type { DiskFilter, DiskReading } from "./types.js";
 
@@ -59,13 +60,13 @@ export function selectRealMounts(entries: readonly MountinfoEntry[], filter: Dis
     const seen = byDevice.get(e.device);
     if (seen === undefined || preferMount(e, seen)) byDevice.set(e.device, e);
   }
-  if (byDevice.size === 0 && filter.includeMounts.length === 0) {
-    // In a container the root is an overlay whose backing disk is invisible; reporting "/"
-    // beats a sample without rows (CPU and memory would be lost with it).
-    const root = visible.get("/");
-    if (root !== undefined && !filter.excludeMounts.includes("/")) return [root];
-  }
-  return [...byDevice.values()].sort((a, b) => (a.mountPoint < b.mountPoint ? -1 : 1));
+  // The root stands in for no real filesystem (a container's overlay), unless the operator's
+  // include_mounts names what to report or exclude_mounts leaves "/" out.
+  const root =
+    filter.includeMounts.length === 0 && !filter.excludeMounts.includes(ROOT_MOUNT)
+      ? visible.get(ROOT_MOUNT)
+      : undefined;
+  return realDisksOrRoot([...byDevice.values()], root).sort((a, b) => (a.mountPoint < b.mountPoint ? -1 : 1));
 }
 
 function preferMount(candidate: MountinfoEntry, current: MountinfoEntry): boolean {

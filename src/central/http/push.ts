@@ -1,17 +1,109 @@
 /**
  * What the push inputs of foreign agents share (./routes/otlp.ts,
- * ./routes/telegraf.ts, ./routes/collectd.ts): authentication before the
- * body is read, the body read capped on the wire and after decompression,
- * the media type check, and the JSON summary of a stored batch.
+ * ./routes/telegraf.ts, ./routes/collectd.ts): the route itself (pushRoute),
+ * authentication before the body is read, the body read capped on the wire
+ * and after decompression, the media type check, the answers every push
+ * route gives, and the JSON summary of a stored batch.
  */
 import type { Readable } from "node:stream";
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+} from "fastify";
 import { gunzipCapped } from "../ingest/gunzip.js";
 import type { InteropWriter } from "../ingest/interop/point-group.js";
 import { contentEncoding, tooLarge } from "./body.js";
 import { errorAnswer } from "./error-answer.js";
 import { HttpError } from "./http-error.js";
-import { type InteropRouteDeps, requireInteropWriter } from "./interop-auth.js";
+import { type InteropRouteDeps, PUSH_SECURITY, requireInteropWriter } from "./interop-auth.js";
+import { errorResponseSchema } from "./schemas.js";
+
+/** One push input: what pushRoute() needs besides what every push route does alike. */
+export interface PushInput<Decoded> {
+  path: string;
+  /** The media types taken; any other is 415. */
+  mediaTypes: readonly string[];
+  summary: string;
+  description: string;
+  /** What the body must be, named in the 400 of a request without one. */
+  body: string;
+  /** The 200 answer's schema, with its description. */
+  ok: object;
+  /** Descriptions of the route's own 400 and 415 answers. */
+  badRequest: string;
+  badMediaType: string;
+  /** The decoder's error class: its errors are answered 400 (bad_body) with their message. */
+  formatError: abstract new (
+    ...args: never[]
+  ) => Error;
+  /** The body as the decoder reads it (a formatError when it cannot). */
+  decode(body: Buffer, mediaType: string, deps: InteropRouteDeps): Decoded;
+  /** Stores what was decoded and answers (returns the JSON body, or sends through `reply`). */
+  answer(decoded: Decoded, push: Push, deps: InteropRouteDeps): Promise<unknown>;
+  /** The route's error answers; default pushErrorHandler(mediaTypes). */
+  errorHandler?: (err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) => unknown;
+}
+
+/** The request a push route is answering, once its body is read and decoded. */
+export interface Push {
+  writer: InteropWriter;
+  mediaType: string;
+  reply: FastifyReply;
+}
+
+/**
+ * A push route's plugin: the body parser and error handler of its
+ * (encapsulated) context, and POST `path` with its OpenAPI schema,
+ * authentication before the body is read (pushAuthentication), the media
+ * type and body checks, then the input's decode and answer.
+ */
+export function pushRoute<Decoded>(input: PushInput<Decoded>): FastifyPluginAsync<InteropRouteDeps> {
+  return async (app, deps) => {
+    const writers = new WeakMap<FastifyRequest, InteropWriter>();
+    registerPushBodyParser(app, [...input.mediaTypes], deps.maxBodyBytes);
+    app.setErrorHandler(input.errorHandler ?? pushErrorHandler(input.mediaTypes));
+
+    app.post(
+      input.path,
+      {
+        schema: {
+          summary: input.summary,
+          description: input.description,
+          tags: ["ingest"],
+          security: PUSH_SECURITY,
+          response: {
+            200: input.ok,
+            400: { ...errorResponseSchema, description: input.badRequest },
+            401: { ...errorResponseSchema, description: "Missing, unknown or revoked token" },
+            403: { ...errorResponseSchema, description: "A server the token may not write; nothing stored" },
+            413: {
+              ...errorResponseSchema,
+              description: "Body larger than SRVUTIL_MAX_BODY_BYTES (after decompression)",
+            },
+            415: { ...errorResponseSchema, description: input.badMediaType },
+          },
+        },
+        onRequest: pushAuthentication(deps, writers),
+      },
+      async (req, reply) => {
+        const mediaType = mediaTypeOf(req);
+        if (!input.mediaTypes.includes(mediaType)) throw unsupportedMediaType(mediaType, input.mediaTypes);
+        const body = requireBody(req.body, input.body);
+        let decoded: Decoded;
+        try {
+          decoded = input.decode(body, mediaType, deps);
+        } catch (err) {
+          if (err instanceof input.formatError) throw new HttpError(400, "bad_body", err.message);
+          throw err;
+        }
+        return input.answer(decoded, { writer: writers.get(req)!, mediaType, reply }, deps);
+      },
+    );
+  };
+}
 
 /**
  * The onRequest hook of a push route: the writer behind the token (agent or

@@ -11,7 +11,13 @@ import {
 import type { AutomationLog } from "../automation-log.js";
 import { DEFAULT_RETENTION, INGEST_HORIZON_MARGIN_MS, ingestHorizon } from "../retention.js";
 import { AgentTokenRevokedError, type Storage, type StoredUpload } from "../storage/store.js";
-import { DEFAULT_MOUNT_LIMITS, MountLimiter, type MountLimits, mountsInRollups } from "./mount-limits.js";
+import {
+  DEFAULT_MOUNT_LIMITS,
+  MountLimiter,
+  type MountLimits,
+  type MountReservation,
+  mountsInRollups,
+} from "./mount-limits.js";
 import { ParsePool } from "./parse-pool.js";
 import { compressRawBody } from "./raw-body.js";
 import { RawFileWriter } from "./raw-file-writer.js";
@@ -208,41 +214,42 @@ export class IngestService {
    * in every error case nothing is stored.
    */
   async ingestFile(bytes: Uint8Array, opts: IngestFileOptions = {}): Promise<IngestResult> {
+    return this.storeChecked(await this.checkFile(bytes, opts));
+  }
+
+  /**
+   * ingestFile's first half: reads the file and refuses it as ingestFile
+   * would (a CSV v1 or seed error, another server, a sample older than the
+   * ingest horizon, too many mounts), writing nothing. Its mounts stay
+   * reserved until storeChecked commits them or `mounts.release()` gives
+   * them back: a foreign input's batch checks the file of every server it
+   * names before it stores any of them, and releases what it did not store.
+   */
+  async checkFile(bytes: Uint8Array, opts: IngestFileOptions = {}): Promise<CheckedFile> {
     const receivedAt = this.now();
     const decoded = await this.decode(bytes, receivedAt, opts);
     const server = singleServer(decoded.rows, opts.expectedServer);
     await this.refuseTooOld(decoded.rows, receivedAt);
     // Checked before anything is written; the file's mounts count once its rows are stored.
     const mounts = await this.mountLimiter.reserve(server, decoded.rows);
+    return { bytes, receivedAt, server, decoded, opts, mounts };
+  }
+
+  /** ingestFile's second half: stores a file checkFile accepted (all of it or, on an error, nothing). */
+  async storeChecked(file: CheckedFile): Promise<IngestResult> {
     try {
-      const result = await this.storeFile(bytes, receivedAt, server, decoded, opts);
-      mounts.commit();
+      const result = await this.storeFile(file);
+      file.mounts.commit();
       return result;
     } catch (err) {
-      mounts.release();
+      file.mounts.release();
       throw err;
     }
   }
 
-  /**
-   * Refuses a CSV v1 file the way ingestFile would (a CSV v1 error, a sample
-   * older than the ingest horizon) and stores nothing: a foreign input's batch
-   * checks the file of every server it names before it stores any of them.
-   */
-  async precheck(bytes: Uint8Array): Promise<void> {
-    const receivedAt = this.now();
-    const decoded = await this.decode(bytes, receivedAt, {});
-    await this.refuseTooOld(decoded.rows, receivedAt);
-  }
-
   /** ingestFile once the file is read and within the limits: the replay check, the raw copy, the rows. */
-  private async storeFile(
-    bytes: Uint8Array,
-    receivedAt: number,
-    server: string,
-    decoded: DecodedFile,
-    opts: IngestFileOptions,
-  ): Promise<IngestResult> {
+  private async storeFile(checked: CheckedFile): Promise<IngestResult> {
+    const { bytes, receivedAt, server, decoded, opts } = checked;
     const { rows, skippedRows, skippedLineCount, seedTimeZone } = decoded;
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const rawStoredIn = this.options.rawStore ?? "files";
@@ -551,8 +558,20 @@ export class IngestService {
   }
 }
 
+/** A file checkFile read and accepted, for storeChecked. */
+export interface CheckedFile {
+  readonly bytes: Uint8Array;
+  /** When the file was received: its upload id's time and its raw file's day. */
+  readonly receivedAt: number;
+  readonly server: string;
+  readonly decoded: DecodedFile;
+  readonly opts: IngestFileOptions;
+  /** Its new mounts, held against the caps: storeChecked commits them; release() gives back what was not stored. */
+  readonly mounts: MountReservation;
+}
+
 /** A file's rows as its reader gave them. */
-interface DecodedFile {
+export interface DecodedFile {
   rows: MetricRow[];
   skippedRows: SeedRowProblem[];
   skippedLineCount: number;

@@ -18,6 +18,8 @@ export interface ScrapeStatusStore {
   record(status: ScrapeStatus): Promise<void>;
   /** Every stored target's state, by server name. */
   list(): Promise<ScrapeStatus[]>;
+  /** One server's stored state; null when none is stored. */
+  get(server: string): Promise<ScrapeStatus | null>;
   /**
    * Deletes the states of the servers not in `keep` (targets taken out of
    * the config: nothing scrapes them any more); returns how many went.
@@ -42,6 +44,35 @@ export interface ScrapeStatus {
   lastError: string | null;
   /** When this state was written, epoch ms. */
   updatedAt: number;
+}
+
+/** The scrape_status table's columns, the same on both backends, in the order ScrapeStatusRow lists them. */
+export const SCRAPE_STATUS_COLUMNS =
+  "server, url, instance, state, last_success_at, down_since, last_error, updated_at";
+
+/** A scrape_status row as both drivers give it (epoch ms as numbers). */
+export interface ScrapeStatusRow {
+  server: string;
+  url: string;
+  instance: string;
+  state: ScrapeState;
+  last_success_at: number | null;
+  down_since: number | null;
+  last_error: string | null;
+  updated_at: number;
+}
+
+export function scrapeStatusFromRow(r: ScrapeStatusRow): ScrapeStatus {
+  return {
+    server: r.server,
+    url: r.url,
+    instance: r.instance,
+    state: r.state,
+    lastSuccessAt: r.last_success_at,
+    downSince: r.down_since,
+    lastError: r.last_error,
+    updatedAt: r.updated_at,
+  };
 }
 
 /** How much of an error text is kept: enough for a TLS or parser message, not a whole answer body. */

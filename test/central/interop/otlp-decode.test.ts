@@ -12,7 +12,7 @@ import {
   encodeOtlpResponse,
   encodeRpcStatus,
 } from "../../../src/central/ingest/interop/otlp-protobuf.js";
-import { asString, asVarint, wireFields } from "../../../src/central/ingest/interop/otlp-wire.js";
+import { asString, asVarint, wireFields } from "../../helpers/otlp-encoding.js";
 import { hostmetricsFixture, otlpJsonToProtobuf, walkPoints } from "./otlp-encode.js";
 
 const LAST = Date.UTC(2026, 11, 7, 9, 0, 0);

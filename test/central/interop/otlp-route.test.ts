@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createRelayToken } from "../../../src/central/auth/tokens.js";
 import { createAgentToken } from "../../../src/central/http/app.js";
-import { asString, asVarint, wireFields } from "../../../src/central/ingest/interop/otlp-wire.js";
 import { type FuzzCentral, startFuzzCentral } from "../../fuzz/central.js";
+import { asString, asVarint, wireFields } from "../../helpers/otlp-encoding.js";
 import { findTestPostgres } from "../../helpers/postgres.js";
 import { hostmetricsFixture, otlpJsonToProtobuf } from "./otlp-encode.js";
 import { gzipBomb, post, samplesOf } from "./push-harness.js";

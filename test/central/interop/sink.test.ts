@@ -241,4 +241,29 @@ describe.each(backends)("interop sink: $name", (backend) => {
     });
     expect(await rowsOf("new-01")).toHaveLength(0);
   });
+
+  it("refuses a batch whose one server breaks a mount cap, storing nothing of the other servers", async () => {
+    const disks = Array.from({ length: 65 }, (_, i) => ({
+      mount: `/data${i}`,
+      fsType: "ext4",
+      totalBytes: 100 * GiB,
+      usedBytes: 40 * GiB,
+      freeBytes: 55 * GiB,
+    }));
+    // a-01 sorts first: before its file was stored, b-01's 65 mounts (64 at most a sample) were checked.
+    const batch = [
+      group("a-01", 0, 0, 100),
+      group("a-01", 1, 10, 200),
+      group("b-01", 0, 0, 100, { disks }),
+      group("b-01", 1, 10, 200, { disks }),
+    ];
+    await expect(sink.accept(batch, "remote_write", { kind: "scrape" })).rejects.toMatchObject({
+      status: 400,
+      reason: "too_many_mounts",
+    });
+    expect(await rowsOf("a-01")).toHaveLength(0);
+    // The refused batch held no mount back: a-01 alone is stored when sent again.
+    await sink.accept(batch.slice(0, 2), "remote_write", { kind: "scrape" });
+    expect((await rowsOf("a-01")).map((r) => r.diskMount)).toEqual(["/"]);
+  });
 });

@@ -7,7 +7,7 @@ import { type StoreBackend, storeBackends, type TempStore } from "../../helpers/
 
 /**
  * store.scrapeStatus on SQLite and PostgreSQL: what one instance records,
- * another instance on the same database lists; an older write does not
+ * another instance on the same database lists and gets; an older write does not
  * replace a newer one; a takeover keeps the last success and the time the
  * target went down; errors are cleaned and clipped; URLs lose credentials.
  */
@@ -65,6 +65,25 @@ describe.each(BACKENDS)("store.scrapeStatus: $name", (backend: StoreBackend) => 
       lastError: "connect ECONNREFUSED 10.0.0.5:9100",
       updatedAt: now - 30_000,
     });
+  });
+
+  it("gets one server's state as another instance recorded it, and null for a server never stored", async (ctx) => {
+    const { a, b } = await open(ctx);
+    expect(await b.scrapeStatus.get("web-01")).toBeNull();
+    await a.scrapeStatus.record(up({ server: "web-02" }));
+    await a.scrapeStatus.record(
+      up({ state: "down", downSince: now - 20_000, lastError: "HTTP 503", updatedAt: now - 20_000 }),
+    );
+    expect(await b.scrapeStatus.get("web-01")).toEqual(
+      up({ state: "down", downSince: now - 20_000, lastError: "HTTP 503", updatedAt: now - 20_000 }),
+    );
+    expect(await b.scrapeStatus.get("web-02")).toEqual(up({ server: "web-02" }));
+    // An exact match: no prefix, pattern or case folding.
+    expect(await b.scrapeStatus.get("web-0")).toBeNull();
+    expect(await b.scrapeStatus.get("web-0%")).toBeNull();
+    expect(await b.scrapeStatus.get("WEB-01")).toBeNull();
+    await b.scrapeStatus.forgetOthers(["web-02"]);
+    expect(await a.scrapeStatus.get("web-01")).toBeNull();
   });
 
   it("keeps the stored last success and down-since when a new owner knows neither", async (ctx) => {

@@ -14,9 +14,8 @@ export function registerServerRoutes(app: DashboardApp, ctx: DashboardContext): 
     const session = await requireRole(ctx, req, reply, "viewer");
     if (session === null) return reply;
     const name = req.params.name;
-    const [servers, scrapes] = await Promise.all([ctx.store.listServers(), ctx.store.scrapeStatus.list()]);
+    const [servers, scrape] = await Promise.all([ctx.store.listServers(), ctx.store.scrapeStatus.get(name)]);
     const summary = servers.find((s) => s.server === name);
-    const scrape = scrapes.find((s) => s.server === name) ?? null;
     if (summary === undefined && scrape !== null) {
       // A scrape target that never gave a sample: its scrape state is all there is to show.
       const body = html`<p class="crumbs"><a href="/">Fleet</a> › ${name}</p>

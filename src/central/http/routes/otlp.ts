@@ -1,27 +1,16 @@
-import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { isOtlpFamilyRead, type OtlpBatch, otlpToPointGroups } from "../../ingest/interop/otlp.js";
 import { decodeOtlpJson } from "../../ingest/interop/otlp-json.js";
-import { OtlpDecodeError, type OtlpResource } from "../../ingest/interop/otlp-model.js";
+import { OtlpDecodeError } from "../../ingest/interop/otlp-model.js";
 import {
   decodeOtlpProtobuf,
   encodeOtlpResponse,
   encodeRpcStatus,
 } from "../../ingest/interop/otlp-protobuf.js";
-import type { InteropWriter } from "../../ingest/interop/point-group.js";
 import type { InteropBatchResult } from "../../ingest/interop/sink.js";
 import { errorAnswer } from "../error-answer.js";
 import { HttpError } from "../http-error.js";
-import { type InteropRouteDeps, PUSH_SECURITY } from "../interop-auth.js";
-import {
-  asPushError,
-  mediaTypeOf,
-  pushAuthentication,
-  registerPushBodyParser,
-  requireBody,
-  unsupportedMediaType,
-} from "../push.js";
-import { errorResponseSchema } from "../schemas.js";
+import { asPushError, mediaTypeOf, pushRoute } from "../push.js";
 
 const PROTOBUF = "application/x-protobuf";
 const JSON_TYPE = "application/json";
@@ -51,89 +40,53 @@ const exportResponseSchema = {
  * a server the token may not write; with protobuf the body is a
  * google.rpc.Status, with JSON the API's error body.
  */
-export const otlpRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: InteropRouteDeps }> = async (
-  app,
-  deps,
-) => {
-  const writers = new WeakMap<FastifyRequest, InteropWriter>();
-  registerPushBodyParser(app, OTLP_MEDIA_TYPES, deps.maxBodyBytes);
-  app.setErrorHandler((err: FastifyError | Error, req, reply) => otlpError(err, req, reply));
-
-  app.post(
-    "/v1/metrics",
-    {
-      schema: {
-        summary: "OTLP/HTTP metrics (OpenTelemetry Collector, SDKs)",
-        description:
-          "Body: ExportMetricsServiceRequest as application/x-protobuf or application/json, optionally gzip. " +
-          "Reads system.cpu.time, system.memory.usage, system.linux.memory.available, system.memory.limit and " +
-          "system.filesystem.usage; the server is the resource attribute SRVUTIL_OTLP_SERVER_ATTRIBUTE " +
-          "(default host.name). See docs/integrations.md.",
-        tags: ["ingest"],
-        security: PUSH_SECURITY,
-        response: {
-          200: {
-            ...exportResponseSchema,
-            description:
-              "Stored (or already stored: a replay changes nothing). ExportMetricsServiceResponse in the request's encoding; partialSuccess names refused points",
-          },
-          400: {
-            ...errorResponseSchema,
-            description: "Malformed request, or no usable data point; nothing stored",
-          },
-          401: { ...errorResponseSchema, description: "Missing, unknown or revoked token" },
-          403: { ...errorResponseSchema, description: "A server the token may not write; nothing stored" },
-          413: {
-            ...errorResponseSchema,
-            description: "Body larger than SRVUTIL_MAX_BODY_BYTES (after decompression)",
-          },
-          415: {
-            ...errorResponseSchema,
-            description: "Not protobuf or JSON, or an unsupported Content-Encoding",
-          },
-        },
-      },
-      onRequest: pushAuthentication(deps, writers),
-    },
-    async (req: FastifyRequest, reply: FastifyReply) => {
-      const mediaType = mediaTypeOf(req);
-      if (!OTLP_MEDIA_TYPES.includes(mediaType)) throw unsupportedMediaType(mediaType, OTLP_MEDIA_TYPES);
-      const body = requireBody(req.body, "an ExportMetricsServiceRequest");
-      let resources: OtlpResource[];
-      try {
-        resources =
-          mediaType === PROTOBUF
-            ? decodeOtlpProtobuf(body, isOtlpFamilyRead)
-            : decodeOtlpJson(body, isOtlpFamilyRead);
-      } catch (err) {
-        if (err instanceof OtlpDecodeError) throw new HttpError(400, "bad_body", err.message);
-        throw err;
-      }
-      const batch = otlpToPointGroups(resources, deps.labels.otlpServerAttribute);
-      if (batch.groups.length === 0 && batch.rejectedPoints > 0) {
-        throw new HttpError(
-          400,
-          "bad_body",
-          `no usable data point: ${batch.rejectedPoints} refused (${batch.rejections.join("; ")})`,
-        );
-      }
-      const result =
-        batch.groups.length === 0 ? null : await deps.sink.accept(batch.groups, "otlp", writers.get(req)!);
-      const partial = partialSuccess(batch, result);
-      if (mediaType === PROTOBUF) return reply.code(200).type(PROTOBUF).send(encodeOtlpResponse(partial));
-      return reply.code(200).send(
-        partial === null
-          ? {}
-          : {
-              partialSuccess: {
-                rejectedDataPoints: String(partial.rejectedDataPoints),
-                errorMessage: partial.errorMessage,
-              },
-            },
+export const otlpRoute = pushRoute({
+  path: "/v1/metrics",
+  mediaTypes: OTLP_MEDIA_TYPES,
+  summary: "OTLP/HTTP metrics (OpenTelemetry Collector, SDKs)",
+  description:
+    "Body: ExportMetricsServiceRequest as application/x-protobuf or application/json, optionally gzip. " +
+    "Reads system.cpu.time, system.memory.usage, system.linux.memory.available, system.memory.limit and " +
+    "system.filesystem.usage; the server is the resource attribute SRVUTIL_OTLP_SERVER_ATTRIBUTE " +
+    "(default host.name). See docs/integrations.md.",
+  body: "an ExportMetricsServiceRequest",
+  ok: {
+    ...exportResponseSchema,
+    description:
+      "Stored (or already stored: a replay changes nothing). ExportMetricsServiceResponse in the request's encoding; partialSuccess names refused points",
+  },
+  badRequest: "Malformed request, or no usable data point; nothing stored",
+  badMediaType: "Not protobuf or JSON, or an unsupported Content-Encoding",
+  formatError: OtlpDecodeError,
+  errorHandler: otlpError,
+  decode: (body, mediaType) =>
+    mediaType === PROTOBUF
+      ? decodeOtlpProtobuf(body, isOtlpFamilyRead)
+      : decodeOtlpJson(body, isOtlpFamilyRead),
+  answer: async (resources, { writer, mediaType, reply }, deps) => {
+    const batch = otlpToPointGroups(resources, deps.labels.otlpServerAttribute);
+    if (batch.groups.length === 0 && batch.rejectedPoints > 0) {
+      throw new HttpError(
+        400,
+        "bad_body",
+        `no usable data point: ${batch.rejectedPoints} refused (${batch.rejections.join("; ")})`,
       );
-    },
-  );
-};
+    }
+    const result = batch.groups.length === 0 ? null : await deps.sink.accept(batch.groups, "otlp", writer);
+    const partial = partialSuccess(batch, result);
+    if (mediaType === PROTOBUF) return reply.code(200).type(PROTOBUF).send(encodeOtlpResponse(partial));
+    return reply.code(200).send(
+      partial === null
+        ? {}
+        : {
+            partialSuccess: {
+              rejectedDataPoints: String(partial.rejectedDataPoints),
+              errorMessage: partial.errorMessage,
+            },
+          },
+    );
+  },
+});
 
 /**
  * partial_success of an accepted request: the points refused while decoding,

@@ -1,17 +1,13 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
-import type { FastifyRequest } from "fastify";
 import {
   formatTimestamp,
   type MetricRow,
   parseTimestamp,
   serverNameProblem,
 } from "../../../protocol/index.js";
-import type { RateLimiter } from "../../auth/rate-limit.js";
-import { authenticate } from "../../auth/tokens.js";
-import type { Storage } from "../../storage/store.js";
-import { tooManyFailures } from "../agent-auth.js";
 import { HttpError } from "../http-error.js";
 import { errorResponseSchema } from "../schemas.js";
+import { type ViewerAuthDeps, viewerOnly } from "../viewer-auth.js";
 
 const DEFAULT_LIMIT = 10_000;
 const MAX_LIMIT = 100_000;
@@ -40,34 +36,15 @@ const sampleSchema = {
  * `srvutil central token add --role viewer NAME`): an agent token, which
  * sits on every monitored machine, must not read the whole fleet.
  */
-export interface ReadRouteDeps {
-  store: Storage;
-  /** Failed authentications per client address (SRVUTIL_AUTH_FAILURES_PER_MINUTE); absent: unlimited. */
-  authFailures?: RateLimiter;
-}
+export type ReadRouteDeps = ViewerAuthDeps;
 
 export const readRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ReadRouteDeps }> = async (app, deps) => {
-  const viewerOnly = async (req: FastifyRequest) => {
-    const failures =
-      deps.authFailures === undefined
-        ? undefined
-        : { limiter: deps.authFailures, address: req.client.address };
-    const auth = await authenticate(deps.store, req.headers.authorization, "viewer", undefined, failures);
-    if (!auth.ok && auth.reason === "throttled") throw tooManyFailures(auth);
-    if (!auth.ok) {
-      throw new HttpError(
-        401,
-        "unauthorized",
-        "a valid viewer token is required: Authorization: Bearer srvv_… (create one with `srvutil central token add --role viewer NAME`)",
-        { "www-authenticate": 'Bearer realm="srvutil"' },
-      );
-    }
-  };
+  const viewerToken = viewerOnly(deps);
 
   app.get(
     "/api/v1/servers",
     {
-      onRequest: viewerOnly,
+      onRequest: viewerToken,
       schema: {
         summary: "Servers that have sent data",
         tags: ["read"],
@@ -111,7 +88,7 @@ export const readRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ReadRouteDe
   app.get(
     "/api/v1/servers/:name/samples",
     {
-      onRequest: viewerOnly,
+      onRequest: viewerToken,
       schema: {
         summary: "Samples of one server with from <= timestamp < to",
         description:

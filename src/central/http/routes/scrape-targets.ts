@@ -1,13 +1,8 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
-import type { FastifyRequest } from "fastify";
 import { formatTimestamp } from "../../../protocol/index.js";
-import type { RateLimiter } from "../../auth/rate-limit.js";
-import { authenticate } from "../../auth/tokens.js";
 import type { Scraper } from "../../scrape/scraper.js";
-import type { Storage } from "../../storage/store.js";
-import { tooManyFailures } from "../agent-auth.js";
-import { HttpError } from "../http-error.js";
 import { errorResponseSchema } from "../schemas.js";
+import { type ViewerAuthDeps, viewerOnly } from "../viewer-auth.js";
 
 /**
  * GET /api/v1/scrape/targets: each scrape target's state as the instance
@@ -16,12 +11,10 @@ import { errorResponseSchema } from "../schemas.js";
  * one request away. This instance's configured targets that no instance has
  * scraped yet are "pending". Viewer tokens only, like the read API.
  */
-export interface ScrapeTargetsRouteDeps {
-  store: Storage;
+export interface ScrapeTargetsRouteDeps extends ViewerAuthDeps {
   /** This instance's configured targets (their intervals; the ones not scraped yet). */
   scraper: Pick<Scraper, "targets">;
   instanceId: string;
-  authFailures?: RateLimiter;
 }
 
 const at = (ms: number | null): string | null => (ms === null ? null : formatTimestamp(ms));
@@ -29,30 +22,13 @@ const at = (ms: number | null): string | null => (ms === null ? null : formatTim
 export const scrapeTargetsRoute: FastifyPluginAsyncJsonSchemaToTs<{
   Options: ScrapeTargetsRouteDeps;
 }> = async (app, deps) => {
-  const viewerOnly = async (req: FastifyRequest) => {
-    const failures =
-      deps.authFailures === undefined
-        ? undefined
-        : { limiter: deps.authFailures, address: req.client.address };
-    const auth = await authenticate(deps.store, req.headers.authorization, "viewer", undefined, failures);
-    if (!auth.ok && auth.reason === "throttled") throw tooManyFailures(auth);
-    if (!auth.ok) {
-      throw new HttpError(
-        401,
-        "unauthorized",
-        "a valid viewer token is required: Authorization: Bearer srvv_…",
-        {
-          "www-authenticate": 'Bearer realm="srvutil"',
-        },
-      );
-    }
-  };
+  const viewerToken = viewerOnly(deps);
   const nullableString = { type: ["string", "null"] } as const;
 
   app.get(
     "/api/v1/scrape/targets",
     {
-      onRequest: viewerOnly,
+      onRequest: viewerToken,
       schema: {
         summary: "Scrape targets (SRVUTIL_SCRAPE_CONFIG) and their last scrape",
         tags: ["read"],

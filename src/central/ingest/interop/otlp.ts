@@ -16,14 +16,14 @@
  *   kernel's MemAvailable, recommended), else free + buffered + cached.
  * - `system.filesystem.usage` (`state` used/free/reserved, `mountpoint`,
  *   `type`): total = used + free + reserved, free = free (bavail), used =
- *   used (blocks − bfree); pseudo filesystems dropped (isIgnoredFsType).
+ *   used (blocks − bfree); pseudo filesystems dropped (mayBeReported).
  *
  * The server is the resource attribute config.interop.otlpServerAttribute
  * (default host.name). Every other metric is ignored. A data point of a
  * family read that cannot be used (no server, no time, a value that is not
  * a finite number ≥ 0) is refused and counted for partial_success.
  */
-import { isIgnoredFsType } from "../../../protocol/filesystems.js";
+import { mayBeReported } from "../../../protocol/filesystems.js";
 import { splitIntoCycles } from "./instants.js";
 import { type OtlpResource, TEMPORALITY } from "./otlp-model.js";
 import type { DiskPoint, PointGroup } from "./point-group.js";
@@ -182,8 +182,7 @@ function disksOf(fs: readonly Reading[]): DiskPoint[] {
     const mount = r.attributes.get("mountpoint");
     if (mount === undefined || mount === "") continue;
     const type = r.attributes.get("type") ?? null;
-    // "/" stays whatever its type: the sink keeps it when it is the only disk (a container's overlay root).
-    if (type !== null && isIgnoredFsType(type) && mount !== "/") continue;
+    if (!mayBeReported(mount, type)) continue;
     const entry = byMount.get(mount) ?? { type, states: new Map<string, number>() };
     entry.states.set(state(r), r.value);
     byMount.set(mount, entry);

@@ -15,8 +15,8 @@ export interface DiskPoint {
   mount: string;
   /**
    * The filesystem type when the input says it. Decoders drop pseudo types
-   * (isIgnoredFsType) but for "/", which the sink keeps only when it is the
-   * one disk left, as the agent does in a container.
+   * but for "/" (mayBeReported), which the sink keeps only when it is the
+   * one disk left (realDisksOrRoot), as the agent does in a container.
    */
   fsType: string | null;
   totalBytes: number;

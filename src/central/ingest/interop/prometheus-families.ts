@@ -17,7 +17,7 @@
  * - Disks, keyed by `mountpoint`: total = `node_filesystem_size_bytes`,
  *   free = `node_filesystem_avail_bytes` (bavail), used = size −
  *   `node_filesystem_free_bytes` (blocks − bfree), as df and the agent count.
- *   Pseudo filesystems (`fstype`, isIgnoredFsType) are dropped.
+ *   Pseudo filesystems (`fstype`, mayBeReported) are dropped.
  *
  * windows_exporter (0.31 names; older ones where cheap):
  * - CPU: `windows_cpu_time_total{core,mode}`. Its modes overlap (idle,
@@ -33,7 +33,7 @@
  *   `windows_logical_disk_free_bytes{volume}` for drive-letter volumes only
  *   (`C:`; not `HarddiskVolume1`), used = size − free.
  */
-import { isIgnoredFsType } from "../../../protocol/filesystems.js";
+import { mayBeReported } from "../../../protocol/filesystems.js";
 import type { CpuCounters, DiskPoint, PointGroup } from "./point-group.js";
 
 /** One sample of one series, as the exposition text or remote_write gives it. */
@@ -157,8 +157,7 @@ function addSample(acc: Accumulator, s: PromSample): void {
       const mount = labels.mountpoint;
       const fsType = labels.fstype ?? null;
       if (mount === undefined || mount === "") return;
-      // "/" stays whatever its type: the sink keeps it when it is the only disk (a container's overlay root).
-      if (fsType !== null && isIgnoredFsType(fsType) && mount !== "/") return;
+      if (!mayBeReported(mount, fsType)) return;
       const entry = fsEntry(acc, mount, fsType);
       if (s.name === NODE_FS_SIZE) entry.size = s.value;
       else if (s.name === NODE_FS_AVAIL) entry.avail = s.value;

@@ -1,7 +1,9 @@
 import { InputError } from "../../../errors.js";
 import {
-  isIgnoredFsType,
+  isRealFsType,
   type MetricRow,
+  ROOT_MOUNT,
+  realDisksOrRoot,
   serializeMetricsCsv,
   serverNameProblem,
 } from "../../../protocol/index.js";
@@ -9,7 +11,7 @@ import { relayAllows } from "../../auth/tokens.js";
 import type { AutomationLog } from "../../automation-log.js";
 import type { CpuBaseline } from "../../storage/cpu-baseline-store.js";
 import type { Storage } from "../../storage/store.js";
-import type { IngestService } from "../ingest-service.js";
+import type { CheckedFile, IngestService } from "../ingest-service.js";
 import type { DiskPoint, InteropSource, InteropWriter, PointGroup } from "./point-group.js";
 
 /** What one accepted batch came to. */
@@ -56,7 +58,7 @@ const FORBIDDEN = { status: 403, reason: "forbidden_server" } as const;
 
 /**
  * The one way every foreign input stores what it decoded: PointGroups become
- * CSV v1 rows and go through IngestService.ingestFile, one file per server
+ * CSV v1 rows and go through IngestService (checkFile, then storeChecked), one file per server
  * and batch, so each keeps a raw CSV v1 file in received_metrics/ (and
  * `central rebuild` works), the too-old and mount checks, and idempotence.
  *
@@ -122,11 +124,16 @@ export class InteropSink {
     ) {
       throw missingFamilies(result.incomplete, result.incompleteCount);
     }
-    // Every file is checked before any is stored: one server's refusal stores nothing of the batch.
-    for (const bytes of files.values()) await ingest.precheck(bytes);
-    for (const [server, bytes] of files) {
-      const stored = await ingest.ingestFile(bytes, { expectedServer: server });
-      result.inserted += stored.inserted;
+    // Each file is read and checked once, every one before any is stored: one server's refusal (its
+    // rows, their age, its mounts) stores nothing of the batch.
+    const checked: CheckedFile[] = [];
+    try {
+      for (const [server, bytes] of files)
+        checked.push(await ingest.checkFile(bytes, { expectedServer: server }));
+      for (const file of checked) result.inserted += (await ingest.storeChecked(file)).inserted;
+    } finally {
+      // The mounts of files not stored (a later file refused, a write failed) go back; stored ones are committed.
+      for (const file of checked) file.mounts.release();
     }
     await store.cpuBaselines.advance(source, baselines);
     result.servers = [...files.keys()].sort();
@@ -297,16 +304,13 @@ function busyBetween(
   };
 }
 
-/**
- * The disks a sample reports, as the agent chooses them: pseudo and virtual
- * filesystems are left out, except "/" when nothing else is left (in a
- * container the root is an overlay whose backing disk is invisible, and a
- * sample without a disk would lose its CPU and memory too). Decoders drop
- * every other ignored type and keep "/" for this choice.
- */
+/** The disks a sample reports, as the agent chooses them (realDisksOrRoot). */
 function realDisks(disks: readonly DiskPoint[]): DiskPoint[] {
-  const real = disks.filter((d) => d.fsType === null || !isIgnoredFsType(d.fsType));
-  return real.length > 0 ? real : disks.filter((d) => d.mount === "/");
+  const root = disks.find((d) => d.mount === ROOT_MOUNT);
+  return realDisksOrRoot(
+    disks.filter((d) => isRealFsType(d.fsType)),
+    root,
+  );
 }
 
 const finiteNonNegative = (n: number) => Number.isFinite(n) && n >= 0;

@@ -10,12 +10,12 @@
  *   (Telegraf computes the shares over its own interval; steal is busy);
  * - `mem`: `total` and `available`;
  * - `disk`: `total`, `free` (bavail), `used` (blocks − bfree), tags `path`
- *   and `fstype`; pseudo filesystems dropped (isIgnoredFsType).
+ *   and `fstype`; pseudo filesystems dropped (mayBeReported).
  *
  * The server is the tag config.interop.telegrafServerTag (default `host`).
  * Every other metric is ignored.
  */
-import { isIgnoredFsType } from "../../../protocol/filesystems.js";
+import { mayBeReported } from "../../../protocol/filesystems.js";
 import { splitIntoCycles } from "./instants.js";
 import type { DiskPoint, PointGroup } from "./point-group.js";
 import { serverFromLabel } from "./server-label.js";
@@ -99,8 +99,7 @@ function pointGroup(server: string, timestamp: number, readings: readonly Readin
     const fsType = r.tags.fstype ?? null;
     const { total: size, free, used } = r.fields;
     if (mount === undefined || mount === "") continue;
-    // "/" stays whatever its type: the sink keeps it when it is the only disk (a container's overlay root).
-    if (fsType !== null && isIgnoredFsType(fsType) && mount !== "/") continue;
+    if (!mayBeReported(mount, fsType)) continue;
     if (size === undefined || free === undefined || used === undefined || size <= 0) continue;
     disks.set(mount, { mount, fsType, totalBytes: size, usedBytes: used, freeBytes: free });
   }

@@ -1,6 +1,8 @@
 import type pg from "pg";
 import {
-  type ScrapeState,
+  SCRAPE_STATUS_COLUMNS as COLUMNS,
+  scrapeStatusFromRow as fromRow,
+  type ScrapeStatusRow as Row,
   type ScrapeStatus,
   type ScrapeStatusStore,
   storedScrapeStatus,
@@ -53,27 +55,12 @@ export class PgScrapeStatusStore implements ScrapeStatusStore {
   }
 
   async list(): Promise<ScrapeStatus[]> {
-    const r = await this.pool.query<{
-      server: string;
-      url: string;
-      instance: string;
-      state: ScrapeState;
-      last_success_at: number | null;
-      down_since: number | null;
-      last_error: string | null;
-      updated_at: number;
-    }>(
-      'SELECT server, url, instance, state, last_success_at, down_since, last_error, updated_at FROM scrape_status ORDER BY server COLLATE "C"',
-    );
-    return r.rows.map((x) => ({
-      server: x.server,
-      url: x.url,
-      instance: x.instance,
-      state: x.state,
-      lastSuccessAt: x.last_success_at,
-      downSince: x.down_since,
-      lastError: x.last_error,
-      updatedAt: x.updated_at,
-    }));
+    const r = await this.pool.query<Row>(`SELECT ${COLUMNS} FROM scrape_status ORDER BY server COLLATE "C"`);
+    return r.rows.map(fromRow);
+  }
+
+  async get(server: string): Promise<ScrapeStatus | null> {
+    const r = await this.pool.query<Row>(`SELECT ${COLUMNS} FROM scrape_status WHERE server = $1`, [server]);
+    return r.rows[0] === undefined ? null : fromRow(r.rows[0]);
   }
 }

@@ -1,6 +1,8 @@
 import type Database from "better-sqlite3";
 import {
-  type ScrapeState,
+  SCRAPE_STATUS_COLUMNS as COLUMNS,
+  scrapeStatusFromRow as fromRow,
+  type ScrapeStatusRow as Row,
   type ScrapeStatus,
   type ScrapeStatusStore,
   storedScrapeStatus,
@@ -20,17 +22,6 @@ const MIGRATIONS: readonly Migration[] = [
     `,
   },
 ];
-
-interface Row {
-  server: string;
-  url: string;
-  instance: string;
-  state: ScrapeState;
-  last_success_at: number | null;
-  down_since: number | null;
-  last_error: string | null;
-  updated_at: number;
-}
 
 /** Scrape states on SQLite, in their own migration component ("scrape_status"). */
 export class SqliteScrapeStatusStore implements ScrapeStatusStore {
@@ -66,23 +57,15 @@ export class SqliteScrapeStatusStore implements ScrapeStatusStore {
     return (this.s.list.all() as Row[]).map(fromRow);
   }
 
+  async get(server: string): Promise<ScrapeStatus | null> {
+    const row = this.s.get.get(server) as Row | undefined;
+    return row === undefined ? null : fromRow(row);
+  }
+
   async forgetOthers(keep: readonly string[]): Promise<number> {
     // json_each: one statement whatever the number of targets (up to 10,000), no variable limit.
     return this.s.forgetOthers.run(JSON.stringify([...keep])).changes;
   }
-}
-
-export function fromRow(r: Row): ScrapeStatus {
-  return {
-    server: r.server,
-    url: r.url,
-    instance: r.instance,
-    state: r.state,
-    lastSuccessAt: r.last_success_at,
-    downSince: r.down_since,
-    lastError: r.last_error,
-    updatedAt: r.updated_at,
-  };
 }
 
 function prepare(db: Database.Database) {
@@ -101,8 +84,7 @@ function prepare(db: Database.Database) {
     forgetOthers: db.prepare(
       "DELETE FROM scrape_status WHERE server NOT IN (SELECT value FROM json_each(?))",
     ),
-    list: db.prepare(
-      "SELECT server, url, instance, state, last_success_at, down_since, last_error, updated_at FROM scrape_status ORDER BY server",
-    ),
+    list: db.prepare(`SELECT ${COLUMNS} FROM scrape_status ORDER BY server`),
+    get: db.prepare(`SELECT ${COLUMNS} FROM scrape_status WHERE server = ?`),
   };
 }
