@@ -18,6 +18,7 @@ import type { ReportThresholds } from "../report/types.js";
 import type { Storage } from "../storage/store.js";
 import type { AlertChannel } from "./channel-types.js";
 import type { AlertsConfig } from "./config.js";
+import { AlertHourCache } from "./hour-cache.js";
 import { batchesFor, channelsFor, decideLifecycle, isSilenced } from "./lifecycle.js";
 import { type AlertEvidence, alertKeyText, evaluateRules } from "./rules.js";
 
@@ -51,7 +52,6 @@ export interface EvaluationResult {
 }
 
 const JOB = "alerts-evaluate";
-const HOUR_MS = 3_600_000;
 const SEND_RETRY: Omit<RetryPolicy, "retryForMs"> = { initialDelayMs: 30_000, maxDelayMs: 15 * 60_000 };
 
 export class AlertService {
@@ -62,10 +62,12 @@ export class AlertService {
   private evaluating: Promise<unknown> | null = null;
   private sending: Promise<number> | null = null;
   private sendAgain = false;
+  private readonly hourCache: AlertHourCache;
   private stopped = false;
 
   constructor(private readonly o: AlertServiceOptions) {
     this.now = o.now ?? Date.now;
+    this.hourCache = new AlertHourCache(o.store.alerts);
     this.notifications =
       o.registry === undefined
         ? null
@@ -127,7 +129,7 @@ export class AlertService {
       alerts.lastSeen(),
       alerts.recentWindow(rules.cpu_pressure.sustainedMinutes * 60_000),
       alerts.recentWindow(rules.memory_pressure.sustainedMinutes * 60_000),
-      alerts.hours(now - (historyHours + 1) * HOUR_MS, now + HOUR_MS),
+      this.hourCache.read(now, historyHours),
     ]);
     return { now, lastSeen, cpuWindow, memoryWindow, hours };
   }
