@@ -8,6 +8,8 @@ import { DateTime } from "luxon";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveReportWeek } from "../../../src/central/aggregate/week.js";
 import type { AlertEpisode } from "../../../src/central/alerts/types.js";
+import { weeklyReportComposer } from "../../../src/central/delivery/composer.js";
+import { parseDeliveryGroups } from "../../../src/central/delivery/groups.js";
 import {
   buildWeeklyReport,
   renderDigest,
@@ -194,6 +196,23 @@ describe.each(BACKENDS)("alerts this week ($name)", (backend) => {
     ]);
     expect(fleet.alerts!.fired).toBe(4);
     expect(fleet.alerts!.episodes.map((x) => x.server)).toEqual(["other-01", "db-01", "web-01", "web-01"]);
+  });
+
+  it("reaches a group's email through the production composer, without other groups' alerts", async (ctx) => {
+    if (backend.skipReason !== undefined) ctx.skip(backend.skipReason);
+    const groups = parseDeliveryGroups(
+      { groups: [{ name: "core", servers: ["db-*", "web-*"], to: ["ops@example.com"] }] },
+      ["all@example.com"],
+    );
+    const core = groups.find((g) => g.name === "core")!;
+    const mail = await weeklyReportComposer(store)({ week: group.week, group: core, timeZone: TZ, now });
+    expect(mail.html).toContain("3 alerts fired, 2 still firing");
+    expect(mail.text).toContain("ALERTS THIS WEEK: 3 alerts fired, 2 still firing\n");
+    expect(mail.html).not.toContain("other-01");
+    const all = groups.find((g) => g.name === "default")!;
+    const fleetMail = await weeklyReportComposer(store)({ week: group.week, group: all, timeZone: TZ, now });
+    expect(fleetMail.html).toContain("4 alerts fired, 3 still firing");
+    expect(fleetMail.text).toContain("- [critical] other-01 server_silent: fired");
   });
 
   it("is the same whenever the past week is rebuilt", async (ctx) => {
