@@ -4,6 +4,7 @@ import type {
   Finding,
   ServerReport,
   ServerStatus,
+  WeekAlert,
   WeekFigures,
   WeeklyReport,
 } from "../../src/central/report/index.js";
@@ -187,4 +188,40 @@ function figures(days: DayReport[]): WeekFigures {
       withData.length === 0 ? null : Math.max(...withData.map((d) => d.memory.percent_peak!)),
     disks: (last?.disks ?? []).map((d) => ({ ...d })),
   };
+}
+
+/**
+ * `report` with an "alerts" part: one critical alert still firing and one
+ * warning that resolved, on its first two servers, dated in its week.
+ */
+export function withSyntheticAlerts(report: WeeklyReport): WeeklyReport {
+  const from = Date.parse(report.from);
+  const to = Date.parse(report.to);
+  const [a, b] = report.servers;
+  if (a === undefined || b === undefined) throw new Error("withSyntheticAlerts: needs two servers");
+  const episodes: WeekAlert[] = [
+    {
+      server: a.server,
+      rule: "disk_full_soon",
+      mount: "/data",
+      severity: "critical",
+      summary: "/data full in about 9 hours (92 % now, +1.2 GB/h)",
+      fired_at: new Date(to - 30 * 3.6e6).toISOString(),
+      resolved_at: null,
+      firing_ms: 30 * 3.6e6,
+      still_firing: true,
+    },
+    {
+      server: b.server,
+      rule: "cpu_pressure",
+      mount: "",
+      severity: "warning",
+      summary: "CPU above 75 % for 60 minutes (97.25 % now)",
+      fired_at: new Date(from + 26 * 3.6e6).toISOString(),
+      resolved_at: new Date(from + 29 * 3.6e6).toISOString(),
+      firing_ms: 3 * 3.6e6,
+      still_firing: false,
+    },
+  ];
+  return { ...report, alerts: { fired: 2, still_firing: 1, episodes, more: 0 } };
 }

@@ -23,6 +23,8 @@ export interface WeeklyReport {
   thresholds?: ReportThresholds;
   /** Added: "rollups" or "raw" — where the figures were read from (identical results). */
   source?: "rollups" | "raw";
+  /** Added (issue 28): the alerts that fired during the week; absent when none did. */
+  alerts?: WeekAlerts;
 }
 
 export interface ServerReport {
@@ -206,4 +208,39 @@ export interface FleetSummary {
   counts: Record<ServerStatus, number>;
   /** Servers whose status is not ok, worst first, with the one-line reason. */
   needs_action: { server: string; status: ServerStatus; reason: string }[];
+}
+
+/**
+ * The alerts of the report's servers that were firing at some point in the
+ * week (issue 28, docs/alerts.md). Judged at the report's judged instant,
+ * min(built, end of the week), like the findings: a past week says what was
+ * firing when it ended, whenever it is rebuilt.
+ */
+export interface WeekAlerts {
+  /** Alerts (episodes) firing at some point in the week. */
+  fired: number;
+  /** Those of them still firing at the end of the week (or when built, for the current week). */
+  still_firing: number;
+  /** The most severe and longest first, at most 50. */
+  episodes: WeekAlert[];
+  /** fired − episodes.length: the alerts not listed. */
+  more: number;
+}
+
+export interface WeekAlert {
+  server: string;
+  /** An alert rule's name: server_silent, disk_full_soon, disk_nearly_full, cpu_pressure, memory_pressure, memory_trend. */
+  rule: string;
+  /** The disk the alert is about; "" for rules not about a disk. */
+  mount: string;
+  severity: "warning" | "critical";
+  /** The alert's last one-line summary. */
+  summary: string;
+  /** When it started firing (ISO, UTC); may be before the week. */
+  fired_at: string;
+  /** When it resolved (ISO, UTC); null when it was still firing at the judged instant. */
+  resolved_at: string | null;
+  /** Milliseconds it fired: until it resolved, or until the judged instant when still firing. */
+  firing_ms: number;
+  still_firing: boolean;
 }

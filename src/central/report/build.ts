@@ -21,6 +21,7 @@ import type {
   WeeklyReport,
   WeekOverWeek,
 } from "./types.js";
+import { weekAlerts } from "./week-alerts.js";
 
 /** Servers whose history is held in memory at once. */
 const SERVER_CHUNK = 500;
@@ -93,6 +94,7 @@ export async function buildWeeklyReport(store: Storage, options: BuildReportOpti
     }
   }
 
+  const alerts = await weekAlerts(store, week, judgedAt, include);
   return {
     week: week.week,
     timezone: tz,
@@ -103,6 +105,8 @@ export async function buildWeeklyReport(store: Storage, options: BuildReportOpti
     fleet: fleetSummary(servers),
     thresholds: t,
     source: useRollups ? "rollups" : "raw",
+    // Absent when no alert fired, so such a report is what it was before alerts existed.
+    ...(alerts === null ? {} : { alerts }),
   };
 }
 

@@ -38,6 +38,8 @@ export interface Layout {
   charts: number;
   actionRows: number;
   changeRows: number;
+  /** Rows of "Alerts this week" before the rest are counted. */
+  alertRows: number;
 }
 
 export interface WeekChange {

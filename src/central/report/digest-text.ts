@@ -1,4 +1,5 @@
 import { DateTime } from "luxon";
+import { alertsTextLines } from "./alerts-section.js";
 import { attachmentStateText } from "./attachments.js";
 import {
   countStatuses,
@@ -36,6 +37,8 @@ export function renderText(report: WeeklyReport, o: DigestOptions, layout: Layou
         `- ${n.server} [${n.status}]: ${n.reason}${link === null ? "" : ` <${link.server(n.server)}>`}`,
       );
   }
+  const alerts = alertsTextLines(report, layout.alertRows);
+  if (alerts.length > 0) lines.push("", ...alerts);
   const changes = weekChanges(report);
   if (changes.length > 0) {
     lines.push("", `CHANGES SINCE LAST WEEK (${changes.length}; percentage points)`);

@@ -1,4 +1,5 @@
 import { DateTime } from "luxon";
+import { ALERTS_TITLE, alertsHtml } from "./alerts-section.js";
 import { attachmentStateText } from "./attachments.js";
 import { EMAIL_CHART, serverCharts, svgToPng } from "./charts.js";
 import {
@@ -196,6 +197,13 @@ function renderHtml(
           : "");
   parts.push(section(`Needs action (${needs.length})`, needsBody));
 
+  const alerts = alertsHtml(report, {
+    max: layout.alertRows,
+    font: FONT,
+    serverHtml: (name) => serverName(name, href),
+  });
+  if (alerts !== null) parts.push(section(ALERTS_TITLE, alerts));
+
   const changes = weekChanges(report);
   if (changes.length > 0) {
     const shown = changes.slice(0, layout.changeRows);
@@ -294,7 +302,7 @@ ${parts.join("\n")}
 /**
  * Renders the digest. The configured caps shape it; if the HTML still
  * exceeds the budget (a huge fleet with many servers needing action, long
- * names), the needs-action list, the changes and the heatmaps are shortened
+ * names), the needs-action list, the changes, the alerts and the heatmaps are shortened
  * step by step (each says how many more there are) until it fits.
  */
 export function renderDigest(report: WeeklyReport, options: DigestOptions = {}): RenderedDigest {
@@ -304,12 +312,15 @@ export function renderDigest(report: WeeklyReport, options: DigestOptions = {}):
     charts: options.maxChartServers ?? DIGEST_DEFAULTS.maxChartServers,
     actionRows: options.maxActionRows ?? DIGEST_DEFAULTS.maxActionRows,
     changeRows: 15,
+    alertRows: 10,
   };
+  const alertCount = report.alerts?.episodes.length ?? 0;
   const pngs = new Map<string, Buffer>();
   let out = renderHtml(report, options, layout, pngs);
   for (let i = 0; i < 40 && Buffer.byteLength(out.html) > budget; i++) {
     if (layout.actionRows > 10) layout.actionRows = Math.floor(layout.actionRows * 0.7);
     else if (layout.changeRows > 5) layout.changeRows = Math.floor(layout.changeRows * 0.7);
+    else if (layout.alertRows > 3 && alertCount > 3) layout.alertRows = 3;
     else if (layout.topN > 5) layout.topN = Math.floor(layout.topN * 0.7);
     else if (layout.charts > 0) layout.charts--;
     else if (layout.actionRows > 0) layout.actionRows = Math.floor(layout.actionRows / 2);

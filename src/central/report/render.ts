@@ -1,4 +1,5 @@
 import { DateTime } from "luxon";
+import { ALERTS_TITLE, alertsHtml, alertsTextLines } from "./alerts-section.js";
 import { CHART_HEIGHT, CHART_WIDTH, type Chart, serverCharts, svgToPng } from "./charts.js";
 import { escapeHtml } from "./escape.js";
 import { humanBytes } from "./findings.js";
@@ -409,6 +410,10 @@ export async function renderReport(
           .join("\n")}</table>`;
   parts.push(section(`Needs action (${needs.length})`, needsBody));
 
+  // Alerts that fired this week: no section when none did.
+  const alerts = alertsHtml(report, { max: Number.POSITIVE_INFINITY, font: FONT });
+  if (alerts !== null) parts.push(section(ALERTS_TITLE, alerts));
+
   // Heatmaps.
   if (report.servers.length > 0) {
     const heatServers = ordered.slice(0, maxHeat);
@@ -529,6 +534,8 @@ function renderText(
     lines.push(`NEEDS ACTION (${needs.length})`);
     for (const n of needs) lines.push(`- ${n.server} [${n.status}]: ${n.reason}`);
   }
+  const alerts = alertsTextLines(report, Number.POSITIVE_INFINITY);
+  if (alerts.length > 0) lines.push("", ...alerts);
   lines.push("");
   for (const s of sortedByAttention(report.servers)) {
     const sum = s.summary;

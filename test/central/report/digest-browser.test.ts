@@ -6,6 +6,7 @@ import { resolveReportWeek } from "../../../src/central/aggregate/week.js";
 import { composeReportMail } from "../../../src/central/delivery/composer.js";
 import { EMAIL_CHART } from "../../../src/central/report/charts.js";
 import { buildWeeklyReport, type WeeklyReport } from "../../../src/central/report/index.js";
+import { alertCommit, alertEpisode } from "../../helpers/alerts.js";
 import { launchTestBrowser } from "../../helpers/browser.js";
 import { seedFleet } from "../../helpers/seeded-fleet.js";
 import { type TempStore, tempStore } from "../../helpers/store-backends.js";
@@ -84,6 +85,31 @@ describe("the digest in Chromium", () => {
   beforeAll(async () => {
     t = await tempStore();
     await seedFleet(t.store, WEEK, 40);
+    // Alerts of the week, so that "Alerts this week" is laid out too: long texts must wrap at 375 px.
+    const day = (d: number, h: number) => WEEK.dayStarts[d]! + h * 3_600_000;
+    const inserts = [
+      alertEpisode(NOW, {
+        server: "db-01",
+        rule: "disk_full_soon",
+        mount: "/var/lib/postgresql/16/main/pg_wal_archive",
+        severity: "critical",
+        summary:
+          "/var/lib/postgresql/16/main/pg_wal_archive full in about 9 hours (92 % now, +1.2 GB/h over the last 48 hours)",
+        startedAt: day(4, 9),
+        firingAt: day(4, 10),
+      }),
+      {
+        ...alertEpisode(NOW, {
+          server: "web-03",
+          summary: "CPU above 75 % for 60 minutes (97.25 % now)",
+          startedAt: day(1, 14),
+          firingAt: day(1, 15),
+          resolvedAt: day(1, 18),
+        }),
+        state: "resolved" as const,
+      },
+    ];
+    expect(await t.store.alerts.commitEvaluation(alertCommit(NOW, { inserts }))).toBe(true);
     report = await buildWeeklyReport(t.store, { week: WEEK.week, timeZone: TZ, now: NOW });
     const mail = await composeReportMail(report, {
       group: "default",
@@ -129,6 +155,9 @@ describe("the digest in Chromium", () => {
           for (const alt of f.alts) if (alt.length > 40) expect(f.text).not.toContain(alt);
           for (const key of [
             "Needs action",
+            "Alerts this week",
+            "2 alerts fired, 1 still firing",
+            "still firing (",
             "Peak CPU per day",
             "Memory used per day",
             "The full report",

@@ -1,7 +1,7 @@
 import { type CanIEmailOptions, caniemail, parseHtml, rawData } from "caniemail";
 import { describe, expect, it } from "vitest";
 import { renderDigest } from "../../../src/central/report/index.js";
-import { syntheticReport } from "../../helpers/synthetic-report.js";
+import { syntheticReport, withSyntheticAlerts } from "../../helpers/synthetic-report.js";
 
 /**
  * The digest's HTML and CSS against the caniemail.com dataset (npm
@@ -167,7 +167,8 @@ function featuresUsed(html: string): Map<string, string> {
 }
 
 describe("digest HTML against caniemail (Gmail, Outlook, Apple Mail)", () => {
-  const report = syntheticReport(60);
+  // With alerts, so that "Alerts this week" is checked too.
+  const report = withSyntheticAlerts(syntheticReport(60));
   const html = renderDigest(report, {
     publicUrl: "https://srvutil.example.com",
     attachments: [
@@ -242,6 +243,14 @@ describe("digest HTML against caniemail (Gmail, Outlook, Apple Mail)", () => {
     for (const n of report.fleet!.needs_action.slice(0, 20)) {
       expect(html).toMatch(new RegExp(`>${n.status.toUpperCase()}</td><td[^>]*>(<a [^>]*>)?${n.server}<`));
     }
+    // Each alert says its severity in words next to its colour, and how long in words.
+    expect(html).toContain("Alerts this week");
+    for (const a of report.alerts!.episodes) {
+      expect(html).toMatch(
+        new RegExp(`>${a.severity.toUpperCase()}</td><td[^>]*><b>(<a [^>]*>)?${a.server}<`),
+      );
+    }
+    expect(html).toContain("still firing (1 d 6 h so far)");
     // Status tiles: count and label as text.
     const c = report.fleet!.counts;
     expect(html).toMatch(new RegExp(`>${c.critical}</span><br><span[^>]*>Critical<`));
