@@ -20,6 +20,7 @@ import { dashboardPlugin } from "./dashboard/plugin.js";
 import { errorAnswer } from "./error-answer.js";
 import { IngestMetrics } from "./ingest-metrics.js";
 import { DEFAULT_INTEROP_LABELS, type InteropLabels, type InteropRouteDeps } from "./interop-auth.js";
+import { alertsRoute } from "./routes/alerts.js";
 import { collectdRoute } from "./routes/collectd.js";
 import { opsRoutes } from "./routes/ops.js";
 import { otlpRoute } from "./routes/otlp.js";
@@ -194,6 +195,7 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     maxBodyBytes: deps.maxBodyBytes,
   });
   await app.register(readRoutes, { store: deps.store, authFailures });
+  await app.register(alertsRoute, { store: deps.store, authFailures });
   if (deps.seedBridge) {
     await app.register(seedBridgeRoute, {
       ...deps.seedBridge,
