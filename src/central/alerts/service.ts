@@ -66,7 +66,10 @@ const JOB = "alerts-evaluate";
 export function notificationId(rowId: number): string {
   return `srvutil-n${rowId}`;
 }
-export const SEND_RETRY: Omit<RetryPolicy, "retryForMs"> = { initialDelayMs: 30_000, maxDelayMs: 15 * 60_000 };
+export const SEND_RETRY: Omit<RetryPolicy, "retryForMs"> = {
+  initialDelayMs: 30_000,
+  maxDelayMs: 15 * 60_000,
+};
 
 /** Twice the longest channel timeout plus 5 s (AlertServiceOptions.sendLeaseMs). */
 export function defaultSendLeaseMs(channels: ReadonlyMap<string, AlertChannel>): number {

@@ -16,7 +16,11 @@ export const ALERT_HISTORY_KEEP_MS = 30 * 24 * 60 * 60_000;
  * forever when those are), sent and failed notifications and ended
  * silences 30 days.
  */
-export function pruneAlerts(store: Storage, settings: RetentionSettings, now: number): Promise<AlertPruneResult> {
+export function pruneAlerts(
+  store: Storage,
+  settings: RetentionSettings,
+  now: number,
+): Promise<AlertPruneResult> {
   return store.alerts.prune({
     episodesBefore: settings.hourlyMonths === null ? 0 : hourlyCutoff(now, settings.hourlyMonths),
     notificationsBefore: now - ALERT_HISTORY_KEEP_MS,

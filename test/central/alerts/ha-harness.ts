@@ -11,7 +11,11 @@ import type { WebhookPayload } from "../../../src/central/alerts/channels/webhoo
 import { REPO_ROOT, srvutilCommand } from "../../helpers/cli.js";
 import { freePort } from "../../helpers/net.js";
 
-export async function waitFor<T>(what: string, check: () => Promise<T | null>, timeoutMs: number): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | null>,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check().catch(() => null);

@@ -24,7 +24,14 @@ import type { Storage } from "../../../src/central/storage/store.js";
 import { postMetrics } from "../../../src/demo/upload.js";
 import type { MetricRow } from "../../../src/protocol/index.js";
 import { createTestSchema, findTestPostgres, requirePostgres } from "../../helpers/postgres.js";
-import { type HookReceiver, type ReceivedNotice, Slot, sleep, startHookReceiver, waitFor } from "./ha-harness.js";
+import {
+  type HookReceiver,
+  type ReceivedNotice,
+  Slot,
+  sleep,
+  startHookReceiver,
+  waitFor,
+} from "./ha-harness.js";
 
 const PG = await findTestPostgres();
 const GIB = 1024 ** 3;
@@ -55,7 +62,13 @@ function sample(server: string, timestamp: number, varPercent: number): MetricRo
   const used = varPercent * GIB;
   return [
     { ...base, diskMount: "/", diskTotalBytes: 50 * GIB, diskUsedBytes: 10 * GIB, diskFreeBytes: 40 * GIB },
-    { ...base, diskMount: "/var", diskTotalBytes: 100 * GIB, diskUsedBytes: used, diskFreeBytes: 100 * GIB - used },
+    {
+      ...base,
+      diskMount: "/var",
+      diskTotalBytes: 100 * GIB,
+      diskUsedBytes: used,
+      diskFreeBytes: 100 * GIB - used,
+    },
   ];
 }
 
@@ -127,13 +140,18 @@ describe("alerts with two instances on one PostgreSQL schema, killed again and a
     const upload = async (server: string, varPercent: number) => {
       for (const s of [...slots].sort(() => Math.random() - 0.5)) {
         if (!s.alive) continue;
-        const answer = await postMetrics(s.url, tokens.get(server)!, sample(server, Date.now(), varPercent)).catch(
-          (err: Error) => {
-            const why = `unreachable: ${err.message} ${String((err as { cause?: unknown }).cause)}`.slice(0, 120);
-            refusals.set(why, (refusals.get(why) ?? 0) + 1);
-            return null;
-          },
-        );
+        const answer = await postMetrics(
+          s.url,
+          tokens.get(server)!,
+          sample(server, Date.now(), varPercent),
+        ).catch((err: Error) => {
+          const why = `unreachable: ${err.message} ${String((err as { cause?: unknown }).cause)}`.slice(
+            0,
+            120,
+          );
+          refusals.set(why, (refusals.get(why) ?? 0) + 1);
+          return null;
+        });
         if (answer?.status === 201) {
           uploads++;
           return;
@@ -183,7 +201,11 @@ describe("alerts with two instances on one PostgreSQL schema, killed again and a
     // A killed instance starts again in the background while the other is the next victim.
     const restarts = new Map<Slot, Promise<void>>();
     const restart = (s: Slot) => {
-      if (!s.alive && !restarts.has(s)) restarts.set(s, s.start().finally(() => restarts.delete(s)));
+      if (!s.alive && !restarts.has(s))
+        restarts.set(
+          s,
+          s.start().finally(() => restarts.delete(s)),
+        );
     };
     for (let round = 0; Date.now() - t0 < CHAOS_MS; round++) {
       const victim = slots[round % 2]!;
@@ -194,7 +216,9 @@ describe("alerts with two instances on one PostgreSQL schema, killed again and a
         const pid = victim.pid;
         const caught =
           pid !== null &&
-          (await waitFor("lease held", async () => ((await holderOf(pid)) ? true : null), 4_000).catch(() => false));
+          (await waitFor("lease held", async () => ((await holderOf(pid)) ? true : null), 4_000).catch(
+            () => false,
+          ));
         if (caught) kills.evaluating++;
         else kills.random++;
         await victim.kill();
@@ -281,7 +305,9 @@ describe("alerts with two instances on one PostgreSQL schema, killed again and a
     const unexpected = [...byKey.keys()].filter((k) => !expected.has(k));
     // A key received twice under one notice id is the same outbox row sent again (the
     // sender died between the answer and the mark); under two ids it would be two rows.
-    const redelivered = [...byKey].filter(([, ns]) => ns.length > 1 && new Set(ns.map((n) => n.id)).size === 1);
+    const redelivered = [...byKey].filter(
+      ([, ns]) => ns.length > 1 && new Set(ns.map((n) => n.id)).size === 1,
+    );
     const duplicated = [...byKey].filter(([, ns]) => new Set(ns.map((n) => n.id)).size > 1);
     const rows = await store.alerts.listNotifications({ limit: 100_000 });
     const summary = {

@@ -48,16 +48,25 @@ describe.each(BACKENDS)("store.alerts.prune through the retention job: $name", (
             resolved(horizon - DAY, "gone-01"),
             resolved(horizon + DAY, "kept-01"),
             // Firing for longer than retention keeps anything: open, so kept.
-            alertEpisode(now, { server: "still-01", startedAt: horizon - 30 * DAY, firingAt: horizon - 30 * DAY }),
+            alertEpisode(now, {
+              server: "still-01",
+              startedAt: horizon - 30 * DAY,
+              firingAt: horizon - 30 * DAY,
+            }),
           ],
-          notifications: [alertBatch(old, "sent-old"), alertBatch(old, "failed-old"), alertBatch(old, "due-old")],
+          notifications: [
+            alertBatch(old, "sent-old"),
+            alertBatch(old, "failed-old"),
+            alertBatch(old, "due-old"),
+          ],
         }),
       ),
     ).toBe(true);
     const mark = async (at: number, outcome: "sent" | "failed") => {
       const row = await store.alerts.claimNotification({ owner: "i", now: at, leaseMs: 60_000 });
       expect(row).not.toBeNull();
-      if (outcome === "sent") await store.alerts.markNotificationSent(row!.id, { owner: "i", now: at, response: "204" });
+      if (outcome === "sent")
+        await store.alerts.markNotificationSent(row!.id, { owner: "i", now: at, response: "204" });
       else await store.alerts.markNotificationFailed(row!.id, { owner: "i", now: at, error: "HTTP 400" });
     };
     await mark(old, "sent");
@@ -70,26 +79,46 @@ describe.each(BACKENDS)("store.alerts.prune through the retention job: $name", (
     // The old due row comes first: it is retried far in the future, and stays pending.
     const due = await store.alerts.claimNotification({ owner: "i", now: recent, leaseMs: 60_000 });
     expect(due?.channel).toBe("due-old");
-    await store.alerts.markNotificationRetry(due!.id, { owner: "i", now: recent, error: "503", nextAttemptAt: now + DAY });
+    await store.alerts.markNotificationRetry(due!.id, {
+      owner: "i",
+      now: recent,
+      error: "503",
+      nextAttemptAt: now + DAY,
+    });
     await mark(recent, "sent");
     const silence = { server: "db-*", rule: null, group: null, reason: "upgrade", createdBy: "ops" };
     await store.alerts.addSilence({ ...silence, startsAt: old - DAY, endsAt: old, createdAt: old - DAY });
-    await store.alerts.addSilence({ ...silence, startsAt: recent - DAY, endsAt: recent, createdAt: recent - DAY });
+    await store.alerts.addSilence({
+      ...silence,
+      startsAt: recent - DAY,
+      endsAt: recent,
+      createdAt: recent - DAY,
+    });
     await store.alerts.addSilence({ ...silence, startsAt: old, endsAt: now + DAY, createdAt: old });
 
     const removed = await pruneAlerts(store, DEFAULT_RETENTION, now);
     expect(removed).toEqual({ episodes: 1, notifications: 2, silences: 1 });
-    expect((await store.alerts.list({ limit: 100 })).map((e) => e.server).sort()).toEqual(["kept-01", "still-01"]);
+    expect((await store.alerts.list({ limit: 100 })).map((e) => e.server).sort()).toEqual([
+      "kept-01",
+      "still-01",
+    ]);
     expect((await store.alerts.listNotifications()).map((n) => [n.channel, n.state]).sort()).toEqual([
       ["due-old", "pending"],
       ["sent-recent", "sent"],
     ]);
     expect((await store.alerts.listSilences()).map((s) => s.endsAt).sort()).toEqual([recent, now + DAY]);
     // Nothing more to remove; hourly rollups kept forever keep every resolved episode.
-    expect(await pruneAlerts(store, DEFAULT_RETENTION, now)).toEqual({ episodes: 0, notifications: 0, silences: 0 });
+    expect(await pruneAlerts(store, DEFAULT_RETENTION, now)).toEqual({
+      episodes: 0,
+      notifications: 0,
+      silences: 0,
+    });
     expect(
       await pruneAlerts(store, { ...DEFAULT_RETENTION, hourlyMonths: null }, now + 100 * 365 * DAY),
-    ).toEqual({ episodes: 0, notifications: 1, silences: 1 });
-    expect((await store.alerts.list({ limit: 100 })).map((e) => e.server).sort()).toEqual(["kept-01", "still-01"]);
+    ).toEqual({ episodes: 0, notifications: 1, silences: 2 });
+    expect((await store.alerts.list({ limit: 100 })).map((e) => e.server).sort()).toEqual([
+      "kept-01",
+      "still-01",
+    ]);
   });
 });
