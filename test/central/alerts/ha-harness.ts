@@ -32,6 +32,10 @@ export class Slot {
   child: ChildProcess | null = null;
   url = "";
   starts = 0;
+  /** Answering /readyz since its last start, and not killed since. */
+  ready = false;
+  /** How long each start took until /readyz answered (ms). */
+  readonly startMs: number[] = [];
   private output = "";
 
   constructor(
@@ -50,6 +54,8 @@ export class Slot {
 
   /** Starts `central serve` and waits until it answers /readyz. */
   async start(): Promise<void> {
+    this.ready = false;
+    const began = Date.now();
     const port = await freePort();
     const [cmd, args] = srvutilCommand(["central", "serve"]);
     const child = spawn(cmd, args, {
@@ -82,11 +88,14 @@ export class Slot {
       throw new Error(`${err.message}\n${this.output}`);
     });
     this.url = url;
+    this.ready = true;
+    this.startMs.push(Date.now() - began);
   }
 
   /** SIGKILL, then waits for the exit. */
   async kill(): Promise<void> {
     const child = this.child;
+    this.ready = false;
     if (child === null || !this.alive) return;
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGKILL");
@@ -96,6 +105,7 @@ export class Slot {
   /** SIGTERM (a clean stop), then waits for the exit. */
   async stop(): Promise<void> {
     const child = this.child;
+    this.ready = false;
     if (child === null || !this.alive) return;
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGTERM");
