@@ -5,10 +5,11 @@
  * request, idempotency key included.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import path from "node:path";
 import type { WebhookPayload } from "../../../src/central/alerts/channels/webhook.js";
-import { REPO_ROOT, srvutilCommand } from "../../helpers/cli.js";
+import { REPO_ROOT } from "../../helpers/cli.js";
 import { freePort } from "../../helpers/net.js";
 
 export async function waitFor<T>(
@@ -23,6 +24,29 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * `node dist/cli/main.js ARGS`: the built CLI, because an instance killed
+ * a dozen times must start in seconds, and through tsx a start took 15 to
+ * 25 s on a busy machine. A build older than any file under src/ is refused
+ * (run `npm run build`): a stale build would test yesterday's code.
+ */
+export function builtCommand(args: readonly string[]): [string, string[]] {
+  const main = path.join(REPO_ROOT, "dist", "cli", "main.js");
+  let built: number;
+  try {
+    built = statSync(main).mtimeMs;
+  } catch {
+    throw new Error(`${main} is missing: run npm run build before this test`);
+  }
+  const src = path.join(REPO_ROOT, "src");
+  const newer = readdirSync(src, { recursive: true })
+    .map((f) => path.join(src, String(f)))
+    .find((f) => f.endsWith(".ts") && statSync(f).mtimeMs > built);
+  if (newer !== undefined)
+    throw new Error(`${newer} is newer than ${main}: run npm run build before this test`);
+  return [process.execPath, [main, ...args]];
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -57,7 +81,7 @@ export class Slot {
     this.ready = false;
     const began = Date.now();
     const port = await freePort();
-    const [cmd, args] = srvutilCommand(["central", "serve"]);
+    const [cmd, args] = builtCommand(["central", "serve"]);
     const child = spawn(cmd, args, {
       env: {
         ...this.env,
