@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import { RollupMaintainer } from "./aggregate/rollup-maintainer.js";
-import { AlertService } from "./alerts/service.js";
+import { AlertService, type AlertServiceOptions } from "./alerts/service.js";
 import { type Alerting, loadAlerting } from "./alerts/setup.js";
 import { AgentTokenCache } from "./auth/token-cache.js";
 import { AutomationLog } from "./automation-log.js";
@@ -89,6 +89,8 @@ export async function startCentral(
     env?: NodeJS.ProcessEnv;
     /** How often the alerts' outbox is looked at (tests shorten it). */
     alertSendPollMs?: number;
+    /** The backoff of a channel that is down (tests shorten it; default AlertService's). */
+    alertSendRetry?: AlertServiceOptions["sendRetry"];
   } = {},
 ): Promise<RunningCentral> {
   // Read before anything opens: a mistake in the targets' file stops the start with every problem named.
@@ -219,6 +221,7 @@ export async function startCentral(
     publicUrl: config.digest.publicUrl,
     registry: metrics.registry,
     ...(opts.alertSendPollMs !== undefined ? { sendPollMs: opts.alertSendPollMs } : {}),
+    ...(opts.alertSendRetry !== undefined ? { sendRetry: opts.alertSendRetry } : {}),
   });
   alerts.start();
   const runningScraper = scraper!;

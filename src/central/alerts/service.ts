@@ -39,6 +39,16 @@ export interface AlertServiceOptions {
   now?: () => number;
   /** How often the outbox is looked at for retries and other instances' notifications. Default 5 s. */
   sendPollMs?: number;
+  /** Backoff of a channel that is down: 30 s doubling up to 15 min by default (tests shorten it). */
+  sendRetry?: Omit<RetryPolicy, "retryForMs">;
+  /**
+   * How long a claimed outbox row is leased to this instance before another
+   * may send it. Default: twice the longest channel timeout plus 5 s, so a
+   * live sender always finishes (its send is abandoned at the channel's
+   * timeout) before its lease ends, and the row of a killed one is taken
+   * over soon rather than minutes later.
+   */
+  sendLeaseMs?: number;
 }
 
 export interface EvaluationResult {
@@ -52,7 +62,20 @@ export interface EvaluationResult {
 }
 
 const JOB = "alerts-evaluate";
-const SEND_RETRY: Omit<RetryPolicy, "retryForMs"> = { initialDelayMs: 30_000, maxDelayMs: 15 * 60_000 };
+/** The idempotency key of one outbox row: the same at every attempt, on every instance. */
+export function notificationId(rowId: number): string {
+  return `srvutil-n${rowId}`;
+}
+export const SEND_RETRY: Omit<RetryPolicy, "retryForMs"> = {
+  initialDelayMs: 30_000,
+  maxDelayMs: 15 * 60_000,
+};
+
+/** Twice the longest channel timeout plus 5 s (AlertServiceOptions.sendLeaseMs). */
+export function defaultSendLeaseMs(channels: ReadonlyMap<string, AlertChannel>): number {
+  const longest = Math.max(0, ...[...channels.values()].map((c) => c.config.timeoutMs));
+  return 2 * longest + 5_000;
+}
 
 export class AlertService {
   private readonly now: () => number;
@@ -285,7 +308,8 @@ export class AlertService {
     for (;;) {
       if (this.stopped) return handled;
       const now = this.now();
-      const row = await alerts.claimNotification({ owner: this.o.instanceId, now, leaseMs: 2 * 60_000 });
+      const leaseMs = this.o.sendLeaseMs ?? defaultSendLeaseMs(this.o.channels);
+      const row = await alerts.claimNotification({ owner: this.o.instanceId, now, leaseMs });
       if (row === null) return handled;
       handled++;
       const channel = this.o.channels.get(row.channel);
@@ -300,7 +324,9 @@ export class AlertService {
         continue;
       }
       try {
-        const answer = await channel.send(row.batch);
+        // The row's id travels with every send of it: a receiver that sees it
+        // twice (a sender killed after the answer, before the mark) can drop the copy.
+        const answer = await channel.send({ ...row.batch, id: notificationId(row.id) });
         await alerts.markNotificationSent(row.id, {
           owner: this.o.instanceId,
           now: this.now(),
@@ -316,7 +342,7 @@ export class AlertService {
         const error = (err as Error).message;
         const permanent = (err as { permanent?: unknown }).permanent === true;
         const at = this.now();
-        const next = at + retryDelay({ ...SEND_RETRY, retryForMs: 0 }, row.attempts);
+        const next = at + retryDelay({ ...(this.o.sendRetry ?? SEND_RETRY), retryForMs: 0 }, row.attempts);
         if (permanent || next > row.retryUntil) {
           await alerts.markNotificationFailed(row.id, { owner: this.o.instanceId, now: at, error });
           count("failed");

@@ -85,4 +85,10 @@ export interface NotificationBatch {
   createdAt: number;
   notices: AlertNotice[];
   storm: { total: number; firing: number; resolved: number } | null;
+  /**
+   * The outbox row's idempotency key (`srvutil-n<row id>`), set when the row
+   * is sent: the same at every attempt, so a receiver can drop a repeat.
+   * Absent for test notifications, which have no row.
+   */
+  id?: string;
 }

@@ -69,6 +69,15 @@ export interface AlertStore {
   /** Ends a silence now (kept for history); false when unknown or already over. */
   endSilence(id: number, now: number): Promise<boolean>;
 
+  /**
+   * Deletes the history retention no longer keeps (the hourly retention
+   * job): resolved episodes whose resolvedAt is before `episodesBefore`,
+   * sent and failed outbox rows created before `notificationsBefore`, and
+   * silences that ended before `silencesBefore`. Open episodes, rows still
+   * to send and silences in force are never touched. The counts removed.
+   */
+  prune(cutoffs: AlertPruneCutoffs): Promise<AlertPruneResult>;
+
   /** The last sample time of every server (server_stats), by server. */
   lastSeen(): Promise<Map<string, number>>;
   /**
@@ -93,6 +102,18 @@ export interface AlertEvaluationCommit {
   notifications: NotificationBatch[];
   /** Retries of these notifications stop at this instant (epoch ms); the row is then failed. */
   retryUntil: number;
+}
+
+export interface AlertPruneCutoffs {
+  episodesBefore: number;
+  notificationsBefore: number;
+  silencesBefore: number;
+}
+
+export interface AlertPruneResult {
+  episodes: number;
+  notifications: number;
+  silences: number;
 }
 
 export interface AlertListFilter {

@@ -27,7 +27,8 @@ describe("webhook", () => {
     const secret = "whsec-3f1a9c7e5b";
     const firing = notice();
     const resolved = resolvedNotice();
-    const b = batch([firing, resolved]);
+    // As the outbox sends it: with the row's idempotency key.
+    const b = { ...batch([firing, resolved]), id: "srvutil-n42" };
     const before = Math.floor(Date.now() / 1000);
     const channel = createChannel(
       channelConfig("webhook", { url: `${r.origin}/hooks/srvutil`, secret }),
@@ -41,9 +42,11 @@ describe("webhook", () => {
     expect(req.method).toBe("POST");
     expect(req.path).toBe("/hooks/srvutil");
     expect(req.headers["content-type"]).toBe("application/json");
+    expect(req.headers["x-srvutil-notification-id"]).toBe("srvutil-n42");
     expect(JSON.parse(req.body)).toEqual({
       version: 1,
       source: "srvutil",
+      id: "srvutil-n42",
       channel: "ops",
       event: "alerts",
       created_at: iso(b.createdAt),
@@ -52,6 +55,7 @@ describe("webhook", () => {
       storm: null,
       alerts: [
         {
+          id: "srvutil-n42.1",
           kind: "firing",
           severity: "critical",
           server: "web-01",
@@ -63,6 +67,7 @@ describe("webhook", () => {
           url: firing.url,
         },
         {
+          id: "srvutil-n42.2",
           kind: "resolved",
           severity: "warning",
           server: "db-02",
@@ -97,8 +102,12 @@ describe("webhook", () => {
     );
     const req = only(r);
     expect(req.headers["x-srvutil-signature"]).toBeUndefined();
+    // A test notification has no outbox row, so no idempotency key.
+    expect(req.headers["x-srvutil-notification-id"]).toBeUndefined();
     const body = JSON.parse(req.body);
     expect(body.event).toBe("test");
+    expect(body.id).toBeNull();
+    expect(body.alerts[0].id).toBeNull();
     expect(body.title).toBe("TEST warning: web-01 disk_full_soon /var");
     expect(body.text).toContain("test notification");
   });

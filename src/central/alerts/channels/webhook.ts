@@ -16,6 +16,11 @@ import { postToChannel } from "./http.js";
 export const WEBHOOK_PAYLOAD_VERSION = 1;
 
 export interface WebhookAlert {
+  /**
+   * "<notification id>.<position>": unique per notice, the same at every
+   * attempt of the notification; null for a test notification.
+   */
+  id: string | null;
   kind: AlertNotice["kind"];
   severity: AlertNotice["severity"];
   server: string;
@@ -31,6 +36,12 @@ export interface WebhookAlert {
 export interface WebhookPayload {
   version: typeof WEBHOOK_PAYLOAD_VERSION;
   source: "srvutil";
+  /**
+   * The notification's idempotency key (also the X-Srvutil-Notification-Id
+   * header), the same at every attempt: a receiver that has seen it may
+   * drop the request. Null for a test notification.
+   */
+  id: string | null;
   channel: string;
   /** "test" when every notice is a test notification, else "alerts". */
   event: "alerts" | "test";
@@ -48,13 +59,15 @@ export function webhookPayload(batch: NotificationBatch): WebhookPayload {
   return {
     version: WEBHOOK_PAYLOAD_VERSION,
     source: "srvutil",
+    id: batch.id ?? null,
     channel: batch.channel,
     event: batch.notices.length > 0 && batch.notices.every((n) => n.kind === "test") ? "test" : "alerts",
     created_at: isoTime(batch.createdAt),
     title: batchHeadline(batch),
     text: batchText(batch),
     storm: batch.storm,
-    alerts: batch.notices.map((n) => ({
+    alerts: batch.notices.map((n, i) => ({
+      id: batch.id === undefined ? null : `${batch.id}.${i + 1}`,
       kind: n.kind,
       severity: n.severity,
       server: n.server,
@@ -80,6 +93,7 @@ export function webhookChannel(config: ChannelConfig, ctx: ChannelContext): Aler
       const body = JSON.stringify(webhookPayload(batch));
       const timestamp = Math.floor(ctx.now() / 1000);
       const headers: Record<string, string> = { "x-srvutil-timestamp": String(timestamp) };
+      if (batch.id !== undefined) headers["x-srvutil-notification-id"] = batch.id;
       if (config.secret !== null && config.secret !== "") {
         headers["x-srvutil-signature"] = webhookSignature(config.secret, timestamp, body);
       }

@@ -16,6 +16,8 @@ import type {
   AlertEvaluationCommit,
   AlertHour,
   AlertListFilter,
+  AlertPruneCutoffs,
+  AlertPruneResult,
   AlertSilence,
   AlertStore,
   AlertWindow,
@@ -327,6 +329,26 @@ export class PgAlertStore implements AlertStore {
       [now, id],
     );
     return r.rowCount === 1;
+  }
+
+  async prune(c: AlertPruneCutoffs): Promise<AlertPruneResult> {
+    return inTransaction(this.pool, async (q) => ({
+      episodes:
+        (
+          await q.query("DELETE FROM alert_episodes WHERE state = 'resolved' AND resolved_at < $1", [
+            c.episodesBefore,
+          ])
+        ).rowCount ?? 0,
+      notifications:
+        (
+          await q.query(
+            "DELETE FROM alert_notifications WHERE state IN ('sent', 'failed') AND created_at < $1",
+            [c.notificationsBefore],
+          )
+        ).rowCount ?? 0,
+      silences:
+        (await q.query("DELETE FROM alert_silences WHERE ends_at < $1", [c.silencesBefore])).rowCount ?? 0,
+    }));
   }
 
   async lastSeen(): Promise<Map<string, number>> {

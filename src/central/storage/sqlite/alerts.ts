@@ -16,6 +16,8 @@ import type {
   AlertEvaluationCommit,
   AlertHour,
   AlertListFilter,
+  AlertPruneCutoffs,
+  AlertPruneResult,
   AlertSilence,
   AlertStore,
   AlertWindow,
@@ -318,6 +320,20 @@ export class SqliteAlertStore implements AlertStore {
       "UPDATE alert_silences SET ends_at = MAX(starts_at, ?) WHERE id = ? AND ends_at > ?",
     ).run(now, id, now);
     return r.changes === 1;
+  }
+
+  async prune(c: AlertPruneCutoffs): Promise<AlertPruneResult> {
+    return this.db
+      .transaction(() => ({
+        episodes: this.sql("DELETE FROM alert_episodes WHERE state = 'resolved' AND resolved_at < ?").run(
+          c.episodesBefore,
+        ).changes,
+        notifications: this.sql(
+          "DELETE FROM alert_notifications WHERE state IN ('sent', 'failed') AND created_at < ?",
+        ).run(c.notificationsBefore).changes,
+        silences: this.sql("DELETE FROM alert_silences WHERE ends_at < ?").run(c.silencesBefore).changes,
+      }))
+      .immediate();
   }
 
   async lastSeen(): Promise<Map<string, number>> {
