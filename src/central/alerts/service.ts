@@ -148,11 +148,12 @@ export class AlertService {
     const { rules } = this.o.config;
     const alerts = this.o.store.alerts;
     const historyHours = Math.max(rules.disk_full_soon.historyHours, rules.memory_trend.historyHours);
-    const [lastSeen, cpuWindow, memoryWindow, hours] = await Promise.all([
-      alerts.lastSeen(),
+    // The last samples first: the hour cache re-reads the settled hours of the servers whose moved.
+    const lastSeen = await alerts.lastSeen();
+    const [cpuWindow, memoryWindow, hours] = await Promise.all([
       alerts.recentWindow(rules.cpu_pressure.sustainedMinutes * 60_000),
       alerts.recentWindow(rules.memory_pressure.sustainedMinutes * 60_000),
-      this.hourCache.read(now, historyHours),
+      this.hourCache.read(now, historyHours, lastSeen),
     ]);
     return { now, lastSeen, cpuWindow, memoryWindow, hours };
   }

@@ -89,8 +89,12 @@ export interface AlertStore {
    * Servers without raw samples there are absent.
    */
   recentWindow(spanMs: number): Promise<Map<string, AlertWindow>>;
-  /** Per server, the hourly rollups in [from, to): memory average and each mount's last figures. */
-  hours(from: number, to: number): Promise<Map<string, AlertHour[]>>;
+  /**
+   * Per server, the hourly rollups in [from, to): memory average and each
+   * mount's last figures. With `servers`, only those (the ones whose data
+   * moved since the evaluator last read their settled hours).
+   */
+  hours(from: number, to: number, servers?: readonly string[]): Promise<Map<string, AlertHour[]>>;
 }
 
 export interface AlertEvaluationCommit {

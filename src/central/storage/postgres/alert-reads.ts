@@ -83,19 +83,20 @@ const HOURS = `
     FROM rollup_hourly_disk k
     WHERE k.server = st.server AND k.hour >= $1 AND k.hour < $2
   ) AS d ON true
-  WHERE st.last_seen >= $1 AND h.hours IS NOT NULL`;
+  WHERE st.last_seen >= $1 AND h.hours IS NOT NULL AND ($3::text[] IS NULL OR st.server = ANY($3::text[]))`;
 
 export async function readAlertHours(
   pool: pg.Pool,
   from: number,
   to: number,
+  servers?: readonly string[],
 ): Promise<Map<string, AlertHour[]>> {
   const r = await withoutJit(pool, (c) =>
     c.query<{
       server: string;
       hours: [number, number, number][];
       disks: [number, string, number, number, number][] | null;
-    }>(HOURS, [from, to]),
+    }>(HOURS, [from, to, servers === undefined ? null : [...servers]]),
   );
   const out = new Map<string, AlertHour[]>();
   for (const x of r.rows) {

@@ -362,7 +362,7 @@ export class PgAlertStore implements AlertStore {
     return readRecentWindow(this.pool, spanMs);
   }
 
-  hours(from: number, to: number): Promise<Map<string, AlertHour[]>> {
-    return readAlertHours(this.pool, from, to);
+  hours(from: number, to: number, servers?: readonly string[]): Promise<Map<string, AlertHour[]>> {
+    return readAlertHours(this.pool, from, to, servers);
   }
 }

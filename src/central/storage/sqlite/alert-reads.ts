@@ -45,19 +45,35 @@ export function readRecentWindow(db: Database.Database, spanMs: number): Map<str
   return out;
 }
 
-const HOURS = `
+/** The servers the hour reads cover: every server seen since `from`, or those of a JSON array too. */
+const SERVERS_SINCE = "server IN (SELECT server FROM server_stats WHERE last_seen >= @from)";
+const SERVERS_LISTED = `${SERVERS_SINCE} AND server IN (SELECT value FROM json_each(@servers))`;
+
+const hoursSql = (servers: string) => `
   SELECT server, hour, last_ts, mem_percent_sum, samples FROM rollup_hourly
-   WHERE server IN (SELECT server FROM server_stats WHERE last_seen >= @from)
+   WHERE ${servers}
      AND hour >= @from AND hour < @to AND samples > 0
    ORDER BY server, hour`;
-const HOUR_DISKS = `
+const hourDisksSql = (servers: string) => `
   SELECT server, hour, mount, used, free, total FROM rollup_hourly_disk
-   WHERE server IN (SELECT server FROM server_stats WHERE last_seen >= @from)
+   WHERE ${servers}
      AND hour >= @from AND hour < @to
    ORDER BY server, hour, mount`;
+const HOURS = hoursSql(SERVERS_SINCE);
+const HOUR_DISKS = hourDisksSql(SERVERS_SINCE);
+const HOURS_LISTED = hoursSql(SERVERS_LISTED);
+const HOUR_DISKS_LISTED = hourDisksSql(SERVERS_LISTED);
 
-export function readAlertHours(db: Database.Database, from: number, to: number): Map<string, AlertHour[]> {
-  const hours = prepared(db, HOURS).raw().all({ from, to }) as [string, number, number, number, number][];
+export function readAlertHours(
+  db: Database.Database,
+  from: number,
+  to: number,
+  servers?: readonly string[],
+): Map<string, AlertHour[]> {
+  const params = servers === undefined ? { from, to } : { from, to, servers: JSON.stringify(servers) };
+  const hours = prepared(db, servers === undefined ? HOURS : HOURS_LISTED)
+    .raw()
+    .all(params) as [string, number, number, number, number][];
   const out = new Map<string, AlertHour[]>();
   const byKey = new Map<string, AlertHour>();
   for (const [server, hour, lastTs, memSum, samples] of hours) {
@@ -70,14 +86,9 @@ export function readAlertHours(db: Database.Database, from: number, to: number):
     list.push(h);
     byKey.set(`${server}\n${hour}`, h);
   }
-  const disks = prepared(db, HOUR_DISKS).raw().all({ from, to }) as [
-    string,
-    number,
-    string,
-    number,
-    number,
-    number,
-  ][];
+  const disks = prepared(db, servers === undefined ? HOUR_DISKS : HOUR_DISKS_LISTED)
+    .raw()
+    .all(params) as [string, number, string, number, number, number][];
   // Mounts of an hour without a bucket (none with samples) are left out with it.
   for (const [server, hour, mount, used, free, total] of disks) {
     byKey

@@ -345,7 +345,7 @@ export class SqliteAlertStore implements AlertStore {
     return readRecentWindow(this.db, spanMs);
   }
 
-  async hours(from: number, to: number): Promise<Map<string, AlertHour[]>> {
-    return readAlertHours(this.db, from, to);
+  async hours(from: number, to: number, servers?: readonly string[]): Promise<Map<string, AlertHour[]>> {
+    return readAlertHours(this.db, from, to, servers);
   }
 }
