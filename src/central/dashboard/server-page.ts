@@ -39,6 +39,8 @@ export function serverPage(o: {
   memTotalBytes: number | null;
   /** Its scrape state when it is a scrape target (store.scrapeStatus), else null. */
   scrape: ScrapeStatus | null;
+  /** Its open alerts, rendered (./alerts-pages.ts serverAlertsSection). */
+  alerts: Html;
   timeZone: string;
   now: number;
 }): { value: string } {
@@ -65,6 +67,7 @@ export function serverPage(o: {
 <p>${latest === null ? "" : html`${statusBadge(latest.status)} in the report of <a href="/reports/${latest.week}">${latest.week}</a> · `}
 last seen <time datetime="${new Date(summary.lastSeen).toISOString()}">${isoMinute(summary.lastSeen, tz)}</time> (${ago(summary.lastSeen, now)}) · first seen ${isoMinute(summary.firstSeen, tz)} · times in ${tz}</p>
 ${o.scrape === null ? "" : scrapeLine(o.scrape, tz)}
+${o.alerts}
 <nav aria-label="Chart range" class="ranges"><ul>${presets}</ul>
 <form method="get" action="/servers/${enc}" class="custom-range">
   <input type="hidden" name="range" value="custom">
