@@ -67,7 +67,6 @@ export function serverPage(o: {
 <p>${latest === null ? "" : html`${statusBadge(latest.status)} in the report of <a href="/reports/${latest.week}">${latest.week}</a> · `}
 last seen <time datetime="${new Date(summary.lastSeen).toISOString()}">${isoMinute(summary.lastSeen, tz)}</time> (${ago(summary.lastSeen, now)}) · first seen ${isoMinute(summary.firstSeen, tz)} · times in ${tz}</p>
 ${o.scrape === null ? "" : scrapeLine(o.scrape, tz)}
-${o.alerts}
 <nav aria-label="Chart range" class="ranges"><ul>${presets}</ul>
 <form method="get" action="/servers/${enc}" class="custom-range">
   <input type="hidden" name="range" value="custom">
@@ -82,6 +81,7 @@ ${range.error === null ? "" : html`<p class="notice" role="alert">${range.error}
 ${figuresTable(fig, memTotalBytes)}
 ${series.t.length === 0 ? html`<p class="notice">No samples in this range.</p>` : html`${sparseNote(series)}${charts(series, range, tz, memTotalBytes)}`}
 <script type="application/json" id="chart-data">${raw(data)}</script>
+${o.alerts}
 ${forecastSection(latest, now)}
 ${findingsSection(history, range.week, now)}`;
   return page({ title: name, session, nav: "fleet", body, script: true });
