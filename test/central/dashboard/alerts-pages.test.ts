@@ -1,166 +1,23 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Alerting, loadAlerting } from "../../../src/central/alerts/setup.js";
-import type { AlertEpisode, NotificationBatch } from "../../../src/central/alerts/types.js";
-import { loadCentralConfig } from "../../../src/central/config.js";
-import type { Storage } from "../../../src/central/storage/store.js";
-import { alertBatch, alertCommit, alertEpisode } from "../../helpers/alerts.js";
-import { type Receiver, startReceiver } from "../alerts/http-receiver.js";
-import { ADMIN, type DashboardHarness, dashboardBackends, InjectClient, VIEWER } from "./harness.js";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { cookieOf, HOSTILE_SERVER, MIN, useAlertsDashboard } from "./alerts-fixture.js";
+import { ADMIN, dashboardBackends } from "./harness.js";
 
 /**
- * The alerts pages over app.inject, on SQLite and PostgreSQL, with the real
- * clock: /alerts for viewers and admins (acknowledge, silence, end), the
- * server page's alerts, and /alerts/channels with "Send test" through real
- * webhook channels (SRVUTIL_ALERTS_CONFIG read by loadAlerting) to a
- * loopback receiver that takes one and refuses the other.
+ * /alerts over app.inject, on SQLite and PostgreSQL, with the real clock:
+ * what viewers and admins see, acknowledge and silence round trips, bad
+ * input, hostile text, and the server page's alerts. The channels page is
+ * alerts-channels.test.ts; the setup is alerts-fixture.ts.
  */
 const backends = await dashboardBackends();
-const MIN = 60_000;
-const DAY = 86_400_000;
-const HOSTILE_SERVER = "db-<script>alert(1)</script>";
-const HOSTILE_SUMMARY = "Disk \u001b[31m<script>alert(2)</script> full\u0007 soon";
-const HOSTILE_MOUNT = "/mnt/<i>x\u0001";
-/** The secret parts of the channels' URLs and the signing key: never on a page or in the log. */
-const OK_TOKEN = "tok3n-ok-5f2a9c";
-const REFUSE_TOKEN = "TOPSECRET-9876";
-const SIGNING_KEY = "signing-secret-123";
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
-const cookieOf = (c: InjectClient) => [...c.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
-
-async function commit(
-  store: Storage,
-  o: { inserts?: Omit<AlertEpisode, "id">[]; notifications?: NotificationBatch[] },
-) {
-  const { version } = await store.alerts.readOpen();
-  const now = Date.now();
-  expect(
-    await store.alerts.commitEvaluation(
-      alertCommit(now, {
-        expectedVersion: version,
-        inserts: o.inserts ?? [],
-        notifications: o.notifications ?? [],
-      }),
-    ),
-  ).toBe(true);
-}
-
-/** The table row whose header cell is `name` (its <tr>…</tr>). */
-function rowOf(body: string, name: string): string {
-  const row = body.split("<tr>").find((r) => r.startsWith(`<th scope="row">${name}</th>`));
-  expect(row, name).toBeDefined();
-  return row!.slice(0, row!.indexOf("</tr>"));
-}
-
-describe.each(backends)("dashboard alerts pages: %s", (_name, skipReason, make) => {
-  let h: DashboardHarness | undefined;
-  let receiver: Receiver;
-  let alerting: Alerting;
-  let dir = "";
-  let admin: InjectClient;
-  let viewer: InjectClient;
-
-  beforeAll(async () => {
-    if (skipReason !== undefined) return;
-    receiver = await startReceiver((req) =>
-      req.path.includes("/refuse/")
-        ? { status: 500, body: `boom at ${req.path}` }
-        : { status: 200, body: "thanks, got it" },
-    );
-    dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-alerts-dash-"));
-    const file = path.join(dir, "alerts.json");
-    writeFileSync(
-      file,
-      JSON.stringify({
-        channels: [
-          {
-            name: "ops-hook",
-            type: "webhook",
-            url: `${receiver.origin}/hook/ok/${OK_TOKEN}`,
-            secret: SIGNING_KEY,
-          },
-          { name: "broken-hook", type: "webhook", url: `${receiver.origin}/hook/refuse/${REFUSE_TOKEN}` },
-        ],
-      }),
-    );
-    // The groups the harness's dashboard has (web-* in "web"), as the central reads them.
-    const groups = path.join(dir, "groups.json");
-    writeFileSync(
-      groups,
-      JSON.stringify({ groups: [{ name: "web", servers: ["web-*"], to: ["web@example.com"] }] }),
-    );
-    alerting = loadAlerting(
-      loadCentralConfig({
-        SRVUTIL_DATA_DIR: dir,
-        SRVUTIL_ALERTS_CONFIG: file,
-        SRVUTIL_GROUPS_FILE: groups,
-        SRVUTIL_REPORT_TO: "ops@example.com",
-      }),
-      {},
-    );
-    h = await make({ clock: Date.now, alerting: { ...alerting, configFile: file } });
-    const now = Date.now();
-    await commit(h.store, {
-      inserts: [
-        alertEpisode(now),
-        alertEpisode(now, {
-          server: HOSTILE_SERVER,
-          rule: "disk_nearly_full",
-          mount: HOSTILE_MOUNT,
-          severity: "critical",
-          summary: HOSTILE_SUMMARY,
-        }),
-        alertEpisode(now, {
-          server: "web-02",
-          rule: "memory_pressure",
-          state: "pending",
-          firingAt: null,
-          lastNotifiedAt: null,
-          summary: "memory above 90 % for 5 minutes",
-        }),
-        alertEpisode(now, {
-          server: "web-01",
-          rule: "memory_trend",
-          state: "resolved",
-          summary: "memory full within 48 hours at its trend",
-          startedAt: now - 3 * DAY - 150 * MIN,
-          firingAt: now - 3 * DAY - 125 * MIN,
-          resolvedAt: now - 3 * DAY,
-          updatedAt: now - 3 * DAY,
-        }),
-        alertEpisode(now, {
-          server: "web-02",
-          rule: "server_silent",
-          state: "resolved",
-          severity: "critical",
-          summary: "no sample for 75 minutes (an old one)",
-          startedAt: now - 10 * DAY - 2 * 60 * MIN,
-          firingAt: now - 10 * DAY - 60 * MIN,
-          resolvedAt: now - 10 * DAY,
-          updatedAt: now - 10 * DAY,
-        }),
-      ],
-    });
-    admin = new InjectClient(h.app);
-    await admin.signIn(ADMIN);
-    viewer = new InjectClient(h.app);
-    await viewer.signIn(VIEWER);
-  });
-  afterAll(async () => {
-    await h?.close();
-    alerting?.mail.close();
-    await receiver?.close();
-    if (dir !== "") rmSync(dir, { recursive: true, force: true });
-  });
-  beforeEach((ctx) => {
-    if (skipReason !== undefined) ctx.skip(skipReason);
-  });
+describe.each(backends)("dashboard alerts page: %s", (_name, skipReason, make) => {
+  const t = useAlertsDashboard(skipReason, make);
 
   it("shows a viewer what fires now, the silences and the history, with no form and no channels page", async () => {
+    const { viewer } = t();
     const res = await viewer.get("/alerts");
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain('<a href="/alerts" aria-current="page">Alerts</a>');
@@ -181,6 +38,7 @@ describe.each(backends)("dashboard alerts pages: %s", (_name, skipReason, make) 
   });
 
   it("escapes hostile server names, mounts and summaries, and drops their control characters", async () => {
+    const { admin } = t();
     for (const url of ["/alerts", "/alerts?days=30"]) {
       const res = await admin.get(url);
       expect(res.statusCode, url).toBe(200);
@@ -195,6 +53,7 @@ describe.each(backends)("dashboard alerts pages: %s", (_name, skipReason, make) 
   });
 
   it("shows the last 7 days of history, resolved included, and `days` widens it (1 to 90)", async () => {
+    const { viewer } = t();
     const week = await viewer.get("/alerts");
     const history = week.body.slice(week.body.indexOf('id="hist-h"'));
     expect(history).toContain("the last 7 days");
@@ -218,7 +77,8 @@ describe.each(backends)("dashboard alerts pages: %s", (_name, skipReason, make) 
   });
 
   it("refuses every alerts POST of a viewer (403) and of a form without its CSRF token, writing nothing", async () => {
-    const { episodes } = await h!.store.alerts.readOpen();
+    const { h, admin, viewer, receiver } = t();
+    const { episodes } = await h.store.alerts.readOpen();
     const id = String(episodes.find((e) => e.server === "web-01")!.id);
     const posts: [string, Record<string, string>][] = [
       ["/alerts/ack", { id, note: "mine" }],
@@ -236,7 +96,7 @@ describe.each(backends)("dashboard alerts pages: %s", (_name, skipReason, make) 
       expect(noToken.body, url).toContain("missing or wrong CSRF token");
       const wrong = await admin.post(url, { ...form, _csrf: "guess" });
       expect(wrong.statusCode, url).toBe(403);
-      const signedOut = await h!.app.inject({
+      const signedOut = await h.app.inject({
         method: "POST",
         url,
         headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -244,21 +104,22 @@ describe.each(backends)("dashboard alerts pages: %s", (_name, skipReason, make) 
       });
       expect(signedOut.statusCode, url).toBe(403);
     }
-    const after = await h!.store.alerts.readOpen();
+    const after = await h.store.alerts.readOpen();
     expect(after.episodes.find((e) => e.server === "web-01")!.acknowledgedBy).toBeNull();
-    expect(await h!.store.alerts.listSilences({})).toEqual([]);
+    expect(await h.store.alerts.listSilences({})).toEqual([]);
     expect(receiver.requests.length).toBe(before);
   });
 
   it("acknowledges an alert with a note: on the page, the server page and in store.alerts, logged", async () => {
+    const { h, admin, viewer } = t();
     const page = await admin.get("/alerts");
     expect(page.body).toContain('action="/alerts/ack"');
-    const target = (await h!.store.alerts.readOpen()).episodes.find((e) => e.rule === "cpu_pressure")!;
+    const target = (await h.store.alerts.readOpen()).episodes.find((e) => e.rule === "cpu_pressure")!;
     const res = await admin.post("/alerts/ack", { id: String(target.id), note: "ana is on it <b>" });
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain(`Acknowledged alert ${target.id}.`);
     expect(res.body).toMatch(/by alice at <time[^>]*>[^<]+<\/time>: ana is on it &lt;b&gt;/);
-    const stored = (await h!.store.alerts.readOpen()).episodes.find((e) => e.id === target.id)!;
+    const stored = (await h.store.alerts.readOpen()).episodes.find((e) => e.id === target.id)!;
     expect(stored.acknowledgedBy).toBe(ADMIN.name);
     expect(stored.acknowledgeNote).toBe("ana is on it <b>");
     expect(Math.abs(stored.acknowledgedAt! - Date.now())).toBeLessThan(60_000);
@@ -273,12 +134,13 @@ describe.each(backends)("dashboard alerts pages: %s", (_name, skipReason, make) 
     const gone = await admin.post("/alerts/ack", { id: "999999", note: "" });
     expect(gone.statusCode).toBe(200);
     expect(gone.body).toContain("Alert 999999 is not open");
-    expect(readFileSync(h!.logFile, "utf8")).toMatch(
+    expect(readFileSync(h.logFile, "utf8")).toMatch(
       new RegExp(`alert acknowledged.*"id":${target.id}.*"by":"alice"`),
     );
   });
 
   it("adds a silence that covers the matching alert, shows it in force, then ends it", async () => {
+    const { h, admin, viewer } = t();
     const res = await admin.post("/alerts/silences", {
       server: "db-*",
       rule: "disk_nearly_full",
@@ -287,7 +149,7 @@ describe.each(backends)("dashboard alerts pages: %s", (_name, skipReason, make) 
       reason: "kernel upgrade <i>",
     });
     expect(res.statusCode).toBe(201);
-    const [silence] = await h!.store.alerts.listSilences({ activeAt: Date.now() });
+    const [silence] = await h.store.alerts.listSilences({ activeAt: Date.now() });
     expect(silence).toMatchObject({
       server: "db-*",
       rule: "disk_nearly_full",
@@ -322,24 +184,25 @@ describe.each(backends)("dashboard alerts pages: %s", (_name, skipReason, make) 
     const withGroup = await viewer.get("/alerts");
     const pendingRow = withGroup.body.slice(withGroup.body.indexOf("memory_pressure"));
     expect(pendingRow.slice(0, pendingRow.indexOf("</tr>"))).toContain(": web deploy");
-    const ids = (await h!.store.alerts.listSilences({ activeAt: Date.now() })).map((s) => s.id);
+    const ids = (await h.store.alerts.listSilences({ activeAt: Date.now() })).map((s) => s.id);
     for (const id of ids) {
       const end = await admin.post("/alerts/silences/end", { id: String(id) });
       expect(end.statusCode).toBe(200);
       expect(end.body).toContain(`Silence ${id} ended.`);
     }
-    expect(await h!.store.alerts.listSilences({ activeAt: Date.now() })).toEqual([]);
+    expect(await h.store.alerts.listSilences({ activeAt: Date.now() })).toEqual([]);
     const after = await viewer.get("/alerts");
     expect(after.body).toContain("No silence is in force.");
     expect(after.body).not.toContain("kernel upgrade");
     const again = await admin.post("/alerts/silences/end", { id: String(ids[0]) });
     expect(again.body).toContain(`Silence ${ids[0]} is not in force`);
-    const log = readFileSync(h!.logFile, "utf8");
+    const log = readFileSync(h.logFile, "utf8");
     expect(log).toMatch(/alert silence added.*"server":"db-\*".*"rule":"disk_nearly_full".*"by":"alice"/);
     expect(log).toMatch(new RegExp(`alert silence ended.*"id":${ids[0]}.*"by":"alice"`));
   });
 
   it("answers bad silence and acknowledge input with the page and a 400 message, keeping what was typed", async () => {
+    const { h, admin } = t();
     const good = { server: "web-*", rule: "", group: "", duration: "2h", reason: "maintenance" };
     const cases: [Record<string, string>, string][] = [
       [{ ...good, server: "web 01<b>" }, "Server glob: letters, digits"],
@@ -370,7 +233,7 @@ describe.each(backends)("dashboard alerts pages: %s", (_name, skipReason, make) 
     });
     expect(typed.body).toContain('name="duration" required maxlength="20" size="6" value="2 fortnights"');
     expect(typed.body).toContain('value="kept &lt;b&gt;"');
-    expect(await h!.store.alerts.listSilences({})).toHaveLength(2);
+    expect(await h.store.alerts.listSilences({})).toHaveLength(2);
     for (const [form, message] of [
       [{ id: "abc", note: "" }, "No such alert."],
       [{ id: "1", note: "n".repeat(501) }, "Note: at most 500 characters."],
@@ -384,138 +247,12 @@ describe.each(backends)("dashboard alerts pages: %s", (_name, skipReason, make) 
     expect(end.statusCode).toBe(400);
     expect(end.body).toContain("No such silence.");
     // A post with no form at all: the page, not fastify's JSON.
-    const empty = await h!.app.inject({
+    const empty = await h.app.inject({
       method: "POST",
       url: "/alerts/silences",
       headers: { cookie: cookieOf(admin) },
     });
     expect(empty.statusCode).toBe(403);
     expect(empty.headers["content-type"]).toMatch(/^text\/html/);
-  });
-
-  it("lists every channel without a secret, its outbox figures and the last notifications", async () => {
-    const now = Date.now();
-    await commit(h!.store, {
-      notifications: [
-        alertBatch(now, "ops-hook"),
-        alertBatch(now, "ops-hook", "web-02"),
-        alertBatch(now, "broken-hook"),
-        alertBatch(now, "broken-hook", HOSTILE_SERVER),
-      ],
-    });
-    for (let i = 0; i < 4; i++) {
-      const row = await h!.store.alerts.claimNotification({
-        owner: "test",
-        now: Date.now(),
-        leaseMs: 60_000,
-      });
-      expect(row).not.toBeNull();
-      const marked =
-        row!.channel === "ops-hook"
-          ? await h!.store.alerts.markNotificationSent(row!.id, {
-              owner: "test",
-              now: Date.now(),
-              response: "HTTP 200 OK: queued as 17",
-            })
-          : await h!.store.alerts.markNotificationFailed(row!.id, {
-              owner: "test",
-              now: Date.now(),
-              error: `webhook channel "broken-hook" (${receiver.origin}): HTTP 500 Internal Server Error: boom`,
-            });
-      expect(marked).toBe(true);
-    }
-    await commit(h!.store, { notifications: [alertBatch(Date.now(), "ops-hook", "web-09")] });
-
-    const res = await admin.get("/alerts/channels");
-    expect(res.statusCode).toBe(200);
-    expect(res.body).toContain('<a href="/alerts" aria-current="page">Alerts</a>');
-    const ok = rowOf(res.body, "ops-hook");
-    expect(ok).toContain(`webhook channel &quot;ops-hook&quot; (${receiver.origin})`);
-    expect([...ok.matchAll(/<td class="num">(\d+)<\/td>/g)].map((m) => m[1])).toEqual(["2", "0", "1"]);
-    expect(ok).toContain("HTTP 200 OK: queued as 17");
-    expect(ok).toContain("Send test to ops-hook");
-    const broken = rowOf(res.body, "broken-hook");
-    expect([...broken.matchAll(/<td class="num">(\d+)<\/td>/g)].map((m) => m[1])).toEqual(["0", "2", "0"]);
-    expect(broken).toContain("HTTP 500 Internal Server Error: boom");
-    const recent = res.body.slice(res.body.indexOf("<h2>Last notifications</h2>"));
-    expect(recent.match(/<tr><td><time/g)).toHaveLength(5);
-    expect(recent).toContain("FIRING warning: web-09 cpu_pressure");
-    expect(recent).toContain("FIRING warning: db-&lt;script&gt;alert(1)&lt;/script&gt; cpu_pressure");
-    expect(recent).toMatch(/<span class="dl dl-failed">failed<\/span>/);
-    expect(recent).toMatch(/<span class="dl dl-pending">pending<\/span>/);
-    for (const secret of [OK_TOKEN, REFUSE_TOKEN, SIGNING_KEY, "/hook/"])
-      expect(res.body).not.toContain(secret);
-    expect(res.body).not.toContain("<script>");
-  });
-
-  it("sends a test through a channel at once and shows its answer, or its error without the URL's secret", async () => {
-    await admin.get("/alerts/channels");
-    const before = receiver.requests.length;
-    const res = await admin.post("/alerts/channels/test", { name: "ops-hook" });
-    expect(res.statusCode).toBe(200);
-    expect(res.body).toContain(
-      'Test sent to ops-hook.</strong> The channel answered: <span class="answer">HTTP 200 OK: thanks, got it</span>',
-    );
-    expect(receiver.requests.length).toBe(before + 1);
-    const got = receiver.requests[before]!;
-    expect(got.path).toBe(`/hook/ok/${OK_TOKEN}`);
-    expect(got.headers["x-srvutil-signature"]).toMatch(/^sha256=[0-9a-f]{64}$/);
-    const payload = JSON.parse(got.body) as {
-      event: string;
-      channel: string;
-      alerts: { summary: string; kind: string }[];
-    };
-    expect(payload.event).toBe("test");
-    expect(payload.channel).toBe("ops-hook");
-    expect(payload.alerts[0]!.summary).toBe(
-      "a test notification from the dashboard (alice); nothing is wrong",
-    );
-
-    const refused = await admin.post("/alerts/channels/test", { name: "broken-hook" });
-    expect(refused.statusCode).toBe(200);
-    expect(refused.body).toContain("Test to broken-hook failed:");
-    expect(refused.body).toMatch(/HTTP 500 Internal Server Error: boom at \[redacted\]/);
-    expect(receiver.requests.at(-1)!.path).toBe(`/hook/refuse/${REFUSE_TOKEN}`);
-    for (const secret of [OK_TOKEN, REFUSE_TOKEN, SIGNING_KEY, "/hook/"]) {
-      expect(refused.body).not.toContain(secret);
-      expect(res.body).not.toContain(secret);
-    }
-    // A test is not an outbox row: the figures are as they were.
-    expect(
-      (await h!.store.alerts.listNotifications({})).some((n) => n.batch.notices[0]!.kind === "test"),
-    ).toBe(false);
-
-    const unknown = await admin.post("/alerts/channels/test", { name: "pager<b>" });
-    expect(unknown.statusCode).toBe(400);
-    expect(unknown.body).toContain("No channel named &#39;pager&lt;b&gt;&#39;.");
-    const log = readFileSync(h!.logFile, "utf8");
-    expect(log).toMatch(/alert channel tested.*"channel":"ops-hook".*"ok":true.*"by":"alice"/);
-    expect(log).toMatch(/alert channel tested.*"channel":"broken-hook".*"ok":false/);
-    for (const secret of [OK_TOKEN, REFUSE_TOKEN, SIGNING_KEY]) expect(log).not.toContain(secret);
-  });
-});
-
-describe("dashboard alerts pages without SRVUTIL_ALERTS_CONFIG", () => {
-  let h: DashboardHarness;
-  beforeAll(async () => {
-    const [[, , make]] = backends as [(typeof backends)[number]];
-    h = await make({ clock: Date.now });
-  });
-  afterAll(async () => h?.close());
-
-  it("still shows /alerts from the store, and the channels page says no config is set", async () => {
-    await h.store.alerts.commitEvaluation(alertCommit(Date.now(), { inserts: [alertEpisode(Date.now())] }));
-    const c = new InjectClient(h.app);
-    await c.signIn(ADMIN);
-    const alerts = await c.get("/alerts");
-    expect(alerts.statusCode).toBe(200);
-    expect(alerts.body).toContain("CPU above 90 % for 15 minutes");
-    const channels = await c.get("/alerts/channels");
-    expect(channels.statusCode).toBe(200);
-    expect(channels.body).toContain("No SRVUTIL_ALERTS_CONFIG is set");
-    expect(channels.body).not.toContain("Send test");
-    const test = await c.post("/alerts/channels/test", { name: "ops-hook" });
-    expect(test.statusCode).toBe(400);
-    expect(test.body).toContain("No SRVUTIL_ALERTS_CONFIG is set: there is no channel to test.");
   });
 });
