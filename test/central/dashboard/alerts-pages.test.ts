@@ -35,6 +35,9 @@ describe.each(backends)("dashboard alerts page: %s", (_name, skipReason, make) =
     expect(res.body).not.toContain("Add a silence");
     expect(res.body).not.toContain('href="/alerts/channels"');
     expect((await viewer.get("/alerts/channels")).statusCode).toBe(403);
+    // The fleet page says how many fire, linking here.
+    const fleet = await viewer.get("/");
+    expect(fleet.body).toContain('<a href="/alerts">Alerts: <strong>2</strong> firing, 1 pending</a>');
   });
 
   it("escapes hostile server names, mounts and summaries, and drops their control characters", async () => {
