@@ -94,7 +94,7 @@ export function alertsPage(o: AlertsPageData): { value: string } {
   const admin = o.session.role === "admin";
   const body = html`<h1>Alerts</h1>
 ${o.flash === null ? "" : alertsFlash(o.flash, o.timeZone)}
-<p class="hint">Evaluated every minute by <code>srvutil central serve</code> (docs/alerts.md). Times in ${o.timeZone}.${admin ? html` <a href="/alerts/channels">Channels and test notifications</a>.` : ""}</p>
+<p class="hint">Evaluated by <code>srvutil central serve</code> (docs/alerts.md). Times in ${o.timeZone}.${admin ? html` <a href="/alerts/channels">Channels and test notifications</a>.` : ""}</p>
 <section aria-labelledby="now-h"><h2 id="now-h">Firing now <span class="sub">${countLine(o.open)}</span></h2>
 ${o.open.length === 0 ? html`<p>Nothing is firing or pending.</p>` : openTable(o, admin)}
 </section>
