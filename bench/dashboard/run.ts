@@ -192,6 +192,7 @@ async function measure(store: Storage): Promise<BackendRun> {
           fleetCache: null as never,
           freshRollups: async () => 0,
           log: null,
+          alerting: null,
         });
         return performance.now() - t0;
       },

@@ -146,7 +146,12 @@ export async function startCentral(
         ? { networks: config.seedCompat.networks, sourceTimeZone: config.reportTimeZone }
         : null,
       log,
-      dashboard: { ...dashboardOptions(config, store, log), freshRollups: () => rollupsForPages.freshen() },
+      dashboard: {
+        ...dashboardOptions(config, store, log),
+        freshRollups: () => rollupsForPages.freshen(),
+        // The same channels the service sends through: the channels page tests them.
+        alerting: { ...alerting, configFile: config.alertsConfigFile },
+      },
       trustedProxies: config.trustedProxies,
       authFailuresPerMinute: config.authFailuresPerMinute,
       timeouts: config.httpTimeouts,

@@ -1,15 +1,12 @@
 import { userInfo } from "node:os";
 import { loadAlerting } from "../central/alerts/setup.js";
-import {
-  ALERT_RULES,
-  type AlertEpisode,
-  type AlertRuleName,
-  type NotificationBatch,
-} from "../central/alerts/types.js";
+import { MAX_SILENCE_MS, parseSpan } from "../central/alerts/span.js";
+import { sendTestNotification } from "../central/alerts/test-notification.js";
+import { ALERT_RULES, type AlertEpisode, type AlertRuleName } from "../central/alerts/types.js";
 import type { AlertSilence } from "../central/storage/alert-store.js";
 import { openStorage } from "../central/storage/open.js";
 import type { Storage } from "../central/storage/store.js";
-import { EXIT_CODE, SrvutilError, usageError } from "../errors.js";
+import { EXIT_CODE, usageError } from "../errors.js";
 import { centralConfigFromEnv } from "./central-config.js";
 
 // What `srvutil alerts …` runs (wired in ./alerts.ts, loaded only then).
@@ -25,16 +22,6 @@ async function withStore<T>(work: (store: Storage) => Promise<T>): Promise<T> {
   } finally {
     await store.close();
   }
-}
-
-/** "2h", "30m", "3d", "90s" in ms; a usage error naming the flag otherwise. */
-export function parseSpan(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$/.exec(text.trim());
-  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 } as const;
-  if (m === null || Number(m[1]) <= 0) {
-    throw usageError(`${flag}: expected a span such as 30m, 2h or 3d, got '${text}'`);
-  }
-  return Number(m[1]) * unit[m[2] as keyof typeof unit];
 }
 
 function positiveInt(text: string, flag: string): number {
@@ -66,41 +53,24 @@ export async function testCommand(name: string): Promise<number> {
           (known.length > 0 ? `; the channels are ${known.join(", ")}` : ""),
       );
     }
-    const now = Date.now();
-    const batch: NotificationBatch = {
-      channel: name,
-      createdAt: now,
-      storm: null,
-      notices: [
-        {
-          server: "srvutil-test",
-          rule: "server_silent",
-          mount: "",
-          kind: "test",
-          severity: "warning",
-          summary: "a test notification from `srvutil alerts test`; nothing is wrong",
-          startsAt: now,
-          endsAt: null,
-          url: `${(config.digest.publicUrl ?? "").replace(/\/+$/, "")}/alerts`,
-        },
-      ],
-    };
     out(`channel: ${name} (${channel.config.type})`);
-    try {
-      const answer = await channel.send(batch);
-      out(`answer:  ${answer.response}`);
+    const outcome = await sendTestNotification(channel, {
+      now: Date.now(),
+      publicUrl: config.digest.publicUrl,
+      from: "`srvutil alerts test`",
+    });
+    if (outcome.ok) {
+      out(`answer:  ${outcome.answer.response}`);
       out("The channel took the notification.");
       return 0;
-    } catch (err) {
-      if (!(err instanceof SrvutilError)) throw err;
-      out(`answer:  ${err.message}`);
-      out(
-        (err as { permanent?: unknown }).permanent === true
-          ? "Refused: check the channel's settings."
-          : "Not reached: retry later, or check the network path.",
-      );
-      return EXIT_CODE[err.category];
     }
+    out(`answer:  ${outcome.error}`);
+    out(
+      outcome.permanent
+        ? "Refused: check the channel's settings."
+        : "Not reached: retry later, or check the network path.",
+    );
+    return EXIT_CODE[outcome.category];
   } finally {
     alerting.mail.close();
   }
@@ -209,7 +179,7 @@ export async function silenceAddCommand(opts: {
   reason: string;
   by?: string;
 }): Promise<void> {
-  const span = parseSpan(opts.for, "--for");
+  const span = parseSpan(opts.for, "--for", MAX_SILENCE_MS);
   if (opts.server === undefined && opts.rule === undefined && opts.group === undefined) {
     throw usageError("name what to silence: --server, --rule, --group, or a mix");
   }

@@ -67,11 +67,22 @@ export function isSilenced(
   silences: readonly AlertSilence[],
   groupsOf: (server: string) => readonly string[],
 ): boolean {
-  return silences.some(
-    (s) =>
-      (s.server === null || globToRegExp(s.server).test(key.server)) &&
-      (s.rule === null || s.rule === key.rule) &&
-      (s.group === null || groupsOf(key.server).includes(s.group)),
+  return silenceCovering(key, silences, groupsOf) !== null;
+}
+
+/** The first of `silences` that covers the key, or null (the dashboard shows its reason). */
+export function silenceCovering(
+  key: { server: string; rule: AlertRuleName },
+  silences: readonly AlertSilence[],
+  groupsOf: (server: string) => readonly string[],
+): AlertSilence | null {
+  return (
+    silences.find(
+      (s) =>
+        (s.server === null || globToRegExp(s.server).test(key.server)) &&
+        (s.rule === null || s.rule === key.rule) &&
+        (s.group === null || groupsOf(key.server).includes(s.group)),
+    ) ?? null
   );
 }
 

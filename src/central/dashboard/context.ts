@@ -1,4 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
+import type { AlertChannel } from "../alerts/channel-types.js";
+import type { AlertsConfig } from "../alerts/config.js";
 import { isLoopback } from "../auth/networks.js";
 import type { AutomationLog } from "../automation-log.js";
 import type { DeliveryGroup } from "../delivery/groups.js";
@@ -36,11 +38,28 @@ export interface DashboardOptions {
    * when the rollups may have; default: nothing to fold (always 0).
    */
   freshRollups?: () => Promise<number>;
+  /**
+   * The alerts of `central serve` (src/central/alerts/setup.ts): the config,
+   * its channels (the channels page and its "Send test" button) and the
+   * group lookup of silences. Absent or null: /alerts shows what the store
+   * holds, and /alerts/channels says no SRVUTIL_ALERTS_CONFIG is set.
+   */
+  alerting?: DashboardAlerting | null;
+}
+
+/** What the alerts pages need of the central's Alerting (its mail transport stays with the service). */
+export interface DashboardAlerting {
+  config: AlertsConfig;
+  channels: ReadonlyMap<string, AlertChannel>;
+  groupsOf(server: string): readonly string[];
+  /** SRVUTIL_ALERTS_CONFIG, or null (the defaults: no channel). */
+  configFile: string | null;
 }
 
 export interface DashboardContext
-  extends Required<Omit<DashboardOptions, "assetsDir" | "fleetCacheMs" | "log">> {
+  extends Required<Omit<DashboardOptions, "assetsDir" | "fleetCacheMs" | "log" | "alerting">> {
   log: AutomationLog | null;
+  alerting: DashboardAlerting | null;
   sessions: Sessions;
   fleetCache: FleetCache;
   assetsDir: string;

@@ -21,6 +21,12 @@ const SORT_LABEL: Record<FleetQuery["sort"], string> = {
   seen: "Last seen",
 };
 
+/** How many alerts are open now (store.alerts.readOpen), for the line under the live counts. */
+export interface OpenAlertCounts {
+  firing: number;
+  pending: number;
+}
+
 /** /: live counts, what the last report said needs action, and the filtered, sorted, paged server table. */
 export function fleetPage(o: {
   session: ActiveSession;
@@ -34,6 +40,7 @@ export function fleetPage(o: {
   pageNo: number;
   /** Memory size by server, of the rows shown (a server without one is absent). */
   groups: readonly DeliveryGroup[];
+  alerts: OpenAlertCounts;
 }): { value: string } {
   const { session, data, query, rows, pages, pageNo } = o;
   const link = (over: Partial<FleetQuery>) => {
@@ -63,6 +70,7 @@ export function fleetPage(o: {
 <section aria-labelledby="now-h">
 <h2 id="now-h">Status now <span class="sub">live, from each server's last 24 hours</span></h2>
 <ul class="counts" aria-labelledby="now-h">${counts}<li><a href="/">All <strong>${data.rows.length}</strong></a></li></ul>
+<p class="alerts-now"><a href="/alerts">Alerts: <strong>${o.alerts.firing}</strong> firing, ${o.alerts.pending} pending</a></p>
 </section>
 ${needsActionSection(data)}
 <form class="filters" method="get" action="/" role="search" aria-label="Filter servers">

@@ -6,7 +6,7 @@ export interface PageOptions {
   title: string;
   session: ActiveSession | null;
   /** Which nav entry is current. */
-  nav?: "fleet" | "reports" | "tokens" | "users" | "groups";
+  nav?: "fleet" | "reports" | "alerts" | "tokens" | "users" | "groups";
   body: Html;
   /** Load the chart script (server page). */
   script?: boolean;
@@ -37,6 +37,7 @@ ${o.script === true ? html`<script src="/assets/app.js" defer></script>` : ""}
       : html`<nav aria-label="Main"><ul>
     ${link("fleet", "/", "Fleet")}
     ${link("reports", "/reports", "Reports")}
+    ${link("alerts", "/alerts", "Alerts")}
     ${
       s.role === "admin"
         ? [

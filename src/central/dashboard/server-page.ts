@@ -39,6 +39,8 @@ export function serverPage(o: {
   memTotalBytes: number | null;
   /** Its scrape state when it is a scrape target (store.scrapeStatus), else null. */
   scrape: ScrapeStatus | null;
+  /** Its open alerts, rendered (./alerts-pages.ts serverAlertsSection). */
+  alerts: Html;
   timeZone: string;
   now: number;
 }): { value: string } {
@@ -79,6 +81,7 @@ ${range.error === null ? "" : html`<p class="notice" role="alert">${range.error}
 ${figuresTable(fig, memTotalBytes)}
 ${series.t.length === 0 ? html`<p class="notice">No samples in this range.</p>` : html`${sparseNote(series)}${charts(series, range, tz, memTotalBytes)}`}
 <script type="application/json" id="chart-data">${raw(data)}</script>
+${o.alerts}
 ${forecastSection(latest, now)}
 ${findingsSection(history, range.week, now)}`;
   return page({ title: name, session, nav: "fleet", body, script: true });

@@ -1,12 +1,17 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import os from "node:os";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type Alerting, loadAlerting } from "../../../src/central/alerts/setup.js";
+import { loadCentralConfig } from "../../../src/central/config.js";
+import { alertCommit, alertEpisode } from "../../helpers/alerts.js";
 import { launchTestBrowser } from "../../helpers/browser.js";
 import { REPO_ROOT } from "../../helpers/cli.js";
-import { ADMIN, type DashboardHarness, dashboardBackends, REPORT_WEEK, VIEWER } from "./harness.js";
+import { type Receiver, startReceiver } from "../alerts/http-receiver.js";
+import { ADMIN, type DashboardHarness, dashboardBackends, NOW, REPORT_WEEK, VIEWER } from "./harness.js";
 
 /**
  * The dashboard in a real Chromium, on SQLite and PostgreSQL: the main flow
@@ -46,12 +51,34 @@ describe.each(backends)("dashboard in Chromium: %s", (name, skipReason, make) =>
     mkdirSync(shots, { recursive: true });
     await page.screenshot({ path: path.join(shots, `${file}.png`), fullPage: true });
   };
+  // The alerts pages' channel: a webhook to a loopback receiver (SRVUTIL_ALERTS_CONFIG as the central reads it).
+  let receiver: Receiver | undefined;
+  let alerting: Alerting | undefined;
+  let alertsDir = "";
   beforeAll(async () => {
     if (skipReason !== undefined) return;
-    h = await make();
+    receiver = await startReceiver(() => ({ status: 202, body: "accepted" }));
+    alertsDir = mkdtempSync(path.join(os.tmpdir(), "srvutil-browser-alerts-"));
+    const file = path.join(alertsDir, "alerts.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        channels: [{ name: "ops-hook", type: "webhook", url: `${receiver.origin}/hook/secret-token-77` }],
+      }),
+    );
+    alerting = loadAlerting(
+      loadCentralConfig({ SRVUTIL_DATA_DIR: alertsDir, SRVUTIL_ALERTS_CONFIG: file }),
+      {},
+    );
+    h = await make({ alerting: { ...alerting, configFile: file } });
     base = await h.listen();
   });
-  afterAll(async () => h?.close());
+  afterAll(async () => {
+    await h?.close();
+    alerting?.mail.close();
+    await receiver?.close();
+    if (alertsDir !== "") rmSync(alertsDir, { recursive: true, force: true });
+  });
   beforeEach(async (ctx) => {
     if (skipReason !== undefined) ctx.skip(skipReason);
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-US" });
@@ -221,6 +248,59 @@ describe.each(backends)("dashboard in Chromium: %s", (name, skipReason, make) =>
     await page.waitForURL(`${base}/login`);
   });
 
+  it("acknowledges, silences and sends a test from the alerts pages", async () => {
+    // The dashboard's clock here is the seeded fleet's NOW: alerts are timed by it, as the page reads them.
+    const now = NOW;
+    const { version } = await h!.store.alerts.readOpen();
+    await h!.store.alerts.commitEvaluation(
+      alertCommit(now, {
+        expectedVersion: version,
+        inserts: [
+          alertEpisode(now, { server: "web-02", rule: "disk_nearly_full", mount: "/", severity: "critical" }),
+          alertEpisode(now, { server: 'db-<b>"x"', summary: "CPU above 90 % <script>x</script>" }),
+        ],
+      }),
+    );
+    const id = (await h!.store.alerts.readOpen()).episodes.find((e) => e.server === "web-02")!.id;
+    const page = await context.newPage();
+    await signIn(page, base, ADMIN);
+    await page.getByRole("link", { name: "Alerts", exact: true }).click();
+    await page.waitForURL(`${base}/alerts`);
+    await page.getByLabel(`Note for alert ${id}`).fill("ana is on it");
+    await page.getByRole("button", { name: `Acknowledge alert ${id}` }).click();
+    await page.getByText(`Acknowledged alert ${id}.`).waitFor();
+    await page.getByLabel("Server glob (db-*)").fill("web-*");
+    await page.getByLabel("Rule", { exact: true }).selectOption("disk_nearly_full");
+    await page.getByLabel("For (30m, 2h, 3d)").fill("3h");
+    await page.getByLabel("Reason").fill("disk swap tonight");
+    await page.getByRole("button", { name: "Add silence" }).click();
+    await page.getByText(/^Silence \d+ \(server web-\*, rule disk_nearly_full\) until/).waitFor();
+    expect(await page.locator("table.alerts-open").textContent()).toContain("disk swap tonight");
+    await shot(page, "alerts");
+    const [silence] = await h!.store.alerts.listSilences({ activeAt: NOW });
+    expect(silence).toMatchObject({ server: "web-*", rule: "disk_nearly_full", createdBy: ADMIN.name });
+    await page.getByRole("link", { name: "Channels and test notifications" }).click();
+    await page.getByRole("button", { name: "Send test to ops-hook" }).click();
+    await page.getByText("HTTP 202 Accepted: accepted").waitFor();
+    expect(receiver!.requests.at(-1)!.path).toBe("/hook/secret-token-77");
+    expect(await page.content()).not.toContain("secret-token-77");
+    await shot(page, "alert-channels");
+    await page.goto(`${base}/alerts`);
+    await page.getByRole("button", { name: `End silence ${silence!.id}` }).click();
+    await page.getByText(`Silence ${silence!.id} ended.`).waitFor();
+    // One silence stays in force for the axe scan of /alerts.
+    await h!.store.alerts.addSilence({
+      server: null,
+      rule: null,
+      group: "web",
+      startsAt: NOW,
+      endsAt: NOW + 3_600_000,
+      reason: "kept for the scan",
+      createdBy: ADMIN.name,
+      createdAt: NOW,
+    });
+  });
+
   it("passes an axe-core scan of every page with no serious or critical violation, at desktop and phone width", async () => {
     const scan = await browser.newContext({
       bypassCSP: true,
@@ -258,6 +338,9 @@ describe.each(backends)("dashboard in Chromium: %s", (name, skipReason, make) =>
         `/servers/web-02?week=${REPORT_WEEK}`,
         "/reports",
         `/reports/${REPORT_WEEK}`,
+        "/alerts",
+        "/alerts?days=0",
+        "/alerts/channels",
         "/admin/tokens",
         "/admin/users",
         "/admin/groups",
@@ -290,7 +373,7 @@ describe.each(backends)("dashboard in Chromium: %s", (name, skipReason, make) =>
 
       const mobile = await phone.newPage();
       await signIn(mobile, base, ADMIN);
-      for (const url of ["/", "/servers/web-02", `/reports/${REPORT_WEEK}`]) {
+      for (const url of ["/", "/servers/web-02", `/reports/${REPORT_WEEK}`, "/alerts"]) {
         await mobile.goto(`${base}${url}`);
         // Wide tables scroll inside their box; the page itself never scrolls sideways.
         expect(await mobile.evaluate("document.documentElement.scrollWidth"), url).toBeLessThanOrEqual(390);

@@ -5,6 +5,7 @@ import type { FastifyInstance } from "fastify";
 import { AutomationLog } from "../../../src/central/automation-log.js";
 import { createIngestService } from "../../../src/central/central-process.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
+import type { DashboardAlerting } from "../../../src/central/dashboard/context.js";
 import { addUser } from "../../../src/central/dashboard/users.js";
 import { archiveEntry } from "../../../src/central/delivery/archive.js";
 import { composeReportMail } from "../../../src/central/delivery/composer.js";
@@ -34,10 +35,18 @@ export interface DashboardHarness {
   close(): Promise<void>;
 }
 
+export interface HarnessOptions {
+  publicUrl?: string;
+  /** The dashboard's clock (default: NOW, the seeded data's "now"); the alerts tests use the real one. */
+  clock?: () => number;
+  /** The central's alerting (channels page, send test); default none. */
+  alerting?: DashboardAlerting | null;
+}
+
 /** A store of either backend, seeded, with the API app and the dashboard on. */
 export async function dashboardHarness(
   backend: { kind: "sqlite" } | { kind: "postgres"; url: string },
-  options: { publicUrl?: string } = {},
+  options: HarnessOptions = {},
 ): Promise<DashboardHarness> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-dash-"));
   let store: Storage;
@@ -69,7 +78,8 @@ export async function dashboardHarness(
       publicUrl: options.publicUrl ?? null,
       tls: false,
       retryForMs: 3_600_000,
-      clock: () => NOW,
+      clock: options.clock ?? (() => NOW),
+      alerting: options.alerting ?? null,
       log: new AutomationLog(path.join(dir, "automation.log")),
     },
   });
@@ -167,13 +177,13 @@ export async function seed(store: Storage): Promise<void> {
 
 /** The backends every dashboard test runs on: SQLite, and PostgreSQL when test/helpers/postgres.ts finds one. */
 export async function dashboardBackends(): Promise<
-  [string, string | undefined, () => Promise<DashboardHarness>][]
+  [string, string | undefined, (options?: HarnessOptions) => Promise<DashboardHarness>][]
 > {
   const { findTestPostgres } = await import("../../helpers/postgres.js");
   const pg = await findTestPostgres();
   return [
-    ["sqlite", undefined, () => dashboardHarness({ kind: "sqlite" })],
-    ["postgres", pg.skipReason, () => dashboardHarness({ kind: "postgres", url: pg.url! })],
+    ["sqlite", undefined, (options) => dashboardHarness({ kind: "sqlite" }, options)],
+    ["postgres", pg.skipReason, (options) => dashboardHarness({ kind: "postgres", url: pg.url! }, options)],
   ];
 }
 

@@ -8,6 +8,7 @@ import { cookiesSecure, type DashboardContext, type DashboardOptions } from "../
 import { FleetCache } from "../../dashboard/fleet-data.js";
 import { Sessions } from "../../dashboard/sessions.js";
 import { registerAdminRoutes } from "./admin.js";
+import { registerAlertRoutes } from "./alerts.js";
 import { registerFleetRoutes } from "./fleet.js";
 import { registerLogin } from "./login.js";
 import { registerReportRoutes } from "./reports.js";
@@ -29,7 +30,8 @@ export const DASHBOARD_CSP =
 /**
  * The web dashboard as a fastify plugin (encapsulated: its form parser and
  * headers apply to its routes only). Pages: / (fleet), /servers/:name,
- * /reports, /reports/:week, /admin/tokens|users|groups, /login, /logout.
+ * /reports, /reports/:week, /alerts, /alerts/channels,
+ * /admin/tokens|users|groups, /login, /logout.
  */
 export function dashboardPlugin(options: DashboardOptions) {
   return async (untyped: FastifyInstance): Promise<void> => {
@@ -43,6 +45,7 @@ export function dashboardPlugin(options: DashboardOptions) {
       fleetCache: new FleetCache(options.fleetCacheMs ?? 15_000),
       freshRollups: options.freshRollups ?? (async () => 0),
       log: options.log ?? null,
+      alerting: options.alerting ?? null,
     };
 
     app.addContentTypeParser(
@@ -82,6 +85,7 @@ export function dashboardPlugin(options: DashboardOptions) {
     registerServerRoutes(app, ctx);
     registerReportRoutes(app, ctx);
     registerAdminRoutes(app, ctx);
+    registerAlertRoutes(app, ctx);
   };
 }
 

@@ -113,3 +113,33 @@ export const userForm = {
   type: "object",
   properties: { _csrf: text, name: text, role: text, password: text },
 } as const;
+
+/** /alerts: how many days of history (1–90, default 7). */
+export const alertsQuery = {
+  type: "object",
+  properties: { days: text },
+} as const;
+
+/** Acknowledge an open alert (its id), with a note. */
+export const ackForm = {
+  type: "object",
+  properties: { _csrf: text, id: text, note: text },
+} as const;
+
+/** Add a silence: a server glob, a rule, a group (any mix), a span and a reason. */
+export const silenceForm = {
+  type: "object",
+  properties: { _csrf: text, server: text, rule: text, group: text, duration: text, reason: text },
+} as const;
+
+/** End a silence (its id). */
+export const silenceEndForm = {
+  type: "object",
+  properties: { _csrf: text, id: text },
+} as const;
+
+/** Send a test notification through a channel (its name). */
+export const channelTestForm = {
+  type: "object",
+  properties: { _csrf: text, name: text },
+} as const;

@@ -1,8 +1,11 @@
+import { silenceCovering } from "../../alerts/lifecycle.js";
+import { serverAlertsSection } from "../../dashboard/alerts-pages.js";
 import { type DashboardContext, errorPage, requireRole, sendPage } from "../../dashboard/context.js";
 import { html } from "../../dashboard/html.js";
 import { page } from "../../dashboard/layout.js";
 import { loadSeries, parseRange } from "../../dashboard/series.js";
 import { scrapeLine, serverPage } from "../../dashboard/server-page.js";
+import { groupsLookup } from "./alerts.js";
 import { type DashboardApp, rangeQuery, serverParams } from "./schemas.js";
 
 const HOUR = 3_600_000;
@@ -38,12 +41,15 @@ ${scrapeLine(scrape, ctx.timeZone)}`;
     // New uploads first, so the newest hour shows at once.
     await ctx.freshRollups();
     const newestHour = Math.floor(summary.lastSeen / HOUR) * HOUR;
-    const [series, history, newest] = await Promise.all([
+    const [series, history, newest, openAlerts, silences] = await Promise.all([
       loadSeries(ctx, name, range),
       ctx.store.reports.serverHistory(name, 12),
       // The memory size now: the last sample's, as the newest hour's bucket keeps it.
       ctx.store.rollups.readHourly(name, newestHour, newestHour + HOUR),
+      ctx.store.alerts.readOpen(),
+      ctx.store.alerts.listSilences({ activeAt: now }),
     ]);
+    const groupsOf = groupsLookup(ctx);
     const memTotalBytes = newest[newest.length - 1]?.lastMemTotal ?? null;
     return sendPage(
       reply,
@@ -55,6 +61,11 @@ ${scrapeLine(scrape, ctx.timeZone)}`;
         history,
         memTotalBytes,
         scrape,
+        alerts: serverAlertsSection({
+          open: openAlerts.episodes.filter((e) => e.server === name),
+          coveredBy: (e) => silenceCovering(e, silences, groupsOf),
+          timeZone: ctx.timeZone,
+        }),
         timeZone: ctx.timeZone,
         now,
       }),
