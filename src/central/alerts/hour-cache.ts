@@ -1,4 +1,5 @@
 import type { AlertHour, AlertStore } from "../storage/alert-store.js";
+import { slices, yieldToEventLoop } from "./slices.js";
 
 const HOUR_MS = 3_600_000;
 /** Hours this close to now are read at every evaluation: agents upload every 20 minutes, so they still fill. */
@@ -37,10 +38,8 @@ export class AlertHourCache {
     const hourNow = now - (now % HOUR_MS);
     const fromHour = hourNow - (historyHours + 1) * HOUR_MS;
     const untilHour = hourNow - (OPEN_HOURS - 1) * HOUR_MS;
-    const [settled, open] = await Promise.all([
-      this.settledHours(fromHour, untilHour, lastSeen),
-      this.store.hours(untilHour, hourNow + HOUR_MS),
-    ]);
+    const settled = await this.settledHours(fromHour, untilHour, lastSeen);
+    const open = await this.sliced(untilHour, hourNow + HOUR_MS, [...lastSeen.keys()]);
     const out = new Map<string, AlertHour[]>();
     for (const [server, hours] of settled) out.set(server, hours);
     for (const [server, hours] of open) out.set(server, [...(out.get(server) ?? []), ...hours]);
@@ -58,12 +57,12 @@ export class AlertHourCache {
         ? null
         : [...lastSeen].filter(([server, at]) => s.seen.get(server) !== at).map(([server]) => server);
     if (s === null || moved === null || moved.length > lastSeen.size * FULL_READ_SHARE) {
-      const hours = await this.store.hours(fromHour, untilHour);
+      const hours = await this.sliced(fromHour, untilHour, [...lastSeen.keys()]);
       this.settled = { fromHour, untilHour, hours, seen: new Map(lastSeen) };
       return hours;
     }
     if (moved.length > 0) {
-      const fresh = await this.store.hours(fromHour, untilHour, moved);
+      const fresh = await this.sliced(fromHour, untilHour, moved);
       for (const server of moved) {
         const hours = fresh.get(server);
         if (hours === undefined) s.hours.delete(server);
@@ -72,5 +71,19 @@ export class AlertHourCache {
       }
     }
     return s.hours;
+  }
+
+  /** store.hours of `servers`, a slice at a time, the event loop free in between. */
+  private async sliced(
+    from: number,
+    to: number,
+    servers: readonly string[],
+  ): Promise<Map<string, AlertHour[]>> {
+    const out = new Map<string, AlertHour[]>();
+    for (const slice of slices(servers)) {
+      for (const [server, hours] of await this.store.hours(from, to, slice)) out.set(server, hours);
+      await yieldToEventLoop();
+    }
+    return out;
   }
 }

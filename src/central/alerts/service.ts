@@ -15,12 +15,15 @@ import { Counter, type Registry } from "prom-client";
 import type { AutomationLog } from "../automation-log.js";
 import { type RetryPolicy, retryDelay } from "../delivery/settings.js";
 import type { ReportThresholds } from "../report/types.js";
+import type { AlertWindow } from "../storage/alert-store.js";
 import type { Storage } from "../storage/store.js";
 import type { AlertChannel } from "./channel-types.js";
 import type { AlertsConfig } from "./config.js";
 import { AlertHourCache } from "./hour-cache.js";
 import { batchesFor, channelsFor, decideLifecycle, isSilenced } from "./lifecycle.js";
 import { type AlertEvidence, alertKeyText, evaluateRules } from "./rules.js";
+import { slices, yieldToEventLoop } from "./slices.js";
+import type { AlertCondition } from "./types.js";
 
 export interface AlertServiceOptions {
   store: Storage;
@@ -150,11 +153,18 @@ export class AlertService {
     const historyHours = Math.max(rules.disk_full_soon.historyHours, rules.memory_trend.historyHours);
     // The last samples first: the hour cache re-reads the settled hours of the servers whose moved.
     const lastSeen = await alerts.lastSeen();
-    const [cpuWindow, memoryWindow, hours] = await Promise.all([
-      alerts.recentWindow(rules.cpu_pressure.sustainedMinutes * 60_000),
-      alerts.recentWindow(rules.memory_pressure.sustainedMinutes * 60_000),
-      this.hourCache.read(now, historyHours, lastSeen),
-    ]);
+    const cpuWindow = new Map<string, AlertWindow>();
+    const memoryWindow = new Map<string, AlertWindow>();
+    for (const slice of slices([...lastSeen.keys()])) {
+      const [cpu, memory] = await Promise.all([
+        alerts.recentWindow(rules.cpu_pressure.sustainedMinutes * 60_000, slice),
+        alerts.recentWindow(rules.memory_pressure.sustainedMinutes * 60_000, slice),
+      ]);
+      for (const [server, w] of cpu) cpuWindow.set(server, w);
+      for (const [server, w] of memory) memoryWindow.set(server, w);
+      await yieldToEventLoop();
+    }
+    const hours = await this.hourCache.read(now, historyHours, lastSeen);
     return { now, lastSeen, cpuWindow, memoryWindow, hours };
   }
 
@@ -194,12 +204,19 @@ export class AlertService {
       this.readEvidence(now),
       alerts.listSilences({ activeAt: now }),
     ]);
-    const conditions = evaluateRules(evidence, {
+    const ruleContext = {
       rules: config.rules,
       thresholds: this.o.thresholds,
       hysteresisPercent: config.hysteresisPercent,
       open: new Set(episodes.filter((e) => e.state === "firing").map(alertKeyText)),
-    });
+    };
+    // The rules a slice of servers at a time, like the reads (fits over 72 hours of 10,000 servers add up).
+    const conditions: AlertCondition[] = [];
+    for (const slice of slices([...evidence.lastSeen.keys()].sort())) {
+      const lastSeen = new Map(slice.map((server) => [server, evidence.lastSeen.get(server)!]));
+      conditions.push(...evaluateRules({ ...evidence, lastSeen }, ruleContext));
+      await yieldToEventLoop();
+    }
     const decided = decideLifecycle({
       now,
       open: episodes,

@@ -86,9 +86,10 @@ export interface AlertStore {
    * what it sent, not on a gap it has not filled yet): how many sample
    * times, the first and last, and the lowest CPU and memory percent (a
    * sustained pressure is one whose lowest value is above the threshold).
-   * Servers without raw samples there are absent.
+   * Servers without raw samples there are absent. With `servers`, only those
+   * (the evaluator reads the fleet in slices, so the event loop stays free).
    */
-  recentWindow(spanMs: number): Promise<Map<string, AlertWindow>>;
+  recentWindow(spanMs: number, servers?: readonly string[]): Promise<Map<string, AlertWindow>>;
   /**
    * Per server, the hourly rollups in [from, to): memory average and each
    * mount's last figures. With `servers`, only those (the ones whose data

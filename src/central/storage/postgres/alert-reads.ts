@@ -32,10 +32,14 @@ const RECENT_WINDOW = `
       ORDER BY s.ts, s.mount COLLATE "C"
     ) AS first_of_ts
   ) AS w
-  WHERE w.samples > 0`;
+  WHERE w.samples > 0 AND ($2::text[] IS NULL OR st.server = ANY($2::text[]))`;
 
 /** Each server's own last `spanMs` of samples (ts ≥ its last_seen − spanMs). */
-export async function readRecentWindow(pool: pg.Pool, spanMs: number): Promise<Map<string, AlertWindow>> {
+export async function readRecentWindow(
+  pool: pg.Pool,
+  spanMs: number,
+  servers?: readonly string[],
+): Promise<Map<string, AlertWindow>> {
   const r = await withoutJit(pool, (c) =>
     c.query<{
       server: string;
@@ -44,7 +48,7 @@ export async function readRecentWindow(pool: pg.Pool, spanMs: number): Promise<M
       last_ts: number;
       cpu_min: number;
       mem_min: number;
-    }>(RECENT_WINDOW, [spanMs]),
+    }>(RECENT_WINDOW, [spanMs, servers === undefined ? null : [...servers]]),
   );
   const out = new Map<string, AlertWindow>();
   for (const x of r.rows) {

@@ -358,8 +358,8 @@ export class PgAlertStore implements AlertStore {
     return new Map(r.rows.map((x) => [x.server, x.last_seen]));
   }
 
-  recentWindow(spanMs: number): Promise<Map<string, AlertWindow>> {
-    return readRecentWindow(this.pool, spanMs);
+  recentWindow(spanMs: number, servers?: readonly string[]): Promise<Map<string, AlertWindow>> {
+    return readRecentWindow(this.pool, spanMs, servers);
   }
 
   hours(from: number, to: number, servers?: readonly string[]): Promise<Map<string, AlertHour[]>> {

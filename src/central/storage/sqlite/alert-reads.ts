@@ -19,25 +19,31 @@ import { prepared } from "./prepared.js";
  * memoryPercent() of aggregate/rows.ts, used/total×100 in doubles (0 when
  * total is 0): the same IEEE operations, so the same bits.
  */
-const RECENT_WINDOW = `
+const recentWindowSql = (servers: string) => `
   SELECT server, COUNT(*), MIN(ts), MAX(ts), MIN(cpu_percent), MIN(mem) FROM (
     SELECT st.server AS server, s.ts AS ts, MIN(s.mount), s.cpu_percent AS cpu_percent,
       CASE WHEN s.mem_total > 0 THEN (CAST(s.mem_used AS REAL) / CAST(s.mem_total AS REAL)) * 100.0 ELSE 0.0 END AS mem
     -- CROSS JOIN keeps server_stats outside: one key-range seek per server, not a scan of samples.
     FROM server_stats st CROSS JOIN samples s ON s.server = st.server AND s.ts >= st.last_seen - @span
+    ${servers}
     GROUP BY st.server, s.ts
   ) GROUP BY server`;
+const RECENT_WINDOW = recentWindowSql("");
+const RECENT_WINDOW_LISTED = recentWindowSql("WHERE st.server IN (SELECT value FROM json_each(@servers))");
 
-/** Each server's own last `spanMs` of samples (ts ≥ its last_seen − spanMs). */
-export function readRecentWindow(db: Database.Database, spanMs: number): Map<string, AlertWindow> {
-  const rows = prepared(db, RECENT_WINDOW).raw().all({ span: spanMs }) as [
-    string,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ][];
+/** Each server's own last `spanMs` of samples (ts ≥ its last_seen − spanMs); with `servers`, only those. */
+export function readRecentWindow(
+  db: Database.Database,
+  spanMs: number,
+  servers?: readonly string[],
+): Map<string, AlertWindow> {
+  const rows = (
+    servers === undefined
+      ? prepared(db, RECENT_WINDOW).raw().all({ span: spanMs })
+      : prepared(db, RECENT_WINDOW_LISTED)
+          .raw()
+          .all({ span: spanMs, servers: JSON.stringify(servers) })
+  ) as [string, number, number, number, number, number][];
   const out = new Map<string, AlertWindow>();
   for (const [server, samples, firstTs, lastTs, cpuMin, memMin] of rows) {
     out.set(server, { samples, firstTs, lastTs, cpuMin, memMin });

@@ -341,8 +341,8 @@ export class SqliteAlertStore implements AlertStore {
     return new Map(rows);
   }
 
-  async recentWindow(spanMs: number): Promise<Map<string, AlertWindow>> {
-    return readRecentWindow(this.db, spanMs);
+  async recentWindow(spanMs: number, servers?: readonly string[]): Promise<Map<string, AlertWindow>> {
+    return readRecentWindow(this.db, spanMs, servers);
   }
 
   async hours(from: number, to: number, servers?: readonly string[]): Promise<Map<string, AlertHour[]>> {
