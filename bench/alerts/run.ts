@@ -7,8 +7,9 @@
  *    written straight into the rollup tables (bench/support/synthetic-rollups.ts),
  *    then the last 65 minutes as real samples, one a minute, through the real
  *    ingest (store.ingest), folded by a real rollup refresh. The synthetic
- *    figures put some servers above the CPU and memory thresholds and some
- *    disks on a slope, so the rules have work to do.
+ *    figures put one server in ten above the CPU threshold and another one
+ *    in ten above the memory threshold for the whole window, and some disks
+ *    on a slope, so the rules have work to do.
  * 2. ROUNDS evaluations (AlertService.evaluateOnce: the reads, the rules, the
  *    lifecycle, the commit), the first one alone (it inserts the episodes),
  *    then the steady ones. Also the reads alone, and the rules and lifecycle
@@ -61,8 +62,9 @@ const range = (xs: number[], digits = 0) =>
 /** The last 65 minutes of one server, one sample a minute, figures in line with its synthetic hours. */
 function recentRows(server: string, s: number, now: number): MetricRow[] {
   const rows: MetricRow[] = [];
-  const cpu = 5 + ((s * 37) % 90);
-  const mem = 20 + ((s * 53) % 78);
+  // One server in ten under sustained CPU pressure, another one in ten under memory pressure, the rest spread below.
+  const cpu = s % 10 === 3 ? 92 : 5 + ((s * 37) % 60);
+  const mem = s % 10 === 7 ? 96 : 20 + ((s * 53) % 55);
   const last = now - (now % MIN) - MIN;
   for (let k = 64; k >= 0; k--) {
     const ts = last - k * MIN;

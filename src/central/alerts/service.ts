@@ -15,7 +15,7 @@ import { Counter, type Registry } from "prom-client";
 import type { AutomationLog } from "../automation-log.js";
 import { type RetryPolicy, retryDelay } from "../delivery/settings.js";
 import type { ReportThresholds } from "../report/types.js";
-import type { AlertWindow } from "../storage/alert-store.js";
+import type { AlertHour, AlertWindow } from "../storage/alert-store.js";
 import type { Storage } from "../storage/store.js";
 import type { AlertChannel } from "./channel-types.js";
 import type { AlertsConfig } from "./config.js";
@@ -65,6 +65,7 @@ export interface EvaluationResult {
 }
 
 const JOB = "alerts-evaluate";
+const HOUR_MS = 3_600_000;
 /** The idempotency key of one outbox row: the same at every attempt, on every instance. */
 export function notificationId(rowId: number): string {
   return `srvutil-n${rowId}`;
@@ -153,19 +154,44 @@ export class AlertService {
     const historyHours = Math.max(rules.disk_full_soon.historyHours, rules.memory_trend.historyHours);
     // The last samples first: the hour cache re-reads the settled hours of the servers whose moved.
     const lastSeen = await alerts.lastSeen();
-    const cpuWindow = new Map<string, AlertWindow>();
-    const memoryWindow = new Map<string, AlertWindow>();
-    for (const slice of slices([...lastSeen.keys()])) {
-      const [cpu, memory] = await Promise.all([
-        alerts.recentWindow(rules.cpu_pressure.sustainedMinutes * 60_000, slice),
-        alerts.recentWindow(rules.memory_pressure.sustainedMinutes * 60_000, slice),
-      ]);
-      for (const [server, w] of cpu) cpuWindow.set(server, w);
-      for (const [server, w] of memory) memoryWindow.set(server, w);
+    const hours = await this.hourCache.read(now, historyHours, lastSeen);
+    // Raw windows only for the servers whose last hour reached the lowest level a pressure alert
+    // can hold at (its threshold less the hysteresis): a window whose lowest sample is above it
+    // lies in hours whose peak is above it too. A last hour not folded yet counts as reached (samples
+    // not folded into it yet are judged at a later evaluation, after the 30-s rollup refresh).
+    const reached = (server: string, peak: (h: AlertHour) => number, level: number): boolean => {
+      const seen = lastSeen.get(server)!;
+      const hour = seen - (seen % HOUR_MS);
+      const h = hours.get(server)?.find((x) => x.hour === hour);
+      return h === undefined ? seen >= now - 2 * HOUR_MS : peak(h) >= level;
+    };
+    const t = this.o.thresholds;
+    const low = this.o.config.hysteresisPercent;
+    const servers = [...lastSeen.keys()];
+    const cpuWindow = rules.cpu_pressure.enabled
+      ? await this.windows(
+          rules.cpu_pressure.sustainedMinutes,
+          servers.filter((s) => reached(s, (h) => h.cpuPeak, t.cpu_day_avg_warning - low)),
+        )
+      : new Map<string, AlertWindow>();
+    const memoryWindow = rules.memory_pressure.enabled
+      ? await this.windows(
+          rules.memory_pressure.sustainedMinutes,
+          servers.filter((s) => reached(s, (h) => h.memMax, t.memory_day_avg_warning - low)),
+        )
+      : new Map<string, AlertWindow>();
+    return { now, lastSeen, cpuWindow, memoryWindow, hours };
+  }
+
+  /** Each server's own last `minutes` of samples, a slice of servers at a time. */
+  private async windows(minutes: number, servers: readonly string[]): Promise<Map<string, AlertWindow>> {
+    const out = new Map<string, AlertWindow>();
+    for (const slice of slices(servers)) {
+      for (const [server, w] of await this.o.store.alerts.recentWindow(minutes * 60_000, slice))
+        out.set(server, w);
       await yieldToEventLoop();
     }
-    const hours = await this.hourCache.read(now, historyHours, lastSeen);
-    return { now, lastSeen, cpuWindow, memoryWindow, hours };
+    return out;
   }
 
   /**

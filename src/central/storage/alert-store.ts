@@ -185,6 +185,10 @@ export interface AlertHour {
   hour: number;
   lastTs: number;
   memAvg: number;
+  /** The hour's highest CPU figure (max of cpu_percent and cpu_peak_percent): no sample of it was higher. */
+  cpuPeak: number;
+  /** The hour's highest memory percent. */
+  memMax: number;
   /** Last figures of each mount in the hour, sorted by mount. */
   disks: { mount: string; usedBytes: number; freeBytes: number; totalBytes: number }[];
 }

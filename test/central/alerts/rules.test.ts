@@ -54,6 +54,8 @@ function diskHours(
       hour: lastTs - (lastTs % HOUR),
       lastTs,
       memAvg: 40,
+      cpuPeak: 20,
+      memMax: 45,
       disks: [{ mount, usedBytes: used(i), freeBytes: total - used(i), totalBytes: total }],
     });
   }

@@ -121,6 +121,10 @@ describe.each(BACKENDS)("alerts in central serve on $name", ({ skipReason, make 
       // steady-01: the same disk, flat. gone-01: nothing for three hours.
       const steady: MetricRow[] = [];
       for (let k = 144; k >= 0; k--) steady.push(...sample("steady-01", now - k * 10 * MIN - MIN, 60 * GIB));
+      // hot-01: CPU at 95 % for the last 70 minutes (sustained: the rule wants 60), after a spike to 99 % before.
+      const hot: MetricRow[] = [];
+      for (let k = 144; k >= 0; k--)
+        hot.push(...sample("hot-01", now - k * 10 * MIN - MIN, 60 * GIB, k <= 7 ? 95 : k === 20 ? 99 : 20));
       const gone = [
         ...sample("gone-01", now - 3 * 60 * MIN - 20 * MIN, 10 * GIB),
         ...sample("gone-01", now - 3 * 60 * MIN, 10 * GIB),
@@ -129,6 +133,7 @@ describe.each(BACKENDS)("alerts in central serve on $name", ({ skipReason, make 
         ["fill-01", fill],
         ["steady-01", steady],
         ["gone-01", gone],
+        ["hot-01", hot],
       ] as const) {
         const token = await createAgentToken(store, server);
         const answer = await postMetrics(central.url, token, rows);
@@ -137,7 +142,7 @@ describe.each(BACKENDS)("alerts in central serve on $name", ({ skipReason, make 
       await store.rollups.refresh();
 
       const first = await central.alerts.evaluateOnce();
-      expect(first).toMatchObject({ committed: true, notices: 2, batches: 1 });
+      expect(first).toMatchObject({ committed: true, notices: 3, batches: 1 });
       expect(await central.alerts.sendDue()).toBe(1);
       expect(hook.received).toHaveLength(1);
       const fired = hook.received[0]!;
@@ -145,7 +150,11 @@ describe.each(BACKENDS)("alerts in central serve on $name", ({ skipReason, make 
       expect(fired.payload.alerts.map((a) => [a.kind, a.server, a.rule, a.mount, a.severity])).toEqual([
         ["firing", "fill-01", "disk_full_soon", "/var", "critical"],
         ["firing", "gone-01", "server_silent", "", "critical"],
+        ["firing", "hot-01", "cpu_pressure", "", "critical"],
       ]);
+      expect(fired.payload.alerts[2]!.summary).toMatch(
+        /^CPU above 90 % for the last 1 h 00 min \(lowest 95 %\)$/,
+      );
       const disk = fired.payload.alerts[0]!;
       // 22 GiB free at +1.58 GiB/h: about 14 hours, at 78 %, below the report's critical 95 % (and warning 85 %).
       expect(disk.summary).toMatch(
@@ -173,9 +182,12 @@ describe.each(BACKENDS)("alerts in central serve on $name", ({ skipReason, make 
 
       const history = await store.alerts.list({ server: "fill-01" });
       expect(history.map((e) => [e.rule, e.state])).toEqual([["disk_full_soon", "resolved"]]);
-      expect((await store.alerts.readOpen()).episodes.map((e) => [e.server, e.rule, e.state])).toEqual([
-        ["gone-01", "server_silent", "firing"],
-      ]);
+      expect((await store.alerts.readOpen()).episodes.map((e) => [e.server, e.rule, e.state]).sort()).toEqual(
+        [
+          ["gone-01", "server_silent", "firing"],
+          ["hot-01", "cpu_pressure", "firing"],
+        ],
+      );
       const metrics = await (await fetch(`${central.url}/metrics`)).text();
       expect(metrics).toContain('srvutil_alert_notifications_total{channel="hook",outcome="sent"} 2');
     } finally {

@@ -77,7 +77,7 @@ const HOURS = `
   SELECT st.server, h.hours, d.disks
   FROM server_stats st
   CROSS JOIN LATERAL (
-    SELECT json_agg(json_build_array(r.hour, r.last_ts, r.mem_percent_sum / r.samples) ORDER BY r.hour) AS hours
+    SELECT json_agg(json_build_array(r.hour, r.last_ts, r.mem_percent_sum / r.samples, r.cpu_peak, r.mem_percent_max) ORDER BY r.hour) AS hours
     FROM rollup_hourly r
     WHERE r.server = st.server AND r.hour >= $1 AND r.hour < $2 AND r.samples > 0
   ) AS h
@@ -98,13 +98,20 @@ export async function readAlertHours(
   const r = await withoutJit(pool, (c) =>
     c.query<{
       server: string;
-      hours: [number, number, number][];
+      hours: [number, number, number, number, number][];
       disks: [number, string, number, number, number][] | null;
     }>(HOURS, [from, to, servers === undefined ? null : [...servers]]),
   );
   const out = new Map<string, AlertHour[]>();
   for (const x of r.rows) {
-    const hours: AlertHour[] = x.hours.map(([hour, lastTs, memAvg]) => ({ hour, lastTs, memAvg, disks: [] }));
+    const hours: AlertHour[] = x.hours.map(([hour, lastTs, memAvg, cpuPeak, memMax]) => ({
+      hour,
+      lastTs,
+      memAvg,
+      cpuPeak,
+      memMax,
+      disks: [],
+    }));
     const byHour = new Map(hours.map((h) => [h.hour, h]));
     // Mounts of an hour without a bucket (none with samples) are left out with it.
     for (const [hour, mount, usedBytes, freeBytes, totalBytes] of x.disks ?? []) {

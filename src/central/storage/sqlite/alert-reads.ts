@@ -56,7 +56,7 @@ const SERVERS_SINCE = "server IN (SELECT server FROM server_stats WHERE last_see
 const SERVERS_LISTED = `${SERVERS_SINCE} AND server IN (SELECT value FROM json_each(@servers))`;
 
 const hoursSql = (servers: string) => `
-  SELECT server, hour, last_ts, mem_percent_sum, samples FROM rollup_hourly
+  SELECT server, hour, last_ts, mem_percent_sum, samples, cpu_peak, mem_percent_max FROM rollup_hourly
    WHERE ${servers}
      AND hour >= @from AND hour < @to AND samples > 0
    ORDER BY server, hour`;
@@ -79,11 +79,11 @@ export function readAlertHours(
   const params = servers === undefined ? { from, to } : { from, to, servers: JSON.stringify(servers) };
   const hours = prepared(db, servers === undefined ? HOURS : HOURS_LISTED)
     .raw()
-    .all(params) as [string, number, number, number, number][];
+    .all(params) as [string, number, number, number, number, number, number][];
   const out = new Map<string, AlertHour[]>();
   const byKey = new Map<string, AlertHour>();
-  for (const [server, hour, lastTs, memSum, samples] of hours) {
-    const h: AlertHour = { hour, lastTs, memAvg: memSum / samples, disks: [] };
+  for (const [server, hour, lastTs, memSum, samples, cpuPeak, memMax] of hours) {
+    const h: AlertHour = { hour, lastTs, memAvg: memSum / samples, cpuPeak, memMax, disks: [] };
     let list = out.get(server);
     if (list === undefined) {
       list = [];
