@@ -112,7 +112,9 @@ function expectedHours(rows: readonly MetricRow[], from: number, to: number): Ma
           freeBytes: x.diskFreeBytes,
           totalBytes: x.diskTotalBytes,
         }));
-      const cpuPeak = Math.max(...inHour.map((x) => Math.max(x.cpuPercent, x.cpuPeakPercent ?? x.cpuPercent)));
+      const cpuPeak = Math.max(
+        ...inHour.map((x) => Math.max(x.cpuPercent, x.cpuPeakPercent ?? x.cpuPercent)),
+      );
       const memMax = Math.max(...inHour.map((x) => memoryPercent(x.memUsedBytes, x.memTotalBytes)));
       hours.push({ hour, lastTs, memAvg: sum / inHour.length, cpuPeak, memMax, disks });
     }
