@@ -49,6 +49,22 @@ function durationText(a: WeekAlert): string {
   return a.still_firing ? `still firing (${alertDuration(a.firing_ms)} so far)` : alertDuration(a.firing_ms);
 }
 
+/** Longest word the HTML rows show whole: 28 characters fit beside the severity at 375 px in any font. */
+const MAX_WORD = 28;
+
+/**
+ * Words longer than MAX_WORD (a deep mount path is one word) shortened in
+ * the middle with an ellipsis, so a phone does not scroll sideways for them:
+ * mail clients ignore CSS word breaking too often (caniemail), and the text
+ * part and the JSON keep the whole text.
+ */
+export function shortWords(text: string): string {
+  return text.replace(/\S{29,}/g, (w) => {
+    const chars = [...w];
+    return chars.length <= MAX_WORD ? w : `${chars.slice(0, 13).join("")}…${chars.slice(-14).join("")}`;
+  });
+}
+
 const oneLine = (s: string): string => s.replace(/[\r\n\t\u2028\u2029]+/g, " ");
 
 /** Text lines: the headline, then up to `max` alerts, then how many more. Empty when none fired. */
@@ -102,7 +118,7 @@ export function alertsHtml(
       const how = x.still_firing
         ? `<b style="color:${SEVERITY.critical.fg};">${e(durationText(x))}</b>`
         : e(durationText(x));
-      return `<tr><td valign="top" bgcolor="${s.bg}" style="background-color:${s.bg};color:${s.fg};${o.font}font-size:11px;font-weight:bold;padding:4px 6px;">${s.label}</td><td valign="top" style="color:${INK};${o.font}font-size:13px;padding:4px 0 8px 8px;"><b>${server(x.server)}</b> &middot; ${e(alertWhat(x))}<br><span style="color:${MUTED};font-size:12px;">fired ${e(firedAtText(x, report.timezone))} &middot; ${how}</span><br>${e(x.summary)}</td></tr>`;
+      return `<tr><td valign="top" bgcolor="${s.bg}" style="background-color:${s.bg};color:${s.fg};${o.font}font-size:11px;font-weight:bold;padding:4px 6px;">${s.label}</td><td valign="top" style="color:${INK};${o.font}font-size:13px;padding:4px 0 8px 8px;"><b>${server(x.server)}</b> &middot; ${e(shortWords(alertWhat(x)))}<br><span style="color:${MUTED};font-size:12px;">fired ${e(firedAtText(x, report.timezone))} &middot; ${how}</span><br>${e(shortWords(x.summary))}</td></tr>`;
     })
     .join("\n");
   const rest = a.fired - shown.length;
