@@ -27,6 +27,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { defaultAlertsConfig } from "../../src/central/alerts/config.js";
+import { FleetJudge } from "../../src/central/alerts/judge.js";
 import { batchesFor, decideLifecycle } from "../../src/central/alerts/lifecycle.js";
 import { alertKeyText, evaluateRules } from "../../src/central/alerts/rules.js";
 import { AlertService } from "../../src/central/alerts/service.js";
@@ -119,6 +120,7 @@ interface SizeResult {
   idleP99: number[];
   busyP50: number[];
   busyP99: number[];
+  inlineP99: number[];
 }
 
 /** Sequential uploads of one sample each, round-robin over the uploaders (each token has its own rate limit). */
@@ -146,7 +148,7 @@ async function measure(backend: string, store: Storage, n: number): Promise<Size
   const now = Date.now();
   await seed(store, n, now);
   const config = defaultAlertsConfig();
-  const service = new AlertService({
+  const options = {
     store,
     config,
     thresholds: DEFAULT_THRESHOLDS,
@@ -155,6 +157,14 @@ async function measure(backend: string, store: Storage, n: number): Promise<Size
     log: null,
     instanceId: "bench",
     publicUrl: null,
+  };
+  // As in serve: the rules on a worker thread. The inline one is the comparison for the upload latency.
+  const service = new AlertService(options);
+  const inlineService = new AlertService({ ...options, judgeInWorker: false });
+  const judge = new FleetJudge(store.alerts, {
+    rules: config.rules,
+    thresholds: DEFAULT_THRESHOLDS,
+    hysteresisPercent: config.hysteresisPercent,
   });
   const r: SizeResult = {
     backend,
@@ -168,17 +178,20 @@ async function measure(backend: string, store: Storage, n: number): Promise<Size
     idleP99: [],
     busyP50: [],
     busyP99: [],
+    inlineP99: [],
   };
   let t = performance.now();
   const first = await service.evaluateOnce();
   r.first = performance.now() - t;
   if (!first.committed) throw new Error("the first evaluation did not commit");
+  if (service.judgeMode !== "worker")
+    throw new Error(`the rules ran ${service.judgeMode}, not on the worker`);
   for (let i = 0; i < ROUNDS; i++) {
     t = performance.now();
     await service.evaluateOnce();
     r.evaluate.push(performance.now() - t);
     t = performance.now();
-    const evidence = await service.readEvidence(Date.now());
+    const evidence = await judge.readEvidence(Date.now());
     r.reads.push(performance.now() - t);
     const { episodes } = await store.alerts.readOpen();
     r.open = episodes.length;
@@ -224,12 +237,23 @@ async function measure(backend: string, store: Storage, n: number): Promise<Size
       const busy = await uploadsLatency(central.url, uploaders, UPLOADS);
       running = false;
       await loop;
+      if (central.alerts.judgeMode !== "worker") throw new Error("serve's rules did not run on the worker");
+      running = true;
+      const inlineLoop = (async () => {
+        while (running) await inlineService.evaluateOnce();
+      })();
+      const inline = await uploadsLatency(central.url, uploaders, UPLOADS);
+      running = false;
+      await inlineLoop;
       r.idleP50.push(pct(idle, 0.5));
       r.idleP99.push(pct(idle, 0.99));
       r.busyP50.push(pct(busy, 0.5));
       r.busyP99.push(pct(busy, 0.99));
+      r.inlineP99.push(pct(inline, 0.99));
     }
   } finally {
+    await service.stop();
+    await inlineService.stop();
     await central.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -270,13 +294,14 @@ async function main(): Promise<void> {
   }
   console.log("");
   console.log(
-    "| backend | servers | open alerts | first evaluation (ms) | evaluation, median (range) ms | reads ms | rules + lifecycle ms | upload p99 idle ms | upload p99 while evaluating ms | p99 ratio |",
+    "| backend | servers | open alerts | first evaluation (ms) | evaluation, median (range) ms | reads ms | rules + lifecycle ms | upload p99 idle ms | upload p99 while evaluating ms | p99 ratio | upload p99, rules on the main thread ms | ratio |",
   );
-  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of results) {
     const ratios = r.busyP99.map((b, i) => b / r.idleP99[i]!);
+    const inlineRatios = r.inlineP99.map((b, i) => b / r.idleP99[i]!);
     console.log(
-      `| ${r.backend} | ${r.servers.toLocaleString("en")} | ${r.open} | ${r.first.toFixed(0)} | ${median(r.evaluate).toFixed(0)} (${range(r.evaluate)}) | ${median(r.reads).toFixed(0)} (${range(r.reads)}) | ${median(r.decide).toFixed(0)} (${range(r.decide)}) | ${median(r.idleP99).toFixed(1)} (${range(r.idleP99, 1)}) | ${median(r.busyP99).toFixed(1)} (${range(r.busyP99, 1)}) | ${median(ratios).toFixed(2)} (${range(ratios, 2)}) |`,
+      `| ${r.backend} | ${r.servers.toLocaleString("en")} | ${r.open} | ${r.first.toFixed(0)} | ${median(r.evaluate).toFixed(0)} (${range(r.evaluate)}) | ${median(r.reads).toFixed(0)} (${range(r.reads)}) | ${median(r.decide).toFixed(0)} (${range(r.decide)}) | ${median(r.idleP99).toFixed(1)} (${range(r.idleP99, 1)}) | ${median(r.busyP99).toFixed(1)} (${range(r.busyP99, 1)}) | ${median(ratios).toFixed(2)} (${range(ratios, 2)}) | ${median(r.inlineP99).toFixed(1)} (${range(r.inlineP99, 1)}) | ${median(inlineRatios).toFixed(2)} (${range(inlineRatios, 2)}) |`,
     );
   }
   const worst = Math.max(...results.filter((r) => r.servers >= 10_000).map((r) => median(r.evaluate)));

@@ -15,15 +15,15 @@ import { Counter, type Registry } from "prom-client";
 import type { AutomationLog } from "../automation-log.js";
 import { type RetryPolicy, retryDelay } from "../delivery/settings.js";
 import type { ReportThresholds } from "../report/types.js";
-import type { AlertHour, AlertWindow } from "../storage/alert-store.js";
+import type { AlertSilence } from "../storage/alert-store.js";
 import type { Storage } from "../storage/store.js";
 import type { AlertChannel } from "./channel-types.js";
 import type { AlertsConfig } from "./config.js";
-import { AlertHourCache } from "./hour-cache.js";
+import { FleetJudge, type Judge, type JudgeSettings } from "./judge.js";
+import { WorkerJudge, type WorkerJudgeOptions } from "./judge-worker.js";
 import { batchesFor, channelsFor, decideLifecycle, isSilenced } from "./lifecycle.js";
-import { type AlertEvidence, alertKeyText, evaluateRules } from "./rules.js";
-import { slices, yieldToEventLoop } from "./slices.js";
-import type { AlertCondition } from "./types.js";
+import { alertKeyText } from "./rules.js";
+import type { AlertEpisode } from "./types.js";
 
 export interface AlertServiceOptions {
   store: Storage;
@@ -52,6 +52,14 @@ export interface AlertServiceOptions {
    * over soon rather than minutes later.
    */
   sendLeaseMs?: number;
+  /**
+   * Judge a fleet of WORKER_MIN_SERVERS or more on a worker thread with its
+   * own connection (default true; ./judge-worker.ts). False, or a store
+   * another thread cannot open (in-memory SQLite), judges in this thread.
+   */
+  judgeInWorker?: boolean;
+  /** The worker's module and the fleet size from which it is used (tests). */
+  judgeWorker?: WorkerJudgeOptions;
 }
 
 export interface EvaluationResult {
@@ -65,7 +73,6 @@ export interface EvaluationResult {
 }
 
 const JOB = "alerts-evaluate";
-const HOUR_MS = 3_600_000;
 /** The idempotency key of one outbox row: the same at every attempt, on every instance. */
 export function notificationId(rowId: number): string {
   return `srvutil-n${rowId}`;
@@ -89,12 +96,27 @@ export class AlertService {
   private evaluating: Promise<unknown> | null = null;
   private sending: Promise<number> | null = null;
   private sendAgain = false;
-  private readonly hourCache: AlertHourCache;
+  private readonly judge: Judge;
+  /** The last evaluation queued in this instance (evaluateOnce runs one at a time). */
+  private inOrder: Promise<unknown> = Promise.resolve();
+  /** What the last committed evaluation left firing, and the silences then (refreshAlertmanagers). */
+  private firingNow: { firing: Omit<AlertEpisode, "id">[]; silences: AlertSilence[]; now: number } | null =
+    null;
   private stopped = false;
 
   constructor(private readonly o: AlertServiceOptions) {
     this.now = o.now ?? Date.now;
-    this.hourCache = new AlertHourCache(o.store.alerts);
+    const settings: JudgeSettings = {
+      rules: o.config.rules,
+      thresholds: o.thresholds,
+      hysteresisPercent: o.config.hysteresisPercent,
+    };
+    const inline = new FleetJudge(o.store.alerts, settings);
+    const spec = o.store.readerSpec;
+    this.judge =
+      (o.judgeInWorker ?? true) && spec !== null
+        ? new WorkerJudge(spec, settings, inline, o.log, o.judgeWorker)
+        : inline;
     this.notifications =
       o.registry === undefined
         ? null
@@ -139,59 +161,21 @@ export class AlertService {
     if (this.sendTimer !== null) clearTimeout(this.sendTimer);
     await this.evaluating;
     await this.sending;
+    await this.judge.close();
+  }
+
+  /**
+   * Where the rules ran last: "worker" (serve, from WORKER_MIN_SERVERS servers),
+   * or "inline" (smaller fleets, an in-memory store, the option, or the fallback).
+   */
+  get judgeMode(): "worker" | "inline" {
+    return this.judge instanceof WorkerJudge ? this.judge.mode : "inline";
   }
 
   /** The link of a server's dashboard page in notifications. */
   serverUrl(server: string): string {
     const base = (this.o.publicUrl ?? "").replace(/\/+$/, "");
     return `${base}/servers/${encodeURIComponent(server)}`;
-  }
-
-  /** What the rules read now, from the store. */
-  async readEvidence(now: number): Promise<AlertEvidence> {
-    const { rules } = this.o.config;
-    const alerts = this.o.store.alerts;
-    const historyHours = Math.max(rules.disk_full_soon.historyHours, rules.memory_trend.historyHours);
-    // The last samples first: the hour cache re-reads the settled hours of the servers whose moved.
-    const lastSeen = await alerts.lastSeen();
-    const hours = await this.hourCache.read(now, historyHours, lastSeen);
-    // Raw windows only for the servers whose last hour reached the lowest level a pressure alert
-    // can hold at (its threshold less the hysteresis): a window whose lowest sample is above it
-    // lies in hours whose peak is above it too. A last hour not folded yet counts as reached (samples
-    // not folded into it yet are judged at a later evaluation, after the 30-s rollup refresh).
-    const reached = (server: string, peak: (h: AlertHour) => number, level: number): boolean => {
-      const seen = lastSeen.get(server)!;
-      const hour = seen - (seen % HOUR_MS);
-      const h = hours.get(server)?.find((x) => x.hour === hour);
-      return h === undefined ? seen >= now - 2 * HOUR_MS : peak(h) >= level;
-    };
-    const t = this.o.thresholds;
-    const low = this.o.config.hysteresisPercent;
-    const servers = [...lastSeen.keys()];
-    const cpuWindow = rules.cpu_pressure.enabled
-      ? await this.windows(
-          rules.cpu_pressure.sustainedMinutes,
-          servers.filter((s) => reached(s, (h) => h.cpuPeak, t.cpu_day_avg_warning - low)),
-        )
-      : new Map<string, AlertWindow>();
-    const memoryWindow = rules.memory_pressure.enabled
-      ? await this.windows(
-          rules.memory_pressure.sustainedMinutes,
-          servers.filter((s) => reached(s, (h) => h.memMax, t.memory_day_avg_warning - low)),
-        )
-      : new Map<string, AlertWindow>();
-    return { now, lastSeen, cpuWindow, memoryWindow, hours };
-  }
-
-  /** Each server's own last `minutes` of samples, a slice of servers at a time. */
-  private async windows(minutes: number, servers: readonly string[]): Promise<Map<string, AlertWindow>> {
-    const out = new Map<string, AlertWindow>();
-    for (const slice of slices(servers)) {
-      for (const [server, w] of await this.o.store.alerts.recentWindow(minutes * 60_000, slice))
-        out.set(server, w);
-      await yieldToEventLoop();
-    }
-    return out;
   }
 
   /**
@@ -220,29 +204,27 @@ export class AlertService {
     }
   }
 
-  /** Reads, decides and commits one evaluation, without the lease (tests, the bench). */
-  async evaluateOnce(): Promise<EvaluationResult> {
+  /**
+   * Reads, decides and commits one evaluation, without the lease (tests, the
+   * bench). One at a time in this instance: a call while another runs (serve's
+   * own, at its rhythm) waits for it, so the two do not race for the commit.
+   */
+  evaluateOnce(): Promise<EvaluationResult> {
+    const run = this.inOrder.then(() => this.decideAndCommit());
+    this.inOrder = run.catch(() => undefined);
+    return run;
+  }
+
+  private async decideAndCommit(): Promise<EvaluationResult> {
     const now = this.now();
     const { config } = this.o;
     const alerts = this.o.store.alerts;
-    const [{ version, episodes }, evidence, silences] = await Promise.all([
-      alerts.readOpen(),
-      this.readEvidence(now),
+    const { version, episodes } = await alerts.readOpen();
+    const firingKeys = episodes.filter((e) => e.state === "firing").map(alertKeyText);
+    const [{ conditions }, silences] = await Promise.all([
+      this.judge.judge(now, firingKeys),
       alerts.listSilences({ activeAt: now }),
     ]);
-    const ruleContext = {
-      rules: config.rules,
-      thresholds: this.o.thresholds,
-      hysteresisPercent: config.hysteresisPercent,
-      open: new Set(episodes.filter((e) => e.state === "firing").map(alertKeyText)),
-    };
-    // The rules a slice of servers at a time, like the reads (fits over 72 hours of 10,000 servers add up).
-    const conditions: AlertCondition[] = [];
-    for (const slice of slices([...evidence.lastSeen.keys()].sort())) {
-      const lastSeen = new Map(slice.map((server) => [server, evidence.lastSeen.get(server)!]));
-      conditions.push(...evaluateRules({ ...evidence, lastSeen }, ruleContext));
-      await yieldToEventLoop();
-    }
     const decided = decideLifecycle({
       now,
       open: episodes,
@@ -262,6 +244,16 @@ export class AlertService {
       notifications: batches,
       retryUntil: now + config.retryForMs,
     });
+    if (committed) {
+      const after = new Map(episodes.map((e) => [e.id, e]));
+      for (const id of decided.deletes) after.delete(id);
+      for (const e of decided.updates) after.set(e.id, e);
+      this.firingNow = {
+        firing: [...after.values(), ...decided.inserts].filter((e) => e.state === "firing"),
+        silences,
+        now,
+      };
+    }
     if (committed && decided.notices.length > 0) {
       this.o.log?.info("alerts changed", {
         firing: decided.notices.filter((n) => n.kind === "firing").length,
@@ -285,19 +277,16 @@ export class AlertService {
    * to, as Prometheus does at each evaluation: Alertmanager ends an alert
    * that is not sent again (its endsAt, channels/alertmanager.ts). Not through
    * the outbox: the post is idempotent and the next evaluation sends it again,
-   * so a failure is only counted and logged.
+   * so a failure is only counted and logged. What it posts is what this
+   * instance's last committed evaluation left firing.
    */
   async refreshAlertmanagers(): Promise<void> {
     const targets = [...this.o.channels.values()].filter((c) => c.config.type === "alertmanager");
-    if (targets.length === 0) return;
-    const now = this.now();
-    const alerts = this.o.store.alerts;
-    const [{ episodes }, silences] = await Promise.all([
-      alerts.readOpen(),
-      alerts.listSilences({ activeAt: now }),
-    ]);
+    if (targets.length === 0 || this.firingNow === null) return;
+    // What the last committed evaluation left firing: no second read of every open episode.
+    const { firing: episodes, silences, now } = this.firingNow;
     const firing = episodes
-      .filter((e) => e.state === "firing" && !isSilenced(e, silences, this.o.groupsOf))
+      .filter((e) => !isSilenced(e, silences, this.o.groupsOf))
       .map((e) => ({
         server: e.server,
         rule: e.rule,

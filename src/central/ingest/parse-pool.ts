@@ -1,6 +1,3 @@
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import {
   type CsvErrorReason,
@@ -8,6 +5,7 @@ import {
   type MetricRow,
   type ParseOptions,
 } from "../../protocol/index.js";
+import { IMPORT_TARGET_SOURCE, workerModuleTarget } from "../worker-module.js";
 
 /**
  * Parses large files on worker threads so a 10,000-row backlog file does not
@@ -29,14 +27,8 @@ const NUMERIC_COLUMNS = 10;
 /** CommonJS, so it runs without a TypeScript loader; it imports the parser module by URL. */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
-const ready = (async () => {
-  // Running from source (tsx, tests): the worker has no TypeScript loader
-  // of its own, so register tsx's before importing the .ts module.
-  if (workerData.tsxApi !== null) {
-    return (await import(workerData.tsxApi)).tsImport(workerData.protocolUrl, workerData.protocolUrl);
-  }
-  return import(workerData.protocolUrl);
-})();
+// Running from source (tsx, tests): the worker has no TypeScript loader of its own (workerModuleTarget).
+const ready = ${IMPORT_TARGET_SOURCE};
 parentPort.on("message", async (msg) => {
   let protocol;
   try {
@@ -174,7 +166,10 @@ export class ParsePool {
   private pickSlot(): Slot | null {
     if (this.slots.length < this.size) {
       try {
-        const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: workerTarget(this.protocolUrl) });
+        const worker = new Worker(WORKER_SOURCE, {
+          eval: true,
+          workerData: { target: workerModuleTarget(this.protocolUrl) },
+        });
         worker.unref();
         const slot: Slot = { worker, busy: 0 };
         worker.on("message", (reply: WorkerReply) => {
@@ -212,25 +207,6 @@ export class ParsePool {
     this.disabled = true;
     void this.close();
   }
-}
-
-/** The protocol module to load in the worker: compiled .js, or the .ts source plus tsx's loader API. */
-function workerTarget(protocolUrl: string): { protocolUrl: string; tsxApi: string | null } {
-  const file = fileURLToPath(protocolUrl);
-  if (existsSync(file)) return { protocolUrl, tsxApi: null };
-  const source = file.replace(/\.js$/, ".ts");
-  if (!existsSync(source)) return { protocolUrl, tsxApi: null };
-  let tsxApi: string | null = null;
-  try {
-    // tsx's programmatic API (ESM build): tsImport loads one .ts module with its own loader.
-    const api = createRequire(import.meta.url)
-      .resolve("tsx/esm/api")
-      .replace(/\.cjs$/, ".mjs");
-    tsxApi = pathToFileURL(api).href;
-  } catch {
-    // No tsx (production install without dev dependencies): the import fails, parsing stays inline.
-  }
-  return { protocolUrl: pathToFileURL(source).href, tsxApi };
 }
 
 function rowsFromColumns(reply: Extract<WorkerReply, { kind: "ok" }>): MetricRow[] {

@@ -91,6 +91,12 @@ export interface StorageHandle {
   readonly kind: "sqlite" | "postgres";
   /** What the backend can do, for the callers whose behaviour depends on it. */
   readonly capabilities: StorageCapabilities;
+  /**
+   * How another thread opens this storage to read it (./alert-reader.ts);
+   * null when it cannot (an in-memory SQLite database). Opaque outside
+   * storage/: callers only pass it on.
+   */
+  readonly readerSpec: StorageReaderSpec | null;
   /** Creates or upgrades the schema of every part (versioned migrations). Idempotent. */
   init(): Promise<void>;
   /** The migrations this handle's init() applied (empty when the schema was current). */
@@ -99,6 +105,11 @@ export interface StorageHandle {
   /** True when the database answers within a few seconds (for /readyz). */
   ping(): Promise<boolean>;
 }
+
+/** A structured-cloneable description of where the storage is (StorageHandle.readerSpec). */
+export type StorageReaderSpec =
+  | { readonly backend: "sqlite"; readonly file: string }
+  | { readonly backend: "postgres"; readonly connectionString: string; readonly schema: string | null };
 
 export interface StorageCapabilities {
   /**

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { type AlertsConfig, alertsConfigFromJson } from "../../../src/central/alerts/config.js";
-import { batchesFor, decideLifecycle, type LifecycleInput } from "../../../src/central/alerts/lifecycle.js";
+import {
+  batchesFor,
+  decideLifecycle,
+  type LifecycleInput,
+  SUMMARY_REFRESH_MS,
+} from "../../../src/central/alerts/lifecycle.js";
 import type { AlertCondition, AlertEpisode } from "../../../src/central/alerts/types.js";
 import type { AlertSilence } from "../../../src/central/storage/alert-store.js";
 
@@ -100,6 +105,36 @@ describe("alert lifecycle", () => {
     expect(gone.kinds).toEqual([]);
     expect(gone.out.deletes).toHaveLength(1);
     expect(run.open).toEqual([]);
+  });
+
+  it("a steady evaluation writes nothing; a drifting summary is written every 5 minutes, a change at once", () => {
+    const run = new Run();
+    const t0 = Date.now();
+    const soon = (hours: number): AlertCondition => ({
+      ...cond("web-01", "disk_full_soon", "warning", "/var"),
+      summary: `/var full in about ${hours} hours`,
+    });
+    const quiet = cond("web-02", "cpu_pressure", "warning");
+    expect(run.step(t0, [soon(60), quiet]).out.inserts).toHaveLength(2);
+    // Held, same summary: nothing to write.
+    expect(run.step(t0 + MIN, [soon(60), quiet]).out.updates).toEqual([]);
+    // The forecast drifts: not written before SUMMARY_REFRESH_MS has passed since the last write…
+    expect(run.step(t0 + 2 * MIN, [soon(59), quiet]).out.updates).toEqual([]);
+    expect(run.open.find((e) => e.server === "web-01")!.summary).toBe("/var full in about 60 hours");
+    // …then written, and only that episode.
+    const refreshed = run.step(t0 + SUMMARY_REFRESH_MS, [soon(58), quiet]).out.updates;
+    expect(refreshed.map((e) => [e.server, e.summary])).toEqual([["web-01", "/var full in about 58 hours"]]);
+    // The pending alert fires (forMinutes, 30 by default): written at once with its notice.
+    const fired = run.step(t0 + 30 * MIN, [soon(57), quiet]);
+    expect(fired.out.updates.map((e) => [e.server, e.state])).toEqual([["web-01", "firing"]]);
+    // A condition that clears starts the hysteresis (written), and one that comes back ends it (written).
+    expect(run.step(t0 + 31 * MIN, [soon(57)]).out.updates.map((e) => [e.server, e.clearSince])).toEqual([
+      ["web-02", t0 + 31 * MIN],
+    ]);
+    expect(run.step(t0 + 32 * MIN, [soon(57)]).out.updates).toEqual([]);
+    expect(
+      run.step(t0 + 33 * MIN, [soon(57), quiet]).out.updates.map((e) => [e.server, e.clearSince]),
+    ).toEqual([["web-02", null]]);
   });
 
   it("worse notifies at once, better waits for the resolve; reminders until acknowledged", () => {

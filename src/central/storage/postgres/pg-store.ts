@@ -10,6 +10,7 @@ import type {
   ServerSummary,
   Storage,
   StorageCapabilities,
+  StorageReaderSpec,
   StoredUpload,
   UploadRecord,
 } from "../store.js";
@@ -123,9 +124,36 @@ const types = {
       : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
+/** A pool as the store uses it: timeouts, BIGINT as numbers, connection losses not fatal. */
+export function createPgPool(
+  connectionString: string,
+  options: { schema: string | null; max: number },
+): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max,
+    // A server that stops answering must fail requests (and /readyz) in
+    // seconds, not hang them until the kernel gives up on the connection.
+    connectionTimeoutMillis: 5_000,
+    types,
+    ...(options.schema !== null ? { options: `-c search_path=${options.schema}` } : {}),
+  });
+  // A client losing its connection must not crash the process: an idle one
+  // reports on the pool; a checked-out one emits on itself, and the query in
+  // flight rejects anyway (that is where the caller learns of it). Without a
+  // listener that emit is an uncaught exception, seen when the database
+  // restarted while a transaction held a client.
+  pool.on("error", () => {});
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+  });
+  return pool;
+}
+
 export class PgStore implements Storage {
   readonly kind = "postgres" as const;
   readonly capabilities: StorageCapabilities = { shared: true };
+  readonly readerSpec: StorageReaderSpec;
   readonly pool: pg.Pool;
   readonly tokens: PgTokenStore;
   readonly cpuBaselines: PgCpuBaselineStore;
@@ -155,24 +183,8 @@ export class PgStore implements Storage {
     options: { schema?: string; max?: number; insertSamples?: SampleInserter } = {},
   ) {
     this.insertSamples = options.insertSamples;
-    this.pool = new pg.Pool({
-      connectionString,
-      max: options.max ?? 10,
-      // A server that stops answering must fail requests (and /readyz) in
-      // seconds, not hang them until the kernel gives up on the connection.
-      connectionTimeoutMillis: 5_000,
-      types,
-      ...(options.schema !== undefined ? { options: `-c search_path=${options.schema}` } : {}),
-    });
-    // A client losing its connection must not crash the process: an idle one
-    // reports on the pool; a checked-out one emits on itself, and the query in
-    // flight rejects anyway (that is where the caller learns of it). Without a
-    // listener that emit is an uncaught exception, seen when the database
-    // restarted while a transaction held a client.
-    this.pool.on("error", () => {});
-    this.pool.on("connect", (client) => {
-      client.on("error", () => {});
-    });
+    this.readerSpec = { backend: "postgres", connectionString, schema: options.schema ?? null };
+    this.pool = createPgPool(connectionString, { schema: options.schema ?? null, max: options.max ?? 10 });
     this.tokens = new PgTokenStore(this.pool);
     this.cpuBaselines = new PgCpuBaselineStore(this.pool);
     this.rollups = new PgRollupStore(this.pool);

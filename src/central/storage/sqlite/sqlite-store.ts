@@ -25,7 +25,7 @@ import type {
   StoredUpload,
   UploadRecord,
 } from "../store.js";
-import { AgentTokenRevokedError } from "../store.js";
+import { AgentTokenRevokedError, type StorageReaderSpec } from "../store.js";
 import { SqliteAlertStore } from "./alerts.js";
 import { SqliteCoordinationStore } from "./coordination.js";
 import { SqliteCpuBaselineStore } from "./cpu-baselines.js";
@@ -176,6 +176,10 @@ export class SqliteStore implements Storage {
 
   appliedMigrations() {
     return appliedMigrationsOf(this.db);
+  }
+
+  get readerSpec(): StorageReaderSpec | null {
+    return this.file === ":memory:" ? null : { backend: "sqlite", file: this.file };
   }
 
   async close(): Promise<void> {

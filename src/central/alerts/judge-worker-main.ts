@@ -1,0 +1,49 @@
+/**
+ * Inside the evaluator's worker thread (./judge-worker.ts): opens the alert
+ * reads on a connection of its own and judges the fleet when asked. The
+ * hour cache lives here, between evaluations, like it would in the service.
+ */
+import type { MessagePort } from "node:worker_threads";
+import { openAlertReader } from "../storage/alert-reader.js";
+import type { StorageReaderSpec } from "../storage/store.js";
+import { FleetJudge, type JudgeSettings } from "./judge.js";
+import type { AlertCondition } from "./types.js";
+
+export interface JudgeWorkerData {
+  spec: StorageReaderSpec;
+  settings: JudgeSettings;
+}
+
+export type JudgeRequest =
+  | { kind: "judge"; id: number; now: number; openFiring: string[] }
+  | { kind: "stop" };
+
+export type JudgeReply =
+  | { kind: "ready" }
+  | { kind: "failed"; message: string }
+  | { kind: "judged"; id: number; conditions: AlertCondition[]; servers: number }
+  | { kind: "error"; id: number; message: string };
+
+export async function serveJudge(port: MessagePort, data: JudgeWorkerData): Promise<void> {
+  const reply = (r: JudgeReply) => port.postMessage(r);
+  let reader: Awaited<ReturnType<typeof openAlertReader>>;
+  try {
+    reader = await openAlertReader(data.spec);
+    await reader.lastSeen(); // the connection and the schema answer, before the service relies on them
+  } catch (err) {
+    reply({ kind: "failed", message: (err as Error).message });
+    return;
+  }
+  const judge = new FleetJudge(reader, data.settings);
+  port.on("message", (req: JudgeRequest) => {
+    if (req.kind === "stop") {
+      void reader.close().finally(() => port.close());
+      return;
+    }
+    judge.judge(req.now, req.openFiring).then(
+      (j) => reply({ kind: "judged", id: req.id, conditions: j.conditions, servers: j.servers }),
+      (err: unknown) => reply({ kind: "error", id: req.id, message: (err as Error).message }),
+    );
+  });
+  reply({ kind: "ready" });
+}
