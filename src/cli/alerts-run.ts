@@ -1,9 +1,9 @@
 import { userInfo } from "node:os";
+import { episodeJson, silenceJson } from "../central/alerts/json.js";
 import { loadAlerting } from "../central/alerts/setup.js";
 import { MAX_SILENCE_MS, parseSpan } from "../central/alerts/span.js";
 import { sendTestNotification } from "../central/alerts/test-notification.js";
-import { ALERT_RULES, type AlertEpisode, type AlertRuleName } from "../central/alerts/types.js";
-import type { AlertSilence } from "../central/storage/alert-store.js";
+import { ALERT_RULES, type AlertRuleName } from "../central/alerts/types.js";
 import { openStorage } from "../central/storage/open.js";
 import type { Storage } from "../central/storage/store.js";
 import { EXIT_CODE, usageError } from "../errors.js";
@@ -78,25 +78,6 @@ export async function testCommand(name: string): Promise<number> {
 
 function when(ms: number | null): string {
   return ms === null ? "-" : new Date(ms).toISOString().slice(0, 16).replace("T", " ");
-}
-
-function episodeJson(e: AlertEpisode) {
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-  return {
-    id: e.id,
-    server: e.server,
-    rule: e.rule,
-    mount: e.mount === "" ? null : e.mount,
-    state: e.state,
-    severity: e.severity,
-    summary: e.summary,
-    started_at: iso(e.startedAt),
-    firing_at: iso(e.firingAt),
-    resolved_at: iso(e.resolvedAt),
-    acknowledged_by: e.acknowledgedBy,
-    acknowledged_at: iso(e.acknowledgedAt),
-    acknowledge_note: e.acknowledgeNote,
-  };
 }
 
 export async function listCommand(opts: {
@@ -207,19 +188,6 @@ export async function silenceAddCommand(opts: {
     });
     out(`silence ${s.id} until ${new Date(s.endsAt).toISOString()}`);
   });
-}
-
-function silenceJson(s: AlertSilence) {
-  return {
-    id: s.id,
-    server: s.server,
-    rule: s.rule,
-    group: s.group,
-    starts_at: new Date(s.startsAt).toISOString(),
-    ends_at: new Date(s.endsAt).toISOString(),
-    reason: s.reason,
-    created_by: s.createdBy,
-  };
 }
 
 export async function silenceListCommand(opts: { all: boolean; json: boolean }): Promise<void> {

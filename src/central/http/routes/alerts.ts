@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
-import { formatTimestamp } from "../../../protocol/index.js";
+import { episodeJson, silenceJson } from "../../alerts/json.js";
 import { errorResponseSchema } from "../schemas.js";
 import { type ViewerAuthDeps, viewerOnly } from "../viewer-auth.js";
 
@@ -9,7 +9,6 @@ import { type ViewerAuthDeps, viewerOnly } from "../viewer-auth.js";
  * `history_hours`, also the alerts resolved in that many hours. Viewer
  * tokens only, like the read API.
  */
-const at = (ms: number | null): string | null => (ms === null ? null : formatTimestamp(ms));
 const nullableString = { type: ["string", "null"] } as const;
 const MAX_ALERTS = 10_000;
 
@@ -94,31 +93,8 @@ export const alertsRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: ViewerAuth
         alerts.listSilences({ activeAt: now }),
       ]);
       return {
-        alerts: episodes.slice(0, MAX_ALERTS).map((e) => ({
-          id: e.id,
-          server: e.server,
-          rule: e.rule,
-          mount: e.mount === "" ? null : e.mount,
-          state: e.state,
-          severity: e.severity,
-          summary: e.summary,
-          started_at: formatTimestamp(e.startedAt),
-          firing_at: at(e.firingAt),
-          resolved_at: at(e.resolvedAt),
-          acknowledged_by: e.acknowledgedBy,
-          acknowledged_at: at(e.acknowledgedAt),
-          acknowledge_note: e.acknowledgeNote,
-        })),
-        silences: silences.map((s) => ({
-          id: s.id,
-          server: s.server,
-          rule: s.rule,
-          group: s.group,
-          starts_at: formatTimestamp(s.startsAt),
-          ends_at: formatTimestamp(s.endsAt),
-          reason: s.reason,
-          created_by: s.createdBy,
-        })),
+        alerts: episodes.slice(0, MAX_ALERTS).map(episodeJson),
+        silences: silences.map(silenceJson),
       };
     },
   );
