@@ -184,12 +184,13 @@ async function measure(backend: string, store: Storage, n: number): Promise<Size
   const first = await service.evaluateOnce();
   r.first = performance.now() - t;
   if (!first.committed) throw new Error("the first evaluation did not commit");
-  if (service.judgeMode !== "worker")
-    throw new Error(`the rules ran ${service.judgeMode}, not on the worker`);
   for (let i = 0; i < ROUNDS; i++) {
     t = performance.now();
     await service.evaluateOnce();
     r.evaluate.push(performance.now() - t);
+    // The first judgement sized the fleet; from then on, as in serve, the rules run on the worker.
+    if (service.judgeMode !== "worker")
+      throw new Error(`the rules ran ${service.judgeMode}, not on the worker`);
     t = performance.now();
     const evidence = await judge.readEvidence(Date.now());
     r.reads.push(performance.now() - t);

@@ -21,22 +21,20 @@ export async function openAlertReader(spec: StorageReaderSpec): Promise<AlertRea
   if (spec.backend === "sqlite") {
     const db = new Database(spec.file, { readonly: true, fileMustExist: true });
     db.pragma("busy_timeout = 5000");
-    const alerts = new SqliteAlertStore(db);
-    return {
-      lastSeen: () => alerts.lastSeen(),
-      recentWindow: (spanMs, servers) => alerts.recentWindow(spanMs, servers),
-      hours: (from, to, servers) => alerts.hours(from, to, servers),
-      close: async () => {
-        db.close();
-      },
-    };
+    return readerOf(new SqliteAlertStore(db), async () => {
+      db.close();
+    });
   }
   const pool = createPgPool(spec.connectionString, { schema: spec.schema, max: 2 });
-  const alerts = new PgAlertStore(pool);
+  return readerOf(new PgAlertStore(pool), () => pool.end());
+}
+
+/** Only the reads of an alert store, so nothing else is reachable from the worker. */
+function readerOf(alerts: AlertStore, close: () => Promise<void>): AlertReader {
   return {
     lastSeen: () => alerts.lastSeen(),
     recentWindow: (spanMs, servers) => alerts.recentWindow(spanMs, servers),
     hours: (from, to, servers) => alerts.hours(from, to, servers),
-    close: () => pool.end(),
+    close,
   };
 }
