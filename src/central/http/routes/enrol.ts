@@ -96,6 +96,14 @@ export const enrolRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: EnrolRouteD
   app,
   deps,
 ) => {
+  // The app parses only CSV and multipart; this plugin (and only it) reads a small JSON body.
+  app.addContentTypeParser("application/json", { parseAs: "string", bodyLimit: 4096 }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse(body as string) as unknown);
+    } catch {
+      done(new HttpError(400, "bad_body", 'the body must be JSON: {"server": "<name>"}'), undefined);
+    }
+  });
   app.post(
     "/api/v1/enrol",
     {
