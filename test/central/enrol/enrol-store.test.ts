@@ -146,3 +146,56 @@ describe.each(backends)("enrolment store on $name", (backend) => {
     expect((await footprint(temp.store)).agents).toHaveLength(10);
   });
 });
+
+describe("enrolment store on SQLite, across processes", () => {
+  it("four processes redeem each of 10 one-use tokens at the same instant: exactly one wins each", async () => {
+    const { spawn } = await import("node:child_process");
+    const path = await import("node:path");
+    const { fileURLToPath } = await import("node:url");
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    const sqlite = backends[0];
+    temp = await sqlite.make();
+    const file = path.join(temp.dir, "srvutil.db");
+    const tokens: string[] = [];
+    for (let i = 0; i < 10; i++) tokens.push((await token(temp.store)).record.tokenId);
+    // Far enough ahead that every process has started (tsx) before the first round.
+    const start = Date.now() + 6000;
+    const run = (prefix: string) =>
+      new Promise<boolean[]>((resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          ["--import", "tsx", path.join(here, "fixtures/redeem-process.ts")],
+          {
+            cwd: path.resolve(here, "../../.."),
+            env: {
+              ...process.env,
+              DB_FILE: file,
+              TOKENS: tokens.join(","),
+              START: String(start),
+              STEP: "200",
+              PREFIX: prefix,
+            },
+            stdio: ["ignore", "pipe", "pipe"],
+          },
+        );
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d) => {
+          out += d;
+        });
+        child.stderr.on("data", (d) => {
+          err += d;
+        });
+        child.on("close", (code) =>
+          code === 0 ? resolve(JSON.parse(out) as boolean[]) : reject(new Error(`exit ${code}: ${err}`)),
+        );
+      });
+    const results = await Promise.all(["web-p", "web-q", "web-r", "web-s"].map(run));
+    expect(Date.now()).toBeGreaterThan(start);
+    for (let i = 0; i < 10; i++) expect(results.filter((r) => r[i]).length, `round ${i}`).toBe(1);
+    const list = await temp.store.enrolments.list();
+    expect(list.every((t) => t.uses === 1)).toBe(true);
+    expect(await temp.store.tokens.list("agent")).toHaveLength(10);
+    expect(await temp.store.enrolments.log()).toHaveLength(10);
+  }, 60_000);
+});
