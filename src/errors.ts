@@ -183,6 +183,13 @@ export const ERROR_REASONS = [
   "untrusted_proxy",
   "forbidden_network",
   "not_enrolled",
+  // Enrolment (POST /api/v1/enrol, docs/enrol.md).
+  "enrol_token_unknown",
+  "enrol_token_revoked",
+  "enrol_token_expired",
+  "enrol_token_used_up",
+  "enrol_name_not_allowed",
+  "already_enrolled",
   // The command line and the operator's own actions (the CLIs print these codes).
   "usage",
   "already_exists",

@@ -10,6 +10,8 @@ import {
   applyInstall,
   applyUninstall,
   type CommandRunner,
+  checkEnrolmentToken,
+  enrolWithCentral,
   installPlan,
   parseInstallMode,
   settingsFiles,
@@ -149,6 +151,8 @@ export interface InstallCommandOptions {
   noActivate?: boolean;
   /** Check URL, token and server name against the central first (default true). */
   verify?: boolean;
+  /** An enrolment token (srve_…): trade it for this server's agent token first, unless one is stored already. */
+  enrol?: string;
   targetDir?: string;
   env?: Env;
   argv?: readonly string[];
@@ -168,8 +172,10 @@ export async function agentInstallCommand(options: InstallCommandOptions): Promi
   const print = options.print ?? ((l: string) => process.stdout.write(`${l}\n`));
   const platform = options.platform ?? process.platform;
   const env = options.env ?? process.env;
-  const config = loadAgentConfig(env, options.argv ?? [], { requireCentral: false, platform });
+  let config = loadAgentConfig(env, options.argv ?? [], { requireCentral: false, platform });
   const mode = parseInstallMode(options.mode);
+  if (options.enrol !== undefined)
+    config = await enrolFirst(config, options.enrol, options.dryRun ?? false, print);
   const central = config.centralUrl !== "" && config.token !== "";
   if (options.verify ?? true) {
     if (central) {
@@ -238,4 +244,36 @@ export async function agentUninstallCommand(
     ...(options.runCommand ? { runCommand: options.runCommand } : {}),
   });
   return 0;
+}
+
+/**
+ * `install --enrol`: a token stored already (a second run) wins and the
+ * enrolment token is not spent; otherwise the central trades it for this
+ * server's agent token, which install then saves as it saves any token.
+ */
+async function enrolFirst(
+  config: AgentConfig,
+  enrolmentToken: string,
+  dryRun: boolean,
+  print: Print,
+): Promise<AgentConfig> {
+  checkEnrolmentToken(enrolmentToken);
+  if (config.centralUrl === "") {
+    throw new AgentConfigError("install --enrol needs the central's URL: set SRVUTIL_CENTRAL_URL");
+  }
+  if (config.token !== "") {
+    print(
+      `this server has an agent token already${config.tokenFile === null ? "" : ` (${config.tokenFile})`}: enrolment skipped, the enrolment token was not used`,
+    );
+    return config;
+  }
+  if (dryRun) {
+    print(
+      `# would enrol server ${config.serverName} at ${config.centralUrl} (not in --dry-run: it would spend a use)`,
+    );
+    return config;
+  }
+  const token = await enrolWithCentral(config, enrolmentToken);
+  print(`enrolled server ${config.serverName} at ${config.centralUrl}: received its own agent token`);
+  return { ...config, token };
 }

@@ -30,11 +30,12 @@ Commands:
   status                 spool backlog, rejected files, last upload, last problem
   requeue                move the files of metrics/rejected/ back into the spool
   install [--dry-run] [--mode service|timer] [--target-dir DIR] [--bin-dir DIR]
-          [--no-activate] [--no-verify]
+          [--no-activate] [--no-verify] [--enrol TOKEN]
                          check the settings against the central, save them to
                          <agent dir>/agent.json and install a systemd service/timer,
                          launchd daemon or scheduled task (the executable is copied
-                         to /usr/local/bin or Program Files first)
+                         to /usr/local/bin or Program Files first); --enrol: trade
+                         an enrolment token for this server's agent token first
   uninstall [--dry-run] [--target-dir DIR] [--bin-dir DIR] [--no-activate]
                          remove what install created (the agent dir stays)
 
@@ -68,7 +69,7 @@ const BOOLEAN_FLAGS = new Set([
   "--version",
   "-V",
 ]);
-const VALUE_FLAGS = new Set(["--config", "--agent-dir", "--mode", "--target-dir", "--bin-dir"]);
+const VALUE_FLAGS = new Set(["--config", "--agent-dir", "--mode", "--target-dir", "--bin-dir", "--enrol"]);
 
 export function parseAgentArgs(argv: readonly string[]): ParsedArgs {
   const parsed: ParsedArgs = { command: null, flags: new Set(), values: new Map(), configArgv: [] };
@@ -129,6 +130,7 @@ export async function agentMain(argv: readonly string[], context: ProgramContext
         verify: !args.flags.has("--no-verify"),
         targetDir: args.values.get("--target-dir"),
         binDir: args.values.get("--bin-dir"),
+        enrol: args.values.get("--enrol"),
         argv: args.configArgv,
       });
     case "uninstall":

@@ -85,7 +85,8 @@ export function registerAgentCommands(program: Command): void {
       .option("--mode <mode>", "service (daemon) or timer (run --once every 20 min)", "service")
       .option("--target-dir <dir>", "write the unit/plist/task XML here instead of the system location")
       .option("--no-activate", "write the files but do not call systemctl/launchctl/schtasks")
-      .option("--no-verify", "do not check URL, token and server name against the central first"),
+      .option("--no-verify", "do not check URL, token and server name against the central first")
+      .option("--enrol <token>", "trade an enrolment token (srve_…) for this server's agent token first"),
   ).action(
     async (
       o: CommonOptions & {
@@ -94,6 +95,7 @@ export function registerAgentCommands(program: Command): void {
         targetDir?: string;
         activate: boolean;
         verify: boolean;
+        enrol?: string;
       },
     ) => {
       setExit(
@@ -103,6 +105,7 @@ export function registerAgentCommands(program: Command): void {
           dryRun: o.dryRun === true,
           noActivate: !o.activate,
           verify: o.verify,
+          ...(o.enrol === undefined ? {} : { enrol: o.enrol }),
           ...(o.targetDir ? { targetDir: o.targetDir } : {}),
           argv: configArgv(o),
         }),

@@ -237,7 +237,7 @@ function parseRole(role: string): TokenRole {
   throw usageError(`--role: expected agent, viewer or relay, got '${role}'`);
 }
 
-async function withStore(fn: (store: Storage, config: CentralConfig) => Promise<void>): Promise<void> {
+export async function withStore(fn: (store: Storage, config: CentralConfig) => Promise<void>): Promise<void> {
   const config = centralConfigFromEnv();
   const { openStorage } = await import("../central/storage/open.js");
   const store = await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous });
@@ -248,7 +248,7 @@ async function withStore(fn: (store: Storage, config: CentralConfig) => Promise<
   }
 }
 
-function formatTable(rows: string[][]): string {
+export function formatTable(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return (
     rows

@@ -24,7 +24,7 @@ export function useEnvFile(group: Command, skip: readonly string[] = []): void {
   });
 }
 
-/** `srvutil central …`: serve, token add|list|revoke, user add|list|remove, import, migrate, rebuild, install|uninstall|status, backup|restore. */
+/** `srvutil central …`: serve, token add|list|revoke, enrol create|list|revoke, user add|list|remove, import, migrate, rebuild, install|uninstall|status, backup|restore. */
 export function registerCentralCommands(program: Command): void {
   const central = program
     .command("central")
@@ -81,6 +81,52 @@ export function registerCentralCommands(program: Command): void {
     .option("--id <id>", "revoke only this token (its TOKEN ID in `token list`)")
     .action(async (name: string, opts: { role: string; id?: string }) => {
       await (await run()).tokenRevokeCommand(name, opts.role, opts.id);
+    });
+
+  // Enrolment tokens (src/cli/central-enrol-run.ts, loaded only when one of these runs).
+  const enrolRun = () => import("./central-enrol-run.js");
+  const enrol = central
+    .command("enrol")
+    .description(
+      "Enrolment tokens: a new server trades one for its own agent token (`agent install --enrol`)",
+    );
+  enrol
+    .command("create")
+    .description("Create an enrolment token and print it (alone on the last line); it is shown only once")
+    .requiredOption("--servers <glob>", "the server names it may enrol, such as 'web-*' or '*'")
+    .option("--uses <n>", "how many servers it may enrol", "1")
+    .option("--expires <duration>", "how long it is valid: 30m, 24h, 7d (at most 365d)", "24h")
+    .option("--allow-reenrol", "may enrol a name that has an agent token already (that token is revoked)")
+    .option(
+      "--tag <key=value>",
+      "a tag for the servers it enrols (repeatable; kept for the tags feature)",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .action(
+      async (opts: {
+        servers: string;
+        uses: string;
+        expires: string;
+        allowReenrol?: boolean;
+        tag?: string[];
+      }) => {
+        await (await enrolRun()).enrolCreateCommand(opts);
+      },
+    );
+  enrol
+    .command("list")
+    .description(
+      "List enrolment tokens (id, glob, uses, expiry, state; never the secrets) and the last enrolments",
+    )
+    .action(async () => {
+      await (await enrolRun()).enrolListCommand();
+    });
+  enrol
+    .command("revoke")
+    .description("Revoke an enrolment token; the servers it enrolled keep their agent tokens")
+    .argument("<id>", "its TOKEN ID in `enrol list`")
+    .action(async (id: string) => {
+      await (await enrolRun()).enrolRevokeCommand(id);
     });
 
   // Dashboard users (src/cli/user-run.ts, loaded only when one of these runs).

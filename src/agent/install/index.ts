@@ -8,6 +8,7 @@ import { windowsAclCommand } from "./settings.js";
 import { systemdPlan, systemdUninstallPlan } from "./systemd.js";
 import type { GeneratedFile, InstallMode, InstallPlan, InstallSpec } from "./types.js";
 
+export * from "./enrol.js";
 export * from "./launchd.js";
 export * from "./schtasks.js";
 export * from "./settings.js";

@@ -63,7 +63,7 @@ async function getWithToken(
   });
 }
 
-function errorText(body: string): string {
+export function errorText(body: string): string {
   try {
     const parsed = JSON.parse(body) as { error?: unknown };
     if (typeof parsed.error === "string") return parsed.error.slice(0, 300);

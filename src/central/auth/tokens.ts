@@ -43,7 +43,7 @@ export function secretMatches(secret: string, storedHash: string): boolean {
   return stored.length === presented.length && timingSafeEqual(presented, stored);
 }
 
-function newToken(role: TokenRole, name: string): { token: string; record: AgentTokenRecord } {
+export function newToken(role: TokenRole, name: string): { token: string; record: AgentTokenRecord } {
   const tokenId = randomBytes(6).toString("hex");
   const secret = randomBytes(32).toString("hex");
   return {
@@ -59,11 +59,20 @@ function newToken(role: TokenRole, name: string): { token: string; record: Agent
   };
 }
 
-/** Creates an agent token bound to `server` and returns it; it is shown once and never stored. */
-export async function createAgentToken(store: Storage, server: string): Promise<string> {
+/**
+ * A new agent token bound to `server`, not yet stored: the token (shown once)
+ * and its record (only the secret's hash). Enrolment stores the record in
+ * the transaction that spends the enrolment token's use.
+ */
+export function newAgentToken(server: string): { token: string; record: AgentTokenRecord } {
   const problem = serverNameProblem(server);
   if (problem !== null) throw new InputError(`server name '${server}': ${problem}`);
-  const { token, record } = newToken("agent", server);
+  return newToken("agent", server);
+}
+
+/** Creates an agent token bound to `server` and returns it; it is shown once and never stored. */
+export async function createAgentToken(store: Storage, server: string): Promise<string> {
+  const { token, record } = newAgentToken(server);
   await store.tokens.create("agent", record);
   return token;
 }
@@ -79,7 +88,7 @@ export async function createViewerToken(store: Storage, name: string): Promise<s
 }
 
 /** The glob syntax of a relay token's servers: server-name characters and `*`. */
-const SERVERS_GLOB = /^[A-Za-z0-9._*-]{1,200}$/;
+export const SERVERS_GLOB = /^[A-Za-z0-9._*-]{1,200}$/;
 
 /**
  * Creates a relay token labelled `name` that may write for every server whose

@@ -22,6 +22,7 @@ import { IngestMetrics } from "./ingest-metrics.js";
 import { DEFAULT_INTEROP_LABELS, type InteropLabels, type InteropRouteDeps } from "./interop-auth.js";
 import { alertsRoute } from "./routes/alerts.js";
 import { collectdRoute } from "./routes/collectd.js";
+import { enrolRoute } from "./routes/enrol.js";
 import { opsRoutes } from "./routes/ops.js";
 import { otlpRoute } from "./routes/otlp.js";
 import { prometheusWriteRoute } from "./routes/prometheus-write.js";
@@ -83,7 +84,7 @@ export interface ApiDeps {
  * ./routes/upload.ts (POST /api/v1/metrics), ./routes/read.ts
  * (GET /api/v1/servers, GET /api/v1/servers/{name}/samples),
  * ./routes/seed-bridge.ts (POST /upload_metrics), ./routes/whoami.ts
- * (GET /api/v1/agent/whoami), ./dashboard/plugin.ts (the web pages) and
+ * (GET /api/v1/agent/whoami), ./routes/enrol.ts (POST /api/v1/enrol), ./dashboard/plugin.ts (the web pages) and
  * ./routes/ops.ts (/healthz, /readyz, /metrics, /api/v1/openapi.json).
  * This file holds what applies to all of them: the server options, the
  * client address, the body parsers, the error answers and the hooks.
@@ -139,6 +140,11 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
         securitySchemes: {
           agentToken: { type: "http", scheme: "bearer", description: "srvu_… token bound to one server" },
           viewerToken: { type: "http", scheme: "bearer", description: "srvv_… token for the read API" },
+          enrolmentToken: {
+            type: "http",
+            scheme: "bearer",
+            description: "srve_… enrolment token: trades for a new server's own agent token (docs/enrol.md)",
+          },
           relayToken: {
             type: "http",
             scheme: "bearer",
@@ -226,6 +232,7 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(telegrafRoute, interop);
   await app.register(collectdRoute, interop);
   await app.register(whoamiRoute, { store: deps.store, authFailures });
+  await app.register(enrolRoute, { store: deps.store, authFailures, log: deps.log ?? null });
   if (deps.dashboard) await app.register(dashboardPlugin(deps.dashboard));
   await app.register(opsRoutes, { store: deps.store, metrics });
   return app;

@@ -3,6 +3,7 @@ import type { CoordinationStore } from "./coordination-store.js";
 import type { CpuBaselineStore } from "./cpu-baseline-store.js";
 import type { DashboardReads } from "./dashboard-reads.js";
 import type { DeliveryStore } from "./delivery-store.js";
+import type { EnrolmentStore } from "./enrolment-store.js";
 import type { AppliedMigration } from "./migration-log.js";
 import type { RawUploadStore } from "./raw-upload-store.js";
 import type { ReportArchiveStore } from "./report-archive-store.js";
@@ -13,6 +14,12 @@ import type { ScrapeStatusStore } from "./scrape-status-store.js";
 import type { TokenStore } from "./token-store.js";
 import type { UserStore } from "./user-store.js";
 
+export type {
+  EnrolmentLogEntry,
+  EnrolmentStore,
+  EnrolmentTokenRecord,
+  RedeemOutcome,
+} from "./enrolment-store.js";
 export type {
   IngestAnswer,
   IngestOutcome,
@@ -50,6 +57,7 @@ export type { AgentTokenRecord, TokenRole, TokenStore, TokenUse } from "./token-
  * | retention | `store.retention` (./retention-store.ts) | pruning of raw samples |
  * | dashboard | `store.dashboard` (./dashboard-reads.ts) | the dashboard's batched reads of the rollups |
  * | alerts | `store.alerts` (./alert-store.ts) | alert episodes, their notification outbox, silences, the rules' reads |
+ * | enrolments | `store.enrolments` (./enrolment-store.ts) | enrolment tokens and the enrolment log |
  *
  * The samples part sits on the handle itself: it is what ingest and every
  * reader use, and `store.samples(query)` reads them.
@@ -79,6 +87,8 @@ export interface Storage extends StorageHandle, SampleStore {
   readonly dashboard: DashboardReads;
   /** Alert episodes, the notifications waiting for their channel, silences, and the rules' reads. */
   readonly alerts: AlertStore;
+  /** Enrolment tokens (a new server fetches its own agent token) and the enrolment log. */
+  readonly enrolments: EnrolmentStore;
 }
 
 /** The storage as a whole: which backend, what it can do, its schema and connection. */

@@ -62,7 +62,7 @@ describe("dashboard input the schemas do not describe", () => {
     expect(resend.headers["content-type"]).toMatch(/^text\/html/);
   });
 
-  it("lists the same paths in the OpenAPI document as before the schemas (the alerts pages and API added since)", async () => {
+  it("lists the same paths in the OpenAPI document as before the schemas (the alerts pages and API, and enrolment, added since)", async () => {
     const doc = (await h.app.inject("/api/v1/openapi.json")).json() as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths).sort()).toEqual([
       "/",
@@ -80,6 +80,7 @@ describe("dashboard input the schemas do not describe", () => {
       "/api/v1/agent/whoami",
       "/api/v1/alerts",
       "/api/v1/collectd",
+      "/api/v1/enrol",
       "/api/v1/metrics",
       "/api/v1/openapi.json",
       "/api/v1/prometheus/write",

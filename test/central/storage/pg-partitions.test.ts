@@ -168,8 +168,9 @@ describe("PostgreSQL samples partitioned by week", () => {
     const notByServer = r.rows.filter((x) => !x.key.includes("server")).map((x) => x.table);
     // Tokens are found by token id alone: a small reference table, copied to every node.
     // Alert episodes too: found by id (acknowledge), read fleet-wide and written in one
-    // transaction with the alerts' version row by every evaluation.
-    expect(notByServer).toEqual(["agent_tokens", "alert_episodes"]);
+    // transaction with the alerts' version row by every evaluation. The enrolment log
+    // too: a small append-only record of who enrolled, read whole by `central enrol list`.
+    expect(notByServer).toEqual(["agent_tokens", "alert_episodes", "enrolment_log"]);
     expect(r.rows.find((x) => x.table === "samples")?.key).toEqual(["server", "ts", "mount"]);
     expect(r.rows.find((x) => x.table === "uploads")?.key).toEqual(["server", "seq"]);
   });

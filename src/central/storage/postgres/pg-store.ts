@@ -19,6 +19,7 @@ import { PgCoordinationStore } from "./coordination.js";
 import { PgCpuBaselineStore } from "./cpu-baselines.js";
 import { PgDashboardReads } from "./dashboard-reads.js";
 import { PgDeliveryStore } from "./deliveries.js";
+import { PgEnrolmentStore } from "./enrolments.js";
 import { findUpload, ingestUpload } from "./ingest.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
 import { DISTRIBUTION_KEY_MIGRATIONS, PARTITION_MIGRATIONS, SamplePartitions } from "./partitions.js";
@@ -167,6 +168,7 @@ export class PgStore implements Storage {
   readonly dashboard: PgDashboardReads;
   readonly retention: PgRetentionStore;
   readonly alerts: PgAlertStore;
+  readonly enrolments: PgEnrolmentStore;
   private readonly partitions: SamplePartitions;
 
   private readonly insertSamples: SampleInserter | undefined;
@@ -198,6 +200,7 @@ export class PgStore implements Storage {
     this.partitions = new SamplePartitions(this.pool);
     this.retention = new PgRetentionStore(this.pool, this.partitions, this.rollups);
     this.alerts = new PgAlertStore(this.pool);
+    this.enrolments = new PgEnrolmentStore(this.pool);
   }
 
   async init(): Promise<void> {
@@ -212,6 +215,7 @@ export class PgStore implements Storage {
     await this.coordination.init();
     await this.scrapeStatus.init();
     await this.alerts.init();
+    await this.enrolments.init();
     await this.rollups.init();
   }
 

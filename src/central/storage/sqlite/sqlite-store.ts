@@ -31,6 +31,7 @@ import { SqliteCoordinationStore } from "./coordination.js";
 import { SqliteCpuBaselineStore } from "./cpu-baselines.js";
 import { SqliteDashboardReads } from "./dashboard-reads.js";
 import { SqliteDeliveryStore } from "./deliveries.js";
+import { SqliteEnrolmentStore } from "./enrolments.js";
 import { runMigrations } from "./migrate.js";
 import { insertSqliteRawUpload, SqliteRawUploadStore } from "./raw-uploads.js";
 import { SqliteReportArchive } from "./report-archive.js";
@@ -123,6 +124,7 @@ export class SqliteStore implements Storage {
   readonly dashboard: SqliteDashboardReads;
   readonly retention: SqliteRetentionStore;
   readonly alerts: SqliteAlertStore;
+  readonly enrolments: SqliteEnrolmentStore;
   readonly synchronous: SqliteSynchronous;
   private statements: ReturnType<typeof prepareStatements> | null = null;
   private closed = false;
@@ -157,6 +159,7 @@ export class SqliteStore implements Storage {
     this.dashboard = new SqliteDashboardReads(this.db);
     this.retention = new SqliteRetentionStore(this.db);
     this.alerts = new SqliteAlertStore(this.db);
+    this.enrolments = new SqliteEnrolmentStore(this.db);
   }
 
   async init(): Promise<void> {
@@ -169,6 +172,7 @@ export class SqliteStore implements Storage {
     await this.coordination.init();
     await this.scrapeStatus.init();
     await this.alerts.init();
+    await this.enrolments.init();
     this.statements = prepareStatements(this.db);
     this.tokens.prepare();
     this.cpuBaselines.prepare();
