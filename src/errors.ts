@@ -183,6 +183,9 @@ export const ERROR_REASONS = [
   "untrusted_proxy",
   "forbidden_network",
   "not_enrolled",
+  // The agent downloads (GET /agent/{platform}).
+  "unknown_platform",
+  "agent_not_built",
   // The command line and the operator's own actions (the CLIs print these codes).
   "usage",
   "already_exists",
