@@ -18,6 +18,7 @@ export interface DistCentral {
   binDir: string;
   bundleDir: string;
   store: SqliteStore;
+  catalog: AgentCatalog;
   app: FastifyInstance;
   /** http://host:port of the listening central. */
   url: string;
@@ -38,11 +39,12 @@ export async function startDistCentral(
   mkdirSync(config.dataDir, { recursive: true });
   const store = new SqliteStore(path.join(config.dataDir, "srvutil.db"));
   await store.init();
+  const catalog = new AgentCatalog({ binDir, bundleDir });
   const app = await createApiApp({
     store,
     ingest: createIngestService(config, store, null),
     maxBodyBytes: config.maxBodyBytes,
-    agentCatalog: new AgentCatalog({ binDir, bundleDir }),
+    agentCatalog: catalog,
     publicUrl: o.publicUrl ?? null,
     ...(o.trustedProxies ? { trustedProxies: o.trustedProxies } : {}),
   });
@@ -55,6 +57,7 @@ export async function startDistCentral(
     binDir,
     bundleDir,
     store,
+    catalog,
     app,
     url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
     close: async () => {
