@@ -253,7 +253,7 @@ export async function startCentral(
   const runningScraper = scraper!;
   runningScraper.start();
   // The digests of the agent files, hashed once now rather than by the first download.
-  agentCatalog
+  const warming = agentCatalog
     .warmUp()
     .catch((err: unknown) => log.warn("agent downloads: hashing failed", { error: String(err) }));
   log.info("serve started", {
@@ -276,6 +276,7 @@ export async function startCentral(
     warnings,
     close: () => {
       closing ??= (async () => {
+        await warming;
         await runningScraper.stop();
         await alerts.stop();
         alerting.mail.close();
