@@ -98,6 +98,10 @@ describe("install.sh, run with sh against a central on this machine", () => {
     expect(sha256(readFileSync(exe))).toBe(sha256(stub));
     expect(statSync(exe).mode & 0o777).toBe(0o755);
     expect(readdirSync(binDir)).toEqual(["srvutil-agent"]);
+    // The download's digest, kept for the next run (on macOS the ad-hoc signature changes the bytes).
+    expect(
+      readFileSync(path.join(root, "usr", "local", "lib", "srvutil", "srvutil-agent.sha256"), "utf8"),
+    ).toBe(`${sha256(stub)}\n`);
     expect(calls(work)).toEqual([
       `${c.url}|status`,
       `${c.url}|install --enrol srve_test-token-1 --bin-dir ${binDir}`,
@@ -149,6 +153,32 @@ describe("install.sh, run with sh against a central on this machine", () => {
     } finally {
       await new Promise((r) => proxy.close(r));
     }
+  });
+
+  it("--platform node installs the plain-Node bundle with a wrapper that runs it with node", async () => {
+    // The stand-in bundle: the same recorder, as a Node program.
+    const record = path.join(work, "calls.log");
+    const bundle = [
+      'import { appendFileSync } from "node:fs";',
+      `appendFileSync(${JSON.stringify(record)}, \`\${process.env.SRVUTIL_CENTRAL_URL}|\${process.argv.slice(2).join(" ")}\\n\`);`,
+      'if (process.argv[2] === "status") console.log("last upload     -");',
+      "",
+    ].join("\n");
+    writeFileSync(path.join(c.bundleDir, "srvutil-agent.mjs"), bundle);
+    const root = path.join(work, "root");
+    mkdirSync(root);
+    const run = await pipeInstall(c.url, ["--platform", "node", "--enrol", "srve_n", "--wait", "0"], root);
+    expect(run.stderr).toContain("not waiting");
+    expect(run.code).toBe(0);
+    const lib = path.join(root, "usr", "local", "lib", "srvutil", "srvutil-agent.mjs");
+    expect(readFileSync(lib, "utf8")).toBe(bundle);
+    expect(readFileSync(path.join(root, "usr", "local", "bin", "srvutil-agent"), "utf8")).toBe(
+      `#!/bin/sh\nexec node "${lib}" "$@"\n`,
+    );
+    expect(calls(work)).toEqual([
+      `${c.url}|status`,
+      `${c.url}|install --enrol srve_n --bin-dir ${path.join(root, "usr", "local", "bin")}`,
+    ]);
   });
 
   it("names the build command when the central has no executable for this platform", async () => {
