@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { renameSync, symlinkSync, writeFileSync } from "node:fs";
+import { readdirSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -69,6 +69,21 @@ describe("GET /agent/{platform} and /agent/manifest.json over loopback", () => {
       expect(res.headers["content-length"]).toBe(String(bytes.length));
       expect(res.headers["content-disposition"]).toBe(`attachment; filename="${name}"`);
     }
+  });
+
+  it("answers HEAD with the same headers and no body (a client can check the digest before downloading)", async () => {
+    const res = await raw(c.url, "/agent/linux-x64", {}, "HEAD");
+    expect(res.status).toBe(200);
+    expect(res.body.length).toBe(0);
+    expect(res.headers["x-checksum-sha256"]).toBe(sha256(linux));
+    expect(res.headers["content-length"]).toBe(String(linux.length));
+    // The handle opened for each is closed again (Linux: this process's open descriptors).
+    const open = () => readdirSync("/proc/self/fd").length;
+    const before = open();
+    for (let i = 0; i < 40; i++) await raw(c.url, "/agent/linux-x64", {}, "HEAD");
+    for (let i = 0; i < 10; i++) await raw(c.url, "/agent/windows-x64");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(open() - before).toBeLessThan(5);
   });
 
   it("lists the built files in the manifest, one per line, with size and SHA-256, and the missing ones", async () => {
