@@ -190,6 +190,9 @@ export const ERROR_REASONS = [
   "enrol_token_used_up",
   "enrol_name_not_allowed",
   "already_enrolled",
+  // The agent downloads (GET /agent/{platform}).
+  "unknown_platform",
+  "agent_not_built",
   // The command line and the operator's own actions (the CLIs print these codes).
   "usage",
   "already_exists",

@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { dirname } from "node:path";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
+import { AgentCatalog, BUILD_COMMAND, defaultAgentDistDirs } from "./agent-dist/catalog.js";
 import { RollupMaintainer } from "./aggregate/rollup-maintainer.js";
 import { AlertService, type AlertServiceOptions } from "./alerts/service.js";
 import { type Alerting, loadAlerting } from "./alerts/setup.js";
@@ -44,6 +46,11 @@ export interface RunningCentral {
   /** What the operator must see at start (printed by `central serve`), e.g. that the seed bridge is on. */
   warnings: string[];
   close(): Promise<void>;
+}
+
+/** The checkout the agent files are built in (dist/'s parent). */
+function rootOf(catalog: AgentCatalog): string {
+  return dirname(catalog.dirs.bundleDir.replace(/[\\/]+$/, ""));
 }
 
 /** Builds the IngestService for a config (also used by `central import` / `rebuild`). */
@@ -91,6 +98,8 @@ export async function startCentral(
     alertSendPollMs?: number;
     /** The backoff of a channel that is down (tests shorten it; default AlertService's). */
     alertSendRetry?: AlertServiceOptions["sendRetry"];
+    /** The agent files GET /agent/{platform} serves (default dist/bin and dist of this checkout). */
+    agentCatalog?: AgentCatalog;
   } = {},
 ): Promise<RunningCentral> {
   // Read before anything opens: a mistake in the targets' file stops the start with every problem named.
@@ -107,6 +116,7 @@ export async function startCentral(
   const id = instanceId();
   const metrics = new IngestMetrics();
   const warnings: string[] = [];
+  const agentCatalog = opts.agentCatalog ?? new AgentCatalog(defaultAgentDistDirs());
   try {
     await store.init();
     const tls = config.tls
@@ -163,7 +173,18 @@ export async function startCentral(
       },
       interopSink: sink,
       scrape: { scraper, instanceId: id },
+      agentCatalog,
+      publicUrl: config.digest.publicUrl,
     });
+    const missingAgents = await agentCatalog.missing();
+    if (missingAgents.length > 0) {
+      // The one-command install (GET /install.sh) downloads from here: say which downloads will 404 and why.
+      const warning =
+        `agent downloads: not built for ${missingAgents.join(", ")} (looked in ${agentCatalog.dirs.binDir}); ` +
+        `build them with \`${BUILD_COMMAND}\` in ${rootOf(agentCatalog)}`;
+      log.warn("agent downloads missing", { missing: missingAgents, dir: agentCatalog.dirs.binDir });
+      warnings.push(warning);
+    }
     const rawWarning = rawStoreWarning(rawStoreMode(config.rawStore, store), store, config.sqliteSynchronous);
     if (rawWarning !== null) {
       log.warn("raw store", { warning: rawWarning });
@@ -231,6 +252,10 @@ export async function startCentral(
   alerts.start();
   const runningScraper = scraper!;
   runningScraper.start();
+  // The digests of the agent files, hashed once now rather than by the first download.
+  const warming = agentCatalog
+    .warmUp()
+    .catch((err: unknown) => log.warn("agent downloads: hashing failed", { error: String(err) }));
   log.info("serve started", {
     ...(opts.version !== undefined ? { version: opts.version } : {}),
     url,
@@ -251,6 +276,7 @@ export async function startCentral(
     warnings,
     close: () => {
       closing ??= (async () => {
+        await warming;
         await runningScraper.stop();
         await alerts.stop();
         alerting.mail.close();

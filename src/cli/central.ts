@@ -190,11 +190,20 @@ export function registerCentralCommands(program: Command): void {
       .description(
         "Run the central as a service: systemd unit (dedicated user, EnvironmentFile mode 0600, hardened), launchd daemon, or a Task Scheduler task at boot. A new settings file gets this shell's SRVUTIL_* variables; an existing one is kept.",
       ),
-  ).action(
-    async (opts: { dryRun: boolean; start: boolean; user?: string; unitDir?: string }, cmd: Command) => {
-      await (await install()).centralInstallCommand({ ...opts, envFile: envFileOf(cmd) });
-    },
-  );
+  )
+    .option(
+      "--build-agents",
+      "first build the agent executables the central serves (npm run build:agent-bin && npm run build:agent; fetches ~200 MB of Node runtimes once)",
+      false,
+    )
+    .action(
+      async (
+        opts: { dryRun: boolean; start: boolean; user?: string; unitDir?: string; buildAgents: boolean },
+        cmd: Command,
+      ) => {
+        await (await install()).centralInstallCommand({ ...opts, envFile: envFileOf(cmd) });
+      },
+    );
 
   serviceOptions(
     central

@@ -8,6 +8,7 @@ import Fastify, {
 } from "fastify";
 import { errorCode } from "../../errors.js";
 import { clipEcho } from "../../protocol/index.js";
+import { AgentCatalog, defaultAgentDistDirs } from "../agent-dist/catalog.js";
 import { type ClientAddress, registerClientAddress } from "../auth/client-address.js";
 import { RateLimiter, type RateLimitOptions } from "../auth/rate-limit.js";
 import type { AgentTokenCache } from "../auth/token-cache.js";
@@ -20,6 +21,7 @@ import { dashboardPlugin } from "./dashboard/plugin.js";
 import { errorAnswer } from "./error-answer.js";
 import { IngestMetrics } from "./ingest-metrics.js";
 import { DEFAULT_INTEROP_LABELS, type InteropLabels, type InteropRouteDeps } from "./interop-auth.js";
+import { agentDistRoutes } from "./routes/agent-dist.js";
 import { alertsRoute } from "./routes/alerts.js";
 import { collectdRoute } from "./routes/collectd.js";
 import { enrolRoute } from "./routes/enrol.js";
@@ -76,6 +78,10 @@ export interface ApiDeps {
   interopSink?: InteropSink;
   /** The scraper of `central serve` (GET /api/v1/scrape/targets); absent: the route lists the stored states only. */
   scrape?: Omit<ScrapeTargetsRouteDeps, "store" | "authFailures">;
+  /** The agent files GET /agent/{platform} serves; default dist/bin and dist of this checkout. */
+  agentCatalog?: AgentCatalog;
+  /** SRVUTIL_PUBLIC_URL: the base URL put into /install.sh and /install.ps1; default none (the request's origin). */
+  publicUrl?: string | null;
 }
 
 /**
@@ -84,7 +90,8 @@ export interface ApiDeps {
  * ./routes/upload.ts (POST /api/v1/metrics), ./routes/read.ts
  * (GET /api/v1/servers, GET /api/v1/servers/{name}/samples),
  * ./routes/seed-bridge.ts (POST /upload_metrics), ./routes/whoami.ts
- * (GET /api/v1/agent/whoami), ./routes/enrol.ts (POST /api/v1/enrol), ./dashboard/plugin.ts (the web pages) and
+ * (GET /api/v1/agent/whoami), ./routes/enrol.ts (POST /api/v1/enrol), ./routes/agent-dist.ts (GET /agent/…,
+ * /install.sh, /install.ps1), ./dashboard/plugin.ts (the web pages) and
  * ./routes/ops.ts (/healthz, /readyz, /metrics, /api/v1/openapi.json).
  * This file holds what applies to all of them: the server options, the
  * client address, the body parsers, the error answers and the hooks.
@@ -233,6 +240,11 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(collectdRoute, interop);
   await app.register(whoamiRoute, { store: deps.store, authFailures });
   await app.register(enrolRoute, { store: deps.store, authFailures, log: deps.log ?? null });
+  await app.register(agentDistRoutes, {
+    catalog: deps.agentCatalog ?? new AgentCatalog(defaultAgentDistDirs()),
+    publicUrl: deps.publicUrl ?? null,
+    tls: deps.tls != null,
+  });
   if (deps.dashboard) await app.register(dashboardPlugin(deps.dashboard));
   await app.register(opsRoutes, { store: deps.store, metrics });
   return app;

@@ -62,7 +62,7 @@ describe("dashboard input the schemas do not describe", () => {
     expect(resend.headers["content-type"]).toMatch(/^text\/html/);
   });
 
-  it("lists the same paths in the OpenAPI document as before the schemas (the alerts pages and API, and enrolment, added since)", async () => {
+  it("lists the same paths in the OpenAPI document as before the schemas (the alerts pages and API, enrolment and the agent downloads added since)", async () => {
     const doc = (await h.app.inject("/api/v1/openapi.json")).json() as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths).sort()).toEqual([
       "/",
@@ -71,6 +71,8 @@ describe("dashboard input the schemas do not describe", () => {
       "/admin/tokens/revoke",
       "/admin/users",
       "/admin/users/remove",
+      "/agent/manifest.json",
+      "/agent/{platform}",
       "/alerts",
       "/alerts/ack",
       "/alerts/channels",
@@ -91,6 +93,8 @@ describe("dashboard input the schemas do not describe", () => {
       "/assets/{file}",
       "/favicon.ico",
       "/healthz",
+      "/install.ps1",
+      "/install.sh",
       "/login",
       "/logout",
       "/metrics",
