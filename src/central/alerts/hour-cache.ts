@@ -1,5 +1,5 @@
 import type { AlertHour, AlertStore } from "../storage/alert-store.js";
-import { slices, yieldToEventLoop } from "./slices.js";
+import { SLICE_SERVERS, slices, yieldToEventLoop } from "./slices.js";
 
 const HOUR_MS = 3_600_000;
 /** Hours this close to now are read at every evaluation: agents upload every 20 minutes, so they still fill. */
@@ -27,7 +27,11 @@ interface Settled {
 export class AlertHourCache {
   private settled: Settled | null = null;
 
-  constructor(private readonly store: Pick<AlertStore, "hours">) {}
+  constructor(
+    private readonly store: Pick<AlertStore, "hours">,
+    /** Servers per read (./slices.ts): fewer, larger reads where no event loop waits (the worker). */
+    private readonly sliceServers = SLICE_SERVERS,
+  ) {}
 
   /** Every server's hours in [now − historyHours − 1 h, now], chronological. */
   async read(
@@ -80,7 +84,7 @@ export class AlertHourCache {
     servers: readonly string[],
   ): Promise<Map<string, AlertHour[]>> {
     const out = new Map<string, AlertHour[]>();
-    for (const slice of slices(servers)) {
+    for (const slice of slices(servers, this.sliceServers)) {
       for (const [server, hours] of await this.store.hours(from, to, slice)) out.set(server, hours);
       await yieldToEventLoop();
     }

@@ -9,6 +9,9 @@ import type { StorageReaderSpec } from "../storage/store.js";
 import { FleetJudge, type JudgeSettings } from "./judge.js";
 import type { AlertCondition } from "./types.js";
 
+/** No event loop waits here: a few large reads rather than forty small ones at 10,000 servers. */
+const WORKER_SLICE_SERVERS = 2_500;
+
 export interface JudgeWorkerData {
   spec: StorageReaderSpec;
   settings: JudgeSettings;
@@ -34,7 +37,7 @@ export async function serveJudge(port: MessagePort, data: JudgeWorkerData): Prom
     reply({ kind: "failed", message: (err as Error).message });
     return;
   }
-  const judge = new FleetJudge(reader, data.settings);
+  const judge = new FleetJudge(reader, data.settings, WORKER_SLICE_SERVERS);
   port.on("message", (req: JudgeRequest) => {
     if (req.kind === "stop") {
       void reader.close().finally(() => port.close());

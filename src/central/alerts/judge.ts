@@ -15,7 +15,7 @@ import type { AlertHour, AlertStore, AlertWindow } from "../storage/alert-store.
 import type { AlertRuleSettings } from "./config.js";
 import { AlertHourCache } from "./hour-cache.js";
 import { type AlertEvidence, evaluateRules } from "./rules.js";
-import { slices, yieldToEventLoop } from "./slices.js";
+import { SLICE_SERVERS, slices, yieldToEventLoop } from "./slices.js";
 import type { AlertCondition } from "./types.js";
 
 /** What the rules need besides the data: structured-cloneable, it travels to the worker. */
@@ -45,8 +45,14 @@ export class FleetJudge implements Judge {
   constructor(
     private readonly reads: Pick<AlertStore, "lastSeen" | "recentWindow" | "hours">,
     private readonly settings: JudgeSettings,
+    /**
+     * Servers per read and per batch of rules (./slices.ts). In the calling
+     * thread small, so uploads are served in between; on the worker, where
+     * no event loop waits, larger: fewer round trips to the database.
+     */
+    private readonly sliceServers = SLICE_SERVERS,
   ) {
-    this.hourCache = new AlertHourCache(reads);
+    this.hourCache = new AlertHourCache(reads, sliceServers);
   }
 
   async judge(now: number, openFiring: readonly string[]): Promise<Judgement> {
@@ -54,7 +60,7 @@ export class FleetJudge implements Judge {
     const context = { ...this.settings, open: new Set(openFiring) };
     // A slice of servers at a time, like the reads (fits over 72 hours of 10,000 servers add up).
     const conditions: AlertCondition[] = [];
-    for (const slice of slices([...evidence.lastSeen.keys()].sort())) {
+    for (const slice of slices([...evidence.lastSeen.keys()].sort(), this.sliceServers)) {
       const lastSeen = new Map(slice.map((server) => [server, evidence.lastSeen.get(server)!]));
       conditions.push(...evaluateRules({ ...evidence, lastSeen }, context));
       await yieldToEventLoop();
@@ -82,25 +88,29 @@ export class FleetJudge implements Judge {
       return h === undefined ? seen >= now - 2 * HOUR_MS : peak(h) >= level;
     };
     const servers = [...lastSeen.keys()];
-    const cpuWindow = rules.cpu_pressure.enabled
-      ? await this.windows(
-          rules.cpu_pressure.sustainedMinutes,
-          servers.filter((s) => reached(s, (h) => h.cpuPeak, t.cpu_day_avg_warning - low)),
-        )
-      : new Map<string, AlertWindow>();
-    const memoryWindow = rules.memory_pressure.enabled
-      ? await this.windows(
-          rules.memory_pressure.sustainedMinutes,
-          servers.filter((s) => reached(s, (h) => h.memMax, t.memory_day_avg_warning - low)),
-        )
-      : new Map<string, AlertWindow>();
+    const none = Promise.resolve(new Map<string, AlertWindow>());
+    // Both at once: on PostgreSQL each takes a connection of its own.
+    const [cpuWindow, memoryWindow] = await Promise.all([
+      rules.cpu_pressure.enabled
+        ? this.windows(
+            rules.cpu_pressure.sustainedMinutes,
+            servers.filter((s) => reached(s, (h) => h.cpuPeak, t.cpu_day_avg_warning - low)),
+          )
+        : none,
+      rules.memory_pressure.enabled
+        ? this.windows(
+            rules.memory_pressure.sustainedMinutes,
+            servers.filter((s) => reached(s, (h) => h.memMax, t.memory_day_avg_warning - low)),
+          )
+        : none,
+    ]);
     return { now, lastSeen, cpuWindow, memoryWindow, hours };
   }
 
   /** Each server's own last `minutes` of samples, a slice of servers at a time. */
   private async windows(minutes: number, servers: readonly string[]): Promise<Map<string, AlertWindow>> {
     const out = new Map<string, AlertWindow>();
-    for (const slice of slices(servers)) {
+    for (const slice of slices(servers, this.sliceServers)) {
       for (const [server, w] of await this.reads.recentWindow(minutes * 60_000, slice)) out.set(server, w);
       await yieldToEventLoop();
     }
