@@ -21,6 +21,11 @@ const NEEDS = [
   ["unzip to read the zipped report attachments", "unzip", () => onPath("unzip")],
   ["openssl for the test TLS certificate", "openssl", () => onPath("openssl")],
   [
+    "curl for the one-command install, `curl … | sh` (test/central/agent-dist/install-sh.test.ts)",
+    "curl",
+    () => onPath("curl"),
+  ],
+  [
     "pg_dump and pg_restore for the PostgreSQL backup story (test/central/backup-restore.test.ts)",
     "postgresql-client",
     () => onPath("pg_dump") && onPath("pg_restore"),
