@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { dirname } from "node:path";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import { AgentCatalog, BUILD_COMMAND, defaultAgentDistDirs } from "./agent-dist/catalog.js";
+import { ManifestSigner } from "./agent-dist/signing.js";
 import { RollupMaintainer } from "./aggregate/rollup-maintainer.js";
 import { AlertService, type AlertServiceOptions } from "./alerts/service.js";
 import { type Alerting, loadAlerting } from "./alerts/setup.js";
@@ -175,6 +176,10 @@ export async function startCentral(
       scrape: { scraper, instanceId: id },
       agentCatalog,
       publicUrl: config.digest.publicUrl,
+      agentUpdates: {
+        signer: ManifestSigner.loadOrCreate(config.agentUpdates.signingKeyFile),
+        autoUpdate: config.agentUpdates.autoUpdate,
+      },
     });
     const missingAgents = await agentCatalog.missing();
     if (missingAgents.length > 0) {
