@@ -199,6 +199,11 @@ export async function agentInstallCommand(options: InstallCommandOptions): Promi
       const nameWasGiven = config.serverName !== serverNameFromHostname(hostname());
       await verifyAgainstCentral(config, nameWasGiven);
       print(`central ${config.centralUrl} accepts the token for server ${config.serverName}`);
+      if (!options.dryRun) {
+        const { pinCentralKey } = await import("./update/pin.js");
+        const pinned = await pinCentralKey(config).catch((err: Error) => `not pinned (${err.message})`);
+        print(`self-update key: ${pinned}`);
+      }
     } else if (!options.dryRun) {
       throw new AgentConfigError(
         "install needs the central's URL and this server's token to leave an agent that reports: " +

@@ -1,4 +1,4 @@
-import { readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fsyncDirectory, writeFileAtomic } from "../atomic.js";
 import type { AgentLog } from "../log.js";
@@ -40,6 +40,7 @@ export async function readPinnedKey(agentDir: string): Promise<string | null> {
 }
 
 export async function pinKey(agentDir: string, publicKey: string): Promise<void> {
+  await mkdir(agentDir, { recursive: true, mode: 0o700 });
   await writeFileAtomic(updatePaths(agentDir).publicKey, `${publicKey}\n`);
 }
 
