@@ -84,7 +84,9 @@ export async function agentRunCommand(options: RunCommandOptions): Promise<numbe
     });
     print(`srvutil agent stopped after ${summary.samples} sample(s)`);
     if (summary.restart !== null) {
-      print(`srvutil agent exits ${RESTART_EXIT_CODE} to be restarted (${summary.restart.replace("_", " ")})`);
+      print(
+        `srvutil agent exits ${RESTART_EXIT_CODE} to be restarted (${summary.restart.replace("_", " ")})`,
+      );
       return RESTART_EXIT_CODE;
     }
   } finally {

@@ -429,6 +429,7 @@ const CONFIG_KEYS: KeySchema = {
     backoff_max_ms: true,
     max_batch_bytes: true,
   },
+  self_update: { check_seconds: true, rollback_seconds: true },
 };
 
 /** `true`: a leaf setting; an object: a nested section and its keys. */

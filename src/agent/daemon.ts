@@ -11,8 +11,8 @@ import { AgentLog } from "./log.js";
 import { agentPaths, enforceSpoolLimits } from "./once.js";
 import { rowsFromSample } from "./sample.js";
 import { SpoolDirectory } from "./spool.js";
-import { type UploadSummary, uploadSpool, uploadTarget } from "./uploader.js";
 import type { SelfUpdateContext } from "./update/apply.js";
+import { type UploadSummary, uploadSpool, uploadTarget } from "./uploader.js";
 import { AGENT_VERSION } from "./version.js";
 
 export interface DaemonOptions {

@@ -162,7 +162,7 @@ export function selfUpdateContext(context: ProgramContext): SelfUpdateContext | 
     return { target: context.executable, platform: `${os}-${process.arch}`, runner: [] };
   }
   const [node, bundle] = context.self;
-  if (context.self.length === 2 && node !== undefined && bundle !== undefined && bundle.endsWith(".mjs")) {
+  if (context.self.length === 2 && node !== undefined && bundle?.endsWith(".mjs")) {
     return { target: bundle, platform: "node", runner: [node] };
   }
   return null;

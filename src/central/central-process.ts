@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
+import { AGENT_VERSION } from "../agent/version.js";
 import { AgentCatalog, BUILD_COMMAND, defaultAgentDistDirs } from "./agent-dist/catalog.js";
+import { ReleaseRecord } from "./agent-dist/release.js";
 import { ManifestSigner } from "./agent-dist/signing.js";
 import { RollupMaintainer } from "./aggregate/rollup-maintainer.js";
 import { AlertService, type AlertServiceOptions } from "./alerts/service.js";
@@ -179,6 +181,10 @@ export async function startCentral(
       agentUpdates: {
         signer: ManifestSigner.loadOrCreate(config.agentUpdates.signingKeyFile),
         autoUpdate: config.agentUpdates.autoUpdate,
+        release: new ReleaseRecord(
+          join(dirname(config.agentUpdates.signingKeyFile), "agent-release.json"),
+          AGENT_VERSION,
+        ),
       },
     });
     const missingAgents = await agentCatalog.missing();

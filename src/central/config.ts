@@ -507,7 +507,9 @@ function toCentralConfig(e: z.output<typeof CentralEnv>) {
     /** Agent self-update: whether the manifest tells agents to update, and the key that signs it. */
     agentUpdates: {
       autoUpdate: e.SRVUTIL_AGENT_AUTO_UPDATE,
-      signingKeyFile: path.resolve(e.SRVUTIL_AGENT_SIGNING_KEY_FILE ?? path.join(dataDir, "agent-signing.key")),
+      signingKeyFile: path.resolve(
+        e.SRVUTIL_AGENT_SIGNING_KEY_FILE ?? path.join(dataDir, "agent-signing.key"),
+      ),
     },
     /** How the weekly email is shaped (docs/report.md, "The email digest"). */
     digest: {

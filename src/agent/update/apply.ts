@@ -99,7 +99,8 @@ export async function checkForUpdate(
   if (!m.autoUpdate) return { kind: "off", version: m.version };
   const order = compareVersions(m.version, AGENT_VERSION);
   if (order === null || order <= 0) return { kind: "current", version: m.version };
-  if ((await readFailed(config.agentDir)).includes(m.version)) return { kind: "skipped_failed", version: m.version };
+  if ((await readFailed(config.agentDir)).includes(m.version))
+    return { kind: "skipped_failed", version: m.version };
   const entry = m.agents.find((a) => a.platform === ctx.platform);
   if (entry === undefined) return { kind: "no_file", version: m.version };
 
@@ -107,7 +108,14 @@ export async function checkForUpdate(
   // The staged file keeps the target's name at the end, so `node` still sees .mjs.
   const staged = join(dir, `.new.${basename(ctx.target)}`);
   await rm(staged, { force: true });
-  const file = await httpGet(new URL(entry.url, baseUrl(config)), ca, entry.size + 1, { to: staged });
+  const file = await httpGet(new URL(entry.url, baseUrl(config)), ca, entry.size, { to: staged }).catch(
+    async (err: Error) => {
+      await rm(staged, { force: true });
+      if (/more than \d+ bytes/.test(err.message)) return null;
+      throw err;
+    },
+  );
+  if (file === null) return refuse("the file is larger than the signed size");
   if (file.status !== 200) {
     await rm(staged, { force: true });
     throw new Error(`GET ${entry.url} answered ${file.status}`);
@@ -151,9 +159,14 @@ export async function checkForUpdate(
 function runVersion(command: readonly string[]): Promise<string> {
   const [program, ...args] = command;
   return new Promise((resolve) => {
-    execFile(program!, [...args, "--version"], { timeout: 30_000, windowsHide: true }, (err, stdout, stderr) => {
-      resolve(err ? `${err.message} ${stderr}`.trim() : stdout.trim());
-    });
+    execFile(
+      program!,
+      [...args, "--version"],
+      { timeout: 30_000, windowsHide: true },
+      (err, stdout, stderr) => {
+        resolve(err ? `${err.message} ${stderr}`.trim() : stdout.trim());
+      },
+    );
   });
 }
 

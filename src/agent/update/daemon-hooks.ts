@@ -50,7 +50,10 @@ export async function startSelfUpdate(
           const outcome = await checkForUpdate(config, ctx, log);
           if (outcome.kind === "not_pinned" && !notPinnedLogged) {
             notPinnedLogged = true;
-            log.warn("update_not_pinned", "self-update is off: no pinned central key (run install again to pin it)");
+            log.warn(
+              "update_not_pinned",
+              "self-update is off: no pinned central key (run install again to pin it)",
+            );
           }
           if (outcome.kind === "swapped") stop("updated");
         } catch (err) {

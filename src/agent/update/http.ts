@@ -43,7 +43,10 @@ export async function httpGet(
           res.on("data", (c: Buffer) => {
             size += c.length;
             if (size > maxBytes) {
-              req.destroy(new Error(`${url.pathname}: more than ${maxBytes} bytes`));
+              // Settled here, then the connection dropped without an error event nobody listens to.
+              reject(new Error(`${url.pathname}: more than ${maxBytes} bytes`));
+              res.destroy();
+              req.destroy();
               return;
             }
             hash.update(c);
@@ -54,16 +57,29 @@ export async function httpGet(
             }
           });
           res.on("end", () => {
+            ended = true;
             writing.then(
               () =>
-                resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), size, sha256: hash.digest("hex") }),
+                resolve({
+                  status: res.statusCode ?? 0,
+                  body: Buffer.concat(chunks),
+                  size,
+                  sha256: hash.digest("hex"),
+                }),
               reject,
             );
           });
           res.on("error", reject);
+          let ended = false;
+          res.on("close", () => {
+            if (!ended) reject(new Error(`${url.pathname}: connection closed early`));
+          });
         },
       );
-      const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      const deadline = setTimeout(
+        () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       req.on("close", () => clearTimeout(deadline));
       req.on("error", reject);
       req.end();

@@ -95,7 +95,12 @@ export async function addFailed(agentDir: string, version: string): Promise<void
  * renamed): target → .failed, .previous → target. The version is recorded
  * as failed and the marker cleared; the caller exits for a restart.
  */
-export async function rollBack(agentDir: string, p: PendingUpdate, log: AgentLog, why: string): Promise<void> {
+export async function rollBack(
+  agentDir: string,
+  p: PendingUpdate,
+  log: AgentLog,
+  why: string,
+): Promise<void> {
   const failedCopy = `${p.target}.failed`;
   await rm(failedCopy, { force: true }).catch(() => {});
   await rename(p.target, failedCopy);

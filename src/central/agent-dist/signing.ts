@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
-import { mkdirSync, openSync, readFileSync, statSync, writeSync, closeSync, fsyncSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { ConfigError } from "../../errors.js";
 import { manifestSigningText, type SignedAgentManifest } from "../../protocol/agent-manifest.js";
@@ -35,7 +35,9 @@ export class ManifestSigner {
       pem = readFileSync(file, "utf8");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
-        throw new ConfigError(`SRVUTIL_AGENT_SIGNING_KEY_FILE: cannot read ${file}: ${(err as Error).message}`);
+        throw new ConfigError(
+          `SRVUTIL_AGENT_SIGNING_KEY_FILE: cannot read ${file}: ${(err as Error).message}`,
+        );
       }
       pem = create(file);
     }
@@ -48,10 +50,14 @@ export class ManifestSigner {
     try {
       key = createPrivateKey(pem);
     } catch (err) {
-      throw new ConfigError(`SRVUTIL_AGENT_SIGNING_KEY_FILE: ${file} is not a PEM private key: ${(err as Error).message}`);
+      throw new ConfigError(
+        `SRVUTIL_AGENT_SIGNING_KEY_FILE: ${file} is not a PEM private key: ${(err as Error).message}`,
+      );
     }
     if (key.asymmetricKeyType !== "ed25519") {
-      throw new ConfigError(`SRVUTIL_AGENT_SIGNING_KEY_FILE: ${file} holds a ${key.asymmetricKeyType} key; expected Ed25519`);
+      throw new ConfigError(
+        `SRVUTIL_AGENT_SIGNING_KEY_FILE: ${file} holds a ${key.asymmetricKeyType} key; expected Ed25519`,
+      );
     }
     return new ManifestSigner(key);
   }

@@ -9,6 +9,7 @@ import {
   BUILD_COMMAND,
   isAgentPlatform,
 } from "../../agent-dist/catalog.js";
+import type { ReleaseRecord } from "../../agent-dist/release.js";
 import {
   type InstallScript,
   isSafeBaseUrl,
@@ -27,7 +28,7 @@ export interface AgentDistRouteDeps {
   /** The central itself serves TLS (the origin's scheme when no public URL is set). */
   tls: boolean;
   /** Signs the manifest and says whether agents update themselves (docs/agent.md, "Self-update"); null: unsigned, off. */
-  updates?: { signer: ManifestSigner; autoUpdate: boolean } | null;
+  updates?: { signer: ManifestSigner; autoUpdate: boolean; release: ReleaseRecord } | null;
 }
 
 const manifestEntrySchema = {
@@ -56,7 +57,8 @@ const manifestSchema = {
     },
     signature: {
       type: ["string", "null"],
-      description: "base64 Ed25519 signature of the canonical text of version, auto_update and each agent's size and sha256",
+      description:
+        "base64 Ed25519 signature of the canonical text of version, auto_update and each agent's size and sha256",
     },
     version: { type: "string", description: "The agent version of the central's checkout" },
     agents: { type: "array", items: manifestEntrySchema, description: "The built files, one per line" },
@@ -130,9 +132,15 @@ export const agentDistRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AgentD
       },
     },
     async (_req, reply) => {
-      const agents = await deps.catalog.list();
-      const present = new Set(agents.map((a) => a.platform));
+      const files = await deps.catalog.list();
+      const present = new Set(files.map((a) => a.platform));
       const updates = deps.updates ?? null;
+      // With signing, the recorded digests are announced, not whatever dist/ holds now (release.ts).
+      const recorded = updates === null ? null : (await updates.release.reconcile(files)).agents;
+      const agents = files.map((f) => {
+        const r = recorded?.find((x) => x.platform === f.platform);
+        return r === undefined ? f : { ...f, size: r.size, sha256: r.sha256 };
+      });
       const autoUpdate = updates?.autoUpdate ?? false;
       const manifest = {
         version: AGENT_VERSION,
