@@ -249,4 +249,25 @@ describe("agent self-update (plain-Node bundle, real central)", () => {
     expect(existsSync(join(tampered.dir, "bin", ".new.srvutil-agent.mjs"))).toBe(false);
     expect(existsSync(join(tampered.dir, "update-pending.json"))).toBe(false);
   }, 60_000);
+
+  it("refuses an N+1 that crashes at start before swapping (its --version fails), and stays on N", async () => {
+    const crashing = variant(NEW, (s) =>
+      s.replace(/^(#![^\n]*\n)?/, (m) => `${m}throw new Error("boom at start");\n`),
+    );
+    writeFileSync(join(serveDir, "srvutil-agent.mjs"), crashing);
+    rmSync(join(work, "central", "agent-release.json"), { force: true });
+    await startWith({});
+    const pin = (await (await fetch(`${central.url}/agent/manifest.json`)).json()) as { public_key: string };
+    const a = await newAgent("upd-05", pin.public_key);
+    const exits = await superviseUntil(
+      a,
+      () => logEvents(a).some((e) => e.event === "update_refused"),
+      20_000,
+    );
+    expect(exits).toEqual([0]);
+    expect(versionOf(a.target)).toBe(OLD);
+    expect(existsSync(`${a.target}.previous`)).toBe(false);
+    expect(JSON.stringify(logEvents(a))).toContain("the new file does not start");
+    expect(JSON.parse(readFileSync(join(a.dir, "update-failed.json"), "utf8"))).toEqual([NEW]);
+  }, 60_000);
 });
