@@ -24,6 +24,7 @@ import { defaultBinDir, executableName, pathModule } from "./paths.js";
 import { rowsFromSample } from "./sample.js";
 import { SpoolDirectory } from "./spool.js";
 import { agentStatus, formatAgentStatus } from "./status.js";
+import type { SelfUpdateContext } from "./update/apply.js";
 import type { UploadSummary } from "./uploader.js";
 
 /**
@@ -42,7 +43,16 @@ export interface RunCommandOptions {
   print?: Print;
   /** For the daemon: stop on these signals (default SIGTERM and SIGINT). */
   signals?: readonly NodeJS.Signals[];
+  /** This agent's own file, for self-update (the bundle and single executables); absent: none. */
+  selfUpdate?: SelfUpdateContext | null;
 }
+
+/**
+ * The daemon's exit code after a self-update swap or rollback: not 0, so
+ * systemd (Restart=on-failure), launchd (KeepAlive SuccessfulExit=false) and
+ * the scheduled task (restart on failure) start the agent's file again.
+ */
+export const RESTART_EXIT_CODE = 75;
 
 /** `run [--once]`; resolves with the process exit code. */
 export async function agentRunCommand(options: RunCommandOptions): Promise<number> {
@@ -68,8 +78,17 @@ export async function agentRunCommand(options: RunCommandOptions): Promise<numbe
     print(
       `srvutil agent running as ${config.serverName}; log: ${resolve(config.agentDir, "Logs", "agent.log")}`,
     );
-    const summary = await runAgentDaemon(config, { signal: controller.signal });
+    const summary = await runAgentDaemon(config, {
+      signal: controller.signal,
+      selfUpdate: options.selfUpdate ?? null,
+    });
     print(`srvutil agent stopped after ${summary.samples} sample(s)`);
+    if (summary.restart !== null) {
+      print(
+        `srvutil agent exits ${RESTART_EXIT_CODE} to be restarted (${summary.restart.replace("_", " ")})`,
+      );
+      return RESTART_EXIT_CODE;
+    }
   } finally {
     for (const s of signals) process.removeListener(s, stop);
   }
@@ -182,6 +201,11 @@ export async function agentInstallCommand(options: InstallCommandOptions): Promi
       const nameWasGiven = config.serverName !== serverNameFromHostname(hostname());
       await verifyAgainstCentral(config, nameWasGiven);
       print(`central ${config.centralUrl} accepts the token for server ${config.serverName}`);
+      if (!options.dryRun) {
+        const { pinCentralKey } = await import("./update/pin.js");
+        const pinned = await pinCentralKey(config).catch((err: Error) => `not pinned (${err.message})`);
+        print(`self-update key: ${pinned}`);
+      }
     } else if (!options.dryRun) {
       throw new AgentConfigError(
         "install needs the central's URL and this server's token to leave an agent that reports: " +

@@ -48,6 +48,15 @@ export interface AgentConfig {
   disks: DiskFilter;
   spool: SpoolLimits;
   upload: UploadPolicy;
+  selfUpdate: SelfUpdatePolicy;
+}
+
+/** Self-update timing (docs/agent.md, "Self-update"); agent.json's self_update section. */
+export interface SelfUpdatePolicy {
+  /** How often the daemon reads the central's manifest (also once at start). */
+  checkSeconds: number;
+  /** A new version that has not uploaded within this long after the swap is rolled back. */
+  rollbackSeconds: number;
 }
 
 export const DEFAULTS = {
@@ -63,6 +72,7 @@ export const DEFAULTS = {
     backoffMaxMs: 60_000,
     maxBatchBytes: 1024 * 1024,
   },
+  selfUpdate: { checkSeconds: 4 * 3600, rollbackSeconds: 10 * 60 },
 } as const;
 
 export interface LoadAgentConfigOptions {
@@ -280,6 +290,14 @@ export function loadAgentConfig(
     maxBatchBytes:
       fileNum(uploadFile.max_batch_bytes, "upload.max_batch_bytes") ?? DEFAULTS.upload.maxBatchBytes,
   };
+  const updateFile = fileSection(file.self_update, "self_update");
+  const selfUpdate: SelfUpdatePolicy = {
+    checkSeconds:
+      fileNum(updateFile.check_seconds, "self_update.check_seconds") ?? DEFAULTS.selfUpdate.checkSeconds,
+    rollbackSeconds:
+      fileNum(updateFile.rollback_seconds, "self_update.rollback_seconds") ??
+      DEFAULTS.selfUpdate.rollbackSeconds,
+  };
 
   if (problems.length > 0) throw new AgentConfigError(problems.join("; "));
   return {
@@ -297,6 +315,7 @@ export function loadAgentConfig(
     disks,
     spool,
     upload,
+    selfUpdate,
   };
 }
 
@@ -410,6 +429,7 @@ const CONFIG_KEYS: KeySchema = {
     backoff_max_ms: true,
     max_batch_bytes: true,
   },
+  self_update: { check_seconds: true, rollback_seconds: true },
 };
 
 /** `true`: a leaf setting; an object: a nested section and its keys. */

@@ -11,6 +11,7 @@ import { AgentLog } from "./log.js";
 import { agentPaths, enforceSpoolLimits } from "./once.js";
 import { rowsFromSample } from "./sample.js";
 import { SpoolDirectory } from "./spool.js";
+import type { SelfUpdateContext } from "./update/apply.js";
 import { type UploadSummary, uploadSpool, uploadTarget } from "./uploader.js";
 import { AGENT_VERSION } from "./version.js";
 
@@ -21,12 +22,16 @@ export interface DaemonOptions {
   now?: () => number;
   collector?: PlatformCollector;
   log?: AgentLog;
+  /** This agent's own file, for self-update; null or absent: no self-update (e.g. `srvutil agent run`). */
+  selfUpdate?: SelfUpdateContext | null;
 }
 
 export interface DaemonSummary {
   samples: number;
   uploadRounds: number;
   lastUpload: UploadSummary | null;
+  /** The daemon stopped to let the service manager start another version of its file. */
+  restart: "updated" | "rolled_back" | null;
 }
 
 /** A final sample shorter than this is not worth a row (the CPU figure would be noise). */
@@ -40,7 +45,11 @@ const MIN_FINAL_INTERVAL_MS = 1000;
  * to drain a backlog). Work is serialized: a slow upload never overlaps another.
  */
 export async function runAgentDaemon(config: AgentConfig, options: DaemonOptions): Promise<DaemonSummary> {
-  const { signal } = options;
+  // Stops on the caller's signal, or when self-update wants a restart.
+  const stopper = new AbortController();
+  const { signal } = stopper;
+  if (options.signal.aborted) stopper.abort();
+  else options.signal.addEventListener("abort", () => stopper.abort(), { once: true });
   // Whole-second timestamps, unless samples come faster than that (tests, benchmarks):
   // two samples must never share a timestamp, the central would count them once.
   const now =
@@ -60,7 +69,14 @@ export async function runAgentDaemon(config: AgentConfig, options: DaemonOptions
     pid: process.pid,
   });
 
-  const summary: DaemonSummary = { samples: 0, uploadRounds: 0, lastUpload: null };
+  const summary: DaemonSummary = { samples: 0, uploadRounds: 0, lastUpload: null, restart: null };
+  // Loaded only here: node:crypto and the updater stay out of one-shot runs.
+  const updater = options.selfUpdate ? await import("./update/daemon-hooks.js") : null;
+  const update = updater ? await updater.startSelfUpdate(config, options.selfUpdate!, log) : null;
+  if (update?.rolledBack) {
+    summary.restart = "rolled_back";
+    return summary;
+  }
   let intervalStart: CpuCounters = await collector.readCpuCounters();
   let intervalStartAt = Date.now();
   let subPrevious = intervalStart;
@@ -112,6 +128,8 @@ export async function runAgentDaemon(config: AgentConfig, options: DaemonOptions
     }
     const file = await spool.write(rows, sample.timestamp);
     summary.samples++;
+    // On trial, upload right after each sample: the trial ends with the first successful upload.
+    if (update?.onTrial()) startUpload();
     log.info("sample", `sample at ${formatTimestamp(sample.timestamp)} spooled`, {
       mode: "daemon",
       cpu_percent: rows[0]!.cpuPercent,
@@ -126,6 +144,9 @@ export async function runAgentDaemon(config: AgentConfig, options: DaemonOptions
     if ((await spool.list()).length === 0) return;
     summary.lastUpload = await uploadSpool(spool, target, { policy: config.upload, log, signal });
     summary.uploadRounds++;
+    if (summary.lastUpload.uploadedFiles > 0 && summary.lastUpload.failure === null) {
+      await update?.uploaded();
+    }
   };
 
   // One queue for all work so sampling, sub-sampling and uploads never interleave on shared state.
@@ -154,6 +175,13 @@ export async function runAgentDaemon(config: AgentConfig, options: DaemonOptions
   timers.push(setInterval(() => enqueue(takeSample, "sample"), config.sampleIntervalSeconds * 1000));
   timers.push(setInterval(startUpload, config.uploadIntervalSeconds * 1000));
   startUpload();
+  if (update !== null) {
+    const stopFor = (why: "updated" | "rolled_back") => {
+      summary.restart = why;
+      stopper.abort();
+    };
+    timers.push(...update.schedule(stopFor, () => uploading ?? Promise.resolve()));
+  }
 
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();

@@ -15,6 +15,7 @@ import {
   agentUninstallCommand,
 } from "./commands.js";
 import { AgentUsageError } from "./errors.js";
+import type { SelfUpdateContext } from "./update/apply.js";
 import { AGENT_VERSION } from "./version.js";
 
 export const AGENT_HELP = `Usage: srvutil-agent <command> [options]
@@ -113,7 +114,11 @@ export async function agentMain(argv: readonly string[], context: ProgramContext
   }
   switch (args.command) {
     case "run":
-      return agentRunCommand({ once: args.flags.has("--once"), argv: args.configArgv });
+      return agentRunCommand({
+        once: args.flags.has("--once"),
+        argv: args.configArgv,
+        selfUpdate: selfUpdateContext(context),
+      });
     case "collect":
       return agentCollectCommand({ argv: args.configArgv });
     case "status":
@@ -147,6 +152,20 @@ export async function agentMain(argv: readonly string[], context: ProgramContext
         `unknown command '${args.command}' (run, collect, status, requeue, install, uninstall; see --help)`,
       );
   }
+}
+
+/** The file self-update replaces: the single executable, or the bundle run by node; null otherwise. */
+export function selfUpdateContext(context: ProgramContext): SelfUpdateContext | null {
+  if (context.executable !== null) {
+    const os = { linux: "linux", darwin: "darwin", win32: "windows" }[process.platform as string];
+    if (os === undefined) return null;
+    return { target: context.executable, platform: `${os}-${process.arch}`, runner: [] };
+  }
+  const [node, bundle] = context.self;
+  if (context.self.length === 2 && node !== undefined && bundle?.endsWith(".mjs")) {
+    return { target: bundle, platform: "node", runner: [node] };
+  }
+  return null;
 }
 
 /** Runs one command line and sets process.exitCode by the error's category (src/errors.ts), as `srvutil agent …` does. */

@@ -1,8 +1,11 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
+import { AGENT_VERSION } from "../agent/version.js";
 import { AgentCatalog, BUILD_COMMAND, defaultAgentDistDirs } from "./agent-dist/catalog.js";
+import { ReleaseRecord } from "./agent-dist/release.js";
+import { ManifestSigner } from "./agent-dist/signing.js";
 import { RollupMaintainer } from "./aggregate/rollup-maintainer.js";
 import { AlertService, type AlertServiceOptions } from "./alerts/service.js";
 import { type Alerting, loadAlerting } from "./alerts/setup.js";
@@ -175,6 +178,14 @@ export async function startCentral(
       scrape: { scraper, instanceId: id },
       agentCatalog,
       publicUrl: config.digest.publicUrl,
+      agentUpdates: {
+        signer: ManifestSigner.loadOrCreate(config.agentUpdates.signingKeyFile),
+        autoUpdate: config.agentUpdates.autoUpdate,
+        release: new ReleaseRecord(
+          join(dirname(config.agentUpdates.signingKeyFile), "agent-release.json"),
+          AGENT_VERSION,
+        ),
+      },
     });
     const missingAgents = await agentCatalog.missing();
     if (missingAgents.length > 0) {

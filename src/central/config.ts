@@ -247,6 +247,9 @@ const CentralEnv = z.object({
     .string()
     .transform((v) => v.trim())
     .optional(),
+  // Agent self-update (docs/agent.md, "Self-update")
+  SRVUTIL_AGENT_AUTO_UPDATE: bool.prefault("off"),
+  SRVUTIL_AGENT_SIGNING_KEY_FILE: z.string().min(1).optional(),
   SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS: seconds.prefault("60"),
   SRVUTIL_DELIVERY_RETRY_MAX_SECONDS: seconds.prefault("3600"),
   SRVUTIL_DELIVERY_RETRY_HOURS: number(0, "a positive number of hours", true).prefault("12"),
@@ -501,6 +504,13 @@ function toCentralConfig(e: z.output<typeof CentralEnv>) {
     /** Alerts (docs/alerts.md): the JSON file of channels, routes and rule settings; null: the defaults, no channel. */
     alertsConfigFile: e.SRVUTIL_ALERTS_CONFIG ?? null,
     paths: centralPaths(dataDir),
+    /** Agent self-update: whether the manifest tells agents to update, and the key that signs it. */
+    agentUpdates: {
+      autoUpdate: e.SRVUTIL_AGENT_AUTO_UPDATE,
+      signingKeyFile: path.resolve(
+        e.SRVUTIL_AGENT_SIGNING_KEY_FILE ?? path.join(dataDir, "agent-signing.key"),
+      ),
+    },
     /** How the weekly email is shaped (docs/report.md, "The email digest"). */
     digest: {
       publicUrl: e.SRVUTIL_PUBLIC_URL ?? null,

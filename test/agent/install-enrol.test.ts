@@ -102,6 +102,13 @@ describe("agent install --enrol", () => {
     });
     const unit = readFileSync(join(root, "etc", "systemd", "system", "srvutil-agent.service"), "utf8");
     expect(unit).not.toContain(agentToken);
+    // The central's manifest key is pinned beside the token, with the same protection.
+    const manifest = (await (await fetch(`${c.url}/agent/manifest.json`)).json()) as { public_key: string };
+    const pinPath = join(agentDir, "agent-signing.pub");
+    expect(out).toContain("self-update key: pinned");
+    expect(readFileSync(pinPath, "utf8").trim()).toBe(manifest.public_key);
+    expect(manifest.public_key).toMatch(/^MCowBQYDK2VwAyEA/);
+    expect(statSync(pinPath).mode & 0o777).toBe(0o600);
     // The enrolment token is spent and kept nowhere on the server; the output never shows a secret.
     expect(allText(root)).not.toContain(enrol);
     expect(out).not.toContain(agentToken);

@@ -133,6 +133,7 @@ describe("central configuration schema", () => {
   // One malformed value per variable: a ConfigError (exit 78, HTTP 500) naming the variable.
   const bad: Record<string, string> = {
     SRVUTIL_LISTEN: "8080",
+    SRVUTIL_AGENT_AUTO_UPDATE: "sometimes",
     SRVUTIL_REPORT_TZ: "Mars/Base",
     SRVUTIL_SMTP_URL: "http://mail",
     SRVUTIL_MAIL_FROM: "x",
@@ -212,6 +213,7 @@ describe("central configuration schema", () => {
       "SRVUTIL_GROUPS_FILE",
       "SRVUTIL_SCRAPE_CONFIG",
       "SRVUTIL_ALERTS_CONFIG",
+      "SRVUTIL_AGENT_SIGNING_KEY_FILE",
     ];
     expect(new Set([...Object.keys(bad), ...freeForm])).toEqual(
       new Set([...CENTRAL_ENV_VARIABLES, "SRVUTIL_REPORT_CPU_DAY_AVG_WARNING"]),

@@ -21,7 +21,7 @@ import { dashboardPlugin } from "./dashboard/plugin.js";
 import { errorAnswer } from "./error-answer.js";
 import { IngestMetrics } from "./ingest-metrics.js";
 import { DEFAULT_INTEROP_LABELS, type InteropLabels, type InteropRouteDeps } from "./interop-auth.js";
-import { agentDistRoutes } from "./routes/agent-dist.js";
+import { type AgentDistRouteDeps, agentDistRoutes } from "./routes/agent-dist.js";
 import { alertsRoute } from "./routes/alerts.js";
 import { collectdRoute } from "./routes/collectd.js";
 import { enrolRoute } from "./routes/enrol.js";
@@ -82,6 +82,8 @@ export interface ApiDeps {
   agentCatalog?: AgentCatalog;
   /** SRVUTIL_PUBLIC_URL: the base URL put into /install.sh and /install.ps1; default none (the request's origin). */
   publicUrl?: string | null;
+  /** Signs GET /agent/manifest.json and sets its auto_update; absent or null: unsigned, auto-update off. */
+  agentUpdates?: AgentDistRouteDeps["updates"];
 }
 
 /**
@@ -244,6 +246,7 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     catalog: deps.agentCatalog ?? new AgentCatalog(defaultAgentDistDirs()),
     publicUrl: deps.publicUrl ?? null,
     tls: deps.tls != null,
+    updates: deps.agentUpdates ?? null,
   });
   if (deps.dashboard) await app.register(dashboardPlugin(deps.dashboard));
   await app.register(opsRoutes, { store: deps.store, metrics });

@@ -9,6 +9,7 @@ import {
   BUILD_COMMAND,
   isAgentPlatform,
 } from "../../agent-dist/catalog.js";
+import type { ReleaseRecord } from "../../agent-dist/release.js";
 import {
   type InstallScript,
   isSafeBaseUrl,
@@ -16,6 +17,7 @@ import {
   renderInstallScript,
   scriptBaseUrl,
 } from "../../agent-dist/scripts.js";
+import type { ManifestSigner } from "../../agent-dist/signing.js";
 import { HttpError } from "../http-error.js";
 import { errorResponseSchema } from "../schemas.js";
 
@@ -25,6 +27,8 @@ export interface AgentDistRouteDeps {
   publicUrl: string | null;
   /** The central itself serves TLS (the origin's scheme when no public URL is set). */
   tls: boolean;
+  /** Signs the manifest and says whether agents update themselves (docs/agent.md, "Self-update"); null: unsigned, off. */
+  updates?: { signer: ManifestSigner; autoUpdate: boolean; release: ReleaseRecord } | null;
 }
 
 const manifestEntrySchema = {
@@ -41,8 +45,21 @@ const manifestEntrySchema = {
 
 const manifestSchema = {
   type: "object",
-  required: ["version", "agents", "missing"],
+  required: ["version", "agents", "missing", "auto_update", "public_key", "signature"],
   properties: {
+    auto_update: {
+      type: "boolean",
+      description: "SRVUTIL_AGENT_AUTO_UPDATE: agents behind this version update themselves",
+    },
+    public_key: {
+      type: ["string", "null"],
+      description: "The Ed25519 key the manifest is signed with (base64 DER SPKI); agents pin it at install",
+    },
+    signature: {
+      type: ["string", "null"],
+      description:
+        "base64 Ed25519 signature of the canonical text of version, auto_update and each agent's size and sha256",
+    },
     version: { type: "string", description: "The agent version of the central's checkout" },
     agents: { type: "array", items: manifestEntrySchema, description: "The built files, one per line" },
     missing: {
@@ -63,6 +80,9 @@ interface Manifest {
   version: string;
   agents: readonly { platform: string; file: string; size: number; sha256: string; url: string }[];
   missing: readonly string[];
+  auto_update: boolean;
+  public_key: string | null;
+  signature: string | null;
 }
 
 /** Written by hand: one agent per line is part of the format (install.sh reads it with sed). */
@@ -72,7 +92,8 @@ function manifestText(payload: unknown): string {
     JSON.stringify({ platform: a.platform, file: a.file, size: a.size, sha256: a.sha256, url: a.url });
   return (
     `{"version":${JSON.stringify(m.version)},\n"agents":[\n${m.agents.map(line).join(",\n")}\n],\n` +
-    `"missing":${JSON.stringify(m.missing)}}\n`
+    `"missing":${JSON.stringify(m.missing)},\n"auto_update":${m.auto_update},\n` +
+    `"public_key":${JSON.stringify(m.public_key)},\n"signature":${JSON.stringify(m.signature)}}\n`
   );
 }
 
@@ -111,12 +132,23 @@ export const agentDistRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AgentD
       },
     },
     async (_req, reply) => {
-      const agents = await deps.catalog.list();
-      const present = new Set(agents.map((a) => a.platform));
+      const files = await deps.catalog.list();
+      const present = new Set(files.map((a) => a.platform));
+      const updates = deps.updates ?? null;
+      // With signing, the recorded digests are announced, not whatever dist/ holds now (release.ts).
+      const recorded = updates === null ? null : (await updates.release.reconcile(files)).agents;
+      const agents = files.map((f) => {
+        const r = recorded?.find((x) => x.platform === f.platform);
+        return r === undefined ? f : { ...f, size: r.size, sha256: r.sha256 };
+      });
+      const autoUpdate = updates?.autoUpdate ?? false;
       const manifest = {
         version: AGENT_VERSION,
         agents: agents.map((a) => ({ ...a, url: `agent/${a.platform}` })),
         missing: AGENT_PLATFORMS.filter((p) => !present.has(p)),
+        auto_update: autoUpdate,
+        public_key: updates?.signer.publicKey ?? null,
+        signature: updates?.signer.sign({ version: AGENT_VERSION, autoUpdate, agents }) ?? null,
       };
       return reply
         .header("cache-control", "no-cache")
