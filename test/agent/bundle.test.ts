@@ -14,18 +14,19 @@ import { join, resolve } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { EXIT_CODE } from "../../src/errors.js";
 import { parseMetricsCsv } from "../../src/protocol/index.js";
+import { AGENT_BUNDLE, agentBundle } from "../helpers/agent-bundle.js";
 import { closedPort, TestCentral } from "./helpers/central.js";
 
 /** The single-file agent, run with plain node from a folder without node_modules. */
-const ROOT = resolve(import.meta.dirname, "../..");
-const BUNDLE = join(ROOT, "dist", "srvutil-agent.mjs");
+const _ROOT = resolve(import.meta.dirname, "../..");
+const BUNDLE = AGENT_BUNDLE;
 const TOKEN = "tok_bundle_77c1e0";
 
 let folder: string;
 let agentCopy: string;
 
 beforeAll(() => {
-  execFileSync("npm", ["run", "--silent", "build:agent"], { cwd: ROOT, stdio: "pipe" });
+  agentBundle();
 });
 
 beforeEach(() => {

@@ -21,17 +21,19 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RESTART_EXIT_CODE } from "../../src/agent/commands.js";
+import { AGENT_VERSION } from "../../src/agent/version.js";
 import { AgentCatalog } from "../../src/central/agent-dist/catalog.js";
 import { ManifestSigner } from "../../src/central/agent-dist/signing.js";
 import { createAgentToken } from "../../src/central/auth/tokens.js";
 import { type RunningCentral, startCentral } from "../../src/central/central-process.js";
 import { loadCentralConfig } from "../../src/central/config.js";
 import { SqliteStore } from "../../src/central/storage/sqlite/sqlite-store.js";
+import { AGENT_BUNDLE, agentBundle } from "../helpers/agent-bundle.js";
 
-const ROOT = resolve(import.meta.dirname, "../..");
-const BUNDLE = join(ROOT, "dist", "srvutil-agent.mjs");
+const _ROOT = resolve(import.meta.dirname, "../..");
+const BUNDLE = AGENT_BUNDLE;
 const OLD = "0.0.9";
-const NEW = "0.1.0";
+const NEW = AGENT_VERSION;
 
 let work: string;
 let store: SqliteStore;
@@ -59,7 +61,7 @@ async function startWith(env: Record<string, string>) {
 }
 
 beforeAll(async () => {
-  expect(existsSync(BUNDLE), "npm run build:agent first").toBe(true);
+  agentBundle();
   work = mkdtempSync(join(tmpdir(), "srvutil-self-update-"));
   serveDir = join(work, "serve");
   mkdirSync(join(serveDir, "bin"), { recursive: true });
