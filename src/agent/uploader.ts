@@ -6,6 +6,7 @@ import { describeConnectionError } from "./connection-errors.js";
 import { tryLock } from "./lock.js";
 import { type AgentLog, oneLine } from "./log.js";
 import type { SpoolDirectory, SpoolFile } from "./spool.js";
+import { agentUserAgentHeader } from "./version.js";
 
 export interface UploadTarget {
   endpoint: URL;
@@ -77,7 +78,7 @@ export async function postMetrics(
         "content-encoding": "gzip",
         "content-length": String(body.length),
         accept: "application/json",
-        "user-agent": "srvutil-agent/0.1",
+        "user-agent": agentUserAgentHeader(),
       },
       timeout: timeoutMs,
       ...(isHttps && target.ca !== null ? { ca: target.ca } : {}),

@@ -21,6 +21,7 @@ import { IngestMetrics } from "./http/ingest-metrics.js";
 import { SEED_BRIDGE_PATH } from "./http/routes/seed-bridge.js";
 import { IngestService } from "./ingest/ingest-service.js";
 import { InteropSink } from "./ingest/interop/sink.js";
+import { ServerInputRecorder } from "./ingest/server-inputs.js";
 import { InstancePresence } from "./jobs/instance-presence.js";
 import { instanceId, JobRunner, type ScheduledJob } from "./jobs/scheduled-jobs.js";
 import { serveJobs } from "./jobs/serve-jobs.js";
@@ -137,7 +138,9 @@ export async function startCentral(
     const tokenCache = new AgentTokenCache();
     await tokenCache.preload(store);
     // One sink for the push routes and the scraper.
-    const sink = new InteropSink({ ingest, store, log });
+    // One record of what feeds each server, for the agent routes and the foreign inputs alike.
+    const serverInputs = new ServerInputRecorder(store.serverInputs, log);
+    const sink = new InteropSink({ ingest, store, log, inputs: serverInputs });
     scraper = new Scraper({
       targets: scrapeTargets,
       accept: (groups, source, writer) => sink.accept(groups, source, writer),
@@ -175,6 +178,7 @@ export async function startCentral(
         telegrafServerTag: config.interop.telegrafServerTag,
       },
       interopSink: sink,
+      serverInputs,
       scrape: { scraper, instanceId: id },
       agentCatalog,
       publicUrl: config.digest.publicUrl,

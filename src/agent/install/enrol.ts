@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { AgentConfig } from "../config.js";
 import { describeConnectionError } from "../connection-errors.js";
 import { AgentConfigError, AgentUsageError } from "../errors.js";
+import { agentUserAgentHeader } from "../version.js";
 import { errorText } from "./verify.js";
 
 /**
@@ -47,7 +48,7 @@ async function post(
           authorization: `Bearer ${bearer}`,
           "content-type": "application/json",
           accept: "application/json",
-          "user-agent": "srvutil-agent/0.1",
+          "user-agent": agentUserAgentHeader(),
         },
         timeout: timeoutMs,
         ...(isHttps && ca !== null ? { ca } : {}),

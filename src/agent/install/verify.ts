@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { AgentConfig } from "../config.js";
 import { describeConnectionError } from "../connection-errors.js";
 import { AgentConfigError } from "../errors.js";
+import { agentUserAgentHeader } from "../version.js";
 
 /**
  * `install` checks its settings against the central before activating
@@ -37,7 +38,7 @@ async function getWithToken(
         headers: {
           authorization: `Bearer ${token}`,
           accept: "application/json",
-          "user-agent": "srvutil-agent/0.1",
+          "user-agent": agentUserAgentHeader(),
         },
         timeout: timeoutMs,
         ...(isHttps && ca !== null ? { ca } : {}),

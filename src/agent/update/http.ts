@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { open, readFile } from "node:fs/promises";
+import { agentUserAgentHeader } from "../version.js";
 
 export interface GetResult {
   status: number;
@@ -31,7 +32,7 @@ export async function httpGet(
         url,
         {
           method: "GET",
-          headers: { "user-agent": "srvutil-agent/0.1" },
+          headers: { "user-agent": agentUserAgentHeader() },
           timeout: timeoutMs,
           ...(ca !== null ? { ca } : {}),
         },

@@ -1,6 +1,8 @@
+import { AGENT_VERSION_CURRENT, isOutdated } from "../agent-release.js";
 import type { ServerStatus } from "../model/report.js";
 import type { ArchivedReportSummary, ArchivedServerRow } from "../storage/report-archive-store.js";
 import type { ScrapeStatus } from "../storage/scrape-status-store.js";
+import type { ServerInput } from "../storage/server-input-store.js";
 import type { DashboardContext } from "./context.js";
 
 const HOUR = 3_600_000;
@@ -24,12 +26,18 @@ export interface FleetRow {
   cpuHours: (number | null)[];
   memHours: (number | null)[];
   groups: string[];
+  /** What feeds it: the agent (its release, OS, last refused upload) or a foreign input; null: not recorded yet. */
+  input: ServerInput | null;
 }
 
 export interface FleetData {
   now: number;
   rows: FleetRow[];
   counts: Record<ServerStatus, number>;
+  /** Agents whose release is below the one this central ships (./fleet-agents.ts). */
+  outdated: number;
+  /** The agent release this central ships. */
+  agentVersionCurrent: string;
   /** The newest archived report (the default group's when it has one). */
   report: ArchivedReportSummary | null;
   needsAction: ArchivedServerRow[];
@@ -66,11 +74,13 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
   const from = to - 24 * HOUR;
   // New uploads first, so a server's newest hour shows at once.
   const generation = await ctx.freshRollups();
-  const [{ servers, hours }, reports, scrapes] = await Promise.all([
+  const [{ servers, hours }, reports, scrapes, inputList] = await Promise.all([
     cache !== undefined ? cache.get(ctx, from, to, generation) : readLive(ctx, from, to),
     ctx.store.reports.list(20),
     ctx.store.scrapeStatus.list(),
+    ctx.store.serverInputs.list(),
   ]);
+  const inputs = new Map(inputList.map((x) => [x.server, x]));
   const failing = new Map(scrapes.filter((x) => x.state === "down").map((x) => [x.server, x]));
   const t = ctx.thresholds;
   const counts: Record<ServerStatus, number> = { ok: 0, warning: 0, critical: 0, silent: 0 };
@@ -133,6 +143,7 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
       cpuHours,
       memHours,
       groups: ctx.groups.filter((g) => g.servers.length > 0 && g.includes(s.server)).map((g) => g.name),
+      input: inputs.get(s.server) ?? null,
     };
   });
 
@@ -153,6 +164,29 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
       cpuHours: new Array(24).fill(null),
       memHours: new Array(24).fill(null),
       groups: ctx.groups.filter((g) => g.servers.length > 0 && g.includes(scrape.server)).map((g) => g.name),
+      input: inputs.get(scrape.server) ?? null,
+    });
+  }
+
+  // An agent that authenticated but never got a sample stored (every upload refused, or only
+  // `install` so far): listed, so its last error shows where someone looks.
+  for (const input of inputs.values()) {
+    if (listed.has(input.server) || failing.has(input.server)) continue;
+    counts.silent++;
+    rows.push({
+      server: input.server,
+      status: "silent",
+      why: input.lastError === null ? "no samples yet" : "no samples yet: uploads refused",
+      lastSeen: null,
+      cpu: null,
+      memory: null,
+      newestHour: null,
+      memTotalBytes: null,
+      disk: null,
+      cpuHours: new Array(24).fill(null),
+      memHours: new Array(24).fill(null),
+      groups: ctx.groups.filter((g) => g.servers.length > 0 && g.includes(input.server)).map((g) => g.name),
+      input,
     });
   }
 
@@ -177,7 +211,17 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
         ...(f.mount !== undefined ? { mount: f.mount } : {}),
       })),
   );
-  return { now, rows, counts, report, needsAction, changes };
+  const outdated = rows.filter((r) => isOutdated(r.input, AGENT_VERSION_CURRENT)).length;
+  return {
+    now,
+    rows,
+    counts,
+    outdated,
+    agentVersionCurrent: AGENT_VERSION_CURRENT,
+    report,
+    needsAction,
+    changes,
+  };
 }
 
 /** How much of a scrape error the fleet table shows (the server page shows it whole). */

@@ -2,6 +2,7 @@ import type { DeliveryGroup } from "../delivery/groups.js";
 import { escapeHtml } from "../report/escape.js";
 import { humanBytes } from "../report/format.js";
 import type { ActiveSession } from "../storage/user-store.js";
+import { inputCellHtml, outdatedLineHtml } from "./fleet-agents.js";
 import { FLEET_PAGE_SIZES, type FleetData, type FleetQuery, type FleetRow } from "./fleet-data.js";
 import { html, raw } from "./html.js";
 import { ago, findingLabel, findingShown, page, pct, STATUS_LABEL, statusBadge } from "./layout.js";
@@ -71,6 +72,7 @@ export function fleetPage(o: {
 <h2 id="now-h">Status now <span class="sub">live, from each server's last 24 hours</span></h2>
 <ul class="counts" aria-labelledby="now-h">${counts}<li><a href="/">All <strong>${data.rows.length}</strong></a></li></ul>
 <p class="alerts-now"><a href="/alerts">Alerts: <strong>${o.alerts.firing}</strong> firing, ${o.alerts.pending} pending</a></p>
+${raw(outdatedLineHtml(data.outdated, data.agentVersionCurrent))}
 </section>
 ${needsActionSection(data)}
 <form class="filters" method="get" action="/" role="search" aria-label="Filter servers">
@@ -91,9 +93,9 @@ ${needsActionSection(data)}
 <p class="hint" id="fleet-caption">${o.matching} of ${data.rows.length} servers${pages > 1 ? `, page ${pageNo} of ${pages}` : ""}. Current figures are the averages of each server's newest hour; the sparkline shows CPU (solid) and memory (dashed) over the last 24 h.</p>
 <div class="table-wrap">
 <table class="fleet" aria-describedby="fleet-caption">
-<thead><tr>${header("name")}${header("status")}${header("cpu")}${header("memory")}${header("disk")}<th scope="col">Last 24 h</th>${header("seen")}</tr></thead>
+<thead><tr>${header("name")}${header("status")}${header("cpu")}${header("memory")}${header("disk")}<th scope="col">Last 24 h</th>${header("seen")}<th scope="col">Agent</th></tr></thead>
 <tbody>
-${raw(rows.map((r) => fleetRowHtml(r, data.now)).join(""))}
+${raw(rows.map((r) => fleetRowHtml(r, data.now, data.agentVersionCurrent)).join(""))}
 </tbody>
 </table>
 </div>
@@ -103,7 +105,7 @@ ${rows.length === 0 ? html`<p class="notice">No server matches. <a href="/">Show
 }
 
 /** One row; built as a plain string (1,000 rows per page: no template objects per cell). */
-function fleetRowHtml(r: FleetRow, now: number): string {
+function fleetRowHtml(r: FleetRow, now: number, agentVersionCurrent: string): string {
   const memTotalBytes = r.memTotalBytes;
   const e = escapeHtml;
   const name = e(r.server);
@@ -114,7 +116,8 @@ function fleetRowHtml(r: FleetRow, now: number): string {
     `<td class="num">${pct(r.cpu)}</td><td class="num">${memoryCell(r.memory, memTotalBytes)}</td>` +
     `<td class="num">${r.disk === null ? "–" : `${pct(r.disk.percent)} <span class="mount">${e(r.disk.mount)}</span>`}</td>` +
     `<td>${sparklineSvg(r.cpuHours, r.memHours, e(label))}</td>` +
-    `<td>${r.lastSeen === null ? "never" : `<time datetime="${new Date(r.lastSeen).toISOString()}">${ago(r.lastSeen, now)}</time>`}</td></tr>`
+    `<td>${r.lastSeen === null ? "never" : `<time datetime="${new Date(r.lastSeen).toISOString()}">${ago(r.lastSeen, now)}</time>`}</td>` +
+    `${inputCellHtml(r.input, agentVersionCurrent, now)}</tr>`
   );
 }
 

@@ -16,6 +16,7 @@ import type { AutomationLog } from "../automation-log.js";
 import type { DashboardOptions } from "../dashboard/index.js";
 import type { IngestService } from "../ingest/ingest-service.js";
 import { InteropSink } from "../ingest/interop/sink.js";
+import { ServerInputRecorder } from "../ingest/server-inputs.js";
 import type { Storage } from "../storage/store.js";
 import { dashboardPlugin } from "./dashboard/plugin.js";
 import { errorAnswer } from "./error-answer.js";
@@ -74,6 +75,8 @@ export interface ApiDeps {
   hsts?: boolean;
   /** Where each foreign input finds the server name (config.interop); default DEFAULT_INTEROP_LABELS. */
   interopLabels?: InteropLabels;
+  /** What feeds each server (store.serverInputs), shared with the sink; default one of this app's own. */
+  serverInputs?: ServerInputRecorder;
   /** The foreign inputs' sink (central serve shares it with its scraper); default one of this app's own. */
   interopSink?: InteropSink;
   /** The scraper of `central serve` (GET /api/v1/scrape/targets); absent: the route lists the stored states only. */
@@ -198,6 +201,7 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     }
   });
 
+  const inputs = deps.serverInputs ?? new ServerInputRecorder(deps.store.serverInputs, deps.log ?? null);
   // Each route group is an encapsulated plugin, registered in this order (the
   // OpenAPI document lists them so); the error handlers and hooks above apply to all.
   await app.register(uploadRoute, {
@@ -208,6 +212,7 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     authFailures,
     metrics,
     maxBodyBytes: deps.maxBodyBytes,
+    inputs,
   });
   await app.register(readRoutes, { store: deps.store, authFailures });
   await app.register(alertsRoute, { store: deps.store, authFailures });
@@ -226,7 +231,8 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   const interop: InteropRouteDeps = {
     store: deps.store,
     sink:
-      deps.interopSink ?? new InteropSink({ ingest: deps.ingest, store: deps.store, log: deps.log ?? null }),
+      deps.interopSink ??
+      new InteropSink({ ingest: deps.ingest, store: deps.store, log: deps.log ?? null, inputs }),
     labels: deps.interopLabels ?? DEFAULT_INTEROP_LABELS,
     maxBodyBytes: deps.maxBodyBytes,
     authFailures,
@@ -240,7 +246,7 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(otlpRoute, interop);
   await app.register(telegrafRoute, interop);
   await app.register(collectdRoute, interop);
-  await app.register(whoamiRoute, { store: deps.store, authFailures });
+  await app.register(whoamiRoute, { store: deps.store, authFailures, inputs });
   await app.register(enrolRoute, { store: deps.store, authFailures, log: deps.log ?? null });
   await app.register(agentDistRoutes, {
     catalog: deps.agentCatalog ?? new AgentCatalog(defaultAgentDistDirs()),

@@ -11,6 +11,7 @@ import type { RetentionStore } from "./retention-store.js";
 import type { RollupStore } from "./rollups/port.js";
 import type { SampleStore } from "./sample-store.js";
 import type { ScrapeStatusStore } from "./scrape-status-store.js";
+import type { ServerInputStore } from "./server-input-store.js";
 import type { TokenStore } from "./token-store.js";
 import type { UserStore } from "./user-store.js";
 
@@ -52,6 +53,7 @@ export type { AgentTokenRecord, TokenRole, TokenStore, TokenUse } from "./token-
  * | raw uploads | `store.rawUploads` (./raw-upload-store.ts) | uploaded files kept in the database |
  * | coordination | `store.coordination` (./coordination-store.ts) | job leases, instance heartbeats |
  * | scrape status | `store.scrapeStatus` (./scrape-status-store.ts) | each scrape target's state (up, down and why) |
+ * | server inputs | `store.serverInputs` (./server-input-store.ts) | what feeds each server; its agent's release, OS, last refused upload |
  * | users | `store.users` (./user-store.ts) | dashboard users, sessions, sign-in throttle |
  * | reports | `store.reports` (./report-archive-store.ts) | weekly reports as sent |
  * | retention | `store.retention` (./retention-store.ts) | pruning of raw samples |
@@ -77,6 +79,8 @@ export interface Storage extends StorageHandle, SampleStore {
   readonly coordination: CoordinationStore;
   /** Each scrape target's state, written by the instance that scrapes it. */
   readonly scrapeStatus: ScrapeStatusStore;
+  /** What feeds each server, its agent's identity and last refused upload. */
+  readonly serverInputs: ServerInputStore;
   /** Dashboard users, sessions, login throttle. */
   readonly users: UserStore;
   /** Weekly reports as sent. */

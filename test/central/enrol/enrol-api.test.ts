@@ -83,7 +83,10 @@ describe.each(backends)("POST /api/v1/enrol on $name", (backend) => {
     const who = await httpRequest(`${c.url}/api/v1/agent/whoami`, {
       headers: { authorization: `Bearer ${agentToken}` },
     });
-    expect(JSON.parse(who.text)).toEqual({ server: "web-new" });
+    expect(JSON.parse(who.text)).toEqual({
+      server: "web-new",
+      agent_version_current: expect.stringMatching(/^\d+\.\d+\.\d+/),
+    });
     expect((await store().enrolments.find(record.tokenId))!.uses).toBe(1);
     const [entry] = await store().enrolments.log(1);
     expect(entry).toMatchObject({

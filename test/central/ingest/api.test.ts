@@ -424,6 +424,9 @@ describe("operations and read API", () => {
           first_seen: at("2026-11-23T10:00:00Z"),
           last_seen: at("2026-11-23T10:25:00Z"),
           rows: 12,
+          // Uploaded by inject, whose User-Agent is not an agent's: the agent input, release unknown.
+          input: "agent",
+          agent: expect.objectContaining({ version: null, os: null, outdated: false }),
         },
       ],
     });

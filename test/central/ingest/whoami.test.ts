@@ -1,6 +1,11 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createAgentToken, createViewerToken } from "../../../src/central/auth/tokens.js";
+import { REPO_ROOT } from "../../helpers/cli.js";
 import { makeTestCentral, type TestCentral } from "./fixtures.js";
+
+const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
 
 describe("GET /api/v1/agent/whoami", () => {
   let c: TestCentral;
@@ -23,9 +28,12 @@ describe("GET /api/v1/agent/whoami", () => {
     const upper = await createAgentToken(c.store, "SGCS-IT-05");
     const res = await whoami(`Bearer ${lower}`);
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ server: "sgcs-it-04" });
-    expect((await whoami(`Bearer ${upper}`)).json()).toEqual({ server: "SGCS-IT-05" });
-    // Nothing is stored by asking.
+    expect(res.json()).toEqual({ server: "sgcs-it-04", agent_version_current: pkg.version });
+    expect((await whoami(`Bearer ${upper}`)).json()).toEqual({
+      server: "SGCS-IT-05",
+      agent_version_current: pkg.version,
+    });
+    // No upload is stored by asking (the agent's identity is: test/central/agent-identity.test.ts).
     expect(c.store.db.prepare("SELECT COUNT(*) AS n FROM uploads").get()).toEqual({ n: 0 });
   });
 
@@ -48,6 +56,9 @@ describe("GET /api/v1/agent/whoami", () => {
     const doc = (await c.app.inject("/api/v1/openapi.json")).json();
     const op = doc.paths["/api/v1/agent/whoami"].get;
     expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["200", "401"]));
-    expect(op.responses["200"].content["application/json"].schema.required).toEqual(["server"]);
+    expect(op.responses["200"].content["application/json"].schema.required).toEqual([
+      "server",
+      "agent_version_current",
+    ]);
   });
 });

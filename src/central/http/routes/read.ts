@@ -5,6 +5,8 @@ import {
   parseTimestamp,
   serverNameProblem,
 } from "../../../protocol/index.js";
+import { AGENT_VERSION_CURRENT, isOutdated } from "../../agent-release.js";
+import type { ServerInput } from "../../storage/server-input-store.js";
 import { HttpError } from "../http-error.js";
 import { errorResponseSchema } from "../schemas.js";
 import { type ViewerAuthDeps, viewerOnly } from "../viewer-auth.js";
@@ -29,6 +31,52 @@ const sampleSchema = {
     disk_free_bytes: { type: "integer" },
   },
 } as const;
+
+const agentSchema = {
+  type: "object",
+  description:
+    "The agent's identity from its User-Agent and its last refused upload; null for a foreign input",
+  properties: {
+    version: { type: ["string", "null"], description: "null: its User-Agent did not say" },
+    platform: { type: ["string", "null"] },
+    arch: { type: ["string", "null"] },
+    os: { type: ["string", "null"] },
+    outdated: { type: "boolean", description: "Its version is below agent_version_current" },
+    agent_version_current: { type: "string", description: "The agent release this central ships" },
+    last_request: { type: "string", description: "Its last authenticated request (within 5 minutes)" },
+    last_error: {
+      type: ["object", "null"],
+      properties: {
+        code: { type: "string" },
+        message: { type: "string" },
+        at: { type: "string" },
+        before_last_success: { type: "boolean", description: "An upload was stored after it" },
+      },
+    },
+  },
+} as const;
+
+function agentJson(input: ServerInput) {
+  const err = input.lastError;
+  return {
+    version: input.agentVersion,
+    platform: input.platform,
+    arch: input.arch,
+    os: input.os,
+    outdated: isOutdated(input, AGENT_VERSION_CURRENT),
+    agent_version_current: AGENT_VERSION_CURRENT,
+    last_request: formatTimestamp(input.lastSeenAt),
+    last_error:
+      err === null
+        ? null
+        : {
+            code: err.code,
+            message: err.message,
+            at: formatTimestamp(err.at),
+            before_last_success: input.lastSuccessAt !== null && input.lastSuccessAt > err.at,
+          },
+  };
+}
 
 /**
  * The read API for dashboards and scripts: GET /api/v1/servers and
@@ -62,6 +110,12 @@ export const readRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ReadRouteDe
                     first_seen: { type: "string", description: "Earliest sample timestamp" },
                     last_seen: { type: "string", description: "Latest sample timestamp" },
                     rows: { type: "integer" },
+                    input: {
+                      type: ["string", "null"],
+                      description:
+                        "What feeds it: agent, scrape, remote_write, otlp, telegraf or collectd; null: not recorded yet",
+                    },
+                    agent: { ...agentSchema, type: ["object", "null"] },
                   },
                 },
               },
@@ -73,14 +127,23 @@ export const readRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ReadRouteDe
       },
     },
     async () => {
-      const servers = await deps.store.listServers();
+      const [servers, inputList] = await Promise.all([
+        deps.store.listServers(),
+        deps.store.serverInputs.list(),
+      ]);
+      const inputs = new Map(inputList.map((x) => [x.server, x]));
       return {
-        servers: servers.map((s) => ({
-          name: s.server,
-          first_seen: formatTimestamp(s.firstSeen),
-          last_seen: formatTimestamp(s.lastSeen),
-          rows: s.rows,
-        })),
+        servers: servers.map((s) => {
+          const input = inputs.get(s.server) ?? null;
+          return {
+            name: s.server,
+            first_seen: formatTimestamp(s.firstSeen),
+            last_seen: formatTimestamp(s.lastSeen),
+            rows: s.rows,
+            input: input?.input ?? null,
+            agent: input === null || input.input !== "agent" ? null : agentJson(input),
+          };
+        }),
       };
     },
   );

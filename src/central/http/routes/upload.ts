@@ -1,9 +1,12 @@
 import type { Readable } from "node:stream";
 import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { parseAgentUserAgent } from "../../../protocol/agent-identity.js";
+import { AGENT_LATEST_HEADER, AGENT_VERSION_CURRENT } from "../../agent-release.js";
 import type { RateLimiter } from "../../auth/rate-limit.js";
 import { AgentTokenCache } from "../../auth/token-cache.js";
 import type { IngestResult, IngestService } from "../../ingest/ingest-service.js";
+import type { ServerInputRecorder } from "../../ingest/server-inputs.js";
 import { AgentTokenRevokedError, type Storage } from "../../storage/store.js";
 import { agentUnauthorized, requireAgentToken } from "../agent-auth.js";
 import {
@@ -29,6 +32,8 @@ export interface UploadRouteDeps {
   tokenCache?: AgentTokenCache;
   /** Failed authentications per client address (SRVUTIL_AUTH_FAILURES_PER_MINUTE); absent: unlimited. */
   authFailures?: RateLimiter;
+  /** Where each authenticated upload's agent identity and outcome go (store.serverInputs). */
+  inputs: ServerInputRecorder;
 }
 
 /** Content types a metrics upload may use; anything else answers 415. */
@@ -58,6 +63,25 @@ export const uploadRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: UploadRout
 ) => {
   const agentOf = new WeakMap<FastifyRequest, { tokenId: string; name: string }>();
   const tokenCache = deps.tokenCache ?? new AgentTokenCache();
+  const identityOf = (req: FastifyRequest) => parseAgentUserAgent(req.headers["user-agent"]);
+
+  // Every answer to an authenticated upload: the agent release this central ships (docs/api.md), and a
+  // refusal (4xx but 401: the token was revoked meanwhile) recorded as the server's last upload error.
+  app.addHook("onSend", async (req, reply, payload) => {
+    const agent = agentOf.get(req);
+    if (agent === undefined) return payload;
+    reply.header(AGENT_LATEST_HEADER, AGENT_VERSION_CURRENT);
+    const status = reply.statusCode;
+    if (status >= 400 && status < 500 && status !== 401) {
+      await deps.inputs.observe({
+        server: agent.name,
+        input: "agent",
+        agent: identityOf(req),
+        outcome: refusalOf(payload),
+      });
+    }
+    return payload;
+  });
 
   app.post(
     "/api/v1/metrics",
@@ -107,6 +131,7 @@ export const uploadRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: UploadRout
             ? undefined
             : { limiter: deps.authFailures, address: req.client.address };
         const auth = await requireAgentToken(deps.store, req.headers.authorization, tokenCache, failures);
+        agentOf.set(req, auth);
         const decision = deps.rateLimiter.take(auth.tokenId);
         if (!decision.allowed) {
           throw new HttpError(
@@ -119,7 +144,6 @@ export const uploadRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: UploadRout
         const length = Number(req.headers["content-length"]);
         if (Number.isFinite(length) && length > deps.maxBodyBytes)
           throw tooLarge(deps.maxBodyBytes, "request body");
-        agentOf.set(req, auth);
       },
     },
     async (req: FastifyRequest, reply: FastifyReply) => {
@@ -138,8 +162,15 @@ export const uploadRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: UploadRout
       } catch (err) {
         if (!(err instanceof AgentTokenRevokedError)) throw err;
         tokenCache.forget(agent.tokenId);
+        agentOf.delete(req);
         throw agentUnauthorized();
       }
+      await deps.inputs.observe({
+        server: agent.name,
+        input: "agent",
+        agent: identityOf(req),
+        outcome: "ok",
+      });
       deps.metrics.uploads.inc({ result: result.replay ? "replay" : "accepted" });
       deps.metrics.rows.inc({ kind: "inserted" }, result.inserted);
       deps.metrics.rows.inc({ kind: "duplicate" }, result.duplicates);
@@ -153,6 +184,19 @@ export const uploadRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: UploadRout
     },
   );
 };
+
+/** The code and message of a refusal's JSON body (errorAnswer's shape); another body is an unknown error. */
+function refusalOf(payload: unknown): { code: string; message: string } {
+  try {
+    const body = JSON.parse(String(payload)) as { code?: unknown; error?: unknown };
+    if (typeof body.code === "string" && typeof body.error === "string") {
+      return { code: body.code, message: body.error };
+    }
+  } catch {
+    // not JSON: fall through
+  }
+  return { code: "SRVUTIL_E_UNKNOWN", message: "the upload was refused" };
+}
 
 /** The body parser of text/csv and application/octet-stream: capped, gzip-aware. */
 export function registerCsvBodyParser(app: FastifyInstance, maxBodyBytes: number): void {

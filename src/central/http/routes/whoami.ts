@@ -1,17 +1,24 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
+import { parseAgentUserAgent } from "../../../protocol/agent-identity.js";
+import { AGENT_VERSION_CURRENT } from "../../agent-release.js";
 import type { RateLimiter } from "../../auth/rate-limit.js";
+import type { ServerInputRecorder } from "../../ingest/server-inputs.js";
 import type { Storage } from "../../storage/store.js";
 import { requireAgentToken } from "../agent-auth.js";
 import { errorResponseSchema } from "../schemas.js";
 
 const whoamiResponseSchema = {
   type: "object",
-  required: ["server"],
+  required: ["server", "agent_version_current"],
   properties: {
     server: {
       type: "string",
       description:
         "The server name the token belongs to: every row the agent uploads must carry exactly this name",
+    },
+    agent_version_current: {
+      type: "string",
+      description: "The agent release this central ships (an agent below it is counted as outdated)",
     },
   },
 } as const;
@@ -21,12 +28,15 @@ const whoamiResponseSchema = {
  * install` calls it before activating anything, so a wrong URL, a revoked
  * token or a server-name mismatch (sgcs-it-04 vs SGCS-IT-04) is reported at
  * install time instead of as 401/403 in the service's log. Reads nothing but
- * the token record and stores nothing.
+ * the token record; records the agent's identity from its User-Agent
+ * (store.serverInputs), and answers the agent release this central ships.
  */
 export interface WhoamiRouteDeps {
   store: Storage;
   /** Failed authentications per client address (SRVUTIL_AUTH_FAILURES_PER_MINUTE); absent: unlimited. */
   authFailures?: RateLimiter;
+  /** Where the agent's identity goes (store.serverInputs). */
+  inputs: ServerInputRecorder;
 }
 
 export const whoamiRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: WhoamiRouteDeps }> = async (
@@ -57,7 +67,13 @@ export const whoamiRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: WhoamiRout
           ? undefined
           : { limiter: deps.authFailures, address: req.client.address };
       const auth = await requireAgentToken(deps.store, req.headers.authorization, undefined, failures);
-      return { server: auth.name };
+      await deps.inputs.observe({
+        server: auth.name,
+        input: "agent",
+        agent: parseAgentUserAgent(req.headers["user-agent"]),
+        outcome: null,
+      });
+      return { server: auth.name, agent_version_current: AGENT_VERSION_CURRENT };
     },
   );
 };

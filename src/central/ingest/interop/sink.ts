@@ -12,6 +12,7 @@ import type { AutomationLog } from "../../automation-log.js";
 import type { CpuBaseline } from "../../storage/cpu-baseline-store.js";
 import type { Storage } from "../../storage/store.js";
 import type { CheckedFile, IngestService } from "../ingest-service.js";
+import type { ServerInputRecorder } from "../server-inputs.js";
 import type { DiskPoint, InteropSource, InteropWriter, PointGroup } from "./point-group.js";
 
 /** What one accepted batch came to. */
@@ -49,6 +50,8 @@ export interface InteropSinkOptions {
   ingest: IngestService;
   store: Storage;
   log?: AutomationLog | null;
+  /** Where the servers written are recorded as fed by this input (store.serverInputs); absent: not recorded. */
+  inputs?: ServerInputRecorder;
 }
 
 const MAX_INCOMPLETE_KEPT = 100;
@@ -137,6 +140,7 @@ export class InteropSink {
     }
     await store.cpuBaselines.advance(source, baselines);
     result.servers = [...files.keys()].sort();
+    await this.options.inputs?.observeForeign(result.servers, source);
     if (files.size > 0 || result.incompleteCount > 0) {
       this.options.log?.info("foreign input", {
         source,

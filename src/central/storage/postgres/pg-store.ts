@@ -28,6 +28,7 @@ import { PgReportArchive } from "./report-archive.js";
 import { PgRetentionStore } from "./retention.js";
 import { SAMPLE_COLUMNS, type SampleInserter } from "./sample-insert.js";
 import { PgScrapeStatusStore } from "./scrape-status.js";
+import { PgServerInputStore } from "./server-inputs.js";
 import { PgTokenStore } from "./tokens.js";
 import { PgUserStore } from "./users.js";
 
@@ -163,6 +164,7 @@ export class PgStore implements Storage {
   readonly rawUploads: PgRawUploadStore;
   readonly coordination: PgCoordinationStore;
   readonly scrapeStatus: PgScrapeStatusStore;
+  readonly serverInputs: PgServerInputStore;
   readonly users: PgUserStore;
   readonly reports: PgReportArchive;
   readonly dashboard: PgDashboardReads;
@@ -194,6 +196,7 @@ export class PgStore implements Storage {
     this.rawUploads = new PgRawUploadStore(this.pool);
     this.coordination = new PgCoordinationStore(this.pool);
     this.scrapeStatus = new PgScrapeStatusStore(this.pool);
+    this.serverInputs = new PgServerInputStore(this.pool);
     this.users = new PgUserStore(this.pool);
     this.reports = new PgReportArchive(this.pool);
     this.dashboard = new PgDashboardReads(this.pool);
@@ -214,6 +217,7 @@ export class PgStore implements Storage {
     await this.rawUploads.init();
     await this.coordination.init();
     await this.scrapeStatus.init();
+    await this.serverInputs.init();
     await this.alerts.init();
     await this.enrolments.init();
     await this.rollups.init();

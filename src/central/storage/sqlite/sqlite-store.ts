@@ -38,6 +38,7 @@ import { SqliteReportArchive } from "./report-archive.js";
 import { SqliteRetentionStore } from "./retention.js";
 import { METRICS_MIGRATIONS } from "./schema.js";
 import { SqliteScrapeStatusStore } from "./scrape-status.js";
+import { SqliteServerInputStore } from "./server-inputs.js";
 import { SqliteTokenStore } from "./tokens.js";
 import { SqliteUserStore } from "./users.js";
 
@@ -119,6 +120,7 @@ export class SqliteStore implements Storage {
   readonly rawUploads: SqliteRawUploadStore;
   readonly coordination: SqliteCoordinationStore;
   readonly scrapeStatus: SqliteScrapeStatusStore;
+  readonly serverInputs: SqliteServerInputStore;
   readonly users: SqliteUserStore;
   readonly reports: SqliteReportArchive;
   readonly dashboard: SqliteDashboardReads;
@@ -154,6 +156,7 @@ export class SqliteStore implements Storage {
     this.rawUploads = new SqliteRawUploadStore(this.db);
     this.coordination = new SqliteCoordinationStore(this.db);
     this.scrapeStatus = new SqliteScrapeStatusStore(this.db);
+    this.serverInputs = new SqliteServerInputStore(this.db);
     this.users = new SqliteUserStore(this.db);
     this.reports = new SqliteReportArchive(this.db);
     this.dashboard = new SqliteDashboardReads(this.db);
@@ -171,6 +174,7 @@ export class SqliteStore implements Storage {
     await this.rawUploads.init();
     await this.coordination.init();
     await this.scrapeStatus.init();
+    await this.serverInputs.init();
     await this.alerts.init();
     await this.enrolments.init();
     this.statements = prepareStatements(this.db);
