@@ -5,10 +5,12 @@
  * with curl from GET /install.sh and run with `sh --platform node` into a
  * fresh directory tree standing in for `/` (SRVUTIL_INSTALL_ROOT, which also
  * keeps the agent directory and the systemd unit in the tree and starts no
- * service: there is no systemd to start it here). The real agent enrols with
- * an enrolment token, installs, uploads once, and the server is then on the
- * central: in GET /api/v1/servers (viewer token) and on the dashboard's fleet
- * page. A second run changes nothing: no second enrolment, no use spent.
+ * service: there is no systemd to start it here). The admin creates the
+ * enrolment token on the dashboard's Add server page and the command it shows
+ * is run; the real agent enrols, installs, uploads once, and the server is
+ * then on the central: in GET /api/v1/servers (viewer token) and on the
+ * dashboard's fleet page. A second run changes nothing: no second enrolment,
+ * no use spent.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -30,7 +32,6 @@ import { createViewerToken } from "../../../src/central/auth/tokens.js";
 import { type RunningCentral, startCentral } from "../../../src/central/central-process.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { addUser } from "../../../src/central/dashboard/users.js";
-import { createEnrolmentToken } from "../../../src/central/enrol/tokens.js";
 import { REPO_ROOT } from "../../helpers/cli.js";
 import { httpRequest } from "../../helpers/http.js";
 import { DashboardClient } from "../dashboard/http-client.js";
@@ -106,18 +107,28 @@ function allText(dir: string): string {
 
 describe("install.sh with the real agent, against a real central on loopback", () => {
   it("enrols, installs, uploads once, and the server is on the central; a second run changes nothing", async () => {
-    const { token: enrolment, record } = await createEnrolmentToken(c.store, {
-      servers: "e2e-*",
-      maxUses: 5,
-      expiresInMs: 3600_000,
-      allowReenrol: false,
-      tags: {},
-      createdBy: "test",
-    });
+    // The admin's part: Add server in the dashboard, which names what this central cannot hand out.
+    const admin = new DashboardClient(c.url);
+    expect((await admin.signIn(ADMIN)).status).toBe(303);
+    const page = await admin.get("/admin/add-server");
+    expect(page.text).toContain(
+      "This central has no agent to hand out for linux-x64, linux-arm64, darwin-x64, darwin-arm64, windows-x64:",
+    );
+    const created = await admin.post("/admin/add-server", { servers: "e2e-*", uses: "5", expires: "1h" });
+    expect(created.status).toBe(201);
+    const pasted = /<code id="cmd-unix">([^<]*)<\/code>/.exec(created.text)![1]!;
+    const [, enrolment] = /^curl -fsSL (?:\S+)\/install\.sh \| sudo sh -s -- --enrol (srve_\S+)$/.exec(
+      pasted,
+    )!;
+    expect(pasted).toBe(`curl -fsSL ${c.url}/install.sh | sudo sh -s -- --enrol ${enrolment}`);
+    const record = (await c.store.enrolments.list())[0]!;
+    expect(enrolment!.split("_")[1]).toBe(record.tokenId);
     const root = path.join(work, "root");
     mkdirSync(root);
 
-    const first = await pipeInstall(["--platform", "node", "--enrol", enrolment, "--wait", "60"], root);
+    // The pasted command, without sudo (it would drop SRVUTIL_INSTALL_ROOT; the tests run as root
+    // or as a user the tree belongs to), and --platform node: this central serves only the bundle.
+    const first = await pipeInstall(["--enrol", enrolment!, "--platform", "node", "--wait", "60"], root);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toContain("downloading the node agent");
     expect(first.stderr).toContain(`enrolled server ${SERVER} at ${c.url}/: received its own agent token`);
@@ -149,7 +160,7 @@ describe("install.sh with the real agent, against a real central on loopback", (
     expect(unit).toContain(`SRVUTIL_AGENT_DIR=${agentDir}`);
     expect(unit).not.toContain(agentToken);
     // The enrolment token is kept nowhere on the "server".
-    expect(allText(root)).not.toContain(enrolment);
+    expect(allText(root)).not.toContain(enrolment!);
 
     // The service's view: with nothing but its unit's environment, the agent finds its upload.
     const status = execFileSync(exe, ["status"], {
@@ -170,16 +181,17 @@ describe("install.sh with the real agent, against a real central on loopback", (
     const listed = (JSON.parse(servers.text) as { servers: { name: string; rows: number }[] }).servers;
     expect(listed.map((s) => s.name)).toEqual([SERVER]);
     expect(listed[0]!.rows).toBeGreaterThan(0);
-    // And on the dashboard's fleet page.
-    const browser = new DashboardClient(c.url);
-    expect((await browser.signIn(ADMIN)).status).toBe(303);
-    const fleet = await browser.get("/");
+    // And on the dashboard: the fleet page, and the enrolment on the Add server page.
+    const fleet = await admin.get("/");
     expect(fleet.status).toBe(200);
     expect(fleet.text).toContain(`<a href="/servers/${SERVER}">${SERVER}</a>`);
+    const enrolled = await admin.get("/admin/add-server");
+    expect(enrolled.text).toContain(`<tr><th scope="row"><a href="/servers/${SERVER}">${SERVER}</a></th>`);
+    expect(enrolled.text).toMatch(new RegExp(`<code>${record.tokenId}</code></td>.*?1 of 5`, "s"));
 
     // Twice is harmless: the bundle is current, the agent already uploads, nothing is enrolled again.
     const before = statSync(lib);
-    const second = await pipeInstall(["--platform", "node", "--enrol", enrolment, "--wait", "60"], root);
+    const second = await pipeInstall(["--enrol", enrolment!, "--platform", "node", "--wait", "60"], root);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stderr).toContain("is current");
     expect(second.stderr).toContain("not enrolling again");
