@@ -66,8 +66,8 @@ export function addServerPage(o: AddServerPageData): { value: string } {
   const { session, timeZone: tz, now } = o;
   const d = o.draft;
   const body = html`<h1>Add a server</h1>
-<p class="hint">Create an enrolment token, then paste the command it gives on the new server, as root
-(Administrator on Windows). The server enrols itself under its host name, which must match the token's
+<p class="hint">Create an enrolment token, then paste the command it gives on the new server (it runs the
+installer with sudo; on Windows, paste it into a PowerShell run as administrator). The server enrols itself under its host name, which must match the token's
 servers, and appears on the <a href="/">fleet</a> after its first upload.</p>
 ${baseNotice(o.base)}
 ${o.missingAgents !== null && o.missingAgents.length > 0 ? html`<p class="notice" role="note">This central has no agent to hand out for ${o.missingAgents.join(", ")}: those servers' installs will fail until its operator runs <code>npm run build:agent-bin &amp;&amp; npm run build:agent</code> in its checkout (or <code>srvutil central install --build-agents</code>).</p>` : ""}
@@ -133,7 +133,7 @@ Copy the command now: the token is shown only this once.</p>
 ${
   commands === null
     ? ""
-    : html`${command("cmd-unix", "Linux and macOS (as root)", commands.unix)}
+    : html`${command("cmd-unix", "Linux and macOS", commands.unix)}
 ${command("cmd-windows", "Windows (PowerShell, Run as administrator)", commands.windows)}`
 }
 <p><label for="cmd-token">The token alone (for <code>srvutil-agent install --enrol</code>)</label></p>

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -18,6 +18,8 @@ const backends = await dashboardBackends();
 /** Evaluated in the page (a string: this file is not compiled with the DOM's types). */
 const CLIPBOARD = "navigator.clipboard.readText()";
 const AXE = readFileSync(path.join(REPO_ROOT, "node_modules/axe-core/axe.min.js"), "utf8");
+/** Screenshots, as ./browser.test.ts keeps them (test artifacts). */
+const ARTIFACTS = path.join(REPO_ROOT, ".tmp/dashboard-screenshots");
 
 let browser: Browser;
 beforeAll(async () => {
@@ -55,7 +57,7 @@ async function seriousViolations(page: Page): Promise<{ id: string; nodes: strin
   });
 }
 
-describe.each(backends)("Add server page in Chromium: %s", (_name, skipReason, make) => {
+describe.each(backends)("Add server page in Chromium: %s", (name, skipReason, make) => {
   let h: DashboardHarness | undefined;
   let base = "";
   beforeAll(async () => {
@@ -116,6 +118,8 @@ describe.each(backends)("Add server page in Chromium: %s", (_name, skipReason, m
     await buttons.nth(2).click();
     expect(await page.evaluate<string>(CLIPBOARD)).toBe(token);
     expect(errors).toEqual([]);
+    mkdirSync(path.join(ARTIFACTS, name), { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, name, "add-server.png"), fullPage: true });
 
     // The axe scan needs axe's own script: CSP bypassed for it only.
     const scan = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });
