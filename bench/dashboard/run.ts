@@ -193,6 +193,7 @@ async function measure(store: Storage): Promise<BackendRun> {
           freshRollups: async () => 0,
           log: null,
           alerting: null,
+          missingAgents: null,
         });
         return performance.now() - t0;
       },

@@ -167,6 +167,7 @@ export async function startCentral(
         freshRollups: () => rollupsForPages.freshen(),
         // The same channels the service sends through: the channels page tests them.
         alerting: { ...alerting, configFile: config.alertsConfigFile },
+        missingAgents: () => agentCatalog.missing(),
       },
       trustedProxies: config.trustedProxies,
       authFailuresPerMinute: config.authFailuresPerMinute,

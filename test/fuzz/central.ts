@@ -37,6 +37,7 @@ const COUNTED_TABLES = [
   "dashboard_sessions",
   "deliveries",
   "report_archive",
+  "enrolment_tokens",
 ] as const;
 
 export interface FuzzCentral {

@@ -60,6 +60,7 @@ export async function dashboardPages(run: FuzzRun, numRuns: number, label: strin
       "/admin/tokens",
       "/admin/users",
       "/admin/groups",
+      "/admin/add-server",
       "/login",
       "/favicon.ico",
     ),
@@ -178,6 +179,9 @@ export async function dashboardForms(run: FuzzRun, numRuns: number, label: strin
       "/admin/users",
       "/admin/users",
       "/admin/users/remove",
+      "/admin/add-server",
+      "/admin/add-server",
+      "/admin/add-server/revoke",
       `/reports/${REPORT_WEEK}/resend`,
       "/login",
     ),
@@ -222,6 +226,13 @@ export async function dashboardForms(run: FuzzRun, numRuns: number, label: strin
     group: fc.oneof(fc.constantFrom("default", "web", ""), hostileString(40)),
     username: fc.oneof(fc.constantFrom("alice", "victor", ""), hostileString(40)),
     next: fc.oneof(fc.constantFrom("/", "//evil.example"), hostileString(40)),
+    // The Add server form (an enrolment token) and its revoke (id).
+    servers: fc.oneof(fc.constantFrom("web-*", "*", "", "web/*"), hostileString(40)),
+    uses: fc.oneof(fc.constantFrom("1", "0", "100001", "-1", "1e3", ""), hostileString(10)),
+    expires: fc.oneof(fc.constantFrom("24h", "30m", "400d", "0h", ""), hostileString(10)),
+    tags: fc.oneof(fc.constantFrom("", "env=prod", "a=b, c=d", "novalue"), hostileString(40)),
+    allowReenrol: fc.constantFrom("", "yes"),
+    id: fc.oneof(fc.constantFrom("0123456789ab", ""), hostileString(20)),
     extra: fc.array(fc.tuple(hostileString(10), hostileString(20)), { maxLength: 4 }),
   });
   const type = fc.oneof(
@@ -257,6 +268,12 @@ export async function dashboardForms(run: FuzzRun, numRuns: number, label: strin
         ["group", f.group],
         ["username", f.username],
         ["next", f.next],
+        ["servers", f.servers],
+        ["uses", f.uses],
+        ["expires", f.expires],
+        ["tags", f.tags],
+        ["allow_reenrol", f.allowReenrol],
+        ["id", f.id],
         ...f.extra,
       ];
       let csrfOk = false;

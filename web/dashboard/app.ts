@@ -2,10 +2,12 @@
 // scripts/build-dashboard.mjs). The server page renders static SVG charts; this
 // replaces them with interactive uPlot charts (cursor read-out, drag to zoom,
 // double-click to reset) drawn from the JSON the page carries. Without it the
-// static charts stay, so every page works with scripts off.
+// static charts stay, so every page works with scripts off. It also wires the
+// Add server page's copy buttons (./copy.ts).
 // First, so uPlot finds a locale Intl accepts when it loads (import order is evaluation order).
 import "./locale-fallback.js";
 import uPlot from "uplot";
+import { wireCopyButtons } from "./copy.js";
 
 interface ChartData {
   server: string;
@@ -155,5 +157,10 @@ function pinToRange(data: ChartData): ChartData {
   };
 }
 
-if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);
-else draw();
+function start(): void {
+  wireCopyButtons();
+  draw();
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+else start();

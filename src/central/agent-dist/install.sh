@@ -21,9 +21,11 @@
 #   --insecure         allow plain http:// to a host that is not loopback
 #   --reenrol          enrol again although an agent already reports
 #   --wait SECONDS     how long to wait for the first upload (default 120, 0: do not wait)
-# Environment: SRVUTIL_INSTALL_ROOT (default /): the directory tree the script
-# writes into (for tests and image builds; the agent's own install still uses
-# its own paths).
+# Environment: SRVUTIL_INSTALL_ROOT (default /): a directory tree standing in for
+# /, for tests. Everything goes into it: the executable, the agent directory
+# (SRVUTIL_AGENT_DIR, unless set) and the service file; the service is not
+# started (this system's service manager does not run that tree), and the
+# paths written into the files name the tree as seen from here.
 set -eu
 
 CENTRAL_URL='@@CENTRAL_URL@@'
@@ -46,7 +48,7 @@ while [ $# -gt 0 ]; do
     --wait) [ $# -ge 2 ] || die "$1 needs a value"; WAIT_SECONDS=$2; shift 2 ;;
     --insecure) INSECURE=1; shift ;;
     --reenrol|--reenroll) REENROL=1; shift ;;
-    -h|--help) sed -n '2,26p' "$0" 2>/dev/null || true; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0" 2>/dev/null || true; exit 0 ;;
     *) die "unknown option '$1' (see the comments at the top of this script)" ;;
   esac
 done
@@ -167,6 +169,17 @@ fi
 SRVUTIL_CENTRAL_URL=$CENTRAL_URL
 export SRVUTIL_CENTRAL_URL
 if [ -n "$CA_FILE" ]; then SRVUTIL_AGENT_CA_FILE=$CA_FILE; export SRVUTIL_AGENT_CA_FILE; fi
+if [ -n "$ROOT" ]; then
+  # The agent's own paths inside the tree too, and no service manager asked to start it.
+  if [ "$(uname -s)" = Darwin ]; then
+    SRVUTIL_AGENT_DIR=${SRVUTIL_AGENT_DIR:-"$ROOT/Library/Application Support/srvutil"}
+    SERVICE_DIR=$ROOT/Library/LaunchDaemons
+  else
+    SRVUTIL_AGENT_DIR=${SRVUTIL_AGENT_DIR:-$ROOT/var/lib/srvutil-agent}
+    SERVICE_DIR=$ROOT/etc/systemd/system
+  fi
+  export SRVUTIL_AGENT_DIR
+fi
 
 last_upload() {
   "$EXE" status 2>/dev/null | sed -n 's/^last upload  *\([^ -].*\)$/\1/p' || true
@@ -179,7 +192,12 @@ fi
 [ -n "$TOKEN" ] || die "--enrol TOKEN is required (create one with: srvutil central enrol create --servers '<glob>')"
 
 say "enrolling with $CENTRAL_URL"
-"$EXE" install --enrol "$TOKEN" --bin-dir "$BIN_DIR" || die "'srvutil-agent install --enrol' failed (its message is above)"
+set -- install --enrol "$TOKEN" --bin-dir "$BIN_DIR"
+if [ -n "$ROOT" ]; then
+  set -- "$@" --target-dir "$SERVICE_DIR" --no-activate
+  say "SRVUTIL_INSTALL_ROOT is set: the service goes into $SERVICE_DIR and is not started"
+fi
+"$EXE" "$@" || die "'srvutil-agent install --enrol' failed (its message is above)"
 
 if [ "$WAIT_SECONDS" -gt 0 ]; then
   # One sample and an upload now, rather than waiting for the service's first round (20 min by

@@ -45,6 +45,11 @@ export interface DashboardOptions {
    * holds, and /alerts/channels says no SRVUTIL_ALERTS_CONFIG is set.
    */
   alerting?: DashboardAlerting | null;
+  /**
+   * The platforms whose agent file the central does not serve
+   * (AgentCatalog.missing), named on the Add server page; absent: not said.
+   */
+  missingAgents?: (() => Promise<readonly string[]>) | null;
 }
 
 /** What the alerts pages need of the central's Alerting (its mail transport stays with the service). */
@@ -57,8 +62,11 @@ export interface DashboardAlerting {
 }
 
 export interface DashboardContext
-  extends Required<Omit<DashboardOptions, "assetsDir" | "fleetCacheMs" | "log" | "alerting">> {
+  extends Required<
+    Omit<DashboardOptions, "assetsDir" | "fleetCacheMs" | "log" | "alerting" | "missingAgents">
+  > {
   log: AutomationLog | null;
+  missingAgents: (() => Promise<readonly string[]>) | null;
   alerting: DashboardAlerting | null;
   sessions: Sessions;
   fleetCache: FleetCache;

@@ -4,8 +4,9 @@
  * over HTTP, writing into a fresh directory tree that stands in for `/`
  * (SRVUTIL_INSTALL_ROOT). The one stand-in is the agent executable the
  * central serves: a small sh program that records how it is called and
- * answers `status` as the agent does, because `install --enrol` is built
- * elsewhere (issue 29); everything up to invoking it is real.
+ * answers `status` as the agent does, so these tests see exactly what the
+ * script asks of the agent. The same script with the real agent, enrolling
+ * and uploading: ./install-sh-real.test.ts.
  */
 import { spawn } from "node:child_process";
 import {
@@ -104,7 +105,7 @@ describe("install.sh, run with sh against a central on this machine", () => {
     ).toBe(`${sha256(stub)}\n`);
     expect(calls(work)).toEqual([
       `${c.url}|status`,
-      `${c.url}|install --enrol srve_test-token-1 --bin-dir ${binDir}`,
+      `${c.url}|install --enrol srve_test-token-1 --bin-dir ${binDir} --target-dir ${path.join(root, "etc", "systemd", "system")} --no-activate`,
       `${c.url}|run --once`,
       `${c.url}|status`,
     ]);
@@ -177,7 +178,7 @@ describe("install.sh, run with sh against a central on this machine", () => {
     );
     expect(calls(work)).toEqual([
       `${c.url}|status`,
-      `${c.url}|install --enrol srve_n --bin-dir ${path.join(root, "usr", "local", "bin")}`,
+      `${c.url}|install --enrol srve_n --bin-dir ${path.join(root, "usr", "local", "bin")} --target-dir ${path.join(root, "etc", "systemd", "system")} --no-activate`,
     ]);
   });
 
@@ -223,7 +224,7 @@ describe("install.sh and plain http:// to a host that is not loopback", () => {
         sha256(stub),
       );
       expect(calls(work)).toContain(
-        `${c.url}|install --enrol srve_x --bin-dir ${path.join(root, "usr", "local", "bin")}`,
+        `${c.url}|install --enrol srve_x --bin-dir ${path.join(root, "usr", "local", "bin")} --target-dir ${path.join(root, "etc", "systemd", "system")} --no-activate`,
       );
     } finally {
       await c.close();

@@ -66,6 +66,8 @@ describe("dashboard input the schemas do not describe", () => {
     const doc = (await h.app.inject("/api/v1/openapi.json")).json() as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths).sort()).toEqual([
       "/",
+      "/admin/add-server",
+      "/admin/add-server/revoke",
       "/admin/groups",
       "/admin/tokens",
       "/admin/tokens/revoke",

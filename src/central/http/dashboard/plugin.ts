@@ -7,6 +7,7 @@ import { type ErrorReason, errorCode } from "../../../errors.js";
 import { cookiesSecure, type DashboardContext, type DashboardOptions } from "../../dashboard/context.js";
 import { FleetCache } from "../../dashboard/fleet-data.js";
 import { Sessions } from "../../dashboard/sessions.js";
+import { registerAddServerRoutes } from "./add-server.js";
 import { registerAdminRoutes } from "./admin.js";
 import { registerAlertRoutes } from "./alerts.js";
 import { registerFleetRoutes } from "./fleet.js";
@@ -31,7 +32,7 @@ export const DASHBOARD_CSP =
  * The web dashboard as a fastify plugin (encapsulated: its form parser and
  * headers apply to its routes only). Pages: / (fleet), /servers/:name,
  * /reports, /reports/:week, /alerts, /alerts/channels,
- * /admin/tokens|users|groups, /login, /logout.
+ * /admin/add-server, /admin/tokens|users|groups, /login, /logout.
  */
 export function dashboardPlugin(options: DashboardOptions) {
   return async (untyped: FastifyInstance): Promise<void> => {
@@ -46,6 +47,7 @@ export function dashboardPlugin(options: DashboardOptions) {
       freshRollups: options.freshRollups ?? (async () => 0),
       log: options.log ?? null,
       alerting: options.alerting ?? null,
+      missingAgents: options.missingAgents ?? null,
     };
 
     app.addContentTypeParser(
@@ -85,6 +87,7 @@ export function dashboardPlugin(options: DashboardOptions) {
     registerServerRoutes(app, ctx);
     registerReportRoutes(app, ctx);
     registerAdminRoutes(app, ctx);
+    registerAddServerRoutes(app, ctx);
     registerAlertRoutes(app, ctx);
   };
 }

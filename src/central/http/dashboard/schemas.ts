@@ -108,6 +108,18 @@ export const tokenForm = {
   properties: { _csrf: text, role: text, name: text },
 } as const;
 
+/** Create an enrolment token (/admin/add-server). */
+export const enrolmentForm = {
+  type: "object",
+  properties: { _csrf: text, servers: text, uses: text, expires: text, tags: text, allow_reenrol: text },
+} as const;
+
+/** Revoke an enrolment token (its id). */
+export const enrolmentRevokeForm = {
+  type: "object",
+  properties: { _csrf: text, id: text },
+} as const;
+
 /** Add (with a password) or remove a user. */
 export const userForm = {
   type: "object",
