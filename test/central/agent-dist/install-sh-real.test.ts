@@ -32,7 +32,7 @@ import { createViewerToken } from "../../../src/central/auth/tokens.js";
 import { type RunningCentral, startCentral } from "../../../src/central/central-process.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { addUser } from "../../../src/central/dashboard/users.js";
-import { REPO_ROOT } from "../../helpers/cli.js";
+import { AGENT_BUNDLE, agentBundle } from "../../helpers/agent-bundle.js";
 import { httpRequest } from "../../helpers/http.js";
 import { DashboardClient } from "../dashboard/http-client.js";
 
@@ -45,12 +45,12 @@ let bundle: Buffer;
 
 beforeAll(async () => {
   // The agent as `central install --build-agents` builds it, from this checkout's sources.
-  execFileSync("npm", ["run", "--silent", "build:agent"], { cwd: REPO_ROOT, stdio: "pipe" });
+  agentBundle();
   work = mkdtempSync(path.join(os.tmpdir(), "srvutil-install-real-"));
   // The central serves a copy, so another test rebuilding dist/ cannot change it under this one.
   const dist = path.join(work, "dist");
   mkdirSync(path.join(dist, "bin"), { recursive: true });
-  copyFileSync(path.join(REPO_ROOT, "dist", "srvutil-agent.mjs"), path.join(dist, "srvutil-agent.mjs"));
+  copyFileSync(AGENT_BUNDLE, path.join(dist, "srvutil-agent.mjs"));
   bundle = readFileSync(path.join(dist, "srvutil-agent.mjs"));
   c = await startCentral(
     loadCentralConfig({
