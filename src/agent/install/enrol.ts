@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { AgentConfig } from "../config.js";
 import { describeConnectionError } from "../connection-errors.js";
 import { AgentConfigError, AgentUsageError } from "../errors.js";
-import { agentUserAgentHeader } from "../version.js";
+import { requestCentral } from "./central-request.js";
 import { errorText } from "./verify.js";
 
 /**
@@ -30,50 +30,6 @@ export function checkEnrolmentToken(token: string): void {
   );
 }
 
-async function post(
-  url: URL,
-  bearer: string,
-  body: string,
-  ca: Buffer | null,
-  timeoutMs: number,
-): Promise<{ status: number; body: string }> {
-  const isHttps = url.protocol === "https:";
-  const { request } = isHttps ? await import("node:https") : await import("node:http");
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${bearer}`,
-          "content-type": "application/json",
-          accept: "application/json",
-          "user-agent": agentUserAgentHeader(),
-        },
-        timeout: timeoutMs,
-        ...(isHttps && ca !== null ? { ca } : {}),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on("data", (c: Buffer) => {
-          size += c.length;
-          if (size <= 64 * 1024) chunks.push(c);
-        });
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
-        );
-        res.on("error", reject);
-      },
-    );
-    const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    req.on("close", () => clearTimeout(deadline));
-    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
 /** Enrols `config.serverName` with `enrolmentToken`; resolves to the server's own agent token. */
 export async function enrolWithCentral(
   config: AgentConfig,
@@ -85,7 +41,13 @@ export async function enrolWithCentral(
   const ca = config.caFile === null ? null : readFileSync(config.caFile);
   let answer: { status: number; body: string };
   try {
-    answer = await post(url, enrolmentToken, JSON.stringify({ server: config.serverName }), ca, timeoutMs);
+    answer = await requestCentral(url, {
+      method: "POST",
+      bearer: enrolmentToken,
+      body: JSON.stringify({ server: config.serverName }),
+      ca,
+      timeoutMs,
+    });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const problem = describeConnectionError(e, url);

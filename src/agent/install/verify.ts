@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { AgentConfig } from "../config.js";
 import { describeConnectionError } from "../connection-errors.js";
 import { AgentConfigError } from "../errors.js";
-import { agentUserAgentHeader } from "../version.js";
+import { type HttpAnswer, requestCentral } from "./central-request.js";
 
 /**
  * `install` checks its settings against the central before activating
@@ -15,53 +15,6 @@ import { agentUserAgentHeader } from "../version.js";
 export function whoamiEndpoint(centralUrl: string): URL {
   const base = centralUrl.endsWith("/") ? centralUrl : `${centralUrl}/`;
   return new URL("api/v1/agent/whoami", base);
-}
-
-interface HttpAnswer {
-  status: number;
-  body: string;
-}
-
-async function getWithToken(
-  url: URL,
-  token: string,
-  ca: Buffer | null,
-  timeoutMs: number,
-): Promise<HttpAnswer> {
-  const isHttps = url.protocol === "https:";
-  const { request } = isHttps ? await import("node:https") : await import("node:http");
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: "GET",
-        headers: {
-          authorization: `Bearer ${token}`,
-          accept: "application/json",
-          "user-agent": agentUserAgentHeader(),
-        },
-        timeout: timeoutMs,
-        ...(isHttps && ca !== null ? { ca } : {}),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on("data", (c: Buffer) => {
-          size += c.length;
-          if (size <= 64 * 1024) chunks.push(c);
-        });
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
-        );
-        res.on("error", reject);
-      },
-    );
-    const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    req.on("close", () => clearTimeout(deadline));
-    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on("error", reject);
-    req.end();
-  });
 }
 
 export function errorText(body: string): string {
@@ -115,7 +68,7 @@ export async function verifyAgainstCentral(
   const ca = config.caFile === null ? null : readFileSync(config.caFile);
   let answer: HttpAnswer;
   try {
-    answer = await getWithToken(url, config.token, ca, timeoutMs);
+    answer = await requestCentral(url, { method: "GET", bearer: config.token, ca, timeoutMs });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const problem = describeConnectionError(e, url);
