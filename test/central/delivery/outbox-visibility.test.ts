@@ -82,7 +82,8 @@ describe("the outbox is never a quiet success", () => {
       SRVUTIL_SMTP_POOL: "off",
     });
     running = await startCentral(config);
-    expect(running.warnings).toEqual([]);
+    // No mail warning (the agent downloads' warning depends on whether this checkout built the executables).
+    expect(running.warnings.filter((w) => !w.startsWith("agent downloads:"))).toEqual([]);
     const log = new AutomationLog(config.paths.automationLog, config.logRotation);
     const [outcome] = await sendWeeklyReport({ config, store: running.store, log, week: "2026-W47" });
     log.close();

@@ -169,7 +169,8 @@ describe("the seed bridge with a seed-shaped Python agent", () => {
   });
 
   it("warns at start, naming the networks", () => {
-    expect(central.warnings).toEqual([
+    // Besides the agent downloads' warning, which depends on whether this checkout built the executables.
+    expect(central.warnings.filter((w) => !w.startsWith("agent downloads:"))).toEqual([
       "seed bridge on: POST /upload_metrics accepts uploads without a token from 127.0.0.1/32, ::1/128 for enrolled servers",
     ]);
     const log = readFileSync(path.join(data, "Logs", "automation.log"), "utf8");
