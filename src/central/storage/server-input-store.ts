@@ -1,3 +1,4 @@
+import { errorCode } from "../../errors.js";
 import type { AgentIdentity } from "../../protocol/agent-identity.js";
 
 /**
@@ -92,7 +93,7 @@ export function storedError(outcome: InputObservation["outcome"]): UploadError |
   if (outcome === null || outcome === "ok") return null;
   const code = /^SRVUTIL_E_[A-Z0-9_]+$/.test(outcome.code)
     ? outcome.code.slice(0, CODE_MAX_CHARS)
-    : "SRVUTIL_E_UNKNOWN";
+    : errorCode("bad_request");
   return { code, message: cleanInputText(outcome.message, INPUT_ERROR_MAX_CHARS) };
 }
 

@@ -95,12 +95,12 @@ describe.each(BACKENDS)("store.serverInputs: $name", (backend: StoreBackend) => 
     expect((await a.serverInputs.list())[0]?.lastError?.code).toBe("SRVUTIL_E_FORBIDDEN_SERVER");
   });
 
-  it("stores a hostile error cleaned and bounded, and a code not of the SRVUTIL_E_ shape as unknown", async (ctx) => {
+  it("stores a hostile error cleaned and bounded, and a code not of the SRVUTIL_E_ shape as SRVUTIL_E_BAD_REQUEST", async (ctx) => {
     const { a } = await open(ctx);
     const hostile = `<script>alert(1)</script>\u0000\u001b[2J\r\n${"é".repeat(10_000)}`;
     await a.serverInputs.record(obs({ outcome: { code: "<b>SRVUTIL_E_X</b>", message: hostile } }));
     const [row] = await a.serverInputs.list();
-    expect(row?.lastError?.code).toBe("SRVUTIL_E_UNKNOWN");
+    expect(row?.lastError?.code).toBe("SRVUTIL_E_BAD_REQUEST");
     const message = row?.lastError?.message ?? "";
     expect([...message]).toHaveLength(INPUT_ERROR_MAX_CHARS);
     expect(message.startsWith("<script>alert(1)</script> [2J éé")).toBe(true);

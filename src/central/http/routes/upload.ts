@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { errorCode } from "../../../errors.js";
 import { parseAgentUserAgent } from "../../../protocol/agent-identity.js";
 import { AGENT_LATEST_HEADER, AGENT_VERSION_CURRENT } from "../../agent-release.js";
 import type { RateLimiter } from "../../auth/rate-limit.js";
@@ -195,7 +196,7 @@ function refusalOf(payload: unknown): { code: string; message: string } {
   } catch {
     // not JSON: fall through
   }
-  return { code: "SRVUTIL_E_UNKNOWN", message: "the upload was refused" };
+  return { code: errorCode("bad_request"), message: "the upload was refused" };
 }
 
 /** The body parser of text/csv and application/octet-stream: capped, gzip-aware. */
