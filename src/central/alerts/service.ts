@@ -172,6 +172,15 @@ export class AlertService {
     return this.judge instanceof WorkerJudge ? this.judge.mode : "inline";
   }
 
+  /**
+   * Resolves when the evaluation this instance started on its own (at start,
+   * then each period) has finished: tests wait for the one at start before
+   * they upload, so it cannot take the notices they expect from theirs.
+   */
+  async settled(): Promise<void> {
+    await this.evaluating;
+  }
+
   /** The link of a server's dashboard page in notifications. */
   serverUrl(server: string): string {
     const base = (this.o.publicUrl ?? "").replace(/\/+$/, "");

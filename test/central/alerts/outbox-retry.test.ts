@@ -112,6 +112,8 @@ describe.each(BACKENDS)(
       // retry_hours 0.001: 3.6 s of retries.
       const { config, store } = await setUp({ retry_hours: 0.001 });
       const central = await startCentral(config, { store, alertSendPollMs: 600_000, alertSendRetry: RETRY });
+      // Its own evaluation at start first: it must not take the notices of this test's uploads.
+      await central.alerts.settled();
       try {
         const receiver = hook!;
         receiver.reply = () => ({ status: 503, body: "maintenance" });
@@ -208,6 +210,8 @@ describe.each(BACKENDS)(
       // reminder_hours 0.003: a reminder 10.8 s after the firing notification.
       const { config, store } = await setUp({ reminder_hours: REMINDER_HOURS });
       const first = await startCentral(config, { store, alertSendPollMs: 600_000 });
+      // Its own evaluation at start first: it must not take the notices of this test's uploads.
+      await first.alerts.settled();
       await upload(store, first.url, "gone-01");
       expect(await evaluate(first)).toMatchObject({ committed: true, notices: 1 });
       expect(await first.alerts.sendDue()).toBe(1);
@@ -216,6 +220,8 @@ describe.each(BACKENDS)(
       await first.close();
 
       const again = await startCentral(config, { store, alertSendPollMs: 600_000 });
+      // Its own evaluation at start first: it must not take the notices of this test's uploads.
+      await again.alerts.settled();
       try {
         // Restarted well before the reminder is due (else this test proves nothing).
         expect(Date.now() - firing!.lastNotifiedAt!).toBeLessThan(REMINDER_HOURS * HOUR - 2_000);
