@@ -151,21 +151,9 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
   for (const scrape of failing.values()) {
     if (listed.has(scrape.server)) continue;
     counts.silent++;
-    rows.push({
-      server: scrape.server,
-      status: "silent",
-      why: scrapeFailingWhy(scrape),
-      lastSeen: null,
-      cpu: null,
-      memory: null,
-      newestHour: null,
-      memTotalBytes: null,
-      disk: null,
-      cpuHours: new Array(24).fill(null),
-      memHours: new Array(24).fill(null),
-      groups: ctx.groups.filter((g) => g.servers.length > 0 && g.includes(scrape.server)).map((g) => g.name),
-      input: inputs.get(scrape.server) ?? null,
-    });
+    rows.push(
+      silentWithoutSamples(scrape.server, scrapeFailingWhy(scrape), inputs.get(scrape.server) ?? null, ctx),
+    );
   }
 
   // An agent that authenticated but never got a sample stored (every upload refused, or only
@@ -173,21 +161,14 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
   for (const input of inputs.values()) {
     if (listed.has(input.server) || failing.has(input.server)) continue;
     counts.silent++;
-    rows.push({
-      server: input.server,
-      status: "silent",
-      why: input.lastError === null ? "no samples yet" : "no samples yet: uploads refused",
-      lastSeen: null,
-      cpu: null,
-      memory: null,
-      newestHour: null,
-      memTotalBytes: null,
-      disk: null,
-      cpuHours: new Array(24).fill(null),
-      memHours: new Array(24).fill(null),
-      groups: ctx.groups.filter((g) => g.servers.length > 0 && g.includes(input.server)).map((g) => g.name),
-      input,
-    });
+    rows.push(
+      silentWithoutSamples(
+        input.server,
+        input.lastError === null ? "no samples yet" : "no samples yet: uploads refused",
+        input,
+        ctx,
+      ),
+    );
   }
 
   const newestWeek = reports[0]?.week;
@@ -228,6 +209,30 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
 const WHY_ERROR_CHARS = 120;
 
 /** "scrape failing: connect ECONNREFUSED 10.0.0.6:9100", the error clipped for a table cell. */
+/** A server listed without a stored sample: a failing scrape target, or an agent whose uploads were all refused. */
+function silentWithoutSamples(
+  server: string,
+  why: string,
+  input: ServerInput | null,
+  ctx: DashboardContext,
+): FleetRow {
+  return {
+    server,
+    status: "silent",
+    why,
+    lastSeen: null,
+    cpu: null,
+    memory: null,
+    newestHour: null,
+    memTotalBytes: null,
+    disk: null,
+    cpuHours: new Array(24).fill(null),
+    memHours: new Array(24).fill(null),
+    groups: ctx.groups.filter((g) => g.servers.length > 0 && g.includes(server)).map((g) => g.name),
+    input,
+  };
+}
+
 export function scrapeFailingWhy(scrape: ScrapeStatus): string {
   const chars = [...(scrape.lastError ?? "no error recorded")];
   const error =
