@@ -12,14 +12,21 @@
  *    on a slope, so the rules have work to do.
  * 2. ROUNDS evaluations (AlertService.evaluateOnce: the reads, the rules, the
  *    lifecycle, the commit), the first one alone (it inserts the episodes),
- *    one unmeasured (it starts the rules' worker, which reads every settled
- *    hour once), then the steady ones. Also the reads alone, and the rules and lifecycle
- *    alone, so the table says where the time goes.
- * 3. Upload latency: POST /api/v1/metrics of a one-sample file over loopback
- *    to `central serve` on the same store, UPLOADS sequential uploads idle,
- *    then UPLOADS while evaluations run back to back in the same process
- *    (as in serve); p50 and p99 of each, alternated ROUNDS times. Baseline:
- *    the idle phase of the same round.
+ *    one unmeasured (it starts the rules' worker, which reads every hour
+ *    once), then the steady ones. Before each steady one, a minute's
+ *    arrivals at the agents' default interval (20 minutes): a new sample
+ *    from a twentieth of the fleet, through the ingest, folded by a refresh
+ *    (not measured). Then ROUNDS evaluations after every server has sent a
+ *    sample (60-s uploads: the rules read everything again). Also the reads
+ *    alone, and the rules and lifecycle alone, so the table says where the
+ *    time goes.
+ * 3. Upload latency: POST /api/v1/metrics of a new sample over loopback to
+ *    `central serve` on the same store, from the fleet's own servers in turn
+ *    (each upload moves its server, so the evaluations read it again),
+ *    UPLOADS sequential uploads idle, then UPLOADS while evaluations run
+ *    back to back in the same process (as in serve), then UPLOADS while the
+ *    same evaluations run with the rules on the main thread; p99 of each,
+ *    alternated ROUNDS times. Baseline: the idle phase of the same round.
  *
  * Env: SRVUTIL_BENCH_SIZES (1000,10000), SRVUTIL_BENCH_ROUNDS (5), SRVUTIL_BENCH_UPLOADS (200),
  * BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/postgres), BENCH_PG=0 for SQLite only.
@@ -109,11 +116,19 @@ async function seed(store: Storage, n: number, now: number): Promise<string[]> {
   return names;
 }
 
+interface Uploader {
+  server: string;
+  /** Its place in the fleet: its figures follow it (recentRows). */
+  index: number;
+  token: string;
+}
+
 interface SizeResult {
   backend: string;
   servers: number;
   first: number;
   evaluate: number[];
+  everyMoved: number[];
   reads: number[];
   decide: number[];
   open: number;
@@ -124,18 +139,24 @@ interface SizeResult {
   inlineP99: number[];
 }
 
-/** Sequential uploads of one sample each, round-robin over the uploaders (each token has its own rate limit). */
+/**
+ * Sequential uploads of one new sample each from the fleet's own servers,
+ * the next server each time (each token has its own rate limit): every
+ * upload moves its server, so the evaluations running meanwhile read it again.
+ */
 async function uploadsLatency(
   url: string,
-  uploaders: readonly [string, string][],
+  uploaders: readonly Uploader[],
+  cursor: { next: number },
   count: number,
 ): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < count; i++) {
-    const [server, token] = uploaders[i % uploaders.length]!;
-    const rows = recentRows(server, 1, Date.now())
+    const { server, index, token } = uploaders[cursor.next++ % uploaders.length]!;
+    const at = Date.now() - 1000;
+    const rows = recentRows(server, index, at)
       .slice(-2)
-      .map((r) => ({ ...r, timestamp: Date.now() - 1000 + (i % 1000) }));
+      .map((r) => ({ ...r, timestamp: at }));
     const t = performance.now();
     const answer = await postMetrics(url, token, rows);
     out.push(performance.now() - t);
@@ -147,7 +168,20 @@ async function uploadsLatency(
 
 async function measure(backend: string, store: Storage, n: number): Promise<SizeResult> {
   const now = Date.now();
-  await seed(store, n, now);
+  const names = await seed(store, n, now);
+  // Agents upload every 20 minutes: between two one-minute evaluations a twentieth of the fleet has sent a sample.
+  let arrived = 0;
+  const arrive = async (count: number) => {
+    const at = Date.now() - (Date.now() % 1000) - 1000;
+    for (let k = 0; k < count; k++) {
+      const s = arrived++ % n;
+      const rows = recentRows(names[s]!, s, at)
+        .slice(-2)
+        .map((x) => ({ ...x, timestamp: at }));
+      await upload(store, rows);
+    }
+    await store.rollups.refresh(); // as serve's refresh does every 30 s
+  };
   const config = defaultAlertsConfig();
   const options = {
     store,
@@ -172,6 +206,7 @@ async function measure(backend: string, store: Storage, n: number): Promise<Size
     servers: n,
     first: 0,
     evaluate: [],
+    everyMoved: [],
     reads: [],
     decide: [],
     open: 0,
@@ -188,6 +223,7 @@ async function measure(backend: string, store: Storage, n: number): Promise<Size
   // Not measured: the evaluation that starts the worker and fills its hour cache, once per serve process.
   await service.evaluateOnce();
   for (let i = 0; i < ROUNDS; i++) {
+    await arrive(n / 20);
     t = performance.now();
     await service.evaluateOnce();
     r.evaluate.push(performance.now() - t);
@@ -218,6 +254,13 @@ async function measure(backend: string, store: Storage, n: number): Promise<Size
     batchesFor(decided.notices, config, () => [], evidence.now);
     r.decide.push(performance.now() - t);
   }
+  // The worst minute: every server has sent a sample since the last evaluation (60-s uploads).
+  for (let i = 0; i < ROUNDS; i++) {
+    await arrive(n);
+    t = performance.now();
+    await service.evaluateOnce();
+    r.everyMoved.push(performance.now() - t);
+  }
 
   // Upload latency in `central serve` on this store, idle and while evaluations run back to back.
   const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-bench-alerts-"));
@@ -226,19 +269,20 @@ async function measure(backend: string, store: Storage, n: number): Promise<Size
     { store },
   );
   try {
-    const uploaders: [string, string][] = [];
-    for (let u = 0; u < 100; u++) {
-      const server = `bench-uploader-${u}`;
-      uploaders.push([server, await createAgentToken(store, server)]);
+    const uploaders: Uploader[] = [];
+    for (let index = 0; index < Math.min(n, 3 * UPLOADS + 20); index++) {
+      const server = names[index]!;
+      uploaders.push({ server, index, token: await createAgentToken(store, server) });
     }
-    await uploadsLatency(central.url, uploaders, 20);
+    const cursor = { next: 0 };
+    await uploadsLatency(central.url, uploaders, cursor, 20);
     for (let i = 0; i < ROUNDS; i++) {
-      const idle = await uploadsLatency(central.url, uploaders, UPLOADS);
+      const idle = await uploadsLatency(central.url, uploaders, cursor, UPLOADS);
       let running = true;
       const loop = (async () => {
         while (running) await central.alerts.evaluateOnce();
       })();
-      const busy = await uploadsLatency(central.url, uploaders, UPLOADS);
+      const busy = await uploadsLatency(central.url, uploaders, cursor, UPLOADS);
       running = false;
       await loop;
       if (central.alerts.judgeMode !== "worker") throw new Error("serve's rules did not run on the worker");
@@ -246,7 +290,7 @@ async function measure(backend: string, store: Storage, n: number): Promise<Size
       const inlineLoop = (async () => {
         while (running) await inlineService.evaluateOnce();
       })();
-      const inline = await uploadsLatency(central.url, uploaders, UPLOADS);
+      const inline = await uploadsLatency(central.url, uploaders, cursor, UPLOADS);
       running = false;
       await inlineLoop;
       r.idleP50.push(pct(idle, 0.5));
@@ -298,14 +342,14 @@ async function main(): Promise<void> {
   }
   console.log("");
   console.log(
-    "| backend | servers | open alerts | first evaluation (ms) | evaluation, median (range) ms | reads ms | rules + lifecycle ms | upload p99 idle ms | upload p99 while evaluating ms | p99 ratio | upload p99, rules on the main thread ms | ratio |",
+    "| backend | servers | open alerts | first evaluation (ms) | evaluation, median (range) ms | evaluation, every server moved ms | reads ms | rules + lifecycle ms | upload p99 idle ms | upload p99 while evaluating ms | p99 ratio | upload p99, rules on the main thread ms | ratio |",
   );
-  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of results) {
     const ratios = r.busyP99.map((b, i) => b / r.idleP99[i]!);
     const inlineRatios = r.inlineP99.map((b, i) => b / r.idleP99[i]!);
     console.log(
-      `| ${r.backend} | ${r.servers.toLocaleString("en")} | ${r.open} | ${r.first.toFixed(0)} | ${median(r.evaluate).toFixed(0)} (${range(r.evaluate)}) | ${median(r.reads).toFixed(0)} (${range(r.reads)}) | ${median(r.decide).toFixed(0)} (${range(r.decide)}) | ${median(r.idleP99).toFixed(1)} (${range(r.idleP99, 1)}) | ${median(r.busyP99).toFixed(1)} (${range(r.busyP99, 1)}) | ${median(ratios).toFixed(2)} (${range(ratios, 2)}) | ${median(r.inlineP99).toFixed(1)} (${range(r.inlineP99, 1)}) | ${median(inlineRatios).toFixed(2)} (${range(inlineRatios, 2)}) |`,
+      `| ${r.backend} | ${r.servers.toLocaleString("en")} | ${r.open} | ${r.first.toFixed(0)} | ${median(r.evaluate).toFixed(0)} (${range(r.evaluate)}) | ${median(r.everyMoved).toFixed(0)} (${range(r.everyMoved)}) | ${median(r.reads).toFixed(0)} (${range(r.reads)}) | ${median(r.decide).toFixed(0)} (${range(r.decide)}) | ${median(r.idleP99).toFixed(1)} (${range(r.idleP99, 1)}) | ${median(r.busyP99).toFixed(1)} (${range(r.busyP99, 1)}) | ${median(ratios).toFixed(2)} (${range(ratios, 2)}) | ${median(r.inlineP99).toFixed(1)} (${range(r.inlineP99, 1)}) | ${median(inlineRatios).toFixed(2)} (${range(inlineRatios, 2)}) |`,
     );
   }
   const worst = Math.max(...results.filter((r) => r.servers >= 10_000).map((r) => median(r.evaluate)));

@@ -16,7 +16,7 @@ import type { AutomationLog } from "../automation-log.js";
 import type { StorageReaderSpec } from "../storage/store.js";
 import { IMPORT_TARGET_SOURCE, workerModuleTarget } from "../worker-module.js";
 import type { Judge, Judgement, JudgeSettings } from "./judge.js";
-import type { JudgeReply, JudgeRequest, JudgeWorkerData } from "./judge-worker-main.js";
+import type { JudgeReply, JudgeRequest, JudgeWorkerData, WorkerThread } from "./judge-worker-main.js";
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
@@ -57,6 +57,7 @@ export class WorkerJudge implements Judge {
   /** Servers at the last judgement; the first one is judged inline (a fleet of unknown size). */
   private lastServers = 0;
   private lastMode: "worker" | "inline" = "inline";
+  private thread: WorkerThread | null = null;
   private readonly moduleUrl: string;
   private readonly minServers: number;
 
@@ -70,6 +71,11 @@ export class WorkerJudge implements Judge {
   ) {
     this.moduleUrl = options.moduleUrl ?? new URL("./judge-worker-main.js", import.meta.url).href;
     this.minServers = options.minServers ?? WORKER_MIN_SERVERS;
+  }
+
+  /** The worker's thread and its nice value, once it runs (Linux); null before, and elsewhere. */
+  get workerThread(): WorkerThread | null {
+    return this.thread;
   }
 
   /** Where the last judgement ran. */
@@ -141,6 +147,7 @@ export class WorkerJudge implements Judge {
         switch (reply.kind) {
           case "ready":
             ready = true;
+            this.thread = reply.thread;
             clearTimeout(timer);
             resolve(running);
             return;

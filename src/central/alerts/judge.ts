@@ -41,6 +41,14 @@ const HOUR_MS = 3_600_000;
 
 export class FleetJudge implements Judge {
   private readonly hourCache: AlertHourCache;
+  /**
+   * Each pressure window read, by its length in minutes, with the server's
+   * last sample when read: a window ends at the server's own last sample, so
+   * it is the same until that moves. Emptied every hour, as the hour cache
+   * re-reads every hour, for samples sent late behind the last one.
+   */
+  private readonly windowCache = new Map<number, Map<string, { at: number; window: AlertWindow | null }>>();
+  private windowCacheHour = 0;
 
   constructor(
     private readonly reads: Pick<AlertStore, "lastSeen" | "recentWindow" | "hours">,
@@ -88,18 +96,24 @@ export class FleetJudge implements Judge {
       return h === undefined ? seen >= now - 2 * HOUR_MS : peak(h) >= level;
     };
     const servers = [...lastSeen.keys()];
+    if (now - (now % HOUR_MS) !== this.windowCacheHour) {
+      this.windowCache.clear();
+      this.windowCacheHour = now - (now % HOUR_MS);
+    }
     const none = Promise.resolve(new Map<string, AlertWindow>());
     // Both at once: on PostgreSQL each takes a connection of its own.
     const [cpuWindow, memoryWindow] = await Promise.all([
       rules.cpu_pressure.enabled
         ? this.windows(
             rules.cpu_pressure.sustainedMinutes,
+            lastSeen,
             servers.filter((s) => reached(s, (h) => h.cpuPeak, t.cpu_day_avg_warning - low)),
           )
         : none,
       rules.memory_pressure.enabled
         ? this.windows(
             rules.memory_pressure.sustainedMinutes,
+            lastSeen,
             servers.filter((s) => reached(s, (h) => h.memMax, t.memory_day_avg_warning - low)),
           )
         : none,
@@ -107,12 +121,26 @@ export class FleetJudge implements Judge {
     return { now, lastSeen, cpuWindow, memoryWindow, hours };
   }
 
-  /** Each server's own last `minutes` of samples, a slice of servers at a time. */
-  private async windows(minutes: number, servers: readonly string[]): Promise<Map<string, AlertWindow>> {
-    const out = new Map<string, AlertWindow>();
-    for (const slice of slices(servers, this.sliceServers)) {
-      for (const [server, w] of await this.reads.recentWindow(minutes * 60_000, slice)) out.set(server, w);
+  /** Each server's own last `minutes` of samples, read a slice of servers at a time for those whose last sample moved. */
+  private async windows(
+    minutes: number,
+    lastSeen: ReadonlyMap<string, number>,
+    servers: readonly string[],
+  ): Promise<Map<string, AlertWindow>> {
+    const cache =
+      this.windowCache.get(minutes) ?? new Map<string, { at: number; window: AlertWindow | null }>();
+    this.windowCache.set(minutes, cache);
+    const stale = servers.filter((server) => cache.get(server)?.at !== lastSeen.get(server));
+    for (const slice of slices(stale, this.sliceServers)) {
+      const read = await this.reads.recentWindow(minutes * 60_000, slice);
+      for (const server of slice)
+        cache.set(server, { at: lastSeen.get(server)!, window: read.get(server) ?? null });
       await yieldToEventLoop();
+    }
+    const out = new Map<string, AlertWindow>();
+    for (const server of servers) {
+      const w = cache.get(server)?.window;
+      if (w != null) out.set(server, w);
     }
     return out;
   }

@@ -6,10 +6,13 @@
  * when its module cannot load; and it stays in the calling thread below
  * WORKER_MIN_SERVERS. Real stores, real clock, samples through the ingest.
  */
+import { readFileSync } from "node:fs";
+import os from "node:os";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { defaultAlertsConfig } from "../../../src/central/alerts/config.js";
 import { FleetJudge, type JudgeSettings } from "../../../src/central/alerts/judge.js";
 import { WORKER_MIN_SERVERS, WorkerJudge } from "../../../src/central/alerts/judge-worker.js";
+import { WORKER_NICE_STEP } from "../../../src/central/alerts/judge-worker-main.js";
 import { alertKeyText } from "../../../src/central/alerts/rules.js";
 import type { AlertCondition } from "../../../src/central/alerts/types.js";
 import type { AutomationLog } from "../../../src/central/automation-log.js";
@@ -94,6 +97,17 @@ describe.each(BACKENDS)("the rules on a worker thread, on $name", ({ skipReason,
     const there = await worker.judge(Date.now(), []);
     expect(worker.mode).toBe("worker");
     expect(there.servers).toBe(3);
+    // On Linux the worker's thread runs at a lower priority than the uploads' thread, and only it:
+    // the kernel's own record of that thread (field 19 of its stat) says so.
+    if (process.platform === "linux") {
+      const thread = worker.workerThread;
+      expect(thread).not.toBeNull();
+      expect(thread!.startNice).toBe(os.getPriority(process.pid));
+      expect(thread!.nice).toBe(Math.min(19, thread!.startNice + WORKER_NICE_STEP));
+      expect(thread!.nice).toBeGreaterThan(os.getPriority(process.pid));
+      const stat = readFileSync(`/proc/self/task/${thread!.id}/stat`, "utf8");
+      expect(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16])).toBe(thread!.nice);
+    }
     expect(keys(there.conditions)).toEqual(keys(here.conditions));
     expect(keys(there.conditions)).toEqual([
       "full-01\u0000disk_nearly_full\u0000/ critical",
