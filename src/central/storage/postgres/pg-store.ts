@@ -19,6 +19,7 @@ import { PgCoordinationStore } from "./coordination.js";
 import { PgCpuBaselineStore } from "./cpu-baselines.js";
 import { PgDashboardReads } from "./dashboard-reads.js";
 import { PgDeliveryStore } from "./deliveries.js";
+import { PgAgentUpdateStore } from "./agent-updates.js";
 import { PgEnrolmentStore } from "./enrolments.js";
 import { findUpload, ingestUpload } from "./ingest.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
@@ -171,6 +172,7 @@ export class PgStore implements Storage {
   readonly retention: PgRetentionStore;
   readonly alerts: PgAlertStore;
   readonly enrolments: PgEnrolmentStore;
+  readonly agentUpdates: PgAgentUpdateStore;
   private readonly partitions: SamplePartitions;
 
   private readonly insertSamples: SampleInserter | undefined;
@@ -204,6 +206,7 @@ export class PgStore implements Storage {
     this.retention = new PgRetentionStore(this.pool, this.partitions, this.rollups);
     this.alerts = new PgAlertStore(this.pool);
     this.enrolments = new PgEnrolmentStore(this.pool);
+    this.agentUpdates = new PgAgentUpdateStore(this.pool);
   }
 
   async init(): Promise<void> {
@@ -220,6 +223,7 @@ export class PgStore implements Storage {
     await this.serverInputs.init();
     await this.alerts.init();
     await this.enrolments.init();
+    await this.agentUpdates.init();
     await this.rollups.init();
   }
 
