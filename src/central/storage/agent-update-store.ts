@@ -54,7 +54,7 @@ export const AGENT_UPDATE_UPSERT = `INSERT INTO agent_update_policy (scope, name
 /** Fleet first, then the groups by name (byte order on both backends). */
 export const AGENT_UPDATE_LIST = (collate: string) =>
   `SELECT scope, name, enabled, changed_by, changed_at FROM agent_update_policy
-   ORDER BY scope DESC, name${collate}`;
+   ORDER BY scope, name${collate}`;
 
 export function settingParams(s: AutoUpdateSetting): (string | number | null)[] {
   return [

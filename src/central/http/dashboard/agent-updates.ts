@@ -6,7 +6,11 @@ import {
   changeAutoUpdate,
   groupSetting,
 } from "../../agent-update-policy.js";
-import { type AgentUpdatesPageData, agentUpdatesPage, groupField } from "../../dashboard/agent-updates-page.js";
+import {
+  type AgentUpdatesPageData,
+  agentUpdatesPage,
+  groupField,
+} from "../../dashboard/agent-updates-page.js";
 import {
   type DashboardContext,
   formField,

@@ -158,7 +158,10 @@ export const agentDistRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AgentD
         security: [{}, { agentToken: [] }],
         response: {
           200: { ...manifestSchema, description: "The manifest" },
-          401: { ...errorResponseSchema, description: "An agent token was sent and it is unknown or revoked" },
+          401: {
+            ...errorResponseSchema,
+            description: "An agent token was sent and it is unknown or revoked",
+          },
           429: {
             ...errorResponseSchema,
             description: "Too many failed authentications from this address; see Retry-After",

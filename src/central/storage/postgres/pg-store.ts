@@ -14,12 +14,12 @@ import type {
   StoredUpload,
   UploadRecord,
 } from "../store.js";
+import { PgAgentUpdateStore } from "./agent-updates.js";
 import { PgAlertStore } from "./alerts.js";
 import { PgCoordinationStore } from "./coordination.js";
 import { PgCpuBaselineStore } from "./cpu-baselines.js";
 import { PgDashboardReads } from "./dashboard-reads.js";
 import { PgDeliveryStore } from "./deliveries.js";
-import { PgAgentUpdateStore } from "./agent-updates.js";
 import { PgEnrolmentStore } from "./enrolments.js";
 import { findUpload, ingestUpload } from "./ingest.js";
 import { type Migration, runPgMigrations } from "./migrate.js";

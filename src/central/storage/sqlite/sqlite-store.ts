@@ -26,12 +26,12 @@ import type {
   UploadRecord,
 } from "../store.js";
 import { AgentTokenRevokedError, type StorageReaderSpec } from "../store.js";
+import { SqliteAgentUpdateStore } from "./agent-updates.js";
 import { SqliteAlertStore } from "./alerts.js";
 import { SqliteCoordinationStore } from "./coordination.js";
 import { SqliteCpuBaselineStore } from "./cpu-baselines.js";
 import { SqliteDashboardReads } from "./dashboard-reads.js";
 import { SqliteDeliveryStore } from "./deliveries.js";
-import { SqliteAgentUpdateStore } from "./agent-updates.js";
 import { SqliteEnrolmentStore } from "./enrolments.js";
 import { runMigrations } from "./migrate.js";
 import { insertSqliteRawUpload, SqliteRawUploadStore } from "./raw-uploads.js";
