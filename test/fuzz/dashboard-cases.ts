@@ -61,6 +61,7 @@ export async function dashboardPages(run: FuzzRun, numRuns: number, label: strin
       "/admin/users",
       "/admin/groups",
       "/admin/add-server",
+      "/admin/agent-updates",
       "/login",
       "/favicon.ico",
     ),
