@@ -188,6 +188,7 @@ async function measure(store: Storage): Promise<BackendRun> {
         await loadFleet({
           ...dashboard,
           assetsDir: "",
+          autoUpdateDefault: false,
           sessions: null as never,
           fleetCache: null as never,
           freshRollups: async () => 0,

@@ -6,6 +6,7 @@ import { AGENT_VERSION } from "../agent/version.js";
 import { AgentCatalog, BUILD_COMMAND, defaultAgentDistDirs } from "./agent-dist/catalog.js";
 import { ReleaseRecord } from "./agent-dist/release.js";
 import { ManifestSigner } from "./agent-dist/signing.js";
+import { policyReader } from "./agent-update-policy.js";
 import { RollupMaintainer } from "./aggregate/rollup-maintainer.js";
 import { AlertService, type AlertServiceOptions } from "./alerts/service.js";
 import { type Alerting, loadAlerting } from "./alerts/setup.js";
@@ -149,6 +150,7 @@ export async function startCentral(
       log,
       statusStore: store.scrapeStatus,
     });
+    const dashboard = dashboardOptions(config, store, log);
     app = await createApiApp({
       store,
       ingest,
@@ -163,7 +165,7 @@ export async function startCentral(
         : null,
       log,
       dashboard: {
-        ...dashboardOptions(config, store, log),
+        ...dashboard,
         freshRollups: () => rollupsForPages.freshen(),
         // The same channels the service sends through: the channels page tests them.
         alerting: { ...alerting, configFile: config.alertsConfigFile },
@@ -185,7 +187,7 @@ export async function startCentral(
       publicUrl: config.digest.publicUrl,
       agentUpdates: {
         signer: ManifestSigner.loadOrCreate(config.agentUpdates.signingKeyFile),
-        autoUpdate: config.agentUpdates.autoUpdate,
+        policy: policyReader(store, dashboard.groups, config.agentUpdates.autoUpdate),
         release: new ReleaseRecord(
           join(dirname(config.agentUpdates.signingKeyFile), "agent-release.json"),
           AGENT_VERSION,

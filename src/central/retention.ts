@@ -36,6 +36,8 @@ export interface RetentionRun {
   receivedMetricsDaysRemoved: number | null;
   /** Raw uploads kept in the database (SRVUTIL_RAW_STORE=database) removed by the same setting; null when kept. */
   rawUploadsRemoved: number | null;
+  /** store.serverInputs rows of servers no longer known (ServerInputStore.pruneUnknown) removed. */
+  serverInputsRemoved: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -92,7 +94,8 @@ export function ingestHorizon(
  * lose its raw rows is folded in first; the rollup side (hour buckets past
  * their retention; the hours about to lose their raw rows sealed, each with
  * the set of timestamps its bucket counted, so late samples for it are
- * folded in once); then the raw samples; then the files.
+ * folded in once); then the raw samples; then the files; then the
+ * server_inputs rows of servers no longer known.
  */
 export async function runRetention(
   storage: Storage,
@@ -119,7 +122,18 @@ export async function runRetention(
     settings.receivedMetricsDays === null
       ? null
       : await storage.rawUploads.pruneBefore(options.now - settings.receivedMetricsDays * DAY_MS);
-  return { rawCutoff: cutoff, samples, rollups, receivedMetricsDaysRemoved, rawUploadsRemoved };
+  // A server is forgotten after the raw horizon (35 days when raw samples are kept forever).
+  const serverInputsRemoved = await storage.serverInputs.pruneUnknown(
+    options.now - (settings.rawDays ?? DEFAULT_RETENTION.rawDays ?? 35) * DAY_MS,
+  );
+  return {
+    rawCutoff: cutoff,
+    samples,
+    rollups,
+    receivedMetricsDaysRemoved,
+    rawUploadsRemoved,
+    serverInputsRemoved,
+  };
 }
 
 /**

@@ -24,7 +24,7 @@ export function useEnvFile(group: Command, skip: readonly string[] = []): void {
   });
 }
 
-/** `srvutil central …`: serve, token add|list|revoke, enrol create|list|revoke, user add|list|remove, import, migrate, rebuild, install|uninstall|status, backup|restore. */
+/** `srvutil central …`: serve, token add|list|revoke, enrol create|list|revoke, agents auto-update, user add|list|remove, import, migrate, rebuild, install|uninstall|status, backup|restore. */
 export function registerCentralCommands(program: Command): void {
   const central = program
     .command("central")
@@ -127,6 +127,20 @@ export function registerCentralCommands(program: Command): void {
     .argument("<id>", "its TOKEN ID in `enrol list`")
     .action(async (id: string) => {
       await (await enrolRun()).enrolRevokeCommand(id);
+    });
+
+  // Agents' auto-update policy (src/cli/central-agents-run.ts, loaded only when it runs).
+  central
+    .command("agents")
+    .description("The agents the central serves")
+    .command("auto-update")
+    .description(
+      "Whether agents update themselves, for the fleet or a group (--group); without a setting, prints the policy per group",
+    )
+    .argument("[setting]", "on, off, or default (the fleet: SRVUTIL_AGENT_AUTO_UPDATE; a group: the fleet's)")
+    .option("--group <name>", "a group of the groups file (SRVUTIL_GROUPS_FILE) instead of the fleet")
+    .action(async (setting: string | undefined, opts: { group?: string }) => {
+      await (await import("./central-agents-run.js")).autoUpdateCommand(setting, opts);
     });
 
   // Dashboard users (src/cli/user-run.ts, loaded only when one of these runs).

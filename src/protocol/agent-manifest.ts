@@ -10,15 +10,27 @@ import { createPublicKey, verify as verifySignature } from "node:crypto";
 export interface SignedAgentManifest {
   version: string;
   autoUpdate: boolean;
+  /**
+   * The server the decision is for, when the request named one (the agent
+   * sent its token): bound into the signed text, so a manifest fetched for
+   * one server does not verify as another's. Absent (or null): a manifest for
+   * anyone, signed as before (agents from before the binding verify it).
+   */
+  server?: string | null;
   agents: readonly { platform: string; size: number; sha256: string }[];
 }
 
-/** The text that is signed: one line per fact, platforms in the order given. */
+/**
+ * The text that is signed: one line per fact, platforms in the order given.
+ * Server names hold no whitespace or newline (serverNameProblem, ./metrics.ts), so the
+ * `server` line cannot forge another line.
+ */
 export function manifestSigningText(m: SignedAgentManifest): string {
   const lines = [
     "srvutil-agent-manifest v1",
     `version ${m.version}`,
     `auto_update ${m.autoUpdate ? "on" : "off"}`,
+    ...(m.server == null ? [] : [`server ${m.server}`]),
     ...m.agents.map((a) => `agent ${a.platform} ${a.size} ${a.sha256}`),
   ];
   return `${lines.join("\n")}\n`;

@@ -89,6 +89,7 @@ describe("srvutil central migrate", () => {
       expect(rows).toContain("coordination 1");
       expect(rows).toContain("raw_uploads 1");
       expect(rows).toContain("alerts 1");
+      expect(rows).toContain("agent_updates 1");
     } finally {
       await client.end();
     }

@@ -38,6 +38,7 @@ const COUNTED_TABLES = [
   "deliveries",
   "report_archive",
   "enrolment_tokens",
+  "agent_update_policy",
 ] as const;
 
 export interface FuzzCentral {

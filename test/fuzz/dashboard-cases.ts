@@ -61,6 +61,7 @@ export async function dashboardPages(run: FuzzRun, numRuns: number, label: strin
       "/admin/users",
       "/admin/groups",
       "/admin/add-server",
+      "/admin/agent-updates",
       "/login",
       "/favicon.ico",
     ),
@@ -182,6 +183,7 @@ export async function dashboardForms(run: FuzzRun, numRuns: number, label: strin
       "/admin/add-server",
       "/admin/add-server",
       "/admin/add-server/revoke",
+      "/admin/agent-updates",
       `/reports/${REPORT_WEEK}/resend`,
       "/login",
     ),
@@ -233,6 +235,9 @@ export async function dashboardForms(run: FuzzRun, numRuns: number, label: strin
     tags: fc.oneof(fc.constantFrom("", "env=prod", "a=b, c=d", "novalue"), hostileString(40)),
     allowReenrol: fc.constantFrom("", "yes"),
     id: fc.oneof(fc.constantFrom("0123456789ab", ""), hostileString(20)),
+    // The Agent updates form: the fleet's setting and a group's.
+    fleet: fc.oneof(fc.constantFrom("on", "off", "default", ""), hostileString(12)),
+    groupWeb: fc.oneof(fc.constantFrom("on", "off", "default", ""), hostileString(12)),
     extra: fc.array(fc.tuple(hostileString(10), hostileString(20)), { maxLength: 4 }),
   });
   const type = fc.oneof(
@@ -274,6 +279,8 @@ export async function dashboardForms(run: FuzzRun, numRuns: number, label: strin
         ["tags", f.tags],
         ["allow_reenrol", f.allowReenrol],
         ["id", f.id],
+        ["fleet", f.fleet],
+        ["group:web", f.groupWeb],
         ...f.extra,
       ];
       let csrfOk = false;

@@ -23,6 +23,8 @@ export interface SelfUpdateContext {
 export interface ManifestAnswer {
   version: string;
   autoUpdate: boolean;
+  /** The server the central decided for (bound into the signature); null: a manifest for anyone. */
+  server: string | null;
   agents: { platform: string; size: number; sha256: string; url: string }[];
   publicKey: string | null;
   signature: string | null;
@@ -53,6 +55,7 @@ export function parseManifest(body: string): ManifestAnswer | null {
   return {
     version: v.version,
     autoUpdate: v.auto_update === true,
+    server: typeof v.server === "string" ? v.server : null,
     agents,
     publicKey: typeof v.public_key === "string" ? v.public_key : null,
     signature: typeof v.signature === "string" ? v.signature : null,
@@ -69,8 +72,10 @@ function baseUrl(config: AgentConfig): URL {
 }
 
 /**
- * One self-update check: read the manifest, verify its signature with the
- * pinned key, and when the central allows it and has a newer version,
+ * One self-update check: read the manifest (sending the agent token, so the
+ * central answers this server's decision, signed with its name), verify its
+ * signature with the pinned key and that it names this server when it names
+ * one, and when the central allows it and has a newer version,
  * download this platform's file beside the target, check its size and
  * SHA-256 against the signed manifest, run it once (`--version` must print
  * the signed version), then swap by renames: target → .previous, new →
@@ -85,7 +90,10 @@ export async function checkForUpdate(
   const pinned = await readPinnedKey(config.agentDir);
   if (pinned === null) return { kind: "not_pinned", version: null };
   const ca = config.caFile;
-  const res = await httpGet(new URL("agent/manifest.json", baseUrl(config)), ca, 64 * 1024);
+  // With the token, the central answers this server's own decision (its groups' policy), bound to its name.
+  const res = await httpGet(new URL("agent/manifest.json", baseUrl(config)), ca, 64 * 1024, {
+    authorization: `Bearer ${config.token}`,
+  });
   if (res.status !== 200) throw new Error(`GET agent/manifest.json answered ${res.status}`);
   const m = parseManifest(res.body.toString("utf8"));
   if (m === null) throw new Error("agent/manifest.json is not a manifest");
@@ -95,6 +103,10 @@ export async function checkForUpdate(
   };
   if (m.signature === null || !verifyManifestSignature(m, m.signature, pinned)) {
     return refuse("the manifest's signature does not verify with the key pinned at install");
+  }
+  // A manifest bound to another server (replayed from elsewhere) is not this server's decision.
+  if (m.server !== null && m.server !== config.serverName) {
+    return refuse(`the manifest was signed for server '${m.server.slice(0, 64)}', not this one`);
   }
   if (!m.autoUpdate) return { kind: "off", version: m.version };
   const order = compareVersions(m.version, AGENT_VERSION);

@@ -19,7 +19,7 @@ export async function httpGet(
   url: URL,
   caFile: string | null,
   maxBytes: number,
-  options: { to?: string; timeoutMs?: number } = {},
+  options: { to?: string; timeoutMs?: number; authorization?: string } = {},
 ): Promise<GetResult> {
   const isHttps = url.protocol === "https:";
   const { request } = isHttps ? await import("node:https") : await import("node:http");
@@ -32,7 +32,10 @@ export async function httpGet(
         url,
         {
           method: "GET",
-          headers: { "user-agent": agentUserAgentHeader() },
+          headers: {
+            "user-agent": agentUserAgentHeader(),
+            ...(options.authorization === undefined ? {} : { authorization: options.authorization }),
+          },
           timeout: timeoutMs,
           ...(ca !== null ? { ca } : {}),
         },

@@ -50,6 +50,8 @@ export interface DashboardOptions {
    * (AgentCatalog.missing), named on the Add server page; absent: not said.
    */
   missingAgents?: (() => Promise<readonly string[]>) | null;
+  /** SRVUTIL_AGENT_AUTO_UPDATE, the fleet's auto-update when no fleet setting is stored; default off. */
+  autoUpdateDefault?: boolean;
 }
 
 /** What the alerts pages need of the central's Alerting (its mail transport stays with the service). */
@@ -63,8 +65,12 @@ export interface DashboardAlerting {
 
 export interface DashboardContext
   extends Required<
-    Omit<DashboardOptions, "assetsDir" | "fleetCacheMs" | "log" | "alerting" | "missingAgents">
+    Omit<
+      DashboardOptions,
+      "assetsDir" | "fleetCacheMs" | "log" | "alerting" | "missingAgents" | "autoUpdateDefault"
+    >
   > {
+  autoUpdateDefault: boolean;
   log: AutomationLog | null;
   missingAgents: (() => Promise<readonly string[]>) | null;
   alerting: DashboardAlerting | null;

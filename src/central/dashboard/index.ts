@@ -22,5 +22,6 @@ export function dashboardOptions(
     publicUrl: config.digest.publicUrl,
     tls: config.tls !== null,
     retryForMs: config.delivery.retry.retryForMs,
+    autoUpdateDefault: config.agentUpdates.autoUpdate,
   };
 }

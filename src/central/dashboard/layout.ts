@@ -6,7 +6,7 @@ export interface PageOptions {
   title: string;
   session: ActiveSession | null;
   /** Which nav entry is current. */
-  nav?: "fleet" | "reports" | "alerts" | "add-server" | "tokens" | "users" | "groups";
+  nav?: "fleet" | "reports" | "alerts" | "add-server" | "agent-updates" | "tokens" | "users" | "groups";
   body: Html;
   /** Load the chart script (server page). */
   script?: boolean;
@@ -42,6 +42,7 @@ ${o.script === true ? html`<script src="/assets/app.js" defer></script>` : ""}
       s.role === "admin"
         ? [
             link("add-server", "/admin/add-server", "Add server"),
+            link("agent-updates", "/admin/agent-updates", "Agent updates"),
             link("tokens", "/admin/tokens", "Tokens"),
             link("users", "/admin/users", "Users"),
             link("groups", "/admin/groups", "Groups"),

@@ -85,7 +85,7 @@ export interface ApiDeps {
   agentCatalog?: AgentCatalog;
   /** SRVUTIL_PUBLIC_URL: the base URL put into /install.sh and /install.ps1; default none (the request's origin). */
   publicUrl?: string | null;
-  /** Signs GET /agent/manifest.json and sets its auto_update; absent or null: unsigned, auto-update off. */
+  /** Signs GET /agent/manifest.json and decides its auto_update (the stored policy); absent or null: unsigned, auto-update off. */
   agentUpdates?: AgentDistRouteDeps["updates"];
 }
 
@@ -253,6 +253,8 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     publicUrl: deps.publicUrl ?? null,
     tls: deps.tls != null,
     updates: deps.agentUpdates ?? null,
+    store: deps.store,
+    authFailures,
   });
   if (deps.dashboard) await app.register(dashboardPlugin(deps.dashboard));
   await app.register(opsRoutes, { store: deps.store, metrics });

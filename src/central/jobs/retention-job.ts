@@ -60,6 +60,7 @@ export function retentionJob(
         rollups: run.rollups,
         receivedMetricsDaysRemoved: run.receivedMetricsDaysRemoved,
         rawUploadsRemoved: run.rawUploadsRemoved,
+        serverInputsRemoved: run.serverInputsRemoved,
         alertEpisodesRemoved: alerts.episodes,
         alertNotificationsRemoved: alerts.notifications,
         alertSilencesRemoved: alerts.silences,

@@ -25,6 +25,14 @@ export interface ServerInputStore {
   record(observation: InputObservation): Promise<void>;
   /** Every server's row, by server name. */
   list(): Promise<ServerInput[]>;
+  /**
+   * Deletes the rows of servers no longer known (the retention job): no
+   * stored sample (server_stats), no active agent token, and nothing seen
+   * since `seenBefore` (epoch ms). The last condition keeps a server whose
+   * every upload is refused, or a failing scrape target, on the fleet page
+   * while it keeps trying. Resolves to the rows deleted.
+   */
+  pruneUnknown(seenBefore: number): Promise<number>;
 }
 
 /** The inputs that feed a server. */
@@ -175,6 +183,11 @@ export const SERVER_INPUT_UPSERT = `INSERT INTO server_inputs (${SERVER_INPUT_CO
       THEN excluded.error_message ELSE server_inputs.error_message END,
     error_at = CASE WHEN excluded.error_at IS NOT NULL AND (server_inputs.error_at IS NULL OR excluded.error_at >= server_inputs.error_at)
       THEN excluded.error_at ELSE server_inputs.error_at END`;
+
+/** pruneUnknown's DELETE, `$1` the seen-before instant, on both backends. */
+export const SERVER_INPUT_PRUNE = `DELETE FROM server_inputs WHERE last_seen_at < $1
+  AND NOT EXISTS (SELECT 1 FROM server_stats s WHERE s.server = server_inputs.server)
+  AND NOT EXISTS (SELECT 1 FROM agent_tokens t WHERE t.server = server_inputs.server AND t.revoked_at IS NULL)`;
 
 /** The table, with the integer type of the backend's epoch ms (INTEGER, BIGINT). */
 export function serverInputsTable(int: "INTEGER" | "BIGINT"): string {

@@ -1,3 +1,4 @@
+import type { AgentUpdateStore } from "./agent-update-store.js";
 import type { AlertStore } from "./alert-store.js";
 import type { CoordinationStore } from "./coordination-store.js";
 import type { CpuBaselineStore } from "./cpu-baseline-store.js";
@@ -60,6 +61,7 @@ export type { AgentTokenRecord, TokenRole, TokenStore, TokenUse } from "./token-
  * | dashboard | `store.dashboard` (./dashboard-reads.ts) | the dashboard's batched reads of the rollups |
  * | alerts | `store.alerts` (./alert-store.ts) | alert episodes, their notification outbox, silences, the rules' reads |
  * | enrolments | `store.enrolments` (./enrolment-store.ts) | enrolment tokens and the enrolment log |
+ * | agent updates | `store.agentUpdates` (./agent-update-store.ts) | the auto-update policy of the fleet and each group |
  *
  * The samples part sits on the handle itself: it is what ingest and every
  * reader use, and `store.samples(query)` reads them.
@@ -93,6 +95,8 @@ export interface Storage extends StorageHandle, SampleStore {
   readonly alerts: AlertStore;
   /** Enrolment tokens (a new server fetches its own agent token) and the enrolment log. */
   readonly enrolments: EnrolmentStore;
+  /** The auto-update policy: the fleet's setting and each group's, with who set it and when. */
+  readonly agentUpdates: AgentUpdateStore;
 }
 
 /** The storage as a whole: which backend, what it can do, its schema and connection. */

@@ -185,7 +185,7 @@ describe.each(backends)("dashboard in Chromium: %s", (name, skipReason, make) =>
     const page = await context.newPage();
     await signIn(page, base, VIEWER);
     expect(await page.locator('a[href^="/admin/"]').count()).toBe(0);
-    for (const url of ["/admin/tokens", "/admin/users", "/admin/groups"]) {
+    for (const url of ["/admin/tokens", "/admin/users", "/admin/groups", "/admin/agent-updates"]) {
       const res = await page.goto(`${base}${url}`);
       expect(res?.status(), url).toBe(403);
     }
@@ -344,6 +344,7 @@ describe.each(backends)("dashboard in Chromium: %s", (name, skipReason, make) =>
         "/admin/tokens",
         "/admin/users",
         "/admin/groups",
+        "/admin/agent-updates",
       ];
       const check = async (url: string) => {
         await page.goto(`${base}${url}`);

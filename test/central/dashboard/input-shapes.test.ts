@@ -68,6 +68,7 @@ describe("dashboard input the schemas do not describe", () => {
       "/",
       "/admin/add-server",
       "/admin/add-server/revoke",
+      "/admin/agent-updates",
       "/admin/groups",
       "/admin/tokens",
       "/admin/tokens/revoke",

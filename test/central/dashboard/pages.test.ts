@@ -242,7 +242,7 @@ describe.each(backends)("dashboard pages: %s", (_name, skipReason, make) => {
     await c.signIn(VIEWER);
     const fleet = await c.get("/");
     expect(fleet.body).not.toContain("/admin/");
-    for (const url of ["/admin/tokens", "/admin/users", "/admin/groups"]) {
+    for (const url of ["/admin/tokens", "/admin/users", "/admin/groups", "/admin/agent-updates"]) {
       expect((await c.get(url)).statusCode, url).toBe(403);
     }
     expect((await c.post("/admin/tokens", { role: "agent", name: "sneaky" })).statusCode).toBe(403);

@@ -118,6 +118,7 @@ describe.each(BACKENDS)("store.serverInputs: $name", (backend: StoreBackend) => 
         await a.serverInputs.record(o);
       },
       list: () => a.serverInputs.list(),
+      pruneUnknown: (before) => a.serverInputs.pruneUnknown(before),
     };
     let clock = Date.now();
     const recorder = new ServerInputRecorder(counting, null, () => clock);

@@ -9,6 +9,7 @@ import { FleetCache } from "../../dashboard/fleet-data.js";
 import { Sessions } from "../../dashboard/sessions.js";
 import { registerAddServerRoutes } from "./add-server.js";
 import { registerAdminRoutes } from "./admin.js";
+import { registerAgentUpdateRoutes } from "./agent-updates.js";
 import { registerAlertRoutes } from "./alerts.js";
 import { registerFleetRoutes } from "./fleet.js";
 import { registerLogin } from "./login.js";
@@ -32,7 +33,7 @@ export const DASHBOARD_CSP =
  * The web dashboard as a fastify plugin (encapsulated: its form parser and
  * headers apply to its routes only). Pages: / (fleet), /servers/:name,
  * /reports, /reports/:week, /alerts, /alerts/channels,
- * /admin/add-server, /admin/tokens|users|groups, /login, /logout.
+ * /admin/add-server, /admin/agent-updates, /admin/tokens|users|groups, /login, /logout.
  */
 export function dashboardPlugin(options: DashboardOptions) {
   return async (untyped: FastifyInstance): Promise<void> => {
@@ -48,6 +49,7 @@ export function dashboardPlugin(options: DashboardOptions) {
       log: options.log ?? null,
       alerting: options.alerting ?? null,
       missingAgents: options.missingAgents ?? null,
+      autoUpdateDefault: options.autoUpdateDefault ?? false,
     };
 
     app.addContentTypeParser(
@@ -88,6 +90,7 @@ export function dashboardPlugin(options: DashboardOptions) {
     registerReportRoutes(app, ctx);
     registerAdminRoutes(app, ctx);
     registerAddServerRoutes(app, ctx);
+    registerAgentUpdateRoutes(app, ctx);
     registerAlertRoutes(app, ctx);
   };
 }

@@ -155,3 +155,9 @@ export const channelTestForm = {
   type: "object",
   properties: { _csrf: text, name: text },
 } as const;
+
+/** /admin/agent-updates: `fleet` and one `group:NAME` per group, each default|on|off (read by name, not described). */
+export const agentUpdatesForm = {
+  type: "object",
+  properties: { _csrf: text, fleet: text },
+} as const;

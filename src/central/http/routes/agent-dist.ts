@@ -18,6 +18,11 @@ import {
   scriptBaseUrl,
 } from "../../agent-dist/scripts.js";
 import type { ManifestSigner } from "../../agent-dist/signing.js";
+import type { AutoUpdatePolicy } from "../../agent-update-policy.js";
+import { decideFor, decideUnbound } from "../../agent-update-policy.js";
+import type { RateLimiter } from "../../auth/rate-limit.js";
+import type { Storage } from "../../storage/store.js";
+import { requireAgentToken } from "../agent-auth.js";
 import { HttpError } from "../http-error.js";
 import { errorResponseSchema } from "../schemas.js";
 
@@ -28,7 +33,18 @@ export interface AgentDistRouteDeps {
   /** The central itself serves TLS (the origin's scheme when no public URL is set). */
   tls: boolean;
   /** Signs the manifest and says whether agents update themselves (docs/agent.md, "Self-update"); null: unsigned, off. */
-  updates?: { signer: ManifestSigner; autoUpdate: boolean; release: ReleaseRecord } | null;
+  updates?: AgentUpdatesDeps | null;
+  /** Where an agent token on the manifest request is checked; absent: the manifest names no server. */
+  store?: Storage;
+  /** Failed authentications per client address (SRVUTIL_AUTH_FAILURES_PER_MINUTE). */
+  authFailures?: RateLimiter;
+}
+
+export interface AgentUpdatesDeps {
+  signer: ManifestSigner;
+  release: ReleaseRecord;
+  /** The auto-update policy as it stands (../../agent-update-policy.ts), read per request. */
+  policy: () => Promise<AutoUpdatePolicy>;
 }
 
 const manifestEntrySchema = {
@@ -45,11 +61,16 @@ const manifestEntrySchema = {
 
 const manifestSchema = {
   type: "object",
-  required: ["version", "agents", "missing", "auto_update", "public_key", "signature"],
+  required: ["version", "agents", "missing", "auto_update", "server", "public_key", "signature"],
   properties: {
     auto_update: {
       type: "boolean",
-      description: "SRVUTIL_AGENT_AUTO_UPDATE: agents behind this version update themselves",
+      description:
+        "Whether the agent behind this version updates itself: for the token's server when the request carries an agent token, else on only when every server's is",
+    },
+    server: {
+      type: ["string", "null"],
+      description: "The agent token's server, bound into the signature; null: the request carried no token",
     },
     public_key: {
       type: ["string", "null"],
@@ -58,7 +79,7 @@ const manifestSchema = {
     signature: {
       type: ["string", "null"],
       description:
-        "base64 Ed25519 signature of the canonical text of version, auto_update and each agent's size and sha256",
+        "base64 Ed25519 signature of the canonical text of version, auto_update, server (when not null) and each agent's size and sha256",
     },
     version: { type: "string", description: "The agent version of the central's checkout" },
     agents: { type: "array", items: manifestEntrySchema, description: "The built files, one per line" },
@@ -81,6 +102,7 @@ interface Manifest {
   agents: readonly { platform: string; file: string; size: number; sha256: string; url: string }[];
   missing: readonly string[];
   auto_update: boolean;
+  server: string | null;
   public_key: string | null;
   signature: string | null;
 }
@@ -93,6 +115,7 @@ function manifestText(payload: unknown): string {
   return (
     `{"version":${JSON.stringify(m.version)},\n"agents":[\n${m.agents.map(line).join(",\n")}\n],\n` +
     `"missing":${JSON.stringify(m.missing)},\n"auto_update":${m.auto_update},\n` +
+    `"server":${JSON.stringify(m.server)},\n` +
     `"public_key":${JSON.stringify(m.public_key)},\n"signature":${JSON.stringify(m.signature)}}\n`
   );
 }
@@ -103,6 +126,9 @@ function manifestText(payload: unknown): string {
  *
  * GET /agent/manifest.json: every built file with its size and SHA-256. The
  * JSON puts each agent on its own line, so install.sh reads it with sed.
+ * With an agent token (the agent's self-update check), it answers that
+ * server's auto-update decision and binds the server into the signature;
+ * without one, a decision that holds for every server (decideUnbound).
  * GET /agent/{platform}: the file, streamed from the handle its digest was
  * computed for, with X-Checksum-Sha256 (hex) and Digest (RFC 3230, base64).
  * GET /install.sh, /install.ps1: the installers with the base URL put in.
@@ -127,11 +153,38 @@ export const agentDistRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AgentD
     {
       schema: {
         summary: "The agent files this central serves, with their SHA-256",
+        description: "Without sign-in; an agent sends its token to get its own auto-update decision.",
         tags: ["agents"],
-        response: { 200: { ...manifestSchema, description: "The manifest" } },
+        security: [{}, { agentToken: [] }],
+        response: {
+          200: { ...manifestSchema, description: "The manifest" },
+          401: {
+            ...errorResponseSchema,
+            description: "An agent token was sent and it is unknown or revoked",
+          },
+          429: {
+            ...errorResponseSchema,
+            description: "Too many failed authentications from this address; see Retry-After",
+          },
+        },
       },
     },
-    async (_req, reply) => {
+    async (req, reply) => {
+      // An agent token that is sent must be valid (an agent with a revoked one hears so here
+      // too); any other Authorization (a viewer's) gets the manifest for anyone.
+      const server =
+        !/^Bearer srvu_/i.test(req.headers.authorization ?? "") || deps.store === undefined
+          ? null
+          : (
+              await requireAgentToken(
+                deps.store,
+                req.headers.authorization,
+                undefined,
+                deps.authFailures === undefined
+                  ? undefined
+                  : { limiter: deps.authFailures, address: req.client.address },
+              )
+            ).name;
       const files = await deps.catalog.list();
       const present = new Set(files.map((a) => a.platform));
       const updates = deps.updates ?? null;
@@ -141,17 +194,24 @@ export const agentDistRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AgentD
         const r = recorded?.find((x) => x.platform === f.platform);
         return r === undefined ? f : { ...f, size: r.size, sha256: r.sha256 };
       });
-      const autoUpdate = updates?.autoUpdate ?? false;
+      let autoUpdate = false;
+      if (updates !== null) {
+        const policy = await updates.policy();
+        autoUpdate = (server === null ? decideUnbound(policy) : decideFor(policy, server)).enabled;
+      }
       const manifest = {
         version: AGENT_VERSION,
         agents: agents.map((a) => ({ ...a, url: `agent/${a.platform}` })),
         missing: AGENT_PLATFORMS.filter((p) => !present.has(p)),
         auto_update: autoUpdate,
+        server,
         public_key: updates?.signer.publicKey ?? null,
-        signature: updates?.signer.sign({ version: AGENT_VERSION, autoUpdate, agents }) ?? null,
+        signature: updates?.signer.sign({ version: AGENT_VERSION, autoUpdate, server, agents }) ?? null,
       };
+      // One server's answer must not be handed to another by a cache.
+      if (server !== null) reply.header("vary", "authorization");
       return reply
-        .header("cache-control", "no-cache")
+        .header("cache-control", server === null ? "no-cache" : "private, no-store")
         .type("application/json; charset=utf-8")
         .serializer(manifestText)
         .send(manifest);

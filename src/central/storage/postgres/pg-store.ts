@@ -14,6 +14,7 @@ import type {
   StoredUpload,
   UploadRecord,
 } from "../store.js";
+import { PgAgentUpdateStore } from "./agent-updates.js";
 import { PgAlertStore } from "./alerts.js";
 import { PgCoordinationStore } from "./coordination.js";
 import { PgCpuBaselineStore } from "./cpu-baselines.js";
@@ -171,6 +172,7 @@ export class PgStore implements Storage {
   readonly retention: PgRetentionStore;
   readonly alerts: PgAlertStore;
   readonly enrolments: PgEnrolmentStore;
+  readonly agentUpdates: PgAgentUpdateStore;
   private readonly partitions: SamplePartitions;
 
   private readonly insertSamples: SampleInserter | undefined;
@@ -204,6 +206,7 @@ export class PgStore implements Storage {
     this.retention = new PgRetentionStore(this.pool, this.partitions, this.rollups);
     this.alerts = new PgAlertStore(this.pool);
     this.enrolments = new PgEnrolmentStore(this.pool);
+    this.agentUpdates = new PgAgentUpdateStore(this.pool);
   }
 
   async init(): Promise<void> {
@@ -220,6 +223,7 @@ export class PgStore implements Storage {
     await this.serverInputs.init();
     await this.alerts.init();
     await this.enrolments.init();
+    await this.agentUpdates.init();
     await this.rollups.init();
   }
 

@@ -3,6 +3,7 @@ import {
   type InputObservation,
   observationParams,
   SERVER_INPUT_COLUMNS,
+  SERVER_INPUT_PRUNE,
   SERVER_INPUT_UPSERT,
   type ServerInput,
   type ServerInputRow,
@@ -37,5 +38,9 @@ export class PgServerInputStore implements ServerInputStore {
       `SELECT ${SERVER_INPUT_COLUMNS} FROM server_inputs ORDER BY server COLLATE "C"`,
     );
     return r.rows.map(serverInputFromRow);
+  }
+
+  async pruneUnknown(seenBefore: number): Promise<number> {
+    return (await this.pool.query(SERVER_INPUT_PRUNE, [seenBefore])).rowCount ?? 0;
   }
 }

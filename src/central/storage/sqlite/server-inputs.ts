@@ -3,6 +3,7 @@ import {
   type InputObservation,
   observationParams,
   SERVER_INPUT_COLUMNS,
+  SERVER_INPUT_PRUNE,
   SERVER_INPUT_UPSERT,
   type ServerInput,
   type ServerInputRow,
@@ -42,6 +43,10 @@ export class SqliteServerInputStore implements ServerInputStore {
 
   async list(): Promise<ServerInput[]> {
     return (this.s.list.all() as ServerInputRow[]).map(serverInputFromRow);
+  }
+
+  async pruneUnknown(seenBefore: number): Promise<number> {
+    return this.db.prepare(SERVER_INPUT_PRUNE.replace("$1", "?")).run(seenBefore).changes;
   }
 }
 

@@ -26,6 +26,7 @@ import type {
   UploadRecord,
 } from "../store.js";
 import { AgentTokenRevokedError, type StorageReaderSpec } from "../store.js";
+import { SqliteAgentUpdateStore } from "./agent-updates.js";
 import { SqliteAlertStore } from "./alerts.js";
 import { SqliteCoordinationStore } from "./coordination.js";
 import { SqliteCpuBaselineStore } from "./cpu-baselines.js";
@@ -127,6 +128,7 @@ export class SqliteStore implements Storage {
   readonly retention: SqliteRetentionStore;
   readonly alerts: SqliteAlertStore;
   readonly enrolments: SqliteEnrolmentStore;
+  readonly agentUpdates: SqliteAgentUpdateStore;
   readonly synchronous: SqliteSynchronous;
   private statements: ReturnType<typeof prepareStatements> | null = null;
   private closed = false;
@@ -163,6 +165,7 @@ export class SqliteStore implements Storage {
     this.retention = new SqliteRetentionStore(this.db);
     this.alerts = new SqliteAlertStore(this.db);
     this.enrolments = new SqliteEnrolmentStore(this.db);
+    this.agentUpdates = new SqliteAgentUpdateStore(this.db);
   }
 
   async init(): Promise<void> {
@@ -177,6 +180,7 @@ export class SqliteStore implements Storage {
     await this.serverInputs.init();
     await this.alerts.init();
     await this.enrolments.init();
+    await this.agentUpdates.init();
     this.statements = prepareStatements(this.db);
     this.tokens.prepare();
     this.cpuBaselines.prepare();
