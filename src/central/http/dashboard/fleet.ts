@@ -40,7 +40,17 @@ export function registerFleetRoutes(app: DashboardApp, ctx: DashboardContext): v
     const query = parseFleetQuery(req.query);
     const scope = scopeOf(session, ctx.groups);
     const [whole, alerts] = await Promise.all([loadFleet(ctx, ctx.fleetCache), openAlerts(scope)]);
-    const data = scopeFleet(whole, scope);
+    const scoped = scopeFleet(whole, scope);
+    // The newest report is the whole fleet's: a scoped viewer's "Needs action" links to its own group's.
+    const rep = scoped.report;
+    const data =
+      rep === null || scope.seesGroup(rep.group)
+        ? scoped
+        : {
+            ...scoped,
+            report:
+              (await ctx.store.reports.listWeek(rep.week)).find((r) => scope.seesGroup(r.group)) ?? null,
+          };
     const matching = filterFleet(data.rows, query);
     const pages = query.per === 0 ? 1 : Math.max(1, Math.ceil(matching.length / query.per));
     const pageNo = Math.min(query.page, pages);
