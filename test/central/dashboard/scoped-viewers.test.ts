@@ -54,6 +54,7 @@ function probes(week: string): Record<string, Probe> {
     "GET /admin/users": { own: [], other: [], adminOnly: ["/admin/users"] },
     "GET /admin/groups": { own: [], other: [], adminOnly: ["/admin/groups"] },
     "GET /admin/add-server": { own: [], other: [], adminOnly: ["/admin/add-server"] },
+    "GET /admin/agent-updates": { own: [], other: [], adminOnly: ["/admin/agent-updates"] },
     "GET /api/v1/servers": { own: [], other: [], list: ["/api/v1/servers"] },
     "GET /api/v1/servers/:name/samples": {
       own: ["/api/v1/servers/alpha-01/samples?from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"],
@@ -80,7 +81,10 @@ const NO_SERVER_DATA: Record<string, { url: string; why: string }> = {
     url: "/api/v1/agent/whoami",
     why: "agent tokens only: the token's own server",
   },
-  "GET /agent/manifest.json": { url: "/agent/manifest.json", why: "the agent files this central serves" },
+  "GET /agent/manifest.json": {
+    url: "/agent/manifest.json",
+    why: "the agent files this central serves; an agent token gets its own server's decision only",
+  },
   "GET /agent/:platform": { url: "/agent/linux-x64", why: "an agent executable" },
   "GET /install.sh": { url: "/install.sh", why: "the installer script" },
   "GET /install.ps1": { url: "/install.ps1", why: "the installer script" },
@@ -95,6 +99,7 @@ const ADMIN_ACTIONS = [
   "POST /admin/users/remove",
   "POST /admin/add-server",
   "POST /admin/add-server/revoke",
+  "POST /admin/agent-updates",
   "POST /alerts/ack",
   "POST /alerts/silences",
   "POST /alerts/silences/end",
