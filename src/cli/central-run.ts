@@ -44,8 +44,20 @@ export async function serveCommand(version: string): Promise<void> {
   });
 }
 
-export async function tokenAddCommand(name: string, roleOption: string, servers?: string): Promise<void> {
+export async function tokenAddCommand(
+  name: string,
+  roleOption: string,
+  servers?: string,
+  groupsOption?: string,
+): Promise<void> {
   const role = parseRole(roleOption);
+  if (role !== "viewer" && groupsOption !== undefined)
+    throw usageError("--groups applies to --role viewer only");
+  const { configuredGroups } = await import("./user-run.js");
+  const { describeScope, parseScopeGroups } = await import("../central/auth/principal.js");
+  const groups =
+    groupsOption === undefined ? null : parseScopeGroups(groupsOption, "viewer", await configuredGroups());
+  if (groupsOption !== undefined && groups === null) throw usageError("--groups: name at least one group");
   if (role === "relay" && servers === undefined) {
     throw usageError(
       "a relay token needs --servers GLOB: the server names it may write for, such as 'web-*' or '*'",
@@ -57,16 +69,17 @@ export async function tokenAddCommand(name: string, roleOption: string, servers?
       role === "agent"
         ? await createAgentToken(store, name)
         : role === "viewer"
-          ? await createViewerToken(store, name)
+          ? await createViewerToken(store, name, groups)
           : await createRelayToken(store, name, servers!);
     new AutomationLog(config.paths.automationLog, config.logRotation).info("token created", {
       role,
       name,
       ...(servers === undefined ? {} : { servers }),
+      ...(role === "viewer" ? { scope: describeScope(groups) } : {}),
     });
     const intro = {
       agent: `Agent token for server '${name}' (set SRVUTIL_AGENT_TOKEN on that server; shown only once):`,
-      viewer: `Viewer token '${name}' for the read API (shown only once):`,
+      viewer: `Viewer token '${name}' for the read API${groups === null ? "" : `, ${describeScope(groups)} only`} (shown only once):`,
       relay: `Relay token '${name}' for servers '${servers}' (Prometheus remote_write, OTLP, Telegraf, collectd; shown only once):`,
     }[role];
     process.stdout.write(`${intro}\n${value}\n`);
@@ -85,7 +98,11 @@ export async function tokenListCommand(): Promise<void> {
     for (const t of rows) {
       lines.push([
         t.role,
-        t.servers === undefined ? t.server : `${t.server} (servers ${t.servers})`,
+        t.servers !== undefined
+          ? `${t.server} (servers ${t.servers})`
+          : t.groups != null
+            ? `${t.server} (groups ${t.groups.join(",")})`
+            : t.server,
         t.tokenId,
         minute(t.createdAt),
         t.lastUsedAt === null ? "never" : minute(t.lastUsedAt),

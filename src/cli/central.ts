@@ -60,8 +60,12 @@ export function registerCentralCommands(program: Command): void {
       "agent",
     )
     .option("--servers <glob>", "relay only: the server names it may write for, such as 'web-*' or '*'")
-    .action(async (name: string, opts: { role: string; servers?: string }) => {
-      await (await run()).tokenAddCommand(name, opts.role, opts.servers);
+    .option(
+      "--groups <names>",
+      "viewer only: read only the servers of these groups of SRVUTIL_GROUPS_FILE, comma-separated (A,B)",
+    )
+    .action(async (name: string, opts: { role: string; servers?: string; groups?: string }) => {
+      await (await run()).tokenAddCommand(name, opts.role, opts.servers, opts.groups);
     });
 
   token
@@ -154,7 +158,11 @@ export function registerCentralCommands(program: Command): void {
     .argument("<name>", "user name (letters, digits, . _ @ -)")
     .option("--role <role>", "admin (everything) or viewer (fleet, servers, reports)", "viewer")
     .option("--password-file <file>", "read the password from the first line of this file")
-    .action(async (name: string, opts: { role: string; passwordFile?: string }) => {
+    .option(
+      "--groups <names>",
+      "viewer only: see only the servers of these groups of SRVUTIL_GROUPS_FILE, comma-separated (A,B)",
+    )
+    .action(async (name: string, opts: { role: string; passwordFile?: string; groups?: string }) => {
       await (await users()).userAddCommand(name, opts);
     });
   user

@@ -141,6 +141,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     await store.users.putUser({
       name: "demo",
       role: "admin",
+      groups: null,
       passwordHash: await hashPassword(password),
       createdAt: Date.now(),
     });

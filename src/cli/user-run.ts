@@ -95,19 +95,33 @@ async function withStore(fn: (store: Storage, log: AutomationLog) => Promise<voi
   }
 }
 
+/** The groups of SRVUTIL_GROUPS_FILE (or the default group alone), which --groups names must be among. */
+export async function configuredGroups() {
+  const config = centralConfigFromEnv();
+  const { loadDeliveryGroups } = await import("../central/delivery/groups.js");
+  return loadDeliveryGroups(config.delivery.groupsFile, config.reportTo);
+}
+
 export async function userAddCommand(
   name: string,
-  opts: { role: string; passwordFile?: string },
+  opts: { role: string; passwordFile?: string; groups?: string },
 ): Promise<void> {
   const role = parseRole(opts.role);
   const { addUser } = await import("../central/dashboard/users.js");
   const { checkUserName } = await import("../central/dashboard/password.js");
+  const { describeScope, parseScopeGroups } = await import("../central/auth/principal.js");
   checkUserName(name);
+  // Checked before the password is asked for: a typo in a group name costs no typing.
+  const groups =
+    opts.groups === undefined ? null : parseScopeGroups(opts.groups, role, await configuredGroups());
+  if (opts.groups !== undefined && groups === null) throw usageError("--groups: name at least one group");
   const password = await readPassword(opts.passwordFile);
   await withStore(async (store, log) => {
-    await addUser(store.users, { name, role, password, now: Date.now() });
-    log.info("user added", { name, role });
-    process.stdout.write(`Added dashboard ${role} '${name}'\n`);
+    await addUser(store.users, { name, role, groups, password, now: Date.now() });
+    log.info("user added", { name, role, scope: describeScope(groups) });
+    process.stdout.write(
+      `Added dashboard ${role} '${name}'${groups === null ? "" : ` (sees ${describeScope(groups)})`}\n`,
+    );
   });
 }
 
@@ -115,8 +129,13 @@ export async function userListCommand(): Promise<void> {
   await withStore(async (store) => {
     const users = await store.users.listUsers();
     const rows = [
-      ["NAME", "ROLE", "ADDED"],
-      ...users.map((u) => [u.name, u.role, new Date(u.createdAt).toISOString()]),
+      ["NAME", "ROLE", "SEES", "ADDED"],
+      ...users.map((u) => [
+        u.name,
+        u.role,
+        u.groups === null ? "all servers" : u.groups.join(","),
+        new Date(u.createdAt).toISOString(),
+      ]),
     ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     process.stdout.write(

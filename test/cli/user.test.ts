@@ -44,9 +44,9 @@ it("adds users from stdin and from a file, lists them, refuses duplicates and sh
   expect((await run(["central", "user", "add", "reader", "--password-file", file])).code).toBe(0);
 
   const list = await run(["central", "user", "list"]);
-  expect(list.stdout.split("\n")[0]).toMatch(/^NAME\s+ROLE\s+ADDED$/);
+  expect(list.stdout.split("\n")[0]).toMatch(/^NAME\s+ROLE\s+SEES\s+ADDED$/);
   expect(list.stdout).toMatch(/ops-admin\s+admin/);
-  expect(list.stdout).toMatch(/reader\s+viewer/);
+  expect(list.stdout).toMatch(/reader\s+viewer\s+all servers/);
 
   const dup = await run(["central", "user", "add", "reader"], "whatever password\n");
   expect(dup.code).toBe(64);
@@ -85,5 +85,80 @@ it("adds users from stdin and from a file, lists them, refuses duplicates and sh
     expect(await after.users.findSession("h", Date.now())).toBeNull();
   } finally {
     await after.close();
+  }
+}, 120_000);
+
+it("limits a viewer and a viewer token to groups of SRVUTIL_GROUPS_FILE, refusing unknown names before anything is stored", async () => {
+  const groupsFile = path.join(dir, "groups.json");
+  writeFileSync(
+    groupsFile,
+    JSON.stringify({
+      groups: [
+        { name: "payments", servers: ["pay-*"], to: ["pay@example.com"] },
+        { name: "db", servers: ["db-*"], to: ["db@example.com"] },
+      ],
+    }),
+  );
+  const withGroups = { ...env, SRVUTIL_GROUPS_FILE: groupsFile, SRVUTIL_REPORT_TO: "ops@example.com" };
+  const saved = env;
+  env = withGroups;
+  try {
+    const add = await run(
+      ["central", "user", "add", "pay-viewer", "--groups", "payments,db"],
+      "a long password 3\n",
+    );
+    expect(add.stderr).toBe("");
+    expect(add.stdout).toBe("Added dashboard viewer 'pay-viewer' (sees groups payments, db)\n");
+    const unknown = await run(
+      ["central", "user", "add", "x2", "--groups", "payments,nope"],
+      "a long password 3\n",
+    );
+    expect(unknown.code).toBe(64);
+    expect(unknown.stderr).toContain(
+      "unknown group 'nope': the groups file (SRVUTIL_GROUPS_FILE) has default, payments, db",
+    );
+    const admin = await run(
+      ["central", "user", "add", "x3", "--role", "admin", "--groups", "db"],
+      "a long password 3\n",
+    );
+    expect(admin.code).toBe(64);
+    expect(admin.stderr).toContain("groups limit viewers only");
+    expect((await run(["central", "user", "list"])).stdout).toMatch(/pay-viewer\s+viewer\s+payments,db/);
+
+    const token = await run([
+      "central",
+      "token",
+      "add",
+      "pay-script",
+      "--role",
+      "viewer",
+      "--groups",
+      "payments",
+    ]);
+    expect(token.code).toBe(0);
+    expect(token.stdout).toContain("Viewer token 'pay-script' for the read API, groups payments only");
+    const badToken = await run(["central", "token", "add", "t9", "--role", "viewer", "--groups", "nope"]);
+    expect(badToken.code).toBe(64);
+    expect(badToken.stderr).toContain("unknown group 'nope'");
+    const agent = await run(["central", "token", "add", "pay-01", "--groups", "payments"]);
+    expect(agent.code).toBe(64);
+    expect(agent.stderr).toContain("--groups applies to --role viewer only");
+    expect((await run(["central", "token", "list"])).stdout).toMatch(
+      /viewer\s+pay-script \(groups payments\)/,
+    );
+
+    const store = await openStorage(`sqlite:${path.join(dir, "srvutil.db")}`);
+    try {
+      expect((await store.users.findUser("pay-viewer"))?.groups).toEqual(["payments", "db"]);
+      expect(await store.users.findUser("x2")).toBeNull();
+      expect(await store.users.findUser("x3")).toBeNull();
+      const viewers = await store.tokens.list("viewer");
+      expect(viewers.find((t) => t.server === "pay-script")?.groups).toEqual(["payments"]);
+      expect(viewers.map((t) => t.server)).not.toContain("t9");
+    } finally {
+      await store.close();
+    }
+  } finally {
+    env = saved;
   }
 }, 120_000);

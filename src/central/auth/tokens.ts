@@ -77,13 +77,21 @@ export async function createAgentToken(store: Storage, server: string): Promise<
   return token;
 }
 
-/** Creates a read-API token labelled `name` (who or what uses it). */
-export async function createViewerToken(store: Storage, name: string): Promise<string> {
+/**
+ * Creates a read-API token labelled `name` (who or what uses it); with
+ * `groups` (checked against the groups file by parseScopeGroups) it reads
+ * only those groups' servers.
+ */
+export async function createViewerToken(
+  store: Storage,
+  name: string,
+  groups: readonly string[] | null = null,
+): Promise<string> {
   const problem = serverNameProblem(name);
   if (problem !== null)
     throw new InputError(`viewer name '${name}': ${problem.replace("server name", "name")}`);
   const { token, record } = newToken("viewer", name);
-  await store.tokens.create("viewer", record);
+  await store.tokens.create("viewer", { ...record, groups });
   return token;
 }
 
@@ -115,7 +123,15 @@ export function relayAllows(servers: string, server: string): boolean {
 }
 
 export type Authentication =
-  | { ok: true; role: TokenRole; tokenId: string; name: string; servers?: string }
+  | {
+      ok: true;
+      role: TokenRole;
+      tokenId: string;
+      name: string;
+      servers?: string;
+      /** Viewer tokens: the scope's groups; null: the whole fleet. */
+      groups?: readonly string[] | null;
+    }
   | { ok: false; reason: "missing" | "malformed" | "unknown" | "revoked" | "wrong_role" }
   /** Too many failed authentications from this client address: answered without a lookup. */
   | { ok: false; reason: "throttled"; retryAfterSeconds: number };
@@ -182,6 +198,7 @@ export async function authenticate(
     tokenId: record.tokenId,
     name: record.server,
     ...(record.servers === undefined ? {} : { servers: record.servers }),
+    ...(role === "viewer" ? { groups: record.groups ?? null } : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import { describeScope } from "../auth/principal.js";
 import type { DeliveryGroup } from "../delivery/groups.js";
 import type { AgentTokenRecord, TokenRole } from "../storage/token-store.js";
 import type { ActiveSession, UserRecord, UserRole } from "../storage/user-store.js";
@@ -21,6 +22,8 @@ export function tokensPage(o: {
   agents: readonly AgentTokenRecord[];
   viewers: readonly AgentTokenRecord[];
   flash: TokensFlash | null;
+  /** The configured group names a viewer token may be limited to. */
+  groups: readonly string[];
   timeZone: string;
 }): { value: string } {
   const { session, timeZone: tz } = o;
@@ -34,16 +37,17 @@ ${o.flash === null ? "" : tokensFlash(o.flash)}
 <form method="post" action="/admin/tokens" class="inline-form">${csrfField(session)}
   <div><label for="t-role">Role</label><select id="t-role" name="role"><option value="agent">agent (uploads as one server)</option><option value="viewer">viewer (read API)</option></select></div>
   <div><label for="t-name">Server name (or viewer name)</label><input id="t-name" name="name" required maxlength="253"></div>
+  ${groupsField("t-groups", o.groups, "viewer tokens")}
   <div><button type="submit">Create token</button></div>
 </form></section>
 <h2>Tokens</h2>
 <p class="hint">Secrets are stored hashed and shown only once, when created. Times in ${tz}; last use is recorded to the minute, as in <code>srvutil central token list</code>.</p>
 <div class="table-wrap"><table>
-<thead><tr><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Token id</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Status</th><th scope="col">Action</th></tr></thead>
+<thead><tr><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Sees</th><th scope="col">Token id</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Status</th><th scope="col">Action</th></tr></thead>
 <tbody>${rows.map(
     (
       t,
-    ) => html`<tr><th scope="row">${t.server}</th><td>${t.role}</td><td><code>${t.tokenId}</code></td><td>${isoMinute(t.createdAt, tz)}</td><td>${t.lastUsedAt === null ? "never" : isoMinute(t.lastUsedAt, tz)}</td>
+    ) => html`<tr><th scope="row">${t.server}</th><td>${t.role}</td><td>${t.role === "viewer" ? describeScope(t.groups) : "–"}</td><td><code>${t.tokenId}</code></td><td>${isoMinute(t.createdAt, tz)}</td><td>${t.lastUsedAt === null ? "never" : isoMinute(t.lastUsedAt, tz)}</td>
 <td>${t.revokedAt === null ? "active" : `revoked ${isoMinute(t.revokedAt, tz)}`}</td>
 <td>${
       t.revokedAt === null
@@ -78,6 +82,8 @@ export function usersPage(o: {
   session: ActiveSession;
   users: readonly UserRecord[];
   flash: UsersFlash | null;
+  /** The configured group names a viewer may be limited to. */
+  groups: readonly string[];
   timeZone: string;
 }): { value: string } {
   const { session, timeZone: tz } = o;
@@ -87,14 +93,17 @@ ${o.flash === null ? "" : usersFlash(o.flash)}
 <form method="post" action="/admin/users" class="inline-form">${csrfField(session)}
   <div><label for="u-name">User name</label><input id="u-name" name="name" required maxlength="64" autocomplete="off"></div>
   <div><label for="u-role">Role</label><select id="u-role" name="role"><option value="viewer">viewer</option><option value="admin">admin</option></select></div>
+  ${groupsField("u-groups", o.groups, "viewers")}
   <div><label for="u-pass">Password (10 characters or more)</label><input id="u-pass" name="password" type="password" required minlength="10" autocomplete="new-password"></div>
   <div><button type="submit">Add user</button></div>
 </form></section>
 <h2>Users</h2>
 <div class="table-wrap"><table>
-<thead><tr><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Added</th><th scope="col">Action</th></tr></thead>
+<thead><tr><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Sees</th><th scope="col">Added</th><th scope="col">Action</th></tr></thead>
 <tbody>${o.users.map(
-    (u) => html`<tr><th scope="row">${u.name}</th><td>${u.role}</td><td>${isoMinute(u.createdAt, tz)}</td>
+    (
+      u,
+    ) => html`<tr><th scope="row">${u.name}</th><td>${u.role}</td><td>${describeScope(u.groups)}</td><td>${isoMinute(u.createdAt, tz)}</td>
 <td><form method="post" action="/admin/users/remove">${csrfField(session)}<input type="hidden" name="name" value="${u.name}"><button type="submit" class="danger">Remove ${u.name}</button></form></td></tr>`,
   )}</tbody></table></div>
 <p class="hint">Removing a user ends its sessions at once. From the command line: <code>srvutil central user add|list|remove</code>.</p>`;
@@ -110,6 +119,11 @@ function usersFlash(flash: UsersFlash) {
     case "refused":
       return html`<p class="notice" role="alert">${flash.message}</p>`;
   }
+}
+
+/** The optional "limit to groups" field of the token and user forms: names, comma-separated. */
+function groupsField(id: string, groups: readonly string[], who: string) {
+  return html`<div><label for="${id}">Limit to groups (${who}; empty: all servers)</label><input id="${id}" name="groups" maxlength="1000" placeholder="${groups.filter((g) => g !== "default").join(",")}" aria-describedby="${id}-hint"><span class="hint" id="${id}-hint">Comma-separated; configured: ${groups.join(", ") || "none"}</span></div>`;
 }
 
 /** /admin/groups: the report groups as configured. */

@@ -14,6 +14,7 @@ import { RateLimiter, type RateLimitOptions } from "../auth/rate-limit.js";
 import type { AgentTokenCache } from "../auth/token-cache.js";
 import type { AutomationLog } from "../automation-log.js";
 import type { DashboardOptions } from "../dashboard/index.js";
+import type { DeliveryGroup } from "../delivery/groups.js";
 import type { IngestService } from "../ingest/ingest-service.js";
 import { InteropSink } from "../ingest/interop/sink.js";
 import { ServerInputRecorder } from "../ingest/server-inputs.js";
@@ -80,7 +81,13 @@ export interface ApiDeps {
   /** The foreign inputs' sink (central serve shares it with its scraper); default one of this app's own. */
   interopSink?: InteropSink;
   /** The scraper of `central serve` (GET /api/v1/scrape/targets); absent: the route lists the stored states only. */
-  scrape?: Omit<ScrapeTargetsRouteDeps, "store" | "authFailures">;
+  scrape?: Omit<ScrapeTargetsRouteDeps, "store" | "authFailures" | "groups">;
+  /**
+   * The delivery groups (groups file) a scoped viewer token is limited to
+   * (src/central/auth/principal.ts); default the dashboard's, else none (a
+   * scoped token then sees no server).
+   */
+  groups?: readonly DeliveryGroup[];
   /** The agent files GET /agent/{platform} serves; default dist/bin and dist of this checkout. */
   agentCatalog?: AgentCatalog;
   /** SRVUTIL_PUBLIC_URL: the base URL put into /install.sh and /install.ps1; default none (the request's origin). */
@@ -130,6 +137,12 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
         https: { cert: deps.tls.cert, key: deps.tls.key, ...nodeTimeouts },
       } as FastifyServerOptions)
     : Fastify({ ...options, http: nodeTimeouts })) as unknown as FastifyInstance;
+  // Before any route: the list the attacker test checks every read route of.
+  const routes: RegisteredRoute[] = [];
+  registeredRoutes.set(app, routes);
+  app.addHook("onRoute", (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url });
+  });
   // Before every other hook and route: they all read req.client.
   registerClientAddress(app, deps.trustedProxies ?? []);
   registerBodyIdleTimeout(app, timeouts.bodyIdleMs);
@@ -214,8 +227,9 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     maxBodyBytes: deps.maxBodyBytes,
     inputs,
   });
-  await app.register(readRoutes, { store: deps.store, authFailures });
-  await app.register(alertsRoute, { store: deps.store, authFailures });
+  const groups = deps.groups ?? deps.dashboard?.groups ?? [];
+  await app.register(readRoutes, { store: deps.store, authFailures, groups });
+  await app.register(alertsRoute, { store: deps.store, authFailures, groups });
   if (deps.seedBridge) {
     await app.register(seedBridgeRoute, {
       ...deps.seedBridge,
@@ -240,6 +254,7 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(scrapeTargetsRoute, {
     store: deps.store,
     authFailures,
+    groups,
     ...(deps.scrape ?? { scraper: { targets: () => [] }, instanceId: "" }),
   });
   await app.register(prometheusWriteRoute, interop);
@@ -259,6 +274,18 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   if (deps.dashboard) await app.register(dashboardPlugin(deps.dashboard));
   await app.register(opsRoutes, { store: deps.store, metrics });
   return app;
+}
+
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+}
+
+const registeredRoutes = new WeakMap<FastifyInstance, readonly RegisteredRoute[]>();
+
+/** Every route createApiApp registered (method and URL pattern), in order: tests check each read route's scope. */
+export function routesOf(app: FastifyInstance): readonly RegisteredRoute[] {
+  return registeredRoutes.get(app) ?? [];
 }
 
 const DEFAULT_RATE_LIMIT: RateLimitOptions = { perSecond: 5, burst: 60 };

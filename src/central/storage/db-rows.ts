@@ -1,4 +1,5 @@
 import type { MetricRow } from "../../protocol/index.js";
+import { scopeFromColumn } from "../auth/principal.js";
 import type { AgentTokenRecord, StoredUpload, UploadRecord } from "./store.js";
 
 /**
@@ -29,6 +30,8 @@ export interface TokenDbRow {
   last_used_at: number | null;
   /** relay_tokens only (NULL AS servers for the other roles). */
   servers?: string | null;
+  /** viewer_tokens only (NULL AS scope_groups for the other roles). */
+  scope_groups?: string | null;
 }
 
 export interface UploadDbRow {
@@ -103,5 +106,6 @@ export function toTokenRecord(r: TokenDbRow): AgentTokenRecord {
     revokedAt: r.revoked_at,
     lastUsedAt: r.last_used_at,
     ...(r.servers == null ? {} : { servers: r.servers }),
+    ...(r.scope_groups == null ? {} : { groups: scopeFromColumn(r.scope_groups) }),
   };
 }

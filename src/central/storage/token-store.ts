@@ -49,6 +49,8 @@ export interface AgentTokenRecord {
   lastUsedAt: number | null;
   /** Relay tokens only: the glob of server names it may write for (`*` any run of characters). */
   servers?: string;
+  /** Viewer tokens only: the delivery groups it may read (src/central/auth/principal.ts); absent or null: the whole fleet. */
+  groups?: readonly string[] | null;
 }
 
 /** A relay token's glob; one without it would write for nobody, so it is a caller's mistake. */

@@ -4,11 +4,13 @@
  * same sessions: signing out or removing a user on one ends it on all.
  * SQLite: ./sqlite/users.ts; PostgreSQL: ./postgres/users.ts.
  */
-export type UserRole = "admin" | "viewer";
+import type { Principal } from "../auth/principal.js";
 
-export interface UserRecord {
+export type UserRole = Principal["role"];
+
+/** A user is a principal (role and scope) with a name and a password. */
+export interface UserRecord extends Principal {
   name: string;
-  role: UserRole;
   /** `scrypt$N$r$p$salt$hash` (src/central/dashboard/password.ts); never the password. */
   passwordHash: string;
   createdAt: number;
@@ -25,10 +27,8 @@ export interface SessionRecord {
   expiresAt: number;
 }
 
-/** A live session joined with its user (removed users have none). */
-export interface ActiveSession extends SessionRecord {
-  role: UserRole;
-}
+/** A live session joined with its user (removed users have none): the user's role and scope now. */
+export interface ActiveSession extends SessionRecord, Principal {}
 
 /** One key of the sign-in throttle: failures counted, and when the last attempt was. */
 export interface LoginThrottleState {
@@ -42,7 +42,7 @@ export interface UserStore {
 
   /** Adds a user; false (nothing changed) when the name is taken. */
   addUser(user: UserRecord): Promise<boolean>;
-  /** Sets role and password of an existing user or adds it; ends its sessions when it existed. */
+  /** Sets role, scope and password of an existing user or adds it; ends its sessions when it existed. */
   putUser(user: UserRecord): Promise<void>;
   findUser(name: string): Promise<UserRecord | null>;
   /** By name. */

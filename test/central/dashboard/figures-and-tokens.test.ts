@@ -91,15 +91,15 @@ describe.each(backends)("dashboard figures and tokens: %s", (_name, skipReason, 
     const page = (await c.get("/admin/tokens")).body;
     const header = /<thead><tr>(.*?)<\/tr><\/thead>/.exec(page)![1]!;
     const columns = [...header.matchAll(/<th scope="col">(.*?)<\/th>/g)].map((m) => m[1]);
-    expect(columns).toEqual(["Name", "Role", "Token id", "Created", "Last used", "Status", "Action"]);
+    expect(columns).toEqual(["Name", "Role", "Sees", "Token id", "Created", "Last used", "Status", "Action"]);
     const cells = (name: string) => {
       const row = new RegExp(`<tr><th scope="row">${name}</th>(.*?)</tr>`, "s").exec(page);
       expect(row, name).not.toBeNull();
       return [...row![1]!.matchAll(/<td>(.*?)<\/td>/gs)].map((m) => m[1]!.trim());
     };
-    // Role, token id, created, last used.
-    expect(cells("used-01")[3]).toBe(isoMinute(lastUsedAt!, "UTC"));
-    expect(cells("unused-01")[3]).toBe("never");
+    // Role, what it sees, token id, created, last used.
+    expect(cells("used-01")[4]).toBe(isoMinute(lastUsedAt!, "UTC"));
+    expect(cells("unused-01")[4]).toBe("never");
   });
 
   it("lists each finding of a server needing action once, not its first one again as the reason", async () => {

@@ -93,7 +93,13 @@ describe.each([
 
   it("users: unique names, replace ends sessions, remove ends sessions, expiry", async () => {
     const u = h!.store.users;
-    const user = { name: "ann", role: "admin" as const, passwordHash: "scrypt$x", createdAt: 1 };
+    const user = {
+      name: "ann",
+      role: "admin" as const,
+      groups: null,
+      passwordHash: "scrypt$x",
+      createdAt: 1,
+    };
     expect(await u.addUser(user)).toBe(true);
     expect(await u.addUser({ ...user, role: "viewer" })).toBe(false);
     expect((await u.findUser("ann"))?.role).toBe("admin");
@@ -105,6 +111,7 @@ describe.each([
       createdAt: 10,
       expiresAt: 100,
       role: "admin",
+      groups: null,
     });
     expect(await u.findSession("s1", 100)).toBeNull();
     await u.touchSession("s1", 200);
@@ -112,6 +119,13 @@ describe.each([
     await u.putUser({ ...user, role: "viewer", passwordHash: "scrypt$y" });
     expect(await u.findSession("s1", 150)).toBeNull();
     expect((await u.findUser("ann"))?.role).toBe("viewer");
+    // A scoped viewer keeps its groups through the store and into its sessions.
+    await u.putUser({ ...user, role: "viewer", groups: ["payments", "db"], passwordHash: "scrypt$y" });
+    expect((await u.findUser("ann"))?.groups).toEqual(["payments", "db"]);
+    await u.createSession({ idHash: "s9", user: "ann", csrfToken: "c9", createdAt: 10, expiresAt: 1000 });
+    expect(await u.findSession("s9", 50)).toMatchObject({ role: "viewer", groups: ["payments", "db"] });
+    await u.putUser({ ...user, role: "viewer", passwordHash: "scrypt$y" });
+    expect((await u.findUser("ann"))?.groups).toBeNull();
     await u.createSession({ idHash: "s2", user: "ann", csrfToken: "c2", createdAt: 10, expiresAt: 1000 });
     await u.createSession({ idHash: "s3", user: "ann", csrfToken: "c3", createdAt: 10, expiresAt: 20 });
     expect(await u.deleteExpiredSessions(50)).toBe(1);

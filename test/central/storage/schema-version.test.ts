@@ -77,7 +77,7 @@ describe("SQLite schema versions", () => {
     try {
       await expect(older.init()).rejects.toThrow(SchemaTooNewError);
       await expect(older.init()).rejects.toThrow(
-        /metrics schema is at version 99, written by a newer srvutil; this one knows up to version 4\. Downgrades are not supported/,
+        /metrics schema is at version 99, written by a newer srvutil; this one knows up to version 5\. Downgrades are not supported/,
       );
     } finally {
       await older.close();

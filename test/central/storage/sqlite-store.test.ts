@@ -69,7 +69,7 @@ describe("SqliteStore", () => {
       .pluck()
       .all();
     expect(versions).toEqual(METRICS_MIGRATIONS.map((m) => m.version));
-    expect(versions).toEqual([1, 2, 3, 4]);
+    expect(versions).toEqual([1, 2, 3, 4, 5]);
     const full = new SqliteStore(path.join(dir, "full.db"), { synchronous: "FULL" });
     expect(full.db.pragma("synchronous", { simple: true })).toBe(2);
     await full.close();

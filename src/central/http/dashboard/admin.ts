@@ -1,6 +1,7 @@
 import type { FastifyReply } from "fastify";
-import { SrvutilError } from "../../../errors.js";
+import { InputError, SrvutilError } from "../../../errors.js";
 import { serverNameProblem } from "../../../protocol/index.js";
+import { describeScope, parseScopeGroups } from "../../auth/principal.js";
 import { createAgentToken, createViewerToken } from "../../auth/tokens.js";
 import {
   groupsPage,
@@ -33,7 +34,12 @@ export function registerAdminRoutes(app: DashboardApp, ctx: DashboardContext): v
       ctx.store.tokens.list("agent"),
       ctx.store.tokens.list("viewer"),
     ]);
-    return sendPage(reply, tokensPage({ session, agents, viewers, flash, timeZone: ctx.timeZone }), status);
+    const groups = ctx.groups.map((g) => g.name);
+    return sendPage(
+      reply,
+      tokensPage({ session, agents, viewers, flash, groups, timeZone: ctx.timeZone }),
+      status,
+    );
   };
 
   app.get("/admin/tokens", async (req, reply) => {
@@ -47,10 +53,17 @@ export function registerAdminRoutes(app: DashboardApp, ctx: DashboardContext): v
     if (session === null) return reply;
     const role = formField(req.body, "role") === "viewer" ? "viewer" : "agent";
     const name = formField(req.body, "name").trim();
+    const groupsText = formField(req.body, "groups");
     try {
+      if (role === "agent" && groupsText.trim() !== "") {
+        throw new InputError("groups limit viewer tokens only: an agent token uploads as its one server");
+      }
+      const groups = parseScopeGroups(groupsText, "viewer", ctx.groups);
       const token =
-        role === "agent" ? await createAgentToken(ctx.store, name) : await createViewerToken(ctx.store, name);
-      ctx.log?.info("token created", { role, name, by: session.user });
+        role === "agent"
+          ? await createAgentToken(ctx.store, name)
+          : await createViewerToken(ctx.store, name, groups);
+      ctx.log?.info("token created", { role, name, scope: describeScope(groups), by: session.user });
       return sendTokens(reply, session, { kind: "created", role, name, token }, 201);
     } catch (err) {
       if (!(err instanceof SrvutilError)) throw err;
@@ -77,7 +90,8 @@ export function registerAdminRoutes(app: DashboardApp, ctx: DashboardContext): v
     status = 200,
   ) => {
     const users = await ctx.store.users.listUsers();
-    return sendPage(reply, usersPage({ session, users, flash, timeZone: ctx.timeZone }), status);
+    const groups = ctx.groups.map((g) => g.name);
+    return sendPage(reply, usersPage({ session, users, flash, groups, timeZone: ctx.timeZone }), status);
   };
 
   app.get("/admin/users", async (req, reply) => {
@@ -92,13 +106,15 @@ export function registerAdminRoutes(app: DashboardApp, ctx: DashboardContext): v
     const name = formField(req.body, "name").trim();
     const role = formField(req.body, "role") === "admin" ? "admin" : "viewer";
     try {
+      const groups = parseScopeGroups(formField(req.body, "groups"), role, ctx.groups);
       await addUser(ctx.store.users, {
         name,
         role,
+        groups,
         password: formField(req.body, "password"),
         now: ctx.clock(),
       });
-      ctx.log?.info("user added", { name, role, by: session.user });
+      ctx.log?.info("user added", { name, role, scope: describeScope(groups), by: session.user });
       return sendUsers(reply, session, { kind: "added", role, name }, 201);
     } catch (err) {
       if (!(err instanceof SrvutilError)) throw err;

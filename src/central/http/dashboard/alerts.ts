@@ -4,6 +4,7 @@ import { silenceCovering } from "../../alerts/lifecycle.js";
 import { MAX_SILENCE_MS, parseSpan } from "../../alerts/span.js";
 import { sendTestNotification } from "../../alerts/test-notification.js";
 import { ALERT_RULES, type AlertEpisode, type AlertRuleName } from "../../alerts/types.js";
+import { silenceVisible } from "../../auth/principal.js";
 import {
   type AlertsFlash,
   alertsPage,
@@ -18,6 +19,7 @@ import {
   requireRole,
   sendPage,
 } from "../../dashboard/context.js";
+import { scopeOf, visibleGroups } from "../../dashboard/scope.js";
 import type { AlertSilence } from "../../storage/alert-store.js";
 import type { ActiveSession } from "../../storage/user-store.js";
 import {
@@ -82,17 +84,23 @@ export function registerAlertRoutes(app: DashboardApp, ctx: DashboardContext): v
   ) => {
     const now = ctx.clock();
     const days = o.days ?? 7;
-    const [{ episodes }, silences, history] = await Promise.all([
+    const scope = scopeOf(session, ctx.groups);
+    const [{ episodes }, allSilences, allHistory] = await Promise.all([
       ctx.store.alerts.readOpen(),
       ctx.store.alerts.listSilences({ activeAt: now }),
       ctx.store.alerts.list({ from: now - days * DAY, to: now + 1, limit: HISTORY_LIMIT }),
     ]);
-    const open = [...episodes].sort(
-      (a, b) =>
-        (a.state === "firing" ? 0 : 1) - (b.state === "firing" ? 0 : 1) ||
-        (a.severity === "critical" ? 0 : 1) - (b.severity === "critical" ? 0 : 1) ||
-        (a.firingAt ?? a.startedAt) - (b.firingAt ?? b.startedAt),
-    );
+    // A scoped viewer: its servers' alerts, and the silences that name none of the others.
+    const silences = allSilences.filter((x) => silenceVisible(scope, x));
+    const history = allHistory.filter((e) => scope.sees(e.server));
+    const open = episodes
+      .filter((e) => scope.sees(e.server))
+      .sort(
+        (a, b) =>
+          (a.state === "firing" ? 0 : 1) - (b.state === "firing" ? 0 : 1) ||
+          (a.severity === "critical" ? 0 : 1) - (b.severity === "critical" ? 0 : 1) ||
+          (a.firingAt ?? a.startedAt) - (b.firingAt ?? b.startedAt),
+      );
     const page = alertsPage({
       session,
       now,
@@ -101,10 +109,10 @@ export function registerAlertRoutes(app: DashboardApp, ctx: DashboardContext): v
       coveredBy: (e: AlertEpisode): AlertSilence | null => silenceCovering(e, silences, groupsOf),
       silences,
       history,
-      historyLimit: history.length >= HISTORY_LIMIT ? HISTORY_LIMIT : null,
+      historyLimit: allHistory.length >= HISTORY_LIMIT ? HISTORY_LIMIT : null,
       days,
       daysError: o.daysError ?? null,
-      groups: ctx.groups.map((g) => g.name),
+      groups: visibleGroups(ctx.groups, scope).map((g) => g.name),
       flash: o.flash ?? null,
       draft: o.draft ?? EMPTY_SILENCE_DRAFT,
     });

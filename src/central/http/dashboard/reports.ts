@@ -7,6 +7,7 @@ import {
   sendPage,
 } from "../../dashboard/context.js";
 import { reportListPage, reportWeekPage } from "../../dashboard/report-pages.js";
+import { ofVisibleGroups, scopeOf, visibleGroups } from "../../dashboard/scope.js";
 import { GROUP_NAME } from "../../delivery/groups.js";
 import type { ArchivedPart } from "../../storage/report-archive-store.js";
 import {
@@ -36,13 +37,21 @@ export function registerReportRoutes(app: DashboardApp, ctx: DashboardContext): 
   app.get("/reports", async (req, reply) => {
     const session = await requireRole(ctx, req, reply, "viewer");
     if (session === null) return reply;
+    const scope = scopeOf(session, ctx.groups);
     const [reports, deliveries] = await Promise.all([
       ctx.store.reports.list(500),
       ctx.store.deliveries.list({ limit: 2000 }),
     ]);
     return sendPage(
       reply,
-      reportListPage({ session, reports, deliveries, timeZone: ctx.timeZone, now: ctx.clock() }),
+      reportListPage({
+        session,
+        // A scoped viewer gets its groups' reports and deliveries only: never another group's recipients or errors.
+        reports: ofVisibleGroups(reports, scope),
+        deliveries: ofVisibleGroups(deliveries, scope),
+        timeZone: ctx.timeZone,
+        now: ctx.clock(),
+      }),
     );
   });
 
@@ -53,14 +62,19 @@ export function registerReportRoutes(app: DashboardApp, ctx: DashboardContext): 
     const week = req.params.week;
     if (!WEEK.test(week))
       return errorPage(reply, session, 404, "No such report", "A report week looks like 2026-W07.");
-    const [reports, deliveries] = await Promise.all([
+    const scope = scopeOf(session, ctx.groups);
+    const q = req.query;
+    const asked = typeof q.group === "string" ? q.group : null;
+    const [all, allDeliveries] = await Promise.all([
       ctx.store.reports.listWeek(week),
       ctx.store.deliveries.list({ week }),
     ]);
-    if (reports.length === 0 && deliveries.length === 0) {
+    const reports = ofVisibleGroups(all, scope);
+    const deliveries = ofVisibleGroups(allDeliveries, scope);
+    // Another group's report answers as a week without one: its existence is not told.
+    if ((reports.length === 0 && deliveries.length === 0) || (asked !== null && !scope.seesGroup(asked))) {
       return errorPage(reply, session, 404, "No such report", `No report of ${week} is in the archive.`);
     }
-    const q = req.query;
     return sendPage(
       reply,
       reportWeekPage({
@@ -68,9 +82,9 @@ export function registerReportRoutes(app: DashboardApp, ctx: DashboardContext): 
         week,
         reports,
         deliveries,
-        wanted: typeof q.group === "string" ? q.group : "default",
+        wanted: asked ?? (scope.whole ? "default" : (reports[0]?.group ?? "default")),
         resent: typeof q.resent === "string" ? q.resent : null,
-        configuredGroups: ctx.groups.map((g) => g.name),
+        configuredGroups: visibleGroups(ctx.groups, scope).map((g) => g.name),
         timeZone: ctx.timeZone,
         now: ctx.clock(),
       }),
@@ -88,7 +102,9 @@ export function registerReportRoutes(app: DashboardApp, ctx: DashboardContext): 
     const q = req.query;
     const group = typeof q.group === "string" ? q.group : "default";
     // A name no group can have is not looked up (PostgreSQL refuses a NUL in a query: that was a 500).
-    const content = GROUP_NAME.test(group) ? await ctx.store.reports.part(week, group, spec.part) : null;
+    // Another group's file answers as a missing one (a scoped viewer's own groups only).
+    const visible = GROUP_NAME.test(group) && scopeOf(session, ctx.groups).seesGroup(group);
+    const content = visible ? await ctx.store.reports.part(week, group, spec.part) : null;
     if (content === null)
       return errorPage(
         reply,

@@ -105,7 +105,7 @@ export const resendForm = {
 /** Create or revoke a token. */
 export const tokenForm = {
   type: "object",
-  properties: { _csrf: text, role: text, name: text },
+  properties: { _csrf: text, role: text, name: text, groups: text },
 } as const;
 
 /** Create an enrolment token (/admin/add-server). */
@@ -123,7 +123,7 @@ export const enrolmentRevokeForm = {
 /** Add (with a password) or remove a user. */
 export const userForm = {
   type: "object",
-  properties: { _csrf: text, name: text, role: text, password: text },
+  properties: { _csrf: text, name: text, role: text, password: text, groups: text },
 } as const;
 
 /** /alerts: how many days of history (1–90, default 7). */

@@ -1,14 +1,20 @@
+import type { FastifyReply } from "fastify";
 import { silenceCovering } from "../../alerts/lifecycle.js";
 import { serverAlertsSection } from "../../dashboard/alerts-pages.js";
 import { type DashboardContext, errorPage, requireRole, sendPage } from "../../dashboard/context.js";
 import { html } from "../../dashboard/html.js";
 import { page } from "../../dashboard/layout.js";
+import { ofVisibleGroups, scopeOf } from "../../dashboard/scope.js";
 import { loadSeries, parseRange } from "../../dashboard/series.js";
 import { scrapeLine, serverPage } from "../../dashboard/server-page.js";
+import type { ActiveSession } from "../../storage/user-store.js";
 import { groupsLookup } from "./alerts.js";
 import { type DashboardApp, rangeQuery, serverParams } from "./schemas.js";
 
 const HOUR = 3_600_000;
+
+const noSuchServer = (reply: FastifyReply, session: ActiveSession, name: string) =>
+  errorPage(reply, session, 404, "No such server", `No server named '${name.slice(0, 100)}' has reported.`);
 
 /** The server page, /servers/NAME: its charts over the query's range, forecast and recent findings. */
 export function registerServerRoutes(app: DashboardApp, ctx: DashboardContext): void {
@@ -17,6 +23,9 @@ export function registerServerRoutes(app: DashboardApp, ctx: DashboardContext): 
     const session = await requireRole(ctx, req, reply, "viewer");
     if (session === null) return reply;
     const name = req.params.name;
+    // Outside a scoped viewer's groups: the same 404 as a server that never reported (nothing read).
+    const scope = scopeOf(session, ctx.groups);
+    if (!scope.sees(name)) return noSuchServer(reply, session, name);
     const [servers, scrape] = await Promise.all([ctx.store.listServers(), ctx.store.scrapeStatus.get(name)]);
     const summary = servers.find((s) => s.server === name);
     if (summary === undefined && scrape !== null) {
@@ -27,15 +36,7 @@ export function registerServerRoutes(app: DashboardApp, ctx: DashboardContext): 
 ${scrapeLine(scrape, ctx.timeZone)}`;
       return sendPage(reply, page({ title: name, session, nav: "fleet", body }));
     }
-    if (summary === undefined) {
-      return errorPage(
-        reply,
-        session,
-        404,
-        "No such server",
-        `No server named '${name.slice(0, 100)}' has reported.`,
-      );
-    }
+    if (summary === undefined) return noSuchServer(reply, session, name);
     const now = ctx.clock();
     const range = parseRange(req.query, now, ctx.timeZone);
     // New uploads first, so the newest hour shows at once.
@@ -58,7 +59,8 @@ ${scrapeLine(scrape, ctx.timeZone)}`;
         summary,
         range,
         series,
-        history,
+        // Its rows in other groups' reports would name those groups and link to reports it may not open.
+        history: ofVisibleGroups(history, scope),
         memTotalBytes,
         scrape,
         alerts: serverAlertsSection({

@@ -1,13 +1,15 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-json-schema-to-ts";
 import { episodeJson, silenceJson } from "../../alerts/json.js";
+import { silenceVisible } from "../../auth/principal.js";
 import { errorResponseSchema } from "../schemas.js";
-import { type ViewerAuthDeps, viewerOnly } from "../viewer-auth.js";
+import { type ViewerAuthDeps, viewerOnly, viewerScope } from "../viewer-auth.js";
 
 /**
  * GET /api/v1/alerts: the alerts firing and pending now, and the silences in
  * force (docs/alerts.md), for scripts and other dashboards; with
  * `history_hours`, also the alerts resolved in that many hours. Viewer
- * tokens only, like the read API.
+ * tokens only, like the read API; a scoped token gets its servers' alerts
+ * and the silences that name none of the others (silenceVisible).
  */
 const nullableString = { type: ["string", "null"] } as const;
 const MAX_ALERTS = 10_000;
@@ -84,6 +86,7 @@ export const alertsRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: ViewerAuth
     },
     async (req) => {
       const now = Date.now();
+      const scope = viewerScope(req, deps);
       const hours = req.query.history_hours;
       const alerts = deps.store.alerts;
       const [episodes, silences] = await Promise.all([
@@ -93,8 +96,11 @@ export const alertsRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: ViewerAuth
         alerts.listSilences({ activeAt: now }),
       ]);
       return {
-        alerts: episodes.slice(0, MAX_ALERTS).map(episodeJson),
-        silences: silences.map(silenceJson),
+        alerts: episodes
+          .filter((e) => scope.sees(e.server))
+          .slice(0, MAX_ALERTS)
+          .map(episodeJson),
+        silences: silences.filter((x) => silenceVisible(scope, x)).map(silenceJson),
       };
     },
   );

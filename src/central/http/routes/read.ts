@@ -9,7 +9,7 @@ import { AGENT_VERSION_CURRENT, isOutdated } from "../../agent-release.js";
 import type { ServerInput } from "../../storage/server-input-store.js";
 import { HttpError } from "../http-error.js";
 import { errorResponseSchema } from "../schemas.js";
-import { type ViewerAuthDeps, viewerOnly } from "../viewer-auth.js";
+import { type ViewerAuthDeps, viewerOnly, viewerScope } from "../viewer-auth.js";
 
 const DEFAULT_LIMIT = 10_000;
 const MAX_LIMIT = 100_000;
@@ -82,7 +82,9 @@ function agentJson(input: ServerInput) {
  * The read API for dashboards and scripts: GET /api/v1/servers and
  * GET /api/v1/servers/{name}/samples. It takes viewer tokens only (srvv_…,
  * `srvutil central token add --role viewer NAME`): an agent token, which
- * sits on every monitored machine, must not read the whole fleet.
+ * sits on every monitored machine, must not read the whole fleet. A scoped
+ * viewer token lists and reads only its groups' servers; another server's
+ * samples answer 404, as for a server that never reported.
  */
 export type ReadRouteDeps = ViewerAuthDeps;
 
@@ -126,24 +128,27 @@ export const readRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ReadRouteDe
         },
       },
     },
-    async () => {
+    async (req) => {
+      const scope = viewerScope(req, deps);
       const [servers, inputList] = await Promise.all([
         deps.store.listServers(),
         deps.store.serverInputs.list(),
       ]);
       const inputs = new Map(inputList.map((x) => [x.server, x]));
       return {
-        servers: servers.map((s) => {
-          const input = inputs.get(s.server) ?? null;
-          return {
-            name: s.server,
-            first_seen: formatTimestamp(s.firstSeen),
-            last_seen: formatTimestamp(s.lastSeen),
-            rows: s.rows,
-            input: input?.input ?? null,
-            agent: input === null || input.input !== "agent" ? null : agentJson(input),
-          };
-        }),
+        servers: servers
+          .filter((s) => scope.sees(s.server))
+          .map((s) => {
+            const input = inputs.get(s.server) ?? null;
+            return {
+              name: s.server,
+              first_seen: formatTimestamp(s.firstSeen),
+              last_seen: formatTimestamp(s.lastSeen),
+              rows: s.rows,
+              input: input?.input ?? null,
+              agent: input === null || input.input !== "agent" ? null : agentJson(input),
+            };
+          }),
       };
     },
   );
@@ -215,7 +220,9 @@ export const readRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ReadRouteDe
           `to: '${q.to.slice(0, 40)}' is not ISO 8601 with Z or an offset`,
         );
       if (to <= from) throw new HttpError(400, "bad_request", "to must be after from");
-      const known = (await deps.store.listServers()).some((s) => s.server === name);
+      // A server outside a scoped token's groups answers as one that never reported: its existence is not told.
+      const known =
+        viewerScope(req, deps).sees(name) && (await deps.store.listServers()).some((s) => s.server === name);
       if (!known) throw new HttpError(404, "not_found", `no data from server '${name}'`);
 
       const rows: MetricRow[] = [];

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-js
 import { formatTimestamp } from "../../../protocol/index.js";
 import type { Scraper } from "../../scrape/scraper.js";
 import { errorResponseSchema } from "../schemas.js";
-import { type ViewerAuthDeps, viewerOnly } from "../viewer-auth.js";
+import { type ViewerAuthDeps, viewerOnly, viewerScope } from "../viewer-auth.js";
 
 /**
  * GET /api/v1/scrape/targets: each scrape target's state as the instance
@@ -63,12 +63,13 @@ export const scrapeTargetsRoute: FastifyPluginAsyncJsonSchemaToTs<{
         },
       },
     },
-    async () => {
+    async (req) => {
+      const scope = viewerScope(req, deps);
       const stored = new Map((await deps.store.scrapeStatus.list()).map((s) => [s.server, s]));
       const configured = new Map(deps.scraper.targets().map((t) => [t.server, t]));
-      const servers = [...new Set([...configured.keys(), ...stored.keys()])].sort((a, b) =>
-        a < b ? -1 : a > b ? 1 : 0,
-      );
+      const servers = [...new Set([...configured.keys(), ...stored.keys()])]
+        .filter(scope.sees)
+        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       return {
         instance: deps.instanceId,
         targets: servers.map((server) => {

@@ -113,6 +113,12 @@ export const PG_METRICS_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    description:
+      "scoped viewer tokens: the delivery groups a viewer token may read (comma-separated; NULL: the whole fleet)",
+    sql: `ALTER TABLE viewer_tokens ADD COLUMN scope_groups TEXT;`,
+  },
 ];
 
 const SAMPLE_PAGE = 5000;

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { scopeToColumn } from "../../auth/principal.js";
 import { type TokenDbRow, toTokenRecord } from "../db-rows.js";
 import {
   type AgentTokenRecord,
@@ -17,7 +18,8 @@ const TABLES: Record<TokenRole, { table: string; owner: string }> = {
 
 function columns(role: TokenRole): string {
   const servers = role === "relay" ? "servers" : "NULL AS servers";
-  return `token_id, ${TABLES[role].owner} AS server, secret_hash, created_at, revoked_at, last_used_at, ${servers}`;
+  const scope = role === "viewer" ? "scope_groups" : "NULL AS scope_groups";
+  return `token_id, ${TABLES[role].owner} AS server, secret_hash, created_at, revoked_at, last_used_at, ${servers}, ${scope}`;
 }
 
 /** Agent and viewer tokens on PostgreSQL (tables created by the metrics migrations, ./pg-store.ts). */
@@ -27,10 +29,10 @@ export class PgTokenStore implements TokenStore {
   async create(role: TokenRole, t: AgentTokenRecord): Promise<void> {
     const { table, owner } = TABLES[role];
     const values = [t.tokenId, t.server, t.secretHash, t.createdAt, t.revokedAt];
-    await (role === "relay"
+    await (role !== "agent"
       ? this.pool.query(
-          `INSERT INTO ${table} (token_id, ${owner}, secret_hash, created_at, revoked_at, servers) VALUES ($1, $2, $3, $4, $5, $6)`,
-          [...values, relayServers(t)],
+          `INSERT INTO ${table} (token_id, ${owner}, secret_hash, created_at, revoked_at, ${role === "relay" ? "servers" : "scope_groups"}) VALUES ($1, $2, $3, $4, $5, $6)`,
+          [...values, role === "relay" ? relayServers(t) : scopeToColumn(t.groups)],
         )
       : this.pool.query(
           `INSERT INTO ${table} (token_id, ${owner}, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)`,

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { scopeFromColumn, scopeToColumn } from "../../auth/principal.js";
 import type {
   ActiveSession,
   LoginThrottleState,
@@ -43,18 +44,26 @@ export const PG_USERS_MIGRATIONS: readonly Migration[] = [
       DROP TABLE login_failures;
     `,
   },
+  {
+    version: 3,
+    description:
+      "scoped viewers: the delivery groups a viewer may see (comma-separated; NULL: the whole fleet)",
+    sql: `ALTER TABLE dashboard_users ADD COLUMN scope_groups TEXT;`,
+  },
 ];
 
 interface UserRow {
   name: string;
   role: UserRole;
   password_hash: string;
+  scope_groups: string | null;
   created_at: string | number;
 }
 
 const toUser = (r: UserRow): UserRecord => ({
   name: r.name,
   role: r.role,
+  groups: scopeFromColumn(r.scope_groups),
   passwordHash: r.password_hash,
   createdAt: Number(r.created_at),
 });
@@ -68,8 +77,8 @@ export class PgUserStore implements UserStore {
 
   async addUser(user: UserRecord): Promise<boolean> {
     const r = await this.pool.query(
-      "INSERT INTO dashboard_users (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
-      [user.name, user.role, user.passwordHash, user.createdAt],
+      "INSERT INTO dashboard_users (name, role, password_hash, created_at, scope_groups) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
+      [user.name, user.role, user.passwordHash, user.createdAt, scopeToColumn(user.groups)],
     );
     return r.rowCount === 1;
   }
@@ -78,9 +87,9 @@ export class PgUserStore implements UserStore {
     await this.inTransaction(async (c) => {
       await c.query("DELETE FROM dashboard_sessions WHERE user_name = $1", [user.name]);
       await c.query(
-        `INSERT INTO dashboard_users (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash`,
-        [user.name, user.role, user.passwordHash, user.createdAt],
+        `INSERT INTO dashboard_users (name, role, password_hash, created_at, scope_groups) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash, scope_groups = excluded.scope_groups`,
+        [user.name, user.role, user.passwordHash, user.createdAt, scopeToColumn(user.groups)],
       );
     });
   }
@@ -116,8 +125,9 @@ export class PgUserStore implements UserStore {
       created_at: string | number;
       expires_at: string | number;
       role: UserRole;
+      scope_groups: string | null;
     }>(
-      `SELECT s.id_hash, s.user_name, s.csrf_token, s.created_at, s.expires_at, u.role
+      `SELECT s.id_hash, s.user_name, s.csrf_token, s.created_at, s.expires_at, u.role, u.scope_groups
        FROM dashboard_sessions s JOIN dashboard_users u ON u.name = s.user_name
        WHERE s.id_hash = $1 AND s.expires_at > $2`,
       [idHash, now],
@@ -131,6 +141,7 @@ export class PgUserStore implements UserStore {
       createdAt: Number(row.created_at),
       expiresAt: Number(row.expires_at),
       role: row.role,
+      groups: scopeFromColumn(row.scope_groups),
     };
   }
 

@@ -126,4 +126,10 @@ export const METRICS_MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 5,
+    description:
+      "scoped viewer tokens: the delivery groups a viewer token may read (comma-separated; NULL: the whole fleet)",
+    sql: `ALTER TABLE viewer_tokens ADD COLUMN scope_groups TEXT;`,
+  },
 ];

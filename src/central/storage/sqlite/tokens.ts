@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { scopeToColumn } from "../../auth/principal.js";
 import { type TokenDbRow, toTokenRecord } from "../db-rows.js";
 import {
   type AgentTokenRecord,
@@ -18,12 +19,13 @@ const TABLES: Record<TokenRole, { table: string; owner: string }> = {
 function prepareRole(db: Database.Database, role: TokenRole) {
   const { table, owner } = TABLES[role];
   const servers = role === "relay" ? "servers" : "NULL AS servers";
-  const columns = `token_id, ${owner} AS server, secret_hash, created_at, revoked_at, last_used_at, ${servers}`;
+  const scope = role === "viewer" ? "scope_groups" : "NULL AS scope_groups";
+  const columns = `token_id, ${owner} AS server, secret_hash, created_at, revoked_at, last_used_at, ${servers}, ${scope}`;
   return {
     insert: db.prepare(
-      role === "relay"
-        ? `INSERT INTO ${table} (token_id, ${owner}, secret_hash, created_at, revoked_at, servers) VALUES (?, ?, ?, ?, ?, ?)`
-        : `INSERT INTO ${table} (token_id, ${owner}, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)`,
+      role === "agent"
+        ? `INSERT INTO ${table} (token_id, ${owner}, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)`
+        : `INSERT INTO ${table} (token_id, ${owner}, secret_hash, created_at, revoked_at, ${role === "relay" ? "servers" : "scope_groups"}) VALUES (?, ?, ?, ?, ?, ?)`,
     ),
     find: db.prepare(`SELECT ${columns} FROM ${table} WHERE token_id = ?`),
     hasActive: db.prepare(`SELECT 1 FROM ${table} WHERE ${owner} = ? AND revoked_at IS NULL LIMIT 1`),
@@ -68,7 +70,9 @@ export class SqliteTokenStore implements TokenStore {
 
   async create(role: TokenRole, token: AgentTokenRecord): Promise<void> {
     const values = [token.tokenId, token.server, token.secretHash, token.createdAt, token.revokedAt];
-    this.st(role).insert.run(...(role === "relay" ? [...values, relayServers(token)] : values));
+    const extra =
+      role === "relay" ? [relayServers(token)] : role === "viewer" ? [scopeToColumn(token.groups)] : [];
+    this.st(role).insert.run(...values, ...extra);
   }
 
   async find(role: TokenRole, tokenId: string): Promise<AgentTokenRecord | null> {

@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { scopeFromColumn, scopeToColumn } from "../../auth/principal.js";
 import type {
   ActiveSession,
   LoginThrottleState,
@@ -50,18 +51,26 @@ export const USERS_MIGRATIONS: readonly Migration[] = [
       DROP TABLE login_failures;
     `,
   },
+  {
+    version: 3,
+    description:
+      "scoped viewers: the delivery groups a viewer may see (comma-separated; NULL: the whole fleet)",
+    sql: `ALTER TABLE dashboard_users ADD COLUMN scope_groups TEXT;`,
+  },
 ];
 
 interface UserRow {
   name: string;
   role: UserRole;
   password_hash: string;
+  scope_groups: string | null;
   created_at: number;
 }
 
 const toUser = (r: UserRow): UserRecord => ({
   name: r.name,
   role: r.role,
+  groups: scopeFromColumn(r.scope_groups),
   passwordHash: r.password_hash,
   createdAt: r.created_at,
 });
@@ -76,9 +85,9 @@ export class SqliteUserStore implements UserStore {
   async addUser(user: UserRecord): Promise<boolean> {
     const r = this.db
       .prepare(
-        "INSERT INTO dashboard_users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+        "INSERT INTO dashboard_users (name, role, password_hash, created_at, scope_groups) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
       )
-      .run(user.name, user.role, user.passwordHash, user.createdAt);
+      .run(user.name, user.role, user.passwordHash, user.createdAt, scopeToColumn(user.groups));
     return r.changes === 1;
   }
 
@@ -87,10 +96,10 @@ export class SqliteUserStore implements UserStore {
       this.db.prepare("DELETE FROM dashboard_sessions WHERE user_name = ?").run(user.name);
       this.db
         .prepare(
-          `INSERT INTO dashboard_users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash`,
+          `INSERT INTO dashboard_users (name, role, password_hash, created_at, scope_groups) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash, scope_groups = excluded.scope_groups`,
         )
-        .run(user.name, user.role, user.passwordHash, user.createdAt);
+        .run(user.name, user.role, user.passwordHash, user.createdAt, scopeToColumn(user.groups));
     })();
   }
 
@@ -123,7 +132,7 @@ export class SqliteUserStore implements UserStore {
   async findSession(idHash: string, now: number): Promise<ActiveSession | null> {
     const r = this.db
       .prepare(
-        `SELECT s.id_hash, s.user_name, s.csrf_token, s.created_at, s.expires_at, u.role
+        `SELECT s.id_hash, s.user_name, s.csrf_token, s.created_at, s.expires_at, u.role, u.scope_groups
          FROM dashboard_sessions s JOIN dashboard_users u ON u.name = s.user_name
          WHERE s.id_hash = ? AND s.expires_at > ?`,
       )
@@ -135,6 +144,7 @@ export class SqliteUserStore implements UserStore {
           created_at: number;
           expires_at: number;
           role: UserRole;
+          scope_groups: string | null;
         }
       | undefined;
     if (r === undefined) return null;
@@ -145,6 +155,7 @@ export class SqliteUserStore implements UserStore {
       createdAt: r.created_at,
       expiresAt: r.expires_at,
       role: r.role,
+      groups: scopeFromColumn(r.scope_groups),
     };
   }
 
