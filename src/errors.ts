@@ -179,6 +179,11 @@ export const ERROR_REASONS = [
   "auth_throttled",
   // The dashboard (a header on its pages, see DASHBOARD_ERROR_REASONS).
   "forbidden",
+  // Dashboard sign-in with OpenID Connect and SRVUTIL_LOCAL_LOGIN (docs/dashboard.md).
+  "oidc_refused",
+  "oidc_no_role",
+  "oidc_unavailable",
+  "local_login_off",
   // The seed bridge's own refusals.
   "untrusted_proxy",
   "forbidden_network",

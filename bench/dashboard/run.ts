@@ -190,6 +190,8 @@ async function measure(store: Storage): Promise<BackendRun> {
           assetsDir: "",
           autoUpdateDefault: false,
           sessions: null as never,
+          oidc: null,
+          localLogin: true,
           fleetCache: null as never,
           freshRollups: async () => 0,
           log: null,

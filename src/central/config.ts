@@ -9,12 +9,14 @@ import { DEFAULT_REPORT_CRON, type DeliverySettings, validateCron } from "./deli
 import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts } from "./http/timeouts.js";
 import { DEFAULT_SEED_NETWORKS } from "./ingest/seed/networks.js";
 import { DEFAULT_SMTP_OPTIONS, type SmtpOptions } from "./mail/settings.js";
+import { checkOidcTogether, OIDC_ENV_SHAPE, oidcSettings } from "./oidc-config.js";
 import { DEFAULT_THRESHOLDS } from "./report/thresholds.js";
 import type { ReportThresholds } from "./report/types.js";
 import { DEFAULT_RETENTION, type RetentionSettings } from "./retention.js";
 import type { SqliteSynchronous } from "./storage/open.js";
 import type { RawStoreSetting } from "./storage/raw-upload-store.js";
 
+export type { OidcSettings } from "./oidc-config.js";
 export { ConfigError };
 
 /**
@@ -283,6 +285,7 @@ const CentralEnv = z.object({
   SRVUTIL_OTLP_SERVER_ATTRIBUTE: labelName.prefault("host.name"),
   SRVUTIL_TELEGRAF_SERVER_TAG: labelName.prefault("host"),
   SRVUTIL_SEED_COMPAT_NETWORKS: networkList.prefault(DEFAULT_SEED_NETWORKS.join(",")),
+  ...OIDC_ENV_SHAPE,
 });
 
 /** Every variable of the schema except the SRVUTIL_REPORT_<THRESHOLD> family. */
@@ -385,6 +388,7 @@ function checkTogether(e: z.output<typeof CentralEnv>, ctx: z.RefinementCtx): vo
   ) {
     problem("SRVUTIL_DELIVERY_RETRY_MAX_SECONDS must be >= SRVUTIL_DELIVERY_RETRY_INITIAL_SECONDS");
   }
+  checkOidcTogether(e, problem);
   // SRVUTIL_SMTP_PASSWORD goes into the URL (smtpUrlWithPassword), which must have a user and no password.
   if (typeof e.SRVUTIL_SMTP_PASSWORD === "string") {
     const url = e.SRVUTIL_SMTP_URL;
@@ -518,6 +522,8 @@ function toCentralConfig(e: z.output<typeof CentralEnv>) {
       maxChartServers: e.SRVUTIL_DIGEST_MAX_CHARTS,
       attachmentMaxBytes: e.SRVUTIL_ATTACHMENT_MAX_BYTES,
     } satisfies DigestSettings,
+    /** Dashboard sign-in: OpenID Connect (null: off) and whether the password form is offered. */
+    signIn: { oidc: oidcSettings(e), localLogin: e.SRVUTIL_LOCAL_LOGIN === "on" },
   };
 }
 
@@ -562,7 +568,12 @@ export function loadCentralConfig(env: Readonly<Record<string, string | undefine
  * keeps the secret out of `ps e`, shell history and unit files; systemd's
  * LoadCredential= and Docker/Kubernetes secrets mount exactly such files.
  */
-export const SECRET_VARIABLES = ["SRVUTIL_SMTP_URL", "SRVUTIL_SMTP_PASSWORD", "SRVUTIL_DB_URL"] as const;
+export const SECRET_VARIABLES = [
+  "SRVUTIL_SMTP_URL",
+  "SRVUTIL_SMTP_PASSWORD",
+  "SRVUTIL_DB_URL",
+  "SRVUTIL_OIDC_CLIENT_SECRET",
+] as const;
 
 function readSecretFiles(env: Record<string, string>): {
   env: Record<string, string>;

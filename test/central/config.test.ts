@@ -185,6 +185,18 @@ describe("central configuration schema", () => {
     SRVUTIL_SMTP_PASSWORD: "set without SRVUTIL_SMTP_URL",
     SRVUTIL_SMTP_PASSWORD_FILE: "/nonexistent/srvutil/smtp-password",
     SRVUTIL_DB_URL_FILE: "/nonexistent/srvutil/db-url",
+    SRVUTIL_LOCAL_LOGIN: "maybe",
+    SRVUTIL_OIDC_ISSUER: "login.example.com",
+    SRVUTIL_OIDC_CLIENT_ID: "set without the issuer",
+    SRVUTIL_OIDC_CLIENT_SECRET: "set without the issuer",
+    SRVUTIL_OIDC_CLIENT_SECRET_FILE: "/nonexistent/srvutil/oidc-secret",
+    SRVUTIL_OIDC_SCOPES: "profile email",
+    SRVUTIL_OIDC_ROLE_CLAIM: "realm..roles",
+    SRVUTIL_OIDC_ADMIN_VALUES: "set without the issuer",
+    SRVUTIL_OIDC_VIEWER_VALUES: "set without the issuer",
+    SRVUTIL_OIDC_GROUP_VIEWERS: "team-without-groups",
+    SRVUTIL_OIDC_PROVIDER_NAME: "x".repeat(61),
+    SRVUTIL_OIDC_TIMEOUT_SECONDS: "0",
   };
   it.each(Object.entries(bad))("refuses %s=%j as a ConfigError naming it", (name, value) => {
     let caught: unknown;

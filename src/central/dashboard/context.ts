@@ -5,11 +5,13 @@ import { isLoopback } from "../auth/networks.js";
 import type { AutomationLog } from "../automation-log.js";
 import type { DeliveryGroup } from "../delivery/groups.js";
 import type { ReportThresholds } from "../model/report.js";
+import type { OidcSettings } from "../oidc-config.js";
 import type { Storage } from "../storage/store.js";
 import type { ActiveSession } from "../storage/user-store.js";
 import type { FleetCache } from "./fleet-data.js";
 import { html } from "./html.js";
 import { page } from "./layout.js";
+import type { OidcRelyingParty } from "./oidc.js";
 import { type Sessions, sameToken } from "./sessions.js";
 
 /** What the dashboard needs from the central (built from CentralConfig by dashboardOptions). */
@@ -52,6 +54,11 @@ export interface DashboardOptions {
   missingAgents?: (() => Promise<readonly string[]>) | null;
   /** SRVUTIL_AGENT_AUTO_UPDATE, the fleet's auto-update when no fleet setting is stored; default off. */
   autoUpdateDefault?: boolean;
+  /**
+   * How users sign in (SRVUTIL_OIDC_*, SRVUTIL_LOCAL_LOGIN); absent: local
+   * passwords only. OpenID Connect needs publicUrl (its redirect URI).
+   */
+  signIn?: { oidc: OidcSettings | null; localLogin: boolean };
 }
 
 /** What the alerts pages need of the central's Alerting (its mail transport stays with the service). */
@@ -67,7 +74,7 @@ export interface DashboardContext
   extends Required<
     Omit<
       DashboardOptions,
-      "assetsDir" | "fleetCacheMs" | "log" | "alerting" | "missingAgents" | "autoUpdateDefault"
+      "assetsDir" | "fleetCacheMs" | "log" | "alerting" | "missingAgents" | "autoUpdateDefault" | "signIn"
     >
   > {
   autoUpdateDefault: boolean;
@@ -75,6 +82,10 @@ export interface DashboardContext
   missingAgents: (() => Promise<readonly string[]>) | null;
   alerting: DashboardAlerting | null;
   sessions: Sessions;
+  /** Sign-in with OpenID Connect, or null when it is not configured. */
+  oidc: OidcRelyingParty | null;
+  /** Whether the password form is offered (SRVUTIL_LOCAL_LOGIN). */
+  localLogin: boolean;
   fleetCache: FleetCache;
   assetsDir: string;
 }

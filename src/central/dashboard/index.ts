@@ -23,5 +23,6 @@ export function dashboardOptions(
     tls: config.tls !== null,
     retryForMs: config.delivery.retry.retryForMs,
     autoUpdateDefault: config.agentUpdates.autoUpdate,
+    signIn: config.signIn,
   };
 }

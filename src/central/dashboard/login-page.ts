@@ -8,7 +8,15 @@ export function loginForm(o: {
   message: string | null;
   warning: string | null;
   name: string;
+  /** "Sign in with <provider>" when OpenID Connect is configured. */
+  provider: string | null;
+  /** Whether the password form is shown (SRVUTIL_LOCAL_LOGIN). */
+  localLogin: boolean;
 }): { value: string } {
+  const sso =
+    o.provider === null
+      ? ""
+      : html`<p><a class="button sso" href="/auth/oidc/login?next=${encodeURIComponent(o.next)}">Sign in with ${o.provider}</a></p>`;
   return page({
     title: "Sign in",
     session: null,
@@ -16,7 +24,10 @@ export function loginForm(o: {
 <h1>Sign in to srvutil</h1>
 ${o.warning === null ? "" : html`<p class="notice" role="alert">${o.warning}</p>`}
 ${o.message === null ? "" : html`<p class="notice" role="alert">${o.message}</p>`}
-<form method="post" action="/login">
+${sso}
+${
+  o.localLogin
+    ? html`<form method="post" action="/login">
   <input type="hidden" name="_csrf" value="${o.token}">
   <input type="hidden" name="next" value="${o.next}">
   <label for="username">User name</label>
@@ -25,7 +36,9 @@ ${o.message === null ? "" : html`<p class="notice" role="alert">${o.message}</p>
   <input id="password" name="password" type="password" autocomplete="current-password" required>
   <button type="submit">Sign in</button>
 </form>
-<p class="hint">Users are added with <code>srvutil central user add NAME --role admin|viewer</code>.</p>
+<p class="hint">Users are added with <code>srvutil central user add NAME --role admin|viewer</code>.</p>`
+    : ""
+}
 </div>`,
   });
 }

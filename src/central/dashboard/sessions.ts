@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { ActiveSession, UserStore } from "../storage/user-store.js";
+import type { ActiveSession, SsoSessionFields, UserStore } from "../storage/user-store.js";
 
 export const SESSION_COOKIE = "srvutil_session";
 /** Double-submit token of the sign-in form (there is no session to hold it yet). */
@@ -85,7 +85,13 @@ export class Sessions {
     return session;
   }
 
-  async start(req: FastifyRequest, reply: FastifyReply, user: string): Promise<void> {
+  /** A new session for a dashboard user, or for a provider account when `sso` is given. */
+  async start(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    user: string,
+    sso: SsoSessionFields | null = null,
+  ): Promise<void> {
     const id = newToken();
     const now = this.clock();
     // Expired sessions are dropped here, on sign-in, rather than by a timer on every instance.
@@ -96,6 +102,7 @@ export class Sessions {
       csrfToken: newToken(),
       createdAt: now,
       expiresAt: now + SESSION_IDLE_MS,
+      sso,
     });
     this.setCookie(req, reply, SESSION_COOKIE, id, SESSION_MAX_MS / 1000);
     this.setCookie(req, reply, LOGIN_CSRF_COOKIE, "", 0);

@@ -5,7 +5,7 @@ import type { FastifyInstance } from "fastify";
 import { AutomationLog } from "../../../src/central/automation-log.js";
 import { createIngestService } from "../../../src/central/central-process.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
-import type { DashboardAlerting } from "../../../src/central/dashboard/context.js";
+import type { DashboardAlerting, DashboardOptions } from "../../../src/central/dashboard/context.js";
 import { addUser } from "../../../src/central/dashboard/users.js";
 import { archiveEntry } from "../../../src/central/delivery/archive.js";
 import { composeReportMail } from "../../../src/central/delivery/composer.js";
@@ -30,8 +30,8 @@ export interface DashboardHarness {
   app: FastifyInstance;
   /** automation.log of this dashboard. */
   logFile: string;
-  /** Base URL once `listen()` ran. */
-  listen(): Promise<string>;
+  /** Base URL once `listen()` ran; on `port` when given (0: any free one). */
+  listen(port?: number): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -41,6 +41,8 @@ export interface HarnessOptions {
   clock?: () => number;
   /** The central's alerting (channels page, send test); default none. */
   alerting?: DashboardAlerting | null;
+  /** Sign-in settings (OpenID Connect, SRVUTIL_LOCAL_LOGIN); default: local passwords only. */
+  signIn?: DashboardOptions["signIn"];
 }
 
 /** A store of either backend, seeded, with the API app and the dashboard on. */
@@ -80,6 +82,7 @@ export async function dashboardHarness(
       retryForMs: 3_600_000,
       clock: options.clock ?? (() => NOW),
       alerting: options.alerting ?? null,
+      ...(options.signIn === undefined ? {} : { signIn: options.signIn }),
       log: new AutomationLog(path.join(dir, "automation.log")),
     },
   });
@@ -87,8 +90,8 @@ export async function dashboardHarness(
     store,
     app,
     logFile: path.join(dir, "automation.log"),
-    listen: async () => {
-      await app.listen({ host: "127.0.0.1", port: 0 });
+    listen: async (port = 0) => {
+      await app.listen({ host: "127.0.0.1", port });
       const a = app.server.address();
       return `http://127.0.0.1:${typeof a === "object" && a !== null ? a.port : 0}`;
     },

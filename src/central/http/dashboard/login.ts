@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { errorCode } from "../../../errors.js";
 import {
   cookiesDropped,
   csrfRefusal,
@@ -12,6 +13,7 @@ import { loginForm, PLAIN_HTTP_WARNING } from "../../dashboard/login-page.js";
 import { releaseLoginAttempt, reserveLoginAttempt } from "../../dashboard/login-throttle.js";
 import { CONTROL_CHARACTER, decoyHash, verifyPassword } from "../../dashboard/password.js";
 import { LOGIN_CSRF_COOKIE, newToken, parseCookies, sameToken } from "../../dashboard/sessions.js";
+import { ERROR_CODE_HEADER } from "./error-header.js";
 import { csrfOnlyForm, type DashboardApp, loginQuery, signInForm } from "./schemas.js";
 
 /** GET and POST /login, POST /logout. */
@@ -30,7 +32,12 @@ export function registerLogin(app: DashboardApp, ctx: DashboardContext): void {
     ctx.sessions.setCookie(req, reply, LOGIN_CSRF_COOKIE, token, 3600);
     const next = safeNext(askedNext);
     const warning = cookiesDropped(ctx, req) ? PLAIN_HTTP_WARNING : null;
-    return sendPage(reply, loginForm({ token, next, message, warning, name }), status);
+    const provider = ctx.oidc?.settings.providerName ?? null;
+    return sendPage(
+      reply,
+      loginForm({ token, next, message, warning, name, provider, localLogin: ctx.localLogin }),
+      status,
+    );
   };
 
   app.get("/login", { schema: { querystring: loginQuery } }, async (req, reply) => {
@@ -41,6 +48,18 @@ export function registerLogin(app: DashboardApp, ctx: DashboardContext): void {
   const signInSchema = { querystring: loginQuery, body: signInForm };
   app.post("/login", { schema: signInSchema }, async (req, reply) => {
     const form = req.body;
+    if (!ctx.localLogin) {
+      // SRVUTIL_LOCAL_LOGIN=off: no password is checked, whatever the form holds.
+      reply.header(ERROR_CODE_HEADER, errorCode("local_login_off"));
+      ctx.log?.warn("dashboard.sign_in_refused", { reason: "local_login_off", address: req.client.address });
+      return showForm(
+        req,
+        reply,
+        req.query.next,
+        "Sign-in with a password is turned off here (SRVUTIL_LOCAL_LOGIN=off).",
+        403,
+      );
+    }
     // Where to go next: the query's next first, then the form's hidden field.
     const askedNext = req.query.next ?? formField(form, "next");
     const cookieToken = parseCookies(req.headers.cookie).get(LOGIN_CSRF_COOKIE);
@@ -101,6 +120,15 @@ export function registerLogin(app: DashboardApp, ctx: DashboardContext): void {
         return errorPage(reply, session, 403, "Request refused", `Sign-out refused (${why}).`);
     }
     await ctx.sessions.end(req, reply);
+    // A provider's session ends too where the provider offers RP-initiated logout.
+    if (session?.sso != null && ctx.oidc !== null) {
+      try {
+        const url = await ctx.oidc.endSessionUrl(session.sso.idToken);
+        if (url !== null) return reply.redirect(url.href, 303);
+      } catch (err) {
+        ctx.log?.warn("dashboard.oidc_logout_failed", { user: session.user, error: (err as Error).message });
+      }
+    }
     return reply.redirect("/login", 303);
   });
 }

@@ -6,13 +6,16 @@ import type { FastifyInstance } from "fastify";
 import { type ErrorReason, errorCode } from "../../../errors.js";
 import { cookiesSecure, type DashboardContext, type DashboardOptions } from "../../dashboard/context.js";
 import { FleetCache } from "../../dashboard/fleet-data.js";
+import { OidcRelyingParty } from "../../dashboard/oidc.js";
 import { Sessions } from "../../dashboard/sessions.js";
 import { registerAddServerRoutes } from "./add-server.js";
 import { registerAdminRoutes } from "./admin.js";
 import { registerAgentUpdateRoutes } from "./agent-updates.js";
 import { registerAlertRoutes } from "./alerts.js";
+import { ERROR_CODE_HEADER } from "./error-header.js";
 import { registerFleetRoutes } from "./fleet.js";
 import { registerLogin } from "./login.js";
+import { registerOidcRoutes } from "./oidc.js";
 import { registerReportRoutes } from "./reports.js";
 import { assetParams, type DashboardApp } from "./schemas.js";
 import { registerServerRoutes } from "./server.js";
@@ -33,7 +36,8 @@ export const DASHBOARD_CSP =
  * The web dashboard as a fastify plugin (encapsulated: its form parser and
  * headers apply to its routes only). Pages: / (fleet), /servers/:name,
  * /reports, /reports/:week, /alerts, /alerts/channels,
- * /admin/add-server, /admin/agent-updates, /admin/tokens|users|groups, /login, /logout.
+ * /admin/add-server, /admin/agent-updates, /admin/tokens|users|groups, /login, /logout,
+ * /auth/oidc/login, /auth/oidc/callback and /auth/oidc/backchannel-logout.
  */
 export function dashboardPlugin(options: DashboardOptions) {
   return async (untyped: FastifyInstance): Promise<void> => {
@@ -50,8 +54,18 @@ export function dashboardPlugin(options: DashboardOptions) {
       alerting: options.alerting ?? null,
       missingAgents: options.missingAgents ?? null,
       autoUpdateDefault: options.autoUpdateDefault ?? false,
+      oidc: relyingParty(options),
+      localLogin: options.signIn?.localLogin ?? true,
     };
 
+    // Sign-out redirects to the provider's end-session endpoint, and browsers apply form-action to a form's redirects.
+    const csp =
+      ctx.oidc === null
+        ? DASHBOARD_CSP
+        : DASHBOARD_CSP.replace(
+            "form-action 'self'",
+            `form-action 'self' ${new URL(ctx.oidc.settings.issuer).origin}`,
+          );
     app.addContentTypeParser(
       "application/x-www-form-urlencoded",
       { parseAs: "string", bodyLimit: 64 * 1024 },
@@ -63,7 +77,7 @@ export function dashboardPlugin(options: DashboardOptions) {
     );
     app.addHook("onSend", async (_req, reply, payload) => {
       if (reply.getHeader("content-security-policy") === undefined) {
-        reply.header("content-security-policy", DASHBOARD_CSP);
+        reply.header("content-security-policy", csp);
       }
       reply.header("x-content-type-options", "nosniff");
       reply.header("x-frame-options", "DENY");
@@ -85,6 +99,7 @@ export function dashboardPlugin(options: DashboardOptions) {
     });
     registerAssets(app, ctx);
     registerLogin(app, ctx);
+    registerOidcRoutes(app, ctx);
     registerFleetRoutes(app, ctx);
     registerServerRoutes(app, ctx);
     registerReportRoutes(app, ctx);
@@ -95,7 +110,28 @@ export function dashboardPlugin(options: DashboardOptions) {
   };
 }
 
-export const ERROR_CODE_HEADER = "x-srvutil-error-code";
+export { ERROR_CODE_HEADER };
+
+function relyingParty(options: DashboardOptions): OidcRelyingParty | null {
+  const oidc = options.signIn?.oidc ?? null;
+  if (oidc === null) return null;
+  // The configuration refuses SRVUTIL_OIDC_ISSUER without SRVUTIL_PUBLIC_URL; a caller that skipped it gets told.
+  if (options.publicUrl === null)
+    throw new Error("sign-in with OpenID Connect needs the public URL (SRVUTIL_PUBLIC_URL)");
+  // A group the groups file lacks matches nothing (accessScope): said once at start, as it is likely a typo.
+  const known = new Set(options.groups.map((g) => g.name));
+  for (const m of oidc.groupViewers) {
+    const unknown = m.groups.filter((g) => !known.has(g));
+    if (unknown.length > 0) {
+      options.log?.warn("dashboard.oidc_unknown_group", {
+        claim_value: m.value,
+        groups: unknown,
+        note: "SRVUTIL_OIDC_GROUP_VIEWERS names groups the groups file does not have; they match no server",
+      });
+    }
+  }
+  return new OidcRelyingParty(oidc, options.publicUrl);
+}
 
 /**
  * The code of a dashboard refusal, by its status: the pages say why in

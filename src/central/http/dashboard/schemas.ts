@@ -161,3 +161,15 @@ export const agentUpdatesForm = {
   type: "object",
   properties: { _csrf: text, fleet: text },
 } as const;
+
+/** GET /auth/oidc/callback: the provider's authorization response (RFC 6749 §4.1.2, RFC 9207's iss). */
+export const oidcCallbackQuery = {
+  type: "object",
+  properties: { code: text, state: text, iss: text, error: text, error_description: text },
+} as const;
+
+/** POST /auth/oidc/backchannel-logout: the provider's logout token (OpenID Connect Back-Channel Logout 1.0 §2.5). */
+export const logoutTokenForm = {
+  type: "object",
+  properties: { logout_token: text },
+} as const;

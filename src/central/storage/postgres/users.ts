@@ -1,5 +1,12 @@
 import type pg from "pg";
 import { scopeFromColumn, scopeToColumn } from "../../auth/principal.js";
+import {
+  SSO_COLUMNS,
+  type SsoRow,
+  ssoLogoutWhere,
+  ssoRowValues,
+  ssoSessionFromRow,
+} from "../sso-session-rows.js";
 import type {
   ActiveSession,
   LoginThrottleState,
@@ -9,6 +16,31 @@ import type {
   UserStore,
 } from "../user-store.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
+
+/** The "sso_sessions" migration component; the same table as ../sqlite/sso-sessions.ts. */
+export const PG_SSO_SESSIONS_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description:
+      "sessions of OpenID Connect sign-ins: role and groups from the provider's claims, the ID token for sign-out",
+    sql: `
+      CREATE TABLE dashboard_sso_sessions (
+        id_hash TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
+        groups_json TEXT,
+        csrf_token TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        id_token TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        provider_sid TEXT
+      );
+      CREATE INDEX dashboard_sso_sessions_sid ON dashboard_sso_sessions (provider_sid);
+      CREATE INDEX dashboard_sso_sessions_expires ON dashboard_sso_sessions (expires_at);
+    `,
+  },
+];
 
 /** The "users" migration component; the same tables as ../sqlite/users.ts. */
 export const PG_USERS_MIGRATIONS: readonly Migration[] = [
@@ -73,6 +105,7 @@ export class PgUserStore implements UserStore {
 
   async init(): Promise<void> {
     await runPgMigrations(this.pool, "users", PG_USERS_MIGRATIONS);
+    await runPgMigrations(this.pool, "sso_sessions", PG_SSO_SESSIONS_MIGRATIONS);
   }
 
   async addUser(user: UserRecord): Promise<boolean> {
@@ -111,6 +144,13 @@ export class PgUserStore implements UserStore {
   }
 
   async createSession(s: SessionRecord): Promise<void> {
+    if (s.sso !== undefined && s.sso !== null) {
+      await this.pool.query(
+        `INSERT INTO dashboard_sso_sessions (${SSO_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        ssoRowValues(s, s.sso),
+      );
+      return;
+    }
     await this.pool.query(
       "INSERT INTO dashboard_sessions (id_hash, user_name, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
       [s.idHash, s.user, s.csrfToken, s.createdAt, s.expiresAt],
@@ -133,7 +173,13 @@ export class PgUserStore implements UserStore {
       [idHash, now],
     );
     const row = r.rows[0];
-    if (row === undefined) return null;
+    if (row === undefined) {
+      const sso = await this.pool.query<SsoRow>(
+        `SELECT ${SSO_COLUMNS} FROM dashboard_sso_sessions WHERE id_hash = $1 AND expires_at > $2`,
+        [idHash, now],
+      );
+      return sso.rows[0] === undefined ? null : ssoSessionFromRow(sso.rows[0]);
+    }
     return {
       idHash: row.id_hash,
       user: row.user_name,
@@ -146,20 +192,32 @@ export class PgUserStore implements UserStore {
   }
 
   async touchSession(idHash: string, expiresAt: number): Promise<void> {
-    await this.pool.query("UPDATE dashboard_sessions SET expires_at = $1 WHERE id_hash = $2", [
-      expiresAt,
-      idHash,
-    ]);
+    for (const table of ["dashboard_sessions", "dashboard_sso_sessions"]) {
+      await this.pool.query(`UPDATE ${table} SET expires_at = $1 WHERE id_hash = $2`, [expiresAt, idHash]);
+    }
   }
 
   async deleteSession(idHash: string): Promise<void> {
     await this.pool.query("DELETE FROM dashboard_sessions WHERE id_hash = $1", [idHash]);
+    await this.pool.query("DELETE FROM dashboard_sso_sessions WHERE id_hash = $1", [idHash]);
+  }
+
+  async endSsoSessions(target: { subject: string | null; providerSid: string | null }): Promise<number> {
+    const q = ssoLogoutWhere(target);
+    if (q === null) return 0;
+    let n = 0;
+    const where = q.where.replace(/\?/g, () => `$${++n}`);
+    return (
+      (await this.pool.query(`DELETE FROM dashboard_sso_sessions WHERE ${where}`, q.values)).rowCount ?? 0
+    );
   }
 
   async deleteExpiredSessions(now: number): Promise<number> {
-    return (
-      (await this.pool.query("DELETE FROM dashboard_sessions WHERE expires_at <= $1", [now])).rowCount ?? 0
-    );
+    let n = 0;
+    for (const table of ["dashboard_sessions", "dashboard_sso_sessions"]) {
+      n += (await this.pool.query(`DELETE FROM ${table} WHERE expires_at <= $1`, [now])).rowCount ?? 0;
+    }
+    return n;
   }
 
   async updateLoginThrottle<T>(

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { scopeFromColumn, scopeToColumn } from "../../auth/principal.js";
+import { ssoLogoutWhere } from "../sso-session-rows.js";
 import type {
   ActiveSession,
   LoginThrottleState,
@@ -9,6 +10,7 @@ import type {
   UserStore,
 } from "../user-store.js";
 import { type Migration, runMigrations } from "./migrate.js";
+import { SSO_SESSIONS_MIGRATIONS, sqliteFindSso, sqliteInsertSso } from "./sso-sessions.js";
 
 /** The "users" migration component: dashboard users, sessions, the sign-in throttle. */
 export const USERS_MIGRATIONS: readonly Migration[] = [
@@ -80,6 +82,7 @@ export class SqliteUserStore implements UserStore {
 
   async init(): Promise<void> {
     runMigrations(this.db, "users", USERS_MIGRATIONS);
+    runMigrations(this.db, "sso_sessions", SSO_SESSIONS_MIGRATIONS);
   }
 
   async addUser(user: UserRecord): Promise<boolean> {
@@ -122,6 +125,10 @@ export class SqliteUserStore implements UserStore {
   }
 
   async createSession(s: SessionRecord): Promise<void> {
+    if (s.sso !== undefined && s.sso !== null) {
+      sqliteInsertSso(this.db, s, s.sso);
+      return;
+    }
     this.db
       .prepare(
         "INSERT INTO dashboard_sessions (id_hash, user_name, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
@@ -147,7 +154,7 @@ export class SqliteUserStore implements UserStore {
           scope_groups: string | null;
         }
       | undefined;
-    if (r === undefined) return null;
+    if (r === undefined) return sqliteFindSso(this.db, idHash, now);
     return {
       idHash: r.id_hash,
       user: r.user_name,
@@ -161,14 +168,27 @@ export class SqliteUserStore implements UserStore {
 
   async touchSession(idHash: string, expiresAt: number): Promise<void> {
     this.db.prepare("UPDATE dashboard_sessions SET expires_at = ? WHERE id_hash = ?").run(expiresAt, idHash);
+    this.db
+      .prepare("UPDATE dashboard_sso_sessions SET expires_at = ? WHERE id_hash = ?")
+      .run(expiresAt, idHash);
   }
 
   async deleteSession(idHash: string): Promise<void> {
     this.db.prepare("DELETE FROM dashboard_sessions WHERE id_hash = ?").run(idHash);
+    this.db.prepare("DELETE FROM dashboard_sso_sessions WHERE id_hash = ?").run(idHash);
+  }
+
+  async endSsoSessions(target: { subject: string | null; providerSid: string | null }): Promise<number> {
+    const q = ssoLogoutWhere(target);
+    if (q === null) return 0;
+    return this.db.prepare(`DELETE FROM dashboard_sso_sessions WHERE ${q.where}`).run(...q.values).changes;
   }
 
   async deleteExpiredSessions(now: number): Promise<number> {
-    return this.db.prepare("DELETE FROM dashboard_sessions WHERE expires_at <= ?").run(now).changes;
+    const local = this.db.prepare("DELETE FROM dashboard_sessions WHERE expires_at <= ?").run(now).changes;
+    return (
+      local + this.db.prepare("DELETE FROM dashboard_sso_sessions WHERE expires_at <= ?").run(now).changes
+    );
   }
 
   async updateLoginThrottle<T>(

@@ -1,0 +1,77 @@
+import type { ActiveSession, SessionRecord, SsoSessionFields, UserRole } from "./user-store.js";
+
+/**
+ * A row of dashboard_sso_sessions (the sessions of OpenID Connect sign-ins)
+ * to and from the session the dashboard reads, the same on both backends
+ * (./sqlite/sso-sessions.ts, ./postgres/users.ts).
+ */
+
+export interface SsoRow {
+  id_hash: string;
+  user_name: string;
+  role: UserRole;
+  groups_json: string | null;
+  csrf_token: string;
+  created_at: number | string;
+  expires_at: number | string;
+  id_token: string;
+  subject: string;
+  provider_sid: string | null;
+}
+
+/** A row of dashboard_sso_sessions as the session the dashboard reads (both backends). */
+export function ssoSessionFromRow(r: SsoRow): ActiveSession {
+  const groups = r.groups_json === null ? null : (JSON.parse(r.groups_json) as string[]);
+  const sso: SsoSessionFields = {
+    role: r.role,
+    groups,
+    idToken: r.id_token,
+    subject: r.subject,
+    providerSid: r.provider_sid,
+  };
+  return {
+    idHash: r.id_hash,
+    user: r.user_name,
+    csrfToken: r.csrf_token,
+    createdAt: Number(r.created_at),
+    expiresAt: Number(r.expires_at),
+    role: r.role,
+    groups,
+    sso,
+  };
+}
+
+/** The values of an INSERT into dashboard_sso_sessions, in column order. */
+export function ssoRowValues(s: SessionRecord, sso: SsoSessionFields): unknown[] {
+  return [
+    s.idHash,
+    s.user,
+    sso.role,
+    sso.groups === null ? null : JSON.stringify(sso.groups),
+    s.csrfToken,
+    s.createdAt,
+    s.expiresAt,
+    sso.idToken,
+    sso.subject,
+    sso.providerSid,
+  ];
+}
+
+/**
+ * The WHERE clause and values of endSsoSessions (UserStore), with `?`
+ * placeholders (PostgreSQL numbers them); null when the target names nothing.
+ */
+export function ssoLogoutWhere(t: { subject: string | null; providerSid: string | null }): {
+  where: string;
+  values: string[];
+} | null {
+  if (t.providerSid !== null && t.subject !== null) {
+    return { where: "provider_sid = ? AND subject = ?", values: [t.providerSid, t.subject] };
+  }
+  if (t.providerSid !== null) return { where: "provider_sid = ?", values: [t.providerSid] };
+  if (t.subject !== null) return { where: "subject = ?", values: [t.subject] };
+  return null;
+}
+
+export const SSO_COLUMNS =
+  "id_hash, user_name, role, groups_json, csrf_token, created_at, expires_at, id_token, subject, provider_sid";
