@@ -2,7 +2,7 @@ import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { nearestName } from "../nearest-name.js";
-import { serverNameProblem } from "../protocol/index.js";
+import { parseTagList, serverNameProblem, type Tags, tagsProblems } from "../protocol/index.js";
 import type { DiskFilter } from "./collector/types.js";
 import { AgentConfigError } from "./errors.js";
 import { defaultAgentDir } from "./paths.js";
@@ -49,6 +49,8 @@ export interface AgentConfig {
   spool: SpoolLimits;
   upload: UploadPolicy;
   selfUpdate: SelfUpdatePolicy;
+  /** Tags this server declares (SRVUTIL_TAGS, else agent.json's tags), sent with every upload. */
+  tags: Tags;
 }
 
 /** Self-update timing (docs/agent.md, "Self-update"); agent.json's self_update section. */
@@ -299,6 +301,18 @@ export function loadAgentConfig(
       DEFAULTS.selfUpdate.rollbackSeconds,
   };
 
+  // Tags: SRVUTIL_TAGS replaces agent.json's tags as a whole (one set, one source).
+  const tags = setting(() => {
+    const envTags = env.SRVUTIL_TAGS;
+    if (envTags !== undefined && envTags.trim() !== "") {
+      const parsed = parseTagList(envTags);
+      if (parsed.problems.length > 0)
+        throw new AgentConfigError(parsed.problems.map((p) => `SRVUTIL_TAGS: ${p}`).join("; "));
+      return parsed.tags;
+    }
+    return fileTags(file.tags, where);
+  }, {});
+
   if (problems.length > 0) throw new AgentConfigError(problems.join("; "));
   return {
     centralUrl,
@@ -316,7 +330,24 @@ export function loadAgentConfig(
     spool,
     upload,
     selfUpdate,
+    tags,
   };
+}
+
+/** agent.json's `tags`: an object of string values, each key and value valid (every problem at once). */
+function fileTags(v: unknown, where: string): Tags {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== "object" || Array.isArray(v))
+    throw new AgentConfigError(`${where}: tags must be an object like {"env": "prod", "team": "payments"}`);
+  const entries: [string, string][] = [];
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(v)) {
+    if (typeof value !== "string") problems.push(`${where}: tags.${key} must be a string`);
+    else entries.push([key, value]);
+  }
+  problems.push(...tagsProblems(entries).map((p) => `${where}: tags: ${p}`));
+  if (problems.length > 0) throw new AgentConfigError(problems.join("; "));
+  return Object.fromEntries(entries);
 }
 
 /** The config as it may be logged or printed: the token replaced by its length. */
@@ -430,6 +461,8 @@ const CONFIG_KEYS: KeySchema = {
     max_batch_bytes: true,
   },
   self_update: { check_seconds: true, rollback_seconds: true },
+  // Free-form keys (the operator's own tag names), checked by fileTags.
+  tags: true,
 };
 
 /** `true`: a leaf setting; an object: a nested section and its keys. */

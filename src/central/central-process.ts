@@ -10,6 +10,7 @@ import { policyReader } from "./agent-update-policy.js";
 import { RollupMaintainer } from "./aggregate/rollup-maintainer.js";
 import { AlertService, type AlertServiceOptions } from "./alerts/service.js";
 import { type Alerting, loadAlerting } from "./alerts/setup.js";
+import { CURRENT_TAGS_REFRESH_MS } from "./delivery/current-tags.js";
 import { AgentTokenCache } from "./auth/token-cache.js";
 import { AutomationLog } from "./automation-log.js";
 import type { CentralConfig } from "./config.js";
@@ -268,6 +269,16 @@ export async function startCentral(
     ...(opts.alertSendRetry !== undefined ? { sendRetry: opts.alertSendRetry } : {}),
   });
   alerts.start();
+  // Alert routes and silences by group match tag-selecting groups on the current tags.
+  await alerting.tags.refresh(store.tags).catch((err: unknown) =>
+    log.warn("current tags not read", { error: String(err) }),
+  );
+  const tagRefresh = setInterval(() => {
+    alerting.tags
+      .refresh(store.tags)
+      .catch((err: unknown) => log.warn("current tags not read", { error: String(err) }));
+  }, CURRENT_TAGS_REFRESH_MS);
+  tagRefresh.unref();
   const runningScraper = scraper!;
   runningScraper.start();
   // The digests of the agent files, hashed once now rather than by the first download.
@@ -295,6 +306,7 @@ export async function startCentral(
     close: () => {
       closing ??= (async () => {
         await warming;
+        clearInterval(tagRefresh);
         await runningScraper.stop();
         await alerts.stop();
         alerting.mail.close();

@@ -18,6 +18,7 @@ import type { DeliveryGroup } from "../delivery/groups.js";
 import type { IngestService } from "../ingest/ingest-service.js";
 import { InteropSink } from "../ingest/interop/sink.js";
 import { ServerInputRecorder } from "../ingest/server-inputs.js";
+import { AgentTagRecorder } from "../ingest/tags.js";
 import type { Storage } from "../storage/store.js";
 import { dashboardPlugin } from "./dashboard/plugin.js";
 import { errorAnswer } from "./error-answer.js";
@@ -78,6 +79,8 @@ export interface ApiDeps {
   interopLabels?: InteropLabels;
   /** What feeds each server (store.serverInputs), shared with the sink; default one of this app's own. */
   serverInputs?: ServerInputRecorder;
+  /** The tags agents declare with their uploads (store.tags); default one of this app's own. */
+  agentTags?: AgentTagRecorder;
   /** The foreign inputs' sink (central serve shares it with its scraper); default one of this app's own. */
   interopSink?: InteropSink;
   /** The scraper of `central serve` (GET /api/v1/scrape/targets); absent: the route lists the stored states only. */
@@ -226,6 +229,7 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     metrics,
     maxBodyBytes: deps.maxBodyBytes,
     inputs,
+    tags: deps.agentTags ?? new AgentTagRecorder(deps.store.tags, deps.log ?? null),
   });
   const groups = deps.groups ?? deps.dashboard?.groups ?? [];
   await app.register(readRoutes, { store: deps.store, authFailures, groups });

@@ -46,7 +46,7 @@ export const rangeQuery = {
 /** parseFleetQuery's fields (src/central/dashboard/fleet-data.ts). */
 export const fleetQuery = {
   type: "object",
-  properties: { q: text, status: text, group: text, sort: text, dir: text, per: text, page: text },
+  properties: { q: text, status: text, group: text, tag: text, sort: text, dir: text, per: text, page: text },
 } as const;
 
 export const weekParams = {
