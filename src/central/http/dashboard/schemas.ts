@@ -108,6 +108,12 @@ export const tokenForm = {
   properties: { _csrf: text, role: text, name: text, groups: text },
 } as const;
 
+/** Set and unset central tags of a server (/servers/NAME/tags). */
+export const serverTagsForm = {
+  type: "object",
+  properties: { _csrf: text, set: text, unset: text },
+} as const;
+
 /** Create an enrolment token (/admin/add-server). */
 export const enrolmentForm = {
   type: "object",
