@@ -10,11 +10,11 @@ import { policyReader } from "./agent-update-policy.js";
 import { RollupMaintainer } from "./aggregate/rollup-maintainer.js";
 import { AlertService, type AlertServiceOptions } from "./alerts/service.js";
 import { type Alerting, loadAlerting } from "./alerts/setup.js";
-import { CURRENT_TAGS_REFRESH_MS } from "./delivery/current-tags.js";
 import { AgentTokenCache } from "./auth/token-cache.js";
 import { AutomationLog } from "./automation-log.js";
 import type { CentralConfig } from "./config.js";
 import { dashboardOptions } from "./dashboard/index.js";
+import { CURRENT_TAGS_REFRESH_MS } from "./delivery/current-tags.js";
 import { mailDestination } from "./delivery/mail-destination.js";
 import { registerDeliveryMetrics } from "./delivery/prometheus.js";
 import { startDeliveryScheduler } from "./delivery/scheduler.js";
@@ -270,9 +270,9 @@ export async function startCentral(
   });
   alerts.start();
   // Alert routes and silences by group match tag-selecting groups on the current tags.
-  await alerting.tags.refresh(store.tags).catch((err: unknown) =>
-    log.warn("current tags not read", { error: String(err) }),
-  );
+  await alerting.tags
+    .refresh(store.tags)
+    .catch((err: unknown) => log.warn("current tags not read", { error: String(err) }));
   const tagRefresh = setInterval(() => {
     alerting.tags
       .refresh(store.tags)

@@ -71,7 +71,10 @@ export function effectiveTags(
   const out = new Map<string, Map<string, EffectiveTag>>();
   for (const r of rows) {
     let tags = out.get(r.server);
-    if (tags === undefined) out.set(r.server, (tags = new Map()));
+    if (tags === undefined) {
+      tags = new Map();
+      out.set(r.server, tags);
+    }
     const had = tags.get(r.key);
     if (r.source === "central") {
       const agentValue = had?.source === "agent" ? had.value : (had?.agentValue ?? null);

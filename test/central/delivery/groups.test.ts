@@ -34,7 +34,12 @@ describe("groups file", () => {
     expect(groups.map((g) => g.name)).toEqual(["default", "web", "db"]);
     const web = groups[1]!;
     expect(["web-01", "WEB-02", "lb-01"].map((n) => web.includes(n, NO_TAGS))).toEqual([true, true, true]);
-    expect(["web", "lb-001", "db-01", "xweb-01"].map((n) => web.includes(n, NO_TAGS))).toEqual([false, false, false, false]);
+    expect(["web", "lb-001", "db-01", "xweb-01"].map((n) => web.includes(n, NO_TAGS))).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
     expect(groups[2]!.includes("db.eu-1", NO_TAGS)).toBe(true);
     expect(groups[2]!.includes("dbXeu", NO_TAGS)).toBe(false); // "." is literal
     expect(groups[0]!.recipients).toEqual({ to: ["all@example.com"], cc: [], bcc: ["audit@example.com"] });

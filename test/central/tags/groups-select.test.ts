@@ -71,7 +71,7 @@ describe("srvutil central tags", () => {
   it("sets, lists and unsets central tags on a real SQLite file", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "srvutil-tags-cli-"));
     try {
-      const env = { ...process.env, SRVUTIL_DATA_DIR: dir };
+      const env: NodeJS.ProcessEnv = { ...process.env, SRVUTIL_DATA_DIR: dir };
       for (const k of Object.keys(env))
         if (k.startsWith("SRVUTIL_") && k !== "SRVUTIL_DATA_DIR") delete env[k];
       const set = await runCli(["central", "tags", "set", "web-01", "team=payments", "env=prod"], env);
