@@ -63,7 +63,7 @@ export function fleetPage(o: {
     const nextDir = active && query.dir === "asc" ? "desc" : "asc";
     return html`<th scope="col"${active ? html` aria-sort="${query.dir === "asc" ? "ascending" : "descending"}"` : ""}><a href="${link({ sort: key, dir: nextDir, page: 1 })}">${SORT_LABEL[key]}${active ? (query.dir === "asc" ? " ↑" : " ↓") : ""}</a></th>`;
   };
-  const groups = o.groups.filter((g) => g.servers.length > 0);
+  const groups = o.groups.filter((g) => !g.wholeFleet);
   const counts = (["critical", "silent", "warning", "ok"] as const).map(
     (s) =>
       html`<li><a href="${link({ status: s, page: 1 })}">${statusBadge(s)} <strong>${data.counts[s]}</strong><span class="sr-only"> servers ${STATUS_LABEL[s]}</span></a></li>`,
