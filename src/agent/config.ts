@@ -2,8 +2,9 @@ import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { nearestName } from "../nearest-name.js";
-import { parseTagList, serverNameProblem, type Tags, tagsProblems } from "../protocol/index.js";
+import { serverNameProblem, type Tags } from "../protocol/index.js";
 import type { DiskFilter } from "./collector/types.js";
+import { readTags } from "./config-tags.js";
 import { AgentConfigError } from "./errors.js";
 import { defaultAgentDir } from "./paths.js";
 
@@ -302,16 +303,7 @@ export function loadAgentConfig(
   };
 
   // Tags: SRVUTIL_TAGS replaces agent.json's tags as a whole (one set, one source).
-  const tags = setting(() => {
-    const envTags = env.SRVUTIL_TAGS;
-    if (envTags !== undefined && envTags.trim() !== "") {
-      const parsed = parseTagList(envTags);
-      if (parsed.problems.length > 0)
-        throw new AgentConfigError(parsed.problems.map((p) => `SRVUTIL_TAGS: ${p}`).join("; "));
-      return parsed.tags;
-    }
-    return fileTags(file.tags, where);
-  }, {});
+  const tags = setting(() => readTags(env.SRVUTIL_TAGS, file.tags, where), {});
 
   if (problems.length > 0) throw new AgentConfigError(problems.join("; "));
   return {
@@ -332,22 +324,6 @@ export function loadAgentConfig(
     selfUpdate,
     tags,
   };
-}
-
-/** agent.json's `tags`: an object of string values, each key and value valid (every problem at once). */
-function fileTags(v: unknown, where: string): Tags {
-  if (v === undefined || v === null) return {};
-  if (typeof v !== "object" || Array.isArray(v))
-    throw new AgentConfigError(`${where}: tags must be an object like {"env": "prod", "team": "payments"}`);
-  const entries: [string, string][] = [];
-  const problems: string[] = [];
-  for (const [key, value] of Object.entries(v)) {
-    if (typeof value !== "string") problems.push(`${where}: tags.${key} must be a string`);
-    else entries.push([key, value]);
-  }
-  problems.push(...tagsProblems(entries).map((p) => `${where}: tags: ${p}`));
-  if (problems.length > 0) throw new AgentConfigError(problems.join("; "));
-  return Object.fromEntries(entries);
 }
 
 /** The config as it may be logged or printed: the token replaced by its length. */
