@@ -22,9 +22,9 @@ export interface DeliveryGroup {
   /** True for the default group: the whole fleet, whatever the names and tags. */
   wholeFleet: boolean;
   /**
-   * Server name globs (`*`, `?`), case-insensitive, from `servers` and the
-   * `name=` terms of `select`; a server matches when any one does. Empty:
-   * names are not a selector.
+   * Server name globs (`*`, `?`), case-insensitive, for display: `servers`,
+   * then the `name=` terms of `select`. Each of the two lists is a selector
+   * of its own (one glob of it must match). Empty: names are not a selector.
    */
   servers: string[];
   /** Tags a server must all carry (effective tags: the central's win over the agent's); empty: tags are not a selector. */
