@@ -125,6 +125,7 @@ export async function startCentral(
   const agentCatalog = opts.agentCatalog ?? new AgentCatalog(defaultAgentDistDirs());
   try {
     await store.init();
+    await alerting.tags.refresh(store.tags);
     const tls = config.tls
       ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }
       : null;
@@ -171,6 +172,8 @@ export async function startCentral(
         // The same channels the service sends through: the channels page tests them.
         alerting: { ...alerting, configFile: config.alertsConfigFile },
         missingAgents: () => agentCatalog.missing(),
+        // Scoped viewers of tag-selecting groups: the current tags, as alert routing reads them.
+        tagsOf: (server: string) => alerting.tags.of(server),
       },
       trustedProxies: config.trustedProxies,
       authFailuresPerMinute: config.authFailuresPerMinute,
@@ -269,10 +272,8 @@ export async function startCentral(
     ...(opts.alertSendRetry !== undefined ? { sendRetry: opts.alertSendRetry } : {}),
   });
   alerts.start();
-  // Alert routes and silences by group match tag-selecting groups on the current tags.
-  await alerting.tags
-    .refresh(store.tags)
-    .catch((err: unknown) => log.warn("current tags not read", { error: String(err) }));
+  // Alert routes, silences and scoped viewers match tag-selecting groups on the current tags
+  // (read first right after the schema is ready, before the app listens).
   const tagRefresh = setInterval(() => {
     alerting.tags
       .refresh(store.tags)

@@ -86,7 +86,7 @@ export function registerAlertRoutes(app: DashboardApp, ctx: DashboardContext): v
   ) => {
     const now = ctx.clock();
     const days = o.days ?? 7;
-    const scope = scopeOf(session, ctx.groups);
+    const scope = scopeOf(session, ctx);
     const [{ episodes }, allSilences, allHistory] = await Promise.all([
       ctx.store.alerts.readOpen(),
       ctx.store.alerts.listSilences({ activeAt: now }),

@@ -35,7 +35,7 @@ export function registerServerRoutes(app: DashboardApp, ctx: DashboardContext): 
     if (session === null) return reply;
     const name = req.params.name;
     // Outside a scoped viewer's groups: the same 404 as a server that never reported (nothing read).
-    const scope = scopeOf(session, ctx.groups);
+    const scope = scopeOf(session, ctx);
     if (!scope.sees(name)) return noSuchServer(reply, session, name);
     return sendServerPage(reply, session, name, req.query, null, 200);
   });
@@ -88,7 +88,7 @@ export function registerServerRoutes(app: DashboardApp, ctx: DashboardContext): 
     flash: TagsFlash | null,
     statusCode: number,
   ) {
-    const scope = scopeOf(session, ctx.groups);
+    const scope = scopeOf(session, ctx);
     const [servers, scrape] = await Promise.all([ctx.store.listServers(), ctx.store.scrapeStatus.get(name)]);
     const summary = servers.find((s) => s.server === name);
     if (summary === undefined && scrape !== null) {
