@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { buildPolicy, decideFor } from "../../../src/central/agent-update-policy.js";
 import { GroupsConfigError, NO_TAGS, parseDeliveryGroups } from "../../../src/central/delivery/groups.js";
 import { openStorage } from "../../../src/central/storage/open.js";
 import { runCli } from "../../helpers/cli.js";
@@ -104,4 +105,20 @@ describe("srvutil central tags", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe("agent auto-update by a tag-selecting group", () => {
+  it("decides a server by the group its current tags put it in", () => {
+    const groups = parseDeliveryGroups(
+      { groups: [{ name: "payments", select: "team=payments", to: ["p@example.com"] }] },
+      ["ops@example.com"],
+    );
+    const off = { group: "payments", enabled: false, changedBy: "alice", changedAt: Date.now() };
+    const tags = new Map([["pay-01", { team: "payments" }]]);
+    const p = buildPolicy([off], groups, true, tags);
+    expect(decideFor(p, "pay-01")).toEqual({ enabled: false, because: "group payments is off" });
+    expect(decideFor(p, "web-01").enabled).toBe(true);
+    // Without the tags, no server is in the group: the fleet decides.
+    expect(decideFor(buildPolicy([off], groups, true), "pay-01").enabled).toBe(true);
+  });
 });
