@@ -174,6 +174,7 @@ export const ERROR_REASONS = [
   "unsupported_charset",
   "unsupported_encoding",
   "sample_too_old",
+  "bad_tags",
   "headers_too_large",
   "rate_limited",
   "auth_throttled",

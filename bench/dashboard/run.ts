@@ -189,6 +189,7 @@ async function measure(store: Storage): Promise<BackendRun> {
           ...dashboard,
           assetsDir: "",
           autoUpdateDefault: false,
+          tagsOf: () => ({}),
           sessions: null as never,
           oidc: null,
           localLogin: true,

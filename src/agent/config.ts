@@ -2,8 +2,9 @@ import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { nearestName } from "../nearest-name.js";
-import { serverNameProblem } from "../protocol/index.js";
+import { serverNameProblem, type Tags } from "../protocol/index.js";
 import type { DiskFilter } from "./collector/types.js";
+import { readTags } from "./config-tags.js";
 import { AgentConfigError } from "./errors.js";
 import { defaultAgentDir } from "./paths.js";
 
@@ -49,6 +50,8 @@ export interface AgentConfig {
   spool: SpoolLimits;
   upload: UploadPolicy;
   selfUpdate: SelfUpdatePolicy;
+  /** Tags this server declares (SRVUTIL_TAGS, else agent.json's tags), sent with every upload. */
+  tags: Tags;
 }
 
 /** Self-update timing (docs/agent.md, "Self-update"); agent.json's self_update section. */
@@ -299,6 +302,9 @@ export function loadAgentConfig(
       DEFAULTS.selfUpdate.rollbackSeconds,
   };
 
+  // Tags: SRVUTIL_TAGS replaces agent.json's tags as a whole (one set, one source).
+  const tags = setting(() => readTags(env.SRVUTIL_TAGS, file.tags, where), {});
+
   if (problems.length > 0) throw new AgentConfigError(problems.join("; "));
   return {
     centralUrl,
@@ -316,6 +322,7 @@ export function loadAgentConfig(
     spool,
     upload,
     selfUpdate,
+    tags,
   };
 }
 
@@ -430,6 +437,8 @@ const CONFIG_KEYS: KeySchema = {
     max_batch_bytes: true,
   },
   self_update: { check_seconds: true, rollback_seconds: true },
+  // Free-form keys (the operator's own tag names), checked by fileTags.
+  tags: true,
 };
 
 /** `true`: a leaf setting; an object: a nested section and its keys. */

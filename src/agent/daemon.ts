@@ -62,7 +62,7 @@ export async function runAgentDaemon(config: AgentConfig, options: DaemonOptions
   await spool.init();
   await spool.removeStaleTemps();
   const collector = options.collector ?? platformCollector();
-  const target = uploadTarget(metricsEndpoint(config.centralUrl), config.token, config.caFile);
+  const target = uploadTarget(metricsEndpoint(config.centralUrl), config.token, config.caFile, config.tags);
   log.info("daemon_start", "agent daemon started", {
     version: AGENT_VERSION,
     config: describeConfig(config),

@@ -133,7 +133,7 @@ export async function runAgentOnce(config: AgentConfig, opts: AgentRunOptions = 
   if (!opts.skipUpload) {
     upload = await uploadSpool(
       spool,
-      uploadTarget(metricsEndpoint(config.centralUrl), config.token, config.caFile),
+      uploadTarget(metricsEndpoint(config.centralUrl), config.token, config.caFile, config.tags),
       {
         policy: config.upload,
         log,

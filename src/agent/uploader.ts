@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { join } from "node:path";
+import { formatTagList, TAGS_HEADER, type Tags } from "../protocol/tags.js";
 import type { UploadPolicy } from "./config.js";
 import { describeConnectionError } from "./connection-errors.js";
 import { tryLock } from "./lock.js";
@@ -13,10 +14,17 @@ export interface UploadTarget {
   token: string;
   /** Extra CA certificates (PEM) for a private-CA HTTPS central. */
   ca: Buffer | null;
+  /** The X-Srvutil-Tags value (`env=prod,team=payments`); "" or absent: no header (no tags declared). */
+  tags?: string;
 }
 
-export function uploadTarget(endpoint: URL, token: string, caFile: string | null): UploadTarget {
-  return { endpoint, token, ca: caFile === null ? null : readFileSync(caFile) };
+export function uploadTarget(
+  endpoint: URL,
+  token: string,
+  caFile: string | null,
+  tags: Tags = {},
+): UploadTarget {
+  return { endpoint, token, ca: caFile === null ? null : readFileSync(caFile), tags: formatTagList(tags) };
 }
 
 /** What one POST came to. */
@@ -79,6 +87,7 @@ export async function postMetrics(
         "content-length": String(body.length),
         accept: "application/json",
         "user-agent": agentUserAgentHeader(),
+        ...(target.tags !== undefined && target.tags !== "" ? { [TAGS_HEADER]: target.tags } : {}),
       },
       timeout: timeoutMs,
       ...(isHttps && target.ca !== null ? { ca: target.ca } : {}),

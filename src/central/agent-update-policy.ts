@@ -1,7 +1,9 @@
 import { InputError } from "../errors.js";
-import { DEFAULT_GROUP, type DeliveryGroup } from "./delivery/groups.js";
+import type { Tags } from "../protocol/tags.js";
+import { DEFAULT_GROUP, type DeliveryGroup, NO_TAGS } from "./delivery/groups.js";
 import type { AutoUpdateSetting } from "./storage/agent-update-store.js";
 import type { Storage } from "./storage/store.js";
+import { effectiveTags, tagValues } from "./storage/tag-store.js";
 
 /**
  * Whether an agent updates itself (docs/agent.md, "Self-update"): the
@@ -21,6 +23,18 @@ export interface AutoUpdatePolicy {
   groups: readonly DeliveryGroup[];
   /** The stored setting of each group, by name (rows of groups no longer in the file are kept but unused). */
   byGroup: ReadonlyMap<string, AutoUpdateSetting>;
+  /** The servers' effective tags now (store.tags), for groups that select by tags. */
+  tags: ReadonlyMap<string, Tags>;
+}
+
+/** Whether `group` holds `server` now, by its name and its current tags. */
+export function inGroup(p: AutoUpdatePolicy, group: DeliveryGroup, server: string): boolean {
+  return group.includes(server, p.tags.get(server) ?? NO_TAGS);
+}
+
+/** Every server's effective tags now, as buildPolicy takes them. */
+export async function currentTagValues(store: Storage): Promise<Map<string, Tags>> {
+  return tagValues(effectiveTags(await store.tags.current()));
 }
 
 export interface AutoUpdateDecision {
@@ -38,11 +52,12 @@ export function buildPolicy(
   settings: readonly AutoUpdateSetting[],
   groups: readonly DeliveryGroup[],
   envDefault: boolean,
+  tags: ReadonlyMap<string, Tags> = new Map(),
 ): AutoUpdatePolicy {
   const fleet = settings.find((s) => s.group === null && s.enabled !== null) ?? null;
   const byGroup = new Map<string, AutoUpdateSetting>();
   for (const s of settings) if (s.group !== null) byGroup.set(s.group, s);
-  return { fleet, envDefault, groups: policyGroups(groups), byGroup };
+  return { fleet, envDefault, groups: policyGroups(groups), byGroup, tags };
 }
 
 /** The fleet's own decision: its stored setting, else the environment's. */
@@ -57,7 +72,7 @@ export function groupSetting(p: AutoUpdatePolicy, group: string): boolean | null
 
 export function decideFor(p: AutoUpdatePolicy, server: string): AutoUpdateDecision {
   const explicit = p.groups
-    .filter((g) => groupSetting(p, g.name) !== null && g.includes(server))
+    .filter((g) => groupSetting(p, g.name) !== null && inGroup(p, g, server))
     .map((g) => ({ name: g.name, on: groupSetting(p, g.name) === true }));
   if (explicit.length > 0) {
     const off = explicit.filter((g) => !g.on);
@@ -92,7 +107,10 @@ export function policyReader(
   groups: readonly DeliveryGroup[],
   envDefault: boolean,
 ): () => Promise<AutoUpdatePolicy> {
-  return async () => buildPolicy(await store.agentUpdates.list(), groups, envDefault);
+  return async () => {
+    const [settings, tags] = await Promise.all([store.agentUpdates.list(), currentTagValues(store)]);
+    return buildPolicy(settings, groups, envDefault, tags);
+  };
 }
 
 export type AutoUpdateValue = "on" | "off" | "default";

@@ -14,6 +14,7 @@ import { AgentTokenCache } from "./auth/token-cache.js";
 import { AutomationLog } from "./automation-log.js";
 import type { CentralConfig } from "./config.js";
 import { dashboardOptions } from "./dashboard/index.js";
+import { CURRENT_TAGS_REFRESH_MS } from "./delivery/current-tags.js";
 import { mailDestination } from "./delivery/mail-destination.js";
 import { registerDeliveryMetrics } from "./delivery/prometheus.js";
 import { startDeliveryScheduler } from "./delivery/scheduler.js";
@@ -124,6 +125,7 @@ export async function startCentral(
   const agentCatalog = opts.agentCatalog ?? new AgentCatalog(defaultAgentDistDirs());
   try {
     await store.init();
+    await alerting.tags.refresh(store.tags);
     const tls = config.tls
       ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }
       : null;
@@ -170,6 +172,8 @@ export async function startCentral(
         // The same channels the service sends through: the channels page tests them.
         alerting: { ...alerting, configFile: config.alertsConfigFile },
         missingAgents: () => agentCatalog.missing(),
+        // Scoped viewers of tag-selecting groups: the current tags, as alert routing reads them.
+        tagsOf: (server: string) => alerting.tags.of(server),
       },
       trustedProxies: config.trustedProxies,
       authFailuresPerMinute: config.authFailuresPerMinute,
@@ -268,6 +272,14 @@ export async function startCentral(
     ...(opts.alertSendRetry !== undefined ? { sendRetry: opts.alertSendRetry } : {}),
   });
   alerts.start();
+  // Alert routes, silences and scoped viewers match tag-selecting groups on the current tags
+  // (read first right after the schema is ready, before the app listens).
+  const tagRefresh = setInterval(() => {
+    alerting.tags
+      .refresh(store.tags)
+      .catch((err: unknown) => log.warn("current tags not read", { error: String(err) }));
+  }, CURRENT_TAGS_REFRESH_MS);
+  tagRefresh.unref();
   const runningScraper = scraper!;
   runningScraper.start();
   // The digests of the agent files, hashed once now rather than by the first download.
@@ -295,6 +307,7 @@ export async function startCentral(
     close: () => {
       closing ??= (async () => {
         await warming;
+        clearInterval(tagRefresh);
         await runningScraper.stop();
         await alerts.stop();
         alerting.mail.close();

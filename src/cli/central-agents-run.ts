@@ -4,9 +4,11 @@ import {
   type AutoUpdateValue,
   buildPolicy,
   changeAutoUpdate,
+  currentTagValues,
   decideFor,
   fleetEnabled,
   groupSetting,
+  inGroup,
 } from "../central/agent-update-policy.js";
 import { AutomationLog } from "../central/automation-log.js";
 import { loadDeliveryGroups } from "../central/delivery/groups.js";
@@ -45,7 +47,12 @@ export async function autoUpdateCommand(value: string | undefined, opts: { group
         `Auto-update of ${opts.group === undefined ? "the fleet" : `group ${opts.group}`} set to ${setting}.\n`,
       );
     }
-    const policy = buildPolicy(await store.agentUpdates.list(), groups, config.agentUpdates.autoUpdate);
+    const policy = buildPolicy(
+      await store.agentUpdates.list(),
+      groups,
+      config.agentUpdates.autoUpdate,
+      await currentTagValues(store),
+    );
     const agents = (await store.serverInputs.list()).filter((i) => i.input === "agent");
     const counts = (inScope: (server: string) => boolean) => {
       const held = agents.filter((a) => inScope(a.server));
@@ -70,7 +77,7 @@ export async function autoUpdateCommand(value: string | undefined, opts: { group
         `group ${g.name}`,
         word(own),
         (own ?? fleetEnabled(policy)) ? "on" : "off",
-        ...counts((s) => g.includes(s)),
+        ...counts((s) => inGroup(policy, g, s)),
         changed(policy.byGroup.get(g.name)),
       ]);
     }

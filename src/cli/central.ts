@@ -24,7 +24,7 @@ export function useEnvFile(group: Command, skip: readonly string[] = []): void {
   });
 }
 
-/** `srvutil central …`: serve, token add|list|revoke, enrol create|list|revoke, agents auto-update, user add|list|remove, import, migrate, rebuild, install|uninstall|status, backup|restore. */
+/** `srvutil central …`: serve, token add|list|revoke, enrol create|list|revoke, agents auto-update, tags set|unset|list, user add|list|remove, import, migrate, rebuild, install|uninstall|status, backup|restore. */
 export function registerCentralCommands(program: Command): void {
   const central = program
     .command("central")
@@ -145,6 +145,37 @@ export function registerCentralCommands(program: Command): void {
     .option("--group <name>", "a group of the groups file (SRVUTIL_GROUPS_FILE) instead of the fleet")
     .action(async (setting: string | undefined, opts: { group?: string }) => {
       await (await import("./central-agents-run.js")).autoUpdateCommand(setting, opts);
+    });
+
+  // Server tags (src/cli/central-tags-run.ts, loaded only when one of these runs).
+  const tagsRun = () => import("./central-tags-run.js");
+  const tags = central
+    .command("tags")
+    .description("Server tags set on the central; they win over the tags agents declare (docs/dashboard.md)");
+  tags
+    .command("set")
+    .description("Add or override central tags of a server")
+    .argument("<server>", "server name")
+    .argument("<pairs...>", "key=value, e.g. team=payments env=prod")
+    .action(async (server: string, pairs: string[]) => {
+      await (await tagsRun()).tagsSetCommand(server, pairs);
+    });
+  tags
+    .command("unset")
+    .description("Remove central tags of a server; the agent's value of a key, if any, applies again")
+    .argument("<server>", "server name")
+    .argument("<keys...>", "tag keys, e.g. team")
+    .action(async (server: string, keys: string[]) => {
+      await (await tagsRun()).tagsUnsetCommand(server, keys);
+    });
+  tags
+    .command("list")
+    .description(
+      "List the tags in force (of one server, or every server), where each came from, and since when",
+    )
+    .argument("[server]", "server name")
+    .action(async (server?: string) => {
+      await (await tagsRun()).tagsListCommand(server);
     });
 
   // Dashboard users (src/cli/user-run.ts, loaded only when one of these runs).

@@ -5,4 +5,5 @@ export * from "./limits.js";
 export * from "./metrics.js";
 export * from "./parse.js";
 export * from "./serialize.js";
+export * from "./tags.js";
 export * from "./timestamp.js";

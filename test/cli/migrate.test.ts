@@ -44,6 +44,7 @@ describe("srvutil central migrate", () => {
     expect(applied).toContain("coordination 1");
     expect(applied).toContain("raw_uploads 1");
     expect(applied).toContain("alerts 1");
+    expect(applied).toContain("server_tags 1");
     const second = await runCli(["central", "migrate"], env);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toBe("The sqlite schema is current: no migrations to apply\n");
@@ -90,6 +91,7 @@ describe("srvutil central migrate", () => {
       expect(rows).toContain("raw_uploads 1");
       expect(rows).toContain("alerts 1");
       expect(rows).toContain("agent_updates 1");
+      expect(rows).toContain("server_tags 1");
     } finally {
       await client.end();
     }

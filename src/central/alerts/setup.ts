@@ -5,6 +5,7 @@
  * silences, and one channel per configured channel.
  */
 import type { CentralConfig } from "../config.js";
+import { CurrentTags } from "../delivery/current-tags.js";
 import { loadDeliveryGroups } from "../delivery/groups.js";
 import { createMailTransport, type MailTransport } from "../mail/index.js";
 import { type AlertChannel, firingValidForMs } from "./channel-types.js";
@@ -15,6 +16,8 @@ export interface Alerting {
   config: AlertsConfig;
   /** The report groups (SRVUTIL_GROUPS_FILE) a server belongs to, the default group (the whole fleet) included. */
   groupsOf: (server: string) => readonly string[];
+  /** The servers' current tags groupsOf matches tag-selecting groups with; refresh() it from store.tags. */
+  tags: CurrentTags;
   channels: Map<string, AlertChannel>;
   /** The mail transport email channels send through; close() it when done. */
   mail: MailTransport;
@@ -30,8 +33,9 @@ export function loadAlerting(central: CentralConfig, env: NodeJS.ProcessEnv): Al
     groups.map((g) => g.name),
     file ?? "defaults",
   );
+  const tags = new CurrentTags();
   const groupsOf = (server: string): readonly string[] =>
-    groups.filter((g) => g.includes(server)).map((g) => g.name);
+    groups.filter((g) => g.includes(server, tags.of(server))).map((g) => g.name);
   const mail = createMailTransport(
     { smtpUrl: central.smtpUrl, outboxDir: central.paths.outbox },
     central.smtp,
@@ -44,5 +48,5 @@ export function loadAlerting(central: CentralConfig, env: NodeJS.ProcessEnv): Al
     firingValidForMs: firingValidForMs(config.evaluateMs),
   };
   const channels = new Map(config.channels.map((c) => [c.name, createChannel(c, ctx)]));
-  return { config, groupsOf, channels, mail };
+  return { config, groupsOf, tags, channels, mail };
 }

@@ -1,5 +1,6 @@
 import { InputError } from "../../errors.js";
-import { type DeliveryGroup, GROUP_NAME } from "../delivery/groups.js";
+import type { Tags } from "../../protocol/tags.js";
+import { type DeliveryGroup, GROUP_NAME, NO_TAGS } from "../delivery/groups.js";
 
 /**
  * Who is asking, as every way in produces it: a dashboard session
@@ -36,14 +37,23 @@ const WHOLE: ServerScope = { whole: true, groups: null, sees: () => true, seesGr
  * matches nothing: removing a group from the file narrows access, never
  * widens it.
  */
-export function accessScope(principal: Principal, groups: readonly DeliveryGroup[]): ServerScope {
+export function accessScope(
+  principal: Principal,
+  groups: readonly DeliveryGroup[],
+  /**
+   * A server's effective tags now, for groups that select by tags (central
+   * serve: the current tags, read every minute). Absent: no server carries
+   * a tag, so a tag-selecting group shows nothing: access narrows, never widens.
+   */
+  tagsOf: (server: string) => Tags = () => NO_TAGS,
+): ServerScope {
   if (principal.role === "admin" || principal.groups === null) return WHOLE;
   const names = new Set(principal.groups);
   const mine = groups.filter((g) => names.has(g.name));
   return {
     whole: false,
     groups: names,
-    sees: (server) => mine.some((g) => g.includes(server)),
+    sees: (server) => mine.some((g) => g.includes(server, tagsOf(server))),
     seesGroup: (group) => names.has(group),
   };
 }

@@ -126,6 +126,16 @@ function groupsField(id: string, groups: readonly string[], who: string) {
   return html`<div><label for="${id}">Limit to groups (${who}; empty: all servers)</label><input id="${id}" name="groups" maxlength="1000" placeholder="${groups.filter((g) => g !== "default").join(",")}" aria-describedby="${id}-hint"><span class="hint" id="${id}-hint">Comma-separated; configured: ${groups.join(", ") || "none"}</span></div>`;
 }
 
+/** What a group selects: "the whole fleet", or its name globs and tags (all must match). */
+function groupSelection(g: DeliveryGroup): string {
+  if (g.wholeFleet) return "the whole fleet";
+  const parts: string[] = [];
+  if (g.servers.length > 0) parts.push(`names ${g.servers.join(", ")}`);
+  const tags = Object.entries(g.tags).map(([k, v]) => `${k}=${v}`);
+  if (tags.length > 0) parts.push(`tags ${tags.join(", ")}`);
+  return parts.join(" and ");
+}
+
 /** /admin/groups: the report groups as configured. */
 export function groupsPage(o: { session: ActiveSession; groups: readonly DeliveryGroup[] }): {
   value: string;
@@ -136,7 +146,7 @@ export function groupsPage(o: { session: ActiveSession; groups: readonly Deliver
 <thead><tr><th scope="col">Group</th><th scope="col">Servers</th><th scope="col">To</th><th scope="col">Cc</th><th scope="col">Bcc</th></tr></thead>
 <tbody>${o.groups.map(
     (g) =>
-      html`<tr><th scope="row">${g.name}</th><td>${g.servers.length === 0 ? "the whole fleet" : g.servers.join(", ")}</td><td>${g.recipients.to.join(", ") || "–"}</td><td>${g.recipients.cc.join(", ") || "–"}</td><td>${g.recipients.bcc.length === 0 ? "–" : `${g.recipients.bcc.length} address(es)`}</td></tr>`,
+      html`<tr><th scope="row">${g.name}</th><td>${groupSelection(g)}</td><td>${g.recipients.to.join(", ") || "–"}</td><td>${g.recipients.cc.join(", ") || "–"}</td><td>${g.recipients.bcc.length === 0 ? "–" : `${g.recipients.bcc.length} address(es)`}</td></tr>`,
   )}</tbody></table></div>`;
   return page({ title: "Groups", session: o.session, nav: "groups", body });
 }

@@ -4,6 +4,7 @@ import {
   type AutoUpdateValue,
   fleetEnabled,
   groupSetting,
+  inGroup,
 } from "../agent-update-policy.js";
 import type { AutoUpdateSetting } from "../storage/agent-update-store.js";
 import type { ServerInput } from "../storage/server-input-store.js";
@@ -52,7 +53,7 @@ ${flash(o.flash)}
 <tbody>
 <tr><th scope="row">Fleet</th><td>${choice("fleet", "Fleet", p.fleet?.enabled ?? null, "SRVUTIL_AGENT_AUTO_UPDATE")}</td><td>${fleetEnabled(p) ? "on" : "off"}</td><td>${fleet.agents}</td><td>${fleet.outdated}</td><td>${changed(p.fleet, tz)}</td></tr>
 ${p.groups.map((g) => {
-  const c = count((s) => g.includes(s));
+  const c = count((s) => inGroup(p, g, s));
   const own = groupSetting(p, g.name);
   return html`<tr><th scope="row">${g.name}</th><td>${choice(groupField(g.name), `Group ${g.name}`, own, "the fleet")}</td><td>${(own ?? fleetEnabled(p)) ? "on" : "off"}</td><td>${c.agents}</td><td>${c.outdated}</td><td>${changed(p.byGroup.get(g.name) ?? null, tz)}</td></tr>`;
 })}

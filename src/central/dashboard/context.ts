@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
+import type { Tags } from "../../protocol/tags.js";
 import type { AlertChannel } from "../alerts/channel-types.js";
 import type { AlertsConfig } from "../alerts/config.js";
 import { isLoopback } from "../auth/networks.js";
@@ -59,6 +60,12 @@ export interface DashboardOptions {
    * passwords only. OpenID Connect needs publicUrl (its redirect URI).
    */
   signIn?: { oidc: OidcSettings | null; localLogin: boolean };
+  /**
+   * A server's effective tags now (central serve: the current tags, read
+   * every minute), for scoped viewers of groups that select by tags;
+   * default: none (such a group then shows a scoped viewer nothing).
+   */
+  tagsOf?: (server: string) => Tags;
 }
 
 /** What the alerts pages need of the central's Alerting (its mail transport stays with the service). */
@@ -74,10 +81,18 @@ export interface DashboardContext
   extends Required<
     Omit<
       DashboardOptions,
-      "assetsDir" | "fleetCacheMs" | "log" | "alerting" | "missingAgents" | "autoUpdateDefault" | "signIn"
+      | "assetsDir"
+      | "fleetCacheMs"
+      | "log"
+      | "alerting"
+      | "missingAgents"
+      | "autoUpdateDefault"
+      | "signIn"
+      | "tagsOf"
     >
   > {
   autoUpdateDefault: boolean;
+  tagsOf: (server: string) => Tags;
   log: AutomationLog | null;
   missingAgents: (() => Promise<readonly string[]>) | null;
   alerting: DashboardAlerting | null;

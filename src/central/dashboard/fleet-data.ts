@@ -3,6 +3,7 @@ import type { ServerStatus } from "../model/report.js";
 import type { ArchivedReportSummary, ArchivedServerRow } from "../storage/report-archive-store.js";
 import type { ScrapeStatus } from "../storage/scrape-status-store.js";
 import type { ServerInput } from "../storage/server-input-store.js";
+import { type EffectiveTag, effectiveTags } from "../storage/tag-store.js";
 import type { DashboardContext } from "./context.js";
 
 const HOUR = 3_600_000;
@@ -26,6 +27,8 @@ export interface FleetRow {
   cpuHours: (number | null)[];
   memHours: (number | null)[];
   groups: string[];
+  /** Its effective tags now, by key (the central's win; see store.tags). */
+  tags: ReadonlyMap<string, EffectiveTag>;
   /** What feeds it: the agent (its release, OS, last refused upload) or a foreign input; null: not recorded yet. */
   input: ServerInput | null;
 }
@@ -74,12 +77,15 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
   const from = to - 24 * HOUR;
   // New uploads first, so a server's newest hour shows at once.
   const generation = await ctx.freshRollups();
-  const [{ servers, hours }, reports, scrapes, inputList] = await Promise.all([
+  const [{ servers, hours }, reports, scrapes, inputList, tagRows] = await Promise.all([
     cache !== undefined ? cache.get(ctx, from, to, generation) : readLive(ctx, from, to),
     ctx.store.reports.list(20),
     ctx.store.scrapeStatus.list(),
     ctx.store.serverInputs.list(),
+    ctx.store.tags.current(),
   ]);
+  const tags = effectiveTags(tagRows);
+  const tagsOf = (server: string): ReadonlyMap<string, EffectiveTag> => tags.get(server) ?? new Map();
   const inputs = new Map(inputList.map((x) => [x.server, x]));
   const failing = new Map(scrapes.filter((x) => x.state === "down").map((x) => [x.server, x]));
   const t = ctx.thresholds;
@@ -142,7 +148,7 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
       disk,
       cpuHours,
       memHours,
-      groups: ctx.groups.filter((g) => g.servers.length > 0 && g.includes(s.server)).map((g) => g.name),
+      ...groupsAndTags(ctx, s.server, tagsOf(s.server)),
       input: inputs.get(s.server) ?? null,
     };
   });
@@ -152,7 +158,12 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
     if (listed.has(scrape.server)) continue;
     counts.silent++;
     rows.push(
-      silentWithoutSamples(scrape.server, scrapeFailingWhy(scrape), inputs.get(scrape.server) ?? null, ctx),
+      silentWithoutSamples(
+        scrape.server,
+        scrapeFailingWhy(scrape),
+        inputs.get(scrape.server) ?? null,
+        groupsAndTags(ctx, scrape.server, tagsOf(scrape.server)),
+      ),
     );
   }
 
@@ -166,7 +177,7 @@ export async function loadFleet(ctx: DashboardContext, cache?: FleetCache): Prom
         input.server,
         input.lastError === null ? "no samples yet" : "no samples yet: uploads refused",
         input,
-        ctx,
+        groupsAndTags(ctx, input.server, tagsOf(input.server)),
       ),
     );
   }
@@ -214,7 +225,7 @@ function silentWithoutSamples(
   server: string,
   why: string,
   input: ServerInput | null,
-  ctx: DashboardContext,
+  membership: Pick<FleetRow, "groups" | "tags">,
 ): FleetRow {
   return {
     server,
@@ -228,8 +239,21 @@ function silentWithoutSamples(
     disk: null,
     cpuHours: new Array(24).fill(null),
     memHours: new Array(24).fill(null),
-    groups: ctx.groups.filter((g) => g.servers.length > 0 && g.includes(server)).map((g) => g.name),
+    ...membership,
     input,
+  };
+}
+
+/** The configured groups (not the whole fleet's) a server is in now, and its tags. */
+function groupsAndTags(
+  ctx: DashboardContext,
+  server: string,
+  tags: ReadonlyMap<string, EffectiveTag>,
+): Pick<FleetRow, "groups" | "tags"> {
+  const values = Object.fromEntries([...tags].map(([k, t]) => [k, t.value]));
+  return {
+    groups: ctx.groups.filter((g) => !g.wholeFleet && g.includes(server, values)).map((g) => g.name),
+    tags,
   };
 }
 
@@ -289,6 +313,8 @@ export interface FleetQuery {
   q: string;
   status: ServerStatus | "";
   group: string;
+  /** `team=payments`: only servers whose effective tag has that value; "" none. */
+  tag: string;
   sort: "name" | "status" | "cpu" | "memory" | "disk" | "seen";
   dir: "asc" | "desc";
   /** Rows per page (0: all) and the page, from 1. */
@@ -309,6 +335,7 @@ export function parseFleetQuery(query: Record<string, unknown>): FleetQuery {
     status:
       status === "ok" || status === "warning" || status === "critical" || status === "silent" ? status : "",
     group: str("group"),
+    tag: str("tag").trim(),
     sort: SORTS.has(sort) ? (sort as FleetQuery["sort"]) : "status",
     dir: str("dir") === "desc" ? "desc" : "asc",
     per: str("per") === "all" ? 0 : str("per") === "500" ? 500 : 100,
@@ -318,11 +345,15 @@ export function parseFleetQuery(query: Record<string, unknown>): FleetQuery {
 
 export function filterFleet(rows: FleetRow[], q: FleetQuery): FleetRow[] {
   const needle = q.q.toLowerCase();
+  const eq = q.tag.indexOf("=");
+  const [tagKey, tagValue] = eq < 0 ? [q.tag, null] : [q.tag.slice(0, eq), q.tag.slice(eq + 1)];
   const out = rows.filter(
     (r) =>
       (needle === "" || r.server.toLowerCase().includes(needle)) &&
       (q.status === "" || r.status === q.status) &&
-      (q.group === "" || r.groups.includes(q.group)),
+      (q.group === "" || r.groups.includes(q.group)) &&
+      // `team` alone: any value of that tag.
+      (q.tag === "" || (r.tags.has(tagKey) && (tagValue === null || r.tags.get(tagKey)?.value === tagValue))),
   );
   const num = (v: number | null | undefined) => (v === null || v === undefined ? -1 : v);
   const key: Record<FleetQuery["sort"], (r: FleetRow) => number | string> = {

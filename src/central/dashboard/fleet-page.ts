@@ -50,6 +50,7 @@ export function fleetPage(o: {
     if (merged.q !== "") p.set("q", merged.q);
     if (merged.status !== "") p.set("status", merged.status);
     if (merged.group !== "") p.set("group", merged.group);
+    if (merged.tag !== "") p.set("tag", merged.tag);
     if (merged.sort !== "status") p.set("sort", merged.sort);
     if (merged.dir !== "asc") p.set("dir", merged.dir);
     if (merged.per !== 100) p.set("per", merged.per === 0 ? "all" : String(merged.per));
@@ -62,7 +63,7 @@ export function fleetPage(o: {
     const nextDir = active && query.dir === "asc" ? "desc" : "asc";
     return html`<th scope="col"${active ? html` aria-sort="${query.dir === "asc" ? "ascending" : "descending"}"` : ""}><a href="${link({ sort: key, dir: nextDir, page: 1 })}">${SORT_LABEL[key]}${active ? (query.dir === "asc" ? " ↑" : " ↓") : ""}</a></th>`;
   };
-  const groups = o.groups.filter((g) => g.servers.length > 0);
+  const groups = o.groups.filter((g) => !g.wholeFleet);
   const counts = (["critical", "silent", "warning", "ok"] as const).map(
     (s) =>
       html`<li><a href="${link({ status: s, page: 1 })}">${statusBadge(s)} <strong>${data.counts[s]}</strong><span class="sr-only"> servers ${STATUS_LABEL[s]}</span></a></li>`,
@@ -86,6 +87,7 @@ ${needsActionSection(data)}
       ? html`<div><label for="f-group">Group</label><select id="f-group" name="group"><option value="">any</option>${groups.map((g) => html`<option value="${g.name}"${query.group === g.name ? " selected" : ""}>${g.name}</option>`)}</select></div>`
       : ""
   }
+  <div><label for="f-tag">Tag</label><input id="f-tag" name="tag" value="${query.tag}" placeholder="team=payments" spellcheck="false"></div>
   <div><label for="f-per">Per page</label><select id="f-per" name="per">${FLEET_PAGE_SIZES.map((n) => html`<option value="${n === 0 ? "all" : n}"${query.per === n ? " selected" : ""}>${n === 0 ? "all" : n}</option>`)}</select></div>
   <input type="hidden" name="sort" value="${query.sort}"><input type="hidden" name="dir" value="${query.dir}">
   <div><button type="submit">Apply</button> <a href="/">Clear</a></div>
@@ -111,7 +113,7 @@ function fleetRowHtml(r: FleetRow, now: number, agentVersionCurrent: string): st
   const name = e(r.server);
   const label = `${r.server}: CPU and memory, last 24 hours`;
   return (
-    `<tr><th scope="row"><a href="/servers/${encodeURIComponent(r.server)}">${name}</a></th>` +
+    `<tr><th scope="row"><a href="/servers/${encodeURIComponent(r.server)}">${name}</a>${tagChipsHtml(r.tags)}</th>` +
     `<td>${statusBadge(r.status).value}${r.why === null ? "" : `<span class="why">${e(r.why)}</span>`}</td>` +
     `<td class="num">${pct(r.cpu)}</td><td class="num">${memoryCell(r.memory, memTotalBytes)}</td>` +
     `<td class="num">${r.disk === null ? "–" : `${pct(r.disk.percent)} <span class="mount">${e(r.disk.mount)}</span>`}</td>` +
@@ -119,6 +121,23 @@ function fleetRowHtml(r: FleetRow, now: number, agentVersionCurrent: string): st
     `<td>${r.lastSeen === null ? "never" : `<time datetime="${new Date(r.lastSeen).toISOString()}">${ago(r.lastSeen, now)}</time>`}</td>` +
     `${inputCellHtml(r.input, agentVersionCurrent, now)}</tr>`
   );
+}
+
+/**
+ * A server's tags as chips, each a link to the fleet filtered by it. Tags
+ * come from agents: escaped in the text, encoded in the link.
+ */
+export function tagChipsHtml(tags: FleetRow["tags"]): string {
+  if (tags.size === 0) return "";
+  const e = escapeHtml;
+  const chips = [...tags]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, t]) => {
+      const text = `${k}=${t.value}`;
+      const title = t.source === "central" ? "set on the central" : "declared by the agent";
+      return `<li><a class="tag tag-${t.source}" href="/?tag=${encodeURIComponent(text)}" title="${title}">${e(text)}</a></li>`;
+    });
+  return `<ul class="tags" aria-label="Tags">${chips.join("")}</ul>`;
 }
 
 /** "45.2 % of 7.5 GiB": a percentage means little without the size it is of. */

@@ -1,3 +1,4 @@
+import type { Tags } from "../../protocol/tags.js";
 import { isOutdated } from "../agent-release.js";
 import { accessScope, type Principal, type ServerScope } from "../auth/principal.js";
 import type { DeliveryGroup } from "../delivery/groups.js";
@@ -12,8 +13,11 @@ import type { FleetData } from "./fleet-data.js";
  */
 
 /** The scope of a session (or any principal) over the dashboard's groups. */
-export function scopeOf(principal: Principal, groups: readonly DeliveryGroup[]): ServerScope {
-  return accessScope(principal, groups);
+export function scopeOf(
+  principal: Principal,
+  ctx: { groups: readonly DeliveryGroup[]; tagsOf: (server: string) => Tags },
+): ServerScope {
+  return accessScope(principal, ctx.groups, ctx.tagsOf);
 }
 
 /**

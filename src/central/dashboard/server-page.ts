@@ -41,6 +41,8 @@ export function serverPage(o: {
   scrape: ScrapeStatus | null;
   /** Its open alerts, rendered (./alerts-pages.ts serverAlertsSection). */
   alerts: Html;
+  /** Its tags and, for admins, their form (./tags-section.ts). */
+  tags: Html;
   timeZone: string;
   now: number;
 }): { value: string } {
@@ -82,6 +84,7 @@ ${figuresTable(fig, memTotalBytes)}
 ${series.t.length === 0 ? html`<p class="notice">No samples in this range.</p>` : html`${sparseNote(series)}${charts(series, range, tz, memTotalBytes)}`}
 <script type="application/json" id="chart-data">${raw(data)}</script>
 ${o.alerts}
+${o.tags}
 ${forecastSection(latest, now)}
 ${findingsSection(history, range.week, now)}`;
   return page({ title: name, session, nav: "fleet", body, script: true });

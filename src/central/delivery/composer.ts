@@ -1,3 +1,4 @@
+import type { Tags } from "../../protocol/tags.js";
 import { DEFAULT_DIGEST_SETTINGS, type DigestSettings } from "../config.js";
 import type { InlineImage, MailAttachment } from "../mail/transport.js";
 import type { AttachmentNote } from "../report/index.js";
@@ -10,9 +11,10 @@ import {
   type WeeklyReport,
 } from "../report/index.js";
 import type { Storage } from "../storage/store.js";
+import { tagsDuring } from "../storage/tag-store.js";
 import { archiveEntry } from "./archive.js";
-import { DEFAULT_GROUP, type DeliveryGroup } from "./groups.js";
-import { weekDateRange } from "./week.js";
+import { DEFAULT_GROUP, type DeliveryGroup, NO_TAGS } from "./groups.js";
+import { weekDateRange, weekInstants } from "./week.js";
 
 /** The content of one report email; the delivery machinery adds envelope and headers. */
 export interface ComposedReport {
@@ -58,10 +60,11 @@ export function weeklyReportComposer(store: Storage, options: ComposerOptions = 
   // Checked once: contradicting thresholds fail at start-up, not on Monday morning.
   resolveThresholds(options.thresholds ?? {});
   return async ({ week, group, timeZone, now }) => {
+    const tags = await groupTagsOfWeek(store, group, week, timeZone);
     const report = await buildWeeklyReport(store, {
       week,
       timeZone,
-      includeServer: (server) => group.includes(server),
+      includeServer: (server) => group.includes(server, tags.get(server) ?? NO_TAGS),
       now,
       ...(options.thresholds !== undefined ? { thresholds: options.thresholds } : {}),
     });
@@ -70,6 +73,22 @@ export function weeklyReportComposer(store: Storage, options: ComposerOptions = 
     await store.reports.save(await archiveEntry(report, mail, group.name, now));
     return mail;
   };
+}
+
+/**
+ * The tags each server had during the week (store.tags' history), for a
+ * group that selects by tags: a server that moved from team A to team B is
+ * in A's report for the weeks before and in B's from the week it moved.
+ */
+export async function groupTagsOfWeek(
+  store: Storage,
+  group: DeliveryGroup,
+  week: string,
+  timeZone: string,
+): Promise<Map<string, Tags>> {
+  if (Object.keys(group.tags).length === 0) return new Map();
+  const { from, to } = weekInstants(week, timeZone);
+  return tagsDuring(await store.tags.during(from, to));
 }
 
 /** The email for a built report (separate from the build so that large synthetic fleets can be measured). */

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ConfigError } from "../../errors.js";
+import { parseTagList, type Tags, tagsProblems } from "../../protocol/tags.js";
 
 /** The groups file is missing or malformed; the message names the file and the field. */
 export class GroupsConfigError extends ConfigError {}
@@ -11,15 +12,33 @@ export interface Recipients {
   bcc: string[];
 }
 
-/** A set of servers and who gets their weekly report. */
+/**
+ * A set of servers and who gets their weekly report. A group selects by
+ * name globs, by tags, or both; every selector given must match (AND).
+ */
 export interface DeliveryGroup {
   name: string;
   recipients: Recipients;
-  /** Server name globs (`*`, `?`), case-insensitive; empty for the default group (the whole fleet). */
+  /** True for the default group: the whole fleet, whatever the names and tags. */
+  wholeFleet: boolean;
+  /**
+   * Server name globs (`*`, `?`), case-insensitive, for display: `servers`,
+   * then the `name=` terms of `select`. Each of the two lists is a selector
+   * of its own (one glob of it must match). Empty: names are not a selector.
+   */
   servers: string[];
-  /** True when this group's report covers `server`. */
-  includes(server: string): boolean;
+  /** Tags a server must all carry (effective tags: the central's win over the agent's); empty: tags are not a selector. */
+  tags: Tags;
+  /**
+   * True when this group's report covers `server`, whose effective tags are
+   * `tags` (store.tags: tagValues of the current tags, or tagsDuring of a
+   * report's week). A group without tag selectors ignores `tags`.
+   */
+  includes(server: string, tags: Tags): boolean;
 }
+
+/** No tags: for a server without any, or a caller that checks only name-glob groups. */
+export const NO_TAGS: Tags = Object.freeze({});
 
 export const DEFAULT_GROUP = "default";
 export const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -54,7 +73,9 @@ const GroupsFile = z
                 "group names use letters, digits, . _ - (max 64), starting with a letter or digit",
               )
               .refine((n) => n !== DEFAULT_GROUP, `"${DEFAULT_GROUP}" is reserved for the whole-fleet group`),
-            servers: z.array(glob).min(1, 'list at least one server glob, e.g. ["web-*"]'),
+            servers: z.array(glob).min(1, 'list at least one server glob, e.g. ["web-*"]').optional(),
+            select: z.string().max(2000).optional(),
+            tags: z.record(z.string(), z.string()).optional(),
             to: z.array(email).min(1, "a group needs at least one 'to' recipient"),
             cc: recipientList,
             bcc: recipientList,
@@ -74,14 +95,86 @@ export function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${body}$`, "i");
 }
 
-function group(name: string, servers: string[], recipients: Recipients): DeliveryGroup {
-  const patterns = servers.map(globToRegExp);
+function wholeFleet(recipients: Recipients): DeliveryGroup {
+  return {
+    name: DEFAULT_GROUP,
+    wholeFleet: true,
+    servers: [],
+    tags: {},
+    recipients,
+    includes: () => true,
+  };
+}
+
+function group(
+  name: string,
+  selectors: { servers: string[]; names: string[]; tags: Tags },
+  recipients: Recipients,
+): DeliveryGroup {
+  const byServers = selectors.servers.map(globToRegExp);
+  const byNames = selectors.names.map(globToRegExp);
+  const tagEntries = Object.entries(selectors.tags);
   return {
     name,
-    servers,
+    wholeFleet: false,
+    servers: [...selectors.servers, ...selectors.names],
+    tags: selectors.tags,
     recipients,
-    includes: (server) => servers.length === 0 || patterns.some((p) => p.test(server)),
+    includes: (server, tags) =>
+      (byServers.length === 0 || byServers.some((p) => p.test(server))) &&
+      (byNames.length === 0 || byNames.some((p) => p.test(server))) &&
+      tagEntries.every(([k, v]) => Object.hasOwn(tags, k) && tags[k] === v),
   };
+}
+
+/**
+ * A group's `select` (`team=payments,env=prod,name=db-*`) and `tags`
+ * ({"team": "payments"}) as name globs and tags, or why not. `name=` terms
+ * are globs; every other term is a tag that must match exactly.
+ */
+function selectors(
+  g: {
+    servers?: string[] | undefined;
+    select?: string | undefined;
+    tags?: Record<string, string> | undefined;
+  },
+  where: string,
+): { servers: string[]; names: string[]; tags: Tags } {
+  const names: string[] = [];
+  const tags: [string, string][] = Object.entries(g.tags ?? {});
+  if (g.select !== undefined) {
+    const terms = g.select.split(",").map((t) => t.trim());
+    const tagTerms: string[] = [];
+    for (const t of terms) {
+      if (/^name=/i.test(t)) {
+        const pattern = t.slice(5).trim();
+        if (!/^[A-Za-z0-9._*?-]{1,128}$/.test(pattern)) {
+          throw new GroupsConfigError(
+            `${where}.select: '${pattern.slice(0, 40)}' after name= must be a server glob of letters, digits, . _ - * ?`,
+          );
+        }
+        names.push(pattern);
+      } else tagTerms.push(t);
+    }
+    const parsed = parseTagList(tagTerms.join(","));
+    if (parsed.problems.length > 0)
+      throw new GroupsConfigError(`${where}.select: ${parsed.problems.join("; ")}`);
+    for (const [k, v] of Object.entries(parsed.tags)) {
+      if (tags.some(([tk, tv]) => tk === k && tv !== v)) {
+        throw new GroupsConfigError(`${where}: tag ${k} is ${v} in select and another value in tags`);
+      }
+      if (!tags.some(([tk]) => tk === k)) tags.push([k, v]);
+    }
+  }
+  const problems = tagsProblems(tags);
+  if (problems.length > 0) throw new GroupsConfigError(`${where}.tags: ${problems.join("; ")}`);
+  const servers = g.servers ?? [];
+  if (servers.length === 0 && names.length === 0 && tags.length === 0) {
+    throw new GroupsConfigError(
+      `${where}: select servers by "servers" globs, "select" (e.g. "team=payments,env=prod" or "name=db-*"), or "tags"`,
+    );
+  }
+  return { servers, names, tags: Object.fromEntries(tags) };
 }
 
 /**
@@ -90,7 +183,7 @@ function group(name: string, servers: string[], recipients: Recipients): Deliver
  * docs/delivery.md.
  */
 export function loadDeliveryGroups(file: string | null, reportTo: readonly string[]): DeliveryGroup[] {
-  if (file === null) return [group(DEFAULT_GROUP, [], { to: [...reportTo], cc: [], bcc: [] })];
+  if (file === null) return [wholeFleet({ to: [...reportTo], cc: [], bcc: [] })];
   let raw: string;
   try {
     raw = readFileSync(file, "utf8");
@@ -120,15 +213,13 @@ export function parseDeliveryGroups(
   const out: DeliveryGroup[] = [];
   const def = parsed.data.default;
   if (def?.enabled !== false) {
-    out.push(
-      group(DEFAULT_GROUP, [], { to: def?.to ?? [...reportTo], cc: def?.cc ?? [], bcc: def?.bcc ?? [] }),
-    );
+    out.push(wholeFleet({ to: def?.to ?? [...reportTo], cc: def?.cc ?? [], bcc: def?.bcc ?? [] }));
   }
   const seen = new Set<string>();
-  for (const g of parsed.data.groups) {
+  for (const [i, g] of parsed.data.groups.entries()) {
     if (seen.has(g.name)) throw new GroupsConfigError(`${source}: group "${g.name}" is defined twice`);
     seen.add(g.name);
-    out.push(group(g.name, g.servers, { to: g.to, cc: g.cc, bcc: g.bcc }));
+    out.push(group(g.name, selectors(g, `${source}: groups.${i}`), { to: g.to, cc: g.cc, bcc: g.bcc }));
   }
   return out;
 }

@@ -42,3 +42,14 @@ export function weekDateRange(week: string, timeZone: string): { first: string; 
   );
   return { first: monday.toISODate()!, last: monday.plus({ days: 6 }).toISODate()! };
 }
+
+/** The instants an ISO week spans in `timeZone`: [Monday 00:00, next Monday 00:00), epoch ms. */
+export function weekInstants(week: string, timeZone: string): { from: number; to: number } {
+  const m = /^(\d{4})-W(\d{2})$/.exec(week);
+  if (m === null) throw new InputError(`'${week}' is not an ISO week like 2026-W47`);
+  const monday = DateTime.fromObject(
+    { weekYear: Number(m[1]), weekNumber: Number(m[2]), weekday: 1 },
+    { zone: timeZone },
+  ).startOf("day");
+  return { from: monday.toMillis(), to: monday.plus({ weeks: 1 }).toMillis() };
+}

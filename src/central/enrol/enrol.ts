@@ -1,4 +1,5 @@
 import { serverNameProblem } from "../../protocol/index.js";
+import { MAX_TAGS, tagsProblems } from "../../protocol/tags.js";
 import { newAgentToken, relayAllows, secretMatches } from "../auth/tokens.js";
 import type { Storage } from "../storage/store.js";
 import { parseEnrolmentToken } from "./tokens.js";
@@ -14,7 +15,16 @@ export type EnrolRefusal =
     };
 
 export type EnrolResult =
-  | { ok: true; server: string; agentToken: string; agentTokenId: string; tokenId: string; replaced: number }
+  | {
+      ok: true;
+      server: string;
+      agentToken: string;
+      agentTokenId: string;
+      tokenId: string;
+      replaced: number;
+      /** Why (some of) the enrolment token's tags were not set as the server's central tags; null: all set (or none). */
+      tagsError: string | null;
+    }
   | ({ ok: false } & EnrolRefusal);
 
 /**
@@ -61,5 +71,33 @@ export async function enrolServer(
     agentTokenId: agent.record.tokenId,
     tokenId: record.tokenId,
     replaced: outcome.replaced,
+    tagsError: await setEnrolmentTags(store, request.server, record.tags, now),
   };
+}
+
+/**
+ * The enrolment token's tags (`enrol create --tag`) become the new server's
+ * central tags, which win over what its agent declares. After the agent
+ * token exists: a failure here is reported (and logged by the route), not
+ * answered as a refused enrolment the agent could not retry. A tag the
+ * token keeps that is not spelled like a server tag (its values may hold
+ * anything) is left out, and named in the report.
+ */
+async function setEnrolmentTags(
+  store: Storage,
+  server: string,
+  tags: Readonly<Record<string, string>>,
+  now: number,
+): Promise<string | null> {
+  const entries = Object.entries(tags);
+  const valid = entries.filter(([k, v]) => tagsProblems([[k, v]]).length === 0).slice(0, MAX_TAGS);
+  const skipped = entries.length - valid.length;
+  const note = skipped === 0 ? null : `${skipped} tag(s) not spelled like server tags left out`;
+  if (valid.length === 0) return note;
+  try {
+    await store.tags.edit(server, { set: Object.fromEntries(valid), unset: [] }, now);
+    return note;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
 }

@@ -8,6 +8,7 @@ import Fastify, {
 } from "fastify";
 import { errorCode } from "../../errors.js";
 import { clipEcho } from "../../protocol/index.js";
+import type { Tags } from "../../protocol/tags.js";
 import { AgentCatalog, defaultAgentDistDirs } from "../agent-dist/catalog.js";
 import { type ClientAddress, registerClientAddress } from "../auth/client-address.js";
 import { RateLimiter, type RateLimitOptions } from "../auth/rate-limit.js";
@@ -18,6 +19,7 @@ import type { DeliveryGroup } from "../delivery/groups.js";
 import type { IngestService } from "../ingest/ingest-service.js";
 import { InteropSink } from "../ingest/interop/sink.js";
 import { ServerInputRecorder } from "../ingest/server-inputs.js";
+import { AgentTagRecorder } from "../ingest/tags.js";
 import type { Storage } from "../storage/store.js";
 import { dashboardPlugin } from "./dashboard/plugin.js";
 import { errorAnswer } from "./error-answer.js";
@@ -78,16 +80,20 @@ export interface ApiDeps {
   interopLabels?: InteropLabels;
   /** What feeds each server (store.serverInputs), shared with the sink; default one of this app's own. */
   serverInputs?: ServerInputRecorder;
+  /** The tags agents declare with their uploads (store.tags); default one of this app's own. */
+  agentTags?: AgentTagRecorder;
   /** The foreign inputs' sink (central serve shares it with its scraper); default one of this app's own. */
   interopSink?: InteropSink;
   /** The scraper of `central serve` (GET /api/v1/scrape/targets); absent: the route lists the stored states only. */
-  scrape?: Omit<ScrapeTargetsRouteDeps, "store" | "authFailures" | "groups">;
+  scrape?: Omit<ScrapeTargetsRouteDeps, "store" | "authFailures" | "groups" | "tagsOf">;
   /**
    * The delivery groups (groups file) a scoped viewer token is limited to
    * (src/central/auth/principal.ts); default the dashboard's, else none (a
    * scoped token then sees no server).
    */
   groups?: readonly DeliveryGroup[];
+  /** A server's effective tags now, for scoped viewers of groups that select by tags (central serve's current tags). */
+  tagsOf?: (server: string) => Tags;
   /** The agent files GET /agent/{platform} serves; default dist/bin and dist of this checkout. */
   agentCatalog?: AgentCatalog;
   /** SRVUTIL_PUBLIC_URL: the base URL put into /install.sh and /install.ps1; default none (the request's origin). */
@@ -226,10 +232,13 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
     metrics,
     maxBodyBytes: deps.maxBodyBytes,
     inputs,
+    tags: deps.agentTags ?? new AgentTagRecorder(deps.store.tags, deps.log ?? null),
   });
   const groups = deps.groups ?? deps.dashboard?.groups ?? [];
-  await app.register(readRoutes, { store: deps.store, authFailures, groups });
-  await app.register(alertsRoute, { store: deps.store, authFailures, groups });
+  const tagsOf = deps.tagsOf ?? deps.dashboard?.tagsOf;
+  const scoped = { groups, ...(tagsOf === undefined ? {} : { tagsOf }) };
+  await app.register(readRoutes, { store: deps.store, authFailures, ...scoped });
+  await app.register(alertsRoute, { store: deps.store, authFailures, ...scoped });
   if (deps.seedBridge) {
     await app.register(seedBridgeRoute, {
       ...deps.seedBridge,
@@ -254,7 +263,7 @@ export async function createApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(scrapeTargetsRoute, {
     store: deps.store,
     authFailures,
-    groups,
+    ...scoped,
     ...(deps.scrape ?? { scraper: { targets: () => [] }, instanceId: "" }),
   });
   await app.register(prometheusWriteRoute, interop);

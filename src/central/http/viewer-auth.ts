@@ -1,4 +1,5 @@
 import type { FastifyRequest } from "fastify";
+import type { Tags } from "../../protocol/tags.js";
 import { accessScope, type Principal, type ServerScope } from "../auth/principal.js";
 import type { RateLimiter } from "../auth/rate-limit.js";
 import { authenticate } from "../auth/tokens.js";
@@ -14,6 +15,8 @@ export interface ViewerAuthDeps {
   groups: readonly DeliveryGroup[];
   /** Failed authentications per client address (SRVUTIL_AUTH_FAILURES_PER_MINUTE); absent: unlimited. */
   authFailures?: RateLimiter;
+  /** A server's effective tags now, for groups that select by tags; absent: none (such groups hold nothing). */
+  tagsOf?: (server: string) => Tags;
 }
 
 /**
@@ -36,8 +39,11 @@ export function viewerPrincipal(req: FastifyRequest): Principal {
 }
 
 /** The servers this request's viewer token may see (src/central/auth/principal.ts). */
-export function viewerScope(req: FastifyRequest, deps: Pick<ViewerAuthDeps, "groups">): ServerScope {
-  return accessScope(viewerPrincipal(req), deps.groups);
+export function viewerScope(
+  req: FastifyRequest,
+  deps: Pick<ViewerAuthDeps, "groups" | "tagsOf">,
+): ServerScope {
+  return accessScope(viewerPrincipal(req), deps.groups, deps.tagsOf);
 }
 
 export function viewerOnly(deps: ViewerAuthDeps) {

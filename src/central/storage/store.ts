@@ -13,6 +13,7 @@ import type { RollupStore } from "./rollups/port.js";
 import type { SampleStore } from "./sample-store.js";
 import type { ScrapeStatusStore } from "./scrape-status-store.js";
 import type { ServerInputStore } from "./server-input-store.js";
+import type { TagStore } from "./tag-store.js";
 import type { TokenStore } from "./token-store.js";
 import type { UserStore } from "./user-store.js";
 
@@ -55,6 +56,7 @@ export type { AgentTokenRecord, TokenRole, TokenStore, TokenUse } from "./token-
  * | coordination | `store.coordination` (./coordination-store.ts) | job leases, instance heartbeats |
  * | scrape status | `store.scrapeStatus` (./scrape-status-store.ts) | each scrape target's state (up, down and why) |
  * | server inputs | `store.serverInputs` (./server-input-store.ts) | what feeds each server; its agent's release, OS, last refused upload |
+ * | tags | `store.tags` (./tag-store.ts) | server tags from agents and the central, with their history |
  * | users | `store.users` (./user-store.ts) | dashboard users, sessions, sign-in throttle |
  * | reports | `store.reports` (./report-archive-store.ts) | weekly reports as sent |
  * | retention | `store.retention` (./retention-store.ts) | pruning of raw samples |
@@ -83,6 +85,8 @@ export interface Storage extends StorageHandle, SampleStore {
   readonly scrapeStatus: ScrapeStatusStore;
   /** What feeds each server, its agent's identity and last refused upload. */
   readonly serverInputs: ServerInputStore;
+  /** Server tags (agent-declared and the central's), with intervals of validity. */
+  readonly tags: TagStore;
   /** Dashboard users, sessions, login throttle. */
   readonly users: UserStore;
   /** Weekly reports as sent. */

@@ -62,7 +62,7 @@ describe("dashboard input the schemas do not describe", () => {
     expect(resend.headers["content-type"]).toMatch(/^text\/html/);
   });
 
-  it("lists the same paths in the OpenAPI document as before the schemas (the alerts pages and API, enrolment and the agent downloads added since)", async () => {
+  it("lists the same paths in the OpenAPI document as before the schemas (the alerts pages and API, enrolment, the agent downloads and the server tags form added since)", async () => {
     const doc = (await h.app.inject("/api/v1/openapi.json")).json() as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths).sort()).toEqual([
       "/",
@@ -107,6 +107,7 @@ describe("dashboard input the schemas do not describe", () => {
       "/reports/{week}/resend",
       "/reports/{week}/{file}",
       "/servers/{name}",
+      "/servers/{name}/tags",
       "/v1/metrics",
     ]);
   });

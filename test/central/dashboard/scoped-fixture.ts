@@ -8,7 +8,7 @@ import { loadCentralConfig } from "../../../src/central/config.js";
 import { addUser } from "../../../src/central/dashboard/users.js";
 import { archiveEntry } from "../../../src/central/delivery/archive.js";
 import { composeReportMail } from "../../../src/central/delivery/composer.js";
-import { type DeliveryGroup, parseDeliveryGroups } from "../../../src/central/delivery/groups.js";
+import { type DeliveryGroup, NO_TAGS, parseDeliveryGroups } from "../../../src/central/delivery/groups.js";
 import { createApiApp } from "../../../src/central/http/app.js";
 import { buildWeeklyReport, DEFAULT_THRESHOLDS } from "../../../src/central/report/index.js";
 import { PgStore } from "../../../src/central/storage/postgres/pg-store.js";
@@ -120,7 +120,7 @@ export async function world(backend: "sqlite" | "postgres"): Promise<World> {
       week: "last",
       timeZone: "UTC",
       now,
-      includeServer: (s) => g.includes(s),
+      includeServer: (s) => g.includes(s, NO_TAGS),
     });
     week = report.week;
     const mail = await composeReportMail(report, { group: g.name, timeZone: "UTC" });

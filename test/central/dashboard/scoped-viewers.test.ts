@@ -100,6 +100,7 @@ const ADMIN_ACTIONS = [
   "POST /admin/add-server",
   "POST /admin/add-server/revoke",
   "POST /admin/agent-updates",
+  "POST /servers/:name/tags",
   "POST /alerts/ack",
   "POST /alerts/silences",
   "POST /alerts/silences/end",
@@ -223,7 +224,7 @@ describe.each(backends)("scoped viewers, as an attacker would: %s", (backend, sk
       for (const url of p.adminOnly ?? []) expect((await scoped.get(url)).statusCode, url).toBe(403);
     }
     for (const action of ADMIN_ACTIONS) {
-      const url = action.slice(5).replace(":week", w!.week);
+      const url = action.slice(5).replace(":week", w!.week).replace(":name", "bravo-01");
       const res = await scoped.post(url, { name: "bravo-01", group: "bravo", id: "1", server: "bravo-*" });
       expect(res.statusCode, action).toBe(403);
     }

@@ -6,6 +6,7 @@ import {
   GroupsConfigError,
   globToRegExp,
   loadDeliveryGroups,
+  NO_TAGS,
   parseDeliveryGroups,
 } from "../../../src/central/delivery/groups.js";
 import { isoWeekBefore, resolveDeliveryWeek, weekDateRange } from "../../../src/central/delivery/week.js";
@@ -16,7 +17,7 @@ describe("groups file", () => {
     expect(rest).toEqual([]);
     expect(g!.name).toBe("default");
     expect(g!.recipients).toEqual({ to: ["ops@example.com"], cc: [], bcc: [] });
-    expect(g!.includes("anything-01")).toBe(true);
+    expect(g!.includes("anything-01", NO_TAGS)).toBe(true);
   });
 
   it("maps server globs to recipients; the default group can be redirected or disabled", () => {
@@ -32,10 +33,15 @@ describe("groups file", () => {
     );
     expect(groups.map((g) => g.name)).toEqual(["default", "web", "db"]);
     const web = groups[1]!;
-    expect(["web-01", "WEB-02", "lb-01"].map(web.includes)).toEqual([true, true, true]);
-    expect(["web", "lb-001", "db-01", "xweb-01"].map(web.includes)).toEqual([false, false, false, false]);
-    expect(groups[2]!.includes("db.eu-1")).toBe(true);
-    expect(groups[2]!.includes("dbXeu")).toBe(false); // "." is literal
+    expect(["web-01", "WEB-02", "lb-01"].map((n) => web.includes(n, NO_TAGS))).toEqual([true, true, true]);
+    expect(["web", "lb-001", "db-01", "xweb-01"].map((n) => web.includes(n, NO_TAGS))).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
+    expect(groups[2]!.includes("db.eu-1", NO_TAGS)).toBe(true);
+    expect(groups[2]!.includes("dbXeu", NO_TAGS)).toBe(false); // "." is literal
     expect(groups[0]!.recipients).toEqual({ to: ["all@example.com"], cc: [], bcc: ["audit@example.com"] });
     expect(parseDeliveryGroups({ default: { enabled: false } }, ["x@y.z"])).toEqual([]);
   });

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { ComposedReport, ReportComposer } from "../../../src/central/delivery/composer.js";
 import { reportSubject } from "../../../src/central/delivery/composer.js";
+import { NO_TAGS } from "../../../src/central/delivery/groups.js";
 import { SqliteDeliveryStore } from "../../../src/central/storage/sqlite/deliveries.js";
 import { TINY_PNG } from "../mail/smtp-fixture.js";
 
@@ -20,7 +21,7 @@ export function openDeliveryDb(file: string): { db: Database.Database; store: Sq
  */
 export function fleetComposer(fleet: readonly string[]): ReportComposer {
   return async ({ week, group, timeZone }): Promise<ComposedReport> => {
-    const servers = fleet.filter((s) => group.includes(s));
+    const servers = fleet.filter((s) => group.includes(s, NO_TAGS));
     const needingAction = servers.filter((s) => s.startsWith("db")).length;
     const rows = servers.map((s) => `<li>${s}</li>`).join("");
     return {

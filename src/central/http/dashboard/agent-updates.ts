@@ -4,6 +4,7 @@ import {
   type AutoUpdateValue,
   buildPolicy,
   changeAutoUpdate,
+  currentTagValues,
   groupSetting,
 } from "../../agent-update-policy.js";
 import {
@@ -41,7 +42,7 @@ export function registerAgentUpdateRoutes(app: DashboardApp, ctx: DashboardConte
     ]);
     const markup = agentUpdatesPage({
       session,
-      policy: buildPolicy(settings, ctx.groups, ctx.autoUpdateDefault),
+      policy: buildPolicy(settings, ctx.groups, ctx.autoUpdateDefault, await currentTagValues(ctx.store)),
       inputs,
       current: AGENT_VERSION_CURRENT,
       flash,
@@ -59,7 +60,12 @@ export function registerAgentUpdateRoutes(app: DashboardApp, ctx: DashboardConte
   app.post("/admin/agent-updates", { schema: { body: agentUpdatesForm } }, async (req, reply) => {
     const session = await requireAction(ctx, req, reply, "admin", req.body);
     if (session === null) return reply;
-    const policy = buildPolicy(await ctx.store.agentUpdates.list(), ctx.groups, ctx.autoUpdateDefault);
+    const policy = buildPolicy(
+      await ctx.store.agentUpdates.list(),
+      ctx.groups,
+      ctx.autoUpdateDefault,
+      await currentTagValues(ctx.store),
+    );
     const asValue = (own: boolean | null): AutoUpdateValue => (own === null ? "default" : own ? "on" : "off");
     // A field left out (a form from before a group was added) changes nothing.
     const wanted = [

@@ -20,6 +20,7 @@ import {
   sendPage,
 } from "../../dashboard/context.js";
 import { scopeOf, visibleGroups } from "../../dashboard/scope.js";
+import { NO_TAGS } from "../../delivery/groups.js";
 import type { AlertSilence } from "../../storage/alert-store.js";
 import type { ActiveSession } from "../../storage/user-store.js";
 import {
@@ -47,7 +48,8 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 export function groupsLookup(ctx: DashboardContext): (server: string) => readonly string[] {
   return (
     ctx.alerting?.groupsOf ??
-    ((server: string) => ctx.groups.filter((g) => g.includes(server)).map((g) => g.name))
+    // Without the central's Alerting (and its current tags), only name globs can decide.
+    ((server: string) => ctx.groups.filter((g) => g.includes(server, NO_TAGS)).map((g) => g.name))
   );
 }
 
@@ -84,7 +86,7 @@ export function registerAlertRoutes(app: DashboardApp, ctx: DashboardContext): v
   ) => {
     const now = ctx.clock();
     const days = o.days ?? 7;
-    const scope = scopeOf(session, ctx.groups);
+    const scope = scopeOf(session, ctx);
     const [{ episodes }, allSilences, allHistory] = await Promise.all([
       ctx.store.alerts.readOpen(),
       ctx.store.alerts.listSilences({ activeAt: now }),

@@ -38,7 +38,7 @@ export function registerFleetRoutes(app: DashboardApp, ctx: DashboardContext): v
     const session = await requireRole(ctx, req, reply, "viewer");
     if (session === null) return reply;
     const query = parseFleetQuery(req.query);
-    const scope = scopeOf(session, ctx.groups);
+    const scope = scopeOf(session, ctx);
     const [whole, alerts] = await Promise.all([loadFleet(ctx, ctx.fleetCache), openAlerts(scope)]);
     const scoped = scopeFleet(whole, scope);
     // The newest report is the whole fleet's: a scoped viewer's "Needs action" links to its own group's.

@@ -8,6 +8,7 @@ import { cookiesSecure, type DashboardContext, type DashboardOptions } from "../
 import { FleetCache } from "../../dashboard/fleet-data.js";
 import { OidcRelyingParty } from "../../dashboard/oidc.js";
 import { Sessions } from "../../dashboard/sessions.js";
+import { NO_TAGS } from "../../delivery/groups.js";
 import { registerAddServerRoutes } from "./add-server.js";
 import { registerAdminRoutes } from "./admin.js";
 import { registerAgentUpdateRoutes } from "./agent-updates.js";
@@ -56,6 +57,7 @@ export function dashboardPlugin(options: DashboardOptions) {
       autoUpdateDefault: options.autoUpdateDefault ?? false,
       oidc: relyingParty(options),
       localLogin: options.signIn?.localLogin ?? true,
+      tagsOf: options.tagsOf ?? (() => NO_TAGS),
     };
 
     // Sign-out redirects to the provider's end-session endpoint, and browsers apply form-action to a form's redirects.

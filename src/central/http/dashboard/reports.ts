@@ -37,7 +37,7 @@ export function registerReportRoutes(app: DashboardApp, ctx: DashboardContext): 
   app.get("/reports", async (req, reply) => {
     const session = await requireRole(ctx, req, reply, "viewer");
     if (session === null) return reply;
-    const scope = scopeOf(session, ctx.groups);
+    const scope = scopeOf(session, ctx);
     const [reports, deliveries] = await Promise.all([
       ctx.store.reports.list(500),
       ctx.store.deliveries.list({ limit: 2000 }),
@@ -62,7 +62,7 @@ export function registerReportRoutes(app: DashboardApp, ctx: DashboardContext): 
     const week = req.params.week;
     if (!WEEK.test(week))
       return errorPage(reply, session, 404, "No such report", "A report week looks like 2026-W07.");
-    const scope = scopeOf(session, ctx.groups);
+    const scope = scopeOf(session, ctx);
     const q = req.query;
     const asked = typeof q.group === "string" ? q.group : null;
     const [all, allDeliveries] = await Promise.all([
@@ -103,7 +103,7 @@ export function registerReportRoutes(app: DashboardApp, ctx: DashboardContext): 
     const group = typeof q.group === "string" ? q.group : "default";
     // A name no group can have is not looked up (PostgreSQL refuses a NUL in a query: that was a 500).
     // Another group's file answers as a missing one (a scoped viewer's own groups only).
-    const visible = GROUP_NAME.test(group) && scopeOf(session, ctx.groups).seesGroup(group);
+    const visible = GROUP_NAME.test(group) && scopeOf(session, ctx).seesGroup(group);
     const content = visible ? await ctx.store.reports.part(week, group, spec.part) : null;
     if (content === null)
       return errorPage(

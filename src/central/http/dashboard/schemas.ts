@@ -46,7 +46,7 @@ export const rangeQuery = {
 /** parseFleetQuery's fields (src/central/dashboard/fleet-data.ts). */
 export const fleetQuery = {
   type: "object",
-  properties: { q: text, status: text, group: text, sort: text, dir: text, per: text, page: text },
+  properties: { q: text, status: text, group: text, tag: text, sort: text, dir: text, per: text, page: text },
 } as const;
 
 export const weekParams = {
@@ -106,6 +106,12 @@ export const resendForm = {
 export const tokenForm = {
   type: "object",
   properties: { _csrf: text, role: text, name: text, groups: text },
+} as const;
+
+/** Set and unset central tags of a server (/servers/NAME/tags). */
+export const serverTagsForm = {
+  type: "object",
+  properties: { _csrf: text, set: text, unset: text },
 } as const;
 
 /** Create an enrolment token (/admin/add-server). */

@@ -153,6 +153,9 @@ export const enrolRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: EnrolRouteD
         throw refusal(result, server);
       }
       deps.authFailures?.refund(address);
+      if (result.tagsError !== null) {
+        deps.log?.warn("enrolment tags not set", { server: result.server, error: result.tagsError });
+      }
       deps.log?.info("server enrolled", {
         server: result.server,
         enrolmentTokenId: result.tokenId,

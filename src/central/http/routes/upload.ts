@@ -3,11 +3,13 @@ import type { FastifyPluginAsyncJsonSchemaToTs } from "@fastify/type-provider-js
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { errorCode } from "../../../errors.js";
 import { parseAgentUserAgent } from "../../../protocol/agent-identity.js";
+import { parseTagList, TAGS_HEADER, type Tags } from "../../../protocol/tags.js";
 import { AGENT_LATEST_HEADER, AGENT_VERSION_CURRENT } from "../../agent-release.js";
 import type { RateLimiter } from "../../auth/rate-limit.js";
 import { AgentTokenCache } from "../../auth/token-cache.js";
 import type { IngestResult, IngestService } from "../../ingest/ingest-service.js";
 import type { ServerInputRecorder } from "../../ingest/server-inputs.js";
+import type { AgentTagRecorder } from "../../ingest/tags.js";
 import { AgentTokenRevokedError, type Storage } from "../../storage/store.js";
 import { agentUnauthorized, requireAgentToken } from "../agent-auth.js";
 import {
@@ -35,6 +37,8 @@ export interface UploadRouteDeps {
   authFailures?: RateLimiter;
   /** Where each authenticated upload's agent identity and outcome go (store.serverInputs). */
   inputs: ServerInputRecorder;
+  /** Where the tags each upload declares (X-Srvutil-Tags) go (store.tags). */
+  tags: AgentTagRecorder;
 }
 
 /** Content types a metrics upload may use; anything else answers 415. */
@@ -63,6 +67,7 @@ export const uploadRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: UploadRout
   deps,
 ) => {
   const agentOf = new WeakMap<FastifyRequest, { tokenId: string; name: string }>();
+  const tagsOf = new WeakMap<FastifyRequest, Tags>();
   const tokenCache = deps.tokenCache ?? new AgentTokenCache();
   const identityOf = (req: FastifyRequest) => parseAgentUserAgent(req.headers["user-agent"]);
 
@@ -102,7 +107,8 @@ export const uploadRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: UploadRout
           },
           400: {
             ...errorResponseSchema,
-            description: "The file breaks CSV v1: line and column name the problem",
+            description:
+              "The file breaks CSV v1: line and column name the problem. Or the X-Srvutil-Tags header is malformed (SRVUTIL_E_BAD_TAGS): nothing was stored",
           },
           401: { ...errorResponseSchema, description: "Missing, unknown or revoked agent token" },
           403: { ...errorResponseSchema, description: "A row names a server other than the token's" },
@@ -142,6 +148,8 @@ export const uploadRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: UploadRout
             { "retry-after": String(decision.retryAfterSeconds) },
           );
         }
+        // Checked before the body is read: bad tags refuse the whole upload, so nothing is stored.
+        tagsOf.set(req, declaredTags(req.headers[TAGS_HEADER]));
         const length = Number(req.headers["content-length"]);
         if (Number.isFinite(length) && length > deps.maxBodyBytes)
           throw tooLarge(deps.maxBodyBytes, "request body");
@@ -172,6 +180,7 @@ export const uploadRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: UploadRout
         agent: identityOf(req),
         outcome: "ok",
       });
+      await deps.tags.observe(agent.name, tagsOf.get(req) ?? {});
       deps.metrics.uploads.inc({ result: result.replay ? "replay" : "accepted" });
       deps.metrics.rows.inc({ kind: "inserted" }, result.inserted);
       deps.metrics.rows.inc({ kind: "duplicate" }, result.duplicates);
@@ -185,6 +194,21 @@ export const uploadRoute: FastifyPluginAsyncJsonSchemaToTs<{ Options: UploadRout
     },
   );
 };
+
+/**
+ * The X-Srvutil-Tags header (`env=prod,team=payments`, docs/protocol.md):
+ * the server's whole agent-declared set. Absent: the agent declares none.
+ * Every problem is named in the one 400 answer.
+ */
+function declaredTags(header: string | string[] | undefined): Tags {
+  if (header === undefined) return {};
+  const text = Array.isArray(header) ? header.join(",") : header;
+  const { tags, problems } = parseTagList(text);
+  if (problems.length > 0) {
+    throw new HttpError(400, "bad_tags", `${TAGS_HEADER}: ${problems.slice(0, 5).join("; ")}`);
+  }
+  return tags;
+}
 
 /** The code and message of a refusal's JSON body (errorAnswer's shape); another body is an unknown error. */
 function refusalOf(payload: unknown): { code: string; message: string } {

@@ -30,6 +30,7 @@ import { PgRetentionStore } from "./retention.js";
 import { SAMPLE_COLUMNS, type SampleInserter } from "./sample-insert.js";
 import { PgScrapeStatusStore } from "./scrape-status.js";
 import { PgServerInputStore } from "./server-inputs.js";
+import { PgTagStore } from "./tags.js";
 import { PgTokenStore } from "./tokens.js";
 import { PgUserStore } from "./users.js";
 
@@ -171,6 +172,7 @@ export class PgStore implements Storage {
   readonly rawUploads: PgRawUploadStore;
   readonly coordination: PgCoordinationStore;
   readonly scrapeStatus: PgScrapeStatusStore;
+  readonly tags: PgTagStore;
   readonly serverInputs: PgServerInputStore;
   readonly users: PgUserStore;
   readonly reports: PgReportArchive;
@@ -204,6 +206,7 @@ export class PgStore implements Storage {
     this.rawUploads = new PgRawUploadStore(this.pool);
     this.coordination = new PgCoordinationStore(this.pool);
     this.scrapeStatus = new PgScrapeStatusStore(this.pool);
+    this.tags = new PgTagStore(this.pool);
     this.serverInputs = new PgServerInputStore(this.pool);
     this.users = new PgUserStore(this.pool);
     this.reports = new PgReportArchive(this.pool);
@@ -227,6 +230,7 @@ export class PgStore implements Storage {
     await this.coordination.init();
     await this.scrapeStatus.init();
     await this.serverInputs.init();
+    await this.tags.init();
     await this.alerts.init();
     await this.enrolments.init();
     await this.agentUpdates.init();

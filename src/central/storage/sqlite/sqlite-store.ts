@@ -40,6 +40,7 @@ import { SqliteRetentionStore } from "./retention.js";
 import { METRICS_MIGRATIONS } from "./schema.js";
 import { SqliteScrapeStatusStore } from "./scrape-status.js";
 import { SqliteServerInputStore } from "./server-inputs.js";
+import { SqliteTagStore } from "./tags.js";
 import { SqliteTokenStore } from "./tokens.js";
 import { SqliteUserStore } from "./users.js";
 
@@ -121,6 +122,7 @@ export class SqliteStore implements Storage {
   readonly rawUploads: SqliteRawUploadStore;
   readonly coordination: SqliteCoordinationStore;
   readonly scrapeStatus: SqliteScrapeStatusStore;
+  readonly tags: SqliteTagStore;
   readonly serverInputs: SqliteServerInputStore;
   readonly users: SqliteUserStore;
   readonly reports: SqliteReportArchive;
@@ -158,6 +160,7 @@ export class SqliteStore implements Storage {
     this.rawUploads = new SqliteRawUploadStore(this.db);
     this.coordination = new SqliteCoordinationStore(this.db);
     this.scrapeStatus = new SqliteScrapeStatusStore(this.db);
+    this.tags = new SqliteTagStore(this.db);
     this.serverInputs = new SqliteServerInputStore(this.db);
     this.users = new SqliteUserStore(this.db);
     this.reports = new SqliteReportArchive(this.db);
@@ -178,6 +181,7 @@ export class SqliteStore implements Storage {
     await this.coordination.init();
     await this.scrapeStatus.init();
     await this.serverInputs.init();
+    await this.tags.init();
     await this.alerts.init();
     await this.enrolments.init();
     await this.agentUpdates.init();
