@@ -161,6 +161,54 @@ interface DiskPoint {
   free: number;
 }
 
+type Fit = ReturnType<typeof linearFit>;
+
+/*
+ * What the rules derive from a server's hours alone, kept with the hours
+ * array it came from. The alerts' hour cache (./hour-cache.ts) hands the
+ * same array again while a server's hours have not changed, so at an
+ * evaluation only the servers that moved are fitted again (plus a fit whose
+ * window start passed a point); the rest is the judgement against `now`.
+ * Weak maps: what goes with an array goes when the cache drops it.
+ */
+const seriesOfHours = new WeakMap<readonly AlertHour[], Map<string, DiskPoint[]>>();
+const fitsOfSeries = new WeakMap<readonly DiskPoint[], Map<number, Fit>>();
+const trendsOfHours = new WeakMap<readonly AlertHour[], Map<string, MemoryTrendFit>>();
+
+/** `compute(key)` once per (owner, key). */
+function memo<O extends object, K, V>(store: WeakMap<O, Map<K, V>>, owner: O, key: K, compute: () => V): V {
+  let byKey = store.get(owner);
+  if (byKey === undefined) {
+    byKey = new Map();
+    store.set(owner, byKey);
+  }
+  if (byKey.has(key)) return byKey.get(key) as V;
+  const value = compute();
+  byKey.set(key, value);
+  return value;
+}
+
+/** Index of the first element whose `at(x)` is at least `from` (the arrays are chronological). */
+function firstFrom<T>(xs: readonly T[], at: (x: T) => number, from: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (at(xs[mid]!) < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function mountSeriesOf(hours: readonly AlertHour[]): Map<string, DiskPoint[]> {
+  let series = seriesOfHours.get(hours);
+  if (series === undefined) {
+    series = mountSeries(hours);
+    seriesOfHours.set(hours, series);
+  }
+  return series;
+}
+
 /** Each mount of the server's newest hour, with its hourly points since its last clean-up. */
 function mountSeries(hours: readonly AlertHour[]): Map<string, DiskPoint[]> {
   const series = new Map<string, DiskPoint[]>();
@@ -191,7 +239,7 @@ function diskConditions(
   const t = ctx.thresholds;
   const soon = ctx.rules.disk_full_soon;
   const historyFrom = now - soon.historyHours * HOUR_MS;
-  for (const [mount, all] of [...mountSeries(hours)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  for (const [mount, all] of [...mountSeriesOf(hours)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const last = all[all.length - 1]!;
     const percent = diskPercent(last.used, last.free);
     const capacity = last.used + last.free;
@@ -212,9 +260,12 @@ function diskConditions(
     }
     if (!soon.enabled || percent >= t.disk_percent_critical) continue;
     // The report's model on hourly points: a line through used bytes, enough points, a good fit, growing.
-    const pts = all.filter((p) => p.at >= historyFrom);
-    if (pts.length < t.forecast_min_points) continue;
-    const fit = linearFit(pts.map((p) => ({ x: p.at / HOUR_MS, y: p.used })));
+    const first = firstFrom(all, (p) => p.at, historyFrom);
+    const points = all.length - first;
+    if (points < t.forecast_min_points) continue;
+    const fit = memo(fitsOfSeries, all, first, () =>
+      linearFit(all.slice(first).map((p) => ({ x: p.at / HOUR_MS, y: p.used }))),
+    );
     if (fit === null || fit.slope <= 0 || fit.r2 < t.forecast_min_r2) continue;
     const hoursToFull = last.free / fit.slope - (now - last.at) / HOUR_MS;
     if (!Number.isFinite(hoursToFull) || hoursToFull > soon.warningHours) continue;
@@ -226,7 +277,7 @@ function diskConditions(
       severity,
       summary: `${mount} full in ${aboutText(Math.max(0, hoursToFull))} (${pct(percent)} now, +${humanBytes(
         fit.slope,
-      )}/h over ${pts.length} hours, fit R² ${fit.r2.toFixed(2)})`,
+      )}/h over ${points} hours, fit R² ${fit.r2.toFixed(2)})`,
     });
   }
   return out;
@@ -242,30 +293,48 @@ function memoryTrendCondition(
   const t = ctx.thresholds;
   if (!rule.enabled) return null;
   const from = now - rule.historyHours * HOUR_MS;
-  // The report's stretch: a sharp drop of the hourly average (a restart) starts the climb over.
-  let pts: { x: number; y: number }[] = [];
-  let prev: number | null = null;
-  for (const h of hours) {
-    if (h.lastTs < from) continue;
-    if (prev !== null && h.memAvg <= prev - t.trend_reset_drop) pts = [];
-    pts.push({ x: h.lastTs / HOUR_MS, y: h.memAvg });
-    prev = h.memAvg;
-  }
-  if (pts.length < t.trend_min_hours) return null;
-  const fit = linearFit(pts);
+  const first = firstFrom(hours, (h) => h.lastTs, from);
+  const { points, firstX, lastX, fit } = memo(trendsOfHours, hours, `${first} ${t.trend_reset_drop}`, () =>
+    memoryTrendFit(hours.slice(first), t.trend_reset_drop),
+  );
+  if (points < t.trend_min_hours) return null;
   if (fit === null || fit.slope <= 0 || fit.r2 < t.trend_min_r2) return null;
-  const fromLevel = fit.intercept + fit.slope * pts[0]!.x;
-  const toLevel = fit.intercept + fit.slope * pts[pts.length - 1]!.x;
+  const fromLevel = fit.intercept + fit.slope * firstX;
+  const toLevel = fit.intercept + fit.slope * lastX;
   if (toLevel - fromLevel < t.trend_min_rise || toLevel >= 100) return null;
-  const hoursTo100 = (100 - toLevel) / fit.slope - (now / HOUR_MS - pts[pts.length - 1]!.x);
+  const hoursTo100 = (100 - toLevel) / fit.slope - (now / HOUR_MS - lastX);
   if (hoursTo100 > rule.withinHours) return null;
   return {
     server,
     rule: "memory_trend",
     mount: "",
     severity: "critical",
-    summary: `memory use grew from ${pct(fromLevel)} to ${pct(toLevel)} over ${pts.length} hours (+${fit.slope.toFixed(
+    summary: `memory use grew from ${pct(fromLevel)} to ${pct(toLevel)} over ${points} hours (+${fit.slope.toFixed(
       1,
     )} points/h); at this rate it reaches 100 % in ${aboutText(Math.max(0, hoursTo100))}`,
+  };
+}
+
+interface MemoryTrendFit {
+  points: number;
+  firstX: number;
+  lastX: number;
+  fit: Fit;
+}
+
+/** The report's stretch over `hours`: a sharp drop of the hourly average (a restart) starts the climb over. */
+function memoryTrendFit(hours: readonly AlertHour[], resetDrop: number): MemoryTrendFit {
+  let pts: { x: number; y: number }[] = [];
+  let prev: number | null = null;
+  for (const h of hours) {
+    if (prev !== null && h.memAvg <= prev - resetDrop) pts = [];
+    pts.push({ x: h.lastTs / HOUR_MS, y: h.memAvg });
+    prev = h.memAvg;
+  }
+  return {
+    points: pts.length,
+    firstX: pts[0]?.x ?? 0,
+    lastX: pts[pts.length - 1]?.x ?? 0,
+    fit: pts.length >= 2 ? linearFit(pts) : null,
   };
 }

@@ -164,4 +164,31 @@ describe("alert rules", () => {
     const slow = climb(60, (i) => 30 + i * 0.3);
     expect(evaluateRules(evidence(now, { hours: new Map([["web-01", slow]]) }), context())).toEqual([]);
   });
+
+  it("judges the same hours arrays again as it judges fresh copies, as time moves past their oldest points", () => {
+    // The rules keep their fits with the hours array (the alerts' hour cache hands the same one again
+    // while a server's hours are unchanged): the window start moving past a point must fit again.
+    const now = Date.now();
+    const fill = diskHours(now, 80, 100 * GB, (i) =>
+      i < 10 ? 90 * GB - i * 3 * GB : 50 * GB + i * 0.55 * GB,
+    ).map((h, i) => ({ ...h, memAvg: i < 20 ? 80 - i : 25 + i * 0.9 }));
+    const kept = evidence(now, { hours: new Map([["web-01", fill]]) });
+    for (let minutes = 0; minutes <= 12 * 60; minutes += 50) {
+      const at = now + minutes * MIN;
+      const seen = new Map([["web-01", at - MIN]]);
+      const again = evaluateRules({ ...kept, now: at, lastSeen: seen }, context());
+      const fresh = evaluateRules(
+        { ...kept, now: at, lastSeen: seen, hours: new Map([["web-01", structuredClone(fill)]]) },
+        context(),
+      );
+      expect(again).toEqual(fresh);
+    }
+    // The fits changed on the way (points left the 72-hour window): the comparison judged something.
+    const first = evaluateRules({ ...kept, now, lastSeen: new Map([["web-01", now - MIN]]) }, context());
+    const last = evaluateRules(
+      { ...kept, now: now + 12 * 60 * MIN, lastSeen: new Map([["web-01", now + 12 * 60 * MIN - MIN]]) },
+      context(),
+    );
+    expect(first.map((c) => c.summary)).not.toEqual(last.map((c) => c.summary));
+  });
 });
