@@ -427,6 +427,7 @@ describe("operations and read API", () => {
           // Uploaded by inject, whose User-Agent is not an agent's: the agent input, release unknown.
           input: "agent",
           agent: expect.objectContaining({ version: null, os: null, outdated: false }),
+          tags: {},
         },
       ],
     });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { createAgentToken } from "../../../src/central/auth/tokens.js";
+import { createAgentToken, createViewerToken } from "../../../src/central/auth/tokens.js";
 import { type RunningCentral, startCentral } from "../../../src/central/central-process.js";
 import { loadCentralConfig } from "../../../src/central/config.js";
 import { addUser } from "../../../src/central/dashboard/users.js";
@@ -152,6 +152,15 @@ describe.each(BACKENDS)("tags over HTTP: $name", (backend: StoreBackend) => {
       /<th scope="row">team<\/th><td><a[^>]*>billing<\/a><\/td><td>central<\/td><td>agent declares payments<\/td>/,
     );
     expect(section).toMatch(/<th scope="row">env<\/th><td><a[^>]*>prod<\/a><\/td><td>agent<\/td>/);
+    // The read API gives the tags in force.
+    const viewer = await createViewerToken(store, "grafana");
+    const api = await httpRequest(`${url}/api/v1/servers`, {
+      headers: { authorization: `Bearer ${viewer}` },
+    });
+    expect(api.status).toBe(200);
+    expect((JSON.parse(api.text) as { servers: { name: string; tags: unknown }[] }).servers).toEqual([
+      expect.objectContaining({ name: "web-01", tags: { env: "prod", site: "fra", team: "billing" } }),
+    ]);
     // The agent's next upload changes nothing of the central's tags.
     expect((await upload(url, token, "web-01", "team=payments,env=prod")).status).toBe(201);
     const fleet = await browser.get(`/?tag=${encodeURIComponent("team=billing")}`);

@@ -7,6 +7,7 @@ import {
 } from "../../../protocol/index.js";
 import { AGENT_VERSION_CURRENT, isOutdated } from "../../agent-release.js";
 import type { ServerInput } from "../../storage/server-input-store.js";
+import { effectiveTags } from "../../storage/tag-store.js";
 import { HttpError } from "../http-error.js";
 import { errorResponseSchema } from "../schemas.js";
 import { type ViewerAuthDeps, viewerOnly, viewerScope } from "../viewer-auth.js";
@@ -118,6 +119,12 @@ export const readRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ReadRouteDe
                         "What feeds it: agent, scrape, remote_write, otlp, telegraf or collectd; null: not recorded yet",
                     },
                     agent: { ...agentSchema, type: ["object", "null"] },
+                    tags: {
+                      type: "object",
+                      additionalProperties: { type: "string" },
+                      description:
+                        "Tags in force, key → value: the central's where it sets one, else the agent's (docs/agent.md)",
+                    },
                   },
                 },
               },
@@ -130,11 +137,13 @@ export const readRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ReadRouteDe
     },
     async (req) => {
       const scope = viewerScope(req, deps);
-      const [servers, inputList] = await Promise.all([
+      const [servers, inputList, tagRows] = await Promise.all([
         deps.store.listServers(),
         deps.store.serverInputs.list(),
+        deps.store.tags.current(),
       ]);
       const inputs = new Map(inputList.map((x) => [x.server, x]));
+      const tags = effectiveTags(tagRows);
       return {
         servers: servers
           .filter((s) => scope.sees(s.server))
@@ -147,6 +156,7 @@ export const readRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ReadRouteDe
               rows: s.rows,
               input: input?.input ?? null,
               agent: input === null || input.input !== "agent" ? null : agentJson(input),
+              tags: Object.fromEntries([...(tags.get(s.server) ?? [])].map(([k, t]) => [k, t.value])),
             };
           }),
       };
