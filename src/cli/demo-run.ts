@@ -74,7 +74,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
         const token = await createAgentToken(store, profile.name);
         tokens.push({ profile, token });
         for (const file of simulateServer(profile, range)) {
-          const res = await postMetrics(central.url, token, file);
+          const res = await postMetrics(central.url, token, file, profile.tags);
           if (res.status !== 201) {
             throw new Error(
               `demo upload for ${profile.name} failed: ${res.status} ${JSON.stringify(res.body)}`,

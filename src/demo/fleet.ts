@@ -13,6 +13,8 @@ const GiB = 1024 ** 3;
 export interface DemoServerProfile {
   name: string;
   role: string;
+  /** What its agent declares (`tags` in agent.json): the fleet page's chips and filter. */
+  tags: Readonly<Record<string, string>>;
   memTotalBytes: number;
   disks: { mount: string; totalBytes: number; usedFraction: number; growthPerDay: number }[];
   /** Baseline CPU % and the daily swing added during business hours. */
@@ -30,6 +32,7 @@ export interface DemoServerProfile {
 export const DEMO_FLEET: readonly DemoServerProfile[] = [
   {
     name: "demo-web-01",
+    tags: { team: "web", env: "prod", site: "fra" },
     role: "web frontend",
     memTotalBytes: 8 * GiB,
     disks: [{ mount: "/", totalBytes: 80 * GiB, usedFraction: 0.41, growthPerDay: 0.0005 }],
@@ -40,6 +43,7 @@ export const DEMO_FLEET: readonly DemoServerProfile[] = [
   },
   {
     name: "demo-web-02",
+    tags: { team: "web", env: "prod", site: "ams" },
     role: "web frontend",
     memTotalBytes: 8 * GiB,
     disks: [{ mount: "/", totalBytes: 80 * GiB, usedFraction: 0.39, growthPerDay: 0.0005 }],
@@ -50,6 +54,7 @@ export const DEMO_FLEET: readonly DemoServerProfile[] = [
   },
   {
     name: "demo-api-01",
+    tags: { team: "payments", env: "prod", site: "fra" },
     role: "API, CPU-bound",
     memTotalBytes: 16 * GiB,
     disks: [{ mount: "/", totalBytes: 100 * GiB, usedFraction: 0.3, growthPerDay: 0.001 }],
@@ -60,6 +65,7 @@ export const DEMO_FLEET: readonly DemoServerProfile[] = [
   },
   {
     name: "demo-db-01",
+    tags: { team: "data", env: "prod", site: "fra" },
     role: "PostgreSQL primary, data disk filling",
     memTotalBytes: 64 * GiB,
     disks: [
@@ -73,6 +79,7 @@ export const DEMO_FLEET: readonly DemoServerProfile[] = [
   },
   {
     name: "demo-db-02",
+    tags: { team: "data", env: "prod", site: "ams" },
     role: "PostgreSQL replica",
     memTotalBytes: 64 * GiB,
     disks: [
@@ -86,6 +93,7 @@ export const DEMO_FLEET: readonly DemoServerProfile[] = [
   },
   {
     name: "demo-cache-01",
+    tags: { team: "payments", env: "prod", site: "fra" },
     role: "Redis cache, memory leak",
     memTotalBytes: 32 * GiB,
     disks: [{ mount: "/", totalBytes: 40 * GiB, usedFraction: 0.22, growthPerDay: 0 }],
@@ -96,6 +104,7 @@ export const DEMO_FLEET: readonly DemoServerProfile[] = [
   },
   {
     name: "demo-batch-01",
+    tags: { team: "data", env: "prod", site: "fra" },
     role: "nightly batch jobs",
     memTotalBytes: 32 * GiB,
     disks: [
@@ -109,6 +118,7 @@ export const DEMO_FLEET: readonly DemoServerProfile[] = [
   },
   {
     name: "demo-files-01",
+    tags: { team: "it", env: "prod", site: "fra" },
     role: "file server (Windows)",
     memTotalBytes: 16 * GiB,
     disks: [
@@ -123,6 +133,7 @@ export const DEMO_FLEET: readonly DemoServerProfile[] = [
   },
   {
     name: "demo-ci-silent",
+    tags: { team: "dev", env: "ci", site: "ams" },
     role: "CI runner, went silent on purpose (shows the Silent status)",
     memTotalBytes: 16 * GiB,
     disks: [{ mount: "/", totalBytes: 200 * GiB, usedFraction: 0.64, growthPerDay: 0.003 }],
@@ -134,6 +145,7 @@ export const DEMO_FLEET: readonly DemoServerProfile[] = [
   },
   {
     name: "demo-mail-01",
+    tags: { team: "it", env: "prod", site: "ams" },
     role: "mail relay",
     memTotalBytes: 4 * GiB,
     disks: [{ mount: "/", totalBytes: 30 * GiB, usedFraction: 0.45, growthPerDay: 0.0004 }],

@@ -53,7 +53,7 @@ export function startLiveFleet(o: LiveFleetOptions): LiveFleet {
       const files = simulateServer(profile, range);
       try {
         for (const file of files) {
-          const res = await postMetrics(o.centralUrl, token, file);
+          const res = await postMetrics(o.centralUrl, token, file, profile.tags);
           if (res.status !== 201) throw new Error(`${res.status} ${JSON.stringify(res.body)}`);
           uploads++;
           rows += (res.body as { rows: number }).rows;

@@ -1,5 +1,6 @@
 import { gzipSync } from "node:zlib";
 import { type MetricRow, serializeMetricsCsv } from "../protocol/index.js";
+import { formatTagList, TAGS_HEADER, type Tags } from "../protocol/tags.js";
 
 export interface UploadResponse {
   status: number;
@@ -14,6 +15,8 @@ export async function postMetrics(
   centralUrl: string,
   token: string,
   rows: readonly MetricRow[],
+  /** Sent as an agent with `tags` in its config sends them (X-Srvutil-Tags). */
+  tags: Tags = {},
 ): Promise<UploadResponse> {
   const body = gzipSync(serializeMetricsCsv(rows));
   const res = await fetch(new URL("/api/v1/metrics", centralUrl), {
@@ -22,6 +25,7 @@ export async function postMetrics(
       authorization: `Bearer ${token}`,
       "content-type": "text/csv",
       "content-encoding": "gzip",
+      ...(Object.keys(tags).length > 0 ? { [TAGS_HEADER]: formatTagList(tags) } : {}),
     },
     body,
   });

@@ -83,7 +83,7 @@ describe("the demo in Chromium, as a new user opens it", () => {
     await shot(page, "fleet");
     const rows = await page.locator("table.fleet tbody tr").evaluateAll((trs) =>
       trs.map((tr) => ({
-        server: tr.querySelector("th")?.textContent ?? "",
+        server: tr.querySelector('th a[href^="/servers/"]')?.textContent ?? "",
         status: /st-(\w+)/.exec(tr.querySelector(".badge")?.className ?? "")?.[1] ?? "",
         memory: tr.querySelectorAll("td.num")[1]?.textContent ?? "",
       })),
@@ -97,6 +97,16 @@ describe("the demo in Chromium, as a new user opens it", () => {
     ).toEqual(DEMO_FLEET.map((p) => p.name).sort());
     expect(rows.length).toBe(DEMO_FLEET.length + 1);
     expect(rows.filter((r) => r.status === "silent").map((r) => r.server)).toEqual(["demo-ci-silent"]);
+    // The demo agents declare tags: a chip filters the fleet by one.
+    await page.locator('th a.tag[href="/?tag=team%3Ddata"]').first().click();
+    await page.waitForURL(/\?tag=team%3Ddata/);
+    const data = await page.locator('table.fleet tbody th a[href^="/servers/"]').allTextContents();
+    expect(data.sort()).toEqual(
+      DEMO_FLEET.filter((p) => p.tags.team === "data")
+        .map((p) => p.name)
+        .sort(),
+    );
+    await page.goto(`${base}/?per=all`);
     // Memory as a percentage of a size: "45.4 % of 8.0 GiB" (the silent one has no newest hour).
     for (const r of rows.filter((x) => x.status !== "silent"))
       expect(r.memory, r.server).toMatch(/^\d+\.\d\s%\s+of\s\d+(\.\d)?\s(GiB|MiB|TiB)$/);
