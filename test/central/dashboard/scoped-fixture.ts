@@ -187,7 +187,16 @@ export async function world(backend: "sqlite" | "postgres"): Promise<World> {
   }
   await addUser(store.users, { ...ADMIN, role: "admin", now });
 
-  const config = loadCentralConfig({ SRVUTIL_DATA_DIR: dir, SRVUTIL_LISTEN: "127.0.0.1:0" });
+  // OpenID Connect on, so its routes are in the app and classified too (no provider answers:
+  // discovery happens at the first sign-in, which these tests do not start).
+  const config = loadCentralConfig({
+    SRVUTIL_DATA_DIR: dir,
+    SRVUTIL_LISTEN: "127.0.0.1:0",
+    SRVUTIL_PUBLIC_URL: "http://127.0.0.1:1",
+    SRVUTIL_OIDC_ISSUER: "http://127.0.0.1:1",
+    SRVUTIL_OIDC_CLIENT_ID: "srvutil",
+    SRVUTIL_OIDC_ADMIN_VALUES: "admins",
+  });
   const app = await createApiApp({
     store,
     ingest: createIngestService(config, store, null),
@@ -198,10 +207,11 @@ export async function world(backend: "sqlite" | "postgres"): Promise<World> {
       groups,
       timeZone: "UTC",
       thresholds: DEFAULT_THRESHOLDS,
-      publicUrl: null,
+      publicUrl: config.digest.publicUrl,
       tls: false,
       retryForMs: HOUR,
       fleetCacheMs: 0,
+      signIn: config.signIn,
     },
   });
   return {

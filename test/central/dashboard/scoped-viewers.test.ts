@@ -73,6 +73,11 @@ const NO_SERVER_DATA: Record<string, { url: string; why: string }> = {
   "GET /favicon.ico": { url: "/favicon.ico", why: "an icon" },
   "GET /assets/:file": { url: "/assets/app.css", why: "the dashboard's script and stylesheet" },
   "GET /login": { url: "/login", why: "the sign-in form" },
+  "GET /auth/oidc/login": { url: "/auth/oidc/login", why: "sends the browser to the identity provider" },
+  "GET /auth/oidc/callback": {
+    url: "/auth/oidc/callback?code=x&state=y",
+    why: "the provider's answer: signs in or refuses, names no server",
+  },
   "GET /healthz": { url: "/healthz", why: "process up" },
   "GET /readyz": { url: "/readyz", why: "database answers" },
   "GET /metrics": { url: "/metrics", why: "ingest counters labelled by result, kind, reason, status" },
@@ -114,7 +119,8 @@ const WRITES = [
   "POST /api/v1/collectd",
   "POST /api/v1/enrol",
 ];
-const SIGN_IN = ["POST /login", "POST /logout"];
+/** The sign-in routes; the back-channel logout takes only a logout token signed by the provider. */
+const SIGN_IN = ["POST /login", "POST /logout", "POST /auth/oidc/backchannel-logout"];
 
 const backends = [
   ["sqlite", undefined],
