@@ -10,7 +10,7 @@ import { type CentralConfig, loadCentralConfig } from "../central/config.js";
 import { hashPassword } from "../central/dashboard/password.js";
 import { sendWeeklyReport } from "../central/delivery/send.js";
 import { buildWeeklyReport, renderReport } from "../central/report/index.js";
-import { DEMO_FLEET, simulateServer } from "../demo/fleet.js";
+import { DEMO_FLEET, demoSender, simulateServer } from "../demo/fleet.js";
 import { LIVE_UPLOAD_EVERY_MS, startLiveFleet } from "../demo/live.js";
 import { postMetrics } from "../demo/upload.js";
 import { usageError } from "../errors.js";
@@ -74,7 +74,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
         const token = await createAgentToken(store, profile.name);
         tokens.push({ profile, token });
         for (const file of simulateServer(profile, range)) {
-          const res = await postMetrics(central.url, token, file, profile.tags);
+          const res = await postMetrics(central.url, token, file, demoSender(profile));
           if (res.status !== 201) {
             throw new Error(
               `demo upload for ${profile.name} failed: ${res.status} ${JSON.stringify(res.body)}`,

@@ -6,7 +6,10 @@
  * demo serves. Deterministic for a given seed and time range, so demos and
  * tests are reproducible.
  */
+import { AGENT_VERSION } from "../agent/version.js";
+import { agentUserAgent } from "../protocol/agent-identity.js";
 import type { MetricRow } from "../protocol/index.js";
+import type { Tags } from "../protocol/tags.js";
 
 const GiB = 1024 ** 3;
 
@@ -15,6 +18,8 @@ export interface DemoServerProfile {
   role: string;
   /** What its agent declares (`tags` in agent.json): the fleet page's chips and filter. */
   tags: Readonly<Record<string, string>>;
+  /** The OS its agent reports in its User-Agent (the fleet page's Agent column); Linux unless said. */
+  windows?: true;
   memTotalBytes: number;
   disks: { mount: string; totalBytes: number; usedFraction: number; growthPerDay: number }[];
   /** Baseline CPU % and the daily swing added during business hours. */
@@ -27,6 +32,17 @@ export interface DemoServerProfile {
   silentForHours?: number;
   /** Windows of hours into the week before the range's `anchor` with no samples (gaps). */
   gaps?: [number, number][];
+}
+
+/** How a demo server's agent introduces itself: its tags, and a User-Agent of this release as a real agent sends it (OS type and kernel release). */
+export function demoSender(p: DemoServerProfile): { tags: Tags; userAgent: string } {
+  return {
+    tags: p.tags,
+    userAgent:
+      p.windows === true
+        ? agentUserAgent(AGENT_VERSION, "win32", "x64", "Windows_NT 10.0.20348")
+        : agentUserAgent(AGENT_VERSION, "linux", "x64", "Linux 6.1.0-28-amd64"),
+  };
 }
 
 export const DEMO_FLEET: readonly DemoServerProfile[] = [
@@ -118,6 +134,7 @@ export const DEMO_FLEET: readonly DemoServerProfile[] = [
   },
   {
     name: "demo-files-01",
+    windows: true,
     tags: { team: "it", env: "prod", site: "fra" },
     role: "file server (Windows)",
     memTotalBytes: 16 * GiB,

@@ -1,4 +1,4 @@
-import { type DemoServerProfile, type SimulationRange, simulateServer } from "./fleet.js";
+import { type DemoServerProfile, demoSender, type SimulationRange, simulateServer } from "./fleet.js";
 import { postMetrics } from "./upload.js";
 
 /** How often the simulated servers upload while the demo serves, and their sample interval. */
@@ -53,7 +53,7 @@ export function startLiveFleet(o: LiveFleetOptions): LiveFleet {
       const files = simulateServer(profile, range);
       try {
         for (const file of files) {
-          const res = await postMetrics(o.centralUrl, token, file, profile.tags);
+          const res = await postMetrics(o.centralUrl, token, file, demoSender(profile));
           if (res.status !== 201) throw new Error(`${res.status} ${JSON.stringify(res.body)}`);
           uploads++;
           rows += (res.body as { rows: number }).rows;

@@ -15,9 +15,10 @@ export async function postMetrics(
   centralUrl: string,
   token: string,
   rows: readonly MetricRow[],
-  /** Sent as an agent with `tags` in its config sends them (X-Srvutil-Tags). */
-  tags: Tags = {},
+  /** Who sends it, as an agent says: its `tags` (X-Srvutil-Tags) and its User-Agent (release, platform, OS). */
+  sender: { tags?: Tags; userAgent?: string } = {},
 ): Promise<UploadResponse> {
+  const tags = sender.tags ?? {};
   const body = gzipSync(serializeMetricsCsv(rows));
   const res = await fetch(new URL("/api/v1/metrics", centralUrl), {
     method: "POST",
@@ -26,6 +27,7 @@ export async function postMetrics(
       "content-type": "text/csv",
       "content-encoding": "gzip",
       ...(Object.keys(tags).length > 0 ? { [TAGS_HEADER]: formatTagList(tags) } : {}),
+      ...(sender.userAgent !== undefined ? { "user-agent": sender.userAgent } : {}),
     },
     body,
   });

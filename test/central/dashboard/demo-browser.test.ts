@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AGENT_VERSION } from "../../../src/agent/version.js";
 import { DEMO_FLEET } from "../../../src/demo/fleet.js";
 import { postMetrics } from "../../../src/demo/upload.js";
 import { launchTestBrowser } from "../../helpers/browser.js";
@@ -97,6 +98,11 @@ describe("the demo in Chromium, as a new user opens it", () => {
     ).toEqual(DEMO_FLEET.map((p) => p.name).sort());
     expect(rows.length).toBe(DEMO_FLEET.length + 1);
     expect(rows.filter((r) => r.status === "silent").map((r) => r.server)).toEqual(["demo-ci-silent"]);
+    // The demo agents introduce themselves as agents of this release do: no "version unknown".
+    const agents = await page
+      .locator("table.fleet tbody tr")
+      .evaluateAll((trs) => trs.map((tr) => tr.lastElementChild?.textContent ?? ""));
+    expect(agents.filter((a) => !a.includes(AGENT_VERSION))).toEqual([]);
     // The demo agents declare tags: a chip filters the fleet by one.
     await page.locator('th a.tag[href="/?tag=team%3Ddata"]').first().click();
     await page.waitForURL(/\?tag=team%3Ddata/);
