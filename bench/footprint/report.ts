@@ -161,6 +161,12 @@ export function printReport(runs: Run[], plan: Plan): void {
         `\n${r.backend} raw_uploads (round 1, gzip per upload): ${fmt((raw?.table ?? 0) / MB)} MB table + ${fmt([...(raw?.indexes.values() ?? [])].reduce((x, y) => x + y, 0) / MB)} MB indexes for ${fmt(r.rawBodyBytes / MB)} MB of CSV received.`,
       );
     }
+    if (r.asWritten !== null) {
+      const written = of(r.backend).map((x) => components({ ...x, sizes: x.asWritten! }).total);
+      console.log(
+        `${r.backend} as written, before VACUUM FULL (dead versions of the rollup rows each refresh rewrote): ${span(written)} MB per server-year reckoned the same way; the tables above are after it.`,
+      );
+    }
   }
 
   console.log(`\n### Sizing: disk per year of history, GB (median round)\n`);

@@ -118,6 +118,8 @@ export interface Run {
   /** SQLite: the file's bytes and its free pages after the run. */
   file: { bytes: number; free: number } | null;
   rawBodyBytes: number;
+  /** PostgreSQL: the growth before VACUUM FULL (`sizes` is after). */
+  asWritten: Sizes | null;
 }
 
 export function grown(after: Sizes, before: Sizes): Sizes {
@@ -128,4 +130,20 @@ export function grown(after: Sizes, before: Sizes): Sizes {
     for (const [i, bytes] of s.indexes) add(out, t, i, bytes - (b?.indexes.get(i) ?? 0));
   }
   return out;
+}
+
+/** VACUUM FULL of every table of `schema` (only those: other schemas on the server are not ours). */
+export async function pgCompact(url: string, schema: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const tables = await c.query<{ name: string }>(
+      `SELECT format('%I.%I', n.nspname, t.relname) AS name FROM pg_class t
+       JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = $1 AND t.relkind = 'r'`,
+      [schema],
+    );
+    for (const { name } of tables.rows) await c.query(`VACUUM FULL ${name}`);
+  } finally {
+    await c.end();
+  }
 }
