@@ -157,7 +157,7 @@ async function runSqlite(from: number): Promise<Run> {
     await seed(store, dir, from);
     await store.close();
     const after = sqliteSizes(file);
-    const archive = archiveOf(path.join(dir, "received_metrics"));
+    const archive = archiveOf(path.join(dir, "received_metrics"), DAY / (WINDOW * MIN));
     return {
       backend: "SQLite",
       sizes: grown(after.sizes, before),

@@ -84,8 +84,11 @@ export interface Archive {
   gzipPerServerDay: number;
 }
 
-/** received_metrics/<server>/<day>/<file>: bytes as listed, blocks allocated, and gzip (level 6) sizes. */
-export function archiveOf(root: string): Archive {
+/**
+ * received_metrics/<server>/<day>/<file>: bytes as listed, blocks allocated, and gzip (level 6) sizes:
+ * one file at a time, and one stream per server and day of samples (`filesPerDay` files).
+ */
+export function archiveOf(root: string, filesPerDay: number): Archive {
   const a: Archive = { files: 0, apparent: 0, allocated: 0, gzipPerFile: 0, gzipPerServerDay: 0 };
   const walk = (dir: string, bucket: Buffer[] | null): void => {
     a.allocated += statSync(dir).blocks * 512;
@@ -94,7 +97,9 @@ export function archiveOf(root: string): Archive {
       if (e.isDirectory()) {
         const day: Buffer[] | null = /^\d{4}-\d{2}-\d{2}$/.test(e.name) ? [] : null;
         walk(p, day);
-        if (day !== null) a.gzipPerServerDay += gzipSync(Buffer.concat(day)).length;
+        // Files sort in receipt order; the bench receives a week at once, so a day of samples is filesPerDay files.
+        for (let i = 0; day !== null && i < day.length; i += filesPerDay)
+          a.gzipPerServerDay += gzipSync(Buffer.concat(day.slice(i, i + filesPerDay))).length;
         continue;
       }
       const bytes = readFileSync(p);
