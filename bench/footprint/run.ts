@@ -6,7 +6,7 @@
  *    throwaway schema), sized once empty (the baseline subtracted below).
  * 2. SERVERS × DAYS whole UTC days ending at today's midnight of 60-s samples
  *    with 2 mounts, figures varying as an agent's do (two-decimal
- *    percentages, millisecond timestamps and intervals, byte counts in 4-KiB
+ *    percentages, whole-second timestamps, millisecond intervals, byte counts in 4-KiB
  *    steps), sent as the agents send them: one CSV v1 file of 20 minutes
  *    (40 rows) per server and window, the fleet's files of a window
  *    concurrently, through the ingest `central serve` builds
@@ -84,7 +84,8 @@ function windowRows(a: Agent, s: number, start: number): MetricRow[] {
       memTotal * 0.95,
       Math.max(GIB, a.memUsed + Math.round((a.next() - 0.5) * 8192) * 4096),
     );
-    const ts = start + i * MIN + s * 1700 + Math.floor(a.next() * 40);
+    // Whole seconds, as agents stamp 60-s samples; now and then a second late.
+    const ts = start + i * MIN + (s % 50) * 1000 + (a.next() < 0.1 ? 1000 : 0);
     for (const [m, mount] of MOUNTS.entries()) {
       a.diskUsed[m] = a.diskUsed[m]! + Math.round(a.next() * 64) * 4096;
       rows.push({
