@@ -50,6 +50,12 @@ export interface ComposerOptions {
   thresholds?: Partial<ReportThresholds>;
   /** Digest shape, links and attachment cap; defaults: DEFAULT_DIGEST_SETTINGS. */
   digest?: Partial<DigestSettings>;
+  /**
+   * Every configured group: the whole fleet's report gets "By group" (each
+   * group's servers as tagged during the week) when there is one besides
+   * the default group.
+   */
+  groups?: readonly DeliveryGroup[];
 }
 
 /**
@@ -60,17 +66,26 @@ export function weeklyReportComposer(store: Storage, options: ComposerOptions = 
   // Checked once: contradicting thresholds fail at start-up, not on Monday morning.
   resolveThresholds(options.thresholds ?? {});
   return async ({ week, group, timeZone, now }) => {
-    const tags = await groupTagsOfWeek(store, group, week, timeZone);
+    const others = group.wholeFleet ? (options.groups ?? []).filter((g) => !g.wholeFleet) : [];
+    const tags =
+      others.length > 0
+        ? await tagsOfWeek(store, week, timeZone)
+        : await groupTagsOfWeek(store, group, week, timeZone);
     const report = await buildWeeklyReport(store, {
       week,
       timeZone,
       includeServer: (server) => group.includes(server, tags.get(server) ?? NO_TAGS),
+      groups: others.map((g) => ({
+        name: g.name,
+        includes: (server: string) => g.includes(server, tags.get(server) ?? NO_TAGS),
+      })),
       now,
       ...(options.thresholds !== undefined ? { thresholds: options.thresholds } : {}),
     });
     const mail = await composeReportMail(report, { group: group.name, timeZone, digest: options.digest });
     // Archived as composed, before the send: the dashboard shows it with the delivery's state.
-    await store.reports.save(await archiveEntry(report, mail, group.name, now));
+    const publicUrl = options.digest?.publicUrl ?? DEFAULT_DIGEST_SETTINGS.publicUrl;
+    await store.reports.save(await archiveEntry(report, mail, group.name, now, publicUrl));
     return mail;
   };
 }
@@ -87,6 +102,11 @@ export async function groupTagsOfWeek(
   timeZone: string,
 ): Promise<Map<string, Tags>> {
   if (Object.keys(group.tags).length === 0) return new Map();
+  return tagsOfWeek(store, week, timeZone);
+}
+
+/** The tags each server had during the week, whatever the group (see groupTagsOfWeek). */
+async function tagsOfWeek(store: Storage, week: string, timeZone: string): Promise<Map<string, Tags>> {
   const { from, to } = weekInstants(week, timeZone);
   return tagsDuring(await store.tags.during(from, to));
 }
@@ -107,6 +127,7 @@ export async function composeReportMail(
     maxBytes: settings.attachmentMaxBytes,
     baseName: `srvutil-${week}${groupPart}`,
     fullReportHint: hint,
+    publicUrl: settings.publicUrl,
   });
   const digest = renderDigest(report, {
     publicUrl: settings.publicUrl,

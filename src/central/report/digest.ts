@@ -19,6 +19,7 @@ import {
 } from "./digest-content.js";
 import { renderText } from "./digest-text.js";
 import { escapeHtml as e } from "./escape.js";
+import { GROUPS_TITLE, groupsHtml } from "./groups-section.js";
 import { heatColor, type InlineImage, reportSubject, STATUS_STYLE } from "./render.js";
 import type { ServerStatus, WeeklyReport } from "./types.js";
 
@@ -196,6 +197,9 @@ function renderHtml(
           ? `<p style="color:${MUTED};${FONT}font-size:12px;margin:6px 0 0 0;">and ${needs.length - shownNeeds.length} more servers needing action, listed in the full report (attachments below).</p>`
           : "");
   parts.push(section(`Needs action (${needs.length})`, needsBody));
+
+  const groups = groupsHtml(report, { font: FONT, href: link === null ? null : link.group });
+  if (groups !== null) parts.push(section(GROUPS_TITLE, groups));
 
   const alerts = alertsHtml(report, {
     max: layout.alertRows,

@@ -8,6 +8,7 @@ export {
   reportAttachments,
 } from "./attachments.js";
 export { type BuildReportOptions, buildWeeklyReport } from "./build.js";
+export { type GroupMembership, groupFigures } from "./groups-section.js";
 export { csvText, DAILY_CSV_COLUMNS, dailyCsv } from "./daily-csv.js";
 export {
   DIGEST_DEFAULTS,
