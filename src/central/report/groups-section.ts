@@ -40,7 +40,12 @@ export function groupFigures(
       counts[s.status]++;
       findings += s.findings.filter((f) => f.severity !== "info").length;
       if (s.status === "ok") continue;
-      if (worst === null || RANK[s.status] < RANK[worst.status] || (RANK[s.status] === RANK[worst.status] && s.server < worst.server)) worst = s;
+      if (
+        worst === null ||
+        RANK[s.status] < RANK[worst.status] ||
+        (RANK[s.status] === RANK[worst.status] && s.server < worst.server)
+      )
+        worst = s;
     }
     return {
       name,
@@ -50,7 +55,11 @@ export function groupFigures(
       worst:
         worst === null
           ? null
-          : (reason.get(worst.server) ?? { server: worst.server, status: worst.status, reason: "needs attention" }),
+          : (reason.get(worst.server) ?? {
+              server: worst.server,
+              status: worst.status,
+              reason: "needs attention",
+            }),
     };
   };
   const grouped = new Set<string>();
@@ -59,7 +68,12 @@ export function groupFigures(
     for (const s of members) grouped.add(s.server);
     return figures(g.name, members);
   });
-  out.push(figures(null, servers.filter((s) => !grouped.has(s.server))));
+  out.push(
+    figures(
+      null,
+      servers.filter((s) => !grouped.has(s.server)),
+    ),
+  );
   return out;
 }
 
@@ -132,7 +146,8 @@ export function groupsHtml(
         g.worst === null
           ? "nothing needs action"
           : `worst: <b>${e(shortWords(g.worst.server))}</b>, ${e(shortWords(g.worst.reason))}`;
-      const findings = g.findings === 0 ? "" : ` &middot; ${g.findings} finding${g.findings === 1 ? "" : "s"}`;
+      const findings =
+        g.findings === 0 ? "" : ` &middot; ${g.findings} finding${g.findings === 1 ? "" : "s"}`;
       return `<tr><td valign="top" bgcolor="${s.bg}" style="background-color:${s.bg};color:${s.fg};${o.font}font-size:11px;font-weight:bold;padding:4px 6px;">${s.label}</td><td valign="top" style="color:${INK};${o.font}font-size:13px;padding:4px 0 8px 8px;"><b>${name}</b> &middot; ${servers(g.servers)}<br><span style="color:${MUTED};font-size:12px;">${countsText(g)}${findings}</span><br>${worst}</td></tr>`;
     })
     .join("\n");

@@ -8,7 +8,6 @@ export {
   reportAttachments,
 } from "./attachments.js";
 export { type BuildReportOptions, buildWeeklyReport } from "./build.js";
-export { type GroupMembership, groupFigures } from "./groups-section.js";
 export { csvText, DAILY_CSV_COLUMNS, dailyCsv } from "./daily-csv.js";
 export {
   DIGEST_DEFAULTS,
@@ -18,6 +17,7 @@ export {
   weekChanges,
   weekVerdict,
 } from "./digest.js";
+export { type GroupMembership, groupFigures } from "./groups-section.js";
 export {
   escapeHtml,
   type InlineImage,

@@ -3,8 +3,8 @@ import { ALERTS_TITLE, alertsHtml, alertsTextLines } from "./alerts-section.js";
 import { CHART_HEIGHT, CHART_WIDTH, type Chart, serverCharts, svgToPng } from "./charts.js";
 import { groupReportUrl } from "./digest-content.js";
 import { escapeHtml } from "./escape.js";
-import { GROUPS_TITLE, groupsHtml, groupsTextLines } from "./groups-section.js";
 import { humanBytes } from "./findings.js";
+import { GROUPS_TITLE, groupsHtml, groupsTextLines } from "./groups-section.js";
 import type { DayReport, Finding, ServerReport, ServerStatus, WeeklyReport } from "./types.js";
 
 export { escapeHtml };
