@@ -4,6 +4,7 @@ import type { InlineImage, MailAttachment } from "../mail/transport.js";
 import type { AttachmentNote } from "../report/index.js";
 import {
   buildWeeklyReport,
+  type GroupMembership,
   type ReportThresholds,
   renderDigest,
   reportAttachments,
@@ -66,19 +67,16 @@ export function weeklyReportComposer(store: Storage, options: ComposerOptions = 
   // Checked once: contradicting thresholds fail at start-up, not on Monday morning.
   resolveThresholds(options.thresholds ?? {});
   return async ({ week, group, timeZone, now }) => {
-    const others = group.wholeFleet ? (options.groups ?? []).filter((g) => !g.wholeFleet) : [];
-    const tags =
-      others.length > 0
-        ? await tagsOfWeek(store, week, timeZone)
-        : await groupTagsOfWeek(store, group, week, timeZone);
+    const tags = await groupTagsOfWeek(store, group, week, timeZone);
+    // Only the whole fleet's report has "By group": a group's own report is one group.
+    const groups = group.wholeFleet
+      ? await fleetGroupsOfWeek(store, options.groups ?? [], week, timeZone)
+      : [];
     const report = await buildWeeklyReport(store, {
       week,
       timeZone,
       includeServer: (server) => group.includes(server, tags.get(server) ?? NO_TAGS),
-      groups: others.map((g) => ({
-        name: g.name,
-        includes: (server: string) => g.includes(server, tags.get(server) ?? NO_TAGS),
-      })),
+      groups,
       now,
       ...(options.thresholds !== undefined ? { thresholds: options.thresholds } : {}),
     });
@@ -103,6 +101,26 @@ export async function groupTagsOfWeek(
 ): Promise<Map<string, Tags>> {
   if (Object.keys(group.tags).length === 0) return new Map();
   return tagsOfWeek(store, week, timeZone);
+}
+
+/**
+ * The configured groups besides the default one, each judging a server by
+ * the tags it had during the week, for the whole fleet's "By group"
+ * (docs/report.md). Empty when only the default group is configured.
+ */
+export async function fleetGroupsOfWeek(
+  store: Storage,
+  groups: readonly DeliveryGroup[],
+  week: string,
+  timeZone: string,
+): Promise<GroupMembership[]> {
+  const others = groups.filter((g) => !g.wholeFleet);
+  if (others.length === 0) return [];
+  const tags = await tagsOfWeek(store, week, timeZone);
+  return others.map((g) => ({
+    name: g.name,
+    includes: (server: string) => g.includes(server, tags.get(server) ?? NO_TAGS),
+  }));
 }
 
 /** The tags each server had during the week, whatever the group (see groupTagsOfWeek). */
