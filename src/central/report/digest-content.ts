@@ -40,6 +40,8 @@ export interface Layout {
   changeRows: number;
   /** Rows of "Alerts this week" before the rest are counted. */
   alertRows: number;
+  /** Groups in "By group" before the rest are counted (the "in no group" row is always shown). */
+  groupRows: number;
 }
 
 export interface WeekChange {

@@ -123,15 +123,20 @@ const LINK = "#1d4ed8";
  * The section's body as HTML: two columns (the group's worst status, then
  * its name, counts and worst server over three lines), so it reads at 375 px
  * as well as at 600 in every mail client (table layout, inline styles). Each
- * group's name links to its own report when `href` is given. Null without groups.
+ * group's name links to its own report when `href` is given. At most `max`
+ * groups (the digest's budget), then how many more, then "in no group".
+ * Null without groups.
  */
 export function groupsHtml(
   report: WeeklyReport,
-  o: { font: string; href: ((group: string) => string) | null },
+  o: { font: string; href: ((group: string) => string) | null; max?: number },
 ): string | null {
   const groups = reportGroups(report);
   if (groups === null) return null;
-  const rows = groups
+  const named = groups.filter((g) => g.name !== null);
+  const shown = named.slice(0, o.max ?? Number.POSITIVE_INFINITY);
+  const rest = named.length - shown.length;
+  const rows = [...shown, ...groups.filter((g) => g.name === null)]
     .map((g) => {
       const status: ServerStatus = g.worst?.status ?? "ok";
       const s = STATUS_COLOR[status];
@@ -152,5 +157,9 @@ export function groupsHtml(
     })
     .join("\n");
   const note = `<p style="color:${MUTED};${o.font}font-size:12px;margin:0 0 6px 0;">${e(GROUPS_NOTE)}</p>`;
-  return `${note}<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;">${rows}</table>`;
+  const more =
+    rest > 0
+      ? `<p style="color:${MUTED};${o.font}font-size:12px;margin:6px 0 0 0;">and ${rest} more group${rest === 1 ? "" : "s"}, listed in the full report and the plain-text part.</p>`
+      : "";
+  return `${note}<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;">${rows}</table>${more}`;
 }

@@ -4,6 +4,7 @@ import { parseDeliveryGroups } from "../../../src/central/delivery/groups.js";
 import { isoWeekBefore, isoWeekOf, weekInstants } from "../../../src/central/delivery/week.js";
 import {
   type GroupFigures,
+  groupFigures,
   renderDigest,
   renderReport,
   type WeeklyReport,
@@ -225,5 +226,31 @@ describe("By group escapes what config and agents supply", () => {
     }
     // Without a public URL the names are not links.
     expect(renderDigest(report).html).not.toContain("?group=");
+  });
+
+  it("keeps a digest with hundreds of groups under its HTML budget, counting the groups not shown; the text lists all", () => {
+    const base = syntheticReport(300);
+    const names = Array.from(
+      { length: 400 },
+      (_, i) => `team-${String(i).padStart(3, "0")}-${"g".repeat(55)}`,
+    );
+    const groups = groupFigures(
+      base.servers,
+      base.fleet!.needs_action,
+      names.map((name, i) => ({
+        name,
+        includes: (s: string) => s.length % 400 === i || s.endsWith(String(i)),
+      })),
+    );
+    const report: WeeklyReport = { ...base, groups };
+    const digest = renderDigest(report, { publicUrl: BASE });
+    expect(Buffer.byteLength(digest.html)).toBeLessThanOrEqual(88_000);
+    const shown = [...digest.html.matchAll(/\?group=team-\d{3}-/g)].length;
+    expect(shown).toBeGreaterThanOrEqual(10);
+    expect(digest.html).toContain(
+      `and ${400 - shown} more groups, listed in the full report and the plain-text part.`,
+    );
+    expect(digest.html).toContain("<i>in no group</i>");
+    for (const name of names) expect(digest.text).toContain(`\n- ${name}: `);
   });
 });
