@@ -1,6 +1,9 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
 import path from "node:path";
+import { resolveReportWeek } from "../central/aggregate/week.js";
 import { AutomationLog } from "../central/automation-log.js";
+import { fleetGroupsOfWeek } from "../central/delivery/composer.js";
+import { loadDeliveryGroups } from "../central/delivery/groups.js";
 import { buildWeeklyReport, dailyCsv, renderReport } from "../central/report/index.js";
 import { openStorage } from "../central/storage/open.js";
 import { usageError } from "../errors.js";
@@ -39,13 +42,17 @@ export async function reportBuildCommand(opts: ReportBuildOptions): Promise<void
   const started = Date.now();
   const store = await openStorage(config.dbUrl, { synchronous: config.sqliteSynchronous });
   try {
-    const built = await buildWeeklyReport(store, { week: opts.week, timeZone, thresholds });
+    // The whole fleet's report, as the default group's email has it: "By group" when groups are configured.
+    const week = resolveReportWeek(opts.week, timeZone, Date.now()).week;
+    const configured = loadDeliveryGroups(config.delivery.groupsFile, config.reportTo);
+    const groups = await fleetGroupsOfWeek(store, configured, week, timeZone);
+    const built = await buildWeeklyReport(store, { week, timeZone, thresholds, groups });
     const content =
       opts.format === "json"
         ? `${JSON.stringify(built, null, 2)}\n`
         : opts.format === "csv"
           ? dailyCsv(built)
-          : (await renderReport(built, "standalone")).html;
+          : (await renderReport(built, "standalone", { publicUrl: config.digest.publicUrl })).html;
     let where: string;
     if (opts.out === "-") {
       process.stdout.write(content);

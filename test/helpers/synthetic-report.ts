@@ -8,7 +8,7 @@ import type {
   WeekFigures,
   WeeklyReport,
 } from "../../src/central/report/index.js";
-import { DEFAULT_THRESHOLDS } from "../../src/central/report/index.js";
+import { DEFAULT_THRESHOLDS, groupFigures } from "../../src/central/report/index.js";
 import { rng } from "./fleet.js";
 
 const GiB = 1024 ** 3;
@@ -224,4 +224,21 @@ export function withSyntheticAlerts(report: WeeklyReport): WeeklyReport {
     },
   ];
   return { ...report, alerts: { fired: 2, still_firing: 1, episodes, more: 0 } };
+}
+
+/** The longest group name a groups file allows (64 characters, one word): the widest "By group" row. */
+export const LONGEST_GROUP = `platform-${"x".repeat(55)}`;
+
+/**
+ * The report with "By group" as the whole fleet's report has it with groups
+ * configured: every third server in "payments", every other one in the
+ * longest-named group (so some are in both), the rest in no group.
+ */
+export function withSyntheticGroups(report: WeeklyReport): WeeklyReport {
+  const index = new Map(report.servers.map((s, i) => [s.server, i]));
+  const groups = [
+    { name: "payments", includes: (s: string) => index.get(s)! % 3 === 0 },
+    { name: LONGEST_GROUP, includes: (s: string) => index.get(s)! % 2 === 0 },
+  ];
+  return { ...report, groups: groupFigures(report.servers, report.fleet?.needs_action ?? [], groups) };
 }

@@ -14,13 +14,15 @@ export async function archiveEntry(
   mail: ComposedReport,
   group: string,
   now: number,
+  /** Dashboard base URL, for the links of a report rendered here (as the attached one has them). */
+  publicUrl: string | null = null,
 ): Promise<ArchivedReport> {
   const note = mail.attachmentNotes?.find((n) => n.filename.endsWith(".html"));
   const attached = mail.attachments?.find((a) => a.filename === note?.filename);
   const reportHtml =
     attached !== undefined && note?.state === "attached"
       ? attached.content.toString("utf8")
-      : (await renderReport(report, "standalone")).html;
+      : (await renderReport(report, "standalone", { publicUrl })).html;
   const reasons = new Map((report.fleet?.needs_action ?? []).map((n) => [n.server, n.reason]));
   return {
     week: report.week,

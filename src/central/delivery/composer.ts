@@ -4,6 +4,7 @@ import type { InlineImage, MailAttachment } from "../mail/transport.js";
 import type { AttachmentNote } from "../report/index.js";
 import {
   buildWeeklyReport,
+  type GroupMembership,
   type ReportThresholds,
   renderDigest,
   reportAttachments,
@@ -50,6 +51,12 @@ export interface ComposerOptions {
   thresholds?: Partial<ReportThresholds>;
   /** Digest shape, links and attachment cap; defaults: DEFAULT_DIGEST_SETTINGS. */
   digest?: Partial<DigestSettings>;
+  /**
+   * Every configured group: the whole fleet's report gets "By group" (each
+   * group's servers as tagged during the week) when there is one besides
+   * the default group.
+   */
+  groups?: readonly DeliveryGroup[];
 }
 
 /**
@@ -61,16 +68,22 @@ export function weeklyReportComposer(store: Storage, options: ComposerOptions = 
   resolveThresholds(options.thresholds ?? {});
   return async ({ week, group, timeZone, now }) => {
     const tags = await groupTagsOfWeek(store, group, week, timeZone);
+    // Only the whole fleet's report has "By group": a group's own report is one group.
+    const groups = group.wholeFleet
+      ? await fleetGroupsOfWeek(store, options.groups ?? [], week, timeZone)
+      : [];
     const report = await buildWeeklyReport(store, {
       week,
       timeZone,
       includeServer: (server) => group.includes(server, tags.get(server) ?? NO_TAGS),
+      groups,
       now,
       ...(options.thresholds !== undefined ? { thresholds: options.thresholds } : {}),
     });
     const mail = await composeReportMail(report, { group: group.name, timeZone, digest: options.digest });
     // Archived as composed, before the send: the dashboard shows it with the delivery's state.
-    await store.reports.save(await archiveEntry(report, mail, group.name, now));
+    const publicUrl = options.digest?.publicUrl ?? DEFAULT_DIGEST_SETTINGS.publicUrl;
+    await store.reports.save(await archiveEntry(report, mail, group.name, now, publicUrl));
     return mail;
   };
 }
@@ -87,6 +100,31 @@ export async function groupTagsOfWeek(
   timeZone: string,
 ): Promise<Map<string, Tags>> {
   if (Object.keys(group.tags).length === 0) return new Map();
+  return tagsOfWeek(store, week, timeZone);
+}
+
+/**
+ * The configured groups besides the default one, each judging a server by
+ * the tags it had during the week, for the whole fleet's "By group"
+ * (docs/report.md). Empty when only the default group is configured.
+ */
+export async function fleetGroupsOfWeek(
+  store: Storage,
+  groups: readonly DeliveryGroup[],
+  week: string,
+  timeZone: string,
+): Promise<GroupMembership[]> {
+  const others = groups.filter((g) => !g.wholeFleet);
+  if (others.length === 0) return [];
+  const tags = await tagsOfWeek(store, week, timeZone);
+  return others.map((g) => ({
+    name: g.name,
+    includes: (server: string) => g.includes(server, tags.get(server) ?? NO_TAGS),
+  }));
+}
+
+/** The tags each server had during the week, whatever the group (see groupTagsOfWeek). */
+async function tagsOfWeek(store: Storage, week: string, timeZone: string): Promise<Map<string, Tags>> {
   const { from, to } = weekInstants(week, timeZone);
   return tagsDuring(await store.tags.during(from, to));
 }
@@ -107,6 +145,7 @@ export async function composeReportMail(
     maxBytes: settings.attachmentMaxBytes,
     baseName: `srvutil-${week}${groupPart}`,
     fullReportHint: hint,
+    publicUrl: settings.publicUrl,
   });
   const digest = renderDigest(report, {
     publicUrl: settings.publicUrl,

@@ -248,7 +248,11 @@ export async function startDeliveryScheduler(deps: {
     transport,
     composer:
       deps.composer ??
-      weeklyReportComposer(deps.store, { thresholds: deps.config.thresholds, digest: deps.config.digest }),
+      weeklyReportComposer(deps.store, {
+        thresholds: deps.config.thresholds,
+        digest: deps.config.digest,
+        groups,
+      }),
     groups,
     log: deps.log,
     mailFrom: deps.config.mailFrom,

@@ -61,7 +61,7 @@ export async function sendWeeklyReport(o: {
       transport,
       composer:
         o.composer ??
-        weeklyReportComposer(o.store, { thresholds: o.config.thresholds, digest: o.config.digest }),
+        weeklyReportComposer(o.store, { thresholds: o.config.thresholds, digest: o.config.digest, groups }),
       groups,
       log: o.log,
       mailFrom: o.config.mailFrom,

@@ -25,6 +25,12 @@ export interface WeeklyReport {
   source?: "rollups" | "raw";
   /** Added (issue 28): the alerts that fired during the week; absent when none did. */
   alerts?: WeekAlerts;
+  /**
+   * Added (issue 30): the whole fleet's servers by configured group, as each
+   * server was tagged during the week, and a last row for the servers in no
+   * group. Only in the whole-fleet report, and only when groups are configured.
+   */
+  groups?: GroupFigures[];
 }
 
 export interface ServerReport {
@@ -202,6 +208,18 @@ export interface UsageTrend {
   /** Local date the line reaches 100 %, and whole days until then from the last point. */
   full_date: string;
   days_to_full: number;
+}
+
+/** One row of "By group": a configured group, or (name null) the servers in no group. */
+export interface GroupFigures {
+  /** The group's name; null for the row of the servers in no group. */
+  name: string | null;
+  servers: number;
+  counts: Record<ServerStatus, number>;
+  /** Warning and critical findings of its servers, summed. */
+  findings: number;
+  /** Its server needing action most (as in fleet.needs_action), or null when all are ok. */
+  worst: { server: string; status: ServerStatus; reason: string } | null;
 }
 
 export interface FleetSummary {

@@ -36,6 +36,8 @@ export interface AttachmentOptions {
   baseName: string;
   /** How a reader gets the complete files when one is not attached (a CLI line or a link). */
   fullReportHint: string;
+  /** Dashboard base URL: the full report's "By group" links each group's report. */
+  publicUrl?: string | null;
 }
 
 export interface ReportAttachments {
@@ -97,7 +99,14 @@ export async function reportAttachments(
   const modified = new Date(report.generated_at);
 
   const htmlName = `${options.baseName}.html`;
-  const html = await standaloneWithinCap(report, htmlName, cap, modified, options.fullReportHint);
+  const html = await standaloneWithinCap(
+    report,
+    htmlName,
+    cap,
+    modified,
+    options.fullReportHint,
+    options.publicUrl ?? null,
+  );
   if (html.attachment !== null) attachments.push(html.attachment);
   notes.push({
     label: "Full report (HTML, opens offline in any browser)",
@@ -187,6 +196,7 @@ async function standaloneWithinCap(
   cap: number,
   modified: Date,
   hint: string,
+  publicUrl: string | null,
 ): Promise<{ attachment: ReportAttachment | null; detailed: number; wanted: number; fullBytes: number }> {
   const wanted = Math.min(report.servers.length, 1000);
   const render = async (detailed: number, notice?: string): Promise<Buffer> =>
@@ -194,6 +204,7 @@ async function standaloneWithinCap(
       (
         await renderReport(report, "standalone", {
           maxDetailedServers: detailed,
+          publicUrl,
           ...(notice !== undefined ? { notice } : {}),
         })
       ).html,

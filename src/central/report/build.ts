@@ -10,6 +10,7 @@ import {
 import { isoInZone, localDays, type ReportWeek, resolveReportWeek } from "../aggregate/week.js";
 import type { ServerSummary, Storage } from "../storage/store.js";
 import { forecastDisks, serverFindings } from "./findings.js";
+import { type GroupMembership, groupFigures } from "./groups-section.js";
 import { resolveThresholds } from "./thresholds.js";
 import { hoursCouldMatter, usageTrends } from "./trends.js";
 import type {
@@ -32,6 +33,12 @@ export interface BuildReportOptions {
   timeZone: string;
   /** Only servers for which this returns true (report groups). Default: all. */
   includeServer?: (server: string) => boolean;
+  /**
+   * The configured groups, for the whole-fleet report's "By group" (each
+   * `includes` judging a server by its tags of the week). Absent or empty: no
+   * `groups` in the report (a group's own report, or no groups file).
+   */
+  groups?: readonly GroupMembership[];
   /** Clock for "last" and generated_at (tests inject it). */
   now?: number;
   /** Finding thresholds; missing ones take the defaults (see thresholds.ts). */
@@ -95,6 +102,8 @@ export async function buildWeeklyReport(store: Storage, options: BuildReportOpti
   }
 
   const alerts = await weekAlerts(store, week, judgedAt, include);
+  const fleet = fleetSummary(servers);
+  const groups = options.groups ?? [];
   return {
     week: week.week,
     timezone: tz,
@@ -102,11 +111,12 @@ export async function buildWeeklyReport(store: Storage, options: BuildReportOpti
     to: isoInZone(week.to, tz),
     generated_at: new Date(now).toISOString(),
     servers,
-    fleet: fleetSummary(servers),
+    fleet,
     thresholds: t,
     source: useRollups ? "rollups" : "raw",
     // Absent when no alert fired, so such a report is what it was before alerts existed.
     ...(alerts === null ? {} : { alerts }),
+    ...(groups.length === 0 ? {} : { groups: groupFigures(servers, fleet.needs_action, groups) }),
   };
 }
 

@@ -40,6 +40,8 @@ export interface Layout {
   changeRows: number;
   /** Rows of "Alerts this week" before the rest are counted. */
   alertRows: number;
+  /** Groups in "By group" before the rest are counted (the "in no group" row is always shown). */
+  groupRows: number;
 }
 
 export interface WeekChange {
@@ -119,7 +121,7 @@ export function needsAction(
 export function links(
   report: WeeklyReport,
   o: DigestOptions,
-): { report: string; server(name: string): string } | null {
+): { report: string; server(name: string): string; group(name: string): string } | null {
   const base = (o.publicUrl ?? "").replace(/\/+$/, "");
   if (base === "") return null;
   const group = o.group !== undefined && o.group !== "default" ? `?group=${encodeURIComponent(o.group)}` : "";
@@ -127,7 +129,13 @@ export function links(
   return {
     report: `${base}/reports/${week}${group}`,
     server: (name) => `${base}/servers/${encodeURIComponent(name)}?week=${week}`,
+    group: (name) => groupReportUrl(base, report.week, name),
   };
+}
+
+/** A group's own report of the week on the dashboard (`base`: SRVUTIL_PUBLIC_URL without its trailing slash). */
+export function groupReportUrl(base: string, week: string, group: string): string {
+  return `${base}/reports/${encodeURIComponent(week)}?group=${encodeURIComponent(group)}`;
 }
 
 export type HeatMetric = "cpu" | "memory";

@@ -13,6 +13,7 @@ import {
   weekVerdict,
 } from "./digest-content.js";
 import { humanBytes } from "./findings.js";
+import { groupsTextLines } from "./groups-section.js";
 import { reportSubject } from "./render.js";
 import type { WeeklyReport } from "./types.js";
 
@@ -37,6 +38,8 @@ export function renderText(report: WeeklyReport, o: DigestOptions, layout: Layou
         `- ${n.server} [${n.status}]: ${n.reason}${link === null ? "" : ` <${link.server(n.server)}>`}`,
       );
   }
+  const groups = groupsTextLines(report, link === null ? null : link.group);
+  if (groups.length > 0) lines.push("", ...groups);
   const alerts = alertsTextLines(report, layout.alertRows);
   if (alerts.length > 0) lines.push("", ...alerts);
   const changes = weekChanges(report);

@@ -19,6 +19,7 @@ import {
 } from "./digest-content.js";
 import { renderText } from "./digest-text.js";
 import { escapeHtml as e } from "./escape.js";
+import { GROUPS_TITLE, groupsHtml } from "./groups-section.js";
 import { heatColor, type InlineImage, reportSubject, STATUS_STYLE } from "./render.js";
 import type { ServerStatus, WeeklyReport } from "./types.js";
 
@@ -197,6 +198,13 @@ function renderHtml(
           : "");
   parts.push(section(`Needs action (${needs.length})`, needsBody));
 
+  const groups = groupsHtml(report, {
+    font: FONT,
+    href: link === null ? null : link.group,
+    max: layout.groupRows,
+  });
+  if (groups !== null) parts.push(section(GROUPS_TITLE, groups));
+
   const alerts = alertsHtml(report, {
     max: layout.alertRows,
     font: FONT,
@@ -313,7 +321,9 @@ export function renderDigest(report: WeeklyReport, options: DigestOptions = {}):
     actionRows: options.maxActionRows ?? DIGEST_DEFAULTS.maxActionRows,
     changeRows: 15,
     alertRows: 10,
+    groupRows: 100,
   };
+  const groupCount = report.groups?.length ?? 0;
   const alertCount = report.alerts?.episodes.length ?? 0;
   const pngs = new Map<string, Buffer>();
   let out = renderHtml(report, options, layout, pngs);
@@ -321,6 +331,7 @@ export function renderDigest(report: WeeklyReport, options: DigestOptions = {}):
     if (layout.actionRows > 10) layout.actionRows = Math.floor(layout.actionRows * 0.7);
     else if (layout.changeRows > 5) layout.changeRows = Math.floor(layout.changeRows * 0.7);
     else if (layout.alertRows > 3 && alertCount > 3) layout.alertRows = 3;
+    else if (layout.groupRows > 10 && groupCount > 11) layout.groupRows = 10;
     else if (layout.topN > 5) layout.topN = Math.floor(layout.topN * 0.7);
     else if (layout.charts > 0) layout.charts--;
     else if (layout.actionRows > 0) layout.actionRows = Math.floor(layout.actionRows / 2);

@@ -17,6 +17,7 @@ export {
   weekChanges,
   weekVerdict,
 } from "./digest.js";
+export { type GroupMembership, groupFigures } from "./groups-section.js";
 export {
   escapeHtml,
   type InlineImage,

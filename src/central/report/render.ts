@@ -1,8 +1,10 @@
 import { DateTime } from "luxon";
 import { ALERTS_TITLE, alertsHtml, alertsTextLines } from "./alerts-section.js";
 import { CHART_HEIGHT, CHART_WIDTH, type Chart, serverCharts, svgToPng } from "./charts.js";
+import { groupReportUrl } from "./digest-content.js";
 import { escapeHtml } from "./escape.js";
 import { humanBytes } from "./findings.js";
+import { GROUPS_TITLE, groupsHtml, groupsTextLines } from "./groups-section.js";
 import type { DayReport, Finding, ServerReport, ServerStatus, WeeklyReport } from "./types.js";
 
 export { escapeHtml };
@@ -35,6 +37,8 @@ export interface RenderOptions {
   maxHeatmapServers?: number;
   /** A line shown under the header, e.g. why this copy has fewer full sections. */
   notice?: string;
+  /** Dashboard base URL (SRVUTIL_PUBLIC_URL): "By group" links each group's own report when set. */
+  publicUrl?: string | null;
 }
 
 const e = escapeHtml;
@@ -410,6 +414,12 @@ export async function renderReport(
           .join("\n")}</table>`;
   parts.push(section(`Needs action (${needs.length})`, needsBody));
 
+  // The whole fleet by group: no section without groups (and in a group's own report).
+  const base = (options.publicUrl ?? "").replace(/\/+$/, "");
+  const groupHref = base === "" ? null : (g: string) => groupReportUrl(base, report.week, g);
+  const groups = groupsHtml(report, { font: FONT, href: groupHref });
+  if (groups !== null) parts.push(section(GROUPS_TITLE, groups));
+
   // Alerts that fired this week: no section when none did.
   const alerts = alertsHtml(report, { max: Number.POSITIVE_INFINITY, font: FONT });
   if (alerts !== null) parts.push(section(ALERTS_TITLE, alerts));
@@ -511,7 +521,7 @@ ${e(thresholdsLine)}Days run from local midnight to midnight in ${e(report.timez
 ${parts.join("\n")}
 </table></td></tr></table></body></html>
 `;
-  return { subject, html, text: renderText(report, subject, range.text, counts, needs), images };
+  return { subject, html, text: renderText(report, subject, range.text, counts, needs, groupHref), images };
 }
 
 /** The plain-text alternative: the same key facts as the first screen, then one block per server. */
@@ -521,6 +531,7 @@ function renderText(
   range: string,
   counts: Record<ServerStatus, number>,
   needs: { server: string; status: ServerStatus; reason: string }[],
+  groupHref: ((group: string) => string) | null,
 ): string {
   const lines: string[] = [
     subject,
@@ -534,6 +545,8 @@ function renderText(
     lines.push(`NEEDS ACTION (${needs.length})`);
     for (const n of needs) lines.push(`- ${n.server} [${n.status}]: ${n.reason}`);
   }
+  const groups = groupsTextLines(report, groupHref);
+  if (groups.length > 0) lines.push("", ...groups);
   const alerts = alertsTextLines(report, Number.POSITIVE_INFINITY);
   if (alerts.length > 0) lines.push("", ...alerts);
   lines.push("");

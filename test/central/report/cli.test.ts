@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT_CODE } from "../../../src/errors.js";
@@ -32,6 +32,40 @@ describe("srvutil report build", () => {
     expect(report.timezone).toBe("Europe/Berlin");
     const sunday = report.servers[0].days[6];
     expect(sunday).toMatchObject({ date: "2026-10-25", samples: 4, cpu: { avg: 50, peak: 95 } });
+    // Without a groups file there is no "By group".
+    expect(Object.hasOwn(report, "groups")).toBe(false);
+  });
+
+  it("gives the whole fleet's report by group when a groups file configures groups, as the default group's email has it", async () => {
+    const file = path.join(t.dir, "groups.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        groups: [
+          { name: "dbs", select: "name=db-*", to: ["dba@example.com"] },
+          { name: "payments", select: "team=payments", to: ["pay@example.com"] },
+        ],
+      }),
+    );
+    const groupsEnv = { ...env, SRVUTIL_GROUPS_FILE: file, SRVUTIL_PUBLIC_URL: "https://mon.example.com" };
+    const json = await runCli(
+      ["report", "build", "--week", "2026-W43", "--format", "json", "--out", "-"],
+      groupsEnv,
+    );
+    expect(json.code, json.stderr).toBe(0);
+    const report = JSON.parse(json.stdout);
+    expect(report.groups.map((g: { name: string | null; servers: number }) => [g.name, g.servers])).toEqual([
+      ["dbs", 1],
+      ["payments", 0],
+      [null, 0],
+    ]);
+    const html = await runCli(
+      ["report", "build", "--week", "2026-W43", "--format", "html", "--out", "-"],
+      groupsEnv,
+    );
+    expect(html.code, html.stderr).toBe(0);
+    expect(html.stdout).toContain(">By group<");
+    expect(html.stdout).toContain('<a href="https://mon.example.com/reports/2026-W43?group=dbs"');
   });
 
   it("writes the daily CSV (the email's CSV attachment) with --format csv", async () => {

@@ -10,6 +10,7 @@ import { alertCommit, alertEpisode } from "../../helpers/alerts.js";
 import { launchTestBrowser } from "../../helpers/browser.js";
 import { seedFleet } from "../../helpers/seeded-fleet.js";
 import { type TempStore, tempStore } from "../../helpers/store-backends.js";
+import { LONGEST_GROUP } from "../../helpers/synthetic-report.js";
 
 const TZ = "Europe/Berlin";
 const WEEK = resolveReportWeek("2026-W47", TZ);
@@ -110,7 +111,16 @@ describe("the digest in Chromium", () => {
       },
     ];
     expect(await t.store.alerts.commitEvaluation(alertCommit(NOW, { inserts }))).toBe(true);
-    report = await buildWeeklyReport(t.store, { week: WEEK.week, timeZone: TZ, now: NOW });
+    // Groups too, so that "By group" is laid out: the longest name a groups file allows must fit at 375 px.
+    report = await buildWeeklyReport(t.store, {
+      week: WEEK.week,
+      timeZone: TZ,
+      now: NOW,
+      groups: [
+        { name: "databases", includes: (s) => s.startsWith("db-") },
+        { name: LONGEST_GROUP, includes: (s) => s.startsWith("node-") || s.startsWith("db-") },
+      ],
+    });
     const mail = await composeReportMail(report, {
       group: "default",
       timeZone: TZ,
@@ -161,6 +171,9 @@ describe("the digest in Chromium", () => {
             "Peak CPU per day",
             "Memory used per day",
             "The full report",
+            "By group",
+            "databases",
+            "in no group",
             "Critical",
           ]) {
             expect(f.text).toContain(key);

@@ -1,7 +1,7 @@
 import { type CanIEmailOptions, caniemail, parseHtml, rawData } from "caniemail";
 import { describe, expect, it } from "vitest";
 import { renderDigest } from "../../../src/central/report/index.js";
-import { syntheticReport, withSyntheticAlerts } from "../../helpers/synthetic-report.js";
+import { syntheticReport, withSyntheticAlerts, withSyntheticGroups } from "../../helpers/synthetic-report.js";
 
 /**
  * The digest's HTML and CSS against the caniemail.com dataset (npm
@@ -167,8 +167,8 @@ function featuresUsed(html: string): Map<string, string> {
 }
 
 describe("digest HTML against caniemail (Gmail, Outlook, Apple Mail)", () => {
-  // With alerts, so that "Alerts this week" is checked too.
-  const report = withSyntheticAlerts(syntheticReport(60));
+  // With alerts and groups, so that "Alerts this week" and "By group" are checked too.
+  const report = withSyntheticGroups(withSyntheticAlerts(syntheticReport(60)));
   const html = renderDigest(report, {
     publicUrl: "https://srvutil.example.com",
     attachments: [
@@ -251,6 +251,16 @@ describe("digest HTML against caniemail (Gmail, Outlook, Apple Mail)", () => {
       );
     }
     expect(html).toContain("still firing (1 d 6 h so far)");
+    // Each group row says its worst status in words next to its colour, and links the group's report.
+    expect(html).toContain("By group");
+    for (const g of report.groups!) {
+      const status = g.worst?.status ?? "ok";
+      const name =
+        g.name === null
+          ? "<i>in no group</i>"
+          : `<a href="https://srvutil.example.com/reports/${report.week}\\?group=${g.name}"[^>]*>[^<]+</a>`;
+      expect(html).toMatch(new RegExp(`>${status.toUpperCase()}</td><td[^>]*><b>${name}</b>`));
+    }
     // Status tiles: count and label as text.
     const c = report.fleet!.counts;
     expect(html).toMatch(new RegExp(`>${c.critical}</span><br><span[^>]*>Critical<`));
