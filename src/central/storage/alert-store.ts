@@ -22,9 +22,19 @@ import type {
  * The outbox is then sent like the weekly deliveries: a row is claimed with a
  * lease, sent, and marked; a row whose holder died is claimed again.
  */
+/** The open (pending or firing) episodes as of one version of the alerts. */
+export interface OpenEpisodes {
+  version: number;
+  episodes: AlertEpisode[];
+}
+
 export interface AlertStore {
-  /** The episodes that are pending or firing, and the version they were read at. */
-  readOpen(): Promise<{ version: number; episodes: AlertEpisode[] }>;
+  /**
+   * The episodes that are pending or firing, and the version they were read
+   * at. `known`, when it is of the version stored now, is handed back without
+   * reading the episodes again (the evaluator keeps what it committed).
+   */
+  readOpen(known?: OpenEpisodes | null): Promise<OpenEpisodes>;
   /**
    * Applies one evaluation if the version is still `expectedVersion`, in one
    * transaction: inserts (ids assigned), updates (by id), deletes (pending

@@ -104,6 +104,18 @@ describe.each(BACKENDS)("alerts in central serve on $name", ({ skipReason, make 
       SRVUTIL_PUBLIC_URL: "https://srvutil.example.com",
     });
     const t = await make();
+    // The evaluator keeps the open episodes it committed and gets them back from readOpen while
+    // nothing else wrote: each time it does, they must be what the database holds.
+    const readOpen = t.store.alerts.readOpen.bind(t.store.alerts);
+    let handedBack = 0;
+    t.store.alerts.readOpen = async (known) => {
+      const got = await readOpen(known);
+      if (known != null && got === known) {
+        handedBack++;
+        expect(known.episodes).toEqual((await readOpen()).episodes);
+      }
+      return got;
+    };
     const central = await startCentral(config, {
       store: t.store,
       env: { HOOK_SECRET: SECRET },
@@ -190,6 +202,9 @@ describe.each(BACKENDS)("alerts in central serve on $name", ({ skipReason, make 
           ["hot-01", "cpu_pressure", "firing"],
         ],
       );
+      // After the resolve: the kept episodes are handed back, and they are what the database holds.
+      expect(await central.alerts.evaluateOnce()).toMatchObject({ committed: true, notices: 0 });
+      expect(handedBack).toBeGreaterThanOrEqual(2);
       const metrics = await (await fetch(`${central.url}/metrics`)).text();
       expect(metrics).toContain('srvutil_alert_notifications_total{channel="hook",outcome="sent"} 2');
     } finally {

@@ -261,7 +261,13 @@ describe.each(BACKENDS)("store.alerts: $name", (backend: StoreBackend) => {
     expect(await store.alerts.commitEvaluation(commit({ inserts: [ep(), gone] }))).toBe(true);
     const openOne = (await store.alerts.list({ server: "web-01" }))[0]!;
     const resolvedOne = (await store.alerts.list({ server: "web-09" }))[0]!;
+    // What an evaluator kept is handed back while the version stands, not after an acknowledgement.
+    const kept = await store.alerts.readOpen();
+    expect(await store.alerts.readOpen(kept)).toBe(kept);
     expect(await store.alerts.acknowledge(openOne.id, "ops@example.com", "looking", now)).toBe(true);
+    const fresh = await store.alerts.readOpen(kept);
+    expect(fresh).not.toBe(kept);
+    expect(fresh).toEqual(await store.alerts.readOpen());
     expect(await store.alerts.acknowledge(resolvedOne.id, "ops@example.com", null, now)).toBe(false);
     expect(await store.alerts.acknowledge(resolvedOne.id + openOne.id + 1000, "x", null, now)).toBe(false);
     const after = await store.alerts.readOpen();

@@ -23,6 +23,7 @@ import type {
   AlertWindow,
   ClaimedNotification,
   NotificationState,
+  OpenEpisodes,
   StoredNotification,
 } from "../alert-store.js";
 import { readAlertHours, readRecentWindow } from "./alert-reads.js";
@@ -125,7 +126,7 @@ export class PgAlertStore implements AlertStore {
     await runPgMigrations(this.pool, "alerts", PG_ALERT_MIGRATIONS);
   }
 
-  async readOpen(): Promise<{ version: number; episodes: AlertEpisode[] }> {
+  async readOpen(known: OpenEpisodes | null = null): Promise<OpenEpisodes> {
     // The version first, then the episodes: a commit between the two makes
     // the episodes newer than the version, and the evaluation's commit then
     // fails and reads again. The other order could pair old episodes with a
@@ -133,6 +134,7 @@ export class PgAlertStore implements AlertStore {
     const version = (
       await this.pool.query<{ version: number }>("SELECT version FROM alert_state WHERE id = 1")
     ).rows[0]!.version;
+    if (known?.version === version) return known;
     const rows = await this.pool.query<EpisodeRow>(
       `SELECT ${EPISODE_COLUMNS} FROM alert_episodes WHERE ${OPEN} ORDER BY id`,
     );

@@ -23,6 +23,7 @@ import type {
   AlertWindow,
   ClaimedNotification,
   NotificationState,
+  OpenEpisodes,
   StoredNotification,
 } from "../alert-store.js";
 import { readAlertHours, readRecentWindow } from "./alert-reads.js";
@@ -118,18 +119,22 @@ export class SqliteAlertStore implements AlertStore {
     return prepared(this.db, text);
   }
 
-  async readOpen(): Promise<{ version: number; episodes: AlertEpisode[] }> {
+  async readOpen(known: OpenEpisodes | null = null): Promise<OpenEpisodes> {
     // One read transaction: the version and the episodes are of the same commit.
-    return this.db.transaction(() => ({
-      version: this.version(),
-      // No ORDER BY: with one, SQLite scans the whole history instead of the
-      // partial index of the open episodes; sorted here (a few rows).
-      episodes: (
-        this.sql(`SELECT ${EPISODE_COLUMNS} FROM alert_episodes WHERE ${OPEN}`).all() as EpisodeRow[]
-      )
-        .map(toEpisode)
-        .sort((a, b) => a.id - b.id),
-    }))();
+    return this.db.transaction(() => {
+      const version = this.version();
+      if (known?.version === version) return known;
+      return {
+        version,
+        // No ORDER BY: with one, SQLite scans the whole history instead of the
+        // partial index of the open episodes; sorted here (a few rows).
+        episodes: (
+          this.sql(`SELECT ${EPISODE_COLUMNS} FROM alert_episodes WHERE ${OPEN}`).all() as EpisodeRow[]
+        )
+          .map(toEpisode)
+          .sort((a, b) => a.id - b.id),
+      };
+    })();
   }
 
   private version(): number {
