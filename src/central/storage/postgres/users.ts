@@ -1,10 +1,12 @@
 import type pg from "pg";
 import {
-  SSO_COLUMNS,
+  SSO_SESSIONS_DESCRIPTION,
+  SSO_SQL,
   type SsoRow,
   ssoLogoutWhere,
   ssoRowValues,
   ssoSessionFromRow,
+  ssoSessionsTable,
 } from "../sso-session-rows.js";
 import { type SessionRow, toSession, toUser, USER_SQL, type UserRow, userValues } from "../user-rows.js";
 import type {
@@ -21,24 +23,8 @@ import { inTransaction } from "./transaction.js";
 export const PG_SSO_SESSIONS_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    description:
-      "sessions of OpenID Connect sign-ins: role and groups from the provider's claims, the ID token for sign-out",
-    sql: `
-      CREATE TABLE dashboard_sso_sessions (
-        id_hash TEXT PRIMARY KEY,
-        user_name TEXT NOT NULL,
-        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
-        groups_json TEXT,
-        csrf_token TEXT NOT NULL,
-        created_at BIGINT NOT NULL,
-        expires_at BIGINT NOT NULL,
-        id_token TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        provider_sid TEXT
-      );
-      CREATE INDEX dashboard_sso_sessions_sid ON dashboard_sso_sessions (provider_sid);
-      CREATE INDEX dashboard_sso_sessions_expires ON dashboard_sso_sessions (expires_at);
-    `,
+    description: SSO_SESSIONS_DESCRIPTION,
+    sql: ssoSessionsTable("BIGINT", ""),
   },
 ];
 
@@ -121,10 +107,7 @@ export class PgUserStore implements UserStore {
 
   async createSession(s: SessionRecord): Promise<void> {
     if (s.sso !== undefined && s.sso !== null) {
-      await this.pool.query(
-        `INSERT INTO dashboard_sso_sessions (${SSO_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        ssoRowValues(s, s.sso),
-      );
+      await this.pool.query(SSO_SQL.insert, ssoRowValues(s, s.sso));
       return;
     }
     await this.pool.query(USER_SQL.insertSession, [s.idHash, s.user, s.csrfToken, s.createdAt, s.expiresAt]);
@@ -133,10 +116,7 @@ export class PgUserStore implements UserStore {
   async findSession(idHash: string, now: number): Promise<ActiveSession | null> {
     const r = await this.pool.query<SessionRow>(USER_SQL.findSession, [idHash, now]);
     if (r.rows[0] !== undefined) return toSession(r.rows[0]);
-    const sso = await this.pool.query<SsoRow>(
-      `SELECT ${SSO_COLUMNS} FROM dashboard_sso_sessions WHERE id_hash = $1 AND expires_at > $2`,
-      [idHash, now],
-    );
+    const sso = await this.pool.query<SsoRow>(SSO_SQL.find, [idHash, now]);
     return sso.rows[0] === undefined ? null : ssoSessionFromRow(sso.rows[0]);
   }
 
