@@ -1,4 +1,11 @@
-import type { DeliveryRecord, DeliveryState, DeliveryTrigger, EnqueueOptions } from "./delivery-store.js";
+import type {
+  AttemptOutcomeBase,
+  DeliveryKey,
+  DeliveryRecord,
+  DeliveryState,
+  DeliveryTrigger,
+  EnqueueOptions,
+} from "./delivery-store.js";
 
 /**
  * A row of the deliveries table as both backends return it (PostgreSQL's
@@ -72,4 +79,64 @@ export function planEnqueue(
   if (o.dueNow === true && existing.state === "pending" && Number(existing.next_attempt_at) > o.now)
     return "due-now";
   return "unchanged";
+}
+
+/** A statement in PostgreSQL's `$N` form, each parameter once and in order (SQLite: fromPg), with its values. */
+export interface Statement {
+  sql: string;
+  values: (string | number | null)[];
+}
+
+/** The guard of every write by a lease holder, from `$n`: it applies only while the owner still holds the row. */
+const held = (n: number) =>
+  `WHERE week = $${n} AND group_name = $${n + 1} AND state = 'sending' AND lease_owner = $${n + 2}`;
+
+export function renewLeaseUpdate(key: DeliveryKey, owner: string, until: number): Statement {
+  return {
+    sql: `UPDATE deliveries SET lease_until = $1 ${held(2)}`,
+    values: [until, key.week, key.group, owner],
+  };
+}
+
+export function sentUpdate(
+  key: DeliveryKey,
+  o: AttemptOutcomeBase & { messageId: string; response: string; rejected: string[]; recipients: string },
+): Statement {
+  return {
+    sql: `UPDATE deliveries SET state = 'sent', message_id = $1, smtp_response = $2, rejected = $3, recipients = $4,
+      sent_at = $5, updated_at = $6, last_error = NULL, lease_owner = NULL, lease_until = NULL ${held(7)}`,
+    values: [
+      o.messageId,
+      o.response,
+      JSON.stringify(o.rejected),
+      o.recipients,
+      o.now,
+      o.now,
+      key.week,
+      key.group,
+      o.owner,
+    ],
+  };
+}
+
+export function retryUpdate(
+  key: DeliveryKey,
+  o: AttemptOutcomeBase & { error: string; nextAttemptAt: number; recipients: string | null },
+): Statement {
+  return {
+    sql: `UPDATE deliveries SET state = 'pending', last_error = $1, next_attempt_at = $2, updated_at = $3,
+      recipients = COALESCE($4, recipients), lease_owner = NULL, lease_until = NULL ${held(5)}`,
+    values: [o.error, o.nextAttemptAt, o.now, o.recipients, key.week, key.group, o.owner],
+  };
+}
+
+export function failedUpdate(
+  key: DeliveryKey,
+  o: AttemptOutcomeBase & { error: string; recipients: string | null },
+): Statement {
+  return {
+    sql: `UPDATE deliveries SET state = 'failed', last_error = $1, updated_at = $2,
+      recipients = COALESCE($3, recipients), lease_owner = NULL, lease_until = NULL ${held(4)}`,
+    values: [o.error, o.now, o.recipients, key.week, key.group, o.owner],
+  };
 }

@@ -1,5 +1,15 @@
 import type pg from "pg";
-import { type DeliveryRow, numOrNull, planEnqueue, toDeliveryRecord } from "../delivery-rows.js";
+import {
+  type DeliveryRow,
+  failedUpdate,
+  numOrNull,
+  planEnqueue,
+  renewLeaseUpdate,
+  retryUpdate,
+  type Statement,
+  sentUpdate,
+  toDeliveryRecord,
+} from "../delivery-rows.js";
 import type {
   AttemptOutcomeBase,
   ClaimedDelivery,
@@ -136,60 +146,33 @@ export class PgDeliveryStore implements DeliveryStore {
   }
 
   async renewLease(key: DeliveryKey, owner: string, until: number): Promise<boolean> {
-    const r = await this.pool.query(
-      `UPDATE deliveries SET lease_until = $1
-        WHERE week = $2 AND group_name = $3 AND state = 'sending' AND lease_owner = $4`,
-      [until, key.week, key.group, owner],
-    );
-    return r.rowCount === 1;
+    return this.run(renewLeaseUpdate(key, owner, until));
   }
 
   async markSent(
     key: DeliveryKey,
     o: AttemptOutcomeBase & { messageId: string; response: string; rejected: string[]; recipients: string },
   ): Promise<boolean> {
-    const r = await this.pool.query(
-      `UPDATE deliveries SET state = 'sent', message_id = $1, smtp_response = $2, rejected = $3, recipients = $4,
-         sent_at = $5, updated_at = $5, last_error = NULL, lease_owner = NULL, lease_until = NULL
-       WHERE week = $6 AND group_name = $7 AND state = 'sending' AND lease_owner = $8`,
-      [
-        o.messageId,
-        o.response,
-        JSON.stringify(o.rejected),
-        o.recipients,
-        o.now,
-        key.week,
-        key.group,
-        o.owner,
-      ],
-    );
-    return r.rowCount === 1;
+    return this.run(sentUpdate(key, o));
   }
 
   async markRetry(
     key: DeliveryKey,
     o: AttemptOutcomeBase & { error: string; nextAttemptAt: number; recipients: string | null },
   ): Promise<boolean> {
-    const r = await this.pool.query(
-      `UPDATE deliveries SET state = 'pending', last_error = $1, next_attempt_at = $2, updated_at = $3,
-         recipients = COALESCE($4, recipients), lease_owner = NULL, lease_until = NULL
-       WHERE week = $5 AND group_name = $6 AND state = 'sending' AND lease_owner = $7`,
-      [o.error, o.nextAttemptAt, o.now, o.recipients, key.week, key.group, o.owner],
-    );
-    return r.rowCount === 1;
+    return this.run(retryUpdate(key, o));
   }
 
   async markFailed(
     key: DeliveryKey,
     o: AttemptOutcomeBase & { error: string; recipients: string | null },
   ): Promise<boolean> {
-    const r = await this.pool.query(
-      `UPDATE deliveries SET state = 'failed', last_error = $1, updated_at = $2,
-         recipients = COALESCE($3, recipients), lease_owner = NULL, lease_until = NULL
-       WHERE week = $4 AND group_name = $5 AND state = 'sending' AND lease_owner = $6`,
-      [o.error, o.now, o.recipients, key.week, key.group, o.owner],
-    );
-    return r.rowCount === 1;
+    return this.run(failedUpdate(key, o));
+  }
+
+  /** A lease holder's write: true when it changed the row (the lease was still ours). */
+  private async run(s: Statement): Promise<boolean> {
+    return (await this.pool.query(s.sql, s.values)).rowCount === 1;
   }
 
   async get(key: DeliveryKey): Promise<DeliveryRecord | null> {

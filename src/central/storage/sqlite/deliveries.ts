@@ -1,5 +1,14 @@
 import type Database from "better-sqlite3";
-import { type DeliveryRow, planEnqueue, toDeliveryRecord } from "../delivery-rows.js";
+import {
+  type DeliveryRow,
+  failedUpdate,
+  planEnqueue,
+  renewLeaseUpdate,
+  retryUpdate,
+  type Statement,
+  sentUpdate,
+  toDeliveryRecord,
+} from "../delivery-rows.js";
 import type {
   AttemptOutcomeBase,
   ClaimedDelivery,
@@ -12,6 +21,7 @@ import type {
   EnqueueOutcome,
 } from "../delivery-store.js";
 import { type Migration, runMigrations } from "./migrate.js";
+import { fromPg } from "./prepared.js";
 
 /**
  * The "deliveries" migration component (separate version sequence from the
@@ -155,65 +165,33 @@ export class SqliteDeliveryStore implements DeliveryStore {
   }
 
   async renewLease(key: DeliveryKey, owner: string, until: number): Promise<boolean> {
-    const r = this.db
-      .prepare(
-        `UPDATE deliveries SET lease_until = ?
-          WHERE week = ? AND group_name = ? AND state = 'sending' AND lease_owner = ?`,
-      )
-      .run(until, key.week, key.group, owner);
-    return r.changes === 1;
+    return this.run(renewLeaseUpdate(key, owner, until));
   }
 
   async markSent(
     key: DeliveryKey,
     o: AttemptOutcomeBase & { messageId: string; response: string; rejected: string[]; recipients: string },
   ): Promise<boolean> {
-    const r = this.db
-      .prepare(
-        `UPDATE deliveries SET state = 'sent', message_id = ?, smtp_response = ?, rejected = ?, recipients = ?,
-           sent_at = ?, updated_at = ?, last_error = NULL, lease_owner = NULL, lease_until = NULL
-         WHERE week = ? AND group_name = ? AND state = 'sending' AND lease_owner = ?`,
-      )
-      .run(
-        o.messageId,
-        o.response,
-        JSON.stringify(o.rejected),
-        o.recipients,
-        o.now,
-        o.now,
-        key.week,
-        key.group,
-        o.owner,
-      );
-    return r.changes === 1;
+    return this.run(sentUpdate(key, o));
   }
 
   async markRetry(
     key: DeliveryKey,
     o: AttemptOutcomeBase & { error: string; nextAttemptAt: number; recipients: string | null },
   ): Promise<boolean> {
-    const r = this.db
-      .prepare(
-        `UPDATE deliveries SET state = 'pending', last_error = ?, next_attempt_at = ?, updated_at = ?,
-           recipients = COALESCE(?, recipients), lease_owner = NULL, lease_until = NULL
-         WHERE week = ? AND group_name = ? AND state = 'sending' AND lease_owner = ?`,
-      )
-      .run(o.error, o.nextAttemptAt, o.now, o.recipients, key.week, key.group, o.owner);
-    return r.changes === 1;
+    return this.run(retryUpdate(key, o));
   }
 
   async markFailed(
     key: DeliveryKey,
     o: AttemptOutcomeBase & { error: string; recipients: string | null },
   ): Promise<boolean> {
-    const r = this.db
-      .prepare(
-        `UPDATE deliveries SET state = 'failed', last_error = ?, updated_at = ?,
-           recipients = COALESCE(?, recipients), lease_owner = NULL, lease_until = NULL
-         WHERE week = ? AND group_name = ? AND state = 'sending' AND lease_owner = ?`,
-      )
-      .run(o.error, o.now, o.recipients, key.week, key.group, o.owner);
-    return r.changes === 1;
+    return this.run(failedUpdate(key, o));
+  }
+
+  /** A lease holder's write: true when it changed the row (the lease was still ours). */
+  private run(s: Statement): boolean {
+    return this.db.prepare(fromPg(s.sql)).run(...s.values).changes === 1;
   }
 
   async get(key: DeliveryKey): Promise<DeliveryRecord | null> {
