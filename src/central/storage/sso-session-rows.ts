@@ -29,15 +29,23 @@ export function ssoSessionFromRow(r: SsoRow): ActiveSession {
     subject: r.subject,
     providerSid: r.provider_sid,
   };
+  return { ...sessionFields(r), role: r.role, groups, sso };
+}
+
+/** The columns both session tables have (password and OpenID Connect sign-ins), as the session's fields. */
+export function sessionFields(r: {
+  id_hash: string;
+  user_name: string;
+  csrf_token: string;
+  created_at: number | string;
+  expires_at: number | string;
+}): Pick<ActiveSession, "idHash" | "user" | "csrfToken" | "createdAt" | "expiresAt"> {
   return {
     idHash: r.id_hash,
     user: r.user_name,
     csrfToken: r.csrf_token,
     createdAt: Number(r.created_at),
     expiresAt: Number(r.expires_at),
-    role: r.role,
-    groups,
-    sso,
   };
 }
 

@@ -1,4 +1,5 @@
 import { scopeFromColumn, scopeToColumn } from "../auth/principal.js";
+import { sessionFields } from "./sso-session-rows.js";
 import type { ActiveSession, UserRecord, UserRole } from "./user-store.js";
 
 /**
@@ -44,11 +45,7 @@ export interface SessionRow {
 }
 
 export const toSession = (r: SessionRow): ActiveSession => ({
-  idHash: r.id_hash,
-  user: r.user_name,
-  csrfToken: r.csrf_token,
-  createdAt: Number(r.created_at),
-  expiresAt: Number(r.expires_at),
+  ...sessionFields(r),
   role: r.role,
   groups: scopeFromColumn(r.scope_groups),
 });
