@@ -140,3 +140,37 @@ export function failedUpdate(
     values: [o.error, o.now, o.recipients, key.week, key.group, o.owner],
   };
 }
+
+/**
+ * A lease holder's writes, the same on both stores: each backend's `run`
+ * executes the statement and says whether it changed the row (the lease was
+ * still the owner's).
+ */
+export abstract class DeliveryLeaseWrites {
+  async renewLease(key: DeliveryKey, owner: string, until: number): Promise<boolean> {
+    return this.run(renewLeaseUpdate(key, owner, until));
+  }
+
+  async markSent(
+    key: DeliveryKey,
+    o: AttemptOutcomeBase & { messageId: string; response: string; rejected: string[]; recipients: string },
+  ): Promise<boolean> {
+    return this.run(sentUpdate(key, o));
+  }
+
+  async markRetry(
+    key: DeliveryKey,
+    o: AttemptOutcomeBase & { error: string; nextAttemptAt: number; recipients: string | null },
+  ): Promise<boolean> {
+    return this.run(retryUpdate(key, o));
+  }
+
+  async markFailed(
+    key: DeliveryKey,
+    o: AttemptOutcomeBase & { error: string; recipients: string | null },
+  ): Promise<boolean> {
+    return this.run(failedUpdate(key, o));
+  }
+
+  protected abstract run(s: Statement): Promise<boolean>;
+}

@@ -1,17 +1,13 @@
 import type pg from "pg";
 import {
+  DeliveryLeaseWrites,
   type DeliveryRow,
-  failedUpdate,
   numOrNull,
   planEnqueue,
-  renewLeaseUpdate,
-  retryUpdate,
   type Statement,
-  sentUpdate,
   toDeliveryRecord,
 } from "../delivery-rows.js";
 import type {
-  AttemptOutcomeBase,
   ClaimedDelivery,
   ClaimOptions,
   DeliveryKey,
@@ -71,8 +67,10 @@ const PG_DELIVERIES_MIGRATIONS = [
  * claimers never wait on or take the same row; ticks are claimed with a
  * conditional upsert in the transaction that queues their deliveries.
  */
-export class PgDeliveryStore implements DeliveryStore {
-  constructor(private readonly pool: pg.Pool) {}
+export class PgDeliveryStore extends DeliveryLeaseWrites implements DeliveryStore {
+  constructor(private readonly pool: pg.Pool) {
+    super();
+  }
 
   async init(): Promise<void> {
     await runPgMigrations(this.pool, "deliveries", PG_DELIVERIES_MIGRATIONS);
@@ -145,33 +143,8 @@ export class PgDeliveryStore implements DeliveryStore {
     });
   }
 
-  async renewLease(key: DeliveryKey, owner: string, until: number): Promise<boolean> {
-    return this.run(renewLeaseUpdate(key, owner, until));
-  }
-
-  async markSent(
-    key: DeliveryKey,
-    o: AttemptOutcomeBase & { messageId: string; response: string; rejected: string[]; recipients: string },
-  ): Promise<boolean> {
-    return this.run(sentUpdate(key, o));
-  }
-
-  async markRetry(
-    key: DeliveryKey,
-    o: AttemptOutcomeBase & { error: string; nextAttemptAt: number; recipients: string | null },
-  ): Promise<boolean> {
-    return this.run(retryUpdate(key, o));
-  }
-
-  async markFailed(
-    key: DeliveryKey,
-    o: AttemptOutcomeBase & { error: string; recipients: string | null },
-  ): Promise<boolean> {
-    return this.run(failedUpdate(key, o));
-  }
-
   /** A lease holder's write: true when it changed the row (the lease was still ours). */
-  private async run(s: Statement): Promise<boolean> {
+  protected async run(s: Statement): Promise<boolean> {
     return (await this.pool.query(s.sql, s.values)).rowCount === 1;
   }
 

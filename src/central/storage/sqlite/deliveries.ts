@@ -1,16 +1,12 @@
 import type Database from "better-sqlite3";
 import {
+  DeliveryLeaseWrites,
   type DeliveryRow,
-  failedUpdate,
   planEnqueue,
-  renewLeaseUpdate,
-  retryUpdate,
   type Statement,
-  sentUpdate,
   toDeliveryRecord,
 } from "../delivery-rows.js";
 import type {
-  AttemptOutcomeBase,
   ClaimedDelivery,
   ClaimOptions,
   DeliveryKey,
@@ -74,8 +70,10 @@ export const DELIVERIES_MIGRATIONS: readonly Migration[] = [
  * same file can never claim the same row. better-sqlite3 is synchronous;
  * the async interface is for PostgreSQL.
  */
-export class SqliteDeliveryStore implements DeliveryStore {
-  constructor(private readonly db: Database.Database) {}
+export class SqliteDeliveryStore extends DeliveryLeaseWrites implements DeliveryStore {
+  constructor(private readonly db: Database.Database) {
+    super();
+  }
 
   async init(): Promise<void> {
     // Under one IMMEDIATE transaction (the inner ones become savepoints), so
@@ -164,33 +162,8 @@ export class SqliteDeliveryStore implements DeliveryStore {
       .immediate();
   }
 
-  async renewLease(key: DeliveryKey, owner: string, until: number): Promise<boolean> {
-    return this.run(renewLeaseUpdate(key, owner, until));
-  }
-
-  async markSent(
-    key: DeliveryKey,
-    o: AttemptOutcomeBase & { messageId: string; response: string; rejected: string[]; recipients: string },
-  ): Promise<boolean> {
-    return this.run(sentUpdate(key, o));
-  }
-
-  async markRetry(
-    key: DeliveryKey,
-    o: AttemptOutcomeBase & { error: string; nextAttemptAt: number; recipients: string | null },
-  ): Promise<boolean> {
-    return this.run(retryUpdate(key, o));
-  }
-
-  async markFailed(
-    key: DeliveryKey,
-    o: AttemptOutcomeBase & { error: string; recipients: string | null },
-  ): Promise<boolean> {
-    return this.run(failedUpdate(key, o));
-  }
-
   /** A lease holder's write: true when it changed the row (the lease was still ours). */
-  private run(s: Statement): boolean {
+  protected async run(s: Statement): Promise<boolean> {
     return this.db.prepare(fromPg(s.sql)).run(...s.values).changes === 1;
   }
 
