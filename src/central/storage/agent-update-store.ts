@@ -45,7 +45,7 @@ export function agentUpdateTable(int: "INTEGER" | "BIGINT"): string {
   )`;
 }
 
-/** `$1`…`$5` placeholders, each once and in order (SQLite takes them as `?`). */
+/** `$1`…`$5` placeholders, each once and in order (SQLite: fromPg). */
 export const AGENT_UPDATE_UPSERT = `INSERT INTO agent_update_policy (scope, name, enabled, changed_by, changed_at)
   VALUES ($1, $2, $3, $4, $5)
   ON CONFLICT (scope, name) DO UPDATE SET

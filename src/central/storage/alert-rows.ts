@@ -147,3 +147,47 @@ export function checkSilence(s: Omit<AlertSilence, "id">): void {
 
 /** How many episodes and outbox rows a list returns when the caller names no limit. */
 export const DEFAULT_LIST_LIMIT = 1000;
+
+/** The episodes that are still open: at most one per (server, rule, mount). */
+export const OPEN = "state IN ('pending', 'firing')";
+
+/** The columns an outcome of a claimed notification sets, with their values. */
+export type NotificationOutcome = Readonly<Record<string, string | number | null>>;
+
+/**
+ * The three outcomes of a claimed notification, the same on both stores,
+ * which write them with `mark` (a guarded UPDATE in their own dialect).
+ */
+export abstract class NotificationOutcomes {
+  async markNotificationSent(
+    id: number,
+    o: { owner: string; now: number; response: string },
+  ): Promise<boolean> {
+    return this.mark({ state: "sent", response: o.response, sent_at: o.now, last_error: null }, id, o.owner);
+  }
+
+  async markNotificationRetry(
+    id: number,
+    o: { owner: string; now: number; error: string; nextAttemptAt: number },
+  ): Promise<boolean> {
+    return this.mark(
+      { state: "pending", last_error: o.error, next_attempt_at: o.nextAttemptAt },
+      id,
+      o.owner,
+    );
+  }
+
+  async markNotificationFailed(
+    id: number,
+    o: { owner: string; now: number; error: string },
+  ): Promise<boolean> {
+    return this.mark({ state: "failed", last_error: o.error }, id, o.owner);
+  }
+
+  /**
+   * Sets `outcome`'s columns and releases the lease while `owner` holds the
+   * row: a holder past its lease that nobody took over still may (the
+   * message did go, or did not).
+   */
+  protected abstract mark(outcome: NotificationOutcome, id: number, owner: string): Promise<boolean>;
+}

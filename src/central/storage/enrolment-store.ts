@@ -142,3 +142,42 @@ export function redeemRefusal(
   if (t.uses >= t.maxUses) return "used_up";
   return null;
 }
+
+/**
+ * The values of an INSERT into enrolment_tokens, in ENROLMENT_COLUMNS order.
+ * allow_reenrol as 0/1: SQLite's column is an integer, and PostgreSQL's
+ * BOOLEAN reads '1' and '0' as true and false.
+ */
+export function enrolmentValues(t: EnrolmentTokenRecord): (string | number | null)[] {
+  return [
+    t.tokenId,
+    t.secretHash,
+    t.servers,
+    t.maxUses,
+    t.uses,
+    t.expiresAt,
+    JSON.stringify(t.tags),
+    t.allowReenrol ? 1 : 0,
+    t.createdBy,
+    t.createdAt,
+    t.revokedAt,
+  ];
+}
+
+/**
+ * The statements both backends run, with PostgreSQL's `$N` placeholders
+ * (SQLite's store converts them with fromPg). A redemption runs enrolled …
+ * log in one transaction, under each backend's own locks.
+ */
+export const ENROLMENT_SQL = {
+  insertToken: `INSERT INTO enrolment_tokens (${ENROLMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+  enrolled: "SELECT 1 FROM agent_tokens WHERE server = $1 AND revoked_at IS NULL LIMIT 1",
+  revokeAgentTokens: "UPDATE agent_tokens SET revoked_at = $1 WHERE server = $2 AND revoked_at IS NULL",
+  spendUse: "UPDATE enrolment_tokens SET uses = uses + 1 WHERE token_id = $1",
+  insertAgentToken:
+    "INSERT INTO agent_tokens (token_id, server, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, NULL)",
+  log: "INSERT INTO enrolment_log (token_id, server, address, agent_token_id, enrolled_at) VALUES ($1, $2, $3, $4, $5)",
+  revokeToken: "UPDATE enrolment_tokens SET revoked_at = $1 WHERE token_id = $2 AND revoked_at IS NULL",
+  listLog: `SELECT token_id, server, address, agent_token_id, enrolled_at FROM enrolment_log
+    ORDER BY enrolled_at DESC, id DESC LIMIT $1`,
+} as const;

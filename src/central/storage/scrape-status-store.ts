@@ -116,3 +116,33 @@ export function storedScrapeStatus(s: ScrapeStatus): ScrapeStatus {
     lastError: s.state === "down" && s.lastError !== null ? cleanScrapeError(s.lastError) : null,
   };
 }
+
+/** The table, with the integer type of the backend's epoch ms (INTEGER, BIGINT). */
+export function scrapeStatusTable(int: "INTEGER" | "BIGINT"): string {
+  return `CREATE TABLE scrape_status (
+    server TEXT PRIMARY KEY, url TEXT NOT NULL, instance TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('up', 'down')),
+    last_success_at ${int}, down_since ${int}, last_error TEXT, updated_at ${int} NOT NULL
+  )`;
+}
+
+/**
+ * record()'s upsert on both backends, `$1`…`$8` in order (the values of
+ * scrapeStatusParams): an older write (two instances a moment apart) does not
+ * replace a newer one.
+ */
+export const SCRAPE_STATUS_UPSERT = `INSERT INTO scrape_status
+    (server, url, instance, state, last_success_at, down_since, last_error, updated_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+  ON CONFLICT (server) DO UPDATE SET url = excluded.url, instance = excluded.instance, state = excluded.state,
+    last_success_at = COALESCE(excluded.last_success_at, scrape_status.last_success_at),
+    down_since = CASE WHEN excluded.state = 'down' AND scrape_status.state = 'down'
+      THEN COALESCE(scrape_status.down_since, excluded.down_since) ELSE excluded.down_since END,
+    last_error = excluded.last_error, updated_at = excluded.updated_at
+  WHERE excluded.updated_at >= scrape_status.updated_at`;
+
+/** The values of SCRAPE_STATUS_UPSERT for `status`, as stored (storedScrapeStatus). */
+export function scrapeStatusParams(status: ScrapeStatus): (string | number | null)[] {
+  const s = storedScrapeStatus(status);
+  return [s.server, s.url, s.instance, s.state, s.lastSuccessAt, s.downSince, s.lastError, s.updatedAt];
+}

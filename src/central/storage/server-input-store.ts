@@ -161,7 +161,7 @@ export function observationParams(o: InputObservation): (string | number | null)
 }
 
 /**
- * The upsert, with `$1`…`$11` placeholders (SQLite takes them as `?NNN`):
+ * The upsert, with `$1`…`$11` placeholders (SQLite: fromPg):
  * the newest `at` decides input and identity, the latest success and the
  * latest error each keep their own time.
  */

@@ -135,6 +135,52 @@ describe.each([
     expect(await u.listUsers()).toEqual([]);
   });
 
+  it("OpenID Connect sessions: stored apart from users, found with their claims, ended by subject or provider session", async () => {
+    const u = h!.store.users;
+    const now = Date.now();
+    const sso = (subject: string, providerSid: string | null) => ({
+      role: "viewer" as const,
+      groups: ["payments"],
+      idToken: `id-token-${subject}`,
+      subject,
+      providerSid,
+    });
+    const session = (idHash: string, subject: string, providerSid: string | null) => ({
+      idHash,
+      user: `${subject}@example.com`,
+      csrfToken: `csrf-${idHash}`,
+      createdAt: now,
+      expiresAt: now + HOUR,
+      sso: sso(subject, providerSid),
+    });
+    await u.createSession(session("o1", "sub-1", "sid-1"));
+    await u.createSession(session("o2", "sub-1", "sid-2"));
+    await u.createSession(session("o3", "sub-2", null));
+    // No dashboard user named after it: the session stands on its own.
+    expect(await u.findUser("sub-1@example.com")).toBeNull();
+    expect(await u.findSession("o1", now + 1)).toEqual({
+      idHash: "o1",
+      user: "sub-1@example.com",
+      csrfToken: "csrf-o1",
+      createdAt: now,
+      expiresAt: now + HOUR,
+      role: "viewer",
+      groups: ["payments"],
+      sso: sso("sub-1", "sid-1"),
+    });
+    expect(await u.findSession("o1", now + HOUR)).toBeNull();
+    await u.touchSession("o1", now + 2 * HOUR);
+    expect((await u.findSession("o1", now + HOUR))?.expiresAt).toBe(now + 2 * HOUR);
+    expect(await u.endSsoSessions({ subject: "sub-1", providerSid: "sid-2" })).toBe(1);
+    expect(await u.findSession("o2", now + 1)).toBeNull();
+    expect(await u.findSession("o1", now + 1)).not.toBeNull();
+    expect(await u.endSsoSessions({ subject: "sub-2", providerSid: null })).toBe(1);
+    expect(await u.findSession("o3", now + 1)).toBeNull();
+    expect(await u.endSsoSessions({ subject: null, providerSid: null })).toBe(0);
+    await u.deleteSession("o1");
+    expect(await u.findSession("o1", now + 1)).toBeNull();
+  });
+
   it("sign-in throttle: each update reads and writes its keys atomically, even 40 at once", async () => {
     const u = h!.store.users;
     const bump = (keys: string[], at: number) =>

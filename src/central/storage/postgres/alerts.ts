@@ -6,7 +6,10 @@ import {
   EPISODE_COLUMNS,
   type EpisodeRow,
   episodeValues,
+  type NotificationOutcome,
+  NotificationOutcomes,
   type NotificationRow,
+  OPEN,
   type SilenceRow,
   toEpisode,
   toNotification,
@@ -88,7 +91,6 @@ const PG_ALERT_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-const OPEN = "state IN ('pending', 'firing')";
 const WRITTEN_COLUMNS = EPISODE_COLUMNS.split(",")
   .slice(1)
   .map((c) => c.trim());
@@ -119,8 +121,10 @@ function columnArrays(episodes: readonly Omit<AlertEpisode, "id">[]): (string | 
  * updates nothing, so exactly one of them commits. Outbox claims use
  * SELECT … FOR UPDATE SKIP LOCKED, as the deliveries do.
  */
-export class PgAlertStore implements AlertStore {
-  constructor(private readonly pool: pg.Pool) {}
+export class PgAlertStore extends NotificationOutcomes implements AlertStore {
+  constructor(private readonly pool: pg.Pool) {
+    super();
+  }
 
   async init(): Promise<void> {
     await runPgMigrations(this.pool, "alerts", PG_ALERT_MIGRATIONS);
@@ -248,47 +252,12 @@ export class PgAlertStore implements AlertStore {
     });
   }
 
-  async markNotificationSent(
-    id: number,
-    o: { owner: string; now: number; response: string },
-  ): Promise<boolean> {
-    return this.mark(
-      "state = 'sent', response = $3, sent_at = $4, last_error = NULL",
-      [o.response, o.now],
-      id,
-      o.owner,
-    );
-  }
-
-  async markNotificationRetry(
-    id: number,
-    o: { owner: string; now: number; error: string; nextAttemptAt: number },
-  ): Promise<boolean> {
-    return this.mark(
-      "state = 'pending', last_error = $3, next_attempt_at = $4",
-      [o.error, o.nextAttemptAt],
-      id,
-      o.owner,
-    );
-  }
-
-  async markNotificationFailed(
-    id: number,
-    o: { owner: string; now: number; error: string },
-  ): Promise<boolean> {
-    return this.mark("state = 'failed', last_error = $3", [o.error], id, o.owner);
-  }
-
-  /**
-   * Applies an outcome while `owner` holds the row: a holder past its lease
-   * that nobody took over still may (the message did go, or did not).
-   * `set` uses $3 onwards.
-   */
-  private async mark(set: string, values: (string | number)[], id: number, owner: string): Promise<boolean> {
+  protected async mark(outcome: NotificationOutcome, id: number, owner: string): Promise<boolean> {
+    const set = Object.keys(outcome).map((c, i) => `${c} = $${i + 3}`);
     const r = await this.pool.query(
-      `UPDATE alert_notifications SET ${set}, lease_owner = NULL, lease_until = NULL
+      `UPDATE alert_notifications SET ${set.join(", ")}, lease_owner = NULL, lease_until = NULL
         WHERE id = $1 AND state = 'sending' AND lease_owner = $2`,
-      [id, owner, ...values],
+      [id, owner, ...Object.values(outcome)],
     );
     return r.rowCount === 1;
   }

@@ -1,13 +1,19 @@
 import type pg from "pg";
+import {
+  DeliveryLeaseWrites,
+  type DeliveryRow,
+  numOrNull,
+  planEnqueue,
+  type Statement,
+  toDeliveryRecord,
+} from "../delivery-rows.js";
 import type {
-  AttemptOutcomeBase,
   ClaimedDelivery,
   ClaimOptions,
   DeliveryKey,
   DeliveryRecord,
   DeliveryState,
   DeliveryStore,
-  DeliveryTrigger,
   EnqueueOptions,
   EnqueueOutcome,
 } from "../delivery-store.js";
@@ -55,61 +61,16 @@ const PG_DELIVERIES_MIGRATIONS = [
   },
 ] as const;
 
-interface PgRow {
-  week: string;
-  group_name: string;
-  state: DeliveryState;
-  queued_by: DeliveryTrigger;
-  attempts: number;
-  resends: number;
-  created_at: string | number;
-  updated_at: string | number;
-  next_attempt_at: string | number;
-  retry_until: string | number;
-  lease_owner: string | null;
-  lease_until: string | number | null;
-  message_id: string | null;
-  recipients: string | null;
-  smtp_response: string | null;
-  rejected: string | null;
-  last_error: string | null;
-  sent_at: string | number | null;
-}
-
-const num = (v: string | number): number => Number(v);
-const numOrNull = (v: string | number | null): number | null => (v === null ? null : Number(v));
-
-function toRecord(r: PgRow): DeliveryRecord {
-  return {
-    week: r.week,
-    group: r.group_name,
-    state: r.state,
-    trigger: r.queued_by,
-    attempts: r.attempts,
-    resends: r.resends,
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-    nextAttemptAt: num(r.next_attempt_at),
-    retryUntil: num(r.retry_until),
-    leaseOwner: r.lease_owner,
-    leaseUntil: numOrNull(r.lease_until),
-    messageId: r.message_id,
-    recipients: r.recipients,
-    smtpResponse: r.smtp_response,
-    rejected: r.rejected === null ? [] : (JSON.parse(r.rejected) as string[]),
-    lastError: r.last_error,
-    sentAt: numOrNull(r.sent_at),
-  };
-}
-
 /**
  * Deliveries in PostgreSQL, for several central instances sharing one
  * database. Claims use SELECT … FOR UPDATE SKIP LOCKED, so concurrent
  * claimers never wait on or take the same row; ticks are claimed with a
  * conditional upsert in the transaction that queues their deliveries.
  */
-export class PgDeliveryStore implements DeliveryStore {
-  constructor(private readonly pool: pg.Pool) {}
+export class PgDeliveryStore extends DeliveryLeaseWrites implements DeliveryStore {
+  constructor(private readonly pool: pg.Pool) {
+    super();
+  }
 
   async init(): Promise<void> {
     await runPgMigrations(this.pool, "deliveries", PG_DELIVERIES_MIGRATIONS);
@@ -134,10 +95,8 @@ export class PgDeliveryStore implements DeliveryStore {
       )
     ).rows[0];
     if (existing === undefined) return "unchanged";
-    const requeue =
-      (existing.state === "failed" && (o.resend === true || o.retryFailed === true)) ||
-      (existing.state === "sent" && o.resend === true);
-    if (requeue) {
+    const plan = planEnqueue(existing, o);
+    if (plan === "requeue") {
       await c.query(
         `UPDATE deliveries SET state = 'pending', queued_by = $1, attempts = 0, resends = resends + $2,
            updated_at = $3, next_attempt_at = $3, retry_until = $4, lease_owner = NULL, lease_until = NULL,
@@ -146,7 +105,7 @@ export class PgDeliveryStore implements DeliveryStore {
       );
       return "requeued";
     }
-    if (o.dueNow === true && existing.state === "pending" && Number(existing.next_attempt_at) > o.now) {
+    if (plan === "due-now") {
       await c.query(
         "UPDATE deliveries SET next_attempt_at = $1, updated_at = $1 WHERE week = $2 AND group_name = $3",
         [o.now, key.week, key.group],
@@ -159,7 +118,7 @@ export class PgDeliveryStore implements DeliveryStore {
     return this.tx(async (c) => {
       const only = o.only?.map((k) => `${k.week}\n${k.group}`) ?? null;
       const pick = (
-        await c.query<PgRow>(
+        await c.query<DeliveryRow>(
           `SELECT * FROM deliveries
             WHERE ((state = 'pending' AND next_attempt_at <= $1) OR (state = 'sending' AND lease_until <= $1))
               AND ($2::text[] IS NULL OR week || E'\\n' || group_name = ANY($2::text[]))
@@ -170,96 +129,44 @@ export class PgDeliveryStore implements DeliveryStore {
       ).rows[0];
       if (pick === undefined) return null;
       const updated = (
-        await c.query<PgRow>(
+        await c.query<DeliveryRow>(
           `UPDATE deliveries SET state = 'sending', lease_owner = $1, lease_until = $2, attempts = attempts + 1,
              updated_at = $3 WHERE week = $4 AND group_name = $5 RETURNING *`,
           [o.owner, o.now + o.leaseMs, o.now, pick.week, pick.group_name],
         )
       ).rows[0]!;
       return {
-        ...toRecord(updated),
+        ...toDeliveryRecord(updated),
         reclaimed: pick.state === "sending",
         previousOwner: pick.state === "sending" ? pick.lease_owner : null,
       };
     });
   }
 
-  async renewLease(key: DeliveryKey, owner: string, until: number): Promise<boolean> {
-    const r = await this.pool.query(
-      `UPDATE deliveries SET lease_until = $1
-        WHERE week = $2 AND group_name = $3 AND state = 'sending' AND lease_owner = $4`,
-      [until, key.week, key.group, owner],
-    );
-    return r.rowCount === 1;
-  }
-
-  async markSent(
-    key: DeliveryKey,
-    o: AttemptOutcomeBase & { messageId: string; response: string; rejected: string[]; recipients: string },
-  ): Promise<boolean> {
-    const r = await this.pool.query(
-      `UPDATE deliveries SET state = 'sent', message_id = $1, smtp_response = $2, rejected = $3, recipients = $4,
-         sent_at = $5, updated_at = $5, last_error = NULL, lease_owner = NULL, lease_until = NULL
-       WHERE week = $6 AND group_name = $7 AND state = 'sending' AND lease_owner = $8`,
-      [
-        o.messageId,
-        o.response,
-        JSON.stringify(o.rejected),
-        o.recipients,
-        o.now,
-        key.week,
-        key.group,
-        o.owner,
-      ],
-    );
-    return r.rowCount === 1;
-  }
-
-  async markRetry(
-    key: DeliveryKey,
-    o: AttemptOutcomeBase & { error: string; nextAttemptAt: number; recipients: string | null },
-  ): Promise<boolean> {
-    const r = await this.pool.query(
-      `UPDATE deliveries SET state = 'pending', last_error = $1, next_attempt_at = $2, updated_at = $3,
-         recipients = COALESCE($4, recipients), lease_owner = NULL, lease_until = NULL
-       WHERE week = $5 AND group_name = $6 AND state = 'sending' AND lease_owner = $7`,
-      [o.error, o.nextAttemptAt, o.now, o.recipients, key.week, key.group, o.owner],
-    );
-    return r.rowCount === 1;
-  }
-
-  async markFailed(
-    key: DeliveryKey,
-    o: AttemptOutcomeBase & { error: string; recipients: string | null },
-  ): Promise<boolean> {
-    const r = await this.pool.query(
-      `UPDATE deliveries SET state = 'failed', last_error = $1, updated_at = $2,
-         recipients = COALESCE($3, recipients), lease_owner = NULL, lease_until = NULL
-       WHERE week = $4 AND group_name = $5 AND state = 'sending' AND lease_owner = $6`,
-      [o.error, o.now, o.recipients, key.week, key.group, o.owner],
-    );
-    return r.rowCount === 1;
+  /** A lease holder's write: true when it changed the row (the lease was still ours). */
+  protected async run(s: Statement): Promise<boolean> {
+    return (await this.pool.query(s.sql, s.values)).rowCount === 1;
   }
 
   async get(key: DeliveryKey): Promise<DeliveryRecord | null> {
-    const r = await this.pool.query<PgRow>("SELECT * FROM deliveries WHERE week = $1 AND group_name = $2", [
-      key.week,
-      key.group,
-    ]);
-    return r.rows[0] === undefined ? null : toRecord(r.rows[0]);
+    const r = await this.pool.query<DeliveryRow>(
+      "SELECT * FROM deliveries WHERE week = $1 AND group_name = $2",
+      [key.week, key.group],
+    );
+    return r.rows[0] === undefined ? null : toDeliveryRecord(r.rows[0]);
   }
 
   async list(
     filter: { week?: string; group?: string; state?: DeliveryState; limit?: number } = {},
   ): Promise<DeliveryRecord[]> {
-    const r = await this.pool.query<PgRow>(
+    const r = await this.pool.query<DeliveryRow>(
       `SELECT * FROM deliveries
         WHERE ($1::text IS NULL OR week = $1) AND ($2::text IS NULL OR group_name = $2)
           AND ($3::text IS NULL OR state = $3)
         ORDER BY week DESC, group_name LIMIT $4`,
       [filter.week ?? null, filter.group ?? null, filter.state ?? null, filter.limit ?? 1000],
     );
-    return r.rows.map(toRecord);
+    return r.rows.map(toDeliveryRecord);
   }
 
   async nextWakeUp(): Promise<number | null> {
@@ -276,7 +183,7 @@ export class PgDeliveryStore implements DeliveryStore {
       "SELECT last_tick_at FROM delivery_schedule WHERE name = $1",
       [name],
     );
-    return r.rows[0] === undefined ? null : num(r.rows[0].last_tick_at);
+    return r.rows[0] === undefined ? null : Number(r.rows[0].last_tick_at);
   }
 
   async claimScheduledTick(

@@ -1,12 +1,14 @@
 import type pg from "pg";
 import {
   ENROLMENT_COLUMNS,
+  ENROLMENT_SQL,
   type EnrolmentDbRow,
   type EnrolmentLogDbRow,
   type EnrolmentLogEntry,
   type EnrolmentRedemption,
   type EnrolmentStore,
   type EnrolmentTokenRecord,
+  enrolmentValues,
   type RedeemOutcome,
   redeemRefusal,
   toEnrolmentLogEntry,
@@ -63,22 +65,7 @@ export class PgEnrolmentStore implements EnrolmentStore {
   }
 
   async create(t: EnrolmentTokenRecord): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO enrolment_tokens (${ENROLMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-      [
-        t.tokenId,
-        t.secretHash,
-        t.servers,
-        t.maxUses,
-        t.uses,
-        t.expiresAt,
-        JSON.stringify(t.tags),
-        t.allowReenrol,
-        t.createdBy,
-        t.createdAt,
-        t.revokedAt,
-      ],
-    );
+    await this.pool.query(ENROLMENT_SQL.insertToken, enrolmentValues(t));
   }
 
   async find(tokenId: string): Promise<EnrolmentTokenRecord | null> {
@@ -97,10 +84,7 @@ export class PgEnrolmentStore implements EnrolmentStore {
   }
 
   async revoke(tokenId: string, revokedAt: number): Promise<boolean> {
-    const r = await this.pool.query(
-      "UPDATE enrolment_tokens SET revoked_at = $1 WHERE token_id = $2 AND revoked_at IS NULL",
-      [revokedAt, tokenId],
-    );
+    const r = await this.pool.query(ENROLMENT_SQL.revokeToken, [revokedAt, tokenId]);
     return r.rowCount === 1;
   }
 
@@ -114,34 +98,19 @@ export class PgEnrolmentStore implements EnrolmentStore {
       const token = row.rows[0] === undefined ? null : toEnrolmentRecord(row.rows[0]);
       const refusal = redeemRefusal(token, r.now);
       if (refusal !== null) return { ok: false, reason: refusal };
-      const enrolled = await client.query(
-        "SELECT 1 FROM agent_tokens WHERE server = $1 AND revoked_at IS NULL LIMIT 1",
-        [r.server],
-      );
+      const enrolled = await client.query(ENROLMENT_SQL.enrolled, [r.server]);
       if (enrolled.rowCount === 1 && !token!.allowReenrol) return { ok: false, reason: "enrolled" };
-      const replaced = await client.query(
-        "UPDATE agent_tokens SET revoked_at = $1 WHERE server = $2 AND revoked_at IS NULL",
-        [r.now, r.server],
-      );
-      await client.query("UPDATE enrolment_tokens SET uses = uses + 1 WHERE token_id = $1", [r.tokenId]);
+      const replaced = await client.query(ENROLMENT_SQL.revokeAgentTokens, [r.now, r.server]);
+      await client.query(ENROLMENT_SQL.spendUse, [r.tokenId]);
       const a = r.agentToken;
-      await client.query(
-        "INSERT INTO agent_tokens (token_id, server, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, NULL)",
-        [a.tokenId, r.server, a.secretHash, a.createdAt],
-      );
-      await client.query(
-        "INSERT INTO enrolment_log (token_id, server, address, agent_token_id, enrolled_at) VALUES ($1, $2, $3, $4, $5)",
-        [r.tokenId, r.server, r.address, a.tokenId, r.now],
-      );
+      await client.query(ENROLMENT_SQL.insertAgentToken, [a.tokenId, r.server, a.secretHash, a.createdAt]);
+      await client.query(ENROLMENT_SQL.log, [r.tokenId, r.server, r.address, a.tokenId, r.now]);
       return { ok: true, replaced: replaced.rowCount ?? 0 };
     });
   }
 
   async log(limit = 1000): Promise<EnrolmentLogEntry[]> {
-    const r = await this.pool.query<EnrolmentLogDbRow>(
-      "SELECT token_id, server, address, agent_token_id, enrolled_at FROM enrolment_log ORDER BY enrolled_at DESC, id DESC LIMIT $1",
-      [limit],
-    );
+    const r = await this.pool.query<EnrolmentLogDbRow>(ENROLMENT_SQL.listLog, [limit]);
     return r.rows.map(toEnrolmentLogEntry);
   }
 }

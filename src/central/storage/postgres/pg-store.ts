@@ -14,6 +14,7 @@ import type {
   StoredUpload,
   UploadRecord,
 } from "../store.js";
+import { initComponents } from "../store-components.js";
 import { PgAgentUpdateStore } from "./agent-updates.js";
 import { PgAlertStore } from "./alerts.js";
 import { PgCoordinationStore } from "./coordination.js";
@@ -223,17 +224,7 @@ export class PgStore implements Storage {
     await runPgMigrations(this.pool, "samples_partitions", PARTITION_MIGRATIONS);
     await runPgMigrations(this.pool, "distribution_keys", DISTRIBUTION_KEY_MIGRATIONS);
     await this.partitions.ensureAhead(Date.now());
-    await this.deliveries.init();
-    await this.users.init();
-    await this.reports.init();
-    await this.rawUploads.init();
-    await this.coordination.init();
-    await this.scrapeStatus.init();
-    await this.serverInputs.init();
-    await this.tags.init();
-    await this.alerts.init();
-    await this.enrolments.init();
-    await this.agentUpdates.init();
+    await initComponents(this);
     await this.rollups.init();
   }
 

@@ -1,4 +1,14 @@
 import type pg from "pg";
+import {
+  ARCHIVE_SQL,
+  REPORT_COLUMNS,
+  reportValues,
+  type ServerDbRow,
+  type SummaryRow,
+  toArchivedSummary,
+  toServerEntry,
+  toServerRow,
+} from "../report-archive-rows.js";
 import type {
   ArchivedPart,
   ArchivedReport,
@@ -7,8 +17,8 @@ import type {
   ArchivedServerRow,
   ReportArchiveStore,
 } from "../report-archive-store.js";
-import { toArchivedSummary, toServerRow } from "../sqlite/report-archive.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
+import { inTransaction } from "./transaction.js";
 
 /** The "report_archive" migration component; the same tables as ../sqlite/report-archive.ts. */
 export const PG_REPORT_ARCHIVE_MIGRATIONS: readonly Migration[] = [
@@ -32,14 +42,6 @@ export const PG_REPORT_ARCHIVE_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-const PART_COLUMN: Record<ArchivedPart, string> = {
-  digest: "digest_html",
-  html: "report_html",
-  json: "report_json",
-  csv: "daily_csv",
-};
-const SUMMARY_COLUMNS = "week, group_name, created_at, subject, servers, needing_action";
-
 export class PgReportArchive implements ReportArchiveStore {
   constructor(private readonly pool: pg.Pool) {}
 
@@ -48,32 +50,15 @@ export class PgReportArchive implements ReportArchiveStore {
   }
 
   async save(r: ArchivedReport): Promise<void> {
-    const c = await this.pool.connect();
-    try {
-      await c.query("BEGIN");
+    await inTransaction(this.pool, async (c) => {
       await c.query(
-        `INSERT INTO report_archive (week, group_name, created_at, subject, servers, needing_action,
-           digest_html, report_html, report_json, daily_csv) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        `INSERT INTO report_archive (${REPORT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (week, group_name) DO UPDATE SET created_at = excluded.created_at, subject = excluded.subject,
            servers = excluded.servers, needing_action = excluded.needing_action, digest_html = excluded.digest_html,
            report_html = excluded.report_html, report_json = excluded.report_json, daily_csv = excluded.daily_csv`,
-        [
-          r.week,
-          r.group,
-          r.createdAt,
-          r.subject,
-          r.servers,
-          r.needingAction,
-          r.digestHtml,
-          r.reportHtml,
-          r.json,
-          r.csv,
-        ],
+        reportValues(r),
       );
-      await c.query("DELETE FROM report_archive_servers WHERE week = $1 AND group_name = $2", [
-        r.week,
-        r.group,
-      ]);
+      await c.query(ARCHIVE_SQL.deleteServers, [r.week, r.group]);
       if (r.serverRows.length > 0) {
         await c.query(
           `INSERT INTO report_archive_servers (week, group_name, server, status, reason, findings, forecasts)
@@ -89,59 +74,29 @@ export class PgReportArchive implements ReportArchiveStore {
           ],
         );
       }
-      await c.query("COMMIT");
-    } catch (err) {
-      await c.query("ROLLBACK").catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+    });
   }
 
   async list(limit = 1000): Promise<ArchivedReportSummary[]> {
-    const r = await this.pool.query(
-      `SELECT ${SUMMARY_COLUMNS} FROM report_archive ORDER BY week DESC, group_name LIMIT $1`,
-      [limit],
-    );
-    return r.rows.map(toArchivedSummary);
+    return (await this.pool.query<SummaryRow>(ARCHIVE_SQL.list, [limit])).rows.map(toArchivedSummary);
   }
 
   async listWeek(week: string): Promise<ArchivedReportSummary[]> {
-    const r = await this.pool.query(
-      `SELECT ${SUMMARY_COLUMNS} FROM report_archive WHERE week = $1 ORDER BY group_name`,
-      [week],
-    );
-    return r.rows.map(toArchivedSummary);
+    return (await this.pool.query<SummaryRow>(ARCHIVE_SQL.listWeek, [week])).rows.map(toArchivedSummary);
   }
 
   async part(week: string, group: string, part: ArchivedPart): Promise<string | null> {
-    const r = await this.pool.query<{ v: string }>(
-      `SELECT ${PART_COLUMN[part]} AS v FROM report_archive WHERE week = $1 AND group_name = $2`,
-      [week, group],
-    );
+    const r = await this.pool.query<{ v: string }>(ARCHIVE_SQL.part(part), [week, group]);
     return r.rows[0]?.v ?? null;
   }
 
   async serverRows(week: string, group: string): Promise<ArchivedServerRow[]> {
-    const r = await this.pool.query(
-      "SELECT * FROM report_archive_servers WHERE week = $1 AND group_name = $2 ORDER BY server",
-      [week, group],
-    );
-    return r.rows.map(toServerRow);
+    return (await this.pool.query<ServerDbRow>(ARCHIVE_SQL.serverRows, [week, group])).rows.map(toServerRow);
   }
 
   async serverHistory(server: string, limit: number): Promise<ArchivedServerEntry[]> {
-    const r = await this.pool.query(
-      `SELECT s.*, a.created_at FROM report_archive_servers s
-       JOIN report_archive a ON a.week = s.week AND a.group_name = s.group_name
-       WHERE s.server = $1 ORDER BY s.week DESC, s.group_name LIMIT $2`,
-      [server, limit],
+    return (await this.pool.query<ServerDbRow>(ARCHIVE_SQL.serverHistory, [server, limit])).rows.map(
+      toServerEntry,
     );
-    return r.rows.map((row) => ({
-      ...toServerRow(row),
-      week: row.week as string,
-      group: row.group_name as string,
-      createdAt: Number(row.created_at),
-    }));
   }
 }

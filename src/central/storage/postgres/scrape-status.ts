@@ -3,9 +3,11 @@ import {
   SCRAPE_STATUS_COLUMNS as COLUMNS,
   scrapeStatusFromRow as fromRow,
   type ScrapeStatusRow as Row,
+  SCRAPE_STATUS_UPSERT,
   type ScrapeStatus,
   type ScrapeStatusStore,
-  storedScrapeStatus,
+  scrapeStatusParams,
+  scrapeStatusTable,
 } from "../scrape-status-store.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
 
@@ -13,13 +15,7 @@ const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     description: "scrape state of each scrape target",
-    sql: `
-      CREATE TABLE scrape_status (
-        server TEXT PRIMARY KEY, url TEXT NOT NULL, instance TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('up', 'down')),
-        last_success_at BIGINT, down_since BIGINT, last_error TEXT, updated_at BIGINT NOT NULL
-      );
-    `,
+    sql: `${scrapeStatusTable("BIGINT")};`,
   },
 ];
 
@@ -32,19 +28,7 @@ export class PgScrapeStatusStore implements ScrapeStatusStore {
   }
 
   async record(status: ScrapeStatus): Promise<void> {
-    const s = storedScrapeStatus(status);
-    // An older write (two instances a moment apart) does not replace a newer one.
-    await this.pool.query(
-      `INSERT INTO scrape_status (server, url, instance, state, last_success_at, down_since, last_error, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-       ON CONFLICT (server) DO UPDATE SET url = excluded.url, instance = excluded.instance, state = excluded.state,
-         last_success_at = COALESCE(excluded.last_success_at, scrape_status.last_success_at),
-         down_since = CASE WHEN excluded.state = 'down' AND scrape_status.state = 'down'
-           THEN COALESCE(scrape_status.down_since, excluded.down_since) ELSE excluded.down_since END,
-         last_error = excluded.last_error, updated_at = excluded.updated_at
-       WHERE excluded.updated_at >= scrape_status.updated_at`,
-      [s.server, s.url, s.instance, s.state, s.lastSuccessAt, s.downSince, s.lastError, s.updatedAt],
-    );
+    await this.pool.query(SCRAPE_STATUS_UPSERT, scrapeStatusParams(status));
   }
 
   async forgetOthers(keep: readonly string[]): Promise<number> {

@@ -1,44 +1,30 @@
 import type pg from "pg";
-import { scopeFromColumn, scopeToColumn } from "../../auth/principal.js";
 import {
-  SSO_COLUMNS,
+  SSO_SESSIONS_DESCRIPTION,
+  SSO_SQL,
   type SsoRow,
   ssoLogoutWhere,
   ssoRowValues,
   ssoSessionFromRow,
+  ssoSessionsTable,
 } from "../sso-session-rows.js";
+import { type SessionRow, toSession, toUser, USER_SQL, type UserRow, userValues } from "../user-rows.js";
 import type {
   ActiveSession,
   LoginThrottleState,
   SessionRecord,
   UserRecord,
-  UserRole,
   UserStore,
 } from "../user-store.js";
 import { type Migration, runPgMigrations } from "./migrate.js";
+import { inTransaction } from "./transaction.js";
 
 /** The "sso_sessions" migration component; the same table as ../sqlite/sso-sessions.ts. */
 export const PG_SSO_SESSIONS_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    description:
-      "sessions of OpenID Connect sign-ins: role and groups from the provider's claims, the ID token for sign-out",
-    sql: `
-      CREATE TABLE dashboard_sso_sessions (
-        id_hash TEXT PRIMARY KEY,
-        user_name TEXT NOT NULL,
-        role TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
-        groups_json TEXT,
-        csrf_token TEXT NOT NULL,
-        created_at BIGINT NOT NULL,
-        expires_at BIGINT NOT NULL,
-        id_token TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        provider_sid TEXT
-      );
-      CREATE INDEX dashboard_sso_sessions_sid ON dashboard_sso_sessions (provider_sid);
-      CREATE INDEX dashboard_sso_sessions_expires ON dashboard_sso_sessions (expires_at);
-    `,
+    description: SSO_SESSIONS_DESCRIPTION,
+    sql: ssoSessionsTable("BIGINT", ""),
   },
 ];
 
@@ -84,22 +70,6 @@ export const PG_USERS_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-interface UserRow {
-  name: string;
-  role: UserRole;
-  password_hash: string;
-  scope_groups: string | null;
-  created_at: string | number;
-}
-
-const toUser = (r: UserRow): UserRecord => ({
-  name: r.name,
-  role: r.role,
-  groups: scopeFromColumn(r.scope_groups),
-  passwordHash: r.password_hash,
-  createdAt: Number(r.created_at),
-});
-
 export class PgUserStore implements UserStore {
   constructor(private readonly pool: pg.Pool) {}
 
@@ -109,86 +79,45 @@ export class PgUserStore implements UserStore {
   }
 
   async addUser(user: UserRecord): Promise<boolean> {
-    const r = await this.pool.query(
-      "INSERT INTO dashboard_users (name, role, password_hash, created_at, scope_groups) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
-      [user.name, user.role, user.passwordHash, user.createdAt, scopeToColumn(user.groups)],
-    );
-    return r.rowCount === 1;
+    return (await this.pool.query(USER_SQL.insert, userValues(user))).rowCount === 1;
   }
 
   async putUser(user: UserRecord): Promise<void> {
-    await this.inTransaction(async (c) => {
-      await c.query("DELETE FROM dashboard_sessions WHERE user_name = $1", [user.name]);
-      await c.query(
-        `INSERT INTO dashboard_users (name, role, password_hash, created_at, scope_groups) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash, scope_groups = excluded.scope_groups`,
-        [user.name, user.role, user.passwordHash, user.createdAt, scopeToColumn(user.groups)],
-      );
+    await inTransaction(this.pool, async (c) => {
+      await c.query(USER_SQL.removeSessionsOf, [user.name]);
+      await c.query(USER_SQL.upsert, userValues(user));
     });
   }
 
   async findUser(name: string): Promise<UserRecord | null> {
-    const r = await this.pool.query<UserRow>("SELECT * FROM dashboard_users WHERE name = $1", [name]);
+    const r = await this.pool.query<UserRow>(USER_SQL.find, [name]);
     return r.rows[0] === undefined ? null : toUser(r.rows[0]);
   }
 
   async listUsers(): Promise<UserRecord[]> {
-    return (await this.pool.query<UserRow>("SELECT * FROM dashboard_users ORDER BY name")).rows.map(toUser);
+    return (await this.pool.query<UserRow>(USER_SQL.list)).rows.map(toUser);
   }
 
   async removeUser(name: string): Promise<boolean> {
-    return this.inTransaction(async (c) => {
-      await c.query("DELETE FROM dashboard_sessions WHERE user_name = $1", [name]);
-      return (await c.query("DELETE FROM dashboard_users WHERE name = $1", [name])).rowCount === 1;
+    return inTransaction(this.pool, async (c) => {
+      await c.query(USER_SQL.removeSessionsOf, [name]);
+      return (await c.query(USER_SQL.remove, [name])).rowCount === 1;
     });
   }
 
   async createSession(s: SessionRecord): Promise<void> {
     if (s.sso !== undefined && s.sso !== null) {
-      await this.pool.query(
-        `INSERT INTO dashboard_sso_sessions (${SSO_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        ssoRowValues(s, s.sso),
-      );
+      await this.pool.query(SSO_SQL.insert, ssoRowValues(s, s.sso));
       return;
     }
-    await this.pool.query(
-      "INSERT INTO dashboard_sessions (id_hash, user_name, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-      [s.idHash, s.user, s.csrfToken, s.createdAt, s.expiresAt],
-    );
+    await this.pool.query(USER_SQL.insertSession, [s.idHash, s.user, s.csrfToken, s.createdAt, s.expiresAt]);
   }
 
   async findSession(idHash: string, now: number): Promise<ActiveSession | null> {
-    const r = await this.pool.query<{
-      id_hash: string;
-      user_name: string;
-      csrf_token: string;
-      created_at: string | number;
-      expires_at: string | number;
-      role: UserRole;
-      scope_groups: string | null;
-    }>(
-      `SELECT s.id_hash, s.user_name, s.csrf_token, s.created_at, s.expires_at, u.role, u.scope_groups
-       FROM dashboard_sessions s JOIN dashboard_users u ON u.name = s.user_name
-       WHERE s.id_hash = $1 AND s.expires_at > $2`,
-      [idHash, now],
-    );
-    const row = r.rows[0];
-    if (row === undefined) {
-      const sso = await this.pool.query<SsoRow>(
-        `SELECT ${SSO_COLUMNS} FROM dashboard_sso_sessions WHERE id_hash = $1 AND expires_at > $2`,
-        [idHash, now],
-      );
-      return sso.rows[0] === undefined ? null : ssoSessionFromRow(sso.rows[0]);
-    }
-    return {
-      idHash: row.id_hash,
-      user: row.user_name,
-      csrfToken: row.csrf_token,
-      createdAt: Number(row.created_at),
-      expiresAt: Number(row.expires_at),
-      role: row.role,
-      groups: scopeFromColumn(row.scope_groups),
-    };
+    const r = await this.pool.query<SessionRow>(USER_SQL.findSession, [idHash, now]);
+    if (r.rows[0] !== undefined) return toSession(r.rows[0]);
+    const sso = await this.pool.query<SsoRow>(SSO_SQL.find, [idHash, now]);
+    return sso.rows[0] === undefined ? null : ssoSessionFromRow(sso.rows[0]);
   }
 
   async touchSession(idHash: string, expiresAt: number): Promise<void> {
@@ -226,7 +155,7 @@ export class PgUserStore implements UserStore {
   ): Promise<T> {
     // Sorted, so two transactions lock shared keys in the same order.
     const sorted = [...new Set(keys)].sort();
-    return this.inTransaction(async (c) => {
+    return inTransaction(this.pool, async (c) => {
       // A row for every key first (a placeholder of 0 failures), so that
       // FOR UPDATE has something to lock even for a key seen the first time.
       await c.query(
@@ -271,20 +200,5 @@ export class PgUserStore implements UserStore {
          (SELECT key FROM login_throttle WHERE last_at < $1 FOR UPDATE SKIP LOCKED)`,
       [before],
     );
-  }
-
-  private async inTransaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
-    try {
-      await c.query("BEGIN");
-      const out = await fn(c);
-      await c.query("COMMIT");
-      return out;
-    } catch (err) {
-      await c.query("ROLLBACK").catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
   }
 }

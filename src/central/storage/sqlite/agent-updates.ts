@@ -10,6 +10,7 @@ import {
   settingParams,
 } from "../agent-update-store.js";
 import { type Migration, runMigrations } from "./migrate.js";
+import { fromPg } from "./prepared.js";
 
 const MIGRATIONS: readonly Migration[] = [
   {
@@ -32,6 +33,6 @@ export class SqliteAgentUpdateStore implements AgentUpdateStore {
   }
 
   async set(setting: AutoUpdateSetting): Promise<void> {
-    this.db.prepare(AGENT_UPDATE_UPSERT.replace(/\$\d+/g, "?")).run(...settingParams(setting));
+    this.db.prepare(fromPg(AGENT_UPDATE_UPSERT)).run(...settingParams(setting));
   }
 }

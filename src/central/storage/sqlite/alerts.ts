@@ -6,7 +6,10 @@ import {
   EPISODE_COLUMNS,
   type EpisodeRow,
   episodeValues,
+  type NotificationOutcome,
+  NotificationOutcomes,
   type NotificationRow,
+  OPEN,
   type SilenceRow,
   toEpisode,
   toNotification,
@@ -91,7 +94,6 @@ export const ALERT_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-const OPEN = "state IN ('pending', 'firing')";
 const EPISODE_PLACEHOLDERS = EPISODE_COLUMNS.split(",")
   .slice(1)
   .map(() => "?")
@@ -108,8 +110,10 @@ const EPISODE_ASSIGNMENTS = EPISODE_COLUMNS.split(",")
  * two processes on one file can neither both commit an evaluation from the
  * same version nor claim the same outbox row.
  */
-export class SqliteAlertStore implements AlertStore {
-  constructor(private readonly db: Database.Database) {}
+export class SqliteAlertStore extends NotificationOutcomes implements AlertStore {
+  constructor(private readonly db: Database.Database) {
+    super();
+  }
 
   async init(): Promise<void> {
     this.db.transaction(() => runMigrations(this.db, "alerts", ALERT_MIGRATIONS)).immediate();
@@ -240,46 +244,12 @@ export class SqliteAlertStore implements AlertStore {
       .immediate();
   }
 
-  async markNotificationSent(
-    id: number,
-    o: { owner: string; now: number; response: string },
-  ): Promise<boolean> {
-    return this.mark(
-      "state = 'sent', response = ?, sent_at = ?, last_error = NULL",
-      [o.response, o.now],
-      id,
-      o.owner,
-    );
-  }
-
-  async markNotificationRetry(
-    id: number,
-    o: { owner: string; now: number; error: string; nextAttemptAt: number },
-  ): Promise<boolean> {
-    return this.mark(
-      "state = 'pending', last_error = ?, next_attempt_at = ?",
-      [o.error, o.nextAttemptAt],
-      id,
-      o.owner,
-    );
-  }
-
-  async markNotificationFailed(
-    id: number,
-    o: { owner: string; now: number; error: string },
-  ): Promise<boolean> {
-    return this.mark("state = 'failed', last_error = ?", [o.error], id, o.owner);
-  }
-
-  /**
-   * Applies an outcome while `owner` holds the row: a holder past its lease
-   * that nobody took over still may (the message did go, or did not).
-   */
-  private mark(set: string, values: (string | number)[], id: number, owner: string): boolean {
+  protected async mark(outcome: NotificationOutcome, id: number, owner: string): Promise<boolean> {
+    const set = Object.keys(outcome).map((c) => `${c} = ?`);
     const r = this.sql(
-      `UPDATE alert_notifications SET ${set}, lease_owner = NULL, lease_until = NULL
+      `UPDATE alert_notifications SET ${set.join(", ")}, lease_owner = NULL, lease_until = NULL
         WHERE id = ? AND state = 'sending' AND lease_owner = ?`,
-    ).run(...values, id, owner);
+    ).run(...Object.values(outcome), id, owner);
     return r.changes === 1;
   }
 

@@ -1,21 +1,19 @@
 import type Database from "better-sqlite3";
+import {
+  coordinationTables,
+  type InstanceRow,
+  COORDINATION_SQL as SQL,
+  toLiveInstance,
+} from "../coordination-rows.js";
 import type { CoordinationStore, InstanceInfo, LiveInstance } from "../coordination-store.js";
 import { type Migration, runMigrations } from "./migrate.js";
+import { fromPg } from "./prepared.js";
 
 const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     description: "job leases and instance heartbeats",
-    sql: `
-      CREATE TABLE job_leases (
-        job TEXT PRIMARY KEY, holder TEXT, lease_until INTEGER NOT NULL DEFAULT 0,
-        done_period INTEGER, done_at INTEGER
-      );
-      CREATE TABLE central_instances (
-        id TEXT PRIMARY KEY, description TEXT NOT NULL, started_at INTEGER NOT NULL,
-        last_seen INTEGER NOT NULL, expires_at INTEGER NOT NULL
-      );
-    `,
+    sql: coordinationTables("INTEGER"),
   },
 ];
 
@@ -47,7 +45,7 @@ export class SqliteCoordinationStore implements CoordinationStore {
     now: number,
     leaseMs: number,
   ): Promise<boolean> {
-    return this.s.claim.run({ job, holder, leaseUntil: now + leaseMs, period, now }).changes === 1;
+    return this.s.claim.run(job, holder, now + leaseMs, period, now).changes === 1;
   }
 
   async completeJob(job: string, period: number, holder: string): Promise<boolean> {
@@ -72,44 +70,19 @@ export class SqliteCoordinationStore implements CoordinationStore {
   }
 
   async liveInstances(now: number): Promise<LiveInstance[]> {
-    const rows = this.s.live.all(now) as {
-      id: string;
-      description: string;
-      started_at: number;
-      last_seen: number;
-      expires_at: number;
-    }[];
-    return rows.map((x) => ({
-      id: x.id,
-      description: x.description,
-      startedAt: x.started_at,
-      lastSeen: x.last_seen,
-      expiresAt: x.expires_at,
-    }));
+    return (this.s.live.all(now) as InstanceRow[]).map(toLiveInstance);
   }
 }
 
 function prepare(db: Database.Database) {
+  const p = (sql: string) => db.prepare(fromPg(sql));
   return {
-    claim: db.prepare(
-      `INSERT INTO job_leases (job, holder, lease_until) VALUES (@job, @holder, @leaseUntil)
-       ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until
-       WHERE (job_leases.done_period IS NULL OR job_leases.done_period < @period)
-         AND (job_leases.holder IS NULL OR job_leases.holder = excluded.holder OR job_leases.lease_until <= @now)`,
-    ),
-    complete: db.prepare(
-      "UPDATE job_leases SET done_period = ?, done_at = ?, holder = NULL, lease_until = 0 WHERE job = ? AND holder = ?",
-    ),
-    release: db.prepare("UPDATE job_leases SET holder = NULL, lease_until = 0 WHERE job = ? AND holder = ?"),
-    lastDone: db.prepare("SELECT done_period FROM job_leases WHERE job = ?"),
-    heartbeat: db.prepare(
-      `INSERT INTO central_instances (id, description, started_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET description = excluded.description, last_seen = excluded.last_seen,
-         expires_at = excluded.expires_at`,
-    ),
-    leave: db.prepare("DELETE FROM central_instances WHERE id = ?"),
-    live: db.prepare(
-      "SELECT id, description, started_at, last_seen, expires_at FROM central_instances WHERE expires_at > ? ORDER BY id",
-    ),
+    claim: p(SQL.claim),
+    complete: p(SQL.complete),
+    release: p(SQL.release),
+    lastDone: p(SQL.lastDone),
+    heartbeat: p(SQL.heartbeat),
+    leave: p(SQL.leave),
+    live: p(SQL.live),
   };
 }

@@ -1,17 +1,23 @@
 import type Database from "better-sqlite3";
+import {
+  DeliveryLeaseWrites,
+  type DeliveryRow,
+  planEnqueue,
+  type Statement,
+  toDeliveryRecord,
+} from "../delivery-rows.js";
 import type {
-  AttemptOutcomeBase,
   ClaimedDelivery,
   ClaimOptions,
   DeliveryKey,
   DeliveryRecord,
   DeliveryState,
   DeliveryStore,
-  DeliveryTrigger,
   EnqueueOptions,
   EnqueueOutcome,
 } from "../delivery-store.js";
 import { type Migration, runMigrations } from "./migrate.js";
+import { fromPg } from "./prepared.js";
 
 /**
  * The "deliveries" migration component (separate version sequence from the
@@ -57,50 +63,6 @@ export const DELIVERIES_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-interface Row {
-  week: string;
-  group_name: string;
-  state: DeliveryState;
-  queued_by: DeliveryTrigger;
-  attempts: number;
-  resends: number;
-  created_at: number;
-  updated_at: number;
-  next_attempt_at: number;
-  retry_until: number;
-  lease_owner: string | null;
-  lease_until: number | null;
-  message_id: string | null;
-  recipients: string | null;
-  smtp_response: string | null;
-  rejected: string | null;
-  last_error: string | null;
-  sent_at: number | null;
-}
-
-function toRecord(r: Row): DeliveryRecord {
-  return {
-    week: r.week,
-    group: r.group_name,
-    state: r.state,
-    trigger: r.queued_by,
-    attempts: r.attempts,
-    resends: r.resends,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    nextAttemptAt: r.next_attempt_at,
-    retryUntil: r.retry_until,
-    leaseOwner: r.lease_owner,
-    leaseUntil: r.lease_until,
-    messageId: r.message_id,
-    recipients: r.recipients,
-    smtpResponse: r.smtp_response,
-    rejected: r.rejected === null ? [] : (JSON.parse(r.rejected) as string[]),
-    lastError: r.last_error,
-    sentAt: r.sent_at,
-  };
-}
-
 /**
  * Deliveries in the central SQLite database (the same file and handle as the
  * metrics). Claims run in BEGIN IMMEDIATE transactions: SQLite then holds the
@@ -108,8 +70,10 @@ function toRecord(r: Row): DeliveryRecord {
  * same file can never claim the same row. better-sqlite3 is synchronous;
  * the async interface is for PostgreSQL.
  */
-export class SqliteDeliveryStore implements DeliveryStore {
-  constructor(private readonly db: Database.Database) {}
+export class SqliteDeliveryStore extends DeliveryLeaseWrites implements DeliveryStore {
+  constructor(private readonly db: Database.Database) {
+    super();
+  }
 
   async init(): Promise<void> {
     // Under one IMMEDIATE transaction (the inner ones become savepoints), so
@@ -135,12 +99,8 @@ export class SqliteDeliveryStore implements DeliveryStore {
             .run(key.week, key.group, o.trigger, o.now, o.now, o.now, o.retryUntil);
           return "created";
         }
-        // A failed delivery was never delivered, so any manual send may retry it;
-        // a sent one goes out again only on an explicit resend.
-        const requeue =
-          (existing.state === "failed" && (o.resend === true || o.retryFailed === true)) ||
-          (existing.state === "sent" && o.resend === true);
-        if (requeue) {
+        const plan = planEnqueue(existing, o);
+        if (plan === "requeue") {
           this.db
             .prepare(
               `UPDATE deliveries SET state = 'pending', queued_by = ?, attempts = 0, resends = resends + ?,
@@ -158,7 +118,7 @@ export class SqliteDeliveryStore implements DeliveryStore {
             );
           return "requeued";
         }
-        if (o.dueNow === true && existing.state === "pending" && existing.next_attempt_at > o.now) {
+        if (plan === "due-now") {
           this.db
             .prepare(
               "UPDATE deliveries SET next_attempt_at = ?, updated_at = ? WHERE week = ? AND group_name = ?",
@@ -180,7 +140,7 @@ export class SqliteDeliveryStore implements DeliveryStore {
                  OR (state = 'sending' AND lease_until <= @now)
               ORDER BY next_attempt_at, week, group_name`,
           )
-          .all({ now: o.now }) as Row[];
+          .all({ now: o.now }) as DeliveryRow[];
         const wanted =
           o.only === undefined
             ? due
@@ -194,7 +154,7 @@ export class SqliteDeliveryStore implements DeliveryStore {
           )
           .run(o.owner, o.now + o.leaseMs, o.now, pick.week, pick.group_name);
         return {
-          ...toRecord(this.row({ week: pick.week, group: pick.group_name })!),
+          ...toDeliveryRecord(this.row({ week: pick.week, group: pick.group_name })!),
           reclaimed: pick.state === "sending",
           previousOwner: pick.state === "sending" ? pick.lease_owner : null,
         };
@@ -202,71 +162,14 @@ export class SqliteDeliveryStore implements DeliveryStore {
       .immediate();
   }
 
-  async renewLease(key: DeliveryKey, owner: string, until: number): Promise<boolean> {
-    const r = this.db
-      .prepare(
-        `UPDATE deliveries SET lease_until = ?
-          WHERE week = ? AND group_name = ? AND state = 'sending' AND lease_owner = ?`,
-      )
-      .run(until, key.week, key.group, owner);
-    return r.changes === 1;
-  }
-
-  async markSent(
-    key: DeliveryKey,
-    o: AttemptOutcomeBase & { messageId: string; response: string; rejected: string[]; recipients: string },
-  ): Promise<boolean> {
-    const r = this.db
-      .prepare(
-        `UPDATE deliveries SET state = 'sent', message_id = ?, smtp_response = ?, rejected = ?, recipients = ?,
-           sent_at = ?, updated_at = ?, last_error = NULL, lease_owner = NULL, lease_until = NULL
-         WHERE week = ? AND group_name = ? AND state = 'sending' AND lease_owner = ?`,
-      )
-      .run(
-        o.messageId,
-        o.response,
-        JSON.stringify(o.rejected),
-        o.recipients,
-        o.now,
-        o.now,
-        key.week,
-        key.group,
-        o.owner,
-      );
-    return r.changes === 1;
-  }
-
-  async markRetry(
-    key: DeliveryKey,
-    o: AttemptOutcomeBase & { error: string; nextAttemptAt: number; recipients: string | null },
-  ): Promise<boolean> {
-    const r = this.db
-      .prepare(
-        `UPDATE deliveries SET state = 'pending', last_error = ?, next_attempt_at = ?, updated_at = ?,
-           recipients = COALESCE(?, recipients), lease_owner = NULL, lease_until = NULL
-         WHERE week = ? AND group_name = ? AND state = 'sending' AND lease_owner = ?`,
-      )
-      .run(o.error, o.nextAttemptAt, o.now, o.recipients, key.week, key.group, o.owner);
-    return r.changes === 1;
-  }
-
-  async markFailed(
-    key: DeliveryKey,
-    o: AttemptOutcomeBase & { error: string; recipients: string | null },
-  ): Promise<boolean> {
-    const r = this.db
-      .prepare(
-        `UPDATE deliveries SET state = 'failed', last_error = ?, updated_at = ?,
-           recipients = COALESCE(?, recipients), lease_owner = NULL, lease_until = NULL
-         WHERE week = ? AND group_name = ? AND state = 'sending' AND lease_owner = ?`,
-      )
-      .run(o.error, o.now, o.recipients, key.week, key.group, o.owner);
-    return r.changes === 1;
+  /** A lease holder's write: true when it changed the row (the lease was still ours). */
+  protected async run(s: Statement): Promise<boolean> {
+    return this.db.prepare(fromPg(s.sql)).run(...s.values).changes === 1;
   }
 
   async get(key: DeliveryKey): Promise<DeliveryRecord | null> {
     const r = this.row(key);
-    return r === undefined ? null : toRecord(r);
+    return r === undefined ? null : toDeliveryRecord(r);
   }
 
   async list(
@@ -284,8 +187,8 @@ export class SqliteDeliveryStore implements DeliveryStore {
         group: filter.group ?? null,
         state: filter.state ?? null,
         limit: filter.limit ?? 1000,
-      }) as Row[];
-    return rows.map(toRecord);
+      }) as DeliveryRow[];
+    return rows.map(toDeliveryRecord);
   }
 
   async nextWakeUp(): Promise<number | null> {
@@ -334,9 +237,9 @@ export class SqliteDeliveryStore implements DeliveryStore {
     return r.changes === 1;
   }
 
-  private row(key: DeliveryKey): Row | undefined {
+  private row(key: DeliveryKey): DeliveryRow | undefined {
     return this.db
       .prepare("SELECT * FROM deliveries WHERE week = ? AND group_name = ?")
-      .get(key.week, key.group) as Row | undefined;
+      .get(key.week, key.group) as DeliveryRow | undefined;
   }
 }

@@ -1,19 +1,21 @@
 import type Database from "better-sqlite3";
 import {
   ENROLMENT_COLUMNS,
+  ENROLMENT_SQL,
   type EnrolmentDbRow,
   type EnrolmentLogDbRow,
   type EnrolmentLogEntry,
   type EnrolmentRedemption,
   type EnrolmentStore,
   type EnrolmentTokenRecord,
+  enrolmentValues,
   type RedeemOutcome,
   redeemRefusal,
   toEnrolmentLogEntry,
   toEnrolmentRecord,
 } from "../enrolment-store.js";
 import { type Migration, runMigrations } from "./migrate.js";
-import { prepared } from "./prepared.js";
+import { fromPg, prepared } from "./prepared.js";
 
 /**
  * The "enrolments" migration component. enrolment_tokens: one row per
@@ -72,21 +74,7 @@ export class SqliteEnrolmentStore implements EnrolmentStore {
   }
 
   async create(t: EnrolmentTokenRecord): Promise<void> {
-    this.sql(
-      `INSERT INTO enrolment_tokens (${ENROLMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      t.tokenId,
-      t.secretHash,
-      t.servers,
-      t.maxUses,
-      t.uses,
-      t.expiresAt,
-      JSON.stringify(t.tags),
-      t.allowReenrol ? 1 : 0,
-      t.createdBy,
-      t.createdAt,
-      t.revokedAt,
-    );
+    this.sql(fromPg(ENROLMENT_SQL.insertToken)).run(...enrolmentValues(t));
   }
 
   private findNow(tokenId: string): EnrolmentTokenRecord | null {
@@ -108,12 +96,7 @@ export class SqliteEnrolmentStore implements EnrolmentStore {
   }
 
   async revoke(tokenId: string, revokedAt: number): Promise<boolean> {
-    return (
-      this.sql("UPDATE enrolment_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL").run(
-        revokedAt,
-        tokenId,
-      ).changes === 1
-    );
+    return this.sql(fromPg(ENROLMENT_SQL.revokeToken)).run(revokedAt, tokenId).changes === 1;
   }
 
   async redeem(r: EnrolmentRedemption): Promise<RedeemOutcome> {
@@ -122,31 +105,20 @@ export class SqliteEnrolmentStore implements EnrolmentStore {
         const token = this.findNow(r.tokenId);
         const refusal = redeemRefusal(token, r.now);
         if (refusal !== null) return { ok: false, reason: refusal };
-        const enrolled =
-          this.sql("SELECT 1 FROM agent_tokens WHERE server = ? AND revoked_at IS NULL LIMIT 1").get(
-            r.server,
-          ) !== undefined;
+        const enrolled = this.sql(fromPg(ENROLMENT_SQL.enrolled)).get(r.server) !== undefined;
         if (enrolled && !token!.allowReenrol) return { ok: false, reason: "enrolled" };
-        const replaced = this.sql(
-          "UPDATE agent_tokens SET revoked_at = ? WHERE server = ? AND revoked_at IS NULL",
-        ).run(r.now, r.server).changes;
-        this.sql("UPDATE enrolment_tokens SET uses = uses + 1 WHERE token_id = ?").run(r.tokenId);
+        const replaced = this.sql(fromPg(ENROLMENT_SQL.revokeAgentTokens)).run(r.now, r.server).changes;
+        this.sql(fromPg(ENROLMENT_SQL.spendUse)).run(r.tokenId);
         const a = r.agentToken;
-        this.sql(
-          "INSERT INTO agent_tokens (token_id, server, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, NULL)",
-        ).run(a.tokenId, r.server, a.secretHash, a.createdAt);
-        this.sql(
-          "INSERT INTO enrolment_log (token_id, server, address, agent_token_id, enrolled_at) VALUES (?, ?, ?, ?, ?)",
-        ).run(r.tokenId, r.server, r.address, a.tokenId, r.now);
+        this.sql(fromPg(ENROLMENT_SQL.insertAgentToken)).run(a.tokenId, r.server, a.secretHash, a.createdAt);
+        this.sql(fromPg(ENROLMENT_SQL.log)).run(r.tokenId, r.server, r.address, a.tokenId, r.now);
         return { ok: true, replaced };
       })
       .immediate();
   }
 
   async log(limit = 1000): Promise<EnrolmentLogEntry[]> {
-    const rows = this.sql(
-      "SELECT token_id, server, address, agent_token_id, enrolled_at FROM enrolment_log ORDER BY enrolled_at DESC, id DESC LIMIT ?",
-    ).all(limit) as EnrolmentLogDbRow[];
+    const rows = this.sql(fromPg(ENROLMENT_SQL.listLog)).all(limit) as EnrolmentLogDbRow[];
     return rows.map(toEnrolmentLogEntry);
   }
 }

@@ -21,3 +21,16 @@ export function prepared(db: Database.Database, sql: string): Database.Statement
   }
   return statement;
 }
+
+/**
+ * SQL shared with PostgreSQL, written with its `$N` placeholders, as SQLite's
+ * `?`. better-sqlite3 binds positional values only to plain `?`, so each `$N`
+ * must stand once and in order ($1, $2, …); anything else throws here.
+ */
+export function fromPg(sql: string): string {
+  let n = 0;
+  return sql.replace(/\$(\d+)/g, (_, d: string) => {
+    if (Number(d) !== ++n) throw new Error(`fromPg: $${d} out of order in ${sql}`);
+    return "?";
+  });
+}

@@ -3,23 +3,20 @@ import {
   SCRAPE_STATUS_COLUMNS as COLUMNS,
   scrapeStatusFromRow as fromRow,
   type ScrapeStatusRow as Row,
+  SCRAPE_STATUS_UPSERT,
   type ScrapeStatus,
   type ScrapeStatusStore,
-  storedScrapeStatus,
+  scrapeStatusParams,
+  scrapeStatusTable,
 } from "../scrape-status-store.js";
 import { type Migration, runMigrations } from "./migrate.js";
+import { fromPg } from "./prepared.js";
 
 const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     description: "scrape state of each scrape target",
-    sql: `
-      CREATE TABLE scrape_status (
-        server TEXT PRIMARY KEY, url TEXT NOT NULL, instance TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('up', 'down')),
-        last_success_at INTEGER, down_since INTEGER, last_error TEXT, updated_at INTEGER NOT NULL
-      );
-    `,
+    sql: `${scrapeStatusTable("INTEGER")};`,
   },
 ];
 
@@ -40,17 +37,7 @@ export class SqliteScrapeStatusStore implements ScrapeStatusStore {
   }
 
   async record(status: ScrapeStatus): Promise<void> {
-    const s = storedScrapeStatus(status);
-    this.s.upsert.run({
-      server: s.server,
-      url: s.url,
-      instance: s.instance,
-      state: s.state,
-      lastSuccessAt: s.lastSuccessAt,
-      downSince: s.downSince,
-      lastError: s.lastError,
-      updatedAt: s.updatedAt,
-    });
+    this.s.upsert.run(...scrapeStatusParams(status));
   }
 
   async list(): Promise<ScrapeStatus[]> {
@@ -70,17 +57,7 @@ export class SqliteScrapeStatusStore implements ScrapeStatusStore {
 
 function prepare(db: Database.Database) {
   return {
-    // An older write (two instances a moment apart) does not replace a newer one.
-    upsert: db.prepare(
-      `INSERT INTO scrape_status (server, url, instance, state, last_success_at, down_since, last_error, updated_at)
-       VALUES (@server, @url, @instance, @state, @lastSuccessAt, @downSince, @lastError, @updatedAt)
-       ON CONFLICT (server) DO UPDATE SET url = excluded.url, instance = excluded.instance, state = excluded.state,
-         last_success_at = COALESCE(excluded.last_success_at, scrape_status.last_success_at),
-         down_since = CASE WHEN excluded.state = 'down' AND scrape_status.state = 'down'
-           THEN COALESCE(scrape_status.down_since, excluded.down_since) ELSE excluded.down_since END,
-         last_error = excluded.last_error, updated_at = excluded.updated_at
-       WHERE excluded.updated_at >= scrape_status.updated_at`,
-    ),
+    upsert: db.prepare(fromPg(SCRAPE_STATUS_UPSERT)),
     forgetOthers: db.prepare(
       "DELETE FROM scrape_status WHERE server NOT IN (SELECT value FROM json_each(?))",
     ),

@@ -12,6 +12,7 @@ import {
   serverInputsTable,
 } from "../server-input-store.js";
 import { type Migration, runMigrations } from "./migrate.js";
+import { fromPg } from "./prepared.js";
 
 const MIGRATIONS: readonly Migration[] = [
   {
@@ -46,14 +47,13 @@ export class SqliteServerInputStore implements ServerInputStore {
   }
 
   async pruneUnknown(seenBefore: number): Promise<number> {
-    return this.db.prepare(SERVER_INPUT_PRUNE.replace("$1", "?")).run(seenBefore).changes;
+    return this.db.prepare(fromPg(SERVER_INPUT_PRUNE)).run(seenBefore).changes;
   }
 }
 
 function prepare(db: Database.Database) {
   return {
-    // Each $N appears once, in order: SQLite takes them as plain positional parameters.
-    upsert: db.prepare(SERVER_INPUT_UPSERT.replace(/\$\d+/g, "?")),
+    upsert: db.prepare(fromPg(SERVER_INPUT_UPSERT)),
     list: db.prepare(`SELECT ${SERVER_INPUT_COLUMNS} FROM server_inputs ORDER BY server`),
   };
 }

@@ -26,6 +26,7 @@ import type {
   UploadRecord,
 } from "../store.js";
 import { AgentTokenRevokedError, type StorageReaderSpec } from "../store.js";
+import { initComponents } from "../store-components.js";
 import { SqliteAgentUpdateStore } from "./agent-updates.js";
 import { SqliteAlertStore } from "./alerts.js";
 import { SqliteCoordinationStore } from "./coordination.js";
@@ -174,17 +175,7 @@ export class SqliteStore implements Storage {
   async init(): Promise<void> {
     runMigrations(this.db, "metrics", METRICS_MIGRATIONS);
     ensureRollupSchema(this.db);
-    await this.deliveries.init();
-    await this.users.init();
-    await this.reports.init();
-    await this.rawUploads.init();
-    await this.coordination.init();
-    await this.scrapeStatus.init();
-    await this.serverInputs.init();
-    await this.tags.init();
-    await this.alerts.init();
-    await this.enrolments.init();
-    await this.agentUpdates.init();
+    await initComponents(this);
     this.statements = prepareStatements(this.db);
     this.tokens.prepare();
     this.cpuBaselines.prepare();

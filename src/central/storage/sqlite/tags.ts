@@ -15,6 +15,7 @@ import {
   tagRecordFromRow,
 } from "../tag-store.js";
 import { type Migration, runMigrations } from "./migrate.js";
+import { fromPg } from "./prepared.js";
 
 const MIGRATIONS: readonly Migration[] = [
   {
@@ -23,9 +24,6 @@ const MIGRATIONS: readonly Migration[] = [
     sql: `${serverTagsTable("INTEGER")};`,
   },
 ];
-
-/** $1, $2, … as SQLite's ?: every statement in TAG_SQL uses each parameter once, in order. */
-const positional = (sql: string) => sql.replace(/\$\d+/g, "?");
 
 /** Server tags on SQLite, in their own migration component ("server_tags"). */
 export class SqliteTagStore implements TagStore {
@@ -51,13 +49,13 @@ export class SqliteTagStore implements TagStore {
   ): boolean {
     // IMMEDIATE: the read of the open rows and the writes it plans hold the write lock together.
     const run = this.db.transaction(() => {
-      const open = this.db.prepare(positional(TAG_SQL.open)).all(server, source) as {
+      const open = this.db.prepare(fromPg(TAG_SQL.open)).all(server, source) as {
         key: string;
         value: string;
       }[];
       const plan = planTagChange(open, change);
       for (const [sql, params] of planStatements(server, source, plan, at)) {
-        this.db.prepare(positional(sql)).run(...params);
+        this.db.prepare(fromPg(sql)).run(...params);
       }
       return plan.close.length + plan.open.length > 0;
     });
@@ -68,13 +66,13 @@ export class SqliteTagStore implements TagStore {
     const rows = (
       server === undefined
         ? this.db.prepare(TAG_SQL.current).all()
-        : this.db.prepare(positional(TAG_SQL.currentOf)).all(server)
+        : this.db.prepare(fromPg(TAG_SQL.currentOf)).all(server)
     ) as TagRow[];
     return byServerSourceKey(rows.map(tagRecordFromRow));
   }
 
   async during(from: number, to: number): Promise<TagInterval[]> {
-    const rows = this.db.prepare(positional(TAG_SQL.during)).all(to, from) as TagRow[];
+    const rows = this.db.prepare(fromPg(TAG_SQL.during)).all(to, from) as TagRow[];
     return byServerSourceKey(rows.map(tagIntervalFromRow));
   }
 }

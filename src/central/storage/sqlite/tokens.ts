@@ -1,39 +1,20 @@
 import type Database from "better-sqlite3";
-import { scopeToColumn } from "../../auth/principal.js";
 import { type TokenDbRow, toTokenRecord } from "../db-rows.js";
-import {
-  type AgentTokenRecord,
-  relayServers,
-  type TokenRole,
-  type TokenStore,
-  type TokenUse,
-} from "../token-store.js";
-
-/** The table of each role and its owner column (viewer tokens name their owner `name`). */
-const TABLES: Record<TokenRole, { table: string; owner: string }> = {
-  agent: { table: "agent_tokens", owner: "server" },
-  viewer: { table: "viewer_tokens", owner: "name" },
-  relay: { table: "relay_tokens", owner: "name" },
-};
+import { TOKEN_TABLES, tokenSql, tokenValues } from "../token-rows.js";
+import type { AgentTokenRecord, TokenRole, TokenStore, TokenUse } from "../token-store.js";
+import { fromPg } from "./prepared.js";
 
 function prepareRole(db: Database.Database, role: TokenRole) {
-  const { table, owner } = TABLES[role];
-  const servers = role === "relay" ? "servers" : "NULL AS servers";
-  const scope = role === "viewer" ? "scope_groups" : "NULL AS scope_groups";
-  const columns = `token_id, ${owner} AS server, secret_hash, created_at, revoked_at, last_used_at, ${servers}, ${scope}`;
+  const { table } = TOKEN_TABLES[role];
+  const sql = tokenSql(role, "");
+  const p = (text: string) => db.prepare(fromPg(text));
   return {
-    insert: db.prepare(
-      role === "agent"
-        ? `INSERT INTO ${table} (token_id, ${owner}, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)`
-        : `INSERT INTO ${table} (token_id, ${owner}, secret_hash, created_at, revoked_at, ${role === "relay" ? "servers" : "scope_groups"}) VALUES (?, ?, ?, ?, ?, ?)`,
-    ),
-    find: db.prepare(`SELECT ${columns} FROM ${table} WHERE token_id = ?`),
-    hasActive: db.prepare(`SELECT 1 FROM ${table} WHERE ${owner} = ? AND revoked_at IS NULL LIMIT 1`),
-    list: db.prepare(`SELECT ${columns} FROM ${table} ORDER BY ${owner}, created_at`),
-    revokeAll: db.prepare(`UPDATE ${table} SET revoked_at = ? WHERE ${owner} = ? AND revoked_at IS NULL`),
-    revokeOne: db.prepare(
-      `UPDATE ${table} SET revoked_at = ? WHERE ${owner} = ? AND token_id = ? AND revoked_at IS NULL`,
-    ),
+    insert: p(sql.insert),
+    find: p(sql.find),
+    hasActive: p(sql.hasActive),
+    list: p(sql.list),
+    revokeAll: p(sql.revokeAll),
+    revokeOne: p(sql.revokeOne),
     recordUse: db.prepare(
       `UPDATE ${table} SET last_used_at = ? WHERE token_id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
     ),
@@ -69,10 +50,7 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   async create(role: TokenRole, token: AgentTokenRecord): Promise<void> {
-    const values = [token.tokenId, token.server, token.secretHash, token.createdAt, token.revokedAt];
-    const extra =
-      role === "relay" ? [relayServers(token)] : role === "viewer" ? [scopeToColumn(token.groups)] : [];
-    this.st(role).insert.run(...values, ...extra);
+    this.st(role).insert.run(...tokenValues(role, token));
   }
 
   async find(role: TokenRole, tokenId: string): Promise<AgentTokenRecord | null> {

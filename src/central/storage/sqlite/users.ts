@@ -1,15 +1,15 @@
 import type Database from "better-sqlite3";
-import { scopeFromColumn, scopeToColumn } from "../../auth/principal.js";
 import { ssoLogoutWhere } from "../sso-session-rows.js";
+import { type SessionRow, toSession, toUser, USER_SQL, type UserRow, userValues } from "../user-rows.js";
 import type {
   ActiveSession,
   LoginThrottleState,
   SessionRecord,
   UserRecord,
-  UserRole,
   UserStore,
 } from "../user-store.js";
 import { type Migration, runMigrations } from "./migrate.js";
+import { fromPg } from "./prepared.js";
 import { SSO_SESSIONS_MIGRATIONS, sqliteFindSso, sqliteInsertSso } from "./sso-sessions.js";
 
 /** The "users" migration component: dashboard users, sessions, the sign-in throttle. */
@@ -61,22 +61,6 @@ export const USERS_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-interface UserRow {
-  name: string;
-  role: UserRole;
-  password_hash: string;
-  scope_groups: string | null;
-  created_at: number;
-}
-
-const toUser = (r: UserRow): UserRecord => ({
-  name: r.name,
-  role: r.role,
-  groups: scopeFromColumn(r.scope_groups),
-  passwordHash: r.password_hash,
-  createdAt: r.created_at,
-});
-
 export class SqliteUserStore implements UserStore {
   constructor(private readonly db: Database.Database) {}
 
@@ -86,41 +70,29 @@ export class SqliteUserStore implements UserStore {
   }
 
   async addUser(user: UserRecord): Promise<boolean> {
-    const r = this.db
-      .prepare(
-        "INSERT INTO dashboard_users (name, role, password_hash, created_at, scope_groups) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
-      )
-      .run(user.name, user.role, user.passwordHash, user.createdAt, scopeToColumn(user.groups));
-    return r.changes === 1;
+    return this.sql(USER_SQL.insert).run(...userValues(user)).changes === 1;
   }
 
   async putUser(user: UserRecord): Promise<void> {
     this.db.transaction(() => {
-      this.db.prepare("DELETE FROM dashboard_sessions WHERE user_name = ?").run(user.name);
-      this.db
-        .prepare(
-          `INSERT INTO dashboard_users (name, role, password_hash, created_at, scope_groups) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash, scope_groups = excluded.scope_groups`,
-        )
-        .run(user.name, user.role, user.passwordHash, user.createdAt, scopeToColumn(user.groups));
+      this.sql(USER_SQL.removeSessionsOf).run(user.name);
+      this.sql(USER_SQL.upsert).run(...userValues(user));
     })();
   }
 
   async findUser(name: string): Promise<UserRecord | null> {
-    const r = this.db.prepare("SELECT * FROM dashboard_users WHERE name = ?").get(name) as
-      | UserRow
-      | undefined;
+    const r = this.sql(USER_SQL.find).get(name) as UserRow | undefined;
     return r === undefined ? null : toUser(r);
   }
 
   async listUsers(): Promise<UserRecord[]> {
-    return (this.db.prepare("SELECT * FROM dashboard_users ORDER BY name").all() as UserRow[]).map(toUser);
+    return (this.sql(USER_SQL.list).all() as UserRow[]).map(toUser);
   }
 
   async removeUser(name: string): Promise<boolean> {
     return this.db.transaction(() => {
-      this.db.prepare("DELETE FROM dashboard_sessions WHERE user_name = ?").run(name);
-      return this.db.prepare("DELETE FROM dashboard_users WHERE name = ?").run(name).changes === 1;
+      this.sql(USER_SQL.removeSessionsOf).run(name);
+      return this.sql(USER_SQL.remove).run(name).changes === 1;
     })();
   }
 
@@ -129,41 +101,17 @@ export class SqliteUserStore implements UserStore {
       sqliteInsertSso(this.db, s, s.sso);
       return;
     }
-    this.db
-      .prepare(
-        "INSERT INTO dashboard_sessions (id_hash, user_name, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-      )
-      .run(s.idHash, s.user, s.csrfToken, s.createdAt, s.expiresAt);
+    this.sql(USER_SQL.insertSession).run(s.idHash, s.user, s.csrfToken, s.createdAt, s.expiresAt);
   }
 
   async findSession(idHash: string, now: number): Promise<ActiveSession | null> {
-    const r = this.db
-      .prepare(
-        `SELECT s.id_hash, s.user_name, s.csrf_token, s.created_at, s.expires_at, u.role, u.scope_groups
-         FROM dashboard_sessions s JOIN dashboard_users u ON u.name = s.user_name
-         WHERE s.id_hash = ? AND s.expires_at > ?`,
-      )
-      .get(idHash, now) as
-      | {
-          id_hash: string;
-          user_name: string;
-          csrf_token: string;
-          created_at: number;
-          expires_at: number;
-          role: UserRole;
-          scope_groups: string | null;
-        }
-      | undefined;
-    if (r === undefined) return sqliteFindSso(this.db, idHash, now);
-    return {
-      idHash: r.id_hash,
-      user: r.user_name,
-      csrfToken: r.csrf_token,
-      createdAt: r.created_at,
-      expiresAt: r.expires_at,
-      role: r.role,
-      groups: scopeFromColumn(r.scope_groups),
-    };
+    const r = this.sql(USER_SQL.findSession).get(idHash, now) as SessionRow | undefined;
+    return r === undefined ? sqliteFindSso(this.db, idHash, now) : toSession(r);
+  }
+
+  /** A statement of USER_SQL, with SQLite's placeholders. */
+  private sql(text: string): Database.Statement {
+    return this.db.prepare(fromPg(text));
   }
 
   async touchSession(idHash: string, expiresAt: number): Promise<void> {
