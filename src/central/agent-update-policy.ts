@@ -32,9 +32,9 @@ export function inGroup(p: AutoUpdatePolicy, group: DeliveryGroup, server: strin
   return group.includes(server, p.tags.get(server) ?? NO_TAGS);
 }
 
-/** Every server's effective tags now, as buildPolicy takes them. */
-export async function currentTagValues(store: Storage): Promise<Map<string, Tags>> {
-  return tagValues(effectiveTags(await store.tags.current()));
+/** The effective tags now of one server, or of every server, as buildPolicy takes them. */
+export async function currentTagValues(store: Storage, server?: string): Promise<Map<string, Tags>> {
+  return tagValues(effectiveTags(await store.tags.current(server)));
 }
 
 export interface AutoUpdateDecision {
@@ -101,14 +101,22 @@ function fleetBecause(p: AutoUpdatePolicy): string {
     : `fleet is ${p.fleet.enabled ? "on" : "off"}`;
 }
 
-/** Reads the policy afresh on each call: a change on one instance applies on every instance at once. */
+/**
+ * Reads the policy afresh on each call: a change on one instance applies on
+ * every instance at once. For a manifest request it holds the tags of the
+ * asking server only (none for an unbound request, which decideUnbound
+ * answers without tags), not every server's: agents ask on a timer.
+ */
 export function policyReader(
   store: Storage,
   groups: readonly DeliveryGroup[],
   envDefault: boolean,
-): () => Promise<AutoUpdatePolicy> {
-  return async () => {
-    const [settings, tags] = await Promise.all([store.agentUpdates.list(), currentTagValues(store)]);
+): (server: string | null) => Promise<AutoUpdatePolicy> {
+  return async (server) => {
+    const [settings, tags] = await Promise.all([
+      store.agentUpdates.list(),
+      server === null ? new Map<string, Tags>() : currentTagValues(store, server),
+    ]);
     return buildPolicy(settings, groups, envDefault, tags);
   };
 }

@@ -44,7 +44,7 @@ export interface AgentUpdatesDeps {
   signer: ManifestSigner;
   release: ReleaseRecord;
   /** The auto-update policy as it stands (../../agent-update-policy.ts), read per request. */
-  policy: () => Promise<AutoUpdatePolicy>;
+  policy: (server: string | null) => Promise<AutoUpdatePolicy>;
 }
 
 const manifestEntrySchema = {
@@ -196,7 +196,7 @@ export const agentDistRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AgentD
       });
       let autoUpdate = false;
       if (updates !== null) {
-        const policy = await updates.policy();
+        const policy = await updates.policy(server);
         autoUpdate = (server === null ? decideUnbound(policy) : decideFor(policy, server)).enabled;
       }
       const manifest = {
