@@ -16,11 +16,30 @@ const CODE = "x-srvutil-error-code";
 
 describe("an issuer that is not the one configured", () => {
   let s: OidcSetup;
-  // The same provider reached as localhost: its metadata says 127.0.0.1, which is not what was configured.
+  let relay: net.Server;
+  // The same provider reached through a TCP relay on another port: its metadata names its own
+  // address, which is not the configured one. (No host name: a bare machine may resolve none.)
   beforeAll(async () => {
-    s = await oidcSetup(sqlite, { issuer: (real) => real.replace("127.0.0.1", "localhost") });
+    let target = 0;
+    relay = net.createServer((client) => {
+      const upstream = net.connect(target, "127.0.0.1");
+      client.pipe(upstream).pipe(client);
+      client.on("error", () => upstream.destroy());
+      upstream.on("error", () => client.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+    const relayPort = (relay.address() as net.AddressInfo).port;
+    s = await oidcSetup(sqlite, {
+      issuer: (real) => {
+        target = Number(new URL(real).port);
+        return `http://127.0.0.1:${relayPort}`;
+      },
+    });
   });
-  afterAll(async () => s.close());
+  afterAll(async () => {
+    await s?.close();
+    await new Promise<void>((resolve) => relay?.close(() => resolve()));
+  });
 
   it("is refused at discovery: no authorization request is sent, the page says the provider is unavailable", async () => {
     const jar = s.browser();
